@@ -1,0 +1,1010 @@
+//! Parse the seL4 boot information frame (`seL4_BootInfo`) from bytes.
+//!
+//! The root task gets a pointer to `seL4_BootInfo`; the runtime turns the
+//! bootinfo page (plus the extra bootinfo pages that follow it, if any) into a
+//! byte slice and hands it to [`BootInfo::parse`] together with the
+//! [`Layout`] of the kernel it was built for. Everything is read with explicit
+//! little-endian loads at known offsets, so the packed, unaligned 5.x layout
+//! and the naturally aligned 12.x+ layout go through the same code.
+//!
+//! Layouts (checked with `offsetof` against the C headers of the kernels):
+//!
+//! | field | 5.0.0 x86_64 (packed) | 12.x-16.0.0 x86_64 | same, MCS |
+//! | --- | --- | --- | --- |
+//! | extraLen, nodeID, numNodes, numIOPTLevels, ipcBuffer | 0, 8, 16, 24, 32 | same | same |
+//! | empty .. extraBIPages (six `{start, end}` word pairs) | 40 .. 120 | same | same |
+//! | initThreadCNodeSizeBits | 136 (u8) | 136 (word) | 136 (word) |
+//! | initThreadDomain | 137 (word) | 144 | 144 |
+//! | archInfo (TSC MHz) | 145 | - | - |
+//! | schedcontrol | - | - | 152 |
+//! | untyped | 153 | 152 | 168 |
+//! | untypedList | 169, 12-byte entries | 168, 16-byte entries | 184, 16-byte entries |
+//!
+//! Nothing here panics on bad input: [`BootInfo::parse`] checks every length,
+//! region and extra chunk up front and returns an [`Error`].
+#![no_std]
+#![forbid(unsafe_code)]
+
+use core::fmt;
+
+#[cfg(test)]
+mod tests;
+
+/// Size of the bootinfo frame on x86, Arm and RISC-V (`seL4_BootInfoFrameSize`).
+/// Extra bootinfo chunks begin this many bytes after the start of the frame.
+pub const BOOTINFO_FRAME_SIZE: usize = 4096;
+
+/// One field of the structure: byte offset and width (1, 2, 4 or 8 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub offset: usize,
+    pub size: usize,
+}
+
+/// Layout of one `seL4_UntypedDesc` entry in `untypedList`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UntypedEntryFormat {
+    /// Size of one entry in bytes (the array stride).
+    pub size: usize,
+    /// Offset of `paddr` (a word) inside the entry.
+    pub paddr: usize,
+    /// Offset of `sizeBits` (u8) inside the entry.
+    pub size_bits: usize,
+    /// Offset of `isDevice` (u8) inside the entry.
+    pub is_device: usize,
+}
+
+/// Byte offsets of every `seL4_BootInfo` field for one kernel version,
+/// architecture and configuration. Add a new arch or config by filling one of
+/// these in and using [`Layout::Custom`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Offsets {
+    /// `sizeof(seL4_Word)`: 8 on 64-bit, 4 on 32-bit kernels.
+    pub word_size: usize,
+    /// Size of the bootinfo frame; the extra bootinfo chunks start here.
+    pub frame_size: usize,
+    pub extra_len: usize,
+    pub node_id: usize,
+    pub num_nodes: usize,
+    pub num_io_pt_levels: usize,
+    pub ipc_buffer: usize,
+    pub empty: usize,
+    pub shared_frames: usize,
+    pub user_image_frames: usize,
+    pub user_image_paging: usize,
+    pub io_space_caps: usize,
+    pub extra_bi_pages: usize,
+    /// A u8 in 5.x, a word from 11.x on.
+    pub init_thread_cnode_size_bits: Field,
+    pub init_thread_domain: usize,
+    /// `archInfo` (TSC frequency in MHz on x86), 5.x only.
+    pub arch_info: Option<usize>,
+    /// `schedcontrol` slot region, MCS kernels only.
+    pub schedcontrol: Option<usize>,
+    pub untyped: usize,
+    pub untyped_list: usize,
+    pub untyped_entry: UntypedEntryFormat,
+    /// `CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS` when known. `None`: as many
+    /// entries as fit into `frame_size` bytes.
+    pub max_untypeds: Option<usize>,
+}
+
+const W: usize = 8;
+
+/// seL4 5.x, x86_64: `SEL4_PACKED` structure, unaligned fields.
+pub const OFFSETS_SEL4_V5_X86_64: Offsets = Offsets {
+    word_size: W,
+    frame_size: BOOTINFO_FRAME_SIZE,
+    extra_len: 0,
+    node_id: 8,
+    num_nodes: 16,
+    num_io_pt_levels: 24,
+    ipc_buffer: 32,
+    empty: 40,
+    shared_frames: 56,
+    user_image_frames: 72,
+    user_image_paging: 88,
+    io_space_caps: 104,
+    extra_bi_pages: 120,
+    init_thread_cnode_size_bits: Field {
+        offset: 136,
+        size: 1,
+    },
+    init_thread_domain: 137,
+    arch_info: Some(145),
+    schedcontrol: None,
+    untyped: 153,
+    untyped_list: 169,
+    // {paddr: word, padding1: u8, padding2: u8, sizeBits: u8, isDevice: u8}, packed
+    untyped_entry: UntypedEntryFormat {
+        size: 12,
+        paddr: 0,
+        size_bits: 10,
+        is_device: 11,
+    },
+    max_untypeds: None,
+};
+
+/// seL4 12.x-16.0.0, x86_64, non-MCS: natural alignment.
+pub const OFFSETS_SEL4_V12_X86_64: Offsets = Offsets {
+    word_size: W,
+    frame_size: BOOTINFO_FRAME_SIZE,
+    extra_len: 0,
+    node_id: 8,
+    num_nodes: 16,
+    num_io_pt_levels: 24,
+    ipc_buffer: 32,
+    empty: 40,
+    shared_frames: 56,
+    user_image_frames: 72,
+    user_image_paging: 88,
+    io_space_caps: 104,
+    extra_bi_pages: 120,
+    init_thread_cnode_size_bits: Field {
+        offset: 136,
+        size: W,
+    },
+    init_thread_domain: 144,
+    arch_info: None,
+    schedcontrol: None,
+    untyped: 152,
+    untyped_list: 168,
+    // {paddr: word, sizeBits: u8, isDevice: u8, padding[6]}
+    untyped_entry: UntypedEntryFormat {
+        size: 16,
+        paddr: 0,
+        size_bits: 8,
+        is_device: 9,
+    },
+    max_untypeds: None,
+};
+
+/// seL4 12.x-16.0.0, x86_64, MCS: `schedcontrol` sits before `untyped`.
+pub const OFFSETS_SEL4_V12_X86_64_MCS: Offsets = Offsets {
+    schedcontrol: Some(152),
+    untyped: 168,
+    untyped_list: 184,
+    ..OFFSETS_SEL4_V12_X86_64
+};
+
+/// Which `seL4_BootInfo` layout the bytes follow.
+// `Custom` is big (a table of offsets) but the enum is passed around rarely;
+// keeping it `Copy` and allocation-free matters more.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// seL4 5.x, x86_64 (packed structure).
+    Sel4V5X86_64,
+    /// seL4 12.x to 16.0.0, x86_64, non-MCS.
+    Sel4V12X86_64,
+    /// seL4 12.x to 16.0.0, x86_64, MCS (`schedcontrol` present).
+    Sel4V12X86_64Mcs,
+    /// Any other arch/version/config.
+    Custom(Offsets),
+}
+
+impl Layout {
+    /// The field offsets of this layout.
+    pub const fn offsets(&self) -> Offsets {
+        match self {
+            Layout::Sel4V5X86_64 => OFFSETS_SEL4_V5_X86_64,
+            Layout::Sel4V12X86_64 => OFFSETS_SEL4_V12_X86_64,
+            Layout::Sel4V12X86_64Mcs => OFFSETS_SEL4_V12_X86_64_MCS,
+            Layout::Custom(o) => *o,
+        }
+    }
+
+    /// The layout for a kernel major version on x86_64, if known.
+    /// 5 -> [`Layout::Sel4V5X86_64`]; 12..=16 -> [`Layout::Sel4V12X86_64`]
+    /// or [`Layout::Sel4V12X86_64Mcs`].
+    pub const fn for_x86_64(major: u32, mcs: bool) -> Option<Layout> {
+        match (major, mcs) {
+            (5, false) => Some(Layout::Sel4V5X86_64),
+            (12..=16, false) => Some(Layout::Sel4V12X86_64),
+            (12..=16, true) => Some(Layout::Sel4V12X86_64Mcs),
+            _ => None,
+        }
+    }
+
+    /// The same layout, limited to `max` untyped descriptors
+    /// (`CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS` of the kernel). Returns a
+    /// [`Layout::Custom`].
+    pub const fn with_max_untypeds(self, max: usize) -> Layout {
+        let mut o = self.offsets();
+        o.max_untypeds = Some(max);
+        Layout::Custom(o)
+    }
+
+    /// The largest untyped count these offsets accept: the configured maximum
+    /// if known, and never more entries than fit in the bootinfo frame.
+    pub const fn max_untypeds(&self) -> usize {
+        let o = self.offsets();
+        let fit = if o.frame_size > o.untyped_list && o.untyped_entry.size > 0 {
+            (o.frame_size - o.untyped_list) / o.untyped_entry.size
+        } else {
+            0
+        };
+        match o.max_untypeds {
+            Some(m) if m < fit => m,
+            _ => fit,
+        }
+    }
+}
+
+/// A range of slots in the root CNode, `[start, end)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
+pub struct SlotRegion {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl SlotRegion {
+    /// Number of slots (0 if `end < start`, which [`BootInfo::parse`] rejects).
+    pub const fn len(&self) -> usize {
+        self.end.saturating_sub(self.start)
+    }
+
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub const fn contains(&self, slot: usize) -> bool {
+        self.start <= slot && slot < self.end
+    }
+
+    /// Slot `i` of the region, if inside it.
+    pub const fn get(&self, i: usize) -> Option<usize> {
+        if i < self.len() {
+            Some(self.start + i)
+        } else {
+            None
+        }
+    }
+}
+
+/// One `seL4_UntypedDesc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UntypedDesc {
+    pub paddr: u64,
+    pub size_bits: u8,
+    pub is_device: bool,
+}
+
+impl UntypedDesc {
+    /// `2^size_bits` (saturating at `u64::MAX` for size_bits >= 64).
+    pub const fn size_bytes(&self) -> u64 {
+        if self.size_bits >= 64 {
+            u64::MAX
+        } else {
+            1u64 << self.size_bits
+        }
+    }
+
+    /// One past the last physical address (saturating).
+    pub const fn end(&self) -> u64 {
+        self.paddr.saturating_add(self.size_bytes())
+    }
+}
+
+/// Identifier of an extra bootinfo chunk (a global namespace across arches:
+/// `SEL4_BOOTINFO_HEADER_*`). 5.0.0 defines 0 and 1, 12.x-16.0.0 define 0-6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExtraChunkId {
+    /// 0: padding, no content.
+    Padding,
+    /// 1: `seL4_X86_BootInfo_VBE` (the VESA BIOS Extensions information).
+    X86Vbe,
+    /// 2: `seL4_X86_BootInfo_mmap_t` (multiboot memory map).
+    X86MbMmap,
+    /// 3: ACPI RSDP.
+    X86AcpiRsdp,
+    /// 4: multiboot2 framebuffer info.
+    X86Framebuffer,
+    /// 5: TSC frequency in MHz (a u32).
+    X86TscFreq,
+    /// 6: flattened device tree.
+    Fdt,
+    Unknown(u64),
+}
+
+impl ExtraChunkId {
+    pub const fn from_raw(id: u64) -> Self {
+        match id {
+            0 => Self::Padding,
+            1 => Self::X86Vbe,
+            2 => Self::X86MbMmap,
+            3 => Self::X86AcpiRsdp,
+            4 => Self::X86Framebuffer,
+            5 => Self::X86TscFreq,
+            6 => Self::Fdt,
+            n => Self::Unknown(n),
+        }
+    }
+
+    pub const fn raw(&self) -> u64 {
+        match self {
+            Self::Padding => 0,
+            Self::X86Vbe => 1,
+            Self::X86MbMmap => 2,
+            Self::X86AcpiRsdp => 3,
+            Self::X86Framebuffer => 4,
+            Self::X86TscFreq => 5,
+            Self::Fdt => 6,
+            Self::Unknown(n) => *n,
+        }
+    }
+}
+
+/// One extra bootinfo chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtraChunk<'a> {
+    pub id: ExtraChunkId,
+    /// Offset of the chunk's header from the start of the extra region
+    /// (that is, from `frame_size` bytes after the start of the bootinfo).
+    pub offset: usize,
+    /// The chunk's content, without the `{id, len}` header.
+    pub data: &'a [u8],
+}
+
+/// Which slot region a [`Error::BadRegion`] is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionName {
+    Empty,
+    SharedFrames,
+    UserImageFrames,
+    UserImagePaging,
+    IoSpaceCaps,
+    ExtraBiPages,
+    SchedControl,
+    Untyped,
+}
+
+impl RegionName {
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::SharedFrames => "sharedFrames",
+            Self::UserImageFrames => "userImageFrames",
+            Self::UserImagePaging => "userImagePaging",
+            Self::IoSpaceCaps => "ioSpaceCaps",
+            Self::ExtraBiPages => "extraBIPages",
+            Self::SchedControl => "schedcontrol",
+            Self::Untyped => "untyped",
+        }
+    }
+}
+
+/// Why bytes are not a valid `seL4_BootInfo` of the given layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The bytes end before the fixed fields or the untyped list end.
+    TooShort { needed: usize, actual: usize },
+    /// The layout itself is unusable (word size not 1/2/4/8, a field past the
+    /// untyped list, ...).
+    BadLayout,
+    /// A slot region has `start > end`.
+    BadRegion {
+        region: RegionName,
+        start: u64,
+        end: u64,
+    },
+    /// `untyped.end - untyped.start` exceeds what the layout allows
+    /// (configured maximum or what fits in the frame).
+    TooManyUntypeds { count: u64, max: usize },
+    /// An untyped descriptor has `sizeBits` >= the word width or its range
+    /// wraps around the address space.
+    BadUntyped {
+        index: usize,
+        paddr: u64,
+        size_bits: u8,
+    },
+    /// A word value does not fit in a `usize` on this machine.
+    ValueTooLarge { offset: usize, value: u64 },
+    /// `extraLen` > 0 but the bytes do not reach `frame_size + extraLen`.
+    ExtraTruncated { extra_len: u64, available: usize },
+    /// Fewer bytes than a chunk header remain before `extraLen`.
+    ExtraHeaderTruncated { offset: usize },
+    /// A chunk's `len` is smaller than its header or runs past `extraLen`.
+    BadExtraChunkLen { offset: usize, id: u64, len: u64 },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::TooShort { needed, actual } => {
+                write!(f, "bootinfo too short: need {needed} bytes, have {actual}")
+            }
+            Error::BadLayout => write!(f, "unusable bootinfo layout description"),
+            Error::BadRegion { region, start, end } => write!(
+                f,
+                "bootinfo slot region {} has start {start:#x} > end {end:#x}",
+                region.as_str()
+            ),
+            Error::TooManyUntypeds { count, max } => write!(
+                f,
+                "bootinfo claims {count} untypeds, the layout allows at most {max}"
+            ),
+            Error::BadUntyped {
+                index,
+                paddr,
+                size_bits,
+            } => write!(
+                f,
+                "untyped descriptor {index} is invalid (paddr {paddr:#x}, sizeBits {size_bits})"
+            ),
+            Error::ValueTooLarge { offset, value } => write!(
+                f,
+                "bootinfo word at offset {offset} ({value:#x}) does not fit in usize"
+            ),
+            Error::ExtraTruncated {
+                extra_len,
+                available,
+            } => write!(
+                f,
+                "extraLen is {extra_len} but only {available} bytes follow the bootinfo frame"
+            ),
+            Error::ExtraHeaderTruncated { offset } => write!(
+                f,
+                "extra bootinfo: chunk header at offset {offset} runs past extraLen"
+            ),
+            Error::BadExtraChunkLen { offset, id, len } => write!(
+                f,
+                "extra bootinfo: chunk at offset {offset} (id {id}) has bad length {len}"
+            ),
+        }
+    }
+}
+
+/// Read a little-endian unsigned integer of `size` bytes (1, 2, 4 or 8).
+fn read_le(bytes: &[u8], offset: usize, size: usize) -> Option<u64> {
+    if !matches!(size, 1 | 2 | 4 | 8) {
+        return None;
+    }
+    let end = offset.checked_add(size)?;
+    let b = bytes.get(offset..end)?;
+    let mut buf = [0u8; 8];
+    buf[..size].copy_from_slice(b);
+    Some(u64::from_le_bytes(buf))
+}
+
+fn to_usize(value: u64, offset: usize) -> Result<usize, Error> {
+    usize::try_from(value).map_err(|_| Error::ValueTooLarge { offset, value })
+}
+
+/// A parsed, validated view of a `seL4_BootInfo` (and its extra chunks).
+#[derive(Clone, Copy, Debug)]
+pub struct BootInfo<'a> {
+    bytes: &'a [u8],
+    layout: Layout,
+    offsets: Offsets,
+    extra: &'a [u8],
+    extra_len: usize,
+    node_id: usize,
+    num_nodes: usize,
+    num_io_pt_levels: usize,
+    ipc_buffer: usize,
+    empty: SlotRegion,
+    shared_frames: SlotRegion,
+    user_image_frames: SlotRegion,
+    user_image_paging: SlotRegion,
+    io_space_caps: SlotRegion,
+    extra_bi_pages: SlotRegion,
+    schedcontrol: Option<SlotRegion>,
+    init_thread_cnode_size_bits: usize,
+    init_thread_domain: usize,
+    arch_info: Option<u64>,
+    untyped: SlotRegion,
+}
+
+impl<'a> BootInfo<'a> {
+    /// How many bytes the caller should pass to [`BootInfo::parse`]: the
+    /// bootinfo frame plus `extraLen` bytes of extra bootinfo. Reads only
+    /// `extraLen` (the first word), so `head` can be the first page alone.
+    pub fn total_len(head: &[u8], layout: Layout) -> Result<usize, Error> {
+        let o = layout.offsets();
+        let extra_len = read_le(head, o.extra_len, o.word_size).ok_or(Error::TooShort {
+            needed: o.extra_len + o.word_size,
+            actual: head.len(),
+        })?;
+        let extra_len = to_usize(extra_len, o.extra_len)?;
+        if extra_len == 0 {
+            return Ok(o.frame_size);
+        }
+        o.frame_size
+            .checked_add(extra_len)
+            .ok_or(Error::ValueTooLarge {
+                offset: o.extra_len,
+                value: extra_len as u64,
+            })
+    }
+
+    /// Parse and validate. `bytes` starts at the bootinfo frame; when
+    /// `extraLen` > 0 it must also hold the extra bootinfo that follows the
+    /// frame (`frame_size + extraLen` bytes in all, see [`BootInfo::total_len`]).
+    pub fn parse(bytes: &'a [u8], layout: Layout) -> Result<Self, Error> {
+        Self::parse_inner(bytes, layout, true)
+    }
+
+    /// Like [`BootInfo::parse`] but ignores the extra bootinfo (the view then
+    /// has no extra chunks); `bytes` needs only reach the end of the untyped
+    /// list.
+    pub fn parse_without_extra(bytes: &'a [u8], layout: Layout) -> Result<Self, Error> {
+        Self::parse_inner(bytes, layout, false)
+    }
+
+    fn parse_inner(bytes: &'a [u8], layout: Layout, with_extra: bool) -> Result<Self, Error> {
+        let o = layout.offsets();
+        let ws = o.word_size;
+        if !matches!(ws, 1 | 2 | 4 | 8)
+            || !matches!(o.init_thread_cnode_size_bits.size, 1 | 2 | 4 | 8)
+            || o.untyped_entry.size == 0
+            || o.untyped_entry.paddr.saturating_add(ws) > o.untyped_entry.size
+            || o.untyped_entry.size_bits >= o.untyped_entry.size
+            || o.untyped_entry.is_device >= o.untyped_entry.size
+        {
+            return Err(Error::BadLayout);
+        }
+        // Every fixed field must lie below the untyped list; then one length
+        // check covers them all.
+        let fixed_end = o.untyped_list;
+        let region_fields = [
+            o.empty,
+            o.shared_frames,
+            o.user_image_frames,
+            o.user_image_paging,
+            o.io_space_caps,
+            o.extra_bi_pages,
+            o.untyped,
+        ];
+        let word_fields = [
+            o.extra_len,
+            o.node_id,
+            o.num_nodes,
+            o.num_io_pt_levels,
+            o.ipc_buffer,
+            o.init_thread_domain,
+        ];
+        let fits = |off: usize, size: usize| off.checked_add(size).is_some_and(|e| e <= fixed_end);
+        if !region_fields.iter().all(|&f| fits(f, 2 * ws))
+            || !word_fields.iter().all(|&f| fits(f, ws))
+            || !fits(
+                o.init_thread_cnode_size_bits.offset,
+                o.init_thread_cnode_size_bits.size,
+            )
+            || !o.arch_info.map_or(true, |f| fits(f, ws))
+            || !o.schedcontrol.map_or(true, |f| fits(f, 2 * ws))
+        {
+            return Err(Error::BadLayout);
+        }
+        if bytes.len() < fixed_end {
+            return Err(Error::TooShort {
+                needed: fixed_end,
+                actual: bytes.len(),
+            });
+        }
+
+        // In bounds from here on: checked above.
+        let word = |off: usize| read_le(bytes, off, ws).unwrap_or(0);
+        let uword = |off: usize| to_usize(word(off), off);
+        let region = |off: usize, name: RegionName| -> Result<SlotRegion, Error> {
+            let start = word(off);
+            let end = word(off + ws);
+            if start > end {
+                return Err(Error::BadRegion {
+                    region: name,
+                    start,
+                    end,
+                });
+            }
+            Ok(SlotRegion {
+                start: to_usize(start, off)?,
+                end: to_usize(end, off + ws)?,
+            })
+        };
+
+        let extra_len = uword(o.extra_len)?;
+        let empty = region(o.empty, RegionName::Empty)?;
+        let shared_frames = region(o.shared_frames, RegionName::SharedFrames)?;
+        let user_image_frames = region(o.user_image_frames, RegionName::UserImageFrames)?;
+        let user_image_paging = region(o.user_image_paging, RegionName::UserImagePaging)?;
+        let io_space_caps = region(o.io_space_caps, RegionName::IoSpaceCaps)?;
+        let extra_bi_pages = region(o.extra_bi_pages, RegionName::ExtraBiPages)?;
+        let schedcontrol = match o.schedcontrol {
+            Some(off) => Some(region(off, RegionName::SchedControl)?),
+            None => None,
+        };
+
+        // The untyped list: count against the layout's maximum, then bytes.
+        let untyped_start = word(o.untyped);
+        let untyped_end = word(o.untyped + ws);
+        if untyped_start > untyped_end {
+            return Err(Error::BadRegion {
+                region: RegionName::Untyped,
+                start: untyped_start,
+                end: untyped_end,
+            });
+        }
+        let count = untyped_end - untyped_start;
+        let max = layout.max_untypeds();
+        if count > max as u64 {
+            return Err(Error::TooManyUntypeds { count, max });
+        }
+        let untyped = SlotRegion {
+            start: to_usize(untyped_start, o.untyped)?,
+            end: to_usize(untyped_end, o.untyped + ws)?,
+        };
+        // count <= max <= frame_size / entry size: no overflow.
+        let list_end = o.untyped_list + count as usize * o.untyped_entry.size;
+        if bytes.len() < list_end {
+            return Err(Error::TooShort {
+                needed: list_end,
+                actual: bytes.len(),
+            });
+        }
+        let word_bits = (ws * 8) as u32;
+        for (index, d) in (Untypeds {
+            list: &bytes[o.untyped_list..list_end],
+            format: o.untyped_entry,
+            word_size: ws,
+            front: 0,
+            back: count as usize,
+        })
+        .enumerate()
+        {
+            let word_max = if word_bits >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << word_bits) - 1
+            };
+            let bad = u32::from(d.size_bits) >= word_bits
+                || d.paddr
+                    .checked_add(d.size_bytes() - 1)
+                    .map_or(true, |last| last > word_max);
+            if bad {
+                return Err(Error::BadUntyped {
+                    index,
+                    paddr: d.paddr,
+                    size_bits: d.size_bits,
+                });
+            }
+        }
+
+        // Extra bootinfo chunks.
+        let extra: &'a [u8] = if with_extra && extra_len > 0 {
+            let available = bytes.len().saturating_sub(o.frame_size);
+            let end = o.frame_size.checked_add(extra_len);
+            match end.and_then(|e| bytes.get(o.frame_size..e)) {
+                Some(e) => e,
+                None => {
+                    return Err(Error::ExtraTruncated {
+                        extra_len: extra_len as u64,
+                        available,
+                    })
+                }
+            }
+        } else {
+            &[]
+        };
+        validate_extra(extra, ws)?;
+
+        Ok(BootInfo {
+            bytes,
+            layout,
+            offsets: o,
+            extra,
+            extra_len,
+            node_id: uword(o.node_id)?,
+            num_nodes: uword(o.num_nodes)?,
+            num_io_pt_levels: uword(o.num_io_pt_levels)?,
+            ipc_buffer: uword(o.ipc_buffer)?,
+            empty,
+            shared_frames,
+            user_image_frames,
+            user_image_paging,
+            io_space_caps,
+            extra_bi_pages,
+            schedcontrol,
+            init_thread_cnode_size_bits: to_usize(
+                read_le(
+                    bytes,
+                    o.init_thread_cnode_size_bits.offset,
+                    o.init_thread_cnode_size_bits.size,
+                )
+                .unwrap_or(0),
+                o.init_thread_cnode_size_bits.offset,
+            )?,
+            init_thread_domain: uword(o.init_thread_domain)?,
+            arch_info: o.arch_info.map(word),
+            untyped,
+        })
+    }
+
+    /// The bytes this view was parsed from.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// `extraLen`: bytes of extra bootinfo after the frame.
+    pub fn extra_len(&self) -> usize {
+        self.extra_len
+    }
+
+    pub fn node_id(&self) -> usize {
+        self.node_id
+    }
+
+    pub fn num_nodes(&self) -> usize {
+        self.num_nodes
+    }
+
+    pub fn num_io_pt_levels(&self) -> usize {
+        self.num_io_pt_levels
+    }
+
+    /// Address of the initial thread's IPC buffer.
+    pub fn ipc_buffer(&self) -> usize {
+        self.ipc_buffer
+    }
+
+    pub fn empty(&self) -> SlotRegion {
+        self.empty
+    }
+
+    pub fn shared_frames(&self) -> SlotRegion {
+        self.shared_frames
+    }
+
+    pub fn user_image_frames(&self) -> SlotRegion {
+        self.user_image_frames
+    }
+
+    pub fn user_image_paging(&self) -> SlotRegion {
+        self.user_image_paging
+    }
+
+    pub fn io_space_caps(&self) -> SlotRegion {
+        self.io_space_caps
+    }
+
+    pub fn extra_bi_pages(&self) -> SlotRegion {
+        self.extra_bi_pages
+    }
+
+    /// `schedcontrol` (MCS layouts only).
+    pub fn schedcontrol(&self) -> Option<SlotRegion> {
+        self.schedcontrol
+    }
+
+    /// The root CNode has `2^init_thread_cnode_size_bits` slots.
+    pub fn init_thread_cnode_size_bits(&self) -> usize {
+        self.init_thread_cnode_size_bits
+    }
+
+    pub fn init_thread_domain(&self) -> usize {
+        self.init_thread_domain
+    }
+
+    /// `archInfo`: the TSC frequency in MHz (seL4 5.x on x86 only; `None` for
+    /// layouts without the field). 12.x+ report it in an extra chunk instead:
+    /// see [`BootInfo::extra_tsc_mhz`].
+    pub fn tsc_mhz(&self) -> Option<u64> {
+        self.arch_info
+    }
+
+    /// The TSC frequency in MHz from the `X86TscFreq` extra chunk (12.x+).
+    pub fn extra_tsc_mhz(&self) -> Option<u32> {
+        let c = self.find_extra_chunk(ExtraChunkId::X86TscFreq)?;
+        let b: [u8; 4] = c.data.get(..4)?.try_into().ok()?;
+        Some(u32::from_le_bytes(b))
+    }
+
+    /// The slots holding the untyped caps; its length is the number of
+    /// descriptors.
+    pub fn untyped(&self) -> SlotRegion {
+        self.untyped
+    }
+
+    /// Number of untyped descriptors (`untyped.end - untyped.start`).
+    pub fn untyped_count(&self) -> usize {
+        self.untyped.len()
+    }
+
+    /// The untyped descriptors, in slot order (descriptor `i` describes the
+    /// cap in slot `untyped().start + i`).
+    pub fn untypeds(&self) -> Untypeds<'a> {
+        let o = &self.offsets;
+        let n = self.untyped.len();
+        let start = o.untyped_list;
+        let end = start + n * o.untyped_entry.size;
+        Untypeds {
+            list: self.bytes.get(start..end).unwrap_or(&[]),
+            format: o.untyped_entry,
+            word_size: o.word_size,
+            front: 0,
+            back: n,
+        }
+    }
+
+    /// Descriptor `index`, if in range.
+    pub fn untyped_desc(&self, index: usize) -> Option<UntypedDesc> {
+        self.untypeds().nth(index)
+    }
+
+    /// Total bytes of RAM (non-device) untypeds.
+    pub fn ram_bytes(&self) -> u64 {
+        self.untypeds()
+            .filter(|d| !d.is_device)
+            .fold(0u64, |a, d| a.saturating_add(d.size_bytes()))
+    }
+
+    /// Total bytes of device untypeds.
+    pub fn device_bytes(&self) -> u64 {
+        self.untypeds()
+            .filter(|d| d.is_device)
+            .fold(0u64, |a, d| a.saturating_add(d.size_bytes()))
+    }
+
+    /// Number of RAM (non-device) untypeds.
+    pub fn ram_untyped_count(&self) -> usize {
+        self.untypeds().filter(|d| !d.is_device).count()
+    }
+
+    /// Number of device untypeds.
+    pub fn device_untyped_count(&self) -> usize {
+        self.untypeds().filter(|d| d.is_device).count()
+    }
+
+    /// The extra bootinfo region (empty if `extraLen` is 0 or the view was
+    /// made by [`BootInfo::parse_without_extra`]).
+    pub fn extra_bytes(&self) -> &'a [u8] {
+        self.extra
+    }
+
+    /// The extra bootinfo chunks, padding chunks (id 0) skipped.
+    pub fn extra_chunks(&self) -> ExtraChunks<'a> {
+        ExtraChunks {
+            data: self.extra,
+            offset: 0,
+            word_size: self.offsets.word_size,
+            skip_padding: true,
+        }
+    }
+
+    /// All extra bootinfo chunks, padding included.
+    pub fn all_extra_chunks(&self) -> ExtraChunks<'a> {
+        ExtraChunks {
+            skip_padding: false,
+            ..self.extra_chunks()
+        }
+    }
+
+    /// The first chunk with this id.
+    pub fn find_extra_chunk(&self, id: ExtraChunkId) -> Option<ExtraChunk<'a>> {
+        self.all_extra_chunks().find(|c| c.id == id)
+    }
+}
+
+/// Walk the chunk list once; afterwards [`ExtraChunks`] cannot fail.
+fn validate_extra(extra: &[u8], ws: usize) -> Result<(), Error> {
+    let header = 2 * ws;
+    let mut offset = 0usize;
+    while offset < extra.len() {
+        let remaining = extra.len() - offset;
+        if remaining < header {
+            return Err(Error::ExtraHeaderTruncated { offset });
+        }
+        let id = read_le(extra, offset, ws).unwrap_or(0);
+        let len = read_le(extra, offset + ws, ws).unwrap_or(0);
+        if len < header as u64 || len > remaining as u64 {
+            return Err(Error::BadExtraChunkLen { offset, id, len });
+        }
+        offset += len as usize;
+    }
+    Ok(())
+}
+
+/// Iterator over untyped descriptors.
+#[derive(Clone, Debug)]
+pub struct Untypeds<'a> {
+    list: &'a [u8],
+    format: UntypedEntryFormat,
+    word_size: usize,
+    front: usize,
+    back: usize,
+}
+
+impl Untypeds<'_> {
+    fn get(&self, i: usize) -> UntypedDesc {
+        let base = i * self.format.size;
+        UntypedDesc {
+            paddr: read_le(self.list, base + self.format.paddr, self.word_size).unwrap_or(0),
+            size_bits: self
+                .list
+                .get(base + self.format.size_bits)
+                .copied()
+                .unwrap_or(0),
+            is_device: self
+                .list
+                .get(base + self.format.is_device)
+                .is_some_and(|&b| b != 0),
+        }
+    }
+}
+
+impl Iterator for Untypeds<'_> {
+    type Item = UntypedDesc;
+
+    fn next(&mut self) -> Option<UntypedDesc> {
+        if self.front >= self.back {
+            return None;
+        }
+        let d = self.get(self.front);
+        self.front += 1;
+        Some(d)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.back - self.front;
+        (n, Some(n))
+    }
+
+    fn nth(&mut self, n: usize) -> Option<UntypedDesc> {
+        self.front = self.front.saturating_add(n).min(self.back);
+        self.next()
+    }
+}
+
+impl DoubleEndedIterator for Untypeds<'_> {
+    fn next_back(&mut self) -> Option<UntypedDesc> {
+        if self.front >= self.back {
+            return None;
+        }
+        self.back -= 1;
+        Some(self.get(self.back))
+    }
+}
+
+impl ExactSizeIterator for Untypeds<'_> {}
+
+/// Iterator over extra bootinfo chunks (validated by [`BootInfo::parse`]).
+#[derive(Clone, Debug)]
+pub struct ExtraChunks<'a> {
+    data: &'a [u8],
+    offset: usize,
+    word_size: usize,
+    skip_padding: bool,
+}
+
+impl<'a> Iterator for ExtraChunks<'a> {
+    type Item = ExtraChunk<'a>;
+
+    fn next(&mut self) -> Option<ExtraChunk<'a>> {
+        loop {
+            let ws = self.word_size;
+            let offset = self.offset;
+            let id = read_le(self.data, offset, ws)?;
+            let len = read_le(self.data, offset.checked_add(ws)?, ws)?;
+            let len = usize::try_from(len).ok()?;
+            let end = offset.checked_add(len)?;
+            if len < 2 * ws || end > self.data.len() {
+                // Cannot happen after validation; stop rather than loop.
+                self.offset = self.data.len();
+                return None;
+            }
+            self.offset = end;
+            let id = ExtraChunkId::from_raw(id);
+            if self.skip_padding && id == ExtraChunkId::Padding {
+                continue;
+            }
+            return Some(ExtraChunk {
+                id,
+                offset,
+                data: &self.data[offset + 2 * ws..end],
+            });
+        }
+    }
+}

@@ -1,0 +1,532 @@
+//! Tests on hand-built ELF images. See `tests/real_pie.rs` for binaries built
+//! by the host toolchain.
+extern crate std;
+
+use super::*;
+use std::string::ToString;
+use std::vec;
+use std::vec::Vec;
+
+const LINK: u64 = 0x40_0000;
+
+fn put(b: &mut [u8], off: usize, v: u64) {
+    b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put_phdr(b: &mut [u8], i: usize, p: &ProgramHeader) {
+    let o = 64 + i * PHDR_SIZE;
+    b[o..o + 4].copy_from_slice(&p.p_type.to_le_bytes());
+    b[o + 4..o + 8].copy_from_slice(&p.p_flags.to_le_bytes());
+    put(b, o + 8, p.p_offset);
+    put(b, o + 16, p.p_vaddr);
+    put(b, o + 24, p.p_paddr);
+    put(b, o + 32, p.p_filesz);
+    put(b, o + 40, p.p_memsz);
+    put(b, o + 48, p.p_align);
+}
+
+fn ph(p_type: u32, off: u64, vaddr: u64, filesz: u64, memsz: u64, align: u64) -> ProgramHeader {
+    ProgramHeader {
+        p_type,
+        p_flags: 4,
+        p_offset: off,
+        p_vaddr: vaddr,
+        p_paddr: vaddr,
+        p_filesz: filesz,
+        p_memsz: memsz,
+        p_align: align,
+    }
+}
+
+fn header(b: &mut [u8], e_type: u16, phnum: u16) {
+    b[..4].copy_from_slice(b"\x7fELF");
+    b[4] = ELFCLASS64;
+    b[5] = ELFDATA2LSB;
+    b[6] = EV_CURRENT;
+    b[16..18].copy_from_slice(&e_type.to_le_bytes());
+    b[18..20].copy_from_slice(&EM_X86_64.to_le_bytes());
+    b[20..24].copy_from_slice(&1u32.to_le_bytes());
+    put(b, 24, LINK + 0x1100); // entry
+    put(b, 32, 64); // phoff
+    b[52..54].copy_from_slice(&64u16.to_le_bytes());
+    b[54..56].copy_from_slice(&(PHDR_SIZE as u16).to_le_bytes());
+    b[56..58].copy_from_slice(&phnum.to_le_bytes());
+}
+
+const RELA_OFF: usize = 0x200;
+const DYN_OFF: usize = 0x400;
+
+/// A hand-made static PIE linked at 0x400000:
+/// - LOAD 0: file 0..0x1000 at 0x400000 (headers, .rela.dyn at +0x200,
+///   .dynamic at +0x400)
+/// - LOAD 1: file 0x1000..0x1100 at 0x401000, memsz 0x2000 (.data, .tdata,
+///   .bss)
+/// - TLS: 0x401080, filesz 0x10, memsz 0x40, align 16
+///
+/// Relocations: three R_X86_64_RELATIVE (slots 0x401000, 0x401008, 0x401010)
+/// and one R_X86_64_NONE.
+fn sample(relas: &[(u64, u64, i64)], dyn_extra: &[(u64, u64)]) -> Vec<u8> {
+    let mut b = vec![0u8; 0x1100];
+    let phdrs = [
+        ph(PT_PHDR, 64, LINK + 64, 5 * 56, 5 * 56, 8),
+        ph(PT_LOAD, 0, LINK, 0x1000, 0x1000, 0x1000),
+        ph(PT_LOAD, 0x1000, LINK + 0x1000, 0x100, 0x2000, 0x1000),
+        ph(
+            PT_DYNAMIC,
+            DYN_OFF as u64,
+            LINK + DYN_OFF as u64,
+            0x100,
+            0x100,
+            8,
+        ),
+        ph(PT_TLS, 0x1080, LINK + 0x1080, 0x10, 0x40, 16),
+    ];
+    header(&mut b, ET_DYN, phdrs.len() as u16);
+    for (i, p) in phdrs.iter().enumerate() {
+        put_phdr(&mut b, i, p);
+    }
+    for (i, &(off, info, addend)) in relas.iter().enumerate() {
+        let o = RELA_OFF + i * 24;
+        put(&mut b, o, off);
+        put(&mut b, o + 8, info);
+        put(&mut b, o + 16, addend as u64);
+    }
+    let mut dynamic = vec![
+        (DT_RELA, LINK + RELA_OFF as u64),
+        (DT_RELASZ, 24 * relas.len() as u64),
+        (DT_RELAENT, 24),
+        (DT_RELACOUNT, 3),
+    ];
+    dynamic.extend_from_slice(dyn_extra);
+    dynamic.push((DT_NULL, 0));
+    for (i, &(t, v)) in dynamic.iter().enumerate() {
+        put(&mut b, DYN_OFF + i * 16, t);
+        put(&mut b, DYN_OFF + i * 16 + 8, v);
+    }
+    // .data: leave zeros in the slots (lld style: addends only in RELA)
+    b[0x1080..0x1090].copy_from_slice(b"tls-init-bytes!!");
+    b
+}
+
+fn default_relas() -> Vec<(u64, u64, i64)> {
+    vec![
+        (
+            LINK + 0x1000,
+            R_X86_64_RELATIVE as u64,
+            (LINK + 0x1080) as i64,
+        ),
+        (LINK + 0x1008, R_X86_64_RELATIVE as u64, LINK as i64),
+        (0, R_X86_64_NONE as u64, 0),
+        (
+            LINK + 0x1010,
+            R_X86_64_RELATIVE as u64,
+            (LINK + 0x2ff8) as i64,
+        ),
+    ]
+}
+
+fn loaded(elf: &[u8]) -> Vec<u8> {
+    let mut img = vec![0xeeu8; 0x3000];
+    let info = load_segments(elf, &mut img).unwrap();
+    assert_eq!(info.link_base, LINK);
+    img.truncate(info.size);
+    img
+}
+
+#[test]
+fn parses_headers() {
+    let elf = sample(&default_relas(), &[]);
+    let e = Elf::parse(&elf).unwrap();
+    assert_eq!(e.header().e_type, ET_DYN);
+    assert_eq!(e.header().e_entry, LINK + 0x1100);
+    let kinds: Vec<_> = e.program_headers().map(|p| p.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            SegmentKind::Phdr,
+            SegmentKind::Load,
+            SegmentKind::Load,
+            SegmentKind::Dynamic,
+            SegmentKind::Tls
+        ]
+    );
+    assert_eq!(e.program_headers().len(), 5);
+    assert_eq!(e.load_range(), Ok((LINK, LINK + 0x3000)));
+    let d = e.dynamic().unwrap().unwrap();
+    assert_eq!(d.rela, Some(LINK + 0x200));
+    assert_eq!(d.rela_size, 96);
+    assert_eq!(d.rela_ent, Some(24));
+    assert_eq!(d.rela_count, Some(3));
+    let relas: Vec<_> = e.relocations().unwrap().collect();
+    assert_eq!(relas.len(), 4);
+    assert_eq!(relas[0].r_type(), R_X86_64_RELATIVE);
+    assert_eq!(relas[0].r_sym(), 0);
+    assert_eq!(relas[2].r_type(), R_X86_64_NONE);
+    assert_eq!(relas[3].r_addend, (LINK + 0x2ff8) as i64);
+}
+
+#[test]
+fn tls_template() {
+    let elf = sample(&default_relas(), &[]);
+    let t = TlsTemplate::from_image(&elf).unwrap().unwrap();
+    assert_eq!(
+        t,
+        TlsTemplate {
+            vaddr: LINK + 0x1080,
+            filesz: 0x10,
+            memsz: 0x40,
+            align: 16
+        }
+    );
+    assert_eq!(t.bss_len(), 0x30);
+    let img = loaded(&elf);
+    // the loaded image works too: it starts with the ELF header
+    assert_eq!(TlsTemplate::from_image(&img).unwrap(), Some(t));
+    assert_eq!(t.init_data(&img, LINK).unwrap(), b"tls-init-bytes!!");
+    assert_eq!(t.init_data(&img, LINK + 0x5000), Err(Error::BadTls));
+    // no PT_TLS
+    let mut elf2 = elf.clone();
+    elf2[64 + 4 * 56] = 0x55; // p_type of the TLS header -> unknown
+    assert_eq!(TlsTemplate::from_image(&elf2), Ok(None));
+    // filesz > memsz, bad alignment
+    let mut bad = elf.clone();
+    put(&mut bad, 64 + 4 * 56 + 32, 0x50);
+    assert_eq!(TlsTemplate::from_image(&bad), Err(Error::BadTls));
+    let mut bad = elf.clone();
+    put(&mut bad, 64 + 4 * 56 + 48, 24);
+    assert_eq!(TlsTemplate::from_image(&bad), Err(Error::BadTls));
+    // align 0 means 1
+    let mut a0 = elf;
+    put(&mut a0, 64 + 4 * 56 + 48, 0);
+    assert_eq!(TlsTemplate::from_image(&a0).unwrap().unwrap().align, 1);
+}
+
+#[test]
+fn loads_segments() {
+    let elf = sample(&default_relas(), &[]);
+    let mut dst = vec![0xeeu8; 0x4000];
+    let info = load_segments(&elf, &mut dst).unwrap();
+    assert_eq!(
+        info,
+        LoadInfo {
+            link_base: LINK,
+            size: 0x3000,
+            entry: LINK + 0x1100
+        }
+    );
+    assert_eq!(&dst[..0x1000], &elf[..0x1000]);
+    assert_eq!(&dst[0x1000..0x1100], &elf[0x1000..0x1100]);
+    assert!(dst[0x1100..0x3000].iter().all(|&b| b == 0), "bss zeroed");
+    assert!(
+        dst[0x3000..].iter().all(|&b| b == 0xee),
+        "past the image untouched"
+    );
+    let mut small = vec![0u8; 0x2fff];
+    assert_eq!(
+        load_segments(&elf, &mut small),
+        Err(Error::DstTooSmall {
+            needed: 0x3000,
+            actual: 0x2fff
+        })
+    );
+}
+
+#[test]
+fn relocates_at_other_base() {
+    let elf = sample(&default_relas(), &[]);
+    let mut img = loaded(&elf);
+    let before = img.clone();
+    let load = 0x7f12_3456_7000u64;
+    let n = relocate(&mut img, LINK, load).unwrap();
+    assert_eq!(n, 3);
+    let bias = load - LINK;
+    let rd = |img: &[u8], o: usize| u64::from_le_bytes(img[o..o + 8].try_into().unwrap());
+    assert_eq!(rd(&img, 0x1000), LINK + 0x1080 + bias);
+    assert_eq!(rd(&img, 0x1008), LINK + bias);
+    assert_eq!(rd(&img, 0x1010), LINK + 0x2ff8 + bias);
+    // nothing else changed
+    let changed: Vec<_> = (0..img.len()).filter(|&i| img[i] != before[i]).collect();
+    assert!(changed.iter().all(|&i| (0x1000..0x1018).contains(&i)));
+
+    // loaded at its link address: slots get their link values
+    let mut img = loaded(&elf);
+    assert_eq!(relocate(&mut img, LINK, LINK), Ok(3));
+    assert_eq!(rd(&img, 0x1008), LINK);
+
+    // loaded below the link address (negative bias)
+    let mut img = loaded(&elf);
+    assert_eq!(relocate(&mut img, LINK, 0x1000), Ok(3));
+    assert_eq!(rd(&img, 0x1000), 0x1000 + 0x1080);
+}
+
+#[test]
+fn rejects_other_relocation_types() {
+    let mut relas = default_relas();
+    relas.push((LINK + 0x1018, (5u64 << 32) | 1, 0)); // R_X86_64_64 against sym 5
+    let elf = sample(&relas, &[]);
+    let mut img = loaded(&elf);
+    let before = img.clone();
+    let err = relocate(&mut img, LINK, 0x1000_0000).unwrap_err();
+    assert_eq!(
+        err,
+        Error::UnsupportedRelocation {
+            r_type: 1,
+            offset: LINK + 0x1018
+        }
+    );
+    assert!(err.to_string().contains("R_X86_64_64"), "{err}");
+    assert_eq!(img, before, "no partial relocation");
+    // the same through the file view
+    let e = Elf::parse(&elf).unwrap();
+    assert_eq!(e.relocations().unwrap().last().unwrap().r_type(), 1);
+
+    let elf = sample(&[(LINK + 0x1000, 7, 0)], &[]);
+    let err = relocate(&mut loaded(&elf), LINK, 0).unwrap_err();
+    assert!(err.to_string().contains("R_X86_64_JUMP_SLOT"), "{err}");
+}
+
+#[test]
+fn rejects_bad_tables() {
+    // slot outside the image
+    let elf = sample(&[(LINK + 0x2ffc, 8, 0)], &[]);
+    assert_eq!(
+        relocate(&mut loaded(&elf), LINK, 0),
+        Err(Error::RelocationOutOfImage {
+            offset: LINK + 0x2ffc
+        })
+    );
+    let elf = sample(&[(3, 8, 0)], &[]);
+    assert_eq!(
+        relocate(&mut loaded(&elf), LINK, 0),
+        Err(Error::RelocationOutOfImage { offset: 3 })
+    );
+    // DT_RELAENT, DT_RELASZ
+    let elf = sample(&default_relas(), &[(DT_RELAENT, 16)]);
+    assert_eq!(
+        relocate(&mut loaded(&elf), LINK, 0),
+        Err(Error::BadRelaEnt(16))
+    );
+    let elf = sample(&default_relas(), &[(DT_RELASZ, 25)]);
+    assert_eq!(
+        relocate(&mut loaded(&elf), LINK, 0),
+        Err(Error::BadRelaSize(25))
+    );
+    // table outside the image
+    let elf = sample(&default_relas(), &[(DT_RELASZ, 0x10_0008)]);
+    assert!(matches!(
+        relocate(&mut loaded(&elf), LINK, 0),
+        Err(Error::RelocTableOutOfRange { .. })
+    ));
+    let elf = sample(&default_relas(), &[(DT_RELA, u64::MAX - 4)]);
+    assert!(matches!(
+        relocate(&mut loaded(&elf), LINK, 0),
+        Err(Error::RelocTableOutOfRange { .. })
+    ));
+    // DT_REL is not for x86_64
+    let elf = sample(&default_relas(), &[(DT_REL, LINK), (DT_RELSZ, 16)]);
+    assert_eq!(
+        relocate(&mut loaded(&elf), LINK, 0),
+        Err(Error::UnsupportedDynamic { tag: DT_REL })
+    );
+    // wrong link base, no ELF header
+    let elf = sample(&default_relas(), &[]);
+    assert_eq!(
+        relocate(&mut loaded(&elf), LINK + 0x1000, 0),
+        Err(Error::LinkBaseMismatch {
+            expected: LINK,
+            given: LINK + 0x1000
+        })
+    );
+    let mut img = loaded(&elf);
+    img[0] = 0;
+    assert_eq!(relocate(&mut img, LINK, 0), Err(Error::NoElfHeaderInImage));
+    assert_eq!(relocate(&mut [], LINK, 0), Err(Error::NoElfHeaderInImage));
+    assert_eq!(
+        relocate(&mut img[..10], LINK, 0),
+        Err(Error::NoElfHeaderInImage)
+    );
+}
+
+#[test]
+fn no_dynamic_means_nothing_to_do() {
+    let mut elf = sample(&default_relas(), &[]);
+    elf[64 + 3 * 56] = 0x55; // PT_DYNAMIC -> unknown type
+    let mut img = loaded(&elf);
+    assert_eq!(relocate(&mut img, LINK, 0x1234_0000), Ok(0));
+    // dynamic without DT_RELA
+    let elf = sample(&[], &[]);
+    let mut img = loaded(&elf);
+    assert_eq!(relocate(&mut img, LINK, 0x1234_0000), Ok(0));
+}
+
+#[test]
+fn relr() {
+    // link values in the slots, DT_RELR table at 0x400300:
+    // address 0x401020, then bitmap with bits for +0 and +16 after it
+    // (slots 0x401028 and 0x401038), then an address 0x401040.
+    let table: [u64; 3] = [LINK + 0x1020, (1 << 1) | (1 << 3) | 1, LINK + 0x1040];
+    let mut elf = sample(
+        &[],
+        &[(DT_RELR, LINK + 0x300), (DT_RELRSZ, 24), (DT_RELRENT, 8)],
+    );
+    for (i, v) in table.iter().enumerate() {
+        put(&mut elf, 0x300 + 8 * i, *v);
+    }
+    for (slot, v) in [
+        (0x1020, LINK + 0x10),
+        (0x1028, LINK + 0x20),
+        (0x1030, 77),
+        (0x1038, LINK + 0x30),
+        (0x1040, LINK + 0x40),
+    ] {
+        put(&mut elf, slot, v);
+    }
+    let mut img = loaded(&elf);
+    assert_eq!(relocate(&mut img, LINK, 0x1000_0000), Ok(4));
+    let rd = |o: usize| u64::from_le_bytes(img[o..o + 8].try_into().unwrap());
+    let bias = 0x1000_0000 - LINK;
+    assert_eq!(rd(0x1020), LINK + 0x10 + bias);
+    assert_eq!(rd(0x1028), LINK + 0x20 + bias);
+    assert_eq!(rd(0x1030), 77);
+    assert_eq!(rd(0x1038), LINK + 0x30 + bias);
+    assert_eq!(rd(0x1040), LINK + 0x40 + bias);
+
+    // bitmap first
+    let mut elf = sample(&[], &[(DT_RELR, LINK + 0x300), (DT_RELRSZ, 8)]);
+    put(&mut elf, 0x300, 3);
+    assert_eq!(relocate(&mut loaded(&elf), LINK, 0), Err(Error::BadRelr));
+    let elf = sample(&[], &[(DT_RELR, LINK + 0x300), (DT_RELRSZ, 12)]);
+    assert_eq!(
+        relocate(&mut loaded(&elf), LINK, 0),
+        Err(Error::BadRelrSize(12))
+    );
+}
+
+#[test]
+fn rejects_bad_headers() {
+    let good = sample(&default_relas(), &[]);
+    let mut dst = vec![0u8; 0x4000];
+    let check = |f: &dyn Fn(&mut Vec<u8>), want: Error| {
+        let mut b = good.clone();
+        f(&mut b);
+        assert_eq!(Elf::parse(&b).err(), Some(want));
+    };
+    check(&|b| b[0] = b'X', Error::BadMagic);
+    check(&|b| b[4] = 1, Error::NotElf64);
+    check(&|b| b[5] = 2, Error::NotLittleEndian);
+    check(&|b| b[6] = 0, Error::BadVersion(0));
+    check(&|b| b[18] = 3, Error::WrongMachine(3));
+    check(&|b| b[16] = 1, Error::BadType(1));
+    check(&|b| b[54] = 32, Error::BadPhEntSize(32));
+    check(
+        &|b| put(b, 32, 0x1100 - 100),
+        Error::TooShort {
+            needed: 0x1100 - 100 + 5 * 56,
+            actual: 0x1100,
+        },
+    );
+    check(
+        &|b| put(b, 32, u64::MAX - 10),
+        Error::TooShort {
+            needed: u64::MAX,
+            actual: 0x1100,
+        },
+    );
+    check(
+        &|b| b.truncate(63),
+        Error::TooShort {
+            needed: 64,
+            actual: 63,
+        },
+    );
+    assert_eq!(
+        Elf::parse(&[]).err(),
+        Some(Error::TooShort {
+            needed: 64,
+            actual: 0
+        })
+    );
+
+    // segment-level problems surface in load_segments
+    let mut b = good.clone();
+    put(&mut b, 64 + 2 * 56 + 32, 0x3000); // LOAD 1 filesz > memsz
+    assert_eq!(
+        load_segments(&b, &mut dst),
+        Err(Error::FileSizeExceedsMemSize { index: 2 })
+    );
+    let mut b = good.clone();
+    put(&mut b, 64 + 2 * 56 + 8, 0x1080); // LOAD 1 p_offset: past the file end
+    assert_eq!(
+        load_segments(&b, &mut dst),
+        Err(Error::SegmentOutOfFile { index: 2 })
+    );
+    let mut b = good.clone();
+    put(&mut b, 64 + 2 * 56 + 16, u64::MAX - 0x100); // LOAD 1 vaddr overflow
+    assert_eq!(
+        load_segments(&b, &mut dst),
+        Err(Error::AddressOverflow { index: 2 })
+    );
+    let mut b = good.clone();
+    b[64 + 56] = 0x55;
+    b[64 + 2 * 56] = 0x55; // no PT_LOAD left
+    assert_eq!(load_segments(&b, &mut dst), Err(Error::NoLoadSegments));
+}
+
+/// Random corruption never panics (parse, load, relocate, TLS).
+#[test]
+fn never_panics() {
+    let mut relr_elf = sample(
+        &default_relas(),
+        &[(DT_RELR, LINK + 0x380), (DT_RELRSZ, 16), (DT_RELRENT, 8)],
+    );
+    put(&mut relr_elf, 0x380, LINK + 0x1020);
+    put(&mut relr_elf, 0x388, u64::MAX);
+    let bases = [sample(&default_relas(), &[]), relr_elf];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut dst = vec![0u8; 0x4000];
+    for round in 0..4000 {
+        let mut b = bases[round % 2].clone();
+        for _ in 0..(rand() % 6 + 1) {
+            // mostly hit the headers and the tables
+            let lim = if rand() % 4 == 0 { b.len() } else { 0x500 };
+            let i = (rand() % lim as u64) as usize;
+            if rand() % 3 == 0 && i + 8 <= b.len() {
+                put(&mut b, i & !7, rand() >> (rand() % 64));
+            } else {
+                b[i] = rand() as u8;
+            }
+        }
+        if rand() % 8 == 0 {
+            let n = (rand() % b.len() as u64) as usize;
+            b.truncate(n);
+        }
+        if let Ok(e) = Elf::parse(&b) {
+            let _ = e.program_headers().count();
+            let _ = e.load_range();
+            let _ = e.tls();
+            if let Ok(r) = e.relocations() {
+                let _ = r.count();
+            }
+        }
+        let _ = TlsTemplate::from_image(&b);
+        if let Ok(info) = load_segments(&b, &mut dst) {
+            let img = &mut dst[..info.size];
+            let _ = relocate(img, info.link_base, rand());
+            let _ = relocate(img, rand(), rand());
+        }
+        let _ = relocate(&mut b, LINK, rand());
+    }
+}
+
+#[test]
+fn names() {
+    assert_eq!(reloc_type_name(8), "R_X86_64_RELATIVE");
+    assert_eq!(reloc_type_name(37), "R_X86_64_IRELATIVE");
+    assert_eq!(reloc_type_name(999), "unknown");
+}

@@ -1,0 +1,272 @@
+//! seL4 bitfield (`.bf`) files: `block name { field x N  padding N ... }`,
+//! fields listed from the most significant bit down.
+
+use kernel_config::Config;
+
+use crate::cpp;
+
+/// One entry of a block: a named field or padding (`name` = None).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: Option<String>,
+    pub bits: u32,
+    /// `field_high`: the field holds the high bits of a value.
+    pub high: bool,
+}
+
+/// A `block`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub name: String,
+    /// Word size in bits (`base`).
+    pub base: u32,
+    /// Entries from the most significant bit down.
+    pub fields: Vec<Field>,
+}
+
+/// A named field's place in a one-word block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub name: String,
+    pub shift: u32,
+    pub bits: u32,
+}
+
+impl Block {
+    pub fn total_bits(&self) -> u32 {
+        self.fields.iter().map(|f| f.bits).sum()
+    }
+
+    /// Whether the block is exactly one word with plain fields.
+    pub fn is_single_word(&self) -> bool {
+        self.total_bits() == self.base && self.fields.iter().all(|f| !f.high)
+    }
+
+    /// Named fields with their shift (from bit 0 of the word) and width.
+    pub fn layout(&self) -> Vec<Layout> {
+        let mut pos = self.total_bits();
+        let mut out = Vec::new();
+        for f in &self.fields {
+            pos -= f.bits;
+            if let Some(n) = &f.name {
+                out.push(Layout {
+                    name: n.clone(),
+                    shift: pos % self.base,
+                    bits: f.bits,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// Parses a `.bf` file: preprocessor conditions are evaluated against the
+/// config, `--` comments dropped, `tagged_union`s skipped.  `default_base`
+/// applies until the file sets `base`.
+pub fn parse(text: &str, config: &Config, default_base: u32) -> Result<Vec<Block>, String> {
+    // `--` comments first: they may hold text the C preprocessor dislikes
+    let no_dash: String = text
+        .lines()
+        .map(|l| match l.find("--") {
+            Some(i) => &l[..i],
+            None => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let pp = cpp::preprocess(&no_dash, config)?;
+    let mut words: Vec<String> = Vec::new();
+    for w in pp
+        .text
+        .replace('{', " { ")
+        .replace('}', " } ")
+        .replace('(', " ( ")
+        .replace(')', " ) ")
+        .replace(',', " , ")
+        .split_whitespace()
+    {
+        words.push(w.to_string());
+    }
+    let mut base = default_base;
+    let mut blocks = Vec::new();
+    let mut i = 0;
+    let num = |w: Option<&String>| -> Result<u32, String> {
+        w.and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("expected a number, found {w:?}"))
+    };
+    let skip_parens = |i: &mut usize| {
+        if words.get(*i).map(String::as_str) == Some("(") {
+            while *i < words.len() && words[*i] != ")" {
+                *i += 1;
+            }
+            *i += 1;
+        }
+    };
+    while i < words.len() {
+        match words[i].as_str() {
+            "base" => {
+                base = num(words.get(i + 1))?;
+                i += 2;
+                skip_parens(&mut i);
+            }
+            "block" => {
+                let name = words.get(i + 1).ok_or("block without a name")?.clone();
+                i += 2;
+                skip_parens(&mut i);
+                if words.get(i).map(String::as_str) != Some("{") {
+                    return Err(format!("block {name}: expected `{{`"));
+                }
+                i += 1;
+                let mut fields = Vec::new();
+                while i < words.len() && words[i] != "}" {
+                    match words[i].as_str() {
+                        "field" | "field_high" => {
+                            let high = words[i] == "field_high";
+                            let n = words.get(i + 1).ok_or("field without a name")?.clone();
+                            let bits = num(words.get(i + 2))
+                                .map_err(|e| format!("block {name}, field {n}: {e}"))?;
+                            fields.push(Field {
+                                name: Some(n),
+                                bits,
+                                high,
+                            });
+                            i += 3;
+                        }
+                        "padding" => {
+                            let bits =
+                                num(words.get(i + 1)).map_err(|e| format!("block {name}: {e}"))?;
+                            fields.push(Field {
+                                name: None,
+                                bits,
+                                high: false,
+                            });
+                            i += 2;
+                        }
+                        other => return Err(format!("block {name}: unexpected `{other}`")),
+                    }
+                }
+                i += 1;
+                let b = Block { name, base, fields };
+                if b.total_bits() % base != 0 {
+                    return Err(format!(
+                        "block {}: {} bits is not a multiple of base {}",
+                        b.name,
+                        b.total_bits(),
+                        base
+                    ));
+                }
+                blocks.push(b);
+            }
+            "tagged_union" => {
+                while i < words.len() && words[i] != "}" {
+                    i += 1;
+                }
+                i += 1;
+            }
+            other => return Err(format!("unexpected `{other}`")),
+        }
+    }
+    Ok(blocks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kernel_config::Value;
+
+    const BF: &str = r#"
+-- this file contains types shared between libsel4 and the kernel
+#include <sel4/config.h>
+base 64
+
+block seL4_MessageInfo {
+    field label 52
+    field capsUnwrapped 3
+    field extraCaps 2
+    field length 7
+}
+
+block seL4_CapRights {
+    padding 32
+    padding 28
+    field capAllowGrantReply 1
+    field capAllowGrant 1
+    field capAllowRead 1
+    field capAllowWrite 1
+}
+
+tagged_union seL4_Fault seL4_FaultType {
+    tag NullFault 0
+#ifdef CONFIG_KERNEL_MCS
+    tag Timeout 5
+#endif
+}
+
+#ifdef CONFIG_IOMMU
+block seL4_X86_IOSpace_CapData {
+    field domainID 16
+    padding 48
+}
+#endif
+block Two(a, b) {
+    padding 64
+    field x 64
+}
+"#;
+
+    #[test]
+    fn blocks() {
+        let mut c = Config::new();
+        c.insert("CONFIG_KERNEL_MCS", Value::Bool(false));
+        let b = parse(BF, &c, 64).unwrap();
+        let names: Vec<&str> = b.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["seL4_MessageInfo", "seL4_CapRights", "Two"]);
+        let mi = &b[0];
+        assert!(mi.is_single_word());
+        let l = mi.layout();
+        assert_eq!(
+            l[0],
+            Layout {
+                name: "label".into(),
+                shift: 12,
+                bits: 52
+            }
+        );
+        assert_eq!(
+            l[1],
+            Layout {
+                name: "capsUnwrapped".into(),
+                shift: 9,
+                bits: 3
+            }
+        );
+        assert_eq!(
+            l[2],
+            Layout {
+                name: "extraCaps".into(),
+                shift: 7,
+                bits: 2
+            }
+        );
+        assert_eq!(
+            l[3],
+            Layout {
+                name: "length".into(),
+                shift: 0,
+                bits: 7
+            }
+        );
+        assert_eq!(
+            b[1].layout()[0],
+            Layout {
+                name: "capAllowGrantReply".into(),
+                shift: 3,
+                bits: 1
+            }
+        );
+        assert!(!b[2].is_single_word());
+        c.insert("CONFIG_IOMMU", Value::Bool(true));
+        assert_eq!(parse(BF, &c, 64).unwrap().len(), 4);
+        assert!(parse("block x { field a 3 }", &c, 64).is_err());
+        assert!(parse("block x { fiel a 64 }", &c, 64).is_err());
+    }
+}

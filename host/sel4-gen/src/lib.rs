@@ -1,0 +1,286 @@
+//! Generators for `sel4-sys`: syscall numbers, invocation labels, error codes,
+//! object types, constants and bitfield types of one seL4 kernel (a *stage*,
+//! see `docs/design.md`), read from the kernel's own interface files at build
+//! time and written out as Rust source.
+//!
+//! ```no_run
+//! let stage = kernel_config::Stage::load("/path/to/stage").unwrap();
+//! let rust_source = sel4_gen::generate(&stage).unwrap();
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use kernel_config::{self, Config, Error, KernelFiles, Stage, Value};
+
+pub mod bitfield;
+pub mod cheader;
+pub mod cpp;
+mod emit;
+pub mod interface;
+
+pub use emit::{emit, screaming_snake, snake_case};
+pub use interface::{Condition, Invocations, SyscallDef, Syscalls};
+
+/// Everything the generated source is made of.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    pub version: String,
+    pub version_major: u32,
+    pub arch: String,
+    pub sel4_arch: String,
+    pub plat: String,
+    pub config: Config,
+    pub syscalls: Syscalls,
+    pub invocations: Invocations,
+    /// `seL4_Error` without the prefix and without `seL4_NumErrors`.
+    pub errors: Vec<(String, usize)>,
+    /// `seL4_NumErrors`.
+    pub num_errors: usize,
+    /// Object types without the prefix, by number (0, 1, ...).
+    pub object_types: Vec<(String, usize)>,
+    /// The enum-end markers (`NonArchObjectTypeCount`, `ModeObjectTypeCount`,
+    /// `ObjectTypeCount`) and their values.
+    pub object_type_counts: Vec<(String, usize)>,
+    /// `seL4_` constants of the constants.h files, prefix stripped.
+    pub constants: BTreeMap<String, i128>,
+    /// One-word `seL4_` bitfield blocks.
+    pub bitfields: Vec<bitfield::Block>,
+    /// Initial capability slots of the root task (`seL4_RootCNodeCapSlots`
+    /// of bootinfo_types.h: `CapInitThreadTCB`, ...), prefix stripped.
+    pub init_caps: Vec<(String, usize)>,
+    /// Every file that was read.
+    pub inputs: Vec<PathBuf>,
+}
+
+fn read(path: &Path, stage: &Stage) -> Result<String, Error> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Error(format!(
+            "kernel stage {}: cannot read {}: {}",
+            stage.dir.display(),
+            path.display(),
+            e
+        ))
+    })
+}
+
+fn in_file<T>(r: Result<T, String>, path: &Path, stage: &Stage) -> Result<T, Error> {
+    r.map_err(|e| {
+        Error(format!(
+            "kernel stage {} (seL4 {}): {}: {}",
+            stage.dir.display(),
+            stage.version,
+            path.display(),
+            e
+        ))
+    })
+}
+
+/// Reads the stage's config and interface files and computes the tables.
+pub fn collect(stage: &Stage) -> Result<Tables, Error> {
+    let config = stage.config()?;
+    let files = stage.files()?;
+    collect_with(stage, &files, config)
+}
+
+/// [`collect`] with the files and config already found.
+pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Result<Tables, Error> {
+    let mut inputs: Vec<PathBuf> = vec![stage.manifest_path()];
+    inputs.extend(config.sources.iter().cloned());
+    inputs.extend(files.all().into_iter().map(Path::to_path_buf));
+
+    // syscalls
+    let p = &files.syscall_xml;
+    let syscalls = in_file(
+        interface::parse_syscalls(&read(p, stage)?, &config),
+        p,
+        stage,
+    )?;
+
+    // invocation labels
+    let methods = |p: &Path| -> Result<Vec<String>, Error> {
+        let what = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        in_file(
+            interface::parse_methods(&read(p, stage)?, &what, &config),
+            p,
+            stage,
+        )
+    };
+    let invocations = Invocations::new(
+        &methods(&files.interface_generic)?,
+        &methods(&files.interface_sel4_arch)?,
+        &methods(&files.interface_arch)?,
+    );
+
+    // errors
+    let p = &files.errors_h;
+    let h = in_file(cheader::CHeader::parse(&read(p, stage)?, &config), p, stage)?;
+    let e = h
+        .enums
+        .iter()
+        .find(|e| e.entries.iter().any(|x| x.name == "seL4_NoError"))
+        .ok_or_else(|| Error(format!("{}: no enum with seL4_NoError", p.display())))?;
+    let mut sym = cheader::Symbols::new(&config);
+    let vals = in_file(sym.eval_enums(&[e]), p, stage)?.remove(0);
+    let mut errors = Vec::new();
+    let mut num_errors = None;
+    for (n, v) in vals {
+        let v = in_file(to_usize(&n, v), p, stage)?;
+        match strip(&n) {
+            "NumErrors" => num_errors = Some(v),
+            s => errors.push((s.to_string(), v)),
+        }
+    }
+    let num_errors = num_errors.unwrap_or(errors.len());
+
+    // object types: the three headers' enums, values as the C compiler gives them
+    let ot_files = [
+        &files.objecttype_api,
+        &files.objecttype_sel4_arch,
+        &files.objecttype_arch,
+    ];
+    let mut headers = Vec::new();
+    for p in ot_files {
+        headers.push(in_file(
+            cheader::CHeader::parse(&read(p, stage)?, &config),
+            p,
+            stage,
+        )?);
+    }
+    let enums: Vec<&cheader::CEnum> = headers.iter().flat_map(|h| h.enums.iter()).collect();
+    let mut sym = cheader::Symbols::new(&config);
+    let all = sym.eval_enums(&enums).map_err(|e| {
+        Error(format!(
+            "kernel stage {}: object type headers: {e}",
+            stage.dir.display()
+        ))
+    })?;
+    let mut object_types = Vec::new();
+    let mut object_type_counts = Vec::new();
+    for (n, v) in all.into_iter().flatten() {
+        let v = in_file(to_usize(&n, v), ot_files[0], stage)?;
+        let s = strip(&n).to_string();
+        if s.ends_with("ObjectTypeCount") {
+            object_type_counts.push((s, v));
+        } else {
+            object_types.push((s, v));
+        }
+    }
+    object_types.sort_by_key(|x| x.1);
+    for (i, (n, v)) in object_types.iter().enumerate() {
+        if *v != i {
+            return Err(Error(format!(
+                "kernel stage {}: object types are not numbered 0, 1, 2, ...: {n} = {v} at position {i}",
+                stage.dir.display()
+            )));
+        }
+    }
+
+    // constants
+    let mut headers = Vec::new();
+    for p in &files.constants {
+        headers.push(in_file(
+            cheader::CHeader::parse(&read(p, stage)?, &config),
+            p,
+            stage,
+        )?);
+    }
+    let mut sym = cheader::Symbols::new(&config);
+    for h in &headers {
+        sym.add_defines(h);
+    }
+    let enums: Vec<&cheader::CEnum> = headers.iter().flat_map(|h| h.enums.iter()).collect();
+    let mut constants = BTreeMap::new();
+    for (n, v) in sym.eval_enums_lenient(&enums) {
+        if n.starts_with("seL4_") {
+            constants.insert(strip(&n).to_string(), v);
+        }
+    }
+    for h in &headers {
+        for (n, _) in &h.defines {
+            if n.starts_with("seL4_") {
+                if let Some(v) = sym.value(n) {
+                    constants.insert(strip(n).to_string(), v);
+                }
+            }
+        }
+    }
+
+    // bitfields
+    let mut bitfields = Vec::new();
+    for p in &files.bitfields {
+        let blocks = in_file(
+            bitfield::parse(&read(p, stage)?, &config, stage.word_size()),
+            p,
+            stage,
+        )?;
+        for b in blocks {
+            if b.name.starts_with("seL4_")
+                && b.is_single_word()
+                && !bitfields.iter().any(|x: &bitfield::Block| x.name == b.name)
+            {
+                bitfields.push(b);
+            }
+        }
+    }
+
+    // initial capability slots
+    let p = &files.bootinfo_types_h;
+    let h = in_file(cheader::CHeader::parse(&read(p, stage)?, &config), p, stage)?;
+    let e = h
+        .enums
+        .iter()
+        .find(|e| e.entries.iter().any(|x| x.name == "seL4_CapInitThreadTCB"))
+        .ok_or_else(|| {
+            Error(format!(
+                "{}: no enum with seL4_CapInitThreadTCB",
+                p.display()
+            ))
+        })?;
+    let mut sym = cheader::Symbols::new(&config);
+    let mut init_caps = Vec::new();
+    for (n, v) in in_file(sym.eval_enums(&[e]), p, stage)?.remove(0) {
+        init_caps.push((strip(&n).to_string(), in_file(to_usize(&n, v), p, stage)?));
+    }
+
+    Ok(Tables {
+        init_caps,
+        version: stage.version.clone(),
+        version_major: stage.version_major()?,
+        arch: stage.arch.clone(),
+        sel4_arch: stage.sel4_arch.clone(),
+        plat: stage.plat.clone(),
+        config,
+        syscalls,
+        invocations,
+        errors,
+        num_errors,
+        object_types,
+        object_type_counts,
+        constants,
+        bitfields,
+        inputs,
+    })
+}
+
+fn strip(n: &str) -> &str {
+    n.strip_prefix("seL4_").unwrap_or(n)
+}
+
+fn to_usize(n: &str, v: i128) -> Result<usize, String> {
+    usize::try_from(v).map_err(|_| format!("{n} = {v} is not a valid number"))
+}
+
+/// The Rust source for `sel4-sys` (`$OUT_DIR/generated.rs`) of a stage.
+pub fn generate(stage: &Stage) -> Result<String, Error> {
+    Ok(emit(&collect(stage)?))
+}
+
+/// [`generate`] from a stage folder path.
+pub fn generate_from_dir(dir: impl AsRef<Path>) -> Result<String, Error> {
+    generate(&Stage::load(dir)?)
+}
