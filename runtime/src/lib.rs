@@ -1,0 +1,49 @@
+//! Runtime for seL4 root tasks written in Rust.
+//!
+//! - [`entry!`] turns an ordinary `fn main(bootinfo: &BootInfo)` into the
+//!   root task's entry; the start code (`sel4-start`) has set up the stack,
+//!   relocations and TLS by then, and the runtime sets the thread pointer,
+//!   the IPC buffer, the heap and the logger.
+//! - a panic handler that prints location and message, reports the failure
+//!   on the serial protocol and stops the system cleanly;
+//! - a `log` backend on the kernel's debug console;
+//! - a global heap (`linked_list_allocator`).
+#![no_std]
+
+extern crate alloc;
+
+pub mod bootinfo;
+pub mod console;
+pub mod exit;
+pub mod heap;
+pub mod logger;
+#[cfg(target_os = "none")]
+mod panic;
+mod start;
+
+pub use bootinfo::BootInfo;
+pub use exit::{exit, ExitCode};
+pub use sel4_sys as sys;
+pub use start::Termination;
+
+/// Declares the root task's main function.
+///
+/// ```ignore
+/// sel4_runtime::entry!(main);
+/// fn main(bootinfo: &sel4_runtime::BootInfo) { /* ... */ }
+/// ```
+///
+/// `main` may return `()` or `Result<(), E>` with `E: Debug`. When it
+/// returns, the runtime reports the result on the serial protocol and ends
+/// the system (on QEMU: with an exit status for success or failure).
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[no_mangle]
+        fn __sel4rs_app_main(bootinfo: &$crate::BootInfo) -> $crate::ExitCode {
+            $crate::Termination::report($main(bootinfo))
+        }
+        #[no_mangle]
+        static __SEL4RS_APP_NAME: &str = env!("CARGO_PKG_NAME");
+    };
+}

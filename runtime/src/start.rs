@@ -1,0 +1,118 @@
+//! From the start code to the application's `main`.
+
+use crate::exit::{exit, ExitCode};
+use sel4_test_protocol::Line;
+
+/// What `main` may return.
+pub trait Termination {
+    /// Reports the outcome on the console and turns it into an exit code.
+    fn report(self) -> ExitCode;
+}
+
+impl Termination for () {
+    fn report(self) -> ExitCode {
+        crate::println!("{}", Line::ResultPass);
+        ExitCode::Success
+    }
+}
+
+impl<E: core::fmt::Debug> Termination for Result<(), E> {
+    fn report(self) -> ExitCode {
+        match self {
+            Ok(()) => ().report(),
+            Err(e) => {
+                let reason = alloc::format!("main returned an error: {e:?}");
+                crate::println!("{}", Line::ResultFail { reason: &reason });
+                ExitCode::Failure
+            }
+        }
+    }
+}
+
+impl Termination for ExitCode {
+    fn report(self) -> ExitCode {
+        match self {
+            ExitCode::Success => ().report(),
+            ExitCode::Failure => {
+                crate::println!(
+                    "{}",
+                    Line::ResultFail {
+                        reason: "main returned failure"
+                    }
+                );
+                ExitCode::Failure
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "none")]
+mod entry {
+    use super::*;
+    use sel4_start::{RelocStatus, StartInfo};
+
+    extern "Rust" {
+        /// Defined by [`crate::entry!`] in the application.
+        fn __sel4rs_app_main(bootinfo: &crate::BootInfo) -> ExitCode;
+        static __SEL4RS_APP_NAME: &'static str;
+    }
+
+    fn early_fail(msg: &[u8]) -> ! {
+        // Only rip-relative data and syscalls here: relocations or TLS may
+        // be missing.
+        let _ = sel4_sys::debug_write(msg);
+        let _ = sel4_sys::debug_halt();
+        loop {
+            sel4_sys::yield_now();
+        }
+    }
+
+    #[no_mangle]
+    fn __sel4rs_runtime_entry(info: &StartInfo) -> ! {
+        match RelocStatus::from_code(info.relocation) {
+            Some(RelocStatus::UnsupportedType) => {
+                early_fail(b"sel4-runtime: unsupported relocation type in the image\n")
+            }
+            Some(RelocStatus::NoDynamicHeader) => {
+                early_fail(b"sel4-runtime: dynamic section without PT_DYNAMIC header\n")
+            }
+            None => {}
+        }
+        if info.thread_pointer == 0 {
+            early_fail(b"sel4-runtime: could not set up the initial thread's TLS block\n");
+        }
+        // SAFETY: the start code laid out the TLS block and TCB at this
+        // thread pointer from the image's PT_TLS segment.
+        if let Err(e) = unsafe { crate::bootinfo::set_thread_pointer(info.thread_pointer) } {
+            let _ = e;
+            early_fail(b"sel4-runtime: the kernel refused to set the TLS base\n");
+        }
+        // From here on TLS works. SAFETY: bootinfo is the pointer the kernel
+        // gave the root task; the kernel maps the bootinfo frame (and the
+        // extra bootinfo pages after it) read-only for the root task.
+        let bootinfo = match unsafe { crate::bootinfo::BootInfo::from_kernel(info.bootinfo) } {
+            Ok(bi) => bi,
+            Err(_) => early_fail(b"sel4-runtime: malformed bootinfo\n"),
+        };
+        // SAFETY: the kernel maps the initial thread's IPC buffer at the
+        // address it reports in bootinfo.
+        unsafe { sel4_sys::set_ipc_buffer(bootinfo.ipc_buffer()) };
+        crate::heap::init();
+        crate::logger::init(log::LevelFilter::Info);
+        crate::bootinfo::init_runtime_caps(&bootinfo);
+        // SAFETY: defined by the application through `entry!`.
+        let name = unsafe { __SEL4RS_APP_NAME };
+        crate::println!(
+            "{}",
+            Line::Boot {
+                image: name,
+                kernel: sel4_sys::KERNEL_VERSION,
+                arch: crate::bootinfo::SEL4_ARCH,
+                config: crate::bootinfo::config_summary(),
+            }
+        );
+        // SAFETY: defined by the application through `entry!`.
+        let code = unsafe { __sel4rs_app_main(&bootinfo) };
+        exit(code)
+    }
+}

@@ -1,0 +1,95 @@
+//! x86_64 `syscall` entry, as the seL4 kernel expects it (both 5.x and 12+).
+//!
+//! RDX = syscall number, RDI = capability in / badge out, RSI = message info
+//! in / out, R10, R8, R9, R15 = message registers 0 to 3. The kernel
+//! clobbers RCX and R11 and comes back with RSP = 0, so RSP is kept in R14
+//! (which the kernel restores) across the instruction. libsel4 uses RBX for
+//! that, which Rust inline asm cannot name.
+
+use crate::Word;
+
+/// Registers of one syscall: what goes in and what the kernel gives back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Regs {
+    /// RDI: destination or source capability in, badge out.
+    pub cap_or_badge: Word,
+    /// RSI: message info.
+    pub info: Word,
+    /// R10, R8, R9, R15: message registers 0 to 3.
+    pub mr: [Word; 4],
+}
+
+/// Number of message registers passed in CPU registers on this architecture.
+pub const REGISTER_MRS: usize = 4;
+
+/// Performs one syscall with every argument register in and out.
+///
+/// # Safety
+/// The caller must make sure that the syscall number and arguments make
+/// sense for the kernel: the kernel may read and write this thread's IPC
+/// buffer and may block or never return (for example `Recv` on an endpoint
+/// nobody sends to).
+#[inline(always)]
+pub unsafe fn syscall(sys: isize, regs: &mut Regs) {
+    // SAFETY: the asm saves RSP in R14 around `syscall` (the kernel returns
+    // with RSP = 0 and restores R14), declares every register the kernel may
+    // change, and does not touch the stack itself. Memory is not marked
+    // `nomem` because the kernel reads and writes the IPC buffer.
+    unsafe {
+        core::arch::asm!(
+            "mov r14, rsp",
+            "syscall",
+            "mov rsp, r14",
+            in("rdx") sys,
+            inout("rdi") regs.cap_or_badge,
+            inout("rsi") regs.info,
+            inout("r10") regs.mr[0],
+            inout("r8") regs.mr[1],
+            inout("r9") regs.mr[2],
+            inout("r15") regs.mr[3],
+            out("r14") _,
+            out("rcx") _,
+            out("r11") _,
+            options(nostack),
+        );
+    }
+}
+
+/// Sets this thread's TLS base (FS base) with `wrfsbase`.
+///
+/// # Safety
+/// The kernel must have enabled user-mode `wrfsbase` (CR4.FSGSBASE, seL4's
+/// `FSGSBASE_INST` configuration), and `tp` must point at a thread control
+/// block laid out for x86_64 TLS variant II (first word: its own address).
+#[inline(always)]
+pub unsafe fn write_fs_base(tp: usize) {
+    // SAFETY: as documented above; `wrfsbase` only changes the FS base.
+    unsafe {
+        core::arch::asm!("wrfsbase {}", in(reg) tp, options(nostack, preserves_flags));
+    }
+}
+
+/// Reads this thread's TLS base (FS base) with `rdfsbase`.
+#[inline(always)]
+pub fn read_fs_base() -> usize {
+    let tp: usize;
+    // SAFETY: `rdfsbase` only reads the FS base; the runtime sets FS base
+    // before any Rust code of the root task runs, and it is enabled by the
+    // same kernel option that lets the runtime write it.
+    unsafe {
+        core::arch::asm!("rdfsbase {}", out(reg) tp, options(nostack, nomem, preserves_flags));
+    }
+    tp
+}
+
+/// Reads the time stamp counter.
+#[inline(always)]
+pub fn rdtsc() -> u64 {
+    let lo: u32;
+    let hi: u32;
+    // SAFETY: `rdtsc` reads a counter and has no other effect.
+    unsafe {
+        core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nostack, nomem, preserves_flags));
+    }
+    (u64::from(hi) << 32) | u64::from(lo)
+}

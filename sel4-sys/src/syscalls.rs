@@ -1,0 +1,238 @@
+//! The seL4 system calls (non-MCS API), over the architecture's syscall entry.
+//!
+//! Two forms of each message-carrying call:
+//! - `*_regs` forms pass the first [`REGISTER_MRS`] message words in CPU
+//!   registers only and never touch the IPC buffer. A message that fits in
+//!   them takes the kernel's IPC fastpath.
+//! - the plain forms behave like libsel4: the first message words are moved
+//!   between the IPC buffer and the registers, the rest stay in the buffer.
+
+use crate::arch::{self, Regs, REGISTER_MRS};
+use crate::{ipc_buffer_addr, with_ipc_buffer, CPtr, MessageInfo, Syscall, Word};
+
+/// Message words a message carries in registers.
+fn reg_words(info: MessageInfo) -> usize {
+    core::cmp::min(info.get_length() as usize, REGISTER_MRS)
+}
+
+fn load_mrs(info: MessageInfo) -> [Word; REGISTER_MRS] {
+    let mut mrs = [0; REGISTER_MRS];
+    let n = reg_words(info);
+    if n > 0 {
+        with_ipc_buffer(|b| mrs[..n].copy_from_slice(&b.msg[..n]));
+    }
+    mrs
+}
+
+fn store_mrs(info: MessageInfo, mrs: &[Word; REGISTER_MRS]) {
+    let n = reg_words(info);
+    if n > 0 && ipc_buffer_addr() != 0 {
+        with_ipc_buffer(|b| b.msg[..n].copy_from_slice(&mrs[..n]));
+    }
+}
+
+#[inline(always)]
+fn raw(sys: Syscall, regs: &mut Regs) {
+    // SAFETY: `sys` is a syscall number of the configured kernel (the
+    // `Syscall` enum is generated from its syscall.xml), and the register
+    // contents are plain words: the kernel checks every capability and
+    // argument itself and reports errors through the message info. The only
+    // memory it touches is this thread's IPC buffer, which the kernel knows
+    // from the thread's TCB.
+    unsafe { arch::syscall(sys as isize, regs) }
+}
+
+/// Reply from a receive-type call: message info, badge, register words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    pub info: MessageInfo,
+    pub badge: Word,
+    pub mrs: [Word; REGISTER_MRS],
+}
+
+/// `seL4_Send` with the message words in registers only.
+pub fn send_regs(dest: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) {
+    let mut r = Regs {
+        cap_or_badge: dest,
+        info: info.0,
+        mr: mrs,
+    };
+    raw(Syscall::Send, &mut r);
+}
+
+/// `seL4_NBSend` with the message words in registers only.
+pub fn nb_send_regs(dest: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) {
+    let mut r = Regs {
+        cap_or_badge: dest,
+        info: info.0,
+        mr: mrs,
+    };
+    raw(Syscall::NBSend, &mut r);
+}
+
+/// `seL4_Call` with the message words in registers only.
+pub fn call_regs(dest: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) -> Received {
+    let mut r = Regs {
+        cap_or_badge: dest,
+        info: info.0,
+        mr: mrs,
+    };
+    raw(Syscall::Call, &mut r);
+    Received {
+        info: MessageInfo(r.info),
+        badge: r.cap_or_badge,
+        mrs: r.mr,
+    }
+}
+
+/// `seL4_Recv` on `src` (an endpoint or notification), registers only.
+pub fn recv_regs(src: CPtr) -> Received {
+    let mut r = Regs {
+        cap_or_badge: src,
+        ..Regs::default()
+    };
+    raw(Syscall::Recv, &mut r);
+    Received {
+        info: MessageInfo(r.info),
+        badge: r.cap_or_badge,
+        mrs: r.mr,
+    }
+}
+
+/// `seL4_NBRecv` on `src`, registers only.
+pub fn nb_recv_regs(src: CPtr) -> Received {
+    let mut r = Regs {
+        cap_or_badge: src,
+        ..Regs::default()
+    };
+    raw(Syscall::NBRecv, &mut r);
+    Received {
+        info: MessageInfo(r.info),
+        badge: r.cap_or_badge,
+        mrs: r.mr,
+    }
+}
+
+/// `seL4_Reply` with the message words in registers only.
+pub fn reply_regs(info: MessageInfo, mrs: [Word; REGISTER_MRS]) {
+    let mut r = Regs {
+        cap_or_badge: 0,
+        info: info.0,
+        mr: mrs,
+    };
+    raw(Syscall::Reply, &mut r);
+}
+
+/// `seL4_ReplyRecv`: reply to the current caller, then wait on `src`;
+/// registers only.
+pub fn reply_recv_regs(src: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) -> Received {
+    let mut r = Regs {
+        cap_or_badge: src,
+        info: info.0,
+        mr: mrs,
+    };
+    raw(Syscall::ReplyRecv, &mut r);
+    Received {
+        info: MessageInfo(r.info),
+        badge: r.cap_or_badge,
+        mrs: r.mr,
+    }
+}
+
+/// `seL4_Send`: the message is in the IPC buffer.
+pub fn send(dest: CPtr, info: MessageInfo) {
+    send_regs(dest, info, load_mrs(info))
+}
+
+/// `seL4_NBSend`: the message is in the IPC buffer.
+pub fn nb_send(dest: CPtr, info: MessageInfo) {
+    nb_send_regs(dest, info, load_mrs(info))
+}
+
+/// `seL4_Call`: message and reply in the IPC buffer; returns the reply's
+/// message info (its label is the error code for kernel invocations).
+pub fn call(dest: CPtr, info: MessageInfo) -> MessageInfo {
+    let r = call_regs(dest, info, load_mrs(info));
+    store_mrs(r.info, &r.mrs);
+    r.info
+}
+
+/// `seL4_Recv`: the message lands in the IPC buffer; returns (info, badge).
+pub fn recv(src: CPtr) -> (MessageInfo, Word) {
+    let r = recv_regs(src);
+    store_mrs(r.info, &r.mrs);
+    (r.info, r.badge)
+}
+
+/// `seL4_NBRecv`: like [`recv`] but does not block.
+pub fn nb_recv(src: CPtr) -> (MessageInfo, Word) {
+    let r = nb_recv_regs(src);
+    store_mrs(r.info, &r.mrs);
+    (r.info, r.badge)
+}
+
+/// `seL4_Reply`: the message is in the IPC buffer.
+pub fn reply(info: MessageInfo) {
+    reply_regs(info, load_mrs(info))
+}
+
+/// `seL4_ReplyRecv`: the messages are in the IPC buffer.
+pub fn reply_recv(src: CPtr, info: MessageInfo) -> (MessageInfo, Word) {
+    let r = reply_recv_regs(src, info, load_mrs(info));
+    store_mrs(r.info, &r.mrs);
+    (r.info, r.badge)
+}
+
+/// `seL4_Signal`: a send with an empty message (notifications).
+pub fn signal(dest: CPtr) {
+    send_regs(dest, MessageInfo::new(0, 0, 0, 0), [0; REGISTER_MRS])
+}
+
+/// `seL4_Wait`: receive on a notification; returns the badge (the bits
+/// signalled since the last wait).
+pub fn wait(src: CPtr) -> Word {
+    recv_regs(src).badge
+}
+
+/// `seL4_Poll`: non-blocking wait on a notification; returns the badge,
+/// 0 when nothing was signalled.
+pub fn poll(src: CPtr) -> Word {
+    nb_recv_regs(src).badge
+}
+
+/// `seL4_Yield`.
+pub fn yield_now() {
+    let mut r = Regs::default();
+    raw(Syscall::Yield, &mut r);
+}
+
+/// Error for a debug syscall that the configured kernel does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotConfigured(pub &'static str);
+
+/// `seL4_DebugPutChar`: one byte to the kernel's debug console.
+pub fn debug_put_char(c: u8) -> Result<(), NotConfigured> {
+    let sys = crate::syscall_opt::DEBUG_PUT_CHAR.ok_or(NotConfigured("DebugPutChar"))?;
+    let mut r = Regs {
+        cap_or_badge: Word::from(c),
+        ..Regs::default()
+    };
+    raw(sys, &mut r);
+    Ok(())
+}
+
+/// Writes bytes to the kernel's debug console.
+pub fn debug_write(bytes: &[u8]) -> Result<(), NotConfigured> {
+    for &b in bytes {
+        debug_put_char(b)?;
+    }
+    Ok(())
+}
+
+/// `seL4_DebugHalt`: stops the whole system (kernel debug builds only).
+pub fn debug_halt() -> Result<(), NotConfigured> {
+    let sys = crate::syscall_opt::DEBUG_HALT.ok_or(NotConfigured("DebugHalt"))?;
+    let mut r = Regs::default();
+    raw(sys, &mut r);
+    Ok(())
+}

@@ -1,0 +1,283 @@
+//! Thread-local storage from the image's `PT_TLS` segment (x86_64 TLS
+//! variant II: the TLS block ends at the thread pointer, and the word at the
+//! thread pointer holds its own address).
+//!
+//! The layout code is plain Rust over slices, tested on the host; it serves
+//! the initial thread here and every thread the runtime creates later.
+
+/// ELF program header, 64-bit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Phdr {
+    pub p_type: u32,
+    pub p_flags: u32,
+    pub p_offset: u64,
+    pub p_vaddr: u64,
+    pub p_paddr: u64,
+    pub p_filesz: u64,
+    pub p_memsz: u64,
+    pub p_align: u64,
+}
+
+pub const PT_LOAD: u32 = 1;
+pub const PT_DYNAMIC: u32 = 2;
+pub const PT_PHDR: u32 = 6;
+pub const PT_TLS: u32 = 7;
+
+/// Bytes reserved at the thread pointer for the thread control block (the
+/// self pointer and room for ABI words such as the stack guard at 0x28).
+pub const TCB_SIZE: usize = 64;
+
+/// Why a TLS block could not be set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsError {
+    /// The TLS segment's alignment is not a power of two.
+    BadAlignment(u64),
+    /// The TLS segment's file size exceeds its memory size.
+    BadSize { filesz: u64, memsz: u64 },
+    /// The area given for the block is too small.
+    AreaTooSmall { needed: usize, available: usize },
+    /// No loadable segment maps the ELF header, so addresses cannot be
+    /// translated to where the image runs.
+    NoHeaderSegment,
+}
+
+impl core::fmt::Display for TlsError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            TlsError::BadAlignment(a) => write!(f, "PT_TLS alignment {a} is not a power of two"),
+            TlsError::BadSize { filesz, memsz } => {
+                write!(f, "PT_TLS file size {filesz} exceeds memory size {memsz}")
+            }
+            TlsError::AreaTooSmall { needed, available } => {
+                write!(
+                    f,
+                    "TLS block needs {needed} bytes, only {available} available"
+                )
+            }
+            TlsError::NoHeaderSegment => write!(f, "no PT_LOAD segment maps the ELF header"),
+        }
+    }
+}
+
+/// The TLS template of a loaded image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsImage {
+    /// Run-time address of the initialised part (`.tdata`).
+    pub template: usize,
+    /// Bytes of `.tdata`.
+    pub filesz: usize,
+    /// Bytes of `.tdata` plus `.tbss`.
+    pub memsz: usize,
+    /// Alignment of the block (at least 16).
+    pub align: usize,
+}
+
+/// Reads the program headers of the image whose ELF header is at `ehdr`.
+///
+/// # Safety
+/// `ehdr` must be the address of a mapped ELF64 header whose program header
+/// table is mapped too, and both must stay mapped and unchanged for `'static`.
+pub unsafe fn program_headers(ehdr: usize) -> &'static [Phdr] {
+    // SAFETY: per the contract, the header fields at these offsets
+    // (e_phoff at 32, e_phentsize at 54, e_phnum at 56) are readable.
+    unsafe {
+        let phoff = core::ptr::read_unaligned((ehdr + 32) as *const u64) as usize;
+        let phnum = core::ptr::read_unaligned((ehdr + 56) as *const u16) as usize;
+        let phentsize = core::ptr::read_unaligned((ehdr + 54) as *const u16) as usize;
+        if phentsize != core::mem::size_of::<Phdr>() {
+            return &[];
+        }
+        core::slice::from_raw_parts((ehdr + phoff) as *const Phdr, phnum)
+    }
+}
+
+/// Difference between where the image runs and where it was linked, given
+/// the run-time address of its ELF header.
+pub fn load_offset(phdrs: &[Phdr], ehdr_runtime: usize) -> Option<usize> {
+    phdrs
+        .iter()
+        .find(|p| p.p_type == PT_LOAD && p.p_offset == 0)
+        .map(|p| ehdr_runtime.wrapping_sub(p.p_vaddr as usize))
+}
+
+impl TlsImage {
+    /// Finds the TLS template; an image without `PT_TLS` gets an empty one.
+    pub fn from_phdrs(phdrs: &[Phdr], ehdr_runtime: usize) -> Result<TlsImage, TlsError> {
+        let Some(tls) = phdrs.iter().find(|p| p.p_type == PT_TLS) else {
+            return Ok(TlsImage {
+                template: 0,
+                filesz: 0,
+                memsz: 0,
+                align: 16,
+            });
+        };
+        let offset = load_offset(phdrs, ehdr_runtime).ok_or(TlsError::NoHeaderSegment)?;
+        if tls.p_align != 0 && !tls.p_align.is_power_of_two() {
+            return Err(TlsError::BadAlignment(tls.p_align));
+        }
+        if tls.p_filesz > tls.p_memsz {
+            return Err(TlsError::BadSize {
+                filesz: tls.p_filesz,
+                memsz: tls.p_memsz,
+            });
+        }
+        Ok(TlsImage {
+            template: (tls.p_vaddr as usize).wrapping_add(offset),
+            filesz: tls.p_filesz as usize,
+            memsz: tls.p_memsz as usize,
+            align: core::cmp::max(tls.p_align as usize, 16),
+        })
+    }
+
+    /// Bytes an area needs, in the worst case of alignment, for this block.
+    pub fn area_size(&self) -> usize {
+        self.memsz.next_multiple_of(self.align) + TCB_SIZE + self.align
+    }
+
+    /// Lays out a TLS block and TCB inside `area`, copies the template into
+    /// it and returns the thread pointer (the address of the TCB).
+    pub fn init_block(&self, area: &mut [u8]) -> Result<usize, TlsError> {
+        // SAFETY: the template comes from the image's own PT_TLS segment,
+        // which is mapped for the lifetime of the program.
+        let template = if self.filesz == 0 {
+            &[][..]
+        } else {
+            unsafe { core::slice::from_raw_parts(self.template as *const u8, self.filesz) }
+        };
+        self.init_block_from(template, area)
+    }
+
+    /// [`TlsImage::init_block`] with the template given as a slice.
+    pub fn init_block_from(&self, template: &[u8], area: &mut [u8]) -> Result<usize, TlsError> {
+        let base = area.as_ptr() as usize;
+        let end = base + area.len();
+        let needed = self.area_size();
+        if end < TCB_SIZE || template.len() > self.memsz {
+            return Err(TlsError::AreaTooSmall {
+                needed,
+                available: area.len(),
+            });
+        }
+        let tp = (end - TCB_SIZE) & !(self.align - 1);
+        let block_size = self.memsz.next_multiple_of(self.align);
+        if tp < base + block_size {
+            return Err(TlsError::AreaTooSmall {
+                needed,
+                available: area.len(),
+            });
+        }
+        let start = tp - block_size - base;
+        let tp_off = tp - base;
+        area[start..start + template.len()].copy_from_slice(template);
+        area[start + template.len()..tp_off].fill(0);
+        area[tp_off..tp_off + TCB_SIZE].fill(0);
+        area[tp_off..tp_off + 8].copy_from_slice(&(tp as u64).to_le_bytes());
+        Ok(tp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tls_phdr(vaddr: u64, filesz: u64, memsz: u64, align: u64) -> Phdr {
+        Phdr {
+            p_type: PT_TLS,
+            p_vaddr: vaddr,
+            p_filesz: filesz,
+            p_memsz: memsz,
+            p_align: align,
+            ..Default::default()
+        }
+    }
+
+    fn load_phdr(vaddr: u64) -> Phdr {
+        Phdr {
+            p_type: PT_LOAD,
+            p_vaddr: vaddr,
+            p_offset: 0,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn no_tls_segment_gives_empty_block_with_self_pointer() {
+        let img = TlsImage::from_phdrs(&[load_phdr(0x400000)], 0x400000).unwrap();
+        assert_eq!(img.memsz, 0);
+        let mut area = vec![0xAAu8; 256];
+        let tp = img.init_block(&mut area).unwrap();
+        let off = tp - area.as_ptr() as usize;
+        assert_eq!(tp % 16, 0);
+        assert_eq!(
+            u64::from_le_bytes(area[off..off + 8].try_into().unwrap()),
+            tp as u64
+        );
+    }
+
+    #[test]
+    fn template_is_translated_by_load_offset() {
+        let phdrs = [load_phdr(0x400000), tls_phdr(0x401000, 8, 24, 8)];
+        let img = TlsImage::from_phdrs(&phdrs, 0x10_0000_0000).unwrap();
+        assert_eq!(img.template, 0x10_0000_0000 + 0x1000);
+        assert_eq!(img.align, 16);
+    }
+
+    #[test]
+    fn block_ends_at_thread_pointer_with_tdata_then_zeroed_tbss() {
+        let img = TlsImage {
+            template: 0,
+            filesz: 4,
+            memsz: 40,
+            align: 32,
+        };
+        let template = [1u8, 2, 3, 4];
+        let mut area = vec![0xAAu8; 512];
+        let tp = img.init_block_from(&template, &mut area).unwrap();
+        let base = area.as_ptr() as usize;
+        assert_eq!(tp % 32, 0);
+        let block = tp - base - 64; // memsz 40 rounded up to the alignment 32
+        assert_eq!(&area[block..block + 4], &template);
+        assert!(area[block + 4..tp - base].iter().all(|&b| b == 0));
+        assert_eq!(
+            u64::from_le_bytes(area[tp - base..tp - base + 8].try_into().unwrap()),
+            tp as u64
+        );
+        // A variable at TLS offset -64 + 2 from the thread pointer reads byte 3.
+        assert_eq!(area[tp - base - 64 + 2], 3);
+    }
+
+    #[test]
+    fn too_small_area_is_an_error() {
+        let img = TlsImage {
+            template: 0,
+            filesz: 0,
+            memsz: 4096,
+            align: 16,
+        };
+        let mut area = vec![0u8; 1024];
+        assert!(matches!(
+            img.init_block_from(&[], &mut area),
+            Err(TlsError::AreaTooSmall { .. })
+        ));
+    }
+
+    #[test]
+    fn bad_alignment_and_size_are_errors() {
+        let phdrs = [load_phdr(0), tls_phdr(0x1000, 8, 8, 3)];
+        assert_eq!(
+            TlsImage::from_phdrs(&phdrs, 0),
+            Err(TlsError::BadAlignment(3))
+        );
+        let phdrs = [load_phdr(0), tls_phdr(0x1000, 16, 8, 8)];
+        assert!(matches!(
+            TlsImage::from_phdrs(&phdrs, 0),
+            Err(TlsError::BadSize { .. })
+        ));
+        let phdrs = [tls_phdr(0x1000, 8, 8, 8)];
+        assert_eq!(
+            TlsImage::from_phdrs(&phdrs, 0),
+            Err(TlsError::NoHeaderSegment)
+        );
+    }
+}
