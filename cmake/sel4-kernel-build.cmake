@@ -1,0 +1,217 @@
+# Build-time worker of sel4rs_kernel() (cmake/sel4-kernel.cmake); run as
+#   cmake -D<var>=<value>... -P sel4-kernel-build.cmake
+#
+# Variables (all set by sel4rs_kernel):
+#   KIND         make | cmake
+#   SRC          the kernel tree to build; empty = the seL4 5.0.0 tree of the
+#                crates.io package sel4-sys 0.0.28 (make kernels only)
+#   VERSION      the tree's VERSION (checked at configure time)
+#   STAGE        the stage folder to produce
+#   CONFIG       make: the autoconf.h to build with; cmake: a `-C` initial
+#                cache file
+#   FETCH_MANIFEST  tools/kernel-fetch/Cargo.toml (registry kernel only)
+#   CARGO, OBJCOPY, MAKE, NINJA, VENV
+#   VERBOSE      ON: echo the kernel build's output as well as logging it
+#
+# The stage is only complete when sel4-kernel.json exists: it is removed first
+# and written last (via a rename), so a failed build never leaves a stage that
+# looks good.
+cmake_minimum_required(VERSION 3.16)
+
+foreach(var KIND STAGE CONFIG OBJCOPY)
+  if("${${var}}" STREQUAL "")
+    message(FATAL_ERROR "sel4-kernel-build.cmake: ${var} is not set")
+  endif()
+endforeach()
+
+set(manifest "${STAGE}/sel4-kernel.json")
+file(REMOVE "${manifest}" "${manifest}.tmp" "${STAGE}/kernel.elf" "${STAGE}/kernel32.elf")
+file(MAKE_DIRECTORY "${STAGE}/logs")
+
+if(NOT "${VENV}" STREQUAL "" AND EXISTS "${VENV}/bin")
+  set(ENV{PATH} "${VENV}/bin:$ENV{PATH}")
+  set(ENV{VIRTUAL_ENV} "${VENV}")
+endif()
+
+# Run a command with its output going to a log file; on failure show the end
+# of the log and stop.
+function(run_logged what log)
+  execute_process(COMMAND ${ARGN}
+    RESULT_VARIABLE rc
+    OUTPUT_VARIABLE out
+    ERROR_VARIABLE out)
+  file(WRITE "${log}" "${out}")
+  if(VERBOSE)
+    message("${out}")
+  endif()
+  if(NOT rc EQUAL 0)
+    string(LENGTH "${out}" len)
+    if(len GREATER 6000)
+      math(EXPR start "${len} - 6000")
+      string(SUBSTRING "${out}" ${start} -1 out)
+      set(out "...\n${out}")
+    endif()
+    message("---- last lines of ${log} ----\n${out}\n----")
+    message(FATAL_ERROR
+      "seL4 kernel build failed while ${what} (exit status: ${rc}); full log: ${log}")
+  endif()
+endfunction()
+
+# A hash of everything that, when changed, needs a clean kernel build folder.
+function(ensure_clean_build_dir build_dir key)
+  string(SHA256 key_hash "${key}")
+  set(stamp "${build_dir}/.sel4rs-config-stamp")
+  set(old "")
+  if(EXISTS "${stamp}")
+    file(READ "${stamp}" old)
+  endif()
+  if(NOT old STREQUAL key_hash)
+    if(EXISTS "${build_dir}")
+      message(STATUS "seL4 kernel: configuration changed, starting from a clean build folder")
+      file(REMOVE_RECURSE "${build_dir}")
+    endif()
+    file(MAKE_DIRECTORY "${build_dir}")
+    file(WRITE "${stamp}" "${key_hash}")
+  endif()
+endfunction()
+
+function(json_string out value)
+  if("${value}" STREQUAL "")
+    set(${out} "null" PARENT_SCOPE)
+    return()
+  endif()
+  string(REPLACE "\\" "\\\\" value "${value}")
+  string(REPLACE "\"" "\\\"" value "${value}")
+  set(${out} "\"${value}\"" PARENT_SCOPE)
+endfunction()
+
+set(build_dir "${STAGE}/build")
+set(install_dir "")
+
+if(KIND STREQUAL "make")
+  # ---- seL4 5.x, Makefile build, always from a copy of the tree ----
+  if("${SRC}" STREQUAL "")
+    # Let cargo download and unpack sel4-sys 0.0.28 (never build it).
+    execute_process(
+      COMMAND "${CARGO}" metadata --format-version 1 --manifest-path "${FETCH_MANIFEST}"
+      RESULT_VARIABLE rc OUTPUT_VARIABLE meta ERROR_VARIABLE err)
+    if(NOT rc EQUAL 0)
+      message(FATAL_ERROR
+        "seL4 kernel: `cargo metadata --manifest-path ${FETCH_MANIFEST}` failed, "
+        "so the seL4 5.0.0 tree (crates.io package sel4-sys 0.0.28) could not be downloaded:\n${err}")
+    endif()
+    string(REGEX MATCH "\"manifest_path\":\"([^\"]*/sel4-sys-0\\.0\\.28/Cargo\\.toml)\"" m "${meta}")
+    if(NOT CMAKE_MATCH_1)
+      message(FATAL_ERROR "seL4 kernel: cargo metadata did not list the package sel4-sys 0.0.28")
+    endif()
+    get_filename_component(pkg_dir "${CMAKE_MATCH_1}" DIRECTORY)
+    set(origin "${pkg_dir}/seL4")
+  else()
+    set(origin "${SRC}")
+  endif()
+  if(NOT EXISTS "${origin}/Makefile" OR NOT EXISTS "${origin}/VERSION")
+    message(FATAL_ERROR "seL4 kernel: ${origin} is not a seL4 Makefile tree (no Makefile or VERSION)")
+  endif()
+
+  # Copy the tree (top-level entries with ordinary names only: this skips the
+  # stray file named ESC O A ESC O A that the crate ships). file(COPY) keeps
+  # time stamps and skips files that are already there, so make stays
+  # incremental. Our autoconf.h is written separately (only when it differs).
+  set(tree "${STAGE}/src")
+  set(autoconf_rel "include/plat/pc99/autoconf.h")
+  file(GLOB entries RELATIVE "${origin}" "${origin}/*")
+  file(MAKE_DIRECTORY "${tree}")
+  foreach(entry IN LISTS entries)
+    if(NOT entry MATCHES "^[A-Za-z0-9._+-]+$")
+      continue()
+    endif()
+    file(COPY "${origin}/${entry}" DESTINATION "${tree}"
+      REGEX "/${autoconf_rel}$" EXCLUDE)
+  endforeach()
+  configure_file("${CONFIG}" "${tree}/${autoconf_rel}" COPYONLY)
+
+  file(READ "${CONFIG}" config_text)
+  ensure_clean_build_dir("${build_dir}" "make;${origin};${config_text}")
+
+  set(ENV{CFLAGS} "-Wno-error=address-of-packed-member -Wno-error=array-bounds")
+  message(STATUS "seL4 kernel ${VERSION}: make (log: ${STAGE}/logs/make.log)")
+  run_logged("running make" "${STAGE}/logs/make.log"
+    "${CMAKE_COMMAND}" -E chdir "${build_dir}"
+    "${MAKE}" -f "${tree}/Makefile" "SOURCE_ROOT=${tree}"
+    ARCH=x86 PLAT=pc99 SEL4_ARCH=x86_64 DEBUG=y CIRCULAR_INCLUDES=true)
+  set(kernel_elf "${build_dir}/kernel.elf")
+  set(source_dir "${tree}")
+  set(configs "${tree}/${autoconf_rel}")
+
+elseif(KIND STREQUAL "cmake")
+  # ---- seL4 12.x-16.0.0, the kernel's own standalone CMake build ----
+  file(READ "${CONFIG}" config_text)
+  ensure_clean_build_dir("${build_dir}" "cmake;${SRC};${config_text}")
+  if(NOT EXISTS "${build_dir}/CMakeCache.txt")
+    message(STATUS "seL4 kernel ${VERSION}: configuring (log: ${STAGE}/logs/configure.log)")
+    run_logged("configuring the kernel with CMake" "${STAGE}/logs/configure.log"
+      "${CMAKE_COMMAND}" -G Ninja "-DCMAKE_MAKE_PROGRAM=${NINJA}"
+      -C "${CONFIG}"
+      "-DCMAKE_TOOLCHAIN_FILE=${SRC}/gcc.cmake"
+      "-DCROSS_COMPILER_PREFIX="
+      -S "${SRC}" -B "${build_dir}")
+  endif()
+  message(STATUS "seL4 kernel ${VERSION}: ninja (log: ${STAGE}/logs/build.log)")
+  run_logged("building the kernel with ninja" "${STAGE}/logs/build.log"
+    "${CMAKE_COMMAND}" --build "${build_dir}")
+  set(install_dir "${STAGE}/install")
+  run_logged("installing the kernel" "${STAGE}/logs/install.log"
+    "${CMAKE_COMMAND}" --install "${build_dir}" --prefix "${install_dir}")
+  set(kernel_elf "${build_dir}/kernel.elf")
+  set(source_dir "${SRC}")
+  file(GLOB_RECURSE configs "${install_dir}/*/gen_config.json")
+  list(SORT configs)
+  if(NOT configs)
+    message(FATAL_ERROR "seL4 kernel: no gen_config.json under ${install_dir} after the install")
+  endif()
+else()
+  message(FATAL_ERROR "sel4-kernel-build.cmake: unknown KIND '${KIND}'")
+endif()
+
+if(NOT EXISTS "${kernel_elf}")
+  message(FATAL_ERROR "seL4 kernel: the build finished but ${kernel_elf} is missing")
+endif()
+
+# kernel.elf as built (ELF64) and kernel32.elf for QEMU's multiboot loader.
+file(COPY "${kernel_elf}" DESTINATION "${STAGE}")
+execute_process(COMMAND "${OBJCOPY}" -O elf32-i386 "${STAGE}/kernel.elf" "${STAGE}/kernel32.elf"
+  RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "seL4 kernel: objcopy -O elf32-i386 failed: ${err}")
+endif()
+
+# The manifest, last.
+json_string(j_version "${VERSION}")
+json_string(j_kind "${KIND}")
+json_string(j_src "${source_dir}")
+json_string(j_build "${build_dir}")
+json_string(j_install "${install_dir}")
+set(j_configs "")
+foreach(c IN LISTS configs)
+  json_string(jc "${c}")
+  if(j_configs STREQUAL "")
+    set(j_configs "\n    ${jc}")
+  else()
+    set(j_configs "${j_configs},\n    ${jc}")
+  endif()
+endforeach()
+file(WRITE "${manifest}.tmp" "{
+  \"version\": ${j_version},
+  \"build_system\": ${j_kind},
+  \"arch\": \"x86\",
+  \"sel4_arch\": \"x86_64\",
+  \"plat\": \"pc99\",
+  \"source_dir\": ${j_src},
+  \"build_dir\": ${j_build},
+  \"install_dir\": ${j_install},
+  \"config\": [${j_configs}
+  ]
+}
+")
+file(RENAME "${manifest}.tmp" "${manifest}")
+message(STATUS "seL4 kernel ${VERSION} (${KIND}): stage ready at ${STAGE}")

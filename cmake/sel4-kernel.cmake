@@ -1,0 +1,222 @@
+# seL4 kernel build for Rust root servers: produces a kernel *stage*
+# (docs/design.md): sel4-kernel.json, kernel.elf, kernel32.elf.
+#
+#   include(<repo>/cmake/sel4-kernel.cmake)
+#   sel4rs_kernel(STAGE_DIR <dir> [TARGET <name>])
+#
+# TARGET (default: sel4-kernel) is a custom target that builds the stage; it
+# carries the properties SEL4RS_STAGE_DIR, SEL4RS_KERNEL_VERSION and
+# SEL4RS_BUILD_SYSTEM (make | cmake). The first kernel declared becomes the
+# default kernel of sel4rs_rootserver().
+#
+# Cache variables:
+#   SEL4_SRC          seL4 tree to build (default: $ENV{SEL4_SRC}). Empty: the
+#                     seL4 5.0.0 tree of crates.io sel4-sys 0.0.28, downloaded
+#                     with `cargo metadata`. A 13.0.0-16.0.0 tree is built with
+#                     its CMake build, a 5.x tree with its Makefile (from a
+#                     copy).
+#   SEL4RS_KERNEL_AUTOCONF      autoconf.h for 5.x kernels
+#                               (default: kernel-config/sel4-5/x86_64-pc99/autoconf.h)
+#   SEL4RS_KERNEL_CMAKE_CONFIG  `-C` initial cache for CMake kernels
+#                               (default: kernel-config/cmake/x86_64.cmake)
+#   SEL4RS_VENV       Python venv with the kernel's build tools (default:
+#                     <repo>/.venv, made by scripts/setup.sh)
+#   SEL4RS_KERNEL_VERBOSE  ON: show the kernel build's output (it always goes
+#                     to <stage>/logs/)
+include_guard(GLOBAL)
+cmake_minimum_required(VERSION 3.16)
+
+get_filename_component(_sel4rs_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
+set_property(GLOBAL PROPERTY SEL4RS_ROOT "${_sel4rs_root}")
+set(SEL4RS_ROOT "${_sel4rs_root}")
+unset(_sel4rs_root)
+
+# Reads a seL4 tree's VERSION; sets <out_version> and <out_kind> (make|cmake)
+# or stops with a message that says what is wrong and what to do.
+function(_sel4rs_kernel_kind src out_version out_kind)
+  set(hint "Set SEL4_SRC (cache variable or environment) to a seL4 13.0.0-16.0.0 checkout, a seL4 5.x Makefile tree, or leave it empty for the seL4 5.0.0 kernel from crates.io.")
+  if(NOT IS_DIRECTORY "${src}")
+    message(FATAL_ERROR "SEL4_SRC=${src}: no such folder.\n${hint}")
+  endif()
+  if(NOT EXISTS "${src}/VERSION")
+    message(FATAL_ERROR "SEL4_SRC=${src}: no VERSION file, so this is not the top of a seL4 kernel tree "
+      "(point SEL4_SRC at the folder that holds VERSION, src/ and include/, e.g. <workspace>/kernel).\n${hint}")
+  endif()
+  file(STRINGS "${src}/VERSION" version LIMIT_COUNT 1)
+  string(STRIP "${version}" version)
+  if(NOT version MATCHES "^([0-9]+)\\.([0-9]+)\\.([0-9]+)")
+    message(FATAL_ERROR "SEL4_SRC=${src}: VERSION says '${version}', not a seL4 version number.\n${hint}")
+  endif()
+  set(major ${CMAKE_MATCH_1})
+  if(major EQUAL 5)
+    foreach(f Makefile include/plat/pc99 tools)
+      if(NOT EXISTS "${src}/${f}")
+        message(FATAL_ERROR "SEL4_SRC=${src}: seL4 ${version} tree without ${f}; the 5.x Makefile build needs a complete kernel tree.\n${hint}")
+      endif()
+    endforeach()
+    set(kind make)
+  elseif(major EQUAL 12)
+    message(FATAL_ERROR "SEL4_SRC=${src}: seL4 ${version} is too old for the CMake path: seL4 12.x "
+      "writes no gen_config.json and has no install rules (both came in 13.0.0), which the Rust side "
+      "reads. Use a seL4 13.0.0 to 16.0.0 checkout (e.g. `git checkout 16.0.0` in the kernel repository).\n${hint}")
+  elseif(major GREATER_EQUAL 13 AND version VERSION_LESS_EQUAL 16.0.0)
+    foreach(f CMakeLists.txt configs gcc.cmake tools config.cmake)
+      if(NOT EXISTS "${src}/${f}")
+        message(FATAL_ERROR "SEL4_SRC=${src}: seL4 ${version} tree without ${f}; the CMake kernel build needs a complete kernel checkout.\n${hint}")
+      endif()
+    endforeach()
+    set(kind cmake)
+  else()
+    message(FATAL_ERROR "SEL4_SRC=${src}: seL4 ${version} is not supported: use seL4 13.0.0 to 16.0.0 "
+      "(CMake build) or 5.x (Makefile build).\n${hint}")
+  endif()
+  set(${out_version} "${version}" PARENT_SCOPE)
+  set(${out_kind} "${kind}" PARENT_SCOPE)
+endfunction()
+
+# Checks the tools a kernel build needs; one message naming all that is missing.
+function(_sel4rs_kernel_check_tools kind venv)
+  set(missing "")
+  set(programs objcopy)
+  if(kind STREQUAL "make")
+    list(APPEND programs make gcc xmllint cargo)
+    set(modules ply six tempita)
+  else()
+    list(APPEND programs ninja gcc xmllint)
+    set(modules ply yaml jinja2 jsonschema pyfdt)
+  endif()
+  foreach(p IN LISTS programs)
+    string(TOUPPER "SEL4RS_${p}" var)
+    find_program(${var} ${p} HINTS "$ENV{HOME}/.cargo/bin")
+    if(NOT ${var})
+      list(APPEND missing "program ${p}")
+    endif()
+  endforeach()
+  if(EXISTS "${venv}/bin/python3")
+    set(python "${venv}/bin/python3")
+  else()
+    find_program(SEL4RS_SYSTEM_PYTHON NAMES python3 python)
+    set(python "${SEL4RS_SYSTEM_PYTHON}")
+  endif()
+  if(NOT python)
+    list(APPEND missing "python3")
+  else()
+    foreach(m IN LISTS modules)
+      execute_process(COMMAND "${python}" -c "import ${m}"
+        RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+      if(NOT rc EQUAL 0)
+        list(APPEND missing "Python module ${m} (for ${python})")
+      endif()
+    endforeach()
+  endif()
+  if(missing)
+    list(JOIN missing ", " missing)
+    if(kind STREQUAL "cmake")
+      set(env "SEL4_SRC=${SEL4_SRC} ")
+    else()
+      set(env "")
+    endif()
+    get_property(root GLOBAL PROPERTY SEL4RS_ROOT)
+    if(venv STREQUAL "${root}/.venv")
+      set(venv_note "it makes the venv ${venv}")
+    else()
+      set(venv_note "it makes the venv ${root}/.venv; SEL4RS_VENV is ${venv}, so set SEL4RS_VENV=${root}/.venv or install the modules there")
+    endif()
+    message(FATAL_ERROR "Building the seL4 kernel (${kind} build) needs: ${missing}.\n"
+      "Fix: run `${env}${root}/scripts/setup.sh` (as root it installs the Debian packages; "
+      "${venv_note}), then configure again.")
+  endif()
+endfunction()
+
+function(sel4rs_kernel)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "STAGE_DIR;TARGET" "")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "sel4rs_kernel: unknown arguments ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT arg_STAGE_DIR)
+    message(FATAL_ERROR "sel4rs_kernel: STAGE_DIR <dir> is required")
+  endif()
+  if(NOT arg_TARGET)
+    set(arg_TARGET sel4-kernel)
+  endif()
+  get_property(root GLOBAL PROPERTY SEL4RS_ROOT)
+  get_filename_component(stage "${arg_STAGE_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+
+  set(SEL4_SRC "$ENV{SEL4_SRC}" CACHE PATH
+    "seL4 kernel tree (13.0.0-16.0.0 CMake or 5.x Makefile); empty: seL4 5.0.0 from crates.io sel4-sys 0.0.28")
+  set(SEL4RS_KERNEL_AUTOCONF "${root}/kernel-config/sel4-5/x86_64-pc99/autoconf.h" CACHE FILEPATH
+    "autoconf.h for seL4 5.x kernels")
+  set(SEL4RS_KERNEL_CMAKE_CONFIG "${root}/kernel-config/cmake/x86_64.cmake" CACHE FILEPATH
+    "initial cache (-C) for seL4 13.0.0-16.0.0 kernels")
+  set(SEL4RS_VENV "${root}/.venv" CACHE PATH "Python venv with the kernel build's Python modules")
+  option(SEL4RS_KERNEL_VERBOSE "Show the kernel build's output" OFF)
+
+  set(src "")
+  if(NOT "${SEL4_SRC}" STREQUAL "")
+    get_filename_component(src "${SEL4_SRC}" ABSOLUTE)
+    _sel4rs_kernel_kind("${src}" version kind)
+  else()
+    set(version 5.0.0)
+    set(kind make)
+  endif()
+  if(kind STREQUAL "make")
+    set(config "${SEL4RS_KERNEL_AUTOCONF}")
+  else()
+    set(config "${SEL4RS_KERNEL_CMAKE_CONFIG}")
+  endif()
+  if(NOT EXISTS "${config}")
+    message(FATAL_ERROR "sel4rs_kernel: kernel config ${config} does not exist")
+  endif()
+  _sel4rs_kernel_check_tools(${kind} "${SEL4RS_VENV}")
+
+  # What the build depends on: our config and glue, and for a user's tree its
+  # sources (a registry tree never changes).
+  set(deps "${config}" "${root}/cmake/sel4-kernel-build.cmake")
+  if(src)
+    file(GLOB_RECURSE tree_files LIST_DIRECTORIES false
+      "${src}/src/*" "${src}/include/*" "${src}/libsel4/*" "${src}/tools/*"
+      "${src}/configs/*")
+    list(FILTER tree_files EXCLUDE REGEX "/__pycache__/|\\.pyc$")
+    list(APPEND deps ${tree_files} "${src}/VERSION")
+    foreach(f CMakeLists.txt config.cmake gcc.cmake Makefile)
+      if(EXISTS "${src}/${f}")
+        list(APPEND deps "${src}/${f}")
+      endif()
+    endforeach()
+  else()
+    list(APPEND deps "${root}/tools/kernel-fetch/Cargo.toml")
+  endif()
+
+  if(SEL4RS_KERNEL_VERBOSE)
+    set(verbose ON)
+  else()
+    set(verbose OFF)
+  endif()
+  if(src)
+    set(what "seL4 ${version} from ${src}")
+  else()
+    set(what "seL4 5.0.0 from crates.io sel4-sys 0.0.28")
+  endif()
+  add_custom_command(
+    OUTPUT "${stage}/sel4-kernel.json" "${stage}/kernel.elf" "${stage}/kernel32.elf"
+    COMMAND "${CMAKE_COMMAND}"
+      "-DKIND=${kind}" "-DSRC=${src}" "-DVERSION=${version}" "-DSTAGE=${stage}"
+      "-DCONFIG=${config}" "-DFETCH_MANIFEST=${root}/tools/kernel-fetch/Cargo.toml"
+      "-DCARGO=${SEL4RS_CARGO}" "-DOBJCOPY=${SEL4RS_OBJCOPY}" "-DMAKE=${SEL4RS_MAKE}"
+      "-DNINJA=${SEL4RS_NINJA}" "-DVENV=${SEL4RS_VENV}" "-DVERBOSE=${verbose}"
+      -P "${root}/cmake/sel4-kernel-build.cmake"
+    DEPENDS ${deps}
+    COMMENT "Building ${what} (${kind}) -> ${stage}"
+    USES_TERMINAL
+    VERBATIM)
+  add_custom_target(${arg_TARGET} ALL DEPENDS "${stage}/sel4-kernel.json")
+  set_target_properties(${arg_TARGET} PROPERTIES
+    SEL4RS_STAGE_DIR "${stage}"
+    SEL4RS_KERNEL_VERSION "${version}"
+    SEL4RS_BUILD_SYSTEM "${kind}")
+  get_property(default GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL)
+  if(NOT default)
+    set_property(GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL ${arg_TARGET})
+  endif()
+  message(STATUS "seL4 kernel: ${what} (${kind} build), stage ${stage}")
+endfunction()

@@ -1,0 +1,219 @@
+# Rust root servers and boot images on seL4.
+#
+#   include(<repo>/cmake/sel4-rust.cmake)      # also brings sel4rs_kernel()
+#   sel4rs_kernel(STAGE_DIR ${CMAKE_BINARY_DIR}/kernel)
+#   sel4rs_rootserver(NAME hello PACKAGE hello)                  # pie
+#   sel4rs_rootserver(NAME hello-static PACKAGE hello BIN hello LINK static)
+#   sel4rs_boot_image(NAME hello ROOTSERVER hello)
+#
+# sel4rs_rootserver(NAME <target> PACKAGE <cargo package> [BIN <bin>]
+#                   [LINK pie|static] [FEATURES <f>...] [KERNEL <kernel target>]
+#                   [MANIFEST_PATH <Cargo.toml>])
+#   Runs `cargo build --release --target x86_64-unknown-none -p <package>
+#   --bin <bin>` every time the target is built (cargo decides what is out of
+#   date) with SEL4_KERNEL=<stage of the kernel>, RUSTFLAGS for the link
+#   variant and CARGO_TARGET_DIR=<build>/cargo/<variant>. The binary is copied
+#   to <build>/rootservers/<target>.elf (target property SEL4RS_ELF).
+#   BIN defaults to PACKAGE, LINK to pie, KERNEL to the first sel4rs_kernel(),
+#   MANIFEST_PATH to this repository's Cargo.toml.
+#
+# sel4rs_boot_image(NAME <name> ROOTSERVER <target> [QEMU_ARGS <arg>...])
+#   Target image-<name> fills <build>/images/<name>/ with kernel32.elf,
+#   rootserver.elf, simulate (runs QEMU; extra arguments go to QEMU; exit
+#   status 0 when the root task wrote 0 to I/O port 0xf4, v when it wrote v,
+#   QEMU's own status otherwise), qemu-args (QEMU's arguments, one a line,
+#   paths relative to the image folder, without the program) and qemu-binary
+#   (the QEMU program's name). Target simulate-<name> boots it.
+include_guard(GLOBAL)
+cmake_minimum_required(VERSION 3.16)
+include("${CMAKE_CURRENT_LIST_DIR}/sel4-kernel.cmake")
+
+set(SEL4RS_RUST_TARGET "x86_64-unknown-none" CACHE STRING "Rust target of root servers")
+set(SEL4RS_RUSTFLAGS_PIE
+  "-C relocation-model=pie -C link-arg=--image-base=0x400000 -C link-arg=-zmax-page-size=4096"
+  CACHE STRING "RUSTFLAGS of the pie link variant")
+set(SEL4RS_RUSTFLAGS_STATIC
+  "-C relocation-model=static -C link-arg=--image-base=0x400000 -C link-arg=-zmax-page-size=4096"
+  CACHE STRING "RUSTFLAGS of the static link variant")
+
+# Quotes one argument for a POSIX shell.
+function(_sel4rs_sh_quote out arg)
+  if(arg MATCHES "^[A-Za-z0-9_./,:=+@%-]+$")
+    set(${out} "${arg}" PARENT_SCOPE)
+  else()
+    string(REPLACE "'" "'\\''" arg "${arg}")
+    set(${out} "'${arg}'" PARENT_SCOPE)
+  endif()
+endfunction()
+
+function(sel4rs_rootserver)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;PACKAGE;BIN;LINK;KERNEL;MANIFEST_PATH" "FEATURES")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "sel4rs_rootserver: unknown arguments ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT arg_NAME OR NOT arg_PACKAGE)
+    message(FATAL_ERROR "sel4rs_rootserver: NAME <target> and PACKAGE <cargo package> are required")
+  endif()
+  if(NOT arg_BIN)
+    set(arg_BIN "${arg_PACKAGE}")
+  endif()
+  if(NOT arg_LINK)
+    set(arg_LINK pie)
+  endif()
+  if(arg_LINK STREQUAL "pie")
+    set(rustflags "${SEL4RS_RUSTFLAGS_PIE}")
+  elseif(arg_LINK STREQUAL "static")
+    set(rustflags "${SEL4RS_RUSTFLAGS_STATIC}")
+  else()
+    message(FATAL_ERROR "sel4rs_rootserver(${arg_NAME}): LINK must be pie or static, not '${arg_LINK}'")
+  endif()
+  get_property(root GLOBAL PROPERTY SEL4RS_ROOT)
+  get_property(default_kernel GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL)
+  if(NOT arg_KERNEL)
+    set(arg_KERNEL "${default_kernel}")
+  endif()
+  if(NOT arg_KERNEL OR NOT TARGET "${arg_KERNEL}")
+    message(FATAL_ERROR "sel4rs_rootserver(${arg_NAME}): no kernel; call sel4rs_kernel(STAGE_DIR ...) first or pass KERNEL <target>")
+  endif()
+  get_target_property(stage "${arg_KERNEL}" SEL4RS_STAGE_DIR)
+  if(NOT arg_MANIFEST_PATH)
+    set(arg_MANIFEST_PATH "${root}/Cargo.toml")
+  endif()
+  get_filename_component(manifest "${arg_MANIFEST_PATH}" ABSOLUTE)
+  get_filename_component(manifest_dir "${manifest}" DIRECTORY)
+
+  find_program(SEL4RS_CARGO cargo HINTS "$ENV{HOME}/.cargo/bin")
+  if(NOT SEL4RS_CARGO)
+    message(FATAL_ERROR "sel4rs_rootserver: cargo not found; install Rust (rustup) and run ${root}/scripts/setup.sh")
+  endif()
+
+  # One target folder per link variant (and per kernel, for extra kernels), so
+  # that variants never invalidate each other's builds.
+  if(arg_KERNEL STREQUAL default_kernel)
+    set(target_dir "${CMAKE_BINARY_DIR}/cargo/${arg_LINK}")
+  else()
+    set(target_dir "${CMAKE_BINARY_DIR}/cargo/${arg_KERNEL}-${arg_LINK}")
+  endif()
+  # Feature sets get their own folder too: the final binary's path in a
+  # target folder does not depend on the features.
+  set(features "")
+  if(arg_FEATURES)
+    list(JOIN arg_FEATURES "," f)
+    set(features --features "${f}")
+    string(MAKE_C_IDENTIFIER "${f}" fdir)
+    set(target_dir "${target_dir}-f-${fdir}")
+  endif()
+  set(built "${target_dir}/${SEL4RS_RUST_TARGET}/release/${arg_BIN}")
+  set(out "${CMAKE_BINARY_DIR}/rootservers/${arg_NAME}.elf")
+
+  add_custom_target(${arg_NAME} ALL
+    COMMAND "${CMAKE_COMMAND}" -E env --unset=CARGO_ENCODED_RUSTFLAGS
+      "SEL4_KERNEL=${stage}" "CARGO_TARGET_DIR=${target_dir}" "RUSTFLAGS=${rustflags}"
+      "${SEL4RS_CARGO}" build --release --target "${SEL4RS_RUST_TARGET}"
+      --manifest-path "${manifest}" -p "${arg_PACKAGE}" --bin "${arg_BIN}" ${features}
+    COMMAND "${CMAKE_COMMAND}" -E make_directory "${CMAKE_BINARY_DIR}/rootservers"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${built}" "${out}"
+    BYPRODUCTS "${out}"
+    WORKING_DIRECTORY "${manifest_dir}"
+    COMMENT "cargo: ${arg_PACKAGE} (bin ${arg_BIN}, ${arg_LINK}) -> ${out}"
+    USES_TERMINAL
+    VERBATIM)
+  add_dependencies(${arg_NAME} ${arg_KERNEL})
+  set_target_properties(${arg_NAME} PROPERTIES
+    SEL4RS_ELF "${out}"
+    SEL4RS_KERNEL "${arg_KERNEL}"
+    SEL4RS_LINK "${arg_LINK}")
+endfunction()
+
+function(sel4rs_boot_image)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;ROOTSERVER" "QEMU_ARGS")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "sel4rs_boot_image: unknown arguments ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT arg_NAME OR NOT arg_ROOTSERVER)
+    message(FATAL_ERROR "sel4rs_boot_image: NAME <name> and ROOTSERVER <target> are required")
+  endif()
+  if(NOT TARGET "${arg_ROOTSERVER}")
+    message(FATAL_ERROR "sel4rs_boot_image(${arg_NAME}): ${arg_ROOTSERVER} is not a target; declare it with sel4rs_rootserver() first")
+  endif()
+  get_target_property(rs_elf "${arg_ROOTSERVER}" SEL4RS_ELF)
+  get_target_property(kernel "${arg_ROOTSERVER}" SEL4RS_KERNEL)
+  if(NOT rs_elf OR NOT kernel)
+    message(FATAL_ERROR "sel4rs_boot_image(${arg_NAME}): ${arg_ROOTSERVER} was not declared with sel4rs_rootserver()")
+  endif()
+  get_target_property(stage "${kernel}" SEL4RS_STAGE_DIR)
+  get_target_property(build_system "${kernel}" SEL4RS_BUILD_SYSTEM)
+  get_target_property(version "${kernel}" SEL4RS_KERNEL_VERSION)
+
+  if(build_system STREQUAL "make")
+    set(cpu "qemu64,+fsgsbase,+pdpe1gb")
+  else()
+    set(cpu "Nehalem,-vme,+pdpe1gb,-xsave,-xsaveopt,-xsavec,+fsgsbase,-invpcid,+syscall,+lm,enforce")
+  endif()
+  set(qemu qemu-system-x86_64)
+  set(args_before -machine q35 -cpu ${cpu} -m 512 -nographic -serial mon:stdio -nic none
+    -device isa-debug-exit,iobase=0xf4,iosize=0x04)
+  set(args_after ${arg_QEMU_ARGS})
+
+  # Generated at configure time, copied into the image at build time.
+  set(gen "${CMAKE_CURRENT_BINARY_DIR}/sel4rs-images/${arg_NAME}")
+  set(dir "${CMAKE_BINARY_DIR}/images/${arg_NAME}")
+  set(lines "")
+  set(all_args ${args_before} -kernel kernel32.elf -initrd rootserver.elf ${args_after})
+  foreach(a IN LISTS all_args)
+    string(APPEND lines "${a}\n")
+  endforeach()
+  file(WRITE "${gen}/qemu-args.in" "${lines}")
+  file(WRITE "${gen}/qemu-binary.in" "${qemu}\n")
+
+  set(cmd "${qemu}")
+  foreach(a IN LISTS args_before)
+    _sel4rs_sh_quote(q "${a}")
+    string(APPEND cmd " ${q}")
+  endforeach()
+  string(APPEND cmd " -kernel \"$here/kernel32.elf\" -initrd \"$here/rootserver.elf\"")
+  foreach(a IN LISTS args_after)
+    _sel4rs_sh_quote(q "${a}")
+    string(APPEND cmd " ${q}")
+  endforeach()
+  file(WRITE "${gen}/simulate.in" "#!/bin/sh
+# Boot image ${arg_NAME}: seL4 ${version} (${build_system} build) and the root
+# server ${arg_ROOTSERVER}, under QEMU. Generated by sel4rs_boot_image().
+# Extra arguments go to QEMU. Exit status: 0 when the root task wrote 0 to I/O
+# port 0xf4 (QEMU status 1), v when it wrote v (QEMU status (v<<1)|1), QEMU's
+# own status otherwise.
+here=$(CDPATH= cd -- \"$(dirname -- \"$0\")\" && pwd) || exit 1
+set -- ${cmd} \"$@\"
+printf '%s\\n' \"$*\" >&2
+\"$@\"
+status=$?
+if [ \"$status\" -eq 1 ]; then
+    exit 0
+elif [ $((status % 2)) -eq 1 ]; then
+    exit $((status >> 1))
+fi
+exit \"$status\"
+")
+  # Set the permissions of the generated script (file(CHMOD) needs CMake 3.19).
+  file(COPY "${gen}/simulate.in" DESTINATION "${gen}/x"
+    FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
+
+  set(files "${dir}/kernel32.elf" "${dir}/rootserver.elf" "${dir}/simulate" "${dir}/qemu-args" "${dir}/qemu-binary")
+  add_custom_target(image-${arg_NAME} ALL
+    COMMAND "${CMAKE_COMMAND}" -E make_directory "${dir}"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${stage}/kernel32.elf" "${dir}/kernel32.elf"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${rs_elf}" "${dir}/rootserver.elf"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${gen}/x/simulate.in" "${dir}/simulate"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${gen}/qemu-args.in" "${dir}/qemu-args"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${gen}/qemu-binary.in" "${dir}/qemu-binary"
+    BYPRODUCTS ${files}
+    COMMENT "Boot image ${arg_NAME}: ${dir}"
+    VERBATIM)
+  add_dependencies(image-${arg_NAME} ${arg_ROOTSERVER} ${kernel})
+  set_target_properties(image-${arg_NAME} PROPERTIES SEL4RS_IMAGE_DIR "${dir}")
+  add_custom_target(simulate-${arg_NAME}
+    COMMAND "${dir}/simulate"
+    USES_TERMINAL
+    VERBATIM)
+  add_dependencies(simulate-${arg_NAME} image-${arg_NAME})
+endfunction()

@@ -1,0 +1,39 @@
+# Shared by the README scripts: set-up, build folder choice, CMake build.
+# Sourced, not run.
+
+repo=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
+cd "$repo"
+
+# Build folder per kernel source, so both kernels can be built side by side.
+if [ -n "${SEL4_SRC:-}" ]; then
+    if [ ! -d "$SEL4_SRC" ]; then
+        echo "error: SEL4_SRC=$SEL4_SRC is not a folder: give the path of a seL4 checkout (12.x-16.0.0)" >&2
+        exit 2
+    fi
+    SEL4_SRC=$(CDPATH= cd -- "$SEL4_SRC" && pwd)
+    export SEL4_SRC
+    tag=$(printf '%s' "$SEL4_SRC" | cksum | cut -d' ' -f1)
+    build="${SEL4RS_BUILD:-$repo/build/sel4-src-$tag}"
+else
+    build="${SEL4RS_BUILD:-$repo/build/sel4-registry}"
+fi
+
+setup() {
+    "$repo/scripts/setup.sh"
+    # The venv's python must come first: the seL4 build runs `python`.
+    PATH="$repo/.venv/bin:$PATH"
+    export PATH
+}
+
+# cmake_build [targets...]: configure (once) and build.
+cmake_build() {
+    cmake -S "$repo" -B "$build" -G Ninja -DSEL4_SRC="${SEL4_SRC:-}" ${CMAKE_EXTRA_ARGS:-} >"$build.configure.log" 2>&1 || {
+        cat "$build.configure.log" >&2
+        echo "error: CMake configuration failed (log above, also in $build.configure.log)" >&2
+        exit 1
+    }
+    if [ $# -gt 0 ]; then
+        set -- $(for t in "$@"; do printf -- '--target %s ' "$t"; done)
+    fi
+    cmake --build "$build" "$@"
+}

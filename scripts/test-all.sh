@@ -1,0 +1,103 @@
+#!/bin/bash
+# Runs every test: host unit tests, the generator cross-checks against the
+# built kernel, the relocation test on a real root server image, and the
+# boot tests on QEMU (each image run by the host runner, sel4-run).
+#   scripts/test-all.sh                          # seL4 5.0.0 from crates.io
+#   SEL4_SRC=/path/to/seL4 scripts/test-all.sh   # your seL4 12.x-16.0.0 checkout
+# Ends with one line "TOTAL: N passed, N failed"; exit status 0 only when
+# nothing failed.
+set -eu
+. "$(dirname -- "$0")/common.sh"
+mkdir -p "$repo/build"
+logs="$build/test-logs"
+
+passed=0
+failed=0
+failed_steps=()
+
+# Images booted as tests, with extra runner arguments after a colon.
+boot_images=(
+    "hello"
+    "hello-static"
+)
+
+# add_counts <log>: adds the counts of cargo's "test result:" lines and of
+# the runner's closing "N passed, N failed" line.
+add_counts() {
+    local counts
+    counts=$(awk '
+        /^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+        /^[0-9]+ passed, [0-9]+ failed/ { p += $1; f += $3 }
+        END { printf "%d %d\n", p, f }' "$1")
+    passed=$((passed + ${counts% *}))
+    failed=$((failed + ${counts#* }))
+}
+
+# step <name> <command...>: runs a step with its output on the terminal and
+# in a log, and adds its test counts. A step that fails without reporting a
+# failed test still counts as one failure.
+step() {
+    local name=$1
+    shift
+    echo
+    echo "=== $name: $*"
+    local log="$logs/$name.log"
+    local before=$failed
+    set +e
+    "$@" 2>&1 | tee "$log"
+    local rc=${PIPESTATUS[0]}
+    set -e
+    add_counts "$log"
+    if [ "$rc" -ne 0 ]; then
+        failed_steps+=("$name (exit $rc, log $log)")
+        if [ "$failed" -eq "$before" ]; then
+            failed=$((failed + 1))
+        fi
+    fi
+}
+
+setup
+mkdir -p "$logs"
+rm -f "$logs"/*.log
+
+# 1. Host unit tests: every crate that needs no kernel (the workspace's
+#    default members).
+step host-tests cargo test
+
+# 2. Kernel, root servers and boot images.
+echo
+echo "=== build: kernel and boot images in $build"
+if ! cmake_build; then
+    echo "error: the build failed; no boot tests were run" >&2
+    echo "TOTAL: $passed passed, $((failed + 1)) failed"
+    exit 1
+fi
+stage="$build/kernel"
+
+# 3. Generated tables against the kernel's own generated headers.
+step cross-check env SEL4_KERNEL="$stage" cargo test -p sel4-gen --test cross_check -- --ignored
+
+# 4. The start code's relocator on the real PIE root server image.
+step relocate-pie env SEL4RS_PIE_IMAGE="$build/images/hello/rootserver.elf" \
+    cargo test -p sel4-start --test relocate_pie -- --ignored
+
+# 5. Boot tests on QEMU.
+cargo build -q --release -p sel4-runner
+runner="$repo/target/release/sel4-run"
+for entry in "${boot_images[@]}"; do
+    name=${entry%%:*}
+    args=()
+    if [ "$entry" != "$name" ]; then
+        read -r -a args <<<"${entry#*:}"
+    fi
+    step "boot-$name" "$runner" --timeout 120 --log "$logs/boot-$name.serial" "${args[@]}" "$build/images/$name"
+done
+
+echo
+if [ ${#failed_steps[@]} -gt 0 ]; then
+    echo "failed steps:"
+    printf '  %s\n' "${failed_steps[@]}"
+fi
+echo "kernel: $(sed -n 's/.*"version": *"\([^"]*\)".*/seL4 \1/p' "$stage/sel4-kernel.json")${SEL4_SRC:+ from $SEL4_SRC}"
+echo "TOTAL: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ ${#failed_steps[@]} -eq 0 ]

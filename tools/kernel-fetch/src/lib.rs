@@ -1,0 +1,1 @@
+// Intentionally empty: this package is only used with `cargo metadata`.
