@@ -245,12 +245,13 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 }
 "#;
 
-fn build_rust(dir: &Path, extra: &[&str]) -> Option<PathBuf> {
+fn build_rust(dir: &Path, extra: &[&str]) -> PathBuf {
     let installed = run(Command::new("rustup").args(["target", "list", "--installed"]));
-    if !installed.lines().any(|l| l.trim() == "x86_64-unknown-none") {
-        eprintln!("skipping: rustup target x86_64-unknown-none is not installed");
-        return None;
-    }
+    assert!(
+        installed.lines().any(|l| l.trim() == "x86_64-unknown-none"),
+        "rustup target x86_64-unknown-none is not installed: run scripts/setup.sh \
+         (or rustup target add x86_64-unknown-none)"
+    );
     let src = dir.join("r.rs");
     fs::write(&src, RUST_SRC).unwrap();
     let out = dir.join("r.elf");
@@ -271,7 +272,7 @@ fn build_rust(dir: &Path, extra: &[&str]) -> Option<PathBuf> {
         .arg(&out)
         .arg(&src)
         .args(extra));
-    Some(out)
+    out
 }
 
 fn rust_expected(path: &Path, elf: &[u8]) -> Vec<u64> {
@@ -293,9 +294,7 @@ fn rust_expected(path: &Path, elf: &[u8]) -> Vec<u64> {
 #[test]
 fn rustc_x86_64_unknown_none_pie() {
     let dir = tmpdir("rustc");
-    let Some(path) = build_rust(&dir, &[]) else {
-        return;
-    };
+    let path = build_rust(&dir, &[]);
     let elf = fs::read(&path).unwrap();
     let expected = rust_expected(&path, &elf);
     let c = load_and_check(&path, "TABLE", &expected, 0x5555_0000_0000);
@@ -308,9 +307,7 @@ fn rustc_x86_64_unknown_none_pie() {
 fn rustc_pie_at_0x400000() {
     // The project's root servers: static PIE with image base 0x400000.
     let dir = tmpdir("rustc-base");
-    let Some(path) = build_rust(&dir, &["-C", "link-arg=--image-base=0x400000"]) else {
-        return;
-    };
+    let path = build_rust(&dir, &["-C", "link-arg=--image-base=0x400000"]);
     let elf = fs::read(&path).unwrap();
     let expected = rust_expected(&path, &elf);
     let c = load_and_check(&path, "TABLE", &expected, 0x80_0000);
