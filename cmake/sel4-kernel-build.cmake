@@ -9,6 +9,8 @@
 #   STAGE        the stage folder to produce
 #   CONFIG       make: the autoconf.h to build with; cmake: a `-C` initial
 #                cache file
+#   (cmake kernels: 13.0.0-16.0.0 are built standalone and installed, 12.x
+#   through a small project that imports the kernel and libsel4; see below)
 #   FETCH_MANIFEST  tools/kernel-fetch/Cargo.toml (registry kernel only)
 #   CARGO, OBJCOPY, MAKE, NINJA, VENV
 #   VERBOSE      ON: echo the kernel build's output as well as logging it
@@ -143,8 +145,74 @@ if(KIND STREQUAL "make")
   set(source_dir "${tree}")
   set(configs "${tree}/${autoconf_rel}")
 
+elseif(KIND STREQUAL "cmake" AND VERSION MATCHES "^12\\.")
+  # ---- seL4 12.x, CMake build through a small importing project ----
+  # 12.x's top-level CMakeLists builds only the kernel: no libsel4 (so no
+  # libsel4 gen_config.h and generated headers), no install rules, no
+  # gen_config.json, and kernel.elf is not in the default target. So build it
+  # the way seL4 12.x projects do: a project that imports the kernel and
+  # libsel4 (FindseL4.cmake), then the targets kernel.elf and sel4_generated
+  # explicitly. The configuration is read from the generated gen_config.h
+  # headers (kernel and libsel4); there is no install tree.
+  file(READ "${CONFIG}" config_text)
+  ensure_clean_build_dir("${build_dir}" "cmake;${SRC};${config_text};sel4-12-project")
+  set(project_dir "${STAGE}/sel4-12-project")
+  file(MAKE_DIRECTORY "${project_dir}")
+  file(WRITE "${project_dir}/CMakeLists.txt.new" "\
+# Written by sel4-kernel-build.cmake: builds a seL4 12.x kernel and libsel4's
+# generated headers, as a seL4 12.x project would.
+cmake_minimum_required(VERSION 3.8.2)
+include(\"\${SEL4RS_KERNEL_SRC}/FindseL4.cmake\")
+sel4_configure_platform_settings()
+project(sel4rs_kernel C ASM)
+sel4_import_kernel()
+sel4_import_libsel4()
+")
+  # Copied only when different, so an unchanged project is not reconfigured.
+  configure_file("${project_dir}/CMakeLists.txt.new" "${project_dir}/CMakeLists.txt" COPYONLY)
+  if(NOT EXISTS "${build_dir}/CMakeCache.txt")
+    set(extra "")
+    # 12.x's tools/circular_includes.py crashes on the line markers of
+    # gcc >= 10 (fixed in 13.0.0); that check only looks for circular
+    # #includes in the kernel's own sources, so skip it when the tree's copy
+    # has the bug.
+    file(STRINGS "${SRC}/tools/circular_includes.py" fixed REGEX "len\\(file_stack\\)")
+    if(NOT fixed)
+      find_program(SEL4RS_TRUE true)
+      if(NOT SEL4RS_TRUE)
+        message(FATAL_ERROR "seL4 kernel: the program `true` was not found")
+      endif()
+      list(APPEND extra "-DCIRCULAR_INCLUDES=${SEL4RS_TRUE}")
+    endif()
+    message(STATUS "seL4 kernel ${VERSION}: configuring (log: ${STAGE}/logs/configure.log)")
+    # gcc >= 12 warns (-Werror in the 12.x kernel) about array bounds in
+    # src/arch/x86/kernel/cmdline.c and packed members; keep them warnings.
+    run_logged("configuring the kernel with CMake" "${STAGE}/logs/configure.log"
+      "${CMAKE_COMMAND}" -G Ninja "-DCMAKE_MAKE_PROGRAM=${NINJA}"
+      -C "${CONFIG}"
+      "-DCMAKE_TOOLCHAIN_FILE=${SRC}/gcc.cmake"
+      "-DCROSS_COMPILER_PREFIX="
+      "-DSEL4RS_KERNEL_SRC=${SRC}"
+      "-DCMAKE_C_FLAGS=-Wno-error=array-bounds -Wno-error=address-of-packed-member"
+      ${extra}
+      -S "${project_dir}" -B "${build_dir}")
+  endif()
+  message(STATUS "seL4 kernel ${VERSION}: ninja (log: ${STAGE}/logs/build.log)")
+  run_logged("building the kernel with ninja" "${STAGE}/logs/build.log"
+    "${CMAKE_COMMAND}" --build "${build_dir}" --target kernel.elf sel4_generated)
+  set(kernel_elf "${build_dir}/kernel/kernel.elf")
+  set(source_dir "${SRC}")
+  set(configs
+    "${build_dir}/kernel/gen_config/kernel/gen_config.h"
+    "${build_dir}/libsel4/gen_config/sel4/gen_config.h")
+  foreach(c IN LISTS configs)
+    if(NOT EXISTS "${c}")
+      message(FATAL_ERROR "seL4 kernel: ${c} is missing after the build")
+    endif()
+  endforeach()
+
 elseif(KIND STREQUAL "cmake")
-  # ---- seL4 12.x-16.0.0, the kernel's own standalone CMake build ----
+  # ---- seL4 13.0.0-16.0.0, the kernel's own standalone CMake build ----
   file(READ "${CONFIG}" config_text)
   ensure_clean_build_dir("${build_dir}" "cmake;${SRC};${config_text}")
   if(NOT EXISTS "${build_dir}/CMakeCache.txt")

@@ -12,7 +12,7 @@
 # Cache variables:
 #   SEL4_SRC          seL4 tree to build (default: $ENV{SEL4_SRC}). Empty: the
 #                     seL4 5.0.0 tree of crates.io sel4-sys 0.0.28, downloaded
-#                     with `cargo metadata`. A 13.0.0-16.0.0 tree is built with
+#                     with `cargo metadata`. A 12.0.0-16.0.0 tree is built with
 #                     its CMake build, a 5.x tree with its Makefile (from a
 #                     copy).
 #   SEL4RS_KERNEL_AUTOCONF      autoconf.h for 5.x kernels
@@ -34,7 +34,7 @@ unset(_sel4rs_root)
 # Reads a seL4 tree's VERSION; sets <out_version> and <out_kind> (make|cmake)
 # or stops with a message that says what is wrong and what to do.
 function(_sel4rs_kernel_kind src out_version out_kind)
-  set(hint "Set SEL4_SRC (cache variable or environment) to a seL4 13.0.0-16.0.0 checkout, a seL4 5.x Makefile tree, or leave it empty for the seL4 5.0.0 kernel from crates.io.")
+  set(hint "Set SEL4_SRC (cache variable or environment) to a seL4 12.0.0-16.0.0 checkout, a seL4 5.x Makefile tree, or leave it empty for the seL4 5.0.0 kernel from crates.io.")
   if(NOT IS_DIRECTORY "${src}")
     message(FATAL_ERROR "SEL4_SRC=${src}: no such folder.\n${hint}")
   endif()
@@ -55,19 +55,21 @@ function(_sel4rs_kernel_kind src out_version out_kind)
       endif()
     endforeach()
     set(kind make)
-  elseif(major EQUAL 12)
-    message(FATAL_ERROR "SEL4_SRC=${src}: seL4 ${version} is too old for the CMake path: seL4 12.x "
-      "writes no gen_config.json and has no install rules (both came in 13.0.0), which the Rust side "
-      "reads. Use a seL4 13.0.0 to 16.0.0 checkout (e.g. `git checkout 16.0.0` in the kernel repository).\n${hint}")
-  elseif(major GREATER_EQUAL 13 AND version VERSION_LESS_EQUAL 16.0.0)
-    foreach(f CMakeLists.txt configs gcc.cmake tools config.cmake)
+  elseif(major GREATER_EQUAL 12 AND version VERSION_LESS_EQUAL 16.0.0)
+    set(needed CMakeLists.txt configs gcc.cmake tools config.cmake)
+    if(major EQUAL 12)
+      # 12.x is built as a small project that imports the kernel and libsel4
+      # (see sel4-kernel-build.cmake).
+      list(APPEND needed FindseL4.cmake configs/seL4Config.cmake libsel4/CMakeLists.txt)
+    endif()
+    foreach(f IN LISTS needed)
       if(NOT EXISTS "${src}/${f}")
         message(FATAL_ERROR "SEL4_SRC=${src}: seL4 ${version} tree without ${f}; the CMake kernel build needs a complete kernel checkout.\n${hint}")
       endif()
     endforeach()
     set(kind cmake)
   else()
-    message(FATAL_ERROR "SEL4_SRC=${src}: seL4 ${version} is not supported: use seL4 13.0.0 to 16.0.0 "
+    message(FATAL_ERROR "SEL4_SRC=${src}: seL4 ${version} is not supported: use seL4 12.0.0 to 16.0.0 "
       "(CMake build) or 5.x (Makefile build).\n${hint}")
   endif()
   set(${out_version} "${version}" PARENT_SCOPE)
@@ -143,11 +145,11 @@ function(sel4rs_kernel)
   get_filename_component(stage "${arg_STAGE_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
 
   set(SEL4_SRC "$ENV{SEL4_SRC}" CACHE PATH
-    "seL4 kernel tree (13.0.0-16.0.0 CMake or 5.x Makefile); empty: seL4 5.0.0 from crates.io sel4-sys 0.0.28")
+    "seL4 kernel tree (12.0.0-16.0.0 CMake or 5.x Makefile); empty: seL4 5.0.0 from crates.io sel4-sys 0.0.28")
   set(SEL4RS_KERNEL_AUTOCONF "${root}/kernel-config/sel4-5/x86_64-pc99/autoconf.h" CACHE FILEPATH
     "autoconf.h for seL4 5.x kernels")
   set(SEL4RS_KERNEL_CMAKE_CONFIG "${root}/kernel-config/cmake/x86_64.cmake" CACHE FILEPATH
-    "initial cache (-C) for seL4 13.0.0-16.0.0 kernels")
+    "initial cache (-C) for seL4 12.0.0-16.0.0 kernels")
   set(SEL4RS_VENV "${root}/.venv" CACHE PATH "Python venv with the kernel build's Python modules")
   option(SEL4RS_KERNEL_VERBOSE "Show the kernel build's output" OFF)
 
@@ -178,7 +180,7 @@ function(sel4rs_kernel)
       "${src}/configs/*")
     list(FILTER tree_files EXCLUDE REGEX "/__pycache__/|\\.pyc$")
     list(APPEND deps ${tree_files} "${src}/VERSION")
-    foreach(f CMakeLists.txt config.cmake gcc.cmake Makefile)
+    foreach(f CMakeLists.txt config.cmake gcc.cmake FindseL4.cmake Makefile)
       if(EXISTS "${src}/${f}")
         list(APPEND deps "${src}/${f}")
       endif()

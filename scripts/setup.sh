@@ -2,13 +2,13 @@
 # Set-up for building seL4 kernels and Rust root servers; safe to run again.
 #
 #   scripts/setup.sh                    # seL4 5.0.0 (from crates.io) path
-#   SEL4_SRC=/path/to/seL4 scripts/setup.sh   # also a seL4 13.0.0-16.0.0 CMake kernel
+#   SEL4_SRC=/path/to/seL4 scripts/setup.sh   # also a seL4 12.0.0-16.0.0 CMake kernel
 #
 # - Debian packages: installed when running as root and missing (apt-get update
 #   first, only then); otherwise lists the missing ones with the command to
 #   run, and exits non-zero (after doing the rest).
 # - Python venv <repo>/.venv with ply six tempita (seL4 5.x build scripts) and,
-#   when SEL4_SRC is a seL4 13.0.0-16.0.0 tree, sel4-deps.
+#   when SEL4_SRC is a seL4 12.0.0-16.0.0 tree, sel4-deps.
 # - rustup target x86_64-unknown-none.
 # Prints one line per thing it installs; nothing when all is in place.
 set -eu
@@ -88,7 +88,7 @@ cmake_kernel=no
 if [ -n "$sel4_src" ]; then
     [ -f "$sel4_src/VERSION" ] || die "SEL4_SRC=$sel4_src has no VERSION file (point it at the top of a seL4 kernel tree)"
     major=$(head -n 1 "$sel4_src/VERSION" | cut -d. -f1 | tr -dc '0-9')
-    if [ -n "$major" ] && [ "$major" -ge 13 ]; then
+    if [ -n "$major" ] && [ "$major" -ge 12 ]; then
         cmake_kernel=yes
     fi
 fi

@@ -15,11 +15,23 @@ passed=0
 failed=0
 failed_steps=()
 
-# Images booted as tests, with extra runner arguments after a colon.
-boot_images=(
-    "hello"
-    "hello-static"
+# Boot tests: "<step name>: <runner arguments and image folders>" (image
+# folders relative to <build>/images). One runner call per entry; several
+# folders in one call form one suite split over several boots.
+boot_tests=(
+    "hello: hello"
+    "hello-static: hello-static"
+    "sel4test: sel4test"
+    "sel4test-shards: sel4test-shard1of2 sel4test-shard2of2"
 )
+# SEL4RS_FAILING_TESTS=1 adds the image with a test that fails on purpose:
+# the run then reports that failure (and exits non-zero) after completing.
+if [ -n "${SEL4RS_FAILING_TESTS:-}" ]; then
+    CMAKE_EXTRA_ARGS="${CMAKE_EXTRA_ARGS:-} -DSEL4RS_FAILING_TESTS=ON"
+    boot_tests+=("sel4test-failing: sel4test-failing")
+else
+    CMAKE_EXTRA_ARGS="${CMAKE_EXTRA_ARGS:-} -DSEL4RS_FAILING_TESTS=OFF"
+fi
 
 # add_counts <log>: adds the counts of cargo's "test result:" lines and of
 # the runner's closing "N passed, N failed" line.
@@ -84,13 +96,16 @@ step relocate-pie env SEL4RS_PIE_IMAGE="$build/images/hello/rootserver.elf" \
 # 5. Boot tests on QEMU.
 cargo build -q --release -p sel4-runner
 runner="$repo/target/release/sel4-run"
-for entry in "${boot_images[@]}"; do
+for entry in "${boot_tests[@]}"; do
     name=${entry%%:*}
     args=()
-    if [ "$entry" != "$name" ]; then
-        read -r -a args <<<"${entry#*:}"
-    fi
-    step "boot-$name" "$runner" --timeout 120 --log "$logs/boot-$name.serial" "${args[@]}" "$build/images/$name"
+    for word in ${entry#*:}; do
+        case "$word" in
+            -*) args+=("$word") ;;
+            *) args+=("$build/images/$word") ;;
+        esac
+    done
+    step "boot-$name" "$runner" --timeout 300 --log "$logs/boot-$name.serial" "${args[@]}"
 done
 
 echo

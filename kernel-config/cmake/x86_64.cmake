@@ -1,5 +1,5 @@
-# Initial cache (cmake -C) for a standalone seL4 13.0.0-16.0.0 kernel build:
-# x86_64 pc99, tuned to boot under QEMU TCG. Based on the kernel's own
+# Initial cache (cmake -C) for a seL4 12.0.0-16.0.0 kernel build (x86_64 pc99):
+# tuned to boot under QEMU TCG. Based on the kernel's own
 # configs/X64_verified.cmake, with the changes QEMU needs (see
 # shared notes kernel-facts.md):
 #   - no PCID (TCG has no INVPCID), FPU via FXSAVE (XSAVE hangs in

@@ -88,6 +88,14 @@ impl Config {
                 cfg.insert(k, v);
             }
             read_kconfig_types(&stage.source_dir)
+        } else if stage
+            .config_files
+            .iter()
+            .any(|f| f.extension().map_or(true, |e| e != "json"))
+        {
+            // seL4 12.x: `gen_config.h` headers, typed with the tree's
+            // config_option/config_string/config_choice declarations.
+            read_cmake_config_types(&stage.source_dir)
         } else {
             BTreeMap::new()
         };
@@ -124,6 +132,18 @@ impl Config {
                 "{}: the config files define no CONFIG_ value",
                 stage.describe()
             ));
+        }
+        if stage.build_system == BuildSystem::Cmake {
+            // A `gen_config.h` leaves disabled options out; `gen_config.json`
+            // (13.0.0+) lists them as false. Do the same for 12.x.
+            for (name, ty) in &kconfig {
+                if *ty == KType::Bool {
+                    let name = format!("CONFIG_{name}");
+                    if !cfg.values.contains_key(&name) {
+                        cfg.insert(name, Value::Bool(false));
+                    }
+                }
+            }
         }
         Ok(cfg)
     }
@@ -325,6 +345,151 @@ fn implied_make_defines(stage: &Stage) -> Vec<(String, Value)> {
     v
 }
 
+/// Option types of a seL4 12.x CMake tree, from the declarations in its
+/// `config.cmake` files (`configs/`, `src/`, `include/`, `libsel4/`):
+/// `config_option(Cache NAME ...)` and the choices of
+/// `config_choice(Cache NAME "doc" "value;Cache;NAME2" ...)` are bools,
+/// `config_string(Cache NAME ...)` and the value of a `config_choice` are
+/// numbers when they parse as one, else strings (as in `gen_config.json`).
+/// Options set with `config_set` are not declared and keep the guessed type.
+fn read_cmake_config_types(source_dir: &Path) -> BTreeMap<String, KType> {
+    let mut files = Vec::new();
+    for f in ["config.cmake", "libsel4/CMakeLists.txt"] {
+        let p = source_dir.join(f);
+        if p.is_file() {
+            files.push(p);
+        }
+    }
+    for dir in ["configs", "src", "include", "libsel4"] {
+        collect_cmake_files(&source_dir.join(dir), &mut files, 6);
+    }
+    let mut types = BTreeMap::new();
+    for f in files {
+        if let Ok(text) = std::fs::read_to_string(&f) {
+            parse_cmake_config_types(&text, &mut types);
+        }
+    }
+    types
+}
+
+fn collect_cmake_files(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            if depth > 0 {
+                collect_cmake_files(&p, out, depth - 1);
+            }
+        } else if p.extension().is_some_and(|e| e == "cmake") {
+            out.push(p);
+        }
+    }
+}
+
+/// The arguments of every call of `func(` in CMake text, as words (quoted
+/// arguments unquoted; comments skipped).
+fn cmake_calls(text: &str, func: &str) -> Vec<Vec<String>> {
+    let mut calls = Vec::new();
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find(func).map(|i| i + from) {
+        from = i + func.len();
+        let before_ok = i == 0 || {
+            let b = bytes[i - 1];
+            !(b.is_ascii_alphanumeric() || b == b'_')
+        };
+        let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+        let in_comment = text[line_start..i].contains('#');
+        let rest = text[from..].trim_start_matches([' ', '\t']);
+        if !before_ok || in_comment || !rest.starts_with('(') {
+            continue;
+        }
+        let mut args = Vec::new();
+        let mut word = String::new();
+        let mut in_word = false;
+        let mut chars = rest[1..].chars();
+        let mut depth = 0u32;
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => {
+                    in_word = true;
+                    while let Some(q) = chars.next() {
+                        match q {
+                            '\\' => {
+                                if let Some(n) = chars.next() {
+                                    word.push(n);
+                                }
+                            }
+                            '"' => break,
+                            _ => word.push(q),
+                        }
+                    }
+                }
+                '#' => {
+                    for n in chars.by_ref() {
+                        if n == '\n' {
+                            break;
+                        }
+                    }
+                }
+                '(' => {
+                    depth += 1;
+                    in_word = true;
+                    word.push(c);
+                }
+                ')' if depth > 0 => {
+                    depth -= 1;
+                    word.push(c);
+                }
+                ')' => break,
+                c if c.is_whitespace() => {
+                    if in_word {
+                        args.push(std::mem::take(&mut word));
+                        in_word = false;
+                    }
+                }
+                _ => {
+                    in_word = true;
+                    word.push(c);
+                }
+            }
+        }
+        if in_word {
+            args.push(word);
+        }
+        calls.push(args);
+    }
+    calls
+}
+
+fn parse_cmake_config_types(text: &str, types: &mut BTreeMap<String, KType>) {
+    let name_ok =
+        |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    for (func, ty) in [
+        ("config_option", KType::Bool),
+        ("config_string", KType::Int),
+        ("config_choice", KType::Int),
+    ] {
+        for args in cmake_calls(text, func) {
+            if let Some(name) = args.get(1).filter(|n| name_ok(n)) {
+                types.entry(name.clone()).or_insert(ty);
+            }
+            if func == "config_choice" {
+                // "value;CacheName;CONFIG_NAME[;condition...]"
+                for choice in args.iter().skip(3) {
+                    let parts: Vec<&str> = choice.split(';').collect();
+                    if parts.len() >= 3 && name_ok(parts[2]) {
+                        types.entry(parts[2].to_string()).or_insert(KType::Bool);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Kconfig symbol types of a 5.x tree (`Kconfig`, `src/**/Kconfig`,
 /// `libsel4/Kconfig`); empty when the tree has none.
 fn read_kconfig_types(source_dir: &Path) -> BTreeMap<String, KType> {
@@ -450,6 +615,57 @@ mod tests {
         assert_eq!(c.get("CONFIG_N"), Some(&Value::Int(3)));
         assert!(c.is_defined("CONFIG_S"));
         assert!(Config::parse_gen_config_json("[1]").is_err());
+    }
+
+    #[test]
+    fn cmake_config_types() {
+        let text = r#"
+config_string(
+    KernelMaxNumNodes MAX_NUM_NODES "Max number of CPU cores (a \"quote\" and a paren ( )"
+    DEFAULT 1
+    DEPENDS "${max_num_nodes_depends}"
+    UNQUOTE
+)
+config_option(KernelFastpath FASTPATH "Enable fastpath" DEFAULT ON)
+# config_string(KernelCommented COMMENTED "not a declaration")
+config_choice(
+    LibSel4FunctionAttributes
+    LIB_SEL4_FUNCTION_ATTRIBUTE
+    "Function attributes"
+    "inline;LibSel4FunctionAttributeInline;LIB_SEL4_INLINE_INVOCATIONS"
+    "public;LibSel4FunctionAttributePublic;LIB_SEL4_PUBLIC_SYMBOLS;KernelArchX86"
+)
+my_config_option(KernelNot NOT_THIS "x")
+config_set(KernelWordSize WORD_SIZE 64)
+"#;
+        let mut types = BTreeMap::new();
+        parse_cmake_config_types(text, &mut types);
+        assert_eq!(types.get("MAX_NUM_NODES"), Some(&KType::Int));
+        assert_eq!(types.get("FASTPATH"), Some(&KType::Bool));
+        assert_eq!(types.get("LIB_SEL4_FUNCTION_ATTRIBUTE"), Some(&KType::Int));
+        assert_eq!(types.get("LIB_SEL4_INLINE_INVOCATIONS"), Some(&KType::Bool));
+        assert_eq!(types.get("LIB_SEL4_PUBLIC_SYMBOLS"), Some(&KType::Bool));
+        assert_eq!(types.get("COMMENTED"), None);
+        assert_eq!(types.get("NOT_THIS"), None);
+        assert_eq!(types.len(), 5);
+        // A 12.x gen_config.h: `1` is a number for config_string options.
+        let c = Config::parse_autoconf_typed(
+            "#define CONFIG_MAX_NUM_NODES 1\n#define CONFIG_FASTPATH 1\n\
+             #define CONFIG_LIB_SEL4_FUNCTION_ATTRIBUTE inline\n#define CONFIG_WORD_SIZE 64\n\
+             #define CONFIG_KERNEL_OPT_LEVEL -O2",
+            &types,
+        );
+        assert_eq!(c.get("CONFIG_MAX_NUM_NODES"), Some(&Value::Int(1)));
+        assert_eq!(c.get("CONFIG_FASTPATH"), Some(&Value::Bool(true)));
+        assert_eq!(
+            c.get("CONFIG_LIB_SEL4_FUNCTION_ATTRIBUTE"),
+            Some(&Value::Str("inline".into()))
+        );
+        assert_eq!(c.get("CONFIG_WORD_SIZE"), Some(&Value::Int(64)));
+        assert_eq!(
+            c.get("CONFIG_KERNEL_OPT_LEVEL"),
+            Some(&Value::Str("-O2".into()))
+        );
     }
 
     #[test]

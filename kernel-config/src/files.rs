@@ -29,6 +29,11 @@ pub struct KernelFiles {
     pub constants: Vec<PathBuf>,
     /// `bootinfo_types.h` (the initial capability slots, `seL4_CapInitThreadTCB`, ...).
     pub bootinfo_types_h: PathBuf,
+    /// `shared_types.h` (fault message layouts such as `seL4_CapFault_IP`).
+    pub shared_types_h: PathBuf,
+    /// `types.h` of the arch and sel4_arch levels (`seL4_UserContext`,
+    /// `seL4_VCPUContext`, `seL4_X86_VMAttributes`, ...), arch first.
+    pub types_h: Vec<PathBuf>,
 }
 
 /// The C headers the kernel build generated from the same XML files; used only
@@ -175,8 +180,23 @@ impl KernelFiles {
             "bootinfo_types.h",
             lib.join("include/sel4/bootinfo_types.h"),
         )?;
+        let shared_types_h = need(
+            stage,
+            "shared_types.h",
+            lib.join("include/sel4/shared_types.h"),
+        )?;
+        let types_h = vec![
+            need(stage, "arch types.h", arch_inc.join("sel4/arch/types.h"))?,
+            need(
+                stage,
+                "sel4_arch types.h",
+                sarch_inc.join("sel4/sel4_arch/types.h"),
+            )?,
+        ];
         Ok(KernelFiles {
             bootinfo_types_h,
+            shared_types_h,
+            types_h,
             syscall_xml,
             interface_generic,
             interface_sel4_arch,
@@ -202,7 +222,9 @@ impl KernelFiles {
             &self.objecttype_sel4_arch,
             &self.objecttype_arch,
             &self.bootinfo_types_h,
+            &self.shared_types_h,
         ];
+        v.extend(self.types_h.iter().map(PathBuf::as_path));
         v.extend(self.bitfields.iter().map(PathBuf::as_path));
         v.extend(self.constants.iter().map(PathBuf::as_path));
         v
@@ -213,7 +235,8 @@ impl GeneratedHeaders {
     /// Finds the headers the kernel build generated.  Makefile (5.x):
     /// `<build_dir>/api/invocation.h`, `arch/api/sel4_invocation.h`,
     /// `arch/api/invocation.h`, `arch/api/syscall.h`.  CMake: the same names
-    /// under `<build_dir>/gen_headers/`, or else libsel4's copies in the
+    /// under `<build_dir>/gen_headers/` (12.x: `<build_dir>/kernel/gen_headers/`,
+    /// the kernel being a subproject there), or else libsel4's copies in the
     /// install tree (`sel4/invocation.h`, `sel4/sel4_arch/invocation.h`,
     /// `sel4/arch/invocation.h`, `sel4/syscall.h`).
     pub fn discover(stage: &Stage) -> Result<GeneratedHeaders> {
@@ -239,6 +262,8 @@ impl GeneratedHeaders {
         let found = match stage.build_system {
             BuildSystem::Make => kernel_layout(&stage.build_dir),
             BuildSystem::Cmake => kernel_layout(&stage.build_dir.join("gen_headers"))
+                // seL4 12.x, built by a project that imports the kernel
+                .or_else(|| kernel_layout(&stage.build_dir.join("kernel/gen_headers")))
                 .or_else(|| {
                     stage
                         .install_dir
@@ -256,7 +281,7 @@ impl GeneratedHeaders {
                         stage.build_dir.display()
                     ),
                     BuildSystem::Cmake => format!(
-                        "{}/gen_headers/..., {}/libsel4/include/sel4/... and the build's libsel4/include/sel4/",
+                        "{0}/gen_headers/..., {0}/kernel/gen_headers/..., {1}/libsel4/include/sel4/... and the build's libsel4/include/sel4/",
                         stage.build_dir.display(),
                         stage
                             .install_dir

@@ -4,7 +4,8 @@
 //!
 //! Two layouts are known: the seL4 5.x Makefile build (configuration in an
 //! `autoconf.h`, plus defines the Makefile passes on the command line) and the
-//! seL4 12.x-16.0.0 CMake build (configuration in `gen_config.json` files).
+//! seL4 12.x-16.0.0 CMake build (configuration in `gen_config.json` files;
+//! 12.x: in the generated `gen_config.h` headers).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -73,7 +74,8 @@ pub struct Stage {
     pub build_dir: PathBuf,
     /// `cmake --install` prefix; `None` for Makefile builds.
     pub install_dir: Option<PathBuf>,
-    /// `autoconf.h` (make) or `gen_config.json` files (cmake).
+    /// `autoconf.h` (make) or `gen_config.json` files (cmake; `gen_config.h`
+    /// files for 12.x).
     pub config_files: Vec<PathBuf>,
 }
 

@@ -1,74 +1,81 @@
-//! CNode operations on the root task's CSpace.
+//! CNode operations on the root task's CSpace, over the generated
+//! `Cap<CNode>` methods, with a full-depth path for every slot.
 
-use sel4_sys::InvocationLabel;
+use sel4_sys::CapRights;
 
-use crate::cap::{invoke, CNode, Cap, CapType};
-use crate::error::Result;
+use crate::cap::{CNode, Cap, CapType};
+use crate::error::{Error, Result};
 
-/// Every right: write, read, grant, grant-reply (the last is ignored by
-/// kernels that do not have it).
-pub const ALL_RIGHTS: u64 = 0xf;
+/// Every right: write, read, grant, grant-reply (kernels without
+/// grant-reply ignore that bit).
+pub const ALL_RIGHTS: CapRights = CapRights(0xf);
 
-impl Cap<CNode> {
-    /// The root task's root CNode.
-    pub fn root() -> Cap<CNode> {
-        Cap::from_cptr(sel4_runtime::bootinfo::INIT_THREAD_CNODE)
-    }
+/// Depth that resolves a slot index of the root task's single-level CSpace.
+pub fn depth() -> u8 {
+    sel4_sys::config::WORD_SIZE as u8
+}
 
-    fn depth() -> u64 {
-        sel4_sys::config::WORD_SIZE as u64
-    }
+/// The root task's root CNode.
+pub fn root() -> Cap<CNode> {
+    Cap::from_cptr(sel4_runtime::bootinfo::INIT_THREAD_CNODE)
+}
 
-    /// seL4_CNode_Mint: a copy of `src` at `dest` with `rights` and `badge`.
-    pub fn mint<T: CapType>(
+/// Copies and moves capabilities between slots of one CNode (the root
+/// task's CSpace, addressed at full depth).
+pub trait CNodeExt {
+    /// `CNode_Mint`: a copy of `src` at `dest` with `rights` and `badge`.
+    fn mint<T: CapType>(
         self,
         dest: u64,
         src: Cap<T>,
-        rights: u64,
+        rights: CapRights,
+        badge: u64,
+    ) -> Result<Cap<T>>;
+    /// `CNode_Copy`: a copy of `src` at `dest` with `rights`.
+    fn copy<T: CapType>(self, dest: u64, src: Cap<T>, rights: CapRights) -> Result<Cap<T>>;
+    /// `CNode_Move`: moves `src` to `dest`.
+    fn move_cap<T: CapType>(self, dest: u64, src: Cap<T>) -> Result<Cap<T>>;
+    /// `CNode_Delete`: empties the slot.
+    fn delete(self, slot: u64) -> Result<()>;
+    /// `CNode_Revoke`: deletes every capability derived from the one in `slot`.
+    fn revoke(self, slot: u64) -> Result<()>;
+}
+
+impl CNodeExt for Cap<CNode> {
+    fn mint<T: CapType>(
+        self,
+        dest: u64,
+        src: Cap<T>,
+        rights: CapRights,
         badge: u64,
     ) -> Result<Cap<T>> {
-        let d = Self::depth();
-        invoke(
-            self.cptr(),
-            InvocationLabel::CNodeMint,
-            &[self.cptr()],
-            &[dest, d, src.cptr(), d, rights, badge],
-        )?;
+        let d = depth();
+        // seL4 5.x takes the badge as seL4_CapData_t, later kernels as a word
+        #[allow(clippy::useless_conversion)]
+        let b = badge
+            .try_into()
+            .map_err(|_| Error::BadgeTooLarge { badge })?;
+        self.cnode_mint(dest, d, self, src.cptr(), d, rights, b)?;
         Ok(Cap::from_cptr(dest))
     }
 
-    /// seL4_CNode_Copy: a copy of `src` at `dest` with `rights`.
-    pub fn copy<T: CapType>(self, dest: u64, src: Cap<T>, rights: u64) -> Result<Cap<T>> {
-        let d = Self::depth();
-        invoke(
-            self.cptr(),
-            InvocationLabel::CNodeCopy,
-            &[self.cptr()],
-            &[dest, d, src.cptr(), d, rights],
-        )?;
+    fn copy<T: CapType>(self, dest: u64, src: Cap<T>, rights: CapRights) -> Result<Cap<T>> {
+        let d = depth();
+        self.cnode_copy(dest, d, self, src.cptr(), d, rights)?;
         Ok(Cap::from_cptr(dest))
     }
 
-    /// seL4_CNode_Delete: empties the slot.
-    pub fn delete(self, slot: u64) -> Result<()> {
-        invoke(
-            self.cptr(),
-            InvocationLabel::CNodeDelete,
-            &[],
-            &[slot, Self::depth()],
-        )
-        .map(|_| ())
+    fn move_cap<T: CapType>(self, dest: u64, src: Cap<T>) -> Result<Cap<T>> {
+        let d = depth();
+        self.cnode_move(dest, d, self, src.cptr(), d)?;
+        Ok(Cap::from_cptr(dest))
     }
 
-    /// seL4_CNode_Revoke: deletes every capability derived from the one in
-    /// `slot`.
-    pub fn revoke(self, slot: u64) -> Result<()> {
-        invoke(
-            self.cptr(),
-            InvocationLabel::CNodeRevoke,
-            &[],
-            &[slot, Self::depth()],
-        )
-        .map(|_| ())
+    fn delete(self, slot: u64) -> Result<()> {
+        Ok(self.cnode_delete(slot, depth())?)
+    }
+
+    fn revoke(self, slot: u64) -> Result<()> {
+        Ok(self.cnode_revoke(slot, depth())?)
     }
 }

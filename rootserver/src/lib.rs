@@ -17,13 +17,21 @@ extern crate alloc;
 
 pub mod cap;
 pub mod cnode;
+pub mod cspace;
 pub mod error;
-pub mod slots;
+pub mod fault;
+pub mod ipc;
+pub mod memory;
+pub mod thread;
 pub mod untyped;
+pub mod vspace;
 
-pub use cap::{CNode, Cap, CapType, Endpoint, FixedSize, Notification, Tcb, Untyped};
-pub use error::{Error, Result};
+pub use cap::{cap_type, Cap, CapType, FixedSize};
+pub use cap::{CNode, Endpoint, Notification, Null, Untyped, TCB};
+pub use cnode::CNodeExt;
+pub use error::{Error, InvocationError, Result};
+pub use sel4_alloc::SlotAllocator;
 pub use sel4_runtime::{console, exit, heap, logger};
 pub use sel4_runtime::{entry, print, println, BootInfo, ExitCode};
 pub use sel4_sys as sys;
-pub use slots::SlotAllocator;
+pub use untyped::UntypedExt;

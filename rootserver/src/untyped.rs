@@ -1,15 +1,17 @@
-//! Retyping untyped memory into kernel objects.
+//! Retyping untyped memory into kernel objects, over the generated
+//! `Cap<Untyped>::untyped_retype`.
 
-use sel4_sys::{InvocationLabel, ObjectType};
+use sel4_sys::ObjectType;
 
-use crate::cap::{invoke, Cap, FixedSize, Untyped};
+use crate::cap::{CNode, Cap, FixedSize, Untyped};
 use crate::error::Result;
 
-/// The root CNode capability and its guard depth, where new capabilities go.
+/// Where new capabilities go: a CNode capability and the path to the
+/// target CNode in its CSpace.
 #[derive(Debug, Clone, Copy)]
 pub struct Destination {
     /// A capability to the CNode that receives the new capabilities.
-    pub root: u64,
+    pub root: Cap<CNode>,
     /// Index of the target CNode in `root`'s CSpace (0 with depth 0 for
     /// `root` itself).
     pub node_index: u64,
@@ -21,18 +23,33 @@ impl Destination {
     /// The root task's own root CNode.
     pub fn root_cnode() -> Destination {
         Destination {
-            root: sel4_runtime::bootinfo::INIT_THREAD_CNODE,
+            root: crate::cnode::root(),
             node_index: 0,
             node_depth: 0,
         }
     }
 }
 
-impl Cap<Untyped> {
-    /// seL4_Untyped_Retype: creates `count` objects of `ty` (with
-    /// `size_bits` for variable-size types) into the slots
-    /// `[slot, slot + count)` of `dest`.
-    pub fn retype_raw(
+/// Retyping for `Cap<Untyped>`.
+pub trait UntypedExt {
+    /// `Untyped_Retype`: creates `count` objects of `ty` (with `size_bits`
+    /// for variable-size types) into the slots `[slot, slot + count)` of
+    /// `dest`.
+    fn retype_raw(
+        self,
+        ty: ObjectType,
+        size_bits: usize,
+        dest: Destination,
+        slot: u64,
+        count: usize,
+    ) -> Result<()>;
+
+    /// Creates one fixed-size object of kind `T` at `slot` of the root CNode.
+    fn retype<T: FixedSize>(self, slot: u64) -> Result<Cap<T>>;
+}
+
+impl UntypedExt for Cap<Untyped> {
+    fn retype_raw(
         self,
         ty: ObjectType,
         size_bits: usize,
@@ -40,25 +57,19 @@ impl Cap<Untyped> {
         slot: u64,
         count: usize,
     ) -> Result<()> {
-        invoke(
-            self.cptr(),
-            InvocationLabel::UntypedRetype,
-            &[dest.root],
-            &[
-                ty as u64,
-                size_bits as u64,
-                dest.node_index,
-                dest.node_depth,
-                slot,
-                count as u64,
-            ],
-        )
-        .map(|_| ())
+        Ok(self.untyped_retype(
+            ty as u64,
+            size_bits as u64,
+            dest.root,
+            dest.node_index,
+            dest.node_depth,
+            slot,
+            count as u64,
+        )?)
     }
 
-    /// Creates one fixed-size object of type `T` at `slot` of the root CNode.
-    pub fn retype<T: FixedSize>(self, slot: u64) -> Result<Cap<T>> {
-        self.retype_raw(T::OBJECT_TYPE, 0, Destination::root_cnode(), slot, 1)?;
+    fn retype<T: FixedSize>(self, slot: u64) -> Result<Cap<T>> {
+        self.retype_raw(T::TYPE, 0, Destination::root_cnode(), slot, 1)?;
         Ok(Cap::from_cptr(slot))
     }
 }

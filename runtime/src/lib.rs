@@ -20,6 +20,7 @@ pub mod logger;
 #[cfg(target_os = "none")]
 mod panic;
 mod start;
+pub mod thread;
 
 pub use bootinfo::BootInfo;
 pub use exit::{exit, ExitCode};

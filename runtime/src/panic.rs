@@ -1,5 +1,6 @@
 //! The panic handler: prints where and why, reports the failure on the
-//! serial protocol, and ends the system with a failure status.
+//! serial protocol, and ends the system with a failure status. A panic on a
+//! spawned thread goes to that thread's joiner instead (`crate::thread`).
 
 use crate::console::write_fmt_unlocked;
 use crate::exit::{exit, ExitCode};
@@ -9,6 +10,8 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    // A panic on a thread the root task spawned ends that thread only.
+    crate::thread::on_panic(info);
     if PANICKING.swap(true, Ordering::SeqCst) {
         // A panic while panicking: print nothing more, just stop.
         exit(ExitCode::Failure);

@@ -97,6 +97,7 @@ mod entry {
         // SAFETY: the kernel maps the initial thread's IPC buffer at the
         // address it reports in bootinfo.
         unsafe { sel4_sys::set_ipc_buffer(bootinfo.ipc_buffer()) };
+        crate::thread::set_initial_thread_pointer(info.thread_pointer, info.image_start);
         crate::heap::init();
         crate::logger::init(log::LevelFilter::Info);
         crate::bootinfo::init_runtime_caps(&bootinfo);

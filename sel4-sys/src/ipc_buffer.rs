@@ -7,9 +7,9 @@
 use crate::{consts, Word};
 
 /// Maximum number of message words (seL4_MsgMaxLength).
-pub const MSG_MAX_LENGTH: usize = consts::MsgMaxLength as usize;
+pub const MSG_MAX_LENGTH: usize = consts::MsgMaxLength;
 /// Maximum number of extra capabilities per message (seL4_MsgMaxExtraCaps).
-pub const MSG_MAX_EXTRA_CAPS: usize = consts::MsgMaxExtraCaps as usize;
+pub const MSG_MAX_EXTRA_CAPS: usize = consts::MsgMaxExtraCaps;
 
 /// seL4_IPCBuffer, as the kernel lays it out.
 #[repr(C, align(1024))]

@@ -7,16 +7,37 @@
 //! by the `SEL4_KERNEL` environment variable (a kernel stage, see
 //! `docs/design.md`), so this crate matches that kernel's version and
 //! configuration exactly.
+//!
+//! The kernel's object API is generated too: one method per method of the
+//! interface XML files whose condition holds, on typed capabilities
+//! ([`Cap`] with a marker of [`cap_type`]), named after the C function
+//! without `seL4_` in snake case, marshalled as libsel4's stubs are:
+//!
+//! ```ignore
+//! let tcb: Cap<cap_type::TCB> = Cap::from_cptr(init_caps::CapInitThreadTCB as CPtr);
+//! tcb.tcb_suspend()?;                                  // seL4_TCB_Suspend
+//! let paddr = frame.x86_page_get_address()?;           // output words returned
+//! cnode.cnode_copy(dest, 64, cnode, src, 64, rights)?; // caps as extra caps
+//! ```
+//!
+//! Errors come back as [`InvocationError`] with the kernel's detail words;
+//! fault messages decode with [`Fault::decode`].
 #![no_std]
 
 #[cfg(target_arch = "x86_64")]
 #[path = "arch/x86_64.rs"]
 pub mod arch;
 
+pub mod cap;
+mod fault;
+pub mod invocation;
 mod ipc_buffer;
 mod syscalls;
 
 pub use arch::{Regs, REGISTER_MRS};
+pub use cap::{Cap, CapType, FixedSize};
+pub use fault::*;
+pub use invocation::{InvocationError, LookupFailure, Reply};
 pub use ipc_buffer::*;
 pub use syscalls::*;
 
@@ -30,7 +51,8 @@ pub type CPtr = Word;
     non_upper_case_globals,
     clippy::all,
     missing_docs,
-    dead_code
+    dead_code,
+    unused_parens
 )]
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/generated.rs"));

@@ -236,3 +236,32 @@ pub fn debug_halt() -> Result<(), NotConfigured> {
     raw(sys, &mut r);
     Ok(())
 }
+
+/// `seL4_DebugCapIdentify`: the kernel's type tag of the capability at
+/// `cap` (0 for an empty slot); debug kernels only.
+pub fn debug_cap_identify(cap: CPtr) -> Result<Word, NotConfigured> {
+    let sys = crate::syscall_opt::DEBUG_CAP_IDENTIFY.ok_or(NotConfigured("DebugCapIdentify"))?;
+    let mut r = Regs {
+        cap_or_badge: cap,
+        ..Regs::default()
+    };
+    raw(sys, &mut r);
+    Ok(r.cap_or_badge)
+}
+
+/// `seL4_Recv` on `src` with `info` in the message-info register. The kernel
+/// overwrites it for a message but leaves it as it was when a notification
+/// bound to the thread wakes it, which tells the two apart.
+pub fn recv_with_info(src: CPtr, info: MessageInfo) -> Received {
+    let mut r = Regs {
+        cap_or_badge: src,
+        info: info.0,
+        ..Regs::default()
+    };
+    raw(Syscall::Recv, &mut r);
+    Received {
+        info: MessageInfo(r.info),
+        badge: r.cap_or_badge,
+        mrs: r.mr,
+    }
+}

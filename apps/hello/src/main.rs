@@ -9,9 +9,10 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use log::info;
-use sel4_rootserver::cnode::ALL_RIGHTS;
+use sel4_rootserver::cnode::{self, ALL_RIGHTS};
 use sel4_rootserver::{
-    entry, println, BootInfo, CNode, Cap, Error, Notification, SlotAllocator, Untyped,
+    entry, println, BootInfo, CNodeExt, Cap, Error, Notification, SlotAllocator, Untyped,
+    UntypedExt, TCB,
 };
 
 entry!(main);
@@ -62,7 +63,7 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
             )
         })
         .collect();
-    ram.sort_by(|a, b| b.1.cmp(&a.1));
+    ram.sort_by_key(|r| core::cmp::Reverse(r.1));
     let (slot, size_bits, paddr) = *ram
         .first()
         .ok_or(Error::UntypedExhausted { size_bits: 0 })?;
@@ -78,7 +79,7 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     info!("notification at slot {:#x}", ntfn.cptr());
     // Signals through a badged copy, so that a poll tells them apart from
     // "nothing signalled" (badge 0).
-    let badged = Cap::<CNode>::root().mint(slots.alloc()?, ntfn, ALL_RIGHTS, 0x5)?;
+    let badged = cnode::root().mint(slots.alloc()?, ntfn, ALL_RIGHTS, 0x5)?;
     let before = ntfn.poll();
     badged.signal();
     let after = ntfn.poll();
@@ -86,8 +87,27 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     info!("poll before signal: {before}, after signal: {after}, after that: {again}");
     if before != 0 || after != 0x5 || again != 0 {
         println!("notification did not behave: {before} {after} {again}");
-        return Err(Error::UnknownKernelError(0));
+        return Err(Error::Check("notification signal and poll"));
     }
+
+    // A generated TCB method on the root task's own TCB (seL4 5.x takes the
+    // priority alone, later kernels also the authority TCB).
+    let me: Cap<TCB> = Cap::from_cptr(sel4_rootserver::sys::init_caps::CapInitThreadTCB as u64);
+    sel4_rootserver::sys::sel4_cfg_if! { label TCBSetSchedParams {
+        me.tcb_set_priority(me, 254)?;
+    } else {
+        me.tcb_set_priority(254)?;
+    } }
+    // An invocation error with its detail: an empty slot is no TCB.
+    let empty: Cap<TCB> = Cap::from_cptr(slots.alloc()?);
+    match empty.tcb_suspend() {
+        Err(sel4_rootserver::InvocationError::InvalidCapability { argument: 0 }) => {}
+        other => {
+            println!("suspending an empty slot gave {other:?}");
+            return Err(Error::Check("invocation error decoding"));
+        }
+    }
+    info!("TCB_SetPriority on itself and a typed invocation error: ok");
     println!("Hello from a pure-Rust seL4 root task!");
     Ok(())
 }

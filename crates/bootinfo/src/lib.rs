@@ -899,6 +899,13 @@ fn validate_extra(extra: &[u8], ws: usize) -> Result<(), Error> {
         }
         let id = read_le(extra, offset, ws).unwrap_or(0);
         let len = read_le(extra, offset + ws, ws).unwrap_or(0);
+        if id == ExtraChunkId::Padding.raw() && len >= header as u64 && len > remaining as u64 {
+            // seL4 12.x and 13.0.0 (x86) end the list with a padding chunk
+            // whose length runs to the end of the extra bootinfo pages, past
+            // extraLen (extraLen counts only its header): that chunk is the
+            // last one and is cut at extraLen.
+            return Ok(());
+        }
         if len < header as u64 || len > remaining as u64 {
             return Err(Error::BadExtraChunkLen { offset, id, len });
         }
@@ -989,7 +996,12 @@ impl<'a> Iterator for ExtraChunks<'a> {
             let id = read_le(self.data, offset, ws)?;
             let len = read_le(self.data, offset.checked_add(ws)?, ws)?;
             let len = usize::try_from(len).ok()?;
-            let end = offset.checked_add(len)?;
+            let mut end = offset.checked_add(len)?;
+            if id == ExtraChunkId::Padding.raw() && len >= 2 * ws && end > self.data.len() {
+                // A final padding chunk longer than extraLen (12.x, 13.0.0):
+                // cut at extraLen, as validation allowed.
+                end = self.data.len();
+            }
             if len < 2 * ws || end > self.data.len() {
                 // Cannot happen after validation; stop rather than loop.
                 self.offset = self.data.len();

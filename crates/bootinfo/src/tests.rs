@@ -764,3 +764,52 @@ fn error_display() {
     };
     assert!(e.to_string().contains("empty"));
 }
+
+#[test]
+fn padding_chunk_past_extra_len_ends_the_list() {
+    // seL4 12.x and 13.0.0 on x86: extraLen counts the chunks plus one
+    // header, and the final padding chunk's length runs to the end of the
+    // extra bootinfo page, past extraLen.
+    let l = Layout::Sel4V12X86_64;
+    let mut extra = chunk(2, &[7; 24]);
+    extra.extend(chunk(5, &2000u32.to_le_bytes()));
+    let used = extra.len() as u64;
+    extra.extend(chunk(0, &[]));
+    put(&mut extra, used as usize + 8, 8, 4096 - used);
+    let mut img = v16_image();
+    img.extra_len = extra.len() as u64;
+    img.extra = extra;
+    let b = img.build(Kind::V12);
+    let bi = BootInfo::parse(&b, l).unwrap();
+    assert_eq!(bi.extra_tsc_mhz(), Some(2000));
+    let ids: Vec<_> = bi.all_extra_chunks().map(|c| c.id).collect();
+    assert_eq!(
+        ids,
+        [
+            ExtraChunkId::from_raw(2),
+            ExtraChunkId::from_raw(5),
+            ExtraChunkId::Padding
+        ]
+    );
+    let pad = bi.all_extra_chunks().last().unwrap();
+    assert_eq!(pad.data.len(), 0);
+    assert_eq!(bi.extra_chunks().count(), 2);
+    // Only padding may run past extraLen: the same length on another id is
+    // an error.
+    let mut extra = chunk(5, &2000u32.to_le_bytes());
+    let used = extra.len() as u64;
+    extra.extend(chunk(3, &[]));
+    put(&mut extra, used as usize + 8, 8, 4096 - used);
+    let mut img = v16_image();
+    img.extra_len = extra.len() as u64;
+    img.extra = extra;
+    let b = img.build(Kind::V12);
+    assert_eq!(
+        BootInfo::parse(&b, l).unwrap_err(),
+        Error::BadExtraChunkLen {
+            offset: used as usize,
+            id: 3,
+            len: 4096 - used
+        }
+    );
+}

@@ -60,10 +60,32 @@ impl Block {
     }
 }
 
+/// A `tagged_union name tag_field { tag Name value ... }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedUnion {
+    pub name: String,
+    pub tag_field: String,
+    /// The tags whose `#if`s hold for the config, as written.
+    pub tags: Vec<(String, u64)>,
+}
+
 /// Parses a `.bf` file: preprocessor conditions are evaluated against the
 /// config, `--` comments dropped, `tagged_union`s skipped.  `default_base`
 /// applies until the file sets `base`.
 pub fn parse(text: &str, config: &Config, default_base: u32) -> Result<Vec<Block>, String> {
+    parse_all(text, config, default_base).map(|x| x.0)
+}
+
+/// The `tagged_union`s of a `.bf` file (conditions evaluated).
+pub fn parse_tagged_unions(text: &str, config: &Config) -> Result<Vec<TaggedUnion>, String> {
+    parse_all(text, config, 64).map(|x| x.1)
+}
+
+fn parse_all(
+    text: &str,
+    config: &Config,
+    default_base: u32,
+) -> Result<(Vec<Block>, Vec<TaggedUnion>), String> {
     // `--` comments first: they may hold text the C preprocessor dislikes
     let no_dash: String = text
         .lines()
@@ -88,6 +110,7 @@ pub fn parse(text: &str, config: &Config, default_base: u32) -> Result<Vec<Block
     }
     let mut base = default_base;
     let mut blocks = Vec::new();
+    let mut unions = Vec::new();
     let mut i = 0;
     let num = |w: Option<&String>| -> Result<u32, String> {
         w.and_then(|s| s.parse().ok())
@@ -157,15 +180,47 @@ pub fn parse(text: &str, config: &Config, default_base: u32) -> Result<Vec<Block
                 blocks.push(b);
             }
             "tagged_union" => {
-                while i < words.len() && words[i] != "}" {
-                    i += 1;
+                let name = words
+                    .get(i + 1)
+                    .ok_or("tagged_union without a name")?
+                    .clone();
+                let tag_field = words
+                    .get(i + 2)
+                    .ok_or_else(|| format!("tagged_union {name} without a tag field"))?
+                    .clone();
+                i += 3;
+                if words.get(i).map(String::as_str) != Some("{") {
+                    return Err(format!("tagged_union {name}: expected `{{`"));
                 }
                 i += 1;
+                let mut tags = Vec::new();
+                while i < words.len() && words[i] != "}" {
+                    match words[i].as_str() {
+                        "tag" => {
+                            let t = words
+                                .get(i + 1)
+                                .ok_or_else(|| format!("tagged_union {name}: tag without a name"))?
+                                .clone();
+                            let v = num(words.get(i + 2))
+                                .map_err(|e| format!("tagged_union {name}, tag {t}: {e}"))?;
+                            tags.push((t, u64::from(v)));
+                            i += 3;
+                        }
+                        "mask" => i += 3,
+                        other => return Err(format!("tagged_union {name}: unexpected `{other}`")),
+                    }
+                }
+                i += 1;
+                unions.push(TaggedUnion {
+                    name,
+                    tag_field,
+                    tags,
+                });
             }
             other => return Err(format!("unexpected `{other}`")),
         }
     }
-    Ok(blocks)
+    Ok((blocks, unions))
 }
 
 #[cfg(test)]
@@ -264,6 +319,15 @@ block Two(a, b) {
             }
         );
         assert!(!b[2].is_single_word());
+        let u = parse_tagged_unions(BF, &c).unwrap();
+        assert_eq!(u.len(), 1);
+        assert_eq!(u[0].name, "seL4_Fault");
+        assert_eq!(u[0].tag_field, "seL4_FaultType");
+        assert_eq!(u[0].tags, [("NullFault".to_string(), 0)]);
+        c.insert("CONFIG_KERNEL_MCS", Value::Bool(true));
+        let u = parse_tagged_unions(BF, &c).unwrap();
+        assert_eq!(u[0].tags.len(), 2);
+        c.insert("CONFIG_KERNEL_MCS", Value::Bool(false));
         c.insert("CONFIG_IOMMU", Value::Bool(true));
         assert_eq!(parse(BF, &c, 64).unwrap().len(), 4);
         assert!(parse("block x { field a 3 }", &c, 64).is_err());

@@ -108,6 +108,63 @@ impl CHeader {
     }
 }
 
+/// `typedef struct X_ { seL4_Word a, b; seL4_Word c; } X;` definitions whose
+/// fields are all `seL4_Word`s, after conditional sections are evaluated:
+/// (typedef name, field names in order).  Other structs are skipped.
+pub fn word_structs(text: &str, config: &Config) -> Result<Vec<(String, Vec<String>)>, String> {
+    let pp = cpp::preprocess(text, config)?;
+    let toks = cpp::tokenize(&pp.text)?;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 1 < toks.len() {
+        if toks[i] != Token::Ident("typedef".into()) || toks[i + 1] != Token::Ident("struct".into())
+        {
+            i += 1;
+            continue;
+        }
+        i += 2;
+        if let Some(Token::Ident(_)) = toks.get(i) {
+            i += 1;
+        }
+        if toks.get(i) != Some(&Token::Punct("{")) {
+            continue;
+        }
+        i += 1;
+        let mut fields = Vec::new();
+        let mut all_words = true;
+        while i < toks.len() && toks[i] != Token::Punct("}") {
+            // one declaration: type, then names separated by commas, up to `;`
+            let st = i;
+            while i < toks.len() && toks[i] != Token::Punct(";") && toks[i] != Token::Punct("}") {
+                i += 1;
+            }
+            let decl = &toks[st..i];
+            if toks.get(i) == Some(&Token::Punct(";")) {
+                i += 1;
+            }
+            match decl {
+                [Token::Ident(t), rest @ ..] if t == "seL4_Word" => {
+                    for part in rest.split(|t| *t == Token::Punct(",")) {
+                        match part {
+                            [Token::Ident(n)] => fields.push(n.clone()),
+                            _ => all_words = false,
+                        }
+                    }
+                }
+                [] => {}
+                _ => all_words = false,
+            }
+        }
+        i += 1; // `}`
+        if let Some(Token::Ident(name)) = toks.get(i) {
+            if all_words && !fields.is_empty() {
+                out.push((name.clone(), fields));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Values of enumerators and macros across headers, evaluated like the C
 /// compiler would (enumerators may refer to enumerators of other headers).
 pub struct Symbols<'a> {
@@ -346,5 +403,23 @@ mod tests {
         assert_eq!(s.value("seL4_VSpaceBits"), Some(12));
         assert_eq!(s.value("seL4_MsgMaxExtraCaps"), Some(3));
         assert_eq!(s.value("seL4_T"), None);
+    }
+
+    #[test]
+    fn word_structs_with_conditions() {
+        let mut c = Config::new();
+        c.insert("CONFIG_X", kernel_config::Value::Bool(true));
+        let h = "typedef struct seL4_A_ {\n    seL4_Word a, b;\n#ifdef CONFIG_X\n    seL4_Word c;\n#endif\n} seL4_A;\n\
+                 typedef struct seL4_B_ { seL4_Uint8 x; } seL4_B;\n";
+        let s = word_structs(h, &c).unwrap();
+        assert_eq!(
+            s,
+            [(
+                "seL4_A".to_string(),
+                vec!["a".to_string(), "b".into(), "c".into()]
+            )]
+        );
+        let s = word_structs(h, &Config::new()).unwrap();
+        assert_eq!(s[0].1.len(), 2);
     }
 }

@@ -453,8 +453,226 @@ pub fn emit(t: &Tables) -> String {
         bitfield_block(&mut out, b);
     }
 
+    api_items(&mut out, t);
     cfg_if_macro(&mut out, t);
     out
+}
+
+/// Object type of a capability marker: `<C name>Object`, else the
+/// exceptions (`CNode` -> `CapTableObject`, `X86_Page` -> `X86_4K`).
+fn object_type_for(c_type: &str, t: &Tables) -> Option<String> {
+    let base = c_type.strip_prefix("seL4_").unwrap_or(c_type);
+    let has = |n: &str| t.object_types.iter().any(|(o, _)| o == n);
+    let mut cands = vec![format!("{base}Object")];
+    match base {
+        "CNode" => cands.push("CapTableObject".into()),
+        "X86_Page" => cands.push("X86_4K".into()),
+        "ARM_Page" => cands.push("ARM_SmallPageObject".into()),
+        "RISCV_Page" => cands.push("RISCV_4K_Page".into()),
+        _ => {}
+    }
+    cands.into_iter().find(|c| has(c))
+}
+
+/// `seL4_<x>Bits` of a fixed-size object type, if the constants have it.
+fn size_bits_for(c_type: &str, t: &Tables) -> Option<String> {
+    let base = c_type.strip_prefix("seL4_").unwrap_or(c_type);
+    let short = ["X86_", "X64_", "ARM_", "AARCH64_", "RISCV_"]
+        .iter()
+        .find_map(|p| base.strip_prefix(p))
+        .unwrap_or(base);
+    let mut cands = vec![format!("{base}Bits"), format!("{short}Bits")];
+    if short == "PageDirectory" {
+        cands.push("PageDirBits".into());
+    }
+    cands.into_iter().find(|c| t.constants.contains_key(c))
+}
+
+/// The typed-capability API: capability markers, word structs, bitfield
+/// word types, one method per XML method, fault labels.
+fn api_items(out: &mut String, t: &Tables) {
+    // types the XML refers to that are not generated elsewhere
+    if !t.bitfields.iter().any(|b| b.name == "seL4_CapData") {
+        let _ = writeln!(
+            out,
+            "/// `seL4_CapData_t` (a one-word tagged union of badge and guard data in this kernel).\n\
+             {ALLOW}\n#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]\n#[repr(transparent)]\n\
+             pub struct CapData(pub u64);\n"
+        );
+        // the badge form: the `Badge` block's tag bit 0 and its `Badge` field
+        if let Some(l) = t
+            .other_blocks
+            .iter()
+            .find(|b| b.name == "Badge")
+            .and_then(|b| b.layout().into_iter().find(|l| l.name == "Badge"))
+        {
+            let _ = writeln!(
+                out,
+                "/// A badge as `seL4_CapData_t` (`seL4_CapData_Badge_new`): fails for badges wider than\n\
+                 /// the {bits}-bit `Badge` field.\n\
+                 impl core::convert::TryFrom<u64> for CapData {{\n    type Error = u64;\n    \
+                 fn try_from(badge: u64) -> core::result::Result<CapData, u64> {{\n        \
+                 if badge >> {bits} != 0 {{ return core::result::Result::Err(badge); }}\n        \
+                 core::result::Result::Ok(CapData(badge << {shift}))\n    }}\n}}\n",
+                bits = l.bits,
+                shift = l.shift
+            );
+        }
+    }
+    let mut aliases: Vec<String> = Vec::new();
+    for m in &t.methods {
+        for p in &m.params {
+            if let Ok(crate::api::Kind::WordAlias { rust }) = t.types.kind(&p.ty) {
+                if !aliases.contains(&rust) {
+                    aliases.push(rust);
+                }
+            }
+        }
+    }
+    for (name, vals) in &t.word_enums {
+        if t.bitfields
+            .iter()
+            .any(|b| b.name.strip_prefix("seL4_") == Some(name.as_str()))
+        {
+            continue;
+        }
+        if !aliases.contains(name) {
+            aliases.push(name.clone());
+        }
+        let _ = vals;
+    }
+    aliases.sort();
+    for name in &aliases {
+        let _ = writeln!(
+            out,
+            "/// `seL4_{name}`: a word-sized C enum of the kernel's types.h."
+        );
+        let _ = writeln!(out, "{ALLOW}");
+        let _ = writeln!(
+            out,
+            "#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]"
+        );
+        let _ = writeln!(out, "#[repr(transparent)]");
+        let _ = writeln!(out, "pub struct {}(pub crate::Word);\n", ident(name));
+        if let Some((_, vals)) = t.word_enums.iter().find(|(n, _)| n == name) {
+            let prefix = match name.rfind('_') {
+                Some(i) => &name[..=i],
+                None => "",
+            };
+            let _ = writeln!(out, "{ALLOW}");
+            let _ = writeln!(out, "impl {} {{", ident(name));
+            for (v, n) in vals {
+                if *n < 0 {
+                    continue;
+                }
+                let short = v.strip_prefix(prefix).unwrap_or(v);
+                let _ = writeln!(
+                    out,
+                    "    /// `seL4_{v}`\n    pub const {}: {} = {}({n});",
+                    ident(short),
+                    ident(name),
+                    ident(name)
+                );
+            }
+            let _ = writeln!(out, "}}\n");
+        }
+    }
+    crate::api::emit_structs(out, &t.types);
+
+    // capability markers
+    let mut markers: Vec<(String, String)> = Vec::new(); // (marker, C name)
+    let mut add = |c: &str| {
+        let m = crate::api::marker_name(c);
+        if !markers.iter().any(|(x, _)| *x == m) {
+            markers.push((m, c.to_string()));
+        }
+    };
+    for f in &t.api_files {
+        for i in &f.interfaces {
+            add(i);
+        }
+        for m in &f.methods {
+            for p in &m.params {
+                if let Ok(crate::api::Kind::Cap { marker: Some(_) }) = t.types.kind(&p.ty) {
+                    add(&p.ty);
+                }
+            }
+        }
+    }
+    add("seL4_Endpoint");
+    add("seL4_Notification");
+    add("seL4_Null");
+    if t.config.is_defined("CONFIG_KERNEL_MCS") {
+        add("seL4_Reply");
+        add("seL4_SchedContext");
+    }
+    markers.sort();
+    let _ = writeln!(
+        out,
+        "/// Zero-sized markers for the kinds of capability: one per interface of the\n\
+         /// kernel's XML (and capability type its methods take), plus `Endpoint`,\n\
+         /// `Notification`, `Null` and (MCS) `Reply`."
+    );
+    let _ = writeln!(out, "pub mod cap_type {{");
+    for (m, c) in &markers {
+        let obj = object_type_for(c, t);
+        let _ = writeln!(out, "    /// `{c}` capabilities.");
+        let _ = writeln!(
+            out,
+            "    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]"
+        );
+        let _ = writeln!(out, "    pub struct {m};");
+        let _ = writeln!(out, "    impl crate::CapType for {m} {{");
+        let _ = writeln!(out, "        const NAME: &'static str = {m:?};");
+        let _ = writeln!(
+            out,
+            "        const OBJECT_TYPE: core::option::Option<super::ObjectType> = {};",
+            match &obj {
+                Some(o) => format!(
+                    "core::option::Option::Some(super::ObjectType::{})",
+                    ident(o)
+                ),
+                None => "core::option::Option::None".into(),
+            }
+        );
+        let _ = writeln!(out, "    }}");
+        if let (Some(o), Some(b)) = (&obj, size_bits_for(c, t)) {
+            let _ = writeln!(out, "    impl crate::FixedSize for {m} {{");
+            let _ = writeln!(
+                out,
+                "        const TYPE: super::ObjectType = super::ObjectType::{};",
+                ident(o)
+            );
+            let _ = writeln!(
+                out,
+                "        const SIZE_BITS: usize = super::consts::{} as usize;",
+                ident(&b)
+            );
+            let _ = writeln!(out, "    }}");
+        }
+    }
+    let _ = writeln!(out, "}}\n");
+
+    // methods
+    if let Err(e) = crate::api::emit_methods(out, &t.methods, &t.types, &t.invocations.labels) {
+        // `collect` planned every method already; this cannot fail then.
+        let _ = writeln!(out, "compile_error!({:?});", e);
+    }
+
+    // fault labels
+    let tags: Vec<(String, i128)> = t
+        .fault_tags
+        .iter()
+        .map(|(n, v)| (n.clone(), *v as i128))
+        .collect();
+    enum_block(
+        out,
+        "Fault message labels: the tags of the `seL4_Fault` tagged union (bitfield files, `#if`s evaluated).",
+        "FaultLabel",
+        "usize",
+        &tags,
+        &[],
+    );
 }
 
 /// `sel4_cfg_if!`: compile one branch or the other depending on whether the

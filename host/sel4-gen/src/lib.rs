@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 pub use kernel_config::{self, Config, Error, KernelFiles, Stage, Value};
 
+pub mod api;
 pub mod bitfield;
 pub mod cheader;
 pub mod cpp;
@@ -49,6 +50,20 @@ pub struct Tables {
     /// Initial capability slots of the root task (`seL4_RootCNodeCapSlots`
     /// of bootinfo_types.h: `CapInitThreadTCB`, ...), prefix stripped.
     pub init_caps: Vec<(String, usize)>,
+    /// The interface XML files (generic, sel4_arch, arch), as written.
+    pub api_files: Vec<api::ApiFile>,
+    /// The methods of the configured kernel (conditions true), file order.
+    pub methods: Vec<api::Method>,
+    /// Parameter type knowledge (caps, bitfields, structs).
+    pub types: api::Types,
+    /// Word-sized enum types of the types.h headers
+    /// (`seL4_X86_VMAttributes`, ...): (name, values), prefix stripped.
+    pub word_enums: Vec<(String, Vec<(String, i128)>)>,
+    /// One-word bitfield blocks without the `seL4_` prefix (5.x's `Badge`
+    /// and `Guard` of `seL4_CapData`).
+    pub other_blocks: Vec<bitfield::Block>,
+    /// Tags of the `seL4_Fault` tagged union (fault message labels).
+    pub fault_tags: Vec<(String, u64)>,
     /// Every file that was read.
     pub inputs: Vec<PathBuf>,
 }
@@ -110,11 +125,49 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
             stage,
         )
     };
+    let mut api_files = Vec::new();
+    for p in [
+        &files.interface_generic,
+        &files.interface_sel4_arch,
+        &files.interface_arch,
+    ] {
+        let what = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        api_files.push(in_file(api::parse_api(&read(p, stage)?, &what), p, stage)?);
+    }
     let invocations = Invocations::new(
         &methods(&files.interface_generic)?,
         &methods(&files.interface_sel4_arch)?,
         &methods(&files.interface_arch)?,
     );
+
+    // C structs and word-sized enums of the types.h headers
+    let mut c_structs = Vec::new();
+    let mut word_enums = Vec::new();
+    for p in &files.types_h {
+        let text = read(p, stage)?;
+        c_structs.extend(in_file(cheader::word_structs(&text, &config), p, stage)?);
+        let h = in_file(cheader::CHeader::parse(&text, &config), p, stage)?;
+        for e in &h.enums {
+            let Some(name) = e.typedef_name.as_deref() else {
+                continue;
+            };
+            if !name.starts_with("seL4_") {
+                continue;
+            }
+            let mut sym = cheader::Symbols::new(&config);
+            let vals = in_file(sym.eval_enums(&[e]), p, stage)?.remove(0);
+            word_enums.push((
+                strip(name).to_string(),
+                vals.into_iter()
+                    .map(|(n, v)| (strip(&n).to_string(), v))
+                    .collect(),
+            ));
+        }
+    }
 
     // errors
     let p = &files.errors_h;
@@ -182,7 +235,11 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
 
     // constants
     let mut headers = Vec::new();
-    for p in &files.constants {
+    for p in files
+        .constants
+        .iter()
+        .chain(std::iter::once(&files.shared_types_h))
+    {
         headers.push(in_file(
             cheader::CHeader::parse(&read(p, stage)?, &config),
             p,
@@ -212,6 +269,7 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
 
     // bitfields
     let mut bitfields = Vec::new();
+    let mut other_blocks: Vec<bitfield::Block> = Vec::new();
     for p in &files.bitfields {
         let blocks = in_file(
             bitfield::parse(&read(p, stage)?, &config, stage.word_size()),
@@ -219,6 +277,9 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
             stage,
         )?;
         for b in blocks {
+            if !b.name.starts_with("seL4_") && b.is_single_word() {
+                other_blocks.push(b.clone());
+            }
             if b.name.starts_with("seL4_")
                 && b.is_single_word()
                 && !bitfields.iter().any(|x: &bitfield::Block| x.name == b.name)
@@ -226,6 +287,41 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
                 bitfields.push(b);
             }
         }
+    }
+
+    // fault labels: the seL4_Fault tagged union
+    let mut fault_tags = Vec::new();
+    for p in &files.bitfields {
+        for u in in_file(
+            bitfield::parse_tagged_unions(&read(p, stage)?, &config),
+            p,
+            stage,
+        )? {
+            if u.name == "seL4_Fault" {
+                fault_tags = u.tags;
+            }
+        }
+    }
+    if fault_tags.is_empty() {
+        return Err(Error(format!(
+            "kernel stage {}: no seL4_Fault tagged union in the bitfield files",
+            stage.dir.display()
+        )));
+    }
+
+    // the object API: methods and their parameter types
+    let bitfield_names: Vec<String> = bitfields
+        .iter()
+        .map(|b| strip(&b.name).to_string())
+        .collect();
+    let file_refs: Vec<&api::ApiFile> = api_files.iter().collect();
+    let types = api::Types::new(&file_refs, &bitfield_names, &c_structs, stage.word_size())
+        .map_err(|e| Error(format!("kernel stage {}: {e}", stage.dir.display())))?;
+    let methods = api::enabled_methods(&file_refs, &config)
+        .map_err(|e| Error(format!("kernel stage {}: {e}", stage.dir.display())))?;
+    for m in &methods {
+        api::plan(m, &types)
+            .map_err(|e| Error(format!("kernel stage {}: {e}", stage.dir.display())))?;
     }
 
     // initial capability slots
@@ -263,6 +359,12 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
         object_type_counts,
         constants,
         bitfields,
+        api_files,
+        methods,
+        types,
+        word_enums,
+        other_blocks,
+        fault_tags,
         inputs,
     })
 }

@@ -7,8 +7,13 @@
 //! Compared: every syscall number and every invocation label (and the
 //! `n*InvocationLabels` markers) against the C enums of the headers the kernel
 //! build generated from the same XML files, and the values recorded in
-//! shared/notes/kernel-facts.md.  The generated Rust source is also compiled
-//! (host `rustc --test`, and `x86_64-unknown-none` when that target exists).
+//! shared/notes/kernel-facts.md.  The generated methods: one per XML method
+//! the kernel build enabled (per interface), and, when the stage has
+//! libsel4's own generated stubs (`sel4_client.h`, CMake builds), the same
+//! label, extra-cap count and message length for every one.  The generated
+//! Rust source is also compiled (host `rustc --test`, with tests that call
+//! real generated methods against a recording shim, and
+//! `x86_64-unknown-none` when that target exists).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -209,6 +214,174 @@ fn values_from_kernel_facts() {
     assert!(t.bitfields.iter().any(|b| b.name == "seL4_CapRights"));
 }
 
+/// What the generated source needs from sel4-sys, for compiling it alone:
+/// the host version records each invocation so that the tests below can
+/// check the marshalling of the real generated methods.
+const SHIM_COMMON: &str = r#"
+pub type Word = u64;
+pub type CPtr = u64;
+pub trait CapType: Copy {
+    const NAME: &'static str;
+    const OBJECT_TYPE: core::option::Option<ObjectType>;
+}
+pub trait FixedSize: CapType {
+    const TYPE: ObjectType;
+    const SIZE_BITS: usize;
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cap<T: CapType> {
+    cptr: CPtr,
+    _t: core::marker::PhantomData<T>,
+}
+impl<T: CapType> Cap<T> {
+    pub const fn from_cptr(cptr: CPtr) -> Self {
+        Cap { cptr, _t: core::marker::PhantomData }
+    }
+    pub const fn cptr(self) -> CPtr {
+        self.cptr
+    }
+}
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvocationError(pub Word);
+"#;
+
+const SHIM_NOSTD: &str = r#"
+pub mod invocation {
+    pub struct Reply;
+    impl Reply {
+        pub fn word(&self, _i: usize) -> crate::Word {
+            0
+        }
+    }
+    pub fn call(
+        _service: crate::CPtr,
+        label: crate::InvocationLabel,
+        _caps: &[crate::CPtr],
+        _words: &[crate::Word],
+    ) -> core::result::Result<Reply, crate::InvocationError> {
+        core::result::Result::Err(crate::InvocationError(label as crate::Word))
+    }
+}
+"#;
+
+const SHIM_HOST: &str = r#"
+pub mod invocation {
+    use std::cell::RefCell;
+    thread_local! {
+        pub static LAST: RefCell<Option<(crate::CPtr, usize, Vec<u64>, Vec<u64>)>> = RefCell::new(None);
+        pub static REPLY: RefCell<Vec<u64>> = RefCell::new(vec![0; 128]);
+    }
+    pub struct Reply(Vec<u64>);
+    impl Reply {
+        pub fn word(&self, i: usize) -> crate::Word {
+            self.0[i]
+        }
+    }
+    pub fn call(
+        service: crate::CPtr,
+        label: crate::InvocationLabel,
+        caps: &[crate::CPtr],
+        words: &[crate::Word],
+    ) -> core::result::Result<Reply, crate::InvocationError> {
+        LAST.with(|l| *l.borrow_mut() = Some((service, label as usize, caps.to_vec(), words.to_vec())));
+        Ok(Reply(REPLY.with(|r| r.borrow().clone())))
+    }
+    pub fn last() -> (crate::CPtr, usize, Vec<u64>, Vec<u64>) {
+        LAST.with(|l| l.borrow_mut().take()).expect("an invocation")
+    }
+    pub fn set_reply(words: &[u64]) {
+        REPLY.with(|r| {
+            let mut r = r.borrow_mut();
+            r.iter_mut().for_each(|w| *w = 0);
+            r[..words.len()].copy_from_slice(words);
+        });
+    }
+}
+
+#[test]
+fn marshal_cnode_copy_caps_and_five_words() {
+    let cn: Cap<cap_type::CNode> = Cap::from_cptr(2);
+    cn.cnode_copy(5, 64, Cap::from_cptr(3), 7, 0xff, CapRights(0xf)).unwrap();
+    let (svc, label, caps, words) = invocation::last();
+    assert_eq!(svc, 2);
+    assert_eq!(label, InvocationLabel::CNodeCopy as usize);
+    assert_eq!(caps, [3]);
+    assert_eq!(words, [5, 64, 7, 0xff, 0xf]);
+}
+
+#[test]
+fn marshal_untyped_retype() {
+    let u: Cap<cap_type::Untyped> = Cap::from_cptr(9);
+    u.untyped_retype(ObjectType::TCBObject as Word, 0, Cap::from_cptr(2), 0, 0, 100, 1).unwrap();
+    let (_, label, caps, words) = invocation::last();
+    assert_eq!(label, InvocationLabel::UntypedRetype as usize);
+    assert_eq!(caps, [2]);
+    assert_eq!(words, [ObjectType::TCBObject as Word, 0, 0, 0, 100, 1]);
+}
+
+#[test]
+fn marshal_packs_bools_and_bytes_into_one_word() {
+    let t: Cap<cap_type::TCB> = Cap::from_cptr(1);
+    t.tcb_copy_registers(Cap::from_cptr(4), true, false, true, true, 0x5).unwrap();
+    let (_, label, caps, words) = invocation::last();
+    assert_eq!(label, InvocationLabel::TCBCopyRegisters as usize);
+    assert_eq!(caps, [4]);
+    // bools at bits 0..4, the seL4_Uint8 aligned to bit 8
+    assert_eq!(words, [0b1101 | (0x5 << 8)]);
+}
+
+#[test]
+fn marshal_struct_spills_past_the_registers() {
+    let t: Cap<cap_type::TCB> = Cap::from_cptr(1);
+    let mut regs = UserContext::default();
+    regs.rip = 0x1000;
+    regs.rsp = 0x2000;
+    regs.r15 = 0xf15;
+    t.tcb_write_registers(true, 0, 3, &regs).unwrap();
+    let (_, label, caps, words) = invocation::last();
+    assert_eq!(label, InvocationLabel::TCBWriteRegisters as usize);
+    assert!(caps.is_empty());
+    assert_eq!(words.len(), 2 + UserContext::WORDS);
+    assert_eq!(&words[..4], &[1, 3, 0x1000, 0x2000]);
+    assert_eq!(words[2 + 17], 0xf15);
+}
+
+#[test]
+fn unmarshal_outputs() {
+    let p: Cap<cap_type::X86Page> = Cap::from_cptr(11);
+    invocation::set_reply(&[0xabc000]);
+    assert_eq!(p.x86_page_get_address().unwrap(), 0xabc000);
+    let (_, label, _, words) = invocation::last();
+    assert_eq!(label, InvocationLabel::X86PageGetAddress as usize);
+    assert!(words.is_empty());
+
+    let io: Cap<cap_type::X86IOPort> = Cap::from_cptr(12);
+    invocation::set_reply(&[0x1ff]);
+    assert_eq!(io.x86_io_port_in8(0x60).unwrap(), 0xff);
+    assert_eq!(invocation::last().3, [0x60]);
+
+    let t: Cap<cap_type::TCB> = Cap::from_cptr(1);
+    let all: Vec<u64> = (1..=UserContext::WORDS as u64).collect();
+    invocation::set_reply(&all);
+    let r = t.tcb_read_registers(false, 0, UserContext::WORDS as Word).unwrap();
+    assert_eq!((r.rip, r.rsp, r.rflags, r.rax), (1, 2, 3, 4));
+    assert_eq!(r.r15, 18);
+    assert_eq!(invocation::last().3, [0, UserContext::WORDS as u64]);
+}
+
+#[test]
+fn cap_markers() {
+    assert_eq!(<cap_type::TCB as CapType>::OBJECT_TYPE, Some(ObjectType::TCBObject));
+    assert_eq!(<cap_type::CNode as CapType>::OBJECT_TYPE, Some(ObjectType::CapTableObject));
+    assert_eq!(<cap_type::X86Page as CapType>::OBJECT_TYPE, Some(ObjectType::X86_4K));
+    assert_eq!(<cap_type::IRQHandler as CapType>::OBJECT_TYPE, None);
+    assert_eq!(<cap_type::X86Page as FixedSize>::SIZE_BITS, 12);
+    assert_eq!(<cap_type::TCB as FixedSize>::SIZE_BITS, consts::TCBBits);
+    assert_eq!(FaultLabel::VMFault.name(), "VMFault");
+    assert_eq!(FaultLabel::from_usize(1), Some(FaultLabel::CapFault));
+}
+"#;
+
 const HOST_TESTS: &str = r#"
 #[test]
 fn message_info_round_trip() {
@@ -265,7 +438,7 @@ fn generated_source_compiles_and_works() {
     // host test binary
     std::fs::write(
         dir.join("host.rs"),
-        format!("include!(\"generated.rs\");\n{HOST_TESTS}"),
+        format!("include!(\"generated.rs\");\n{SHIM_COMMON}{SHIM_HOST}{HOST_TESTS}"),
     )
     .unwrap();
     let out = Command::new(&rustc)
@@ -298,7 +471,7 @@ fn generated_source_compiles_and_works() {
     // no_std, the root servers' target
     std::fs::write(
         dir.join("nostd.rs"),
-        "#![no_std]\nmod generated { include!(\"generated.rs\"); }\npub use generated::*;\n",
+        format!("#![no_std]\ninclude!(\"generated.rs\");\n{SHIM_COMMON}{SHIM_NOSTD}"),
     )
     .unwrap();
     let out = Command::new(&rustc)
@@ -325,4 +498,170 @@ fn generated_source_compiles_and_works() {
         assert!(out.status.success(), "rustc (x86_64-unknown-none): {err}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The generated methods per interface, read back from the emitted source.
+fn generated_methods(src: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut cur: Option<String> = None;
+    for line in src.lines() {
+        if let Some(rest) = line.strip_prefix("impl crate::Cap<cap_type::") {
+            cur = rest.split('>').next().map(str::to_string);
+        } else if line == "}" {
+            cur = None;
+        } else if let (Some(c), Some(rest)) = (&cur, line.trim().strip_prefix("pub fn ")) {
+            let name = rest.split('(').next().unwrap().to_string();
+            out.entry(c.clone()).or_default().push(name);
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "needs a kernel stage: SEL4_KERNEL=<stage> cargo test -p sel4-gen --test cross_check -- --ignored"]
+fn generated_methods_match_the_enabled_xml_methods() {
+    let stage = stage();
+    let t = tables(&stage);
+    let files = stage.files().unwrap_or_else(|e| panic!("{e}"));
+    let h = GeneratedHeaders::discover(&stage).unwrap_or_else(|e| panic!("{e}"));
+    // enabled method ids, as the kernel build's own invocation headers list them
+    let texts = [
+        read(&h.invocation),
+        read(&h.sel4_arch_invocation),
+        read(&h.arch_invocation),
+    ];
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let enabled: Vec<String> = enum_values(&refs, &t.config)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    // expected: per interface marker, the distinct method names of the XML
+    // whose id the kernel enabled (a name written twice for two configs,
+    // like TCB_Configure, counts once)
+    let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in [
+        &files.interface_generic,
+        &files.interface_sel4_arch,
+        &files.interface_arch,
+    ] {
+        let text = read(p);
+        let doc = roxmltree::Document::parse(&text).unwrap();
+        for itf in doc.descendants().filter(|n| n.has_tag_name("interface")) {
+            let iname = itf.attribute("name").unwrap();
+            let marker = iname.strip_prefix("seL4_").unwrap().replace('_', "");
+            for m in itf.descendants().filter(|n| n.has_tag_name("method")) {
+                if !enabled.iter().any(|e| e == m.attribute("id").unwrap()) {
+                    continue;
+                }
+                let c = format!(
+                    "{}_{}",
+                    iname.strip_prefix("seL4_").unwrap(),
+                    m.attribute("name").unwrap()
+                );
+                let rust = sel4_gen::api::method_name(&c);
+                let v = expected.entry(marker.clone()).or_default();
+                if !v.contains(&rust) {
+                    v.push(rust);
+                }
+            }
+        }
+    }
+    let src = sel4_gen::emit(&t);
+    let mut got = generated_methods(&src);
+    for v in got.values_mut().chain(expected.values_mut()) {
+        v.sort();
+    }
+    let counts = |m: &BTreeMap<String, Vec<String>>| -> Vec<(String, usize)> {
+        m.iter().map(|(k, v)| (k.clone(), v.len())).collect()
+    };
+    eprintln!("methods per interface: {:?}", counts(&got));
+    assert_eq!(counts(&got), counts(&expected));
+    assert_eq!(got, expected);
+    assert_eq!(
+        got.values().map(Vec::len).sum::<usize>(),
+        t.invocations.labels.len() - 1,
+        "one method per enabled invocation label"
+    );
+}
+
+/// libsel4's own generated stubs (`interfaces/sel4_client.h`, made by the
+/// kernel's syscall_stub_gen.py), when the stage has them (CMake builds):
+/// every function's label, extra caps and message length must equal ours.
+#[test]
+#[ignore = "needs a kernel stage: SEL4_KERNEL=<stage> cargo test -p sel4-gen --test cross_check -- --ignored"]
+fn marshalling_matches_libsel4_stubs() {
+    let stage = stage();
+    let t = tables(&stage);
+    let cands: Vec<PathBuf> = [stage.install_dir.clone(), Some(stage.build_dir.clone())]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join("libsel4/include/interfaces/sel4_client.h"))
+        .collect();
+    let Some(client) = cands.iter().find(|p| p.is_file()) else {
+        // 5.x make builds do not build libsel4: check the counts we know
+        assert_eq!(
+            stage.build_system,
+            sel4_gen::kernel_config::BuildSystem::Make
+        );
+        let m = t
+            .methods
+            .iter()
+            .find(|m| m.c_name() == "CNode_Mint")
+            .unwrap();
+        let p = sel4_gen::api::plan(m, &t.types).unwrap();
+        assert_eq!((p.caps.len(), p.words.len()), (1, 6));
+        return;
+    };
+    // keep the conditionals, function heads and message info lines, then
+    // evaluate the conditionals against the config
+    let text = read(client);
+    let mut kept = String::new();
+    for l in text.lines() {
+        let tl = l.trim_start();
+        if (tl.starts_with("#if")
+            || tl.starts_with("#elif")
+            || tl.starts_with("#else")
+            || tl.starts_with("#endif"))
+            || (l.starts_with("seL4_") && l.contains('('))
+            || tl.starts_with("seL4_MessageInfo_t tag = seL4_MessageInfo_new(")
+        {
+            kept.push_str(l);
+            kept.push('\n');
+        }
+    }
+    let pp = sel4_gen::cpp::preprocess(&kept, &t.config).unwrap_or_else(|e| panic!("{e}"));
+    let mut c: BTreeMap<String, (String, usize, usize)> = BTreeMap::new();
+    let mut cur: Option<String> = None;
+    for l in pp.text.lines() {
+        if l.starts_with("seL4_") {
+            cur = Some(l.split('(').next().unwrap()["seL4_".len()..].to_string());
+        } else if let Some(rest) = l
+            .trim()
+            .strip_prefix("seL4_MessageInfo_t tag = seL4_MessageInfo_new(")
+        {
+            let args: Vec<String> = rest
+                .trim_end_matches(");")
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .collect();
+            let name = cur.take().expect("a function head before its message info");
+            c.insert(
+                name,
+                (
+                    args[0].clone(),
+                    args[2].parse().unwrap(),
+                    args[3].parse().unwrap(),
+                ),
+            );
+        }
+    }
+    let mut ours: BTreeMap<String, (String, usize, usize)> = BTreeMap::new();
+    for m in &t.methods {
+        let p = sel4_gen::api::plan(m, &t.types).unwrap();
+        ours.insert(m.c_name(), (m.id.clone(), p.caps.len(), p.words.len()));
+    }
+    eprintln!("{} stubs compared with {}", c.len(), client.display());
+    assert!(c.len() > 30, "too few stubs read from {}", client.display());
+    assert_eq!(ours, c);
 }

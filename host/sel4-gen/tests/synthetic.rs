@@ -40,12 +40,12 @@ fn make_tree(root: &Path) {
     write(
         root,
         &format!("{l}/sel4_arch_include/x86_64/interfaces/object-api-sel4-arch.xml"),
-        r#"<api><interface name="a"><method id="X86PDPTMap" name="Map"/></interface></api>"#,
+        r#"<api><struct name="seL4_UserContext"><member name="rip"/><member name="rsp"/></struct><interface name="seL4_X86_PDPT"><method id="X86PDPTMap" name="Map"/></interface></api>"#,
     );
     write(
         root,
         &format!("{l}/arch_include/x86/interfaces/object-api-arch.xml"),
-        r#"<api><interface name="b"><method id="X86PageMap" name="Map"/>
+        r#"<api><interface name="seL4_X86_Page"><method id="X86PageMap" name="Map"/>
            <method id="X86PageMapIO" name="MapIO"><condition><config var="CONFIG_IOMMU"/></condition></method>
            <method id="X86IOPortOut8" name="Out8"/></interface></api>"#,
     );
@@ -63,6 +63,21 @@ fn make_tree(root: &Path) {
         root,
         &format!("{l}/include/sel4/bootinfo_types.h"),
         "enum seL4_RootCNodeCapSlots {\n    seL4_CapNull = 0,\n    seL4_CapInitThreadTCB = 1,\n    seL4_CapInitThreadCNode = 2,\n#ifdef CONFIG_X86_64\n    seL4_CapIOPort = 7,\n#endif\n    seL4_NumInitialCaps = 8\n};\n",
+    );
+    write(
+        root,
+        &format!("{l}/include/sel4/shared_types.h"),
+        "typedef enum {\n seL4_CapFault_IP,\n seL4_CapFault_Addr,\n seL4_CapFault_Length\n} seL4_CapFault_Msg;\n",
+    );
+    write(
+        root,
+        &format!("{l}/arch_include/x86/sel4/arch/types.h"),
+        "typedef enum {\n seL4_X86_Default_VMAttributes = 0,\n seL4_X86_WriteThrough = 1\n} seL4_X86_VMAttributes;\n",
+    );
+    write(
+        root,
+        &format!("{l}/sel4_arch_include/x86_64/sel4/sel4_arch/types.h"),
+        "typedef struct seL4_UserContext_ {\n seL4_Word rip, rsp;\n} seL4_UserContext;\n",
     );
     write(
         root,
@@ -117,7 +132,64 @@ fn make_tree(root: &Path) {
     );
 }
 
+const SHIM: &str = r#"
+pub type Word = u64;
+pub type CPtr = u64;
+pub trait CapType: Copy {
+    const NAME: &'static str;
+    const OBJECT_TYPE: core::option::Option<ObjectType>;
+}
+pub trait FixedSize: CapType {
+    const TYPE: ObjectType;
+    const SIZE_BITS: usize;
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cap<T: CapType> {
+    cptr: CPtr,
+    _t: core::marker::PhantomData<T>,
+}
+impl<T: CapType> Cap<T> {
+    pub const fn from_cptr(cptr: CPtr) -> Self {
+        Cap { cptr, _t: core::marker::PhantomData }
+    }
+    pub const fn cptr(self) -> CPtr {
+        self.cptr
+    }
+}
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvocationError(pub Word);
+pub mod invocation {
+    pub struct Reply;
+    pub fn call(
+        service: crate::CPtr,
+        label: crate::InvocationLabel,
+        caps: &[crate::CPtr],
+        words: &[crate::Word],
+    ) -> core::result::Result<Reply, crate::InvocationError> {
+        let _ = (caps, words);
+        core::result::Result::Err(crate::InvocationError(service * 1000 + label as crate::Word))
+    }
+}
+"#;
+
 const TESTS: &str = r#"
+#[test]
+fn methods_and_markers() {
+    let u: Cap<cap_type::Untyped> = Cap::from_cptr(3);
+    assert_eq!(u.untyped_retype(), Err(InvocationError(3001)));
+    assert_eq!(u.untyped_copy(), Err(InvocationError(3003)));
+    let p: Cap<cap_type::X86Page> = Cap::from_cptr(4);
+    assert_eq!(p.x86_page_map(), Err(InvocationError(4005)));
+    assert_eq!(<cap_type::X86Page as CapType>::OBJECT_TYPE, Some(ObjectType::X86_4K));
+    assert_eq!(<cap_type::X86Page as FixedSize>::SIZE_BITS, 12);
+    assert_eq!(<cap_type::X86PDPT as CapType>::OBJECT_TYPE, Some(ObjectType::X86_PDPTObject));
+    assert_eq!(<cap_type::Endpoint as CapType>::OBJECT_TYPE, None);
+    assert_eq!(X86_VMAttributes::WriteThrough, X86_VMAttributes(1));
+    assert_eq!(UserContext::WORDS, 2);
+    assert_eq!(consts::CapFault_Addr, 1);
+    assert_eq!(FaultLabel::NullFault as usize, 0);
+}
+
 #[test]
 fn values() {
     use core::convert::TryFrom;
@@ -182,7 +254,7 @@ fn synthetic_tree_end_to_end() {
         sel4_gen::generate(&stage).unwrap(),
         "not deterministic"
     );
-    std::fs::write(root.join("t.rs"), format!("{src}\n{TESTS}")).unwrap();
+    std::fs::write(root.join("t.rs"), format!("{src}\n{SHIM}\n{TESTS}")).unwrap();
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let out = Command::new(rustc)
         .args([

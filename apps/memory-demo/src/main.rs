@@ -1,0 +1,502 @@
+//! memory-demo: exercises `cspace`, `memory` and `vspace` of the root
+//! server crate on the running kernel, failure paths included. Every check
+//! is a plain function that returns an error when the system does not
+//! behave as expected; `main` runs them in order.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+use sel4_alloc::{AllocError, MemoryKind};
+use sel4_rootserver::cnode::ALL_RIGHTS;
+use sel4_rootserver::cspace::{depth, CSpace};
+use sel4_rootserver::memory::UntypedPool;
+use sel4_rootserver::sys::{consts, InvocationError, ObjectType};
+use sel4_rootserver::untyped::Destination;
+use sel4_rootserver::vspace::{Cache, VSpace, LARGE_PAGE_SIZE, PAGE_SIZE, RW, WINDOW_START};
+use sel4_rootserver::{
+    cap_type, entry, heap, println, BootInfo, Cap, Error, Notification, UntypedExt,
+};
+
+entry!(main);
+
+/// Fails with `what` unless `ok`.
+fn ensure(ok: bool, what: &'static str) -> Result<(), Error> {
+    if ok {
+        Ok(())
+    } else {
+        println!("memory-demo: FAILED: {what}");
+        Err(Error::Check(what))
+    }
+}
+
+/// Expects `r` to be an error and returns it.
+fn expect_err<T>(r: Result<T, Error>, what: &'static str) -> Result<Error, Error> {
+    match r {
+        Ok(_) => {
+            println!("memory-demo: FAILED: {what}: succeeded");
+            Err(Error::Check(what))
+        }
+        Err(e) => {
+            println!("  expected error ({what}): {e}");
+            Ok(e)
+        }
+    }
+}
+
+/// Slot allocation: alloc, free, reuse, double free, exhaustion.
+pub fn check_slots(cs: &mut CSpace) -> Result<(), Error> {
+    let before = cs.slots().used();
+    let a = cs.alloc_slot()?;
+    let b = cs.alloc_slot()?;
+    cs.free_slot(a)?;
+    ensure(cs.alloc_slot()? == a, "a freed slot is reused")?;
+    let e = expect_err(
+        cs.free_slot(b).and_then(|()| cs.free_slot(b)),
+        "double free",
+    )?;
+    ensure(
+        e == Error::Alloc(AllocError::SlotNotAllocated { slot: b }),
+        "double free names the slot",
+    )?;
+    cs.free_slot(a)?;
+    let run = cs.alloc_slots(16)?;
+    cs.free_slots(run, 16)?;
+    ensure(cs.slots().used() == before, "slot count back to the start")?;
+    // A CSpace of two slots, carved out of ours, runs dry.
+    let two = cs.alloc_slots(2)?;
+    let mut small = CSpace::with_slots(two, two + 2);
+    small.alloc_slot()?;
+    small.alloc_slot()?;
+    let e = expect_err(small.alloc_slot(), "slots exhausted")?;
+    ensure(
+        matches!(
+            e,
+            Error::Alloc(AllocError::SlotsExhausted {
+                requested: 1,
+                available: 0
+            })
+        ),
+        "exhaustion error",
+    )?;
+    cs.free_slots(two, 2)?;
+    println!("check_slots: ok ({} slots free)", cs.slots().available());
+    Ok(())
+}
+
+/// Copy, mint, move, mutate, rotate, delete, revoke on notifications.
+pub fn check_cnode_ops(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), Error> {
+    let used0 = cs.slots().used();
+    let n: Cap<Notification> = pool.create(cs)?;
+    let badged = cs.mint(n, ALL_RIGHTS, 0x5)?;
+    ensure(n.poll() == 0, "fresh notification is clear")?;
+    badged.signal();
+    ensure(
+        n.poll() == 0x5,
+        "signal through the minted copy carries its badge",
+    )?;
+    // Move: the badged capability changes slots, the old slot is freed.
+    let moved = cs.move_cap(badged)?;
+    ensure(
+        !cs.slots().is_allocated(badged.cptr()),
+        "move frees the source slot",
+    )?;
+    moved.signal();
+    ensure(n.poll() == 0x5, "moved capability still signals")?;
+    // Mutate: an unbadged copy becomes badged 0x30.
+    let plain = cs.copy(n, ALL_RIGHTS)?;
+    let mutated = cs.mutate(plain, 0x30)?;
+    mutated.signal();
+    ensure(n.poll() == 0x30, "mutated capability carries the new badge")?;
+    // Rotate: pivot (badge 5) -> new slot with badge, src (0x30) -> pivot.
+    let pivot = cs.mint(n, ALL_RIGHTS, 0x1)?;
+    let src = cs.mint(n, ALL_RIGHTS, 0x2)?;
+    let (old_pivot, old_src) = cs.rotate(pivot, 0x1, src, 0x2)?;
+    ensure(
+        old_src.cptr() == pivot.cptr(),
+        "src moved into the pivot's slot",
+    )?;
+    old_pivot.signal();
+    ensure(n.poll() == 0x1, "old pivot in its new slot")?;
+    old_src.signal();
+    ensure(n.poll() == 0x2, "old src in the pivot's slot")?;
+    ensure(
+        !cs.slots().is_allocated(src.cptr()),
+        "rotate frees src's slot",
+    )?;
+    // Delete: frees the slot; deleting again is a double free.
+    cs.delete(old_pivot)?;
+    let e = expect_err(cs.delete(old_pivot), "delete twice")?;
+    ensure(
+        matches!(e, Error::Alloc(AllocError::SlotNotAllocated { .. })),
+        "double delete",
+    )?;
+    // Revoke: the copies derived from `n` go away (the kernel refuses to
+    // copy from their now empty slots).
+    cs.revoke(n)?;
+    let e = expect_err(cs.copy(moved, ALL_RIGHTS), "copy from a revoked slot")?;
+    ensure(
+        matches!(
+            e,
+            Error::Kernel(InvocationError::FailedLookup { source: true, .. })
+        ),
+        "revoked slot is empty",
+    )?;
+    for c in [moved, mutated, old_src] {
+        cs.free_slot(c.cptr())?;
+    }
+    // Wrong capability type: a notification named as an untyped.
+    let fake: Cap<cap_type::Untyped> = n.cast();
+    let slot = cs.alloc_slot()?;
+    let e = expect_err(
+        fake.retype_raw(
+            ObjectType::EndpointObject,
+            0,
+            Destination::root_cnode(),
+            slot,
+            1,
+        ),
+        "retype through a notification",
+    )?;
+    ensure(
+        matches!(e, Error::Kernel(InvocationError::InvalidCapability { .. })),
+        "wrong type is an invalid capability",
+    )?;
+    cs.free_slot(slot)?;
+    cs.delete(n)?;
+    ensure(cs.slots().used() == used0, "all slots back")?;
+    println!("check_cnode_ops: ok");
+    Ok(())
+}
+
+/// A CNode from untyped, its slots, and its guard for full-depth use.
+pub fn check_child_cnode(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), Error> {
+    let mut child = cs.create_cnode(pool, 4)?;
+    let n: Cap<Notification> = pool.create(cs)?;
+    let badged = cs.mint(n, ALL_RIGHTS, 0x9)?;
+    let i = child.copy_in(cs, badged, ALL_RIGHTS)?;
+    // Retype straight into the child CNode.
+    let j = child.alloc_slot()?;
+    let ut = pool.create_untyped(cs, 12)?;
+    ut.retype_raw(ObjectType::EndpointObject, 0, child.destination(), j, 1)?;
+    // The guarded copy resolves slot i at full depth, as a thread whose
+    // CSpace root it is would.
+    let guarded = child.mint_as_cspace_root(cs)?;
+    let k = child.alloc_slot()?;
+    guarded.cnode_copy(k, depth(), guarded, i, depth(), ALL_RIGHTS)?;
+    // Without the guard the same full-depth lookup fails.
+    let e = expect_err(
+        child
+            .cap()
+            .cnode_copy(k + 1, depth(), child.cap(), i, depth(), ALL_RIGHTS)
+            .map_err(Error::from),
+        "full-depth lookup without a guard",
+    )?;
+    ensure(
+        matches!(e, Error::Kernel(InvocationError::FailedLookup { .. })),
+        "guardless lookup",
+    )?;
+    let back: Cap<Notification> = child.move_out(cs, k)?;
+    back.signal();
+    ensure(
+        n.poll() == 0x9,
+        "the capability copied through the guarded CNode",
+    )?;
+    child.delete(i)?;
+    let e = expect_err(child.delete(i), "delete a child slot twice")?;
+    ensure(
+        matches!(e, Error::Alloc(AllocError::SlotNotAllocated { .. })),
+        "child double delete",
+    )?;
+    ensure(
+        child.slots().used() == 1,
+        "only the endpoint is left in the child",
+    )?;
+    for c in [back.cptr(), badged.cptr(), n.cptr(), guarded.cptr()] {
+        cs.delete(Cap::<cap_type::Null>::from_cptr(c))?;
+    }
+    println!("check_child_cnode: ok (radix {})", child.radix());
+    Ok(())
+}
+
+/// Exhausts a small untyped, revokes it, and retypes it again.
+pub fn check_untyped_reclaim(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), Error> {
+    let ram0 = pool.usage(MemoryKind::Ram);
+    let ut = pool.create_untyped(cs, 14)?; // 16 KiB: four pages
+    let slots0 = cs.slots().used();
+    let mut frames = Vec::new();
+    let err = loop {
+        match pool.create_in::<cap_type::X86Page>(cs, ut) {
+            Ok(f) => frames.push(f),
+            Err(e) => break e,
+        }
+    };
+    println!("  expected error (untyped exhausted): {err}");
+    ensure(frames.len() == 4, "four pages in 16 KiB")?;
+    ensure(
+        matches!(
+            err,
+            Error::Alloc(AllocError::UntypedFull {
+                size_bits: 12,
+                free: 0,
+                ..
+            })
+        ),
+        "exhaustion names the size",
+    )?;
+    // The kernel agrees: a retype of one more page fails.
+    let slot = cs.alloc_slot()?;
+    let e = expect_err(
+        ut.retype_raw(ObjectType::X86_4K, 0, Destination::root_cnode(), slot, 1),
+        "kernel retype from a full untyped",
+    )?;
+    ensure(
+        matches!(
+            e,
+            Error::Kernel(InvocationError::NotEnoughMemory { available: 0 })
+        ),
+        "kernel says not enough memory",
+    )?;
+    cs.free_slot(slot)?;
+    // Revoke: the frames are deleted, their slots freed, the memory free.
+    let freed = pool.reclaim(cs, ut)?;
+    ensure(freed == 4, "four slots freed")?;
+    ensure(cs.slots().used() == slots0 - 4, "slot count after reclaim")?;
+    ensure(
+        pool.allocator().get(ut.cptr()).map(|u| u.used) == Some(0),
+        "watermark reset",
+    )?;
+    // And the kernel retypes the same memory again, from its base.
+    let page = pool.create_in::<cap_type::X86Page>(cs, ut)?;
+    let base = pool.allocator().get(ut.cptr()).map(|u| u.untyped.paddr);
+    ensure(
+        Some(page.x86_page_get_address()?) == base,
+        "the first page is at the untyped's base again",
+    )?;
+    pool.reclaim(cs, ut)?;
+    // All 16 KiB in one object: only possible if the revoke really gave
+    // everything back.
+    let whole = cs.alloc_slot()?;
+    ut.retype_raw(
+        ObjectType::UntypedObject,
+        14,
+        Destination::root_cnode(),
+        whole,
+        1,
+    )?;
+    cs.delete(Cap::<cap_type::Untyped>::from_cptr(whole))?;
+    // Too large for any untyped.
+    let e = expect_err(
+        pool.create_raw(cs, ObjectType::UntypedObject, 40, 40, 1, MemoryKind::Ram),
+        "2^40 bytes of RAM",
+    )?;
+    ensure(
+        matches!(
+            e,
+            Error::Alloc(AllocError::UntypedExhausted { size_bits: 40, .. })
+        ),
+        "exhaustion names 2^40",
+    )?;
+    let ram1 = pool.usage(MemoryKind::Ram);
+    println!(
+        "check_untyped_reclaim: ok (RAM used {} -> {} bytes of {})",
+        ram0.used, ram1.used, ram1.total
+    );
+    Ok(())
+}
+
+/// A device frame at a physical address, mapped uncached.
+pub fn check_device_frame(
+    cs: &mut CSpace,
+    pool: &mut UntypedPool,
+    vs: &mut VSpace,
+) -> Result<(), Error> {
+    let dev = pool
+        .allocator()
+        .iter()
+        .filter(|u| u.untyped.is_device && u.untyped.size_bits >= 16 && u.used == 0)
+        .map(|u| u.untyped)
+        .min_by_key(|u| (u.size_bits, u.paddr))
+        .ok_or(Error::Check("no device untyped of 64 KiB or more"))?;
+    // A page in the middle, not at the start: needs carving.
+    let paddr = dev.paddr + (1u64 << (dev.size_bits - 1)) + 3 * PAGE_SIZE;
+    let used0 = pool.usage(MemoryKind::Device).used;
+    let f = pool.device_frame(cs, paddr)?;
+    let got = f.x86_page_get_address()?;
+    println!(
+        "  device untyped {:#x}: 2^{} bytes at {:#x}; frame at {:#x}, kernel says {:#x}",
+        dev.id, dev.size_bits, dev.paddr, paddr, got
+    );
+    ensure(got == paddr, "device frame at the asked physical address")?;
+    ensure(
+        pool.usage(MemoryKind::Device).used == used0 + PAGE_SIZE,
+        "device accounting counts one page",
+    )?;
+    let e = expect_err(pool.device_frame(cs, paddr), "the same device frame twice")?;
+    ensure(
+        matches!(e, Error::Alloc(AllocError::PhysInUse { .. })),
+        "device frame in use",
+    )?;
+    let next = pool.device_frame(cs, paddr + PAGE_SIZE)?;
+    ensure(
+        next.x86_page_get_address()? == paddr + PAGE_SIZE,
+        "neighbouring frame",
+    )?;
+    let v = vs.map(pool, cs, f, consts::PageBits as u8, RW, Cache::Uncached)?;
+    println!("  mapped uncached at {v:#x}");
+    vs.unmap(v)?;
+    println!("check_device_frame: ok");
+    Ok(())
+}
+
+/// Mapping, unmapping, fixed addresses, paging structures, large pages.
+pub fn check_vspace(cs: &mut CSpace, pool: &mut UntypedPool, vs: &mut VSpace) -> Result<(), Error> {
+    let t0 = vs.tables_created();
+    let f = pool.create::<cap_type::X86Page>(cs)?;
+    let a = vs.map(pool, cs, f, consts::PageBits as u8, RW, Cache::Default)?;
+    ensure(
+        vs.tables_created() > t0,
+        "paging structures created for the window",
+    )?;
+    // A frame capability maps once.
+    let e = expect_err(
+        vs.map(pool, cs, f, consts::PageBits as u8, RW, Cache::Default),
+        "map a mapped frame",
+    )?;
+    ensure(
+        matches!(e, Error::Kernel(_)),
+        "kernel refuses the second mapping",
+    )?;
+    ensure(
+        vs.window().used_bytes() == PAGE_SIZE,
+        "failed map gives its range back",
+    )?;
+    // Unmap, then map the same frame at a fixed address 3 GiB further up
+    // (a new PDPT entry: new page directory and page table).
+    vs.unmap(a)?;
+    let e = expect_err(vs.unmap(a), "unmap twice")?;
+    ensure(
+        matches!(e, Error::Alloc(AllocError::VirtNotAllocated { .. })),
+        "unmap twice",
+    )?;
+    let t1 = vs.tables_created();
+    let fixed = WINDOW_START + (3 << 30) + 0x5000;
+    vs.map_at(
+        pool,
+        cs,
+        f,
+        consts::PageBits as u8,
+        fixed,
+        RW,
+        Cache::Default,
+    )?;
+    ensure(vs.tables_created() >= t1 + 2, "directory and table created")?;
+    let e = expect_err(
+        vs.map_at(
+            pool,
+            cs,
+            f,
+            consts::PageBits as u8,
+            fixed,
+            RW,
+            Cache::Default,
+        ),
+        "map at a taken address",
+    )?;
+    ensure(
+        matches!(e, Error::Alloc(AllocError::VirtInUse { .. })),
+        "address taken",
+    )?;
+    vs.unmap(fixed)?;
+    // A 2 MiB page.
+    let big = pool.create_large_page(cs)?;
+    let b = vs.map(
+        pool,
+        cs,
+        big,
+        consts::LargePageBits as u8,
+        RW,
+        Cache::Default,
+    )?;
+    ensure(b % LARGE_PAGE_SIZE == 0, "large page aligned")?;
+    vs.unmap(b)?;
+    // Eight fresh pages in a row.
+    let r = vs.map_new_pages(pool, cs, 8, RW)?;
+    println!(
+        "check_vspace: ok (page at {a:#x}, fixed {fixed:#x}, large {b:#x}, 8 pages at {r:#x}, {} paging structures)",
+        vs.tables_created()
+    );
+    Ok(())
+}
+
+/// Grows the heap beyond its static area and uses the new memory.
+pub fn check_heap_growth(
+    cs: &mut CSpace,
+    pool: &mut UntypedPool,
+    vs: &mut VSpace,
+) -> Result<(), Error> {
+    let (used0, free0) = heap::usage();
+    // More than the static heap has free: 1.25 times its free bytes.
+    let want = free0 + free0 / 4;
+    let pages = want.div_ceil(PAGE_SIZE as usize) + 4;
+    vs.grow_heap(pool, cs, pages)?;
+    let (used1, free1) = heap::usage();
+    ensure(
+        free1 >= free0 + pages * PAGE_SIZE as usize - 64,
+        "heap grew",
+    )?;
+    // A block larger than the static heap's free space: it must come from
+    // the grown part.
+    let n = want / 8;
+    let mut v: Vec<u64> = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| Error::Check("allocation in the grown heap"))?;
+    v.extend((0..n as u64).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+    let addr = v.as_ptr() as usize;
+    ensure(
+        (heap::GROWTH_WINDOW_START..heap::GROWTH_WINDOW_START + heap::GROWTH_WINDOW_SIZE)
+            .contains(&addr),
+        "the large block lies in the growth window",
+    )?;
+    let ok = v
+        .iter()
+        .enumerate()
+        .all(|(i, &x)| x == (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    ensure(ok, "the grown heap holds what was written")?;
+    drop(v);
+    println!(
+        "check_heap_growth: ok (+{pages} pages; used {used0} -> {used1}, free {free0} -> {free1}; block at {addr:#x})"
+    );
+    Ok(())
+}
+
+fn main(bootinfo: &BootInfo) -> Result<(), Error> {
+    let mut cs = CSpace::new(bootinfo);
+    let mut pool = UntypedPool::new(bootinfo)?;
+    let mut vs = VSpace::new(bootinfo)?;
+    let ram = pool.usage(MemoryKind::Ram);
+    let dev = pool.usage(MemoryKind::Device);
+    println!(
+        "memory-demo: {} free slots, RAM {} MiB, device {} MiB",
+        cs.slots().available(),
+        ram.total >> 20,
+        dev.total >> 20
+    );
+    check_slots(&mut cs)?;
+    check_cnode_ops(&mut cs, &mut pool)?;
+    check_child_cnode(&mut cs, &mut pool)?;
+    check_untyped_reclaim(&mut cs, &mut pool)?;
+    check_device_frame(&mut cs, &mut pool, &mut vs)?;
+    check_vspace(&mut cs, &mut pool, &mut vs)?;
+    check_heap_growth(&mut cs, &mut pool, &mut vs)?;
+    let ram = pool.usage(MemoryKind::Ram);
+    println!(
+        "memory-demo: all checks passed; RAM used {} KiB, {} slots used",
+        ram.used >> 10,
+        cs.slots().used()
+    );
+    Ok(())
+}

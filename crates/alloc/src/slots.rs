@@ -1,0 +1,195 @@
+//! Capability slots of a CNode range.
+
+use alloc::vec::Vec;
+
+use crate::AllocError;
+
+/// Hands out free slots of a range `[start, end)` of a CNode: single slots
+/// (lowest free first) or runs of contiguous slots (a retype creating `n`
+/// objects needs `n` consecutive slots), with free and reuse. A bitmap, one
+/// bit per slot.
+#[derive(Debug, Clone)]
+pub struct SlotAllocator {
+    start: u64,
+    end: u64,
+    used: Vec<u64>,
+    in_use: usize,
+    /// No word below this index has a free bit.
+    hint: usize,
+}
+
+impl SlotAllocator {
+    /// An allocator over the slots `[start, end)` (empty if `end <= start`).
+    pub fn new(start: u64, end: u64) -> SlotAllocator {
+        let end = end.max(start);
+        let n = (end - start) as usize;
+        SlotAllocator {
+            start,
+            end,
+            used: alloc::vec![0; n.div_ceil(64)],
+            in_use: 0,
+            hint: 0,
+        }
+    }
+
+    /// The range `[start, end)` this allocator manages.
+    pub fn range(&self) -> (u64, u64) {
+        (self.start, self.end)
+    }
+
+    /// Number of slots in the range.
+    pub fn capacity(&self) -> usize {
+        (self.end - self.start) as usize
+    }
+
+    /// Slots in use.
+    pub fn used(&self) -> usize {
+        self.in_use
+    }
+
+    /// Slots still free.
+    pub fn available(&self) -> usize {
+        self.capacity() - self.in_use
+    }
+
+    fn bit(&self, i: usize) -> bool {
+        self.used[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    fn set(&mut self, i: usize, v: bool) {
+        if v {
+            self.used[i / 64] |= 1 << (i % 64);
+        } else {
+            self.used[i / 64] &= !(1 << (i % 64));
+            self.hint = self.hint.min(i / 64);
+        }
+    }
+
+    fn exhausted(&self, requested: usize) -> AllocError {
+        AllocError::SlotsExhausted {
+            requested,
+            available: self.available(),
+        }
+    }
+
+    /// Takes the lowest free slot.
+    pub fn alloc(&mut self) -> Result<u64, AllocError> {
+        let cap = self.capacity();
+        for w in self.hint..self.used.len() {
+            let word = self.used[w];
+            if word == u64::MAX {
+                self.hint = w + 1;
+            } else {
+                let i = w * 64 + (!word).trailing_zeros() as usize;
+                if i >= cap {
+                    break;
+                }
+                self.set(i, true);
+                self.in_use += 1;
+                return Ok(self.start + i as u64);
+            }
+        }
+        Err(self.exhausted(1))
+    }
+
+    /// Takes `n` contiguous free slots (the lowest such run) and returns the
+    /// first. `n == 0` is refused as exhaustion of nothing would be
+    /// meaningless: it returns [`AllocError::SlotsExhausted`] with
+    /// `requested: 0`.
+    pub fn alloc_range(&mut self, n: usize) -> Result<u64, AllocError> {
+        if n == 0 || n > self.available() {
+            return Err(self.exhausted(n));
+        }
+        let cap = self.capacity();
+        let mut run_start = 0;
+        let mut run = 0;
+        let mut i = self.hint * 64;
+        while i < cap {
+            // Skip whole full words quickly.
+            if i % 64 == 0 && self.used[i / 64] == u64::MAX {
+                run = 0;
+                i += 64;
+                continue;
+            }
+            if self.bit(i) {
+                run = 0;
+            } else {
+                if run == 0 {
+                    run_start = i;
+                }
+                run += 1;
+                if run == n {
+                    for j in run_start..run_start + n {
+                        self.set(j, true);
+                    }
+                    self.in_use += n;
+                    return Ok(self.start + run_start as u64);
+                }
+            }
+            i += 1;
+        }
+        Err(self.exhausted(n))
+    }
+
+    fn index(&self, slot: u64) -> Result<usize, AllocError> {
+        if slot < self.start || slot >= self.end {
+            return Err(AllocError::SlotOutOfRange {
+                slot,
+                start: self.start,
+                end: self.end,
+            });
+        }
+        Ok((slot - self.start) as usize)
+    }
+
+    /// Whether `slot` is handed out (false outside the range).
+    pub fn is_allocated(&self, slot: u64) -> bool {
+        self.index(slot).map(|i| self.bit(i)).unwrap_or(false)
+    }
+
+    /// Marks a specific free slot as used (for slots the caller filled by
+    /// other means).
+    pub fn claim(&mut self, slot: u64) -> Result<(), AllocError> {
+        let i = self.index(slot)?;
+        if self.bit(i) {
+            return Err(AllocError::SlotInUse { slot });
+        }
+        self.set(i, true);
+        self.in_use += 1;
+        Ok(())
+    }
+
+    /// Returns a slot. A slot outside the range or not allocated (a double
+    /// free) is an error and changes nothing.
+    pub fn free(&mut self, slot: u64) -> Result<(), AllocError> {
+        let i = self.index(slot)?;
+        if !self.bit(i) {
+            return Err(AllocError::SlotNotAllocated { slot });
+        }
+        self.set(i, false);
+        self.in_use -= 1;
+        Ok(())
+    }
+
+    /// Returns the `n` slots `[first, first + n)`. All must be allocated;
+    /// otherwise nothing is freed and the first offending slot is named.
+    pub fn free_range(&mut self, first: u64, n: usize) -> Result<(), AllocError> {
+        for k in 0..n as u64 {
+            let slot = first.checked_add(k).ok_or(AllocError::SlotOutOfRange {
+                slot: u64::MAX,
+                start: self.start,
+                end: self.end,
+            })?;
+            let i = self.index(slot)?;
+            if !self.bit(i) {
+                return Err(AllocError::SlotNotAllocated { slot });
+            }
+        }
+        for k in 0..n as u64 {
+            let i = (first + k - self.start) as usize;
+            self.set(i, false);
+        }
+        self.in_use -= n;
+        Ok(())
+    }
+}

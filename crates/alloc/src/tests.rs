@@ -1,0 +1,571 @@
+use alloc::vec::Vec;
+
+use crate::*;
+
+// ---------------------------------------------------------------- slots
+
+#[test]
+fn slots_lowest_first_and_reuse() {
+    let mut s = SlotAllocator::new(10, 14);
+    assert_eq!(s.capacity(), 4);
+    assert_eq!(s.alloc(), Ok(10));
+    assert_eq!(s.alloc(), Ok(11));
+    assert_eq!(s.alloc(), Ok(12));
+    assert_eq!(s.used(), 3);
+    assert_eq!(s.free(11), Ok(()));
+    assert_eq!(s.alloc(), Ok(11), "a freed slot is reused first");
+    assert_eq!(s.alloc(), Ok(13));
+    assert_eq!(s.available(), 0);
+}
+
+#[test]
+fn slots_exhaustion_names_the_request() {
+    let mut s = SlotAllocator::new(0, 2);
+    s.alloc().unwrap();
+    s.alloc().unwrap();
+    assert_eq!(
+        s.alloc(),
+        Err(AllocError::SlotsExhausted {
+            requested: 1,
+            available: 0
+        })
+    );
+    let mut e = SlotAllocator::new(5, 5);
+    assert_eq!(e.capacity(), 0);
+    assert!(e.alloc().is_err());
+    let backwards = SlotAllocator::new(9, 3);
+    assert_eq!(backwards.capacity(), 0);
+}
+
+#[test]
+fn slots_double_free_and_out_of_range() {
+    let mut s = SlotAllocator::new(100, 200);
+    let a = s.alloc().unwrap();
+    assert_eq!(s.free(a), Ok(()));
+    assert_eq!(s.free(a), Err(AllocError::SlotNotAllocated { slot: a }));
+    assert_eq!(s.used(), 0, "a double free changes no count");
+    assert_eq!(
+        s.free(99),
+        Err(AllocError::SlotOutOfRange {
+            slot: 99,
+            start: 100,
+            end: 200
+        })
+    );
+    assert!(matches!(
+        s.free(200),
+        Err(AllocError::SlotOutOfRange { .. })
+    ));
+    assert_eq!(s.free(150), Err(AllocError::SlotNotAllocated { slot: 150 }));
+}
+
+#[test]
+fn slots_range_contiguous_across_words() {
+    let mut s = SlotAllocator::new(0, 300);
+    // Fill 0..70 except a hole at 5 (too small for 4).
+    for _ in 0..70 {
+        s.alloc().unwrap();
+    }
+    s.free(5).unwrap();
+    let r = s.alloc_range(4).unwrap();
+    assert_eq!(r, 70);
+    for k in 70..74 {
+        assert!(s.is_allocated(k));
+    }
+    assert_eq!(s.used(), 69 + 4);
+    // A run that crosses a 64-bit word boundary and skips full words.
+    let r2 = s.alloc_range(100).unwrap();
+    assert_eq!(r2, 74);
+    assert_eq!(s.alloc(), Ok(5), "the hole is still there for one slot");
+    // Not enough contiguous slots although enough in total.
+    let mut t = SlotAllocator::new(0, 10);
+    for _ in 0..10 {
+        t.alloc().unwrap();
+    }
+    for k in [1, 3, 5, 7, 9] {
+        t.free(k).unwrap();
+    }
+    assert_eq!(t.available(), 5);
+    assert_eq!(
+        t.alloc_range(2),
+        Err(AllocError::SlotsExhausted {
+            requested: 2,
+            available: 5
+        })
+    );
+    assert!(t.alloc_range(0).is_err());
+    assert!(t.alloc_range(6).is_err());
+    assert_eq!(t.alloc_range(1), Ok(1));
+}
+
+#[test]
+fn slots_free_range_is_all_or_nothing() {
+    let mut s = SlotAllocator::new(0, 64);
+    let r = s.alloc_range(8).unwrap();
+    s.free(r + 3).unwrap();
+    assert_eq!(
+        s.free_range(r, 8),
+        Err(AllocError::SlotNotAllocated { slot: r + 3 })
+    );
+    assert_eq!(s.used(), 7, "nothing freed by the failed free_range");
+    s.claim(r + 3).unwrap();
+    assert_eq!(s.claim(r + 3), Err(AllocError::SlotInUse { slot: r + 3 }));
+    assert_eq!(s.free_range(r, 8), Ok(()));
+    assert_eq!(s.used(), 0);
+    assert!(matches!(
+        s.free_range(60, 8),
+        Err(AllocError::SlotNotAllocated { slot: 60 })
+    ));
+    s.alloc_range(64).unwrap();
+    assert!(matches!(
+        s.free_range(60, 8),
+        Err(AllocError::SlotOutOfRange { slot: 64, .. })
+    ));
+}
+
+#[test]
+fn slots_large_range_like_sel4_16() {
+    let mut s = SlotAllocator::new(0x8b, 0x80000);
+    let a = s.alloc_range(256).unwrap();
+    assert_eq!(a, 0x8b);
+    let mut n = 256;
+    while s.alloc().is_ok() {
+        n += 1;
+    }
+    assert_eq!(n, 0x80000 - 0x8b);
+    s.free_range(a, 256).unwrap();
+    assert_eq!(s.alloc_range(256), Ok(a));
+}
+
+// -------------------------------------------------------------- untyped
+
+fn ut(id: u64, paddr: u64, size_bits: u8, is_device: bool) -> Untyped {
+    Untyped {
+        id,
+        paddr,
+        size_bits,
+        is_device,
+    }
+}
+
+#[test]
+fn untyped_follows_kernel_alignment_rule() {
+    let mut a = UntypedAllocator::new();
+    a.add(ut(1, 0x10_0000, 16, false)).unwrap(); // 64 KiB
+                                                 // An endpoint-sized object (16 bytes) then a page: the page is aligned
+                                                 // up to 4 KiB, wasting the rest of the first page.
+    let ep = a.alloc(4, MemoryKind::Ram).unwrap();
+    assert_eq!((ep.untyped, ep.paddr, ep.offset), (1, 0x10_0000, 0));
+    let pg = a.alloc(12, MemoryKind::Ram).unwrap();
+    assert_eq!(pg.offset, 0x1000);
+    assert_eq!(pg.paddr, 0x10_1000);
+    assert_eq!(pg.consumed(), 0x2000 - 0x10);
+    let u = a.get(1).unwrap();
+    assert_eq!((u.used, u.free), (0x2000, 0xe000));
+    // Three TCB-sized (2 KiB) objects in one retype: contiguous.
+    let tcbs = a.alloc_many(11, 3, MemoryKind::Ram).unwrap();
+    assert_eq!(tcbs.offset, 0x2000);
+    assert_eq!(tcbs.object_paddr(2), 0x10_2000 + 2 * 0x800);
+    // Then a 16 KiB object: aligned to 16 KiB.
+    let big = a.alloc(14, MemoryKind::Ram).unwrap();
+    assert_eq!(big.offset, 0x4000);
+}
+
+#[test]
+fn untyped_exhaustion_names_the_size() {
+    let mut a = UntypedAllocator::new();
+    a.add(ut(1, 0x0, 12, false)).unwrap();
+    a.add(ut(2, 0x100_0000, 20, true)).unwrap();
+    assert_eq!(
+        a.alloc(13, MemoryKind::Ram),
+        Err(AllocError::UntypedExhausted {
+            size_bits: 13,
+            count: 1,
+            device: false
+        })
+    );
+    // Device memory is not used for RAM requests, nor the reverse.
+    let d = a.alloc(12, MemoryKind::Device).unwrap();
+    assert_eq!(d.untyped, 2);
+    let r = a.alloc(12, MemoryKind::Ram).unwrap();
+    assert_eq!(r.untyped, 1);
+    let err = a.alloc(4, MemoryKind::Ram).unwrap_err();
+    assert_eq!(
+        err,
+        AllocError::UntypedExhausted {
+            size_bits: 4,
+            count: 1,
+            device: false
+        }
+    );
+    assert_eq!(
+        alloc::format!("{err}"),
+        "no RAM untyped memory for 1 object(s) of 2^4 bytes"
+    );
+    assert_eq!(
+        a.alloc_from(1, 4, 1),
+        Err(AllocError::UntypedFull {
+            id: 1,
+            size_bits: 4,
+            count: 1,
+            free: 0
+        })
+    );
+    assert!(matches!(
+        a.alloc_many(12, 0, MemoryKind::Ram),
+        Err(AllocError::BadObjectSize { .. })
+    ));
+    assert!(matches!(
+        a.alloc(64, MemoryKind::Ram),
+        Err(AllocError::BadObjectSize { .. })
+    ));
+    assert!(matches!(
+        a.alloc_many(62, 4, MemoryKind::Ram),
+        Err(AllocError::BadObjectSize { .. })
+    ));
+    assert_eq!(
+        a.alloc_from(7, 4, 1),
+        Err(AllocError::UnknownUntyped { id: 7 })
+    );
+}
+
+#[test]
+fn untyped_best_fit_and_many_in_one() {
+    let mut a = UntypedAllocator::new();
+    a.add(ut(1, 0x0, 20, false)).unwrap();
+    a.add(ut(2, 0x20_0000, 14, false)).unwrap();
+    a.add(ut(3, 0x30_0000, 12, false)).unwrap();
+    // A page goes to the smallest untyped it fits.
+    assert_eq!(a.alloc(12, MemoryKind::Ram).unwrap().untyped, 3);
+    assert_eq!(a.alloc(12, MemoryKind::Ram).unwrap().untyped, 2);
+    // Four pages do not fit in 2 any more (three left): they go to 1.
+    let p = a.alloc_many(12, 4, MemoryKind::Ram).unwrap();
+    assert_eq!((p.untyped, p.count), (1, 4));
+    assert_eq!(a.alloc_many(12, 3, MemoryKind::Ram).unwrap().untyped, 2);
+}
+
+#[test]
+fn untyped_bad_and_duplicate() {
+    let mut a = UntypedAllocator::new();
+    assert!(matches!(
+        a.add(ut(1, 0x1008, 13, false)),
+        Err(AllocError::BadUntyped { .. })
+    ));
+    assert!(matches!(
+        a.add(ut(1, 0, 3, false)),
+        Err(AllocError::BadUntyped { .. })
+    ));
+    a.add(ut(1, 0x2000, 13, false)).unwrap();
+    assert_eq!(
+        a.add(ut(1, 0x4000, 12, false)),
+        Err(AllocError::DuplicateUntyped { id: 1 })
+    );
+    assert_eq!(a.len(), 1);
+}
+
+#[test]
+fn untyped_rollback() {
+    let mut a = UntypedAllocator::new();
+    a.add(ut(1, 0, 16, false)).unwrap();
+    let p1 = a.alloc(12, MemoryKind::Ram).unwrap();
+    let p2 = a.alloc(12, MemoryKind::Ram).unwrap();
+    assert_eq!(
+        a.rollback(&p1),
+        Err(AllocError::StalePlacement { id: 1 }),
+        "only the latest placement can be undone"
+    );
+    a.rollback(&p2).unwrap();
+    assert_eq!(a.rollback(&p2), Err(AllocError::StalePlacement { id: 1 }));
+    assert_eq!(a.get(1).unwrap().used, 0x1000);
+    // Undoing restores the state: the same placement comes again.
+    assert_eq!(a.alloc(12, MemoryKind::Ram).unwrap(), p2);
+}
+
+#[test]
+fn untyped_carve_children_and_reclaim() {
+    let mut a = UntypedAllocator::new();
+    a.add(ut(1, 0x40_0000, 22, false)).unwrap(); // 4 MiB
+    let total = a.total_bytes(MemoryKind::Ram);
+    assert_eq!(total, 4 << 20);
+    // Carve four 1 MiB untypeds into slots 100..104.
+    let p = a.alloc_from(1, 20, 4).unwrap();
+    a.add_children(&p, 100).unwrap();
+    assert_eq!(a.len(), 5);
+    assert_eq!(a.get(102).unwrap().untyped.paddr, 0x60_0000);
+    assert_eq!(a.get(102).unwrap().parent, Some(1));
+    assert_eq!(a.free_bytes(MemoryKind::Ram), total, "children are free");
+    assert_eq!(
+        a.add_children(&p, 103),
+        Err(AllocError::DuplicateUntyped { id: 103 })
+    );
+    // The parent is full, its children take allocations.
+    let q = a.alloc(12, MemoryKind::Ram).unwrap();
+    assert_eq!(q.untyped, 100);
+    // A grandchild.
+    let g = a.alloc_from(103, 16, 2).unwrap();
+    a.add_children(&g, 200).unwrap();
+    assert_eq!(a.get(201).unwrap().untyped.paddr, 0x70_0000 + 0x1_0000);
+    // Carving moves memory into children, it does not use it.
+    assert_eq!(a.used_bytes(MemoryKind::Ram), 0x1000);
+    assert_eq!(a.get(103).unwrap().used, 0x2_0000);
+    // Rolling back a placement that has children is refused.
+    assert_eq!(a.rollback(&g), Err(AllocError::StalePlacement { id: 103 }));
+    // Children of an object too small to be an untyped are refused.
+    let tiny = a.alloc_from(101, 3, 1);
+    assert!(tiny.is_ok());
+    assert!(matches!(
+        a.add_children(&tiny.unwrap(), 300),
+        Err(AllocError::NotUntypedPlacement { .. })
+    ));
+    // Reclaim (after a revoke) forgets every descendant.
+    let mut removed = a.reclaim(1).unwrap();
+    removed.sort();
+    assert_eq!(removed, [100, 101, 102, 103, 200, 201]);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a.free_bytes(MemoryKind::Ram), total);
+    assert_eq!(a.used_bytes(MemoryKind::Ram), 0);
+    // And the memory can be handed out again from offset 0.
+    assert_eq!(a.alloc(22, MemoryKind::Ram).unwrap().offset, 0);
+    assert_eq!(a.reclaim(55), Err(AllocError::UnknownUntyped { id: 55 }));
+}
+
+#[test]
+fn untyped_exhaust_reclaim_reuse() {
+    let mut a = UntypedAllocator::new();
+    a.add(ut(9, 0, 14, false)).unwrap();
+    let mut n = 0;
+    while a.alloc(12, MemoryKind::Ram).is_ok() {
+        n += 1;
+    }
+    assert_eq!(n, 4);
+    assert_eq!(a.largest_free(MemoryKind::Ram), None);
+    assert!(a.reclaim(9).unwrap().is_empty());
+    assert_eq!(a.largest_free(MemoryKind::Ram), Some(14));
+    assert_eq!(a.alloc_many(12, 4, MemoryKind::Ram).unwrap().offset, 0);
+}
+
+/// Runs carve steps the way a root task does (the "kernel" is the
+/// allocator's own placement), handing out child ids from `next_id`.
+fn carve(a: &mut UntypedAllocator, paddr: u64, bits: u8, next_id: &mut u64) -> (u64, usize) {
+    let mut steps = 0;
+    loop {
+        match a.carve_step(paddr, bits).unwrap() {
+            CarveStep::Ready { untyped } => return (untyped, steps),
+            CarveStep::Split { placement } => {
+                steps += 1;
+                assert!(placement.count <= 2, "{placement:?}");
+                // The last child contains the address.
+                let last = placement.object_paddr(placement.count - 1);
+                assert!(paddr >= last && paddr - last < 1 << placement.size_bits);
+                a.add_children(&placement, *next_id).unwrap();
+                *next_id += placement.count as u64;
+            }
+        }
+    }
+}
+
+#[test]
+fn device_frame_at_physical_address() {
+    let mut a = UntypedAllocator::new();
+    // A 1 MiB device untyped at 0xfeb0_0000 (like a PCI BAR window).
+    a.add(ut(50, 0xfeb0_0000, 20, true)).unwrap();
+    a.add(ut(51, 0x100_0000, 24, false)).unwrap();
+    let mut next = 1000;
+    let target = 0xfebd_5000;
+    let (id, steps) = carve(&mut a, target, 12, &mut next);
+    assert_eq!(steps, 8, "one split per level from 2^20 down to 2^12");
+    let leaf = a.get(id).unwrap();
+    assert_eq!(leaf.untyped.paddr, target);
+    assert_eq!(leaf.untyped.size_bits, 12);
+    assert!(leaf.untyped.is_device);
+    assert_eq!(a.untyped_at(target).unwrap().untyped.id, id);
+    let f = a.alloc_from(id, 12, 1).unwrap();
+    assert_eq!(f.paddr, target);
+    // The same frame again: in use.
+    assert_eq!(
+        a.carve_step(target, 12),
+        Err(AllocError::PhysInUse { paddr: target, id })
+    );
+    // A neighbouring frame reuses the padding pieces: fewer steps.
+    let (id2, steps2) = carve(&mut a, target + 0x1000, 12, &mut next);
+    assert!(steps2 <= 2, "{steps2}");
+    assert_eq!(a.get(id2).unwrap().untyped.paddr, target + 0x1000);
+    a.alloc_from(id2, 12, 1).unwrap();
+    // A frame below an already-used area of the same untyped works when
+    // the area is a separate child: the first page of the window.
+    let (id3, _) = carve(&mut a, 0xfeb0_0000, 12, &mut next);
+    assert_eq!(a.get(id3).unwrap().untyped.paddr, 0xfeb0_0000);
+    a.alloc_from(id3, 12, 1).unwrap();
+    // A 2 MiB frame in a 1 MiB untyped cannot be had.
+    assert!(matches!(
+        a.carve_step(0xfeb0_0000, 21),
+        Err(AllocError::MisalignedPhys { .. })
+    ));
+    assert!(matches!(
+        a.carve_step(0xfe00_0000, 12),
+        Err(AllocError::NoUntypedAt { paddr: 0xfe00_0000 })
+    ));
+    assert!(matches!(
+        a.carve_step(target + 1, 12),
+        Err(AllocError::MisalignedPhys { .. })
+    ));
+    // Device accounting: three pages used.
+    assert_eq!(a.used_bytes(MemoryKind::Device), 3 * 0x1000);
+    assert_eq!(a.free_bytes(MemoryKind::Device), (1 << 20) - 3 * 0x1000);
+    // Reclaiming the window gives it all back.
+    a.reclaim(50).unwrap();
+    assert_eq!(a.used_bytes(MemoryKind::Device), 0);
+}
+
+#[test]
+fn device_frame_after_partial_use() {
+    let mut a = UntypedAllocator::new();
+    a.add(ut(1, 0, 16, true)).unwrap(); // 64 KiB
+                                        // Someone took 0x3000 bytes from the start (watermark 0x3000).
+    a.alloc_from(1, 12, 3).unwrap();
+    assert!(matches!(
+        a.carve_step(0x2000, 12),
+        Err(AllocError::PhysInUse {
+            paddr: 0x2000,
+            id: 1
+        })
+    ));
+    // 0x3000 is exactly the next free page: one frame-sized child.
+    let mut next = 10;
+    let (id, _) = carve(&mut a, 0x3000, 12, &mut next);
+    assert_eq!(a.get(id).unwrap().untyped.paddr, 0x3000);
+    // 0xd000: padding pieces bring the watermark up to it.
+    let (id2, _) = carve(&mut a, 0xd000, 12, &mut next);
+    assert_eq!(a.get(id2).unwrap().untyped.paddr, 0xd000);
+    // The padding is free and usable as device memory.
+    assert!(a.free_bytes(MemoryKind::Device) >= 0x8000);
+    // Large frame (2 MiB) from a 4 MiB device untyped.
+    let mut b = UntypedAllocator::new();
+    b.add(ut(7, 0x4000_0000, 22, true)).unwrap();
+    let (lid, steps) = carve(&mut b, 0x4020_0000, 21, &mut next);
+    assert_eq!(steps, 1);
+    assert_eq!(b.get(lid).unwrap().untyped.size_bits, 21);
+}
+
+#[test]
+fn carve_step_rollback() {
+    let mut a = UntypedAllocator::new();
+    a.add(ut(1, 0, 14, true)).unwrap();
+    let step = a.carve_step(0x3000, 12).unwrap();
+    let CarveStep::Split { placement } = step else {
+        panic!("expected a split, got {step:?}")
+    };
+    assert_eq!(a.get(1).unwrap().used, 0x4000);
+    a.rollback(&placement).unwrap();
+    assert_eq!(a.get(1).unwrap().used, 0);
+    assert_eq!(a.carve_step(0x3000, 12).unwrap(), step);
+}
+
+#[test]
+fn untyped_not_aligned_to_its_size() {
+    // Like seL4 16's device untyped of 2^46 bytes at 2^39.
+    let mut a = UntypedAllocator::new();
+    a.add(ut(1, 1 << 39, 46, true)).unwrap();
+    a.add(ut(2, 0x3000, 14, false)).unwrap(); // 16 KiB at 12 KiB
+                                              // Objects are aligned by address: a 16 KiB object in untyped 2 would
+                                              // start at 0x4000 and end past the untyped.
+    assert!(a.alloc_from(2, 14, 1).is_err());
+    let p = a.alloc_from(2, 13, 1).unwrap();
+    assert_eq!(p.paddr, 0x4000);
+    assert_eq!(p.offset, 0x1000);
+    let q = a.alloc_from(2, 12, 1).unwrap();
+    assert_eq!(q.paddr, 0x6000);
+    // A 2^40-byte object in the huge one is aligned to 2^40.
+    let big = a.alloc_from(1, 40, 1).unwrap();
+    assert_eq!(big.paddr, 1 << 40);
+    // Carving to a frame far up.
+    let mut next = 100;
+    let target = (1u64 << 45) + 0x7000;
+    let (id, steps) = carve(&mut a, target, 12, &mut next);
+    assert_eq!(a.get(id).unwrap().untyped.paddr, target);
+    assert!(steps <= 46 - 12, "{steps}");
+}
+
+// -------------------------------------------------------- virtual ranges
+
+#[test]
+fn vregion_alloc_align_free_merge() {
+    let mut v = VirtualRegionAllocator::new(0x1000_0000, 0x1010_0000);
+    let a = v.alloc(0x1000, 0x1000).unwrap();
+    assert_eq!(a, 0x1000_0000);
+    // A 2 MiB-aligned request does not fit in a 1 MiB window.
+    assert_eq!(
+        v.alloc(0x1000, 0x20_0000),
+        Err(AllocError::VirtExhausted {
+            size: 0x1000,
+            align: 0x20_0000
+        })
+    );
+    let b = v.alloc(0x3000, 0x4000).unwrap();
+    assert_eq!(b, 0x1000_4000, "aligned up, leaving a hole");
+    let c = v.alloc(0x2000, 0x1000).unwrap();
+    assert_eq!(c, 0x1000_1000, "first fit uses the hole");
+    assert_eq!(v.used_bytes(), 0x6000);
+    assert_eq!(v.size_of(b), Some(0x3000));
+    assert_eq!(v.free(c), Ok(0x2000));
+    assert_eq!(v.free(c), Err(AllocError::VirtNotAllocated { addr: c }));
+    assert_eq!(
+        v.free(b + 0x1000),
+        Err(AllocError::VirtNotAllocated { addr: b + 0x1000 })
+    );
+    v.free(a).unwrap();
+    v.free(b).unwrap();
+    assert_eq!(v.free_ranges(), 1, "all merged back");
+    assert_eq!(v.free_bytes(), 0x10_0000);
+    assert_eq!(v.used_bytes(), 0);
+}
+
+#[test]
+fn vregion_fixed_and_misuse() {
+    let mut v = VirtualRegionAllocator::new(0x10000, 0x20000);
+    v.alloc_at(0x15000, 0x2000).unwrap();
+    assert_eq!(
+        v.alloc_at(0x16000, 0x1000),
+        Err(AllocError::VirtInUse {
+            addr: 0x16000,
+            size: 0x1000
+        })
+    );
+    assert!(matches!(
+        v.alloc_at(0x1f000, 0x2000),
+        Err(AllocError::VirtInUse { .. })
+    ));
+    assert!(matches!(
+        v.alloc_at(0x8000, 0x1000),
+        Err(AllocError::VirtInUse { .. })
+    ));
+    assert!(matches!(
+        v.alloc(0, 1),
+        Err(AllocError::VirtBadRequest { .. })
+    ));
+    assert!(matches!(
+        v.alloc(1, 3),
+        Err(AllocError::VirtBadRequest { .. })
+    ));
+    assert!(matches!(
+        v.alloc_at(u64::MAX - 1, 4),
+        Err(AllocError::VirtBadRequest { .. })
+    ));
+    // Fill the rest, then exhaust.
+    assert_eq!(v.alloc(0x5000, 0x1000), Ok(0x10000));
+    assert_eq!(v.alloc(0x9000, 0x1000), Ok(0x17000));
+    assert!(matches!(
+        v.alloc(0x1000, 1),
+        Err(AllocError::VirtExhausted { .. })
+    ));
+    // Free the middle one, then its neighbours: one range again.
+    v.free(0x15000).unwrap();
+    assert_eq!(v.free_ranges(), 1);
+    v.free(0x10000).unwrap();
+    v.free(0x17000).unwrap();
+    assert_eq!(v.free_ranges(), 1);
+    assert_eq!(v.alloc(0x10000, 0x10000), Ok(0x10000));
+    let empty = VirtualRegionAllocator::new(5, 5);
+    assert_eq!(empty.free_ranges(), 0);
+    let _: Vec<u64> = Vec::new();
+}

@@ -1,0 +1,498 @@
+//! Untyped memory: where the kernel puts retyped objects.
+//!
+//! The kernel's rule (seL4_Untyped_Retype, the same in 5.x and 16.x): an
+//! untyped capability covers `2^size_bits` bytes at a physical address
+//! aligned to that size and keeps a *free index*, the offset of its first
+//! unused byte. A retype of `count` objects of `2^b` bytes puts the first
+//! object at the free index rounded up to `2^b`, the others right after it,
+//! and moves the free index past the last one. Memory below the free index
+//! is never handed out again until the untyped has no children left: then
+//! the next retype starts from offset 0 again (after `seL4_CNode_Revoke` on
+//! the untyped, for example).
+//!
+//! [`UntypedAllocator`] keeps a *watermark* per untyped that follows the
+//! free index. It only moves up, and back to 0 through
+//! [`UntypedAllocator::reclaim`], which the caller calls after revoking the
+//! untyped. (If a caller deletes all the children one by one the kernel
+//! resets earlier than the allocator; the allocator then over-counts the
+//! used memory, which is safe: it never plans a retype that cannot fit.)
+
+use alloc::vec::Vec;
+
+use crate::AllocError;
+
+/// The kernel's smallest untyped (seL4_MinUntypedBits, 4 on every
+/// architecture).
+pub const MIN_UNTYPED_BITS: u8 = 4;
+
+/// The largest object size the allocator accepts (a word of 64 bits holds
+/// the size). The kernel's own limit (seL4_MaxUntypedBits, 47 on x86_64) is
+/// checked by the kernel.
+pub const MAX_SIZE_BITS: u8 = 63;
+
+/// RAM or device memory. The kernel lets device untypeds become frames and
+/// untypeds only, and does not clear them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryKind {
+    Ram,
+    Device,
+}
+
+impl MemoryKind {
+    fn is_device(self) -> bool {
+        self == MemoryKind::Device
+    }
+}
+
+/// One untyped capability: its id (in practice the slot of the capability),
+/// physical address, size and kind. The address is normally aligned to the
+/// size; the kernel does not promise it for huge device untypeds (seL4 16
+/// reports one of 2^46 bytes at 2^39), so the allocator only needs 16-byte
+/// alignment and aligns objects by their physical address, as the kernel
+/// does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Untyped {
+    pub id: u64,
+    pub paddr: u64,
+    pub size_bits: u8,
+    pub is_device: bool,
+}
+
+impl Untyped {
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        1u64 << self.size_bits
+    }
+
+    fn contains(&self, paddr: u64) -> bool {
+        paddr >= self.paddr && paddr - self.paddr < self.size()
+    }
+}
+
+/// Where a planned retype puts its objects: `count` objects of
+/// `2^size_bits` bytes, the first at `paddr` (`offset` bytes into the
+/// untyped `untyped`), the others right after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub untyped: u64,
+    pub paddr: u64,
+    pub offset: u64,
+    pub size_bits: u8,
+    pub count: usize,
+    prev_watermark: u64,
+    new_watermark: u64,
+}
+
+impl Placement {
+    /// Physical address of object `i` (`i < count`).
+    pub fn object_paddr(&self, i: usize) -> u64 {
+        self.paddr + ((i as u64) << self.size_bits)
+    }
+
+    /// Bytes the placement takes from the untyped, alignment padding
+    /// included.
+    pub fn consumed(&self) -> u64 {
+        self.new_watermark - self.prev_watermark
+    }
+}
+
+/// One step towards a frame at a physical address, from
+/// [`UntypedAllocator::carve_step`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarveStep {
+    /// The untyped `id` is exactly the wanted frame's size, starts at the
+    /// wanted address and is unused: retype it (after
+    /// [`UntypedAllocator::alloc_from`]) into the frame.
+    Ready { untyped: u64 },
+    /// Retype `placement.count` untypeds of `2^placement.size_bits` bytes
+    /// out of `placement.untyped` (already reserved in the allocator), then
+    /// register them with [`UntypedAllocator::add_children`]. The last of
+    /// them contains the wanted address; those before it are padding that
+    /// stays free for other requests. Then ask for the next step.
+    Split { placement: Placement },
+}
+
+/// Usage of one untyped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UntypedUsage {
+    pub untyped: Untyped,
+    /// The untyped this one was carved from, if any.
+    pub parent: Option<u64>,
+    /// Bytes below the watermark (objects, child untypeds and alignment
+    /// padding).
+    pub used: u64,
+    /// Bytes above the watermark.
+    pub free: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    ut: Untyped,
+    watermark: u64,
+    parent: Option<u64>,
+}
+
+impl Entry {
+    /// Offset of the first of `count` objects of `2^size_bits` bytes, if
+    /// they fit above the watermark.
+    fn fit(&self, size_bits: u8, count: usize) -> Option<u64> {
+        if size_bits > self.ut.size_bits {
+            return None;
+        }
+        let obj = 1u64 << size_bits;
+        // The kernel aligns the address, not the offset (the same thing for
+        // an untyped aligned to its size).
+        let start = align_up(self.ut.paddr.checked_add(self.watermark)?, obj)? - self.ut.paddr;
+        let end = start.checked_add(obj.checked_mul(count as u64)?)?;
+        (end <= self.ut.size()).then_some(start)
+    }
+}
+
+fn align_up(x: u64, align: u64) -> Option<u64> {
+    Some(x.checked_add(align - 1)? & !(align - 1))
+}
+
+/// Bookkeeping over a set of untyped capabilities; see the module
+/// documentation for the rule it follows.
+#[derive(Debug, Clone, Default)]
+pub struct UntypedAllocator {
+    entries: Vec<Entry>,
+}
+
+impl UntypedAllocator {
+    /// An allocator with no untypeds.
+    pub fn new() -> UntypedAllocator {
+        UntypedAllocator::default()
+    }
+
+    /// Adds an untyped whose memory is all free (as bootinfo's untypeds are
+    /// at boot).
+    pub fn add(&mut self, ut: Untyped) -> Result<(), AllocError> {
+        self.insert(ut, None)
+    }
+
+    fn insert(&mut self, ut: Untyped, parent: Option<u64>) -> Result<(), AllocError> {
+        if ut.size_bits < MIN_UNTYPED_BITS
+            || ut.size_bits > MAX_SIZE_BITS
+            || ut.paddr & ((1 << MIN_UNTYPED_BITS) - 1) != 0
+            || ut.paddr.checked_add(ut.size() - 1).is_none()
+        {
+            return Err(AllocError::BadUntyped {
+                id: ut.id,
+                paddr: ut.paddr,
+                size_bits: ut.size_bits,
+            });
+        }
+        if self.find(ut.id).is_some() {
+            return Err(AllocError::DuplicateUntyped { id: ut.id });
+        }
+        self.entries.push(Entry {
+            ut,
+            watermark: 0,
+            parent,
+        });
+        Ok(())
+    }
+
+    fn find(&self, id: u64) -> Option<usize> {
+        self.entries.iter().position(|e| e.ut.id == id)
+    }
+
+    fn entry(&self, id: u64) -> Result<usize, AllocError> {
+        self.find(id).ok_or(AllocError::UnknownUntyped { id })
+    }
+
+    /// The untyped with this id.
+    pub fn get(&self, id: u64) -> Option<UntypedUsage> {
+        self.find(id).map(|i| self.usage_of(&self.entries[i]))
+    }
+
+    fn usage_of(&self, e: &Entry) -> UntypedUsage {
+        UntypedUsage {
+            untyped: e.ut,
+            parent: e.parent,
+            used: e.watermark,
+            free: e.ut.size() - e.watermark,
+        }
+    }
+
+    /// Every untyped (carved children included) with its usage.
+    pub fn iter(&self) -> impl Iterator<Item = UntypedUsage> + '_ {
+        self.entries.iter().map(|e| self.usage_of(e))
+    }
+
+    /// Number of untypeds known (carved children included).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no untyped is known.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn check_request(size_bits: u8, count: usize) -> Result<(), AllocError> {
+        if size_bits > MAX_SIZE_BITS
+            || count == 0
+            || (count as u64).checked_mul(1u64 << size_bits).is_none()
+        {
+            return Err(AllocError::BadObjectSize { size_bits, count });
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, i: usize, size_bits: u8, count: usize, offset: u64) -> Placement {
+        let e = &mut self.entries[i];
+        let prev = e.watermark;
+        e.watermark = offset + ((count as u64) << size_bits);
+        Placement {
+            untyped: e.ut.id,
+            paddr: e.ut.paddr + offset,
+            offset,
+            size_bits,
+            count,
+            prev_watermark: prev,
+            new_watermark: e.watermark,
+        }
+    }
+
+    /// Plans one object of `2^size_bits` bytes of the given kind.
+    pub fn alloc(&mut self, size_bits: u8, kind: MemoryKind) -> Result<Placement, AllocError> {
+        self.alloc_many(size_bits, 1, kind)
+    }
+
+    /// Plans `count` objects of `2^size_bits` bytes, all from one untyped
+    /// (one retype invocation). Picks the smallest untyped they fit in, then
+    /// the one that wastes least to alignment, then the lowest id.
+    pub fn alloc_many(
+        &mut self,
+        size_bits: u8,
+        count: usize,
+        kind: MemoryKind,
+    ) -> Result<Placement, AllocError> {
+        Self::check_request(size_bits, count)?;
+        let mut best: Option<(usize, u64, (u8, u64, u64))> = None;
+        for (i, e) in self.entries.iter().enumerate() {
+            if e.ut.is_device != kind.is_device() {
+                continue;
+            }
+            if let Some(off) = e.fit(size_bits, count) {
+                let key = (e.ut.size_bits, off - e.watermark, e.ut.id);
+                if best.map_or(true, |(_, _, k)| key < k) {
+                    best = Some((i, off, key));
+                }
+            }
+        }
+        let (i, off, _) = best.ok_or(AllocError::UntypedExhausted {
+            size_bits,
+            count,
+            device: kind.is_device(),
+        })?;
+        Ok(self.commit(i, size_bits, count, off))
+    }
+
+    /// Plans `count` objects of `2^size_bits` bytes from the untyped `id`.
+    pub fn alloc_from(
+        &mut self,
+        id: u64,
+        size_bits: u8,
+        count: usize,
+    ) -> Result<Placement, AllocError> {
+        Self::check_request(size_bits, count)?;
+        let i = self.entry(id)?;
+        let e = &self.entries[i];
+        let off = e.fit(size_bits, count).ok_or(AllocError::UntypedFull {
+            id,
+            size_bits,
+            count,
+            free: e.ut.size() - e.watermark,
+        })?;
+        Ok(self.commit(i, size_bits, count, off))
+    }
+
+    /// Undoes a placement whose retype the kernel refused. Only the latest
+    /// placement of an untyped can be undone, once.
+    pub fn rollback(&mut self, p: &Placement) -> Result<(), AllocError> {
+        let i = self.entry(p.untyped)?;
+        let end = p.new_watermark;
+        let base = self.entries[i].ut.paddr;
+        let has_children = self.entries.iter().any(|c| {
+            c.parent == Some(p.untyped) && c.ut.paddr >= p.paddr && c.ut.paddr < base + end
+        });
+        let e = &mut self.entries[i];
+        if e.watermark != end || has_children {
+            return Err(AllocError::StalePlacement { id: p.untyped });
+        }
+        e.watermark = p.prev_watermark;
+        Ok(())
+    }
+
+    /// Registers the untypeds that a retype of `p` created, with the ids
+    /// `first_id..first_id + p.count` (their slots). They inherit the
+    /// parent's kind and start unused.
+    pub fn add_children(&mut self, p: &Placement, first_id: u64) -> Result<(), AllocError> {
+        let i = self.entry(p.untyped)?;
+        if p.size_bits < MIN_UNTYPED_BITS {
+            return Err(AllocError::NotUntypedPlacement {
+                id: p.untyped,
+                size_bits: p.size_bits,
+            });
+        }
+        let parent = self.entries[i].ut;
+        if self.entries[i].watermark < p.new_watermark || p.paddr != parent.paddr + p.offset {
+            return Err(AllocError::StalePlacement { id: p.untyped });
+        }
+        // Check every id first, so that a failure adds nothing.
+        for k in 0..p.count as u64 {
+            let id = first_id.wrapping_add(k);
+            if self.find(id).is_some() {
+                return Err(AllocError::DuplicateUntyped { id });
+            }
+        }
+        for k in 0..p.count {
+            self.insert(
+                Untyped {
+                    id: first_id.wrapping_add(k as u64),
+                    paddr: p.object_paddr(k),
+                    size_bits: p.size_bits,
+                    is_device: parent.is_device,
+                },
+                Some(p.untyped),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The most deeply carved untyped that covers `paddr`.
+    pub fn untyped_at(&self, paddr: u64) -> Option<UntypedUsage> {
+        self.leaf_at(paddr).map(|i| self.usage_of(&self.entries[i]))
+    }
+
+    fn leaf_at(&self, paddr: u64) -> Option<usize> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.ut.contains(paddr))
+            .min_by_key(|(_, e)| e.ut.size_bits)
+            .map(|(i, _)| i)
+    }
+
+    /// The next step to reach a frame of `2^size_bits` bytes at `paddr`
+    /// (device memory, usually): the untyped covering `paddr` is split,
+    /// largest pieces first, until an unused untyped of exactly the frame's
+    /// size starts at `paddr`. A split step is already reserved; undo it
+    /// with [`UntypedAllocator::rollback`] if the kernel refuses it.
+    pub fn carve_step(&mut self, paddr: u64, size_bits: u8) -> Result<CarveStep, AllocError> {
+        if !(MIN_UNTYPED_BITS..=MAX_SIZE_BITS).contains(&size_bits) {
+            return Err(AllocError::BadObjectSize {
+                size_bits,
+                count: 1,
+            });
+        }
+        let t = 1u64 << size_bits;
+        if paddr & (t - 1) != 0 {
+            return Err(AllocError::MisalignedPhys { paddr, size_bits });
+        }
+        let i = self
+            .leaf_at(paddr)
+            .ok_or(AllocError::NoUntypedAt { paddr })?;
+        let e = &self.entries[i];
+        let id = e.ut.id;
+        if size_bits > e.ut.size_bits {
+            return Err(AllocError::UntypedFull {
+                id,
+                size_bits,
+                count: 1,
+                free: e.ut.size() - e.watermark,
+            });
+        }
+        let base = e.ut.paddr;
+        let end = base + (e.ut.size() - 1); // inclusive, cannot overflow
+        let free = base + e.watermark;
+        // `t <= size`, so the rounding stays within the untyped's range.
+        if paddr < align_up(free, t).unwrap_or(u64::MAX) {
+            return Err(AllocError::PhysInUse { paddr, id });
+        }
+        if e.ut.size_bits == size_bits && base == paddr {
+            return Ok(CarveStep::Ready { untyped: id });
+        }
+        // The largest k whose first free aligned block is not past the
+        // block of 2^k bytes holding `paddr`, which must end inside the
+        // untyped; k = size_bits always qualifies for an untyped aligned to
+        // its size.
+        let found = (size_bits..e.ut.size_bits).rev().find_map(|k| {
+            let block = paddr & !((1u64 << k) - 1);
+            let a = align_up(free, 1 << k)?;
+            let last = block.checked_add((1u64 << k) - 1)?;
+            (a <= block && last <= end).then_some((k, a, block))
+        });
+        let (k, first, block) = found.ok_or(AllocError::UntypedFull {
+            id,
+            size_bits,
+            count: 1,
+            free: e.ut.size() - e.watermark,
+        })?;
+        let count = ((block - first) >> k) as usize + 1;
+        let placement = self.commit(i, k, count, first - base);
+        Ok(CarveStep::Split { placement })
+    }
+
+    /// Forgets everything carved from and allocated in the untyped `id`:
+    /// call after `seL4_CNode_Revoke` on it, which deletes every capability
+    /// derived from it. Returns the ids of the child untypeds that were
+    /// removed (at any depth), whose slots the revoke emptied.
+    pub fn reclaim(&mut self, id: u64) -> Result<Vec<u64>, AllocError> {
+        let i = self.entry(id)?;
+        self.entries[i].watermark = 0;
+        let mut removed = Vec::new();
+        let mut frontier = alloc::vec![id];
+        while let Some(parent) = frontier.pop() {
+            let mut j = 0;
+            while j < self.entries.len() {
+                if self.entries[j].parent == Some(parent) {
+                    let child = self.entries.swap_remove(j).ut.id;
+                    removed.push(child);
+                    frontier.push(child);
+                } else {
+                    j += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Bytes of the top-level untypeds of a kind (carved children are
+    /// inside their parents).
+    pub fn total_bytes(&self, kind: MemoryKind) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| e.parent.is_none() && e.ut.is_device == kind.is_device())
+            .map(|e| e.ut.size())
+            .sum()
+    }
+
+    /// Free bytes of a kind: above the watermark of every untyped, carved
+    /// children included (their parents count them as used).
+    pub fn free_bytes(&self, kind: MemoryKind) -> u64 {
+        self.entries
+            .iter()
+            .filter(|e| e.ut.is_device == kind.is_device())
+            .map(|e| e.ut.size() - e.watermark)
+            .sum()
+    }
+
+    /// Used bytes of a kind (`total - free`).
+    pub fn used_bytes(&self, kind: MemoryKind) -> u64 {
+        self.total_bytes(kind) - self.free_bytes(kind)
+    }
+
+    /// The largest object size (bits) of a kind that one more allocation
+    /// could get, if any.
+    pub fn largest_free(&self, kind: MemoryKind) -> Option<u8> {
+        (0..=MAX_SIZE_BITS).rev().find(|&b| {
+            self.entries
+                .iter()
+                .any(|e| e.ut.is_device == kind.is_device() && e.fit(b, 1).is_some())
+        })
+    }
+}

@@ -1,0 +1,533 @@
+//! Typed IPC messages for seL4, independent of the kernel.
+//!
+//! A message is a *label* and a list of machine words. [`Message`] encodes a
+//! Rust value into words (with a checked length) and decodes it back,
+//! rejecting unknown labels, wrong lengths and out-of-range values with a
+//! [`DecodeError`] instead of panicking. [`message!`] generates the impl for
+//! an enum (each variant a label, fields are words, integers, bools or arrays
+//! of them) or a struct (one label).
+//!
+//! Label [`ERROR_LABEL`] is reserved for the framework's error replies: a
+//! server that cannot decode a request answers with [`ErrorReply`], which a
+//! client sees as a remote error rather than as a response.
+//!
+//! ```
+//! sel4_ipc::message! {
+//!     #[derive(Debug, PartialEq)]
+//!     pub enum Request {
+//!         Ping { value: u64 } = 1,
+//!         Add { a: u32, b: u32 } = 2,
+//!         Stop = 3,
+//!     }
+//! }
+//! use sel4_ipc::Message;
+//! let mut words = [0u64; 4];
+//! let req = Request::Add { a: 2, b: 40 };
+//! let n = req.encode(&mut words).unwrap();
+//! assert_eq!((req.label(), n), (2, 2));
+//! assert_eq!(Request::decode(2, &words[..n]), Ok(req));
+//! ```
+#![no_std]
+
+#[doc(hidden)]
+pub mod __private {
+    pub use core;
+}
+
+/// A machine word (message register).
+pub type Word = u64;
+
+/// Number of label bits in an seL4 message info word (64-bit kernels).
+pub const LABEL_BITS: u32 = 52;
+
+/// Label reserved for the framework's error replies ([`ErrorReply`]).
+pub const ERROR_LABEL: u64 = (1 << LABEL_BITS) - 1;
+
+/// Message words travelling in CPU registers on x86_64 (the kernel's
+/// fastpath serves messages up to this length).
+pub const REGISTER_WORDS: usize = 4;
+
+/// Maximum message words of seL4 (seL4_MsgMaxLength).
+pub const MAX_MESSAGE_WORDS: usize = 120;
+
+/// Why a value could not be encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodeError {
+    /// The output buffer has fewer words than the message needs.
+    BufferTooSmall { needed: usize, available: usize },
+}
+
+/// Why words could not be decoded into a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeError {
+    /// No variant has this label.
+    UnknownLabel(u64),
+    /// The label is known but the message has the wrong number of words.
+    WrongLength {
+        label: u64,
+        expected: usize,
+        got: usize,
+    },
+    /// Word `index` holds a value its field cannot take (a bool other than 0
+    /// or 1, an integer out of its type's range).
+    InvalidValue {
+        label: u64,
+        index: usize,
+        word: Word,
+    },
+}
+
+impl core::fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            EncodeError::BufferTooSmall { needed, available } => {
+                write!(f, "message needs {needed} words, buffer has {available}")
+            }
+        }
+    }
+}
+
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DecodeError::UnknownLabel(l) => write!(f, "unknown label {l}"),
+            DecodeError::WrongLength {
+                label,
+                expected,
+                got,
+            } => write!(f, "label {label}: expected {expected} words, got {got}"),
+            DecodeError::InvalidValue { label, index, word } => {
+                write!(f, "label {label}: invalid value {word:#x} in word {index}")
+            }
+        }
+    }
+}
+
+/// A value that travels as an IPC message.
+pub trait Message: Sized {
+    /// Most words any value of this type encodes into.
+    const MAX_WORDS: usize;
+    /// The message label of this value.
+    fn label(&self) -> u64;
+    /// Writes the message words into `out`; returns how many were written.
+    fn encode(&self, out: &mut [Word]) -> Result<usize, EncodeError>;
+    /// Reads a message with `label` and exactly the words `words`.
+    fn decode(label: u64, words: &[Word]) -> Result<Self, DecodeError>;
+}
+
+/// A field of a message: a fixed number of words.
+pub trait Field: Sized {
+    /// Words the field takes.
+    const WORDS: usize;
+    /// Writes the field into `out[..Self::WORDS]`.
+    fn put(&self, out: &mut [Word]);
+    /// Reads the field from `words[..Self::WORDS]`; on a bad value returns
+    /// the index (relative to `words`) of the offending word.
+    fn get(words: &[Word]) -> Result<Self, usize>;
+}
+
+macro_rules! unsigned_field {
+    ($($t:ty),*) => {$(
+        impl Field for $t {
+            const WORDS: usize = 1;
+            fn put(&self, out: &mut [Word]) {
+                out[0] = *self as Word;
+            }
+            fn get(words: &[Word]) -> Result<Self, usize> {
+                <$t>::try_from(words[0]).map_err(|_| 0)
+            }
+        }
+    )*};
+}
+unsigned_field!(u8, u16, u32, u64, usize);
+
+macro_rules! signed_field {
+    ($($t:ty),*) => {$(
+        impl Field for $t {
+            const WORDS: usize = 1;
+            fn put(&self, out: &mut [Word]) {
+                out[0] = i64::from(*self) as Word;
+            }
+            fn get(words: &[Word]) -> Result<Self, usize> {
+                <$t>::try_from(words[0] as i64).map_err(|_| 0)
+            }
+        }
+    )*};
+}
+signed_field!(i8, i16, i32, i64);
+
+impl Field for bool {
+    const WORDS: usize = 1;
+    fn put(&self, out: &mut [Word]) {
+        out[0] = Word::from(*self);
+    }
+    fn get(words: &[Word]) -> Result<Self, usize> {
+        match words[0] {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(0),
+        }
+    }
+}
+
+impl<T: Field + Copy + Default, const N: usize> Field for [T; N] {
+    const WORDS: usize = N * T::WORDS;
+    fn put(&self, out: &mut [Word]) {
+        for (i, v) in self.iter().enumerate() {
+            v.put(&mut out[i * T::WORDS..]);
+        }
+    }
+    fn get(words: &[Word]) -> Result<Self, usize> {
+        let mut arr = [T::default(); N];
+        for (i, slot) in arr.iter_mut().enumerate() {
+            *slot = T::get(&words[i * T::WORDS..]).map_err(|e| e + i * T::WORDS)?;
+        }
+        Ok(arr)
+    }
+}
+
+/// Checks a buffer's size before encoding `needed` words.
+#[doc(hidden)]
+pub fn check_room(needed: usize, out: &[Word]) -> Result<(), EncodeError> {
+    if out.len() < needed {
+        Err(EncodeError::BufferTooSmall {
+            needed,
+            available: out.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a received message's length against what `label` needs.
+#[doc(hidden)]
+pub fn check_len(label: u64, expected: usize, words: &[Word]) -> Result<(), DecodeError> {
+    if words.len() != expected {
+        Err(DecodeError::WrongLength {
+            label,
+            expected,
+            got: words.len(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Reads one field at `*at`, advancing it.
+#[doc(hidden)]
+pub fn get_field<T: Field>(label: u64, words: &[Word], at: &mut usize) -> Result<T, DecodeError> {
+    let start = *at;
+    *at += T::WORDS;
+    T::get(&words[start..]).map_err(|i| DecodeError::InvalidValue {
+        label,
+        index: start + i,
+        word: words[start + i],
+    })
+}
+
+/// Writes one field at `*at`, advancing it.
+#[doc(hidden)]
+pub fn put_field<T: Field>(value: &T, out: &mut [Word], at: &mut usize) {
+    value.put(&mut out[*at..]);
+    *at += T::WORDS;
+}
+
+/// `max` in a const context.
+#[doc(hidden)]
+pub const fn const_max(values: &[usize]) -> usize {
+    let mut m = 0;
+    let mut i = 0;
+    while i < values.len() {
+        if values[i] > m {
+            m = values[i];
+        }
+        i += 1;
+    }
+    m
+}
+
+/// Compile-time check of a message type's labels: each below
+/// [`ERROR_LABEL`], no two alike, and every length within seL4's maximum.
+#[doc(hidden)]
+pub const fn check_labels(labels: &[u64], max_words: usize) -> bool {
+    let mut i = 0;
+    while i < labels.len() {
+        if labels[i] >= ERROR_LABEL {
+            return false;
+        }
+        let mut j = i + 1;
+        while j < labels.len() {
+            if labels[i] == labels[j] {
+                return false;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    max_words <= MAX_MESSAGE_WORDS
+}
+
+/// Declares a message type and implements [`Message`] for it.
+///
+/// Enums: every variant has an explicit label (`= N`, below
+/// [`ERROR_LABEL`], all distinct: checked at compile time) and either no
+/// fields or named fields of [`Field`] types. Structs: named fields and one
+/// label given as `= N` after the field list.
+///
+/// ```
+/// sel4_ipc::message! {
+///     #[derive(Debug, Clone, Copy, PartialEq)]
+///     pub struct Pong { value: u64, last: bool } = 7;
+/// }
+/// ```
+#[macro_export]
+macro_rules! message {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $(
+                $(#[$vmeta:meta])*
+                $variant:ident $({ $($field:ident : $fty:ty),* $(,)? })? = $label:expr
+            ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $(
+                $(#[$vmeta])*
+                $variant $({ $($field : $fty),* })?,
+            )*
+        }
+
+        const _: () = assert!(
+            $crate::check_labels(&[$($label),*], <$name as $crate::Message>::MAX_WORDS),
+            "message labels must be distinct, below ERROR_LABEL, and lengths within seL4's maximum"
+        );
+
+        impl $crate::Message for $name {
+            const MAX_WORDS: usize = $crate::const_max(&[
+                $( 0 $($(+ <$fty as $crate::Field>::WORDS)*)? ),*
+            ]);
+
+            fn label(&self) -> u64 {
+                match self {
+                    $( $name::$variant $({ $($field: _),* })? => $label, )*
+                }
+            }
+
+            #[allow(unused_variables, unused_mut)]
+            fn encode(&self, out: &mut [$crate::Word]) -> $crate::__private::core::result::Result<usize, $crate::EncodeError> {
+                match self {
+                    $(
+                        $name::$variant $({ $($field),* })? => {
+                            let needed = 0 $($(+ <$fty as $crate::Field>::WORDS)*)?;
+                            $crate::check_room(needed, out)?;
+                            let mut at = 0usize;
+                            $($( $crate::put_field::<$fty>($field, out, &mut at); )*)?
+                            Ok(at)
+                        }
+                    )*
+                }
+            }
+
+            #[allow(unused_variables, unused_mut)]
+            fn decode(label: u64, words: &[$crate::Word]) -> $crate::__private::core::result::Result<Self, $crate::DecodeError> {
+                $(
+                    if label == $label {
+                        let needed = 0 $($(+ <$fty as $crate::Field>::WORDS)*)?;
+                        $crate::check_len(label, needed, words)?;
+                        let mut at = 0usize;
+                        return Ok($name::$variant $({ $(
+                            $field: $crate::get_field::<$fty>(label, words, &mut at)?
+                        ),* })?);
+                    }
+                )*
+                Err($crate::DecodeError::UnknownLabel(label))
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident { $($fvis:vis $field:ident : $fty:ty),* $(,)? } = $label:expr;
+    ) => {
+        $(#[$meta])*
+        $vis struct $name { $($fvis $field : $fty),* }
+
+        const _: () = assert!(
+            $crate::check_labels(&[$label], <$name as $crate::Message>::MAX_WORDS),
+            "message label must be below ERROR_LABEL and length within seL4's maximum"
+        );
+
+        impl $crate::Message for $name {
+            const MAX_WORDS: usize = 0 $(+ <$fty as $crate::Field>::WORDS)*;
+
+            fn label(&self) -> u64 {
+                $label
+            }
+
+            #[allow(unused_variables, unused_mut)]
+            fn encode(&self, out: &mut [$crate::Word]) -> $crate::__private::core::result::Result<usize, $crate::EncodeError> {
+                $crate::check_room(Self::MAX_WORDS, out)?;
+                let mut at = 0usize;
+                $( $crate::put_field::<$fty>(&self.$field, out, &mut at); )*
+                Ok(at)
+            }
+
+            #[allow(unused_variables, unused_mut)]
+            fn decode(label: u64, words: &[$crate::Word]) -> $crate::__private::core::result::Result<Self, $crate::DecodeError> {
+                if label != $label {
+                    return Err($crate::DecodeError::UnknownLabel(label));
+                }
+                $crate::check_len(label, Self::MAX_WORDS, words)?;
+                let mut at = 0usize;
+                Ok($name { $( $field: $crate::get_field::<$fty>(label, words, &mut at)? ),* })
+            }
+        }
+    };
+}
+
+/// Ties a request type to its response type.
+pub trait Protocol {
+    /// What clients send.
+    type Request: Message;
+    /// What the server answers.
+    type Response: Message;
+}
+
+/// Declares a protocol: `protocol!(pub PingPong: Request => Response);`
+#[macro_export]
+macro_rules! protocol {
+    ($(#[$meta:meta])* $vis:vis $name:ident : $req:ty => $resp:ty) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis struct $name;
+        impl $crate::Protocol for $name {
+            type Request = $req;
+            type Response = $resp;
+        }
+    };
+}
+
+/// What the framework answers (with label [`ERROR_LABEL`]) to a request it
+/// could not decode, or that the server rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorReply {
+    /// The request's label is unknown to the server's protocol.
+    UnknownLabel(u64),
+    /// The request had the wrong number of words.
+    WrongLength {
+        label: u64,
+        expected: usize,
+        got: usize,
+    },
+    /// A request word held an invalid value.
+    InvalidValue {
+        label: u64,
+        index: usize,
+        word: Word,
+    },
+    /// The request carried capabilities the server did not expect, or
+    /// lacked one it needs.
+    BadCapabilities { expected: usize, got: usize },
+    /// The server understood the request and refused it with a code of its
+    /// own.
+    Refused(Word),
+}
+
+impl ErrorReply {
+    /// Words of an encoded error reply: kind and three detail words.
+    pub const WORDS: usize = 4;
+
+    /// Encodes into 4 words (kind, details).
+    pub fn encode(&self) -> [Word; 4] {
+        match *self {
+            ErrorReply::UnknownLabel(l) => [1, l, 0, 0],
+            ErrorReply::WrongLength {
+                label,
+                expected,
+                got,
+            } => [2, label, expected as Word, got as Word],
+            ErrorReply::InvalidValue { label, index, word } => [3, label, index as Word, word],
+            ErrorReply::BadCapabilities { expected, got } => [4, expected as Word, got as Word, 0],
+            ErrorReply::Refused(code) => [5, code, 0, 0],
+        }
+    }
+
+    /// Decodes an error reply; `None` when the words are not one.
+    pub fn decode(words: &[Word]) -> Option<ErrorReply> {
+        if words.len() != Self::WORDS {
+            return None;
+        }
+        Some(match words[0] {
+            1 => ErrorReply::UnknownLabel(words[1]),
+            2 => ErrorReply::WrongLength {
+                label: words[1],
+                expected: words[2] as usize,
+                got: words[3] as usize,
+            },
+            3 => ErrorReply::InvalidValue {
+                label: words[1],
+                index: words[2] as usize,
+                word: words[3],
+            },
+            4 => ErrorReply::BadCapabilities {
+                expected: words[1] as usize,
+                got: words[2] as usize,
+            },
+            5 => ErrorReply::Refused(words[1]),
+            _ => return None,
+        })
+    }
+}
+
+impl From<DecodeError> for ErrorReply {
+    fn from(e: DecodeError) -> ErrorReply {
+        match e {
+            DecodeError::UnknownLabel(l) => ErrorReply::UnknownLabel(l),
+            DecodeError::WrongLength {
+                label,
+                expected,
+                got,
+            } => ErrorReply::WrongLength {
+                label,
+                expected,
+                got,
+            },
+            DecodeError::InvalidValue { label, index, word } => {
+                ErrorReply::InvalidValue { label, index, word }
+            }
+        }
+    }
+}
+
+/// A response as a client sees it: the server's answer or its error reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply<T> {
+    Ok(T),
+    Err(ErrorReply),
+}
+
+/// Why a reply could not be understood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyError {
+    /// The response words did not decode.
+    Decode(DecodeError),
+    /// An error reply (label [`ERROR_LABEL`]) with words that are not one.
+    MalformedErrorReply,
+}
+
+/// Decodes a reply to a request: an [`ErrorReply`] when the label is
+/// [`ERROR_LABEL`], a `T` otherwise.
+pub fn decode_reply<T: Message>(label: u64, words: &[Word]) -> Result<Reply<T>, ReplyError> {
+    if label == ERROR_LABEL {
+        return ErrorReply::decode(words)
+            .map(Reply::Err)
+            .ok_or(ReplyError::MalformedErrorReply);
+    }
+    T::decode(label, words)
+        .map(Reply::Ok)
+        .map_err(ReplyError::Decode)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,209 @@
+use super::*;
+
+message! {
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub enum Req {
+        Ping { value: u64 } = 1,
+        Add { a: u32, b: u32 } = 2,
+        Stop = 3,
+        Flag { on: bool, level: i8 } = 4,
+        Sum { values: [u64; 8] } = 5,
+    }
+}
+
+message! {
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct Pong { pub value: u64, pub last: bool } = 9;
+}
+
+protocol!(pub PingPong: Req => Pong);
+
+fn roundtrip(m: Req) -> (u64, usize) {
+    let mut buf = [0; MAX_MESSAGE_WORDS];
+    let n = m.encode(&mut buf).unwrap();
+    assert_eq!(Req::decode(m.label(), &buf[..n]), Ok(m));
+    (m.label(), n)
+}
+
+#[test]
+fn variants_roundtrip_with_their_labels_and_lengths() {
+    assert_eq!(roundtrip(Req::Ping { value: u64::MAX }), (1, 1));
+    assert_eq!(roundtrip(Req::Add { a: 1, b: u32::MAX }), (2, 2));
+    assert_eq!(roundtrip(Req::Stop), (3, 0));
+    assert_eq!(
+        roundtrip(Req::Flag {
+            on: true,
+            level: -5
+        }),
+        (4, 2)
+    );
+    assert_eq!(roundtrip(Req::Sum { values: [7; 8] }), (5, 8));
+    assert_eq!(Req::MAX_WORDS, 8);
+}
+
+#[test]
+fn struct_roundtrip() {
+    let p = Pong {
+        value: 42,
+        last: true,
+    };
+    let mut buf = [0; 2];
+    assert_eq!(p.encode(&mut buf), Ok(2));
+    assert_eq!(buf, [42, 1]);
+    assert_eq!(Pong::decode(9, &buf), Ok(p));
+    assert_eq!(Pong::decode(8, &buf), Err(DecodeError::UnknownLabel(8)));
+    assert_eq!(Pong::MAX_WORDS, 2);
+}
+
+#[test]
+fn encode_checks_buffer_size() {
+    let mut small = [0; 4];
+    assert_eq!(
+        Req::Sum { values: [1; 8] }.encode(&mut small),
+        Err(EncodeError::BufferTooSmall {
+            needed: 8,
+            available: 4
+        })
+    );
+    assert_eq!(Req::Stop.encode(&mut []), Ok(0));
+}
+
+#[test]
+fn decode_rejects_unknown_label_and_wrong_length() {
+    assert_eq!(Req::decode(77, &[]), Err(DecodeError::UnknownLabel(77)));
+    assert_eq!(
+        Req::decode(1, &[1, 2]),
+        Err(DecodeError::WrongLength {
+            label: 1,
+            expected: 1,
+            got: 2
+        })
+    );
+    assert_eq!(
+        Req::decode(3, &[0]),
+        Err(DecodeError::WrongLength {
+            label: 3,
+            expected: 0,
+            got: 1
+        })
+    );
+}
+
+#[test]
+fn decode_rejects_out_of_range_values() {
+    // u32 field with a value above u32::MAX.
+    assert_eq!(
+        Req::decode(2, &[1, 1 << 40]),
+        Err(DecodeError::InvalidValue {
+            label: 2,
+            index: 1,
+            word: 1 << 40
+        })
+    );
+    // bool other than 0/1.
+    assert_eq!(
+        Req::decode(4, &[2, 0]),
+        Err(DecodeError::InvalidValue {
+            label: 4,
+            index: 0,
+            word: 2
+        })
+    );
+    // i8 from a word that is not a sign-extended i8.
+    assert_eq!(
+        Req::decode(4, &[0, 200]),
+        Err(DecodeError::InvalidValue {
+            label: 4,
+            index: 1,
+            word: 200
+        })
+    );
+    // negative i8 travels sign-extended.
+    let mut buf = [0; 2];
+    Req::Flag {
+        on: false,
+        level: -1,
+    }
+    .encode(&mut buf)
+    .unwrap();
+    assert_eq!(buf, [0, u64::MAX]);
+}
+
+#[test]
+fn array_element_errors_point_at_the_word() {
+    let mut words = [0u64; 8];
+    words[5] = 3;
+    message! {
+        #[derive(Debug, PartialEq)]
+        enum Flags { Set { bits: [bool; 8] } = 1 }
+    }
+    assert_eq!(
+        Flags::decode(1, &words),
+        Err(DecodeError::InvalidValue {
+            label: 1,
+            index: 5,
+            word: 3
+        })
+    );
+}
+
+#[test]
+fn error_replies_roundtrip_and_are_told_apart_from_responses() {
+    let errs = [
+        ErrorReply::UnknownLabel(5),
+        ErrorReply::WrongLength {
+            label: 1,
+            expected: 1,
+            got: 3,
+        },
+        ErrorReply::InvalidValue {
+            label: 4,
+            index: 0,
+            word: 9,
+        },
+        ErrorReply::BadCapabilities {
+            expected: 1,
+            got: 0,
+        },
+        ErrorReply::Refused(17),
+    ];
+    for e in errs {
+        assert_eq!(
+            decode_reply::<Pong>(ERROR_LABEL, &e.encode()),
+            Ok(Reply::Err(e))
+        );
+    }
+    assert_eq!(
+        decode_reply::<Pong>(ERROR_LABEL, &[0, 0, 0, 0]),
+        Err(ReplyError::MalformedErrorReply)
+    );
+    assert_eq!(
+        decode_reply::<Pong>(9, &[1, 0]),
+        Ok(Reply::Ok(Pong {
+            value: 1,
+            last: false
+        }))
+    );
+    assert_eq!(
+        decode_reply::<Pong>(9, &[1]),
+        Err(ReplyError::Decode(DecodeError::WrongLength {
+            label: 9,
+            expected: 2,
+            got: 1
+        }))
+    );
+    let d: ErrorReply = DecodeError::UnknownLabel(3).into();
+    assert_eq!(d, ErrorReply::UnknownLabel(3));
+}
+
+#[test]
+fn label_checks() {
+    assert!(check_labels(&[1, 2, 3], 4));
+    assert!(!check_labels(&[1, 2, 1], 4));
+    assert!(!check_labels(&[ERROR_LABEL], 4));
+    assert!(!check_labels(&[1], MAX_MESSAGE_WORDS + 1));
+    fn proto<P: Protocol>() -> usize {
+        P::Request::MAX_WORDS + P::Response::MAX_WORDS
+    }
+    assert_eq!(proto::<PingPong>(), 10);
+}

@@ -1,0 +1,870 @@
+//! The kernel's object API: every method of the interface XML files, with
+//! its parameters, marshalled exactly as libsel4's `syscall_stub_gen.py`
+//! does, emitted as Rust methods on typed capabilities (`Cap<cap_type::TCB>`
+//! and so on).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+
+use kernel_config::Config;
+use roxmltree::Document;
+
+use crate::interface::Condition;
+
+/// One `<param>` of a method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    pub name: String,
+    /// C type as written (`seL4_Word`, `seL4_CNode`, ...).
+    pub ty: String,
+    /// `dir="in"` (else `out`).
+    pub input: bool,
+}
+
+/// One `<method>` of an `<interface>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Method {
+    /// C interface type, e.g. `seL4_TCB`.
+    pub interface: String,
+    /// `name` attribute, e.g. `WriteRegisters`.
+    pub name: String,
+    /// `id` attribute: the invocation label, e.g. `TCBWriteRegisters`.
+    pub id: String,
+    pub condition: Condition,
+    pub params: Vec<Param>,
+}
+
+impl Method {
+    /// The C function name without `seL4_`: `TCB_WriteRegisters`.
+    pub fn c_name(&self) -> String {
+        format!("{}_{}", strip(&self.interface), self.name)
+    }
+
+    /// The Rust method name: `tcb_write_registers`, `cnode_copy`,
+    /// `x86_page_map`, `untyped_retype`.
+    pub fn rust_name(&self) -> String {
+        method_name(&self.c_name())
+    }
+}
+
+/// `TCB_WriteRegisters` -> `tcb_write_registers`; `CNode` is one word.
+pub fn method_name(c_name: &str) -> String {
+    crate::snake_case(&c_name.replace("CNode", "Cnode"))
+}
+
+/// The interfaces, methods and structs of one interface XML file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiFile {
+    /// C interface types in file order (`seL4_TCB`, ...), each once.
+    pub interfaces: Vec<String>,
+    /// Every method as written (conditions not evaluated).
+    pub methods: Vec<Method>,
+    /// `<struct name>` with its `<member>` names.
+    pub structs: Vec<(String, Vec<String>)>,
+}
+
+fn strip(n: &str) -> &str {
+    n.strip_prefix("seL4_").unwrap_or(n)
+}
+
+/// Reads an interface XML file.
+pub fn parse_api(xml: &str, what: &str) -> Result<ApiFile, String> {
+    let doc = Document::parse(xml).map_err(|e| format!("{what}: invalid XML: {e}"))?;
+    let mut f = ApiFile::default();
+    for s in doc.descendants().filter(|n| n.has_tag_name("struct")) {
+        let name = s
+            .attribute("name")
+            .ok_or_else(|| format!("{what}: <struct> without a name"))?;
+        let members = s
+            .children()
+            .filter(|c| c.has_tag_name("member"))
+            .map(|m| {
+                m.attribute("name")
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("{what}: struct {name}: <member> without a name"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        f.structs.push((name.to_string(), members));
+    }
+    for itf in doc.descendants().filter(|n| n.has_tag_name("interface")) {
+        let iname = itf
+            .attribute("name")
+            .ok_or_else(|| format!("{what}: <interface> without a name"))?;
+        if !f.interfaces.iter().any(|x| x == iname) {
+            f.interfaces.push(iname.to_string());
+        }
+        for m in itf.descendants().filter(|n| n.has_tag_name("method")) {
+            let id = m
+                .attribute("id")
+                .ok_or_else(|| format!("{what}: {iname}: <method> without an id"))?;
+            let name = m
+                .attribute("name")
+                .ok_or_else(|| format!("{what}: method {id} without a name"))?;
+            let condition = Condition::of(m).map_err(|e| format!("{what}: method {id}: {e}"))?;
+            let mut params = Vec::new();
+            for p in m.children().filter(|c| c.has_tag_name("param")) {
+                let pname = p
+                    .attribute("name")
+                    .ok_or_else(|| format!("{what}: method {id}: <param> without a name"))?;
+                let ty = p
+                    .attribute("type")
+                    .ok_or_else(|| format!("{what}: method {id}: param {pname} without a type"))?;
+                let input = match p.attribute("dir") {
+                    Some("in") => true,
+                    Some("out") => false,
+                    other => {
+                        return Err(format!(
+                        "{what}: method {id}: param {pname}: dir must be in or out, not {other:?}"
+                    ))
+                    }
+                };
+                params.push(Param {
+                    name: pname.to_string(),
+                    ty: ty.to_string(),
+                    input,
+                });
+            }
+            f.methods.push(Method {
+                interface: iname.to_string(),
+                name: name.to_string(),
+                id: id.to_string(),
+                condition,
+                params,
+            });
+        }
+    }
+    Ok(f)
+}
+
+/// The methods whose condition holds for `config`, in file order; a method
+/// written twice with the same condition (`duplicate` in the kernel's
+/// files) counts once.
+pub fn enabled_methods(files: &[&ApiFile], config: &Config) -> Result<Vec<Method>, String> {
+    let mut out: Vec<Method> = Vec::new();
+    let mut seen: Vec<(String, String, String)> = Vec::new();
+    for f in files {
+        for m in &f.methods {
+            let key = (m.interface.clone(), m.id.clone(), m.condition.to_cpp());
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            if !m.condition.eval(config)? {
+                continue;
+            }
+            if out.iter().any(|o| o.rust_name() == m.rust_name()) {
+                return Err(format!(
+                    "method {} is enabled twice for this config",
+                    m.c_name()
+                ));
+            }
+            out.push(m.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// How a parameter type travels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// An integer of `bits` bits (`seL4_Word`, `seL4_Uint8`, `int`, ...),
+    /// Rust type `rust`.
+    Int { bits: u32, rust: String },
+    /// `seL4_Bool`: one bit in the message, `bool` in Rust.
+    Bool,
+    /// A one-word bitfield type (`seL4_CapRights_t` -> `CapRights`).
+    Bitfield { rust: String },
+    /// A word-sized C enum or typedef (`seL4_X86_VMAttributes`).
+    WordAlias { rust: String },
+    /// A capability: an extra cap of the message. `marker` is the
+    /// `cap_type` marker, `None` for plain `seL4_CPtr`.
+    Cap { marker: Option<String> },
+    /// A struct of words (`seL4_UserContext`), fields in message order.
+    Struct { rust: String, fields: Vec<String> },
+}
+
+impl Kind {
+    /// Bits the parameter takes in the message.
+    pub fn bits(&self, word: u32) -> u32 {
+        match self {
+            Kind::Int { bits, .. } => *bits,
+            Kind::Bool => 1,
+            Kind::Bitfield { .. } | Kind::WordAlias { .. } | Kind::Cap { .. } => word,
+            Kind::Struct { fields, .. } => word * fields.len() as u32,
+        }
+    }
+
+    /// Rust type of an input parameter.
+    pub fn rust_in(&self) -> String {
+        match self {
+            Kind::Int { rust, .. } => rust.clone(),
+            Kind::Bool => "bool".into(),
+            Kind::Bitfield { rust } | Kind::WordAlias { rust } => rust.clone(),
+            Kind::Cap { marker: None } => "crate::CPtr".into(),
+            Kind::Cap { marker: Some(m) } => format!("crate::Cap<cap_type::{m}>"),
+            Kind::Struct { rust, .. } => format!("&{rust}"),
+        }
+    }
+
+    /// Rust type of an output parameter.
+    pub fn rust_out(&self) -> String {
+        match self {
+            Kind::Struct { rust, .. } => rust.clone(),
+            k => k.rust_in(),
+        }
+    }
+}
+
+/// Marker name of a C capability type: `seL4_X86_Page` -> `X86Page`.
+pub fn marker_name(c_type: &str) -> String {
+    strip(c_type).replace('_', "")
+}
+
+/// Capability types libsel4's stub generator knows (its `CapType`s) for
+/// every architecture, besides the interfaces of the XML files.
+const KNOWN_CAP_TYPES: &[&str] = &[
+    "seL4_CNode",
+    "seL4_IRQHandler",
+    "seL4_IRQControl",
+    "seL4_TCB",
+    "seL4_Untyped",
+    "seL4_DomainSet",
+    "seL4_SchedContext",
+    "seL4_SchedControl",
+    "seL4_X86_IOPort",
+    "seL4_X86_IOPortControl",
+    "seL4_X86_ASIDControl",
+    "seL4_X86_ASIDPool",
+    "seL4_X86_IOSpace",
+    "seL4_X86_Page",
+    "seL4_X64_PML4",
+    "seL4_X86_PDPT",
+    "seL4_X86_PageDirectory",
+    "seL4_X86_PageTable",
+    "seL4_X86_IOPageTable",
+    "seL4_X86_VCPU",
+    "seL4_X86_EPTPML4",
+    "seL4_X86_EPTPDPT",
+    "seL4_X86_EPTPD",
+    "seL4_X86_EPTPT",
+];
+
+/// Type knowledge for marshalling: caps, bitfields, structs.
+#[derive(Debug, Clone, Default)]
+pub struct Types {
+    /// C capability type names (interfaces and known cap types).
+    pub caps: BTreeSet<String>,
+    /// C bitfield type name (`seL4_CapRights_t`) -> Rust type.
+    pub bitfields: BTreeMap<String, String>,
+    /// C struct name -> fields, in message order.
+    pub structs: BTreeMap<String, Vec<String>>,
+    /// Word size in bits.
+    pub word: u32,
+}
+
+impl Types {
+    /// Types for the given XML files; `bitfield_names` are the Rust names of
+    /// the generated one-word bitfield types (`CapRights`, ...);
+    /// `c_structs` are the word structs of the C headers (authoritative for
+    /// the struct's length, as the stub generator's fixed sizes are).
+    pub fn new(
+        files: &[&ApiFile],
+        bitfield_names: &[String],
+        c_structs: &[(String, Vec<String>)],
+        word: u32,
+    ) -> Result<Types, String> {
+        let mut t = Types {
+            word,
+            ..Types::default()
+        };
+        for c in KNOWN_CAP_TYPES {
+            t.caps.insert(c.to_string());
+        }
+        for f in files {
+            for i in &f.interfaces {
+                t.caps.insert(i.clone());
+            }
+            for (name, members) in &f.structs {
+                if let Some((_, c)) = c_structs.iter().find(|(n, _)| n == name) {
+                    if members.len() < c.len() || members[..c.len()] != c[..] {
+                        return Err(format!(
+                            "struct {name}: the XML members {members:?} do not start with the C fields {c:?}"
+                        ));
+                    }
+                    t.structs.insert(name.clone(), c.clone());
+                }
+            }
+        }
+        for b in bitfield_names {
+            t.bitfields.insert(format!("seL4_{b}_t"), b.clone());
+        }
+        // 5.x's seL4_CapData_t is a tagged union; it travels as one word.
+        t.bitfields
+            .entry("seL4_CapData_t".into())
+            .or_insert_with(|| "CapData".into());
+        Ok(t)
+    }
+
+    /// How a C type travels; unknown types are an error, as in libsel4.
+    pub fn kind(&self, ty: &str) -> Result<Kind, String> {
+        let int = |bits: u32, rust: &str| Kind::Int {
+            bits,
+            rust: rust.to_string(),
+        };
+        Ok(match ty {
+            "seL4_Word" => int(self.word, "crate::Word"),
+            "long" => int(self.word, "i64"),
+            "int" => int(32, "i32"),
+            "seL4_Uint8" => int(8, "u8"),
+            "seL4_Uint16" => int(16, "u16"),
+            "seL4_Uint32" => int(32, "u32"),
+            "seL4_Uint64" | "seL4_Time" => int(64, "u64"),
+            "seL4_Bool" => Kind::Bool,
+            "seL4_CPtr" => Kind::Cap { marker: None },
+            "seL4_X86_VMAttributes"
+            | "seL4_X86_EPT_VMAttributes"
+            | "seL4_ARM_VMAttributes"
+            | "seL4_RISCV_VMAttributes"
+            | "seL4_VCPUReg" => Kind::WordAlias {
+                rust: strip(ty).to_string(),
+            },
+            _ if self.caps.contains(ty) => Kind::Cap {
+                marker: Some(marker_name(ty)),
+            },
+            _ if self.bitfields.contains_key(ty) => Kind::Bitfield {
+                rust: self.bitfields[ty].clone(),
+            },
+            _ if self.structs.contains_key(ty) => Kind::Struct {
+                rust: strip(ty).to_string(),
+                fields: self.structs[ty].clone(),
+            },
+            _ => return Err(format!("unknown parameter type {ty}")),
+        })
+    }
+}
+
+/// Where a parameter goes: (first bit, bits), as libsel4's
+/// `get_parameter_positions`: each one aligned to its own size or the
+/// word, whichever is smaller.
+pub fn positions(sizes: &[u32], word: u32) -> Vec<(u32, u32)> {
+    let mut used = 0u32;
+    let mut out = Vec::new();
+    for &size in sizes {
+        let a = size.min(word);
+        used = used.div_ceil(a) * a;
+        out.push((used, size));
+        used += size;
+    }
+    out
+}
+
+/// The marshalling of one method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Extra capabilities (not the invoked one), in order: (name, kind).
+    pub caps: Vec<(String, Kind)>,
+    /// Input words: per word, the Rust expressions OR-ed into it.
+    pub words: Vec<Vec<String>>,
+    /// Outputs: (name, kind, Rust expressions reading them from `reply`).
+    pub outputs: Vec<(String, Kind, String)>,
+}
+
+/// A valid Rust identifier for a parameter name.
+pub fn param_ident(name: &str) -> String {
+    let n = crate::snake_case(name);
+    match n.as_str() {
+        "type" | "ref" | "fn" | "in" | "match" | "move" | "box" | "loop" | "mod" | "use"
+        | "where" | "impl" | "self" | "struct" | "enum" | "trait" | "const" | "static" => {
+            format!("{n}_")
+        }
+        _ => n,
+    }
+}
+
+/// Computes the marshalling of `m`.
+pub fn plan(m: &Method, types: &Types) -> Result<Plan, String> {
+    let w = types.word;
+    let mut caps = Vec::new();
+    let mut std_in: Vec<(String, Kind)> = Vec::new();
+    let mut outs: Vec<(String, Kind)> = Vec::new();
+    for p in &m.params {
+        let k = types
+            .kind(&p.ty)
+            .map_err(|e| format!("{}: param {}: {e}", m.c_name(), p.name))?;
+        let id = param_ident(&p.name);
+        if !p.input {
+            if matches!(k, Kind::Cap { .. }) {
+                return Err(format!(
+                    "{}: output capability parameters are not supported",
+                    m.c_name()
+                ));
+            }
+            outs.push((id, k));
+        } else if matches!(k, Kind::Cap { .. }) {
+            caps.push((id, k));
+        } else {
+            std_in.push((id, k));
+        }
+    }
+    let sizes: Vec<u32> = std_in.iter().map(|(_, k)| k.bits(w)).collect();
+    let mut words: Vec<Vec<String>> = Vec::new();
+    for ((name, k), (first, bits)) in std_in.iter().zip(positions(&sizes, w)) {
+        let word = (first / w) as usize;
+        let off = first % w;
+        let need = word + (bits.div_ceil(w)).max(1) as usize;
+        while words.len() < need {
+            words.push(Vec::new());
+        }
+        match k {
+            Kind::Struct { fields, .. } => {
+                for (i, f) in fields.iter().enumerate() {
+                    words[word + i].push(format!("{name}.{f}"));
+                }
+            }
+            Kind::Bitfield { .. } | Kind::WordAlias { .. } => words[word].push(format!("{name}.0")),
+            Kind::Int { rust, .. } if bits == w => {
+                if rust == "crate::Word" || rust == "u64" {
+                    words[word].push(name.clone())
+                } else {
+                    words[word].push(format!("({name} as crate::Word)"))
+                }
+            }
+            Kind::Int { .. } | Kind::Bool => {
+                let mask = (1u64 << bits) - 1;
+                let mut e = format!("(({name} as crate::Word) & {mask:#x})");
+                if off != 0 {
+                    e = format!("({e} << {off})");
+                }
+                words[word].push(e);
+            }
+            Kind::Cap { .. } => unreachable!("caps are split out above"),
+        }
+    }
+    if let Some(i) = words.iter().position(Vec::is_empty) {
+        return Err(format!("{}: message word {i} has no parameter", m.c_name()));
+    }
+    let sizes: Vec<u32> = outs.iter().map(|(_, k)| k.bits(w)).collect();
+    let mut outputs = Vec::new();
+    for ((name, k), (first, bits)) in outs.into_iter().zip(positions(&sizes, w)) {
+        let word = first / w;
+        let off = first % w;
+        let rd = |i: u32| format!("reply.word({i})");
+        let shifted = |i: u32, off: u32| {
+            if off == 0 {
+                rd(i)
+            } else {
+                format!("(reply.word({i}) >> {off})")
+            }
+        };
+        let e = match &k {
+            Kind::Struct { rust, fields } => {
+                let fs: Vec<String> = fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| format!("{f}: {}", rd(word + i as u32)))
+                    .collect();
+                format!("{rust} {{ {} }}", fs.join(", "))
+            }
+            Kind::Bitfield { rust } | Kind::WordAlias { rust } => format!("{rust}({})", rd(word)),
+            Kind::Int { rust, .. } if bits == w => {
+                if rust == "crate::Word" || rust == "u64" {
+                    rd(word)
+                } else {
+                    format!("({} as {rust})", rd(word))
+                }
+            }
+            Kind::Int { rust, .. } => {
+                let mask = (1u64 << bits) - 1;
+                format!("({} & {mask:#x}) as {rust}", shifted(word, off))
+            }
+            Kind::Bool => format!("{} & 1 != 0", shifted(word, off)),
+            Kind::Cap { .. } => unreachable!("rejected above"),
+        };
+        outputs.push((name, k, e));
+    }
+    Ok(Plan {
+        caps,
+        words,
+        outputs,
+    })
+}
+
+/// Name of the result struct of a method with several outputs:
+/// `TCB_GetBreakpoint` -> `TCBGetBreakpointResult`.
+pub fn result_struct_name(m: &Method) -> String {
+    format!("{}{}Result", marker_name(&m.interface), m.name)
+}
+
+/// Emits the methods, grouped by interface, plus result structs.
+pub fn emit_methods(
+    out: &mut String,
+    methods: &[Method],
+    types: &Types,
+    labels: &[(String, usize)],
+) -> Result<(), String> {
+    let mut by_iface: BTreeMap<String, Vec<&Method>> = BTreeMap::new();
+    for m in methods {
+        by_iface.entry(m.interface.clone()).or_default().push(m);
+    }
+    for (iface, ms) in &by_iface {
+        let marker = marker_name(iface);
+        let mut results = String::new();
+        let _ = writeln!(out, "impl crate::Cap<cap_type::{marker}> {{");
+        for m in ms {
+            let p = plan(m, types)?;
+            if !labels.iter().any(|(n, _)| *n == m.id) {
+                return Err(format!("{}: no invocation label {}", m.c_name(), m.id));
+            }
+            // signature: inputs in XML order
+            let mut args = vec!["self".to_string()];
+            for prm in m.params.iter().filter(|p| p.input) {
+                let k = types.kind(&prm.ty)?;
+                args.push(format!("{}: {}", param_ident(&prm.name), k.rust_in()));
+            }
+            let ret = match p.outputs.len() {
+                0 => "()".to_string(),
+                1 => p.outputs[0].1.rust_out(),
+                _ => {
+                    let sname = result_struct_name(m);
+                    let _ = writeln!(results, "/// Results of `seL4_{}`.", m.c_name());
+                    let _ = writeln!(results, "#[derive(Debug, Clone, Copy, PartialEq, Eq)]");
+                    let _ = writeln!(results, "pub struct {sname} {{");
+                    for (n, k, _) in &p.outputs {
+                        let _ = writeln!(results, "    pub {n}: {},", k.rust_out());
+                    }
+                    let _ = writeln!(results, "}}\n");
+                    sname
+                }
+            };
+            let n_words = p.words.len();
+            let _ = writeln!(
+                out,
+                "    /// `seL4_{}` (label `{}`): {} message word{}{}, {} extra cap{}.",
+                m.c_name(),
+                m.id,
+                n_words,
+                if n_words == 1 { "" } else { "s" },
+                if n_words > 4 {
+                    format!(" ({} in the IPC buffer)", n_words - 4)
+                } else {
+                    String::new()
+                },
+                p.caps.len(),
+                if p.caps.len() == 1 { "" } else { "s" },
+            );
+            let _ = writeln!(out, "    #[inline]");
+            let _ = writeln!(
+                out,
+                "    pub fn {}({}) -> core::result::Result<{ret}, crate::InvocationError> {{",
+                m.rust_name(),
+                args.join(", ")
+            );
+            let caps: Vec<String> = p
+                .caps
+                .iter()
+                .map(|(n, k)| match k {
+                    Kind::Cap { marker: None } => n.clone(),
+                    _ => format!("{n}.cptr()"),
+                })
+                .collect();
+            let words: Vec<String> = p.words.iter().map(|w| w.join(" | ")).collect();
+            let reply_var = if p.outputs.is_empty() {
+                "_reply"
+            } else {
+                "reply"
+            };
+            let _ = writeln!(
+                out,
+                "        let {reply_var} = crate::invocation::call(self.cptr(), InvocationLabel::{}, &[{}], &[{}])?;",
+                m.id,
+                caps.join(", "),
+                words.join(", ")
+            );
+            match p.outputs.len() {
+                0 => {
+                    let _ = writeln!(out, "        core::result::Result::Ok(())");
+                }
+                1 => {
+                    let _ = writeln!(out, "        core::result::Result::Ok({})", p.outputs[0].2);
+                }
+                _ => {
+                    let fs: Vec<String> = p
+                        .outputs
+                        .iter()
+                        .map(|(n, _, e)| format!("{n}: {e}"))
+                        .collect();
+                    let _ = writeln!(
+                        out,
+                        "        core::result::Result::Ok({ret} {{ {} }})",
+                        fs.join(", ")
+                    );
+                }
+            }
+            let _ = writeln!(out, "    }}");
+        }
+        let _ = writeln!(out, "}}\n");
+        out.push_str(&results);
+    }
+    Ok(())
+}
+
+/// Emits the word structs (`UserContext`, ...) used by `methods`.
+pub fn emit_structs(out: &mut String, types: &Types) {
+    for (name, fields) in &types.structs {
+        let _ = writeln!(
+            out,
+            "/// `{name}`: the C struct of words, fields in message order."
+        );
+        let _ = writeln!(out, "#[repr(C)]");
+        let _ = writeln!(out, "#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]");
+        let _ = writeln!(out, "pub struct {} {{", strip(name));
+        for f in fields {
+            let _ = writeln!(out, "    pub {f}: crate::Word,");
+        }
+        let _ = writeln!(out, "}}\n");
+        let _ = writeln!(out, "impl {} {{", strip(name));
+        let _ = writeln!(out, "    /// Number of words.");
+        let _ = writeln!(out, "    pub const WORDS: usize = {};", fields.len());
+        let _ = writeln!(out, "}}\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kernel_config::Value;
+
+    const XML: &str = r#"<api>
+  <struct name="seL4_UserContext"><member name="pc"/><member name="sp"/><member name="extra"/></struct>
+  <interface name="seL4_CNode">
+    <method id="CNodeCopy" name="Copy">
+      <param dir="in" name="dest_index" type="seL4_Word"/>
+      <param dir="in" name="dest_depth" type="seL4_Uint8"/>
+      <param dir="in" name="src_root" type="seL4_CNode"/>
+      <param dir="in" name="src_index" type="seL4_Word"/>
+      <param dir="in" name="src_depth" type="seL4_Uint8"/>
+      <param dir="in" name="rights" type="seL4_CapRights_t"/>
+    </method>
+  </interface>
+  <interface name="seL4_TCB">
+    <method id="TCBCopyRegisters" name="CopyRegisters">
+      <param dir="in" name="source" type="seL4_TCB"/>
+      <param dir="in" name="suspend_source" type="seL4_Bool"/>
+      <param dir="in" name="resume_target" type="seL4_Bool"/>
+      <param dir="in" name="arch_flags" type="seL4_Uint8"/>
+      <param dir="in" name="port" type="seL4_Uint16"/>
+    </method>
+    <method id="TCBWriteRegisters" name="WriteRegisters">
+      <param dir="in" name="resume_target" type="seL4_Bool"/>
+      <param dir="in" name="count" type="seL4_Word"/>
+      <param dir="in" name="regs" type="seL4_UserContext"/>
+      <param dir="in" name="frame" type="seL4_CPtr"/>
+    </method>
+    <method id="TCBGetBreakpoint" name="GetBreakpoint">
+      <condition><config var="CONFIG_HARDWARE_DEBUG_API"/></condition>
+      <param dir="in" name="bp_num" type="seL4_Uint16"/>
+      <param dir="out" name="vaddr" type="seL4_Word"/>
+      <param dir="out" name="type" type="seL4_Word"/>
+      <param dir="out" name="is_enabled" type="seL4_Bool"/>
+    </method>
+    <method id="TCBConfigure" name="Configure">
+      <condition><not><config var="CONFIG_KERNEL_MCS"/></not></condition>
+      <param dir="in" name="a" type="seL4_Word"/>
+    </method>
+    <method id="TCBConfigure" name="Configure">
+      <condition><config var="CONFIG_KERNEL_MCS"/></condition>
+      <param dir="in" name="b" type="seL4_Uint32"/>
+    </method>
+  </interface>
+  <interface name="seL4_X86_IOPort">
+    <method id="X86IOPortIn8" name="In8">
+      <param dir="out" name="result" type="seL4_Uint8"/>
+      <param dir="in" name="port" type="seL4_Uint16"/>
+    </method>
+    <method id="X86IOPortBad" name="Bad">
+      <param dir="in" name="port" type="seL4_Nonsense"/>
+    </method>
+  </interface>
+</api>"#;
+
+    fn setup() -> (ApiFile, Types) {
+        let f = parse_api(XML, "t.xml").unwrap();
+        let c = vec![(
+            "seL4_UserContext".to_string(),
+            vec!["pc".to_string(), "sp".to_string()],
+        )];
+        let t = Types::new(&[&f], &["CapRights".to_string()], &c, 64).unwrap();
+        (f, t)
+    }
+
+    fn method<'a>(f: &'a ApiFile, c: &str, cond: usize) -> &'a Method {
+        f.methods
+            .iter()
+            .filter(|m| m.c_name() == c)
+            .nth(cond)
+            .unwrap()
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(method_name("TCB_WriteRegisters"), "tcb_write_registers");
+        assert_eq!(method_name("X86_Page_Map"), "x86_page_map");
+        assert_eq!(method_name("CNode_Copy"), "cnode_copy");
+        assert_eq!(method_name("Untyped_Retype"), "untyped_retype");
+        assert_eq!(
+            method_name("IRQControl_GetIOAPIC"),
+            "irq_control_get_ioapic"
+        );
+        assert_eq!(method_name("X86_IOPort_In8"), "x86_io_port_in8");
+        assert_eq!(marker_name("seL4_X86_PageDirectory"), "X86PageDirectory");
+        assert_eq!(marker_name("seL4_X64_PML4"), "X64PML4");
+        assert_eq!(param_ident("type"), "type_");
+        assert_eq!(param_ident("bufferFrame"), "buffer_frame");
+    }
+
+    #[test]
+    fn positions_align_to_size_or_word() {
+        // bool, bool, u8, u16, word: bits 0, 1, 8, 16, then the next word
+        assert_eq!(
+            positions(&[1, 1, 8, 16, 64], 64),
+            [(0, 1), (1, 1), (8, 8), (16, 16), (64, 64)]
+        );
+        // a u8 after a word starts a new word; a struct takes whole words
+        assert_eq!(positions(&[64, 8, 128], 64), [(0, 64), (64, 8), (128, 128)]);
+        assert_eq!(positions(&[8, 32], 32), [(0, 8), (32, 32)]);
+    }
+
+    #[test]
+    fn caps_go_apart_and_small_words_pack() {
+        let (f, t) = setup();
+        let p = plan(method(&f, "CNode_Copy", 0), &t).unwrap();
+        assert_eq!(p.caps.len(), 1);
+        assert_eq!(p.caps[0].0, "src_root");
+        assert_eq!(
+            p.words,
+            [
+                vec!["dest_index".to_string()],
+                vec!["((dest_depth as crate::Word) & 0xff)".to_string()],
+                vec!["src_index".to_string()],
+                vec!["((src_depth as crate::Word) & 0xff)".to_string()],
+                vec!["rights.0".to_string()],
+            ]
+        );
+        let p = plan(method(&f, "TCB_CopyRegisters", 0), &t).unwrap();
+        assert_eq!(p.caps.len(), 1);
+        assert_eq!(
+            p.words,
+            [vec![
+                "((suspend_source as crate::Word) & 0x1)".to_string(),
+                "(((resume_target as crate::Word) & 0x1) << 1)".to_string(),
+                "(((arch_flags as crate::Word) & 0xff) << 8)".to_string(),
+                "(((port as crate::Word) & 0xffff) << 16)".to_string(),
+            ]]
+        );
+    }
+
+    #[test]
+    fn structs_spill_past_four_words_and_cptrs_are_caps() {
+        let (f, t) = setup();
+        let m = method(&f, "TCB_WriteRegisters", 0);
+        let p = plan(m, &t).unwrap();
+        // bool, count, then the C struct's two fields (the XML's third
+        // member is beyond the C struct, as the stub generator's fixed size)
+        assert_eq!(p.words.len(), 4);
+        assert_eq!(p.words[2], ["regs.pc"]);
+        assert_eq!(p.words[3], ["regs.sp"]);
+        assert_eq!(p.caps, [("frame".to_string(), Kind::Cap { marker: None })]);
+        let mut out = String::new();
+        emit_methods(
+            &mut out,
+            std::slice::from_ref(m),
+            &t,
+            &[("TCBWriteRegisters".into(), 3)],
+        )
+        .unwrap();
+        assert!(out.contains("pub fn tcb_write_registers(self, resume_target: bool, count: crate::Word, regs: &UserContext, frame: crate::CPtr)"), "{out}");
+        assert!(out.contains("&[frame]"), "{out}");
+    }
+
+    #[test]
+    fn outputs_unpack_from_reply_words() {
+        let (f, t) = setup();
+        let p = plan(method(&f, "TCB_GetBreakpoint", 0), &t).unwrap();
+        let outs: Vec<(&str, &str)> = p
+            .outputs
+            .iter()
+            .map(|(n, _, e)| (n.as_str(), e.as_str()))
+            .collect();
+        assert_eq!(
+            outs,
+            [
+                ("vaddr", "reply.word(0)"),
+                ("type_", "reply.word(1)"),
+                ("is_enabled", "reply.word(2) & 1 != 0"),
+            ]
+        );
+        let p = plan(method(&f, "X86_IOPort_In8", 0), &t).unwrap();
+        assert_eq!(p.outputs[0].2, "(reply.word(0) & 0xff) as u8");
+        assert_eq!(p.words.len(), 1);
+        let m = method(&f, "TCB_GetBreakpoint", 0);
+        let mut out = String::new();
+        emit_methods(
+            &mut out,
+            std::slice::from_ref(m),
+            &t,
+            &[("TCBGetBreakpoint".into(), 7)],
+        )
+        .unwrap();
+        assert!(out.contains("pub struct TCBGetBreakpointResult"), "{out}");
+        assert!(
+            out.contains("-> core::result::Result<TCBGetBreakpointResult, crate::InvocationError>"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn unknown_types_and_missing_labels_are_errors() {
+        let (f, t) = setup();
+        let e = plan(method(&f, "X86_IOPort_Bad", 0), &t).unwrap_err();
+        assert!(e.contains("seL4_Nonsense"), "{e}");
+        let mut out = String::new();
+        let m = method(&f, "CNode_Copy", 0).clone();
+        assert!(emit_methods(&mut out, &[m], &t, &[]).is_err());
+    }
+
+    #[test]
+    fn conditions_pick_one_method_of_a_name() {
+        let (f, _) = setup();
+        let mut c = Config::new();
+        c.insert("CONFIG_KERNEL_MCS", Value::Bool(false));
+        let ms = enabled_methods(&[&f], &c).unwrap();
+        let names: Vec<String> = ms.iter().map(Method::rust_name).collect();
+        assert_eq!(
+            names,
+            [
+                "cnode_copy",
+                "tcb_copy_registers",
+                "tcb_write_registers",
+                "tcb_configure",
+                "x86_io_port_in8",
+                "x86_io_port_bad"
+            ]
+        );
+        assert_eq!(ms[3].params[0].name, "a");
+        c.insert("CONFIG_KERNEL_MCS", Value::Bool(true));
+        c.insert("CONFIG_HARDWARE_DEBUG_API", Value::Bool(true));
+        let ms = enabled_methods(&[&f], &c).unwrap();
+        assert_eq!(ms.len(), 7);
+        assert_eq!(ms[4].params[0].name, "b");
+    }
+
+    #[test]
+    fn xml_and_c_struct_must_agree() {
+        let f = parse_api(XML, "t.xml").unwrap();
+        let c = vec![(
+            "seL4_UserContext".to_string(),
+            vec!["sp".to_string(), "pc".to_string()],
+        )];
+        assert!(Types::new(&[&f], &[], &c, 64).is_err());
+    }
+}

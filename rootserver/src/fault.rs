@@ -1,0 +1,92 @@
+//! Fault endpoints: what a thread's faults and exit look like to whoever
+//! receives on its event endpoint, as typed values.
+
+use sel4_runtime::thread as rt;
+use sel4_sys::{Fault, Word, REGISTER_MRS};
+
+use crate::thread::Objects;
+use crate::{Cap, Endpoint, Error};
+
+/// What arrived on a thread's event (fault) endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The kernel reported a fault of the thread with this badge.
+    Fault { badge: Word, fault: Fault },
+    /// The runtime reported the end of the thread (an exit word of
+    /// `sel4_runtime::thread`).
+    Exit { badge: Word, status: Word },
+    /// Something else was sent to the endpoint.
+    Other { badge: Word, label: Word },
+}
+
+/// Most message words a fault message has.
+const FAULT_WORDS: usize = 32;
+
+/// Receives one event on `ep` (blocking).
+pub fn receive_event(ep: Cap<Endpoint>) -> Event {
+    let r = sel4_sys::recv_regs(ep.cptr());
+    let label = r.info.get_label();
+    let len = core::cmp::min(r.info.get_length() as usize, FAULT_WORDS);
+    let mut words = [0 as Word; FAULT_WORDS];
+    let in_regs = core::cmp::min(len, REGISTER_MRS);
+    words[..in_regs].copy_from_slice(&r.mrs[..in_regs]);
+    if len > REGISTER_MRS {
+        sel4_sys::with_ipc_buffer(|b| {
+            words[REGISTER_MRS..len].copy_from_slice(&b.msg[REGISTER_MRS..len])
+        });
+    }
+    if label == rt::EXIT_LABEL {
+        return Event::Exit {
+            badge: r.badge,
+            status: words[0],
+        };
+    }
+    match Fault::decode(label, &words[..len]) {
+        Fault::Unknown { label } => Event::Other {
+            badge: r.badge,
+            label,
+        },
+        Fault::NullFault => Event::Other {
+            badge: r.badge,
+            label: 0,
+        },
+        fault => Event::Fault {
+            badge: r.badge,
+            fault,
+        },
+    }
+}
+
+/// One endpoint that receives the faults of many threads, each identified
+/// by the badge it was given ([`crate::thread::ThreadBuilder::fault_handler`]).
+/// Faulted threads stay blocked until killed or restarted.
+pub struct FaultHandler {
+    ep: Cap<Endpoint>,
+}
+
+impl FaultHandler {
+    /// A handler with a new endpoint.
+    pub fn new(objs: &mut Objects) -> Result<FaultHandler, Error> {
+        Ok(FaultHandler { ep: objs.create()? })
+    }
+
+    /// The (unbadged) endpoint.
+    pub fn endpoint(&self) -> Cap<Endpoint> {
+        self.ep
+    }
+
+    /// Waits for the next fault: (badge of the faulting thread, fault).
+    /// Messages that are not faults are skipped.
+    pub fn next_fault(&self) -> (Word, Fault) {
+        loop {
+            if let Event::Fault { badge, fault } = receive_event(self.ep) {
+                return (badge, fault);
+            }
+        }
+    }
+
+    /// Deletes the endpoint.
+    pub fn destroy(self, objs: &mut Objects) -> Result<(), Error> {
+        objs.delete(self.ep)
+    }
+}

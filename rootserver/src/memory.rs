@@ -1,0 +1,282 @@
+//! Untyped memory: a pool over bootinfo's untypeds that creates kernel
+//! objects into fresh slots of the root CSpace, finds device memory by
+//! physical address, accounts for what is used, and gets memory back by
+//! revoking.
+//!
+//! The bookkeeping (which untyped, at which offset) is
+//! [`sel4_alloc::UntypedAllocator`], which follows the kernel's retype rule;
+//! this module performs the retypes it plans and undoes a plan the kernel
+//! refuses.
+
+use alloc::vec::Vec;
+
+use sel4_alloc::{CarveStep, MemoryKind, Placement, Untyped as UntypedDesc, UntypedAllocator};
+use sel4_sys::{consts, CPtr, ObjectType};
+
+use crate::cap::{cap_type, CNode, Cap, CapType, FixedSize, Untyped};
+use crate::cspace::CSpace;
+use crate::error::{Error, Result};
+use crate::untyped::{Destination, UntypedExt};
+use crate::BootInfo;
+
+/// Objects created from one untyped by one retype: `count` capabilities
+/// from slot `first` of the root CNode.
+#[derive(Debug, Clone, Copy)]
+struct Created {
+    untyped: CPtr,
+    first: CPtr,
+    count: usize,
+}
+
+/// Memory totals of one kind, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub total: u64,
+    pub used: u64,
+    pub free: u64,
+}
+
+/// The root task's untyped memory.
+#[derive(Debug)]
+pub struct UntypedPool {
+    alloc: UntypedAllocator,
+    created: Vec<Created>,
+}
+
+impl UntypedPool {
+    /// Every untyped of bootinfo, all free.
+    pub fn new(bootinfo: &BootInfo) -> Result<UntypedPool> {
+        let first = bootinfo.untyped().start as u64;
+        Self::from_untypeds(bootinfo.untypeds().enumerate().map(|(i, u)| UntypedDesc {
+            id: first + i as u64,
+            paddr: u.paddr,
+            size_bits: u.size_bits,
+            is_device: u.is_device,
+        }))
+    }
+
+    /// A pool over the given untyped capabilities (ids are their slots).
+    pub fn from_untypeds(untypeds: impl IntoIterator<Item = UntypedDesc>) -> Result<UntypedPool> {
+        let mut alloc = UntypedAllocator::new();
+        for u in untypeds {
+            alloc.add(u)?;
+        }
+        Ok(UntypedPool {
+            alloc,
+            created: Vec::new(),
+        })
+    }
+
+    /// The bookkeeping (per-untyped usage, lookups).
+    pub fn allocator(&self) -> &UntypedAllocator {
+        &self.alloc
+    }
+
+    /// Totals of RAM or device memory.
+    pub fn usage(&self, kind: MemoryKind) -> Usage {
+        Usage {
+            total: self.alloc.total_bytes(kind),
+            used: self.alloc.used_bytes(kind),
+            free: self.alloc.free_bytes(kind),
+        }
+    }
+
+    /// Performs the retype a placement planned, into `count` fresh
+    /// contiguous slots; undoes the plan and frees the slots on failure.
+    fn retype(
+        &mut self,
+        cspace: &mut CSpace,
+        p: Placement,
+        ty: ObjectType,
+        size_arg: usize,
+    ) -> Result<CPtr> {
+        let first = match cspace.alloc_slots(p.count) {
+            Ok(s) => s,
+            Err(e) => {
+                self.alloc.rollback(&p)?;
+                return Err(e);
+            }
+        };
+        let ut: Cap<Untyped> = Cap::from_cptr(p.untyped);
+        if let Err(e) = ut.retype_raw(ty, size_arg, Destination::root_cnode(), first, p.count) {
+            self.alloc.rollback(&p)?;
+            cspace.free_slots(first, p.count)?;
+            return Err(e);
+        }
+        self.created.push(Created {
+            untyped: p.untyped,
+            first,
+            count: p.count,
+        });
+        Ok(first)
+    }
+
+    /// Creates `count` objects of `ty` (`size_arg` is the retype's size
+    /// argument; `size_bits` the object's size in bytes, log2) from one
+    /// untyped of `kind`; returns the first of `count` contiguous slots.
+    pub fn create_raw(
+        &mut self,
+        cspace: &mut CSpace,
+        ty: ObjectType,
+        size_arg: usize,
+        size_bits: usize,
+        count: usize,
+        kind: MemoryKind,
+    ) -> Result<CPtr> {
+        let p = self.alloc.alloc_many(size_bits as u8, count, kind)?;
+        self.retype(cspace, p, ty, size_arg)
+    }
+
+    /// Creates one object of the fixed-size kind `T` from RAM.
+    pub fn create<T: FixedSize>(&mut self, cspace: &mut CSpace) -> Result<Cap<T>> {
+        let s = self.create_raw(cspace, T::TYPE, 0, T::SIZE_BITS, 1, MemoryKind::Ram)?;
+        Ok(Cap::from_cptr(s))
+    }
+
+    /// Creates `n` objects of kind `T` with one retype (from one untyped,
+    /// into contiguous slots).
+    pub fn create_many<T: FixedSize>(
+        &mut self,
+        cspace: &mut CSpace,
+        n: usize,
+    ) -> Result<Vec<Cap<T>>> {
+        let s = self.create_raw(cspace, T::TYPE, 0, T::SIZE_BITS, n, MemoryKind::Ram)?;
+        Ok((0..n as u64).map(|i| Cap::from_cptr(s + i)).collect())
+    }
+
+    /// Creates one object of kind `T` from the untyped `untyped` (one the
+    /// pool knows), wherever the pool's policy would put it otherwise.
+    pub fn create_in<T: FixedSize>(
+        &mut self,
+        cspace: &mut CSpace,
+        untyped: Cap<Untyped>,
+    ) -> Result<Cap<T>> {
+        let p = self
+            .alloc
+            .alloc_from(untyped.cptr(), T::SIZE_BITS as u8, 1)?;
+        let s = self.retype(cspace, p, T::TYPE, 0)?;
+        Ok(Cap::from_cptr(s))
+    }
+
+    /// Creates a CNode of `2^radix` slots.
+    pub fn create_cnode(&mut self, cspace: &mut CSpace, radix: u8) -> Result<Cap<CNode>> {
+        let bits = radix as usize + consts::SlotBits;
+        let s = self.create_raw(
+            cspace,
+            ObjectType::CapTableObject,
+            radix as usize,
+            bits,
+            1,
+            MemoryKind::Ram,
+        )?;
+        Ok(Cap::from_cptr(s))
+    }
+
+    /// Creates an untyped of `2^size_bits` bytes of RAM, carved from a
+    /// larger one (registered in the pool, so it also serves later
+    /// requests unless the caller uses it directly).
+    pub fn create_untyped(&mut self, cspace: &mut CSpace, size_bits: u8) -> Result<Cap<Untyped>> {
+        let p = self.alloc.alloc(size_bits, MemoryKind::Ram)?;
+        let s = self.retype(cspace, p, ObjectType::UntypedObject, size_bits as usize)?;
+        self.alloc.add_children(&p, s)?;
+        Ok(Cap::from_cptr(s))
+    }
+
+    /// Creates a 2 MiB frame of RAM.
+    pub fn create_large_page(&mut self, cspace: &mut CSpace) -> Result<Cap<cap_type::X86Page>> {
+        let s = self.create_raw(
+            cspace,
+            ObjectType::X86_LargePageObject,
+            0,
+            consts::LargePageBits,
+            1,
+            MemoryKind::Ram,
+        )?;
+        Ok(Cap::from_cptr(s))
+    }
+
+    /// A frame of `2^size_bits` bytes (4 KiB or 2 MiB) at the physical
+    /// address `paddr` (device memory, usually): the untyped that covers
+    /// it is split into smaller untypeds until one is exactly the frame.
+    pub fn frame_at(
+        &mut self,
+        cspace: &mut CSpace,
+        paddr: u64,
+        size_bits: usize,
+    ) -> Result<Cap<cap_type::X86Page>> {
+        let ty = if size_bits == consts::PageBits {
+            ObjectType::X86_4K
+        } else if size_bits == consts::LargePageBits {
+            ObjectType::X86_LargePageObject
+        } else {
+            return Err(Error::Check("frame_at: size must be 4 KiB or 2 MiB"));
+        };
+        loop {
+            match self.alloc.carve_step(paddr, size_bits as u8)? {
+                CarveStep::Ready { untyped } => {
+                    let p = self.alloc.alloc_from(untyped, size_bits as u8, 1)?;
+                    let s = self.retype(cspace, p, ty, 0)?;
+                    return Ok(Cap::from_cptr(s));
+                }
+                CarveStep::Split { placement } => {
+                    let s = self.retype(
+                        cspace,
+                        placement,
+                        ObjectType::UntypedObject,
+                        placement.size_bits as usize,
+                    )?;
+                    self.alloc.add_children(&placement, s)?;
+                }
+            }
+        }
+    }
+
+    /// A 4 KiB device frame at `paddr`.
+    pub fn device_frame(
+        &mut self,
+        cspace: &mut CSpace,
+        paddr: u64,
+    ) -> Result<Cap<cap_type::X86Page>> {
+        self.frame_at(cspace, paddr, consts::PageBits)
+    }
+
+    /// Gets back all memory of the untyped `untyped` (a bootinfo untyped or
+    /// one carved by the pool): revokes it (the kernel deletes every object
+    /// and child untyped made from it), frees the slots those were in and
+    /// resets the bookkeeping, so the memory can be retyped again. Returns
+    /// how many slots were freed. Capabilities to those objects that the
+    /// caller still holds name empty (later reused) slots afterwards.
+    pub fn reclaim(&mut self, cspace: &mut CSpace, untyped: Cap<Untyped>) -> Result<usize> {
+        let id = untyped.cptr();
+        if self.alloc.get(id).is_none() {
+            return Err(sel4_alloc::AllocError::UnknownUntyped { id }.into());
+        }
+        cspace.revoke(untyped)?;
+        let mut gone = self.alloc.reclaim(id)?;
+        gone.push(id);
+        let mut freed = 0;
+        let mut i = 0;
+        while i < self.created.len() {
+            let c = self.created[i];
+            if gone.contains(&c.untyped) {
+                cspace.free_slots(c.first, c.count)?;
+                freed += c.count;
+                self.created.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        Ok(freed)
+    }
+
+    /// The kind of memory an untyped is, if the pool knows it.
+    pub fn kind_of<T: CapType>(&self, cap: Cap<T>) -> Option<MemoryKind> {
+        self.alloc.get(cap.cptr()).map(|u| {
+            if u.untyped.is_device {
+                MemoryKind::Device
+            } else {
+                MemoryKind::Ram
+            }
+        })
+    }
+}

@@ -1,0 +1,373 @@
+//! The root task's own address space (x86_64): mapping frames at a chosen
+//! address or one from a window that nothing else uses, creating the
+//! paging structures that are missing on the way, unmapping, and growing
+//! the heap.
+//!
+//! Layout of the root task's address space:
+//! - the image at 0x400000, then the IPC buffer, the bootinfo frame and the
+//!   extra bootinfo pages (the kernel maps them right after the image);
+//! - the heap's growth window, [`sel4_runtime::heap::GROWTH_WINDOW_START`]
+//!   (64 GiB, 4 GiB long), mapped by the runtime itself;
+//! - the mapping window [`WINDOW_START`]..[`WINDOW_END`] (128 GiB to 256
+//!   GiB) for [`VSpace::map`] and [`VSpace::map_at`].
+//!
+//! [`VSpace::new`] checks from bootinfo that the image and the pages after
+//! it end below both windows.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use sel4_alloc::VirtualRegionAllocator;
+use sel4_runtime::heap::{self, GrowError};
+use sel4_sys::{consts, init_caps, CPtr, CapRights, InvocationError, X86_VMAttributes};
+
+use crate::cap::{cap_type, Cap};
+use crate::cspace::CSpace;
+use crate::error::{Error, Result};
+use crate::memory::UntypedPool;
+use crate::BootInfo;
+
+/// Start of the window for the root task's own mappings (128 GiB).
+pub const WINDOW_START: u64 = 0x20_0000_0000;
+/// End of that window (256 GiB).
+pub const WINDOW_END: u64 = 0x40_0000_0000;
+
+/// Read and write.
+pub const RW: CapRights = CapRights(0b11);
+/// Read only.
+pub const RO: CapRights = CapRights(0b10);
+
+/// Size of a 4 KiB page.
+pub const PAGE_SIZE: u64 = 1 << consts::PageBits;
+/// Size of a 2 MiB large page.
+pub const LARGE_PAGE_SIZE: u64 = 1 << consts::LargePageBits;
+
+/// Cache attributes of a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cache {
+    /// Write-back (normal RAM).
+    Default,
+    /// Uncached (device registers).
+    Uncached,
+}
+
+impl Cache {
+    fn attr(self) -> X86_VMAttributes {
+        match self {
+            Cache::Default => X86_VMAttributes::Default_VMAttributes,
+            Cache::Uncached => X86_VMAttributes::CacheDisabled,
+        }
+    }
+}
+
+/// A frame mapped by [`VSpace`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mapping {
+    pub frame: Cap<cap_type::X86Page>,
+    pub size_bits: u8,
+    /// Whether the virtual range came from the window allocator (and goes
+    /// back to it on unmap).
+    pub from_window: bool,
+}
+
+/// A paging level below the PML4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    PageTable,
+    PageDirectory,
+    Pdpt,
+}
+
+/// The root task's VSpace.
+#[derive(Debug)]
+pub struct VSpace {
+    root: CPtr,
+    window: VirtualRegionAllocator,
+    mappings: BTreeMap<u64, Mapping>,
+    tables: Vec<CPtr>,
+}
+
+impl VSpace {
+    /// The root task's VSpace (`seL4_CapInitThreadVSpace`). Fails if the
+    /// image and the pages the kernel maps after it reach the windows.
+    pub fn new(bootinfo: &BootInfo) -> Result<VSpace> {
+        let extra = (bootinfo.extra_len() as u64).div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        // IPC buffer, bootinfo frame, extra bootinfo.
+        let end = bootinfo.ipc_buffer() as u64 / PAGE_SIZE * PAGE_SIZE + 2 * PAGE_SIZE + extra;
+        if end > heap::GROWTH_WINDOW_START as u64 || end > WINDOW_START {
+            return Err(Error::Check(
+                "the image and bootinfo reach the heap or mapping window",
+            ));
+        }
+        Ok(VSpace {
+            root: init_caps::CapInitThreadVSpace as CPtr,
+            window: VirtualRegionAllocator::new(WINDOW_START, WINDOW_END),
+            mappings: BTreeMap::new(),
+            tables: Vec::new(),
+        })
+    }
+
+    /// The VSpace root capability (the PML4).
+    pub fn root(&self) -> CPtr {
+        self.root
+    }
+
+    /// The window allocator (free and used bytes).
+    pub fn window(&self) -> &VirtualRegionAllocator {
+        &self.window
+    }
+
+    /// Paging structures this VSpace created so far.
+    pub fn tables_created(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// The mapping at `vaddr`, if any.
+    pub fn mapping(&self, vaddr: u64) -> Option<Mapping> {
+        self.mappings.get(&vaddr).copied()
+    }
+
+    /// Maps `frame` (of `2^size_bits` bytes: 4 KiB or 2 MiB) at a free
+    /// address of the window, aligned to its size; returns the address.
+    pub fn map(
+        &mut self,
+        pool: &mut UntypedPool,
+        cspace: &mut CSpace,
+        frame: Cap<cap_type::X86Page>,
+        size_bits: u8,
+        rights: CapRights,
+        cache: Cache,
+    ) -> Result<u64> {
+        let size = 1u64 << size_bits;
+        let vaddr = self.window.alloc(size, size)?;
+        if let Err(e) = self.map_frame(pool, cspace, frame, vaddr, rights, cache) {
+            self.window.free(vaddr)?;
+            return Err(e);
+        }
+        self.mappings.insert(
+            vaddr,
+            Mapping {
+                frame,
+                size_bits,
+                from_window: true,
+            },
+        );
+        Ok(vaddr)
+    }
+
+    /// Maps `frame` at `vaddr`, which must be free in the window.
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_at(
+        &mut self,
+        pool: &mut UntypedPool,
+        cspace: &mut CSpace,
+        frame: Cap<cap_type::X86Page>,
+        size_bits: u8,
+        vaddr: u64,
+        rights: CapRights,
+        cache: Cache,
+    ) -> Result<()> {
+        let size = 1u64 << size_bits;
+        if vaddr % size != 0 {
+            return Err(Error::Check(
+                "map_at: address not aligned to the frame size",
+            ));
+        }
+        self.window.alloc_at(vaddr, size)?;
+        if let Err(e) = self.map_frame(pool, cspace, frame, vaddr, rights, cache) {
+            self.window.free(vaddr)?;
+            return Err(e);
+        }
+        self.mappings.insert(
+            vaddr,
+            Mapping {
+                frame,
+                size_bits,
+                from_window: true,
+            },
+        );
+        Ok(())
+    }
+
+    /// Unmaps the frame mapped at `vaddr`; returns it (still a valid frame
+    /// capability, mappable again).
+    pub fn unmap(&mut self, vaddr: u64) -> Result<Cap<cap_type::X86Page>> {
+        let m = self
+            .mappings
+            .get(&vaddr)
+            .copied()
+            .ok_or(sel4_alloc::AllocError::VirtNotAllocated { addr: vaddr })?;
+        m.frame.x86_page_unmap()?;
+        self.mappings.remove(&vaddr);
+        if m.from_window {
+            self.window.free(vaddr)?;
+        }
+        Ok(m.frame)
+    }
+
+    /// Maps `n` fresh 4 KiB frames of RAM at consecutive addresses of the
+    /// window; returns the first address.
+    pub fn map_new_pages(
+        &mut self,
+        pool: &mut UntypedPool,
+        cspace: &mut CSpace,
+        n: usize,
+        rights: CapRights,
+    ) -> Result<u64> {
+        let start = self.window.alloc(n as u64 * PAGE_SIZE, PAGE_SIZE)?;
+        for i in 0..n as u64 {
+            let vaddr = start + i * PAGE_SIZE;
+            let r = pool.create::<cap_type::X86Page>(cspace).and_then(|f| {
+                self.map_frame(pool, cspace, f, vaddr, rights, Cache::Default)
+                    .map(|()| f)
+            });
+            match r {
+                Ok(frame) => {
+                    self.mappings.insert(
+                        vaddr,
+                        Mapping {
+                            frame,
+                            size_bits: consts::PageBits as u8,
+                            from_window: false,
+                        },
+                    );
+                }
+                Err(e) => {
+                    // Unmap what was mapped; the range goes back whole.
+                    for j in 0..i {
+                        let a = start + j * PAGE_SIZE;
+                        if let Some(m) = self.mappings.remove(&a) {
+                            m.frame.x86_page_unmap()?;
+                        }
+                    }
+                    self.window.free(start)?;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(start)
+    }
+
+    /// Adds `pages` fresh 4 KiB frames of RAM to the heap (mapped by the
+    /// runtime in its growth window, after this VSpace created any paging
+    /// structure that is missing there).
+    pub fn grow_heap(
+        &mut self,
+        pool: &mut UntypedPool,
+        cspace: &mut CSpace,
+        pages: usize,
+    ) -> Result<()> {
+        for _ in 0..pages {
+            let frame = pool.create::<cap_type::X86Page>(cspace)?;
+            let mut tries = 0;
+            loop {
+                match heap::grow(frame, self.root) {
+                    Ok(()) => break,
+                    Err(GrowError::Map(InvocationError::FailedLookup { .. })) if tries < 3 => {
+                        tries += 1;
+                        let top = heap::growth_top() as u64;
+                        self.ensure(pool, cspace, Level::PageTable, top)?;
+                    }
+                    Err(GrowError::Map(e)) => return Err(e.into()),
+                    Err(GrowError::WindowFull) => {
+                        return Err(Error::Check("the heap's growth window is full"))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps `frame` at `vaddr`, creating missing paging structures.
+    fn map_frame(
+        &mut self,
+        pool: &mut UntypedPool,
+        cspace: &mut CSpace,
+        frame: Cap<cap_type::X86Page>,
+        vaddr: u64,
+        rights: CapRights,
+        cache: Cache,
+    ) -> Result<()> {
+        for _ in 0..4 {
+            match frame.x86_page_map(self.root, vaddr, rights, cache.attr()) {
+                Ok(()) => return Ok(()),
+                Err(InvocationError::FailedLookup { lookup_failure, .. }) => {
+                    let missing = missing_level(lookup_failure);
+                    self.ensure(pool, cspace, missing, vaddr)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Check(
+            "paging structures still missing after creating them",
+        ))
+    }
+
+    /// Creates and maps the paging structure of `level` that covers
+    /// `vaddr`, and the levels above it that are missing.
+    fn ensure(
+        &mut self,
+        pool: &mut UntypedPool,
+        cspace: &mut CSpace,
+        level: Level,
+        vaddr: u64,
+    ) -> Result<()> {
+        let cptr = match level {
+            Level::PageTable => pool.create::<cap_type::X86PageTable>(cspace)?.cptr(),
+            Level::PageDirectory => pool.create::<cap_type::X86PageDirectory>(cspace)?.cptr(),
+            Level::Pdpt => pool.create::<cap_type::X86PDPT>(cspace)?.cptr(),
+        };
+        for _ in 0..3 {
+            let r = match level {
+                Level::PageTable => Cap::<cap_type::X86PageTable>::from_cptr(cptr)
+                    .x86_page_table_map(self.root, vaddr, X86_VMAttributes::Default_VMAttributes),
+                Level::PageDirectory => Cap::<cap_type::X86PageDirectory>::from_cptr(cptr)
+                    .x86_page_directory_map(
+                        self.root,
+                        vaddr,
+                        X86_VMAttributes::Default_VMAttributes,
+                    ),
+                Level::Pdpt => Cap::<cap_type::X86PDPT>::from_cptr(cptr).x86_pdpt_map(
+                    Cap::from_cptr(self.root),
+                    vaddr,
+                    X86_VMAttributes::Default_VMAttributes,
+                ),
+            };
+            match r {
+                Ok(()) => {
+                    self.tables.push(cptr);
+                    return Ok(());
+                }
+                Err(InvocationError::FailedLookup { .. }) if level != Level::Pdpt => {
+                    let up = if level == Level::PageTable {
+                        Level::PageDirectory
+                    } else {
+                        Level::Pdpt
+                    };
+                    self.ensure(pool, cspace, up, vaddr)?;
+                }
+                Err(InvocationError::DeleteFirst) => {
+                    // Already there (created by someone else meanwhile):
+                    // the new object is not needed.
+                    cspace.delete(Cap::<cap_type::Null>::from_cptr(cptr))?;
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Check("paging structure still unmappable"))
+    }
+}
+
+/// Which paging level a failed frame mapping lacks, from the bits the
+/// kernel had left to resolve (x86_64: a page table covers bits 12..21, a
+/// page directory 21..30, a PDPT 30..39).
+fn missing_level(f: sel4_sys::LookupFailure) -> Level {
+    match f {
+        sel4_sys::LookupFailure::MissingCapability { bits_left } if bits_left >= 39 => Level::Pdpt,
+        sel4_sys::LookupFailure::MissingCapability { bits_left } if bits_left >= 30 => {
+            Level::PageDirectory
+        }
+        _ => Level::PageTable,
+    }
+}

@@ -1,0 +1,189 @@
+//! Fault messages: what the kernel sends to a thread's fault handler. The
+//! labels come from the `seL4_Fault` tagged union of the kernel's bitfield
+//! files ([`FaultLabel`]), the word positions from its headers
+//! (`seL4_VMFault_IP`, `seL4_CapFault_Addr`, ... in [`consts`]).
+
+use crate::{consts, FaultLabel, LookupFailure, Word};
+
+/// Words of an `UnknownSyscall` fault message.
+pub const UNKNOWN_SYSCALL_WORDS: usize = consts::UnknownSyscall_Length;
+/// Most words kept for a fault kind this crate does not decode field by field.
+pub const OTHER_FAULT_WORDS: usize = 8;
+
+/// A decoded fault message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// No fault (label 0).
+    NullFault,
+    /// A capability lookup failed in a syscall (`seL4_CapFault_*`).
+    CapFault {
+        ip: Word,
+        addr: Word,
+        in_recv_phase: bool,
+        lookup_failure: LookupFailure,
+    },
+    /// A syscall number the kernel does not know (`seL4_UnknownSyscall_*`).
+    /// `regs` is the whole message: index it with
+    /// `consts::UnknownSyscall_RAX`, `..._RBX`, ... of this architecture.
+    UnknownSyscall {
+        syscall: Word,
+        ip: Word,
+        sp: Word,
+        flags: Word,
+        regs: [Word; UNKNOWN_SYSCALL_WORDS],
+    },
+    /// A CPU exception other than a page fault (`seL4_UserException_*`).
+    UserException {
+        ip: Word,
+        sp: Word,
+        flags: Word,
+        number: Word,
+        code: Word,
+    },
+    /// A virtual memory fault (`seL4_VMFault_*`).
+    VmFault {
+        ip: Word,
+        addr: Word,
+        prefetch_fault: bool,
+        fsr: Word,
+    },
+    /// A fault kind of this kernel without a decoder here (debug exception,
+    /// MCS timeout, virtualisation faults): its label and first words.
+    Other {
+        label: FaultLabel,
+        len: usize,
+        words: [Word; OTHER_FAULT_WORDS],
+    },
+    /// A label that is not a fault of this kernel.
+    Unknown { label: Word },
+}
+
+impl Fault {
+    /// Decodes a fault message from its label and message words (missing
+    /// words read as 0).
+    pub fn decode(label: Word, mrs: &[Word]) -> Fault {
+        let w = |i: usize| mrs.get(i).copied().unwrap_or(0);
+        let Some(l) = FaultLabel::from_usize(label as usize) else {
+            return Fault::Unknown { label };
+        };
+        match l {
+            FaultLabel::NullFault => Fault::NullFault,
+            FaultLabel::CapFault => Fault::CapFault {
+                ip: w(consts::CapFault_IP),
+                addr: w(consts::CapFault_Addr),
+                in_recv_phase: w(consts::CapFault_InRecvPhase) != 0,
+                lookup_failure: LookupFailure::decode(
+                    |i| w(consts::CapFault_LookupFailureType + i),
+                ),
+            },
+            FaultLabel::UnknownSyscall => {
+                let mut regs = [0; UNKNOWN_SYSCALL_WORDS];
+                for (i, r) in regs.iter_mut().enumerate() {
+                    *r = w(i);
+                }
+                Fault::UnknownSyscall {
+                    syscall: w(consts::UnknownSyscall_Syscall),
+                    ip: w(consts::UnknownSyscall_FaultIP),
+                    sp: w(consts::UnknownSyscall_SP),
+                    flags: w(consts::UnknownSyscall_FLAGS),
+                    regs,
+                }
+            }
+            FaultLabel::UserException => Fault::UserException {
+                ip: w(consts::UserException_FaultIP),
+                sp: w(consts::UserException_SP),
+                flags: w(consts::UserException_FLAGS),
+                number: w(consts::UserException_Number),
+                code: w(consts::UserException_Code),
+            },
+            FaultLabel::VMFault => Fault::VmFault {
+                ip: w(consts::VMFault_IP),
+                addr: w(consts::VMFault_Addr),
+                prefetch_fault: w(consts::VMFault_PrefetchFault) != 0,
+                fsr: w(consts::VMFault_FSR),
+            },
+            #[allow(unreachable_patterns)]
+            other => {
+                let mut words = [0; OTHER_FAULT_WORDS];
+                let len = core::cmp::min(mrs.len(), OTHER_FAULT_WORDS);
+                words[..len].copy_from_slice(&mrs[..len]);
+                Fault::Other {
+                    label: other,
+                    len,
+                    words,
+                }
+            }
+        }
+    }
+
+    /// Message words a fault of kind `label` carries
+    /// (`seL4_<Fault>_Length`), for the kinds decoded here.
+    pub fn message_len(label: FaultLabel) -> Option<usize> {
+        Some(match label {
+            FaultLabel::NullFault => 0,
+            FaultLabel::CapFault => consts::CapFault_GuardMismatch_BitsFound + 1,
+            FaultLabel::UnknownSyscall => consts::UnknownSyscall_Length,
+            FaultLabel::UserException => consts::UserException_Length,
+            FaultLabel::VMFault => consts::VMFault_Length,
+            #[allow(unreachable_patterns)]
+            _ => return None,
+        })
+    }
+}
+
+impl core::fmt::Display for Fault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Fault::NullFault => write!(f, "no fault"),
+            Fault::CapFault {
+                ip,
+                addr,
+                in_recv_phase,
+                lookup_failure,
+            } => write!(
+                f,
+                "capability fault at ip {ip:#x}: cptr {addr:#x}{}: {lookup_failure}",
+                if *in_recv_phase {
+                    " (receive phase)"
+                } else {
+                    ""
+                }
+            ),
+            Fault::UnknownSyscall {
+                syscall, ip, sp, ..
+            } => write!(
+                f,
+                "unknown syscall {} at ip {ip:#x} (sp {sp:#x})",
+                *syscall as i64
+            ),
+            Fault::UserException {
+                ip,
+                sp,
+                number,
+                code,
+                ..
+            } => write!(
+                f,
+                "user exception {number} (code {code:#x}) at ip {ip:#x} (sp {sp:#x})"
+            ),
+            Fault::VmFault {
+                ip,
+                addr,
+                prefetch_fault,
+                fsr,
+            } => write!(
+                f,
+                "VM fault on {} at address {addr:#x}, ip {ip:#x} (fsr {fsr:#x})",
+                if *prefetch_fault {
+                    "instruction fetch"
+                } else {
+                    "data access"
+                }
+            ),
+            Fault::Other { label, len, words } => {
+                write!(f, "{} fault {:x?}", label.name(), &words[..*len])
+            }
+            Fault::Unknown { label } => write!(f, "unknown fault label {label}"),
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! Running the tests: selection, isolation, time limits, reporting.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use sel4_rootserver::{println, BootInfo};
+use sel4_sys::{CPtr, ObjectType};
+use sel4_test_protocol::{Line, Outcome};
+
+use crate::fwcfg::{FwCfg, FILTER_FILE, SHARD_FILE};
+use crate::kernel::{self, KernelError};
+use crate::select::{Selection, Shard};
+use crate::{Failure, TestDef, TestResult};
+
+/// Slots of the root CNode that each test may use, `[first, first + N)`.
+pub const TEST_SLOTS: usize = 1024;
+/// Bytes (log2) of untyped memory each test gets.
+pub const TEST_BUDGET_BITS: usize = 24;
+/// Default time limit of a test.
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// The priority the harness runs at; test threads run at the same one.
+pub const HARNESS_PRIORITY: u64 = 200;
+
+/// Why the run as a whole failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunError {
+    /// Some tests failed.
+    TestsFailed { failed: usize, total: usize },
+    /// The harness could not set itself up.
+    Setup(String),
+    /// Cleaning up after a test failed, so the next tests cannot run
+    /// isolated.
+    Teardown { test: String, reason: String },
+}
+
+/// What the harness knows about the machine, for tests.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    /// TSC frequency in MHz (from bootinfo).
+    pub tsc_mhz: u64,
+    /// Device untypeds: (slot, size_bits, paddr).
+    pub device_untypeds: Vec<(CPtr, usize, u64)>,
+    /// RAM untypeds other than the ones the harness uses: (slot, size_bits, paddr).
+    pub ram_untypeds: Vec<(CPtr, usize, u64)>,
+    /// Slots of the frames of the root task's image.
+    pub user_image_frames: (CPtr, CPtr),
+    /// The root CNode's size in bits.
+    pub cnode_size_bits: usize,
+    /// The first slot after the harness's own (bootinfo's empty region end).
+    pub empty_end: CPtr,
+}
+
+/// A test's context: its capability slots and untyped memory.
+#[derive(Debug)]
+pub struct Ctx {
+    first_slot: CPtr,
+    next_slot: CPtr,
+    end_slot: CPtr,
+    untyped: CPtr,
+    budget_bits: usize,
+    machine: &'static Machine,
+    borrowed: Vec<CPtr>,
+}
+
+impl Ctx {
+    /// A free slot of the test's range.
+    pub fn slot(&mut self) -> Result<CPtr, Failure> {
+        self.slots(1)
+    }
+
+    /// `n` consecutive free slots; returns the first.
+    pub fn slots(&mut self, n: usize) -> Result<CPtr, Failure> {
+        if self.next_slot + n as u64 > self.end_slot {
+            return Err(Failure::fail(format!(
+                "the test used up its {} capability slots",
+                self.end_slot - self.first_slot
+            )));
+        }
+        let s = self.next_slot;
+        self.next_slot += n as u64;
+        Ok(s)
+    }
+
+    /// The test's slot range `[first, end)`.
+    pub fn slot_range(&self) -> (CPtr, CPtr) {
+        (self.first_slot, self.end_slot)
+    }
+
+    /// The test's untyped memory (revoked after the test).
+    pub fn untyped(&self) -> CPtr {
+        self.untyped
+    }
+
+    /// Size (log2 bytes) of the test's untyped memory.
+    pub fn budget_bits(&self) -> usize {
+        self.budget_bits
+    }
+
+    /// Creates one object from the test's untyped into a new slot.
+    pub fn create(&mut self, ty: ObjectType, size_bits: usize) -> Result<CPtr, Failure> {
+        let slot = self.slot()?;
+        kernel::retype(self.untyped, ty as usize, size_bits, slot, 1).map_err(|e| {
+            Failure::fail(format!("creating a {ty:?} (size bits {size_bits}): {e}"))
+        })?;
+        Ok(slot)
+    }
+
+    /// Information about the machine.
+    pub fn machine(&self) -> &'static Machine {
+        self.machine
+    }
+
+    /// Takes a device untyped of at least `2^min_bits` bytes for the test;
+    /// the harness revokes it after the test. Returns (slot, size_bits, paddr).
+    pub fn device_untyped(&mut self, min_bits: usize) -> Option<(CPtr, usize, u64)> {
+        let d = *self
+            .machine
+            .device_untypeds
+            .iter()
+            .find(|(_, bits, _)| *bits >= min_bits)?;
+        self.borrowed.push(d.0);
+        Some(d)
+    }
+
+    /// Takes a RAM untyped of at least `2^min_bits` bytes beyond the test's
+    /// budget; revoked after the test.
+    pub fn extra_untyped(&mut self, min_bits: usize) -> Option<(CPtr, usize, u64)> {
+        let d = *self
+            .machine
+            .ram_untypeds
+            .iter()
+            .filter(|(_, bits, _)| *bits >= min_bits)
+            .min_by_key(|(_, bits, _)| *bits)?;
+        self.borrowed.push(d.0);
+        Some(d)
+    }
+
+    /// Microseconds since `start` (a [`now`] value).
+    pub fn micros_since(&self, start: u64) -> u64 {
+        (sel4_sys::arch::rdtsc().saturating_sub(start)) / self.machine.tsc_mhz.max(1)
+    }
+}
+
+/// The time stamp counter.
+pub fn now() -> u64 {
+    sel4_sys::arch::rdtsc()
+}
+
+struct Harness {
+    machine: &'static Machine,
+    /// Slot of the per-test untyped budget.
+    budget: CPtr,
+    budget_bits: usize,
+    /// The test slot range.
+    test_first: CPtr,
+    exec: crate::exec::Executor,
+    /// Untypeds lent to the current test, revoked after it.
+    borrowed: Vec<CPtr>,
+}
+
+fn setup_error(what: &str, e: KernelError) -> RunError {
+    RunError::Setup(format!("{what}: {e}"))
+}
+
+/// Runs the selected tests of `tests` and reports them; returns an error
+/// when any failed (the runtime then reports `result fail`).
+///
+/// Isolation of each test:
+/// - its own range of [`TEST_SLOTS`] root CNode slots, and a `2^`
+///   [`TEST_BUDGET_BITS`]-byte untyped carved out for it; afterwards the
+///   harness revokes the untyped (destroying every object the test made),
+///   revokes any untyped lent to it, and revokes and deletes every slot of
+///   the range, so leaks do not reach the next test;
+/// - the body currently runs on the harness's own thread (`exec.rs`):
+///   running it on its own TCB with a fault endpoint and a TSC time limit
+///   waits for the framework's thread spawning (`timeout_ms` is recorded
+///   but not enforced yet).
+pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunError> {
+    let (mut harness, filter, shard) = setup(bootinfo)?;
+    let selection = Selection::new(filter.as_deref(), shard);
+    if let Some(f) = &filter {
+        println!("sel4test: filter {f:?}");
+    }
+    if let Some(s) = shard {
+        println!("sel4test: shard {}/{}", s.index, s.count);
+    }
+    let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+    let mut names = Vec::new();
+    for def in tests.iter() {
+        let name = def.full_name();
+        if names.contains(&name) {
+            return Err(RunError::Setup(format!("two tests are named {name}")));
+        }
+        names.push(name);
+    }
+    let mut total = 0;
+    for (position, def) in tests.iter().enumerate() {
+        let name = &names[position];
+        if !selection.selects(name, position) {
+            continue;
+        }
+        total += 1;
+        println!("{}", Line::TestStart { name });
+        let start = now();
+        let result = harness.run_one(def);
+        let micros = (now() - start) / harness.machine.tsc_mhz.max(1);
+        let (outcome, reason) = match &result {
+            Ok(()) => (Outcome::Pass, String::new()),
+            Err(Failure::Fail(r)) => (Outcome::Fail, one_line(r)),
+            Err(Failure::Skip(r)) => (Outcome::Skip, one_line(r)),
+        };
+        match outcome {
+            Outcome::Pass => passed += 1,
+            Outcome::Fail => failed += 1,
+            Outcome::Skip => skipped += 1,
+        }
+        println!(
+            "{}",
+            Line::TestEnd {
+                name,
+                outcome,
+                micros,
+                reason: &reason,
+            }
+        );
+        if let Err(reason) = harness.teardown() {
+            println!(
+                "{}",
+                Line::Summary {
+                    passed: passed as u32,
+                    failed: failed as u32,
+                    skipped: skipped as u32,
+                }
+            );
+            return Err(RunError::Teardown {
+                test: name.clone(),
+                reason,
+            });
+        }
+    }
+    println!(
+        "{}",
+        Line::Summary {
+            passed: passed as u32,
+            failed: failed as u32,
+            skipped: skipped as u32,
+        }
+    );
+    if total == 0 {
+        println!("sel4test: no test matches the selection");
+    }
+    if failed > 0 {
+        Err(RunError::TestsFailed { failed, total })
+    } else {
+        Ok(())
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect()
+}
+
+fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunError> {
+    let empty = bi.empty();
+    let mut next = empty.start as CPtr;
+    let end = empty.end as CPtr;
+    let mut take = |n: usize| -> Result<CPtr, RunError> {
+        if next + n as u64 > end {
+            return Err(RunError::Setup(format!(
+                "not enough free slots: need {n} more, [{next}, {end}) left"
+            )));
+        }
+        let s = next;
+        next += n as u64;
+        Ok(s)
+    };
+
+    // Options from fw_cfg (absent when QEMU runs without them).
+    let port_slot = take(1)?;
+    let (filter, shard) = match FwCfg::open(port_slot) {
+        Ok(dev) => {
+            let filter = dev
+                .text(FILTER_FILE)
+                .map_err(|e| RunError::Setup(format!("reading fw_cfg {FILTER_FILE}: {e:?}")))?
+                .filter(|f| !f.is_empty());
+            let shard = match dev
+                .text(SHARD_FILE)
+                .map_err(|e| RunError::Setup(format!("reading fw_cfg {SHARD_FILE}: {e:?}")))?
+            {
+                Some(s) => Some(Shard::parse(&s).ok_or_else(|| {
+                    RunError::Setup(format!("fw_cfg {SHARD_FILE}: {s:?} is not k/n"))
+                })?),
+                None => None,
+            };
+            (filter, shard)
+        }
+        Err(e) => {
+            println!("sel4test: no fw_cfg options ({e:?}); running every test");
+            (None, None)
+        }
+    };
+
+    // Untypeds: the largest RAM untyped feeds the per-test budget.
+    let first_ut = bi.untyped().start as CPtr;
+    let mut ram = Vec::new();
+    let mut device = Vec::new();
+    for (i, u) in bi.untypeds().enumerate() {
+        let d = (first_ut + i as u64, u.size_bits as usize, u.paddr);
+        if u.is_device {
+            device.push(d);
+        } else {
+            ram.push(d);
+        }
+    }
+    ram.sort_by_key(|u| core::cmp::Reverse(u.1));
+    let &(big, big_bits, _) = ram
+        .first()
+        .ok_or_else(|| RunError::Setup("no RAM untyped".into()))?;
+    let budget_bits = core::cmp::min(TEST_BUDGET_BITS, big_bits);
+    let budget = take(1)?;
+    kernel::retype(
+        big,
+        ObjectType::UntypedObject as usize,
+        budget_bits,
+        budget,
+        1,
+    )
+    .map_err(|e| setup_error("carving the test budget", e))?;
+
+    let exec_slots = take(crate::exec::HARNESS_SLOTS)?;
+    let test_first = take(TEST_SLOTS)?;
+
+    let tsc_mhz = bi
+        .tsc_mhz()
+        .or_else(|| bi.extra_tsc_mhz().map(u64::from))
+        .filter(|&m| m > 0)
+        .ok_or_else(|| RunError::Setup("bootinfo has no TSC frequency".into()))?;
+    let machine: &'static Machine = alloc::boxed::Box::leak(alloc::boxed::Box::new(Machine {
+        tsc_mhz,
+        device_untypeds: device,
+        ram_untypeds: ram.into_iter().skip(1).collect(),
+        user_image_frames: (
+            bi.user_image_frames().start as CPtr,
+            bi.user_image_frames().end as CPtr,
+        ),
+        cnode_size_bits: bi.init_thread_cnode_size_bits(),
+        empty_end: end,
+    }));
+    let exec = crate::exec::Executor::new(exec_slots, big)
+        .map_err(|e| RunError::Setup(format!("setting up the test executor: {e}")))?;
+    println!(
+        "sel4test: TSC {tsc_mhz} MHz, test slots [{test_first}, {}), budget 2^{budget_bits} bytes",
+        test_first + TEST_SLOTS as u64
+    );
+    Ok((
+        Harness {
+            machine,
+            budget,
+            budget_bits,
+            test_first,
+            exec,
+            borrowed: Vec::new(),
+        },
+        filter,
+        shard,
+    ))
+}
+
+impl Harness {
+    fn run_one(&mut self, def: &'static TestDef) -> TestResult {
+        let ctx = Ctx {
+            first_slot: self.test_first,
+            next_slot: self.test_first,
+            end_slot: self.test_first + TEST_SLOTS as u64,
+            untyped: self.budget,
+            budget_bits: self.budget_bits,
+            machine: self.machine,
+            borrowed: Vec::new(),
+        };
+        let timeout_ms = if def.timeout_ms == 0 {
+            DEFAULT_TIMEOUT_MS
+        } else {
+            def.timeout_ms
+        };
+        let limit = timeout_ms * 1000 * self.machine.tsc_mhz;
+        let (result, borrowed) = self.exec.execute(def.func, ctx, limit);
+        self.borrowed = borrowed;
+        result
+    }
+
+    /// Revokes the test's untyped memory and empties its slots.
+    fn teardown(&mut self) -> Result<(), String> {
+        self.exec
+            .reset()
+            .map_err(|e| format!("resetting the executor: {e}"))?;
+        kernel::cnode_revoke(self.budget).map_err(|e| format!("revoking the budget: {e}"))?;
+        for ut in core::mem::take(&mut self.borrowed) {
+            kernel::cnode_revoke(ut).map_err(|e| format!("revoking untyped {ut}: {e}"))?;
+        }
+        for slot in self.test_first..self.test_first + TEST_SLOTS as u64 {
+            // Revoke first: a test may leave caps derived from one in its
+            // range elsewhere (for example in a CNode it made).
+            kernel::cnode_revoke(slot).map_err(|e| format!("revoking slot {slot}: {e}"))?;
+            kernel::cnode_delete(slot).map_err(|e| format!("deleting slot {slot}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Ctx {
+    /// The untypeds lent to the test (for the harness to revoke).
+    pub(crate) fn into_borrowed(self) -> Vec<CPtr> {
+        self.borrowed
+    }
+}

@@ -1,0 +1,326 @@
+//! Procedural macros of the seL4 test harness (`sel4-test-harness`).
+//!
+//! - `#[sel4_test]` marks an ordinary function as a test and emits, next
+//!   to it, a `TestDef` constant that describes it (name, module, time
+//!   limit, source location).
+//! - `collect_tests!()` collects every `#[sel4_test]` of the crate at
+//!   build time: it reads the crate's source, starting at `src/main.rs`
+//!   (or `src/lib.rs`) and following `mod` declarations, and expands to a
+//!   `&[TestDef]` with one entry per test, in source order. The files it
+//!   reads are `include_bytes!`-ed so that cargo rebuilds when they change.
+//!
+//! A test function takes either nothing or `&mut Ctx` (the harness's
+//! per-test context) and returns `TestResult` or `()`:
+//!
+//! ```ignore
+//! use sel4_test_harness::{sel4_test, Ctx, TestResult};
+//!
+//! #[sel4_test]
+//! fn retype_endpoint(ctx: &mut Ctx) -> TestResult { /* ... */ Ok(()) }
+//!
+//! #[sel4_test(timeout_ms = 2000)]
+//! fn hangs_forever() -> TestResult { loop {} }
+//! ```
+//!
+//! Modules that contain tests must be reachable from the crate root (a
+//! private `mod` directly in the root is; a nested one must be
+//! `pub(crate)`). `#[cfg]` on tests or test modules is not evaluated by the
+//! collector; put conditions inside the test and skip at run time instead.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote};
+use std::path::{Path, PathBuf};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{parse_macro_input, Expr, FnArg, Item, ItemFn, Lit, LitStr, Meta, ReturnType, Token};
+
+/// The attribute name the collector looks for (last path segment).
+const ATTR: &str = "sel4_test";
+
+/// Name of the constant that `#[sel4_test] fn f` emits for `f`.
+fn def_ident(f: &syn::Ident) -> syn::Ident {
+    format_ident!("__sel4_test_def_{}", f)
+}
+
+struct Options {
+    timeout_ms: u64,
+}
+
+fn parse_options(args: TokenStream2) -> syn::Result<Options> {
+    let mut o = Options { timeout_ms: 0 };
+    if args.is_empty() {
+        return Ok(o);
+    }
+    let metas = syn::parse::Parser::parse2(Punctuated::<Meta, Token![,]>::parse_terminated, args)?;
+    for m in metas {
+        match &m {
+            Meta::NameValue(nv) if nv.path.is_ident("timeout_ms") => match &nv.value {
+                Expr::Lit(syn::ExprLit {
+                    lit: Lit::Int(i), ..
+                }) => {
+                    o.timeout_ms = i.base10_parse()?;
+                    if o.timeout_ms == 0 {
+                        return Err(syn::Error::new_spanned(i, "timeout_ms must be positive"));
+                    }
+                }
+                other => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "timeout_ms takes an integer literal",
+                    ))
+                }
+            },
+            _ => {
+                return Err(syn::Error::new_spanned(
+                    m,
+                    "unknown #[sel4_test] option (known: timeout_ms = <milliseconds>)",
+                ))
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// Marks a function as a test of the seL4 test harness.
+///
+/// Options: `timeout_ms = <n>` (the test's time limit; the harness's
+/// default otherwise).
+#[proc_macro_attribute]
+pub fn sel4_test(args: TokenStream, input: TokenStream) -> TokenStream {
+    let opts = match parse_options(args.into()) {
+        Ok(o) => o,
+        Err(e) => return e.to_compile_error().into(),
+    };
+    let func = parse_macro_input!(input as ItemFn);
+    match expand_test(opts, func) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn expand_test(opts: Options, func: ItemFn) -> syn::Result<TokenStream2> {
+    let sig = &func.sig;
+    if sig.asyncness.is_some() || sig.unsafety.is_some() || sig.constness.is_some() {
+        return Err(syn::Error::new_spanned(
+            sig,
+            "a #[sel4_test] function is a plain fn (not async, unsafe or const)",
+        ));
+    }
+    if !sig.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &sig.generics,
+            "a #[sel4_test] function takes no generic parameters",
+        ));
+    }
+    let name = &sig.ident;
+    let call = match sig.inputs.len() {
+        0 => quote!(#name()),
+        1 => {
+            if let Some(FnArg::Receiver(r)) = sig.inputs.first() {
+                return Err(syn::Error::new_spanned(r, "a test is not a method"));
+            }
+            quote!(#name(ctx))
+        }
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &sig.inputs,
+                "a #[sel4_test] function takes no argument or `&mut Ctx`",
+            ))
+        }
+    };
+    let ctx_arg = if sig.inputs.is_empty() {
+        quote!(_ctx)
+    } else {
+        quote!(ctx)
+    };
+    if let ReturnType::Type(_, ty) = &sig.output {
+        if let syn::Type::ImplTrait(_) = &**ty {
+            return Err(syn::Error::new_spanned(
+                ty,
+                "a #[sel4_test] function returns TestResult or ()",
+            ));
+        }
+    }
+    let def = def_ident(name);
+    let wrap = format_ident!("__sel4_test_run_{}", name);
+    let timeout = opts.timeout_ms;
+    let name_str = LitStr::new(&name.to_string(), name.span());
+    Ok(quote! {
+        #func
+
+        #[doc(hidden)]
+        fn #wrap(#ctx_arg: &mut ::sel4_test_harness::Ctx) -> ::sel4_test_harness::TestResult {
+            ::sel4_test_harness::IntoTestResult::into_test_result(#call)
+        }
+
+        #[doc(hidden)]
+        #[allow(non_upper_case_globals)]
+        pub(crate) const #def: ::sel4_test_harness::TestDef = ::sel4_test_harness::TestDef {
+            module: ::core::module_path!(),
+            name: #name_str,
+            func: #wrap,
+            timeout_ms: #timeout,
+            file: ::core::file!(),
+            line: ::core::line!(),
+        };
+    })
+}
+
+struct CollectArgs {
+    root: Option<LitStr>,
+}
+
+impl Parse for CollectArgs {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.is_empty() {
+            return Ok(CollectArgs { root: None });
+        }
+        let root: LitStr = input.parse()?;
+        let _: Option<Token![,]> = input.parse()?;
+        Ok(CollectArgs { root: Some(root) })
+    }
+}
+
+/// Expands to a `&'static [TestDef]` of every `#[sel4_test]` in the crate.
+///
+/// `collect_tests!()` starts at `src/main.rs` (or `src/lib.rs`);
+/// `collect_tests!("src/other.rs")` at another root file (relative to the
+/// package's folder).
+#[proc_macro]
+pub fn collect_tests(input: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(input as CollectArgs);
+    match expand_collect(args) {
+        Ok(t) => t.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+struct Found {
+    /// Module path below the crate root.
+    module: Vec<String>,
+    ident: syn::Ident,
+}
+
+struct Collector {
+    files: Vec<PathBuf>,
+    tests: Vec<Found>,
+}
+
+fn err(msg: String) -> syn::Error {
+    syn::Error::new(Span::call_site(), msg)
+}
+
+fn has_test_attr(attrs: &[syn::Attribute]) -> bool {
+    attrs
+        .iter()
+        .any(|a| a.path().segments.last().is_some_and(|s| s.ident == ATTR))
+}
+
+impl Collector {
+    /// Reads `file`, whose items form module `module`; `dir` is where the
+    /// files of its child modules are.
+    fn file(&mut self, file: &Path, module: &[String], dir: &Path) -> syn::Result<()> {
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            err(format!(
+                "collect_tests: cannot read {}: {e}",
+                file.display()
+            ))
+        })?;
+        let ast = syn::parse_file(&text).map_err(|e| {
+            err(format!(
+                "collect_tests: cannot parse {}: {e}",
+                file.display()
+            ))
+        })?;
+        self.files.push(file.to_path_buf());
+        self.items(&ast.items, module, dir, file)
+    }
+
+    fn items(
+        &mut self,
+        items: &[Item],
+        module: &[String],
+        dir: &Path,
+        file: &Path,
+    ) -> syn::Result<()> {
+        for item in items {
+            match item {
+                Item::Fn(f) if has_test_attr(&f.attrs) => self.tests.push(Found {
+                    module: module.to_vec(),
+                    ident: f.sig.ident.clone(),
+                }),
+                Item::Mod(m) => {
+                    let name = m.ident.to_string();
+                    let mut child = module.to_vec();
+                    child.push(name.clone());
+                    let child_dir = dir.join(&name);
+                    if let Some((_, inner)) = &m.content {
+                        self.items(inner, &child, &child_dir, file)?;
+                    } else {
+                        let a = dir.join(format!("{name}.rs"));
+                        let b = dir.join(&name).join("mod.rs");
+                        if a.is_file() {
+                            self.file(&a, &child, &child_dir)?;
+                        } else if b.is_file() {
+                            self.file(&b, &child, &child_dir)?;
+                        } else {
+                            return Err(err(format!(
+                                "collect_tests: module {name} declared in {} has no file {} or {}",
+                                file.display(),
+                                a.display(),
+                                b.display()
+                            )));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn expand_collect(args: CollectArgs) -> syn::Result<TokenStream2> {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .ok_or_else(|| {
+            err("collect_tests: CARGO_MANIFEST_DIR is not set (build with cargo)".into())
+        })?;
+    let root = match &args.root {
+        Some(r) => manifest.join(r.value()),
+        None => {
+            let main = manifest.join("src/main.rs");
+            if main.is_file() {
+                main
+            } else {
+                manifest.join("src/lib.rs")
+            }
+        }
+    };
+    let dir = root
+        .parent()
+        .ok_or_else(|| err(format!("collect_tests: {} has no folder", root.display())))?
+        .to_path_buf();
+    let mut c = Collector {
+        files: Vec::new(),
+        tests: Vec::new(),
+    };
+    c.file(&root, &[], &dir)?;
+    let tracked = c.files.iter().map(|f| {
+        let s = LitStr::new(&f.to_string_lossy(), Span::call_site());
+        quote!(
+            const _: &[u8] = ::core::include_bytes!(#s);
+        )
+    });
+    let defs = c.tests.iter().map(|t| {
+        let segs = t.module.iter().map(|m| format_ident!("{}", m));
+        let def = def_ident(&t.ident);
+        quote!(crate:: #(#segs ::)* #def)
+    });
+    Ok(quote! {{
+        #(#tracked)*
+        const __SEL4_TESTS: &[::sel4_test_harness::TestDef] = &[#(#defs),*];
+        __SEL4_TESTS
+    }})
+}

@@ -1,0 +1,192 @@
+//! Threads (TCB objects): configure, priorities, registers.
+//!
+//! These tests work on TCBs that never run; running threads are tested
+//! through the harness's own test threads.
+
+use alloc::vec::Vec;
+use sel4_sys::{Error, InvocationLabel, ObjectType};
+use sel4_test_harness::kernel::{invoke, KResult, ROOT_CNODE, ROOT_TCB, ROOT_VSPACE};
+use sel4_test_harness::{ensure, ensure_eq, sel4_test, skip, Ctx, Failure, TestResult};
+
+use crate::util::{endpoint, expect_err};
+
+/// Registers every x86_64 seL4 version has first in seL4_UserContext:
+/// rip, rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8-r15.
+const COMMON_REGS: usize = 18;
+
+fn read_regs(tcb: u64, count: usize) -> Result<Vec<u64>, Failure> {
+    let r = invoke(
+        tcb,
+        InvocationLabel::TCBReadRegisters,
+        &[],
+        &[0, count as u64],
+    )?;
+    // The first words of the reply come back in registers, the rest in
+    // the IPC buffer.
+    let n = r.info.get_length() as usize;
+    ensure_eq!(n, count, "reply length of ReadRegisters");
+    let mut regs = r.mrs[..count.min(4)].to_vec();
+    if count > 4 {
+        sel4_sys::with_ipc_buffer(|b| regs.extend_from_slice(&b.msg[4..count]));
+    }
+    Ok(regs)
+}
+
+fn write_regs(tcb: u64, regs: &[u64]) -> KResult {
+    let mut args = alloc::vec![0u64, regs.len() as u64];
+    args.extend_from_slice(regs);
+    invoke(tcb, InvocationLabel::TCBWriteRegisters, &[], &args)
+}
+
+fn set_priority(tcb: u64, prio: u64) -> KResult {
+    sel4_sys::sel4_cfg_if! {
+        label TCBSetSchedParams {
+            if sel4_sys::KERNEL_VERSION_MAJOR >= 10 {
+                return invoke(tcb, InvocationLabel::TCBSetPriority, &[ROOT_TCB], &[prio]);
+            }
+        }
+    }
+    invoke(tcb, InvocationLabel::TCBSetPriority, &[], &[prio])
+}
+
+#[sel4_test]
+fn write_then_read_registers(ctx: &mut Ctx) -> TestResult {
+    let tcb = ctx.create(ObjectType::TCBObject, 0)?;
+    let regs: Vec<u64> = (0..COMMON_REGS as u64).map(|i| 0x1000 + i * 0x11).collect();
+    write_regs(tcb, &regs)?;
+    let back = read_regs(tcb, COMMON_REGS)?;
+    for (i, (w, r)) in regs.iter().zip(back.iter()).enumerate() {
+        if i == 2 {
+            // rflags: the kernel keeps the bits a user may not set.
+            continue;
+        }
+        ensure_eq!(*w, *r, "register {i}");
+    }
+    Ok(())
+}
+
+#[sel4_test]
+fn fresh_tcb_registers_are_zero(ctx: &mut Ctx) -> TestResult {
+    let tcb = ctx.create(ObjectType::TCBObject, 0)?;
+    let regs = read_regs(tcb, COMMON_REGS)?;
+    ensure_eq!(regs[0], 0, "rip");
+    ensure_eq!(regs[1], 0, "rsp");
+    ensure!(
+        regs[3..].iter().all(|&r| r == 0),
+        "general registers {regs:x?}"
+    );
+    Ok(())
+}
+
+#[sel4_test]
+fn read_too_many_registers_is_range_error(ctx: &mut Ctx) -> TestResult {
+    let tcb = ctx.create(ObjectType::TCBObject, 0)?;
+    let r = invoke(tcb, InvocationLabel::TCBReadRegisters, &[], &[0, 1000]);
+    expect_err(r, Error::RangeError, "reading 1000 registers")?;
+    Ok(())
+}
+
+#[sel4_test]
+fn copy_registers_between_tcbs(ctx: &mut Ctx) -> TestResult {
+    let a = ctx.create(ObjectType::TCBObject, 0)?;
+    let b = ctx.create(ObjectType::TCBObject, 0)?;
+    let regs: Vec<u64> = (0..COMMON_REGS as u64).map(|i| 0xabc0 + i).collect();
+    write_regs(a, &regs)?;
+    // dest b, source a: suspend_source=0, resume_target=0, transfer_frame=1,
+    // transfer_integer=1, arch_flags=0.
+    invoke(b, InvocationLabel::TCBCopyRegisters, &[a], &[0b1100])?;
+    let back = read_regs(b, COMMON_REGS)?;
+    ensure_eq!(back[0], regs[0], "rip copied");
+    ensure_eq!(back[1], regs[1], "rsp copied");
+    ensure_eq!(back[3], regs[3], "rax copied");
+    Ok(())
+}
+
+#[sel4_test]
+fn set_priority_on_new_tcb(ctx: &mut Ctx) -> TestResult {
+    let tcb = ctx.create(ObjectType::TCBObject, 0)?;
+    set_priority(tcb, 100)?;
+    set_priority(tcb, 0)?;
+    Ok(())
+}
+
+#[sel4_test]
+fn priority_above_mcp_is_refused(ctx: &mut Ctx) -> TestResult {
+    if sel4_sys::KERNEL_VERSION_MAJOR < 10 {
+        skip!("seL4 5.x: SetPriority has no authority argument (the caller's MCP applies)");
+    }
+    let weak = ctx.create(ObjectType::TCBObject, 0)?;
+    let target = ctx.create(ObjectType::TCBObject, 0)?;
+    // A new TCB has MCP 0: as authority it allows priority 0 only.
+    invoke(target, InvocationLabel::TCBSetPriority, &[weak], &[0])?;
+    let r = invoke(target, InvocationLabel::TCBSetPriority, &[weak], &[10]);
+    expect_err(r, Error::RangeError, "priority 10 with an MCP-0 authority")?;
+    Ok(())
+}
+
+#[sel4_test]
+fn set_mcp_then_use_as_authority(ctx: &mut Ctx) -> TestResult {
+    if sel4_sys::KERNEL_VERSION_MAJOR < 10 {
+        skip!("seL4 5.x: SetPriority/SetMCPriority have no authority argument");
+    }
+    let auth = ctx.create(ObjectType::TCBObject, 0)?;
+    let target = ctx.create(ObjectType::TCBObject, 0)?;
+    invoke(auth, InvocationLabel::TCBSetMCPriority, &[ROOT_TCB], &[50])?;
+    invoke(target, InvocationLabel::TCBSetPriority, &[auth], &[50])?;
+    let r = invoke(target, InvocationLabel::TCBSetPriority, &[auth], &[51]);
+    expect_err(r, Error::RangeError, "priority above the authority's MCP")?;
+    Ok(())
+}
+
+#[sel4_test]
+fn set_space_needs_a_cnode(ctx: &mut Ctx) -> TestResult {
+    let tcb = ctx.create(ObjectType::TCBObject, 0)?;
+    let ep = endpoint(ctx)?;
+    // fault_ep, cspace_root_data, vspace_root_data; caps: cspace, vspace.
+    invoke(
+        tcb,
+        InvocationLabel::TCBSetSpace,
+        &[ROOT_CNODE, ROOT_VSPACE],
+        &[ep, 0, 0],
+    )?;
+    let r = invoke(
+        tcb,
+        InvocationLabel::TCBSetSpace,
+        &[ep, ROOT_VSPACE],
+        &[ep, 0, 0],
+    );
+    expect_err(r, Error::IllegalOperation, "an endpoint as CSpace root")?;
+    Ok(())
+}
+
+#[sel4_test]
+fn set_ipc_buffer_must_be_aligned(ctx: &mut Ctx) -> TestResult {
+    let tcb = ctx.create(ObjectType::TCBObject, 0)?;
+    let frame = ctx.create(ObjectType::X86_4K, 0)?;
+    let r = invoke(
+        tcb,
+        InvocationLabel::TCBSetIPCBuffer,
+        &[frame],
+        &[0x10_0000_0100],
+    );
+    expect_err(
+        r,
+        Error::AlignmentError,
+        "an IPC buffer at a 256-byte boundary",
+    )?;
+    invoke(
+        tcb,
+        InvocationLabel::TCBSetIPCBuffer,
+        &[frame],
+        &[0x10_0000_0400],
+    )?;
+    Ok(())
+}
+
+#[sel4_test]
+fn suspend_unstarted_tcb(ctx: &mut Ctx) -> TestResult {
+    let tcb = ctx.create(ObjectType::TCBObject, 0)?;
+    invoke(tcb, InvocationLabel::TCBSuspend, &[], &[])?;
+    invoke(tcb, InvocationLabel::TCBSuspend, &[], &[])?;
+    Ok(())
+}
