@@ -150,22 +150,35 @@ impl CSpace {
         Ok(Cap::from_cptr(slot))
     }
 
-    /// `CNode_Mutate` into a fresh slot (a move that sets the badge of an
-    /// unbadged endpoint or notification capability); the source slot is
-    /// freed.
-    pub fn mutate<T: CapType>(&mut self, src: Cap<T>, badge: u64) -> Result<Cap<T>> {
+    /// `CNode_Mutate` into a fresh slot: a move that changes the
+    /// capability's data word `data` (raw: for a CNode the guard, see
+    /// [`guard_data`]; the kernel refuses to change the badge of an
+    /// endpoint or notification this way, with `IllegalOperation`). The
+    /// source slot is freed.
+    pub fn mutate<T: CapType>(&mut self, src: Cap<T>, data: Word) -> Result<Cap<T>> {
         let (root, d) = (self.root, depth());
-        let b = badge_arg(badge)?;
-        let slot =
-            self.with_new_slot(|dest| Ok(root.cnode_mutate(dest, d, root, src.cptr(), d, b)?))?;
+        let slot = self.with_new_slot(|dest| {
+            // Raw call: seL4 5.x types the word as seL4_CapData_t, later
+            // kernels as a plain word; the message is the same.
+            sel4_sys::invocation::call(
+                root.cptr(),
+                InvocationLabel::CNodeMutate,
+                &[root.cptr()],
+                &[dest, d as Word, src.cptr(), d as Word, data],
+            )?;
+            Ok(())
+        })?;
         self.release(src.cptr())?;
         Ok(Cap::from_cptr(slot))
     }
 
     /// `CNode_Rotate`: the capability in `pivot` moves to a fresh slot
-    /// (with `dest_badge`), the one in `src` moves into `pivot`'s slot
-    /// (with `pivot_badge`), and `src`'s slot is freed. Returns the new
-    /// names of both: (old pivot, old src).
+    /// (its data word updated with `dest_badge`), the one in `src` moves
+    /// into `pivot`'s slot (with `pivot_badge`), and `src`'s slot is freed.
+    /// Returns the new names of both: (old pivot, old src). As with
+    /// [`CSpace::mutate`], the kernel refuses endpoint and notification
+    /// capabilities (their badge cannot change in place); frames, untypeds
+    /// and CNodes (data 0: no change) rotate.
     pub fn rotate<T: CapType, U: CapType>(
         &mut self,
         pivot: Cap<T>,

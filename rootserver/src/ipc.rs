@@ -204,15 +204,26 @@ pub enum Incoming<M> {
 pub struct Server<P: Protocol> {
     ep: Cap<Endpoint>,
     receive_slot: Cell<Option<CPtr>>,
+    signal_badges: Cell<Word>,
     _p: PhantomData<P>,
 }
 
 impl<P: Protocol> Server<P> {
+    /// Badge bits that signals of a bound notification carry (and client
+    /// badges do not). The kernel leaves the message info untouched when a
+    /// bound notification wakes a thread in ReplyRecv, so after a reply a
+    /// signal is recognised by these bits; after a plain [`Server::recv`]
+    /// it is recognised without them.
+    pub fn set_signal_badges(&self, mask: Word) {
+        self.signal_badges.set(mask);
+    }
+
     /// A server receiving on `ep`.
     pub fn new(ep: Cap<Endpoint>) -> Server<P> {
         Server {
             ep,
             receive_slot: Cell::new(None),
+            signal_badges: Cell::new(0),
             _p: PhantomData,
         }
     }
@@ -238,8 +249,14 @@ impl<P: Protocol> Server<P> {
         });
     }
 
-    fn incoming(&self, sent: MessageInfo, r: sel4_sys::Received) -> Incoming<P::Request> {
-        if r.info == sent {
+    fn incoming(
+        &self,
+        sent: MessageInfo,
+        after_reply: bool,
+        r: sel4_sys::Received,
+    ) -> Incoming<P::Request> {
+        let signalled = r.info == sent && (!after_reply || r.badge & self.signal_badges.get() != 0);
+        if signalled {
             return Incoming::Signal { bits: r.badge };
         }
         let w = Words::received(r.info, &r.mrs);
@@ -271,7 +288,7 @@ impl<P: Protocol> Server<P> {
         self.prepare_receive();
         let sent = MessageInfo::new(SIGNAL_SENTINEL, 0, 0, 0);
         let r = sel4_sys::recv_with_info(self.ep.cptr(), sent);
-        self.incoming(sent, r)
+        self.incoming(sent, false, r)
     }
 
     /// Answers the current request, then waits for the next one.
@@ -283,7 +300,7 @@ impl<P: Protocol> Server<P> {
         let (info, mrs) = w.stage(&[]);
         self.prepare_receive();
         let r = sel4_sys::reply_recv_regs(self.ep.cptr(), info, mrs);
-        self.incoming(info, r)
+        self.incoming(info, true, r)
     }
 
     /// Answers the current request without waiting for another.

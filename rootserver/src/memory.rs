@@ -99,6 +99,15 @@ impl UntypedPool {
         };
         let ut: Cap<Untyped> = Cap::from_cptr(p.untyped);
         if let Err(e) = ut.retype_raw(ty, size_arg, Destination::root_cnode(), first, p.count) {
+            log::warn!(
+                "retype of {} x {:?} (2^{} bytes) from untyped {:#x} at {:#x} failed: {}",
+                p.count,
+                ty,
+                p.size_bits,
+                p.untyped,
+                p.paddr,
+                e
+            );
             self.alloc.rollback(&p)?;
             cspace.free_slots(first, p.count)?;
             return Err(e);

@@ -54,7 +54,7 @@ impl Objects {
             .filter(|(_, u)| !u.is_device)
             .map(|(i, u)| (first + i as u64, u.size_bits as usize))
             .collect();
-        ram.sort_by(|a, b| b.1.cmp(&a.1));
+        ram.sort_by_key(|u| core::cmp::Reverse(u.1));
         Objects {
             slots: SlotAllocator::new(empty.start as u64, empty.end as u64),
             untypeds: ram.into_iter().map(|(c, _)| Cap::from_cptr(c)).collect(),
@@ -131,7 +131,7 @@ pub enum ThreadError {
     /// The thread panicked; its panic message.
     Panicked { message: String },
     /// The thread faulted; the decoded fault message.
-    Faulted(Fault),
+    Faulted(Box<Fault>),
     /// The thread ended abnormally (a panic inside its panic handling, or
     /// no closure found): the runtime's exit word.
     Aborted { status: Word },
@@ -416,7 +416,7 @@ impl<R> JoinHandle<R> {
         let outcome = loop {
             match receive_event(self.events) {
                 Event::Exit { status, .. } => break self.exit_outcome(status),
-                Event::Fault { fault, .. } => break Err(ThreadError::Faulted(fault)),
+                Event::Fault { fault, .. } => break Err(ThreadError::Faulted(Box::new(fault))),
                 // Not from this thread's kernel or runtime: ignore.
                 Event::Other { .. } => continue,
             }

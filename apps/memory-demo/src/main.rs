@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use sel4_alloc::{AllocError, MemoryKind};
 use sel4_rootserver::cnode::ALL_RIGHTS;
-use sel4_rootserver::cspace::{depth, CSpace};
+use sel4_rootserver::cspace::{depth, guard_data, CSpace};
 use sel4_rootserver::memory::UntypedPool;
 use sel4_rootserver::sys::{consts, InvocationError, ObjectType};
 use sel4_rootserver::untyped::Destination;
@@ -106,27 +106,47 @@ pub fn check_cnode_ops(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), Er
     )?;
     moved.signal();
     ensure(n.poll() == 0x5, "moved capability still signals")?;
-    // Mutate: an unbadged copy becomes badged 0x30.
+    // Mutate cannot badge a notification: the kernel refuses, and the
+    // slot taken for the result goes back.
     let plain = cs.copy(n, ALL_RIGHTS)?;
-    let mutated = cs.mutate(plain, 0x30)?;
-    mutated.signal();
-    ensure(n.poll() == 0x30, "mutated capability carries the new badge")?;
-    // Rotate: pivot (badge 5) -> new slot with badge, src (0x30) -> pivot.
-    let pivot = cs.mint(n, ALL_RIGHTS, 0x1)?;
-    let src = cs.mint(n, ALL_RIGHTS, 0x2)?;
-    let (old_pivot, old_src) = cs.rotate(pivot, 0x1, src, 0x2)?;
+    let used = cs.slots().used();
+    let e = expect_err(cs.mutate(plain, 0x30), "mutate a notification's badge")?;
     ensure(
-        old_src.cptr() == pivot.cptr(),
+        e == Error::Kernel(InvocationError::IllegalOperation),
+        "mutate of a badge is illegal",
+    )?;
+    ensure(cs.slots().used() == used, "failed mutate keeps no slot")?;
+    let mutated = plain;
+    // Rotate: pivot -> new slot, src -> pivot's slot, src's slot freed.
+    // Frames (endpoints and notifications cannot be rotated: the kernel
+    // would have to re-badge them in place).
+    let fa = pool.create::<cap_type::X86Page>(cs)?;
+    let fb = pool.create::<cap_type::X86Page>(cs)?;
+    let (pa, pb) = (fa.x86_page_get_address()?, fb.x86_page_get_address()?);
+    let (old_pivot, old_src) = cs.rotate(fa, 0, fb, 0)?;
+    ensure(
+        old_src.cptr() == fa.cptr(),
         "src moved into the pivot's slot",
     )?;
-    old_pivot.signal();
-    ensure(n.poll() == 0x1, "old pivot in its new slot")?;
-    old_src.signal();
-    ensure(n.poll() == 0x2, "old src in the pivot's slot")?;
     ensure(
-        !cs.slots().is_allocated(src.cptr()),
+        old_pivot.x86_page_get_address()? == pa,
+        "old pivot in its new slot",
+    )?;
+    ensure(
+        old_src.x86_page_get_address()? == pb,
+        "old src in the pivot's slot",
+    )?;
+    ensure(
+        !cs.slots().is_allocated(fb.cptr()),
         "rotate frees src's slot",
     )?;
+    let nb = badged_copy(cs, n)?;
+    let e = expect_err(cs.rotate(n, 1, nb, 2), "rotate notifications with badges")?;
+    ensure(
+        e == Error::Kernel(InvocationError::IllegalOperation),
+        "rotating notifications is illegal",
+    )?;
+    cs.delete(old_src)?;
     // Delete: frees the slot; deleting again is a double free.
     cs.delete(old_pivot)?;
     let e = expect_err(cs.delete(old_pivot), "delete twice")?;
@@ -145,11 +165,14 @@ pub fn check_cnode_ops(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), Er
         ),
         "revoked slot is empty",
     )?;
-    for c in [moved, mutated, old_src] {
+    // Their slots are empty now, but still ours: free them.
+    for c in [moved, mutated, nb] {
         cs.free_slot(c.cptr())?;
     }
-    // Wrong capability type: a notification named as an untyped.
-    let fake: Cap<cap_type::Untyped> = n.cast();
+    // Wrong capability type: a frame named as an untyped. (Not a
+    // notification: any invocation of a notification is a signal.)
+    let page = pool.create::<cap_type::X86Page>(cs)?;
+    let fake: Cap<cap_type::Untyped> = page.cast();
     let slot = cs.alloc_slot()?;
     let e = expect_err(
         fake.retype_raw(
@@ -159,17 +182,23 @@ pub fn check_cnode_ops(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), Er
             slot,
             1,
         ),
-        "retype through a notification",
+        "retype through a frame",
     )?;
     ensure(
-        matches!(e, Error::Kernel(InvocationError::InvalidCapability { .. })),
-        "wrong type is an invalid capability",
+        e == Error::Kernel(InvocationError::IllegalOperation),
+        "the kernel refuses a retype on a frame",
     )?;
     cs.free_slot(slot)?;
+    cs.delete(page)?;
     cs.delete(n)?;
     ensure(cs.slots().used() == used0, "all slots back")?;
     println!("check_cnode_ops: ok");
     Ok(())
+}
+
+/// A badged copy of `n` (badge 2) in a fresh slot.
+fn badged_copy(cs: &mut CSpace, n: Cap<Notification>) -> Result<Cap<Notification>, Error> {
+    cs.mint(n, ALL_RIGHTS, 2)
 }
 
 /// A CNode from untyped, its slots, and its guard for full-depth use.
@@ -199,6 +228,12 @@ pub fn check_child_cnode(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), 
         matches!(e, Error::Kernel(InvocationError::FailedLookup { .. })),
         "guardless lookup",
     )?;
+    // Mutate sets the same guard on a plain copy of the child's cap.
+    let copy = cs.copy(child.cap(), ALL_RIGHTS)?;
+    let mutated = cs.mutate(copy, guard_data(0, depth() - child.radix()))?;
+    mutated.cnode_delete(k, depth())?;
+    mutated.cnode_copy(k, depth(), mutated, i, depth(), ALL_RIGHTS)?;
+    cs.delete(mutated)?;
     let back: Cap<Notification> = child.move_out(cs, k)?;
     back.signal();
     ensure(
@@ -215,6 +250,23 @@ pub fn check_child_cnode(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), 
         child.slots().used() == 1,
         "only the endpoint is left in the child",
     )?;
+    // The endpoint was retyped behind the pool's back: revoke its untyped
+    // so the pool's bookkeeping is true again, and free its child slot.
+    pool.reclaim(cs, ut)?;
+    child.free_slot(j)?;
+    ensure(child.slots().used() == 0, "child CNode empty")?;
+    let page = pool.create_in::<cap_type::X86Page>(cs, ut)?;
+    println!(
+        "  page after reclaim at {:#x}, untyped {:?}",
+        page.x86_page_get_address()?,
+        pool.allocator().get(ut.cptr())
+    );
+    ensure(
+        pool.allocator().get(ut.cptr()).map(|u| u.untyped.paddr)
+            == Some(page.x86_page_get_address()?),
+        "the untyped's memory is whole again",
+    )?;
+    pool.reclaim(cs, ut)?;
     for c in [back.cptr(), badged.cptr(), n.cptr(), guarded.cptr()] {
         cs.delete(Cap::<cap_type::Null>::from_cptr(c))?;
     }
@@ -264,7 +316,7 @@ pub fn check_untyped_reclaim(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<
     // Revoke: the frames are deleted, their slots freed, the memory free.
     let freed = pool.reclaim(cs, ut)?;
     ensure(freed == 4, "four slots freed")?;
-    ensure(cs.slots().used() == slots0 - 4, "slot count after reclaim")?;
+    ensure(cs.slots().used() == slots0, "slot count after reclaim")?;
     ensure(
         pool.allocator().get(ut.cptr()).map(|u| u.used) == Some(0),
         "watermark reset",

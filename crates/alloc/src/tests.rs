@@ -330,6 +330,44 @@ fn untyped_carve_children_and_reclaim() {
 }
 
 #[test]
+fn untyped_resets_when_last_object_is_freed() {
+    let mut a = UntypedAllocator::new();
+    a.add(ut(1, 0x10000, 16, false)).unwrap();
+    let p = a.alloc_many(12, 3, MemoryKind::Ram).unwrap();
+    assert_eq!(p.offset, 0);
+    a.free_objects(1, 2).unwrap();
+    assert_eq!(
+        a.alloc(12, MemoryKind::Ram).unwrap().offset,
+        0x3000,
+        "one left: no reset"
+    );
+    a.free_objects(1, 2).unwrap();
+    assert_eq!(a.get(1).unwrap().used, 0, "none left: the kernel resets");
+    assert_eq!(a.alloc(12, MemoryKind::Ram).unwrap().offset, 0);
+    assert_eq!(
+        a.free_objects(1, 2),
+        Err(AllocError::StalePlacement { id: 1 })
+    );
+    // A carved child counts as an object of its parent.
+    let c = a.alloc_from(1, 13, 1).unwrap();
+    a.add_children(&c, 50).unwrap();
+    a.free_objects(1, 1).unwrap(); // the page
+    assert_ne!(
+        a.get(1).unwrap().used,
+        0,
+        "the child untyped is still there"
+    );
+    let g = a.alloc_from(50, 12, 1).unwrap();
+    assert_eq!(g.paddr, 0x12000);
+    assert_eq!(a.remove(50), Err(AllocError::StalePlacement { id: 50 }));
+    a.free_objects(50, 1).unwrap();
+    a.remove(50).unwrap();
+    assert_eq!(a.get(1).unwrap().used, 0);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a.remove(50), Err(AllocError::UnknownUntyped { id: 50 }));
+}
+
+#[test]
 fn untyped_exhaust_reclaim_reuse() {
     let mut a = UntypedAllocator::new();
     a.add(ut(9, 0, 14, false)).unwrap();

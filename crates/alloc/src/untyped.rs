@@ -13,9 +13,11 @@
 //! [`UntypedAllocator`] keeps a *watermark* per untyped that follows the
 //! free index. It only moves up, and back to 0 through
 //! [`UntypedAllocator::reclaim`], which the caller calls after revoking the
-//! untyped. (If a caller deletes all the children one by one the kernel
-//! resets earlier than the allocator; the allocator then over-counts the
-//! used memory, which is safe: it never plans a retype that cannot fit.)
+//! untyped, or when the last object made from it is deleted
+//! ([`UntypedAllocator::free_objects`]): the kernel resets an untyped that
+//! has no children left at its next retype, so a caller that deletes
+//! objects without telling the allocator makes its placements wrong (the
+//! physical addresses of carved untypeds, in particular).
 
 use alloc::vec::Vec;
 
@@ -130,6 +132,9 @@ struct Entry {
     ut: Untyped,
     watermark: u64,
     parent: Option<u64>,
+    /// Objects (child untypeds included) made from this untyped and not
+    /// yet freed: at zero the kernel starts again from offset 0.
+    live: usize,
 }
 
 impl Entry {
@@ -190,6 +195,7 @@ impl UntypedAllocator {
             ut,
             watermark: 0,
             parent,
+            live: 0,
         });
         Ok(())
     }
@@ -245,6 +251,7 @@ impl UntypedAllocator {
         let e = &mut self.entries[i];
         let prev = e.watermark;
         e.watermark = offset + ((count as u64) << size_bits);
+        e.live += count;
         Placement {
             untyped: e.ut.id,
             paddr: e.ut.paddr + offset,
@@ -324,6 +331,7 @@ impl UntypedAllocator {
             return Err(AllocError::StalePlacement { id: p.untyped });
         }
         e.watermark = p.prev_watermark;
+        e.live -= p.count;
         Ok(())
     }
 
@@ -444,6 +452,7 @@ impl UntypedAllocator {
     pub fn reclaim(&mut self, id: u64) -> Result<Vec<u64>, AllocError> {
         let i = self.entry(id)?;
         self.entries[i].watermark = 0;
+        self.entries[i].live = 0;
         let mut removed = Vec::new();
         let mut frontier = alloc::vec![id];
         while let Some(parent) = frontier.pop() {
@@ -459,6 +468,39 @@ impl UntypedAllocator {
             }
         }
         Ok(removed)
+    }
+
+    /// Records that `n` objects made from the untyped `id` were deleted.
+    /// When none is left the kernel starts the next retype from offset 0
+    /// again, and so does the allocator (the untyped's watermark drops to
+    /// 0). Child untypeds count as objects: they must be removed with
+    /// [`UntypedAllocator::remove`] first.
+    pub fn free_objects(&mut self, id: u64, n: usize) -> Result<(), AllocError> {
+        let i = self.entry(id)?;
+        let e = &mut self.entries[i];
+        if n > e.live {
+            return Err(AllocError::StalePlacement { id });
+        }
+        e.live -= n;
+        if e.live == 0 {
+            e.watermark = 0;
+        }
+        Ok(())
+    }
+
+    /// Forgets a carved untyped that was deleted (nothing made from it may
+    /// be left); counts as one freed object of its
+    /// parent.
+    pub fn remove(&mut self, id: u64) -> Result<(), AllocError> {
+        let i = self.entry(id)?;
+        if self.entries[i].live != 0 || self.entries.iter().any(|c| c.parent == Some(id)) {
+            return Err(AllocError::StalePlacement { id });
+        }
+        let e = self.entries.swap_remove(i);
+        if let Some(parent) = e.parent {
+            self.free_objects(parent, 1)?;
+        }
+        Ok(())
     }
 
     /// Bytes of the top-level untypeds of a kind (carved children are

@@ -37,8 +37,10 @@ pub mod __private {
 /// A machine word (message register).
 pub type Word = u64;
 
-/// Number of label bits in an seL4 message info word (64-bit kernels).
-pub const LABEL_BITS: u32 = 52;
+/// Label bits every supported kernel carries in a message info word
+/// (seL4 5.x: 20, 12+ on 64-bit: 52). Labels above this width would be
+/// truncated by the older kernels.
+pub const LABEL_BITS: u32 = 20;
 
 /// Label reserved for the framework's error replies ([`ErrorReply`]).
 pub const ERROR_LABEL: u64 = (1 << LABEL_BITS) - 1;
