@@ -21,6 +21,7 @@ failed_steps=()
 boot_tests=(
     "hello: hello"
     "hello-static: hello-static"
+    "memory-demo: memory-demo"
     "sel4test: sel4test"
     "sel4test-shards: sel4test-shard1of2 sel4test-shard2of2"
 )

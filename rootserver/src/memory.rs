@@ -8,6 +8,7 @@
 //! this module performs the retypes it plans and undoes a plan the kernel
 //! refuses.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use sel4_alloc::{CarveStep, MemoryKind, Placement, Untyped as UntypedDesc, UntypedAllocator};
@@ -18,15 +19,6 @@ use crate::cspace::CSpace;
 use crate::error::{Error, Result};
 use crate::untyped::{Destination, UntypedExt};
 use crate::BootInfo;
-
-/// Objects created from one untyped by one retype: `count` capabilities
-/// from slot `first` of the root CNode.
-#[derive(Debug, Clone, Copy)]
-struct Created {
-    untyped: CPtr,
-    first: CPtr,
-    count: usize,
-}
 
 /// Memory totals of one kind, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +32,8 @@ pub struct Usage {
 #[derive(Debug)]
 pub struct UntypedPool {
     alloc: UntypedAllocator,
-    created: Vec<Created>,
+    /// Slot of every object the pool made -> the untyped it came from.
+    objects: BTreeMap<CPtr, CPtr>,
 }
 
 impl UntypedPool {
@@ -63,7 +56,7 @@ impl UntypedPool {
         }
         Ok(UntypedPool {
             alloc,
-            created: Vec::new(),
+            objects: BTreeMap::new(),
         })
     }
 
@@ -112,11 +105,9 @@ impl UntypedPool {
             cspace.free_slots(first, p.count)?;
             return Err(e);
         }
-        self.created.push(Created {
-            untyped: p.untyped,
-            first,
-            count: p.count,
-        });
+        for k in 0..p.count as u64 {
+            self.objects.insert(first + k, p.untyped);
+        }
         Ok(first)
     }
 
@@ -263,19 +254,53 @@ impl UntypedPool {
         cspace.revoke(untyped)?;
         let mut gone = self.alloc.reclaim(id)?;
         gone.push(id);
-        let mut freed = 0;
-        let mut i = 0;
-        while i < self.created.len() {
-            let c = self.created[i];
-            if gone.contains(&c.untyped) {
-                cspace.free_slots(c.first, c.count)?;
-                freed += c.count;
-                self.created.swap_remove(i);
-            } else {
-                i += 1;
-            }
+        let slots: Vec<CPtr> = self
+            .objects
+            .iter()
+            .filter(|(_, u)| gone.contains(u))
+            .map(|(&s, _)| s)
+            .collect();
+        for &s in &slots {
+            cspace.free_slot(s)?;
+            self.objects.remove(&s);
         }
-        Ok(freed)
+        Ok(slots.len())
+    }
+
+    /// Deletes an object the pool made (at the slot the pool put it, or
+    /// where [`UntypedPool::moved`] said it went) and frees its slot. When
+    /// the last object of an untyped goes, the kernel and the pool start
+    /// that untyped from offset 0 again.
+    pub fn destroy<T: CapType>(&mut self, cspace: &mut CSpace, cap: Cap<T>) -> Result<()> {
+        let slot = cap.cptr();
+        let ut = *self
+            .objects
+            .get(&slot)
+            .ok_or(sel4_alloc::AllocError::SlotNotAllocated { slot })?;
+        if self.alloc.get(slot).is_some_and(|u| u.used != 0) {
+            // A carved untyped with objects of its own: revoke it first.
+            return Err(Error::Kernel(sel4_sys::InvocationError::RevokeFirst));
+        }
+        cspace.delete(cap)?;
+        self.objects.remove(&slot);
+        if self.alloc.get(slot).is_some() {
+            self.alloc.remove(slot)?;
+        } else {
+            self.alloc.free_objects(ut, 1)?;
+        }
+        Ok(())
+    }
+
+    /// Tells the pool that the object at `from` now lives at `to` (after
+    /// [`CSpace::move_cap`] or a rotate), so that [`UntypedPool::destroy`]
+    /// and [`UntypedPool::reclaim`] find it.
+    pub fn moved(&mut self, from: CPtr, to: CPtr) -> Result<()> {
+        let ut = self
+            .objects
+            .remove(&from)
+            .ok_or(sel4_alloc::AllocError::SlotNotAllocated { slot: from })?;
+        self.objects.insert(to, ut);
+        Ok(())
     }
 
     /// The kind of memory an untyped is, if the pool knows it.
@@ -288,4 +313,13 @@ impl UntypedPool {
             }
         })
     }
+}
+
+/// The physical address of a frame (`X86_Page_GetAddress`).
+///
+/// seL4 5.x answers with the address in the first message register but a
+/// message length of 0; the generated method reads the register whatever
+/// the length says, as libsel4 does, so this works on every version.
+pub fn frame_paddr(frame: Cap<cap_type::X86Page>) -> Result<u64> {
+    Ok(frame.x86_page_get_address()?)
 }

@@ -62,6 +62,24 @@ impl Objects {
         }
     }
 
+    /// Root CNode slots `[first_slot, end_slot)` and the given untypeds
+    /// (tried in order); `image_frames` is bootinfo's first
+    /// `userImageFrames` slot (IPC buffers of new threads are image pages).
+    /// For a part of the root task that owns only some slots and memory,
+    /// such as one test of a test harness.
+    pub fn new(
+        first_slot: u64,
+        end_slot: u64,
+        untypeds: Vec<Cap<Untyped>>,
+        image_frames: CPtr,
+    ) -> Objects {
+        Objects {
+            slots: SlotAllocator::new(first_slot, end_slot),
+            untypeds,
+            image_frames,
+        }
+    }
+
     /// A free slot of the root CNode.
     pub fn alloc_slot(&mut self) -> Result<u64, Error> {
         self.slots.alloc().map_err(|_| Error::SlotsExhausted)

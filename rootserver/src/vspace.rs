@@ -9,7 +9,9 @@
 //! - the heap's growth window, [`sel4_runtime::heap::GROWTH_WINDOW_START`]
 //!   (64 GiB, 4 GiB long), mapped by the runtime itself;
 //! - the mapping window [`WINDOW_START`]..[`WINDOW_END`] (128 GiB to 256
-//!   GiB) for [`VSpace::map`] and [`VSpace::map_at`].
+//!   GiB) for [`VSpace::map`] and [`VSpace::map_at`]: 4 KiB frames in its
+//!   lower half, 2 MiB frames in its upper half ([`LARGE_WINDOW_START`]), so
+//!   that a large page never lands where a page table already is.
 //!
 //! [`VSpace::new`] checks from bootinfo that the image and the pages after
 //! it end below both windows.
@@ -31,6 +33,8 @@ use crate::BootInfo;
 pub const WINDOW_START: u64 = 0x20_0000_0000;
 /// End of that window (256 GiB).
 pub const WINDOW_END: u64 = 0x40_0000_0000;
+/// Start of the part of the window for 2 MiB frames (192 GiB).
+pub const LARGE_WINDOW_START: u64 = 0x30_0000_0000;
 
 /// Read and write.
 pub const RW: CapRights = CapRights(0b11);
@@ -83,6 +87,7 @@ enum Level {
 pub struct VSpace {
     root: CPtr,
     window: VirtualRegionAllocator,
+    large: VirtualRegionAllocator,
     mappings: BTreeMap<u64, Mapping>,
     tables: Vec<CPtr>,
 }
@@ -101,7 +106,8 @@ impl VSpace {
         }
         Ok(VSpace {
             root: init_caps::CapInitThreadVSpace as CPtr,
-            window: VirtualRegionAllocator::new(WINDOW_START, WINDOW_END),
+            window: VirtualRegionAllocator::new(WINDOW_START, LARGE_WINDOW_START),
+            large: VirtualRegionAllocator::new(LARGE_WINDOW_START, WINDOW_END),
             mappings: BTreeMap::new(),
             tables: Vec::new(),
         })
@@ -112,9 +118,24 @@ impl VSpace {
         self.root
     }
 
-    /// The window allocator (free and used bytes).
+    /// The allocator of the 4 KiB part of the window (free and used bytes).
     pub fn window(&self) -> &VirtualRegionAllocator {
         &self.window
+    }
+
+    /// The allocator of the 2 MiB part of the window.
+    pub fn large_window(&self) -> &VirtualRegionAllocator {
+        &self.large
+    }
+
+    fn part(&mut self, size_bits: u8) -> Result<&mut VirtualRegionAllocator> {
+        if size_bits as usize == consts::PageBits {
+            Ok(&mut self.window)
+        } else if size_bits as usize == consts::LargePageBits {
+            Ok(&mut self.large)
+        } else {
+            Err(Error::Check("frames are 4 KiB or 2 MiB"))
+        }
     }
 
     /// Paging structures this VSpace created so far.
@@ -139,9 +160,9 @@ impl VSpace {
         cache: Cache,
     ) -> Result<u64> {
         let size = 1u64 << size_bits;
-        let vaddr = self.window.alloc(size, size)?;
+        let vaddr = self.part(size_bits)?.alloc(size, size)?;
         if let Err(e) = self.map_frame(pool, cspace, frame, vaddr, rights, cache) {
-            self.window.free(vaddr)?;
+            self.part(size_bits)?.free(vaddr)?;
             return Err(e);
         }
         self.mappings.insert(
@@ -155,7 +176,8 @@ impl VSpace {
         Ok(vaddr)
     }
 
-    /// Maps `frame` at `vaddr`, which must be free in the window.
+    /// Maps `frame` at `vaddr`, which must be free in the window's part for
+    /// the frame's size.
     #[allow(clippy::too_many_arguments)]
     pub fn map_at(
         &mut self,
@@ -168,14 +190,14 @@ impl VSpace {
         cache: Cache,
     ) -> Result<()> {
         let size = 1u64 << size_bits;
-        if vaddr % size != 0 {
+        if vaddr & (size - 1) != 0 {
             return Err(Error::Check(
                 "map_at: address not aligned to the frame size",
             ));
         }
-        self.window.alloc_at(vaddr, size)?;
+        self.part(size_bits)?.alloc_at(vaddr, size)?;
         if let Err(e) = self.map_frame(pool, cspace, frame, vaddr, rights, cache) {
-            self.window.free(vaddr)?;
+            self.part(size_bits)?.free(vaddr)?;
             return Err(e);
         }
         self.mappings.insert(
@@ -200,7 +222,7 @@ impl VSpace {
         m.frame.x86_page_unmap()?;
         self.mappings.remove(&vaddr);
         if m.from_window {
-            self.window.free(vaddr)?;
+            self.part(m.size_bits)?.free(vaddr)?;
         }
         Ok(m.frame)
     }
@@ -349,7 +371,7 @@ impl VSpace {
                 Err(InvocationError::DeleteFirst) => {
                     // Already there (created by someone else meanwhile):
                     // the new object is not needed.
-                    cspace.delete(Cap::<cap_type::Null>::from_cptr(cptr))?;
+                    pool.destroy(cspace, Cap::<cap_type::Null>::from_cptr(cptr))?;
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),

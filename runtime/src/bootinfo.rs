@@ -17,7 +17,7 @@ pub const SEL4_ARCH: &str = "x86_64";
 
 /// Bootinfo layout of the configured kernel.
 pub const LAYOUT: Layout = match Layout::for_x86_64(sel4_sys::KERNEL_VERSION_MAJOR, false) {
-    Some(l) => l.with_max_untypeds(sel4_sys::config::MAX_NUM_BOOTINFO_UNTYPED_CAPS as usize),
+    Some(l) => l.with_max_untypeds(sel4_sys::config::MAX_NUM_BOOTINFO_UNTYPED_CAPS),
     None => panic!("no bootinfo layout for this kernel version"),
 };
 

@@ -29,15 +29,15 @@ impl Reply {
     }
 
     /// Message word `i` of the reply: from the registers for the first
-    /// [`REGISTER_MRS`], from the IPC buffer after that; 0 for a word the
-    /// kernel did not send (`i >= len()`).
+    /// [`REGISTER_MRS`], from the IPC buffer after that (0 for a buffer word
+    /// the kernel did not send, `i >= len()`).
+    ///
+    /// Register words are returned whatever the reply's length says, as
+    /// libsel4's stubs do: some kernels put a result in a message register
+    /// and reply with length 0 (seL4 5.0.0's X86_Page_GetAddress).
     pub fn word(&self, i: usize) -> Word {
         if i < REGISTER_MRS {
-            if i < self.len() {
-                self.mrs[i]
-            } else {
-                0
-            }
+            self.mrs[i]
         } else if i < self.len() && i < crate::MSG_MAX_LENGTH {
             with_ipc_buffer(|b| b.msg[i])
         } else {

@@ -4,6 +4,7 @@
 //! untyped memory, signals and polls it, and ends the system with success.
 #![no_std]
 #![no_main]
+#![forbid(unsafe_code)]
 
 extern crate alloc;
 

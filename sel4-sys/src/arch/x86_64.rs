@@ -93,3 +93,72 @@ pub fn rdtsc() -> u64 {
     }
     (u64::from(hi) << 32) | u64::from(lo)
 }
+
+/// Number of SSE registers (xmm0-xmm15) on x86_64.
+pub const SSE_REGISTERS: usize = 16;
+
+/// Loads xmm0-xmm15 from `values` (two words per register, low word first).
+///
+/// For tests of the kernel's FPU context switching: the root task's target
+/// (`x86_64-unknown-none`) uses soft float, so compiled code never holds
+/// values in these registers and nothing is clobbered.
+#[inline(never)]
+pub fn write_sse(values: &[u64; 2 * SSE_REGISTERS]) {
+    // SAFETY: `movdqu` loads 256 bytes from `values`, a valid, readable
+    // array of exactly that size; only xmm0-xmm15 change, which compiled
+    // code of this soft-float target does not use. The kernel enables SSE
+    // (CR4.OSFXSR) for user threads and switches their FPU state.
+    unsafe {
+        core::arch::asm!(
+            "movdqu xmm0, [{p}]",
+            "movdqu xmm1, [{p} + 16]",
+            "movdqu xmm2, [{p} + 32]",
+            "movdqu xmm3, [{p} + 48]",
+            "movdqu xmm4, [{p} + 64]",
+            "movdqu xmm5, [{p} + 80]",
+            "movdqu xmm6, [{p} + 96]",
+            "movdqu xmm7, [{p} + 112]",
+            "movdqu xmm8, [{p} + 128]",
+            "movdqu xmm9, [{p} + 144]",
+            "movdqu xmm10, [{p} + 160]",
+            "movdqu xmm11, [{p} + 176]",
+            "movdqu xmm12, [{p} + 192]",
+            "movdqu xmm13, [{p} + 208]",
+            "movdqu xmm14, [{p} + 224]",
+            "movdqu xmm15, [{p} + 240]",
+            p = in(reg) values.as_ptr(),
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+}
+
+/// Reads xmm0-xmm15 (two words per register, low word first).
+#[inline(never)]
+pub fn read_sse() -> [u64; 2 * SSE_REGISTERS] {
+    let mut values = [0u64; 2 * SSE_REGISTERS];
+    // SAFETY: `movdqu` stores 256 bytes into `values`, a valid, writable
+    // array of exactly that size; the registers are only read.
+    unsafe {
+        core::arch::asm!(
+            "movdqu [{p}], xmm0",
+            "movdqu [{p} + 16], xmm1",
+            "movdqu [{p} + 32], xmm2",
+            "movdqu [{p} + 48], xmm3",
+            "movdqu [{p} + 64], xmm4",
+            "movdqu [{p} + 80], xmm5",
+            "movdqu [{p} + 96], xmm6",
+            "movdqu [{p} + 112], xmm7",
+            "movdqu [{p} + 128], xmm8",
+            "movdqu [{p} + 144], xmm9",
+            "movdqu [{p} + 160], xmm10",
+            "movdqu [{p} + 176], xmm11",
+            "movdqu [{p} + 192], xmm12",
+            "movdqu [{p} + 208], xmm13",
+            "movdqu [{p} + 224], xmm14",
+            "movdqu [{p} + 240], xmm15",
+            p = in(reg) values.as_mut_ptr(),
+            options(nostack, preserves_flags),
+        );
+    }
+    values
+}

@@ -1,0 +1,301 @@
+//! bench: cycles per operation for the typed API and for the same loop
+//! written directly against `sel4-sys`.
+//!
+//! - `ipc_call_reply_recv`: one IPC round trip between two threads (the
+//!   client's call plus the server's reply_recv), one-word request and
+//!   reply; typed: `Client::call` / `Server::serve`, raw: `call_regs` /
+//!   `reply_recv_regs`.
+//! - `notification_signal_wait`: one thread signals, the other's wait
+//!   returns, then the same back (one op = one signal plus one wait in each
+//!   direction); typed: `Cap<Notification>`, raw: `sel4_sys::signal`/`wait`.
+//! - `retype_delete_{notification,endpoint}`: `Untyped_Retype` of one
+//!   object into a slot, then `CNode_Delete`; typed: `Objects::create` and
+//!   `Objects::delete` (slot allocation included), raw: two
+//!   `invocation::call`s on a fixed slot.
+//!
+//! Both threads of a pair run at the root task's priority (255), so the
+//! kernel may take its fastpath. Each figure is the median over [`RUNS`]
+//! runs of [`N`] operations (cycles by `rdtsc`), after [`WARMUP`]
+//! operations. Boot with `-icount shift=0` for instruction-based,
+//! repeatable figures. Lines:
+//!
+//! ```text
+//! bench <name> typed=<cycles> raw=<cycles> cycles/op (n=<iterations>)
+//! ```
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use sel4_rootserver::ipc::{self, Client, Control, Server};
+use sel4_rootserver::sys::{
+    self as sel4_sys, invocation, InvocationLabel, MessageInfo, ObjectType,
+};
+use sel4_rootserver::thread::{Objects, ThreadBuilder, MAX_PRIORITY};
+use sel4_rootserver::{cnode, entry, println, BootInfo, Cap, Endpoint, Notification, Untyped};
+
+/// Timed runs per figure; the median is reported.
+pub const RUNS: usize = 7;
+/// Operations per run.
+pub const N: u64 = 1000;
+/// Operations before the timed runs.
+pub const WARMUP: u64 = 100;
+
+ipc::message! {
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub enum Request {
+        Ping { value: u64 } = 1,
+        Stop = 2,
+    }
+}
+
+ipc::message! {
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    pub struct Pong { pub value: u64 } = 1;
+}
+
+ipc::protocol!(pub Bench: Request => Pong);
+
+const RAW_PING: u64 = 1;
+const RAW_STOP: u64 = 2;
+
+entry!(main);
+
+/// Why the benchmark could not run.
+#[derive(Debug)]
+pub struct Error(pub String);
+
+fn err<E: core::fmt::Debug>(what: &str) -> impl Fn(E) -> Error + '_ {
+    move |e| Error(format!("{what}: {e:?}"))
+}
+
+fn main(bootinfo: &BootInfo) -> Result<(), Error> {
+    let mut objs = Objects::from_bootinfo(bootinfo);
+    println!(
+        "bench: kernel {}, median of {RUNS} runs of n={N} after {WARMUP} warm-up ops",
+        sel4_sys::KERNEL_VERSION
+    );
+    let ipc = (ipc_typed(&mut objs)?, ipc_raw(&mut objs)?);
+    report("ipc_call_reply_recv", ipc);
+    let ntfn = (notification_typed(&mut objs)?, notification_raw(&mut objs)?);
+    report("notification_signal_wait", ntfn);
+    let untyped = largest_ram_untyped(bootinfo)?;
+    let rd = (
+        retype_typed::<Notification>(&mut objs)?,
+        retype_raw(&mut objs, untyped, ObjectType::NotificationObject)?,
+    );
+    report("retype_delete_notification", rd);
+    let rd = (
+        retype_typed::<Endpoint>(&mut objs)?,
+        retype_raw(&mut objs, untyped, ObjectType::EndpointObject)?,
+    );
+    report("retype_delete_endpoint", rd);
+    println!("bench: done");
+    Ok(())
+}
+
+fn report(name: &str, (typed, raw): (u64, u64)) {
+    println!("bench {name} typed={typed} raw={raw} cycles/op (n={N})");
+}
+
+/// Runs `ops(WARMUP)`, then `RUNS` timed `ops(N)`; the median cycles per
+/// operation. `ops` returns an error if an operation went wrong.
+fn measure(mut ops: impl FnMut(u64) -> Result<(), Error>) -> Result<u64, Error> {
+    ops(WARMUP)?;
+    let mut per_op = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let t0 = sel4_sys::arch::rdtsc();
+        ops(N)?;
+        let t1 = sel4_sys::arch::rdtsc();
+        per_op.push((t1 - t0 + N / 2) / N);
+    }
+    per_op.sort_unstable();
+    Ok(per_op[RUNS / 2])
+}
+
+/// Operations each measurement performs in total.
+const TOTAL: u64 = WARMUP + RUNS as u64 * N;
+
+fn peer() -> ThreadBuilder<'static> {
+    ThreadBuilder::new().priority(MAX_PRIORITY)
+}
+
+fn ipc_typed(objs: &mut Objects) -> Result<u64, Error> {
+    let ep: Cap<Endpoint> = objs.create().map_err(err("endpoint"))?;
+    let server = peer()
+        .spawn(objs, move || {
+            let s: Server<Bench> = Server::new(ep);
+            s.serve(|_, req, _| match req {
+                Request::Ping { value } => Control::Reply(Pong { value: value + 1 }),
+                Request::Stop => Control::ReplyAndStop(Pong { value: 0 }),
+            });
+        })
+        .map_err(err("spawn server"))?;
+    let client: Client<Bench> = Client::new(ep);
+    let r = measure(|n| {
+        for i in 0..n {
+            let r = client
+                .call(&Request::Ping { value: i })
+                .map_err(err("call"))?;
+            if r.value != i + 1 {
+                return Err(Error(format!("ping {i} -> {}", r.value)));
+            }
+        }
+        Ok(())
+    });
+    let stopped = client.call(&Request::Stop).map_err(err("stop"));
+    server.join(objs).map_err(err("join server"))?;
+    objs.delete(ep).map_err(err("delete endpoint"))?;
+    stopped?;
+    r
+}
+
+fn ipc_raw(objs: &mut Objects) -> Result<u64, Error> {
+    let ep: Cap<Endpoint> = objs.create().map_err(err("endpoint"))?;
+    let e = ep.cptr();
+    let server = peer()
+        .spawn(objs, move || {
+            let mut r = sel4_sys::recv_regs(e);
+            while r.info.get_label() == RAW_PING {
+                r = sel4_sys::reply_recv_regs(
+                    e,
+                    MessageInfo::new(RAW_PING, 0, 0, 1),
+                    [r.mrs[0] + 1, 0, 0, 0],
+                );
+            }
+            sel4_sys::reply_regs(MessageInfo::new(RAW_STOP, 0, 0, 0), [0; 4]);
+        })
+        .map_err(err("spawn server"))?;
+    let r = measure(|n| {
+        for i in 0..n {
+            let r = sel4_sys::call_regs(e, MessageInfo::new(RAW_PING, 0, 0, 1), [i, 0, 0, 0]);
+            if r.mrs[0] != i + 1 {
+                return Err(Error(format!("raw ping {i} -> {}", r.mrs[0])));
+            }
+        }
+        Ok(())
+    });
+    sel4_sys::call_regs(e, MessageInfo::new(RAW_STOP, 0, 0, 0), [0; 4]);
+    server.join(objs).map_err(err("join server"))?;
+    objs.delete(ep).map_err(err("delete endpoint"))?;
+    r
+}
+
+/// Two notifications for a ping-pong, and a peer thread that answers
+/// `TOTAL` signals with `answer`.
+fn notification_pair(
+    objs: &mut Objects,
+    answer: fn(Cap<Notification>, Cap<Notification>),
+    ops: impl FnMut(u64, Cap<Notification>, Cap<Notification>) -> Result<(), Error>,
+) -> Result<u64, Error> {
+    let to_peer: Cap<Notification> = objs.create().map_err(err("notification"))?;
+    let back: Cap<Notification> = objs.create().map_err(err("notification"))?;
+    let peer_thread = peer()
+        .spawn(objs, move || answer(to_peer, back))
+        .map_err(err("spawn peer"))?;
+    let mut ops = ops;
+    let r = measure(|n| ops(n, to_peer, back));
+    peer_thread.join(objs).map_err(err("join peer"))?;
+    objs.delete(to_peer).map_err(err("delete"))?;
+    objs.delete(back).map_err(err("delete"))?;
+    r
+}
+
+fn notification_typed(objs: &mut Objects) -> Result<u64, Error> {
+    notification_pair(
+        objs,
+        |to_peer, back| {
+            for _ in 0..TOTAL {
+                to_peer.wait();
+                back.signal();
+            }
+        },
+        |n, to_peer, back| {
+            for _ in 0..n {
+                to_peer.signal();
+                back.wait();
+            }
+            Ok(())
+        },
+    )
+}
+
+fn notification_raw(objs: &mut Objects) -> Result<u64, Error> {
+    notification_pair(
+        objs,
+        |to_peer, back| {
+            let (t, b) = (to_peer.cptr(), back.cptr());
+            for _ in 0..TOTAL {
+                sel4_sys::wait(t);
+                sel4_sys::signal(b);
+            }
+        },
+        |n, to_peer, back| {
+            let (t, b) = (to_peer.cptr(), back.cptr());
+            for _ in 0..n {
+                sel4_sys::signal(t);
+                sel4_sys::wait(b);
+            }
+            Ok(())
+        },
+    )
+}
+
+/// The RAM untyped `Objects` creates from first: the largest (the first of
+/// them in bootinfo order).
+fn largest_ram_untyped(bootinfo: &BootInfo) -> Result<Cap<Untyped>, Error> {
+    let first = bootinfo.untyped().start as u64;
+    let mut best: Option<(u64, usize)> = None;
+    for (i, u) in bootinfo.untypeds().enumerate() {
+        let bits = u.size_bits as usize;
+        if !u.is_device && best.is_none_or(|(_, b)| bits > b) {
+            best = Some((first + i as u64, bits));
+        }
+    }
+    best.map(|(c, _)| Cap::from_cptr(c))
+        .ok_or_else(|| Error("no RAM untyped".into()))
+}
+
+fn retype_typed<T: sel4_rootserver::FixedSize>(objs: &mut Objects) -> Result<u64, Error> {
+    // An object that stays while the loop runs, so the untyped always has
+    // a child and the kernel never resets it (as in the raw loop).
+    let pin: Cap<T> = objs.create().map_err(err("pin"))?;
+    let r = measure(|n| {
+        for _ in 0..n {
+            let c: Cap<T> = objs.create().map_err(err("create"))?;
+            objs.delete(c).map_err(err("delete"))?;
+        }
+        Ok(())
+    });
+    objs.delete(pin).map_err(err("delete pin"))?;
+    r
+}
+
+fn retype_raw(objs: &mut Objects, untyped: Cap<Untyped>, ty: ObjectType) -> Result<u64, Error> {
+    let pin: Cap<Notification> = objs.create().map_err(err("pin"))?;
+    let slot = objs.alloc_slot().map_err(err("slot"))?;
+    let root = cnode::root().cptr();
+    let depth = u64::from(cnode::depth());
+    let u = untyped.cptr();
+    let r = measure(|n| {
+        for _ in 0..n {
+            invocation::call(
+                u,
+                InvocationLabel::UntypedRetype,
+                &[root],
+                &[ty as u64, 0, 0, 0, slot, 1],
+            )
+            .map_err(err("retype"))?;
+            invocation::call(root, InvocationLabel::CNodeDelete, &[], &[slot, depth])
+                .map_err(err("delete"))?;
+        }
+        Ok(())
+    });
+    objs.free_slot(slot);
+    objs.delete(pin).map_err(err("delete pin"))?;
+    r
+}
