@@ -22,6 +22,9 @@ boot_tests=(
     "hello: hello"
     "hello-static: hello-static"
     "memory-demo: memory-demo"
+    "ping-pong: ping-pong"
+    "badge-server: badge-server"
+    "bench: bench"
     "sel4test: sel4test"
     "sel4test-shards: sel4test-shard1of2 sel4test-shard2of2"
 )

@@ -103,6 +103,64 @@ impl Words {
     }
 }
 
+/// Message info and register words of `m`. A type whose longest message
+/// fits the registers is encoded straight into them (no message-sized
+/// buffer, no IPC buffer access unless `caps` travel); longer ones go
+/// through [`Words`] and spill into the IPC buffer.
+fn stage_message<M: Message>(
+    m: &M,
+    caps: &[CPtr],
+) -> Result<(MessageInfo, [Word; REGISTER_MRS]), EncodeError> {
+    if M::MAX_WORDS <= REGISTER_MRS {
+        let mut mrs = [0; REGISTER_MRS];
+        let len = m.encode(&mut mrs)?;
+        if !caps.is_empty() {
+            sel4_sys::with_ipc_buffer(|b| b.caps_or_badges[..caps.len()].copy_from_slice(caps));
+        }
+        let info = MessageInfo::new(m.label(), 0, caps.len() as u64, len as u64);
+        Ok((info, mrs))
+    } else {
+        Ok(Words::encode(m)?.stage(caps))
+    }
+}
+
+/// Message info and register words of an error reply.
+fn stage_error(e: ErrorReply) -> (MessageInfo, [Word; REGISTER_MRS]) {
+    if ErrorReply::WORDS <= REGISTER_MRS {
+        let mut mrs = [0; REGISTER_MRS];
+        mrs[..ErrorReply::WORDS].copy_from_slice(&e.encode());
+        let info = MessageInfo::new(ERROR_LABEL, 0, 0, ErrorReply::WORDS as u64);
+        (info, mrs)
+    } else {
+        Words::error(e).stage(&[])
+    }
+}
+
+/// Message info and register words of a reply: the response, or the error
+/// reply (a response that does not encode is refused with code 0).
+fn stage_reply<M: Message>(reply: Result<&M, ErrorReply>) -> (MessageInfo, [Word; REGISTER_MRS]) {
+    match reply {
+        Ok(m) => stage_message(m, &[]).unwrap_or_else(|_| stage_error(ErrorReply::Refused(0))),
+        Err(e) => stage_error(e),
+    }
+}
+
+/// Runs `f` on the label and words of a received message: straight from
+/// the registers when it fits them, else gathered with the IPC buffer.
+fn with_received<R>(
+    info: MessageInfo,
+    mrs: &[Word; REGISTER_MRS],
+    f: impl FnOnce(u64, &[Word]) -> R,
+) -> R {
+    let len = info.get_length() as usize;
+    if len <= REGISTER_MRS {
+        f(info.get_label(), &mrs[..len])
+    } else {
+        let w = Words::received(info, mrs);
+        f(w.label, &w.words[..w.len])
+    }
+}
+
 /// The client side of a protocol: a (usually badged) endpoint capability.
 pub struct Client<P: Protocol> {
     ep: Cap<Endpoint>,
@@ -159,15 +217,22 @@ impl<P: Protocol> Client<P> {
     }
 
     fn call_inner(&self, req: &P::Request, caps: &[CPtr]) -> Result<P::Response, IpcError> {
-        let w = Words::encode(req).map_err(IpcError::Encode)?;
-        self.call_words(w, caps)
+        let (info, mrs) = stage_message(req, caps).map_err(IpcError::Encode)?;
+        self.call_staged(info, mrs)
     }
 
     fn call_words(&self, w: Words, caps: &[CPtr]) -> Result<P::Response, IpcError> {
         let (info, mrs) = w.stage(caps);
+        self.call_staged(info, mrs)
+    }
+
+    fn call_staged(
+        &self,
+        info: MessageInfo,
+        mrs: [Word; REGISTER_MRS],
+    ) -> Result<P::Response, IpcError> {
         let r = sel4_sys::call_regs(self.ep.cptr(), info, mrs);
-        let reply = Words::received(r.info, &r.mrs);
-        match decode_reply::<P::Response>(reply.label, &reply.words[..reply.len]) {
+        match with_received(r.info, &r.mrs, decode_reply::<P::Response>) {
             Ok(Reply::Ok(v)) => Ok(v),
             Ok(Reply::Err(e)) => Err(IpcError::Remote(e)),
             Err(e) => Err(IpcError::BadReply(e)),
@@ -259,7 +324,6 @@ impl<P: Protocol> Server<P> {
         if signalled {
             return Incoming::Signal { bits: r.badge };
         }
-        let w = Words::received(r.info, &r.mrs);
         let extra = r.info.get_extra_caps();
         let cap = if extra == 0 {
             None
@@ -271,11 +335,13 @@ impl<P: Protocol> Server<P> {
             let slot = self.receive_slot.take();
             slot.map(ReceivedCap::Transferred)
         };
-        let message = if w.label == ERROR_LABEL || w.label == SIGNAL_SENTINEL {
-            Err(ErrorReply::UnknownLabel(w.label))
-        } else {
-            P::Request::decode(w.label, &w.words[..w.len]).map_err(ErrorReply::from)
-        };
+        let message = with_received(r.info, &r.mrs, |label, words| {
+            if label == ERROR_LABEL || label == SIGNAL_SENTINEL {
+                Err(ErrorReply::UnknownLabel(label))
+            } else {
+                P::Request::decode(label, words).map_err(ErrorReply::from)
+            }
+        });
         Incoming::Request {
             badge: r.badge,
             message,
@@ -293,11 +359,7 @@ impl<P: Protocol> Server<P> {
 
     /// Answers the current request, then waits for the next one.
     pub fn reply_recv(&self, reply: Result<&P::Response, ErrorReply>) -> Incoming<P::Request> {
-        let w = match reply {
-            Ok(m) => Words::encode(m).unwrap_or_else(|_| Words::error(ErrorReply::Refused(0))),
-            Err(e) => Words::error(e),
-        };
-        let (info, mrs) = w.stage(&[]);
+        let (info, mrs) = stage_reply(reply);
         self.prepare_receive();
         let r = sel4_sys::reply_recv_regs(self.ep.cptr(), info, mrs);
         self.incoming(info, true, r)
@@ -305,11 +367,7 @@ impl<P: Protocol> Server<P> {
 
     /// Answers the current request without waiting for another.
     pub fn reply(&self, reply: Result<&P::Response, ErrorReply>) {
-        let w = match reply {
-            Ok(m) => Words::encode(m).unwrap_or_else(|_| Words::error(ErrorReply::Refused(0))),
-            Err(e) => Words::error(e),
-        };
-        let (info, mrs) = w.stage(&[]);
+        let (info, mrs) = stage_reply(reply);
         sel4_sys::reply_regs(info, mrs);
     }
 

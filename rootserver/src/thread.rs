@@ -96,8 +96,8 @@ impl Objects {
         let mut last = Error::UntypedExhausted {
             size_bits: T::SIZE_BITS,
         };
-        for u in self.untypeds.clone() {
-            match u.retype::<T>(slot) {
+        for i in 0..self.untypeds.len() {
+            match self.untypeds[i].retype::<T>(slot) {
                 Ok(c) => return Ok(c),
                 Err(e) => last = e,
             }

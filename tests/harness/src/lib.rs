@@ -20,10 +20,11 @@
 //! }
 //! ```
 //!
-//! Isolation (see [`run`]): each test has its own range of capability
-//! slots and its own untyped memory, both cleaned (revoked and deleted)
-//! after the test. Running each test on its own thread under a time limit
-//! is not done yet (see `exec.rs`).
+//! Isolation (see [`run`]): each test runs on its own thread (TCB, stack,
+//! TLS, IPC buffer) under a time limit, with a fault endpoint the harness
+//! watches, and has its own range of capability slots and its own untyped
+//! memory, both cleaned (revoked and deleted) after the test. A fault, a
+//! panic or a timeout fails that test only.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -38,7 +39,8 @@ pub mod select;
 use alloc::format;
 use alloc::string::String;
 
-pub use runner::{run, Ctx, RunError, HARNESS_PRIORITY};
+pub use exec::TEST_STACK_SIZE;
+pub use runner::{run, Ctx, RunError, DEFAULT_TIMEOUT_MS, HARNESS_PRIORITY};
 pub use sel4_test_macros::{collect_tests, sel4_test};
 
 #[doc(hidden)]

@@ -2,6 +2,7 @@
 
 use alloc::format;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use sel4_rootserver::{println, BootInfo};
@@ -60,7 +61,8 @@ pub struct Ctx {
     untyped: CPtr,
     budget_bits: usize,
     machine: &'static Machine,
-    borrowed: Vec<CPtr>,
+    own_tcb: CPtr,
+    borrowed: Arc<spin::Mutex<Vec<CPtr>>>,
 }
 
 impl Ctx {
@@ -71,7 +73,10 @@ impl Ctx {
 
     /// `n` consecutive free slots; returns the first.
     pub fn slots(&mut self, n: usize) -> Result<CPtr, Failure> {
-        if self.next_slot + n as u64 > self.end_slot {
+        let fits = (n as u64)
+            .checked_add(self.next_slot)
+            .is_some_and(|end| end <= self.end_slot);
+        if !fits {
             return Err(Failure::fail(format!(
                 "the test used up its {} capability slots",
                 self.end_slot - self.first_slot
@@ -119,7 +124,7 @@ impl Ctx {
             .device_untypeds
             .iter()
             .find(|(_, bits, _)| *bits >= min_bits)?;
-        self.borrowed.push(d.0);
+        self.borrowed.lock().push(d.0);
         Some(d)
     }
 
@@ -132,8 +137,26 @@ impl Ctx {
             .iter()
             .filter(|(_, bits, _)| *bits >= min_bits)
             .min_by_key(|(_, bits, _)| *bits)?;
-        self.borrowed.push(d.0);
+        self.borrowed.lock().push(d.0);
         Some(d)
+    }
+
+    /// The TCB of the thread the test runs on (destroyed after the test).
+    pub fn own_tcb(&self) -> CPtr {
+        self.own_tcb
+    }
+
+    /// `n` slots of the test's range and the test's untyped memory as the
+    /// framework's [`Objects`](sel4_rootserver::thread::Objects), to spawn
+    /// threads (`sel4_rootserver::thread`) that are destroyed with the test.
+    pub fn objects(&mut self, n: usize) -> Result<sel4_rootserver::thread::Objects, Failure> {
+        let first = self.slots(n)?;
+        Ok(sel4_rootserver::thread::Objects::new(
+            first,
+            first + n as u64,
+            alloc::vec![sel4_rootserver::Cap::from_cptr(self.untyped)],
+            self.machine.user_image_frames.0,
+        ))
     }
 
     /// Microseconds since `start` (a [`now`] value).
@@ -155,8 +178,9 @@ struct Harness {
     /// The test slot range.
     test_first: CPtr,
     exec: crate::exec::Executor,
-    /// Untypeds lent to the current test, revoked after it.
-    borrowed: Vec<CPtr>,
+    /// Untypeds lent to the current test, revoked after it (shared with
+    /// the test's thread, which may end without returning).
+    borrowed: Arc<spin::Mutex<Vec<CPtr>>>,
 }
 
 fn setup_error(what: &str, e: KernelError) -> RunError {
@@ -172,10 +196,11 @@ fn setup_error(what: &str, e: KernelError) -> RunError {
 ///   harness revokes the untyped (destroying every object the test made),
 ///   revokes any untyped lent to it, and revokes and deletes every slot of
 ///   the range, so leaks do not reach the next test;
-/// - the body currently runs on the harness's own thread (`exec.rs`):
-///   running it on its own TCB with a fault endpoint and a TSC time limit
-///   waits for the framework's thread spawning (`timeout_ms` is recorded
-///   but not enforced yet).
+/// - the body runs on its own thread (`exec.rs`): its own TCB, stack, TLS
+///   block and IPC buffer, at [`HARNESS_PRIORITY`], with a fault endpoint
+///   the harness polls; a fault, a panic or overrunning the time limit
+///   (`#[sel4_test(timeout_ms = N)]`, [`DEFAULT_TIMEOUT_MS`] otherwise)
+///   fails the test, which is then stopped, and the run goes on.
 pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunError> {
     let (mut harness, filter, shard) = setup(bootinfo)?;
     let selection = Selection::new(filter.as_deref(), shard);
@@ -204,7 +229,7 @@ pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunErro
         println!("{}", Line::TestStart { name });
         let start = now();
         let result = harness.run_one(def);
-        let micros = (now() - start) / harness.machine.tsc_mhz.max(1);
+        let micros = now().saturating_sub(start) / harness.machine.tsc_mhz.max(1);
         let (outcome, reason) = match &result {
             Ok(()) => (Outcome::Pass, String::new()),
             Err(Failure::Fail(r)) => (Outcome::Fail, one_line(r)),
@@ -264,6 +289,22 @@ fn one_line(s: &str) -> String {
 }
 
 fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunError> {
+    // A first thread, through the framework, while the harness still runs
+    // at the highest priority: on seL4 5.x this also gives the kernel the
+    // initial thread's TLS base, which must happen before any other thread
+    // runs. Its slots and objects are freed again by the join.
+    let mut objs = sel4_rootserver::thread::Objects::from_bootinfo(bi);
+    let warm_up = sel4_rootserver::thread::spawn(&mut objs, || 42u32)
+        .map_err(|e| RunError::Setup(format!("starting a first thread: {e}")))?;
+    match warm_up.join(&mut objs) {
+        Ok(42) => {}
+        other => {
+            return Err(RunError::Setup(format!(
+                "the first thread ended with {other:?}"
+            )))
+        }
+    }
+    drop(objs);
     let empty = bi.empty();
     let mut next = empty.start as CPtr;
     let end = empty.end as CPtr;
@@ -349,8 +390,22 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
         cnode_size_bits: bi.init_thread_cnode_size_bits(),
         empty_end: end,
     }));
-    let exec = crate::exec::Executor::new(exec_slots, big)
-        .map_err(|e| RunError::Setup(format!("setting up the test executor: {e}")))?;
+    let exec = crate::exec::Executor::new(
+        exec_slots,
+        big,
+        machine.user_image_frames.0,
+        HARNESS_PRIORITY,
+    )
+    .map_err(|e| RunError::Setup(format!("setting up the test executor: {e}")))?;
+    // Test threads run at the harness's priority, so that the harness's
+    // yields hand them the CPU and the harness still sees the time pass.
+    kernel::invoke(
+        kernel::ROOT_TCB,
+        sel4_sys::InvocationLabel::TCBSetPriority,
+        &[kernel::ROOT_TCB],
+        &[HARNESS_PRIORITY],
+    )
+    .map_err(|e| setup_error("lowering the harness's priority", e))?;
     println!(
         "sel4test: TSC {tsc_mhz} MHz, test slots [{test_first}, {}), budget 2^{budget_bits} bytes",
         test_first + TEST_SLOTS as u64
@@ -362,7 +417,7 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
             budget_bits,
             test_first,
             exec,
-            borrowed: Vec::new(),
+            borrowed: Arc::new(spin::Mutex::new(Vec::new())),
         },
         filter,
         shard,
@@ -378,17 +433,18 @@ impl Harness {
             untyped: self.budget,
             budget_bits: self.budget_bits,
             machine: self.machine,
-            borrowed: Vec::new(),
+            own_tcb: self.exec.tcb_slot(),
+            borrowed: self.borrowed.clone(),
         };
         let timeout_ms = if def.timeout_ms == 0 {
             DEFAULT_TIMEOUT_MS
         } else {
             def.timeout_ms
         };
-        let limit = timeout_ms * 1000 * self.machine.tsc_mhz;
-        let (result, borrowed) = self.exec.execute(def.func, ctx, limit);
-        self.borrowed = borrowed;
-        result
+        let limit = timeout_ms
+            .saturating_mul(1000)
+            .saturating_mul(self.machine.tsc_mhz);
+        self.exec.execute(def.func, ctx, limit, timeout_ms)
     }
 
     /// Revokes the test's untyped memory and empties its slots.
@@ -397,7 +453,8 @@ impl Harness {
             .reset()
             .map_err(|e| format!("resetting the executor: {e}"))?;
         kernel::cnode_revoke(self.budget).map_err(|e| format!("revoking the budget: {e}"))?;
-        for ut in core::mem::take(&mut self.borrowed) {
+        let borrowed = core::mem::take(&mut *self.borrowed.lock());
+        for ut in borrowed {
             kernel::cnode_revoke(ut).map_err(|e| format!("revoking untyped {ut}: {e}"))?;
         }
         for slot in self.test_first..self.test_first + TEST_SLOTS as u64 {
@@ -407,12 +464,5 @@ impl Harness {
             kernel::cnode_delete(slot).map_err(|e| format!("deleting slot {slot}: {e}"))?;
         }
         Ok(())
-    }
-}
-
-impl Ctx {
-    /// The untypeds lent to the test (for the harness to revoke).
-    pub(crate) fn into_borrowed(self) -> Vec<CPtr> {
-        self.borrowed
     }
 }

@@ -74,3 +74,131 @@ pub fn cnode_guard_data(guard: u64, guard_size: u64) -> u64 {
 pub fn is_empty(slot: CPtr) -> Result<bool, Failure> {
     Ok(cap_type(slot)? == tag::NULL)
 }
+
+/// Slots a test gives the framework's thread API (`Ctx::objects`).
+pub const OBJECT_SLOTS: usize = 96;
+
+/// A thread set up by hand with TCB invocations only (no runtime: no TLS,
+/// no IPC buffer), running an `extern "C"` function on its own stack.
+/// Suspended when dropped, before its stack is freed.
+pub struct RawThread {
+    pub tcb: CPtr,
+    pub stack: alloc::vec::Vec<u8>,
+}
+
+impl RawThread {
+    /// The stack's address range `[low, high)`.
+    pub fn stack_range(&self) -> (u64, u64) {
+        let low = self.stack.as_ptr() as u64;
+        (low, low + self.stack.len() as u64)
+    }
+
+    /// Initial stack pointer: 16-byte aligned top minus 8, as after a call.
+    pub fn initial_sp(&self) -> u64 {
+        (self.stack_range().1 & !15) - 8
+    }
+}
+
+impl Drop for RawThread {
+    fn drop(&mut self) {
+        let _ = kernel::invoke(self.tcb, sel4_sys::InvocationLabel::TCBSuspend, &[], &[]);
+    }
+}
+
+/// x86_64 seL4_UserContext indices (the first 18 registers).
+pub mod reg {
+    pub const RIP: usize = 0;
+    pub const RSP: usize = 1;
+    pub const RFLAGS: usize = 2;
+    pub const RDX: usize = 6;
+    pub const RSI: usize = 7;
+    pub const RDI: usize = 8;
+    pub const COUNT: usize = 18;
+}
+
+/// Creates a TCB in the root task's CSpace and VSpace with `fault_ep` as
+/// fault endpoint, at `priority`; not started.
+pub fn raw_thread(ctx: &mut Ctx, fault_ep: CPtr, priority: u64) -> Result<RawThread, Failure> {
+    use sel4_sys::InvocationLabel as L;
+    let tcb = ctx.create(ObjectType::TCBObject, 0)?;
+    kernel::invoke(
+        tcb,
+        L::TCBSetSpace,
+        &[kernel::ROOT_CNODE, kernel::ROOT_VSPACE],
+        &[fault_ep, 0, 0],
+    )?;
+    kernel::invoke(tcb, L::TCBSetPriority, &[kernel::ROOT_TCB], &[priority])?;
+    Ok(RawThread {
+        tcb,
+        stack: alloc::vec![0u8; 16 * 1024],
+    })
+}
+
+/// TCB_WriteRegisters of the first `regs.len()` registers; `resume`
+/// starts the thread.
+pub fn write_regs(tcb: CPtr, resume: bool, regs: &[u64]) -> kernel::KResult {
+    let mut args = alloc::vec![u64::from(resume), regs.len() as u64];
+    args.extend_from_slice(regs);
+    kernel::invoke(tcb, sel4_sys::InvocationLabel::TCBWriteRegisters, &[], &args)
+}
+
+/// TCB_ReadRegisters of the first `count` registers.
+pub fn read_regs(tcb: CPtr, count: usize) -> Result<alloc::vec::Vec<u64>, Failure> {
+    let r = kernel::invoke(
+        tcb,
+        sel4_sys::InvocationLabel::TCBReadRegisters,
+        &[],
+        &[0, count as u64],
+    )?;
+    let n = r.info.get_length() as usize;
+    if n != count {
+        return Err(Failure::fail(alloc::format!(
+            "ReadRegisters replied {n} words, wanted {count}"
+        )));
+    }
+    let mut regs = r.mrs[..count.min(4)].to_vec();
+    if count > 4 {
+        sel4_sys::with_ipc_buffer(|b| regs.extend_from_slice(&b.msg[4..count]));
+    }
+    Ok(regs)
+}
+
+/// Starts `t` at `entry(rdi, rsi)`.
+pub fn start_raw(t: &RawThread, entry: u64, rdi: u64, rsi: u64) -> kernel::KResult {
+    let mut regs = [0u64; reg::COUNT];
+    regs[reg::RIP] = entry;
+    regs[reg::RSP] = t.initial_sp();
+    regs[reg::RDI] = rdi;
+    regs[reg::RSI] = rsi;
+    write_regs(t.tcb, true, &regs)
+}
+
+/// Body of a raw thread: signals `signal_cap`, then waits on `wait_cap`,
+/// forever. Uses registers only (no TLS, no IPC buffer).
+pub extern "C" fn signal_then_wait(signal_cap: u64, wait_cap: u64) -> ! {
+    loop {
+        sel4_sys::signal(signal_cap);
+        sel4_sys::wait(wait_cap);
+    }
+}
+
+/// Sets the priority of `tcb` (the root TCB as authority where the kernel
+/// takes one; seL4 5.x checks the caller's MCP).
+pub fn set_priority(tcb: CPtr, prio: u64) -> kernel::KResult {
+    kernel::invoke(
+        tcb,
+        sel4_sys::InvocationLabel::TCBSetPriority,
+        &[kernel::ROOT_TCB],
+        &[prio],
+    )
+}
+
+/// Turns a framework or thread error into a test failure.
+pub fn fw<E: core::fmt::Display>(what: &'static str) -> impl Fn(E) -> Failure {
+    move |e| Failure::fail(alloc::format!("{what}: {e}"))
+}
+
+/// Same for errors that only have Debug.
+pub fn dbg<E: core::fmt::Debug>(what: &'static str) -> impl Fn(E) -> Failure {
+    move |e| Failure::fail(alloc::format!("{what}: {e:?}"))
+}
