@@ -309,6 +309,22 @@ impl ChildCNode {
         Ok(Cap::from_cptr(slot))
     }
 
+    /// Moves `src` (a capability of the root CSpace, in a slot `cspace`
+    /// allocated) into a fresh slot of this CNode and frees its root slot;
+    /// returns the index. On failure nothing moved.
+    pub fn move_in<T: CapType>(&mut self, cspace: &mut CSpace, src: Cap<T>) -> Result<u64> {
+        let i = self.alloc_slot()?;
+        let r = self
+            .cap
+            .cnode_move(i, self.radix, cspace.root(), src.cptr(), depth());
+        if let Err(e) = r {
+            self.slots.free(i)?;
+            return Err(e.into());
+        }
+        cspace.release(src.cptr())?;
+        Ok(i)
+    }
+
     /// Deletes the capability at `index` and frees the slot.
     pub fn delete(&mut self, index: u64) -> Result<()> {
         if !self.slots.is_allocated(index) {

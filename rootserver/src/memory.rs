@@ -48,6 +48,14 @@ impl UntypedPool {
         }))
     }
 
+    /// A pool with no untypeds (add them with [`UntypedPool::add_untyped`]).
+    pub fn empty() -> UntypedPool {
+        UntypedPool {
+            alloc: UntypedAllocator::new(),
+            objects: BTreeMap::new(),
+        }
+    }
+
     /// A pool over the given untyped capabilities (ids are their slots).
     pub fn from_untypeds(untypeds: impl IntoIterator<Item = UntypedDesc>) -> Result<UntypedPool> {
         let mut alloc = UntypedAllocator::new();
@@ -301,6 +309,43 @@ impl UntypedPool {
             .ok_or(sel4_alloc::AllocError::SlotNotAllocated { slot: from })?;
         self.objects.insert(to, ut);
         Ok(())
+    }
+
+    /// Whether the object at `slot` was made by the pool (and is still in
+    /// its slot bookkeeping).
+    pub fn owns(&self, slot: CPtr) -> bool {
+        self.objects.contains_key(&slot)
+    }
+
+    /// The untyped the object at `slot` was made from, if the pool made it.
+    pub fn untyped_of<T: CapType>(&self, cap: Cap<T>) -> Option<Cap<Untyped>> {
+        self.objects.get(&cap.cptr()).map(|&u| Cap::from_cptr(u))
+    }
+
+    /// Takes the object at `slot` out of the pool's slot bookkeeping (its
+    /// capability is moved to a place the pool does not track, such as a
+    /// CNode of the caller's); returns the untyped it came from, to give to
+    /// [`UntypedPool::object_deleted`] once the object is deleted.
+    pub fn detach(&mut self, slot: CPtr) -> Result<CPtr> {
+        if self.alloc.get(slot).is_some() {
+            return Err(Error::Check("a carved untyped cannot leave the pool"));
+        }
+        self.objects
+            .remove(&slot)
+            .ok_or(sel4_alloc::AllocError::SlotNotAllocated { slot }.into())
+    }
+
+    /// Records that an object made from `untyped` and [detached](UntypedPool::detach)
+    /// was deleted (when the last object of an untyped goes, the kernel and
+    /// the pool start it from offset 0 again).
+    pub fn object_deleted(&mut self, untyped: CPtr) -> Result<()> {
+        Ok(self.alloc.free_objects(untyped, 1)?)
+    }
+
+    /// Adds an untyped whose memory is all free (one the caller carved or
+    /// got elsewhere; its id is its slot).
+    pub fn add_untyped(&mut self, untyped: UntypedDesc) -> Result<()> {
+        Ok(self.alloc.add(untyped)?)
     }
 
     /// The kind of memory an untyped is, if the pool knows it.

@@ -36,6 +36,15 @@ pub const WINDOW_END: u64 = 0x40_0000_0000;
 /// Start of the part of the window for 2 MiB frames (192 GiB).
 pub const LARGE_WINDOW_START: u64 = 0x30_0000_0000;
 
+/// Start of the part of the address space for the windows of
+/// [`VSpace::with_windows`] instances (256 GiB; up to 512 GiB, the end of
+/// the first PML4 entry): `thread::Objects::new` gives each instance the
+/// share of it that belongs to its capability slots, so instances with
+/// disjoint slot ranges never share addresses.
+pub const OBJECTS_WINDOW_START: u64 = 0x40_0000_0000;
+/// End of that part (512 GiB).
+pub const OBJECTS_WINDOW_END: u64 = 0x80_0000_0000;
+
 /// Read and write.
 pub const RW: CapRights = CapRights(0b11);
 /// Read only.
@@ -111,6 +120,65 @@ impl VSpace {
             mappings: BTreeMap::new(),
             tables: Vec::new(),
         })
+    }
+
+    /// The root task's VSpace with the given windows for 4 KiB frames
+    /// `[small.0, small.1)` and 2 MiB frames `[large.0, large.1)` (empty
+    /// when `end <= start`), for a part of the root task that must not
+    /// share addresses with another `VSpace` (see
+    /// [`OBJECTS_WINDOW_START`]). No check against the image's layout:
+    /// the caller picks windows far from it.
+    pub fn with_windows(small: (u64, u64), large: (u64, u64)) -> VSpace {
+        VSpace {
+            root: init_caps::CapInitThreadVSpace as CPtr,
+            window: VirtualRegionAllocator::new(small.0, small.1),
+            large: VirtualRegionAllocator::new(large.0, large.1),
+            mappings: BTreeMap::new(),
+            tables: Vec::new(),
+        }
+    }
+
+    /// Reserves `bytes` (rounded up to whole pages) of the 4 KiB window,
+    /// page-aligned, without mapping anything; returns the start. Map
+    /// frames into it with [`VSpace::map_reserved`]; pages left unmapped
+    /// fault when touched (guard pages).
+    pub fn reserve(&mut self, bytes: u64) -> Result<u64> {
+        let size = bytes.div_ceil(PAGE_SIZE).max(1) * PAGE_SIZE;
+        Ok(self.window.alloc(size, PAGE_SIZE)?)
+    }
+
+    /// Gives back a range from [`VSpace::reserve`]; whatever was mapped in
+    /// it must be unmapped already.
+    pub fn release(&mut self, start: u64) -> Result<()> {
+        self.window.free(start)?;
+        Ok(())
+    }
+
+    /// Maps the 4 KiB `frame` at `vaddr`, a page of the range reserved at
+    /// `range_start`, creating missing paging structures. The mapping is
+    /// the caller's to undo (deleting the frame capability unmaps it); it
+    /// is not in [`VSpace::mapping`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn map_reserved(
+        &mut self,
+        pool: &mut UntypedPool,
+        cspace: &mut CSpace,
+        frame: Cap<cap_type::X86Page>,
+        range_start: u64,
+        vaddr: u64,
+        rights: CapRights,
+        cache: Cache,
+    ) -> Result<()> {
+        let size = self
+            .window
+            .size_of(range_start)
+            .ok_or(sel4_alloc::AllocError::VirtNotAllocated { addr: range_start })?;
+        if vaddr % PAGE_SIZE != 0 || vaddr < range_start || vaddr - range_start >= size {
+            return Err(Error::Check(
+                "map_reserved: address not a page of the reserved range",
+            ));
+        }
+        self.map_frame(pool, cspace, frame, vaddr, rights, cache)
     }
 
     /// The VSpace root capability (the PML4).
@@ -240,8 +308,13 @@ impl VSpace {
         for i in 0..n as u64 {
             let vaddr = start + i * PAGE_SIZE;
             let r = pool.create::<cap_type::X86Page>(cspace).and_then(|f| {
-                self.map_frame(pool, cspace, f, vaddr, rights, Cache::Default)
-                    .map(|()| f)
+                match self.map_frame(pool, cspace, f, vaddr, rights, Cache::Default) {
+                    Ok(()) => Ok(f),
+                    Err(e) => {
+                        pool.destroy(cspace, f)?;
+                        Err(e)
+                    }
+                }
             });
             match r {
                 Ok(frame) => {
@@ -255,11 +328,13 @@ impl VSpace {
                     );
                 }
                 Err(e) => {
-                    // Unmap what was mapped; the range goes back whole.
+                    // Unmap and destroy what was mapped; the range goes
+                    // back whole.
                     for j in 0..i {
                         let a = start + j * PAGE_SIZE;
                         if let Some(m) = self.mappings.remove(&a) {
                             m.frame.x86_page_unmap()?;
+                            pool.destroy(cspace, m.frame)?;
                         }
                     }
                     self.window.free(start)?;

@@ -33,7 +33,13 @@ pub enum FwCfgError {
     Kernel(KernelError),
     /// No fw_cfg device answers (wrong signature).
     NoDevice,
+    /// The file is larger than the harness reads ([`MAX_FILE_SIZE`]).
+    TooLarge { size: u32 },
 }
+
+/// Largest option file the harness reads (filters and shard specs are
+/// short; anything bigger is a mistake on the host side).
+pub const MAX_FILE_SIZE: u32 = 64 * 1024;
 
 impl From<KernelError> for FwCfgError {
     fn from(e: KernelError) -> Self {
@@ -104,6 +110,9 @@ impl FwCfg {
         let Some((size, select)) = found else {
             return Ok(None);
         };
+        if size > MAX_FILE_SIZE {
+            return Err(FwCfgError::TooLarge { size });
+        }
         self.select(select)?;
         let mut data = alloc::vec![0u8; size as usize];
         self.read(&mut data)?;

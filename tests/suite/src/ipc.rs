@@ -7,7 +7,7 @@
 //! waits is already blocked when the test sends.
 
 use alloc::vec::Vec;
-use sel4_rootserver::thread::{spawn, ThreadBuilder};
+use sel4_rootserver::thread::spawn;
 use sel4_sys::{MessageInfo, MSG_MAX_LENGTH};
 use sel4_test_harness::kernel::{self, rights};
 use sel4_test_harness::{ensure, ensure_eq, sel4_test, Ctx, TestResult};
@@ -241,8 +241,15 @@ fn cap_to_own_endpoint_is_unwrapped(ctx: &mut Ctx) -> TestResult {
     let rx = spawn(&mut objs, move || receive_cap(ep, slot)).map_err(fw("spawn"))?;
     send_cap(ep, b);
     let (extra, unwrapped, w0, _) = rx.join(&mut objs).map_err(fw("join"))?;
-    ensure_eq!((extra, unwrapped, w0), (1, 1, 0x77), "badge arrives instead of the cap");
-    ensure!(crate::util::is_empty(slot)?, "nothing stored in the receive slot");
+    ensure_eq!(
+        (extra, unwrapped, w0),
+        (1, 1, 0x77),
+        "badge arrives instead of the cap"
+    );
+    ensure!(
+        crate::util::is_empty(slot)?,
+        "nothing stored in the receive slot"
+    );
     Ok(())
 }
 
@@ -274,8 +281,8 @@ fn long_message_through_ipc_buffer(ctx: &mut Ctx) -> TestResult {
         let mut got = r.mrs.to_vec();
         sel4_sys::with_ipc_buffer(|b| {
             got.extend_from_slice(&b.msg[4..len]);
-            for i in 0..len {
-                b.msg[i] = got[i] * 3;
+            for (slot, w) in b.msg[..len].iter_mut().zip(&got) {
+                *slot = w * 3;
             }
         });
         let reply = MessageInfo::new(0, 0, 0, len as u64);
@@ -315,29 +322,31 @@ fn message_length_is_capped_at_max(ctx: &mut Ctx) -> TestResult {
 }
 
 #[sel4_test]
-fn send_without_write_right_faults(ctx: &mut Ctx) -> TestResult {
+fn endpoint_without_write_right_refuses_messages(ctx: &mut Ctx) -> TestResult {
     let ep = endpoint(ctx)?;
     let read_only = ctx.slot()?;
     kernel::cnode_mint(read_only, ep, rights::READ, 0)?;
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
-    let handler = sel4_rootserver::fault::FaultHandler::new(&mut objs).map_err(fw("handler"))?;
-    let t = ThreadBuilder::new()
-        .fault_handler(&handler, 0x99)
-        .spawn(&mut objs, move || {
-            sel4_sys::send_regs(read_only, MessageInfo::new(1, 0, 0, 0), [0; 4]);
-        })
-        .map_err(fw("spawn"))?;
-    let (badge, fault) = handler.next_fault();
-    t.kill(&mut objs);
-    ensure_eq!(badge, 0x99);
-    match fault {
-        sel4_sys::Fault::CapFault {
-            addr, in_recv_phase, ..
-        } => {
-            ensure_eq!(addr, read_only, "faulting cptr");
-            ensure!(!in_recv_phase);
-        }
-        other => sel4_test_harness::fail!("expected a cap fault, got {other:?}"),
-    }
+    let rx = spawn(&mut objs, move || {
+        let r = sel4_sys::recv_regs(ep);
+        (r.info.get_label(), r.mrs[0])
+    })
+    .map_err(fw("spawn"))?;
+    // A receiver waits, yet neither a send nor a call gets through a cap
+    // without write right: the call gets an error reply, the send is
+    // dropped silently (a send has nowhere to report the error).
+    sel4_sys::send_regs(read_only, MessageInfo::new(1, 0, 0, 1), [1, 0, 0, 0]);
+    let r = sel4_sys::call_regs(read_only, MessageInfo::new(2, 0, 0, 1), [2, 0, 0, 0]);
+    ensure_eq!(
+        r.info.get_label(),
+        sel4_sys::Error::InvalidCapability as u64,
+        "call through a read-only cap"
+    );
+    sel4_sys::send_regs(ep, MessageInfo::new(3, 0, 0, 1), [3, 0, 0, 0]);
+    ensure_eq!(
+        rx.join(&mut objs).map_err(fw("join"))?,
+        (3, 3),
+        "the receiver gets only the message sent with write right"
+    );
     Ok(())
 }

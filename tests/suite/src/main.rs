@@ -11,11 +11,17 @@
 extern crate alloc;
 
 mod cnode;
+mod faults;
+mod fpu;
 mod framework;
+mod ipc;
 mod notification;
 mod retype;
+mod sched;
 mod syscalls;
 mod tcb;
+mod threads;
+mod typed_ipc;
 mod util;
 mod vspace;
 

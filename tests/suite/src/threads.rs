@@ -11,8 +11,7 @@ use sel4_test_harness::kernel::invoke;
 use sel4_test_harness::{ensure, ensure_eq, fail, sel4_test, Ctx, TestResult, HARNESS_PRIORITY};
 
 use crate::util::{
-    endpoint, fw, notification, raw_thread, read_regs, reg, signal_then_wait, start_raw,
-    write_regs, OBJECT_SLOTS,
+    endpoint, fw, notification, raw_thread, read_regs, reg, start_raw, write_regs, OBJECT_SLOTS,
 };
 
 #[sel4_test]
@@ -22,7 +21,7 @@ fn hand_made_thread_signals_with_badge(ctx: &mut Ctx) -> TestResult {
     let ready_b = crate::util::badged(ctx, ready, 0b101)?;
     let parked = notification(ctx)?;
     let t = raw_thread(ctx, ep, 250)?;
-    start_raw(&t, signal_then_wait as usize as u64, ready_b, parked)?;
+    start_raw(&t, crate::util::entry_addr(), ready_b, parked)?;
     ensure_eq!(sel4_sys::poll(ready), 0b101, "first signal");
     ensure_eq!(sel4_sys::poll(ready), 0, "nothing more while it waits");
     sel4_sys::signal(parked);
@@ -36,7 +35,7 @@ fn read_registers_of_blocked_thread(ctx: &mut Ctx) -> TestResult {
     let ready = notification(ctx)?;
     let parked = notification(ctx)?;
     let t = raw_thread(ctx, ep, 250)?;
-    start_raw(&t, signal_then_wait as usize as u64, ready, parked)?;
+    start_raw(&t, crate::util::entry_addr(), ready, parked)?;
     sel4_sys::wait(ready);
     // It now waits on `parked`, in a Recv syscall.
     let regs = read_regs(t.tcb, reg::COUNT)?;
@@ -64,16 +63,20 @@ fn write_registers_redirects_thread(ctx: &mut Ctx) -> TestResult {
     let second_b = crate::util::badged(ctx, second, 0x8)?;
     let parked = notification(ctx)?;
     let t = raw_thread(ctx, ep, 250)?;
-    start_raw(&t, signal_then_wait as usize as u64, first, parked)?;
+    start_raw(&t, crate::util::entry_addr(), first, parked)?;
     sel4_sys::wait(first);
     invoke(t.tcb, InvocationLabel::TCBSuspend, &[], &[])?;
     let mut regs = read_regs(t.tcb, reg::COUNT)?;
-    regs[reg::RIP] = signal_then_wait as usize as u64;
+    regs[reg::RIP] = crate::util::entry_addr();
     regs[reg::RSP] = t.initial_sp();
     regs[reg::RDI] = second_b;
     regs[reg::RSI] = parked;
     write_regs(t.tcb, true, &regs)?;
-    ensure_eq!(sel4_sys::poll(second), 0x8, "the thread restarted with new registers");
+    ensure_eq!(
+        sel4_sys::poll(second),
+        0x8,
+        "the thread restarted with new registers"
+    );
     Ok(())
 }
 
@@ -109,7 +112,10 @@ fn suspend_stops_and_resume_continues(ctx: &mut Ctx) -> TestResult {
         sel4_sys::yield_now();
         spins += 1;
     }
-    ensure!(count.load(Ordering::SeqCst) > frozen, "did not run after resume");
+    ensure!(
+        count.load(Ordering::SeqCst) > frozen,
+        "did not run after resume"
+    );
     t.kill(&mut objs);
     Ok(())
 }
@@ -118,8 +124,8 @@ fn suspend_stops_and_resume_continues(ctx: &mut Ctx) -> TestResult {
 fn spawned_thread_returns_value(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let data: Vec<u64> = (1..=10).collect();
-    let h = spawn(&mut objs, move || data.iter().map(|x| x * x).sum::<u64>())
-        .map_err(fw("spawn"))?;
+    let h =
+        spawn(&mut objs, move || data.iter().map(|x| x * x).sum::<u64>()).map_err(fw("spawn"))?;
     ensure_eq!(h.join(&mut objs).map_err(fw("join"))?, 385);
     Ok(())
 }
@@ -127,8 +133,7 @@ fn spawned_thread_returns_value(ctx: &mut Ctx) -> TestResult {
 #[sel4_test]
 fn spawned_thread_panic_reaches_joiner(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
-    let h = spawn(&mut objs, || -> u8 { panic!("expected panic {}", 31) })
-        .map_err(fw("spawn"))?;
+    let h = spawn(&mut objs, || -> u8 { panic!("expected panic {}", 31) }).map_err(fw("spawn"))?;
     match h.join(&mut objs) {
         Err(ThreadError::Panicked { message }) => ensure!(
             message.contains("expected panic 31"),

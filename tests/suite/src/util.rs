@@ -109,7 +109,6 @@ impl Drop for RawThread {
 pub mod reg {
     pub const RIP: usize = 0;
     pub const RSP: usize = 1;
-    pub const RFLAGS: usize = 2;
     pub const RDX: usize = 6;
     pub const RSI: usize = 7;
     pub const RDI: usize = 8;
@@ -139,7 +138,12 @@ pub fn raw_thread(ctx: &mut Ctx, fault_ep: CPtr, priority: u64) -> Result<RawThr
 pub fn write_regs(tcb: CPtr, resume: bool, regs: &[u64]) -> kernel::KResult {
     let mut args = alloc::vec![u64::from(resume), regs.len() as u64];
     args.extend_from_slice(regs);
-    kernel::invoke(tcb, sel4_sys::InvocationLabel::TCBWriteRegisters, &[], &args)
+    kernel::invoke(
+        tcb,
+        sel4_sys::InvocationLabel::TCBWriteRegisters,
+        &[],
+        &args,
+    )
 }
 
 /// TCB_ReadRegisters of the first `count` registers.
@@ -201,4 +205,9 @@ pub fn fw<E: core::fmt::Display>(what: &'static str) -> impl Fn(E) -> Failure {
 /// Same for errors that only have Debug.
 pub fn dbg<E: core::fmt::Debug>(what: &'static str) -> impl Fn(E) -> Failure {
     move |e| Failure::fail(alloc::format!("{what}: {e:?}"))
+}
+
+/// Address of [`signal_then_wait`], for a raw thread's rip.
+pub fn entry_addr() -> u64 {
+    signal_then_wait as *const () as usize as u64
 }
