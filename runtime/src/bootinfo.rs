@@ -94,12 +94,11 @@ pub(crate) unsafe fn set_thread_pointer(tp: usize) -> Result<(), usize> {
             unsafe { sel4_sys::arch::write_fs_base(tp) };
             Ok(())
         } else {
-            let info = sel4_sys::MessageInfo::new(sel4_sys::InvocationLabel::TCBSetTLSBase as u64, 0, 0, 1);
-            let r = sel4_sys::call_regs(INIT_THREAD_TCB, info, [tp as u64, 0, 0, 0]);
-            match r.info.get_label() {
-                0 => Ok(()),
-                e => Err(e as usize),
-            }
+            // The invocation travels in registers only: the IPC buffer's
+            // address lives in TLS, which is not usable yet.
+            sel4_sys::Cap::<sel4_sys::cap_type::TCB>::from_cptr(INIT_THREAD_TCB)
+                .tcb_set_tls_base(tp as sel4_sys::Word)
+                .map_err(|e| e.code() as usize)
         }
     }
 }
@@ -111,20 +110,21 @@ pub(crate) fn init_runtime_caps(bi: &BootInfo) {
         label X86IOPortControlIssue {
             // seL4 10+: issue an IOPort cap for the debug-exit port from the
             // I/O port control cap into the runtime's reserved slot.
-            let slot = bi.raw().empty().start as u64;
-            if bi.raw().empty().len() == 0 {
+            use sel4_sys::{cap_type, Cap};
+            if bi.raw().empty().is_empty() {
                 return;
             }
+            let slot = bi.raw().empty().start as u64;
             let port = u64::from(crate::exit::DEBUG_EXIT_PORT);
-            let depth = sel4_sys::config::WORD_SIZE as u64;
-            let info = sel4_sys::MessageInfo::new(sel4_sys::InvocationLabel::X86IOPortControlIssue as u64, 0, 1, 4);
-            sel4_sys::with_ipc_buffer(|b| b.caps_or_badges[0] = INIT_THREAD_CNODE);
-            let r = sel4_sys::call_regs(
-                init_caps::CapIOPortControl as u64,
-                info,
-                [port, port, slot, depth],
+            let control = Cap::<cap_type::X86IOPortControl>::from_cptr(init_caps::CapIOPortControl as u64);
+            let issued = control.x86_io_port_control_issue(
+                port,
+                port,
+                Cap::from_cptr(INIT_THREAD_CNODE),
+                slot,
+                sel4_sys::config::WORD_SIZE as u8,
             );
-            if r.info.get_label() == 0 {
+            if issued.is_ok() {
                 crate::exit::set_ioport_cap(slot);
             }
         } else {

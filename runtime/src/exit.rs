@@ -7,7 +7,7 @@
 //! halted with seL4_DebugHalt when the kernel has it, and otherwise the
 //! initial thread suspends itself.
 
-use sel4_sys::{InvocationLabel, MessageInfo};
+use sel4_sys::{cap_type, Cap};
 
 /// How the root task ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,18 +36,20 @@ pub(crate) fn set_ioport_cap(cap: sel4_sys::CPtr) {
     IOPORT_CAP.call_once(|| cap);
 }
 
-/// Writes one byte to an I/O port through an IOPort capability; returns the
-/// kernel's error code (0 = success).
-pub fn ioport_out8(cap: sel4_sys::CPtr, port: u16, value: u8) -> usize {
-    let info = MessageInfo::new(InvocationLabel::X86IOPortOut8 as u64, 0, 0, 2);
-    let r = sel4_sys::call_regs(cap, info, [u64::from(port), u64::from(value), 0, 0]);
-    r.info.get_label() as usize
+/// Writes one byte to an I/O port through an IOPort capability.
+pub fn ioport_out8(
+    cap: sel4_sys::CPtr,
+    port: u16,
+    value: u8,
+) -> Result<(), sel4_sys::InvocationError> {
+    Cap::<cap_type::X86IOPort>::from_cptr(cap).x86_io_port_out8(u64::from(port), u64::from(value))
 }
 
 /// Ends the system with `code`. Never returns.
 pub fn exit(code: ExitCode) -> ! {
     if let Some(&cap) = IOPORT_CAP.get() {
-        ioport_out8(cap, DEBUG_EXIT_PORT, code.value());
+        // An error here means no debug-exit device: fall through to halt.
+        let _ = ioport_out8(cap, DEBUG_EXIT_PORT, code.value());
     }
     // Not on QEMU, or the write did not end it.
     let _ = sel4_sys::debug_halt();
@@ -58,6 +60,5 @@ pub fn exit(code: ExitCode) -> ! {
 }
 
 fn suspend_self() {
-    let info = MessageInfo::new(InvocationLabel::TCBSuspend as u64, 0, 0, 0);
-    sel4_sys::call_regs(crate::bootinfo::INIT_THREAD_TCB, info, [0; 4]);
+    let _ = Cap::<cap_type::TCB>::from_cptr(crate::bootinfo::INIT_THREAD_TCB).tcb_suspend();
 }
