@@ -11,7 +11,8 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use sel4_alloc::{CarveStep, MemoryKind, Placement, Untyped as UntypedDesc, UntypedAllocator};
+pub use sel4_alloc::MemoryKind;
+use sel4_alloc::{CarveStep, Placement, Untyped as UntypedDesc, UntypedAllocator};
 use sel4_sys::{consts, CPtr, ObjectType};
 
 use crate::cap::{cap_type, CNode, Cap, CapType, FixedSize, Untyped};
@@ -91,7 +92,12 @@ impl UntypedPool {
         ty: ObjectType,
         size_arg: usize,
     ) -> Result<CPtr> {
-        let first = match cspace.alloc_slots(p.count) {
+        let slots = if p.count == 1 {
+            cspace.alloc_slot()
+        } else {
+            cspace.alloc_slots(p.count)
+        };
+        let first = match slots {
             Ok(s) => s,
             Err(e) => {
                 self.alloc.rollback(&p)?;
@@ -285,13 +291,14 @@ impl UntypedPool {
             .objects
             .get(&slot)
             .ok_or(sel4_alloc::AllocError::SlotNotAllocated { slot })?;
-        if self.alloc.get(slot).is_some_and(|u| u.used != 0) {
+        let carved = self.alloc.get(slot);
+        if carved.is_some_and(|u| u.used != 0) {
             // A carved untyped with objects of its own: revoke it first.
             return Err(Error::Kernel(sel4_sys::InvocationError::RevokeFirst));
         }
         cspace.delete(cap)?;
         self.objects.remove(&slot);
-        if self.alloc.get(slot).is_some() {
+        if carved.is_some() {
             self.alloc.remove(slot)?;
         } else {
             self.alloc.free_objects(ut, 1)?;

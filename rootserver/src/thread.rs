@@ -28,7 +28,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use sel4_alloc::{AllocError, Untyped as UntypedDesc};
 use sel4_runtime::thread as rt;
-use sel4_sys::{consts, invocation, CPtr, Fault, InvocationError, InvocationLabel, ObjectType, Word};
+use sel4_sys::{
+    consts, invocation, CPtr, Fault, InvocationError, InvocationLabel, ObjectType, Word,
+};
 
 use crate::cap::cap_type;
 use crate::cnode::ALL_RIGHTS;
@@ -72,6 +74,28 @@ pub struct Objects {
     opaque: Vec<Cap<Untyped>>,
     /// CNodes holding the frame capabilities of thread stacks.
     parks: Vec<ChildCNode>,
+    /// Paging structures the VSpace created while mapping thread stacks
+    /// and IPC buffers.
+    thread_tables: Vec<CPtr>,
+}
+
+/// Dropping `Objects` deletes what it created for threads and keeps for
+/// later ones: the CNodes that hold stack frames (which unmaps any stack
+/// still mapped) and the paging structures created for stacks and IPC
+/// buffers, so that once every thread is joined, no slot of its range is
+/// left occupied by the thread machinery. Drop it only when none of its
+/// threads runs any more. Objects and mappings handed to the caller stay.
+impl Drop for Objects {
+    fn drop(&mut self) {
+        let (root, depth) = (self.cspace.root(), crate::cspace::depth());
+        for p in self.parks.drain(..) {
+            let _ = root.cnode_delete(p.cap().cptr(), depth);
+        }
+        // Lowest levels (created last) first.
+        for t in self.thread_tables.drain(..).rev() {
+            let _ = root.cnode_delete(t, depth);
+        }
+    }
 }
 
 /// A stack frame whose capability lives in one of the `Objects`' CNodes.
@@ -159,6 +183,7 @@ impl Objects {
             vspace,
             opaque: Vec::new(),
             parks: Vec::new(),
+            thread_tables: Vec::new(),
         }
     }
 
@@ -324,6 +349,7 @@ impl Objects {
     /// VSpace's window; returns the frame and the address.
     fn map_new_page(&mut self) -> Result<(Cap<cap_type::X86Page>, u64), Error> {
         let frame: Cap<cap_type::X86Page> = self.create()?;
+        let tables = self.vspace.tables().len();
         let r = self.with_memory(|o| {
             o.vspace.map(
                 &mut o.pool,
@@ -334,6 +360,7 @@ impl Objects {
                 Cache::Default,
             )
         });
+        self.note_tables(tables);
         match r {
             Ok(vaddr) => Ok((frame, vaddr)),
             Err(e) => {
@@ -377,20 +404,20 @@ impl Objects {
 
     fn map_parked_page(&mut self, start: u64, vaddr: u64) -> Result<ParkedFrame, Error> {
         let frame: Cap<cap_type::X86Page> = self.create()?;
-        let parked = self
-            .with_memory(|o| {
-                o.vspace.map_reserved(
-                    &mut o.pool,
-                    &mut o.cspace,
-                    frame,
-                    start,
-                    vaddr,
-                    vspace::RW,
-                    Cache::Default,
-                )
-            })
-            .and_then(|()| self.park(frame));
-        match parked {
+        let tables = self.vspace.tables().len();
+        let mapped = self.with_memory(|o| {
+            o.vspace.map_reserved(
+                &mut o.pool,
+                &mut o.cspace,
+                frame,
+                start,
+                vaddr,
+                vspace::RW,
+                Cache::Default,
+            )
+        });
+        self.note_tables(tables);
+        match mapped.and_then(|()| self.park(frame)) {
             Ok(p) => Ok(p),
             Err(e) => {
                 // Deleting the capability also unmaps the frame.
@@ -398,6 +425,13 @@ impl Objects {
                 Err(simple(e))
             }
         }
+    }
+
+    /// Records the paging structures the VSpace created after it had
+    /// `before` of them (for [`Drop`]).
+    fn note_tables(&mut self, before: usize) {
+        let new = self.vspace.tables().get(before..).unwrap_or(&[]);
+        self.thread_tables.extend_from_slice(new);
     }
 
     /// Moves a frame's capability made by the pool into a park CNode.

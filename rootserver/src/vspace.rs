@@ -173,7 +173,7 @@ impl VSpace {
             .window
             .size_of(range_start)
             .ok_or(sel4_alloc::AllocError::VirtNotAllocated { addr: range_start })?;
-        if vaddr % PAGE_SIZE != 0 || vaddr < range_start || vaddr - range_start >= size {
+        if !vaddr.is_multiple_of(PAGE_SIZE) || vaddr < range_start || vaddr - range_start >= size {
             return Err(Error::Check(
                 "map_reserved: address not a page of the reserved range",
             ));
@@ -209,6 +209,11 @@ impl VSpace {
     /// Paging structures this VSpace created so far.
     pub fn tables_created(&self) -> usize {
         self.tables.len()
+    }
+
+    /// The paging structures this VSpace created, oldest first.
+    pub fn tables(&self) -> &[CPtr] {
+        &self.tables
     }
 
     /// The mapping at `vaddr`, if any.

@@ -1,6 +1,8 @@
 //! memory-demo: exercises `cspace`, `memory` and `vspace` of the root
 //! server crate on the running kernel, failure paths included. Every check
-//! is a plain function that returns an error when the system does not
+//! All of them run on the CSpace, pool and VSpace that one
+//! `thread::Objects` owns (the one owner of the root task's resources).
+//! Every check is a plain function that returns an error when the system does not
 //! behave as expected; `main` runs them in order.
 #![no_std]
 #![no_main]
@@ -15,6 +17,7 @@ use sel4_rootserver::cnode::ALL_RIGHTS;
 use sel4_rootserver::cspace::{depth, guard_data, CSpace};
 use sel4_rootserver::memory::{frame_paddr, UntypedPool};
 use sel4_rootserver::sys::{consts, InvocationError, ObjectType};
+use sel4_rootserver::thread::{spawn, Objects};
 use sel4_rootserver::untyped::Destination;
 use sel4_rootserver::vspace::{Cache, VSpace, LARGE_PAGE_SIZE, PAGE_SIZE, RW, WINDOW_START};
 use sel4_rootserver::{
@@ -520,30 +523,92 @@ pub fn check_heap_growth(
     Ok(())
 }
 
+/// `Objects` and its parts are one set of allocators: an object made
+/// through `Objects` takes a slot of its CSpace and memory of its pool, a
+/// thread's stack and IPC buffer come from its VSpace's window, and joining
+/// the thread gives all of it back.
+pub fn check_one_owner(objs: &mut Objects) -> Result<(), Error> {
+    let slots0 = objs.cspace().slots().used();
+    let n: Cap<Notification> = objs.create()?;
+    ensure(
+        objs.cspace().slots().is_allocated(n.cptr()),
+        "an object of Objects is in a slot of its CSpace",
+    )?;
+    ensure(
+        objs.pool().owns(n.cptr()),
+        "an object of Objects is in its pool's bookkeeping",
+    )?;
+    // The same slot allocator: a slot taken from the CSpace is not handed
+    // out again by Objects.
+    let s = objs.cspace_mut().alloc_slot()?;
+    let n2: Cap<Notification> = objs.create()?;
+    ensure(n2.cptr() != s, "Objects and its CSpace share one allocator")?;
+    objs.cspace_mut().free_slot(s)?;
+    objs.delete(n2)?;
+    objs.delete(n)?;
+    ensure(
+        objs.cspace().slots().used() == slots0,
+        "deleting through Objects frees the slots",
+    )?;
+    // Warm-up: paging structures for the window stay once created.
+    spawn(objs, || 0u8)
+        .map_err(|_| Error::Check("spawn"))?
+        .join(objs)
+        .map_err(|_| Error::Check("join"))?;
+    let slots1 = objs.cspace().slots().used();
+    let window1 = objs.vspace().window().used_bytes();
+    let h = spawn(objs, || sel4_rootserver::sys::ipc_buffer_addr() as u64)
+        .map_err(|_| Error::Check("spawn"))?;
+    let (lo, hi) = objs.vspace().window().window();
+    let stack = h.stack();
+    ensure(
+        (lo..hi).contains(&(stack.start as u64)) && (lo..hi).contains(&(h.ipc_buffer() as u64)),
+        "the thread's stack and IPC buffer are in the VSpace's window",
+    )?;
+    ensure(
+        objs.vspace().window().used_bytes() > window1,
+        "a running thread holds part of the window",
+    )?;
+    let ipc = h.ipc_buffer() as u64;
+    let seen = h.join(objs).map_err(|_| Error::Check("join"))?;
+    ensure(seen == ipc, "the thread runs on its IPC buffer")?;
+    ensure(
+        objs.cspace().slots().used() == slots1 && objs.vspace().window().used_bytes() == window1,
+        "join gives the thread's slots and addresses back",
+    )?;
+    println!("check_one_owner: ok (stack {stack:x?}, IPC buffer {ipc:#x})");
+    Ok(())
+}
+
 fn main(bootinfo: &BootInfo) -> Result<(), Error> {
-    let mut cs = CSpace::new(bootinfo);
-    let mut pool = UntypedPool::new(bootinfo)?;
-    let mut vs = VSpace::new(bootinfo)?;
-    let ram = pool.usage(MemoryKind::Ram);
-    let dev = pool.usage(MemoryKind::Device);
-    println!(
-        "memory-demo: {} free slots, RAM {} MiB, device {} MiB",
-        cs.slots().available(),
-        ram.total >> 20,
-        dev.total >> 20
-    );
-    check_slots(&mut cs)?;
-    check_cnode_ops(&mut cs, &mut pool)?;
-    check_child_cnode(&mut cs, &mut pool)?;
-    check_untyped_reclaim(&mut cs, &mut pool)?;
-    check_device_frame(&mut cs, &mut pool, &mut vs)?;
-    check_vspace(&mut cs, &mut pool, &mut vs)?;
-    check_heap_growth(&mut cs, &mut pool, &mut vs)?;
-    let ram = pool.usage(MemoryKind::Ram);
+    let mut objs = Objects::try_from_bootinfo(bootinfo)?;
+    {
+        let (cs, pool, _) = objs.parts_mut();
+        let ram = pool.usage(MemoryKind::Ram);
+        let dev = pool.usage(MemoryKind::Device);
+        println!(
+            "memory-demo: {} free slots, RAM {} MiB, device {} MiB",
+            cs.slots().available(),
+            ram.total >> 20,
+            dev.total >> 20
+        );
+    }
+    check_one_owner(&mut objs)?;
+    let (cs, pool, vs) = objs.parts_mut();
+    check_slots(cs)?;
+    check_cnode_ops(cs, pool)?;
+    check_child_cnode(cs, pool)?;
+    check_untyped_reclaim(cs, pool)?;
+    check_device_frame(cs, pool, vs)?;
+    check_vspace(cs, pool, vs)?;
+    check_heap_growth(cs, pool, vs)?;
+    // Threads still work after all of that, on the same allocators.
+    check_one_owner(&mut objs)?;
+    let ram = objs.pool().usage(MemoryKind::Ram);
     println!(
         "memory-demo: all checks passed; RAM used {} KiB, {} slots used",
         ram.used >> 10,
-        cs.slots().used()
+        objs.cspace().slots().used()
     );
     Ok(())
 }
