@@ -12,9 +12,7 @@
 
 use core::cell::Cell;
 use core::marker::PhantomData;
-use sel4_sys::{
-    invocation, CPtr, InvocationError, InvocationLabel, MessageInfo, Word, REGISTER_MRS,
-};
+use sel4_sys::{CPtr, InvocationError, MessageInfo, Word, REGISTER_MRS};
 
 pub use sel4_ipc::{
     decode_reply, message, protocol, DecodeError, EncodeError, ErrorReply, Message, Protocol,
@@ -423,16 +421,10 @@ pub enum Control<R> {
 /// Binds `ntfn` to `tcb`: a thread of `tcb` waiting on an endpoint also
 /// wakes when `ntfn` is signalled ([`Incoming::Signal`]).
 pub fn bind_notification(tcb: Cap<TCB>, ntfn: Cap<Notification>) -> Result<(), InvocationError> {
-    invocation::call(
-        tcb.cptr(),
-        InvocationLabel::TCBBindNotification,
-        &[ntfn.cptr()],
-        &[],
-    )
-    .map(|_| ())
+    tcb.tcb_bind_notification(ntfn.cptr())
 }
 
 /// Undoes [`bind_notification`].
 pub fn unbind_notification(tcb: Cap<TCB>) -> Result<(), InvocationError> {
-    invocation::call(tcb.cptr(), InvocationLabel::TCBUnbindNotification, &[], &[]).map(|_| ())
+    tcb.tcb_unbind_notification()
 }

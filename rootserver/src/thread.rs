@@ -28,9 +28,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use sel4_alloc::{AllocError, Untyped as UntypedDesc};
 use sel4_runtime::thread as rt;
-use sel4_sys::{
-    consts, invocation, CPtr, Fault, InvocationError, InvocationLabel, ObjectType, Word,
-};
+use sel4_sys::{consts, CPtr, Fault, InvocationError, ObjectType, Word};
 
 use crate::cap::cap_type;
 use crate::cnode::ALL_RIGHTS;
@@ -756,46 +754,45 @@ where
     let setup = (|| {
         let cspace = crate::cnode::root();
         let vspace = sel4_sys::init_caps::CapInitThreadVSpace as CPtr;
-        invocation::call(
-            tcb.cptr(),
-            InvocationLabel::TCBSetSpace,
-            &[cspace.cptr(), vspace],
-            &[fault_ep.cptr(), 0, 0],
-        )
-        .map_err(step("TCB_SetSpace"))?;
-        invocation::call(
-            tcb.cptr(),
-            InvocationLabel::TCBSetIPCBuffer,
-            &[frame.cptr()],
-            &[ipc_addr as Word],
-        )
-        .map_err(step("TCB_SetIPCBuffer"))?;
-        invocation::call(
-            tcb.cptr(),
-            InvocationLabel::TCBSetPriority,
-            &[sel4_runtime::bootinfo::INIT_THREAD_TCB],
-            &[Word::from(b.priority)],
-        )
-        .map_err(step("TCB_SetPriority"))?;
-        // rip, rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8-r15, then
-        // the TLS base (tls_base on 5.x, fs_base on 12+).
-        let mut words = [0 as Word; 2 + 19];
-        words[1] = 19;
-        let ctx = &mut words[2..];
-        ctx[0] = regs.rip;
-        ctx[1] = regs.rsp;
-        ctx[5] = regs.rcx;
-        ctx[6] = regs.rdx;
-        ctx[7] = regs.rsi;
-        ctx[8] = regs.rdi;
-        ctx[10] = regs.r8;
-        ctx[18] = tp as Word;
-        invocation::call(tcb.cptr(), InvocationLabel::TCBWriteRegisters, &[], &words)
+        let authority = Cap::<TCB>::from_cptr(sel4_runtime::bootinfo::INIT_THREAD_TCB);
+        // The new thread starts in the runtime's trampoline with its stack,
+        // start block and TLS base set.
+        let mut ctx = sel4_sys::UserContext {
+            rip: regs.rip,
+            rsp: regs.rsp,
+            rcx: regs.rcx,
+            rdx: regs.rdx,
+            rsi: regs.rsi,
+            rdi: regs.rdi,
+            r8: regs.r8,
+            ..Default::default()
+        };
+        // seL4 10+ (the kernels with TCB_SetTLSBase) take plain words for
+        // CSpace/VSpace data and an authority for priorities; 5.x takes
+        // seL4_CapData_t and the caller's own MCP.
+        sel4_sys::sel4_cfg_if! {
+            label TCBSetTLSBase {
+                tcb.tcb_set_space(fault_ep.cptr(), cspace, 0, vspace, 0)
+                    .map_err(step("TCB_SetSpace"))?;
+                tcb.tcb_set_priority(authority, Word::from(b.priority))
+                    .map_err(step("TCB_SetPriority"))?;
+                ctx.fs_base = tp as Word;
+            } else {
+                let none = sel4_sys::CapData::default();
+                tcb.tcb_set_space(fault_ep.cptr(), cspace, none, Cap::from_cptr(vspace), none)
+                    .map_err(step("TCB_SetSpace"))?;
+                let _ = authority;
+                tcb.tcb_set_priority(b.priority).map_err(step("TCB_SetPriority"))?;
+                ctx.tls_base = tp as Word;
+            }
+        }
+        tcb.tcb_set_ipc_buffer(ipc_addr as Word, frame.cptr())
+            .map_err(step("TCB_SetIPCBuffer"))?;
+        tcb.tcb_write_registers(false, 0, sel4_sys::UserContext::WORDS as Word, &ctx)
             .map_err(step("TCB_WriteRegisters"))?;
         sel4_sys::sel4_cfg_if! {
             label TCBSetTLSBase {
-                invocation::call(tcb.cptr(), InvocationLabel::TCBSetTLSBase, &[], &[tp as Word])
-                    .map_err(step("TCB_SetTLSBase"))?;
+                tcb.tcb_set_tls_base(tp as Word).map_err(step("TCB_SetTLSBase"))?;
             }
         }
         tcb.tcb_resume().map_err(step("TCB_Resume"))?;
