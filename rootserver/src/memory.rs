@@ -8,11 +8,10 @@
 //! this module performs the retypes it plans and undoes a plan the kernel
 //! refuses.
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 pub use sel4_alloc::MemoryKind;
-use sel4_alloc::{CarveStep, Placement, Untyped as UntypedDesc, UntypedAllocator};
+use sel4_alloc::{CarveStep, IdMap, Placement, Untyped as UntypedDesc, UntypedAllocator};
 use sel4_sys::{consts, CPtr, ObjectType};
 
 use crate::cap::{cap_type, CNode, Cap, CapType, FixedSize, Untyped};
@@ -33,8 +32,9 @@ pub struct Usage {
 #[derive(Debug)]
 pub struct UntypedPool {
     alloc: UntypedAllocator,
-    /// Slot of every object the pool made -> the untyped it came from.
-    objects: BTreeMap<CPtr, CPtr>,
+    /// Slot of every object the pool made -> the untyped it came from
+    /// (constant-time lookups for slots of the root CNode).
+    objects: IdMap<CPtr>,
 }
 
 impl UntypedPool {
@@ -53,7 +53,7 @@ impl UntypedPool {
     pub fn empty() -> UntypedPool {
         UntypedPool {
             alloc: UntypedAllocator::new(),
-            objects: BTreeMap::new(),
+            objects: IdMap::new(),
         }
     }
 
@@ -65,7 +65,7 @@ impl UntypedPool {
         }
         Ok(UntypedPool {
             alloc,
-            objects: BTreeMap::new(),
+            objects: IdMap::new(),
         })
     }
 
@@ -272,11 +272,11 @@ impl UntypedPool {
             .objects
             .iter()
             .filter(|(_, u)| gone.contains(u))
-            .map(|(&s, _)| s)
+            .map(|(s, _)| s)
             .collect();
         for &s in &slots {
             cspace.free_slot(s)?;
-            self.objects.remove(&s);
+            self.objects.remove(s);
         }
         Ok(slots.len())
     }
@@ -287,9 +287,9 @@ impl UntypedPool {
     /// that untyped from offset 0 again.
     pub fn destroy<T: CapType>(&mut self, cspace: &mut CSpace, cap: Cap<T>) -> Result<()> {
         let slot = cap.cptr();
-        let ut = *self
+        let ut = self
             .objects
-            .get(&slot)
+            .get(slot)
             .ok_or(sel4_alloc::AllocError::SlotNotAllocated { slot })?;
         let carved = self.alloc.get(slot);
         if carved.is_some_and(|u| u.used != 0) {
@@ -297,7 +297,7 @@ impl UntypedPool {
             return Err(Error::Kernel(sel4_sys::InvocationError::RevokeFirst));
         }
         cspace.delete(cap)?;
-        self.objects.remove(&slot);
+        self.objects.remove(slot);
         if carved.is_some() {
             self.alloc.remove(slot)?;
         } else {
@@ -312,7 +312,7 @@ impl UntypedPool {
     pub fn moved(&mut self, from: CPtr, to: CPtr) -> Result<()> {
         let ut = self
             .objects
-            .remove(&from)
+            .remove(from)
             .ok_or(sel4_alloc::AllocError::SlotNotAllocated { slot: from })?;
         self.objects.insert(to, ut);
         Ok(())
@@ -321,12 +321,12 @@ impl UntypedPool {
     /// Whether the object at `slot` was made by the pool (and is still in
     /// its slot bookkeeping).
     pub fn owns(&self, slot: CPtr) -> bool {
-        self.objects.contains_key(&slot)
+        self.objects.contains(slot)
     }
 
     /// The untyped the object at `slot` was made from, if the pool made it.
     pub fn untyped_of<T: CapType>(&self, cap: Cap<T>) -> Option<Cap<Untyped>> {
-        self.objects.get(&cap.cptr()).map(|&u| Cap::from_cptr(u))
+        self.objects.get(cap.cptr()).map(Cap::from_cptr)
     }
 
     /// Takes the object at `slot` out of the pool's slot bookkeeping (its
@@ -338,7 +338,7 @@ impl UntypedPool {
             return Err(Error::Check("a carved untyped cannot leave the pool"));
         }
         self.objects
-            .remove(&slot)
+            .remove(slot)
             .ok_or(sel4_alloc::AllocError::SlotNotAllocated { slot }.into())
     }
 

@@ -11,7 +11,10 @@
 //! - `retype_delete_{notification,endpoint}`: `Untyped_Retype` of one
 //!   object into a slot, then `CNode_Delete`; typed: `Objects::create` and
 //!   `Objects::delete` (slot allocation included), raw: two
-//!   `invocation::call`s on a fixed slot.
+//!   `invocation::call`s on a fixed slot, retyping from an untyped of the
+//!   raw loop's own (made by the pool as a plain object, so the pool never
+//!   plans anything inside it). Both loops keep one object of the untyped
+//!   alive, so the kernel never resets it between operations.
 //!
 //! Both threads of a pair run at the root task's priority (255), so the
 //! kernel may take its fastpath. Each figure is the median over [`RUNS`]
@@ -32,6 +35,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use sel4_rootserver::ipc::{self, Client, Control, Server};
+use sel4_rootserver::memory::MemoryKind;
 use sel4_rootserver::sys::{
     self as sel4_sys, invocation, InvocationLabel, MessageInfo, ObjectType,
 };
@@ -83,15 +87,14 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     report("ipc_call_reply_recv", ipc);
     let ntfn = (notification_typed(&mut objs)?, notification_raw(&mut objs)?);
     report("notification_signal_wait", ntfn);
-    let untyped = largest_ram_untyped(bootinfo)?;
     let rd = (
         retype_typed::<Notification>(&mut objs)?,
-        retype_raw(&mut objs, untyped, ObjectType::NotificationObject)?,
+        retype_raw(&mut objs, ObjectType::NotificationObject)?,
     );
     report("retype_delete_notification", rd);
     let rd = (
         retype_typed::<Endpoint>(&mut objs)?,
-        retype_raw(&mut objs, untyped, ObjectType::EndpointObject)?,
+        retype_raw(&mut objs, ObjectType::EndpointObject)?,
     );
     report("retype_delete_endpoint", rd);
     println!("bench: done");
@@ -245,21 +248,6 @@ fn notification_raw(objs: &mut Objects) -> Result<u64, Error> {
     )
 }
 
-/// The RAM untyped `Objects` creates from first: the largest (the first of
-/// them in bootinfo order).
-fn largest_ram_untyped(bootinfo: &BootInfo) -> Result<Cap<Untyped>, Error> {
-    let first = bootinfo.untyped().start as u64;
-    let mut best: Option<(u64, usize)> = None;
-    for (i, u) in bootinfo.untypeds().enumerate() {
-        let bits = u.size_bits as usize;
-        if !u.is_device && best.is_none_or(|(_, b)| bits > b) {
-            best = Some((first + i as u64, bits));
-        }
-    }
-    best.map(|(c, _)| Cap::from_cptr(c))
-        .ok_or_else(|| Error("no RAM untyped".into()))
-}
-
 fn retype_typed<T: sel4_rootserver::FixedSize>(objs: &mut Objects) -> Result<u64, Error> {
     // An object that stays while the loop runs, so the untyped always has
     // a child and the kernel never resets it (as in the raw loop).
@@ -275,27 +263,75 @@ fn retype_typed<T: sel4_rootserver::FixedSize>(objs: &mut Objects) -> Result<u64
     r
 }
 
-fn retype_raw(objs: &mut Objects, untyped: Cap<Untyped>, ty: ObjectType) -> Result<u64, Error> {
-    let pin: Cap<Notification> = objs.create().map_err(err("pin"))?;
-    let slot = objs.alloc_slot().map_err(err("slot"))?;
+/// Size (bits) of the untyped the raw retype loop uses: room for every
+/// object of one measurement ([`TOTAL`] + 1 of at most 2^5 bytes) with the
+/// kernel's free index only moving up.
+const RAW_UNTYPED_BITS: usize = 20;
+
+/// The raw loop retypes from an untyped of its own, which the pool made as
+/// a plain object: the pool counts it as one object of the untyped it was
+/// carved from and never plans anything inside it, so retyping from it
+/// directly leaves the pool's record in step with the kernel. A pinned
+/// object keeps it from being reset between operations, as in the typed
+/// loop.
+fn retype_raw(objs: &mut Objects, ty: ObjectType) -> Result<u64, Error> {
+    let (cspace, pool, _) = objs.parts_mut();
+    let ut = pool
+        .create_raw(
+            cspace,
+            ObjectType::UntypedObject,
+            RAW_UNTYPED_BITS,
+            RAW_UNTYPED_BITS,
+            1,
+            MemoryKind::Ram,
+        )
+        .map_err(err("untyped"))?;
+    let untyped: Cap<Untyped> = Cap::from_cptr(ut);
+    let r = retype_raw_in(objs, untyped, ty);
+    let deleted = objs.delete(untyped).map_err(err("delete untyped"));
+    let r = r?;
+    deleted?;
+    Ok(r)
+}
+
+fn retype_raw_in(objs: &mut Objects, untyped: Cap<Untyped>, ty: ObjectType) -> Result<u64, Error> {
     let root = cnode::root().cptr();
     let depth = u64::from(cnode::depth());
     let u = untyped.cptr();
-    let r = measure(|n| {
-        for _ in 0..n {
-            invocation::call(
-                u,
-                InvocationLabel::UntypedRetype,
-                &[root],
-                &[ty as u64, 0, 0, 0, slot, 1],
-            )
-            .map_err(err("retype"))?;
-            invocation::call(root, InvocationLabel::CNodeDelete, &[], &[slot, depth])
-                .map_err(err("delete"))?;
-        }
-        Ok(())
+    let retype = |slot: u64| {
+        invocation::call(
+            u,
+            InvocationLabel::UntypedRetype,
+            &[root],
+            &[ty as u64, 0, 0, 0, slot, 1],
+        )
+        .map(|_| ())
+        .map_err(err("retype"))
+    };
+    let delete = |slot: u64| {
+        invocation::call(root, InvocationLabel::CNodeDelete, &[], &[slot, depth])
+            .map(|_| ())
+            .map_err(err("delete"))
+    };
+    let pin = objs.alloc_slot().map_err(err("slot"))?;
+    if let Err(e) = retype(pin) {
+        objs.free_slot(pin);
+        return Err(e);
+    }
+    let r = objs.alloc_slot().map_err(err("slot")).and_then(|slot| {
+        let r = measure(|n| {
+            for _ in 0..n {
+                retype(slot)?;
+                delete(slot)?;
+            }
+            Ok(())
+        });
+        objs.free_slot(slot);
+        r
     });
-    objs.free_slot(slot);
-    objs.delete(pin).map_err(err("delete pin"))?;
-    r
+    let unpinned = delete(pin);
+    objs.free_slot(pin);
+    let r = r?;
+    unpinned?;
+    Ok(r)
 }

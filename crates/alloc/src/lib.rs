@@ -7,6 +7,8 @@
 //!   list of untyped capabilities (it follows the kernel's retype rule), how
 //!   to carve an untyped to reach a physical address (device frames), and how
 //!   much memory is used and free;
+//! - [`IdMap`]: a map keyed by capability slot with constant-time
+//!   lookups (the allocators' and the root server's indexes);
 //! - [`VirtualRegionAllocator`]: ranges of a virtual address space, with
 //!   alignment, fixed placement, free and merge.
 //!
@@ -19,11 +21,13 @@
 extern crate alloc;
 
 mod error;
+mod idmap;
 mod slots;
 mod untyped;
 mod vregion;
 
 pub use error::AllocError;
+pub use idmap::{IdMap, DENSE_SPAN};
 pub use slots::SlotAllocator;
 pub use untyped::{
     CarveStep, MemoryKind, Placement, Untyped, UntypedAllocator, UntypedUsage, MAX_SIZE_BITS,

@@ -607,3 +607,279 @@ fn vregion_fixed_and_misuse() {
     assert_eq!(empty.free_ranges(), 0);
     let _: Vec<u64> = Vec::new();
 }
+
+// ---------------------------------------------------------------- idmap
+
+#[test]
+fn idmap_dense_window_grows_both_ways() {
+    let mut m: IdMap<u64> = IdMap::new();
+    assert!(m.is_empty());
+    assert_eq!(m.insert(1000, 1), None);
+    assert_eq!(m.insert(1005, 2), None);
+    // Below the first id: the window moves down.
+    assert_eq!(m.insert(990, 3), None);
+    assert_eq!(
+        m.insert(1005, 4),
+        Some(2),
+        "replacing returns the old value"
+    );
+    assert_eq!(m.len(), 3);
+    assert_eq!(
+        (m.get(1000), m.get(1005), m.get(990)),
+        (Some(1), Some(4), Some(3))
+    );
+    assert_eq!(
+        (m.get(989), m.get(1001), m.get(0), m.get(u64::MAX)),
+        (None, None, None, None)
+    );
+    assert_eq!(m.remove(1000), Some(1));
+    assert_eq!(m.remove(1000), None, "a second remove finds nothing");
+    assert!(!m.contains(1000));
+    assert_eq!(m.len(), 2);
+    assert_eq!(m.iter().collect::<Vec<_>>(), [(990, 3), (1005, 4)]);
+}
+
+#[test]
+fn idmap_far_ids_use_the_ordered_map() {
+    let mut m: IdMap<u32> = IdMap::new();
+    m.insert(1 << 20, 1);
+    // Too far above and below the window for the table.
+    m.insert((1 << 20) + DENSE_SPAN, 2);
+    m.insert(5, 3);
+    m.insert(u64::MAX, 4);
+    // Inside the window.
+    m.insert((1 << 20) + DENSE_SPAN - 1, 5);
+    assert_eq!(m.len(), 5);
+    assert_eq!(m.get((1 << 20) + DENSE_SPAN), Some(2));
+    assert_eq!(m.get(5), Some(3));
+    assert_eq!(m.get(u64::MAX), Some(4));
+    assert_eq!(m.get((1 << 20) + DENSE_SPAN - 1), Some(5));
+    assert_eq!(
+        m.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        [
+            5,
+            1 << 20,
+            (1 << 20) + DENSE_SPAN - 1,
+            (1 << 20) + DENSE_SPAN,
+            u64::MAX
+        ],
+        "iteration is in id order across table and map"
+    );
+    assert_eq!(m.remove(5), Some(3));
+    assert_eq!(m.remove(u64::MAX), Some(4));
+    m.retain(|k, _| k != 1 << 20);
+    assert_eq!(m.len(), 2);
+    assert_eq!(m.get(1 << 20), None);
+    m.retain(|_, v| v != 2);
+    assert_eq!(
+        m.iter().collect::<Vec<_>>(),
+        [((1 << 20) + DENSE_SPAN - 1, 5)]
+    );
+    assert_eq!(m.len(), 1);
+}
+
+// ------------------------------------------- untyped: indexes and policy
+
+/// A deterministic pseudo-random sequence (xorshift).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// The allocation policy, computed the slow way over every untyped: the
+/// smallest untyped of the kind the objects fit in, then the least
+/// alignment waste, then the lowest id.
+fn expected_choice(a: &UntypedAllocator, size_bits: u8, count: usize, device: bool) -> Option<u64> {
+    a.iter()
+        .filter(|u| u.untyped.is_device == device && size_bits <= u.untyped.size_bits)
+        .filter_map(|u| {
+            let obj = 1u64 << size_bits;
+            let start = (u.untyped.paddr + u.used).div_ceil(obj) * obj - u.untyped.paddr;
+            let end = start + obj * count as u64;
+            (end <= u.untyped.size()).then_some((u.untyped.size_bits, start - u.used, u.untyped.id))
+        })
+        .min()
+        .map(|(_, _, id)| id)
+}
+
+/// Checks the id index against `iter()` (every untyped found by its id).
+fn check_index(a: &UntypedAllocator) {
+    let all: Vec<UntypedUsage> = a.iter().collect();
+    assert_eq!(all.len(), a.len());
+    for u in &all {
+        assert_eq!(a.get(u.untyped.id), Some(*u));
+    }
+}
+
+#[test]
+fn untyped_policy_matches_a_full_scan() {
+    let mut a = UntypedAllocator::new();
+    // Like seL4 5.0.0's bootinfo: a few RAM untypeds of many sizes, and a
+    // hundred device untypeds.
+    let mut id = 0x20;
+    let mut paddr = 0u64;
+    for bits in [12u8, 12, 13, 14, 16, 16, 18, 20, 21, 22, 24, 25, 26, 27] {
+        paddr = paddr.next_multiple_of(1 << bits);
+        a.add(ut(id, paddr, bits, false)).unwrap();
+        paddr += 1 << bits;
+        id += 1;
+    }
+    let mut dev = 0x1_0000_0000u64;
+    for k in 0..120u8 {
+        let bits = 12 + k % 10;
+        dev = dev.next_multiple_of(1 << bits);
+        a.add(ut(id, dev, bits, true)).unwrap();
+        dev += 1 << bits;
+        id += 1;
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // Live objects: (untyped, count); carved children: ids.
+    let mut live: Vec<(u64, usize)> = Vec::new();
+    let mut carved: Vec<u64> = Vec::new();
+    let mut next_child = 0x10_0000u64;
+    for step in 0..4000 {
+        match rng.below(10) {
+            0..=4 => {
+                let device = rng.below(4) == 0;
+                let size_bits = if device {
+                    12 + rng.below(3) as u8
+                } else {
+                    [4u8, 5, 10, 11, 12, 14, 16, 21][rng.below(8) as usize]
+                };
+                let count = 1 + rng.below(3) as usize;
+                let want = expected_choice(&a, size_bits, count, device);
+                let kind = if device {
+                    MemoryKind::Device
+                } else {
+                    MemoryKind::Ram
+                };
+                match a.alloc_many(size_bits, count, kind) {
+                    Ok(p) => {
+                        assert_eq!(Some(p.untyped), want, "step {step}");
+                        live.push((p.untyped, count));
+                    }
+                    Err(e) => {
+                        assert_eq!(want, None, "step {step}: {e}");
+                        assert!(matches!(e, AllocError::UntypedExhausted { .. }));
+                    }
+                }
+            }
+            5..=7 if !live.is_empty() => {
+                let (u, n) = live.swap_remove(rng.below(live.len() as u64) as usize);
+                a.free_objects(u, n).unwrap();
+            }
+            8 => {
+                // Carve two children out of a RAM untyped, or remove one.
+                if !carved.is_empty() && rng.below(2) == 0 {
+                    let c = carved[rng.below(carved.len() as u64) as usize];
+                    if a.get(c).is_some_and(|u| u.used == 0)
+                        && !live.iter().any(|&(u, _)| u == c)
+                        && !a.iter().any(|u| u.parent == Some(c))
+                    {
+                        a.remove(c).unwrap();
+                        carved.retain(|&x| x != c);
+                    }
+                } else if let Ok(p) = a.alloc_many(14, 2, MemoryKind::Ram) {
+                    a.add_children(&p, next_child).unwrap();
+                    carved.extend([next_child, next_child + 1]);
+                    next_child += 2;
+                }
+            }
+            _ => {
+                // Revoke a top-level RAM untyped now and then.
+                if rng.below(20) == 0 {
+                    let top: Vec<u64> = a
+                        .iter()
+                        .filter(|u| u.parent.is_none() && !u.untyped.is_device)
+                        .map(|u| u.untyped.id)
+                        .collect();
+                    let t = top[rng.below(top.len() as u64) as usize];
+                    let gone = a.reclaim(t).unwrap();
+                    carved.retain(|c| !gone.contains(c));
+                    live.retain(|&(u, _)| u != t && !gone.contains(&u));
+                }
+            }
+        }
+        check_index(&a);
+    }
+    assert!(
+        !carved.is_empty() || next_child > 0x10_0000,
+        "children were carved"
+    );
+}
+
+#[test]
+fn untyped_full_untyped_comes_back_after_free() {
+    let mut a = UntypedAllocator::new();
+    a.add(ut(1, 0x1000, 12, false)).unwrap();
+    a.add(ut(2, 0x10_0000, 20, false)).unwrap();
+    for k in 0..100 {
+        a.add(ut(10 + k, 0x1_0000_0000 + (k << 12), 12, true))
+            .unwrap();
+    }
+    // Fill the small one (128 notifications of 32 bytes).
+    for _ in 0..128 {
+        assert_eq!(a.alloc(5, MemoryKind::Ram).unwrap().untyped, 1);
+    }
+    // Full: the next go to the larger one.
+    assert_eq!(a.alloc(5, MemoryKind::Ram).unwrap().untyped, 2);
+    assert_eq!(a.alloc(5, MemoryKind::Ram).unwrap().untyped, 2);
+    // Freeing every object of the small one resets it: it is chosen again.
+    a.free_objects(1, 128).unwrap();
+    assert_eq!(a.get(1).unwrap().used, 0);
+    assert_eq!(a.alloc(5, MemoryKind::Ram).unwrap().untyped, 1);
+    // A rollback gives room back too.
+    let p = a.alloc(11, MemoryKind::Ram).unwrap();
+    assert_eq!((p.untyped, p.offset), (1, 0x800));
+    assert_eq!(a.alloc(11, MemoryKind::Ram).unwrap().untyped, 2);
+    let r = a.alloc_from(2, 12, 1).unwrap();
+    a.rollback(&r).unwrap();
+    a.free_objects(1, 2).unwrap();
+    assert_eq!(a.alloc(12, MemoryKind::Ram).unwrap().untyped, 1);
+    // RAM requests never get device memory, whatever is left.
+    assert_eq!(a.largest_free(MemoryKind::Ram), Some(19));
+    assert_eq!(a.largest_free(MemoryKind::Device), Some(12));
+}
+
+#[test]
+fn untyped_remove_keeps_lookups_right() {
+    let mut a = UntypedAllocator::new();
+    a.add(ut(1, 0, 20, false)).unwrap();
+    let p = a.alloc_from(1, 16, 4).unwrap();
+    a.add_children(&p, 50).unwrap();
+    // A parent with children cannot be removed, nor a child in use.
+    let q = a.alloc_from(52, 12, 1).unwrap();
+    assert_eq!(a.remove(52), Err(AllocError::StalePlacement { id: 52 }));
+    a.free_objects(52, 1).unwrap();
+    // Remove the first child: the others are still found by id, with
+    // their own address.
+    a.remove(50).unwrap();
+    assert_eq!(a.get(50), None);
+    for (id, paddr) in [(51, 0x1_0000), (52, 0x2_0000), (53, 0x3_0000)] {
+        assert_eq!(a.get(id).unwrap().untyped.paddr, paddr);
+        assert_eq!(a.get(id).unwrap().parent, Some(1));
+    }
+    check_index(&a);
+    // A grandchild: its parent cannot go before it.
+    let g = a.alloc_from(53, 12, 1).unwrap();
+    a.add_children(&g, 60).unwrap();
+    assert_eq!(a.remove(53), Err(AllocError::StalePlacement { id: 53 }));
+    a.remove(60).unwrap();
+    a.remove(53).unwrap();
+    a.remove(51).unwrap();
+    a.remove(52).unwrap();
+    assert_eq!(q.untyped, 52);
+    // Every child gone: the parent is empty again.
+    assert_eq!(a.get(1).unwrap().used, 0);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a.alloc(20, MemoryKind::Ram).unwrap().untyped, 1);
+}

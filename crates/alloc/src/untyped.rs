@@ -21,7 +21,7 @@
 
 use alloc::vec::Vec;
 
-use crate::AllocError;
+use crate::{AllocError, IdMap};
 
 /// The kernel's smallest untyped (seL4_MinUntypedBits, 4 on every
 /// architecture).
@@ -135,6 +135,9 @@ struct Entry {
     /// Objects (child untypeds included) made from this untyped and not
     /// yet freed: at zero the kernel starts again from offset 0.
     live: usize,
+    /// Child untypeds registered with [`UntypedAllocator::add_children`]
+    /// and not removed yet.
+    children: usize,
 }
 
 impl Entry {
@@ -151,6 +154,43 @@ impl Entry {
         let end = start.checked_add(obj.checked_mul(count as u64)?)?;
         (end <= self.ut.size()).then_some(start)
     }
+
+    fn free(&self) -> u64 {
+        self.ut.size() - self.watermark
+    }
+
+    fn kind(&self) -> usize {
+        self.ut.is_device as usize
+    }
+}
+
+/// The untypeds of one kind and one size.
+#[derive(Debug, Clone, Default)]
+struct Bucket {
+    /// Slab indices.
+    members: Vec<u32>,
+    /// At least the free bytes of every member (exact after a search of the
+    /// bucket; allocations only lower the real figure).
+    max_free: u64,
+}
+
+/// Untypeds by kind (RAM, device) and size (bits).
+#[derive(Debug, Clone)]
+struct Buckets {
+    by_size: [[Bucket; SIZES]; 2],
+    /// Bit `b` of `nonempty[kind]`: the bucket of size `b` has members.
+    nonempty: [u64; 2],
+}
+
+const SIZES: usize = MAX_SIZE_BITS as usize + 1;
+
+impl Default for Buckets {
+    fn default() -> Self {
+        Buckets {
+            by_size: core::array::from_fn(|_| core::array::from_fn(|_| Bucket::default())),
+            nonempty: [0; 2],
+        }
+    }
 }
 
 fn align_up(x: u64, align: u64) -> Option<u64> {
@@ -159,9 +199,18 @@ fn align_up(x: u64, align: u64) -> Option<u64> {
 
 /// Bookkeeping over a set of untyped capabilities; see the module
 /// documentation for the rule it follows.
+///
+/// Untypeds are found by id through an [`IdMap`] (constant time for
+/// capability slots) and, for allocation, in buckets by kind and size, so
+/// that a RAM request never looks at device untypeds and skips, in constant
+/// time, every size whose untypeds are too full.
 #[derive(Debug, Clone, Default)]
 pub struct UntypedAllocator {
+    /// Every untyped, in no particular order; `by_id` and the buckets
+    /// hold indices into it.
     entries: Vec<Entry>,
+    by_id: IdMap<u32>,
+    buckets: Buckets,
 }
 
 impl UntypedAllocator {
@@ -188,53 +237,113 @@ impl UntypedAllocator {
                 size_bits: ut.size_bits,
             });
         }
-        if self.find(ut.id).is_some() {
+        if self.by_id.contains(ut.id) {
             return Err(AllocError::DuplicateUntyped { id: ut.id });
         }
-        self.entries.push(Entry {
+        let e = Entry {
             ut,
             watermark: 0,
             parent,
             live: 0,
-        });
+            children: 0,
+        };
+        let i = self.entries.len() as u32;
+        self.entries.push(e);
+        self.by_id.insert(ut.id, i);
+        let (k, b) = (ut.is_device as usize, ut.size_bits as usize);
+        let bucket = &mut self.buckets.by_size[k][b];
+        bucket.members.push(i);
+        bucket.max_free = bucket.max_free.max(ut.size());
+        self.buckets.nonempty[k] |= 1 << b;
+        if let Some(p) = parent {
+            if let Some(pi) = self.by_id.get(p) {
+                self.at_mut(pi).children += 1;
+            }
+        }
         Ok(())
     }
 
-    fn find(&self, id: u64) -> Option<usize> {
-        self.entries.iter().position(|e| e.ut.id == id)
+    /// Takes the untyped at index `i` out of every index (the last entry
+    /// moves to `i`).
+    fn take(&mut self, i: u32) -> Entry {
+        let e = self.entries.swap_remove(i as usize);
+        self.by_id.remove(e.ut.id);
+        let (k, b) = (e.kind(), e.ut.size_bits as usize);
+        let bucket = &mut self.buckets.by_size[k][b];
+        if let Some(pos) = bucket.members.iter().position(|&m| m == i) {
+            bucket.members.swap_remove(pos);
+        }
+        if bucket.members.is_empty() {
+            bucket.max_free = 0;
+            self.buckets.nonempty[k] &= !(1 << b);
+        }
+        let last = self.entries.len() as u32;
+        if let Some(moved) = self.entries.get(i as usize) {
+            // It was at `last`: renumber it.
+            let (id, mk, mb) = (moved.ut.id, moved.kind(), moved.ut.size_bits as usize);
+            self.by_id.insert(id, i);
+            for m in self.buckets.by_size[mk][mb].members.iter_mut() {
+                if *m == last {
+                    *m = i;
+                }
+            }
+        }
+        if let Some(p) = e.parent {
+            if let Some(pi) = self.by_id.get(p) {
+                let pe = self.at_mut(pi);
+                pe.children = pe.children.saturating_sub(1);
+            }
+        }
+        e
     }
 
-    fn entry(&self, id: u64) -> Result<usize, AllocError> {
-        self.find(id).ok_or(AllocError::UnknownUntyped { id })
+    fn at(&self, i: u32) -> &Entry {
+        &self.entries[i as usize]
+    }
+
+    fn at_mut(&mut self, i: u32) -> &mut Entry {
+        &mut self.entries[i as usize]
+    }
+
+    /// Notes that the untyped at `i` has more free bytes than before.
+    fn grew(&mut self, i: u32) {
+        let e = self.at(i);
+        let (k, b, free) = (e.kind(), e.ut.size_bits as usize, e.free());
+        let bucket = &mut self.buckets.by_size[k][b];
+        bucket.max_free = bucket.max_free.max(free);
+    }
+
+    fn entry(&self, id: u64) -> Result<u32, AllocError> {
+        self.by_id.get(id).ok_or(AllocError::UnknownUntyped { id })
     }
 
     /// The untyped with this id.
     pub fn get(&self, id: u64) -> Option<UntypedUsage> {
-        self.find(id).map(|i| self.usage_of(&self.entries[i]))
+        self.by_id.get(id).map(|i| Self::usage_of(self.at(i)))
     }
 
-    fn usage_of(&self, e: &Entry) -> UntypedUsage {
+    fn usage_of(e: &Entry) -> UntypedUsage {
         UntypedUsage {
             untyped: e.ut,
             parent: e.parent,
             used: e.watermark,
-            free: e.ut.size() - e.watermark,
+            free: e.free(),
         }
     }
 
     /// Every untyped (carved children included) with its usage.
     pub fn iter(&self) -> impl Iterator<Item = UntypedUsage> + '_ {
-        self.entries.iter().map(|e| self.usage_of(e))
+        self.entries.iter().map(Self::usage_of)
     }
 
     /// Number of untypeds known (carved children included).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.by_id.len()
     }
 
     /// Whether no untyped is known.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.by_id.is_empty()
     }
 
     fn check_request(size_bits: u8, count: usize) -> Result<(), AllocError> {
@@ -247,8 +356,8 @@ impl UntypedAllocator {
         Ok(())
     }
 
-    fn commit(&mut self, i: usize, size_bits: u8, count: usize, offset: u64) -> Placement {
-        let e = &mut self.entries[i];
+    fn commit(&mut self, i: u32, size_bits: u8, count: usize, offset: u64) -> Placement {
+        let e = self.at_mut(i);
         let prev = e.watermark;
         e.watermark = offset + ((count as u64) << size_bits);
         e.live += count;
@@ -278,24 +387,38 @@ impl UntypedAllocator {
         kind: MemoryKind,
     ) -> Result<Placement, AllocError> {
         Self::check_request(size_bits, count)?;
-        let mut best: Option<(usize, u64, (u8, u64, u64))> = None;
-        for (i, e) in self.entries.iter().enumerate() {
-            if e.ut.is_device != kind.is_device() {
+        let need = (count as u64) << size_bits;
+        let k = kind.is_device() as usize;
+        // Sizes from `size_bits` up that have untypeds, smallest first.
+        let mut sizes = self.buckets.nonempty[k] & (u64::MAX << size_bits);
+        while sizes != 0 {
+            let b = sizes.trailing_zeros() as usize;
+            sizes &= sizes - 1;
+            if self.buckets.by_size[k][b].max_free < need {
                 continue;
             }
-            if let Some(off) = e.fit(size_bits, count) {
-                let key = (e.ut.size_bits, off - e.watermark, e.ut.id);
-                if best.map_or(true, |(_, _, k)| key < k) {
-                    best = Some((i, off, key));
+            let mut best: Option<(u32, u64, (u64, u64))> = None;
+            let mut max_free = 0;
+            for &i in &self.buckets.by_size[k][b].members {
+                let e = self.at(i);
+                max_free = max_free.max(e.free());
+                if let Some(off) = e.fit(size_bits, count) {
+                    let key = (off - e.watermark, e.ut.id);
+                    if best.map_or(true, |(_, _, bk)| key < bk) {
+                        best = Some((i, off, key));
+                    }
                 }
             }
+            self.buckets.by_size[k][b].max_free = max_free;
+            if let Some((i, off, _)) = best {
+                return Ok(self.commit(i, size_bits, count, off));
+            }
         }
-        let (i, off, _) = best.ok_or(AllocError::UntypedExhausted {
+        Err(AllocError::UntypedExhausted {
             size_bits,
             count,
             device: kind.is_device(),
-        })?;
-        Ok(self.commit(i, size_bits, count, off))
+        })
     }
 
     /// Plans `count` objects of `2^size_bits` bytes from the untyped `id`.
@@ -307,12 +430,12 @@ impl UntypedAllocator {
     ) -> Result<Placement, AllocError> {
         Self::check_request(size_bits, count)?;
         let i = self.entry(id)?;
-        let e = &self.entries[i];
+        let e = self.at(i);
         let off = e.fit(size_bits, count).ok_or(AllocError::UntypedFull {
             id,
             size_bits,
             count,
-            free: e.ut.size() - e.watermark,
+            free: e.free(),
         })?;
         Ok(self.commit(i, size_bits, count, off))
     }
@@ -322,16 +445,19 @@ impl UntypedAllocator {
     pub fn rollback(&mut self, p: &Placement) -> Result<(), AllocError> {
         let i = self.entry(p.untyped)?;
         let end = p.new_watermark;
-        let base = self.entries[i].ut.paddr;
-        let has_children = self.entries.iter().any(|c| {
-            c.parent == Some(p.untyped) && c.ut.paddr >= p.paddr && c.ut.paddr < base + end
-        });
-        let e = &mut self.entries[i];
+        let e = self.at(i);
+        let base = e.ut.paddr;
+        let has_children = e.children != 0
+            && self.entries.iter().any(|c| {
+                c.parent == Some(p.untyped) && c.ut.paddr >= p.paddr && c.ut.paddr < base + end
+            });
+        let e = self.at_mut(i);
         if e.watermark != end || has_children {
             return Err(AllocError::StalePlacement { id: p.untyped });
         }
         e.watermark = p.prev_watermark;
         e.live -= p.count;
+        self.grew(i);
         Ok(())
     }
 
@@ -346,14 +472,15 @@ impl UntypedAllocator {
                 size_bits: p.size_bits,
             });
         }
-        let parent = self.entries[i].ut;
-        if self.entries[i].watermark < p.new_watermark || p.paddr != parent.paddr + p.offset {
+        let pe = self.at(i);
+        let parent = pe.ut;
+        if pe.watermark < p.new_watermark || p.paddr != parent.paddr + p.offset {
             return Err(AllocError::StalePlacement { id: p.untyped });
         }
         // Check every id first, so that a failure adds nothing.
         for k in 0..p.count as u64 {
             let id = first_id.wrapping_add(k);
-            if self.find(id).is_some() {
+            if self.by_id.contains(id) {
                 return Err(AllocError::DuplicateUntyped { id });
             }
         }
@@ -373,13 +500,14 @@ impl UntypedAllocator {
 
     /// The most deeply carved untyped that covers `paddr`.
     pub fn untyped_at(&self, paddr: u64) -> Option<UntypedUsage> {
-        self.leaf_at(paddr).map(|i| self.usage_of(&self.entries[i]))
+        self.leaf_at(paddr).map(|i| Self::usage_of(self.at(i)))
     }
 
-    fn leaf_at(&self, paddr: u64) -> Option<usize> {
+    fn leaf_at(&self, paddr: u64) -> Option<u32> {
         self.entries
             .iter()
             .enumerate()
+            .map(|(i, e)| (i as u32, e))
             .filter(|(_, e)| e.ut.contains(paddr))
             .min_by_key(|(_, e)| e.ut.size_bits)
             .map(|(i, _)| i)
@@ -404,14 +532,14 @@ impl UntypedAllocator {
         let i = self
             .leaf_at(paddr)
             .ok_or(AllocError::NoUntypedAt { paddr })?;
-        let e = &self.entries[i];
+        let e = self.at(i);
         let id = e.ut.id;
         if size_bits > e.ut.size_bits {
             return Err(AllocError::UntypedFull {
                 id,
                 size_bits,
                 count: 1,
-                free: e.ut.size() - e.watermark,
+                free: e.free(),
             });
         }
         let base = e.ut.paddr;
@@ -438,7 +566,7 @@ impl UntypedAllocator {
             id,
             size_bits,
             count: 1,
-            free: e.ut.size() - e.watermark,
+            free: e.free(),
         })?;
         let count = ((block - first) >> k) as usize + 1;
         let placement = self.commit(i, k, count, first - base);
@@ -451,15 +579,23 @@ impl UntypedAllocator {
     /// removed (at any depth), whose slots the revoke emptied.
     pub fn reclaim(&mut self, id: u64) -> Result<Vec<u64>, AllocError> {
         let i = self.entry(id)?;
-        self.entries[i].watermark = 0;
-        self.entries[i].live = 0;
+        let e = self.at_mut(i);
+        e.watermark = 0;
+        e.live = 0;
+        let has_children = e.children != 0;
+        self.grew(i);
         let mut removed = Vec::new();
+        if !has_children {
+            return Ok(removed);
+        }
         let mut frontier = alloc::vec![id];
         while let Some(parent) = frontier.pop() {
+            // `take` moves the last entry to the index it empties: look at
+            // the same index again after a removal.
             let mut j = 0;
             while j < self.entries.len() {
                 if self.entries[j].parent == Some(parent) {
-                    let child = self.entries.swap_remove(j).ut.id;
+                    let child = self.take(j as u32).ut.id;
                     removed.push(child);
                     frontier.push(child);
                 } else {
@@ -477,13 +613,14 @@ impl UntypedAllocator {
     /// [`UntypedAllocator::remove`] first.
     pub fn free_objects(&mut self, id: u64, n: usize) -> Result<(), AllocError> {
         let i = self.entry(id)?;
-        let e = &mut self.entries[i];
+        let e = self.at_mut(i);
         if n > e.live {
             return Err(AllocError::StalePlacement { id });
         }
         e.live -= n;
         if e.live == 0 {
             e.watermark = 0;
+            self.grew(i);
         }
         Ok(())
     }
@@ -493,10 +630,11 @@ impl UntypedAllocator {
     /// parent.
     pub fn remove(&mut self, id: u64) -> Result<(), AllocError> {
         let i = self.entry(id)?;
-        if self.entries[i].live != 0 || self.entries.iter().any(|c| c.parent == Some(id)) {
+        let e = self.at(i);
+        if e.live != 0 || e.children != 0 {
             return Err(AllocError::StalePlacement { id });
         }
-        let e = self.entries.swap_remove(i);
+        let e = self.take(i);
         if let Some(parent) = e.parent {
             self.free_objects(parent, 1)?;
         }
@@ -519,7 +657,7 @@ impl UntypedAllocator {
         self.entries
             .iter()
             .filter(|e| e.ut.is_device == kind.is_device())
-            .map(|e| e.ut.size() - e.watermark)
+            .map(|e| e.free())
             .sum()
     }
 
@@ -531,10 +669,18 @@ impl UntypedAllocator {
     /// The largest object size (bits) of a kind that one more allocation
     /// could get, if any.
     pub fn largest_free(&self, kind: MemoryKind) -> Option<u8> {
-        (0..=MAX_SIZE_BITS).rev().find(|&b| {
-            self.entries
-                .iter()
-                .any(|e| e.ut.is_device == kind.is_device() && e.fit(b, 1).is_some())
-        })
+        let k = kind.is_device() as usize;
+        let mut best: Option<u8> = None;
+        for bucket in &self.buckets.by_size[k] {
+            for &i in &bucket.members {
+                let e = self.at(i);
+                // Only sizes above the best so far can improve it.
+                let lo = best.map_or(0, |b| b + 1);
+                if let Some(b) = (lo..=e.ut.size_bits).rev().find(|&b| e.fit(b, 1).is_some()) {
+                    best = Some(b);
+                }
+            }
+        }
+        best
     }
 }

@@ -1,0 +1,165 @@
+//! A map from ids (capability slots, in practice) to small values, with
+//! constant-time lookups for the ids of one window.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+/// Ids as far as this from the first id seen are kept in a directly indexed
+/// table; others in an ordered map. Capability slots of the root CNode are
+/// close together, so in practice every id lands in the table.
+pub const DENSE_SPAN: u64 = 1 << 16;
+
+/// A map from `u64` ids to `Copy` values, built for capability slots: ids
+/// within [`DENSE_SPAN`] of one another are looked up, inserted and removed
+/// in constant time (a table indexed by `id - base` that grows as needed);
+/// ids outside that window fall back to an ordered map, so any id works.
+#[derive(Debug, Clone)]
+pub struct IdMap<V> {
+    base: u64,
+    dense: Vec<Option<V>>,
+    sparse: BTreeMap<u64, V>,
+    len: usize,
+}
+
+impl<V> Default for IdMap<V> {
+    fn default() -> Self {
+        IdMap {
+            base: 0,
+            dense: Vec::new(),
+            sparse: BTreeMap::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<V: Copy> IdMap<V> {
+    /// An empty map.
+    pub fn new() -> IdMap<V> {
+        IdMap::default()
+    }
+
+    /// Number of ids in the map.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn dense_index(&self, id: u64) -> Option<usize> {
+        let i = id.checked_sub(self.base)?;
+        (i < self.dense.len() as u64).then_some(i as usize)
+    }
+
+    /// The value of `id`.
+    pub fn get(&self, id: u64) -> Option<V> {
+        match self.dense_index(id) {
+            Some(i) => self.dense[i],
+            None if self.sparse.is_empty() => None,
+            None => self.sparse.get(&id).copied(),
+        }
+    }
+
+    /// Whether `id` is in the map.
+    pub fn contains(&self, id: u64) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Makes the table cover `id` if it can stay within [`DENSE_SPAN`]
+    /// entries; returns the index of `id` in it.
+    fn cover(&mut self, id: u64) -> Option<usize> {
+        if let Some(i) = self.dense_index(id) {
+            return Some(i);
+        }
+        if self.dense.is_empty() {
+            self.base = id;
+            self.dense.push(None);
+            return Some(0);
+        }
+        let end = self.base + self.dense.len() as u64;
+        if id >= end {
+            let new_len = id - self.base + 1;
+            if new_len > DENSE_SPAN {
+                return None;
+            }
+            // Grow geometrically (within the span) so that a run of new
+            // ids does not reallocate each time.
+            let want = new_len.max((self.dense.len() as u64 * 2).min(DENSE_SPAN));
+            self.dense.resize(want as usize, None);
+            Some((id - self.base) as usize)
+        } else {
+            // id < base
+            if end - id > DENSE_SPAN {
+                return None;
+            }
+            let shift = (self.base - id) as usize;
+            let mut table = Vec::with_capacity(self.dense.len() + shift);
+            table.resize(shift, None);
+            table.extend_from_slice(&self.dense);
+            self.dense = table;
+            self.base = id;
+            Some(0)
+        }
+    }
+
+    /// Sets the value of `id`; returns the previous one.
+    pub fn insert(&mut self, id: u64, value: V) -> Option<V> {
+        let old = match self.cover(id) {
+            Some(i) => self.dense[i].replace(value),
+            None => self.sparse.insert(id, value),
+        };
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+
+    /// Removes `id`; returns its value.
+    pub fn remove(&mut self, id: u64) -> Option<V> {
+        let old = match self.dense_index(id) {
+            Some(i) => self.dense[i].take(),
+            None => self.sparse.remove(&id),
+        };
+        if old.is_some() {
+            self.len -= 1;
+        }
+        old
+    }
+
+    /// Every `(id, value)`, in increasing id order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, V)> + '_ {
+        let base = self.base;
+        let dense = self
+            .dense
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, v)| v.map(|v| (base + i as u64, v)));
+        let below = self.sparse.range(..base).map(|(&k, &v)| (k, v));
+        let above = self.sparse.range(base..).map(|(&k, &v)| (k, v));
+        below.chain(dense).chain(above)
+    }
+
+    /// Keeps only the entries for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(u64, V) -> bool) {
+        let base = self.base;
+        let mut removed = 0;
+        for (i, v) in self.dense.iter_mut().enumerate() {
+            if let Some(x) = *v {
+                if !keep(base + i as u64, x) {
+                    *v = None;
+                    removed += 1;
+                }
+            }
+        }
+        self.sparse.retain(|&k, v| {
+            let k = keep(k, *v);
+            if !k {
+                removed += 1;
+            }
+            k
+        });
+        self.len -= removed;
+    }
+}
