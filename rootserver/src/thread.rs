@@ -559,6 +559,7 @@ pub struct ThreadBuilder<'h> {
     priority: u8,
     stack_size: usize,
     fault_handler: Option<(&'h FaultHandler, Word)>,
+    mcp: Option<u8>,
 }
 
 impl Default for ThreadBuilder<'_> {
@@ -575,7 +576,16 @@ impl<'h> ThreadBuilder<'h> {
             priority: MAX_PRIORITY - 1,
             stack_size: DEFAULT_STACK_SIZE,
             fault_handler: None,
+            mcp: None,
         }
+    }
+
+    /// The thread's maximum controlled priority: the highest priority it
+    /// may give itself or threads it creates (at most the root task's).
+    /// Without it the thread keeps the kernel's default, 0.
+    pub fn mcp(mut self, mcp: u8) -> Self {
+        self.mcp = Some(mcp);
+        self
     }
 
     /// The thread's priority (at most the root task's, 255).
@@ -774,6 +784,10 @@ where
             label TCBSetTLSBase {
                 tcb.tcb_set_space(fault_ep.cptr(), cspace, 0, vspace, 0)
                     .map_err(step("TCB_SetSpace"))?;
+                if let Some(mcp) = b.mcp {
+                    tcb.tcb_set_mc_priority(authority, Word::from(mcp))
+                        .map_err(step("TCB_SetMCPriority"))?;
+                }
                 tcb.tcb_set_priority(authority, Word::from(b.priority))
                     .map_err(step("TCB_SetPriority"))?;
                 ctx.fs_base = tp as Word;
@@ -782,6 +796,9 @@ where
                 tcb.tcb_set_space(fault_ep.cptr(), cspace, none, Cap::from_cptr(vspace), none)
                     .map_err(step("TCB_SetSpace"))?;
                 let _ = authority;
+                if let Some(mcp) = b.mcp {
+                    tcb.tcb_set_mc_priority(mcp).map_err(step("TCB_SetMCPriority"))?;
+                }
                 tcb.tcb_set_priority(b.priority).map_err(step("TCB_SetPriority"))?;
                 ctx.tls_base = tp as Word;
             }
@@ -855,6 +872,26 @@ impl<R> JoinHandle<R> {
         outcome
     }
 
+    /// Does not wait: when the thread has ended (returned, panicked or
+    /// faulted), tears it down and returns what [`JoinHandle::join`] would
+    /// (`Ok`); otherwise gives the handle back (`Err`). Something else
+    /// sent to the thread's event endpoint is consumed and ignored.
+    #[allow(clippy::result_large_err)]
+    pub fn try_join(self, objs: &mut Objects) -> Result<Result<R, ThreadError>, JoinHandle<R>> {
+        let outcome = loop {
+            match poll_event(self.events) {
+                None => return Err(self),
+                Some(Event::Exit { status, .. }) => break self.exit_outcome(status),
+                Some(Event::Fault { fault, .. }) => {
+                    break Err(ThreadError::Faulted(Box::new(fault)))
+                }
+                Some(Event::Other { .. }) => continue,
+            }
+        };
+        self.teardown(objs);
+        Ok(outcome)
+    }
+
     fn exit_outcome(&self, status: Word) -> Result<R, ThreadError> {
         match status {
             rt::EXIT_RETURNED => self
@@ -885,6 +922,47 @@ impl<R> JoinHandle<R> {
         // The TCB is gone: its stack, IPC buffer and TLS block can go.
         self.memory.release(objs);
     }
+}
+
+/// Receives one event on `ep` if one is waiting (NBRecv): `None` when no
+/// sender was waiting. Decoded as [`receive_event`] does.
+fn poll_event(ep: Cap<Endpoint>) -> Option<Event> {
+    const FAULT_WORDS: usize = 32;
+    let r = sel4_sys::nb_recv_regs(ep.cptr());
+    let label = r.info.get_label();
+    if label == 0 && r.badge == 0 && r.info.get_length() == 0 {
+        // Nothing was waiting (a null fault is never sent).
+        return None;
+    }
+    let len = core::cmp::min(r.info.get_length() as usize, FAULT_WORDS);
+    let mut words = [0 as Word; FAULT_WORDS];
+    let in_regs = core::cmp::min(len, sel4_sys::REGISTER_MRS);
+    words[..in_regs].copy_from_slice(&r.mrs[..in_regs]);
+    if len > sel4_sys::REGISTER_MRS {
+        sel4_sys::with_ipc_buffer(|b| {
+            words[sel4_sys::REGISTER_MRS..len].copy_from_slice(&b.msg[sel4_sys::REGISTER_MRS..len])
+        });
+    }
+    if label == rt::EXIT_LABEL {
+        return Some(Event::Exit {
+            badge: r.badge,
+            status: words[0],
+        });
+    }
+    Some(match Fault::decode(label, &words[..len]) {
+        Fault::Unknown { label } => Event::Other {
+            badge: r.badge,
+            label,
+        },
+        Fault::NullFault => Event::Other {
+            badge: r.badge,
+            label: 0,
+        },
+        fault => Event::Fault {
+            badge: r.badge,
+            fault,
+        },
+    })
 }
 
 /// seL4 5.x: before a second thread runs, a helper thread tells the kernel

@@ -8,9 +8,9 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use sel4_sys::{CPtr, InvocationLabel};
-
-use crate::kernel::{invoke, KernelError, DEPTH, ROOT_CNODE};
+use sel4_rootserver::cap::cap_type::X86IOPort;
+use sel4_rootserver::Cap;
+use sel4_sys::{CPtr, InvocationError};
 
 /// The selector port.
 pub const SELECTOR_PORT: u16 = 0x510;
@@ -30,7 +30,7 @@ pub const SHARD_FILE: &str = "opt/sel4rs/shard";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FwCfgError {
     /// The kernel refused to issue or use the I/O port capability.
-    Kernel(KernelError),
+    Kernel(InvocationError),
     /// No fw_cfg device answers (wrong signature).
     NoDevice,
     /// The file is larger than the harness reads ([`MAX_FILE_SIZE`]).
@@ -41,8 +41,8 @@ pub enum FwCfgError {
 /// short; anything bigger is a mistake on the host side).
 pub const MAX_FILE_SIZE: u32 = 64 * 1024;
 
-impl From<KernelError> for FwCfgError {
-    fn from(e: KernelError) -> Self {
+impl From<InvocationError> for FwCfgError {
+    fn from(e: InvocationError) -> Self {
         FwCfgError::Kernel(e)
     }
 }
@@ -50,7 +50,7 @@ impl From<KernelError> for FwCfgError {
 /// An open fw_cfg device.
 #[derive(Debug)]
 pub struct FwCfg {
-    cap: CPtr,
+    cap: Cap<X86IOPort>,
 }
 
 impl FwCfg {
@@ -68,25 +68,14 @@ impl FwCfg {
         Ok(dev)
     }
 
-    fn select(&self, key: u16) -> Result<(), KernelError> {
-        invoke(
-            self.cap,
-            InvocationLabel::X86IOPortOut16,
-            &[],
-            &[u64::from(SELECTOR_PORT), u64::from(key)],
-        )
-        .map(|_| ())
+    fn select(&self, key: u16) -> Result<(), InvocationError> {
+        self.cap
+            .x86_io_port_out16(u64::from(SELECTOR_PORT), u64::from(key))
     }
 
-    fn read(&self, buf: &mut [u8]) -> Result<(), KernelError> {
+    fn read(&self, buf: &mut [u8]) -> Result<(), InvocationError> {
         for b in buf.iter_mut() {
-            let r = invoke(
-                self.cap,
-                InvocationLabel::X86IOPortIn8,
-                &[],
-                &[u64::from(DATA_PORT)],
-            )?;
-            *b = r.mrs[0] as u8;
+            *b = self.cap.x86_io_port_in8(DATA_PORT)?;
         }
         Ok(())
     }
@@ -139,19 +128,22 @@ pub fn parse_dir_entry(e: &[u8; 64]) -> (u32, u16, &[u8]) {
 }
 
 /// An I/O port capability that covers the fw_cfg ports.
-fn port_cap(free_slot: CPtr) -> Result<CPtr, KernelError> {
+fn port_cap(free_slot: CPtr) -> Result<Cap<X86IOPort>, InvocationError> {
     sel4_sys::sel4_cfg_if! {
         label X86IOPortControlIssue {
-            invoke(
-                sel4_sys::init_caps::CapIOPortControl as CPtr,
-                InvocationLabel::X86IOPortControlIssue,
-                &[ROOT_CNODE],
-                &[u64::from(SELECTOR_PORT), u64::from(DATA_PORT), free_slot, DEPTH],
+            let control: Cap<sel4_rootserver::cap::cap_type::X86IOPortControl> =
+                Cap::from_cptr(sel4_sys::init_caps::CapIOPortControl as CPtr);
+            control.x86_io_port_control_issue(
+                u64::from(SELECTOR_PORT),
+                u64::from(DATA_PORT),
+                Cap::from_cptr(crate::kernel::ROOT_CNODE),
+                free_slot,
+                crate::kernel::DEPTH as u8,
             )?;
-            Ok(free_slot)
+            Ok(Cap::from_cptr(free_slot))
         } else {
-            let _ = (free_slot, ROOT_CNODE, DEPTH);
-            Ok(sel4_sys::init_caps::CapIOPort as CPtr)
+            let _ = free_slot;
+            Ok(Cap::from_cptr(sel4_sys::init_caps::CapIOPort as CPtr))
         }
     }
 }

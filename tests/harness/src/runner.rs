@@ -9,12 +9,14 @@ use sel4_rootserver::{println, BootInfo};
 use sel4_sys::{CPtr, ObjectType};
 use sel4_test_protocol::{Line, Outcome};
 
+use crate::exec::THREAD_SLOTS;
 use crate::fwcfg::{FwCfg, FILTER_FILE, SHARD_FILE};
 use crate::kernel::{self, KernelError};
 use crate::select::{Selection, Shard};
 use crate::{Failure, TestDef, TestResult};
 
-/// Slots of the root CNode that each test may use, `[first, first + N)`.
+/// Slots of the root CNode that each test may use, `[first, first + N)`
+/// (the test's thread takes [`THREAD_SLOTS`] more after them).
 pub const TEST_SLOTS: usize = 1024;
 /// Bytes (log2) of untyped memory each test gets.
 pub const TEST_BUDGET_BITS: usize = 24;
@@ -22,6 +24,7 @@ pub const TEST_BUDGET_BITS: usize = 24;
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 /// The priority the harness runs at; test threads run at the same one.
 pub const HARNESS_PRIORITY: u64 = 200;
+const _: () = assert!(HARNESS_PRIORITY <= sel4_rootserver::thread::MAX_PRIORITY as u64);
 
 /// Why the run as a whole failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +149,12 @@ impl Ctx {
         self.own_tcb
     }
 
+    /// Records the TCB of the thread the test runs on (the executor, once
+    /// the thread exists).
+    pub(crate) fn set_own_tcb(&mut self, tcb: CPtr) {
+        self.own_tcb = tcb;
+    }
+
     /// `n` slots of the test's range and the test's untyped memory as the
     /// framework's [`Objects`](sel4_rootserver::thread::Objects), to spawn
     /// threads (`sel4_rootserver::thread`) that are destroyed with the test.
@@ -175,7 +184,7 @@ struct Harness {
     /// Slot of the per-test untyped budget.
     budget: CPtr,
     budget_bits: usize,
-    /// The test slot range.
+    /// The test slot range (the test's, then its thread's).
     test_first: CPtr,
     exec: crate::exec::Executor,
     /// Untypeds lent to the current test, revoked after it (shared with
@@ -196,8 +205,10 @@ fn setup_error(what: &str, e: KernelError) -> RunError {
 ///   harness revokes the untyped (destroying every object the test made),
 ///   revokes any untyped lent to it, and revokes and deletes every slot of
 ///   the range, so leaks do not reach the next test;
-/// - the body runs on its own thread (`exec.rs`): its own TCB, stack, TLS
-///   block and IPC buffer, at [`HARNESS_PRIORITY`], with a fault endpoint
+/// - the body runs on its own thread of the framework (`exec.rs`), made
+///   from [`THREAD_SLOTS`] more slots after the test's and its budget: its
+///   own TCB, stack, TLS block and IPC buffer, at [`HARNESS_PRIORITY`],
+///   with a fault endpoint
 ///   the harness polls; a fault, a panic or overrunning the time limit
 ///   (`#[sel4_test(timeout_ms = N)]`, [`DEFAULT_TIMEOUT_MS`] otherwise)
 ///   fails the test, which is then stopped, and the run goes on.
@@ -371,8 +382,7 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
     )
     .map_err(|e| setup_error("carving the test budget", e))?;
 
-    let exec_slots = take(crate::exec::HARNESS_SLOTS)?;
-    let test_first = take(TEST_SLOTS)?;
+    let test_first = take(TEST_SLOTS + THREAD_SLOTS)?;
 
     let tsc_mhz = bi
         .tsc_mhz()
@@ -390,22 +400,21 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
         cnode_size_bits: bi.init_thread_cnode_size_bits(),
         empty_end: end,
     }));
-    let exec = crate::exec::Executor::new(
-        exec_slots,
-        big,
-        machine.user_image_frames.0,
-        HARNESS_PRIORITY,
-    )
-    .map_err(|e| RunError::Setup(format!("setting up the test executor: {e}")))?;
+    let exec = crate::exec::Executor::new(machine.user_image_frames.0, HARNESS_PRIORITY as u8);
     // Test threads run at the harness's priority, so that the harness's
     // yields hand them the CPU and the harness still sees the time pass.
-    kernel::invoke(
-        kernel::ROOT_TCB,
-        sel4_sys::InvocationLabel::TCBSetPriority,
-        &[kernel::ROOT_TCB],
-        &[HARNESS_PRIORITY],
-    )
-    .map_err(|e| setup_error("lowering the harness's priority", e))?;
+    let root_tcb: sel4_rootserver::Cap<sel4_rootserver::TCB> =
+        sel4_rootserver::Cap::from_cptr(kernel::ROOT_TCB);
+    sel4_sys::sel4_cfg_if! {
+        label TCBSetTLSBase {
+            // seL4 10+: the authority's MCP bounds the new priority.
+            let lowered = root_tcb.tcb_set_priority(root_tcb, HARNESS_PRIORITY);
+        } else {
+            // seL4 5.x: the caller's own MCP bounds it.
+            let lowered = root_tcb.tcb_set_priority(HARNESS_PRIORITY as u8);
+        }
+    }
+    lowered.map_err(|e| RunError::Setup(format!("lowering the harness's priority: {e}")))?;
     println!(
         "sel4test: TSC {tsc_mhz} MHz, test slots [{test_first}, {}), budget 2^{budget_bits} bytes",
         test_first + TEST_SLOTS as u64
@@ -433,7 +442,8 @@ impl Harness {
             untyped: self.budget,
             budget_bits: self.budget_bits,
             machine: self.machine,
-            own_tcb: self.exec.tcb_slot(),
+            // Set by the executor once the thread exists.
+            own_tcb: 0,
             borrowed: self.borrowed.clone(),
         };
         let timeout_ms = if def.timeout_ms == 0 {
@@ -444,20 +454,21 @@ impl Harness {
         let limit = timeout_ms
             .saturating_mul(1000)
             .saturating_mul(self.machine.tsc_mhz);
-        self.exec.execute(def.func, ctx, limit, timeout_ms)
+        let thread_first = self.test_first + TEST_SLOTS as u64;
+        self.exec
+            .execute(def.func, ctx, thread_first, self.budget, limit, timeout_ms)
     }
 
-    /// Revokes the test's untyped memory and empties its slots.
+    /// Revokes the test's untyped memory and empties its slots (the test's
+    /// and its thread's).
     fn teardown(&mut self) -> Result<(), String> {
-        self.exec
-            .reset()
-            .map_err(|e| format!("resetting the executor: {e}"))?;
         kernel::cnode_revoke(self.budget).map_err(|e| format!("revoking the budget: {e}"))?;
         let borrowed = core::mem::take(&mut *self.borrowed.lock());
         for ut in borrowed {
             kernel::cnode_revoke(ut).map_err(|e| format!("revoking untyped {ut}: {e}"))?;
         }
-        for slot in self.test_first..self.test_first + TEST_SLOTS as u64 {
+        let end = self.test_first + (TEST_SLOTS + THREAD_SLOTS) as u64;
+        for slot in self.test_first..end {
             // Revoke first: a test may leave caps derived from one in its
             // range elsewhere (for example in a CNode it made).
             kernel::cnode_revoke(slot).map_err(|e| format!("revoking slot {slot}: {e}"))?;
