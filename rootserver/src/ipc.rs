@@ -12,6 +12,7 @@
 
 use core::cell::Cell;
 use core::marker::PhantomData;
+use core::sync::atomic::{AtomicU64, Ordering};
 use sel4_sys::{CPtr, InvocationError, MessageInfo, Word, REGISTER_MRS};
 
 pub use sel4_ipc::{
@@ -26,6 +27,18 @@ use crate::{Cap, CapType, Endpoint, Notification, TCB};
 /// leaves the message info untouched when a bound notification wakes the
 /// thread, so this label tells a signal from a request.
 const SIGNAL_SENTINEL: u64 = ERROR_LABEL - 1;
+
+/// How many times a [`Server`] (of any protocol, in any thread) has written
+/// the receive fields of its thread's IPC buffer. A server records the
+/// count after its own write; while the count is unchanged no other server
+/// has written receive fields since, so the fields still hold what this
+/// server wrote (see [`Server::serve`] for the one assumption this needs).
+static RECEIVE_WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// A [`Server`]'s record when the receive fields may not hold its receive
+/// slot (never written, or the slot changed since); the count never gets
+/// there.
+const NOT_WRITTEN: u64 = u64::MAX;
 
 /// Why a call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +96,12 @@ impl Words {
         (info, mrs)
     }
 
-    fn received(info: MessageInfo, mrs: &[Word; REGISTER_MRS]) -> Words {
+    /// Gathers a message longer than the registers (the cold path of
+    /// [`with_received`], kept out of line so the register-only path
+    /// carries no message-sized buffer).
+    #[cold]
+    #[inline(never)]
+    fn received(info: MessageInfo, mrs: [Word; REGISTER_MRS]) -> Words {
         let len = core::cmp::min(info.get_length() as usize, MAX_MESSAGE_WORDS);
         let mut words = [0; MAX_MESSAGE_WORDS];
         let n = core::cmp::min(len, REGISTER_MRS);
@@ -105,6 +123,7 @@ impl Words {
 /// fits the registers is encoded straight into them (no message-sized
 /// buffer, no IPC buffer access unless `caps` travel); longer ones go
 /// through [`Words`] and spill into the IPC buffer.
+#[inline(always)]
 fn stage_message<M: Message>(
     m: &M,
     caps: &[CPtr],
@@ -123,6 +142,7 @@ fn stage_message<M: Message>(
 }
 
 /// Message info and register words of an error reply.
+#[inline]
 fn stage_error(e: ErrorReply) -> (MessageInfo, [Word; REGISTER_MRS]) {
     if ErrorReply::WORDS <= REGISTER_MRS {
         let mut mrs = [0; REGISTER_MRS];
@@ -136,6 +156,7 @@ fn stage_error(e: ErrorReply) -> (MessageInfo, [Word; REGISTER_MRS]) {
 
 /// Message info and register words of a reply: the response, or the error
 /// reply (a response that does not encode is refused with code 0).
+#[inline(always)]
 fn stage_reply<M: Message>(reply: Result<&M, ErrorReply>) -> (MessageInfo, [Word; REGISTER_MRS]) {
     match reply {
         Ok(m) => stage_message(m, &[]).unwrap_or_else(|_| stage_error(ErrorReply::Refused(0))),
@@ -145,6 +166,7 @@ fn stage_reply<M: Message>(reply: Result<&M, ErrorReply>) -> (MessageInfo, [Word
 
 /// Runs `f` on the label and words of a received message: straight from
 /// the registers when it fits them, else gathered with the IPC buffer.
+#[inline(always)]
 fn with_received<R>(
     info: MessageInfo,
     mrs: &[Word; REGISTER_MRS],
@@ -154,7 +176,7 @@ fn with_received<R>(
     if len <= REGISTER_MRS {
         f(info.get_label(), &mrs[..len])
     } else {
-        let w = Words::received(info, mrs);
+        let w = Words::received(info, *mrs);
         f(w.label, &w.words[..w.len])
     }
 }
@@ -186,6 +208,7 @@ impl<P: Protocol> Client<P> {
     }
 
     /// Sends `req` and waits for the response.
+    #[inline]
     pub fn call(&self, req: &P::Request) -> Result<P::Response, IpcError> {
         self.call_inner(req, &[])
     }
@@ -214,6 +237,7 @@ impl<P: Protocol> Client<P> {
         )
     }
 
+    #[inline(always)]
     fn call_inner(&self, req: &P::Request, caps: &[CPtr]) -> Result<P::Response, IpcError> {
         let (info, mrs) = stage_message(req, caps).map_err(IpcError::Encode)?;
         self.call_staged(info, mrs)
@@ -224,17 +248,40 @@ impl<P: Protocol> Client<P> {
         self.call_staged(info, mrs)
     }
 
+    #[inline(always)]
     fn call_staged(
         &self,
         info: MessageInfo,
         mrs: [Word; REGISTER_MRS],
     ) -> Result<P::Response, IpcError> {
         let r = sel4_sys::call_regs(self.ep.cptr(), info, mrs);
-        match with_received(r.info, &r.mrs, decode_reply::<P::Response>) {
-            Ok(Reply::Ok(v)) => Ok(v),
-            Ok(Reply::Err(e)) => Err(IpcError::Remote(e)),
-            Err(e) => Err(IpcError::BadReply(e)),
+        // `decode_reply` on the received words: a response that fits the
+        // registers and decodes is taken in line (`decode` is pure, and
+        // decoding before the label test lets the compiler drop that test
+        // for a label the response type knows); everything else (error
+        // replies, bad responses, longer messages) out of line.
+        let len = r.info.get_length() as usize;
+        let label = r.info.get_label();
+        if len <= REGISTER_MRS {
+            if let Ok(v) = P::Response::decode(label, &r.mrs[..len]) {
+                if label != ERROR_LABEL {
+                    return Ok(v);
+                }
+            }
         }
+        reply_slow::<P::Response>(r)
+    }
+}
+
+/// What a client makes of a reply that is an error reply or longer than
+/// the registers.
+#[cold]
+#[inline(never)]
+fn reply_slow<M: Message>(r: sel4_sys::Received) -> Result<M, IpcError> {
+    match with_received(r.info, &r.mrs, decode_reply::<M>) {
+        Ok(Reply::Ok(v)) => Ok(v),
+        Ok(Reply::Err(e)) => Err(IpcError::Remote(e)),
+        Err(e) => Err(IpcError::BadReply(e)),
     }
 }
 
@@ -267,6 +314,9 @@ pub enum Incoming<M> {
 pub struct Server<P: Protocol> {
     ep: Cap<Endpoint>,
     receive_slot: Cell<Option<CPtr>>,
+    /// [`RECEIVE_WRITES`] after this server last wrote the receive fields
+    /// for its current `receive_slot`, else [`NOT_WRITTEN`].
+    written: Cell<u64>,
     signal_badges: Cell<Word>,
     _p: PhantomData<P>,
 }
@@ -286,6 +336,7 @@ impl<P: Protocol> Server<P> {
         Server {
             ep,
             receive_slot: Cell::new(None),
+            written: Cell::new(NOT_WRITTEN),
             signal_badges: Cell::new(0),
             _p: PhantomData,
         }
@@ -294,8 +345,24 @@ impl<P: Protocol> Server<P> {
     /// Accepts one capability per request into `slot` of the root CNode.
     pub fn set_receive_slot(&self, slot: Option<CPtr>) {
         self.receive_slot.set(slot);
+        self.written.set(NOT_WRITTEN);
     }
 
+    /// [`Server::prepare_receive`] unless the receive fields still hold
+    /// what this server last wrote for its current slot: no server wrote
+    /// them since and the slot did not change. Only for [`Server::serve`],
+    /// where the handler is the only other code this thread runs between
+    /// receives (see its documentation).
+    #[inline(always)]
+    fn prepare_receive_cached(&self) {
+        if RECEIVE_WRITES.load(Ordering::Relaxed) != self.written.get() {
+            self.prepare_receive();
+        }
+    }
+
+    /// Writes the receive fields of the IPC buffer for the current receive
+    /// slot (all zero without one, so no capability is accepted).
+    #[inline(always)]
     fn prepare_receive(&self) {
         let slot = self.receive_slot.get();
         sel4_sys::with_ipc_buffer(|b| match slot {
@@ -310,8 +377,16 @@ impl<P: Protocol> Server<P> {
                 b.receive_depth = 0;
             }
         });
+        // Same thread: this count is above every count another server of
+        // this thread recorded before, and below every later one.
+        self.written.set(
+            RECEIVE_WRITES
+                .fetch_add(1, Ordering::Relaxed)
+                .wrapping_add(1),
+        );
     }
 
+    #[inline(always)]
     fn incoming(
         &self,
         sent: MessageInfo,
@@ -331,13 +406,19 @@ impl<P: Protocol> Server<P> {
             })
         } else {
             let slot = self.receive_slot.take();
+            self.written.set(NOT_WRITTEN);
             slot.map(ReceivedCap::Transferred)
         };
         let message = with_received(r.info, &r.mrs, |label, words| {
-            if label == ERROR_LABEL || label == SIGNAL_SENTINEL {
-                Err(ErrorReply::UnknownLabel(label))
-            } else {
-                P::Request::decode(label, words).map_err(ErrorReply::from)
+            // Reserved labels are refused whatever `decode` says; decoding
+            // first (it is pure) lets the compiler drop the label test on
+            // the path of a label the request type knows.
+            let reserved = label == ERROR_LABEL || label == SIGNAL_SENTINEL;
+            match P::Request::decode(label, words) {
+                Ok(m) if !reserved => Ok(m),
+                Ok(_) => Err(ErrorReply::UnknownLabel(label)),
+                Err(_) if reserved => Err(ErrorReply::UnknownLabel(label)),
+                Err(e) => Err(ErrorReply::from(e)),
             }
         });
         Incoming::Request {
@@ -348,19 +429,57 @@ impl<P: Protocol> Server<P> {
     }
 
     /// Waits for the next request (or signal of a bound notification).
+    #[inline]
     pub fn recv(&self) -> Incoming<P::Request> {
-        self.prepare_receive();
-        let sent = MessageInfo::new(SIGNAL_SENTINEL, 0, 0, 0);
-        let r = sel4_sys::recv_with_info(self.ep.cptr(), sent);
+        let (sent, r) = self.recv_raw(false);
         self.incoming(sent, false, r)
     }
 
+    /// The receive of [`Server::recv`]: the message info passed in (to
+    /// tell a signal from a request) and what the kernel returned.
+    #[inline(always)]
+    fn recv_raw(&self, cached: bool) -> (MessageInfo, sel4_sys::Received) {
+        if cached {
+            self.prepare_receive_cached();
+        } else {
+            self.prepare_receive();
+        }
+        let sent = MessageInfo::new(SIGNAL_SENTINEL, 0, 0, 0);
+        (sent, sel4_sys::recv_with_info(self.ep.cptr(), sent))
+    }
+
     /// Answers the current request, then waits for the next one.
+    #[inline]
     pub fn reply_recv(&self, reply: Result<&P::Response, ErrorReply>) -> Incoming<P::Request> {
         let (info, mrs) = stage_reply(reply);
-        self.prepare_receive();
-        let r = sel4_sys::reply_recv_regs(self.ep.cptr(), info, mrs);
+        self.reply_recv_staged(info, mrs)
+    }
+
+    /// [`Server::reply_recv`] with the reply already staged.
+    #[inline(always)]
+    fn reply_recv_staged(
+        &self,
+        info: MessageInfo,
+        mrs: [Word; REGISTER_MRS],
+    ) -> Incoming<P::Request> {
+        let r = self.reply_recv_raw(false, info, mrs);
         self.incoming(info, true, r)
+    }
+
+    /// The syscall of [`Server::reply_recv`].
+    #[inline(always)]
+    fn reply_recv_raw(
+        &self,
+        cached: bool,
+        info: MessageInfo,
+        mrs: [Word; REGISTER_MRS],
+    ) -> sel4_sys::Received {
+        if cached {
+            self.prepare_receive_cached();
+        } else {
+            self.prepare_receive();
+        }
+        sel4_sys::reply_recv_regs(self.ep.cptr(), info, mrs)
     }
 
     /// Answers the current request without waiting for another.
@@ -370,39 +489,52 @@ impl<P: Protocol> Server<P> {
     }
 
     /// Serves requests until `handler` says stop. Requests that do not
-    /// decode get their error reply here; `handler` sees only good ones
-    /// and signals.
+    /// decode get their error reply here; `handler` sees only good ones.
+    /// Signals of a bound notification are not passed to `handler`: the
+    /// loop goes back to waiting (use [`Server::recv`] and
+    /// [`Server::reply_recv`] to handle them).
+    ///
+    /// The receive fields of the IPC buffer are written only when this
+    /// server's receive slot changed or another [`Server`] wrote them since
+    /// (not on every receive). That assumes `handler` does not write them
+    /// itself behind the servers' back (through `sel4_sys::with_ipc_buffer`
+    /// or a raw receive); it sets slots with [`Server::set_receive_slot`].
     pub fn serve<F>(&self, mut handler: F)
     where
         F: FnMut(Word, P::Request, Option<ReceivedCap>) -> Control<P::Response>,
     {
-        let mut next = self.recv();
+        // What the kernel returned and the message info this server passed
+        // in, carried round the loop as plain words; each turn classifies
+        // them (exactly as `recv`/`reply_recv` do), and the answer is
+        // staged straight into registers.
+        let (mut sent, mut r) = self.recv_raw(true);
+        let mut after_reply = false;
         loop {
-            let answer = match next {
+            let (info, mrs) = match self.incoming(sent, after_reply, r) {
                 Incoming::Signal { .. } => {
-                    next = self.recv();
+                    (sent, r) = self.recv_raw(true);
+                    after_reply = false;
                     continue;
                 }
                 Incoming::Request {
                     message: Err(e), ..
-                } => Err(e),
+                } => stage_error(e),
                 Incoming::Request {
                     badge,
                     message: Ok(m),
                     cap,
                 } => match handler(badge, m, cap) {
-                    Control::Reply(r) => Ok(r),
-                    Control::Refuse(code) => Err(ErrorReply::Refused(code)),
+                    Control::Reply(r) => stage_reply(Ok(&r)),
+                    Control::Refuse(code) => stage_error(ErrorReply::Refused(code)),
                     Control::ReplyAndStop(r) => {
                         self.reply(Ok(&r));
                         return;
                     }
                 },
             };
-            next = match &answer {
-                Ok(r) => self.reply_recv(Ok(r)),
-                Err(e) => self.reply_recv(Err(*e)),
-            };
+            r = self.reply_recv_raw(true, info, mrs);
+            sent = info;
+            after_reply = true;
         }
     }
 }

@@ -51,6 +51,7 @@ pub struct Received {
 }
 
 /// `seL4_Send` with the message words in registers only.
+#[inline]
 pub fn send_regs(dest: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) {
     let mut r = Regs {
         cap_or_badge: dest,
@@ -61,6 +62,7 @@ pub fn send_regs(dest: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) {
 }
 
 /// `seL4_NBSend` with the message words in registers only.
+#[inline]
 pub fn nb_send_regs(dest: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) {
     let mut r = Regs {
         cap_or_badge: dest,
@@ -71,6 +73,7 @@ pub fn nb_send_regs(dest: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) {
 }
 
 /// `seL4_Call` with the message words in registers only.
+#[inline]
 pub fn call_regs(dest: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) -> Received {
     let mut r = Regs {
         cap_or_badge: dest,
@@ -86,6 +89,7 @@ pub fn call_regs(dest: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) -> Re
 }
 
 /// `seL4_Recv` on `src` (an endpoint or notification), registers only.
+#[inline]
 pub fn recv_regs(src: CPtr) -> Received {
     let mut r = Regs {
         cap_or_badge: src,
@@ -100,6 +104,7 @@ pub fn recv_regs(src: CPtr) -> Received {
 }
 
 /// `seL4_NBRecv` on `src`, registers only.
+#[inline]
 pub fn nb_recv_regs(src: CPtr) -> Received {
     let mut r = Regs {
         cap_or_badge: src,
@@ -114,6 +119,7 @@ pub fn nb_recv_regs(src: CPtr) -> Received {
 }
 
 /// `seL4_Reply` with the message words in registers only.
+#[inline]
 pub fn reply_regs(info: MessageInfo, mrs: [Word; REGISTER_MRS]) {
     let mut r = Regs {
         cap_or_badge: 0,
@@ -125,6 +131,7 @@ pub fn reply_regs(info: MessageInfo, mrs: [Word; REGISTER_MRS]) {
 
 /// `seL4_ReplyRecv`: reply to the current caller, then wait on `src`;
 /// registers only.
+#[inline]
 pub fn reply_recv_regs(src: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) -> Received {
     let mut r = Regs {
         cap_or_badge: src,
@@ -252,6 +259,7 @@ pub fn debug_cap_identify(cap: CPtr) -> Result<Word, NotConfigured> {
 /// `seL4_Recv` on `src` with `info` in the message-info register. The kernel
 /// overwrites it for a message but leaves it as it was when a notification
 /// bound to the thread wakes it, which tells the two apart.
+#[inline]
 pub fn recv_with_info(src: CPtr, info: MessageInfo) -> Received {
     let mut r = Regs {
         cap_or_badge: src,

@@ -132,9 +132,11 @@ macro_rules! unsigned_field {
     ($($t:ty),*) => {$(
         impl Field for $t {
             const WORDS: usize = 1;
+            #[inline]
             fn put(&self, out: &mut [Word]) {
                 out[0] = *self as Word;
             }
+            #[inline]
             fn get(words: &[Word]) -> Result<Self, usize> {
                 <$t>::try_from(words[0]).map_err(|_| 0)
             }
@@ -147,9 +149,11 @@ macro_rules! signed_field {
     ($($t:ty),*) => {$(
         impl Field for $t {
             const WORDS: usize = 1;
+            #[inline]
             fn put(&self, out: &mut [Word]) {
                 out[0] = i64::from(*self) as Word;
             }
+            #[inline]
             fn get(words: &[Word]) -> Result<Self, usize> {
                 <$t>::try_from(words[0] as i64).map_err(|_| 0)
             }
@@ -160,9 +164,11 @@ signed_field!(i8, i16, i32, i64);
 
 impl Field for bool {
     const WORDS: usize = 1;
+    #[inline]
     fn put(&self, out: &mut [Word]) {
         out[0] = Word::from(*self);
     }
+    #[inline]
     fn get(words: &[Word]) -> Result<Self, usize> {
         match words[0] {
             0 => Ok(false),
@@ -174,11 +180,13 @@ impl Field for bool {
 
 impl<T: Field + Copy + Default, const N: usize> Field for [T; N] {
     const WORDS: usize = N * T::WORDS;
+    #[inline]
     fn put(&self, out: &mut [Word]) {
         for (i, v) in self.iter().enumerate() {
             v.put(&mut out[i * T::WORDS..]);
         }
     }
+    #[inline]
     fn get(words: &[Word]) -> Result<Self, usize> {
         let mut arr = [T::default(); N];
         for (i, slot) in arr.iter_mut().enumerate() {
@@ -190,6 +198,7 @@ impl<T: Field + Copy + Default, const N: usize> Field for [T; N] {
 
 /// Checks a buffer's size before encoding `needed` words.
 #[doc(hidden)]
+#[inline]
 pub fn check_room(needed: usize, out: &[Word]) -> Result<(), EncodeError> {
     if out.len() < needed {
         Err(EncodeError::BufferTooSmall {
@@ -203,6 +212,7 @@ pub fn check_room(needed: usize, out: &[Word]) -> Result<(), EncodeError> {
 
 /// Checks a received message's length against what `label` needs.
 #[doc(hidden)]
+#[inline]
 pub fn check_len(label: u64, expected: usize, words: &[Word]) -> Result<(), DecodeError> {
     if words.len() != expected {
         Err(DecodeError::WrongLength {
@@ -217,6 +227,7 @@ pub fn check_len(label: u64, expected: usize, words: &[Word]) -> Result<(), Deco
 
 /// Reads one field at `*at`, advancing it.
 #[doc(hidden)]
+#[inline]
 pub fn get_field<T: Field>(label: u64, words: &[Word], at: &mut usize) -> Result<T, DecodeError> {
     let start = *at;
     *at += T::WORDS;
@@ -229,6 +240,7 @@ pub fn get_field<T: Field>(label: u64, words: &[Word], at: &mut usize) -> Result
 
 /// Writes one field at `*at`, advancing it.
 #[doc(hidden)]
+#[inline]
 pub fn put_field<T: Field>(value: &T, out: &mut [Word], at: &mut usize) {
     value.put(&mut out[*at..]);
     *at += T::WORDS;
@@ -311,12 +323,14 @@ macro_rules! message {
                 $( 0 $($(+ <$fty as $crate::Field>::WORDS)*)? ),*
             ]);
 
+            #[inline]
             fn label(&self) -> u64 {
                 match self {
                     $( $name::$variant $({ $($field: _),* })? => $label, )*
                 }
             }
 
+            #[inline]
             #[allow(unused_variables, unused_mut)]
             fn encode(&self, out: &mut [$crate::Word]) -> $crate::__private::core::result::Result<usize, $crate::EncodeError> {
                 match self {
@@ -332,6 +346,7 @@ macro_rules! message {
                 }
             }
 
+            #[inline]
             #[allow(unused_variables, unused_mut)]
             fn decode(label: u64, words: &[$crate::Word]) -> $crate::__private::core::result::Result<Self, $crate::DecodeError> {
                 $(
@@ -363,10 +378,12 @@ macro_rules! message {
         impl $crate::Message for $name {
             const MAX_WORDS: usize = 0 $(+ <$fty as $crate::Field>::WORDS)*;
 
+            #[inline]
             fn label(&self) -> u64 {
                 $label
             }
 
+            #[inline]
             #[allow(unused_variables, unused_mut)]
             fn encode(&self, out: &mut [$crate::Word]) -> $crate::__private::core::result::Result<usize, $crate::EncodeError> {
                 $crate::check_room(Self::MAX_WORDS, out)?;
@@ -375,6 +392,7 @@ macro_rules! message {
                 Ok(at)
             }
 
+            #[inline]
             #[allow(unused_variables, unused_mut)]
             fn decode(label: u64, words: &[$crate::Word]) -> $crate::__private::core::result::Result<Self, $crate::DecodeError> {
                 if label != $label {
@@ -441,6 +459,7 @@ impl ErrorReply {
     pub const WORDS: usize = 4;
 
     /// Encodes into 4 words (kind, details).
+    #[inline]
     pub fn encode(&self) -> [Word; 4] {
         match *self {
             ErrorReply::UnknownLabel(l) => [1, l, 0, 0],
@@ -483,6 +502,7 @@ impl ErrorReply {
 }
 
 impl From<DecodeError> for ErrorReply {
+    #[inline]
     fn from(e: DecodeError) -> ErrorReply {
         match e {
             DecodeError::UnknownLabel(l) => ErrorReply::UnknownLabel(l),
