@@ -76,17 +76,20 @@ impl CSpace {
     }
 
     /// Takes a free slot.
+    #[inline]
     pub fn alloc_slot(&mut self) -> Result<CPtr> {
         Ok(self.slots.alloc()?)
     }
 
     /// Takes `n` contiguous free slots; returns the first.
+    #[inline]
     pub fn alloc_slots(&mut self, n: usize) -> Result<CPtr> {
         Ok(self.slots.alloc_range(n)?)
     }
 
     /// Returns an (empty) slot to the allocator. Freeing a slot twice is
     /// an error.
+    #[inline]
     pub fn free_slot(&mut self, slot: CPtr) -> Result<()> {
         Ok(self.slots.free(slot)?)
     }
@@ -198,13 +201,19 @@ impl CSpace {
 
     /// `CNode_Delete`, then frees the slot. Deleting a capability whose
     /// slot was already freed is an error ([`sel4_alloc::AllocError::SlotNotAllocated`]).
+    #[inline]
     pub fn delete<T: CapType>(&mut self, cap: Cap<T>) -> Result<()> {
+        let slot = cap.cptr();
         let (start, end) = self.slots.range();
-        if (start..end).contains(&cap.cptr()) && !self.slots.is_allocated(cap.cptr()) {
-            return Err(sel4_alloc::AllocError::SlotNotAllocated { slot: cap.cptr() }.into());
+        let ours = (start..end).contains(&slot);
+        if ours && !self.slots.is_allocated(slot) {
+            return Err(sel4_alloc::AllocError::SlotNotAllocated { slot }.into());
         }
-        self.root.cnode_delete(cap.cptr(), depth())?;
-        self.release(cap.cptr())
+        self.root.cnode_delete(slot, depth())?;
+        if ours {
+            self.slots.free(slot)?;
+        }
+        Ok(())
     }
 
     /// `CNode_Revoke`: deletes every capability derived from `cap` (the

@@ -85,10 +85,11 @@ impl UntypedPool {
 
     /// Performs the retype a placement planned, into `count` fresh
     /// contiguous slots; undoes the plan and frees the slots on failure.
+    #[inline]
     fn retype(
         &mut self,
         cspace: &mut CSpace,
-        p: Placement,
+        p: &Placement,
         ty: ObjectType,
         size_arg: usize,
     ) -> Result<CPtr> {
@@ -99,25 +100,11 @@ impl UntypedPool {
         };
         let first = match slots {
             Ok(s) => s,
-            Err(e) => {
-                self.alloc.rollback(&p)?;
-                return Err(e);
-            }
+            Err(e) => return Err(self.no_slots(p, e)),
         };
         let ut: Cap<Untyped> = Cap::from_cptr(p.untyped);
         if let Err(e) = ut.retype_raw(ty, size_arg, Destination::root_cnode(), first, p.count) {
-            log::warn!(
-                "retype of {} x {:?} (2^{} bytes) from untyped {:#x} at {:#x} failed: {}",
-                p.count,
-                ty,
-                p.size_bits,
-                p.untyped,
-                p.paddr,
-                e
-            );
-            self.alloc.rollback(&p)?;
-            cspace.free_slots(first, p.count)?;
-            return Err(e);
+            return Err(self.retype_refused(cspace, p, ty, first, e));
         }
         for k in 0..p.count as u64 {
             self.objects.insert(first + k, p.untyped);
@@ -125,9 +112,52 @@ impl UntypedPool {
         Ok(first)
     }
 
+    /// [`UntypedPool::retype`] found no slots: undoes the plan; the error
+    /// to return.
+    #[cold]
+    #[inline(never)]
+    fn no_slots(&mut self, p: &Placement, e: Error) -> Error {
+        match self.alloc.rollback(p) {
+            Ok(()) => e,
+            Err(r) => r.into(),
+        }
+    }
+
+    /// The kernel refused [`UntypedPool::retype`]'s retype into the slots
+    /// from `first`: undoes the plan and frees the slots; the error to
+    /// return.
+    #[cold]
+    #[inline(never)]
+    fn retype_refused(
+        &mut self,
+        cspace: &mut CSpace,
+        p: &Placement,
+        ty: ObjectType,
+        first: CPtr,
+        e: Error,
+    ) -> Error {
+        log::warn!(
+            "retype of {} x {:?} (2^{} bytes) from untyped {:#x} at {:#x} failed: {}",
+            p.count,
+            ty,
+            p.size_bits,
+            p.untyped,
+            p.paddr,
+            e
+        );
+        if let Err(r) = self.alloc.rollback(p) {
+            return r.into();
+        }
+        if let Err(r) = cspace.free_slots(first, p.count) {
+            return r;
+        }
+        e
+    }
+
     /// Creates `count` objects of `ty` (`size_arg` is the retype's size
     /// argument; `size_bits` the object's size in bytes, log2) from one
     /// untyped of `kind`; returns the first of `count` contiguous slots.
+    #[inline]
     pub fn create_raw(
         &mut self,
         cspace: &mut CSpace,
@@ -138,7 +168,7 @@ impl UntypedPool {
         kind: MemoryKind,
     ) -> Result<CPtr> {
         let p = self.alloc.alloc_many(size_bits as u8, count, kind)?;
-        self.retype(cspace, p, ty, size_arg)
+        self.retype(cspace, &p, ty, size_arg)
     }
 
     /// Creates one object of the fixed-size kind `T` from RAM.
@@ -168,7 +198,7 @@ impl UntypedPool {
         let p = self
             .alloc
             .alloc_from(untyped.cptr(), T::SIZE_BITS as u8, 1)?;
-        let s = self.retype(cspace, p, T::TYPE, 0)?;
+        let s = self.retype(cspace, &p, T::TYPE, 0)?;
         Ok(Cap::from_cptr(s))
     }
 
@@ -191,7 +221,7 @@ impl UntypedPool {
     /// requests unless the caller uses it directly).
     pub fn create_untyped(&mut self, cspace: &mut CSpace, size_bits: u8) -> Result<Cap<Untyped>> {
         let p = self.alloc.alloc(size_bits, MemoryKind::Ram)?;
-        let s = self.retype(cspace, p, ObjectType::UntypedObject, size_bits as usize)?;
+        let s = self.retype(cspace, &p, ObjectType::UntypedObject, size_bits as usize)?;
         self.alloc.add_children(&p, s)?;
         Ok(Cap::from_cptr(s))
     }
@@ -229,13 +259,13 @@ impl UntypedPool {
             match self.alloc.carve_step(paddr, size_bits as u8)? {
                 CarveStep::Ready { untyped } => {
                     let p = self.alloc.alloc_from(untyped, size_bits as u8, 1)?;
-                    let s = self.retype(cspace, p, ty, 0)?;
+                    let s = self.retype(cspace, &p, ty, 0)?;
                     return Ok(Cap::from_cptr(s));
                 }
                 CarveStep::Split { placement } => {
                     let s = self.retype(
                         cspace,
-                        placement,
+                        &placement,
                         ObjectType::UntypedObject,
                         placement.size_bits as usize,
                     )?;
@@ -291,8 +321,36 @@ impl UntypedPool {
             .objects
             .get(slot)
             .ok_or(sel4_alloc::AllocError::SlotNotAllocated { slot })?;
-        let carved = self.alloc.get(slot);
-        if carved.is_some_and(|u| u.used != 0) {
+        self.destroy_owned(cspace, cap, ut)
+    }
+
+    /// Deletes the capability and frees its slot: as
+    /// [`UntypedPool::destroy`] for an object the pool made, as
+    /// [`CSpace::delete`] for any other (one lookup for both).
+    #[inline]
+    pub(crate) fn delete_any<T: CapType>(
+        &mut self,
+        cspace: &mut CSpace,
+        cap: Cap<T>,
+    ) -> Result<()> {
+        match self.objects.get(cap.cptr()) {
+            Some(ut) => self.destroy_owned(cspace, cap, ut),
+            None => cspace.delete(cap),
+        }
+    }
+
+    /// [`UntypedPool::destroy`] of the object at `cap`, made from the
+    /// untyped `ut`.
+    #[inline]
+    fn destroy_owned<T: CapType>(
+        &mut self,
+        cspace: &mut CSpace,
+        cap: Cap<T>,
+        ut: CPtr,
+    ) -> Result<()> {
+        let slot = cap.cptr();
+        let carved = self.alloc.get(slot).map(|u| u.used);
+        if carved.is_some_and(|used| used != 0) {
             // A carved untyped with objects of its own: revoke it first.
             return Err(Error::Kernel(sel4_sys::InvocationError::RevokeFirst));
         }

@@ -266,21 +266,37 @@ impl Objects {
     /// Runs `op`; when it fails for lack of untyped memory and untypeds
     /// given to [`Objects::new`] can still give some, carves a chunk and
     /// runs `op` again.
+    #[inline]
     fn with_memory<R>(
         &mut self,
         mut op: impl FnMut(&mut Objects) -> Result<R, Error>,
     ) -> Result<R, Error> {
+        match op(self) {
+            Ok(r) => Ok(r),
+            Err(e) => self.retry_with_memory(e, op),
+        }
+    }
+
+    /// [`Objects::with_memory`] after `op` failed with `e`.
+    #[cold]
+    #[inline(never)]
+    fn retry_with_memory<R>(
+        &mut self,
+        mut e: Error,
+        mut op: impl FnMut(&mut Objects) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         loop {
-            match op(self) {
-                Err(e) => match untyped_exhausted(&e) {
-                    Some(bits) if !self.opaque.is_empty() => {
-                        if !self.carve_chunk(bits)? {
-                            return Err(e);
-                        }
+            match untyped_exhausted(&e) {
+                Some(bits) if !self.opaque.is_empty() => {
+                    if !self.carve_chunk(bits)? {
+                        return Err(e);
                     }
-                    _ => return Err(e),
-                },
-                r => return r,
+                }
+                _ => return Err(e),
+            }
+            match op(self) {
+                Ok(r) => return Ok(r),
+                Err(x) => e = x,
             }
         }
     }
@@ -336,11 +352,7 @@ impl Objects {
     /// Deletes the capability and frees its slot (and, for an object made
     /// here, gives its memory back to the bookkeeping).
     pub fn delete<T: CapType>(&mut self, cap: Cap<T>) -> Result<(), Error> {
-        if self.pool.owns(cap.cptr()) {
-            self.pool.destroy(&mut self.cspace, cap)
-        } else {
-            self.cspace.delete(cap)
-        }
+        self.pool.delete_any(&mut self.cspace, cap)
     }
 
     /// A fresh 4 KiB frame of RAM mapped read-write at a free address of the

@@ -39,21 +39,25 @@ impl<V: Copy> IdMap<V> {
     }
 
     /// Number of ids in the map.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the map is empty.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    #[inline]
     fn dense_index(&self, id: u64) -> Option<usize> {
         let i = id.checked_sub(self.base)?;
         (i < self.dense.len() as u64).then_some(i as usize)
     }
 
     /// The value of `id`.
+    #[inline]
     pub fn get(&self, id: u64) -> Option<V> {
         match self.dense_index(id) {
             Some(i) => self.dense[i],
@@ -63,6 +67,7 @@ impl<V: Copy> IdMap<V> {
     }
 
     /// Whether `id` is in the map.
+    #[inline]
     pub fn contains(&self, id: u64) -> bool {
         self.get(id).is_some()
     }
@@ -105,10 +110,13 @@ impl<V: Copy> IdMap<V> {
     }
 
     /// Sets the value of `id`; returns the previous one.
+    #[inline]
     pub fn insert(&mut self, id: u64, value: V) -> Option<V> {
-        let old = match self.cover(id) {
+        // The common case, an id the table already covers, inline; growing
+        // the table or the sparse map out of line.
+        let old = match self.dense_index(id) {
             Some(i) => self.dense[i].replace(value),
-            None => self.sparse.insert(id, value),
+            None => self.insert_slow(id, value),
         };
         if old.is_none() {
             self.len += 1;
@@ -116,10 +124,21 @@ impl<V: Copy> IdMap<V> {
         old
     }
 
+    /// [`IdMap::insert`] of an id outside the table (`len` not updated).
+    #[inline(never)]
+    fn insert_slow(&mut self, id: u64, value: V) -> Option<V> {
+        match self.cover(id) {
+            Some(i) => self.dense[i].replace(value),
+            None => self.sparse.insert(id, value),
+        }
+    }
+
     /// Removes `id`; returns its value.
+    #[inline]
     pub fn remove(&mut self, id: u64) -> Option<V> {
         let old = match self.dense_index(id) {
             Some(i) => self.dense[i].take(),
+            None if self.sparse.is_empty() => None,
             None => self.sparse.remove(&id),
         };
         if old.is_some() {

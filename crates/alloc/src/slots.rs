@@ -33,29 +33,35 @@ impl SlotAllocator {
     }
 
     /// The range `[start, end)` this allocator manages.
+    #[inline]
     pub fn range(&self) -> (u64, u64) {
         (self.start, self.end)
     }
 
     /// Number of slots in the range.
+    #[inline]
     pub fn capacity(&self) -> usize {
         (self.end - self.start) as usize
     }
 
     /// Slots in use.
+    #[inline]
     pub fn used(&self) -> usize {
         self.in_use
     }
 
     /// Slots still free.
+    #[inline]
     pub fn available(&self) -> usize {
         self.capacity() - self.in_use
     }
 
+    #[inline]
     fn bit(&self, i: usize) -> bool {
         self.used[i / 64] & (1 << (i % 64)) != 0
     }
 
+    #[inline]
     fn set(&mut self, i: usize, v: bool) {
         if v {
             self.used[i / 64] |= 1 << (i % 64);
@@ -65,6 +71,7 @@ impl SlotAllocator {
         }
     }
 
+    #[cold]
     fn exhausted(&self, requested: usize) -> AllocError {
         AllocError::SlotsExhausted {
             requested,
@@ -73,6 +80,7 @@ impl SlotAllocator {
     }
 
     /// Takes the lowest free slot.
+    #[inline]
     pub fn alloc(&mut self) -> Result<u64, AllocError> {
         let cap = self.capacity();
         for w in self.hint..self.used.len() {
@@ -131,6 +139,7 @@ impl SlotAllocator {
         Err(self.exhausted(n))
     }
 
+    #[inline]
     fn index(&self, slot: u64) -> Result<usize, AllocError> {
         if slot < self.start || slot >= self.end {
             return Err(AllocError::SlotOutOfRange {
@@ -143,6 +152,7 @@ impl SlotAllocator {
     }
 
     /// Whether `slot` is handed out (false outside the range).
+    #[inline]
     pub fn is_allocated(&self, slot: u64) -> bool {
         self.index(slot).map(|i| self.bit(i)).unwrap_or(false)
     }
@@ -161,6 +171,7 @@ impl SlotAllocator {
 
     /// Returns a slot. A slot outside the range or not allocated (a double
     /// free) is an error and changes nothing.
+    #[inline]
     pub fn free(&mut self, slot: u64) -> Result<(), AllocError> {
         let i = self.index(slot)?;
         if !self.bit(i) {

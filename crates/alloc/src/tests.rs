@@ -245,6 +245,33 @@ fn untyped_best_fit_and_many_in_one() {
 }
 
 #[test]
+fn untyped_ties_go_to_the_lowest_id_whatever_the_order_added() {
+    let mut a = UntypedAllocator::new();
+    // Same size, added in decreasing id order (carved children, or an
+    // untyped given back by the caller, can arrive in any order).
+    a.add(ut(0x30, 0x1_0000, 12, false)).unwrap();
+    a.add(ut(0x10, 0x2_0000, 12, false)).unwrap();
+    a.add(ut(0x20, 0x3_0000, 12, false)).unwrap();
+    assert_eq!(a.alloc(4, MemoryKind::Ram).unwrap().untyped, 0x10);
+    // 0x10 would pad 16 bytes to align 32: the unpadded ones win, the
+    // lowest id first.
+    assert_eq!(a.alloc(5, MemoryKind::Ram).unwrap().untyped, 0x20);
+    // 64 bytes: 0x10 pads 48, 0x20 32, 0x30 (still empty) none.
+    assert_eq!(a.alloc(6, MemoryKind::Ram).unwrap().untyped, 0x30);
+    // 128 bytes: 0x10 pads 112, 0x20 96, 0x30 (watermark 64) 64: every
+    // one pads, the least padding wins over the lower ids.
+    assert_eq!(a.alloc(7, MemoryKind::Ram).unwrap().untyped, 0x30);
+    // 256 and 512 bytes: 0x30 (watermarks 256 and 512) pads nothing.
+    assert_eq!(a.alloc(8, MemoryKind::Ram).unwrap().untyped, 0x30);
+    assert_eq!(a.alloc(9, MemoryKind::Ram).unwrap().untyped, 0x30);
+    // Watermark of 0x30 to 2064.
+    assert_eq!(a.alloc_from(0x30, 10, 1).unwrap().offset, 1024);
+    assert_eq!(a.alloc_from(0x30, 4, 1).unwrap().offset, 2048);
+    // 1 KiB: 0x10 pads 1008, 0x20 992, 0x30 1008.
+    assert_eq!(a.alloc(10, MemoryKind::Ram).unwrap().untyped, 0x20);
+}
+
+#[test]
 fn untyped_bad_and_duplicate() {
     let mut a = UntypedAllocator::new();
     assert!(matches!(

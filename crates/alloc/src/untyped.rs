@@ -41,6 +41,7 @@ pub enum MemoryKind {
 }
 
 impl MemoryKind {
+    #[inline]
     fn is_device(self) -> bool {
         self == MemoryKind::Device
     }
@@ -62,6 +63,7 @@ pub struct Untyped {
 
 impl Untyped {
     /// Size in bytes.
+    #[inline]
     pub fn size(&self) -> u64 {
         1u64 << self.size_bits
     }
@@ -143,6 +145,7 @@ struct Entry {
 impl Entry {
     /// Offset of the first of `count` objects of `2^size_bits` bytes, if
     /// they fit above the watermark.
+    #[inline]
     fn fit(&self, size_bits: u8, count: usize) -> Option<u64> {
         if size_bits > self.ut.size_bits {
             return None;
@@ -155,10 +158,12 @@ impl Entry {
         (end <= self.ut.size()).then_some(start)
     }
 
+    #[inline]
     fn free(&self) -> u64 {
         self.ut.size() - self.watermark
     }
 
+    #[inline]
     fn kind(&self) -> usize {
         self.ut.is_device as usize
     }
@@ -167,10 +172,11 @@ impl Entry {
 /// The untypeds of one kind and one size.
 #[derive(Debug, Clone, Default)]
 struct Bucket {
-    /// Slab indices.
+    /// Slab indices, in increasing order of the untypeds' ids (so that a
+    /// search can stop at the first member that fits without padding).
     members: Vec<u32>,
     /// At least the free bytes of every member (exact after a search of the
-    /// bucket; allocations only lower the real figure).
+    /// whole bucket; allocations only lower the real figure).
     max_free: u64,
 }
 
@@ -251,8 +257,12 @@ impl UntypedAllocator {
         self.entries.push(e);
         self.by_id.insert(ut.id, i);
         let (k, b) = (ut.is_device as usize, ut.size_bits as usize);
+        let entries = &self.entries;
         let bucket = &mut self.buckets.by_size[k][b];
-        bucket.members.push(i);
+        let pos = bucket
+            .members
+            .partition_point(|&m| entries[m as usize].ut.id < ut.id);
+        bucket.members.insert(pos, i);
         bucket.max_free = bucket.max_free.max(ut.size());
         self.buckets.nonempty[k] |= 1 << b;
         if let Some(p) = parent {
@@ -271,7 +281,7 @@ impl UntypedAllocator {
         let (k, b) = (e.kind(), e.ut.size_bits as usize);
         let bucket = &mut self.buckets.by_size[k][b];
         if let Some(pos) = bucket.members.iter().position(|&m| m == i) {
-            bucket.members.swap_remove(pos);
+            bucket.members.remove(pos);
         }
         if bucket.members.is_empty() {
             bucket.max_free = 0;
@@ -297,15 +307,18 @@ impl UntypedAllocator {
         e
     }
 
+    #[inline]
     fn at(&self, i: u32) -> &Entry {
         &self.entries[i as usize]
     }
 
+    #[inline]
     fn at_mut(&mut self, i: u32) -> &mut Entry {
         &mut self.entries[i as usize]
     }
 
     /// Notes that the untyped at `i` has more free bytes than before.
+    #[inline]
     fn grew(&mut self, i: u32) {
         let e = self.at(i);
         let (k, b, free) = (e.kind(), e.ut.size_bits as usize, e.free());
@@ -313,15 +326,18 @@ impl UntypedAllocator {
         bucket.max_free = bucket.max_free.max(free);
     }
 
+    #[inline]
     fn entry(&self, id: u64) -> Result<u32, AllocError> {
         self.by_id.get(id).ok_or(AllocError::UnknownUntyped { id })
     }
 
     /// The untyped with this id.
+    #[inline]
     pub fn get(&self, id: u64) -> Option<UntypedUsage> {
         self.by_id.get(id).map(|i| Self::usage_of(self.at(i)))
     }
 
+    #[inline]
     fn usage_of(e: &Entry) -> UntypedUsage {
         UntypedUsage {
             untyped: e.ut,
@@ -346,6 +362,7 @@ impl UntypedAllocator {
         self.by_id.is_empty()
     }
 
+    #[inline]
     fn check_request(size_bits: u8, count: usize) -> Result<(), AllocError> {
         if size_bits > MAX_SIZE_BITS
             || count == 0
@@ -356,6 +373,7 @@ impl UntypedAllocator {
         Ok(())
     }
 
+    #[inline]
     fn commit(&mut self, i: u32, size_bits: u8, count: usize, offset: u64) -> Placement {
         let e = self.at_mut(i);
         let prev = e.watermark;
@@ -386,6 +404,23 @@ impl UntypedAllocator {
         count: usize,
         kind: MemoryKind,
     ) -> Result<Placement, AllocError> {
+        // One object is by far the most frequent request: a copy of the
+        // search with the count known.
+        if count == 1 {
+            self.plan(size_bits, 1, kind)
+        } else {
+            self.plan(size_bits, count, kind)
+        }
+    }
+
+    /// [`UntypedAllocator::alloc_many`]'s search.
+    #[inline(always)]
+    fn plan(
+        &mut self,
+        size_bits: u8,
+        count: usize,
+        kind: MemoryKind,
+    ) -> Result<Placement, AllocError> {
         Self::check_request(size_bits, count)?;
         let need = (count as u64) << size_bits;
         let k = kind.is_device() as usize;
@@ -394,22 +429,43 @@ impl UntypedAllocator {
         while sizes != 0 {
             let b = sizes.trailing_zeros() as usize;
             sizes &= sizes - 1;
-            if self.buckets.by_size[k][b].max_free < need {
+            let bucket = &self.buckets.by_size[k][b];
+            if bucket.max_free < need {
                 continue;
             }
-            let mut best: Option<(u32, u64, (u64, u64))> = None;
+            if let [i] = bucket.members[..] {
+                // One candidate: no choice to make.
+                let e = self.at(i);
+                let (fit, free) = (e.fit(size_bits, count), e.free());
+                self.buckets.by_size[k][b].max_free = free;
+                match fit {
+                    Some(off) => return Ok(self.commit(i, size_bits, count, off)),
+                    None => continue,
+                }
+            }
+            // Members are in id order: the least padding wins, the lowest id
+            // among equals, so the first fit without padding is the answer.
+            let mut best: Option<(u32, u64, u64)> = None;
             let mut max_free = 0;
-            for &i in &self.buckets.by_size[k][b].members {
+            let mut whole = true;
+            for &i in &bucket.members {
                 let e = self.at(i);
                 max_free = max_free.max(e.free());
                 if let Some(off) = e.fit(size_bits, count) {
-                    let key = (off - e.watermark, e.ut.id);
-                    if best.map_or(true, |(_, _, bk)| key < bk) {
-                        best = Some((i, off, key));
+                    let pad = off - e.watermark;
+                    if best.map_or(true, |(_, _, bp)| pad < bp) {
+                        best = Some((i, off, pad));
+                        if pad == 0 {
+                            whole = false;
+                            break;
+                        }
                     }
                 }
             }
-            self.buckets.by_size[k][b].max_free = max_free;
+            if whole {
+                // Searched every member: the figure is exact again.
+                self.buckets.by_size[k][b].max_free = max_free;
+            }
             if let Some((i, off, _)) = best {
                 return Ok(self.commit(i, size_bits, count, off));
             }
@@ -611,6 +667,7 @@ impl UntypedAllocator {
     /// again, and so does the allocator (the untyped's watermark drops to
     /// 0). Child untypeds count as objects: they must be removed with
     /// [`UntypedAllocator::remove`] first.
+    #[inline]
     pub fn free_objects(&mut self, id: u64, n: usize) -> Result<(), AllocError> {
         let i = self.entry(id)?;
         let e = self.at_mut(i);
