@@ -213,7 +213,8 @@ extern "C" fn on_signal(_sig: i32) {
     INTERRUPTED.store(true, Ordering::SeqCst);
     let g = CURRENT_GROUP.load(Ordering::SeqCst);
     if g > 0 {
-        // async-signal-safe
+        // SAFETY: kill(2) is async-signal-safe and takes plain integers; a
+        // group that no longer exists only makes it fail with ESRCH.
         unsafe { kill(-g, SIGKILL) };
     }
 }
@@ -226,6 +227,9 @@ pub fn install_signal_handlers() {
         return;
     }
     let h = on_signal as extern "C" fn(i32) as usize;
+    // SAFETY: signal(2) with a valid signal number and the address of an
+    // `extern "C" fn(i32)` that only touches atomics and calls kill(2),
+    // both async-signal-safe.
     unsafe {
         signal(SIGINT, h);
         signal(SIGTERM, h);
@@ -241,6 +245,8 @@ pub fn interrupted() -> bool {
 /// Kills every process of group `pgid`.
 fn kill_group(pgid: i32) {
     if pgid > 0 {
+        // SAFETY: kill(2) takes plain integers; `pgid` is the process group
+        // of a QEMU this runner started (a vanished group gives ESRCH).
         unsafe { kill(-pgid, SIGKILL) };
     }
 }
@@ -300,6 +306,8 @@ fn spawn(cmd: &QemuCommand, opts: &BootOptions) -> io::Result<Child> {
         .stderr(Stdio::piped())
         .process_group(0);
     #[cfg(target_os = "linux")]
+    // SAFETY: the pre-exec closure runs in the forked child before exec and
+    // only calls prctl(2), which is async-signal-safe and allocates nothing.
     unsafe {
         // QEMU dies with the runner, even when the runner is SIGKILLed.
         c.pre_exec(|| {
