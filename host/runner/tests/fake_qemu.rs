@@ -253,7 +253,9 @@ while :; do sleep 1; done
         .unwrap();
     let r = run(&[&"--timeout", &"1", &img]);
     assert_eq!(r.code, Some(1));
-    assert!(r.elapsed < Duration::from_secs(3), "took {:?}", r.elapsed);
+    // The fake QEMU sleeps for 1000 s: ending well before that shows the
+    // runner killed it (the margin is wide for a loaded machine).
+    assert!(r.elapsed < Duration::from_secs(15), "took {:?}", r.elapsed);
     assert!(r
         .out
         .contains("sel4-run: timeout after 1 s while running test hang::forever: killing QEMU"));
@@ -295,7 +297,8 @@ exec sleep 1000
     let img = image(&root, "img", body);
     let r = run(&[&"--timeout", &"30", &"--quiet", &img]);
     assert_eq!(r.code, Some(1));
-    assert!(r.elapsed < Duration::from_secs(5), "took {:?}", r.elapsed);
+    // Stopped by the fatal fault report, long before the 30 s timeout.
+    assert!(r.elapsed < Duration::from_secs(20), "took {:?}", r.elapsed);
     // Kernel reports are shown even with --quiet.
     assert!(r
         .out
@@ -430,7 +433,7 @@ fn ctrl_c_kills_the_group() {
     assert!(st.success());
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let status = child.wait().unwrap();
-    assert!(start.elapsed() < Duration::from_secs(3));
+    assert!(start.elapsed() < Duration::from_secs(15));
     assert_eq!(status.code(), Some(130), "{rest:#?}");
     assert!(rest
         .iter()
