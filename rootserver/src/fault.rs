@@ -24,7 +24,22 @@ const FAULT_WORDS: usize = 32;
 
 /// Receives one event on `ep` (blocking).
 pub fn receive_event(ep: Cap<Endpoint>) -> Event {
-    let r = sel4_sys::recv_regs(ep.cptr());
+    decode_event(sel4_sys::recv_regs(ep.cptr()))
+}
+
+/// Takes one event from `ep` if a sender is waiting (non-blocking).
+pub fn poll_event(ep: Cap<Endpoint>) -> Option<Event> {
+    let r = sel4_sys::nb_recv_regs(ep.cptr());
+    if r.info.get_label() == 0 && r.badge == 0 && r.info.get_length() == 0 {
+        // Nothing was waiting (a null fault is never sent).
+        return None;
+    }
+    Some(decode_event(r))
+}
+
+/// Turns a received message into an [`Event`]: words beyond the registers
+/// come from the IPC buffer.
+fn decode_event(r: sel4_sys::Received) -> Event {
     let label = r.info.get_label();
     let len = core::cmp::min(r.info.get_length() as usize, FAULT_WORDS);
     let mut words = [0 as Word; FAULT_WORDS];

@@ -33,7 +33,7 @@ use sel4_sys::{consts, CPtr, Fault, InvocationError, ObjectType, Word};
 use crate::cap::cap_type;
 use crate::cnode::ALL_RIGHTS;
 use crate::cspace::{CSpace, ChildCNode};
-use crate::fault::{receive_event, Event, FaultHandler};
+use crate::fault::{poll_event, receive_event, Event, FaultHandler};
 use crate::memory::UntypedPool;
 use crate::untyped::Destination;
 use crate::vspace::{self, Cache, VSpace, OBJECTS_WINDOW_END, OBJECTS_WINDOW_START};
@@ -934,47 +934,6 @@ impl<R> JoinHandle<R> {
         // The TCB is gone: its stack, IPC buffer and TLS block can go.
         self.memory.release(objs);
     }
-}
-
-/// Receives one event on `ep` if one is waiting (NBRecv): `None` when no
-/// sender was waiting. Decoded as [`receive_event`] does.
-fn poll_event(ep: Cap<Endpoint>) -> Option<Event> {
-    const FAULT_WORDS: usize = 32;
-    let r = sel4_sys::nb_recv_regs(ep.cptr());
-    let label = r.info.get_label();
-    if label == 0 && r.badge == 0 && r.info.get_length() == 0 {
-        // Nothing was waiting (a null fault is never sent).
-        return None;
-    }
-    let len = core::cmp::min(r.info.get_length() as usize, FAULT_WORDS);
-    let mut words = [0 as Word; FAULT_WORDS];
-    let in_regs = core::cmp::min(len, sel4_sys::REGISTER_MRS);
-    words[..in_regs].copy_from_slice(&r.mrs[..in_regs]);
-    if len > sel4_sys::REGISTER_MRS {
-        sel4_sys::with_ipc_buffer(|b| {
-            words[sel4_sys::REGISTER_MRS..len].copy_from_slice(&b.msg[sel4_sys::REGISTER_MRS..len])
-        });
-    }
-    if label == rt::EXIT_LABEL {
-        return Some(Event::Exit {
-            badge: r.badge,
-            status: words[0],
-        });
-    }
-    Some(match Fault::decode(label, &words[..len]) {
-        Fault::Unknown { label } => Event::Other {
-            badge: r.badge,
-            label,
-        },
-        Fault::NullFault => Event::Other {
-            badge: r.badge,
-            label: 0,
-        },
-        fault => Event::Fault {
-            badge: r.badge,
-            fault,
-        },
-    })
 }
 
 /// seL4 5.x: before a second thread runs, a helper thread tells the kernel
