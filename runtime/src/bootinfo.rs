@@ -86,7 +86,7 @@ pub fn config_summary() -> &'static str {
 ///
 /// # Safety
 /// `tp` must point at a TLS block and TCB laid out for this image.
-pub(crate) unsafe fn set_thread_pointer(tp: usize) -> Result<(), usize> {
+pub(crate) unsafe fn set_thread_pointer(tp: usize) -> Result<(), sel4_sys::InvocationError> {
     sel4_sys::sel4_cfg_if! {
         config FSGSBASE_INST {
             // SAFETY: the kernel enables user-mode wrfsbase in this
@@ -98,7 +98,6 @@ pub(crate) unsafe fn set_thread_pointer(tp: usize) -> Result<(), usize> {
             // address lives in TLS, which is not usable yet.
             sel4_sys::Cap::<sel4_sys::cap_type::TCB>::from_cptr(INIT_THREAD_TCB)
                 .tcb_set_tls_base(tp as sel4_sys::Word)
-                .map_err(|e| e.code() as usize)
         }
     }
 }

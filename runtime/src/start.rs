@@ -83,8 +83,7 @@ mod entry {
         }
         // SAFETY: the start code laid out the TLS block and TCB at this
         // thread pointer from the image's PT_TLS segment.
-        if let Err(e) = unsafe { crate::bootinfo::set_thread_pointer(info.thread_pointer) } {
-            let _ = e;
+        if unsafe { crate::bootinfo::set_thread_pointer(info.thread_pointer) }.is_err() {
             early_fail(b"sel4-runtime: the kernel refused to set the TLS base\n");
         }
         // From here on TLS works. SAFETY: bootinfo is the pointer the kernel

@@ -15,7 +15,7 @@
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
-use sel4_sys::{CPtr, InvocationLabel, MessageInfo, Word};
+use sel4_sys::{cap_type, CPtr, Cap, MessageInfo, UserContext, Word};
 
 /// Label of the message a thread sends on its exit endpoint when it ends.
 /// Kernel fault messages use small labels (the fault type), so this one
@@ -173,9 +173,10 @@ pub fn current_id() -> u64 {
 fn finish(tcb: CPtr, exit_ep: CPtr, status: Word) -> ! {
     let info = MessageInfo::new(EXIT_LABEL, 0, 0, 1);
     sel4_sys::send_regs(exit_ep, info, [status, 0, 0, 0]);
-    let suspend = MessageInfo::new(InvocationLabel::TCBSuspend as u64, 0, 0, 0);
+    let tcb = Cap::<cap_type::TCB>::from_cptr(tcb);
     loop {
-        sel4_sys::call_regs(tcb, suspend, [0; 4]);
+        // No words and no capabilities: registers only, no IPC buffer.
+        let _ = tcb.tcb_suspend();
         sel4_sys::yield_now();
     }
 }
@@ -340,8 +341,8 @@ pub fn wait_for_initial_tls_fix(ntfn: CPtr) {
 pub enum TlsFixError {
     /// The initial thread is not waiting in [`wait_for_initial_tls_fix`].
     NotWaiting,
-    /// TCB_ReadRegisters or TCB_WriteRegisters failed with this error code.
-    Kernel(u64),
+    /// TCB_ReadRegisters or TCB_WriteRegisters failed.
+    Kernel(sel4_sys::InvocationError),
 }
 
 /// On a helper thread, while the initial thread waits in
@@ -357,49 +358,26 @@ pub fn fix_initial_tls_base(ntfn: CPtr) -> Result<(), TlsFixError> {
 }
 
 fn write_initial_tls_base() -> Result<(), TlsFixError> {
-    // Registers in TCB_Read/WriteRegisters order: rip, rsp, rflags, rax,
-    // rbx, rcx, rdx, rsi, rdi, rbp, r8-r15, then TLS_BASE.
-    const COUNT: usize = 19;
-    const R14: usize = 16;
-    const TLS_BASE: usize = 18;
     let resume = RESUME_IP.load(core::sync::atomic::Ordering::Relaxed);
     if resume == 0 {
         return Err(TlsFixError::NotWaiting);
     }
-    let tcb = sel4_sys::init_caps::CapInitThreadTCB as CPtr;
-    let read = MessageInfo::new(InvocationLabel::TCBReadRegisters as u64, 0, 0, 2);
-    sel4_sys::with_ipc_buffer(|b| {
-        b.msg[0] = 0;
-        b.msg[1] = COUNT as Word;
-    });
-    let r = sel4_sys::call(tcb, read);
-    if r.get_label() != 0 {
-        return Err(TlsFixError::Kernel(r.get_label()));
-    }
-    let mut regs = [0 as Word; COUNT];
-    sel4_sys::with_ipc_buffer(|b| regs.copy_from_slice(&b.msg[..COUNT]));
-    if regs[R14] == 0 {
+    let tcb = Cap::<cap_type::TCB>::from_cptr(sel4_sys::init_caps::CapInitThreadTCB as CPtr);
+    let words = UserContext::WORDS as Word;
+    let mut ctx = tcb
+        .tcb_read_registers(false, 0, words)
+        .map_err(TlsFixError::Kernel)?;
+    if ctx.r14 == 0 {
         return Err(TlsFixError::NotWaiting);
     }
-    regs[0] = resume as Word;
-    regs[1] = regs[R14];
-    regs[TLS_BASE] = INITIAL_TP.load(core::sync::atomic::Ordering::Relaxed) as Word;
-    sel4_sys::with_ipc_buffer(|b| {
-        b.msg[0] = 0;
-        b.msg[1] = COUNT as Word;
-        b.msg[2..2 + COUNT].copy_from_slice(&regs);
-    });
-    let write = MessageInfo::new(
-        InvocationLabel::TCBWriteRegisters as u64,
-        0,
-        0,
-        (2 + COUNT) as u64,
-    );
-    let r = sel4_sys::call(tcb, write);
-    if r.get_label() != 0 {
-        return Err(TlsFixError::Kernel(r.get_label()));
+    ctx.rip = resume as Word;
+    ctx.rsp = ctx.r14;
+    let tp = INITIAL_TP.load(core::sync::atomic::Ordering::Relaxed) as Word;
+    sel4_sys::sel4_cfg_if! {
+        label TCBSetTLSBase { ctx.fs_base = tp; } else { ctx.tls_base = tp; }
     }
-    Ok(())
+    tcb.tcb_write_registers(false, 0, words, &ctx)
+        .map_err(TlsFixError::Kernel)
 }
 
 /// Deliberate faults, for tests of fault handling. Each one stops the
