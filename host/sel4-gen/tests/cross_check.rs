@@ -15,10 +15,13 @@
 //! real generated methods against a recording shim, and
 //! `x86_64-unknown-none` when that target exists).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
+use common::SHIM_COMMON;
 use sel4_gen::cheader::enum_values;
 use sel4_gen::kernel_config::GeneratedHeaders;
 use sel4_gen::{Config, Stage, Tables, Value};
@@ -214,37 +217,7 @@ fn values_from_kernel_facts() {
     assert!(t.bitfields.iter().any(|b| b.name == "seL4_CapRights"));
 }
 
-/// What the generated source needs from sel4-sys, for compiling it alone:
-/// the host version records each invocation so that the tests below can
-/// check the marshalling of the real generated methods.
-const SHIM_COMMON: &str = r#"
-pub type Word = u64;
-pub type CPtr = u64;
-pub trait CapType: Copy {
-    const NAME: &'static str;
-    const OBJECT_TYPE: core::option::Option<ObjectType>;
-}
-pub trait FixedSize: CapType {
-    const TYPE: ObjectType;
-    const SIZE_BITS: usize;
-}
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cap<T: CapType> {
-    cptr: CPtr,
-    _t: core::marker::PhantomData<T>,
-}
-impl<T: CapType> Cap<T> {
-    pub const fn from_cptr(cptr: CPtr) -> Self {
-        Cap { cptr, _t: core::marker::PhantomData }
-    }
-    pub const fn cptr(self) -> CPtr {
-        self.cptr
-    }
-}
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvocationError(pub Word);
-"#;
-
+/// The no_std shim's invocations (the output only has to compile).
 const SHIM_NOSTD: &str = r#"
 pub mod invocation {
     pub struct Reply;
@@ -264,6 +237,8 @@ pub mod invocation {
 }
 "#;
 
+/// The host shim records each invocation so that the tests below can check
+/// the marshalling of the real generated methods.
 const SHIM_HOST: &str = r#"
 pub mod invocation {
     use std::cell::RefCell;

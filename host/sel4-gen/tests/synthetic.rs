@@ -2,6 +2,9 @@
 //! CMake-style stage are written to a temporary folder, the Rust source is
 //! generated, then compiled and its tests run with the host `rustc`.
 
+mod common;
+
+use common::SHIM_COMMON;
 use std::path::Path;
 use std::process::Command;
 
@@ -132,32 +135,7 @@ fn make_tree(root: &Path) {
     );
 }
 
-const SHIM: &str = r#"
-pub type Word = u64;
-pub type CPtr = u64;
-pub trait CapType: Copy {
-    const NAME: &'static str;
-    const OBJECT_TYPE: core::option::Option<ObjectType>;
-}
-pub trait FixedSize: CapType {
-    const TYPE: ObjectType;
-    const SIZE_BITS: usize;
-}
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cap<T: CapType> {
-    cptr: CPtr,
-    _t: core::marker::PhantomData<T>,
-}
-impl<T: CapType> Cap<T> {
-    pub const fn from_cptr(cptr: CPtr) -> Self {
-        Cap { cptr, _t: core::marker::PhantomData }
-    }
-    pub const fn cptr(self) -> CPtr {
-        self.cptr
-    }
-}
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvocationError(pub Word);
+const SHIM_INVOCATION: &str = r#"
 pub mod invocation {
     pub struct Reply;
     pub fn call(
@@ -254,7 +232,11 @@ fn synthetic_tree_end_to_end() {
         sel4_gen::generate(&stage).unwrap(),
         "not deterministic"
     );
-    std::fs::write(root.join("t.rs"), format!("{src}\n{SHIM}\n{TESTS}")).unwrap();
+    std::fs::write(
+        root.join("t.rs"),
+        format!("{src}\n{SHIM_COMMON}{SHIM_INVOCATION}\n{TESTS}"),
+    )
+    .unwrap();
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let out = Command::new(rustc)
         .args([
