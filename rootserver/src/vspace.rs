@@ -234,18 +234,7 @@ impl VSpace {
     ) -> Result<u64> {
         let size = 1u64 << size_bits;
         let vaddr = self.part(size_bits)?.alloc(size, size)?;
-        if let Err(e) = self.map_frame(pool, cspace, frame, vaddr, rights, cache) {
-            self.part(size_bits)?.free(vaddr)?;
-            return Err(e);
-        }
-        self.mappings.insert(
-            vaddr,
-            Mapping {
-                frame,
-                size_bits,
-                from_window: true,
-            },
-        );
+        self.map_window_range(pool, cspace, frame, size_bits, vaddr, rights, cache)?;
         Ok(vaddr)
     }
 
@@ -269,6 +258,23 @@ impl VSpace {
             ));
         }
         self.part(size_bits)?.alloc_at(vaddr, size)?;
+        self.map_window_range(pool, cspace, frame, size_bits, vaddr, rights, cache)
+    }
+
+    /// Maps `frame` at `vaddr`, a range just taken from the window's part
+    /// for the frame's size, and records the mapping; gives the range back
+    /// when the kernel refuses.
+    #[allow(clippy::too_many_arguments)]
+    fn map_window_range(
+        &mut self,
+        pool: &mut UntypedPool,
+        cspace: &mut CSpace,
+        frame: Cap<cap_type::X86Page>,
+        size_bits: u8,
+        vaddr: u64,
+        rights: CapRights,
+        cache: Cache,
+    ) -> Result<()> {
         if let Err(e) = self.map_frame(pool, cspace, frame, vaddr, rights, cache) {
             self.part(size_bits)?.free(vaddr)?;
             return Err(e);
