@@ -4,7 +4,7 @@
 use sel4_runtime::thread as rt;
 use sel4_sys::{Fault, Word, REGISTER_MRS};
 
-use crate::thread::Objects;
+use crate::objects::Objects;
 use crate::{Cap, Endpoint, Error};
 
 /// What arrived on a thread's event (fault) endpoint.

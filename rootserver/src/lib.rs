@@ -22,6 +22,7 @@ pub mod error;
 pub mod fault;
 pub mod ipc;
 pub mod memory;
+pub mod objects;
 pub mod thread;
 pub mod untyped;
 pub mod vspace;

@@ -38,7 +38,7 @@ pub const LARGE_WINDOW_START: u64 = 0x30_0000_0000;
 
 /// Start of the part of the address space for the windows of
 /// [`VSpace::with_windows`] instances (256 GiB; up to 512 GiB, the end of
-/// the first PML4 entry): `thread::Objects::new` gives each instance the
+/// the first PML4 entry): `objects::Objects::new` gives each instance the
 /// share of it that belongs to its capability slots, so instances with
 /// disjoint slot ranges never share addresses.
 pub const OBJECTS_WINDOW_START: u64 = 0x40_0000_0000;

@@ -20,8 +20,9 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use sel4_rootserver::ipc::{self, Client, ErrorReply, Incoming, IpcError, ReceivedCap, Server};
+use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::{CPtr, Word};
-use sel4_rootserver::thread::{spawn, JoinHandle, Objects};
+use sel4_rootserver::thread::{spawn, JoinHandle};
 use sel4_rootserver::{cnode, entry, println, BootInfo, CNodeExt, Cap, Endpoint, Notification};
 
 ipc::message! {

@@ -36,10 +36,11 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use sel4_rootserver::ipc::{self, Client, Control, Server};
 use sel4_rootserver::memory::MemoryKind;
+use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::{
     self as sel4_sys, invocation, InvocationLabel, MessageInfo, ObjectType,
 };
-use sel4_rootserver::thread::{Objects, ThreadBuilder, MAX_PRIORITY};
+use sel4_rootserver::thread::{ThreadBuilder, MAX_PRIORITY};
 use sel4_rootserver::{cnode, entry, println, BootInfo, Cap, Endpoint, Notification, Untyped};
 
 /// Timed runs per figure; the median is reported.

@@ -1,7 +1,7 @@
 //! memory-demo: exercises `cspace`, `memory` and `vspace` of the root
 //! server crate on the running kernel, failure paths included. Every check
 //! All of them run on the CSpace, pool and VSpace that one
-//! `thread::Objects` owns (the one owner of the root task's resources).
+//! `objects::Objects` owns (the one owner of the root task's resources).
 //! Every check is a plain function that returns an error when the system does not
 //! behave as expected; `main` runs them in order.
 #![no_std]
@@ -16,8 +16,9 @@ use sel4_alloc::{AllocError, MemoryKind};
 use sel4_rootserver::cnode::ALL_RIGHTS;
 use sel4_rootserver::cspace::{depth, guard_data, CSpace};
 use sel4_rootserver::memory::{frame_paddr, UntypedPool};
+use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::{consts, InvocationError, ObjectType};
-use sel4_rootserver::thread::{spawn, Objects};
+use sel4_rootserver::thread::spawn;
 use sel4_rootserver::untyped::Destination;
 use sel4_rootserver::vspace::{Cache, VSpace, LARGE_PAGE_SIZE, PAGE_SIZE, RW, WINDOW_START};
 use sel4_rootserver::{

@@ -11,8 +11,9 @@ use alloc::format;
 use alloc::string::String;
 use sel4_rootserver::fault::FaultHandler;
 use sel4_rootserver::ipc::{self, Client, Control, ErrorReply, IpcError, ReceivedCap, Server};
+use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::Fault;
-use sel4_rootserver::thread::{spawn, Objects, ThreadBuilder, ThreadError};
+use sel4_rootserver::thread::{spawn, ThreadBuilder, ThreadError};
 use sel4_rootserver::{entry, println, BootInfo, Cap, Endpoint, Notification};
 use sel4_runtime::thread::provoke;
 

@@ -23,7 +23,8 @@
 
 use alloc::format;
 use alloc::sync::Arc;
-use sel4_rootserver::thread::{JoinHandle, Objects, ThreadBuilder, ThreadError, MAX_PRIORITY};
+use sel4_rootserver::objects::Objects;
+use sel4_rootserver::thread::{JoinHandle, ThreadBuilder, ThreadError, MAX_PRIORITY};
 use sel4_rootserver::Cap;
 use sel4_sys::CPtr;
 

@@ -156,11 +156,11 @@ impl Ctx {
     }
 
     /// `n` slots of the test's range and the test's untyped memory as the
-    /// framework's [`Objects`](sel4_rootserver::thread::Objects), to spawn
+    /// framework's [`Objects`](sel4_rootserver::objects::Objects), to spawn
     /// threads (`sel4_rootserver::thread`) that are destroyed with the test.
-    pub fn objects(&mut self, n: usize) -> Result<sel4_rootserver::thread::Objects, Failure> {
+    pub fn objects(&mut self, n: usize) -> Result<sel4_rootserver::objects::Objects, Failure> {
         let first = self.slots(n)?;
-        Ok(sel4_rootserver::thread::Objects::new(
+        Ok(sel4_rootserver::objects::Objects::new(
             first,
             first + n as u64,
             alloc::vec![sel4_rootserver::Cap::from_cptr(self.untyped)],
@@ -304,7 +304,7 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
     // at the highest priority: on seL4 5.x this also gives the kernel the
     // initial thread's TLS base, which must happen before any other thread
     // runs. Its slots and objects are freed again by the join.
-    let mut objs = sel4_rootserver::thread::Objects::from_bootinfo(bi);
+    let mut objs = sel4_rootserver::objects::Objects::from_bootinfo(bi);
     let warm_up = sel4_rootserver::thread::spawn(&mut objs, || 42u32)
         .map_err(|e| RunError::Setup(format!("starting a first thread: {e}")))?;
     match warm_up.join(&mut objs) {

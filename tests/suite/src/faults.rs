@@ -3,7 +3,8 @@
 //! exceptions, each decoded into the typed `Fault` and its fields checked.
 
 use sel4_rootserver::fault::FaultHandler;
-use sel4_rootserver::thread::{spawn, Objects, ThreadBuilder, ThreadError};
+use sel4_rootserver::objects::Objects;
+use sel4_rootserver::thread::{spawn, ThreadBuilder, ThreadError};
 use sel4_runtime::thread::provoke;
 use sel4_sys::{Fault, LookupFailure, MessageInfo, Word, REGISTER_MRS};
 use sel4_test_harness::{ensure, ensure_eq, fail, sel4_test, Ctx, Failure, TestResult};
