@@ -27,6 +27,7 @@ boot_tests=(
     "bench: bench"
     "sel4test: sel4test"
     "sel4test-shards: sel4test-shard1of2 sel4test-shard2of2"
+    "robustness: robustness"
 )
 # SEL4RS_FAILING_TESTS=1 adds the image with a test that fails on purpose:
 # the run then reports that failure (and exits non-zero) after completing.

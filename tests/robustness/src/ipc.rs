@@ -1,0 +1,1 @@
+//! Robustness tests: ipc (see main.rs).

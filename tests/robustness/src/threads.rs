@@ -1,0 +1,1 @@
+//! Robustness tests: threads (see main.rs).
