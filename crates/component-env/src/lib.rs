@@ -1,0 +1,505 @@
+//! A component's environment as typed values.
+//!
+//! The system builder (`sel4-system`, crate `sel4-sysdesc`) generates one
+//! module per component from the system description. That module holds the
+//! component's capabilities as *descriptors* (this crate's types: which slot
+//! of the component's own CSpace holds what, with its badge, address, rights
+//! or device parameters) and an `Env<R: Runtime>` struct whose fields are the
+//! capabilities named in the description, typed by the [`Runtime`]:
+//!
+//! ```ignore
+//! // generated for component `client_a` of systems/kv-store/system.toml
+//! pub struct Env<R: sel4_component_env::Runtime> {
+//!     pub store: R::Client<kv_proto::Kv>,   // channel `kv`, protocol kv_proto::Kv
+//!     pub log: R::Client<kv_proto::Log>,
+//! }
+//! impl<R: sel4_component_env::Runtime> Env<R> {
+//!     pub fn bind(rt: &mut R) -> Result<Self, R::Error> { .. }
+//! }
+//! ```
+//!
+//! A component runtime implements [`Runtime`] once (its `Client<P>` is the
+//! framework's typed IPC client over the endpoint in `ClientCap::slot`, its
+//! `SharedRw` a `&'static mut [u8]` over the mapping, ...); its entry macro
+//! calls `Env::bind` and hands the result to `main`. Because the protocol is
+//! a type parameter of the field, a component that uses a channel with
+//! another protocol than the description names does not compile.
+//!
+//! [`Describe`] is the identity runtime: every field is the descriptor
+//! itself. Host tests use it to check what a generated environment holds; a
+//! runtime can use it to inspect an environment before binding it.
+//!
+//! The constants of [`slot`] and [`layout`] are the contract between the
+//! system plan (which the root task instantiates) and the component runtime:
+//! both sides read them from here.
+#![no_std]
+#![forbid(unsafe_code)]
+
+use core::marker::PhantomData;
+
+pub use sel4_ipc::Protocol;
+
+/// A capability pointer in the component's own CSpace (a slot index of its
+/// root CNode, which the root task sets up with a guard so that the index
+/// resolves with the full word as depth).
+pub type Slot = u64;
+
+/// Well-known slots of every component's CSpace: its own CNode and VSpace,
+/// the supervisor endpoint, then one block of [`slot::THREAD_SLOTS`] slots
+/// per thread (main thread first), then the capabilities named in the
+/// description in the order of the plan, then free slots for the
+/// component's own use.
+pub mod slot {
+    use super::Slot;
+    /// Always empty.
+    pub const NULL: Slot = 0;
+    /// The component's own root CNode.
+    pub const CNODE: Slot = 1;
+    /// The component's own VSpace root.
+    pub const VSPACE: Slot = 2;
+    /// Badged endpoint to the supervisor for reports (panic, exit); the
+    /// badge names the component.
+    pub const SUPERVISOR: Slot = 3;
+    /// First slot of the first thread's block (after the fixed slots).
+    pub const FIRST_THREAD: Slot = 4;
+    /// Slots per thread block.
+    pub const THREAD_SLOTS: Slot = 4;
+    /// Offset in a thread block: the thread's TCB.
+    pub const TCB: Slot = 0;
+    /// Offset in a thread block: the thread's fault endpoint (the
+    /// supervisor's endpoint, badged for this thread; non-MCS kernels look
+    /// it up in the faulting thread's CSpace).
+    pub const FAULT_ENDPOINT: Slot = 1;
+    /// Offset in a thread block: the thread's scheduling context (MCS
+    /// kernels; empty otherwise).
+    pub const SCHED_CONTEXT: Slot = 2;
+    /// Offset in a thread block: the thread's reply object (MCS kernels;
+    /// empty otherwise).
+    pub const REPLY: Slot = 3;
+
+    /// Slot `offset` of thread `thread`'s block (0 = main thread).
+    pub const fn thread(thread: u64, offset: Slot) -> Slot {
+        FIRST_THREAD + thread * THREAD_SLOTS + offset
+    }
+}
+
+/// Virtual address layout shared by the plan and the component runtime.
+pub mod layout {
+    /// Page size of every mapping the plan makes (4 KiB on every supported
+    /// architecture).
+    pub const PAGE_SIZE: u64 = 4096;
+    /// Where a position-independent component image is loaded (the same base
+    /// as root tasks link at).
+    pub const IMAGE_BASE: u64 = 0x40_0000;
+    /// The image must end below this address; everything else (heap, stacks,
+    /// IPC buffers, regions, device frames) lives at or above it.
+    pub const AUTO_BASE: u64 = 0x1_0000_0000;
+}
+
+/// Badge bit that every signal of a notification bound to a thread carries,
+/// so that a server that receives on an endpoint tells a signal from a
+/// client's call (client badges never have it: endpoint badges are at most
+/// 28 bits wide on seL4 5.x and the plan keeps them below this bit).
+pub const SIGNAL_MARK: u64 = 1 << 63;
+
+/// The client end of a channel: an endpoint capability minted with the
+/// client's badge, to call a server that speaks `P`.
+pub struct ClientCap<P> {
+    /// Slot of the badged endpoint capability.
+    pub slot: Slot,
+    /// The badge the server sees on this client's calls.
+    pub badge: u64,
+    /// Name of the server component (for messages).
+    pub server: &'static str,
+    _protocol: PhantomData<fn() -> P>,
+}
+
+impl<P> ClientCap<P> {
+    /// A client descriptor (used by generated code).
+    pub const fn new(slot: Slot, badge: u64, server: &'static str) -> Self {
+        ClientCap {
+            slot,
+            badge,
+            server,
+            _protocol: PhantomData,
+        }
+    }
+}
+
+/// One client of a server, as the server sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The badge that arrives with this client's calls.
+    pub badge: u64,
+    /// The client component's name.
+    pub component: &'static str,
+}
+
+/// The server end of a channel: the endpoint capability (receive right) on
+/// which clients speaking `P` call.
+pub struct ServerCap<P> {
+    /// Slot of the endpoint capability.
+    pub slot: Slot,
+    /// The clients and their badges.
+    pub clients: &'static [ClientInfo],
+    /// Slot of the notification bound to the serving thread, whose signals
+    /// arrive in the same receive loop carrying [`SIGNAL_MARK`], if any.
+    pub bound_notification: Option<Slot>,
+    _protocol: PhantomData<fn() -> P>,
+}
+
+impl<P> ServerCap<P> {
+    /// A server descriptor (used by generated code).
+    pub const fn new(
+        slot: Slot,
+        clients: &'static [ClientInfo],
+        bound_notification: Option<Slot>,
+    ) -> Self {
+        ServerCap {
+            slot,
+            clients,
+            bound_notification,
+            _protocol: PhantomData,
+        }
+    }
+
+    /// The client with this badge, if any.
+    pub fn client(&self, badge: u64) -> Option<&'static ClientInfo> {
+        self.clients.iter().find(|c| c.badge == badge)
+    }
+}
+
+/// The right to signal a notification (a badged capability with the send
+/// right only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalCap {
+    /// Slot of the badged notification capability.
+    pub slot: Slot,
+    /// The badge bits the waiter sees from this signaller.
+    pub badge: u64,
+    /// Name of the waiting component (for messages).
+    pub waiter: &'static str,
+}
+
+/// Who may set bits of a notification, as its waiter sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalSource {
+    /// Badge bits this source sets.
+    pub badge: u64,
+    /// What sets them.
+    pub kind: SignalSourceKind,
+}
+
+/// What sets a notification's bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalSourceKind {
+    /// A component holding a [`SignalCap`].
+    Component(&'static str),
+    /// An interrupt of the waiting component, by its name in the description.
+    Irq(&'static str),
+}
+
+/// The right to wait on a notification (the unbadged capability).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitCap {
+    /// Slot of the notification capability.
+    pub slot: Slot,
+    /// Everything that signals it, with its badge bits.
+    pub sources: &'static [SignalSource],
+    /// Index of the thread of this component the notification is bound to
+    /// (0 = main thread), if it is bound.
+    pub bound_thread: Option<usize>,
+}
+
+impl WaitCap {
+    /// The sources whose bits are set in `word` (a waited-for notification
+    /// word).
+    pub fn sources_in(&self, word: u64) -> impl Iterator<Item = &'static SignalSource> {
+        self.sources.iter().filter(move |s| word & s.badge != 0)
+    }
+}
+
+/// A shared memory region as mapped into this component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedRegion {
+    /// First virtual address of the mapping (page aligned).
+    pub vaddr: u64,
+    /// Size in bytes (a multiple of the page size).
+    pub size: u64,
+    /// The mapping is writable.
+    pub writable: bool,
+    /// The mapping is executable.
+    pub executable: bool,
+    /// The region's name in the description.
+    pub region: &'static str,
+}
+
+/// A device frame range (memory-mapped I/O at a physical address) as mapped
+/// into this component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceRegion {
+    /// First virtual address of the mapping (page aligned).
+    pub vaddr: u64,
+    /// Physical address of the first frame.
+    pub paddr: u64,
+    /// Size in bytes (a multiple of the page size).
+    pub size: u64,
+    /// The mapping is writable.
+    pub writable: bool,
+    /// Mapped cacheable (device registers are normally not).
+    pub cached: bool,
+    /// The region's name in the description.
+    pub region: &'static str,
+}
+
+/// An x86 I/O port range capability (ports `first..=last`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IoPortRange {
+    /// Slot of the I/O port capability.
+    pub slot: Slot,
+    /// First port.
+    pub first: u16,
+    /// Last port (inclusive).
+    pub last: u16,
+}
+
+impl IoPortRange {
+    /// Whether a `width`-byte access at `port` lies in the range.
+    pub fn contains(&self, port: u16, width: u16) -> bool {
+        let end = u32::from(port) + u32::from(width);
+        port >= self.first && width > 0 && end <= u32::from(self.last) + 1
+    }
+}
+
+/// Where an interrupt comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IrqSource {
+    /// An x86 I/O APIC pin.
+    IoApic {
+        ioapic: u32,
+        pin: u32,
+        /// Level triggered (else edge).
+        level: bool,
+        /// Active low (else active high).
+        active_low: bool,
+        /// CPU vector (seL4's user IRQ number).
+        vector: u32,
+    },
+    /// An x86 message-signalled interrupt of a PCI function.
+    Msi {
+        bus: u32,
+        device: u32,
+        function: u32,
+        handle: u32,
+        vector: u32,
+    },
+    /// An interrupt number of the platform's interrupt controller (aarch64
+    /// GIC, riscv64 PLIC).
+    Line {
+        irq: u32,
+        /// Level triggered (else edge).
+        level: bool,
+    },
+}
+
+/// An interrupt: its handler capability and the notification (and badge
+/// bits) it is delivered to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IrqCap {
+    /// Slot of the IRQ handler capability (acknowledge through it).
+    pub handler: Slot,
+    /// Slot of the notification the handler is bound to (a [`WaitCap`] of
+    /// this component).
+    pub notification: Slot,
+    /// Badge bits the interrupt sets on that notification.
+    pub badge: u64,
+    /// The interrupt source.
+    pub source: IrqSource,
+}
+
+/// What a component runtime implements to turn descriptors into the values
+/// a component works with. Generated `Env::bind` calls one method per
+/// field, each once.
+pub trait Runtime {
+    /// Why a capability could not be bound.
+    type Error;
+    /// Typed IPC client of protocol `P`.
+    type Client<P: Protocol>;
+    /// Typed IPC server of protocol `P`.
+    type Server<P: Protocol>;
+    /// May signal a notification.
+    type Signal;
+    /// May wait on a notification.
+    type Wait;
+    /// A read-only shared memory mapping.
+    type SharedRo;
+    /// A writable shared memory mapping.
+    type SharedRw;
+    /// A device frame mapping.
+    type Device;
+    /// An I/O port range.
+    type IoPorts;
+    /// An interrupt handler.
+    type Irq;
+
+    fn client<P: Protocol>(&mut self, cap: &ClientCap<P>) -> Result<Self::Client<P>, Self::Error>;
+    fn server<P: Protocol>(&mut self, cap: &ServerCap<P>) -> Result<Self::Server<P>, Self::Error>;
+    fn signal(&mut self, cap: &SignalCap) -> Result<Self::Signal, Self::Error>;
+    fn wait(&mut self, cap: &WaitCap) -> Result<Self::Wait, Self::Error>;
+    fn shared_ro(&mut self, region: &SharedRegion) -> Result<Self::SharedRo, Self::Error>;
+    fn shared_rw(&mut self, region: &SharedRegion) -> Result<Self::SharedRw, Self::Error>;
+    fn device(&mut self, region: &DeviceRegion) -> Result<Self::Device, Self::Error>;
+    fn io_ports(&mut self, range: &IoPortRange) -> Result<Self::IoPorts, Self::Error>;
+    fn irq(&mut self, irq: &IrqCap) -> Result<Self::Irq, Self::Error>;
+}
+
+/// The identity runtime: each field of a bound environment is its
+/// descriptor.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Describe;
+
+impl Runtime for Describe {
+    type Error = core::convert::Infallible;
+    type Client<P: Protocol> = ClientCap<P>;
+    type Server<P: Protocol> = ServerCap<P>;
+    type Signal = SignalCap;
+    type Wait = WaitCap;
+    type SharedRo = SharedRegion;
+    type SharedRw = SharedRegion;
+    type Device = DeviceRegion;
+    type IoPorts = IoPortRange;
+    type Irq = IrqCap;
+
+    fn client<P: Protocol>(&mut self, cap: &ClientCap<P>) -> Result<ClientCap<P>, Self::Error> {
+        Ok(ClientCap::new(cap.slot, cap.badge, cap.server))
+    }
+    fn server<P: Protocol>(&mut self, cap: &ServerCap<P>) -> Result<ServerCap<P>, Self::Error> {
+        Ok(ServerCap::new(
+            cap.slot,
+            cap.clients,
+            cap.bound_notification,
+        ))
+    }
+    fn signal(&mut self, cap: &SignalCap) -> Result<SignalCap, Self::Error> {
+        Ok(*cap)
+    }
+    fn wait(&mut self, cap: &WaitCap) -> Result<WaitCap, Self::Error> {
+        Ok(*cap)
+    }
+    fn shared_ro(&mut self, region: &SharedRegion) -> Result<SharedRegion, Self::Error> {
+        Ok(*region)
+    }
+    fn shared_rw(&mut self, region: &SharedRegion) -> Result<SharedRegion, Self::Error> {
+        Ok(*region)
+    }
+    fn device(&mut self, region: &DeviceRegion) -> Result<DeviceRegion, Self::Error> {
+        Ok(*region)
+    }
+    fn io_ports(&mut self, range: &IoPortRange) -> Result<IoPortRange, Self::Error> {
+        Ok(*range)
+    }
+    fn irq(&mut self, irq: &IrqCap) -> Result<IrqCap, Self::Error> {
+        Ok(*irq)
+    }
+}
+
+impl<P> core::fmt::Debug for ClientCap<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientCap")
+            .field("slot", &self.slot)
+            .field("badge", &self.badge)
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+impl<P> core::fmt::Debug for ServerCap<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ServerCap")
+            .field("slot", &self.slot)
+            .field("clients", &self.clients)
+            .field("bound_notification", &self.bound_notification)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_blocks_do_not_overlap() {
+        assert_eq!(slot::thread(0, slot::TCB), slot::FIRST_THREAD);
+        assert_eq!(slot::thread(0, slot::REPLY) + 1, slot::thread(1, slot::TCB));
+    }
+
+    #[test]
+    fn io_port_range_bounds() {
+        let r = IoPortRange {
+            slot: 9,
+            first: 0x2f8,
+            last: 0x2ff,
+        };
+        assert!(r.contains(0x2f8, 1));
+        assert!(r.contains(0x2fc, 4));
+        assert!(!r.contains(0x2fd, 4));
+        assert!(!r.contains(0x2f7, 1));
+        assert!(!r.contains(0x2f8, 0));
+        let top = IoPortRange {
+            slot: 1,
+            first: 0xfffc,
+            last: 0xffff,
+        };
+        assert!(top.contains(0xfffc, 4));
+        assert!(!top.contains(0xffff, 2));
+    }
+
+    #[test]
+    fn wait_cap_names_the_sources_of_a_word() {
+        static SOURCES: [SignalSource; 3] = [
+            SignalSource {
+                badge: 1,
+                kind: SignalSourceKind::Component("producer"),
+            },
+            SignalSource {
+                badge: 2,
+                kind: SignalSourceKind::Irq("uart"),
+            },
+            SignalSource {
+                badge: 4,
+                kind: SignalSourceKind::Component("timer"),
+            },
+        ];
+        let w = WaitCap {
+            slot: 7,
+            sources: &SOURCES,
+            bound_thread: None,
+        };
+        let mut names = [""; 3];
+        let mut n = 0;
+        for s in w.sources_in(0b101) {
+            if let SignalSourceKind::Component(c) = s.kind {
+                names[n] = c;
+                n += 1;
+            }
+        }
+        assert_eq!(&names[..n], &["producer", "timer"]);
+    }
+
+    #[test]
+    fn server_cap_finds_clients_by_badge() {
+        static CLIENTS: [ClientInfo; 2] = [
+            ClientInfo {
+                badge: 1,
+                component: "a",
+            },
+            ClientInfo {
+                badge: 2,
+                component: "b",
+            },
+        ];
+        let s: ServerCap<()> = ServerCap::new(6, &CLIENTS, None);
+        assert_eq!(s.client(2).map(|c| c.component), Some("b"));
+        assert!(s.client(3).is_none());
+    }
+}
