@@ -1083,6 +1083,8 @@ impl<'a> Checker<'a> {
         let desc = self.desc;
         let top = user_top(desc.system.arch.value);
         let mut phys: Vec<(u64, u64, Span, String)> = Vec::new();
+        // explicit mappings per component: (start, end, span, region)
+        let mut explicit: HashMap<usize, Vec<(u64, u64, Span, String)>> = HashMap::new();
         for (ri, r) in desc.regions.iter().enumerate() {
             let size = r.size.value;
             if size == 0 || size % layout::PAGE_SIZE != 0 {
@@ -1185,6 +1187,24 @@ impl<'a> Checker<'a> {
                             Diagnostic::error(v.span.clone(), format!("vaddr {:#x} + {} is outside the range for regions", v.value, size_text(size)))
                                 .help(format!("use an address from {:#x} (below is the image's) with the region ending by {top:#x}, or leave `vaddr` out", layout::AUTO_BASE)),
                         );
+                    } else {
+                        let list = explicit.entry(c).or_default();
+                        if let Some((b, e, sp, w)) = list
+                            .iter()
+                            .find(|(b, e, _, _)| v.value < *e && *b < v.value + size)
+                        {
+                            let d = Diagnostic::error(v.span.clone(), format!("mapping of region `{}` at {:#x}..{:#x} overlaps region `{w}` ({b:#x}..{e:#x}) in `{}`", r.name.value, v.value, v.value + size, m.component.value))
+                                .note(sp.clone(), "the other mapping")
+                                .help("move one of them, or leave `vaddr` out to have an address chosen");
+                            self.err(d);
+                        } else {
+                            list.push((
+                                v.value,
+                                v.value + size,
+                                v.span.clone(),
+                                r.name.value.clone(),
+                            ));
+                        }
                     }
                 }
                 let default = r.name.value.clone();
@@ -1827,16 +1847,6 @@ impl<'a> Checker<'a> {
                     let m = &desc.regions[region].maps[mapping];
                     let size = desc.regions[region].size.value;
                     if let Some(v) = &m.vaddr {
-                        if let Some((b, e, sp, w)) = used
-                            .iter()
-                            .find(|(b, e, _, _)| v.value < *e && *b < v.value + size)
-                        {
-                            d.push(
-                                Diagnostic::error(v.span.clone(), format!("mapping of region `{}` at {:#x}..{:#x} overlaps `{w}` ({b:#x}..{e:#x}) in `{}`", desc.regions[region].name.value, v.value, v.value + size, c.name.value))
-                                    .note(sp.clone(), "the other mapping")
-                                    .help("move one of them, or leave `vaddr` out to have an address chosen"),
-                            );
-                        }
                         used.push((
                             v.value,
                             v.value + size,

@@ -128,7 +128,8 @@ impl Diagnostic {
             render_snippet(&mut out, src, span, "::>", Some(note));
         }
         if let Some(help) = &self.help {
-            out.push_str(&format!("   = help: {help}\n"));
+            let width = src.line_col(self.span.start).0.to_string().len();
+            out.push_str(&format!("{:width$} = help: {help}\n", ""));
         }
         out
     }
@@ -233,6 +234,6 @@ mod tests {
         assert!(r.contains("--> sys.toml:2:12"), "{r}");
         assert!(r.contains("2 | priority = 300"), "{r}");
         assert!(r.contains("  |            ^^^"), "{r}");
-        assert!(r.contains("= help: use 0..=254"), "{r}");
+        assert!(r.contains("\n  = help: use 0..=254"), "{r}");
     }
 }

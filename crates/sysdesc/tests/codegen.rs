@@ -1,0 +1,219 @@
+//! The generated environment modules compile (against stub protocol crates
+//! and `sel4-component-env`, with `cargo check`), bind through a runtime,
+//! and a component that uses a channel with another protocol than the
+//! description names does not compile.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sel4_sysdesc::codegen::{component_module, CodegenOptions};
+use sel4_sysdesc::plan::Plan;
+use sel4_sysdesc::{check, Options, Source};
+
+const DEVICES: &str = r#"
+[system]
+name = "devices"
+[components.uart]
+crate = "kv-server"
+priority = 200
+budget = "1 MiB"
+ioports = [{ name = "com2", base = 0x2f8, size = 8 }]
+irqs = [{ name = "serial", pin = 3, trigger = "edge", vector = 3, notification = "events" }, { name = "nic", pcidev = "00:03.0", handle = 0, vector = 20 }]
+[components.app]
+crate = "kv-client"
+priority = 100
+budget = "1 MiB"
+[channels.tty]
+protocol = "uart_proto::Tty"
+server = "uart"
+clients = ["app"]
+[notifications.events]
+waiter = "uart"
+bind = true
+signallers = [{ component = "app", name = "kick" }]
+[regions.hpet]
+size = "4 KiB"
+phys = 0xfed00000
+maps = [{ component = "uart", perms = "rw" }]
+[regions.log]
+size = "8 KiB"
+maps = [{ component = "uart" }, { component = "app", perms = "r" }]
+"#;
+
+fn plans() -> Vec<Plan> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../systems");
+    let mut texts: Vec<(String, String)> = ["kv-store", "restart", "shared-ring"]
+        .iter()
+        .map(|s| {
+            let p = root.join(s).join("system.toml");
+            (
+                p.display().to_string(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect();
+    texts.push(("devices.toml".into(), DEVICES.into()));
+    texts
+        .into_iter()
+        .map(|(p, t)| {
+            let src = Source::new(p, t);
+            let out = check(
+                &src,
+                &Options {
+                    packages: None,
+                    ..common::options()
+                },
+            );
+            assert!(
+                !out.diagnostics.has_errors(),
+                "{}",
+                out.diagnostics.render(&src)
+            );
+            out.plan.unwrap()
+        })
+        .collect()
+}
+
+/// Writes a crate with every component's module of `plans` (module
+/// `<system>_<component>`), stub protocol crates, and `usage` as extra code;
+/// returns `cargo check`'s output.
+fn cargo_check(name: &str, plans: &[Plan], usage: &str) -> std::process::Output {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("sysdesc-codegen")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap();
+    // stub protocol crates: one per crate root named by a protocol path
+    let mut protos: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in plans {
+        for ch in &p.channels {
+            let (krate, ty) = ch.protocol.rsplit_once("::").unwrap();
+            protos
+                .entry(krate.to_string())
+                .or_default()
+                .push(ty.to_string());
+        }
+    }
+    let mut deps = format!(
+        "sel4-component-env = {{ path = {:?} }}\nsel4-ipc = {{ path = {:?} }}\n",
+        repo.join("crates/component-env"),
+        repo.join("crates/ipc")
+    );
+    for (krate, tys) in &protos {
+        let pdir = dir.join("protos").join(krate);
+        std::fs::create_dir_all(pdir.join("src")).unwrap();
+        std::fs::write(
+            pdir.join("Cargo.toml"),
+            format!("[package]\nname = {krate:?}\nversion = \"0.0.0\"\nedition = \"2021\"\n[dependencies]\nsel4-ipc = {{ path = {:?} }}\n", repo.join("crates/ipc")),
+        )
+        .unwrap();
+        let mut lib = String::from("#![no_std]\nsel4_ipc::message! { pub enum Req { Ping { v: u64 } = 1 } }\nsel4_ipc::message! { pub enum Resp { Pong { v: u64 } = 1 } }\n");
+        let mut seen = std::collections::BTreeSet::new();
+        for t in tys {
+            if seen.insert(t) {
+                lib.push_str(&format!("sel4_ipc::protocol!(pub {t}: Req => Resp);\n"));
+            }
+        }
+        std::fs::write(pdir.join("src/lib.rs"), lib).unwrap();
+        deps.push_str(&format!("{krate} = {{ path = \"protos/{krate}\" }}\n"));
+    }
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!("[package]\nname = \"generated-envs-{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n[dependencies]\n{deps}"),
+    )
+    .unwrap();
+    let mut lib = String::from("#![no_std]\n#![deny(warnings)]\n");
+    for p in plans {
+        for c in &p.components {
+            let m = component_module(p, &c.name, &CodegenOptions::default()).unwrap();
+            let file = format!("{}_{}.rs", p.system.replace('-', "_"), c.name);
+            std::fs::write(dir.join("src").join(&file), m).unwrap();
+            lib.push_str(&format!(
+                "pub mod {} {{ include!({file:?}); }}\n",
+                file.trim_end_matches(".rs")
+            ));
+        }
+    }
+    lib.push_str(usage);
+    std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    Command::new(cargo)
+        .args(["check", "--offline", "--quiet", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .env(
+            "CARGO_TARGET_DIR",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+                .join("sysdesc-codegen-target")
+                .join(name),
+        )
+        .output()
+        .unwrap()
+}
+
+/// Code a component would write: bind the environment and use its fields
+/// with the protocols the description names.
+const USAGE: &str = r#"
+use sel4_component_env::{ClientCap, Describe, DeviceRegion, IoPortRange, IrqCap, ServerCap, SharedRegion, SignalCap, WaitCap};
+
+pub fn use_envs() {
+    let mut rt = Describe;
+    let a = kv_store_client_a::Env::bind(&mut rt).unwrap();
+    let _: ClientCap<kv_proto::Kv> = a.store;
+    let _: ClientCap<kv_proto::Log> = a.log;
+    let kv = kv_store_kv::Env::bind(&mut rt).unwrap();
+    let _: ServerCap<kv_proto::Kv> = kv.requests;
+    let _: ClientCap<kv_proto::Log> = kv.log;
+    let uart = devices_uart::Env::bind(&mut rt).unwrap();
+    let _: ServerCap<uart_proto::Tty> = uart.tty;
+    let _: WaitCap = uart.events;
+    let _: IrqCap = uart.serial;
+    let _: IrqCap = uart.nic;
+    let _: IoPortRange = uart.com2;
+    let _: DeviceRegion = uart.hpet;
+    let _: SharedRegion = uart.log;
+    let app = devices_app::Env::bind(&mut rt).unwrap();
+    let _: SignalCap = app.kick;
+    let ring = shared_ring_consumer::Env::bind(&mut rt).unwrap();
+    let _: SharedRegion = ring.ring;
+    let _: WaitCap = ring.data_ready;
+    let _ = (shared_ring_producer::NAME, restart_counter::FREE_SLOTS, restart_flaky::THREADS);
+}
+"#;
+
+#[test]
+fn generated_modules_compile_and_bind() {
+    let out = cargo_check("good", &plans(), USAGE);
+    assert!(
+        out.status.success(),
+        "cargo check failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_channel_used_with_another_protocol_does_not_compile() {
+    // client_a's `store` is a kv_proto::Kv channel; code written against
+    // kv_proto::Log must be rejected by the compiler.
+    let wrong = r#"
+fn speak_log<R: sel4_component_env::Runtime>(_c: R::Client<kv_proto::Log>) {}
+pub fn wrong<R: sel4_component_env::Runtime>(rt: &mut R) {
+    if let Ok(env) = kv_store_client_a::Env::<R>::bind(rt) {
+        speak_log::<R>(env.store);
+    }
+}
+"#;
+    let out = cargo_check("wrong-protocol", &plans(), wrong);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a mismatched protocol compiled");
+    assert!(
+        err.contains("E0308") && err.contains("Kv") && err.contains("Log"),
+        "unexpected error:\n{err}"
+    );
+}
