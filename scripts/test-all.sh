@@ -94,6 +94,10 @@ stage="$build/kernel"
 # 3. Generated tables against the kernel's own generated headers.
 step cross-check env SEL4_KERNEL="$stage" cargo test -p sel4-gen --test cross_check -- --ignored
 
+# 3b. System descriptions: object sizes from the kernel's files, and the
+#     example systems checked against this kernel.
+step system-kernel env SEL4_KERNEL="$stage" cargo test -p sel4-system-builder --test cli -- --ignored
+
 # 4. The start code's relocator on the real PIE root server image.
 step relocate-pie env SEL4RS_PIE_IMAGE="$build/images/hello/rootserver.elf" \
     cargo test -p sel4-start --test relocate_pie -- --ignored
