@@ -164,7 +164,6 @@ impl Ctx {
             first,
             first + n as u64,
             alloc::vec![sel4_rootserver::Cap::from_cptr(self.untyped)],
-            self.machine.user_image_frames.0,
         ))
     }
 
@@ -400,7 +399,7 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
         cnode_size_bits: bi.init_thread_cnode_size_bits(),
         empty_end: end,
     }));
-    let exec = crate::exec::Executor::new(machine.user_image_frames.0, HARNESS_PRIORITY as u8);
+    let exec = crate::exec::Executor::new(HARNESS_PRIORITY as u8);
     // Test threads run at the harness's priority, so that the harness's
     // yields hand them the CPU and the harness still sees the time pass.
     let root_tcb: sel4_rootserver::Cap<sel4_rootserver::TCB> =
