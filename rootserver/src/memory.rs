@@ -14,10 +14,8 @@
 
 use alloc::vec::Vec;
 
-pub use sel4_alloc::MemoryKind;
-use sel4_alloc::{
-    AllocError, CapRegistry, CarveStep, ObjectKind, Placement, UntypedAllocator, UntypedDesc,
-};
+use sel4_alloc::{AllocError, CapRegistry, CarveStep, ObjectKind, Placement, UntypedAllocator};
+pub use sel4_alloc::{MemoryKind, UntypedDesc};
 use sel4_sys::{consts, CPtr, ObjectType};
 
 use crate::cap::{cap_type, Cap, FixedSize, Untyped};
