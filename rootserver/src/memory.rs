@@ -157,7 +157,7 @@ impl UntypedPool {
     /// Whether `slot` holds an untyped the pool manages (bootinfo's, carved
     /// ones, reserved ones).
     pub(crate) fn is_untyped(&self, slot: CPtr) -> bool {
-        self.alloc.get(slot).is_some()
+        self.alloc.contains(slot)
     }
 
     /// Adds an untyped whose memory is all free.
@@ -367,9 +367,10 @@ impl UntypedPool {
     /// CNode: any registry key) is gone; when it was the last of its
     /// object, the object's memory is free again (for a carved untyped, the
     /// untyped leaves the bookkeeping).
+    #[inline]
     pub(crate) fn cap_gone(&mut self, key: u64) -> Result<()> {
-        let was_untyped = self.alloc.get(key).is_some();
         if let Some(u) = self.caps.deleted(key) {
+            let was_untyped = self.alloc.contains(key);
             self.object_gone(key, u, was_untyped)?;
         }
         Ok(())

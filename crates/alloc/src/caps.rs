@@ -172,35 +172,37 @@ impl CapRegistry {
     /// is in `slot`.
     #[inline]
     pub fn created(&mut self, slot: u64, untyped: u64, kind: ObjectKind) -> Result<(), AllocError> {
-        self.claim_slot(slot)?;
+        if slot == NONE {
+            return Err(AllocError::SlotInUse { slot });
+        }
         let o = ObjectEntry {
             untyped,
             kind,
             first: slot,
             caps: 1,
         };
-        let object = match self.free_objects.pop() {
-            Some(i) => {
-                self.objects[i as usize] = o;
-                i
-            }
-            None => {
-                self.objects.push(o);
-                (self.objects.len() - 1) as u32
-            }
+        let object = match self.free_objects.last() {
+            Some(&i) => i,
+            None => self.objects.len() as u32,
         };
+        let entry = CapEntry {
+            object,
+            badge: 0,
+            revocable: true,
+            first_badged: true,
+            prev: NONE,
+            next: NONE,
+        };
+        // One lookup: insert, and put back what was there on a clash.
+        if let Some(old) = self.caps.insert(slot, entry) {
+            self.caps.insert(slot, old);
+            return Err(AllocError::SlotInUse { slot });
+        }
+        match self.free_objects.pop() {
+            Some(i) => self.objects[i as usize] = o,
+            None => self.objects.push(o),
+        }
         self.live += 1;
-        self.caps.insert(
-            slot,
-            CapEntry {
-                object,
-                badge: 0,
-                revocable: true,
-                first_badged: true,
-                prev: NONE,
-                next: NONE,
-            },
-        );
         Ok(())
     }
 
@@ -262,11 +264,11 @@ impl CapRegistry {
         Ok(true)
     }
 
-    /// Takes the capability in `slot` (tracked, with entry `e`) out of its
-    /// object's list; returns the object's untyped if it was the last.
+    /// Takes the capability in `slot` (with entry `e`, already out of the
+    /// map) out of its object's list; returns the object's untyped if it
+    /// was the last.
     #[inline]
     fn unlink(&mut self, slot: u64, e: CapEntry) -> Option<u64> {
-        self.caps.remove(slot);
         self.set_next(e.prev, e.next);
         self.set_prev(e.next, e.prev);
         let o = &mut self.objects[e.object as usize];
@@ -290,7 +292,7 @@ impl CapRegistry {
     /// not tracked.
     #[inline]
     pub fn deleted(&mut self, slot: u64) -> Option<u64> {
-        let e = self.caps.get(slot)?;
+        let e = self.caps.remove(slot)?;
         self.unlink(slot, e)
     }
 
@@ -326,6 +328,7 @@ impl CapRegistry {
                 break;
             }
             out.push(next);
+            self.caps.remove(next);
             // The revoked capability stays, so the object does too.
             let _ = self.unlink(next, b);
         }

@@ -375,6 +375,12 @@ impl UntypedAllocator {
         self.by_id.get(id).ok_or(AllocError::UnknownUntyped { id })
     }
 
+    /// Whether an untyped with this id is known.
+    #[inline]
+    pub fn contains(&self, id: u64) -> bool {
+        self.by_id.contains(id)
+    }
+
     /// The untyped with this id.
     #[inline]
     pub fn get(&self, id: u64) -> Option<UntypedUsage> {
