@@ -1,4 +1,5 @@
-//! The root task's own address space (x86_64): mapping frames at a chosen
+//! The root task's own address space (x86_64), as [`Objects`](crate::objects::Objects)
+//! uses it: mapping frames at a chosen
 //! address or one from a window that nothing else uses, creating the
 //! paging structures that are missing on the way, unmapping, and growing
 //! the heap.
@@ -9,7 +10,8 @@
 //! - the heap's growth window, [`sel4_runtime::heap::GROWTH_WINDOW_START`]
 //!   (64 GiB, 4 GiB long), mapped by the runtime itself;
 //! - the mapping window [`WINDOW_START`]..[`WINDOW_END`] (128 GiB to 256
-//!   GiB) for [`VSpace::map`] and [`VSpace::map_at`]: 4 KiB frames in its
+//!   GiB) for [`Objects::map`](crate::objects::Objects::map) and
+//!   [`Objects::map_at`](crate::objects::Objects::map_at): 4 KiB frames in its
 //!   lower half, 2 MiB frames in its upper half ([`LARGE_WINDOW_START`]), so
 //!   that a large page never lands where a page table already is.
 //!
