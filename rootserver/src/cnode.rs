@@ -1,7 +1,7 @@
 //! The CNode invocations of the framework, in one place: copy, mint, move,
 //! mutate, rotate, delete and revoke between any two slots, where a slot
 //! is a CNode capability of the root task's CSpace, an index and a depth
-//! ([`SlotRef`]). [`Objects`](crate::objects::Objects) builds its
+//! (`SlotRef`). [`Objects`](crate::objects::Objects) builds its
 //! capability API on them; for invocations on bare names, use the generated
 //! methods (`Cap<CNode>::cnode_copy`, ...) with [`root`] and [`depth`].
 //!

@@ -255,7 +255,7 @@ fn create_delete_soak(ctx: &mut Ctx) -> TestResult {
     let slots1 = objs.cspace().slots().used();
     let ram1 = objs.pool().usage(MemoryKind::Ram);
     println!(
-        "soak: {CYCLES} cycles in {ms} ms: {created} objects created and {deleted} given back, {minted} copies, {mapped} frames mapped, {moved_in} capabilities moved into CNodes, {revoked} capabilities revoked; peak {peak_live} held, {peak_slots} slots, {peak_used} bytes"
+        "soak: {CYCLES} cycles in {ms} ms: {created} objects created, {deleted} given back by their handle and {moved_in} moved into CNodes (gone with them or one by one), {minted} copies, {mapped} frames mapped, {revoked} capabilities revoked; peak {peak_live} held, {peak_slots} slots, {peak_used} bytes"
     );
     println!(
         "soak: {checks} checks against the kernel; at the end slots {slots0} -> {slots1}, RAM used {} of {} bytes, {} capabilities tracked",
@@ -264,6 +264,7 @@ fn create_delete_soak(ctx: &mut Ctx) -> TestResult {
         objs.pool().registry().len()
     );
     ensure!(created >= 10_000, "{created} objects created");
+    ensure_eq!(deleted + moved_in, created, "every object given back");
     ensure_eq!(slots1, slots0, "slots lost");
     ensure_eq!(ram1.used, 0, "bytes lost (by the pool)");
     drop(objs);
