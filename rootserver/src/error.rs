@@ -1,24 +1,44 @@
-//! Errors of the framework: kernel errors with their detail words, and the
-//! framework's own.
+//! Errors of the framework: kernel errors with their detail words, the
+//! allocators' conditions, and the framework's own checks. One condition
+//! has one variant: running out of slots is always
+//! `Error::Alloc(AllocError::SlotsExhausted { .. })`, out of memory always
+//! `Error::Alloc(AllocError::UntypedExhausted { .. })` (or
+//! `UntypedFull` for one named untyped), whichever call found it.
 
+pub use sel4_alloc::AllocError;
 pub use sel4_sys::{InvocationError, LookupFailure};
 
 /// An error from the kernel or from the framework's own checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// The kernel refused an invocation.
     Kernel(InvocationError),
-    /// No free capability slot is left in the allocator.
-    SlotsExhausted,
-    /// No untyped memory can satisfy the request.
-    UntypedExhausted { size_bits: usize },
-    /// An allocator (slots, untyped bookkeeping, virtual ranges) refused
-    /// the request; the error names it.
-    Alloc(sel4_alloc::AllocError),
+    /// An allocator (slots, untyped memory, virtual ranges, capability
+    /// bookkeeping) refused the request; the error names it.
+    Alloc(AllocError),
     /// A badge does not fit the kernel's badge field.
-    BadgeTooLarge { badge: u64 },
-    /// The object type has no fixed size; use the sized retype.
-    NotRetypable { cap_type: &'static str },
+    BadgeTooLarge {
+        /// The badge asked for.
+        badge: u64,
+    },
+    /// A handle given to an allocator that did not hand it out (another
+    /// `Objects`, another CNode, or one that no longer exists). Nothing
+    /// was done.
+    NotOwner {
+        /// The handle's slot (an index in its CNode for a child capability).
+        slot: u64,
+    },
+    /// The kernel made a frame at another physical address than the one
+    /// asked for: the bookkeeping of that memory was wrong (something
+    /// retyped from it behind the framework's back). The frame was deleted
+    /// again.
+    FrameMismatch {
+        /// The physical address asked for.
+        wanted: u64,
+        /// Where the kernel put the frame (`X86_Page_GetAddress`).
+        got: u64,
+    },
     /// A check of the framework failed (the text says which).
     Check(&'static str),
 }
@@ -32,8 +52,8 @@ impl From<InvocationError> for Error {
     }
 }
 
-impl From<sel4_alloc::AllocError> for Error {
-    fn from(e: sel4_alloc::AllocError) -> Error {
+impl From<AllocError> for Error {
+    fn from(e: AllocError) -> Error {
         Error::Alloc(e)
     }
 }
@@ -42,17 +62,18 @@ impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Error::Kernel(e) => write!(f, "kernel error: {e}"),
-            Error::SlotsExhausted => write!(f, "no free capability slot"),
             Error::Alloc(e) => write!(f, "{e}"),
-            Error::UntypedExhausted { size_bits } => {
-                write!(f, "no untyped memory for an object of 2^{size_bits} bytes")
-            }
             Error::BadgeTooLarge { badge } => {
                 write!(f, "badge {badge:#x} does not fit the kernel's badge field")
             }
-            Error::NotRetypable { cap_type } => {
-                write!(f, "{cap_type} objects cannot be retyped by type alone")
-            }
+            Error::NotOwner { slot } => write!(
+                f,
+                "the handle of slot {slot:#x} belongs to another allocator (give it to the Objects that made it)"
+            ),
+            Error::FrameMismatch { wanted, got } => write!(
+                f,
+                "asked for the frame at {wanted:#x}, the kernel made it at {got:#x} (the untyped was retyped behind the framework's back)"
+            ),
             Error::Check(what) => write!(f, "check failed: {what}"),
         }
     }

@@ -5,7 +5,7 @@ use sel4_runtime::thread as rt;
 use sel4_sys::{Fault, Word, REGISTER_MRS};
 
 use crate::objects::Objects;
-use crate::{Cap, Endpoint, Error};
+use crate::{Cap, Endpoint, Error, Owned};
 
 /// What arrived on a thread's event (fault) endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +76,7 @@ fn decode_event(r: sel4_sys::Received) -> Event {
 /// by the badge it was given ([`crate::thread::ThreadBuilder::fault_handler`]).
 /// Faulted threads stay blocked until killed or restarted.
 pub struct FaultHandler {
-    ep: Cap<Endpoint>,
+    ep: Owned<Endpoint>,
 }
 
 impl FaultHandler {
@@ -87,14 +87,19 @@ impl FaultHandler {
 
     /// The (unbadged) endpoint.
     pub fn endpoint(&self) -> Cap<Endpoint> {
-        self.ep
+        self.ep.cap()
+    }
+
+    /// The endpoint's owned handle (to mint badged copies from).
+    pub(crate) fn endpoint_owned(&self) -> &Owned<Endpoint> {
+        &self.ep
     }
 
     /// Waits for the next fault: (badge of the faulting thread, fault).
     /// Messages that are not faults are skipped.
     pub fn next_fault(&self) -> (Word, Fault) {
         loop {
-            if let Event::Fault { badge, fault } = receive_event(self.ep) {
+            if let Event::Fault { badge, fault } = receive_event(self.ep.cap()) {
                 return (badge, fault);
             }
         }
@@ -102,6 +107,6 @@ impl FaultHandler {
 
     /// Deletes the endpoint.
     pub fn destroy(self, objs: &mut Objects) -> Result<(), Error> {
-        objs.delete(self.ep)
+        Ok(objs.delete(self.ep)?)
     }
 }

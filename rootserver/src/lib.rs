@@ -27,10 +27,10 @@ pub mod thread;
 pub mod untyped;
 pub mod vspace;
 
-pub use cap::{cap_type, Cap, CapType, FixedSize};
+pub use cap::{cap_type, Cap, CapType, ChildCap, FixedSize, Owned, Slot, SlotRange};
 pub use cap::{CNode, Endpoint, Notification, Null, Untyped, TCB};
-pub use cnode::CNodeExt;
-pub use error::{Error, InvocationError, Result};
+pub use error::{AllocError, Error, InvocationError, Result};
+pub use objects::{Objects, Refused};
 pub use sel4_alloc::SlotAllocator;
 pub use sel4_runtime::{console, exit, heap, logger};
 pub use sel4_runtime::{entry, print, println, BootInfo, ExitCode};

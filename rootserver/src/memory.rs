@@ -1,20 +1,25 @@
-//! Untyped memory: a pool over bootinfo's untypeds that creates kernel
-//! objects into fresh slots of the root CSpace, finds device memory by
-//! physical address, accounts for what is used, and gets memory back by
-//! revoking.
+//! Untyped memory: a pool over the root task's untypeds that creates
+//! kernel objects into fresh slots of the root CSpace, finds device memory
+//! by physical address, accounts for what is used, and knows when memory
+//! comes back.
 //!
-//! The bookkeeping (which untyped, at which offset) is
-//! [`sel4_alloc::UntypedAllocator`], which follows the kernel's retype rule;
-//! this module performs the retypes it plans and undoes a plan the kernel
-//! refuses.
+//! The bookkeeping is in `sel4_alloc`: [`UntypedAllocator`] (which untyped,
+//! at which offset; it follows the kernel's retype rule) and
+//! [`CapRegistry`] (which capabilities name each object the pool made,
+//! copies and badged copies included: the memory of an object counts as
+//! free only when its last capability is gone, which is when the kernel
+//! reuses it). This module performs the retypes the allocator plans and
+//! undoes a plan the kernel refuses; [`Objects`](crate::objects::Objects)
+//! tells it about every copy, move and deletion.
 
 use alloc::vec::Vec;
 
-pub use sel4_alloc::MemoryKind;
-use sel4_alloc::{CarveStep, IdMap, Placement, Untyped as UntypedDesc, UntypedAllocator};
+use sel4_alloc::{AllocError, CapRegistry, CarveStep, ObjectKind, Placement, UntypedAllocator};
+pub use sel4_alloc::{MemoryKind, UntypedDesc};
 use sel4_sys::{consts, CPtr, ObjectType};
 
-use crate::cap::{cap_type, CNode, Cap, CapType, FixedSize, Untyped};
+use crate::cap::{cap_type, Cap, FixedSize, Untyped};
+use crate::cnode::{self, SlotRef};
 use crate::cspace::CSpace;
 use crate::error::{Error, Result};
 use crate::untyped::{Destination, UntypedExt};
@@ -23,55 +28,98 @@ use crate::BootInfo;
 /// Memory totals of one kind, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
+    /// Bytes of the untypeds of this kind.
     pub total: u64,
+    /// Bytes taken by objects (and alignment padding), or reserved for an
+    /// owner ([`Objects::create_untyped`](crate::objects::Objects::create_untyped)).
     pub used: u64,
+    /// Bytes the pool can still hand out.
     pub free: u64,
 }
 
-/// The root task's untyped memory.
+/// How the kernel derives capabilities to objects of type `ty`.
+pub(crate) fn object_kind(ty: ObjectType) -> ObjectKind {
+    match ty {
+        ObjectType::EndpointObject | ObjectType::NotificationObject => ObjectKind::Badged,
+        ObjectType::UntypedObject => ObjectKind::Untyped,
+        _ => ObjectKind::Other,
+    }
+}
+
+/// The root task's untyped memory and what was made from it.
 #[derive(Debug)]
 pub struct UntypedPool {
     alloc: UntypedAllocator,
-    /// Slot of every object the pool made -> the untyped it came from
-    /// (constant-time lookups for slots of the root CNode).
-    objects: IdMap<CPtr>,
+    caps: CapRegistry,
+    /// Untypeds the pool split off to reach a physical address
+    /// ([`UntypedPool::frame_at`]); their capabilities are the pool's own.
+    split: Vec<CPtr>,
 }
 
 impl UntypedPool {
-    /// Every untyped of bootinfo, all free.
+    /// Every untyped of bootinfo, all free; an error for one the
+    /// bookkeeping refuses.
     pub fn new(bootinfo: &BootInfo) -> Result<UntypedPool> {
-        let first = bootinfo.untyped().start as u64;
-        Self::from_untypeds(bootinfo.untypeds().enumerate().map(|(i, u)| UntypedDesc {
-            id: first + i as u64,
-            paddr: u.paddr,
-            size_bits: u.size_bits,
-            is_device: u.is_device,
-        }))
+        let mut pool = UntypedPool::empty();
+        pool.add_bootinfo(bootinfo, true)?;
+        Ok(pool)
     }
 
-    /// A pool with no untypeds (add them with [`UntypedPool::add_untyped`]).
+    /// As [`UntypedPool::new`], leaving out (with a warning) an untyped the
+    /// bookkeeping refuses.
+    pub(crate) fn new_lenient(bootinfo: &BootInfo) -> UntypedPool {
+        let mut pool = UntypedPool::empty();
+        // Cannot fail: errors are only logged.
+        let _ = pool.add_bootinfo(bootinfo, false);
+        pool
+    }
+
+    /// Adds bootinfo's untypeds (ids are their slots): the one place where
+    /// bootinfo's descriptors become the pool's.
+    fn add_bootinfo(&mut self, bootinfo: &BootInfo, strict: bool) -> Result<()> {
+        let first = bootinfo.untyped().start as u64;
+        for (i, u) in bootinfo.untypeds().enumerate() {
+            let id = first + i as u64;
+            if let Err(e) = self.alloc.add(id, u) {
+                if strict {
+                    return Err(e.into());
+                }
+                log::warn!("untyped {id:#x} left out: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// A pool with no untypeds.
     pub fn empty() -> UntypedPool {
         UntypedPool {
             alloc: UntypedAllocator::new(),
-            objects: IdMap::new(),
+            caps: CapRegistry::new(),
+            split: Vec::new(),
         }
     }
 
-    /// A pool over the given untyped capabilities (ids are their slots).
-    pub fn from_untypeds(untypeds: impl IntoIterator<Item = UntypedDesc>) -> Result<UntypedPool> {
-        let mut alloc = UntypedAllocator::new();
-        for u in untypeds {
-            alloc.add(u)?;
+    /// A pool over the given untyped capabilities: (slot, descriptor). The
+    /// caller gives them to the pool and retypes from none of them
+    /// otherwise.
+    pub fn from_untypeds(
+        untypeds: impl IntoIterator<Item = (CPtr, UntypedDesc)>,
+    ) -> Result<UntypedPool> {
+        let mut pool = UntypedPool::empty();
+        for (id, u) in untypeds {
+            pool.alloc.add(id, u)?;
         }
-        Ok(UntypedPool {
-            alloc,
-            objects: IdMap::new(),
-        })
+        Ok(pool)
     }
 
-    /// The bookkeeping (per-untyped usage, lookups).
+    /// The untyped bookkeeping (per-untyped usage, lookups).
     pub fn allocator(&self) -> &UntypedAllocator {
         &self.alloc
+    }
+
+    /// The capabilities to objects the pool made, copies included.
+    pub fn registry(&self) -> &CapRegistry {
+        &self.caps
     }
 
     /// Totals of RAM or device memory.
@@ -83,8 +131,43 @@ impl UntypedPool {
         }
     }
 
+    /// Whether the capability in `slot` names an object the pool made (the
+    /// original or a copy made through the framework).
+    pub fn owns(&self, slot: CPtr) -> bool {
+        self.caps.contains(slot)
+    }
+
+    /// The untyped the object named by the capability in `slot` was made
+    /// from, if the pool made it.
+    pub fn untyped_of(&self, slot: CPtr) -> Option<Cap<Untyped>> {
+        self.caps.untyped_of(slot).map(Cap::from_cptr)
+    }
+
+    /// The kind of memory of the untyped in `slot`, if the pool manages it.
+    pub fn kind_of(&self, slot: CPtr) -> Option<MemoryKind> {
+        self.alloc.get(slot).map(|u| {
+            if u.untyped.is_device {
+                MemoryKind::Device
+            } else {
+                MemoryKind::Ram
+            }
+        })
+    }
+
+    /// Whether `slot` holds an untyped the pool manages (bootinfo's, carved
+    /// ones, reserved ones).
+    pub(crate) fn is_untyped(&self, slot: CPtr) -> bool {
+        self.alloc.contains(slot)
+    }
+
+    /// Adds an untyped whose memory is all free.
+    pub(crate) fn add_untyped(&mut self, id: CPtr, untyped: UntypedDesc) -> Result<()> {
+        Ok(self.alloc.add(id, untyped)?)
+    }
+
     /// Performs the retype a placement planned, into `count` fresh
-    /// contiguous slots; undoes the plan and frees the slots on failure.
+    /// contiguous slots, and records the new objects; undoes the plan and
+    /// frees the slots on failure.
     #[inline]
     fn retype(
         &mut self,
@@ -106,8 +189,10 @@ impl UntypedPool {
         if let Err(e) = ut.retype_raw(ty, size_arg, Destination::root_cnode(), first, p.count) {
             return Err(self.retype_refused(cspace, p, ty, first, e));
         }
+        let kind = object_kind(ty);
         for k in 0..p.count as u64 {
-            self.objects.insert(first + k, p.untyped);
+            // Cannot fail: the slots were free, so nothing tracks them.
+            self.caps.created(first + k, p.untyped, kind)?;
         }
         Ok(first)
     }
@@ -158,7 +243,7 @@ impl UntypedPool {
     /// argument; `size_bits` the object's size in bytes, log2) from one
     /// untyped of `kind`; returns the first of `count` contiguous slots.
     #[inline]
-    pub fn create_raw(
+    pub(crate) fn create_raw(
         &mut self,
         cspace: &mut CSpace,
         ty: ObjectType,
@@ -171,83 +256,48 @@ impl UntypedPool {
         self.retype(cspace, &p, ty, size_arg)
     }
 
-    /// Creates one object of the fixed-size kind `T` from RAM.
-    pub fn create<T: FixedSize>(&mut self, cspace: &mut CSpace) -> Result<Cap<T>> {
-        let s = self.create_raw(cspace, T::TYPE, 0, T::SIZE_BITS, 1, MemoryKind::Ram)?;
-        Ok(Cap::from_cptr(s))
+    /// Creates one fixed-size object of kind `T` from RAM.
+    #[inline]
+    pub(crate) fn create<T: FixedSize>(&mut self, cspace: &mut CSpace) -> Result<CPtr> {
+        self.create_raw(cspace, T::TYPE, 0, T::SIZE_BITS, 1, MemoryKind::Ram)
     }
 
-    /// Creates `n` objects of kind `T` with one retype (from one untyped,
-    /// into contiguous slots).
-    pub fn create_many<T: FixedSize>(
+    /// Creates one object of `ty` (size `2^size_bits` bytes) from the
+    /// untyped `untyped`, wherever the pool's policy would put it otherwise.
+    pub(crate) fn create_in(
         &mut self,
         cspace: &mut CSpace,
-        n: usize,
-    ) -> Result<Vec<Cap<T>>> {
-        let s = self.create_raw(cspace, T::TYPE, 0, T::SIZE_BITS, n, MemoryKind::Ram)?;
-        Ok((0..n as u64).map(|i| Cap::from_cptr(s + i)).collect())
+        untyped: CPtr,
+        ty: ObjectType,
+        size_arg: usize,
+        size_bits: usize,
+    ) -> Result<CPtr> {
+        let p = self.alloc.alloc_from(untyped, size_bits as u8, 1)?;
+        self.retype(cspace, &p, ty, size_arg)
     }
 
-    /// Creates one object of kind `T` from the untyped `untyped` (one the
-    /// pool knows), wherever the pool's policy would put it otherwise.
-    pub fn create_in<T: FixedSize>(
-        &mut self,
-        cspace: &mut CSpace,
-        untyped: Cap<Untyped>,
-    ) -> Result<Cap<T>> {
-        let p = self
-            .alloc
-            .alloc_from(untyped.cptr(), T::SIZE_BITS as u8, 1)?;
-        let s = self.retype(cspace, &p, T::TYPE, 0)?;
-        Ok(Cap::from_cptr(s))
-    }
-
-    /// Creates a CNode of `2^radix` slots.
-    pub fn create_cnode(&mut self, cspace: &mut CSpace, radix: u8) -> Result<Cap<CNode>> {
-        let bits = radix as usize + consts::SlotBits;
-        let s = self.create_raw(
-            cspace,
-            ObjectType::CapTableObject,
-            radix as usize,
-            bits,
-            1,
-            MemoryKind::Ram,
-        )?;
-        Ok(Cap::from_cptr(s))
-    }
-
-    /// Creates an untyped of `2^size_bits` bytes of RAM, carved from a
-    /// larger one (registered in the pool, so it also serves later
-    /// requests unless the caller uses it directly).
-    pub fn create_untyped(&mut self, cspace: &mut CSpace, size_bits: u8) -> Result<Cap<Untyped>> {
+    /// Creates an untyped of `2^size_bits` bytes of RAM carved from a larger
+    /// one, reserved for the caller: the pool places nothing else in it.
+    pub(crate) fn create_untyped(&mut self, cspace: &mut CSpace, size_bits: u8) -> Result<CPtr> {
         let p = self.alloc.alloc(size_bits, MemoryKind::Ram)?;
         let s = self.retype(cspace, &p, ObjectType::UntypedObject, size_bits as usize)?;
         self.alloc.add_children(&p, s)?;
-        Ok(Cap::from_cptr(s))
-    }
-
-    /// Creates a 2 MiB frame of RAM.
-    pub fn create_large_page(&mut self, cspace: &mut CSpace) -> Result<Cap<cap_type::X86Page>> {
-        let s = self.create_raw(
-            cspace,
-            ObjectType::X86_LargePageObject,
-            0,
-            consts::LargePageBits,
-            1,
-            MemoryKind::Ram,
-        )?;
-        Ok(Cap::from_cptr(s))
+        self.alloc.reserve(s)?;
+        Ok(s)
     }
 
     /// A frame of `2^size_bits` bytes (4 KiB or 2 MiB) at the physical
-    /// address `paddr` (device memory, usually): the untyped that covers
-    /// it is split into smaller untypeds until one is exactly the frame.
-    pub fn frame_at(
+    /// address `paddr` (device memory, usually): the untyped that covers it
+    /// is split into smaller untypeds until one is exactly the frame. The
+    /// kernel's answer is checked: a frame that is not at `paddr` (the
+    /// untyped was retyped from behind the pool's back) is deleted again
+    /// and reported as [`Error::FrameMismatch`].
+    pub(crate) fn frame_at(
         &mut self,
         cspace: &mut CSpace,
         paddr: u64,
         size_bits: usize,
-    ) -> Result<Cap<cap_type::X86Page>> {
+    ) -> Result<CPtr> {
         let ty = if size_bits == consts::PageBits {
             ObjectType::X86_4K
         } else if size_bits == consts::LargePageBits {
@@ -255,12 +305,15 @@ impl UntypedPool {
         } else {
             return Err(Error::Check("frame_at: size must be 4 KiB or 2 MiB"));
         };
-        loop {
+        if let Some(u) = self.alloc.untyped_at(paddr).filter(|u| u.reserved) {
+            // Its owner's memory.
+            return Err(AllocError::PhysInUse { paddr, id: u.id }.into());
+        }
+        let slot = loop {
             match self.alloc.carve_step(paddr, size_bits as u8)? {
                 CarveStep::Ready { untyped } => {
                     let p = self.alloc.alloc_from(untyped, size_bits as u8, 1)?;
-                    let s = self.retype(cspace, &p, ty, 0)?;
-                    return Ok(Cap::from_cptr(s));
+                    break self.retype(cspace, &p, ty, 0)?;
                 }
                 CarveStep::Split { placement } => {
                     let s = self.retype(
@@ -270,158 +323,108 @@ impl UntypedPool {
                         placement.size_bits as usize,
                     )?;
                     self.alloc.add_children(&placement, s)?;
+                    self.split
+                        .extend((0..placement.count as u64).map(|k| s + k));
                 }
             }
-        }
-    }
-
-    /// A 4 KiB device frame at `paddr`.
-    pub fn device_frame(
-        &mut self,
-        cspace: &mut CSpace,
-        paddr: u64,
-    ) -> Result<Cap<cap_type::X86Page>> {
-        self.frame_at(cspace, paddr, consts::PageBits)
-    }
-
-    /// Gets back all memory of the untyped `untyped` (a bootinfo untyped or
-    /// one carved by the pool): revokes it (the kernel deletes every object
-    /// and child untyped made from it), frees the slots those were in and
-    /// resets the bookkeeping, so the memory can be retyped again. Returns
-    /// how many slots were freed. Capabilities to those objects that the
-    /// caller still holds name empty (later reused) slots afterwards.
-    pub fn reclaim(&mut self, cspace: &mut CSpace, untyped: Cap<Untyped>) -> Result<usize> {
-        let id = untyped.cptr();
-        if self.alloc.get(id).is_none() {
-            return Err(sel4_alloc::AllocError::UnknownUntyped { id }.into());
-        }
-        cspace.revoke(untyped)?;
-        let mut gone = self.alloc.reclaim(id)?;
-        gone.push(id);
-        let slots: Vec<CPtr> = self
-            .objects
-            .iter()
-            .filter(|(_, u)| gone.contains(u))
-            .map(|(s, _)| s)
-            .collect();
-        for &s in &slots {
-            cspace.free_slot(s)?;
-            self.objects.remove(s);
-        }
-        Ok(slots.len())
-    }
-
-    /// Deletes an object the pool made (at the slot the pool put it, or
-    /// where [`UntypedPool::moved`] said it went) and frees its slot. When
-    /// the last object of an untyped goes, the kernel and the pool start
-    /// that untyped from offset 0 again.
-    pub fn destroy<T: CapType>(&mut self, cspace: &mut CSpace, cap: Cap<T>) -> Result<()> {
-        let slot = cap.cptr();
-        let ut = self
-            .objects
-            .get(slot)
-            .ok_or(sel4_alloc::AllocError::SlotNotAllocated { slot })?;
-        self.destroy_owned(cspace, cap, ut)
-    }
-
-    /// Deletes the capability and frees its slot: as
-    /// [`UntypedPool::destroy`] for an object the pool made, as
-    /// [`CSpace::delete`] for any other (one lookup for both).
-    #[inline]
-    pub(crate) fn delete_any<T: CapType>(
-        &mut self,
-        cspace: &mut CSpace,
-        cap: Cap<T>,
-    ) -> Result<()> {
-        match self.objects.get(cap.cptr()) {
-            Some(ut) => self.destroy_owned(cspace, cap, ut),
-            None => cspace.delete(cap),
-        }
-    }
-
-    /// [`UntypedPool::destroy`] of the object at `cap`, made from the
-    /// untyped `ut`.
-    #[inline]
-    fn destroy_owned<T: CapType>(
-        &mut self,
-        cspace: &mut CSpace,
-        cap: Cap<T>,
-        ut: CPtr,
-    ) -> Result<()> {
-        let slot = cap.cptr();
-        let carved = self.alloc.get(slot).map(|u| u.used);
-        if carved.is_some_and(|used| used != 0) {
-            // A carved untyped with objects of its own: revoke it first.
-            return Err(Error::Kernel(sel4_sys::InvocationError::RevokeFirst));
-        }
-        cspace.delete(cap)?;
-        self.objects.remove(slot);
-        if carved.is_some() {
-            self.alloc.remove(slot)?;
-        } else {
-            self.alloc.free_objects(ut, 1)?;
-        }
-        Ok(())
-    }
-
-    /// Tells the pool that the object at `from` now lives at `to` (after
-    /// [`CSpace::move_cap`] or a rotate), so that [`UntypedPool::destroy`]
-    /// and [`UntypedPool::reclaim`] find it.
-    pub fn moved(&mut self, from: CPtr, to: CPtr) -> Result<()> {
-        let ut = self
-            .objects
-            .remove(from)
-            .ok_or(sel4_alloc::AllocError::SlotNotAllocated { slot: from })?;
-        self.objects.insert(to, ut);
-        Ok(())
-    }
-
-    /// Whether the object at `slot` was made by the pool (and is still in
-    /// its slot bookkeeping).
-    pub fn owns(&self, slot: CPtr) -> bool {
-        self.objects.contains(slot)
-    }
-
-    /// The untyped the object at `slot` was made from, if the pool made it.
-    pub fn untyped_of<T: CapType>(&self, cap: Cap<T>) -> Option<Cap<Untyped>> {
-        self.objects.get(cap.cptr()).map(Cap::from_cptr)
-    }
-
-    /// Takes the object at `slot` out of the pool's slot bookkeeping (its
-    /// capability is moved to a place the pool does not track, such as a
-    /// CNode of the caller's); returns the untyped it came from, to give to
-    /// [`UntypedPool::object_deleted`] once the object is deleted.
-    pub fn detach(&mut self, slot: CPtr) -> Result<CPtr> {
-        if self.alloc.get(slot).is_some() {
-            return Err(Error::Check("a carved untyped cannot leave the pool"));
-        }
-        self.objects
-            .remove(slot)
-            .ok_or(sel4_alloc::AllocError::SlotNotAllocated { slot }.into())
-    }
-
-    /// Records that an object made from `untyped` and [detached](UntypedPool::detach)
-    /// was deleted (when the last object of an untyped goes, the kernel and
-    /// the pool start it from offset 0 again).
-    pub fn object_deleted(&mut self, untyped: CPtr) -> Result<()> {
-        Ok(self.alloc.free_objects(untyped, 1)?)
-    }
-
-    /// Adds an untyped whose memory is all free (one the caller carved or
-    /// got elsewhere; its id is its slot).
-    pub fn add_untyped(&mut self, untyped: UntypedDesc) -> Result<()> {
-        Ok(self.alloc.add(untyped)?)
-    }
-
-    /// The kind of memory an untyped is, if the pool knows it.
-    pub fn kind_of<T: CapType>(&self, cap: Cap<T>) -> Option<MemoryKind> {
-        self.alloc.get(cap.cptr()).map(|u| {
-            if u.untyped.is_device {
-                MemoryKind::Device
-            } else {
-                MemoryKind::Ram
+        };
+        let got = frame_paddr(Cap::from_cptr(slot));
+        match got {
+            Ok(got) if got == paddr => Ok(slot),
+            other => {
+                self.delete(cspace, slot)?;
+                Err(match other {
+                    Ok(got) => Error::FrameMismatch { wanted: paddr, got },
+                    Err(e) => e,
+                })
             }
-        })
+        }
+    }
+
+    /// Gets back all memory of the untyped `untyped` (a reserved one):
+    /// revokes it (the kernel deletes every object and child untyped made
+    /// from it, and every copy of their capabilities) and resets the
+    /// bookkeeping, so the memory can be retyped again. Returns the slots
+    /// whose capabilities the revocation deleted (their owners still hold
+    /// them: deleting an empty slot is a no-op for the kernel).
+    pub(crate) fn reclaim(&mut self, untyped: CPtr) -> Result<Vec<CPtr>> {
+        let u = self
+            .alloc
+            .get(untyped)
+            .ok_or(AllocError::UnknownUntyped { id: untyped })?;
+        if !u.reserved {
+            return Err(Error::Check(
+                "only an untyped of Objects::create_untyped can be reclaimed",
+            ));
+        }
+        cnode::revoke(SlotRef::root(untyped))?;
+        let mut gone = self.alloc.reclaim(untyped)?;
+        gone.push(untyped);
+        Ok(self.caps.forget_untypeds(&gone))
+    }
+
+    /// Records that the capability in `slot` (of the root CSpace or a child
+    /// CNode: any registry key) is gone; when it was the last of its
+    /// object, the object's memory is free again (for a carved untyped, the
+    /// untyped leaves the bookkeeping).
+    #[inline]
+    pub(crate) fn cap_gone(&mut self, key: u64) -> Result<()> {
+        if let Some(u) = self.caps.deleted(key) {
+            let was_untyped = self.alloc.contains(key);
+            self.object_gone(key, u, was_untyped)?;
+        }
+        Ok(())
+    }
+
+    /// An object made from `untyped`, whose last capability was in `key`,
+    /// is gone.
+    fn object_gone(&mut self, key: u64, untyped: u64, was_untyped: bool) -> Result<()> {
+        if was_untyped {
+            self.split.retain(|&s| s != key);
+            self.alloc.remove(key)?;
+        } else {
+            self.alloc.free_objects(untyped, 1)?;
+        }
+        Ok(())
+    }
+
+    /// Records capabilities that the kernel deleted with a CNode that was
+    /// destroyed: every key for which `gone` holds.
+    pub(crate) fn caps_gone(&mut self, gone: impl FnMut(u64) -> bool) -> Result<()> {
+        for u in self.caps.forget_slots(gone) {
+            self.alloc.free_objects(u, 1)?;
+        }
+        Ok(())
+    }
+
+    /// Records a copy of `src` into `dest` (`badge` for a mint).
+    pub(crate) fn cap_derived(&mut self, src: u64, dest: u64, badge: Option<u64>) -> Result<()> {
+        self.caps.derived(src, dest, badge)?;
+        Ok(())
+    }
+
+    /// Records a move of `from` to `to`.
+    pub(crate) fn cap_moved(&mut self, from: u64, to: u64) -> Result<()> {
+        self.caps.moved(from, to)?;
+        Ok(())
+    }
+
+    /// Records a revocation of `key`; returns the keys it emptied.
+    pub(crate) fn cap_revoked(&mut self, key: u64) -> Vec<u64> {
+        self.caps.revoked(key)
+    }
+
+    /// Deletes the capability in the root CNode slot `slot` and frees the
+    /// slot, with the bookkeeping of [`UntypedPool::cap_gone`].
+    pub(crate) fn delete(&mut self, cspace: &mut CSpace, slot: CPtr) -> Result<()> {
+        cnode::delete(SlotRef::root(slot))?;
+        self.cap_gone(slot)?;
+        cspace.free_slot(slot)
+    }
+
+    /// The untypeds the pool split off for [`UntypedPool::frame_at`].
+    pub(crate) fn split_untypeds(&self) -> &[CPtr] {
+        &self.split
     }
 }
 

@@ -1,19 +1,47 @@
 //! [`Objects`], the owner of the root task's resources: its CSpace, its
 //! untyped memory and its VSpace, and the memory of the threads it runs
-//! (stacks parked in CNodes of its own, IPC buffers).
+//! (stacks parked in CNodes of its own, IPC buffers). It is the one API
+//! for capabilities: creating objects, copying, minting, moving, deleting
+//! and revoking capabilities, CNodes of its own, and mapping frames.
+//!
+//! # Ownership
+//!
+//! Everything `Objects` makes is handed out as an owned handle
+//! ([`Owned<T>`], [`ChildCap<T>`], [`Slot`]; see [`crate::cap`]). The
+//! calls that give a slot back consume the handle ([`Objects::delete`],
+//! [`Objects::delete_child`], [`Objects::move_into`],
+//! [`Objects::move_out`], [`Objects::free_slot`]); those that move a
+//! capability update the handle in place ([`Objects::move_cap`],
+//! [`Objects::mutate`], [`Objects::rotate`]). A call that fails gives the
+//! handle back ([`Refused`]) or leaves it as it was. Handles of another
+//! `Objects` are refused ([`Error::NotOwner`]).
+//!
+//! # How memory comes back
+//!
+//! An object's memory is free again when its last capability is gone: the
+//! original and every copy or badged copy made through `Objects` (the
+//! kernel resets an untyped only then). Deleting the original of an object
+//! that still has copies leaves the object alive. [`Objects::revoke`]
+//! deletes the copies the kernel counts as derived from a capability;
+//! deleting a CNode made by [`Objects::create_cnode`] or an untyped made by
+//! [`Objects::create_untyped`] revokes it first, so that the CNode (with
+//! its contents) or the untyped's objects are gone with it. Capabilities
+//! the kernel deleted that way leave their handles naming empty slots:
+//! deleting those handles gives the slots back.
 
 use alloc::vec::Vec;
-use sel4_alloc::{AllocError, Untyped as UntypedDesc};
-use sel4_sys::{consts, CPtr, ObjectType, Word};
+use sel4_alloc::{AllocError, SlotAllocator, UntypedDesc};
+use sel4_sys::{consts, CPtr, CapRights, ObjectType, Word};
 
-use crate::cap::cap_type;
-use crate::cnode::ALL_RIGHTS;
-use crate::cspace::{CSpace, ChildCNode};
-use crate::memory::UntypedPool;
-use crate::untyped::Destination;
+use crate::cap::{cap_type, new_owner, CNode, Cap, CapType, ChildCap, FixedSize, Owned, OwnerId};
+use crate::cap::{Slot, SlotRange, Untyped};
+use crate::cnode::{self, SlotRef, ALL_RIGHTS};
+use crate::cspace::CSpace;
+use crate::error::{Error, Result};
+use crate::memory::{MemoryKind, UntypedPool};
+use crate::untyped::{Destination, UntypedExt};
 use crate::vspace::{self, Cache, VSpace, OBJECTS_WINDOW_END, OBJECTS_WINDOW_START};
-use crate::{BootInfo, Cap, CapType, Error, FixedSize};
-use crate::{Untyped, UntypedExt};
+use crate::BootInfo;
 
 const PAGE: usize = 4096;
 /// log2 of the slots of each CNode that holds stack frame capabilities.
@@ -21,15 +49,62 @@ pub const PARK_RADIX: u8 = 8;
 /// Smallest untyped (log2 bytes) that [`Objects::new`] carves at a time out
 /// of the untypeds it was given.
 pub const CHUNK_BITS: u8 = 17;
+/// The largest radix of a CNode of [`Objects::create_cnode`].
+pub const MAX_CNODE_RADIX: u8 = 32;
+
+/// A consuming call failed: the error, and the handle it was given back.
+#[derive(Debug)]
+pub struct Refused<H> {
+    /// Why it failed.
+    pub error: Error,
+    /// The handle, unchanged (it still owns what it owned).
+    pub handle: H,
+}
+
+impl<H> From<Refused<H>> for Error {
+    fn from(r: Refused<H>) -> Error {
+        r.error
+    }
+}
+
+impl<H> core::fmt::Display for Refused<H> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+/// A CNode made by [`Objects::create_cnode`] (or for thread stacks), with
+/// an allocator over its slots.
+#[derive(Debug)]
+struct ChildNode {
+    /// Root CNode slot of its (original) capability.
+    slot: CPtr,
+    radix: u8,
+    slots: SlotAllocator,
+    owner: OwnerId,
+}
+
+impl ChildNode {
+    fn at(&self, index: u64) -> SlotRef {
+        SlotRef::child(Cap::from_cptr(self.slot), index, self.radix)
+    }
+
+    fn key(&self, index: u64) -> u64 {
+        child_key(self.owner, index)
+    }
+}
+
+/// The bookkeeping key of slot `index` of the child CNode `owner` (root
+/// CNode slots are their own keys, all below 2^32).
+fn child_key(owner: OwnerId, index: u64) -> u64 {
+    ((owner as u64) << 32) | index
+}
 
 /// The root task's resources: its CSpace (one slot allocator), its untyped
-/// memory (one bookkeeping of where objects are) and its VSpace (one
-/// allocator of virtual ranges and the paging structures). Everything the
-/// framework creates (objects, badged copies, threads with their stacks and
-/// IPC buffers) goes through them; use [`Objects::cspace_mut`],
-/// [`Objects::pool_mut`], [`Objects::vspace_mut`] (or
-/// [`Objects::parts_mut`]) for the rest, so that nothing else hands out the
-/// same slots or memory.
+/// memory (one bookkeeping of where objects are and which capabilities
+/// name them) and its VSpace (one allocator of virtual ranges and the
+/// paging structures). See the [module documentation](self) for the
+/// ownership rules.
 pub struct Objects {
     cspace: CSpace,
     pool: UntypedPool,
@@ -39,37 +114,51 @@ pub struct Objects {
     /// dry (the kernel places them, so the caller may keep retyping from
     /// them too).
     opaque: Vec<Cap<Untyped>>,
-    /// CNodes holding the frame capabilities of thread stacks.
-    parks: Vec<ChildCNode>,
-    /// Paging structures the VSpace created while mapping thread stacks
-    /// and IPC buffers.
-    thread_tables: Vec<CPtr>,
+    /// The chunks carved from them.
+    chunks: Vec<CPtr>,
+    /// CNodes of [`Objects::create_cnode`] and park CNodes.
+    children: Vec<ChildNode>,
+    /// Owners (ids) of the CNodes that hold stack frames.
+    parks: Vec<OwnerId>,
 }
 
-/// Dropping `Objects` deletes what it created for threads and keeps for
-/// later ones: the CNodes that hold stack frames (which unmaps any stack
-/// still mapped) and the paging structures created for stacks and IPC
-/// buffers, so that once every thread is joined, no slot of its range is
-/// left occupied by the thread machinery. Drop it only when none of its
-/// threads runs any more. Objects and mappings handed to the caller stay.
+/// Dropping `Objects` deletes what it holds itself and nobody else has a
+/// handle to: frames it mapped of its own (thread IPC buffers,
+/// [`Objects::map_new_pages`]), the CNodes that hold thread stacks (which
+/// unmaps them), the paging structures it created inside its windows, and
+/// the untypeds it carved or split. Drop it only when none of its threads
+/// runs any more. What was handed out stays (handles of this `Objects` are
+/// refused by any other).
 impl Drop for Objects {
     fn drop(&mut self) {
-        let (root, depth) = (self.cspace.root(), crate::cspace::depth());
-        for p in self.parks.drain(..) {
-            let _ = root.cnode_delete(p.cap().cptr(), depth);
+        let owned: Vec<CPtr> = self
+            .vspace
+            .mappings()
+            .filter(|(_, m)| m.owned)
+            .map(|(_, m)| m.frame.cptr())
+            .collect();
+        for f in owned {
+            let _ = cnode::delete(SlotRef::root(f));
         }
-        // Lowest levels (created last) first.
-        for t in self.thread_tables.drain(..).rev() {
-            let _ = root.cnode_delete(t, depth);
+        for p in self.parks.drain(..) {
+            if let Some(c) = self.children.iter().find(|c| c.owner == p) {
+                let _ = cnode::revoke(SlotRef::root(c.slot));
+                let _ = cnode::delete(SlotRef::root(c.slot));
+            }
+        }
+        for t in self.vspace.window_tables() {
+            let _ = cnode::delete(SlotRef::root(t));
+        }
+        for &s in self.pool.split_untypeds().iter().chain(&self.chunks) {
+            let _ = cnode::delete(SlotRef::root(s));
         }
     }
 }
 
 /// A stack frame whose capability lives in one of the `Objects`' CNodes.
 pub(crate) struct ParkedFrame {
-    park: usize,
+    park: OwnerId,
     index: u64,
-    untyped: CPtr,
 }
 
 /// A reserved range of the VSpace: guard pages, then parked frames.
@@ -85,21 +174,9 @@ impl Region {
     }
 }
 
-/// The `Objects` variants of the allocators' exhaustion errors.
-fn simple(e: Error) -> Error {
-    match e {
-        Error::Alloc(AllocError::SlotsExhausted { .. }) => Error::SlotsExhausted,
-        Error::Alloc(AllocError::UntypedExhausted { size_bits, .. }) => Error::UntypedExhausted {
-            size_bits: size_bits as usize,
-        },
-        e => e,
-    }
-}
-
 fn untyped_exhausted(e: &Error) -> Option<u8> {
     match e {
         Error::Alloc(AllocError::UntypedExhausted { size_bits, .. }) => Some(*size_bits),
-        Error::UntypedExhausted { size_bits } => Some(*size_bits as u8),
         _ => None,
     }
 }
@@ -110,31 +187,23 @@ impl Objects {
     /// does on a sane bootinfo) is left out with a warning, and if the
     /// image reached the mapping window (see [`VSpace::new`]) the window is
     /// left empty, so that threads fail to spawn with an error; use
-    /// [`Objects::try_from_bootinfo`] to get those as errors instead.
+    /// [`Objects::try_from_bootinfo`] to get those as errors instead. Make
+    /// one: two would hand out the same slots and memory.
     pub fn from_bootinfo(bootinfo: &BootInfo) -> Objects {
-        let first = bootinfo.untyped().start as u64;
-        let mut pool = UntypedPool::empty();
-        for (i, u) in bootinfo.untypeds().enumerate() {
-            let d = UntypedDesc {
-                id: first + i as u64,
-                paddr: u.paddr,
-                size_bits: u.size_bits,
-                is_device: u.is_device,
-            };
-            if let Err(e) = pool.add_untyped(d) {
-                log::warn!("untyped {:#x} left out: {e}", d.id);
-            }
-        }
         let vspace = VSpace::new(bootinfo).unwrap_or_else(|e| {
             log::warn!("no mapping window for threads: {e}");
             VSpace::with_windows((0, 0), (0, 0))
         });
-        Objects::from_parts(CSpace::new(bootinfo), pool, vspace)
+        Objects::from_parts(
+            CSpace::new(bootinfo),
+            UntypedPool::new_lenient(bootinfo),
+            vspace,
+        )
     }
 
     /// As [`Objects::from_bootinfo`], with errors for an untyped the
     /// bookkeeping refuses or an image that reaches the mapping window.
-    pub fn try_from_bootinfo(bootinfo: &BootInfo) -> Result<Objects, Error> {
+    pub fn try_from_bootinfo(bootinfo: &BootInfo) -> Result<Objects> {
         Ok(Objects::from_parts(
             CSpace::new(bootinfo),
             UntypedPool::new(bootinfo)?,
@@ -142,15 +211,17 @@ impl Objects {
         ))
     }
 
-    /// Takes ownership of a CSpace, an untyped pool and a VSpace.
+    /// Takes ownership of a CSpace, an untyped pool and a VSpace (whose
+    /// slots, memory and windows nothing else uses).
     pub fn from_parts(cspace: CSpace, pool: UntypedPool, vspace: VSpace) -> Objects {
         Objects {
             cspace,
             pool,
             vspace,
             opaque: Vec::new(),
+            chunks: Vec::new(),
+            children: Vec::new(),
             parks: Vec::new(),
-            thread_tables: Vec::new(),
         }
     }
 
@@ -161,17 +232,10 @@ impl Objects {
     /// manages. Virtual addresses for stacks and IPC buffers come from the
     /// share of [`OBJECTS_WINDOW_START`]..[`OBJECTS_WINDOW_END`] that
     /// belongs to the slots `[first_slot, end_slot)`, so instances over
-    /// disjoint slot ranges never collide. `image_frames` is no longer used
-    /// (IPC buffers are fresh frames); it is kept for compatibility. For a
-    /// part of the root task that owns only some slots and memory, such as
-    /// one test of a test harness.
-    pub fn new(
-        first_slot: u64,
-        end_slot: u64,
-        untypeds: Vec<Cap<Untyped>>,
-        image_frames: CPtr,
-    ) -> Objects {
-        let _ = image_frames;
+    /// disjoint slot ranges never collide. For a part of the root task that
+    /// owns only some slots and memory, such as one test of a test harness;
+    /// nothing else may use those slots.
+    pub fn new(first_slot: u64, end_slot: u64, untypeds: Vec<Cap<Untyped>>) -> Objects {
         let bits = sel4_sys::config::ROOT_CNODE_SIZE_BITS as u32;
         let share = ((OBJECTS_WINDOW_END - OBJECTS_WINDOW_START) >> bits) & !(PAGE as u64 - 1);
         let at = |slot: u64| {
@@ -186,60 +250,125 @@ impl Objects {
         o
     }
 
-    /// The CSpace (slot allocator) everything here goes through.
+    /// The CSpace (slot counts).
     pub fn cspace(&self) -> &CSpace {
         &self.cspace
     }
 
-    /// The CSpace, to allocate slots or operate on capabilities.
-    pub fn cspace_mut(&mut self) -> &mut CSpace {
-        &mut self.cspace
-    }
-
-    /// The untyped memory bookkeeping.
+    /// The untyped memory and the bookkeeping of what was made from it.
     pub fn pool(&self) -> &UntypedPool {
         &self.pool
     }
 
-    /// The untyped memory, to create objects of any kind.
-    pub fn pool_mut(&mut self) -> &mut UntypedPool {
-        &mut self.pool
-    }
-
-    /// The VSpace (virtual ranges, mappings).
+    /// The VSpace (windows, mappings, paging structures).
     pub fn vspace(&self) -> &VSpace {
         &self.vspace
     }
 
-    /// The VSpace, to map frames.
-    pub fn vspace_mut(&mut self) -> &mut VSpace {
-        &mut self.vspace
+    fn owner(&self) -> OwnerId {
+        self.cspace.owner()
     }
 
-    /// All three at once, for the calls that take several of them
-    /// (`pool.create(cspace)`, `vspace.map(pool, cspace, ..)`).
-    pub fn parts_mut(&mut self) -> (&mut CSpace, &mut UntypedPool, &mut VSpace) {
-        (&mut self.cspace, &mut self.pool, &mut self.vspace)
+    fn owned<T: CapType>(&self, slot: CPtr) -> Owned<T> {
+        Owned::new(slot, self.owner())
     }
+
+    /// The slot of a handle of this `Objects`.
+    fn check<T: CapType>(&self, cap: &Owned<T>) -> Result<CPtr> {
+        let slot = cap.cptr();
+        if cap.owner() != self.owner() || !self.cspace.owns(slot) {
+            return Err(Error::NotOwner { slot });
+        }
+        Ok(slot)
+    }
+
+    /// The child CNode a handle of `owner` belongs to.
+    fn child_of(&self, owner: OwnerId, index: u64) -> Result<usize> {
+        self.children
+            .iter()
+            .position(|c| c.owner == owner && c.slots.is_allocated(index))
+            .ok_or(Error::NotOwner { slot: index })
+    }
+
+    /// The child CNode whose capability is `node`.
+    fn child_by_cap(&self, node: &Owned<CNode>) -> Result<usize> {
+        let slot = self.check(node)?;
+        self.children
+            .iter()
+            .position(|c| c.slot == slot)
+            .ok_or(Error::Check("not a CNode made by Objects::create_cnode"))
+    }
+
+    // ------------------------------------------------------------ slots
 
     /// A free slot of the root CNode.
-    pub fn alloc_slot(&mut self) -> Result<u64, Error> {
-        self.cspace.alloc_slot().map_err(simple)
+    pub fn alloc_slot(&mut self) -> Result<Slot> {
+        Ok(Slot::new(self.cspace.alloc_slot()?, self.owner()))
     }
 
-    /// Returns a slot (it must be empty).
-    pub fn free_slot(&mut self, slot: u64) {
-        let _ = self.cspace.free_slot(slot);
+    /// Gives a slot back, deleting first whatever the kernel put into it
+    /// (a capability received by IPC, say).
+    pub fn free_slot(&mut self, slot: Slot) -> core::result::Result<(), Refused<Slot>> {
+        let s = slot.cptr();
+        if slot.owner() != self.owner() || !self.cspace.owns(s) {
+            return Err(Refused {
+                error: Error::NotOwner { slot: s },
+                handle: slot,
+            });
+        }
+        let r = cnode::delete(SlotRef::root(s)).and_then(|()| {
+            // A capability put there by hand is not tracked; this keeps
+            // the bookkeeping right if one was anyway.
+            self.slot_emptied(s)?;
+            self.cspace.free_slot(s)
+        });
+        r.map_err(|error| Refused {
+            error,
+            handle: slot,
+        })
     }
+
+    /// `n` contiguous free slots of the root CNode.
+    pub fn alloc_range(&mut self, n: usize) -> Result<SlotRange> {
+        Ok(SlotRange::new(self.cspace.alloc_slots(n)?, n, self.owner()))
+    }
+
+    /// Gives back slots of [`Objects::alloc_range`] (they must be empty:
+    /// the range was handed to someone who owns what is in it).
+    pub fn free_range(&mut self, range: SlotRange) -> core::result::Result<(), Refused<SlotRange>> {
+        let ok = range.owner() == self.owner()
+            && (range.start()..range.end()).all(|s| self.cspace.owns(s));
+        if !ok {
+            return Err(Refused {
+                error: Error::NotOwner {
+                    slot: range.start(),
+                },
+                handle: range,
+            });
+        }
+        match self.cspace.free_slots(range.start(), range.len()) {
+            Ok(()) => Ok(()),
+            Err(error) => Err(Refused {
+                error,
+                handle: range,
+            }),
+        }
+    }
+
+    /// The capability the kernel put into `slot` (an IPC receive, a raw
+    /// invocation) as an owned handle, claimed as a `T`. Nothing tracks its
+    /// object: it is the caller's to know what it is.
+    pub fn adopt<T: CapType>(&mut self, slot: Slot) -> Owned<T> {
+        Owned::new(slot.cptr(), slot.owner())
+    }
+
+    // ------------------------------------------------------ memory
 
     /// Runs `op`; when it fails for lack of untyped memory and untypeds
     /// given to [`Objects::new`] can still give some, carves a chunk and
     /// runs `op` again.
     #[inline]
-    fn with_memory<R>(
-        &mut self,
-        mut op: impl FnMut(&mut Objects) -> Result<R, Error>,
-    ) -> Result<R, Error> {
+    fn with_memory<R>(&mut self, mut op: impl FnMut(&mut Objects) -> Result<R>) -> Result<R> {
         match op(self) {
             Ok(r) => Ok(r),
             Err(e) => self.retry_with_memory(e, op),
@@ -252,8 +381,8 @@ impl Objects {
     fn retry_with_memory<R>(
         &mut self,
         mut e: Error,
-        mut op: impl FnMut(&mut Objects) -> Result<R, Error>,
-    ) -> Result<R, Error> {
+        mut op: impl FnMut(&mut Objects) -> Result<R>,
+    ) -> Result<R> {
         loop {
             match untyped_exhausted(&e) {
                 Some(bits) if !self.opaque.is_empty() => {
@@ -273,7 +402,7 @@ impl Objects {
     /// Carves an untyped of at least 2^`min_bits` bytes (2^[`CHUNK_BITS`]
     /// if there is room) out of the first given untyped with room and
     /// gives it to the pool. Returns whether it found room.
-    fn carve_chunk(&mut self, min_bits: u8) -> Result<bool, Error> {
+    fn carve_chunk(&mut self, min_bits: u8) -> Result<bool> {
         let min_bits = min_bits.max(sel4_alloc::MIN_UNTYPED_BITS);
         let slot = self.cspace.alloc_slot()?;
         for i in 0..self.opaque.len() {
@@ -290,12 +419,13 @@ impl Objects {
                 match r {
                     Ok(()) => {
                         let paddr = chunk_paddr(&mut self.cspace, slot, bits);
-                        self.pool.add_untyped(UntypedDesc {
-                            id: slot,
+                        let desc = UntypedDesc {
                             paddr,
                             size_bits: bits,
                             is_device: false,
-                        })?;
+                        };
+                        self.pool.add_untyped(slot, desc)?;
+                        self.chunks.push(slot);
                         return Ok(true);
                     }
                     Err(_) if bits > min_bits => bits -= 1,
@@ -308,61 +438,619 @@ impl Objects {
     }
 
     /// Creates a fixed-size kernel object.
-    pub fn create<T: FixedSize>(&mut self) -> Result<Cap<T>, Error> {
-        self.with_memory(|o| o.pool.create::<T>(&mut o.cspace))
-            .map_err(simple)
+    #[inline]
+    pub fn create<T: FixedSize>(&mut self) -> Result<Owned<T>> {
+        let s = self.with_memory(|o| o.pool.create::<T>(&mut o.cspace))?;
+        Ok(self.owned(s))
     }
 
-    /// A badged copy of `cap` in a new slot.
-    pub fn mint<T: CapType>(&mut self, cap: Cap<T>, badge: Word) -> Result<Cap<T>, Error> {
-        self.cspace.mint(cap, ALL_RIGHTS, badge).map_err(simple)
+    /// Creates `n` objects of kind `T` with one retype (from one untyped,
+    /// into contiguous slots).
+    pub fn create_many<T: FixedSize>(&mut self, n: usize) -> Result<Vec<Owned<T>>> {
+        let s = self.with_memory(|o| {
+            o.pool
+                .create_raw(&mut o.cspace, T::TYPE, 0, T::SIZE_BITS, n, MemoryKind::Ram)
+        })?;
+        Ok((0..n as u64).map(|i| self.owned(s + i)).collect())
     }
 
-    /// Deletes the capability and frees its slot (and, for an object made
-    /// here, gives its memory back to the bookkeeping).
-    pub fn delete<T: CapType>(&mut self, cap: Cap<T>) -> Result<(), Error> {
-        self.pool.delete_any(&mut self.cspace, cap)
+    /// Creates a 2 MiB frame of RAM.
+    pub fn create_large_page(&mut self) -> Result<Owned<cap_type::X86Page>> {
+        let s = self.with_memory(|o| {
+            o.pool.create_raw(
+                &mut o.cspace,
+                ObjectType::X86_LargePageObject,
+                0,
+                consts::LargePageBits,
+                1,
+                MemoryKind::Ram,
+            )
+        })?;
+        Ok(self.owned(s))
+    }
+
+    /// Creates an untyped of `2^size_bits` bytes of RAM that belongs to the
+    /// caller: the pool places nothing else in it. Create objects in it
+    /// with [`Objects::create_in`] (or retype from it by hand: its
+    /// bookkeeping is then the caller's), get all of it back with
+    /// [`Objects::reclaim`]; deleting it reclaims it first.
+    pub fn create_untyped(&mut self, size_bits: u8) -> Result<Owned<Untyped>> {
+        let s = self.with_memory(|o| o.pool.create_untyped(&mut o.cspace, size_bits))?;
+        Ok(self.owned(s))
+    }
+
+    /// Creates one object of kind `T` in the caller's untyped `untyped`
+    /// (one of [`Objects::create_untyped`]).
+    pub fn create_in<T: FixedSize>(&mut self, untyped: &Owned<Untyped>) -> Result<Owned<T>> {
+        let u = self.check(untyped)?;
+        if !self.pool.allocator().get(u).is_some_and(|u| u.reserved) {
+            return Err(Error::Check(
+                "create_in needs an untyped of Objects::create_untyped",
+            ));
+        }
+        let s = self
+            .pool
+            .create_in(&mut self.cspace, u, T::TYPE, 0, T::SIZE_BITS)?;
+        Ok(self.owned(s))
+    }
+
+    /// A CNode of `2^radix` slots, whose slots this `Objects` hands out
+    /// ([`Objects::copy_into`], [`Objects::move_into`], ...). Deleting it
+    /// revokes it first: the CNode and what is in it are gone.
+    pub fn create_cnode(&mut self, radix: u8) -> Result<Owned<CNode>> {
+        if radix == 0 || radix > MAX_CNODE_RADIX {
+            return Err(Error::Check("CNode radix out of 1..=32"));
+        }
+        let bits = radix as usize + consts::SlotBits;
+        let s = self.with_memory(|o| {
+            o.pool.create_raw(
+                &mut o.cspace,
+                ObjectType::CapTableObject,
+                radix as usize,
+                bits,
+                1,
+                MemoryKind::Ram,
+            )
+        })?;
+        self.children.push(ChildNode {
+            slot: s,
+            radix,
+            slots: SlotAllocator::new(0, 1u64 << radix),
+            owner: new_owner(),
+        });
+        Ok(self.owned(s))
+    }
+
+    /// A frame of `2^size_bits` bytes (4 KiB or 2 MiB) at the physical
+    /// address `paddr` (device memory, usually). The kernel's answer is
+    /// checked: [`Error::FrameMismatch`] if the frame is elsewhere (the
+    /// memory was retyped behind the framework's back).
+    pub fn frame_at(&mut self, paddr: u64, size_bits: usize) -> Result<Owned<cap_type::X86Page>> {
+        let s = self.pool.frame_at(&mut self.cspace, paddr, size_bits)?;
+        Ok(self.owned(s))
+    }
+
+    /// A 4 KiB device frame at `paddr`.
+    pub fn device_frame(&mut self, paddr: u64) -> Result<Owned<cap_type::X86Page>> {
+        self.frame_at(paddr, consts::PageBits)
+    }
+
+    /// Gets back all memory of the caller's untyped `untyped` (one of
+    /// [`Objects::create_untyped`]): revokes it, so the kernel deletes
+    /// every object made from it and every capability to those, and resets
+    /// its bookkeeping. Returns how many capabilities went; their handles
+    /// name empty slots now (delete them to give the slots back).
+    pub fn reclaim(&mut self, untyped: &Owned<Untyped>) -> Result<usize> {
+        let u = self.check(untyped)?;
+        self.reclaim_slot(u)
+    }
+
+    fn reclaim_slot(&mut self, u: CPtr) -> Result<usize> {
+        let gone = self.pool.reclaim(u)?;
+        for &k in &gone {
+            self.vspace.forget_frame(k);
+        }
+        Ok(gone.len())
+    }
+
+    // ------------------------------------------------ capabilities
+
+    /// Refuses to copy an untyped the pool manages (a copy would retype
+    /// the same memory behind its back).
+    fn refuse_untyped(&self, slot: CPtr) -> Result<()> {
+        if self.pool.is_untyped(slot) {
+            return Err(Error::Check(
+                "an untyped the pool manages is not copied (use create_in)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Bookkeeping after the capability in root slot `from` moved to root
+    /// slot `to`.
+    fn slot_moved(&mut self, from: CPtr, to: CPtr) -> Result<()> {
+        self.pool.cap_moved(from, to)?;
+        self.vspace.frame_moved(from, to);
+        for c in self.children.iter_mut().filter(|c| c.slot == from) {
+            c.slot = to;
+        }
+        Ok(())
+    }
+
+    /// Bookkeeping after the capability in root slot `slot` was deleted.
+    fn slot_emptied(&mut self, slot: CPtr) -> Result<()> {
+        self.pool.cap_gone(slot)?;
+        self.vspace.forget_frame(slot);
+        Ok(())
+    }
+
+    /// `CNode_Copy` of `src` into a fresh slot, with `rights`.
+    pub fn copy<T: CapType>(&mut self, src: &Owned<T>, rights: CapRights) -> Result<Owned<T>> {
+        self.derive(src, rights, None)
+    }
+
+    /// A badged copy of `src` (all rights) in a fresh slot (`CNode_Mint`).
+    #[inline]
+    pub fn mint<T: CapType>(&mut self, src: &Owned<T>, badge: Word) -> Result<Owned<T>> {
+        self.derive(src, ALL_RIGHTS, Some(badge))
+    }
+
+    /// `CNode_Mint` of `src` into a fresh slot, with `rights` and `badge`.
+    pub fn mint_with<T: CapType>(
+        &mut self,
+        src: &Owned<T>,
+        rights: CapRights,
+        badge: Word,
+    ) -> Result<Owned<T>> {
+        self.derive(src, rights, Some(badge))
+    }
+
+    #[inline]
+    fn derive<T: CapType>(
+        &mut self,
+        src: &Owned<T>,
+        rights: CapRights,
+        badge: Option<Word>,
+    ) -> Result<Owned<T>> {
+        let s = self.check(src)?;
+        self.refuse_untyped(s)?;
+        let from = SlotRef::root(s);
+        let dest = self.cspace.with_new_slot(|d| match badge {
+            Some(b) => cnode::mint(SlotRef::root(d), from, rights, b),
+            None => cnode::copy(SlotRef::root(d), from, rights),
+        })?;
+        self.pool.cap_derived(s, dest, badge)?;
+        Ok(self.owned(dest))
+    }
+
+    /// Moves the capability to a fresh slot (`CNode_Move`); `cap` names the
+    /// new slot afterwards, the old one is free. On failure nothing
+    /// changed.
+    pub fn move_cap<T: CapType>(&mut self, cap: &mut Owned<T>) -> Result<()> {
+        self.relocate(cap, None)
+    }
+
+    /// `CNode_Mutate` into a fresh slot: a move that changes the
+    /// capability's data word `data` (for a CNode: its guard, see
+    /// [`cnode::guard_data`]; the kernel refuses to change the badge of an
+    /// endpoint or notification this way, with `IllegalOperation`). `cap`
+    /// names the new slot afterwards; on failure nothing changed.
+    pub fn mutate<T: CapType>(&mut self, cap: &mut Owned<T>, data: Word) -> Result<()> {
+        self.relocate(cap, Some(data))
+    }
+
+    fn relocate<T: CapType>(&mut self, cap: &mut Owned<T>, data: Option<Word>) -> Result<()> {
+        let s = self.check(cap)?;
+        self.refuse_untyped(s)?;
+        let from = SlotRef::root(s);
+        let dest = self.cspace.with_new_slot(|d| match data {
+            Some(w) => cnode::mutate(SlotRef::root(d), from, w),
+            None => cnode::move_(SlotRef::root(d), from),
+        })?;
+        self.slot_moved(s, dest)?;
+        self.cspace.free_slot(s)?;
+        *cap = self.owned(dest);
+        Ok(())
+    }
+
+    /// `CNode_Rotate`: the capability of `pivot` moves to a fresh slot (its
+    /// data word updated with `dest_badge`), that of `src` moves into
+    /// `pivot`'s old slot (with `pivot_badge`), and `src`'s old slot is
+    /// freed; both handles name their capability's new slot afterwards. The
+    /// kernel refuses endpoint and notification capabilities (their badge
+    /// cannot change in place); frames, untypeds and CNodes (data 0: no
+    /// change) rotate. On failure nothing changed.
+    pub fn rotate<T: CapType, U: CapType>(
+        &mut self,
+        pivot: &mut Owned<T>,
+        dest_badge: Word,
+        src: &mut Owned<U>,
+        pivot_badge: Word,
+    ) -> Result<()> {
+        let p = self.check(pivot)?;
+        let s = self.check(src)?;
+        self.refuse_untyped(p)?;
+        self.refuse_untyped(s)?;
+        if p == s {
+            return Err(Error::Check("rotate: pivot and src are the same slot"));
+        }
+        let dest = self.cspace.with_new_slot(|d| {
+            cnode::rotate(
+                SlotRef::root(d),
+                dest_badge,
+                SlotRef::root(p),
+                pivot_badge,
+                SlotRef::root(s),
+            )
+        })?;
+        self.slot_moved(p, dest)?;
+        self.slot_moved(s, p)?;
+        self.cspace.free_slot(s)?;
+        *pivot = self.owned(dest);
+        *src = self.owned(p);
+        Ok(())
+    }
+
+    /// Deletes the capability and gives its slot back. When it was the
+    /// last capability of an object made here, the object's memory is free
+    /// again. A CNode of [`Objects::create_cnode`] or an untyped of
+    /// [`Objects::create_untyped`] is revoked first (see the module
+    /// documentation). A mapped frame is unmapped.
+    pub fn delete<T: CapType>(
+        &mut self,
+        cap: Owned<T>,
+    ) -> core::result::Result<(), Refused<Owned<T>>> {
+        match self.delete_slot(&cap) {
+            Ok(()) => Ok(()),
+            Err(error) => Err(Refused { error, handle: cap }),
+        }
+    }
+
+    fn delete_slot<T: CapType>(&mut self, cap: &Owned<T>) -> Result<()> {
+        let slot = self.check(cap)?;
+        if self.pool.is_untyped(slot) {
+            self.reclaim_slot(slot)?;
+        }
+        if let Some(c) = self.children.iter().position(|c| c.slot == slot) {
+            return self.delete_cnode(c);
+        }
+        cnode::delete(SlotRef::root(slot))?;
+        self.slot_emptied(slot)?;
+        self.cspace.free_slot(slot)
+    }
+
+    /// Revokes and deletes the child CNode `c`; forgets what was in it.
+    fn delete_cnode(&mut self, c: usize) -> Result<()> {
+        let slot = self.children[c].slot;
+        cnode::revoke(SlotRef::root(slot))?;
+        for k in self.pool.cap_revoked(slot) {
+            self.vspace.forget_frame(k);
+        }
+        cnode::delete(SlotRef::root(slot))?;
+        let node = self.children.swap_remove(c);
+        self.slot_emptied(slot)?;
+        // The CNode is gone, and with it every capability in it.
+        self.pool.caps_gone(|k| k >> 32 == node.owner as u64)?;
+        self.parks.retain(|&p| p != node.owner);
+        self.cspace.free_slot(slot)
+    }
+
+    /// `CNode_Revoke`: deletes the capabilities the kernel counts as
+    /// derived from `cap` (for an object's original capability: every
+    /// copy; for a badged copy: its own copies); `cap` stays. For an
+    /// untyped of [`Objects::create_untyped`], as [`Objects::reclaim`].
+    /// Returns how many capabilities made here went; their handles name
+    /// empty slots now.
+    pub fn revoke<T: CapType>(&mut self, cap: &Owned<T>) -> Result<usize> {
+        let slot = self.check(cap)?;
+        if self.pool.is_untyped(slot) {
+            return self.reclaim_slot(slot);
+        }
+        cnode::revoke(SlotRef::root(slot))?;
+        let gone = self.pool.cap_revoked(slot);
+        for &k in &gone {
+            self.vspace.forget_frame(k);
+        }
+        Ok(gone.len())
+    }
+
+    // ---------------------------------------------------- child CNodes
+
+    /// The slot allocator of a CNode of [`Objects::create_cnode`].
+    pub fn child_slots(&self, node: &Owned<CNode>) -> Option<&SlotAllocator> {
+        let c = self.child_by_cap(node).ok()?;
+        Some(&self.children[c].slots)
+    }
+
+    /// A free slot of the CNode `node` (one of [`Objects::create_cnode`]),
+    /// as an owned handle claimed as `Null`, for a raw invocation to fill
+    /// ([`ChildCap::recast`] then claims what is there).
+    pub fn alloc_child_slot(&mut self, node: &Owned<CNode>) -> Result<ChildCap<cap_type::Null>> {
+        let c = self.child_by_cap(node)?;
+        let child = &mut self.children[c];
+        let i = child.slots.alloc()?;
+        Ok(ChildCap::new(i, child.owner))
+    }
+
+    /// Copies `src` into a fresh slot of the CNode `node` (one of
+    /// [`Objects::create_cnode`]), with `rights`.
+    pub fn copy_into<T: CapType>(
+        &mut self,
+        node: &Owned<CNode>,
+        src: &Owned<T>,
+        rights: CapRights,
+    ) -> Result<ChildCap<T>> {
+        self.derive_into(node, src, rights, None)
+    }
+
+    /// A badged copy of `src` in a fresh slot of the CNode `node`.
+    pub fn mint_into<T: CapType>(
+        &mut self,
+        node: &Owned<CNode>,
+        src: &Owned<T>,
+        rights: CapRights,
+        badge: Word,
+    ) -> Result<ChildCap<T>> {
+        self.derive_into(node, src, rights, Some(badge))
+    }
+
+    fn derive_into<T: CapType>(
+        &mut self,
+        node: &Owned<CNode>,
+        src: &Owned<T>,
+        rights: CapRights,
+        badge: Option<Word>,
+    ) -> Result<ChildCap<T>> {
+        let c = self.child_by_cap(node)?;
+        let s = self.check(src)?;
+        self.refuse_untyped(s)?;
+        let child = &mut self.children[c];
+        let i = child.slots.alloc()?;
+        let (to, from) = (child.at(i), SlotRef::root(s));
+        let r = match badge {
+            Some(b) => cnode::mint(to, from, rights, b),
+            None => cnode::copy(to, from, rights),
+        };
+        if let Err(e) = r {
+            child.slots.free(i)?;
+            return Err(e);
+        }
+        let (key, owner) = (child.key(i), child.owner);
+        self.pool.cap_derived(s, key, badge)?;
+        Ok(ChildCap::new(i, owner))
+    }
+
+    /// Moves `cap` into a fresh slot of the CNode `node` (one of
+    /// [`Objects::create_cnode`]) and frees its root slot. A CNode of
+    /// [`Objects::create_cnode`] stays in the root CNode.
+    pub fn move_into<T: CapType>(
+        &mut self,
+        node: &Owned<CNode>,
+        cap: Owned<T>,
+    ) -> core::result::Result<ChildCap<T>, Refused<Owned<T>>> {
+        match self.move_into_inner(node, &cap) {
+            Ok(c) => Ok(c),
+            Err(error) => Err(Refused { error, handle: cap }),
+        }
+    }
+
+    fn move_into_inner<T: CapType>(
+        &mut self,
+        node: &Owned<CNode>,
+        cap: &Owned<T>,
+    ) -> Result<ChildCap<T>> {
+        let c = self.child_by_cap(node)?;
+        let s = self.check(cap)?;
+        self.refuse_untyped(s)?;
+        if self.children.iter().any(|c| c.slot == s) {
+            return Err(Error::Check(
+                "a CNode of create_cnode stays in the root CNode",
+            ));
+        }
+        if self.vspace.is_mapped(s) {
+            return Err(Error::Check("unmap the frame before moving it out"));
+        }
+        let (key, owner, i) = self.move_to_child(c, s)?;
+        self.slot_moved_out(s, key)?;
+        Ok(ChildCap::new(i, owner))
+    }
+
+    /// Moves the capability in root slot `s` into a fresh slot of child
+    /// `c`; returns (key, owner, index).
+    fn move_to_child(&mut self, c: usize, s: CPtr) -> Result<(u64, OwnerId, u64)> {
+        let child = &mut self.children[c];
+        let i = child.slots.alloc()?;
+        if let Err(e) = cnode::move_(child.at(i), SlotRef::root(s)) {
+            child.slots.free(i)?;
+            return Err(e);
+        }
+        Ok((child.key(i), child.owner, i))
+    }
+
+    /// Bookkeeping after the capability in root slot `s` (not a mapped
+    /// frame) moved to the child slot `key`.
+    fn slot_moved_out(&mut self, s: CPtr, key: u64) -> Result<()> {
+        self.pool.cap_moved(s, key)?;
+        self.cspace.free_slot(s)
+    }
+
+    /// Moves a capability out of a child CNode into a fresh slot of the
+    /// root CNode.
+    pub fn move_out<T: CapType>(
+        &mut self,
+        cap: ChildCap<T>,
+    ) -> core::result::Result<Owned<T>, Refused<ChildCap<T>>> {
+        match self.move_out_inner(&cap) {
+            Ok(o) => Ok(o),
+            Err(error) => Err(Refused { error, handle: cap }),
+        }
+    }
+
+    fn move_out_inner<T: CapType>(&mut self, cap: &ChildCap<T>) -> Result<Owned<T>> {
+        let c = self.child_of(cap.owner(), cap.index())?;
+        let from = self.children[c].at(cap.index());
+        let key = self.children[c].key(cap.index());
+        let dest = self
+            .cspace
+            .with_new_slot(|d| cnode::move_(SlotRef::root(d), from))?;
+        self.pool.cap_moved(key, dest)?;
+        self.children[c].slots.free(cap.index())?;
+        Ok(self.owned(dest))
+    }
+
+    /// Deletes a capability in a child CNode and frees its slot (with the
+    /// bookkeeping of [`Objects::delete`]).
+    pub fn delete_child<T: CapType>(
+        &mut self,
+        cap: ChildCap<T>,
+    ) -> core::result::Result<(), Refused<ChildCap<T>>> {
+        match self.delete_in_child(cap.owner(), cap.index()) {
+            Ok(()) => Ok(()),
+            Err(error) => Err(Refused { error, handle: cap }),
+        }
+    }
+
+    fn delete_in_child(&mut self, owner: OwnerId, index: u64) -> Result<()> {
+        let c = self.child_of(owner, index)?;
+        cnode::delete(self.children[c].at(index))?;
+        self.pool.cap_gone(self.children[c].key(index))?;
+        Ok(self.children[c].slots.free(index)?)
+    }
+
+    /// A copy of the CNode `node` (one of [`Objects::create_cnode`]) in a
+    /// fresh root slot, with the guard (`word size - radix` zero bits) that
+    /// makes its slot `i` reachable as the full-depth capability pointer
+    /// `i`: what a thread that gets the CNode as its CSpace root needs.
+    pub fn mint_cspace_root(&mut self, node: &Owned<CNode>) -> Result<Owned<CNode>> {
+        let c = self.child_by_cap(node)?;
+        let (slot, radix) = (self.children[c].slot, self.children[c].radix);
+        let data = cnode::guard_data(0, cnode::depth() - radix);
+        let dest = self.cspace.with_new_slot(|d| {
+            cnode::mint_data(SlotRef::root(d), SlotRef::root(slot), ALL_RIGHTS, data)
+        })?;
+        self.pool.cap_derived(slot, dest, None)?;
+        Ok(self.owned(dest))
+    }
+
+    /// The radix of a CNode of [`Objects::create_cnode`].
+    pub fn child_radix(&self, node: &Owned<CNode>) -> Option<u8> {
+        let c = self.child_by_cap(node).ok()?;
+        Some(self.children[c].radix)
+    }
+
+    // ---------------------------------------------------------- VSpace
+
+    /// Maps `frame` (of `2^size_bits` bytes: 4 KiB or 2 MiB) at a free
+    /// address of the VSpace's window, aligned to its size; returns the
+    /// address. The frame stays the caller's; deleting or moving it
+    /// updates the mapping (deleting unmaps it).
+    pub fn map(
+        &mut self,
+        frame: &Owned<cap_type::X86Page>,
+        size_bits: u8,
+        rights: CapRights,
+        cache: Cache,
+    ) -> Result<u64> {
+        let f = Cap::from_cptr(self.check(frame)?);
+        self.with_memory(|o| {
+            o.vspace.map(
+                &mut o.pool,
+                &mut o.cspace,
+                f,
+                size_bits,
+                rights,
+                cache,
+                false,
+            )
+        })
+    }
+
+    /// Maps `frame` at `vaddr`, which must be free in the window's part
+    /// for the frame's size.
+    pub fn map_at(
+        &mut self,
+        frame: &Owned<cap_type::X86Page>,
+        size_bits: u8,
+        vaddr: u64,
+        rights: CapRights,
+        cache: Cache,
+    ) -> Result<()> {
+        let f = Cap::from_cptr(self.check(frame)?);
+        self.with_memory(|o| {
+            o.vspace.map_at(
+                &mut o.pool,
+                &mut o.cspace,
+                f,
+                size_bits,
+                vaddr,
+                rights,
+                cache,
+            )
+        })
+    }
+
+    /// Unmaps what is mapped at `vaddr`: a frame of the caller stays the
+    /// caller's (mappable again); a page of [`Objects::map_new_pages`] is
+    /// deleted.
+    pub fn unmap(&mut self, vaddr: u64) -> Result<()> {
+        let m = self.vspace.unmap(vaddr)?;
+        if m.owned {
+            self.pool.delete(&mut self.cspace, m.frame.cptr())?;
+        }
+        Ok(())
+    }
+
+    /// Maps `n` fresh 4 KiB frames of RAM at consecutive addresses of the
+    /// window; returns the first address. [`Objects::unmap`] deletes them
+    /// one by one.
+    pub fn map_new_pages(&mut self, n: usize, rights: CapRights) -> Result<u64> {
+        self.with_memory(|o| {
+            o.vspace
+                .map_new_pages(&mut o.pool, &mut o.cspace, n, rights)
+        })
+    }
+
+    /// Adds `pages` fresh 4 KiB frames of RAM to the heap.
+    pub fn grow_heap(&mut self, pages: usize) -> Result<()> {
+        self.vspace
+            .grow_heap(&mut self.pool, &mut self.cspace, pages)
     }
 
     /// A fresh 4 KiB frame of RAM mapped read-write at a free address of the
     /// VSpace's window; returns the frame and the address.
-    pub(crate) fn map_new_page(&mut self) -> Result<(Cap<cap_type::X86Page>, u64), Error> {
-        let frame: Cap<cap_type::X86Page> = self.create()?;
-        let tables = self.vspace.tables().len();
+    pub(crate) fn map_new_page(&mut self) -> Result<(Cap<cap_type::X86Page>, u64)> {
+        let frame = self.with_memory(|o| o.pool.create::<cap_type::X86Page>(&mut o.cspace))?;
+        let f = Cap::from_cptr(frame);
         let r = self.with_memory(|o| {
             o.vspace.map(
                 &mut o.pool,
                 &mut o.cspace,
-                frame,
+                f,
                 consts::PageBits as u8,
                 vspace::RW,
                 Cache::Default,
+                true,
             )
         });
-        self.note_tables(tables);
         match r {
-            Ok(vaddr) => Ok((frame, vaddr)),
+            Ok(vaddr) => Ok((f, vaddr)),
             Err(e) => {
-                let _ = self.pool.destroy(&mut self.cspace, frame);
-                Err(simple(e))
+                let _ = self.pool.delete(&mut self.cspace, frame);
+                Err(e)
             }
         }
     }
 
-    /// Unmaps a page of [`Objects::map_new_page`] and destroys its frame.
-    pub(crate) fn unmap_page(&mut self, vaddr: u64) -> Result<(), Error> {
-        let frame = self.vspace.unmap(vaddr)?;
-        self.pool.destroy(&mut self.cspace, frame)
+    /// Unmaps a page of [`Objects::map_new_page`] and deletes its frame.
+    pub(crate) fn unmap_page(&mut self, vaddr: u64) -> Result<()> {
+        self.unmap(vaddr)
     }
 
     /// Reserves `guard_pages + pages` pages of the VSpace and maps fresh
     /// frames of RAM read-write at the last `pages` of them; the frames'
     /// capabilities go to the park CNodes.
-    pub(crate) fn map_region(&mut self, guard_pages: usize, pages: usize) -> Result<Region, Error> {
-        let start = self
-            .vspace
-            .reserve(((guard_pages + pages) * PAGE) as u64)
-            .map_err(simple)?;
+    pub(crate) fn map_region(&mut self, guard_pages: usize, pages: usize) -> Result<Region> {
+        let start = self.vspace.reserve(((guard_pages + pages) * PAGE) as u64)?;
         let mut region = Region {
             start,
             guard_pages,
@@ -381,72 +1069,59 @@ impl Objects {
         Ok(region)
     }
 
-    fn map_parked_page(&mut self, start: u64, vaddr: u64) -> Result<ParkedFrame, Error> {
-        let frame: Cap<cap_type::X86Page> = self.create()?;
-        let tables = self.vspace.tables().len();
+    fn map_parked_page(&mut self, start: u64, vaddr: u64) -> Result<ParkedFrame> {
+        let frame = self.with_memory(|o| o.pool.create::<cap_type::X86Page>(&mut o.cspace))?;
         let mapped = self.with_memory(|o| {
             o.vspace.map_reserved(
                 &mut o.pool,
                 &mut o.cspace,
-                frame,
+                Cap::from_cptr(frame),
                 start,
                 vaddr,
                 vspace::RW,
                 Cache::Default,
             )
         });
-        self.note_tables(tables);
         match mapped.and_then(|()| self.park(frame)) {
             Ok(p) => Ok(p),
             Err(e) => {
                 // Deleting the capability also unmaps the frame.
-                let _ = self.pool.destroy(&mut self.cspace, frame);
-                Err(simple(e))
+                let _ = self.pool.delete(&mut self.cspace, frame);
+                Err(e)
             }
         }
     }
 
-    /// Records the paging structures the VSpace created after it had
-    /// `before` of them (for [`Drop`]).
-    fn note_tables(&mut self, before: usize) {
-        let new = self.vspace.tables().get(before..).unwrap_or(&[]);
-        self.thread_tables.extend_from_slice(new);
-    }
-
     /// Moves a frame's capability made by the pool into a park CNode.
-    fn park(&mut self, frame: Cap<cap_type::X86Page>) -> Result<ParkedFrame, Error> {
-        let park = match self.parks.iter().position(|c| c.slots().available() > 0) {
-            Some(p) => p,
+    fn park(&mut self, frame: CPtr) -> Result<ParkedFrame> {
+        let park = self.parks.iter().find_map(|&p| {
+            self.children
+                .iter()
+                .position(|c| c.owner == p && c.slots.available() > 0)
+        });
+        let c = match park {
+            Some(c) => c,
             None => {
-                let c = self.with_memory(|o| o.cspace.create_cnode(&mut o.pool, PARK_RADIX))?;
-                self.parks.push(c);
-                self.parks.len() - 1
+                // The handle stays inside: parks are the Objects' own.
+                let node = self.create_cnode(PARK_RADIX)?;
+                let c = self.child_by_cap(&node)?;
+                self.parks.push(self.children[c].owner);
+                c
             }
         };
-        let untyped = self
-            .pool
-            .untyped_of(frame)
-            .ok_or(Error::Check("a stack frame the pool did not make"))?
-            .cptr();
-        let index = self.parks[park].move_in(&mut self.cspace, frame)?;
-        // Cannot fail: the pool made the frame (checked above).
-        self.pool.detach(frame.cptr())?;
-        Ok(ParkedFrame {
-            park,
-            index,
-            untyped,
-        })
+        let (key, owner, index) = self.move_to_child(c, frame)?;
+        self.pool.cap_moved(frame, key)?;
+        self.cspace.free_slot(frame)?;
+        Ok(ParkedFrame { park: owner, index })
     }
 
     /// Deletes the parked frames of a region (which unmaps them), gives
     /// their memory back and releases the range. Goes on after an error
     /// and returns the first.
-    pub(crate) fn unmap_region(&mut self, region: Region) -> Result<(), Error> {
+    pub(crate) fn unmap_region(&mut self, region: Region) -> Result<()> {
         let mut first = Ok(());
         for f in region.frames {
-            let r = self.parks[f.park]
-                .delete(f.index)
-                .and_then(|()| self.pool.object_deleted(f.untyped));
+            let r = self.delete_in_child(f.park, f.index);
             if first.is_ok() {
                 first = r;
             }
@@ -477,7 +1152,7 @@ fn chunk_paddr(cspace: &mut CSpace, slot: CPtr, bits: u8) -> u64 {
     {
         let frame: Cap<cap_type::X86Page> = Cap::from_cptr(tmp);
         paddr = crate::memory::frame_paddr(frame).unwrap_or(0);
-        let _ = cspace.root().cnode_delete(tmp, crate::cspace::depth());
+        let _ = cnode::delete(SlotRef::root(tmp));
     }
     let _ = cspace.free_slot(tmp);
     paddr

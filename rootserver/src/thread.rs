@@ -31,7 +31,7 @@ use sel4_sys::{CPtr, Fault, InvocationError, Word};
 use crate::fault::{poll_event, receive_event, Event, FaultHandler};
 use crate::objects::Objects;
 use crate::objects::Region;
-use crate::{Cap, Endpoint, Error, Notification, TCB};
+use crate::{Cap, Endpoint, Error, Notification, Owned, TCB};
 
 /// Highest priority (seL4_MaxPrio); the root task runs at it.
 pub const MAX_PRIORITY: u8 = 255;
@@ -173,9 +173,9 @@ where
 /// A running thread; join it to get its result.
 pub struct JoinHandle<R> {
     id: u64,
-    tcb: Cap<TCB>,
-    events: Cap<Endpoint>,
-    fault_ep: Option<Cap<Endpoint>>,
+    tcb: Owned<TCB>,
+    events: Owned<Endpoint>,
+    fault_ep: Option<Owned<Endpoint>>,
     result: Arc<spin::Mutex<Option<R>>>,
     panic: Arc<spin::Mutex<Option<String>>>,
     memory: Memory,
@@ -205,9 +205,9 @@ impl Memory {
 }
 
 struct Parts {
-    tcb: Option<Cap<TCB>>,
-    events: Option<Cap<Endpoint>>,
-    fault_ep: Option<Cap<Endpoint>>,
+    tcb: Option<Owned<TCB>>,
+    events: Option<Owned<Endpoint>>,
+    fault_ep: Option<Owned<Endpoint>>,
 }
 
 impl Parts {
@@ -257,14 +257,13 @@ where
         let (frame, ipc_addr) = objs.map_new_page()?;
         memory.ipc_buffer = Some(ipc_addr);
         let tcb = objs.create::<TCB>()?;
-        parts.tcb = Some(tcb);
+        let tcb = parts.tcb.insert(tcb).cap();
         let events = objs.create::<Endpoint>()?;
-        parts.events = Some(events);
+        let events = parts.events.insert(events).cap();
         let fault_ep = match b.fault_handler {
             Some((h, badge)) => {
-                let e = objs.mint(h.endpoint(), badge)?;
-                parts.fault_ep = Some(e);
-                e
+                let e = objs.mint(h.endpoint_owned(), badge)?;
+                parts.fault_ep.insert(e).cap()
             }
             None => events,
         };
@@ -290,11 +289,14 @@ where
         }),
         on_panic: Box::new(move |m| *p2.lock() = Some(m)),
     });
+    let (Some(tcb_owned), Some(events_owned)) = (parts.tcb.take(), parts.events.take()) else {
+        unreachable!("both were made above")
+    };
     let handle = JoinHandle {
         id,
-        tcb,
-        events,
-        fault_ep: parts.fault_ep,
+        tcb: tcb_owned,
+        events: events_owned,
+        fault_ep: parts.fault_ep.take(),
         result,
         panic,
         memory,
@@ -371,7 +373,7 @@ impl<R> JoinHandle<R> {
 
     /// The thread's TCB.
     pub fn tcb(&self) -> Cap<TCB> {
-        self.tcb
+        self.tcb.cap()
     }
 
     /// The thread's stack `[low, high)` (mapped frames; the guard page is
@@ -400,7 +402,7 @@ impl<R> JoinHandle<R> {
     /// Waits for the thread to end, then tears it down.
     pub fn join(self, objs: &mut Objects) -> Result<R, ThreadError> {
         let outcome = loop {
-            match receive_event(self.events) {
+            match receive_event(self.events.cap()) {
                 Event::Exit { status, .. } => break self.exit_outcome(status),
                 Event::Fault { fault, .. } => break Err(ThreadError::Faulted(Box::new(fault))),
                 // Not from this thread's kernel or runtime: ignore.
@@ -418,7 +420,7 @@ impl<R> JoinHandle<R> {
     #[allow(clippy::result_large_err)]
     pub fn try_join(self, objs: &mut Objects) -> Result<Result<R, ThreadError>, JoinHandle<R>> {
         let outcome = loop {
-            match poll_event(self.events) {
+            match poll_event(self.events.cap()) {
                 None => return Err(self),
                 Some(Event::Exit { status, .. }) => break self.exit_outcome(status),
                 Some(Event::Fault { fault, .. }) => {
@@ -450,23 +452,31 @@ impl<R> JoinHandle<R> {
         self.teardown(objs);
     }
 
-    fn teardown(mut self, objs: &mut Objects) {
+    fn teardown(self, objs: &mut Objects) {
+        let JoinHandle {
+            id,
+            tcb,
+            events,
+            fault_ep,
+            mut memory,
+            ..
+        } = self;
         let mut parts = Parts {
-            tcb: Some(self.tcb),
-            events: Some(self.events),
-            fault_ep: self.fault_ep,
+            tcb: Some(tcb),
+            events: Some(events),
+            fault_ep,
         };
         parts.release(objs);
-        rt::unregister(self.id);
+        rt::unregister(id);
         // The TCB is gone: its stack, IPC buffer and TLS block can go.
-        self.memory.release(objs);
+        memory.release(objs);
     }
 }
 
 /// seL4 5.x: before a second thread runs, a helper thread tells the kernel
 /// the initial thread's TLS base (see `sel4_runtime::thread`).
 fn fix_initial_tls_base(objs: &mut Objects) -> Result<(), ThreadError> {
-    let ntfn: Cap<Notification> = objs.create()?;
+    let ntfn: Owned<Notification> = objs.create()?;
     let n = ntfn.cptr();
     // Below the root task's priority: it runs only once the initial thread
     // waits.

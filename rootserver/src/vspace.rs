@@ -1,4 +1,5 @@
-//! The root task's own address space (x86_64): mapping frames at a chosen
+//! The root task's own address space (x86_64), as [`Objects`](crate::objects::Objects)
+//! uses it: mapping frames at a chosen
 //! address or one from a window that nothing else uses, creating the
 //! paging structures that are missing on the way, unmapping, and growing
 //! the heap.
@@ -9,7 +10,8 @@
 //! - the heap's growth window, [`sel4_runtime::heap::GROWTH_WINDOW_START`]
 //!   (64 GiB, 4 GiB long), mapped by the runtime itself;
 //! - the mapping window [`WINDOW_START`]..[`WINDOW_END`] (128 GiB to 256
-//!   GiB) for [`VSpace::map`] and [`VSpace::map_at`]: 4 KiB frames in its
+//!   GiB) for [`Objects::map`](crate::objects::Objects::map) and
+//!   [`Objects::map_at`](crate::objects::Objects::map_at): 4 KiB frames in its
 //!   lower half, 2 MiB frames in its upper half ([`LARGE_WINDOW_START`]), so
 //!   that a large page never lands where a page table already is.
 //!
@@ -19,7 +21,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use sel4_alloc::VirtualRegionAllocator;
+use sel4_alloc::{IdMap, VirtualRegionAllocator};
 use sel4_runtime::heap::{self, GrowError};
 use sel4_sys::{consts, init_caps, CPtr, CapRights, InvocationError, X86_VMAttributes};
 
@@ -76,11 +78,17 @@ impl Cache {
 /// A frame mapped by [`VSpace`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Mapping {
+    /// The frame's capability (a name; its owner is the caller or, for
+    /// `owned`, the VSpace).
     pub frame: Cap<cap_type::X86Page>,
+    /// log2 of the frame's size.
     pub size_bits: u8,
     /// Whether the virtual range came from the window allocator (and goes
     /// back to it on unmap).
     pub from_window: bool,
+    /// Whether the frame is the VSpace's own (made for this mapping, and
+    /// deleted with it).
+    pub owned: bool,
 }
 
 /// A paging level below the PML4.
@@ -91,6 +99,17 @@ enum Level {
     Pdpt,
 }
 
+impl Level {
+    /// log2 of the bytes one structure of this level maps.
+    fn span_bits(self) -> u32 {
+        match self {
+            Level::PageTable => 21,
+            Level::PageDirectory => 30,
+            Level::Pdpt => 39,
+        }
+    }
+}
+
 /// The root task's VSpace.
 #[derive(Debug)]
 pub struct VSpace {
@@ -98,7 +117,18 @@ pub struct VSpace {
     window: VirtualRegionAllocator,
     large: VirtualRegionAllocator,
     mappings: BTreeMap<u64, Mapping>,
-    tables: Vec<CPtr>,
+    /// Frame slot -> how many of `mappings` name it.
+    frames: IdMap<u32>,
+    tables: Vec<Table>,
+}
+
+/// A paging structure the VSpace created.
+#[derive(Debug, Clone, Copy)]
+struct Table {
+    cptr: CPtr,
+    level: Level,
+    /// An address it covers.
+    vaddr: u64,
 }
 
 impl VSpace {
@@ -118,6 +148,7 @@ impl VSpace {
             window: VirtualRegionAllocator::new(WINDOW_START, LARGE_WINDOW_START),
             large: VirtualRegionAllocator::new(LARGE_WINDOW_START, WINDOW_END),
             mappings: BTreeMap::new(),
+            frames: IdMap::new(),
             tables: Vec::new(),
         })
     }
@@ -134,6 +165,7 @@ impl VSpace {
             window: VirtualRegionAllocator::new(small.0, small.1),
             large: VirtualRegionAllocator::new(large.0, large.1),
             mappings: BTreeMap::new(),
+            frames: IdMap::new(),
             tables: Vec::new(),
         }
     }
@@ -142,14 +174,14 @@ impl VSpace {
     /// page-aligned, without mapping anything; returns the start. Map
     /// frames into it with [`VSpace::map_reserved`]; pages left unmapped
     /// fault when touched (guard pages).
-    pub fn reserve(&mut self, bytes: u64) -> Result<u64> {
+    pub(crate) fn reserve(&mut self, bytes: u64) -> Result<u64> {
         let size = bytes.div_ceil(PAGE_SIZE).max(1) * PAGE_SIZE;
         Ok(self.window.alloc(size, PAGE_SIZE)?)
     }
 
     /// Gives back a range from [`VSpace::reserve`]; whatever was mapped in
     /// it must be unmapped already.
-    pub fn release(&mut self, start: u64) -> Result<()> {
+    pub(crate) fn release(&mut self, start: u64) -> Result<()> {
         self.window.free(start)?;
         Ok(())
     }
@@ -159,7 +191,7 @@ impl VSpace {
     /// the caller's to undo (deleting the frame capability unmaps it); it
     /// is not in [`VSpace::mapping`].
     #[allow(clippy::too_many_arguments)]
-    pub fn map_reserved(
+    pub(crate) fn map_reserved(
         &mut self,
         pool: &mut UntypedPool,
         cspace: &mut CSpace,
@@ -211,9 +243,25 @@ impl VSpace {
         self.tables.len()
     }
 
-    /// The paging structures this VSpace created, oldest first.
-    pub fn tables(&self) -> &[CPtr] {
-        &self.tables
+    /// The paging structures this VSpace created whose whole range lies
+    /// in its windows (nothing else maps there), newest first: what
+    /// [`Objects`](crate::objects::Objects) deletes when it is dropped.
+    pub(crate) fn window_tables(&self) -> impl Iterator<Item = CPtr> + '_ {
+        let inside = |lo: u64, hi: u64| {
+            [(self.window.window()), (self.large.window())]
+                .iter()
+                .any(|&(s, e)| s <= lo && hi <= e)
+        };
+        self.tables.iter().rev().filter_map(move |t| {
+            let span = 1u64 << t.level.span_bits();
+            let lo = t.vaddr & !(span - 1);
+            inside(lo, lo + span).then_some(t.cptr)
+        })
+    }
+
+    /// Every mapping of the window (address, mapping).
+    pub(crate) fn mappings(&self) -> impl Iterator<Item = (u64, Mapping)> + '_ {
+        self.mappings.iter().map(|(&v, &m)| (v, m))
     }
 
     /// The mapping at `vaddr`, if any.
@@ -223,7 +271,8 @@ impl VSpace {
 
     /// Maps `frame` (of `2^size_bits` bytes: 4 KiB or 2 MiB) at a free
     /// address of the window, aligned to its size; returns the address.
-    pub fn map(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn map(
         &mut self,
         pool: &mut UntypedPool,
         cspace: &mut CSpace,
@@ -231,17 +280,21 @@ impl VSpace {
         size_bits: u8,
         rights: CapRights,
         cache: Cache,
+        owned: bool,
     ) -> Result<u64> {
         let size = 1u64 << size_bits;
         let vaddr = self.part(size_bits)?.alloc(size, size)?;
         self.map_window_range(pool, cspace, frame, size_bits, vaddr, rights, cache)?;
+        if let Some(m) = self.mappings.get_mut(&vaddr) {
+            m.owned = owned;
+        }
         Ok(vaddr)
     }
 
     /// Maps `frame` at `vaddr`, which must be free in the window's part for
     /// the frame's size.
     #[allow(clippy::too_many_arguments)]
-    pub fn map_at(
+    pub(crate) fn map_at(
         &mut self,
         pool: &mut UntypedPool,
         cspace: &mut CSpace,
@@ -279,36 +332,104 @@ impl VSpace {
             self.part(size_bits)?.free(vaddr)?;
             return Err(e);
         }
-        self.mappings.insert(
+        self.record(
             vaddr,
             Mapping {
                 frame,
                 size_bits,
                 from_window: true,
+                owned: false,
             },
         );
         Ok(())
     }
 
-    /// Unmaps the frame mapped at `vaddr`; returns it (still a valid frame
-    /// capability, mappable again).
-    pub fn unmap(&mut self, vaddr: u64) -> Result<Cap<cap_type::X86Page>> {
+    /// Unmaps the frame mapped at `vaddr`; returns its mapping (the frame
+    /// is still a valid frame capability, mappable again).
+    pub(crate) fn unmap(&mut self, vaddr: u64) -> Result<Mapping> {
         let m = self
             .mappings
             .get(&vaddr)
             .copied()
             .ok_or(sel4_alloc::AllocError::VirtNotAllocated { addr: vaddr })?;
         m.frame.x86_page_unmap()?;
-        self.mappings.remove(&vaddr);
+        self.unrecord(vaddr);
         if m.from_window {
             self.part(m.size_bits)?.free(vaddr)?;
         }
-        Ok(m.frame)
+        Ok(m)
+    }
+
+    fn record(&mut self, vaddr: u64, m: Mapping) {
+        let s = m.frame.cptr();
+        self.frames.insert(s, self.frames.get(s).unwrap_or(0) + 1);
+        if let Some(old) = self.mappings.insert(vaddr, m) {
+            self.uncount(old.frame.cptr());
+        }
+    }
+
+    fn unrecord(&mut self, vaddr: u64) -> Option<Mapping> {
+        let m = self.mappings.remove(&vaddr)?;
+        self.uncount(m.frame.cptr());
+        Some(m)
+    }
+
+    fn uncount(&mut self, s: CPtr) {
+        match self.frames.get(s) {
+            Some(n) if n > 1 => {
+                self.frames.insert(s, n - 1);
+            }
+            _ => {
+                self.frames.remove(s);
+            }
+        }
+    }
+
+    /// Forgets the mappings of the frame capability in `slot` (deleted: the
+    /// kernel unmapped it) and gives their ranges back.
+    #[inline]
+    pub(crate) fn forget_frame(&mut self, slot: CPtr) {
+        if !self.frames.contains(slot) {
+            return;
+        }
+        let gone: Vec<(u64, Mapping)> = self
+            .mappings
+            .iter()
+            .filter(|(_, m)| m.frame.cptr() == slot)
+            .map(|(&v, &m)| (v, m))
+            .collect();
+        for (v, m) in gone {
+            self.unrecord(v);
+            if m.from_window {
+                if let Ok(part) = self.part(m.size_bits) {
+                    let _ = part.free(v);
+                }
+            }
+        }
+    }
+
+    /// Whether the frame capability in `slot` is mapped by this VSpace.
+    #[inline]
+    pub(crate) fn is_mapped(&self, slot: CPtr) -> bool {
+        self.frames.contains(slot)
+    }
+
+    /// Notes that the frame capability in `from` moved to `to`.
+    pub(crate) fn frame_moved(&mut self, from: CPtr, to: CPtr) {
+        let Some(n) = self.frames.remove(from) else {
+            return;
+        };
+        self.frames.insert(to, n);
+        for m in self.mappings.values_mut() {
+            if m.frame.cptr() == from {
+                m.frame = Cap::from_cptr(to);
+            }
+        }
     }
 
     /// Maps `n` fresh 4 KiB frames of RAM at consecutive addresses of the
     /// window; returns the first address.
-    pub fn map_new_pages(
+    pub(crate) fn map_new_pages(
         &mut self,
         pool: &mut UntypedPool,
         cspace: &mut CSpace,
@@ -319,22 +440,24 @@ impl VSpace {
         for i in 0..n as u64 {
             let vaddr = start + i * PAGE_SIZE;
             let r = pool.create::<cap_type::X86Page>(cspace).and_then(|f| {
+                let f = Cap::from_cptr(f);
                 match self.map_frame(pool, cspace, f, vaddr, rights, Cache::Default) {
                     Ok(()) => Ok(f),
                     Err(e) => {
-                        pool.destroy(cspace, f)?;
+                        pool.delete(cspace, f.cptr())?;
                         Err(e)
                     }
                 }
             });
             match r {
                 Ok(frame) => {
-                    self.mappings.insert(
+                    self.record(
                         vaddr,
                         Mapping {
                             frame,
                             size_bits: consts::PageBits as u8,
                             from_window: false,
+                            owned: true,
                         },
                     );
                 }
@@ -343,9 +466,9 @@ impl VSpace {
                     // back whole.
                     for j in 0..i {
                         let a = start + j * PAGE_SIZE;
-                        if let Some(m) = self.mappings.remove(&a) {
+                        if let Some(m) = self.unrecord(a) {
                             m.frame.x86_page_unmap()?;
-                            pool.destroy(cspace, m.frame)?;
+                            pool.delete(cspace, m.frame.cptr())?;
                         }
                     }
                     self.window.free(start)?;
@@ -359,14 +482,14 @@ impl VSpace {
     /// Adds `pages` fresh 4 KiB frames of RAM to the heap (mapped by the
     /// runtime in its growth window, after this VSpace created any paging
     /// structure that is missing there).
-    pub fn grow_heap(
+    pub(crate) fn grow_heap(
         &mut self,
         pool: &mut UntypedPool,
         cspace: &mut CSpace,
         pages: usize,
     ) -> Result<()> {
         for _ in 0..pages {
-            let frame = pool.create::<cap_type::X86Page>(cspace)?;
+            let frame = Cap::from_cptr(pool.create::<cap_type::X86Page>(cspace)?);
             let mut tries = 0;
             loop {
                 match heap::grow(frame, self.root) {
@@ -421,9 +544,9 @@ impl VSpace {
         vaddr: u64,
     ) -> Result<()> {
         let cptr = match level {
-            Level::PageTable => pool.create::<cap_type::X86PageTable>(cspace)?.cptr(),
-            Level::PageDirectory => pool.create::<cap_type::X86PageDirectory>(cspace)?.cptr(),
-            Level::Pdpt => pool.create::<cap_type::X86PDPT>(cspace)?.cptr(),
+            Level::PageTable => pool.create::<cap_type::X86PageTable>(cspace)?,
+            Level::PageDirectory => pool.create::<cap_type::X86PageDirectory>(cspace)?,
+            Level::Pdpt => pool.create::<cap_type::X86PDPT>(cspace)?,
         };
         for _ in 0..3 {
             let r = match level {
@@ -443,7 +566,7 @@ impl VSpace {
             };
             match r {
                 Ok(()) => {
-                    self.tables.push(cptr);
+                    self.tables.push(Table { cptr, level, vaddr });
                     return Ok(());
                 }
                 Err(InvocationError::FailedLookup { .. }) if level != Level::Pdpt => {
@@ -457,7 +580,7 @@ impl VSpace {
                 Err(InvocationError::DeleteFirst) => {
                     // Already there (created by someone else meanwhile):
                     // the new object is not needed.
-                    pool.destroy(cspace, Cap::<cap_type::Null>::from_cptr(cptr))?;
+                    pool.delete(cspace, cptr)?;
                     return Ok(());
                 }
                 Err(e) => return Err(e.into()),

@@ -23,7 +23,7 @@ use sel4_rootserver::ipc::{self, Client, ErrorReply, Incoming, IpcError, Receive
 use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::{CPtr, Word};
 use sel4_rootserver::thread::{spawn, JoinHandle};
-use sel4_rootserver::{cnode, entry, println, BootInfo, CNodeExt, Cap, Endpoint, Notification};
+use sel4_rootserver::{cnode, entry, println, BootInfo, Cap, Endpoint, Notification, Owned, Slot};
 
 ipc::message! {
     #[derive(Debug, Clone, Copy, PartialEq)]
@@ -189,7 +189,7 @@ fn serve(ep: Cap<Endpoint>, slots: Vec<CPtr>) -> Summary {
             if kept {
                 server.set_receive_slot(slots.next());
             } else {
-                let _ = cnode::root().delete(slot);
+                let _ = cnode::root().cnode_delete(slot, cnode::depth());
                 server.set_receive_slot(Some(slot));
             }
         }
@@ -205,19 +205,20 @@ fn serve(ep: Cap<Endpoint>, slots: Vec<CPtr>) -> Summary {
 
 /// A running server and the capabilities made for it.
 struct Running {
-    ep: Cap<Endpoint>,
-    slots: Vec<CPtr>,
+    ep: Owned<Endpoint>,
+    slots: Vec<Slot>,
     handle: JoinHandle<Summary>,
 }
 
 fn start_server(objs: &mut Objects, receive_slots: usize) -> Result<Running, Error> {
-    let ep: Cap<Endpoint> = objs.create().map_err(err("endpoint"))?;
+    let ep: Owned<Endpoint> = objs.create().map_err(err("endpoint"))?;
     let mut slots = Vec::new();
     for _ in 0..receive_slots {
         slots.push(objs.alloc_slot().map_err(err("receive slot"))?);
     }
-    let s2 = slots.clone();
-    let handle = spawn(objs, move || serve(ep, s2)).map_err(err("spawn server"))?;
+    let s2: Vec<CPtr> = slots.iter().map(Slot::cptr).collect();
+    let ep_name = ep.cap();
+    let handle = spawn(objs, move || serve(ep_name, s2)).map_err(err("spawn server"))?;
     Ok(Running { ep, slots, handle })
 }
 
@@ -230,17 +231,18 @@ impl Running {
         objs: &mut Objects,
         inspect: impl FnOnce(&Summary) -> Result<(), Error>,
     ) -> Result<(Summary, u64), Error> {
-        let controller: Client<Counter> = Client::new(self.ep);
+        let controller: Client<Counter> = Client::new(self.ep.cap());
         let total = controller.call(&Request::Stop).map_err(err("stop"))?;
         let summary = self.handle.join(objs).map_err(err("join server"))?;
         let inspected = inspect(&summary);
+        // Freeing a slot deletes the capability the server kept there.
         for slot in self.slots {
-            if summary.held.iter().any(|(_, s)| *s == slot) {
-                objs.delete(Cap::<Notification>::from_cptr(slot))
-                    .map_err(err("delete held cap"))?;
+            let held = summary.held.iter().any(|(_, s)| *s == slot.cptr());
+            objs.free_slot(slot).map_err(err(if held {
+                "delete held cap"
             } else {
-                objs.free_slot(slot);
-            }
+                "free slot"
+            }))?;
         }
         objs.delete(self.ep).map_err(err("delete endpoint"))?;
         inspected?;
@@ -255,9 +257,9 @@ impl Running {
 /// Badged copies of `ep` with badges `1..=n`.
 fn mint_clients(
     objs: &mut Objects,
-    ep: Cap<Endpoint>,
+    ep: &Owned<Endpoint>,
     n: u64,
-) -> Result<Vec<Cap<Endpoint>>, Error> {
+) -> Result<Vec<Owned<Endpoint>>, Error> {
     (1..=n)
         .map(|b| objs.mint(ep, b).map_err(err("mint")))
         .collect()
@@ -265,7 +267,7 @@ fn mint_clients(
 
 fn delete_all<T: sel4_rootserver::CapType>(
     objs: &mut Objects,
-    caps: Vec<Cap<T>>,
+    caps: Vec<Owned<T>>,
 ) -> Result<(), Error> {
     for c in caps {
         objs.delete(c).map_err(err("delete"))?;
@@ -280,11 +282,11 @@ const ROUNDS: u64 = 25;
 /// badge and counter, and the server's totals match per badge.
 pub fn check_badges_identify_clients(objs: &mut Objects) -> Result<(), Error> {
     let server = start_server(objs, 0)?;
-    let caps = mint_clients(objs, server.ep, CLIENTS)?;
+    let caps = mint_clients(objs, &server.ep, CLIENTS)?;
     let mut clients = Vec::new();
     for (i, cap) in caps.iter().enumerate() {
         let badge = i as u64 + 1;
-        let cap = *cap;
+        let cap = cap.cap();
         let h = spawn(objs, move || -> Result<u64, String> {
             let c: Client<Counter> = Client::new(cap);
             let mut expect = 0;
@@ -314,7 +316,7 @@ pub fn check_badges_identify_clients(objs: &mut Objects) -> Result<(), Error> {
         ensure!(got == badge * ROUNDS, "client {badge}: final count {got}");
     }
     // The controller (badge 0) has a counter of its own, untouched.
-    let controller: Client<Counter> = Client::new(server.ep);
+    let controller: Client<Counter> = Client::new(server.ep.cap());
     let r = controller
         .call(&Request::Get)
         .map_err(err("controller get"))?;
@@ -335,8 +337,8 @@ pub fn check_badges_identify_clients(objs: &mut Objects) -> Result<(), Error> {
 /// other clients keep being served.
 pub fn check_malformed_request(objs: &mut Objects) -> Result<(), Error> {
     let server = start_server(objs, 0)?;
-    let caps = mint_clients(objs, server.ep, 2)?;
-    let (good, bad) = (caps[0], caps[1]);
+    let caps = mint_clients(objs, &server.ep, 2)?;
+    let (good, bad) = (caps[0].cap(), caps[1].cap());
     let good_thread = spawn(objs, move || -> Result<u64, String> {
         let c: Client<Counter> = Client::new(good);
         let mut last = 0;
@@ -427,8 +429,8 @@ pub fn check_malformed_request(objs: &mut Objects) -> Result<(), Error> {
 /// on.
 pub fn check_stop_needs_controller(objs: &mut Objects) -> Result<(), Error> {
     let server = start_server(objs, 0)?;
-    let caps = mint_clients(objs, server.ep, 1)?;
-    let c: Client<Counter> = Client::new(caps[0]);
+    let caps = mint_clients(objs, &server.ep, 1)?;
+    let c: Client<Counter> = Client::new(caps[0].cap());
     let r = c.call(&Request::Stop);
     ensure!(
         r == Err(IpcError::Remote(ErrorReply::Refused(CONTROLLER_ONLY))),
@@ -455,28 +457,31 @@ pub fn check_stop_needs_controller(objs: &mut Objects) -> Result<(), Error> {
 /// as its badge (the kernel unwraps it).
 pub fn check_cap_transfer(objs: &mut Objects) -> Result<(), Error> {
     let server = start_server(objs, CLIENTS as usize)?;
-    let caps = mint_clients(objs, server.ep, CLIENTS)?;
+    let caps = mint_clients(objs, &server.ep, CLIENTS)?;
     let mut ntfns = Vec::new();
     let mut minted = Vec::new();
     let mut clients = Vec::new();
     for (i, cap) in caps.iter().enumerate() {
         let badge = i as u64 + 1;
-        let n: Cap<Notification> = objs.create().map_err(err("notification"))?;
-        let nb = objs.mint(n, 1 << badge).map_err(err("mint notification"))?;
+        let n: Owned<Notification> = objs.create().map_err(err("notification"))?;
+        let nb = objs
+            .mint(&n, 1 << badge)
+            .map_err(err("mint notification"))?;
         // A capability to the server's endpoint with badge 0x100 + badge.
         let intro = objs
-            .mint(server.ep, 0x100 + badge)
+            .mint(&server.ep, 0x100 + badge)
             .map_err(err("mint intro"))?;
+        let (cap, n_name, nb_name, intro_name) = (cap.cap(), n.cap(), nb.cap(), intro.cap());
         ntfns.push(n);
         minted.push(nb);
-        let cap = *cap;
+        let (n, nb, intro_cap) = (n_name, nb_name, intro_name);
         let h = spawn(objs, move || -> Result<(Word, Count), String> {
             let c: Client<Counter> = Client::new(cap);
             c.call_with_cap(&Request::Register, nb)
                 .map_err(|e| format!("register: {e:?}"))?;
             let bits = n.wait();
             let r = c
-                .call_with_cap(&Request::Introduce, intro)
+                .call_with_cap(&Request::Introduce, intro_cap)
                 .map_err(|e| format!("introduce: {e:?}"))?;
             Ok((bits, r))
         })

@@ -35,13 +35,14 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use sel4_rootserver::ipc::{self, Client, Control, Server};
-use sel4_rootserver::memory::MemoryKind;
 use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::{
     self as sel4_sys, invocation, InvocationLabel, MessageInfo, ObjectType,
 };
 use sel4_rootserver::thread::{ThreadBuilder, MAX_PRIORITY};
-use sel4_rootserver::{cnode, entry, println, BootInfo, Cap, Endpoint, Notification, Untyped};
+use sel4_rootserver::{
+    cnode, entry, println, BootInfo, Cap, Endpoint, Notification, Owned, Untyped,
+};
 
 /// Timed runs per figure; the median is reported.
 pub const RUNS: usize = 7;
@@ -129,17 +130,18 @@ fn peer() -> ThreadBuilder<'static> {
 }
 
 fn ipc_typed(objs: &mut Objects) -> Result<u64, Error> {
-    let ep: Cap<Endpoint> = objs.create().map_err(err("endpoint"))?;
+    let ep: Owned<Endpoint> = objs.create().map_err(err("endpoint"))?;
+    let ep_name = ep.cap();
     let server = peer()
         .spawn(objs, move || {
-            let s: Server<Bench> = Server::new(ep);
+            let s: Server<Bench> = Server::new(ep_name);
             s.serve(|_, req, _| match req {
                 Request::Ping { value } => Control::Reply(Pong { value: value + 1 }),
                 Request::Stop => Control::ReplyAndStop(Pong { value: 0 }),
             });
         })
         .map_err(err("spawn server"))?;
-    let client: Client<Bench> = Client::new(ep);
+    let client: Client<Bench> = Client::new(ep.cap());
     let r = measure(|n| {
         for i in 0..n {
             let r = client
@@ -159,7 +161,7 @@ fn ipc_typed(objs: &mut Objects) -> Result<u64, Error> {
 }
 
 fn ipc_raw(objs: &mut Objects) -> Result<u64, Error> {
-    let ep: Cap<Endpoint> = objs.create().map_err(err("endpoint"))?;
+    let ep: Owned<Endpoint> = objs.create().map_err(err("endpoint"))?;
     let e = ep.cptr();
     let server = peer()
         .spawn(objs, move || {
@@ -196,13 +198,14 @@ fn notification_pair(
     answer: fn(Cap<Notification>, Cap<Notification>),
     ops: impl FnMut(u64, Cap<Notification>, Cap<Notification>) -> Result<(), Error>,
 ) -> Result<u64, Error> {
-    let to_peer: Cap<Notification> = objs.create().map_err(err("notification"))?;
-    let back: Cap<Notification> = objs.create().map_err(err("notification"))?;
+    let to_peer: Owned<Notification> = objs.create().map_err(err("notification"))?;
+    let back: Owned<Notification> = objs.create().map_err(err("notification"))?;
+    let (t, b) = (to_peer.cap(), back.cap());
     let peer_thread = peer()
-        .spawn(objs, move || answer(to_peer, back))
+        .spawn(objs, move || answer(t, b))
         .map_err(err("spawn peer"))?;
     let mut ops = ops;
-    let r = measure(|n| ops(n, to_peer, back));
+    let r = measure(|n| ops(n, t, b));
     peer_thread.join(objs).map_err(err("join peer"))?;
     objs.delete(to_peer).map_err(err("delete"))?;
     objs.delete(back).map_err(err("delete"))?;
@@ -252,10 +255,10 @@ fn notification_raw(objs: &mut Objects) -> Result<u64, Error> {
 fn retype_typed<T: sel4_rootserver::FixedSize>(objs: &mut Objects) -> Result<u64, Error> {
     // An object that stays while the loop runs, so the untyped always has
     // a child and the kernel never resets it (as in the raw loop).
-    let pin: Cap<T> = objs.create().map_err(err("pin"))?;
+    let pin: Owned<T> = objs.create().map_err(err("pin"))?;
     let r = measure(|n| {
         for _ in 0..n {
-            let c: Cap<T> = objs.create().map_err(err("create"))?;
+            let c: Owned<T> = objs.create().map_err(err("create"))?;
             objs.delete(c).map_err(err("delete"))?;
         }
         Ok(())
@@ -269,26 +272,17 @@ fn retype_typed<T: sel4_rootserver::FixedSize>(objs: &mut Objects) -> Result<u64
 /// kernel's free index only moving up.
 const RAW_UNTYPED_BITS: usize = 20;
 
-/// The raw loop retypes from an untyped of its own, which the pool made as
-/// a plain object: the pool counts it as one object of the untyped it was
-/// carved from and never plans anything inside it, so retyping from it
-/// directly leaves the pool's record in step with the kernel. A pinned
-/// object keeps it from being reset between operations, as in the typed
-/// loop.
+/// The raw loop retypes from an untyped of its own
+/// (`Objects::create_untyped`): the pool counts it as one object of the
+/// untyped it was carved from and never plans anything inside it, so
+/// retyping from it directly leaves the pool's record in step with the
+/// kernel (deleting it revokes it first). A pinned object keeps it from
+/// being reset between operations, as in the typed loop.
 fn retype_raw(objs: &mut Objects, ty: ObjectType) -> Result<u64, Error> {
-    let (cspace, pool, _) = objs.parts_mut();
-    let ut = pool
-        .create_raw(
-            cspace,
-            ObjectType::UntypedObject,
-            RAW_UNTYPED_BITS,
-            RAW_UNTYPED_BITS,
-            1,
-            MemoryKind::Ram,
-        )
+    let untyped = objs
+        .create_untyped(RAW_UNTYPED_BITS as u8)
         .map_err(err("untyped"))?;
-    let untyped: Cap<Untyped> = Cap::from_cptr(ut);
-    let r = retype_raw_in(objs, untyped, ty);
+    let r = retype_raw_in(objs, untyped.cap(), ty);
     let deleted = objs.delete(untyped).map_err(err("delete untyped"));
     let r = r?;
     deleted?;
@@ -315,23 +309,24 @@ fn retype_raw_in(objs: &mut Objects, untyped: Cap<Untyped>, ty: ObjectType) -> R
             .map_err(err("delete"))
     };
     let pin = objs.alloc_slot().map_err(err("slot"))?;
-    if let Err(e) = retype(pin) {
-        objs.free_slot(pin);
+    if let Err(e) = retype(pin.cptr()) {
+        objs.free_slot(pin).map_err(err("free slot"))?;
         return Err(e);
     }
     let r = objs.alloc_slot().map_err(err("slot")).and_then(|slot| {
+        let s = slot.cptr();
         let r = measure(|n| {
             for _ in 0..n {
-                retype(slot)?;
-                delete(slot)?;
+                retype(s)?;
+                delete(s)?;
             }
             Ok(())
         });
-        objs.free_slot(slot);
+        objs.free_slot(slot).map_err(err("free slot"))?;
         r
     });
-    let unpinned = delete(pin);
-    objs.free_slot(pin);
+    let unpinned = delete(pin.cptr());
+    objs.free_slot(pin).map_err(err("free slot"))?;
     let r = r?;
     unpinned?;
     Ok(r)

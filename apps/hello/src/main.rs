@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use log::info;
 use sel4_rootserver::cnode::{self, ALL_RIGHTS};
 use sel4_rootserver::{
-    entry, println, BootInfo, CNodeExt, Cap, Error, Notification, SlotAllocator, Untyped,
+    entry, println, AllocError, BootInfo, Cap, Error, Notification, SlotAllocator, Untyped,
     UntypedExt, TCB,
 };
 
@@ -65,9 +65,13 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
         })
         .collect();
     ram.sort_by_key(|r| core::cmp::Reverse(r.1));
-    let (slot, size_bits, paddr) = *ram
-        .first()
-        .ok_or(Error::UntypedExhausted { size_bits: 0 })?;
+    let (slot, size_bits, paddr) =
+        *ram.first()
+            .ok_or(Error::Alloc(AllocError::UntypedExhausted {
+                size_bits: 0,
+                count: 1,
+                device: false,
+            }))?;
     info!(
         "largest RAM untyped: slot {:#x}, 2^{} bytes at {:#x}",
         slot, size_bits, paddr
@@ -80,7 +84,22 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     info!("notification at slot {:#x}", ntfn.cptr());
     // Signals through a badged copy, so that a poll tells them apart from
     // "nothing signalled" (badge 0).
-    let badged = cnode::root().mint(slots.alloc()?, ntfn, ALL_RIGHTS, 0x5)?;
+    let (root, depth) = (cnode::root(), cnode::depth());
+    let badged: Cap<Notification> = Cap::from_cptr(slots.alloc()?);
+    // seL4 5.x takes the badge as seL4_CapData_t, later kernels as a word.
+    #[allow(clippy::useless_conversion)]
+    let badge = 0x5u64
+        .try_into()
+        .map_err(|_| Error::BadgeTooLarge { badge: 0x5 })?;
+    root.cnode_mint(
+        badged.cptr(),
+        depth,
+        root,
+        ntfn.cptr(),
+        depth,
+        ALL_RIGHTS,
+        badge,
+    )?;
     let before = ntfn.poll();
     badged.signal();
     let after = ntfn.poll();

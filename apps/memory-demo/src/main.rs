@@ -12,17 +12,16 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 
-use sel4_alloc::{AllocError, MemoryKind};
-use sel4_rootserver::cnode::ALL_RIGHTS;
-use sel4_rootserver::cspace::{depth, guard_data, CSpace};
-use sel4_rootserver::memory::{frame_paddr, UntypedPool};
+use sel4_rootserver::cnode::{depth, guard_data, ALL_RIGHTS};
+use sel4_rootserver::memory::{frame_paddr, MemoryKind};
 use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::{consts, InvocationError, ObjectType};
 use sel4_rootserver::thread::spawn;
 use sel4_rootserver::untyped::Destination;
-use sel4_rootserver::vspace::{Cache, VSpace, LARGE_PAGE_SIZE, PAGE_SIZE, RW, WINDOW_START};
+use sel4_rootserver::vspace::{Cache, LARGE_PAGE_SIZE, PAGE_SIZE, RW, WINDOW_START};
 use sel4_rootserver::{
-    cap_type, entry, heap, println, BootInfo, Cap, Error, Notification, UntypedExt,
+    cap_type, entry, heap, println, AllocError, BootInfo, Cap, Endpoint, Error, Notification,
+    Owned, UntypedExt,
 };
 
 entry!(main);
@@ -51,30 +50,30 @@ fn expect_err<T>(r: Result<T, Error>, what: &'static str) -> Result<Error, Error
     }
 }
 
-/// Slot allocation: alloc, free, reuse, double free, exhaustion.
-pub fn check_slots(cs: &mut CSpace) -> Result<(), Error> {
-    let before = cs.slots().used();
-    let a = cs.alloc_slot()?;
-    let b = cs.alloc_slot()?;
-    cs.free_slot(a)?;
-    ensure(cs.alloc_slot()? == a, "a freed slot is reused")?;
-    let e = expect_err(
-        cs.free_slot(b).and_then(|()| cs.free_slot(b)),
-        "double free",
-    )?;
+/// Slot allocation: alloc, free, reuse, exhaustion, and a handle of
+/// another owner refused (a double free cannot be written: giving a slot
+/// back consumes its handle).
+pub fn check_slots(objs: &mut Objects) -> Result<(), Error> {
+    let before = objs.cspace().slots().used();
+    let a = objs.alloc_slot()?;
+    let b = objs.alloc_slot()?;
+    let a_slot = a.cptr();
+    objs.free_slot(a)?;
+    let a = objs.alloc_slot()?;
+    ensure(a.cptr() == a_slot, "a freed slot is reused")?;
+    objs.free_slot(b)?;
+    objs.free_slot(a)?;
+    let run = objs.alloc_range(16)?;
+    objs.free_range(run)?;
     ensure(
-        e == Error::Alloc(AllocError::SlotNotAllocated { slot: b }),
-        "double free names the slot",
+        objs.cspace().slots().used() == before,
+        "slot count back to the start",
     )?;
-    cs.free_slot(a)?;
-    let run = cs.alloc_slots(16)?;
-    cs.free_slots(run, 16)?;
-    ensure(cs.slots().used() == before, "slot count back to the start")?;
-    // A CSpace of two slots, carved out of ours, runs dry.
-    let two = cs.alloc_slots(2)?;
-    let mut small = CSpace::with_slots(two, two + 2);
-    small.alloc_slot()?;
-    small.alloc_slot()?;
+    // Objects over two slots, carved out of ours, runs dry.
+    let two = objs.alloc_range(2)?;
+    let mut small = Objects::new(two.start(), two.end(), Vec::new());
+    let x = small.alloc_slot()?;
+    let y = small.alloc_slot()?;
     let e = expect_err(small.alloc_slot(), "slots exhausted")?;
     ensure(
         matches!(
@@ -86,16 +85,33 @@ pub fn check_slots(cs: &mut CSpace) -> Result<(), Error> {
         ),
         "exhaustion error",
     )?;
-    cs.free_slots(two, 2)?;
-    println!("check_slots: ok ({} slots free)", cs.slots().available());
+    // A slot of `small` given to `objs`: refused, and the handle comes back.
+    let slot_x = x.cptr();
+    let refused = match objs.free_slot(x) {
+        Ok(()) => return Err(Error::Check("another owner's slot was taken")),
+        Err(r) => r,
+    };
+    println!("  expected error (another owner's slot): {refused}");
+    ensure(
+        refused.error == Error::NotOwner { slot: slot_x },
+        "another owner's slot is refused",
+    )?;
+    small.free_slot(refused.handle)?;
+    small.free_slot(y)?;
+    drop(small);
+    objs.free_range(two)?;
+    println!(
+        "check_slots: ok ({} slots free)",
+        objs.cspace().slots().available()
+    );
     Ok(())
 }
 
 /// Copy, mint, move, mutate, rotate, delete, revoke on notifications.
-pub fn check_cnode_ops(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), Error> {
-    let used0 = cs.slots().used();
-    let n: Cap<Notification> = pool.create(cs)?;
-    let badged = cs.mint(n, ALL_RIGHTS, 0x5)?;
+pub fn check_cnode_ops(objs: &mut Objects) -> Result<(), Error> {
+    let used0 = objs.cspace().slots().used();
+    let n: Owned<Notification> = objs.create()?;
+    let badged = objs.mint(&n, 0x5)?;
     ensure(n.poll() == 0, "fresh notification is clear")?;
     badged.signal();
     ensure(
@@ -103,61 +119,75 @@ pub fn check_cnode_ops(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), Er
         "signal through the minted copy carries its badge",
     )?;
     // Move: the badged capability changes slots, the old slot is freed.
-    let moved = cs.move_cap(badged)?;
+    let mut moved = badged;
+    let old = moved.cptr();
+    objs.move_cap(&mut moved)?;
     ensure(
-        !cs.slots().is_allocated(badged.cptr()),
+        !objs.cspace().slots().is_allocated(old) && moved.cptr() != old,
         "move frees the source slot",
     )?;
     moved.signal();
     ensure(n.poll() == 0x5, "moved capability still signals")?;
     // Mutate cannot badge a notification: the kernel refuses, and the
     // slot taken for the result goes back.
-    let plain = cs.copy(n, ALL_RIGHTS)?;
-    let used = cs.slots().used();
-    let e = expect_err(cs.mutate(plain, 0x30), "mutate a notification's badge")?;
+    let mut plain = objs.copy(&n, ALL_RIGHTS)?;
+    let used = objs.cspace().slots().used();
+    let e = expect_err(
+        objs.mutate(&mut plain, 0x30),
+        "mutate a notification's badge",
+    )?;
     ensure(
         e == Error::Kernel(InvocationError::IllegalOperation),
         "mutate of a badge is illegal",
     )?;
-    ensure(cs.slots().used() == used, "failed mutate keeps no slot")?;
+    ensure(
+        objs.cspace().slots().used() == used,
+        "failed mutate keeps no slot",
+    )?;
     let mutated = plain;
     // Rotate: pivot -> new slot, src -> pivot's slot, src's slot freed.
     // Frames (endpoints and notifications cannot be rotated: the kernel
     // would have to re-badge them in place).
-    let fa = pool.create::<cap_type::X86Page>(cs)?;
-    let fb = pool.create::<cap_type::X86Page>(cs)?;
-    let (pa, pb) = (frame_paddr(fa)?, frame_paddr(fb)?);
-    let (old_pivot, old_src) = cs.rotate(fa, 0, fb, 0)?;
-    pool.moved(fa.cptr(), old_pivot.cptr())?;
-    pool.moved(fb.cptr(), old_src.cptr())?;
+    let mut fa = objs.create::<cap_type::X86Page>()?;
+    let mut fb = objs.create::<cap_type::X86Page>()?;
+    let (pa, pb) = (frame_paddr(fa.cap())?, frame_paddr(fb.cap())?);
+    let (fa_slot, fb_slot) = (fa.cptr(), fb.cptr());
+    objs.rotate(&mut fa, 0, &mut fb, 0)?;
+    let (old_pivot, old_src) = (fa, fb);
+    ensure(old_src.cptr() == fa_slot, "src moved into the pivot's slot")?;
     ensure(
-        old_src.cptr() == fa.cptr(),
-        "src moved into the pivot's slot",
+        frame_paddr(old_pivot.cap())? == pa,
+        "old pivot in its new slot",
     )?;
-    ensure(frame_paddr(old_pivot)? == pa, "old pivot in its new slot")?;
-    ensure(frame_paddr(old_src)? == pb, "old src in the pivot's slot")?;
     ensure(
-        !cs.slots().is_allocated(fb.cptr()),
+        frame_paddr(old_src.cap())? == pb,
+        "old src in the pivot's slot",
+    )?;
+    ensure(
+        !objs.cspace().slots().is_allocated(fb_slot),
         "rotate frees src's slot",
     )?;
-    let nb = badged_copy(cs, n)?;
-    let e = expect_err(cs.rotate(n, 1, nb, 2), "rotate notifications with badges")?;
+    ensure(
+        objs.pool().owns(old_pivot.cptr()) && objs.pool().owns(old_src.cptr()),
+        "the pool follows the rotated frames",
+    )?;
+    let mut n = n;
+    let mut nb = badged_copy(objs, &n)?;
+    let e = expect_err(
+        objs.rotate(&mut n, 1, &mut nb, 2),
+        "rotate notifications with badges",
+    )?;
     ensure(
         e == Error::Kernel(InvocationError::IllegalOperation),
         "rotating notifications is illegal",
     )?;
-    pool.destroy(cs, old_src)?;
-    // Delete: frees the slot; deleting again is a double free.
-    pool.destroy(cs, old_pivot)?;
-    let e = expect_err(cs.delete(old_pivot), "delete twice")?;
-    ensure(
-        matches!(e, Error::Alloc(AllocError::SlotNotAllocated { .. })),
-        "double delete",
-    )?;
+    objs.delete(old_src)?;
+    objs.delete(old_pivot)?;
     // Revoke: the copies derived from `n` go away (the kernel refuses to
     // copy from their now empty slots).
-    cs.revoke(n)?;
-    let e = expect_err(cs.copy(moved, ALL_RIGHTS), "copy from a revoked slot")?;
+    let gone = objs.revoke(&n)?;
+    ensure(gone == 3, "revoke deletes the three copies of n")?;
+    let e = expect_err(objs.copy(&moved, ALL_RIGHTS), "copy from a revoked slot")?;
     ensure(
         matches!(
             e,
@@ -165,21 +195,21 @@ pub fn check_cnode_ops(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), Er
         ),
         "revoked slot is empty",
     )?;
-    // Their slots are empty now, but still ours: free them.
+    // Their slots are empty now, but still ours: give them back.
     for c in [moved, mutated, nb] {
-        cs.free_slot(c.cptr())?;
+        objs.delete(c)?;
     }
     // Wrong capability type: a frame named as an untyped. (Not a
     // notification: any invocation of a notification is a signal.)
-    let page = pool.create::<cap_type::X86Page>(cs)?;
+    let page = objs.create::<cap_type::X86Page>()?;
     let fake: Cap<cap_type::Untyped> = page.cast();
-    let slot = cs.alloc_slot()?;
+    let slot = objs.alloc_slot()?;
     let e = expect_err(
         fake.retype_raw(
             ObjectType::EndpointObject,
             0,
             Destination::root_cnode(),
-            slot,
+            slot.cptr(),
             1,
         ),
         "retype through a frame",
@@ -188,39 +218,54 @@ pub fn check_cnode_ops(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), Er
         e == Error::Kernel(InvocationError::IllegalOperation),
         "the kernel refuses a retype on a frame",
     )?;
-    cs.free_slot(slot)?;
-    pool.destroy(cs, page)?;
-    pool.destroy(cs, n)?;
-    ensure(cs.slots().used() == used0, "all slots back")?;
+    objs.free_slot(slot)?;
+    objs.delete(page)?;
+    objs.delete(n)?;
+    ensure(objs.cspace().slots().used() == used0, "all slots back")?;
     println!("check_cnode_ops: ok");
     Ok(())
 }
 
 /// A badged copy of `n` (badge 2) in a fresh slot.
-fn badged_copy(cs: &mut CSpace, n: Cap<Notification>) -> Result<Cap<Notification>, Error> {
-    cs.mint(n, ALL_RIGHTS, 2)
+fn badged_copy(objs: &mut Objects, n: &Owned<Notification>) -> Result<Owned<Notification>, Error> {
+    objs.mint(n, 2)
 }
 
 /// A CNode from untyped, its slots, and its guard for full-depth use.
-pub fn check_child_cnode(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), Error> {
-    let mut child = cs.create_cnode(pool, 4)?;
-    let n: Cap<Notification> = pool.create(cs)?;
-    let badged = cs.mint(n, ALL_RIGHTS, 0x9)?;
-    let i = child.copy_in(cs, badged, ALL_RIGHTS)?;
-    // Retype straight into the child CNode.
-    let j = child.alloc_slot()?;
-    let ut = pool.create_untyped(cs, 12)?;
-    ut.retype_raw(ObjectType::EndpointObject, 0, child.destination(), j, 1)?;
+pub fn check_child_cnode(objs: &mut Objects) -> Result<(), Error> {
+    let child = objs.create_cnode(4)?;
+    let radix = objs.child_radix(&child).unwrap_or(0);
+    let n: Owned<Notification> = objs.create()?;
+    let badged = objs.mint(&n, 0x9)?;
+    let i = objs.copy_into(&child, &badged, ALL_RIGHTS)?;
+    // An endpoint made from an untyped of our own, moved into the child
+    // CNode.
+    let ut = objs.create_untyped(12)?;
+    let ep = objs.create_in::<Endpoint>(&ut)?;
+    let ep = objs.move_into(&child, ep)?;
     // The guarded copy resolves slot i at full depth, as a thread whose
     // CSpace root it is would.
-    let guarded = child.mint_as_cspace_root(cs)?;
-    let k = child.alloc_slot()?;
-    guarded.cnode_copy(k, depth(), guarded, i, depth(), ALL_RIGHTS)?;
+    let guarded = objs.mint_cspace_root(&child)?;
+    let k = objs.alloc_child_slot(&child)?;
+    guarded.cnode_copy(
+        k.index(),
+        depth(),
+        guarded.cap(),
+        i.index(),
+        depth(),
+        ALL_RIGHTS,
+    )?;
     // Without the guard the same full-depth lookup fails.
     let e = expect_err(
         child
-            .cap()
-            .cnode_copy(k + 1, depth(), child.cap(), i, depth(), ALL_RIGHTS)
+            .cnode_copy(
+                k.index() + 1,
+                depth(),
+                child.cap(),
+                i.index(),
+                depth(),
+                ALL_RIGHTS,
+            )
             .map_err(Error::from),
         "full-depth lookup without a guard",
     )?;
@@ -229,59 +274,72 @@ pub fn check_child_cnode(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), 
         "guardless lookup",
     )?;
     // Mutate sets the same guard on a plain copy of the child's cap.
-    let copy = cs.copy(child.cap(), ALL_RIGHTS)?;
-    let mutated = cs.mutate(copy, guard_data(0, depth() - child.radix()))?;
-    mutated.cnode_delete(k, depth())?;
-    mutated.cnode_copy(k, depth(), mutated, i, depth(), ALL_RIGHTS)?;
-    cs.delete(mutated)?;
-    let back: Cap<Notification> = child.move_out(cs, k)?;
+    let mut mutated = objs.copy(&child, ALL_RIGHTS)?;
+    objs.mutate(&mut mutated, guard_data(0, depth() - radix))?;
+    mutated.cnode_delete(k.index(), depth())?;
+    mutated.cnode_copy(
+        k.index(),
+        depth(),
+        mutated.cap(),
+        i.index(),
+        depth(),
+        ALL_RIGHTS,
+    )?;
+    objs.delete(mutated)?;
+    let back: Owned<Notification> = objs.move_out(k.recast())?;
     back.signal();
     ensure(
         n.poll() == 0x9,
         "the capability copied through the guarded CNode",
     )?;
-    child.delete(i)?;
-    let e = expect_err(child.delete(i), "delete a child slot twice")?;
+    objs.delete_child(i)?;
     ensure(
-        matches!(e, Error::Alloc(AllocError::SlotNotAllocated { .. })),
-        "child double delete",
-    )?;
-    ensure(
-        child.slots().used() == 1,
+        objs.child_slots(&child).map(|s| s.used()) == Some(1),
         "only the endpoint is left in the child",
     )?;
-    // The endpoint was retyped behind the pool's back: revoke its untyped
-    // so the pool's bookkeeping is true again, and free its child slot.
-    pool.reclaim(cs, ut)?;
-    child.free_slot(j)?;
-    ensure(child.slots().used() == 0, "child CNode empty")?;
-    let page = pool.create_in::<cap_type::X86Page>(cs, ut)?;
+    // Reclaiming the untyped deletes the endpoint (the kernel empties its
+    // child slot); giving the handle back frees the slot.
+    let gone = objs.reclaim(&ut)?;
+    ensure(gone == 1, "the reclaim deleted the endpoint")?;
+    objs.delete_child(ep)?;
+    ensure(
+        objs.child_slots(&child).map(|s| s.used()) == Some(0),
+        "child CNode empty",
+    )?;
+    let page = objs.create_in::<cap_type::X86Page>(&ut)?;
+    let usage = objs.pool().allocator().get(ut.cptr());
     println!(
         "  page after reclaim at {:#x}, untyped {:?}",
-        frame_paddr(page)?,
-        pool.allocator().get(ut.cptr())
+        frame_paddr(page.cap())?,
+        usage
     );
     ensure(
-        pool.allocator().get(ut.cptr()).map(|u| u.untyped.paddr) == Some(frame_paddr(page)?),
+        usage.map(|u| u.untyped.paddr) == Some(frame_paddr(page.cap())?),
         "the untyped's memory is whole again",
     )?;
-    pool.reclaim(cs, ut)?;
-    pool.destroy(cs, n)?;
-    for c in [back.cptr(), badged.cptr(), guarded.cptr()] {
-        cs.delete(Cap::<cap_type::Null>::from_cptr(c))?;
+    objs.delete(page)?;
+    objs.delete(ut)?;
+    objs.delete(n)?;
+    for c in [
+        back.recast::<cap_type::Null>(),
+        badged.recast(),
+        guarded.recast(),
+    ] {
+        objs.delete(c)?;
     }
-    println!("check_child_cnode: ok (radix {})", child.radix());
+    objs.delete(child)?;
+    println!("check_child_cnode: ok (radix {radix})");
     Ok(())
 }
 
 /// Exhausts a small untyped, revokes it, and retypes it again.
-pub fn check_untyped_reclaim(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<(), Error> {
-    let ram0 = pool.usage(MemoryKind::Ram);
-    let ut = pool.create_untyped(cs, 14)?; // 16 KiB: four pages
-    let slots0 = cs.slots().used();
+pub fn check_untyped_reclaim(objs: &mut Objects) -> Result<(), Error> {
+    let ram0 = objs.pool().usage(MemoryKind::Ram);
+    let ut = objs.create_untyped(14)?; // 16 KiB: four pages
+    let slots0 = objs.cspace().slots().used();
     let mut frames = Vec::new();
     let err = loop {
-        match pool.create_in::<cap_type::X86Page>(cs, ut) {
+        match objs.create_in::<cap_type::X86Page>(&ut) {
             Ok(f) => frames.push(f),
             Err(e) => break e,
         }
@@ -300,9 +358,15 @@ pub fn check_untyped_reclaim(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<
         "exhaustion names the size",
     )?;
     // The kernel agrees: a retype of one more page fails.
-    let slot = cs.alloc_slot()?;
+    let slot = objs.alloc_slot()?;
     let e = expect_err(
-        ut.retype_raw(ObjectType::X86_4K, 0, Destination::root_cnode(), slot, 1),
+        ut.retype_raw(
+            ObjectType::X86_4K,
+            0,
+            Destination::root_cnode(),
+            slot.cptr(),
+            1,
+        ),
         "kernel retype from a full untyped",
     )?;
     ensure(
@@ -312,39 +376,47 @@ pub fn check_untyped_reclaim(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<
         ),
         "kernel says not enough memory",
     )?;
-    cs.free_slot(slot)?;
-    // Revoke: the frames are deleted, their slots freed, the memory free.
-    let freed = pool.reclaim(cs, ut)?;
-    ensure(freed == 4, "four slots freed")?;
-    ensure(cs.slots().used() == slots0, "slot count after reclaim")?;
+    // Revoke: the frames are deleted, the memory free; their handles give
+    // the slots back.
+    let freed = objs.reclaim(&ut)?;
+    ensure(freed == 4, "four capabilities deleted")?;
     ensure(
-        pool.allocator().get(ut.cptr()).map(|u| u.used) == Some(0),
+        objs.pool().allocator().get(ut.cptr()).map(|u| u.used) == Some(0),
         "watermark reset",
     )?;
-    // And the kernel retypes the same memory again, from its base.
-    let page = pool.create_in::<cap_type::X86Page>(cs, ut)?;
-    let base = pool.allocator().get(ut.cptr()).map(|u| u.untyped.paddr);
+    for f in frames {
+        objs.delete(f)?;
+    }
     ensure(
-        Some(frame_paddr(page)?) == base,
+        objs.cspace().slots().used() == slots0 + 1,
+        "slot count after reclaim",
+    )?;
+    // And the kernel retypes the same memory again, from its base.
+    let page = objs.create_in::<cap_type::X86Page>(&ut)?;
+    let base = objs
+        .pool()
+        .allocator()
+        .get(ut.cptr())
+        .map(|u| u.untyped.paddr);
+    ensure(
+        Some(frame_paddr(page.cap())?) == base,
         "the first page is at the untyped's base again",
     )?;
-    pool.reclaim(cs, ut)?;
+    objs.reclaim(&ut)?;
+    objs.delete(page)?;
     // All 16 KiB in one object: only possible if the revoke really gave
     // everything back.
-    let whole = cs.alloc_slot()?;
     ut.retype_raw(
         ObjectType::UntypedObject,
         14,
         Destination::root_cnode(),
-        whole,
+        slot.cptr(),
         1,
     )?;
-    cs.delete(Cap::<cap_type::Untyped>::from_cptr(whole))?;
+    objs.free_slot(slot)?;
+    objs.delete(ut)?;
     // Too large for any untyped.
-    let e = expect_err(
-        pool.create_raw(cs, ObjectType::UntypedObject, 40, 40, 1, MemoryKind::Ram),
-        "2^40 bytes of RAM",
-    )?;
+    let e = expect_err(objs.create_untyped(40), "2^40 bytes of RAM")?;
     ensure(
         matches!(
             e,
@@ -352,7 +424,7 @@ pub fn check_untyped_reclaim(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<
         ),
         "exhaustion names 2^40",
     )?;
-    let ram1 = pool.usage(MemoryKind::Ram);
+    let ram1 = objs.pool().usage(MemoryKind::Ram);
     println!(
         "check_untyped_reclaim: ok (RAM used {} -> {} bytes of {})",
         ram0.used, ram1.used, ram1.total
@@ -361,60 +433,56 @@ pub fn check_untyped_reclaim(cs: &mut CSpace, pool: &mut UntypedPool) -> Result<
 }
 
 /// A device frame at a physical address, mapped uncached.
-pub fn check_device_frame(
-    cs: &mut CSpace,
-    pool: &mut UntypedPool,
-    vs: &mut VSpace,
-) -> Result<(), Error> {
-    let dev = pool
+pub fn check_device_frame(objs: &mut Objects) -> Result<(), Error> {
+    let dev = objs
+        .pool()
         .allocator()
         .iter()
         .filter(|u| u.untyped.is_device && u.untyped.size_bits >= 16 && u.used == 0)
-        .map(|u| u.untyped)
-        .min_by_key(|u| (u.size_bits, u.paddr))
+        .min_by_key(|u| (u.untyped.size_bits, u.untyped.paddr))
         .ok_or(Error::Check("no device untyped of 64 KiB or more"))?;
     // A page in the middle, not at the start: needs carving.
-    let paddr = dev.paddr + (1u64 << (dev.size_bits - 1)) + 3 * PAGE_SIZE;
-    let used0 = pool.usage(MemoryKind::Device).used;
-    let f = pool.device_frame(cs, paddr)?;
-    let got = frame_paddr(f)?;
+    let paddr = dev.untyped.paddr + (1u64 << (dev.untyped.size_bits - 1)) + 3 * PAGE_SIZE;
+    let used0 = objs.pool().usage(MemoryKind::Device).used;
+    let f = objs.device_frame(paddr)?;
+    let got = frame_paddr(f.cap())?;
     println!(
         "  device untyped {:#x}: 2^{} bytes at {:#x}; frame at {:#x}, kernel says {:#x}",
-        dev.id, dev.size_bits, dev.paddr, paddr, got
+        dev.id, dev.untyped.size_bits, dev.untyped.paddr, paddr, got
     );
     ensure(got == paddr, "device frame at the asked physical address")?;
     ensure(
-        pool.usage(MemoryKind::Device).used == used0 + PAGE_SIZE,
+        objs.pool().usage(MemoryKind::Device).used == used0 + PAGE_SIZE,
         "device accounting counts one page",
     )?;
-    let e = expect_err(pool.device_frame(cs, paddr), "the same device frame twice")?;
+    let e = expect_err(objs.device_frame(paddr), "the same device frame twice")?;
     ensure(
         matches!(e, Error::Alloc(AllocError::PhysInUse { .. })),
         "device frame in use",
     )?;
-    let next = pool.device_frame(cs, paddr + PAGE_SIZE)?;
+    let next = objs.device_frame(paddr + PAGE_SIZE)?;
     ensure(
-        frame_paddr(next)? == paddr + PAGE_SIZE,
+        frame_paddr(next.cap())? == paddr + PAGE_SIZE,
         "neighbouring frame",
     )?;
-    let v = vs.map(pool, cs, f, consts::PageBits as u8, RW, Cache::Uncached)?;
+    let v = objs.map(&f, consts::PageBits as u8, RW, Cache::Uncached)?;
     println!("  mapped uncached at {v:#x}");
-    vs.unmap(v)?;
+    objs.unmap(v)?;
     println!("check_device_frame: ok");
     Ok(())
 }
 
 /// Mapping, unmapping, fixed addresses, paging structures, large pages.
-pub fn check_vspace(cs: &mut CSpace, pool: &mut UntypedPool, vs: &mut VSpace) -> Result<(), Error> {
-    let f = pool.create::<cap_type::X86Page>(cs)?;
-    let a = vs.map(pool, cs, f, consts::PageBits as u8, RW, Cache::Default)?;
+pub fn check_vspace(objs: &mut Objects) -> Result<(), Error> {
+    let f = objs.create::<cap_type::X86Page>()?;
+    let a = objs.map(&f, consts::PageBits as u8, RW, Cache::Default)?;
     ensure(
-        vs.tables_created() >= 2,
+        objs.vspace().tables_created() >= 2,
         "paging structures created for the window",
     )?;
     // A frame capability maps once.
     let e = expect_err(
-        vs.map(pool, cs, f, consts::PageBits as u8, RW, Cache::Default),
+        objs.map(&f, consts::PageBits as u8, RW, Cache::Default),
         "map a mapped frame",
     )?;
     ensure(
@@ -422,78 +490,60 @@ pub fn check_vspace(cs: &mut CSpace, pool: &mut UntypedPool, vs: &mut VSpace) ->
         "kernel refuses the second mapping",
     )?;
     ensure(
-        vs.window().used_bytes() == PAGE_SIZE,
+        objs.vspace().window().used_bytes() == PAGE_SIZE,
         "failed map gives its range back",
     )?;
     // Unmap, then map the same frame at a fixed address 3 GiB further up
     // (a new PDPT entry: new page directory and page table).
-    vs.unmap(a)?;
-    let e = expect_err(vs.unmap(a), "unmap twice")?;
+    objs.unmap(a)?;
+    let e = expect_err(objs.unmap(a), "unmap twice")?;
     ensure(
         matches!(e, Error::Alloc(AllocError::VirtNotAllocated { .. })),
         "unmap twice",
     )?;
-    let t1 = vs.tables_created();
+    let t1 = objs.vspace().tables_created();
     let fixed = WINDOW_START + (3 << 30) + 0x5000;
-    vs.map_at(
-        pool,
-        cs,
-        f,
-        consts::PageBits as u8,
-        fixed,
-        RW,
-        Cache::Default,
+    objs.map_at(&f, consts::PageBits as u8, fixed, RW, Cache::Default)?;
+    ensure(
+        objs.vspace().tables_created() >= t1 + 2,
+        "directory and table created",
     )?;
-    ensure(vs.tables_created() >= t1 + 2, "directory and table created")?;
     let e = expect_err(
-        vs.map_at(
-            pool,
-            cs,
-            f,
-            consts::PageBits as u8,
-            fixed,
-            RW,
-            Cache::Default,
-        ),
+        objs.map_at(&f, consts::PageBits as u8, fixed, RW, Cache::Default),
         "map at a taken address",
     )?;
     ensure(
         matches!(e, Error::Alloc(AllocError::VirtInUse { .. })),
         "address taken",
     )?;
-    vs.unmap(fixed)?;
-    // A 2 MiB page.
-    let big = pool.create_large_page(cs)?;
-    let b = vs.map(
-        pool,
-        cs,
-        big,
-        consts::LargePageBits as u8,
-        RW,
-        Cache::Default,
+    // Deleting a mapped frame unmaps it and frees its address.
+    objs.delete(f)?;
+    ensure(
+        objs.vspace().mapping(fixed).is_none() && objs.vspace().window().used_bytes() == 0,
+        "deleting a mapped frame forgets its mapping",
     )?;
+    // A 2 MiB page.
+    let big = objs.create_large_page()?;
+    let b = objs.map(&big, consts::LargePageBits as u8, RW, Cache::Default)?;
     ensure(b % LARGE_PAGE_SIZE == 0, "large page aligned")?;
-    vs.unmap(b)?;
+    objs.unmap(b)?;
+    objs.delete(big)?;
     // Eight fresh pages in a row.
-    let r = vs.map_new_pages(pool, cs, 8, RW)?;
+    let r = objs.map_new_pages(8, RW)?;
     println!(
         "check_vspace: ok (page at {a:#x}, fixed {fixed:#x}, large {b:#x}, 8 pages at {r:#x}, {} paging structures)",
-        vs.tables_created()
+        objs.vspace().tables_created()
     );
     Ok(())
 }
 
 /// Grows the heap beyond its static area and uses the new memory.
-pub fn check_heap_growth(
-    cs: &mut CSpace,
-    pool: &mut UntypedPool,
-    vs: &mut VSpace,
-) -> Result<(), Error> {
+pub fn check_heap_growth(objs: &mut Objects) -> Result<(), Error> {
     let (used0, free0) = heap::usage();
     // More than the static heap has free: 1.25 times its free bytes.
     let want = free0 + free0 / 4;
     let pages = want.div_ceil(PAGE_SIZE as usize) + 4;
-    vs.grow_heap(pool, cs, pages)?;
+    objs.grow_heap(pages)?;
     let (used1, free1) = heap::usage();
     ensure(
         used1 + free1 == used0 + free0 + pages * PAGE_SIZE as usize,
@@ -530,7 +580,7 @@ pub fn check_heap_growth(
 /// the thread gives all of it back.
 pub fn check_one_owner(objs: &mut Objects) -> Result<(), Error> {
     let slots0 = objs.cspace().slots().used();
-    let n: Cap<Notification> = objs.create()?;
+    let n: Owned<Notification> = objs.create()?;
     ensure(
         objs.cspace().slots().is_allocated(n.cptr()),
         "an object of Objects is in a slot of its CSpace",
@@ -541,10 +591,13 @@ pub fn check_one_owner(objs: &mut Objects) -> Result<(), Error> {
     )?;
     // The same slot allocator: a slot taken from the CSpace is not handed
     // out again by Objects.
-    let s = objs.cspace_mut().alloc_slot()?;
-    let n2: Cap<Notification> = objs.create()?;
-    ensure(n2.cptr() != s, "Objects and its CSpace share one allocator")?;
-    objs.cspace_mut().free_slot(s)?;
+    let s = objs.alloc_slot()?;
+    let n2: Owned<Notification> = objs.create()?;
+    ensure(
+        n2.cptr() != s.cptr(),
+        "Objects and its CSpace share one allocator",
+    )?;
+    objs.free_slot(s)?;
     objs.delete(n2)?;
     objs.delete(n)?;
     ensure(
@@ -583,26 +636,22 @@ pub fn check_one_owner(objs: &mut Objects) -> Result<(), Error> {
 
 fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     let mut objs = Objects::try_from_bootinfo(bootinfo)?;
-    {
-        let (cs, pool, _) = objs.parts_mut();
-        let ram = pool.usage(MemoryKind::Ram);
-        let dev = pool.usage(MemoryKind::Device);
-        println!(
-            "memory-demo: {} free slots, RAM {} MiB, device {} MiB",
-            cs.slots().available(),
-            ram.total >> 20,
-            dev.total >> 20
-        );
-    }
+    let ram = objs.pool().usage(MemoryKind::Ram);
+    let dev = objs.pool().usage(MemoryKind::Device);
+    println!(
+        "memory-demo: {} free slots, RAM {} MiB, device {} MiB",
+        objs.cspace().slots().available(),
+        ram.total >> 20,
+        dev.total >> 20
+    );
     check_one_owner(&mut objs)?;
-    let (cs, pool, vs) = objs.parts_mut();
-    check_slots(cs)?;
-    check_cnode_ops(cs, pool)?;
-    check_child_cnode(cs, pool)?;
-    check_untyped_reclaim(cs, pool)?;
-    check_device_frame(cs, pool, vs)?;
-    check_vspace(cs, pool, vs)?;
-    check_heap_growth(cs, pool, vs)?;
+    check_slots(&mut objs)?;
+    check_cnode_ops(&mut objs)?;
+    check_child_cnode(&mut objs)?;
+    check_untyped_reclaim(&mut objs)?;
+    check_device_frame(&mut objs)?;
+    check_vspace(&mut objs)?;
+    check_heap_growth(&mut objs)?;
     // Threads still work after all of that, on the same allocators.
     check_one_owner(&mut objs)?;
     let ram = objs.pool().usage(MemoryKind::Ram);

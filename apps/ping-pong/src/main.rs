@@ -14,7 +14,7 @@ use sel4_rootserver::ipc::{self, Client, Control, ErrorReply, IpcError, Received
 use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::Fault;
 use sel4_rootserver::thread::{spawn, ThreadBuilder, ThreadError};
-use sel4_rootserver::{entry, println, BootInfo, Cap, Endpoint, Notification};
+use sel4_rootserver::{entry, println, BootInfo, Endpoint, Notification, Owned};
 use sel4_runtime::thread::provoke;
 
 ipc::message! {
@@ -115,10 +115,11 @@ fn bootinfo_ipc() -> usize {
 /// Ping, a spilled message, malformed messages (the server survives),
 /// and a capability transfer, then stop.
 pub fn check_ping_pong(objs: &mut Objects) -> Result<(), Error> {
-    let ep: Cap<Endpoint> = objs.create().map_err(err("endpoint"))?;
-    let recv_slot = objs.alloc_slot().map_err(err("slot"))?;
+    let ep: Owned<Endpoint> = objs.create().map_err(err("endpoint"))?;
+    let slot = objs.alloc_slot().map_err(err("slot"))?;
+    let (recv_slot, ep_name) = (slot.cptr(), ep.cap());
     let server = spawn(objs, move || {
-        let server: Server<PingPong> = Server::new(ep);
+        let server: Server<PingPong> = Server::new(ep_name);
         server.set_receive_slot(Some(recv_slot));
         let mut served = 0u64;
         let mut got_cap = None;
@@ -139,7 +140,7 @@ pub fn check_ping_pong(objs: &mut Objects) -> Result<(), Error> {
         (served, got_cap)
     })
     .map_err(err("spawn server"))?;
-    let client: Client<PingPong> = Client::new(ep);
+    let client: Client<PingPong> = Client::new(ep.cap());
     for i in 0..10 {
         let r = client
             .call(&Request::Ping { value: i })
@@ -172,9 +173,9 @@ pub fn check_ping_pong(objs: &mut Objects) -> Result<(), Error> {
         .map_err(err("ping after"))?;
     ensure!(r.value == 8, "ping after malformed -> {r:?}");
     // Capability transfer: send a notification cap with a request.
-    let ntfn: Cap<Notification> = objs.create().map_err(err("notification"))?;
+    let ntfn: Owned<Notification> = objs.create().map_err(err("notification"))?;
     let r = client
-        .call_with_cap(&Request::Identify, ntfn)
+        .call_with_cap(&Request::Identify, ntfn.cap())
         .map_err(err("identify"))?;
     ensure!(r.value == 0, "unbadged client badge {}", r.value);
     let r = client.call(&Request::Stop).map_err(err("stop"))?;
@@ -188,7 +189,7 @@ pub fn check_ping_pong(objs: &mut Objects) -> Result<(), Error> {
         "received cap {got_cap:?}"
     );
     // The transferred cap works: signal it, poll the original.
-    let moved: Cap<Notification> = Cap::from_cptr(recv_slot);
+    let moved: Owned<Notification> = objs.adopt(slot);
     moved.signal();
     let bits = ntfn.poll();
     ensure!(
@@ -300,10 +301,11 @@ pub fn check_shared_fault_handler(objs: &mut Objects) -> Result<(), Error> {
 /// Signal and wait across threads; a bound notification wakes a server
 /// waiting on its endpoint.
 pub fn check_notifications(objs: &mut Objects) -> Result<(), Error> {
-    let ntfn: Cap<Notification> = objs.create().map_err(err("ntfn"))?;
-    let badged = objs.mint(ntfn, 0x30).map_err(err("mint"))?;
+    let ntfn: Owned<Notification> = objs.create().map_err(err("ntfn"))?;
+    let badged = objs.mint(&ntfn, 0x30).map_err(err("mint"))?;
+    let badged_name = badged.cap();
     let h = spawn(objs, move || {
-        badged.signal();
+        badged_name.signal();
     })
     .map_err(err("spawn"))?;
     let bits = ntfn.wait();
@@ -312,22 +314,23 @@ pub fn check_notifications(objs: &mut Objects) -> Result<(), Error> {
     ensure!(ntfn.poll() == 0, "poll after wait not empty");
 
     // Bound: a server thread waits on its endpoint and gets the signal.
-    let ep: Cap<Endpoint> = objs.create().map_err(err("ep"))?;
-    let bound: Cap<Notification> = objs.create().map_err(err("bound"))?;
-    let sig = objs.mint(bound, 0x100).map_err(err("mint bound"))?;
+    let ep: Owned<Endpoint> = objs.create().map_err(err("ep"))?;
+    let bound: Owned<Notification> = objs.create().map_err(err("bound"))?;
+    let sig = objs.mint(&bound, 0x100).map_err(err("mint bound"))?;
     let tx = objs.create::<Notification>().map_err(err("ready"))?;
+    let (ep_name, tx_name) = (ep.cap(), tx.cap());
     let server = ThreadBuilder::new()
         .priority(200)
         .spawn(objs, move || {
-            let s: Server<PingPong> = Server::new(ep);
-            tx.signal();
+            let s: Server<PingPong> = Server::new(ep_name);
+            tx_name.signal();
             match s.recv() {
                 ipc::Incoming::Signal { bits } => bits,
                 _ => 0,
             }
         })
         .map_err(err("spawn server"))?;
-    ipc::bind_notification(server.tcb(), bound).map_err(err("bind"))?;
+    ipc::bind_notification(server.tcb(), bound.cap()).map_err(err("bind"))?;
     tx.wait();
     sig.signal();
     let bits = server.join(objs).map_err(err("join server"))?;
@@ -342,7 +345,7 @@ pub fn check_notifications(objs: &mut Objects) -> Result<(), Error> {
 /// Giving a capability of the wrong type to an invocation is an error,
 /// not a crash.
 pub fn check_wrong_cap_type(objs: &mut Objects) -> Result<(), Error> {
-    let ep: Cap<Endpoint> = objs.create().map_err(err("ep"))?;
+    let ep: Owned<Endpoint> = objs.create().map_err(err("ep"))?;
     // An endpoint where a notification is expected.
     let h = spawn(objs, || 1u8).map_err(err("spawn"))?;
     let r = ipc::bind_notification(h.tcb(), ep.cast());

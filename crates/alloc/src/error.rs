@@ -5,6 +5,7 @@ use core::fmt;
 /// Why an allocator refused a request. Every variant names the request, so
 /// the message alone says what was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AllocError {
     /// Not enough free slots: `requested` slots (contiguous if more than
     /// one) were asked for, `available` are free in total.

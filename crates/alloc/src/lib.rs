@@ -7,6 +7,10 @@
 //!   list of untyped capabilities (it follows the kernel's retype rule), how
 //!   to carve an untyped to reach a physical address (device frames), and how
 //!   much memory is used and free;
+//! - [`CapRegistry`]: which object each capability made to an object of
+//!   untyped memory names, copies and badged copies included, so that an
+//!   object counts as gone (and its untyped as reusable) only when the
+//!   kernel agrees;
 //! - [`IdMap`]: a map keyed by capability slot with constant-time
 //!   lookups (the allocators' and the root server's indexes);
 //! - [`VirtualRegionAllocator`]: ranges of a virtual address space, with
@@ -20,20 +24,24 @@
 
 extern crate alloc;
 
+mod caps;
 mod error;
 mod idmap;
 mod slots;
 mod untyped;
 mod vregion;
 
+pub use caps::{CapRegistry, ObjectKind};
 pub use error::AllocError;
 pub use idmap::{IdMap, DENSE_SPAN};
 pub use slots::SlotAllocator;
 pub use untyped::{
-    CarveStep, MemoryKind, Placement, Untyped, UntypedAllocator, UntypedUsage, MAX_SIZE_BITS,
+    CarveStep, MemoryKind, Placement, UntypedAllocator, UntypedDesc, UntypedUsage, MAX_SIZE_BITS,
     MIN_UNTYPED_BITS,
 };
 pub use vregion::VirtualRegionAllocator;
 
+#[cfg(test)]
+mod caps_tests;
 #[cfg(test)]
 mod tests;

@@ -139,9 +139,8 @@ fn slots_large_range_like_sel4_16() {
 
 // -------------------------------------------------------------- untyped
 
-fn ut(id: u64, paddr: u64, size_bits: u8, is_device: bool) -> Untyped {
-    Untyped {
-        id,
+fn ut(paddr: u64, size_bits: u8, is_device: bool) -> UntypedDesc {
+    UntypedDesc {
         paddr,
         size_bits,
         is_device,
@@ -151,7 +150,7 @@ fn ut(id: u64, paddr: u64, size_bits: u8, is_device: bool) -> Untyped {
 #[test]
 fn untyped_follows_kernel_alignment_rule() {
     let mut a = UntypedAllocator::new();
-    a.add(ut(1, 0x10_0000, 16, false)).unwrap(); // 64 KiB
+    a.add(1, ut(0x10_0000, 16, false)).unwrap(); // 64 KiB
                                                  // An endpoint-sized object (16 bytes) then a page: the page is aligned
                                                  // up to 4 KiB, wasting the rest of the first page.
     let ep = a.alloc(4, MemoryKind::Ram).unwrap();
@@ -174,8 +173,8 @@ fn untyped_follows_kernel_alignment_rule() {
 #[test]
 fn untyped_exhaustion_names_the_size() {
     let mut a = UntypedAllocator::new();
-    a.add(ut(1, 0x0, 12, false)).unwrap();
-    a.add(ut(2, 0x100_0000, 20, true)).unwrap();
+    a.add(1, ut(0x0, 12, false)).unwrap();
+    a.add(2, ut(0x100_0000, 20, true)).unwrap();
     assert_eq!(
         a.alloc(13, MemoryKind::Ram),
         Err(AllocError::UntypedExhausted {
@@ -232,9 +231,9 @@ fn untyped_exhaustion_names_the_size() {
 #[test]
 fn untyped_best_fit_and_many_in_one() {
     let mut a = UntypedAllocator::new();
-    a.add(ut(1, 0x0, 20, false)).unwrap();
-    a.add(ut(2, 0x20_0000, 14, false)).unwrap();
-    a.add(ut(3, 0x30_0000, 12, false)).unwrap();
+    a.add(1, ut(0x0, 20, false)).unwrap();
+    a.add(2, ut(0x20_0000, 14, false)).unwrap();
+    a.add(3, ut(0x30_0000, 12, false)).unwrap();
     // A page goes to the smallest untyped it fits.
     assert_eq!(a.alloc(12, MemoryKind::Ram).unwrap().untyped, 3);
     assert_eq!(a.alloc(12, MemoryKind::Ram).unwrap().untyped, 2);
@@ -249,9 +248,9 @@ fn untyped_ties_go_to_the_lowest_id_whatever_the_order_added() {
     let mut a = UntypedAllocator::new();
     // Same size, added in decreasing id order (carved children, or an
     // untyped given back by the caller, can arrive in any order).
-    a.add(ut(0x30, 0x1_0000, 12, false)).unwrap();
-    a.add(ut(0x10, 0x2_0000, 12, false)).unwrap();
-    a.add(ut(0x20, 0x3_0000, 12, false)).unwrap();
+    a.add(0x30, ut(0x1_0000, 12, false)).unwrap();
+    a.add(0x10, ut(0x2_0000, 12, false)).unwrap();
+    a.add(0x20, ut(0x3_0000, 12, false)).unwrap();
     assert_eq!(a.alloc(4, MemoryKind::Ram).unwrap().untyped, 0x10);
     // 0x10 would pad 16 bytes to align 32: the unpadded ones win, the
     // lowest id first.
@@ -275,16 +274,16 @@ fn untyped_ties_go_to_the_lowest_id_whatever_the_order_added() {
 fn untyped_bad_and_duplicate() {
     let mut a = UntypedAllocator::new();
     assert!(matches!(
-        a.add(ut(1, 0x1008, 13, false)),
+        a.add(1, ut(0x1008, 13, false)),
         Err(AllocError::BadUntyped { .. })
     ));
     assert!(matches!(
-        a.add(ut(1, 0, 3, false)),
+        a.add(1, ut(0, 3, false)),
         Err(AllocError::BadUntyped { .. })
     ));
-    a.add(ut(1, 0x2000, 13, false)).unwrap();
+    a.add(1, ut(0x2000, 13, false)).unwrap();
     assert_eq!(
-        a.add(ut(1, 0x4000, 12, false)),
+        a.add(1, ut(0x4000, 12, false)),
         Err(AllocError::DuplicateUntyped { id: 1 })
     );
     assert_eq!(a.len(), 1);
@@ -293,7 +292,7 @@ fn untyped_bad_and_duplicate() {
 #[test]
 fn untyped_rollback() {
     let mut a = UntypedAllocator::new();
-    a.add(ut(1, 0, 16, false)).unwrap();
+    a.add(1, ut(0, 16, false)).unwrap();
     let p1 = a.alloc(12, MemoryKind::Ram).unwrap();
     let p2 = a.alloc(12, MemoryKind::Ram).unwrap();
     assert_eq!(
@@ -311,7 +310,7 @@ fn untyped_rollback() {
 #[test]
 fn untyped_carve_children_and_reclaim() {
     let mut a = UntypedAllocator::new();
-    a.add(ut(1, 0x40_0000, 22, false)).unwrap(); // 4 MiB
+    a.add(1, ut(0x40_0000, 22, false)).unwrap(); // 4 MiB
     let total = a.total_bytes(MemoryKind::Ram);
     assert_eq!(total, 4 << 20);
     // Carve four 1 MiB untypeds into slots 100..104.
@@ -359,7 +358,7 @@ fn untyped_carve_children_and_reclaim() {
 #[test]
 fn untyped_resets_when_last_object_is_freed() {
     let mut a = UntypedAllocator::new();
-    a.add(ut(1, 0x10000, 16, false)).unwrap();
+    a.add(1, ut(0x10000, 16, false)).unwrap();
     let p = a.alloc_many(12, 3, MemoryKind::Ram).unwrap();
     assert_eq!(p.offset, 0);
     a.free_objects(1, 2).unwrap();
@@ -397,7 +396,7 @@ fn untyped_resets_when_last_object_is_freed() {
 #[test]
 fn untyped_exhaust_reclaim_reuse() {
     let mut a = UntypedAllocator::new();
-    a.add(ut(9, 0, 14, false)).unwrap();
+    a.add(9, ut(0, 14, false)).unwrap();
     let mut n = 0;
     while a.alloc(12, MemoryKind::Ram).is_ok() {
         n += 1;
@@ -433,8 +432,8 @@ fn carve(a: &mut UntypedAllocator, paddr: u64, bits: u8, next_id: &mut u64) -> (
 fn device_frame_at_physical_address() {
     let mut a = UntypedAllocator::new();
     // A 1 MiB device untyped at 0xfeb0_0000 (like a PCI BAR window).
-    a.add(ut(50, 0xfeb0_0000, 20, true)).unwrap();
-    a.add(ut(51, 0x100_0000, 24, false)).unwrap();
+    a.add(50, ut(0xfeb0_0000, 20, true)).unwrap();
+    a.add(51, ut(0x100_0000, 24, false)).unwrap();
     let mut next = 1000;
     let target = 0xfebd_5000;
     let (id, steps) = carve(&mut a, target, 12, &mut next);
@@ -443,7 +442,7 @@ fn device_frame_at_physical_address() {
     assert_eq!(leaf.untyped.paddr, target);
     assert_eq!(leaf.untyped.size_bits, 12);
     assert!(leaf.untyped.is_device);
-    assert_eq!(a.untyped_at(target).unwrap().untyped.id, id);
+    assert_eq!(a.untyped_at(target).unwrap().id, id);
     let f = a.alloc_from(id, 12, 1).unwrap();
     assert_eq!(f.paddr, target);
     // The same frame again: in use.
@@ -485,7 +484,7 @@ fn device_frame_at_physical_address() {
 #[test]
 fn device_frame_after_partial_use() {
     let mut a = UntypedAllocator::new();
-    a.add(ut(1, 0, 16, true)).unwrap(); // 64 KiB
+    a.add(1, ut(0, 16, true)).unwrap(); // 64 KiB
                                         // Someone took 0x3000 bytes from the start (watermark 0x3000).
     a.alloc_from(1, 12, 3).unwrap();
     assert!(matches!(
@@ -506,7 +505,7 @@ fn device_frame_after_partial_use() {
     assert!(a.free_bytes(MemoryKind::Device) >= 0x8000);
     // Large frame (2 MiB) from a 4 MiB device untyped.
     let mut b = UntypedAllocator::new();
-    b.add(ut(7, 0x4000_0000, 22, true)).unwrap();
+    b.add(7, ut(0x4000_0000, 22, true)).unwrap();
     let (lid, steps) = carve(&mut b, 0x4020_0000, 21, &mut next);
     assert_eq!(steps, 1);
     assert_eq!(b.get(lid).unwrap().untyped.size_bits, 21);
@@ -515,7 +514,7 @@ fn device_frame_after_partial_use() {
 #[test]
 fn carve_step_rollback() {
     let mut a = UntypedAllocator::new();
-    a.add(ut(1, 0, 14, true)).unwrap();
+    a.add(1, ut(0, 14, true)).unwrap();
     let step = a.carve_step(0x3000, 12).unwrap();
     let CarveStep::Split { placement } = step else {
         panic!("expected a split, got {step:?}")
@@ -530,8 +529,8 @@ fn carve_step_rollback() {
 fn untyped_not_aligned_to_its_size() {
     // Like seL4 16's device untyped of 2^46 bytes at 2^39.
     let mut a = UntypedAllocator::new();
-    a.add(ut(1, 1 << 39, 46, true)).unwrap();
-    a.add(ut(2, 0x3000, 14, false)).unwrap(); // 16 KiB at 12 KiB
+    a.add(1, ut(1 << 39, 46, true)).unwrap();
+    a.add(2, ut(0x3000, 14, false)).unwrap(); // 16 KiB at 12 KiB
                                               // Objects are aligned by address: a 16 KiB object in untyped 2 would
                                               // start at 0x4000 and end past the untyped.
     assert!(a.alloc_from(2, 14, 1).is_err());
@@ -708,16 +707,16 @@ fn idmap_far_ids_use_the_ordered_map() {
 // ------------------------------------------- untyped: indexes and policy
 
 /// A deterministic pseudo-random sequence (xorshift).
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
@@ -732,7 +731,7 @@ fn expected_choice(a: &UntypedAllocator, size_bits: u8, count: usize, device: bo
             let obj = 1u64 << size_bits;
             let start = (u.untyped.paddr + u.used).div_ceil(obj) * obj - u.untyped.paddr;
             let end = start + obj * count as u64;
-            (end <= u.untyped.size()).then_some((u.untyped.size_bits, start - u.used, u.untyped.id))
+            (end <= u.untyped.size_bytes()).then_some((u.untyped.size_bits, start - u.used, u.id))
         })
         .min()
         .map(|(_, _, id)| id)
@@ -743,7 +742,7 @@ fn check_index(a: &UntypedAllocator) {
     let all: Vec<UntypedUsage> = a.iter().collect();
     assert_eq!(all.len(), a.len());
     for u in &all {
-        assert_eq!(a.get(u.untyped.id), Some(*u));
+        assert_eq!(a.get(u.id), Some(*u));
     }
 }
 
@@ -756,7 +755,7 @@ fn untyped_policy_matches_a_full_scan() {
     let mut paddr = 0u64;
     for bits in [12u8, 12, 13, 14, 16, 16, 18, 20, 21, 22, 24, 25, 26, 27] {
         paddr = paddr.next_multiple_of(1 << bits);
-        a.add(ut(id, paddr, bits, false)).unwrap();
+        a.add(id, ut(paddr, bits, false)).unwrap();
         paddr += 1 << bits;
         id += 1;
     }
@@ -764,7 +763,7 @@ fn untyped_policy_matches_a_full_scan() {
     for k in 0..120u8 {
         let bits = 12 + k % 10;
         dev = dev.next_multiple_of(1 << bits);
-        a.add(ut(id, dev, bits, true)).unwrap();
+        a.add(id, ut(dev, bits, true)).unwrap();
         dev += 1 << bits;
         id += 1;
     }
@@ -827,7 +826,7 @@ fn untyped_policy_matches_a_full_scan() {
                     let top: Vec<u64> = a
                         .iter()
                         .filter(|u| u.parent.is_none() && !u.untyped.is_device)
-                        .map(|u| u.untyped.id)
+                        .map(|u| u.id)
                         .collect();
                     let t = top[rng.below(top.len() as u64) as usize];
                     let gone = a.reclaim(t).unwrap();
@@ -847,10 +846,10 @@ fn untyped_policy_matches_a_full_scan() {
 #[test]
 fn untyped_full_untyped_comes_back_after_free() {
     let mut a = UntypedAllocator::new();
-    a.add(ut(1, 0x1000, 12, false)).unwrap();
-    a.add(ut(2, 0x10_0000, 20, false)).unwrap();
+    a.add(1, ut(0x1000, 12, false)).unwrap();
+    a.add(2, ut(0x10_0000, 20, false)).unwrap();
     for k in 0..100 {
-        a.add(ut(10 + k, 0x1_0000_0000 + (k << 12), 12, true))
+        a.add(10 + k, ut(0x1_0000_0000 + (k << 12), 12, true))
             .unwrap();
     }
     // Fill the small one (128 notifications of 32 bytes).
@@ -880,7 +879,7 @@ fn untyped_full_untyped_comes_back_after_free() {
 #[test]
 fn untyped_remove_keeps_lookups_right() {
     let mut a = UntypedAllocator::new();
-    a.add(ut(1, 0, 20, false)).unwrap();
+    a.add(1, ut(0, 20, false)).unwrap();
     let p = a.alloc_from(1, 16, 4).unwrap();
     a.add_children(&p, 50).unwrap();
     // A parent with children cannot be removed, nor a child in use.

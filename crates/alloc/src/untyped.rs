@@ -13,11 +13,16 @@
 //! [`UntypedAllocator`] keeps a *watermark* per untyped that follows the
 //! free index. It only moves up, and back to 0 through
 //! [`UntypedAllocator::reclaim`], which the caller calls after revoking the
-//! untyped, or when the last object made from it is deleted
+//! untyped, or when the last object made from it is gone
 //! ([`UntypedAllocator::free_objects`]): the kernel resets an untyped that
 //! has no children left at its next retype, so a caller that deletes
 //! objects without telling the allocator makes its placements wrong (the
 //! physical addresses of carved untypeds, in particular).
+//!
+//! "Children" are capabilities, not objects: a copy or a badged copy of an
+//! object's capability keeps the untyped from being reset as long as it
+//! lives. An object is gone only when its last capability is; that is what
+//! [`crate::CapRegistry`] follows.
 
 use alloc::vec::Vec;
 
@@ -47,30 +52,23 @@ impl MemoryKind {
     }
 }
 
-/// One untyped capability: its id (in practice the slot of the capability),
-/// physical address, size and kind. The address is normally aligned to the
-/// size; the kernel does not promise it for huge device untypeds (seL4 16
-/// reports one of 2^46 bytes at 2^39), so the allocator only needs 16-byte
-/// alignment and aligns objects by their physical address, as the kernel
-/// does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Untyped {
-    pub id: u64,
-    pub paddr: u64,
-    pub size_bits: u8,
-    pub is_device: bool,
+/// The memory of one untyped capability, as bootinfo describes it (the one
+/// descriptor of the project: [`sel4_bootinfo::UntypedDesc`]). The
+/// allocator names each untyped by an id (in practice the slot of its
+/// capability) next to it. The address is normally aligned to the size;
+/// the kernel does not promise it for huge device untypeds (seL4 16 reports
+/// one of 2^46 bytes at 2^39), so the allocator only needs 16-byte alignment
+/// and aligns objects by their physical address, as the kernel does.
+pub use sel4_bootinfo::UntypedDesc;
+
+#[inline]
+fn size_of(ut: &UntypedDesc) -> u64 {
+    1u64 << ut.size_bits
 }
 
-impl Untyped {
-    /// Size in bytes.
-    #[inline]
-    pub fn size(&self) -> u64 {
-        1u64 << self.size_bits
-    }
-
-    fn contains(&self, paddr: u64) -> bool {
-        paddr >= self.paddr && paddr - self.paddr < self.size()
-    }
+#[inline]
+fn contains(ut: &UntypedDesc, paddr: u64) -> bool {
+    paddr >= ut.paddr && paddr - ut.paddr < size_of(ut)
 }
 
 /// Where a planned retype puts its objects: `count` objects of
@@ -119,7 +117,10 @@ pub enum CarveStep {
 /// Usage of one untyped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UntypedUsage {
-    pub untyped: Untyped,
+    /// The id it was added with (its capability's slot, in practice).
+    pub id: u64,
+    /// Its memory.
+    pub untyped: UntypedDesc,
     /// The untyped this one was carved from, if any.
     pub parent: Option<u64>,
     /// Bytes below the watermark (objects, child untypeds and alignment
@@ -127,11 +128,15 @@ pub struct UntypedUsage {
     pub used: u64,
     /// Bytes above the watermark.
     pub free: u64,
+    /// Whether it is [reserved](UntypedAllocator::reserve): only
+    /// [`UntypedAllocator::alloc_from`] places objects in it.
+    pub reserved: bool,
 }
 
 #[derive(Debug, Clone)]
 struct Entry {
-    ut: Untyped,
+    id: u64,
+    ut: UntypedDesc,
     watermark: u64,
     parent: Option<u64>,
     /// Objects (child untypeds included) made from this untyped and not
@@ -140,6 +145,8 @@ struct Entry {
     /// Child untypeds registered with [`UntypedAllocator::add_children`]
     /// and not removed yet.
     children: usize,
+    /// Out of the buckets: general requests never land here.
+    reserved: bool,
 }
 
 impl Entry {
@@ -155,12 +162,12 @@ impl Entry {
         // an untyped aligned to its size).
         let start = align_up(self.ut.paddr.checked_add(self.watermark)?, obj)? - self.ut.paddr;
         let end = start.checked_add(obj.checked_mul(count as u64)?)?;
-        (end <= self.ut.size()).then_some(start)
+        (end <= size_of(&self.ut)).then_some(start)
     }
 
     #[inline]
     fn free(&self) -> u64 {
-        self.ut.size() - self.watermark
+        size_of(&self.ut) - self.watermark
     }
 
     #[inline]
@@ -227,44 +234,38 @@ impl UntypedAllocator {
 
     /// Adds an untyped whose memory is all free (as bootinfo's untypeds are
     /// at boot).
-    pub fn add(&mut self, ut: Untyped) -> Result<(), AllocError> {
-        self.insert(ut, None)
+    pub fn add(&mut self, id: u64, ut: UntypedDesc) -> Result<(), AllocError> {
+        self.insert(id, ut, None)
     }
 
-    fn insert(&mut self, ut: Untyped, parent: Option<u64>) -> Result<(), AllocError> {
+    fn insert(&mut self, id: u64, ut: UntypedDesc, parent: Option<u64>) -> Result<(), AllocError> {
         if ut.size_bits < MIN_UNTYPED_BITS
             || ut.size_bits > MAX_SIZE_BITS
             || ut.paddr & ((1 << MIN_UNTYPED_BITS) - 1) != 0
-            || ut.paddr.checked_add(ut.size() - 1).is_none()
+            || ut.paddr.checked_add(size_of(&ut) - 1).is_none()
         {
             return Err(AllocError::BadUntyped {
-                id: ut.id,
+                id,
                 paddr: ut.paddr,
                 size_bits: ut.size_bits,
             });
         }
-        if self.by_id.contains(ut.id) {
-            return Err(AllocError::DuplicateUntyped { id: ut.id });
+        if self.by_id.contains(id) {
+            return Err(AllocError::DuplicateUntyped { id });
         }
         let e = Entry {
+            id,
             ut,
             watermark: 0,
             parent,
             live: 0,
             children: 0,
+            reserved: false,
         };
         let i = self.entries.len() as u32;
         self.entries.push(e);
-        self.by_id.insert(ut.id, i);
-        let (k, b) = (ut.is_device as usize, ut.size_bits as usize);
-        let entries = &self.entries;
-        let bucket = &mut self.buckets.by_size[k][b];
-        let pos = bucket
-            .members
-            .partition_point(|&m| entries[m as usize].ut.id < ut.id);
-        bucket.members.insert(pos, i);
-        bucket.max_free = bucket.max_free.max(ut.size());
-        self.buckets.nonempty[k] |= 1 << b;
+        self.by_id.insert(id, i);
+        self.bucket_insert(i);
         if let Some(p) = parent {
             if let Some(pi) = self.by_id.get(p) {
                 self.at_mut(pi).children += 1;
@@ -273,12 +274,29 @@ impl UntypedAllocator {
         Ok(())
     }
 
-    /// Takes the untyped at index `i` out of every index (the last entry
-    /// moves to `i`).
-    fn take(&mut self, i: u32) -> Entry {
-        let e = self.entries.swap_remove(i as usize);
-        self.by_id.remove(e.ut.id);
-        let (k, b) = (e.kind(), e.ut.size_bits as usize);
+    /// Puts the untyped at index `i` into the bucket of its kind and size
+    /// (members stay in id order).
+    fn bucket_insert(&mut self, i: u32) {
+        let (id, k, b, free) = {
+            let e = self.at(i);
+            (e.id, e.kind(), e.ut.size_bits as usize, e.free())
+        };
+        let entries = &self.entries;
+        let bucket = &mut self.buckets.by_size[k][b];
+        let pos = bucket
+            .members
+            .partition_point(|&m| entries[m as usize].id < id);
+        bucket.members.insert(pos, i);
+        bucket.max_free = bucket.max_free.max(free);
+        self.buckets.nonempty[k] |= 1 << b;
+    }
+
+    /// Takes the untyped at index `i` out of its bucket (if it is in one).
+    fn bucket_remove(&mut self, i: u32) {
+        let (k, b) = {
+            let e = self.at(i);
+            (e.kind(), e.ut.size_bits as usize)
+        };
         let bucket = &mut self.buckets.by_size[k][b];
         if let Some(pos) = bucket.members.iter().position(|&m| m == i) {
             bucket.members.remove(pos);
@@ -287,10 +305,18 @@ impl UntypedAllocator {
             bucket.max_free = 0;
             self.buckets.nonempty[k] &= !(1 << b);
         }
+    }
+
+    /// Takes the untyped at index `i` out of every index (the last entry
+    /// moves to `i`).
+    fn take(&mut self, i: u32) -> Entry {
+        self.bucket_remove(i);
+        let e = self.entries.swap_remove(i as usize);
+        self.by_id.remove(e.id);
         let last = self.entries.len() as u32;
         if let Some(moved) = self.entries.get(i as usize) {
             // It was at `last`: renumber it.
-            let (id, mk, mb) = (moved.ut.id, moved.kind(), moved.ut.size_bits as usize);
+            let (id, mk, mb) = (moved.id, moved.kind(), moved.ut.size_bits as usize);
             self.by_id.insert(id, i);
             for m in self.buckets.by_size[mk][mb].members.iter_mut() {
                 if *m == last {
@@ -307,6 +333,21 @@ impl UntypedAllocator {
         e
     }
 
+    /// Reserves the untyped `id` for its owner: general requests
+    /// ([`UntypedAllocator::alloc`], [`UntypedAllocator::alloc_many`],
+    /// [`UntypedAllocator::largest_free`]) never place anything in it any
+    /// more, only [`UntypedAllocator::alloc_from`] does, and its free bytes
+    /// no longer count as free (they are its owner's). For an untyped
+    /// carved for a caller who retypes from it or revokes it.
+    pub fn reserve(&mut self, id: u64) -> Result<(), AllocError> {
+        let i = self.entry(id)?;
+        if !self.at(i).reserved {
+            self.bucket_remove(i);
+            self.at_mut(i).reserved = true;
+        }
+        Ok(())
+    }
+
     #[inline]
     fn at(&self, i: u32) -> &Entry {
         &self.entries[i as usize]
@@ -321,6 +362,9 @@ impl UntypedAllocator {
     #[inline]
     fn grew(&mut self, i: u32) {
         let e = self.at(i);
+        if e.reserved {
+            return;
+        }
         let (k, b, free) = (e.kind(), e.ut.size_bits as usize, e.free());
         let bucket = &mut self.buckets.by_size[k][b];
         bucket.max_free = bucket.max_free.max(free);
@@ -329,6 +373,12 @@ impl UntypedAllocator {
     #[inline]
     fn entry(&self, id: u64) -> Result<u32, AllocError> {
         self.by_id.get(id).ok_or(AllocError::UnknownUntyped { id })
+    }
+
+    /// Whether an untyped with this id is known.
+    #[inline]
+    pub fn contains(&self, id: u64) -> bool {
+        self.by_id.contains(id)
     }
 
     /// The untyped with this id.
@@ -340,10 +390,12 @@ impl UntypedAllocator {
     #[inline]
     fn usage_of(e: &Entry) -> UntypedUsage {
         UntypedUsage {
+            id: e.id,
             untyped: e.ut,
             parent: e.parent,
             used: e.watermark,
             free: e.free(),
+            reserved: e.reserved,
         }
     }
 
@@ -380,7 +432,7 @@ impl UntypedAllocator {
         e.watermark = offset + ((count as u64) << size_bits);
         e.live += count;
         Placement {
-            untyped: e.ut.id,
+            untyped: e.id,
             paddr: e.ut.paddr + offset,
             offset,
             size_bits,
@@ -542,8 +594,8 @@ impl UntypedAllocator {
         }
         for k in 0..p.count {
             self.insert(
-                Untyped {
-                    id: first_id.wrapping_add(k as u64),
+                first_id.wrapping_add(k as u64),
+                UntypedDesc {
                     paddr: p.object_paddr(k),
                     size_bits: p.size_bits,
                     is_device: parent.is_device,
@@ -564,7 +616,7 @@ impl UntypedAllocator {
             .iter()
             .enumerate()
             .map(|(i, e)| (i as u32, e))
-            .filter(|(_, e)| e.ut.contains(paddr))
+            .filter(|(_, e)| contains(&e.ut, paddr))
             .min_by_key(|(_, e)| e.ut.size_bits)
             .map(|(i, _)| i)
     }
@@ -589,7 +641,7 @@ impl UntypedAllocator {
             .leaf_at(paddr)
             .ok_or(AllocError::NoUntypedAt { paddr })?;
         let e = self.at(i);
-        let id = e.ut.id;
+        let id = e.id;
         if size_bits > e.ut.size_bits {
             return Err(AllocError::UntypedFull {
                 id,
@@ -599,7 +651,7 @@ impl UntypedAllocator {
             });
         }
         let base = e.ut.paddr;
-        let end = base + (e.ut.size() - 1); // inclusive, cannot overflow
+        let end = base + (size_of(&e.ut) - 1); // inclusive, cannot overflow
         let free = base + e.watermark;
         // `t <= size`, so the rounding stays within the untyped's range.
         if paddr < align_up(free, t).unwrap_or(u64::MAX) {
@@ -651,7 +703,7 @@ impl UntypedAllocator {
             let mut j = 0;
             while j < self.entries.len() {
                 if self.entries[j].parent == Some(parent) {
-                    let child = self.take(j as u32).ut.id;
+                    let child = self.take(j as u32).id;
                     removed.push(child);
                     frontier.push(child);
                 } else {
@@ -704,16 +756,17 @@ impl UntypedAllocator {
         self.entries
             .iter()
             .filter(|e| e.parent.is_none() && e.ut.is_device == kind.is_device())
-            .map(|e| e.ut.size())
+            .map(|e| size_of(&e.ut))
             .sum()
     }
 
     /// Free bytes of a kind: above the watermark of every untyped, carved
-    /// children included (their parents count them as used).
+    /// children included (their parents count them as used), reserved ones
+    /// excluded (their memory is their owner's).
     pub fn free_bytes(&self, kind: MemoryKind) -> u64 {
         self.entries
             .iter()
-            .filter(|e| e.ut.is_device == kind.is_device())
+            .filter(|e| e.ut.is_device == kind.is_device() && !e.reserved)
             .map(|e| e.free())
             .sum()
     }

@@ -41,7 +41,6 @@ pub const TEST_STACK_SIZE: usize = 256 * 1024;
 
 /// Runs tests on their own threads.
 pub struct Executor {
-    image_frames: CPtr,
     priority: u8,
 }
 
@@ -53,11 +52,8 @@ enum End {
 
 impl Executor {
     /// An executor whose test threads run at `priority`.
-    pub fn new(image_frames: CPtr, priority: u8) -> Executor {
-        Executor {
-            image_frames,
-            priority,
-        }
+    pub fn new(priority: u8) -> Executor {
+        Executor { priority }
     }
 
     /// Runs `f` with `ctx` on a new thread made from slots
@@ -78,7 +74,6 @@ impl Executor {
             first_slot,
             first_slot + THREAD_SLOTS as u64,
             alloc::vec![Cap::from_cptr(budget)],
-            self.image_frames,
         );
         // The test learns its own TCB once the thread exists.
         let own_tcb: Arc<spin::Once<CPtr>> = Arc::new(spin::Once::new());

@@ -66,6 +66,8 @@ pub struct Ctx {
     machine: &'static Machine,
     own_tcb: CPtr,
     borrowed: Arc<spin::Mutex<Vec<CPtr>>>,
+    /// Mapping windows handed out by [`Ctx::objects_over_untyped`].
+    windows: u64,
 }
 
 impl Ctx {
@@ -164,8 +166,79 @@ impl Ctx {
             first,
             first + n as u64,
             alloc::vec![sel4_rootserver::Cap::from_cptr(self.untyped)],
-            self.machine.user_image_frames.0,
         ))
+    }
+
+    /// An [`Objects`](sel4_rootserver::objects::Objects) over `slots` slots
+    /// of the test's range and one untyped of `2^bits` bytes (at least a
+    /// page) carved from the test's budget, whose size and address its pool
+    /// knows, so that the test can hold the pool's figures against the
+    /// kernel's ([`Ctx::untyped_is_whole`]). Its mapping window is a GiB of
+    /// its own (1 GiB-aligned, in the root task's mapping window, which no
+    /// other `Objects` uses while tests run), so that the paging structures
+    /// it creates serve it alone and dropping it deletes them. Returns it
+    /// and the untyped's slot.
+    pub fn objects_over_untyped(
+        &mut self,
+        slots: usize,
+        bits: usize,
+    ) -> Result<(sel4_rootserver::objects::Objects, CPtr), Failure> {
+        use sel4_rootserver::cspace::CSpace;
+        use sel4_rootserver::memory::UntypedPool;
+        use sel4_rootserver::vspace::{VSpace, WINDOW_END, WINDOW_START};
+        const GIB: u64 = 1 << 30;
+        if bits < 12 {
+            return Err(Failure::fail("objects_over_untyped: at least a page"));
+        }
+        let ut = self.create(ObjectType::UntypedObject, bits)?;
+        // Its address: a frame at its start, asked and deleted again (the
+        // untyped then has no child, so its next retype starts at 0 again).
+        let probe = self.slot()?;
+        kernel::retype(ut, ObjectType::X86_4K as usize, 0, probe, 1)
+            .map_err(|e| Failure::fail(format!("probing the untyped's address: {e}")))?;
+        let frame: sel4_rootserver::Cap<sel4_rootserver::cap_type::X86Page> =
+            sel4_rootserver::Cap::from_cptr(probe);
+        let paddr = frame
+            .x86_page_get_address()
+            .map_err(|e| Failure::fail(format!("X86_Page_GetAddress: {e}")))?;
+        kernel::cnode_delete(probe)?;
+        let desc = sel4_rootserver::memory::UntypedDesc {
+            paddr,
+            size_bits: bits as u8,
+            is_device: false,
+        };
+        let pool = UntypedPool::from_untypeds([(ut, desc)])
+            .map_err(|e| Failure::fail(format!("pool over the untyped: {e}")))?;
+        self.windows += 1;
+        let start = WINDOW_START + self.windows * GIB;
+        if start + GIB > WINDOW_END {
+            return Err(Failure::fail(
+                "objects_over_untyped: out of mapping windows",
+            ));
+        }
+        let first = self.slots(slots)?;
+        let objs = sel4_rootserver::objects::Objects::from_parts(
+            CSpace::with_slots(first, first + slots as u64),
+            pool,
+            VSpace::with_windows((start, start + GIB), (0, 0)),
+        );
+        Ok((objs, ut))
+    }
+
+    /// Whether the kernel sees nothing left in the untyped `ut` of
+    /// `2^bits` bytes (no capability to anything made from it): a retype
+    /// of all of it into one untyped succeeds then, and only then. The new
+    /// untyped is deleted again.
+    pub fn untyped_is_whole(&mut self, ut: CPtr, bits: usize) -> Result<bool, Failure> {
+        let slot = self.slot()?;
+        match kernel::retype(ut, ObjectType::UntypedObject as usize, bits, slot, 1) {
+            Ok(_) => {
+                kernel::cnode_delete(slot)?;
+                Ok(true)
+            }
+            Err(e) if e.error == Some(sel4_sys::Error::NotEnoughMemory) => Ok(false),
+            Err(e) => Err(Failure::fail(format!("retyping the whole untyped: {e}"))),
+        }
     }
 
     /// Microseconds since `start` (a [`now`] value).
@@ -400,7 +473,7 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
         cnode_size_bits: bi.init_thread_cnode_size_bits(),
         empty_end: end,
     }));
-    let exec = crate::exec::Executor::new(machine.user_image_frames.0, HARNESS_PRIORITY as u8);
+    let exec = crate::exec::Executor::new(HARNESS_PRIORITY as u8);
     // Test threads run at the harness's priority, so that the harness's
     // yields hand them the CPU and the harness still sees the time pass.
     let root_tcb: sel4_rootserver::Cap<sel4_rootserver::TCB> =
@@ -445,6 +518,7 @@ impl Harness {
             // Set by the executor once the thread exists.
             own_tcb: 0,
             borrowed: self.borrowed.clone(),
+            windows: 0,
         };
         let timeout_ms = if def.timeout_ms == 0 {
             DEFAULT_TIMEOUT_MS
