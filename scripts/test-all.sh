@@ -37,6 +37,9 @@ if [ "$SEL4RS_ARCH" != x86_64 ]; then
         "hello: hello"
         "hello-static: hello-static"
     )
+    if [ "$SEL4RS_ARCH" = aarch64 ]; then
+        boot_tests+=("hello-el2: hello-el2")
+    fi
 fi
 # SEL4RS_FAILING_TESTS=1 adds the image with a test that fails on purpose:
 # the run then reports that failure (and exits non-zero) after completing.
