@@ -11,6 +11,9 @@
 #                cache file
 #   (cmake kernels: 13.0.0-16.0.0 are built standalone and installed, 12.x
 #   through a small project that imports the kernel and libsel4; see below)
+#   ARCH         x86_64, aarch64 or riscv64 (SEL4RS_ARCH); the built
+#                kernel's SEL4_ARCH must match
+#   CROSS        cross compiler prefix of the kernel build (empty: native)
 #   FETCH_MANIFEST  tools/kernel-fetch/Cargo.toml (registry kernel only)
 #   CARGO, OBJCOPY, MAKE, NINJA, VENV
 #   VERBOSE      ON: echo the kernel build's output as well as logging it
@@ -20,6 +23,9 @@
 # looks good.
 cmake_minimum_required(VERSION 3.16)
 
+if("${ARCH}" STREQUAL "")
+  set(ARCH x86_64)
+endif()
 foreach(var KIND STAGE CONFIG OBJCOPY)
   if("${${var}}" STREQUAL "")
     message(FATAL_ERROR "sel4-kernel-build.cmake: ${var} is not set")
@@ -214,14 +220,18 @@ sel4_import_libsel4()
 elseif(KIND STREQUAL "cmake")
   # ---- seL4 13.0.0-16.0.0, the kernel's own standalone CMake build ----
   file(READ "${CONFIG}" config_text)
-  ensure_clean_build_dir("${build_dir}" "cmake;${SRC};${config_text}")
+  set(key "cmake;${SRC};${config_text}")
+  if(NOT "${CROSS}" STREQUAL "")
+    string(APPEND key ";${CROSS}")
+  endif()
+  ensure_clean_build_dir("${build_dir}" "${key}")
   if(NOT EXISTS "${build_dir}/CMakeCache.txt")
     message(STATUS "seL4 kernel ${VERSION}: configuring (log: ${STAGE}/logs/configure.log)")
     run_logged("configuring the kernel with CMake" "${STAGE}/logs/configure.log"
       "${CMAKE_COMMAND}" -G Ninja "-DCMAKE_MAKE_PROGRAM=${NINJA}"
       -C "${CONFIG}"
       "-DCMAKE_TOOLCHAIN_FILE=${SRC}/gcc.cmake"
-      "-DCROSS_COMPILER_PREFIX="
+      "-DCROSS_COMPILER_PREFIX=${CROSS}"
       -S "${SRC}" -B "${build_dir}")
   endif()
   message(STATUS "seL4 kernel ${VERSION}: ninja (log: ${STAGE}/logs/build.log)")
@@ -245,12 +255,65 @@ if(NOT EXISTS "${kernel_elf}")
   message(FATAL_ERROR "seL4 kernel: the build finished but ${kernel_elf} is missing")
 endif()
 
-# kernel.elf as built (ELF64) and kernel32.elf for QEMU's multiboot loader.
+# The architecture and platform as the build configured them (seL4 13+:
+# gen_config.json; the Makefile and 12.x builds are x86_64 pc99 only).
+set(arch_name "x86")
+set(sel4_arch "x86_64")
+set(plat "pc99")
+set(dtb "")
+set(memory_json "")
+if(install_dir)
+  file(READ "${install_dir}/libsel4/include/kernel/gen_config.json" gen_config)
+  foreach(pair "ARCH;arch_name" "SEL4_ARCH;sel4_arch" "PLAT;plat")
+    list(GET pair 0 key)
+    list(GET pair 1 var)
+    if(NOT gen_config MATCHES "\"${key}\": *\"([^\"]*)\"")
+      message(FATAL_ERROR "seL4 kernel: no ${key} in ${install_dir}/libsel4/include/kernel/gen_config.json")
+    endif()
+    set(${var} "${CMAKE_MATCH_1}")
+  endforeach()
+endif()
+if(NOT sel4_arch STREQUAL ARCH)
+  message(FATAL_ERROR "seL4 kernel: the build is for ${sel4_arch}, SEL4RS_ARCH is ${ARCH}: "
+    "the kernel config ${CONFIG} sets another KernelSel4Arch (use kernel-config/cmake/${ARCH}.cmake or one like it)")
+endif()
+# Arm and RISC-V: the device tree the kernel was configured with and the RAM
+# regions it knows (platform_gen.json), which the loader needs.
+if(NOT ARCH STREQUAL "x86_64")
+  set(dtb "${install_dir}/support/kernel.dtb")
+  set(platform "${install_dir}/support/platform_gen.json")
+  foreach(f "${dtb}" "${platform}")
+    if(NOT EXISTS "${f}")
+      message(FATAL_ERROR "seL4 kernel: ${f} is missing after the install")
+    endif()
+  endforeach()
+  file(READ "${platform}" platform_text)
+  if(NOT platform_text MATCHES "\"memory\": *\\[([^]]*)\\]")
+    message(FATAL_ERROR "seL4 kernel: no \"memory\" list in ${platform}")
+  endif()
+  string(REGEX MATCHALL "\"start\": *[0-9]+, *\"end\": *[0-9]+" regions "${CMAKE_MATCH_1}")
+  if(NOT regions)
+    message(FATAL_ERROR "seL4 kernel: no RAM regions in ${platform}")
+  endif()
+  foreach(r IN LISTS regions)
+    string(REGEX MATCH "\"start\": *([0-9]+), *\"end\": *([0-9]+)" m "${r}")
+    if(memory_json STREQUAL "")
+      set(memory_json "{\"start\": ${CMAKE_MATCH_1}, \"end\": ${CMAKE_MATCH_2}}")
+    else()
+      set(memory_json "${memory_json}, {\"start\": ${CMAKE_MATCH_1}, \"end\": ${CMAKE_MATCH_2}}")
+    endif()
+  endforeach()
+endif()
+
+# kernel.elf as built (ELF64), and for x86_64 kernel32.elf for QEMU's
+# multiboot loader.
 file(COPY "${kernel_elf}" DESTINATION "${STAGE}")
-execute_process(COMMAND "${OBJCOPY}" -O elf32-i386 "${STAGE}/kernel.elf" "${STAGE}/kernel32.elf"
-  RESULT_VARIABLE rc ERROR_VARIABLE err)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "seL4 kernel: objcopy -O elf32-i386 failed: ${err}")
+if(ARCH STREQUAL "x86_64")
+  execute_process(COMMAND "${OBJCOPY}" -O elf32-i386 "${STAGE}/kernel.elf" "${STAGE}/kernel32.elf"
+    RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "seL4 kernel: objcopy -O elf32-i386 failed: ${err}")
+  endif()
 endif()
 
 # The manifest, last.
@@ -259,6 +322,10 @@ json_string(j_kind "${KIND}")
 json_string(j_src "${source_dir}")
 json_string(j_build "${build_dir}")
 json_string(j_install "${install_dir}")
+json_string(j_arch "${arch_name}")
+json_string(j_sel4_arch "${sel4_arch}")
+json_string(j_plat "${plat}")
+json_string(j_dtb "${dtb}")
 set(j_configs "")
 foreach(c IN LISTS configs)
   json_string(jc "${c}")
@@ -271,9 +338,11 @@ endforeach()
 file(WRITE "${manifest}.tmp" "{
   \"version\": ${j_version},
   \"build_system\": ${j_kind},
-  \"arch\": \"x86\",
-  \"sel4_arch\": \"x86_64\",
-  \"plat\": \"pc99\",
+  \"arch\": ${j_arch},
+  \"sel4_arch\": ${j_sel4_arch},
+  \"plat\": ${j_plat},
+  \"dtb\": ${j_dtb},
+  \"memory\": [${memory_json}],
   \"source_dir\": ${j_src},
   \"build_dir\": ${j_build},
   \"install_dir\": ${j_install},

@@ -17,8 +17,14 @@
 #                     copy).
 #   SEL4RS_KERNEL_AUTOCONF      autoconf.h for 5.x kernels
 #                               (default: kernel-config/sel4-5/x86_64-pc99/autoconf.h)
+#   SEL4RS_ARCH       x86_64 (default: $ENV{SEL4RS_ARCH}, else x86_64),
+#                     aarch64 (QEMU virt, qemu-arm-virt) or riscv64 (QEMU
+#                     virt, qemu-riscv-virt); aarch64 and riscv64 need a
+#                     seL4 13.0.0-16.0.0 tree (SEL4_SRC), the matching cross
+#                     gcc, dtc and QEMU (the kernel build dumps its device
+#                     tree from QEMU)
 #   SEL4RS_KERNEL_CMAKE_CONFIG  `-C` initial cache for CMake kernels
-#                               (default: kernel-config/cmake/x86_64.cmake)
+#                               (default: kernel-config/cmake/<SEL4RS_ARCH>.cmake)
 #   SEL4RS_VENV       Python venv with the kernel's build tools (default:
 #                     <repo>/.venv, made by scripts/setup.sh)
 #   SEL4RS_KERNEL_VERBOSE  ON: show the kernel build's output (it always goes
@@ -30,6 +36,39 @@ get_filename_component(_sel4rs_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 set_property(GLOBAL PROPERTY SEL4RS_ROOT "${_sel4rs_root}")
 set(SEL4RS_ROOT "${_sel4rs_root}")
 unset(_sel4rs_root)
+
+# The architecture every kernel, root server and boot image of this build is
+# for.
+if(DEFINED ENV{SEL4RS_ARCH} AND NOT "$ENV{SEL4RS_ARCH}" STREQUAL "")
+  set(_sel4rs_arch_default "$ENV{SEL4RS_ARCH}")
+else()
+  set(_sel4rs_arch_default "x86_64")
+endif()
+set(SEL4RS_ARCH "${_sel4rs_arch_default}" CACHE STRING
+  "Architecture of kernels and root servers: x86_64, aarch64 (QEMU virt) or riscv64 (QEMU virt)")
+set_property(CACHE SEL4RS_ARCH PROPERTY STRINGS x86_64 aarch64 riscv64)
+unset(_sel4rs_arch_default)
+if(NOT SEL4RS_ARCH MATCHES "^(x86_64|aarch64|riscv64)$")
+  message(FATAL_ERROR "SEL4RS_ARCH=${SEL4RS_ARCH}: use x86_64, aarch64 or riscv64")
+endif()
+
+# Per architecture: the kernel's cross compiler prefix and what to install
+# for it (Debian package names).
+function(_sel4rs_arch_tools arch out_prefix out_qemu out_packages)
+  if(arch STREQUAL "aarch64")
+    set(${out_prefix} "aarch64-linux-gnu-" PARENT_SCOPE)
+    set(${out_qemu} "qemu-system-aarch64" PARENT_SCOPE)
+    set(${out_packages} "gcc-aarch64-linux-gnu device-tree-compiler qemu-system-arm" PARENT_SCOPE)
+  elseif(arch STREQUAL "riscv64")
+    set(${out_prefix} "riscv64-linux-gnu-" PARENT_SCOPE)
+    set(${out_qemu} "qemu-system-riscv64" PARENT_SCOPE)
+    set(${out_packages} "gcc-riscv64-linux-gnu device-tree-compiler qemu-system-misc" PARENT_SCOPE)
+  else()
+    set(${out_prefix} "" PARENT_SCOPE)
+    set(${out_qemu} "qemu-system-x86_64" PARENT_SCOPE)
+    set(${out_packages} "" PARENT_SCOPE)
+  endif()
+endfunction()
 
 # Reads a seL4 tree's VERSION; sets <out_version> and <out_kind> (make|cmake)
 # or stops with a message that says what is wrong and what to do.
@@ -87,6 +126,10 @@ function(_sel4rs_kernel_check_tools kind venv)
     list(APPEND programs ninja gcc xmllint)
     set(modules ply yaml jinja2 jsonschema pyfdt)
   endif()
+  _sel4rs_arch_tools(${SEL4RS_ARCH} prefix qemu packages)
+  if(NOT SEL4RS_ARCH STREQUAL "x86_64")
+    list(APPEND programs ${prefix}gcc dtc ${qemu})
+  endif()
   foreach(p IN LISTS programs)
     string(TOUPPER "SEL4RS_${p}" var)
     find_program(${var} ${p} HINTS "$ENV{HOME}/.cargo/bin")
@@ -124,7 +167,11 @@ function(_sel4rs_kernel_check_tools kind venv)
     else()
       set(venv_note "it makes the venv ${root}/.venv; SEL4RS_VENV is ${venv}, so set SEL4RS_VENV=${root}/.venv or install the modules there")
     endif()
-    message(FATAL_ERROR "Building the seL4 kernel (${kind} build) needs: ${missing}.\n"
+    if(NOT SEL4RS_ARCH STREQUAL "x86_64")
+      set(env "SEL4RS_ARCH=${SEL4RS_ARCH} ${env}")
+      set(venv_note "${venv_note}; for ${SEL4RS_ARCH} it also needs the Debian packages ${packages}")
+    endif()
+    message(FATAL_ERROR "Building the seL4 kernel (${kind} build, ${SEL4RS_ARCH}) needs: ${missing}.\n"
       "Fix: run `${env}${root}/scripts/setup.sh` (as root it installs the Debian packages; "
       "${venv_note}), then configure again.")
   endif()
@@ -148,7 +195,7 @@ function(sel4rs_kernel)
     "seL4 kernel tree (12.0.0-16.0.0 CMake or 5.x Makefile); empty: seL4 5.0.0 from crates.io sel4-sys 0.0.28")
   set(SEL4RS_KERNEL_AUTOCONF "${root}/kernel-config/sel4-5/x86_64-pc99/autoconf.h" CACHE FILEPATH
     "autoconf.h for seL4 5.x kernels")
-  set(SEL4RS_KERNEL_CMAKE_CONFIG "${root}/kernel-config/cmake/x86_64.cmake" CACHE FILEPATH
+  set(SEL4RS_KERNEL_CMAKE_CONFIG "${root}/kernel-config/cmake/${SEL4RS_ARCH}.cmake" CACHE FILEPATH
     "initial cache (-C) for seL4 12.0.0-16.0.0 kernels")
   set(SEL4RS_VENV "${root}/.venv" CACHE PATH "Python venv with the kernel build's Python modules")
   option(SEL4RS_KERNEL_VERBOSE "Show the kernel build's output" OFF)
@@ -160,6 +207,15 @@ function(sel4rs_kernel)
   else()
     set(version 5.0.0)
     set(kind make)
+  endif()
+  if(NOT SEL4RS_ARCH STREQUAL "x86_64")
+    if(kind STREQUAL "make")
+      message(FATAL_ERROR "SEL4RS_ARCH=${SEL4RS_ARCH}: seL4 ${version} (Makefile build) builds for x86_64 only. "
+        "Set SEL4_SRC to a seL4 13.0.0-16.0.0 checkout to build for ${SEL4RS_ARCH}.")
+    elseif(version MATCHES "^12\\.")
+      message(FATAL_ERROR "SEL4RS_ARCH=${SEL4RS_ARCH}: seL4 ${version} is supported on x86_64 only; "
+        "use a seL4 13.0.0-16.0.0 checkout for ${SEL4RS_ARCH}.")
+    endif()
   endif()
   if(kind STREQUAL "make")
     set(config "${SEL4RS_KERNEL_AUTOCONF}")
@@ -199,26 +255,34 @@ function(sel4rs_kernel)
   else()
     set(what "seL4 5.0.0 from crates.io sel4-sys 0.0.28")
   endif()
+  _sel4rs_arch_tools(${SEL4RS_ARCH} cross qemu packages)
+  set(outputs "${stage}/sel4-kernel.json" "${stage}/kernel.elf")
+  if(SEL4RS_ARCH STREQUAL "x86_64")
+    list(APPEND outputs "${stage}/kernel32.elf")
+  endif()
   add_custom_command(
-    OUTPUT "${stage}/sel4-kernel.json" "${stage}/kernel.elf" "${stage}/kernel32.elf"
+    OUTPUT ${outputs}
     COMMAND "${CMAKE_COMMAND}"
       "-DKIND=${kind}" "-DSRC=${src}" "-DVERSION=${version}" "-DSTAGE=${stage}"
+      "-DARCH=${SEL4RS_ARCH}" "-DCROSS=${cross}"
       "-DCONFIG=${config}" "-DFETCH_MANIFEST=${root}/tools/kernel-fetch/Cargo.toml"
       "-DCARGO=${SEL4RS_CARGO}" "-DOBJCOPY=${SEL4RS_OBJCOPY}" "-DMAKE=${SEL4RS_MAKE}"
       "-DNINJA=${SEL4RS_NINJA}" "-DVENV=${SEL4RS_VENV}" "-DVERBOSE=${verbose}"
       -P "${root}/cmake/sel4-kernel-build.cmake"
     DEPENDS ${deps}
-    COMMENT "Building ${what} (${kind}) -> ${stage}"
+    COMMENT "Building ${what} (${kind}, ${SEL4RS_ARCH}) -> ${stage}"
     USES_TERMINAL
     VERBATIM)
   add_custom_target(${arg_TARGET} ALL DEPENDS "${stage}/sel4-kernel.json")
   set_target_properties(${arg_TARGET} PROPERTIES
     SEL4RS_STAGE_DIR "${stage}"
     SEL4RS_KERNEL_VERSION "${version}"
-    SEL4RS_BUILD_SYSTEM "${kind}")
+    SEL4RS_BUILD_SYSTEM "${kind}"
+    SEL4RS_ARCH "${SEL4RS_ARCH}"
+    SEL4RS_KERNEL_CONFIG "${config}")
   get_property(default GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL)
   if(NOT default)
     set_property(GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL ${arg_TARGET})
   endif()
-  message(STATUS "seL4 kernel: ${what} (${kind} build), stage ${stage}")
+  message(STATUS "seL4 kernel: ${what} (${kind} build, ${SEL4RS_ARCH}), stage ${stage}")
 endfunction()

@@ -6,10 +6,13 @@
 #   sel4rs_rootserver(NAME hello-static PACKAGE hello BIN hello LINK static)
 #   sel4rs_boot_image(NAME hello ROOTSERVER hello)
 #
+# The architecture is SEL4RS_ARCH (cmake/sel4-kernel.cmake: x86_64, aarch64
+# or riscv64); one build folder per architecture.
+#
 # sel4rs_rootserver(NAME <target> PACKAGE <cargo package> [BIN <bin>]
 #                   [LINK pie|static] [FEATURES <f>...] [KERNEL <kernel target>]
 #                   [MANIFEST_PATH <Cargo.toml>])
-#   Runs `cargo build --release --target x86_64-unknown-none -p <package>
+#   Runs `cargo build --release --target <SEL4RS_RUST_TARGET> -p <package>
 #   --bin <bin>` every time the target is built (cargo decides what is out of
 #   date) with SEL4_KERNEL=<stage of the kernel>, RUSTFLAGS for the link
 #   variant and CARGO_TARGET_DIR=<build>/cargo/<variant>. The binary is copied
@@ -17,21 +20,58 @@
 #   BIN defaults to PACKAGE, LINK to pie, KERNEL to the first sel4rs_kernel(),
 #   MANIFEST_PATH to this repository's Cargo.toml.
 #
-# sel4rs_boot_image(NAME <name> ROOTSERVER <target> [QEMU_ARGS <arg>...])
-#   Target image-<name> fills <build>/images/<name>/ with kernel32.elf,
+# sel4rs_boot_image(NAME <name> ROOTSERVER <target> [USER_VADDR <address>]
+#                   [QEMU_ARGS <arg>...])
+#   Target image-<name> fills <build>/images/<name>/ with the boot files,
 #   rootserver.elf, simulate (runs QEMU; extra arguments go to QEMU; exit
-#   status 0 when the root task wrote 0 to I/O port 0xf4, v when it wrote v,
+#   status 0 when the root task ended QEMU with success, v for its value v,
 #   QEMU's own status otherwise), qemu-args (QEMU's arguments, one a line,
 #   paths relative to the image folder, without the program) and qemu-binary
 #   (the QEMU program's name). Target simulate-<name> boots it.
+#   - x86_64: kernel32.elf and rootserver.elf, booted by QEMU's multiboot
+#     loader; the root task ends QEMU through isa-debug-exit (I/O port 0xf4:
+#     QEMU status (v << 1) | 1).
+#   - aarch64, riscv64: image.elf, made by sel4-mkimage from the loader
+#     (loader/, built for the target), the kernel stage (kernel, device tree,
+#     RAM regions) and the root server. The root task ends QEMU through
+#     semihosting (status (v << 1) | 1 as well). USER_VADDR: where a
+#     position-independent root server runs; default SEL4RS_PIE_RUN_ADDRESS
+#     for LINK pie (so every boot exercises the self-relocation), the link
+#     address for LINK static.
 include_guard(GLOBAL)
 cmake_minimum_required(VERSION 3.16)
 include("${CMAKE_CURRENT_LIST_DIR}/sel4-kernel.cmake")
 
-set(SEL4RS_RUST_TARGET "x86_64-unknown-none" CACHE STRING "Rust target of root servers")
+# Rust target and link flags per architecture. aarch64-unknown-none and
+# riscv64gc-unknown-none-elf have no static-PIE default: the flags ask lld
+# for one (-pie --no-dynamic-linker), and -znotext lets it put relative
+# relocations into read-only data, because those targets' precompiled
+# core/alloc are not position-independent (the kernel maps the root
+# server's whole image writable, so the start code can apply them).
+if(SEL4RS_ARCH STREQUAL "aarch64")
+  set(_sel4rs_target "aarch64-unknown-none")
+elseif(SEL4RS_ARCH STREQUAL "riscv64")
+  set(_sel4rs_target "riscv64gc-unknown-none-elf")
+else()
+  set(_sel4rs_target "x86_64-unknown-none")
+endif()
+if(SEL4RS_ARCH STREQUAL "x86_64")
+  set(_sel4rs_pie "-C relocation-model=pie")
+else()
+  set(_sel4rs_pie "-C relocation-model=pie -C link-arg=-pie -C link-arg=--no-dynamic-linker -C link-arg=-znotext")
+endif()
+set(SEL4RS_RUST_TARGET "${_sel4rs_target}" CACHE STRING "Rust target of root servers")
+if(NOT SEL4RS_RUST_TARGET MATCHES "^${SEL4RS_ARCH}")
+  message(FATAL_ERROR "SEL4RS_RUST_TARGET=${SEL4RS_RUST_TARGET} is not a ${SEL4RS_ARCH} target "
+    "(SEL4RS_ARCH=${SEL4RS_ARCH}): use a fresh build folder per architecture")
+endif()
 set(SEL4RS_RUSTFLAGS_PIE
-  "-C relocation-model=pie -C link-arg=--image-base=0x400000 -C link-arg=-zmax-page-size=4096"
+  "${_sel4rs_pie} -C link-arg=--image-base=0x400000 -C link-arg=-zmax-page-size=4096"
   CACHE STRING "RUSTFLAGS of the pie link variant")
+unset(_sel4rs_target)
+unset(_sel4rs_pie)
+set(SEL4RS_PIE_RUN_ADDRESS "0x10000000" CACHE STRING
+  "aarch64/riscv64: where position-independent root servers run (empty: their link address)")
 set(SEL4RS_RUSTFLAGS_STATIC
   "-C relocation-model=static -C link-arg=--image-base=0x400000 -C link-arg=-zmax-page-size=4096"
   CACHE STRING "RUSTFLAGS of the static link variant")
@@ -126,7 +166,7 @@ function(sel4rs_rootserver)
 endfunction()
 
 function(sel4rs_boot_image)
-  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;ROOTSERVER" "QEMU_ARGS")
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;ROOTSERVER;USER_VADDR" "QEMU_ARGS")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "sel4rs_boot_image: unknown arguments ${arg_UNPARSED_ARGUMENTS}")
   endif()
@@ -144,6 +184,14 @@ function(sel4rs_boot_image)
   get_target_property(stage "${kernel}" SEL4RS_STAGE_DIR)
   get_target_property(build_system "${kernel}" SEL4RS_BUILD_SYSTEM)
   get_target_property(version "${kernel}" SEL4RS_KERNEL_VERSION)
+  get_target_property(arch "${kernel}" SEL4RS_ARCH)
+  if(NOT arch STREQUAL "x86_64")
+    _sel4rs_loader_boot_image()
+    return()
+  endif()
+  if(arg_USER_VADDR)
+    message(FATAL_ERROR "sel4rs_boot_image(${arg_NAME}): USER_VADDR is for aarch64 and riscv64 images only")
+  endif()
 
   if(build_system STREQUAL "make")
     set(cpu "qemu64,+fsgsbase,+pdpe1gb")
@@ -217,3 +265,140 @@ exit \"$status\"
     VERBATIM)
   add_dependencies(simulate-${arg_NAME} image-${arg_NAME})
 endfunction()
+
+# The loader and the image tool, built once per build folder.
+function(_sel4rs_loader_tools out_loader out_mkimage)
+  get_property(root GLOBAL PROPERTY SEL4RS_ROOT)
+  set(loader_dir "${CMAKE_BINARY_DIR}/cargo/loader")
+  set(loader "${CMAKE_BINARY_DIR}/loader/sel4-loader.elf")
+  set(host_dir "${CMAKE_BINARY_DIR}/cargo/host")
+  set(mkimage "${host_dir}/release/sel4-mkimage")
+  if(NOT TARGET sel4rs-loader)
+    add_custom_target(sel4rs-loader ALL
+      COMMAND "${CMAKE_COMMAND}" -E env --unset=CARGO_ENCODED_RUSTFLAGS --unset=RUSTFLAGS
+        "CARGO_TARGET_DIR=${loader_dir}"
+        "${SEL4RS_CARGO}" build --release --target "${SEL4RS_RUST_TARGET}"
+        --manifest-path "${root}/Cargo.toml" -p sel4-loader
+      COMMAND "${CMAKE_COMMAND}" -E make_directory "${CMAKE_BINARY_DIR}/loader"
+      COMMAND "${CMAKE_COMMAND}" -E copy_if_different
+        "${loader_dir}/${SEL4RS_RUST_TARGET}/release/sel4-loader" "${loader}"
+      BYPRODUCTS "${loader}"
+      WORKING_DIRECTORY "${root}"
+      COMMENT "cargo: sel4-loader (${SEL4RS_RUST_TARGET}) -> ${loader}"
+      USES_TERMINAL
+      VERBATIM)
+    add_custom_target(sel4rs-mkimage ALL
+      COMMAND "${CMAKE_COMMAND}" -E env --unset=CARGO_ENCODED_RUSTFLAGS --unset=RUSTFLAGS
+        "CARGO_TARGET_DIR=${host_dir}"
+        "${SEL4RS_CARGO}" build --release --manifest-path "${root}/Cargo.toml" -p sel4-mkimage
+      BYPRODUCTS "${mkimage}"
+      WORKING_DIRECTORY "${root}"
+      COMMENT "cargo: sel4-mkimage (host) -> ${mkimage}"
+      USES_TERMINAL
+      VERBATIM)
+  endif()
+  set(${out_loader} "${loader}" PARENT_SCOPE)
+  set(${out_mkimage} "${mkimage}" PARENT_SCOPE)
+endfunction()
+
+# A value `set(<name> "<value>" ...)` in a kernel config file (the -C
+# initial cache), so that QEMU gets the machine the kernel's device tree was
+# dumped from.
+function(_sel4rs_config_value config name out)
+  file(STRINGS "${config}" lines REGEX "^[ \t]*set\\(${name}[ \t]")
+  if(NOT lines MATCHES "set\\(${name}[ \t]+\"([^\"]*)\"")
+    message(FATAL_ERROR "Kernel config ${config} does not set ${name}: boot images start QEMU "
+      "with the same value the kernel build dumps its device tree with, so the config must set it "
+      "(see kernel-config/cmake/${SEL4RS_ARCH}.cmake)")
+  endif()
+  set(${out} "${CMAKE_MATCH_1}" PARENT_SCOPE)
+endfunction()
+
+# sel4rs_boot_image() for aarch64 and riscv64 (a macro: it sees the
+# caller's arg_* and variables).
+macro(_sel4rs_loader_boot_image)
+  _sel4rs_loader_tools(loader_elf mkimage)
+  get_target_property(kconfig "${kernel}" SEL4RS_KERNEL_CONFIG)
+  get_target_property(link "${arg_ROOTSERVER}" SEL4RS_LINK)
+  _sel4rs_config_value("${kconfig}" QEMU_MEMORY memory)
+  set(user_vaddr_args "")
+  if(arg_USER_VADDR)
+    set(user_vaddr_args --user-vaddr "${arg_USER_VADDR}")
+  elseif(link STREQUAL "pie" AND NOT "${SEL4RS_PIE_RUN_ADDRESS}" STREQUAL "")
+    set(user_vaddr_args --user-vaddr "${SEL4RS_PIE_RUN_ADDRESS}")
+  endif()
+  if(arch STREQUAL "aarch64")
+    _sel4rs_config_value("${kconfig}" ARM_CPU cpu)
+    set(qemu qemu-system-aarch64)
+    set(args_before -machine virt,secure=off,gic-version=2 -cpu ${cpu} -smp 1 -m ${memory})
+    set(how "QEMU virt (aarch64, ${cpu}, ${memory} MiB)")
+  else()
+    set(qemu qemu-system-riscv64)
+    set(args_before -machine virt -cpu rv64 -smp 1 -m ${memory} -bios default)
+    set(how "QEMU virt (riscv64, ${memory} MiB, QEMU's OpenSBI)")
+  endif()
+  list(APPEND args_before -nographic -serial mon:stdio
+    -semihosting-config enable=on,target=native,userspace=on)
+  set(args_after ${arg_QEMU_ARGS})
+
+  set(gen "${CMAKE_CURRENT_BINARY_DIR}/sel4rs-images/${arg_NAME}")
+  set(dir "${CMAKE_BINARY_DIR}/images/${arg_NAME}")
+  set(lines "")
+  set(all_args ${args_before} -kernel image.elf ${args_after})
+  foreach(a IN LISTS all_args)
+    string(APPEND lines "${a}\n")
+  endforeach()
+  file(WRITE "${gen}/qemu-args.in" "${lines}")
+  file(WRITE "${gen}/qemu-binary.in" "${qemu}\n")
+  set(cmd "${qemu}")
+  foreach(a IN LISTS args_before)
+    _sel4rs_sh_quote(q "${a}")
+    string(APPEND cmd " ${q}")
+  endforeach()
+  string(APPEND cmd " -kernel \"$here/image.elf\"")
+  foreach(a IN LISTS args_after)
+    _sel4rs_sh_quote(q "${a}")
+    string(APPEND cmd " ${q}")
+  endforeach()
+  file(WRITE "${gen}/simulate.in" "#!/bin/sh
+# Boot image ${arg_NAME}: seL4 ${version} (${arch}) and the root server
+# ${arg_ROOTSERVER}, packed with the sel4rs loader into image.elf, on ${how}.
+# Generated by sel4rs_boot_image(). Extra arguments go to QEMU. Exit status:
+# 0 when the root task ended QEMU with success (semihosting exit, QEMU status
+# 1), v when it ended it with value v (QEMU status (v<<1)|1; v = 2: the
+# loader failed), QEMU's own status otherwise.
+here=$(CDPATH= cd -- \"$(dirname -- \"$0\")\" && pwd) || exit 1
+set -- ${cmd} \"$@\"
+printf '%s\\n' \"$*\" >&2
+\"$@\"
+status=$?
+if [ \"$status\" -eq 1 ]; then
+    exit 0
+elif [ $((status % 2)) -eq 1 ]; then
+    exit $((status >> 1))
+fi
+exit \"$status\"
+")
+  file(COPY "${gen}/simulate.in" DESTINATION "${gen}/x"
+    FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
+
+  set(files "${dir}/image.elf" "${dir}/rootserver.elf" "${dir}/simulate" "${dir}/qemu-args" "${dir}/qemu-binary")
+  add_custom_target(image-${arg_NAME} ALL
+    COMMAND "${CMAKE_COMMAND}" -E make_directory "${dir}"
+    COMMAND "${mkimage}" --stage "${stage}" --loader "${loader_elf}" --rootserver "${rs_elf}"
+      ${user_vaddr_args} -o "${dir}/image.elf"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${rs_elf}" "${dir}/rootserver.elf"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${gen}/x/simulate.in" "${dir}/simulate"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${gen}/qemu-args.in" "${dir}/qemu-args"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${gen}/qemu-binary.in" "${dir}/qemu-binary"
+    BYPRODUCTS ${files}
+    COMMENT "Boot image ${arg_NAME} (${arch}): ${dir}"
+    VERBATIM)
+  add_dependencies(image-${arg_NAME} ${arg_ROOTSERVER} ${kernel} sel4rs-loader sel4rs-mkimage)
+  set_target_properties(image-${arg_NAME} PROPERTIES SEL4RS_IMAGE_DIR "${dir}")
+  add_custom_target(simulate-${arg_NAME}
+    COMMAND "${dir}/simulate"
+    USES_TERMINAL
+    VERBATIM)
+  add_dependencies(simulate-${arg_NAME} image-${arg_NAME})
+endmacro()

@@ -4,7 +4,25 @@
 repo=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
 cd "$repo"
 
-# Build folder per kernel source, so both kernels can be built side by side.
+# The architecture (x86_64, aarch64, riscv64; see cmake/sel4-kernel.cmake).
+SEL4RS_ARCH="${SEL4RS_ARCH:-x86_64}"
+case "$SEL4RS_ARCH" in
+    x86_64|aarch64|riscv64) ;;
+    *) echo "error: SEL4RS_ARCH=$SEL4RS_ARCH: use x86_64, aarch64 or riscv64" >&2; exit 2 ;;
+esac
+export SEL4RS_ARCH
+if [ "$SEL4RS_ARCH" = x86_64 ]; then
+    arch_suffix=""
+else
+    arch_suffix="-$SEL4RS_ARCH"
+    if [ -z "${SEL4_SRC:-}" ]; then
+        echo "error: SEL4RS_ARCH=$SEL4RS_ARCH needs SEL4_SRC=<seL4 13.0.0-16.0.0 checkout> (the crates.io kernel is x86_64 only)" >&2
+        exit 2
+    fi
+fi
+
+# Build folder per kernel source and architecture, so all can be built side
+# by side.
 if [ -n "${SEL4_SRC:-}" ]; then
     if [ ! -d "$SEL4_SRC" ]; then
         echo "error: SEL4_SRC=$SEL4_SRC is not a folder: give the path of a seL4 checkout (12.x-16.0.0)" >&2
@@ -13,7 +31,7 @@ if [ -n "${SEL4_SRC:-}" ]; then
     SEL4_SRC=$(CDPATH= cd -- "$SEL4_SRC" && pwd)
     export SEL4_SRC
     tag=$(printf '%s' "$SEL4_SRC" | cksum | cut -d' ' -f1)
-    build="${SEL4RS_BUILD:-$repo/build/sel4-src-$tag}"
+    build="${SEL4RS_BUILD:-$repo/build/sel4-src-$tag$arch_suffix}"
 else
     build="${SEL4RS_BUILD:-$repo/build/sel4-registry}"
 fi
@@ -27,7 +45,7 @@ setup() {
 
 # cmake_build [targets...]: configure (once) and build.
 cmake_build() {
-    cmake -S "$repo" -B "$build" -G Ninja -DSEL4_SRC="${SEL4_SRC:-}" ${CMAKE_EXTRA_ARGS:-} >"$build.configure.log" 2>&1 || {
+    cmake -S "$repo" -B "$build" -G Ninja -DSEL4_SRC="${SEL4_SRC:-}" -DSEL4RS_ARCH="$SEL4RS_ARCH" ${CMAKE_EXTRA_ARGS:-} >"$build.configure.log" 2>&1 || {
         cat "$build.configure.log" >&2
         echo "error: CMake configuration failed (log above, also in $build.configure.log)" >&2
         exit 1

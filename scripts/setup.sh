@@ -3,13 +3,18 @@
 #
 #   scripts/setup.sh                    # seL4 5.0.0 (from crates.io) path
 #   SEL4_SRC=/path/to/seL4 scripts/setup.sh   # also a seL4 12.0.0-16.0.0 CMake kernel
+#   SEL4RS_ARCH=aarch64 SEL4_SRC=... scripts/setup.sh   # also for aarch64 (or riscv64)
 #
 # - Debian packages: installed when running as root and missing (apt-get update
 #   first, only then); otherwise lists the missing ones with the command to
 #   run, and exits non-zero (after doing the rest).
 # - Python venv <repo>/.venv with ply six tempita (seL4 5.x build scripts) and,
 #   when SEL4_SRC is a seL4 12.0.0-16.0.0 tree, sel4-deps.
-# - rustup target x86_64-unknown-none.
+#   For SEL4RS_ARCH=aarch64 / riscv64 also the cross gcc, dtc and QEMU of
+#   that architecture.
+# - rustup targets x86_64-unknown-none, aarch64-unknown-none and
+#   riscv64gc-unknown-none-elf (all three: the host tests of the arch code
+#   build small programs for each).
 # Prints one line per thing it installs; nothing when all is in place.
 set -eu
 
@@ -35,6 +40,12 @@ quiet() {
 
 # ---- Debian packages ----
 packages="gcc make binutils libxml2-utils qemu-system-x86 cmake ninja-build"
+case "${SEL4RS_ARCH:-x86_64}" in
+    x86_64) ;;
+    aarch64) packages="$packages gcc-aarch64-linux-gnu device-tree-compiler qemu-system-arm" ;;
+    riscv64) packages="$packages gcc-riscv64-linux-gnu device-tree-compiler qemu-system-misc" ;;
+    *) die "SEL4RS_ARCH=${SEL4RS_ARCH}: use x86_64, aarch64 or riscv64" ;;
+esac
 python=""
 for p in python3 python; do
     if command -v "$p" >/dev/null 2>&1; then python=$(command -v "$p"); break; fi
@@ -115,19 +126,24 @@ else
     status=1
 fi
 
-# ---- Rust target ----
-target=x86_64-unknown-none
+# ---- Rust targets ----
+targets="x86_64-unknown-none aarch64-unknown-none riscv64gc-unknown-none-elf"
 if command -v rustup >/dev/null 2>&1; then
-    if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
-        quiet rustup target add "$target"
-        say "installed Rust target $target"
-    fi
+    installed=$(rustup target list --installed 2>/dev/null)
+    for target in $targets; do
+        if ! printf '%s\n' "$installed" | grep -qx "$target"; then
+            quiet rustup target add "$target"
+            say "installed Rust target $target"
+        fi
+    done
 elif command -v rustc >/dev/null 2>&1; then
     sysroot=$(rustc --print sysroot)
-    if [ ! -d "$sysroot/lib/rustlib/$target" ]; then
-        printf 'setup: the Rust toolchain has no %s target and there is no rustup to add it\n' "$target" >&2
-        status=1
-    fi
+    for target in $targets; do
+        if [ ! -d "$sysroot/lib/rustlib/$target" ]; then
+            printf 'setup: the Rust toolchain has no %s target and there is no rustup to add it\n' "$target" >&2
+            status=1
+        fi
+    done
 else
     printf 'setup: no Rust toolchain: install rustup (stable), then run again\n' >&2
     status=1

@@ -345,7 +345,43 @@ mod tests {
         assert_eq!(s.build_system, BuildSystem::Cmake);
         assert_eq!(s.install_dir.as_deref(), Some(Path::new("/i")));
         assert_eq!(s.word_size(), 64);
+        assert_eq!((s.dtb.as_deref(), s.memory.len()), (None, 0));
         let e = KernelFiles::discover(&s).unwrap_err();
         assert!(e.0.contains("libsel4"), "{e}");
+    }
+
+    #[test]
+    fn manifest_with_device_tree_and_memory() {
+        let dir = std::env::temp_dir();
+        let s = Stage::from_json(
+            &dir,
+            r#"{"version":"16.0.0","build_system":"cmake","arch":"arm","sel4_arch":"aarch64",
+                "plat":"qemu-arm-virt","source_dir":"/","build_dir":"/b","install_dir":"/i",
+                "config":["/i/a.json"],"dtb":"/i/support/kernel.dtb",
+                "memory":[{"start":1073741824,"end":2147483648}]}"#,
+        )
+        .unwrap();
+        assert_eq!(s.dtb.as_deref(), Some(Path::new("/i/support/kernel.dtb")));
+        assert_eq!(
+            s.memory,
+            [crate::MemoryRegion {
+                start: 0x4000_0000,
+                end: 0x8000_0000
+            }]
+        );
+        for bad in [
+            r#""memory":[{"start":2,"end":1}]"#,
+            r#""memory":[{"start":1}]"#,
+            r#""memory":"all""#,
+            r#""dtb":5"#,
+        ] {
+            let text = format!(
+                r#"{{"version":"16.0.0","build_system":"cmake","arch":"arm","sel4_arch":"aarch64",
+                    "plat":"qemu-arm-virt","source_dir":"/","build_dir":"/b","install_dir":"/i",
+                    "config":["/i/a.json"],{bad}}}"#
+            );
+            let e = Stage::from_json(&dir, &text).unwrap_err();
+            assert!(e.0.contains("memory") || e.0.contains("dtb"), "{bad}: {e}");
+        }
     }
 }

@@ -77,6 +77,20 @@ pub struct Stage {
     /// `autoconf.h` (make) or `gen_config.json` files (cmake; `gen_config.h`
     /// files for 12.x).
     pub config_files: Vec<PathBuf>,
+    /// The device tree the kernel was configured with (`"dtb"`; Arm and
+    /// RISC-V platforms, `None` on x86).
+    pub dtb: Option<PathBuf>,
+    /// The platform's RAM as the kernel sees it (`"memory"`: `{"start",
+    /// "end"}` byte addresses from the build's `platform_gen.json`; empty on
+    /// x86, where the kernel finds RAM itself).
+    pub memory: Vec<MemoryRegion>,
+}
+
+/// A RAM region `[start, end)` of the platform (stage manifest `"memory"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryRegion {
+    pub start: u64,
+    pub end: u64,
 }
 
 impl Stage {
@@ -156,6 +170,33 @@ impl Stage {
         if config_files.is_empty() {
             return err(format!("{ctx}: \"config\" lists no configuration file"));
         }
+        let dtb = match obj.get("dtb") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) if !s.is_empty() => Some(path(s.clone())),
+            Some(_) => return err(format!("{ctx}: \"dtb\" must be a path or null")),
+        };
+        let bad_memory = || {
+            err(format!(
+                "{ctx}: \"memory\" must be a list of {{\"start\": N, \"end\": N}} with start < end"
+            ))
+        };
+        let memory = match obj.get("memory") {
+            None | Some(serde_json::Value::Null) => Vec::new(),
+            Some(serde_json::Value::Array(a)) => {
+                let mut v = Vec::new();
+                for r in a {
+                    let field = |k: &str| r.get(k).and_then(serde_json::Value::as_u64);
+                    match (field("start"), field("end")) {
+                        (Some(start), Some(end)) if start < end => {
+                            v.push(MemoryRegion { start, end })
+                        }
+                        _ => return bad_memory(),
+                    }
+                }
+                v
+            }
+            Some(_) => return bad_memory(),
+        };
         let stage = Stage {
             dir: dir.to_path_buf(),
             version,
@@ -167,6 +208,8 @@ impl Stage {
             build_dir: path(string("build_dir")?),
             install_dir,
             config_files,
+            dtb,
+            memory,
         };
         stage.version_major()?;
         if !stage.source_dir.is_dir() {

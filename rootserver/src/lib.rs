@@ -17,14 +17,24 @@ extern crate alloc;
 
 pub mod cap;
 pub mod cnode;
-pub mod cspace;
 pub mod error;
-pub mod fault;
 pub mod ipc;
-pub mod memory;
-pub mod objects;
-pub mod thread;
 pub mod untyped;
+
+// Address spaces, the object pool and threads are x86_64 only for now:
+// aarch64 and riscv64 get their paging structures and threads on top of the
+// kernel API layer (issue 13, later stages).
+#[cfg(target_arch = "x86_64")]
+pub mod cspace;
+#[cfg(target_arch = "x86_64")]
+pub mod fault;
+#[cfg(target_arch = "x86_64")]
+pub mod memory;
+#[cfg(target_arch = "x86_64")]
+pub mod objects;
+#[cfg(target_arch = "x86_64")]
+pub mod thread;
+#[cfg(target_arch = "x86_64")]
 pub mod vspace;
 
 pub use cap::{cap_type, Cap, CapType, ChildCap, FixedSize, Owned, Slot, SlotRange};

@@ -13,10 +13,38 @@ pub const INIT_THREAD_CNODE: sel4_sys::CPtr = init_caps::CapInitThreadCNode as s
 
 /// The seL4 architecture the image runs on.
 #[cfg(target_arch = "x86_64")]
-pub const SEL4_ARCH: &str = "x86_64";
+const ARCH: sel4_bootinfo::Sel4Arch = sel4_bootinfo::Sel4Arch::X86_64;
+#[cfg(target_arch = "aarch64")]
+const ARCH: sel4_bootinfo::Sel4Arch = sel4_bootinfo::Sel4Arch::Aarch64;
+#[cfg(target_arch = "riscv64")]
+const ARCH: sel4_bootinfo::Sel4Arch = sel4_bootinfo::Sel4Arch::Riscv64;
+
+/// The seL4 architecture the image runs on.
+pub const SEL4_ARCH: &str = ARCH.name();
+
+// The kernel this image was built against must be of the same architecture.
+const _: () = assert!(
+    const_str_eq(SEL4_ARCH, sel4_sys::KERNEL_SEL4_ARCH),
+    "the kernel stage (SEL4_KERNEL) is for another architecture than the Rust target"
+);
+
+const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 /// Bootinfo layout of the configured kernel.
-pub const LAYOUT: Layout = match Layout::for_x86_64(sel4_sys::KERNEL_VERSION_MAJOR, false) {
+pub const LAYOUT: Layout = match Layout::for_arch(ARCH, sel4_sys::KERNEL_VERSION_MAJOR, false) {
     Some(l) => l.with_max_untypeds(sel4_sys::config::MAX_NUM_BOOTINFO_UNTYPED_CAPS),
     None => panic!("no bootinfo layout for this kernel version"),
 };
@@ -87,6 +115,10 @@ pub fn config_summary() -> &'static str {
 /// # Safety
 /// `tp` must point at a TLS block and TCB laid out for this image.
 pub(crate) unsafe fn set_thread_pointer(tp: usize) -> Result<(), sel4_sys::InvocationError> {
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: per the contract.
+    return unsafe { crate::arch::set_thread_pointer(tp) };
+    #[cfg(target_arch = "x86_64")]
     sel4_sys::sel4_cfg_if! {
         config FSGSBASE_INST {
             // SAFETY: the kernel enables user-mode wrfsbase in this
@@ -103,8 +135,11 @@ pub(crate) unsafe fn set_thread_pointer(tp: usize) -> Result<(), sel4_sys::Invoc
 }
 
 /// Sets up the capabilities the runtime itself uses (the I/O port for
-/// ending QEMU).
+/// ending QEMU on x86_64; nothing elsewhere).
 pub(crate) fn init_runtime_caps(bi: &BootInfo) {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bi;
+    #[cfg(target_arch = "x86_64")]
     sel4_sys::sel4_cfg_if! {
         label X86IOPortControlIssue {
             // seL4 10+: issue an IOPort cap for the debug-exit port from the

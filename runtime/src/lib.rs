@@ -12,6 +12,13 @@
 
 extern crate alloc;
 
+#[cfg(target_arch = "aarch64")]
+#[path = "arch/aarch64.rs"]
+mod arch;
+#[cfg(target_arch = "riscv64")]
+#[path = "arch/riscv64.rs"]
+mod arch;
+
 pub mod bootinfo;
 pub mod console;
 pub mod exit;
@@ -20,6 +27,9 @@ pub mod logger;
 #[cfg(target_os = "none")]
 mod panic;
 mod start;
+// Threads in the root task's address space: x86_64 only for now (aarch64
+// and riscv64 get them on top of the kernel API layer).
+#[cfg(target_arch = "x86_64")]
 pub mod thread;
 
 pub use bootinfo::BootInfo;

@@ -76,6 +76,9 @@ mod entry {
             Some(RelocStatus::NoDynamicHeader) => {
                 early_fail(b"sel4-runtime: dynamic section without PT_DYNAMIC header\n")
             }
+            Some(RelocStatus::NoHeaderSegment) => {
+                early_fail(b"sel4-runtime: no PT_LOAD segment maps the ELF header\n")
+            }
             None => {}
         }
         if info.thread_pointer == 0 {
@@ -96,6 +99,7 @@ mod entry {
         // SAFETY: the kernel maps the initial thread's IPC buffer at the
         // address it reports in bootinfo.
         unsafe { sel4_sys::set_ipc_buffer(bootinfo.ipc_buffer()) };
+        #[cfg(target_arch = "x86_64")]
         crate::thread::set_initial_thread_pointer(info.thread_pointer, info.image_start);
         crate::heap::init();
         crate::logger::init(log::LevelFilter::Info);

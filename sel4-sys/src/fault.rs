@@ -29,6 +29,8 @@ pub enum Fault {
         syscall: Word,
         ip: Word,
         sp: Word,
+        /// The status register: RFLAGS (x86_64), SPSR (aarch64), 0 on
+        /// riscv64 (its fault messages carry none).
         flags: Word,
         regs: [Word; UNKNOWN_SYSCALL_WORDS],
     },
@@ -36,6 +38,7 @@ pub enum Fault {
     UserException {
         ip: Word,
         sp: Word,
+        /// The status register, as for `UnknownSyscall`.
         flags: Word,
         number: Word,
         code: Word,
@@ -85,14 +88,14 @@ impl Fault {
                     syscall: w(consts::UnknownSyscall_Syscall),
                     ip: w(consts::UnknownSyscall_FaultIP),
                     sp: w(consts::UnknownSyscall_SP),
-                    flags: w(consts::UnknownSyscall_FLAGS),
+                    flags: crate::arch::UNKNOWN_SYSCALL_FLAGS.map_or(0, w),
                     regs,
                 }
             }
             FaultLabel::UserException => Fault::UserException {
                 ip: w(consts::UserException_FaultIP),
                 sp: w(consts::UserException_SP),
-                flags: w(consts::UserException_FLAGS),
+                flags: crate::arch::USER_EXCEPTION_FLAGS.map_or(0, w),
                 number: w(consts::UserException_Number),
                 code: w(consts::UserException_Code),
             },

@@ -28,10 +28,10 @@ pub struct IpcBuffer {
 const _: () = assert!(core::mem::size_of::<IpcBuffer>() == 1024);
 
 core::arch::global_asm!(
-    ".section .tbss,\"awT\",@nobits",
+    ".section .tbss,\"awT\",%nobits",
     ".p2align 3",
     ".globl __sel4_ipc_buffer",
-    ".type __sel4_ipc_buffer,@object",
+    ".type __sel4_ipc_buffer,%object",
     ".size __sel4_ipc_buffer,8",
     "__sel4_ipc_buffer:",
     ".zero 8",
@@ -41,19 +41,11 @@ core::arch::global_asm!(
 /// Address of this thread's IPC buffer (0 until [`set_ipc_buffer`]).
 #[inline(always)]
 pub fn ipc_buffer_addr() -> usize {
-    let addr: usize;
-    // SAFETY: reads one word of this thread's static TLS block. The start
-    // code sets the thread pointer before any Rust code runs, and
-    // `__sel4_ipc_buffer` is part of the image's TLS template, so the
-    // local-exec offset is valid for every thread the runtime creates.
-    unsafe {
-        core::arch::asm!(
-            "mov {0}, qword ptr fs:[__sel4_ipc_buffer@TPOFF]",
-            out(reg) addr,
-            options(nostack, readonly, preserves_flags),
-        );
-    }
-    addr
+    // A local-exec read of `__sel4_ipc_buffer`: the start code sets the
+    // thread pointer before any Rust code runs, and the symbol is part of
+    // the image's TLS template, so the offset is valid for every thread the
+    // runtime creates.
+    crate::__tls_read_word!("__sel4_ipc_buffer", "0") as usize
 }
 
 /// Records the address of this thread's IPC buffer.
@@ -65,15 +57,9 @@ pub fn ipc_buffer_addr() -> usize {
 /// aligned to 1024 bytes.
 #[inline(always)]
 pub unsafe fn set_ipc_buffer(addr: usize) {
-    // SAFETY: writes one word of this thread's static TLS block (see
+    // Writes one word of this thread's static TLS block (see
     // `ipc_buffer_addr`).
-    unsafe {
-        core::arch::asm!(
-            "mov qword ptr fs:[__sel4_ipc_buffer@TPOFF], {0}",
-            in(reg) addr,
-            options(nostack, preserves_flags),
-        );
-    }
+    crate::__tls_write_word!("__sel4_ipc_buffer", "0", addr as Word);
 }
 
 /// Runs `f` with this thread's IPC buffer.

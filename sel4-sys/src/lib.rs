@@ -1,6 +1,7 @@
 //! seL4 system calls in pure Rust: no libsel4, no C.
 //!
-//! The syscall entry is inline asm per architecture (`arch`); the syscall
+//! The syscall entry is inline asm per architecture (`arch`: x86_64
+//! `syscall`, aarch64 `svc #0`, riscv64 `ecall`); the syscall
 //! numbers, invocation labels, error codes, object types, constants, the
 //! kernel configuration and the bitfield types (message info, cap rights, ...)
 //! are generated at build time from the interface files of the kernel named
@@ -26,6 +27,14 @@
 
 #[cfg(target_arch = "x86_64")]
 #[path = "arch/x86_64.rs"]
+pub mod arch;
+
+#[cfg(target_arch = "aarch64")]
+#[path = "arch/aarch64.rs"]
+pub mod arch;
+
+#[cfg(target_arch = "riscv64")]
+#[path = "arch/riscv64.rs"]
 pub mod arch;
 
 pub mod cap;

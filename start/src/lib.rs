@@ -20,6 +20,14 @@ pub mod tls;
 #[path = "arch/x86_64.rs"]
 mod arch;
 
+#[cfg(target_arch = "aarch64")]
+#[path = "arch/aarch64.rs"]
+mod arch;
+
+#[cfg(target_arch = "riscv64")]
+#[path = "arch/riscv64.rs"]
+mod arch;
+
 pub use arch::self_relocate;
 
 /// Bytes of stack for the initial thread.
@@ -49,10 +57,15 @@ pub struct StartInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(isize)]
 pub enum RelocStatus {
-    /// A relocation type other than R_X86_64_RELATIVE or NONE.
+    /// A relocation type other than the architecture's RELATIVE or NONE
+    /// (R_X86_64_RELATIVE, R_AARCH64_RELATIVE, R_RISCV_RELATIVE).
     UnsupportedType = -1,
     /// The image has a dynamic section but no program header for it.
     NoDynamicHeader = -2,
+    /// No PT_LOAD segment maps the ELF header, so the load offset is
+    /// unknown (aarch64 and riscv64, which find the dynamic section through
+    /// the program headers).
+    NoHeaderSegment = -3,
 }
 
 impl RelocStatus {
@@ -61,6 +74,7 @@ impl RelocStatus {
         match code {
             -1 => Some(Self::UnsupportedType),
             -2 => Some(Self::NoDynamicHeader),
+            -3 => Some(Self::NoHeaderSegment),
             _ => None,
         }
     }

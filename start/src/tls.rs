@@ -1,9 +1,17 @@
-//! Thread-local storage from the image's `PT_TLS` segment (x86_64 TLS
-//! variant II: the TLS block ends at the thread pointer, and the word at the
-//! thread pointer holds its own address).
+//! Thread-local storage from the image's `PT_TLS` segment, laid out as the
+//! architecture's ELF TLS ABI wants it ([`TlsVariant`]):
+//! - x86_64, variant II: the TLS block ends at the thread pointer, and the
+//!   word at the thread pointer holds its own address;
+//! - aarch64, variant I: the thread pointer (`tpidr_el0`) points at a
+//!   16-byte thread control block, the TLS block follows at the TCB size
+//!   rounded up to the block's alignment;
+//! - riscv64, variant I without a TCB: the TLS block starts at the thread
+//!   pointer (`tp`).
 //!
-//! The layout code is plain Rust over slices, tested on the host; it serves
-//! the initial thread here and every thread the runtime creates later.
+//! These are the offsets the linker (lld) bakes into local-exec TLS accesses.
+//! The layout code is plain Rust over slices, tested on the host for every
+//! variant; it serves the initial thread here and every thread the runtime
+//! creates later.
 
 /// ELF program header, 64-bit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -24,9 +32,39 @@ pub const PT_DYNAMIC: u32 = 2;
 pub const PT_PHDR: u32 = 6;
 pub const PT_TLS: u32 = 7;
 
-/// Bytes reserved at the thread pointer for the thread control block (the
-/// self pointer and room for ABI words such as the stack guard at 0x28).
+/// Bytes reserved at the thread pointer for the thread control block on
+/// x86_64 (the self pointer and room for ABI words such as the stack guard
+/// at 0x28).
 pub const TCB_SIZE: usize = 64;
+
+/// Size of the thread control block at the thread pointer on aarch64 (two
+/// words, what the linker assumes: `tcbSize` in lld).
+pub const AARCH64_TCB_SIZE: usize = 16;
+
+/// Where the TLS block sits relative to the thread pointer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVariant {
+    /// Variant II (x86_64): block right below the thread pointer, a
+    /// [`TCB_SIZE`]-byte TCB at it whose first word is its own address.
+    X86_64,
+    /// Variant I (aarch64): a [`AARCH64_TCB_SIZE`]-byte TCB at the thread
+    /// pointer, the block after it at `tp + align_up(16, align)`.
+    Aarch64,
+    /// Variant I (riscv): the block starts at the thread pointer.
+    Riscv,
+}
+
+impl TlsVariant {
+    /// The variant of the architecture this crate is compiled for (x86_64
+    /// for host builds on anything else, which only run tests).
+    pub const NATIVE: TlsVariant = if cfg!(target_arch = "aarch64") {
+        TlsVariant::Aarch64
+    } else if cfg!(any(target_arch = "riscv64", target_arch = "riscv32")) {
+        TlsVariant::Riscv
+    } else {
+        TlsVariant::X86_64
+    };
+}
 
 /// Why a TLS block could not be set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +75,9 @@ pub enum TlsError {
     BadSize { filesz: u64, memsz: u64 },
     /// The area given for the block is too small.
     AreaTooSmall { needed: usize, available: usize },
+    /// The TLS segment's address is not a multiple of its alignment, which
+    /// the local-exec offsets of the linker do not account for here.
+    MisalignedTemplate { vaddr: u64, align: u64 },
     /// No loadable segment maps the ELF header, so addresses cannot be
     /// translated to where the image runs.
     NoHeaderSegment,
@@ -56,6 +97,12 @@ impl core::fmt::Display for TlsError {
                 )
             }
             TlsError::NoHeaderSegment => write!(f, "no PT_LOAD segment maps the ELF header"),
+            TlsError::MisalignedTemplate { vaddr, align } => {
+                write!(
+                    f,
+                    "PT_TLS at {vaddr:#x} is not aligned to its alignment {align}"
+                )
+            }
         }
     }
 }
@@ -122,6 +169,12 @@ impl TlsImage {
                 memsz: tls.p_memsz,
             });
         }
+        if tls.p_align > 1 && tls.p_vaddr % tls.p_align != 0 {
+            return Err(TlsError::MisalignedTemplate {
+                vaddr: tls.p_vaddr,
+                align: tls.p_align,
+            });
+        }
         Ok(TlsImage {
             template: (tls.p_vaddr as usize).wrapping_add(offset),
             filesz: tls.p_filesz as usize,
@@ -130,13 +183,27 @@ impl TlsImage {
         })
     }
 
-    /// Bytes an area needs, in the worst case of alignment, for this block.
+    /// Bytes an area needs, in the worst case of alignment, for this block
+    /// on this architecture.
     pub fn area_size(&self) -> usize {
-        self.memsz.next_multiple_of(self.align) + TCB_SIZE + self.align
+        self.area_size_for(TlsVariant::NATIVE)
     }
 
-    /// Lays out a TLS block and TCB inside `area`, copies the template into
-    /// it and returns the thread pointer (the address of the TCB).
+    /// Bytes an area needs, in the worst case of alignment, for this block
+    /// in the given layout.
+    pub fn area_size_for(&self, variant: TlsVariant) -> usize {
+        let block = self.memsz.next_multiple_of(self.align);
+        match variant {
+            TlsVariant::X86_64 => block + TCB_SIZE + self.align,
+            TlsVariant::Aarch64 => {
+                AARCH64_TCB_SIZE.next_multiple_of(self.align) + block + self.align
+            }
+            TlsVariant::Riscv => block + self.align,
+        }
+    }
+
+    /// Lays out a TLS block (and TCB) inside `area` for this architecture,
+    /// copies the template into it and returns the thread pointer.
     pub fn init_block(&self, area: &mut [u8]) -> Result<usize, TlsError> {
         // SAFETY: the template comes from the image's own PT_TLS segment,
         // which is mapped for the lifetime of the program.
@@ -150,29 +217,62 @@ impl TlsImage {
 
     /// [`TlsImage::init_block`] with the template given as a slice.
     pub fn init_block_from(&self, template: &[u8], area: &mut [u8]) -> Result<usize, TlsError> {
+        self.init_block_for(TlsVariant::NATIVE, template, area)
+    }
+
+    /// Lays out the block in `area` as `variant` wants it, with `template`
+    /// as the initialised part, and returns the thread pointer (an address
+    /// inside `area`).
+    pub fn init_block_for(
+        &self,
+        variant: TlsVariant,
+        template: &[u8],
+        area: &mut [u8],
+    ) -> Result<usize, TlsError> {
         let base = area.as_ptr() as usize;
         let end = base + area.len();
-        let needed = self.area_size();
-        if end < TCB_SIZE || template.len() > self.memsz {
-            return Err(TlsError::AreaTooSmall {
-                needed,
-                available: area.len(),
-            });
+        let too_small = TlsError::AreaTooSmall {
+            needed: self.area_size_for(variant),
+            available: area.len(),
+        };
+        if template.len() > self.memsz || !self.align.is_power_of_two() {
+            return Err(too_small);
         }
-        let tp = (end - TCB_SIZE) & !(self.align - 1);
         let block_size = self.memsz.next_multiple_of(self.align);
-        if tp < base + block_size {
-            return Err(TlsError::AreaTooSmall {
-                needed,
-                available: area.len(),
-            });
-        }
-        let start = tp - block_size - base;
+        // (thread pointer, offset of the block from `base`, bytes of TCB
+        // at the thread pointer)
+        let (tp, start, tcb) = match variant {
+            TlsVariant::X86_64 => {
+                if end < TCB_SIZE {
+                    return Err(too_small);
+                }
+                let tp = (end - TCB_SIZE) & !(self.align - 1);
+                if tp < base + block_size {
+                    return Err(too_small);
+                }
+                (tp, tp - block_size - base, TCB_SIZE)
+            }
+            TlsVariant::Aarch64 | TlsVariant::Riscv => {
+                let tcb = if variant == TlsVariant::Aarch64 {
+                    AARCH64_TCB_SIZE
+                } else {
+                    0
+                };
+                let gap = tcb.next_multiple_of(self.align);
+                let tp = base.next_multiple_of(self.align);
+                if tp + gap + block_size > end {
+                    return Err(too_small);
+                }
+                (tp, tp + gap - base, tcb)
+            }
+        };
         let tp_off = tp - base;
         area[start..start + template.len()].copy_from_slice(template);
-        area[start + template.len()..tp_off].fill(0);
-        area[tp_off..tp_off + TCB_SIZE].fill(0);
-        area[tp_off..tp_off + 8].copy_from_slice(&(tp as u64).to_le_bytes());
+        area[start + template.len()..start + block_size].fill(0);
+        area[tp_off..tp_off + tcb].fill(0);
+        if variant == TlsVariant::X86_64 {
+            area[tp_off..tp_off + 8].copy_from_slice(&(tp as u64).to_le_bytes());
+        }
         Ok(tp)
     }
 }
@@ -206,7 +306,9 @@ mod tests {
         let img = TlsImage::from_phdrs(&[load_phdr(0x400000)], 0x400000).unwrap();
         assert_eq!(img.memsz, 0);
         let mut area = vec![0xAAu8; 256];
-        let tp = img.init_block(&mut area).unwrap();
+        let tp = img
+            .init_block_for(TlsVariant::X86_64, &[], &mut area)
+            .unwrap();
         let off = tp - area.as_ptr() as usize;
         assert_eq!(tp % 16, 0);
         assert_eq!(
@@ -233,7 +335,9 @@ mod tests {
         };
         let template = [1u8, 2, 3, 4];
         let mut area = vec![0xAAu8; 512];
-        let tp = img.init_block_from(&template, &mut area).unwrap();
+        let tp = img
+            .init_block_for(TlsVariant::X86_64, &template, &mut area)
+            .unwrap();
         let base = area.as_ptr() as usize;
         assert_eq!(tp % 32, 0);
         let block = tp - base - 64; // memsz 40 rounded up to the alignment 32
@@ -256,10 +360,12 @@ mod tests {
             align: 16,
         };
         let mut area = vec![0u8; 1024];
-        assert!(matches!(
-            img.init_block_from(&[], &mut area),
-            Err(TlsError::AreaTooSmall { .. })
-        ));
+        for v in [TlsVariant::X86_64, TlsVariant::Aarch64, TlsVariant::Riscv] {
+            assert!(matches!(
+                img.init_block_for(v, &[], &mut area),
+                Err(TlsError::AreaTooSmall { .. })
+            ));
+        }
     }
 
     #[test]
@@ -278,6 +384,101 @@ mod tests {
         assert_eq!(
             TlsImage::from_phdrs(&phdrs, 0),
             Err(TlsError::NoHeaderSegment)
+        );
+    }
+
+    /// An image with the given sizes; the template is passed separately.
+    fn image(filesz: usize, memsz: usize, align: usize) -> TlsImage {
+        TlsImage {
+            template: 0,
+            filesz,
+            memsz,
+            align,
+        }
+    }
+
+    #[test]
+    fn aarch64_block_follows_a_16_byte_tcb() {
+        // lld: a local-exec access to TLS offset o reads tp + align_up(16,
+        // align) + o.
+        for align in [16usize, 32, 64] {
+            let img = image(4, 40, align);
+            let template = [1u8, 2, 3, 4];
+            let mut area = vec![0xAAu8; 1024];
+            let base = area.as_ptr() as usize;
+            let tp = img
+                .init_block_for(TlsVariant::Aarch64, &template, &mut area)
+                .unwrap();
+            assert_eq!(tp % align, 0);
+            let t = tp - base;
+            let block = t + 16usize.next_multiple_of(align);
+            assert!(area[t..t + 16].iter().all(|&b| b == 0), "zeroed TCB");
+            assert_eq!(&area[block..block + 4], &template);
+            assert!(area[block + 4..block + 40].iter().all(|&b| b == 0));
+            assert_eq!(area[block + 2], 3, "TLS offset 2 reads byte 3");
+            assert!(block + 40 <= img.area_size_for(TlsVariant::Aarch64) + t);
+        }
+    }
+
+    #[test]
+    fn riscv_block_starts_at_the_thread_pointer() {
+        let img = image(4, 40, 32);
+        let template = [9u8, 8, 7, 6];
+        let mut area = vec![0xAAu8; 256];
+        let base = area.as_ptr() as usize;
+        let tp = img
+            .init_block_for(TlsVariant::Riscv, &template, &mut area)
+            .unwrap();
+        assert_eq!(tp % 32, 0);
+        let t = tp - base;
+        assert_eq!(&area[t..t + 4], &template);
+        assert!(
+            area[t + 4..t + 64].iter().all(|&b| b == 0),
+            "tbss rounded up to 64"
+        );
+        assert_eq!(area[t + 3], 6, "TLS offset 3 reads byte 4 of the template");
+    }
+
+    #[test]
+    fn area_size_is_enough_at_any_alignment() {
+        // Whatever the area's own alignment, an area of area_size() bytes
+        // holds the block.
+        for v in [TlsVariant::X86_64, TlsVariant::Aarch64, TlsVariant::Riscv] {
+            for align in [16usize, 64, 256] {
+                let img = image(3, 100, align);
+                let need = img.area_size_for(v);
+                let mut big = vec![0u8; need + 512];
+                for shift in [0usize, 1, 8, 15, 16, 17, 63, 255] {
+                    let area = &mut big[shift..shift + need];
+                    img.init_block_for(v, &[1, 2, 3], area)
+                        .unwrap_or_else(|e| panic!("{v:?} align {align} shift {shift}: {e}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn native_variant_is_the_host_one_in_tests() {
+        assert_eq!(TlsVariant::NATIVE, TlsVariant::X86_64);
+        let img = image(0, 8, 16);
+        let mut a = vec![0u8; img.area_size()];
+        let mut b = vec![0u8; img.area_size()];
+        let tp_a = img.init_block_from(&[], &mut a).unwrap() - a.as_ptr() as usize;
+        let tp_b =
+            img.init_block_for(TlsVariant::X86_64, &[], &mut b).unwrap() - b.as_ptr() as usize;
+        assert_eq!(tp_a, tp_b);
+    }
+
+    #[test]
+    fn misaligned_template_is_an_error() {
+        let phdrs = [load_phdr(0), tls_phdr(0x1008, 8, 8, 16)];
+        assert_eq!(
+            TlsImage::from_phdrs(&phdrs, 0),
+            Err(TlsError::MisalignedTemplate {
+                vaddr: 0x1008,
+                align: 16
+            })
         );
     }
 }

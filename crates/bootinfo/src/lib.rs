@@ -7,9 +7,13 @@
 //! little-endian loads at known offsets, so the packed, unaligned 5.x layout
 //! and the naturally aligned 12.x+ layout go through the same code.
 //!
-//! Layouts (checked with `offsetof` against the C headers of the kernels):
+//! Layouts (checked with `offsetof` against the C headers of the kernels; the
+//! 12.x+ structure has no architecture-dependent field, and aarch64 and
+//! riscv64 give the same offsets as x86_64, checked with the cross compilers
+//! against seL4 16.0.0's installed libsel4 for qemu-arm-virt and
+//! qemu-riscv-virt):
 //!
-//! | field | 5.0.0 x86_64 (packed) | 12.x-16.0.0 x86_64 | same, MCS |
+//! | field | 5.0.0 x86_64 (packed) | 12.x-16.0.0 x86_64, aarch64, riscv64 | same, MCS |
 //! | --- | --- | --- | --- |
 //! | extraLen, nodeID, numNodes, numIOPTLevels, ipcBuffer | 0, 8, 16, 24, 32 | same | same |
 //! | empty .. extraBIPages (six `{start, end}` word pairs) | 40 .. 120 | same | same |
@@ -167,6 +171,34 @@ pub const OFFSETS_SEL4_V12_X86_64_MCS: Offsets = Offsets {
     ..OFFSETS_SEL4_V12_X86_64
 };
 
+/// seL4 12.x-16.0.0, aarch64, non-MCS: the same offsets as x86_64.
+pub const OFFSETS_SEL4_V12_AARCH64: Offsets = OFFSETS_SEL4_V12_X86_64;
+/// seL4 12.x-16.0.0, aarch64, MCS.
+pub const OFFSETS_SEL4_V12_AARCH64_MCS: Offsets = OFFSETS_SEL4_V12_X86_64_MCS;
+/// seL4 12.x-16.0.0, riscv64, non-MCS: the same offsets as x86_64.
+pub const OFFSETS_SEL4_V12_RISCV64: Offsets = OFFSETS_SEL4_V12_X86_64;
+/// seL4 12.x-16.0.0, riscv64, MCS.
+pub const OFFSETS_SEL4_V12_RISCV64_MCS: Offsets = OFFSETS_SEL4_V12_X86_64_MCS;
+
+/// The seL4 architectures (`KernelSel4Arch`) with known layouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sel4Arch {
+    X86_64,
+    Aarch64,
+    Riscv64,
+}
+
+impl Sel4Arch {
+    /// The kernel's name for it (`x86_64`, `aarch64`, `riscv64`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Sel4Arch::X86_64 => "x86_64",
+            Sel4Arch::Aarch64 => "aarch64",
+            Sel4Arch::Riscv64 => "riscv64",
+        }
+    }
+}
+
 /// Which `seL4_BootInfo` layout the bytes follow.
 // `Custom` is big (a table of offsets) but the enum is passed around rarely;
 // keeping it `Copy` and allocation-free matters more.
@@ -179,6 +211,14 @@ pub enum Layout {
     Sel4V12X86_64,
     /// seL4 12.x to 16.0.0, x86_64, MCS (`schedcontrol` present).
     Sel4V12X86_64Mcs,
+    /// seL4 12.x to 16.0.0, aarch64, non-MCS.
+    Sel4V12Aarch64,
+    /// seL4 12.x to 16.0.0, aarch64, MCS.
+    Sel4V12Aarch64Mcs,
+    /// seL4 12.x to 16.0.0, riscv64, non-MCS.
+    Sel4V12Riscv64,
+    /// seL4 12.x to 16.0.0, riscv64, MCS.
+    Sel4V12Riscv64Mcs,
     /// Any other arch/version/config.
     Custom(Offsets),
 }
@@ -190,6 +230,10 @@ impl Layout {
             Layout::Sel4V5X86_64 => OFFSETS_SEL4_V5_X86_64,
             Layout::Sel4V12X86_64 => OFFSETS_SEL4_V12_X86_64,
             Layout::Sel4V12X86_64Mcs => OFFSETS_SEL4_V12_X86_64_MCS,
+            Layout::Sel4V12Aarch64 => OFFSETS_SEL4_V12_AARCH64,
+            Layout::Sel4V12Aarch64Mcs => OFFSETS_SEL4_V12_AARCH64_MCS,
+            Layout::Sel4V12Riscv64 => OFFSETS_SEL4_V12_RISCV64,
+            Layout::Sel4V12Riscv64Mcs => OFFSETS_SEL4_V12_RISCV64_MCS,
             Layout::Custom(o) => *o,
         }
     }
@@ -202,6 +246,20 @@ impl Layout {
             (5, false) => Some(Layout::Sel4V5X86_64),
             (12..=16, false) => Some(Layout::Sel4V12X86_64),
             (12..=16, true) => Some(Layout::Sel4V12X86_64Mcs),
+            _ => None,
+        }
+    }
+
+    /// The layout for a kernel major version on an architecture, if known:
+    /// x86_64 as [`Layout::for_x86_64`]; aarch64 and riscv64 for 12..=16
+    /// (the project builds them from seL4 12.x-16.0.0 trees only).
+    pub const fn for_arch(arch: Sel4Arch, major: u32, mcs: bool) -> Option<Layout> {
+        match (arch, major, mcs) {
+            (Sel4Arch::X86_64, _, _) => Layout::for_x86_64(major, mcs),
+            (Sel4Arch::Aarch64, 12..=16, false) => Some(Layout::Sel4V12Aarch64),
+            (Sel4Arch::Aarch64, 12..=16, true) => Some(Layout::Sel4V12Aarch64Mcs),
+            (Sel4Arch::Riscv64, 12..=16, false) => Some(Layout::Sel4V12Riscv64),
+            (Sel4Arch::Riscv64, 12..=16, true) => Some(Layout::Sel4V12Riscv64Mcs),
             _ => None,
         }
     }

@@ -1,5 +1,5 @@
-//! ELF64 little-endian x86_64: program headers, PT_TLS, and relative
-//! relocations applied for any load address.
+//! ELF64 little-endian x86_64, aarch64 and riscv64: program headers, PT_TLS,
+//! and relative relocations applied for any load address.
 //!
 //! Two views of a program are used:
 //! - the *file*: the ELF bytes as linked ([`Elf::parse`], [`load_segments`]);
@@ -10,8 +10,9 @@
 //!   headers from the image's first page (both linkers place them in the first
 //!   PT_LOAD of a static PIE).
 //!
-//! Only what a static PIE needs is supported: `R_X86_64_RELATIVE` (and
-//! `R_X86_64_NONE`) in `DT_RELA`, plus `DT_RELR` packed relative
+//! Only what a static PIE needs is supported: the machine's relative
+//! relocation (`R_X86_64_RELATIVE`, `R_AARCH64_RELATIVE`, `R_RISCV_RELATIVE`)
+//! and its `NONE` type in `DT_RELA`, plus `DT_RELR` packed relative
 //! relocations. Any other relocation type is an error that names it. No input
 //! makes these functions panic.
 #![no_std]
@@ -28,6 +29,8 @@ pub const EV_CURRENT: u8 = 1;
 pub const ET_EXEC: u16 = 2;
 pub const ET_DYN: u16 = 3;
 pub const EM_X86_64: u16 = 62;
+pub const EM_AARCH64: u16 = 183;
+pub const EM_RISCV: u16 = 243;
 
 pub const EHDR_SIZE: usize = 64;
 pub const PHDR_SIZE: usize = 56;
@@ -61,6 +64,95 @@ pub const DT_RELCOUNT: u64 = 0x6fff_fffa;
 
 pub const R_X86_64_NONE: u32 = 0;
 pub const R_X86_64_RELATIVE: u32 = 8;
+pub const R_AARCH64_NONE: u32 = 0;
+pub const R_AARCH64_RELATIVE: u32 = 1027;
+pub const R_RISCV_NONE: u32 = 0;
+pub const R_RISCV_RELATIVE: u32 = 3;
+
+/// The machines this crate knows (`e_machine`), each with its relative
+/// relocation type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Machine {
+    X86_64,
+    Aarch64,
+    /// RISC-V (64-bit: this crate reads ELFCLASS64 only).
+    Riscv,
+}
+
+impl Machine {
+    /// The machine of an `e_machine` value, if known.
+    pub const fn from_e_machine(e_machine: u16) -> Option<Machine> {
+        match e_machine {
+            EM_X86_64 => Some(Machine::X86_64),
+            EM_AARCH64 => Some(Machine::Aarch64),
+            EM_RISCV => Some(Machine::Riscv),
+            _ => None,
+        }
+    }
+
+    pub const fn e_machine(self) -> u16 {
+        match self {
+            Machine::X86_64 => EM_X86_64,
+            Machine::Aarch64 => EM_AARCH64,
+            Machine::Riscv => EM_RISCV,
+        }
+    }
+
+    /// The relocation type that stores `load offset + addend`.
+    pub const fn relative_type(self) -> u32 {
+        match self {
+            Machine::X86_64 => R_X86_64_RELATIVE,
+            Machine::Aarch64 => R_AARCH64_RELATIVE,
+            Machine::Riscv => R_RISCV_RELATIVE,
+        }
+    }
+
+    /// The relocation type that does nothing.
+    pub const fn none_type(self) -> u32 {
+        match self {
+            Machine::X86_64 => R_X86_64_NONE,
+            Machine::Aarch64 => R_AARCH64_NONE,
+            Machine::Riscv => R_RISCV_NONE,
+        }
+    }
+
+    /// The psABI name of a relocation type of this machine, for messages.
+    pub const fn reloc_type_name(self, r_type: u32) -> &'static str {
+        match self {
+            Machine::X86_64 => reloc_type_name(r_type),
+            Machine::Aarch64 => match r_type {
+                0 => "R_AARCH64_NONE",
+                257 => "R_AARCH64_ABS64",
+                1024 => "R_AARCH64_COPY",
+                1025 => "R_AARCH64_GLOB_DAT",
+                1026 => "R_AARCH64_JUMP_SLOT",
+                1027 => "R_AARCH64_RELATIVE",
+                1028 => "R_AARCH64_TLS_DTPMOD",
+                1029 => "R_AARCH64_TLS_DTPREL",
+                1030 => "R_AARCH64_TLS_TPREL",
+                1031 => "R_AARCH64_TLSDESC",
+                1032 => "R_AARCH64_IRELATIVE",
+                _ => "unknown",
+            },
+            Machine::Riscv => match r_type {
+                0 => "R_RISCV_NONE",
+                1 => "R_RISCV_32",
+                2 => "R_RISCV_64",
+                3 => "R_RISCV_RELATIVE",
+                4 => "R_RISCV_COPY",
+                5 => "R_RISCV_JUMP_SLOT",
+                6 => "R_RISCV_TLS_DTPMOD32",
+                7 => "R_RISCV_TLS_DTPMOD64",
+                8 => "R_RISCV_TLS_DTPREL32",
+                9 => "R_RISCV_TLS_DTPREL64",
+                10 => "R_RISCV_TLS_TPREL32",
+                11 => "R_RISCV_TLS_TPREL64",
+                58 => "R_RISCV_IRELATIVE",
+                _ => "unknown",
+            },
+        }
+    }
+}
 
 /// The psABI name of an x86_64 relocation type, for messages.
 pub const fn reloc_type_name(r_type: u32) -> &'static str {
@@ -152,8 +244,9 @@ pub enum Error {
         vaddr: u64,
         size: u64,
     },
-    /// A relocation type other than R_X86_64_RELATIVE / R_X86_64_NONE.
+    /// A relocation type other than the machine's RELATIVE / NONE.
     UnsupportedRelocation {
+        machine: Machine,
         r_type: u32,
         offset: u64,
     },
@@ -179,7 +272,10 @@ impl fmt::Display for Error {
             Error::NotElf64 => write!(f, "not ELFCLASS64"),
             Error::NotLittleEndian => write!(f, "not little-endian"),
             Error::BadVersion(v) => write!(f, "bad ELF version {v}"),
-            Error::WrongMachine(m) => write!(f, "e_machine {m} is not EM_X86_64 (62)"),
+            Error::WrongMachine(m) => write!(
+                f,
+                "e_machine {m} is not EM_X86_64 ({EM_X86_64}), EM_AARCH64 ({EM_AARCH64}) or EM_RISCV ({EM_RISCV})"
+            ),
             Error::BadType(t) => write!(f, "e_type {t} is neither ET_EXEC nor ET_DYN"),
             Error::BadPhEntSize(s) => write!(f, "e_phentsize {s} < {PHDR_SIZE}"),
             Error::SegmentOutOfFile { index } => {
@@ -219,10 +315,14 @@ impl fmt::Display for Error {
                 f,
                 "relocation table {vaddr:#x}+{size:#x} is outside the image"
             ),
-            Error::UnsupportedRelocation { r_type, offset } => write!(
+            Error::UnsupportedRelocation {
+                machine,
+                r_type,
+                offset,
+            } => write!(
                 f,
                 "unsupported relocation type {r_type} ({}) at {offset:#x}",
-                reloc_type_name(r_type)
+                machine.reloc_type_name(r_type)
             ),
             Error::RelocationOutOfImage { offset } => {
                 write!(f, "relocation at {offset:#x} is outside the image")
@@ -348,13 +448,15 @@ impl ProgramHeader {
     }
 }
 
-/// A parsed ELF64 x86_64 header with a bounds-checked program header table.
+/// A parsed ELF64 header (x86_64, aarch64 or riscv64) with a bounds-checked
+/// program header table.
 /// Works on the file, and on a loaded image whose first bytes are the ELF
 /// header and program headers.
 #[derive(Clone, Copy, Debug)]
 pub struct Elf<'a> {
     data: &'a [u8],
     header: FileHeader,
+    machine: Machine,
 }
 
 impl<'a> Elf<'a> {
@@ -402,9 +504,9 @@ impl<'a> Elf<'a> {
             e_shnum: r16(60),
             e_shstrndx: r16(62),
         };
-        if header.e_machine != EM_X86_64 {
+        let Some(machine) = Machine::from_e_machine(header.e_machine) else {
             return Err(Error::WrongMachine(header.e_machine));
-        }
+        };
         if header.e_type != ET_EXEC && header.e_type != ET_DYN {
             return Err(Error::BadType(header.e_type));
         }
@@ -421,7 +523,16 @@ impl<'a> Elf<'a> {
                 });
             }
         }
-        Ok(Elf { data, header })
+        Ok(Elf {
+            data,
+            header,
+            machine,
+        })
+    }
+
+    /// The machine (`e_machine`), which selects the relocation types.
+    pub fn machine(&self) -> Machine {
+        self.machine
     }
 
     pub fn header(&self) -> &FileHeader {
@@ -604,9 +715,10 @@ pub struct DynamicInfo {
     pub rela_size: u64,
     /// DT_RELAENT.
     pub rela_ent: Option<u64>,
-    /// DT_RELACOUNT: how many leading entries are R_X86_64_RELATIVE.
+    /// DT_RELACOUNT: how many leading entries are relative relocations.
     pub rela_count: Option<u64>,
-    /// DT_REL / DT_RELSZ (not used on x86_64; non-empty is an error).
+    /// DT_REL / DT_RELSZ (not used on x86_64, aarch64 and riscv64; non-empty
+    /// is an error).
     pub rel: Option<u64>,
     pub rel_size: u64,
     /// DT_RELR / DT_RELRSZ / DT_RELRENT (packed relative relocations).
@@ -797,13 +909,15 @@ pub fn load_segments(elf: &[u8], dst: &mut [u8]) -> Result<LoadInfo, Error> {
 
 /// Apply the relative relocations of a loaded image that was linked for
 /// `link_base` (the vaddr of `image[0]`) and sits at `load_base`: every
-/// R_X86_64_RELATIVE slot becomes `addend + (load_base - link_base)` and every
+/// relative relocation (`R_X86_64_RELATIVE`, `R_AARCH64_RELATIVE`,
+/// `R_RISCV_RELATIVE`, by the ELF header's machine) slot becomes
+/// `addend + (load_base - link_base)` and every
 /// DT_RELR slot gets `load_base - link_base` added. Returns how many slots were
 /// written. The ELF header and program headers are read from the start of the
 /// image; all entries are checked before the first write, so an error leaves
 /// the image untouched.
 pub fn relocate(image: &mut [u8], link_base: u64, load_base: u64) -> Result<usize, RelocError> {
-    let dynamic = {
+    let (machine, dynamic) = {
         let e = match Elf::parse(image) {
             Ok(e) => e,
             Err(Error::BadMagic) => return Err(Error::NoElfHeaderInImage),
@@ -821,11 +935,11 @@ pub fn relocate(image: &mut [u8], link_base: u64, load_base: u64) -> Result<usiz
             });
         }
         match e.find(PT_DYNAMIC) {
-            Some(p) => (p.p_vaddr, p.p_memsz),
+            Some(p) => (e.machine(), (p.p_vaddr, p.p_memsz)),
             None => return Ok(0),
         }
     };
-    relocate_with_dynamic(image, link_base, load_base, dynamic.0, dynamic.1)
+    relocate_with_dynamic(image, machine, link_base, load_base, dynamic.0, dynamic.1)
 }
 
 /// Like [`relocate`], for a caller that knows where the dynamic section is
@@ -833,6 +947,7 @@ pub fn relocate(image: &mut [u8], link_base: u64, load_base: u64) -> Result<usiz
 /// `dynamic_size` an upper bound of its size (entries are read up to DT_NULL).
 pub fn relocate_with_dynamic(
     image: &mut [u8],
+    machine: Machine,
     link_base: u64,
     load_base: u64,
     dynamic_vaddr: u64,
@@ -845,12 +960,13 @@ pub fn relocate_with_dynamic(
         },
     )?;
     let d = DynamicInfo::parse(&image[r]);
-    relocate_with_info(image, link_base, load_base, &d)
+    relocate_with_info(image, machine, link_base, load_base, &d)
 }
 
 /// Apply the relocations described by `d` (see [`relocate`]).
 pub fn relocate_with_info(
     image: &mut [u8],
+    machine: Machine,
     link_base: u64,
     load_base: u64,
     d: &DynamicInfo,
@@ -875,6 +991,7 @@ pub fn relocate_with_info(
         _ => 0..0,
     };
     let bias = load_base.wrapping_sub(link_base);
+    let (none, relative) = (machine.none_type(), machine.relative_type());
 
     // Pass 1: check everything.
     let len = image.len();
@@ -884,12 +1001,13 @@ pub fn relocate_with_info(
     for e in image[rela.clone()].chunks_exact(RELA_SIZE) {
         let r = Rela::from_bytes(e).ok_or(Error::BadRelaSize(d.rela_size))?;
         match r.r_type() {
-            R_X86_64_NONE => {}
-            R_X86_64_RELATIVE => {
+            t if t == none => {}
+            t if t == relative => {
                 slot(r.r_offset)?;
             }
             t => {
                 return Err(Error::UnsupportedRelocation {
+                    machine,
                     r_type: t,
                     offset: r.r_offset,
                 })
@@ -906,8 +1024,8 @@ pub fn relocate_with_info(
         let r = Rela::from_bytes(&image[i..i + RELA_SIZE]).ok_or(Error::BadRelaSize(0))?;
         i += RELA_SIZE;
         match r.r_type() {
-            R_X86_64_NONE => {}
-            R_X86_64_RELATIVE => {
+            t if t == none => {}
+            t if t == relative => {
                 let s = slot(r.r_offset)?;
                 let v = (r.r_addend as u64).wrapping_add(bias);
                 image[s].copy_from_slice(&v.to_le_bytes());
@@ -915,6 +1033,7 @@ pub fn relocate_with_info(
             }
             t => {
                 return Err(Error::UnsupportedRelocation {
+                    machine,
                     r_type: t,
                     offset: r.r_offset,
                 })

@@ -270,6 +270,7 @@ fn rejects_other_relocation_types() {
     assert_eq!(
         err,
         Error::UnsupportedRelocation {
+            machine: Machine::X86_64,
             r_type: 1,
             offset: LINK + 0x1018
         }
@@ -529,4 +530,77 @@ fn names() {
     assert_eq!(reloc_type_name(8), "R_X86_64_RELATIVE");
     assert_eq!(reloc_type_name(37), "R_X86_64_IRELATIVE");
     assert_eq!(reloc_type_name(999), "unknown");
+}
+
+/// The sample image for another machine: `e_machine` and the relocation
+/// types of the RELA table rewritten.
+fn sample_for(machine: Machine, types: [u32; 4]) -> Vec<u8> {
+    let relas: Vec<_> = default_relas()
+        .into_iter()
+        .zip(types)
+        .map(|((off, _, addend), t)| (off, u64::from(t), addend))
+        .collect();
+    let mut elf = sample(&relas, &[]);
+    elf[18..20].copy_from_slice(&machine.e_machine().to_le_bytes());
+    elf
+}
+
+#[test]
+fn relocates_aarch64_and_riscv64_images() {
+    for machine in [Machine::Aarch64, Machine::Riscv] {
+        let (rel, none) = (machine.relative_type(), machine.none_type());
+        let elf = sample_for(machine, [rel, rel, none, rel]);
+        assert_eq!(Elf::parse(&elf).unwrap().machine(), machine);
+        let mut img = loaded(&elf);
+        let load = 0x1000_0000u64;
+        assert_eq!(relocate(&mut img, LINK, load), Ok(3), "{machine:?}");
+        let rd = |o: usize| u64::from_le_bytes(img[o..o + 8].try_into().unwrap());
+        assert_eq!(rd(0x1000), load + 0x1080);
+        assert_eq!(rd(0x1008), load);
+        assert_eq!(rd(0x1010), load + 0x2ff8);
+
+        // The x86_64 relative type means something else on these machines.
+        let elf = sample_for(machine, [R_X86_64_RELATIVE, rel, none, rel]);
+        let mut img = loaded(&elf);
+        let before = img.clone();
+        let err = relocate(&mut img, LINK, load).unwrap_err();
+        assert_eq!(
+            err,
+            Error::UnsupportedRelocation {
+                machine,
+                r_type: R_X86_64_RELATIVE,
+                offset: LINK + 0x1000
+            }
+        );
+        assert_eq!(img, before, "no partial relocation");
+    }
+    // And the other way round, with the names in the message.
+    let elf = sample_for(Machine::X86_64, [R_AARCH64_RELATIVE, 8, 0, 8]);
+    let err = relocate(&mut loaded(&elf), LINK, 0).unwrap_err();
+    assert!(err.to_string().contains("1027 (unknown)"), "{err}");
+    let elf = sample_for(Machine::Aarch64, [R_AARCH64_RELATIVE, 257, 0, 1027]);
+    let err = relocate(&mut loaded(&elf), LINK, 0).unwrap_err();
+    assert!(err.to_string().contains("R_AARCH64_ABS64"), "{err}");
+    let elf = sample_for(Machine::Riscv, [2, 3, 0, 3]);
+    let err = relocate(&mut loaded(&elf), LINK, 0).unwrap_err();
+    assert!(err.to_string().contains("R_RISCV_64"), "{err}");
+}
+
+#[test]
+fn machines() {
+    for m in [Machine::X86_64, Machine::Aarch64, Machine::Riscv] {
+        assert_eq!(Machine::from_e_machine(m.e_machine()), Some(m));
+        assert_eq!(
+            m.reloc_type_name(m.relative_type()),
+            match m {
+                Machine::X86_64 => "R_X86_64_RELATIVE",
+                Machine::Aarch64 => "R_AARCH64_RELATIVE",
+                Machine::Riscv => "R_RISCV_RELATIVE",
+            }
+        );
+    }
+    assert_eq!(Machine::from_e_machine(40), None); // EM_ARM (32-bit)
+    assert!(Error::WrongMachine(40)
+        .to_string()
+        .contains("EM_AARCH64 (183)"));
 }

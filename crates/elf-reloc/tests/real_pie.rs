@@ -1,7 +1,8 @@
 //! Build real static PIEs with the host toolchain (gcc + GNU ld, and rustc +
-//! lld for x86_64-unknown-none, the root servers' target), load them at a base
-//! other than their link base, relocate, and check every pointer slot against
-//! the symbol addresses `nm` reports.
+//! lld for the root servers' targets x86_64-unknown-none, aarch64-unknown-none
+//! and riscv64gc-unknown-none-elf), load them at a base other than their link
+//! base, relocate, and check every pointer slot against the symbol addresses
+//! `nm` reports.
 
 use sel4_elf_reloc::*;
 use std::collections::HashMap;
@@ -42,11 +43,12 @@ fn symbols(elf: &Path) -> HashMap<String, u64> {
         .collect()
 }
 
-/// Number of R_X86_64_RELATIVE entries according to `readelf -r`.
-fn readelf_relative_count(elf: &Path) -> usize {
+/// Number of relative relocations (`R_X86_64_RELATIVE`, ...) according to
+/// `readelf -r`.
+fn readelf_relative_count(elf: &Path, name: &str) -> usize {
     run(Command::new("readelf").arg("-rW").arg(elf))
         .lines()
-        .filter(|l| l.contains("R_X86_64_RELATIVE"))
+        .filter(|l| l.split_whitespace().any(|w| w == name))
         .count()
 }
 
@@ -80,16 +82,20 @@ fn load_and_check(path: &Path, table: &str, expected: &[u64], load_base: u64) ->
 
     let count = relocate(&mut img, link_base, load_base).unwrap();
 
-    // The count: every R_X86_64_RELATIVE, as the file view, readelf and
-    // DT_RELACOUNT (if present) see it.
+    // The count: every relative relocation of the machine, as the file
+    // view, readelf and DT_RELACOUNT (if present) see it.
+    let machine = e.machine();
     let relas: Vec<Rela> = e.relocations().unwrap().collect();
     let relative = relas
         .iter()
-        .filter(|r| r.r_type() == R_X86_64_RELATIVE)
+        .filter(|r| r.r_type() == machine.relative_type())
         .count();
     assert!(relative > 0);
     assert_eq!(count, relative);
-    assert_eq!(count, readelf_relative_count(path));
+    assert_eq!(
+        count,
+        readelf_relative_count(path, machine.reloc_type_name(machine.relative_type()))
+    );
     let d = e.dynamic().unwrap().unwrap();
     if let Some(n) = d.rela_count {
         assert_eq!(count as u64, n, "DT_RELACOUNT");
@@ -246,11 +252,15 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 "#;
 
 fn build_rust(dir: &Path, extra: &[&str]) -> PathBuf {
+    build_rust_for(dir, "x86_64-unknown-none", extra)
+}
+
+fn build_rust_for(dir: &Path, target: &str, extra: &[&str]) -> PathBuf {
     let installed = run(Command::new("rustup").args(["target", "list", "--installed"]));
     assert!(
-        installed.lines().any(|l| l.trim() == "x86_64-unknown-none"),
-        "rustup target x86_64-unknown-none is not installed: run scripts/setup.sh \
-         (or rustup target add x86_64-unknown-none)"
+        installed.lines().any(|l| l.trim() == target),
+        "rustup target {target} is not installed: run scripts/setup.sh \
+         (or rustup target add {target})"
     );
     let src = dir.join("r.rs");
     fs::write(&src, RUST_SRC).unwrap();
@@ -260,7 +270,7 @@ fn build_rust(dir: &Path, extra: &[&str]) -> PathBuf {
             "--edition",
             "2021",
             "--target",
-            "x86_64-unknown-none",
+            target,
             "-C",
             "panic=abort",
             "-C",
@@ -314,4 +324,49 @@ fn rustc_pie_at_0x400000() {
     assert_eq!(c.link_base, 0x40_0000);
     load_and_check(&path, "TABLE", &expected, 0x1000);
     fs::remove_dir_all(dir).unwrap();
+}
+
+/// The link flags of the project's aarch64 and riscv64 root servers (their
+/// targets have no PIE default: cmake/sel4-rust.cmake passes the same).
+const PIE_FLAGS: [&str; 10] = [
+    "-C",
+    "relocation-model=pie",
+    "-C",
+    "link-arg=-pie",
+    "-C",
+    "link-arg=--no-dynamic-linker",
+    "-C",
+    "link-arg=-zmax-page-size=4096",
+    "-C",
+    "link-arg=--image-base=0x400000",
+];
+
+fn rustc_pie_other_arch(target: &str, machine: Machine, name: &str) {
+    let dir = tmpdir(name);
+    let path = build_rust_for(&dir, target, &PIE_FLAGS);
+    let elf = fs::read(&path).unwrap();
+    let e = Elf::parse(&elf).unwrap();
+    assert_eq!(e.machine(), machine);
+    assert_eq!(e.header().e_type, ET_DYN);
+    let expected = rust_expected(&path, &elf);
+    let c = load_and_check(&path, "TABLE", &expected, 0x1000_0000);
+    assert_eq!(c.link_base, 0x40_0000);
+    assert!(c.count >= 4);
+    // below the link base: negative bias
+    load_and_check(&path, "TABLE", &expected, 0x1000);
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn rustc_aarch64_unknown_none_pie() {
+    rustc_pie_other_arch("aarch64-unknown-none", Machine::Aarch64, "rustc-aarch64");
+}
+
+#[test]
+fn rustc_riscv64gc_unknown_none_elf_pie() {
+    rustc_pie_other_arch(
+        "riscv64gc-unknown-none-elf",
+        Machine::Riscv,
+        "rustc-riscv64",
+    );
 }

@@ -22,6 +22,12 @@ pub struct Regs {
 /// Number of message registers passed in CPU registers on this architecture.
 pub const REGISTER_MRS: usize = 4;
 
+/// Word of an `UnknownSyscall` fault message with the status register
+/// (RFLAGS).
+pub(crate) const UNKNOWN_SYSCALL_FLAGS: Option<usize> = Some(crate::consts::UnknownSyscall_FLAGS);
+/// Word of a `UserException` fault message with the status register.
+pub(crate) const USER_EXCEPTION_FLAGS: Option<usize> = Some(crate::consts::UserException_FLAGS);
+
 /// Performs one syscall with every argument register in and out.
 ///
 /// # Safety
@@ -161,4 +167,43 @@ pub fn read_sse() -> [u64; 2 * SSE_REGISTERS] {
         );
     }
     values
+}
+
+/// Reads the word at byte `$off` of the thread-local symbol `$sym` (a
+/// `.tbss`/`.tdata` symbol of the image) with a local-exec access.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tls_read_word {
+    ($sym:literal, $off:literal) => {{
+        let v: $crate::Word;
+        // SAFETY: reads a word of this thread's static TLS block; the start
+        // code (or the spawner) sets the thread pointer before any Rust code
+        // of the thread runs, and the symbol is in the image's TLS template.
+        unsafe {
+            core::arch::asm!(
+                concat!("mov {0}, qword ptr fs:[", $sym, "@TPOFF + ", $off, "]"),
+                out(reg) v,
+                options(nostack, readonly, preserves_flags),
+            );
+        }
+        v
+    }};
+}
+
+/// Writes the word at byte `$off` of the thread-local symbol `$sym`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tls_write_word {
+    ($sym:literal, $off:literal, $val:expr) => {{
+        let v: $crate::Word = $val;
+        // SAFETY: writes a word of this thread's static TLS block (see
+        // `__tls_read_word`).
+        unsafe {
+            core::arch::asm!(
+                concat!("mov qword ptr fs:[", $sym, "@TPOFF + ", $off, "], {0}"),
+                in(reg) v,
+                options(nostack, preserves_flags),
+            );
+        }
+    }};
 }

@@ -1,0 +1,140 @@
+//! aarch64 `svc #0` entry, as the seL4 kernel expects it (12.x-16.0.0).
+//!
+//! X7 = syscall number, X0 = capability in / badge out, X1 = message info in
+//! / out, X2-X5 = message registers 0 to 3. The kernel saves and restores
+//! every other register (the stack pointer included), so nothing else is
+//! clobbered. (MCS kernels also use X6 for the reply capability and X8 for
+//! the NBSendRecv destination; this is the non-MCS ABI.)
+
+use crate::Word;
+
+/// Registers of one syscall: what goes in and what the kernel gives back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Regs {
+    /// X0: destination or source capability in, badge out.
+    pub cap_or_badge: Word,
+    /// X1: message info.
+    pub info: Word,
+    /// X2-X5: message registers 0 to 3.
+    pub mr: [Word; 4],
+}
+
+/// Number of message registers passed in CPU registers on this architecture.
+pub const REGISTER_MRS: usize = 4;
+
+/// Word of an `UnknownSyscall` fault message with the status register
+/// (SPSR).
+pub(crate) const UNKNOWN_SYSCALL_FLAGS: Option<usize> = Some(crate::consts::UnknownSyscall_SPSR);
+/// Word of a `UserException` fault message with the status register.
+pub(crate) const USER_EXCEPTION_FLAGS: Option<usize> = Some(crate::consts::UserException_SPSR);
+
+/// Performs one syscall with every argument register in and out.
+///
+/// # Safety
+/// The caller must make sure that the syscall number and arguments make
+/// sense for the kernel: the kernel may read and write this thread's IPC
+/// buffer and may block or never return (for example `Recv` on an endpoint
+/// nobody sends to).
+#[inline(always)]
+pub unsafe fn syscall(sys: isize, regs: &mut Regs) {
+    // SAFETY: `svc #0` enters the kernel, which restores every register it
+    // does not return a value in; the operands name all of those. Memory is
+    // not marked `nomem` because the kernel reads and writes the IPC buffer.
+    unsafe {
+        core::arch::asm!(
+            "svc #0",
+            in("x7") sys,
+            inout("x0") regs.cap_or_badge,
+            inout("x1") regs.info,
+            inout("x2") regs.mr[0],
+            inout("x3") regs.mr[1],
+            inout("x4") regs.mr[2],
+            inout("x5") regs.mr[3],
+            options(nostack),
+        );
+    }
+}
+
+/// Loads the thread pointer (`tpidr_el0`, the kernel's TLS_BASE register
+/// with `KernelArmTLSReg=tpidru`, the aarch64 default).
+///
+/// # Safety
+/// `tp` must point at a thread control block and TLS block laid out for
+/// aarch64 (TLS variant I, `sel4_start::tls`), valid for as long as the
+/// thread uses thread-locals.
+#[inline(always)]
+pub unsafe fn write_thread_pointer(tp: usize) {
+    // SAFETY: as documented above; only tpidr_el0 changes.
+    unsafe {
+        core::arch::asm!("msr tpidr_el0, {}", in(reg) tp, options(nostack, nomem, preserves_flags));
+    }
+}
+
+/// Reads the thread pointer (`tpidr_el0`).
+#[inline(always)]
+pub fn read_thread_pointer() -> usize {
+    let tp: usize;
+    // SAFETY: reading tpidr_el0 has no effect.
+    unsafe {
+        core::arch::asm!("mrs {}, tpidr_el0", out(reg) tp, options(nostack, nomem, preserves_flags));
+    }
+    tp
+}
+
+/// Reads the virtual counter (`cntvct_el0`), which seL4 lets user mode read.
+#[inline(always)]
+pub fn read_counter() -> u64 {
+    let v: u64;
+    // SAFETY: reading the virtual counter has no effect.
+    unsafe {
+        core::arch::asm!("isb", "mrs {}, cntvct_el0", out(reg) v, options(nostack, nomem, preserves_flags));
+    }
+    v
+}
+
+/// Reads the word at byte `$off` of the thread-local symbol `$sym` (a
+/// `.tbss`/`.tdata` symbol of the image) with a local-exec access.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tls_read_word {
+    ($sym:literal, $off:literal) => {{
+        let v: $crate::Word;
+        // SAFETY: reads a word of this thread's static TLS block; the start
+        // code (or the spawner) sets the thread pointer before any Rust code
+        // of the thread runs, and the symbol is in the image's TLS template.
+        unsafe {
+            core::arch::asm!(
+                "mrs {t}, tpidr_el0",
+                concat!("add {t}, {t}, #:tprel_hi12:", $sym, ", lsl #12"),
+                concat!("add {t}, {t}, #:tprel_lo12_nc:", $sym),
+                concat!("ldr {v}, [{t}, #", $off, "]"),
+                t = out(reg) _,
+                v = out(reg) v,
+                options(nostack, readonly, preserves_flags),
+            );
+        }
+        v
+    }};
+}
+
+/// Writes the word at byte `$off` of the thread-local symbol `$sym`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tls_write_word {
+    ($sym:literal, $off:literal, $val:expr) => {{
+        let v: $crate::Word = $val;
+        // SAFETY: writes a word of this thread's static TLS block (see
+        // `__tls_read_word`).
+        unsafe {
+            core::arch::asm!(
+                "mrs {t}, tpidr_el0",
+                concat!("add {t}, {t}, #:tprel_hi12:", $sym, ", lsl #12"),
+                concat!("add {t}, {t}, #:tprel_lo12_nc:", $sym),
+                concat!("str {v}, [{t}, #", $off, "]"),
+                t = out(reg) _,
+                v = in(reg) v,
+                options(nostack, preserves_flags),
+            );
+        }
+    }};
+}

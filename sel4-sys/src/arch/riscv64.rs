@@ -1,0 +1,141 @@
+//! riscv64 `ecall` entry, as the seL4 kernel expects it (12.x-16.0.0).
+//!
+//! A7 = syscall number, A0 = capability in / badge out, A1 = message info in
+//! / out, A2-A5 = message registers 0 to 3. The kernel saves and restores
+//! every other register (the stack pointer included), so nothing else is
+//! clobbered. (MCS kernels also use A6 for the reply capability and T0 for
+//! the NBSendRecv destination; this is the non-MCS ABI.)
+
+use crate::Word;
+
+/// Registers of one syscall: what goes in and what the kernel gives back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Regs {
+    /// A0: destination or source capability in, badge out.
+    pub cap_or_badge: Word,
+    /// A1: message info.
+    pub info: Word,
+    /// A2-A5: message registers 0 to 3.
+    pub mr: [Word; 4],
+}
+
+/// Number of message registers passed in CPU registers on this architecture.
+pub const REGISTER_MRS: usize = 4;
+
+/// Word of an `UnknownSyscall` fault message with the status register
+/// (none: riscv fault messages carry no status register).
+pub(crate) const UNKNOWN_SYSCALL_FLAGS: Option<usize> = None;
+/// Word of a `UserException` fault message with the status register.
+pub(crate) const USER_EXCEPTION_FLAGS: Option<usize> = None;
+
+/// Performs one syscall with every argument register in and out.
+///
+/// # Safety
+/// The caller must make sure that the syscall number and arguments make
+/// sense for the kernel: the kernel may read and write this thread's IPC
+/// buffer and may block or never return (for example `Recv` on an endpoint
+/// nobody sends to).
+#[inline(always)]
+pub unsafe fn syscall(sys: isize, regs: &mut Regs) {
+    // SAFETY: `ecall` enters the kernel, which restores every register it
+    // does not return a value in; the operands name all of those. Memory is
+    // not marked `nomem` because the kernel reads and writes the IPC buffer.
+    unsafe {
+        core::arch::asm!(
+            "ecall",
+            in("a7") sys,
+            inout("a0") regs.cap_or_badge,
+            inout("a1") regs.info,
+            inout("a2") regs.mr[0],
+            inout("a3") regs.mr[1],
+            inout("a4") regs.mr[2],
+            inout("a5") regs.mr[3],
+            options(nostack),
+        );
+    }
+}
+
+/// Loads the thread pointer (`tp`, which the kernel saves and restores as
+/// an ordinary register).
+///
+/// # Safety
+/// `tp` must point at a TLS block laid out for riscv (TLS variant I without
+/// a TCB, `sel4_start::tls`), valid for as long as the thread uses
+/// thread-locals.
+#[inline(always)]
+pub unsafe fn write_thread_pointer(tp: usize) {
+    // SAFETY: as documented above; only `tp` changes, which compiled code
+    // never uses for anything but TLS.
+    unsafe {
+        core::arch::asm!("mv tp, {}", in(reg) tp, options(nostack, nomem, preserves_flags));
+    }
+}
+
+/// Reads the thread pointer (`tp`).
+#[inline(always)]
+pub fn read_thread_pointer() -> usize {
+    let tp: usize;
+    // SAFETY: reading a register has no effect.
+    unsafe {
+        core::arch::asm!("mv {}, tp", out(reg) tp, options(nostack, nomem, preserves_flags));
+    }
+    tp
+}
+
+/// Reads the cycle counter CSR (`rdcycle`).
+#[inline(always)]
+pub fn read_counter() -> u64 {
+    let v: u64;
+    // SAFETY: reading a counter CSR has no effect.
+    unsafe {
+        core::arch::asm!("rdcycle {}", out(reg) v, options(nostack, nomem, preserves_flags));
+    }
+    v
+}
+
+/// Reads the word at byte `$off` of the thread-local symbol `$sym` (a
+/// `.tbss`/`.tdata` symbol of the image) with a local-exec access.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tls_read_word {
+    ($sym:literal, $off:literal) => {{
+        let v: $crate::Word;
+        // SAFETY: reads a word of this thread's static TLS block; the start
+        // code (or the spawner) sets the thread pointer before any Rust code
+        // of the thread runs, and the symbol is in the image's TLS template.
+        unsafe {
+            core::arch::asm!(
+                concat!("lui {t}, %tprel_hi(", $sym, ")"),
+                concat!("add {t}, {t}, tp, %tprel_add(", $sym, ")"),
+                concat!("addi {t}, {t}, %tprel_lo(", $sym, ")"),
+                concat!("ld {v}, ", $off, "({t})"),
+                t = out(reg) _,
+                v = out(reg) v,
+                options(nostack, readonly, preserves_flags),
+            );
+        }
+        v
+    }};
+}
+
+/// Writes the word at byte `$off` of the thread-local symbol `$sym`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tls_write_word {
+    ($sym:literal, $off:literal, $val:expr) => {{
+        let v: $crate::Word = $val;
+        // SAFETY: writes a word of this thread's static TLS block (see
+        // `__tls_read_word`).
+        unsafe {
+            core::arch::asm!(
+                concat!("lui {t}, %tprel_hi(", $sym, ")"),
+                concat!("add {t}, {t}, tp, %tprel_add(", $sym, ")"),
+                concat!("addi {t}, {t}, %tprel_lo(", $sym, ")"),
+                concat!("sd {v}, ", $off, "({t})"),
+                t = out(reg) _,
+                v = in(reg) v,
+                options(nostack, preserves_flags),
+            );
+        }
+    }};
+}

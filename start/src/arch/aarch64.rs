@@ -1,0 +1,146 @@
+//! aarch64 start code.
+
+// Self-relocation, in asm because it runs before any relocated data may be
+// used; the algorithm of the x86_64 routine, except that the dynamic section
+// is found through the program headers: a PC-relative reference to an
+// undefined weak `_DYNAMIC` (a static image) does not resolve to 0 on this
+// architecture. It takes the run-time address of the ELF header (x0), finds
+// PT_DYNAMIC and the PT_LOAD that maps the ELF header (file offset 0) among
+// the program headers, and takes load offset = run-time address of the ELF
+// header - that segment's p_vaddr. Then it walks DT_RELA, DT_RELASZ and
+// DT_RELAENT and, for each R_AARCH64_RELATIVE (1027) entry, stores addend +
+// offset at r_offset + offset. R_AARCH64_NONE entries are skipped. Returns
+// in x0 the number of relocations applied (0 for an image without
+// PT_DYNAMIC), -1 for an unsupported relocation type (nothing after it is
+// applied), -3 when no PT_LOAD maps the ELF header. Uses only x0-x13
+// (caller-saved), no stack.
+core::arch::global_asm!(
+    ".pushsection .text.sel4rs_self_relocate,\"ax\",%progbits",
+    ".globl __sel4rs_self_relocate",
+    ".type __sel4rs_self_relocate,%function",
+    "__sel4rs_self_relocate:",
+    "    mov x9, #0",
+    // Scan the program headers: x2 = phdr, w3 = remaining, x4 = entry size;
+    // x10/x13 = link address of the header segment / found, x11/x12 =
+    // p_vaddr of PT_DYNAMIC / found.
+    "    ldr x2, [x0, #32]",
+    "    add x2, x2, x0",
+    "    ldrh w3, [x0, #56]",
+    "    ldrh w4, [x0, #54]",
+    "    mov x12, #0",
+    "    mov x13, #0",
+    "1:  cbz w3, 2f",
+    "    ldr w5, [x2]",
+    "    cmp w5, #2",
+    "    b.ne 11f",
+    "    ldr x11, [x2, #16]",
+    "    mov x12, #1",
+    "11: cmp w5, #1",
+    "    b.ne 12f",
+    "    cbnz x13, 12f",
+    "    ldr x5, [x2, #8]",
+    "    cbnz x5, 12f",
+    "    ldr x10, [x2, #16]",
+    "    mov x13, #1",
+    "12: add x2, x2, x4",
+    "    sub w3, w3, #1",
+    "    b 1b",
+    "2:  cbz x12, 9f",
+    "    cbz x13, 8f",
+    // x6 = load offset, x1 = run-time address of the dynamic section.
+    "    sub x6, x0, x10",
+    "    add x1, x11, x6",
+    // Walk the dynamic section: x2 = DT_RELA, x3 = DT_RELASZ, x4 = DT_RELAENT.
+    "    mov x2, #0",
+    "    mov x3, #0",
+    "    mov x4, #24",
+    "3:  ldr x5, [x1]",
+    "    cbz x5, 4f",
+    "    ldr x7, [x1, #8]",
+    "    cmp x5, #7",
+    "    csel x2, x7, x2, eq",
+    "    cmp x5, #8",
+    "    csel x3, x7, x3, eq",
+    "    cmp x5, #9",
+    "    csel x4, x7, x4, eq",
+    "    add x1, x1, #16",
+    "    b 3b",
+    "4:  cbz x2, 9f",
+    "    add x2, x2, x6",
+    "    add x3, x3, x2",
+    // Apply: x2 = entry, x3 = end.
+    "5:  cmp x2, x3",
+    "    b.hs 9f",
+    "    ldr w5, [x2, #8]",
+    "    cbz w5, 6f",
+    "    cmp w5, #1027",
+    "    b.ne 7f",
+    "    ldr x5, [x2, #16]",
+    "    add x5, x5, x6",
+    "    ldr x7, [x2]",
+    "    add x7, x7, x6",
+    "    str x5, [x7]",
+    "    add x9, x9, #1",
+    "6:  add x2, x2, x4",
+    "    b 5b",
+    "7:  mov x0, #-1",
+    "    ret",
+    "8:  mov x0, #-3",
+    "    ret",
+    "9:  mov x0, x9",
+    "    ret",
+    ".size __sel4rs_self_relocate, . - __sel4rs_self_relocate",
+    ".popsection",
+);
+
+extern "C" {
+    fn __sel4rs_self_relocate(ehdr: *const u8) -> isize;
+}
+
+/// Applies the relative relocations of a position-independent image loaded
+/// with its ELF header at `ehdr`, for the address it is loaded at (found
+/// through the program headers). Returns the number applied, or a negative
+/// [`crate::RelocStatus`] code. This is the code `_start` runs on itself.
+///
+/// # Safety
+/// `ehdr` must point at the loaded ELF header of a complete, writable memory
+/// image of an ELF64 aarch64 file (program headers included), and nothing
+/// else may use the image's relocated data while this runs.
+pub unsafe fn self_relocate(ehdr: *const u8) -> isize {
+    // SAFETY: per the contract; the routine follows the AAPCS64 calling
+    // convention and touches only the image described by the headers.
+    unsafe { __sel4rs_self_relocate(ehdr) }
+}
+
+// The entry point. The kernel starts the root task with x0 = bootinfo and
+// no usable stack. Only PC-relative addressing (adrp/add) until the
+// relocations are applied.
+#[cfg(target_os = "none")]
+core::arch::global_asm!(
+    ".pushsection .bss.sel4rs_stack,\"aw\",%nobits",
+    ".p2align 12",
+    "__sel4rs_stack_bottom:",
+    ".skip {stack_size}",
+    "__sel4rs_stack_top:",
+    ".popsection",
+    ".pushsection .text._start,\"ax\",%progbits",
+    ".globl _start",
+    ".type _start,%function",
+    "_start:",
+    "    adrp x1, __sel4rs_stack_top",
+    "    add x1, x1, :lo12:__sel4rs_stack_top",
+    "    mov sp, x1",
+    "    mov x29, #0",
+    "    mov x30, #0",
+    "    mov x19, x0",
+    "    adrp x0, __ehdr_start",
+    "    add x0, x0, :lo12:__ehdr_start",
+    "    bl __sel4rs_self_relocate",
+    "    mov x1, x0",
+    "    mov x0, x19",
+    "    bl __sel4rs_rust_start",
+    "    udf #0",
+    ".size _start, . - _start",
+    ".popsection",
+    stack_size = const crate::INITIAL_STACK_SIZE,
+);

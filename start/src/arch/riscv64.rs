@@ -1,0 +1,148 @@
+//! riscv64 start code.
+
+// Self-relocation, in asm because it runs before any relocated data may be
+// used; the algorithm of the x86_64 routine, except that the dynamic section
+// is found through the program headers: a PC-relative reference to an
+// undefined weak `_DYNAMIC` (a static image) does not resolve to 0 on this
+// architecture. It takes the run-time address of the ELF header (a0), finds
+// PT_DYNAMIC and the PT_LOAD that maps the ELF header (file offset 0) among
+// the program headers, and takes load offset = run-time address of the ELF
+// header - that segment's p_vaddr. Then it walks DT_RELA, DT_RELASZ and
+// DT_RELAENT and, for each R_RISCV_RELATIVE (3) entry, stores addend +
+// offset at r_offset + offset. R_RISCV_NONE entries are skipped. Returns in
+// a0 the number of relocations applied (0 for an image without PT_DYNAMIC),
+// -1 for an unsupported relocation type (nothing after it is applied), -3
+// when no PT_LOAD maps the ELF header. Uses only a0-a7 and t0-t6
+// (caller-saved), no stack.
+core::arch::global_asm!(
+    ".pushsection .text.sel4rs_self_relocate,\"ax\",@progbits",
+    ".globl __sel4rs_self_relocate",
+    ".type __sel4rs_self_relocate,@function",
+    "__sel4rs_self_relocate:",
+    "    li t2, 0",
+    // Scan the program headers: a2 = phdr, a3 = remaining, a4 = entry size;
+    // t3/t6 = link address of the header segment / found, t4/t5 = p_vaddr
+    // of PT_DYNAMIC / found.
+    "    ld a2, 32(a0)",
+    "    add a2, a2, a0",
+    "    lhu a3, 56(a0)",
+    "    lhu a4, 54(a0)",
+    "    li t5, 0",
+    "    li t6, 0",
+    "1:  beqz a3, 2f",
+    "    lwu a5, 0(a2)",
+    "    li t0, 2",
+    "    bne a5, t0, 11f",
+    "    ld t4, 16(a2)",
+    "    li t5, 1",
+    "11: li t0, 1",
+    "    bne a5, t0, 12f",
+    "    bnez t6, 12f",
+    "    ld a5, 8(a2)",
+    "    bnez a5, 12f",
+    "    ld t3, 16(a2)",
+    "    li t6, 1",
+    "12: add a2, a2, a4",
+    "    addi a3, a3, -1",
+    "    j 1b",
+    "2:  beqz t5, 9f",
+    "    beqz t6, 8f",
+    // a6 = load offset, a1 = run-time address of the dynamic section.
+    "    sub a6, a0, t3",
+    "    add a1, t4, a6",
+    // Walk the dynamic section: a2 = DT_RELA, a3 = DT_RELASZ, a4 = DT_RELAENT.
+    "    li a2, 0",
+    "    li a3, 0",
+    "    li a4, 24",
+    "3:  ld a5, 0(a1)",
+    "    beqz a5, 4f",
+    "    ld a7, 8(a1)",
+    "    li t0, 7",
+    "    bne a5, t0, 31f",
+    "    mv a2, a7",
+    "31: li t0, 8",
+    "    bne a5, t0, 32f",
+    "    mv a3, a7",
+    "32: li t0, 9",
+    "    bne a5, t0, 33f",
+    "    mv a4, a7",
+    "33: addi a1, a1, 16",
+    "    j 3b",
+    "4:  beqz a2, 9f",
+    "    add a2, a2, a6",
+    "    add a3, a3, a2",
+    // Apply: a2 = entry, a3 = end.
+    "    li t1, 3",
+    "5:  bgeu a2, a3, 9f",
+    "    lwu a5, 8(a2)",
+    "    beqz a5, 6f",
+    "    bne a5, t1, 7f",
+    "    ld a5, 16(a2)",
+    "    add a5, a5, a6",
+    "    ld a7, 0(a2)",
+    "    add a7, a7, a6",
+    "    sd a5, 0(a7)",
+    "    addi t2, t2, 1",
+    "6:  add a2, a2, a4",
+    "    j 5b",
+    "7:  li a0, -1",
+    "    ret",
+    "8:  li a0, -3",
+    "    ret",
+    "9:  mv a0, t2",
+    "    ret",
+    ".size __sel4rs_self_relocate, . - __sel4rs_self_relocate",
+    ".popsection",
+);
+
+extern "C" {
+    fn __sel4rs_self_relocate(ehdr: *const u8) -> isize;
+}
+
+/// Applies the relative relocations of a position-independent image loaded
+/// with its ELF header at `ehdr`, for the address it is loaded at (found
+/// through the program headers). Returns the number applied, or a negative
+/// [`crate::RelocStatus`] code. This is the code `_start` runs on itself.
+///
+/// # Safety
+/// `ehdr` must point at the loaded ELF header of a complete, writable memory
+/// image of an ELF64 riscv64 file (program headers included), and nothing
+/// else may use the image's relocated data while this runs.
+pub unsafe fn self_relocate(ehdr: *const u8) -> isize {
+    // SAFETY: per the contract; the routine follows the RISC-V calling
+    // convention and touches only the image described by the headers.
+    unsafe { __sel4rs_self_relocate(ehdr) }
+}
+
+// The entry point. The kernel starts the root task with a0 = bootinfo and no
+// usable stack. Only PC-relative addressing (`lla`) until the relocations
+// are applied; `gp` is not used (no linker relaxation against it in a PIE).
+#[cfg(target_os = "none")]
+core::arch::global_asm!(
+    ".pushsection .bss.sel4rs_stack,\"aw\",@nobits",
+    ".p2align 12",
+    "__sel4rs_stack_bottom:",
+    ".skip {stack_size}",
+    "__sel4rs_stack_top:",
+    ".popsection",
+    ".pushsection .text._start,\"ax\",@progbits",
+    ".globl _start",
+    ".type _start,@function",
+    "_start:",
+    "    .option push",
+    "    .option norelax",
+    "    lla sp, __sel4rs_stack_top",
+    "    li fp, 0",
+    "    li ra, 0",
+    "    mv s1, a0",
+    "    lla a0, __ehdr_start",
+    "    call __sel4rs_self_relocate",
+    "    mv a1, a0",
+    "    mv a0, s1",
+    "    call __sel4rs_rust_start",
+    "    unimp",
+    "    .option pop",
+    ".size _start, . - _start",
+    ".popsection",
+    stack_size = const crate::INITIAL_STACK_SIZE,
+);
