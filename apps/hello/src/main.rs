@@ -94,7 +94,7 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     // A generated TCB method on the root task's own TCB (seL4 5.x takes the
     // priority alone, later kernels also the authority TCB).
     let me: Cap<TCB> = Cap::from_cptr(sel4_rootserver::sys::init_caps::CapInitThreadTCB as u64);
-    sel4_rootserver::sys::sel4_cfg_if! { label TCBSetSchedParams {
+    sel4_rootserver::sys::sel4_cfg_if! { kernel >= 9 && label TCBSetSchedParams {
         me.tcb_set_priority(me, 254)?;
     } else {
         me.tcb_set_priority(254)?;
