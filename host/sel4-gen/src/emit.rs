@@ -505,7 +505,10 @@ pub fn emit(t: &Tables) -> String {
     let mut prev = "";
     for line in text.lines() {
         let top = !line.starts_with(' ') && !line.is_empty();
-        if top && (prev == "}" || prev == "};" || (prev.ends_with(';') && !prev.starts_with(' '))) {
+        let prev_ends_item = prev == "}"
+            || prev == "};"
+            || (prev.ends_with(';') && !prev.starts_with([' ', '/', '#']));
+        if top && prev_ends_item {
             out.push('\n');
         }
         out.push_str(line);
@@ -870,11 +873,26 @@ fn api_items(t: &Tables) -> TokenStream {
     out
 }
 
+/// A `macro_export` macro of the generated file, named `name` through a
+/// `pub use` of `name_impl`: the generated file is included by `include!`,
+/// and a macro-expanded exported macro may not be named by a path from
+/// its own crate (rust-lang/rust#52234), while the re-export may. So every
+/// use, also inside `sel4-sys`, goes through the re-export.
+fn exported_macro(name: &str, doc_attrs: TokenStream, rules: TokenStream) -> TokenStream {
+    let (imp, name) = (ident(&format!("{name}_impl")), ident(name));
+    quote! {
+        #[doc(hidden)]
+        #[macro_export]
+        macro_rules! #imp { #rules }
+        #doc_attrs
+        pub use #imp as #name;
+    }
+}
+
 /// The hidden per-kind macro of `sel4_cfg_if!`: one arm per known name
 /// (the branch this configuration takes), then a compile error for any other
 /// name.
 fn kind_macro(set: &NameSet, t: &Tables) -> TokenStream {
-    let mac = ident(&format!("__sel4_cfg_if_{}", set.kind));
     let arms = set.names.iter().map(|(n, on)| {
         let n = ident(n);
         if *on {
@@ -890,18 +908,18 @@ fn kind_macro(set: &NameSet, t: &Tables) -> TokenStream {
     let d = "a name of another kernel version needs a version guard: ";
     let e = format!("`sel4_cfg_if! {{ kernel >= N && {} ", set.kind);
     let f = " { .. } else { .. } }`";
-    quote! {
-        #[doc(hidden)]
-        #[macro_export]
-        macro_rules! #mac {
+    exported_macro(
+        &format!("__sel4_cfg_if_{}", set.kind),
+        quote!(#[doc(hidden)]),
+        quote! {
             #(#arms)*
             ($other:ident $then:tt $else:tt) => {
                 compile_error!(concat!(
                     #a, stringify!($other), #b, #kernel, #c, #d, #e, stringify!($other), #f
                 ))
             };
-        }
-    }
+        },
+    )
 }
 
 /// `sel4_cfg_if!`: compile one branch or the other depending on whether the
@@ -935,29 +953,33 @@ fn cfg_if_macro(t: &Tables) -> TokenStream {
     let unknown_kind = format!("`: the kinds are {kinds_list}");
     let unknown_kind2 = " and `kernel >= N` (N a major version number)";
     let d = doc(&format!(
-        "Compiles `{{ then }}` when the configured kernel (seL4 {v}) has the named item, `{{ else }}` otherwise.\n\
+        "Compiles `{{ then }}` when the configured kernel (seL4 {v}) has the named item, \
+         `{{ else }}` otherwise.\n\
          \n\
-         Kinds: `config NAME` (a `CONFIG_` option without the prefix that is on), `syscall Name`,\n\
-         `label Name` (invocation label), `object Name` (object type), `init_cap Name`, and\n\
-         `kernel >= N` (the kernel's major version is at least N). `kernel >= N && <kind> <name>`\n\
-         holds when both do; use it for names that only some kernel versions have.\n\
+         Kinds: `config NAME` (a `CONFIG_` option without the prefix that is on), \
+         `syscall Name`, `label Name` (invocation label), `object Name` (object type), \
+         `init_cap Name`, and `kernel >= N` (the kernel's major version is at least N). \
+         `kernel >= N && <kind> <name>` holds when both do; use it for names that only some \
+         kernel versions have.\n\
          \n\
-         A name this kernel tree knows but the configuration disables (a config option that is\n\
-         off, a method of another architecture or of MCS) takes `else`. A name the tree does not\n\
-         know at all is a compile error: a misspelling, or a name of another kernel version,\n\
-         which needs the `kernel >= N &&` guard (checked only on kernels of version N and up).\n\
-         The branch not taken is dropped unexpanded, so it may use names this kernel lacks.\n\
+         A name this kernel tree knows but the configuration disables (a config option that \
+         is off, a method of another architecture or of MCS) takes `else`. A name the tree \
+         does not know at all is a compile error: a misspelling, or a name of another kernel \
+         version, which needs the `kernel >= N &&` guard (the name is then checked only on \
+         kernels of version N and up). The branch not taken is dropped unexpanded, so it may \
+         use names this kernel lacks.\n\
          \n\
          ```ignore\n\
-         sel4_sys::sel4_cfg_if! {{ config KERNEL_MCS {{ /* MCS */ }} else {{ /* not MCS */ }} }}\n\
-         sel4_sys::sel4_cfg_if! {{ kernel >= 10 && label TCBSetTLSBase {{ /* 10+ */ }} else {{ /* 5.x */ }} }}\n\
+         use sel4_sys::sel4_cfg_if;\n\
+         sel4_cfg_if! {{ config KERNEL_MCS {{ /* MCS */ }} else {{ /* not MCS */ }} }}\n\
+         sel4_cfg_if! {{ kernel >= 10 && label TCBSetTLSBase {{ /* 10+ */ }} else {{ }} }}\n\
          ```",
         v = t.version
     ));
-    quote! {
-        #d
-        #[macro_export]
-        macro_rules! sel4_cfg_if {
+    let main = exported_macro(
+        "sel4_cfg_if",
+        d,
+        quote! {
             (kernel >= $v:tt && $kind:ident $name:ident { $($then:tt)* } $(else { $($else:tt)* })?) => {
                 $crate::__sel4_cfg_if_kernel! {
                     $v
@@ -974,11 +996,12 @@ fn cfg_if_macro(t: &Tables) -> TokenStream {
                     "sel4_cfg_if!: unknown kind `", stringify!($kind), #unknown_kind, #unknown_kind2
                 ))
             };
-        }
-
-        #[doc(hidden)]
-        #[macro_export]
-        macro_rules! __sel4_cfg_if_kernel {
+        },
+    );
+    let kernel = exported_macro(
+        "__sel4_cfg_if_kernel",
+        quote!(#[doc(hidden)]),
+        quote! {
             #(#ge)*
             ($v:literal $then:tt { $($e:tt)* }) => { $($e)* };
             ($v:tt $then:tt $else:tt) => {
@@ -987,8 +1010,11 @@ fn cfg_if_macro(t: &Tables) -> TokenStream {
                     "` needs a major version number, e.g. `kernel >= 12`"
                 ))
             };
-        }
-
+        },
+    );
+    quote! {
+        #main
+        #kernel
         #helpers
     }
 }

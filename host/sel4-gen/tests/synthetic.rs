@@ -242,12 +242,20 @@ fn try_new_refuses_values_that_do_not_fit() {
     assert_eq!(CapRights::try_new(2, 0, 0, 0), None);
 }
 
+// by path from inside the including crate, as sel4-sys's own modules use it
+mod inner {
+    pub fn guarded() -> u8 {
+        crate::sel4_cfg_if! { kernel >= 12 && config PRINTING { 1 } else { 0 } }
+    }
+}
+
 // item position: the branch not taken may use names this kernel lacks
 sel4_cfg_if! { config PRINTING { fn printing() -> bool { true } } else { fn printing() -> u8 { nope } } }
 
 #[test]
 fn cfg_if_takes_the_branch_this_kernel_has() {
     assert!(printing());
+    assert_eq!(inner::guarded(), 1);
     let mut v = Vec::new();
     sel4_cfg_if! { config PRINTING { v.push(1); } else { v.push(0); } }
     // off in gen_config.json; declared by the tree only; an MCS syscall
