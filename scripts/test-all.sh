@@ -94,6 +94,10 @@ stage="$build/kernel"
 # 3. Generated tables against the kernel's own generated headers.
 step cross-check env SEL4_KERNEL="$stage" cargo test -p sel4-gen --test cross_check -- --ignored
 
+# 3b. The manifest-only stage of scripts/dev-stage.sh against the built one,
+#     and the sel4 crate's host and doc tests on it.
+step dev-stage "$repo/scripts/check-dev-stage.sh" "$build"
+
 # 4. The start code's relocator on the real PIE root server image.
 step relocate-pie env SEL4RS_PIE_IMAGE="$build/images/hello/rootserver.elf" \
     cargo test -p sel4-start --test relocate_pie -- --ignored

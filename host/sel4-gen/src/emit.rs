@@ -978,7 +978,7 @@ fn cfg_if_macro(t: &Tables) -> TokenStream {
     ));
     let main = exported_macro(
         "sel4_cfg_if",
-        d,
+        quote!(#d #[doc(inline)]),
         quote! {
             (kernel >= $v:tt && $kind:ident $name:ident { $($then:tt)* } $(else { $($else:tt)* })?) => {
                 $crate::__sel4_cfg_if_kernel! {
