@@ -55,7 +55,11 @@ fn make_tree(root: &Path) {
     write(
         root,
         &format!("{l}/mode_include/64/sel4/shared_types.bf"),
-        "base 64\nblock seL4_MessageInfo {\n field label 52\n field capsUnwrapped 3\n field extraCaps 2\n field length 7\n}\nblock seL4_CapRights {\n padding 60\n field capAllowGrantReply 1\n field capAllowGrant 1\n field capAllowRead 1\n field capAllowWrite 1\n}\n",
+        "base 64\nblock seL4_MessageInfo {\n field label 52\n field capsUnwrapped 3\n field extraCaps 2\n field length 7\n}\nblock seL4_CapRights {\n padding 60\n field capAllowGrantReply 1\n field capAllowGrant 1\n field capAllowRead 1\n field capAllowWrite 1\n}\n\
+         -- seL4 5.x's seL4_CapData (types_64.bf)\n\
+         block Guard {\n padding 32\n field CapDataType 1\n padding 5\n field GuardBits 18\n field GuardSize 6\n padding 2\n}\n\
+         block Badge {\n padding 32\n field CapDataType 1\n padding 3\n field Badge 28\n}\n\
+         tagged_union seL4_CapData CapDataType {\n tag Badge 0\n tag Guard 1\n}\n",
     );
     write(
         root,
@@ -228,6 +232,18 @@ fn bitfields() {
     let r = CapRights::new(1, 0, 1, 1);
     assert_eq!(r.0, 0b1011);
     assert_eq!(r.get_cap_allow_grant(), 0);
+}
+
+#[test]
+fn one_word_tagged_union_from_its_blocks() {
+    use core::convert::TryFrom;
+    assert_eq!(CapData::new_guard(3, 10).0, (1 << 31) | (3 << 8) | (10 << 2));
+    assert_eq!(CapData::try_new_guard(1 << 18, 0), None);
+    assert_eq!(CapData::try_new_guard(0, 64), None);
+    assert_eq!(CapData::new_badge(0x5).0, 0x5);
+    assert_eq!(CapData::try_new_badge(1 << 28), None);
+    assert_eq!(CapData::try_from(0xffu64), Ok(CapData(0xff)));
+    assert_eq!(CapData::try_from(1u64 << 28), Err(1 << 28));
 }
 
 #[test]
