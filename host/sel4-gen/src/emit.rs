@@ -508,7 +508,9 @@ pub fn emit(t: &Tables) -> String {
         let prev_ends_item = prev == "}"
             || prev == "};"
             || (prev.ends_with(';') && !prev.starts_with([' ', '/', '#']));
-        if top && prev_ends_item {
+        // and between the items of an impl block or module
+        let inner_item = prev == "    }" && line.starts_with("    ") && !line.starts_with("    }");
+        if (top && prev_ends_item) || inner_item {
             out.push('\n');
         }
         out.push_str(line);
