@@ -121,6 +121,12 @@ if [ "$SEL4RS_ARCH" = x86_64 ]; then
     step system-kernel env SEL4_KERNEL="$stage" cargo test -p sel4-system-builder --test cli -- --ignored
 fi
 
+# 3c. The manifest-only stage of scripts/dev-stage.sh against the built one,
+#     and the sel4 crate's host and doc tests on it (x86_64 configurations).
+if [ "$SEL4RS_ARCH" = x86_64 ]; then
+    step dev-stage "$repo/scripts/check-dev-stage.sh" "$build"
+fi
+
 # 4. The start code's relocator on the real PIE root server image (x86_64:
 #    the test runs the asm routine on the host; on aarch64 and riscv64 the
 #    hello image runs away from its link address instead, see

@@ -4,9 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-const HOWTO: &str = "build a kernel stage first with scripts/ or cmake (see README), then set \
-                     SEL4_KERNEL to the absolute path of the stage folder (the one with \
-                     sel4-kernel.json)";
+const HOWTO: &str = "set SEL4_KERNEL to the absolute path of a kernel stage (the folder with \
+                     sel4-kernel.json): a built one (scripts/boot-example.sh or cmake leave \
+                     build/sel4-registry/kernel, see README), or, for cargo check/clippy/doc and \
+                     rust-analyzer without building a kernel, the manifest-only stage that \
+                     scripts/dev-stage.sh prints";
 
 fn main() {
     println!("cargo:rerun-if-env-changed=SEL4_KERNEL");

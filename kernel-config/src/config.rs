@@ -1,7 +1,7 @@
 //! Kernel configuration values: `autoconf.h` (5.x Makefile builds, typed with
 //! the tree's Kconfig files) and `gen_config.json` (CMake builds).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::{err, BuildSystem, ConfigMap, Error, Result, Stage};
@@ -55,12 +55,15 @@ pub fn parse_c_int(s: &str) -> Option<i128> {
     Some(if neg { -v } else { v })
 }
 
-/// Type of a Kconfig symbol (5.x trees).
+/// Type of a Kconfig symbol (5.x trees) or CMake option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum KType {
     Bool,
     Int,
     Str,
+    /// Set by `config_set`: known to exist, type not declared (keeps the
+    /// guessed type).
+    Undeclared,
 }
 
 /// The configuration of one kernel build: C names (`CONFIG_...`) -> values.
@@ -69,6 +72,13 @@ pub struct Config {
     values: ConfigMap,
     /// Files the values came from (for rerun-if-changed).
     pub sources: Vec<PathBuf>,
+    /// Every option the kernel tree declares, for any architecture or
+    /// platform (`CONFIG_` names): the Kconfig files of a 5.x tree, the
+    /// `config_option`/`config_string`/`config_choice`/`config_set`/
+    /// `declare_platform` calls of a CMake tree. With the names of
+    /// [`Config::iter`] this is the set of option names this kernel knows;
+    /// options outside it are misspelt or belong to other kernel versions.
+    pub declared: BTreeSet<String>,
 }
 
 impl Config {
@@ -83,19 +93,27 @@ impl Config {
     /// headers with `#define CONFIG_X value` lines.
     pub fn load(stage: &Stage) -> Result<Config> {
         let mut cfg = Config::new();
-        let kconfig = if stage.build_system == BuildSystem::Make {
+        let declared = if stage.build_system == BuildSystem::Make {
             for (k, v) in implied_make_defines(stage) {
                 cfg.insert(k, v);
             }
             read_kconfig_types(&stage.source_dir)
-        } else if stage
-            .config_files
-            .iter()
-            .any(|f| f.extension().map_or(true, |e| e != "json"))
-        {
-            // seL4 12.x: `gen_config.h` headers, typed with the tree's
-            // config_option/config_string/config_choice declarations.
+        } else {
             read_cmake_config_types(&stage.source_dir)
+        };
+        cfg.declared = declared.keys().map(|k| format!("CONFIG_{k}")).collect();
+        let kconfig = if stage.build_system == BuildSystem::Make
+            || stage
+                .config_files
+                .iter()
+                .any(|f| f.extension().map_or(true, |e| e != "json"))
+        {
+            // seL4 5.x `autoconf.h` and 12.x `gen_config.h` headers, typed
+            // with the tree's declarations.
+            declared
+                .into_iter()
+                .filter(|(_, t)| *t != KType::Undeclared)
+                .collect()
         } else {
             BTreeMap::new()
         };
@@ -257,6 +275,17 @@ impl Config {
         })
     }
 
+    /// Whether this kernel knows the option `name` (`CONFIG_` added when
+    /// missing): it has a value or the tree declares it.
+    pub fn knows(&self, name: &str) -> bool {
+        let name = if name.starts_with("CONFIG_") {
+            name.to_string()
+        } else {
+            format!("CONFIG_{name}")
+        };
+        self.values.contains_key(&name) || self.declared.contains(&name)
+    }
+
     /// All values, sorted by name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.values.iter().map(|(k, v)| (k.as_str(), v))
@@ -288,7 +317,7 @@ fn typed_value(value: &str, ty: Option<KType>) -> Value {
             None => Value::Str(v.to_string()),
         },
         Some(KType::Str) => Value::Str(v.to_string()),
-        None => {
+        Some(KType::Undeclared) | None => {
             if is_yes || v == "1" {
                 Value::Bool(true)
             } else if let Some(n) = parse_c_int(v) {
@@ -383,7 +412,9 @@ fn collect_cmake_files(dir: &Path, out: &mut Vec<PathBuf>, depth: u32) {
             if depth > 0 {
                 collect_cmake_files(&p, out, depth - 1);
             }
-        } else if p.extension().is_some_and(|e| e == "cmake") {
+        } else if p.extension().is_some_and(|e| e == "cmake")
+            || p.file_name().is_some_and(|n| n == "CMakeLists.txt")
+        {
             out.push(p);
         }
     }
@@ -468,14 +499,19 @@ fn cmake_calls(text: &str, func: &str) -> Vec<Vec<String>> {
 fn parse_cmake_config_types(text: &str, types: &mut BTreeMap<String, KType>) {
     let name_ok =
         |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    for (func, ty) in [
-        ("config_option", KType::Bool),
-        ("config_string", KType::Int),
-        ("config_choice", KType::Int),
+    for (func, ty, at) in [
+        ("config_option", KType::Bool, 1),
+        ("config_string", KType::Int, 1),
+        ("config_choice", KType::Int, 1),
+        ("config_set", KType::Undeclared, 1),
+        ("declare_platform", KType::Bool, 2),
     ] {
         for args in cmake_calls(text, func) {
-            if let Some(name) = args.get(1).filter(|n| name_ok(n)) {
-                types.entry(name.clone()).or_insert(ty);
+            if let Some(name) = args.get(at).filter(|n| name_ok(n)) {
+                let t = types.entry(name.clone()).or_insert(ty);
+                if *t == KType::Undeclared {
+                    *t = ty;
+                }
             }
             if func == "config_choice" {
                 // "value;CacheName;CONFIG_NAME[;condition...]"
@@ -638,6 +674,12 @@ config_choice(
 my_config_option(KernelNot NOT_THIS "x")
 config_set(KernelWordSize WORD_SIZE 64)
 "#;
+        let mut platforms = BTreeMap::new();
+        parse_cmake_config_types(
+            "declare_platform(pc99 KernelPlatPC99 PLAT_PC99 KernelArchX86)\n",
+            &mut platforms,
+        );
+        assert_eq!(platforms.get("PLAT_PC99"), Some(&KType::Bool));
         let mut types = BTreeMap::new();
         parse_cmake_config_types(text, &mut types);
         assert_eq!(types.get("MAX_NUM_NODES"), Some(&KType::Int));
@@ -647,7 +689,8 @@ config_set(KernelWordSize WORD_SIZE 64)
         assert_eq!(types.get("LIB_SEL4_PUBLIC_SYMBOLS"), Some(&KType::Bool));
         assert_eq!(types.get("COMMENTED"), None);
         assert_eq!(types.get("NOT_THIS"), None);
-        assert_eq!(types.len(), 5);
+        assert_eq!(types.get("WORD_SIZE"), Some(&KType::Undeclared));
+        assert_eq!(types.len(), 6);
         // A 12.x gen_config.h: `1` is a number for config_string options.
         let c = Config::parse_autoconf_typed(
             "#define CONFIG_MAX_NUM_NODES 1\n#define CONFIG_FASTPATH 1\n\

@@ -34,6 +34,13 @@ pub struct KernelFiles {
     /// `types.h` of the arch and sel4_arch levels (`seL4_UserContext`,
     /// `seL4_VCPUContext`, `seL4_X86_VMAttributes`, ...), arch first.
     pub types_h: Vec<PathBuf>,
+    /// The interface XML files of the tree's other architectures (read only
+    /// for the names they declare: `sel4_cfg_if!` knows every invocation
+    /// label of the tree, not only this architecture's).
+    pub other_interfaces: Vec<PathBuf>,
+    /// The `objecttype.h` files of the tree's other architectures (names
+    /// only, as [`KernelFiles::other_interfaces`]).
+    pub other_objecttypes: Vec<PathBuf>,
 }
 
 /// The C headers the kernel build generated from the same XML files; used only
@@ -193,7 +200,39 @@ impl KernelFiles {
                 sarch_inc.join("sel4/sel4_arch/types.h"),
             )?,
         ];
+        let (sel4_arch_xml, arch_xml) = if new_api_names(&lib) {
+            ("object-api-sel4-arch.xml", "object-api-arch.xml")
+        } else {
+            ("sel4arch.xml", "sel4arch.xml")
+        };
+        let mut other_interfaces = Vec::new();
+        let mut other_objecttypes = Vec::new();
+        for (level, xml, header) in [
+            (
+                "sel4_arch_include",
+                sel4_arch_xml,
+                "sel4/sel4_arch/objecttype.h",
+            ),
+            ("arch_include", arch_xml, "sel4/arch/objecttype.h"),
+        ] {
+            for dir in subfolders(&lib.join(level)) {
+                for (file, out) in [
+                    (dir.join("interfaces").join(xml), &mut other_interfaces),
+                    (dir.join(header), &mut other_objecttypes),
+                ] {
+                    let ours = file == interface_sel4_arch
+                        || file == interface_arch
+                        || file == objecttype_sel4_arch
+                        || file == objecttype_arch;
+                    if file.is_file() && !ours {
+                        out.push(file);
+                    }
+                }
+            }
+        }
         Ok(KernelFiles {
+            other_interfaces,
+            other_objecttypes,
             bootinfo_types_h,
             shared_types_h,
             types_h,
@@ -227,8 +266,29 @@ impl KernelFiles {
         v.extend(self.types_h.iter().map(PathBuf::as_path));
         v.extend(self.bitfields.iter().map(PathBuf::as_path));
         v.extend(self.constants.iter().map(PathBuf::as_path));
+        v.extend(self.other_interfaces.iter().map(PathBuf::as_path));
+        v.extend(self.other_objecttypes.iter().map(PathBuf::as_path));
         v
     }
+}
+
+/// Whether libsel4 has the 10.x+ interface file names (`object-api*.xml`).
+fn new_api_names(lib: &Path) -> bool {
+    lib.join("include/interfaces/object-api.xml").is_file()
+}
+
+/// The folders in `dir`, sorted (none when `dir` is missing).
+fn subfolders(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
 }
 
 impl GeneratedHeaders {

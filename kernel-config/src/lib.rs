@@ -99,7 +99,7 @@ impl Stage {
         let dir = dir.as_ref();
         if !dir.is_dir() {
             return err(format!(
-                "kernel stage {}: no such folder (a stage is the folder with {} made by a kernel build)",
+                "kernel stage {}: no such folder (a stage is the folder with {} made by a kernel build or by scripts/dev-stage.sh)",
                 dir.display(),
                 MANIFEST_NAME
             ));

@@ -322,7 +322,7 @@ where
         // CSpace/VSpace data and an authority for priorities; 5.x takes
         // seL4_CapData_t and the caller's own MCP.
         sel4_sys::sel4_cfg_if! {
-            label TCBSetTLSBase {
+            kernel >= 10 && label TCBSetTLSBase {
                 tcb.tcb_set_space(fault_ep.cptr(), cspace, 0, vspace, 0)
                     .map_err(step("TCB_SetSpace"))?;
                 if let Some(mcp) = b.mcp {
@@ -349,7 +349,7 @@ where
         tcb.tcb_write_registers(false, 0, sel4_sys::UserContext::WORDS as Word, &ctx)
             .map_err(step("TCB_WriteRegisters"))?;
         sel4_sys::sel4_cfg_if! {
-            label TCBSetTLSBase {
+            kernel >= 10 && label TCBSetTLSBase {
                 tcb.tcb_set_tls_base(tp as Word).map_err(step("TCB_SetTLSBase"))?;
             }
         }

@@ -101,7 +101,7 @@ impl Deref for BootInfo {
 
 /// A short description of the kernel configuration, for the boot line.
 pub fn config_summary() -> &'static str {
-    let mcs = sel4_sys::sel4_cfg_if! { config KERNEL_MCS { true } else { false } };
+    let mcs = sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS { true } else { false } };
     match (sel4_sys::config::DEBUG_BUILD, mcs) {
         (true, false) => "debug",
         (true, true) => "debug,mcs",
@@ -141,7 +141,7 @@ pub(crate) fn init_runtime_caps(bi: &BootInfo) {
     let _ = bi;
     #[cfg(target_arch = "x86_64")]
     sel4_sys::sel4_cfg_if! {
-        label X86IOPortControlIssue {
+        kernel >= 10 && label X86IOPortControlIssue {
             // seL4 10+: issue an IOPort cap for the debug-exit port from the
             // I/O port control cap into the runtime's reserved slot.
             use sel4_sys::{cap_type, Cap};

@@ -294,7 +294,7 @@ pub fn tls_image() -> Result<sel4_start::tls::TlsImage, sel4_start::tls::TlsErro
 /// TCB_SetTLSBase save FS base on every switch and need nothing.
 pub fn initial_tls_base_needs_fix() -> bool {
     sel4_sys::sel4_cfg_if! {
-        label TCBSetTLSBase {
+        kernel >= 10 && label TCBSetTLSBase {
             false
         } else {
             !INITIAL_TLS_FIXED.load(core::sync::atomic::Ordering::Acquire)
@@ -374,7 +374,7 @@ fn write_initial_tls_base() -> Result<(), TlsFixError> {
     ctx.rsp = ctx.r14;
     let tp = INITIAL_TP.load(core::sync::atomic::Ordering::Relaxed) as Word;
     sel4_sys::sel4_cfg_if! {
-        label TCBSetTLSBase { ctx.fs_base = tp; } else { ctx.tls_base = tp; }
+        kernel >= 10 && label TCBSetTLSBase { ctx.fs_base = tp; } else { ctx.tls_base = tp; }
     }
     tcb.tcb_write_registers(false, 0, words, &ctx)
         .map_err(TlsFixError::Kernel)

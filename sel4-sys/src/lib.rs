@@ -23,6 +23,10 @@
 //!
 //! Errors come back as [`InvocationError`] with the kernel's detail words;
 //! fault messages decode with [`Fault::decode`].
+//!
+//! These methods are exact to the configured kernel's XML, so their
+//! signatures change between kernel versions and configurations; the `sel4`
+//! crate gives each operation one signature on every supported kernel.
 #![no_std]
 
 #[cfg(target_arch = "x86_64")]

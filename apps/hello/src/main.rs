@@ -2,6 +2,8 @@
 //!
 //! Logs a summary of bootinfo, uses the heap, retypes a notification out of
 //! untyped memory, signals and polls it, and ends the system with success.
+//! Kernel objects are used through the `sel4` crate's typed API, the same
+//! code on every supported kernel.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -10,10 +12,10 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use log::info;
-use sel4_rootserver::cnode::{self, ALL_RIGHTS};
+use sel4::prelude::*;
+use sel4::{init, CapData, CapRights};
 use sel4_rootserver::{
-    entry, println, AllocError, BootInfo, Cap, Error, Notification, SlotAllocator, Untyped,
-    UntypedExt, TCB,
+    entry, println, AllocError, BootInfo, Cap, Error, Notification, SlotAllocator, Untyped, TCB,
 };
 
 entry!(main);
@@ -80,26 +82,14 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     // A notification out of that untyped, signalled and polled.
     let mut slots = SlotAllocator::new(empty.start as u64, empty.end as u64);
     let untyped: Cap<Untyped> = Cap::from_cptr(slot);
-    let ntfn: Cap<Notification> = untyped.retype(slots.alloc()?)?;
+    let ntfn: Cap<Notification> = untyped.retype_one(init::CNODE, slots.alloc()?)?;
     info!("notification at slot {:#x}", ntfn.cptr());
     // Signals through a badged copy, so that a poll tells them apart from
     // "nothing signalled" (badge 0).
-    let (root, depth) = (cnode::root(), cnode::depth());
-    let badged: Cap<Notification> = Cap::from_cptr(slots.alloc()?);
-    // seL4 5.x takes the badge as seL4_CapData_t, later kernels as a word.
-    #[allow(clippy::useless_conversion)]
-    let badge = 0x5u64
-        .try_into()
-        .map_err(|_| Error::BadgeTooLarge { badge: 0x5 })?;
-    root.cnode_mint(
-        badged.cptr(),
-        depth,
-        root,
-        ntfn.cptr(),
-        depth,
-        ALL_RIGHTS,
-        badge,
-    )?;
+    let badge = CapData::badge(0x5).map_err(|_| Error::BadgeTooLarge { badge: 0x5 })?;
+    let copy = init::CNODE.slot(slots.alloc()?);
+    copy.mint_from(init::CNODE.slot_of(ntfn), CapRights::ALL, badge)?;
+    let badged: Cap<Notification> = copy.cap();
     let before = ntfn.poll();
     badged.signal();
     let after = ntfn.poll();
@@ -110,17 +100,12 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
         return Err(Error::Check("notification signal and poll"));
     }
 
-    // A generated TCB method on the root task's own TCB (seL4 5.x takes the
-    // priority alone, later kernels also the authority TCB).
-    let me: Cap<TCB> = Cap::from_cptr(sel4_rootserver::sys::init_caps::CapInitThreadTCB as u64);
-    sel4_rootserver::sys::sel4_cfg_if! { label TCBSetSchedParams {
-        me.tcb_set_priority(me, 254)?;
-    } else {
-        me.tcb_set_priority(254)?;
-    } }
+    // The root task's own TCB: one signature on every kernel (seL4 5.x
+    // checks against the caller's MCP, later kernels the authority's).
+    init::TCB.set_priority(init::TCB, 254)?;
     // An invocation error with its detail: an empty slot is no TCB.
     let empty: Cap<TCB> = Cap::from_cptr(slots.alloc()?);
-    match empty.tcb_suspend() {
+    match empty.suspend() {
         Err(sel4_rootserver::InvocationError::InvalidCapability { argument: 0 }) => {}
         other => {
             println!("suspending an empty slot gave {other:?}");

@@ -4,11 +4,13 @@
 //! and so on).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
 
 use kernel_config::Config;
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote};
 use roxmltree::Document;
 
+use crate::emit::{doc, ident};
 use crate::interface::Condition;
 
 /// One `<param>` of a method.
@@ -164,11 +166,36 @@ pub fn enabled_methods(files: &[&ApiFile], config: &Config) -> Result<Vec<Method
     Ok(out)
 }
 
+/// The method ids of one interface file whose condition holds, in file
+/// order, as the kernel's `invocation_header_gen.py` lists them: a method id
+/// repeated with the same condition counts once (the labels of that file).
+pub fn label_ids(f: &ApiFile, config: &Config) -> Result<Vec<String>, String> {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut out: Vec<String> = Vec::new();
+    for m in &f.methods {
+        let key = (m.id.clone(), m.condition.to_cpp());
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        if m.condition.eval(config)? {
+            if out.contains(&m.id) {
+                return Err(format!(
+                    "method id {} is enabled twice for this config",
+                    m.id
+                ));
+            }
+            out.push(m.id.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// How a parameter type travels.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
     /// An integer of `bits` bits (`seL4_Word`, `seL4_Uint8`, `int`, ...),
-    /// Rust type `rust`.
+    /// Rust type `rust` (a path such as `crate::Word` or `u8`).
     Int { bits: u32, rust: String },
     /// `seL4_Bool`: one bit in the message, `bool` in Rust.
     Bool,
@@ -183,6 +210,15 @@ pub enum Kind {
     Struct { rust: String, fields: Vec<String> },
 }
 
+/// Tokens of a Rust path written as text (`crate::Word`, `u8`).
+fn path(p: &str) -> TokenStream {
+    let parts = p.split("::").map(|s| match s {
+        "crate" | "super" | "self" => proc_macro2::Ident::new(s, proc_macro2::Span::call_site()),
+        s => ident(s),
+    });
+    quote!(#(#parts)::*)
+}
+
 impl Kind {
     /// Bits the parameter takes in the message.
     pub fn bits(&self, word: u32) -> u32 {
@@ -195,21 +231,27 @@ impl Kind {
     }
 
     /// Rust type of an input parameter.
-    pub fn rust_in(&self) -> String {
+    pub fn rust_in(&self) -> TokenStream {
         match self {
-            Kind::Int { rust, .. } => rust.clone(),
-            Kind::Bool => "bool".into(),
-            Kind::Bitfield { rust } | Kind::WordAlias { rust } => rust.clone(),
-            Kind::Cap { marker: None } => "crate::CPtr".into(),
-            Kind::Cap { marker: Some(m) } => format!("crate::Cap<cap_type::{m}>"),
-            Kind::Struct { rust, .. } => format!("&{rust}"),
+            Kind::Int { rust, .. } => path(rust),
+            Kind::Bool => quote!(bool),
+            Kind::Bitfield { rust } | Kind::WordAlias { rust } => path(rust),
+            Kind::Cap { marker: None } => quote!(crate::CPtr),
+            Kind::Cap { marker: Some(m) } => {
+                let m = ident(m);
+                quote!(crate::Cap<cap_type::#m>)
+            }
+            Kind::Struct { rust, .. } => {
+                let r = path(rust);
+                quote!(&#r)
+            }
         }
     }
 
     /// Rust type of an output parameter.
-    pub fn rust_out(&self) -> String {
+    pub fn rust_out(&self) -> TokenStream {
         match self {
-            Kind::Struct { rust, .. } => rust.clone(),
+            Kind::Struct { rust, .. } => path(rust),
             k => k.rust_in(),
         }
     }
@@ -264,9 +306,10 @@ pub struct Types {
 
 impl Types {
     /// Types for the given XML files; `bitfield_names` are the Rust names of
-    /// the generated one-word bitfield types (`CapRights`, ...);
-    /// `c_structs` are the word structs of the C headers (authoritative for
-    /// the struct's length, as the stub generator's fixed sizes are).
+    /// the generated one-word bitfield types (`CapRights`, ..., and
+    /// `CapData` of 5.x's tagged union); `c_structs` are the word structs of
+    /// the C headers (authoritative for the struct's length, as the stub
+    /// generator's fixed sizes are).
     pub fn new(
         files: &[&ApiFile],
         bitfield_names: &[String],
@@ -298,10 +341,6 @@ impl Types {
         for b in bitfield_names {
             t.bitfields.insert(format!("seL4_{b}_t"), b.clone());
         }
-        // 5.x's seL4_CapData_t is a tagged union; it travels as one word.
-        t.bitfields
-            .entry("seL4_CapData_t".into())
-            .or_insert_with(|| "CapData".into());
         Ok(t)
     }
 
@@ -358,15 +397,60 @@ pub fn positions(sizes: &[u32], word: u32) -> Vec<(u32, u32)> {
     out
 }
 
+/// One input parameter's share of a message word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum In {
+    /// The whole word is the parameter (`seL4_Word`, `seL4_Uint64`).
+    Word(String),
+    /// A word-sized integer of another Rust type: `param as Word`.
+    Cast(String),
+    /// A small integer or bool: `(param as Word & mask) << shift`.
+    Packed {
+        param: String,
+        mask: u64,
+        shift: u32,
+    },
+    /// A field of a struct of words: `param.field`.
+    Field { param: String, field: String },
+    /// A bitfield or word enum: `param.0`.
+    Inner(String),
+}
+
+/// How one output parameter is read from the reply words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Out {
+    /// Reply word `word` as it is.
+    Word(u32),
+    /// Reply word `word` as a word-sized integer of type `rust`.
+    Cast { word: u32, rust: String },
+    /// Bits `shift..shift + width(mask)` of reply word `word`, as `rust`.
+    Packed {
+        word: u32,
+        shift: u32,
+        mask: u64,
+        rust: String,
+    },
+    /// Bit `shift` of reply word `word`.
+    Bool { word: u32, shift: u32 },
+    /// A struct of words starting at reply word `first`.
+    Struct {
+        rust: String,
+        fields: Vec<String>,
+        first: u32,
+    },
+    /// A bitfield or word enum: `rust(reply word)`.
+    Wrap { rust: String, word: u32 },
+}
+
 /// The marshalling of one method.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     /// Extra capabilities (not the invoked one), in order: (name, kind).
     pub caps: Vec<(String, Kind)>,
-    /// Input words: per word, the Rust expressions OR-ed into it.
-    pub words: Vec<Vec<String>>,
-    /// Outputs: (name, kind, Rust expressions reading them from `reply`).
-    pub outputs: Vec<(String, Kind, String)>,
+    /// Input words: per word, the parameters OR-ed into it.
+    pub words: Vec<Vec<In>>,
+    /// Outputs: (name, kind, where in the reply).
+    pub outputs: Vec<(String, Kind, Out)>,
 }
 
 /// A valid Rust identifier for a parameter name.
@@ -379,6 +463,11 @@ pub fn param_ident(name: &str) -> String {
         }
         _ => n,
     }
+}
+
+/// Whether a Rust integer type is the word itself.
+fn is_word(rust: &str) -> bool {
+    rust == "crate::Word" || rust == "u64"
 }
 
 /// Computes the marshalling of `m`.
@@ -407,10 +496,10 @@ pub fn plan(m: &Method, types: &Types) -> Result<Plan, String> {
         }
     }
     let sizes: Vec<u32> = std_in.iter().map(|(_, k)| k.bits(w)).collect();
-    let mut words: Vec<Vec<String>> = Vec::new();
+    let mut words: Vec<Vec<In>> = Vec::new();
     for ((name, k), (first, bits)) in std_in.iter().zip(positions(&sizes, w)) {
         let word = (first / w) as usize;
-        let off = first % w;
+        let shift = first % w;
         let need = word + (bits.div_ceil(w)).max(1) as usize;
         while words.len() < need {
             words.push(Vec::new());
@@ -418,25 +507,25 @@ pub fn plan(m: &Method, types: &Types) -> Result<Plan, String> {
         match k {
             Kind::Struct { fields, .. } => {
                 for (i, f) in fields.iter().enumerate() {
-                    words[word + i].push(format!("{name}.{f}"));
+                    words[word + i].push(In::Field {
+                        param: name.clone(),
+                        field: f.clone(),
+                    });
                 }
             }
-            Kind::Bitfield { .. } | Kind::WordAlias { .. } => words[word].push(format!("{name}.0")),
-            Kind::Int { rust, .. } if bits == w => {
-                if rust == "crate::Word" || rust == "u64" {
-                    words[word].push(name.clone())
-                } else {
-                    words[word].push(format!("({name} as crate::Word)"))
-                }
+            Kind::Bitfield { .. } | Kind::WordAlias { .. } => {
+                words[word].push(In::Inner(name.clone()))
             }
-            Kind::Int { .. } | Kind::Bool => {
-                let mask = (1u64 << bits) - 1;
-                let mut e = format!("(({name} as crate::Word) & {mask:#x})");
-                if off != 0 {
-                    e = format!("({e} << {off})");
-                }
-                words[word].push(e);
-            }
+            Kind::Int { rust, .. } if bits == w => words[word].push(if is_word(rust) {
+                In::Word(name.clone())
+            } else {
+                In::Cast(name.clone())
+            }),
+            Kind::Int { .. } | Kind::Bool => words[word].push(In::Packed {
+                param: name.clone(),
+                mask: (1u64 << bits) - 1,
+                shift,
+            }),
             Kind::Cap { .. } => unreachable!("caps are split out above"),
         }
     }
@@ -447,40 +536,37 @@ pub fn plan(m: &Method, types: &Types) -> Result<Plan, String> {
     let mut outputs = Vec::new();
     for ((name, k), (first, bits)) in outs.into_iter().zip(positions(&sizes, w)) {
         let word = first / w;
-        let off = first % w;
-        let rd = |i: u32| format!("reply.word({i})");
-        let shifted = |i: u32, off: u32| {
-            if off == 0 {
-                rd(i)
-            } else {
-                format!("(reply.word({i}) >> {off})")
-            }
-        };
-        let e = match &k {
-            Kind::Struct { rust, fields } => {
-                let fs: Vec<String> = fields
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| format!("{f}: {}", rd(word + i as u32)))
-                    .collect();
-                format!("{rust} {{ {} }}", fs.join(", "))
-            }
-            Kind::Bitfield { rust } | Kind::WordAlias { rust } => format!("{rust}({})", rd(word)),
+        let shift = first % w;
+        let o = match &k {
+            Kind::Struct { rust, fields } => Out::Struct {
+                rust: rust.clone(),
+                fields: fields.clone(),
+                first: word,
+            },
+            Kind::Bitfield { rust } | Kind::WordAlias { rust } => Out::Wrap {
+                rust: rust.clone(),
+                word,
+            },
             Kind::Int { rust, .. } if bits == w => {
-                if rust == "crate::Word" || rust == "u64" {
-                    rd(word)
+                if is_word(rust) {
+                    Out::Word(word)
                 } else {
-                    format!("({} as {rust})", rd(word))
+                    Out::Cast {
+                        word,
+                        rust: rust.clone(),
+                    }
                 }
             }
-            Kind::Int { rust, .. } => {
-                let mask = (1u64 << bits) - 1;
-                format!("({} & {mask:#x}) as {rust}", shifted(word, off))
-            }
-            Kind::Bool => format!("{} & 1 != 0", shifted(word, off)),
+            Kind::Int { rust, .. } => Out::Packed {
+                word,
+                shift,
+                mask: (1u64 << bits) - 1,
+                rust: rust.clone(),
+            },
+            Kind::Bool => Out::Bool { word, shift },
             Kind::Cap { .. } => unreachable!("rejected above"),
         };
-        outputs.push((name, k, e));
+        outputs.push((name, k, o));
     }
     Ok(Plan {
         caps,
@@ -489,57 +575,162 @@ pub fn plan(m: &Method, types: &Types) -> Result<Plan, String> {
     })
 }
 
+fn hex(v: u64) -> Literal {
+    format!("{v:#x}")
+        .parse()
+        .expect("a hexadecimal literal is a literal")
+}
+
+impl In {
+    /// The Rust expression of this part of a message word.
+    pub fn tokens(&self) -> TokenStream {
+        match self {
+            In::Word(p) => {
+                let p = ident(p);
+                quote!(#p)
+            }
+            In::Cast(p) => {
+                let p = ident(p);
+                quote!((#p as crate::Word))
+            }
+            In::Packed { param, mask, shift } => {
+                let p = ident(param);
+                let mask = hex(*mask);
+                let v = quote!(((#p as crate::Word) & #mask));
+                if *shift == 0 {
+                    v
+                } else {
+                    let shift = Literal::u32_unsuffixed(*shift);
+                    quote!((#v << #shift))
+                }
+            }
+            In::Field { param, field } => {
+                let (p, f) = (ident(param), ident(field));
+                quote!(#p.#f)
+            }
+            In::Inner(p) => {
+                let p = ident(p);
+                quote!(#p.0)
+            }
+        }
+    }
+}
+
+impl Out {
+    /// The Rust expression reading this output from `reply`.
+    pub fn tokens(&self) -> TokenStream {
+        let rd = |i: u32| {
+            let i = Literal::u32_unsuffixed(i);
+            quote!(reply.word(#i))
+        };
+        match self {
+            Out::Word(i) => rd(*i),
+            Out::Cast { word, rust } => {
+                let (r, t) = (rd(*word), path(rust));
+                quote!(#r as #t)
+            }
+            Out::Packed {
+                word,
+                shift,
+                mask,
+                rust,
+            } => {
+                let (r, t, mask) = (rd(*word), path(rust), hex(*mask));
+                let v = if *shift == 0 {
+                    r
+                } else {
+                    let shift = Literal::u32_unsuffixed(*shift);
+                    quote!((#r >> #shift))
+                };
+                quote!((#v & #mask) as #t)
+            }
+            Out::Bool { word, shift } => {
+                let r = rd(*word);
+                if *shift == 0 {
+                    quote!(#r & 1 != 0)
+                } else {
+                    let shift = Literal::u32_unsuffixed(*shift);
+                    quote!((#r >> #shift) & 1 != 0)
+                }
+            }
+            Out::Struct {
+                rust,
+                fields,
+                first,
+            } => {
+                let t = path(rust);
+                let fs = fields.iter().enumerate().map(|(i, f)| {
+                    let (f, r) = (ident(f), rd(first + i as u32));
+                    quote!(#f: #r)
+                });
+                quote!(#t { #(#fs),* })
+            }
+            Out::Wrap { rust, word } => {
+                let (t, r) = (path(rust), rd(*word));
+                quote!(#t(#r))
+            }
+        }
+    }
+}
+
 /// Name of the result struct of a method with several outputs:
 /// `TCB_GetBreakpoint` -> `TCBGetBreakpointResult`.
 pub fn result_struct_name(m: &Method) -> String {
     format!("{}{}Result", marker_name(&m.interface), m.name)
 }
 
-/// Emits the methods, grouped by interface, plus result structs.
+/// The methods, one `impl crate::Cap<cap_type::X>` block per interface,
+/// each followed by the result structs of its methods with several outputs.
 pub fn emit_methods(
-    out: &mut String,
     methods: &[Method],
     types: &Types,
     labels: &[(String, usize)],
-) -> Result<(), String> {
+) -> Result<TokenStream, String> {
     let mut by_iface: BTreeMap<String, Vec<&Method>> = BTreeMap::new();
     for m in methods {
         by_iface.entry(m.interface.clone()).or_default().push(m);
     }
+    let mut out = TokenStream::new();
     for (iface, ms) in &by_iface {
-        let marker = marker_name(iface);
-        let mut results = String::new();
-        let _ = writeln!(out, "impl crate::Cap<cap_type::{marker}> {{");
+        let marker = ident(&marker_name(iface));
+        let mut fns = Vec::new();
+        let mut results = Vec::new();
         for m in ms {
             let p = plan(m, types)?;
             if !labels.iter().any(|(n, _)| *n == m.id) {
                 return Err(format!("{}: no invocation label {}", m.c_name(), m.id));
             }
             // signature: inputs in XML order
-            let mut args = vec!["self".to_string()];
+            let mut args = Vec::new();
             for prm in m.params.iter().filter(|p| p.input) {
-                let k = types.kind(&prm.ty)?;
-                args.push(format!("{}: {}", param_ident(&prm.name), k.rust_in()));
+                let (n, t) = (
+                    ident(&param_ident(&prm.name)),
+                    types.kind(&prm.ty)?.rust_in(),
+                );
+                args.push(quote!(#n: #t));
             }
             let ret = match p.outputs.len() {
-                0 => "()".to_string(),
+                0 => quote!(()),
                 1 => p.outputs[0].1.rust_out(),
                 _ => {
-                    let sname = result_struct_name(m);
-                    let _ = writeln!(results, "/// Results of `seL4_{}`.", m.c_name());
-                    let _ = writeln!(results, "#[derive(Debug, Clone, Copy, PartialEq, Eq)]");
-                    let _ = writeln!(results, "pub struct {sname} {{");
-                    for (n, k, _) in &p.outputs {
-                        let _ = writeln!(results, "    pub {n}: {},", k.rust_out());
-                    }
-                    let _ = writeln!(results, "}}\n");
-                    sname
+                    let sname = format_ident!("{}", result_struct_name(m));
+                    let d = doc(&format!("Results of `seL4_{}`.", m.c_name()));
+                    let fields = p.outputs.iter().map(|(n, k, _)| {
+                        let (n, t) = (ident(n), k.rust_out());
+                        let d = doc(&format!("Output `{n}`."));
+                        quote!(#d pub #n: #t)
+                    });
+                    results.push(quote! {
+                        #d
+                        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+                        pub struct #sname { #(#fields),* }
+                    });
+                    quote!(#sname)
                 }
             };
             let n_words = p.words.len();
-            let _ = writeln!(
-                out,
-                "    /// `seL4_{}` (label `{}`): {} message word{}{}, {} extra cap{}.",
+            let d = doc(&format!(
+                "`seL4_{}` (label `{}`): {} message word{}{}, {} extra cap{}.",
                 m.c_name(),
                 m.id,
                 n_words,
@@ -551,82 +742,94 @@ pub fn emit_methods(
                 },
                 p.caps.len(),
                 if p.caps.len() == 1 { "" } else { "s" },
-            );
-            let _ = writeln!(out, "    #[inline]");
-            let _ = writeln!(
-                out,
-                "    pub fn {}({}) -> core::result::Result<{ret}, crate::InvocationError> {{",
-                m.rust_name(),
-                args.join(", ")
-            );
-            let caps: Vec<String> = p
-                .caps
-                .iter()
-                .map(|(n, k)| match k {
-                    Kind::Cap { marker: None } => n.clone(),
-                    _ => format!("{n}.cptr()"),
-                })
-                .collect();
-            let words: Vec<String> = p.words.iter().map(|w| w.join(" | ")).collect();
-            let reply_var = if p.outputs.is_empty() {
-                "_reply"
-            } else {
-                "reply"
-            };
-            let _ = writeln!(
-                out,
-                "        let {reply_var} = crate::invocation::call(self.cptr(), InvocationLabel::{}, &[{}], &[{}])?;",
-                m.id,
-                caps.join(", "),
-                words.join(", ")
-            );
-            match p.outputs.len() {
-                0 => {
-                    let _ = writeln!(out, "        core::result::Result::Ok(())");
+            ));
+            let caps = p.caps.iter().map(|(n, k)| {
+                let n = ident(n);
+                match k {
+                    Kind::Cap { marker: None } => quote!(#n),
+                    _ => quote!(#n.cptr()),
                 }
+            });
+            let words = p.words.iter().map(|parts| {
+                let parts = parts.iter().map(In::tokens);
+                quote!(#(#parts)|*)
+            });
+            let id = ident(&m.id);
+            let name = ident(&m.rust_name());
+            let call = quote! {
+                crate::invocation::call(
+                    self.cptr(),
+                    InvocationLabel::#id,
+                    &[#(#caps),*],
+                    &[#(#words),*],
+                )?
+            };
+            let body = match p.outputs.len() {
+                0 => quote! {
+                    let _reply = #call;
+                    core::result::Result::Ok(())
+                },
                 1 => {
-                    let _ = writeln!(out, "        core::result::Result::Ok({})", p.outputs[0].2);
+                    let e = p.outputs[0].2.tokens();
+                    quote! {
+                        let reply = #call;
+                        core::result::Result::Ok(#e)
+                    }
                 }
                 _ => {
-                    let fs: Vec<String> = p
-                        .outputs
-                        .iter()
-                        .map(|(n, _, e)| format!("{n}: {e}"))
-                        .collect();
-                    let _ = writeln!(
-                        out,
-                        "        core::result::Result::Ok({ret} {{ {} }})",
-                        fs.join(", ")
-                    );
+                    let fs = p.outputs.iter().map(|(n, _, o)| {
+                        let (n, e) = (ident(n), o.tokens());
+                        quote!(#n: #e)
+                    });
+                    quote! {
+                        let reply = #call;
+                        core::result::Result::Ok(#ret { #(#fs),* })
+                    }
                 }
-            }
-            let _ = writeln!(out, "    }}");
+            };
+            fns.push(quote! {
+                #d
+                #[inline]
+                pub fn #name(self, #(#args),*)
+                    -> core::result::Result<#ret, crate::InvocationError> {
+                    #body
+                }
+            });
         }
-        let _ = writeln!(out, "}}\n");
-        out.push_str(&results);
+        out.extend(quote! {
+            impl crate::Cap<cap_type::#marker> { #(#fns)* }
+            #(#results)*
+        });
     }
-    Ok(())
+    Ok(out)
 }
 
-/// Emits the word structs (`UserContext`, ...) used by `methods`.
-pub fn emit_structs(out: &mut String, types: &Types) {
+/// The word structs (`UserContext`, ...) the methods use.
+pub fn emit_structs(types: &Types) -> TokenStream {
+    let mut out = TokenStream::new();
     for (name, fields) in &types.structs {
-        let _ = writeln!(
-            out,
-            "/// `{name}`: the C struct of words, fields in message order."
-        );
-        let _ = writeln!(out, "#[repr(C)]");
-        let _ = writeln!(out, "#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]");
-        let _ = writeln!(out, "pub struct {} {{", strip(name));
-        for f in fields {
-            let _ = writeln!(out, "    pub {f}: crate::Word,");
-        }
-        let _ = writeln!(out, "}}\n");
-        let _ = writeln!(out, "impl {} {{", strip(name));
-        let _ = writeln!(out, "    /// Number of words.");
-        let _ = writeln!(out, "    pub const WORDS: usize = {};", fields.len());
-        let _ = writeln!(out, "}}\n");
+        let d = doc(&format!(
+            "`{name}`: the C struct of words, fields in message order."
+        ));
+        let n = ident(strip(name));
+        let count = Literal::usize_unsuffixed(fields.len());
+        let fs = fields.iter().map(|f| {
+            let d = doc(&format!("`{f}`"));
+            let f = ident(f);
+            quote!(#d pub #f: crate::Word)
+        });
+        out.extend(quote! {
+            #d
+            #[repr(C)]
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+            pub struct #n { #(#fs),* }
+            impl #n {
+                /// Number of words.
+                pub const WORDS: usize = #count;
+            }
+        });
     }
+    out
 }
 
 #[cfg(test)]
@@ -675,6 +878,8 @@ mod tests {
       <condition><config var="CONFIG_KERNEL_MCS"/></condition>
       <param dir="in" name="b" type="seL4_Uint32"/>
     </method>
+    <method id="TCBSuspend" name="Suspend"/>
+    <method id="TCBSuspend" name="Suspend" duplicate="true"/>
   </interface>
   <interface name="seL4_X86_IOPort">
     <method id="X86IOPortIn8" name="In8">
@@ -703,6 +908,11 @@ mod tests {
             .filter(|m| m.c_name() == c)
             .nth(cond)
             .unwrap()
+    }
+
+    /// Token text without the spaces proc_macro2 puts between tokens.
+    fn text(t: TokenStream) -> String {
+        t.to_string().replace(' ', "")
     }
 
     #[test]
@@ -734,6 +944,14 @@ mod tests {
         assert_eq!(positions(&[8, 32], 32), [(0, 8), (32, 32)]);
     }
 
+    fn packed(param: &str, mask: u64, shift: u32) -> In {
+        In::Packed {
+            param: param.into(),
+            mask,
+            shift,
+        }
+    }
+
     #[test]
     fn caps_go_apart_and_small_words_pack() {
         let (f, t) = setup();
@@ -743,23 +961,31 @@ mod tests {
         assert_eq!(
             p.words,
             [
-                vec!["dest_index".to_string()],
-                vec!["((dest_depth as crate::Word) & 0xff)".to_string()],
-                vec!["src_index".to_string()],
-                vec!["((src_depth as crate::Word) & 0xff)".to_string()],
-                vec!["rights.0".to_string()],
+                vec![In::Word("dest_index".into())],
+                vec![packed("dest_depth", 0xff, 0)],
+                vec![In::Word("src_index".into())],
+                vec![packed("src_depth", 0xff, 0)],
+                vec![In::Inner("rights".into())],
             ]
+        );
+        assert_eq!(
+            text(p.words[1][0].tokens()),
+            "((dest_depthascrate::Word)&0xff)"
         );
         let p = plan(method(&f, "TCB_CopyRegisters", 0), &t).unwrap();
         assert_eq!(p.caps.len(), 1);
         assert_eq!(
             p.words,
             [vec![
-                "((suspend_source as crate::Word) & 0x1)".to_string(),
-                "(((resume_target as crate::Word) & 0x1) << 1)".to_string(),
-                "(((arch_flags as crate::Word) & 0xff) << 8)".to_string(),
-                "(((port as crate::Word) & 0xffff) << 16)".to_string(),
+                packed("suspend_source", 0x1, 0),
+                packed("resume_target", 0x1, 1),
+                packed("arch_flags", 0xff, 8),
+                packed("port", 0xffff, 16),
             ]]
+        );
+        assert_eq!(
+            text(p.words[0][3].tokens()),
+            "(((portascrate::Word)&0xffff)<<16)"
         );
     }
 
@@ -771,18 +997,27 @@ mod tests {
         // bool, count, then the C struct's two fields (the XML's third
         // member is beyond the C struct, as the stub generator's fixed size)
         assert_eq!(p.words.len(), 4);
-        assert_eq!(p.words[2], ["regs.pc"]);
-        assert_eq!(p.words[3], ["regs.sp"]);
+        assert_eq!(
+            p.words[2],
+            [In::Field {
+                param: "regs".into(),
+                field: "pc".into()
+            }]
+        );
+        assert_eq!(text(p.words[3][0].tokens()), "regs.sp");
         assert_eq!(p.caps, [("frame".to_string(), Kind::Cap { marker: None })]);
-        let mut out = String::new();
-        emit_methods(
-            &mut out,
-            std::slice::from_ref(m),
-            &t,
-            &[("TCBWriteRegisters".into(), 3)],
-        )
-        .unwrap();
-        assert!(out.contains("pub fn tcb_write_registers(self, resume_target: bool, count: crate::Word, regs: &UserContext, frame: crate::CPtr)"), "{out}");
+        let out = text(
+            emit_methods(
+                std::slice::from_ref(m),
+                &t,
+                &[("TCBWriteRegisters".into(), 3)],
+            )
+            .unwrap(),
+        );
+        assert!(
+            out.contains("pubfntcb_write_registers(self,resume_target:bool,count:crate::Word,regs:&UserContext,frame:crate::CPtr)"),
+            "{out}"
+        );
         assert!(out.contains("&[frame]"), "{out}");
     }
 
@@ -790,34 +1025,34 @@ mod tests {
     fn outputs_unpack_from_reply_words() {
         let (f, t) = setup();
         let p = plan(method(&f, "TCB_GetBreakpoint", 0), &t).unwrap();
-        let outs: Vec<(&str, &str)> = p
+        let outs: Vec<(&str, String)> = p
             .outputs
             .iter()
-            .map(|(n, _, e)| (n.as_str(), e.as_str()))
+            .map(|(n, _, o)| (n.as_str(), text(o.tokens())))
             .collect();
         assert_eq!(
             outs,
             [
-                ("vaddr", "reply.word(0)"),
-                ("type_", "reply.word(1)"),
-                ("is_enabled", "reply.word(2) & 1 != 0"),
+                ("vaddr", "reply.word(0)".to_string()),
+                ("type_", "reply.word(1)".to_string()),
+                ("is_enabled", "reply.word(2)&1!=0".to_string()),
             ]
         );
         let p = plan(method(&f, "X86_IOPort_In8", 0), &t).unwrap();
-        assert_eq!(p.outputs[0].2, "(reply.word(0) & 0xff) as u8");
+        assert_eq!(text(p.outputs[0].2.tokens()), "(reply.word(0)&0xff)asu8");
         assert_eq!(p.words.len(), 1);
         let m = method(&f, "TCB_GetBreakpoint", 0);
-        let mut out = String::new();
-        emit_methods(
-            &mut out,
-            std::slice::from_ref(m),
-            &t,
-            &[("TCBGetBreakpoint".into(), 7)],
-        )
-        .unwrap();
-        assert!(out.contains("pub struct TCBGetBreakpointResult"), "{out}");
+        let out = text(
+            emit_methods(
+                std::slice::from_ref(m),
+                &t,
+                &[("TCBGetBreakpoint".into(), 7)],
+            )
+            .unwrap(),
+        );
+        assert!(out.contains("pubstructTCBGetBreakpointResult"), "{out}");
         assert!(
-            out.contains("-> core::result::Result<TCBGetBreakpointResult, crate::InvocationError>"),
+            out.contains("->core::result::Result<TCBGetBreakpointResult,crate::InvocationError>"),
             "{out}"
         );
     }
@@ -827,9 +1062,8 @@ mod tests {
         let (f, t) = setup();
         let e = plan(method(&f, "X86_IOPort_Bad", 0), &t).unwrap_err();
         assert!(e.contains("seL4_Nonsense"), "{e}");
-        let mut out = String::new();
         let m = method(&f, "CNode_Copy", 0).clone();
-        assert!(emit_methods(&mut out, &[m], &t, &[]).is_err());
+        assert!(emit_methods(&[m], &t, &[]).is_err());
     }
 
     #[test]
@@ -846,6 +1080,7 @@ mod tests {
                 "tcb_copy_registers",
                 "tcb_write_registers",
                 "tcb_configure",
+                "tcb_suspend",
                 "x86_io_port_in8",
                 "x86_io_port_bad"
             ]
@@ -854,8 +1089,30 @@ mod tests {
         c.insert("CONFIG_KERNEL_MCS", Value::Bool(true));
         c.insert("CONFIG_HARDWARE_DEBUG_API", Value::Bool(true));
         let ms = enabled_methods(&[&f], &c).unwrap();
-        assert_eq!(ms.len(), 7);
+        assert_eq!(ms.len(), 8);
         assert_eq!(ms[4].params[0].name, "b");
+    }
+
+    #[test]
+    fn label_ids_count_a_repeated_method_once() {
+        let (f, _) = setup();
+        let mut c = Config::new();
+        c.insert("CONFIG_KERNEL_MCS", Value::Bool(false));
+        let ids = label_ids(&f, &c).unwrap();
+        assert_eq!(
+            ids,
+            [
+                "CNodeCopy",
+                "TCBCopyRegisters",
+                "TCBWriteRegisters",
+                "TCBConfigure",
+                "TCBSuspend",
+                "X86IOPortIn8",
+                "X86IOPortBad"
+            ]
+        );
+        c.insert("CONFIG_KERNEL_MCS", Value::Bool(true));
+        assert_eq!(label_ids(&f, &c).unwrap(), ids);
     }
 
     #[test]

@@ -69,19 +69,50 @@ pub struct TaggedUnion {
     pub tags: Vec<(String, u64)>,
 }
 
+/// A `tagged_union` whose tags are one-word blocks of the same file (seL4
+/// 5.x's `seL4_CapData` of `Badge` and `Guard`): one word, read by tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WordUnion {
+    pub name: String,
+    pub tag_field: String,
+    /// Word size in bits.
+    pub base: u32,
+    /// (tag, tag value, the tag's block), in file order.
+    pub variants: Vec<(String, u64, Block)>,
+}
+
+impl WordUnion {
+    /// The one-word unions among `unions`, whose tags are blocks of
+    /// `blocks` that all have the tag field and a single word.
+    pub fn find(unions: &[TaggedUnion], blocks: &[Block]) -> Vec<WordUnion> {
+        let mut out = Vec::new();
+        for u in unions {
+            let variants: Option<Vec<(String, u64, Block)>> = u
+                .tags
+                .iter()
+                .map(|(tag, v)| {
+                    let b = blocks.iter().find(|b| b.name == *tag)?;
+                    let has_tag = b.layout().iter().any(|l| l.name == u.tag_field);
+                    (b.is_single_word() && has_tag).then(|| (tag.clone(), *v, b.clone()))
+                })
+                .collect();
+            if let Some(variants) = variants.filter(|v| !v.is_empty()) {
+                out.push(WordUnion {
+                    name: u.name.clone(),
+                    tag_field: u.tag_field.clone(),
+                    base: variants[0].2.base,
+                    variants,
+                });
+            }
+        }
+        out
+    }
+}
+
 /// Parses a `.bf` file: preprocessor conditions are evaluated against the
-/// config, `--` comments dropped, `tagged_union`s skipped.  `default_base`
-/// applies until the file sets `base`.
-pub fn parse(text: &str, config: &Config, default_base: u32) -> Result<Vec<Block>, String> {
-    parse_all(text, config, default_base).map(|x| x.0)
-}
-
-/// The `tagged_union`s of a `.bf` file (conditions evaluated).
-pub fn parse_tagged_unions(text: &str, config: &Config) -> Result<Vec<TaggedUnion>, String> {
-    parse_all(text, config, 64).map(|x| x.1)
-}
-
-fn parse_all(
+/// config, `--` comments dropped.  `default_base` applies until the file sets
+/// `base`. Returns the blocks and the `tagged_union`s, in file order.
+pub fn parse_file(
     text: &str,
     config: &Config,
     default_base: u32,
@@ -272,7 +303,7 @@ block Two(a, b) {
     fn blocks() {
         let mut c = Config::new();
         c.insert("CONFIG_KERNEL_MCS", Value::Bool(false));
-        let b = parse(BF, &c, 64).unwrap();
+        let (b, u) = parse_file(BF, &c, 64).unwrap();
         let names: Vec<&str> = b.iter().map(|b| b.name.as_str()).collect();
         assert_eq!(names, ["seL4_MessageInfo", "seL4_CapRights", "Two"]);
         let mi = &b[0];
@@ -319,18 +350,68 @@ block Two(a, b) {
             }
         );
         assert!(!b[2].is_single_word());
-        let u = parse_tagged_unions(BF, &c).unwrap();
         assert_eq!(u.len(), 1);
         assert_eq!(u[0].name, "seL4_Fault");
         assert_eq!(u[0].tag_field, "seL4_FaultType");
         assert_eq!(u[0].tags, [("NullFault".to_string(), 0)]);
         c.insert("CONFIG_KERNEL_MCS", Value::Bool(true));
-        let u = parse_tagged_unions(BF, &c).unwrap();
+        let u = parse_file(BF, &c, 64).unwrap().1;
         assert_eq!(u[0].tags.len(), 2);
         c.insert("CONFIG_KERNEL_MCS", Value::Bool(false));
         c.insert("CONFIG_IOMMU", Value::Bool(true));
-        assert_eq!(parse(BF, &c, 64).unwrap().len(), 4);
-        assert!(parse("block x { field a 3 }", &c, 64).is_err());
-        assert!(parse("block x { fiel a 64 }", &c, 64).is_err());
+        assert_eq!(parse_file(BF, &c, 64).unwrap().0.len(), 4);
+        assert!(parse_file("block x { field a 3 }", &c, 64).is_err());
+        assert!(parse_file("block x { fiel a 64 }", &c, 64).is_err());
+    }
+
+    /// seL4 5.x's `types_64.bf`.
+    const CAP_DATA: &str = r#"
+base 64
+block Guard {
+    padding 32
+    field CapDataType 1
+    padding 5
+    field GuardBits 18
+    field GuardSize 6
+    padding 2
+}
+block Badge {
+    padding 32
+    field CapDataType 1
+    padding 3
+    field Badge 28
+}
+tagged_union seL4_CapData CapDataType {
+    tag Badge 0
+    tag Guard 1
+}
+tagged_union seL4_Other kind {
+    tag Missing 0
+}
+"#;
+
+    #[test]
+    fn one_word_tagged_unions() {
+        let (b, u) = parse_file(CAP_DATA, &Config::new(), 64).unwrap();
+        let w = WordUnion::find(&u, &b);
+        assert_eq!(
+            w.len(),
+            1,
+            "a union with a tag that is no block is left out"
+        );
+        assert_eq!(w[0].name, "seL4_CapData");
+        assert_eq!(w[0].tag_field, "CapDataType");
+        let tags: Vec<(&str, u64)> = w[0].variants.iter().map(|v| (v.0.as_str(), v.1)).collect();
+        assert_eq!(tags, [("Badge", 0), ("Guard", 1)]);
+        let guard = w[0].variants[1].2.layout();
+        let at = |n: &str| {
+            guard
+                .iter()
+                .find(|l| l.name == n)
+                .map(|l| (l.shift, l.bits))
+        };
+        assert_eq!(at("CapDataType"), Some((31, 1)));
+        assert_eq!(at("GuardBits"), Some((8, 18)));
+        assert_eq!(at("GuardSize"), Some((2, 6)));
     }
 }

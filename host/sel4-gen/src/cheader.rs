@@ -35,77 +35,101 @@ impl CHeader {
     /// Preprocesses `text` against `config` and finds its enums and defines.
     pub fn parse(text: &str, config: &Config) -> Result<CHeader, String> {
         let pp = cpp::preprocess(text, config)?;
-        let toks = cpp::tokenize(&pp.text)?;
-        let mut enums = Vec::new();
-        let mut i = 0;
-        while i < toks.len() {
-            if toks[i] != Token::Ident("enum".into()) {
-                i += 1;
-                continue;
-            }
-            let typedef = i > 0 && toks[i - 1] == Token::Ident("typedef".into());
-            i += 1;
-            let tag = match toks.get(i) {
-                Some(Token::Ident(n)) => {
-                    i += 1;
-                    Some(n.clone())
-                }
-                _ => None,
-            };
-            if toks.get(i) != Some(&Token::Punct("{")) {
-                continue; // `enum foo x;` use, not a definition
-            }
-            i += 1;
-            let mut parts: Vec<Vec<Token>> = vec![Vec::new()];
-            let mut depth = 0;
-            while i < toks.len() {
-                match &toks[i] {
-                    Token::Punct("}") if depth == 0 => break,
-                    Token::Punct("(") => depth += 1,
-                    Token::Punct(")") => depth -= 1,
-                    Token::Punct(",") if depth == 0 => {
-                        parts.push(Vec::new());
-                        i += 1;
-                        continue;
-                    }
-                    _ => {}
-                }
-                parts.last_mut().unwrap().push(toks[i].clone());
-                i += 1;
-            }
-            i += 1; // `}`
-            let typedef_name = match toks.get(i) {
-                Some(Token::Ident(n)) if typedef => Some(n.clone()),
-                _ => None,
-            };
-            let mut entries = Vec::new();
-            for p in parts {
-                match p.as_slice() {
-                    [] => {}
-                    [Token::Ident(n)] => entries.push(EnumEntry {
-                        name: n.clone(),
-                        expr: None,
-                    }),
-                    // SEL4_FORCE_LONG_ENUM(x) and similar macro calls
-                    [Token::Ident(_), Token::Punct("("), ..] => {}
-                    [Token::Ident(n), Token::Punct("="), rest @ ..] => entries.push(EnumEntry {
-                        name: n.clone(),
-                        expr: Some(rest.to_vec()),
-                    }),
-                    other => return Err(format!("cannot read enumerator {other:?}")),
-                }
-            }
-            enums.push(CEnum {
-                tag,
-                typedef_name,
-                entries,
-            });
-        }
         Ok(CHeader {
-            enums,
+            enums: find_enums(&cpp::tokenize(&pp.text)?)?,
             defines: pp.defines,
         })
     }
+}
+
+/// The enums of a header in every conditional section (all `#if` branches
+/// kept, directives dropped): the names a header declares for any
+/// configuration. Values are not evaluated (branches may conflict).
+pub fn enums_all_branches(text: &str) -> Result<Vec<CEnum>, String> {
+    let text = cpp::strip_comments(text);
+    let mut kept = String::new();
+    let mut in_directive = false;
+    for line in text.lines() {
+        let directive = in_directive || line.trim_start().starts_with('#');
+        in_directive = directive && line.trim_end().ends_with('\\');
+        if !directive {
+            kept.push_str(line);
+        }
+        kept.push('\n');
+    }
+    find_enums(&cpp::tokenize(&kept)?)
+}
+
+/// The `enum { ... }` definitions of a token stream.
+fn find_enums(toks: &[Token]) -> Result<Vec<CEnum>, String> {
+    let mut enums = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        if toks[i] != Token::Ident("enum".into()) {
+            i += 1;
+            continue;
+        }
+        let typedef = i > 0 && toks[i - 1] == Token::Ident("typedef".into());
+        i += 1;
+        let tag = match toks.get(i) {
+            Some(Token::Ident(n)) => {
+                i += 1;
+                Some(n.clone())
+            }
+            _ => None,
+        };
+        if toks.get(i) != Some(&Token::Punct("{")) {
+            continue; // `enum foo x;` use, not a definition
+        }
+        i += 1;
+        let mut parts: Vec<Vec<Token>> = vec![Vec::new()];
+        let mut depth = 0;
+        while i < toks.len() {
+            match &toks[i] {
+                Token::Punct("}") if depth == 0 => break,
+                Token::Punct("(") => depth += 1,
+                Token::Punct(")") => depth -= 1,
+                Token::Punct(",") if depth == 0 => {
+                    parts.push(Vec::new());
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            if let Some(p) = parts.last_mut() {
+                p.push(toks[i].clone());
+            }
+            i += 1;
+        }
+        i += 1; // `}`
+        let typedef_name = match toks.get(i) {
+            Some(Token::Ident(n)) if typedef => Some(n.clone()),
+            _ => None,
+        };
+        let mut entries = Vec::new();
+        for p in parts {
+            match p.as_slice() {
+                [] => {}
+                [Token::Ident(n)] => entries.push(EnumEntry {
+                    name: n.clone(),
+                    expr: None,
+                }),
+                // SEL4_FORCE_LONG_ENUM(x) and similar macro calls
+                [Token::Ident(_), Token::Punct("("), ..] => {}
+                [Token::Ident(n), Token::Punct("="), rest @ ..] => entries.push(EnumEntry {
+                    name: n.clone(),
+                    expr: Some(rest.to_vec()),
+                }),
+                other => return Err(format!("cannot read enumerator {other:?}")),
+            }
+        }
+        enums.push(CEnum {
+            tag,
+            typedef_name,
+            entries,
+        });
+    }
+    Ok(enums)
 }
 
 /// `typedef struct X_ { seL4_Word a, b; seL4_Word c; } X;` definitions whose
@@ -403,6 +427,17 @@ mod tests {
         assert_eq!(s.value("seL4_VSpaceBits"), Some(12));
         assert_eq!(s.value("seL4_MsgMaxExtraCaps"), Some(3));
         assert_eq!(s.value("seL4_T"), None);
+    }
+
+    #[test]
+    fn enums_of_every_branch() {
+        let h = "enum e {\n#ifdef CONFIG_X /* a comment */\n  seL4_A = 1,\n#else\n  seL4_B = \\\n 2,\n#endif\n#define X(a) \\\n  enum y { z }\n  seL4_C\n};\n";
+        let e = enums_all_branches(h).unwrap();
+        let names: Vec<&str> = e
+            .iter()
+            .flat_map(|e| e.entries.iter().map(|x| x.name.as_str()))
+            .collect();
+        assert_eq!(names, ["seL4_A", "seL4_B", "seL4_C"], "{e:?}");
     }
 
     #[test]

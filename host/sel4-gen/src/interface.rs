@@ -1,5 +1,5 @@
-//! The XML interface files: `syscall.xml` (syscall numbers) and the object
-//! method files (invocation labels), with their conditions.
+//! `syscall.xml` (syscall numbers), the conditions of the XML files, and the
+//! invocation labels (numbered from the methods [`crate::api`] read).
 
 use kernel_config::Config;
 use roxmltree::{Document, Node};
@@ -241,38 +241,6 @@ pub fn parse_syscalls(xml: &str, config: &Config) -> Result<Syscalls, String> {
     })
 }
 
-/// Reads an interface XML file and returns the method ids whose condition
-/// holds, in file order, as the kernel's `invocation_header_gen.py` lists
-/// them (a method id repeated with the same condition counts once).
-pub fn parse_methods(xml: &str, what: &str, config: &Config) -> Result<Vec<String>, String> {
-    let doc = Document::parse(xml).map_err(xml_err(what))?;
-    let mut seen: Vec<(String, String)> = Vec::new();
-    let mut out: Vec<String> = Vec::new();
-    for m in doc.descendants().filter(|n| n.has_tag_name("method")) {
-        let id = m
-            .attribute("id")
-            .ok_or_else(|| format!("{what}: <method> without an id"))?;
-        let cond = Condition::of(m).map_err(|e| format!("{what}: method {id}: {e}"))?;
-        let key = (id.to_string(), cond.to_cpp());
-        if seen.contains(&key) {
-            continue;
-        }
-        seen.push(key);
-        if cond
-            .eval(config)
-            .map_err(|e| format!("{what}: method {id}: {e}"))?
-        {
-            if out.iter().any(|x| x == id) {
-                return Err(format!(
-                    "{what}: method id {id} is enabled twice for this config"
-                ));
-            }
-            out.push(id.to_string());
-        }
-    }
-    Ok(out)
-}
-
 /// Invocation labels in the kernel's order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocations {
@@ -289,6 +257,8 @@ pub struct Invocations {
 }
 
 impl Invocations {
+    /// Labels from the enabled method ids of the generic, sel4_arch and
+    /// arch interface files (see [`crate::api::label_ids`]).
     pub fn new(generic: &[String], sel4_arch: &[String], arch: &[String]) -> Invocations {
         let mut labels = vec![("InvalidInvocation".to_string(), 0)];
         for m in generic.iter().chain(sel4_arch).chain(arch) {
@@ -305,6 +275,7 @@ impl Invocations {
         }
     }
 
+    /// The number of label `name`.
     pub fn get(&self, name: &str) -> Option<usize> {
         self.labels.iter().find(|(n, _)| n == name).map(|x| x.1)
     }
@@ -392,30 +363,14 @@ mod tests {
         assert!(parse_syscalls("<syscalls", &cfg(false)).is_err());
     }
 
-    const METHODS: &str = r#"<api>
-  <interface name="seL4_TCB">
-    <method id="TCBReadRegisters" name="ReadRegisters"/>
-    <method id="TCBConfigure" name="Configure">
-        <condition><not><config var="CONFIG_KERNEL_MCS"/></not></condition>
-    </method>
-    <method id="TCBConfigure" name="Configure">
-        <condition><config var="CONFIG_KERNEL_MCS"/></condition>
-    </method>
-    <method id="TCBSetAffinity" name="SetAffinity" condition="CONFIG_MAX_NUM_NODES > 1"/>
-    <method id="TCBSetBreakpoint" condition="defined(CONFIG_HARDWARE_DEBUG_API)"/>
-    <method id="TCBSuspend"/>
-    <method id="TCBSuspend" duplicate="true"/>
-  </interface>
-</api>"#;
-
     #[test]
-    fn methods_and_labels() {
-        let m = parse_methods(METHODS, "t.xml", &cfg(false)).unwrap();
-        assert_eq!(m, ["TCBReadRegisters", "TCBConfigure", "TCBSuspend"]);
-        let m2 = parse_methods(METHODS, "t.xml", &cfg(true)).unwrap();
-        assert_eq!(m2, m);
+    fn labels_are_numbered_over_the_three_levels() {
         let inv = Invocations::new(
-            &m,
+            &[
+                "TCBReadRegisters".into(),
+                "TCBConfigure".into(),
+                "TCBSuspend".into(),
+            ],
             &["X86PDPTMap".into()],
             &["X86PageMap".into(), "X".into()],
         );

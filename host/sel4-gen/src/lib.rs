@@ -19,9 +19,11 @@ pub mod cheader;
 pub mod cpp;
 mod emit;
 pub mod interface;
+pub mod names;
 
 pub use emit::{emit, screaming_snake, snake_case};
 pub use interface::{Condition, Invocations, SyscallDef, Syscalls};
+pub use names::{NameSet, Names};
 
 /// Everything the generated source is made of.
 #[derive(Debug, Clone)]
@@ -59,9 +61,11 @@ pub struct Tables {
     /// Word-sized enum types of the types.h headers
     /// (`seL4_X86_VMAttributes`, ...): (name, values), prefix stripped.
     pub word_enums: Vec<(String, Vec<(String, i128)>)>,
-    /// One-word bitfield blocks without the `seL4_` prefix (5.x's `Badge`
-    /// and `Guard` of `seL4_CapData`).
-    pub other_blocks: Vec<bitfield::Block>,
+    /// One-word tagged unions of one-word blocks (5.x's `seL4_CapData` of
+    /// `Badge` and `Guard`).
+    pub word_unions: Vec<bitfield::WordUnion>,
+    /// Every name `sel4_cfg_if!` knows, with whether this kernel has it.
+    pub names: Names,
     /// Tags of the `seL4_Fault` tagged union (fault message labels).
     pub fault_tags: Vec<(String, u64)>,
     /// Every file that was read.
@@ -104,6 +108,8 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
     inputs.extend(config.sources.iter().cloned());
     inputs.extend(files.all().into_iter().map(Path::to_path_buf));
 
+    let mut names = Names::default();
+
     // syscalls
     let p = &files.syscall_xml;
     let syscalls = in_file(
@@ -111,38 +117,45 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
         p,
         stage,
     )?;
+    for n in &syscalls.all_names {
+        names.syscall.add(n, syscalls.number(n).is_some());
+    }
 
-    // invocation labels
-    let methods = |p: &Path| -> Result<Vec<String>, Error> {
+    // the interface XML files, each parsed once: this kernel's three for
+    // the methods and labels, the other architectures' for the names only
+    let parse = |p: &Path| -> Result<api::ApiFile, Error> {
         let what = p
             .file_name()
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        in_file(
-            interface::parse_methods(&read(p, stage)?, &what, &config),
-            p,
-            stage,
-        )
+        in_file(api::parse_api(&read(p, stage)?, &what), p, stage)
     };
     let mut api_files = Vec::new();
+    let mut label_lists = Vec::new();
     for p in [
         &files.interface_generic,
         &files.interface_sel4_arch,
         &files.interface_arch,
     ] {
-        let what = p
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        api_files.push(in_file(api::parse_api(&read(p, stage)?, &what), p, stage)?);
+        let f = parse(p)?;
+        label_lists.push(in_file(api::label_ids(&f, &config), p, stage)?);
+        api_files.push(f);
     }
-    let invocations = Invocations::new(
-        &methods(&files.interface_generic)?,
-        &methods(&files.interface_sel4_arch)?,
-        &methods(&files.interface_arch)?,
-    );
+    let invocations = Invocations::new(&label_lists[0], &label_lists[1], &label_lists[2]);
+    for (n, _) in &invocations.labels {
+        names.label.add(n, true);
+    }
+    for f in &api_files {
+        for m in &f.methods {
+            names.label.add(&m.id, false);
+        }
+    }
+    for p in &files.other_interfaces {
+        for m in parse(p)?.methods {
+            names.label.add(&m.id, false);
+        }
+    }
 
     // C structs and word-sized enums of the types.h headers
     let mut c_structs = Vec::new();
@@ -224,6 +237,19 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
         }
     }
     object_types.sort_by_key(|x| x.1);
+    for (n, _) in &object_types {
+        names.object.add(n, true);
+    }
+    for p in ot_files.iter().copied().chain(&files.other_objecttypes) {
+        for e in in_file(cheader::enums_all_branches(&read(p, stage)?), p, stage)? {
+            for x in e.entries {
+                let n = strip(&x.name);
+                if !n.ends_with("ObjectTypeCount") {
+                    names.object.add(n, false);
+                }
+            }
+        }
+    }
     for (i, (n, v)) in object_types.iter().enumerate() {
         if *v != i {
             return Err(Error(format!(
@@ -267,38 +293,28 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
         }
     }
 
-    // bitfields
-    let mut bitfields = Vec::new();
-    let mut other_blocks: Vec<bitfield::Block> = Vec::new();
+    // bitfields and the tagged unions (fault labels, 5.x's CapData)
+    let mut bitfields: Vec<bitfield::Block> = Vec::new();
+    let mut word_unions = Vec::new();
+    let mut fault_tags = Vec::new();
     for p in &files.bitfields {
-        let blocks = in_file(
-            bitfield::parse(&read(p, stage)?, &config, stage.word_size()),
+        let (blocks, unions) = in_file(
+            bitfield::parse_file(&read(p, stage)?, &config, stage.word_size()),
             p,
             stage,
         )?;
-        for b in blocks {
-            if !b.name.starts_with("seL4_") && b.is_single_word() {
-                other_blocks.push(b.clone());
-            }
-            if b.name.starts_with("seL4_")
-                && b.is_single_word()
-                && !bitfields.iter().any(|x: &bitfield::Block| x.name == b.name)
-            {
-                bitfields.push(b);
-            }
-        }
-    }
-
-    // fault labels: the seL4_Fault tagged union
-    let mut fault_tags = Vec::new();
-    for p in &files.bitfields {
-        for u in in_file(
-            bitfield::parse_tagged_unions(&read(p, stage)?, &config),
-            p,
-            stage,
-        )? {
+        word_unions.extend(bitfield::WordUnion::find(&unions, &blocks));
+        for u in unions {
             if u.name == "seL4_Fault" {
                 fault_tags = u.tags;
+            }
+        }
+        for b in blocks {
+            if b.name.starts_with("seL4_")
+                && b.is_single_word()
+                && !bitfields.iter().any(|x| x.name == b.name)
+            {
+                bitfields.push(b);
             }
         }
     }
@@ -313,6 +329,7 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
     let bitfield_names: Vec<String> = bitfields
         .iter()
         .map(|b| strip(&b.name).to_string())
+        .chain(word_unions.iter().map(|u| strip(&u.name).to_string()))
         .collect();
     let file_refs: Vec<&api::ApiFile> = api_files.iter().collect();
     let types = api::Types::new(&file_refs, &bitfield_names, &c_structs, stage.word_size())
@@ -342,6 +359,32 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
     for (n, v) in in_file(sym.eval_enums(&[e]), p, stage)?.remove(0) {
         init_caps.push((strip(&n).to_string(), in_file(to_usize(&n, v), p, stage)?));
     }
+    for (n, _) in &init_caps {
+        names.init_cap.add(n, true);
+    }
+    let text = read(p, stage)?;
+    for e in in_file(cheader::enums_all_branches(&text), p, stage)? {
+        if e.entries.iter().any(|x| x.name == "seL4_CapInitThreadTCB") {
+            for x in e.entries {
+                names.init_cap.add(strip(&x.name), false);
+            }
+        }
+    }
+
+    // config options: the values, and every option the tree declares
+    for (k, v) in config.iter() {
+        let on = match v {
+            Value::Bool(b) => *b,
+            Value::Int(n) => *n != 0,
+            Value::Str(s) => !s.is_empty(),
+        };
+        names.config.add(k.strip_prefix("CONFIG_").unwrap_or(k), on);
+    }
+    for k in &config.declared {
+        names
+            .config
+            .add(k.strip_prefix("CONFIG_").unwrap_or(k), false);
+    }
 
     Ok(Tables {
         init_caps,
@@ -363,7 +406,8 @@ pub fn collect_with(stage: &Stage, files: &KernelFiles, config: Config) -> Resul
         methods,
         types,
         word_enums,
-        other_blocks,
+        word_unions,
+        names,
         fault_tags,
         inputs,
     })

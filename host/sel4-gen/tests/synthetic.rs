@@ -55,7 +55,11 @@ fn make_tree(root: &Path) {
     write(
         root,
         &format!("{l}/mode_include/64/sel4/shared_types.bf"),
-        "base 64\nblock seL4_MessageInfo {\n field label 52\n field capsUnwrapped 3\n field extraCaps 2\n field length 7\n}\nblock seL4_CapRights {\n padding 60\n field capAllowGrantReply 1\n field capAllowGrant 1\n field capAllowRead 1\n field capAllowWrite 1\n}\n",
+        "base 64\nblock seL4_MessageInfo {\n field label 52\n field capsUnwrapped 3\n field extraCaps 2\n field length 7\n}\nblock seL4_CapRights {\n padding 60\n field capAllowGrantReply 1\n field capAllowGrant 1\n field capAllowRead 1\n field capAllowWrite 1\n}\n\
+         -- seL4 5.x's seL4_CapData (types_64.bf)\n\
+         block Guard {\n padding 32\n field CapDataType 1\n padding 5\n field GuardBits 18\n field GuardSize 6\n padding 2\n}\n\
+         block Badge {\n padding 32\n field CapDataType 1\n padding 3\n field Badge 28\n}\n\
+         tagged_union seL4_CapData CapDataType {\n tag Badge 0\n tag Guard 1\n}\n",
     );
     write(
         root,
@@ -116,6 +120,23 @@ fn make_tree(root: &Path) {
         root,
         &format!("{l}/arch_include/x86/sel4/arch/constants.h"),
         "#pragma once\n",
+    );
+    // what the tree knows beyond this configuration: an option no config
+    // file sets, another architecture's methods and object types
+    write(
+        root,
+        "src/config.cmake",
+        "config_option(KernelDeclaredOnly DECLARED_ONLY \"an option\" DEFAULT OFF)\n",
+    );
+    write(
+        root,
+        &format!("{l}/arch_include/arm/interfaces/object-api-arch.xml"),
+        r#"<api><interface name="seL4_ARM_Page"><method id="ARMPageMap" name="Map"/></interface></api>"#,
+    );
+    write(
+        root,
+        &format!("{l}/arch_include/arm/sel4/arch/objecttype.h"),
+        "typedef enum _object {\n seL4_ARM_SmallPageObject = seL4_ModeObjectTypeCount,\n seL4_ObjectTypeCount\n} seL4_ArchObjectType;\n",
     );
     write(
         root,
@@ -214,9 +235,67 @@ fn bitfields() {
 }
 
 #[test]
+fn one_word_tagged_union_from_its_blocks() {
+    use core::convert::TryFrom;
+    assert_eq!(CapData::new_guard(3, 10).0, (1 << 31) | (3 << 8) | (10 << 2));
+    assert_eq!(CapData::try_new_guard(1 << 18, 0), None);
+    assert_eq!(CapData::try_new_guard(0, 64), None);
+    assert_eq!(CapData::new_badge(0x5).0, 0x5);
+    assert_eq!(CapData::try_new_badge(1 << 28), None);
+    assert_eq!(CapData::try_from(0xffu64), Ok(CapData(0xff)));
+    assert_eq!(CapData::try_from(1u64 << 28), Err(1 << 28));
+}
+
+#[test]
 #[should_panic]
 fn field_masks_are_checked() {
     let _ = CapRights::new(2, 0, 0, 0);
+}
+
+#[test]
+fn try_new_refuses_values_that_do_not_fit() {
+    assert_eq!(CapRights::try_new(1, 1, 1, 1), Some(CapRights(0xf)));
+    assert_eq!(CapRights::try_new(2, 0, 0, 0), None);
+}
+
+// by path from inside the including crate, as sel4-sys's own modules use it
+mod inner {
+    pub fn guarded() -> u8 {
+        crate::sel4_cfg_if! { kernel >= 12 && config PRINTING { 1 } else { 0 } }
+    }
+}
+
+// item position: the branch not taken may use names this kernel lacks
+sel4_cfg_if! { config PRINTING { fn printing() -> bool { true } } else { fn printing() -> u8 { nope } } }
+
+#[test]
+fn cfg_if_takes_the_branch_this_kernel_has() {
+    assert!(printing());
+    assert_eq!(inner::guarded(), 1);
+    let mut v = Vec::new();
+    sel4_cfg_if! { config PRINTING { v.push(1); } else { v.push(0); } }
+    // off in gen_config.json; declared by the tree only; an MCS syscall
+    sel4_cfg_if! { config KERNEL_MCS { v.push(0); } else { v.push(2); } }
+    sel4_cfg_if! { config DECLARED_ONLY { v.push(0); } else { v.push(3); } }
+    sel4_cfg_if! { syscall Wait { v.push(0); } else { v.push(4); } }
+    // a method this configuration disables, one of another architecture
+    sel4_cfg_if! { label TCBSetAffinity { v.push(0); } else { v.push(5); } }
+    sel4_cfg_if! { label ARMPageMap { v.push(0); } else { v.push(6); } }
+    sel4_cfg_if! { label X86PageMap { v.push(7); } }
+    sel4_cfg_if! { object ReplyObject { v.push(0); } else { v.push(8); } }
+    sel4_cfg_if! { object ARM_SmallPageObject { v.push(0); } else { v.push(9); } }
+    sel4_cfg_if! { init_cap CapIOPort { v.push(0); } else { v.push(10); } }
+    sel4_cfg_if! { init_cap CapInitThreadTCB { v.push(11); } else { v.push(0); } }
+    sel4_cfg_if! { kernel >= 16 { v.push(12); } else { v.push(0); } }
+    sel4_cfg_if! { kernel >= 17 { v.push(0); } else { v.push(13); } }
+    // a name of a later kernel version is not checked on this one
+    sel4_cfg_if! { kernel >= 99 && label NoSuchLabelYet { v.push(0); } else { v.push(14); } }
+    sel4_cfg_if! { kernel >= 5 && label UntypedRetype { v.push(15); } else { v.push(0); } }
+    sel4_cfg_if! { kernel >= 5 && config KERNEL_MCS { v.push(0); } else { v.push(16); } }
+    sel4_cfg_if! { config KERNEL_MCS { let _ = Syscall::Wait; } }
+    let x = sel4_cfg_if! { config DEBUG_BUILD { 17 } else { 0 } };
+    v.push(x);
+    assert_eq!(v, (1..=17).collect::<Vec<_>>());
 }
 "#;
 
@@ -264,6 +343,71 @@ fn synthetic_tree_end_to_end() {
         String::from_utf8_lossy(&run.stdout),
         String::from_utf8_lossy(&run.stderr)
     );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Each snippet must fail to compile with the given message.
+const COMPILE_FAIL: &[(&str, &str)] = &[
+    (
+        "sel4_cfg_if! { config KERNEL_MSC { } else { } }",
+        "`config KERNEL_MSC` is not a configuration option of seL4 16.0.0 (x86/x86_64)",
+    ),
+    (
+        "sel4_cfg_if! { label TCBSetPriorty { } }",
+        "`label TCBSetPriorty` is not an invocation label of seL4 16.0.0",
+    ),
+    (
+        "sel4_cfg_if! { syscall Sned { } }",
+        "`syscall Sned` is not a syscall of seL4 16.0.0",
+    ),
+    (
+        "sel4_cfg_if! { object TCB { } }",
+        "`object TCB` is not an object type of seL4 16.0.0",
+    ),
+    (
+        "sel4_cfg_if! { init_cap CapInitThreadTbc { } }",
+        "`init_cap CapInitThreadTbc` is not an initial capability of seL4 16.0.0",
+    ),
+    // the guard holds on this kernel, so the name is checked
+    (
+        "sel4_cfg_if! { kernel >= 12 && label NoSuchLabel { } else { } }",
+        "`label NoSuchLabel` is not an invocation label",
+    ),
+    ("sel4_cfg_if! { flavour X { } }", "unknown kind `flavour`"),
+    (
+        "sel4_cfg_if! { kernel >= twelve { } }",
+        "`kernel >= twelve` needs a major version number",
+    ),
+];
+
+#[test]
+fn cfg_if_unknown_names_do_not_compile() {
+    let root = std::env::temp_dir().join(format!("sel4-gen-cfg-if-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    make_tree(&root);
+    let stage = sel4_gen::Stage::load(root.join("stage")).unwrap();
+    let src = sel4_gen::generate(&stage).unwrap();
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    for (i, (snippet, message)) in COMPILE_FAIL.iter().enumerate() {
+        let file = format!("f{i}.rs");
+        std::fs::write(
+            root.join(&file),
+            format!("{src}\n{SHIM_COMMON}{SHIM_INVOCATION}\npub fn f() {{ {snippet} }}\n"),
+        )
+        .unwrap();
+        let out = Command::new(&rustc)
+            .args(["--edition", "2021", "--crate-type", "lib", &file, "-o"])
+            .arg(format!("lib{i}.rlib"))
+            .current_dir(&root)
+            .output()
+            .expect("run rustc");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{snippet} compiled");
+        assert!(
+            err.contains(message),
+            "{snippet}: expected {message:?} in:\n{err}"
+        );
+    }
     let _ = std::fs::remove_dir_all(&root);
 }
 

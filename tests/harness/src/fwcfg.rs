@@ -130,7 +130,7 @@ pub fn parse_dir_entry(e: &[u8; 64]) -> (u32, u16, &[u8]) {
 /// An I/O port capability that covers the fw_cfg ports.
 fn port_cap(free_slot: CPtr) -> Result<Cap<X86IOPort>, InvocationError> {
     sel4_sys::sel4_cfg_if! {
-        label X86IOPortControlIssue {
+        kernel >= 10 && label X86IOPortControlIssue {
             let control: Cap<sel4_rootserver::cap::cap_type::X86IOPortControl> =
                 Cap::from_cptr(sel4_sys::init_caps::CapIOPortControl as CPtr);
             control.x86_io_port_control_issue(

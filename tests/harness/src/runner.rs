@@ -479,7 +479,7 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
     let root_tcb: sel4_rootserver::Cap<sel4_rootserver::TCB> =
         sel4_rootserver::Cap::from_cptr(kernel::ROOT_TCB);
     sel4_sys::sel4_cfg_if! {
-        label TCBSetTLSBase {
+        kernel >= 10 && label TCBSetTLSBase {
             // seL4 10+: the authority's MCP bounds the new priority.
             let lowered = root_tcb.tcb_set_priority(root_tcb, HARNESS_PRIORITY);
         } else {

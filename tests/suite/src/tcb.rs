@@ -40,7 +40,7 @@ fn write_regs(tcb: u64, regs: &[u64]) -> KResult {
 
 fn set_priority(tcb: u64, prio: u64) -> KResult {
     sel4_sys::sel4_cfg_if! {
-        label TCBSetSchedParams {
+        kernel >= 9 && label TCBSetSchedParams {
             if sel4_sys::KERNEL_VERSION_MAJOR >= 10 {
                 return invoke(tcb, InvocationLabel::TCBSetPriority, &[ROOT_TCB], &[prio]);
             }
