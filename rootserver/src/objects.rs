@@ -18,6 +18,11 @@ use crate::{Untyped, UntypedExt};
 const PAGE: usize = 4096;
 /// log2 of the slots of each CNode that holds stack frame capabilities.
 pub const PARK_RADIX: u8 = 8;
+/// [`Objects::new`] divides the objects window among the first
+/// 2^`SHARE_BITS` slots of the root CNode (256 KiB of addresses per slot,
+/// 512 KiB on a 2^12-slot root CNode); instances over slots beyond get no
+/// window (threads fail to spawn with a window error).
+pub const SHARE_BITS: u32 = 13;
 /// Smallest untyped (log2 bytes) that [`Objects::new`] carves at a time out
 /// of the untypeds it was given.
 pub const CHUNK_BITS: u8 = 17;
@@ -172,7 +177,10 @@ impl Objects {
         image_frames: CPtr,
     ) -> Objects {
         let _ = image_frames;
-        let bits = sel4_sys::config::ROOT_CNODE_SIZE_BITS as u32;
+        // Slots beyond 2^SHARE_BITS get an empty window (16.0.0's root
+        // CNode has 2^19 slots: a share of 2^-19 of the window would be
+        // 4 KiB, too small for a stack).
+        let bits = core::cmp::min(sel4_sys::config::ROOT_CNODE_SIZE_BITS as u32, SHARE_BITS);
         let share = ((OBJECTS_WINDOW_END - OBJECTS_WINDOW_START) >> bits) & !(PAGE as u64 - 1);
         let at = |slot: u64| {
             slot.saturating_mul(share)

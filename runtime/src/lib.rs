@@ -7,7 +7,12 @@
 //! - a panic handler that prints location and message, reports the failure
 //!   on the serial protocol and stops the system cleanly;
 //! - a `log` backend on the kernel's debug console;
-//! - a global heap (`linked_list_allocator`).
+//! - a global heap (`linked_list_allocator`) with per-thread accounts and
+//!   limits, growing from untyped memory given to it;
+//! - kernel-backed locks ([`sync`]), which the heap, the console and the
+//!   thread registry use;
+//! - the image's code and read-only data mapped read-only at start
+//!   ([`image`]).
 #![no_std]
 
 extern crate alloc;
@@ -16,10 +21,12 @@ pub mod bootinfo;
 pub mod console;
 pub mod exit;
 pub mod heap;
+pub mod image;
 pub mod logger;
 #[cfg(target_os = "none")]
 mod panic;
 mod start;
+pub mod sync;
 pub mod thread;
 
 pub use bootinfo::BootInfo;
