@@ -49,7 +49,12 @@ pub struct Objects {
     /// Paging structures the VSpace created while mapping thread stacks
     /// and IPC buffers.
     thread_tables: Vec<CPtr>,
+    /// Distinguishes this instance from every other (for the threads it
+    /// detached).
+    instance: u64,
 }
+
+static NEXT_INSTANCE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
 /// Dropping `Objects` deletes what it created for threads and keeps for
 /// later ones: the CNodes that hold stack frames (which unmaps any stack
@@ -59,6 +64,10 @@ pub struct Objects {
 /// threads runs any more. Objects and mappings handed to the caller stay.
 impl Drop for Objects {
     fn drop(&mut self) {
+        // Detached threads of this instance can no longer be torn down
+        // here: forget them (what the runtime keeps for a thread that may
+        // still run stays alive).
+        crate::thread::forget_detached(self.instance);
         let (root, depth) = (self.cspace.root(), crate::cspace::depth());
         for p in self.parks.drain(..) {
             let _ = root.cnode_delete(p.cap().cptr(), depth);
@@ -156,7 +165,14 @@ impl Objects {
             opaque: Vec::new(),
             parks: Vec::new(),
             thread_tables: Vec::new(),
+            instance: NEXT_INSTANCE.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// A number no other `Objects` of this run has (threads detached from
+    /// this instance are torn down by this instance only).
+    pub fn instance(&self) -> u64 {
+        self.instance
     }
 
     /// Root CNode slots `[first_slot, end_slot)` and the given untypeds,

@@ -301,10 +301,9 @@ impl Memory {
     }
 }
 
-/// Identifies an [`Objects`] among those of the root task: the first slot
-/// of its range (two instances never share slots).
+/// Identifies an [`Objects`] among all instances of the run.
 fn objects_key(objs: &Objects) -> u64 {
-    objs.cspace().slots().range().0
+    objs.instance()
 }
 
 /// What a join or kill found besides the result.
@@ -763,6 +762,13 @@ fn fix_initial_tls_base(objs: &mut Objects) -> Result<(), ThreadError> {
     let _ = objs.delete(ntfn);
     waited.map_err(ThreadError::TlsBaseFix)?;
     r?.map_err(ThreadError::TlsBaseFix)
+}
+
+/// Forgets the detached threads of the `Objects` instance `key` (when it
+/// is dropped): nothing is torn down (the objects may be gone already);
+/// what the runtime keeps for a thread that may still run stays alive.
+pub(crate) fn forget_detached(key: u64) {
+    drop(rt::take_detached(key));
 }
 
 /// The threads of the root task, as the runtime counts them.

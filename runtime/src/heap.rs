@@ -515,6 +515,15 @@ pub fn stats() -> Stats {
     }
 }
 
+/// The calling thread's account.
+pub fn current() -> HeapReport {
+    let ctl = thread::current();
+    match ctl.account() {
+        Some(a) => a.report(),
+        None => stats().root,
+    }
+}
+
 /// The next address [`grow`] maps a frame at (the end of the mapped part of
 /// the growth window).
 pub fn growth_top() -> usize {
@@ -826,11 +835,23 @@ pub fn add_memory(untyped: Cap<cap_type::Untyped>, size_bits: u8) -> Result<(), 
         return Err(GrowError::Full);
     }
     // An untyped of RAM makes a notification; a device untyped, or any
-    // other capability, does not. The notification is deleted at once.
-    let probe = g.scratch[1];
+    // other capability, does not (a notification capability "succeeds" by
+    // being signalled: the copy below finds the slot empty). The probe is
+    // deleted at once.
+    let (probe, check) = (g.scratch[1], g.scratch[0]);
     Growth::retype(untyped.cptr(), ObjectType::NotificationObject, 0, probe)
         .map_err(GrowError::NotRam)?;
+    let made = root_cnode().cnode_copy(
+        check,
+        DEPTH,
+        root_cnode(),
+        probe,
+        DEPTH,
+        sel4_sys::CapRights(0b11),
+    );
+    let _ = root_cnode().cnode_delete(check, DEPTH);
     let _ = root_cnode().cnode_delete(probe, DEPTH);
+    made.map_err(GrowError::NotRam)?;
     let index = g.park(untyped.cptr())?;
     let n = g.reservoir_len;
     g.reservoir[n] = (index, size_bits, false);

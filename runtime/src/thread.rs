@@ -1057,11 +1057,17 @@ pub mod provoke {
 
     static RODATA_PROBE: [u64; 2] = [0x5e14_2020_0000_0001, 2];
     static RELRO_PROBE: &[u64; 2] = &RODATA_PROBE;
+    /// A function's address, read from one place (function pointers to
+    /// the same function may differ between codegen units).
+    static TEXT_PROBE: fn(ImagePart) -> usize = image_address;
 
     /// The address [`write_image`] writes to for `part`.
     pub fn image_address(part: ImagePart) -> usize {
         match part {
-            ImagePart::Text => image_address as *const () as usize,
+            ImagePart::Text => {
+                let f = core::hint::black_box(&TEXT_PROBE);
+                *f as *const () as usize
+            }
             ImagePart::ReadOnlyData => &RODATA_PROBE as *const [u64; 2] as usize,
             ImagePart::Relro => &RELRO_PROBE as *const &[u64; 2] as usize,
         }

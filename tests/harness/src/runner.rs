@@ -22,6 +22,8 @@ pub const TEST_SLOTS: usize = 1024;
 pub const TEST_BUDGET_BITS: usize = 24;
 /// Default time limit of a test.
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// Bytes of untyped memory the harness gives the heap to grow from.
+pub const HEAP_RESERVOIR: usize = 64 * 1024 * 1024;
 /// The priority the harness runs at; test threads run at the same one.
 pub const HARNESS_PRIORITY: u64 = 200;
 const _: () = assert!(HARNESS_PRIORITY <= sel4_rootserver::thread::MAX_PRIORITY as u64);
@@ -313,6 +315,14 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
             return Err(RunError::Setup(format!(
                 "the first thread ended with {other:?}"
             )))
+        }
+    }
+    // Untyped memory the heap grows from when it runs low (tests may leave
+    // blocks allocated for good: a thread that dies keeps its heap).
+    {
+        let (cs, pool, vs) = objs.parts_mut();
+        if let Err(e) = vs.reserve_heap(pool, cs, HEAP_RESERVOIR) {
+            println!("sel4test: no heap reservoir ({e}); the heap will not grow");
         }
     }
     drop(objs);
