@@ -60,6 +60,8 @@ use core::ops::{Deref, DerefMut};
 use core::ptr;
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::SeqCst};
 
+use alloc::sync::Arc;
+
 use sel4_sys::{cap_type, CPtr, Cap};
 
 use crate::thread::{self, Control};
@@ -296,15 +298,19 @@ impl RawMutex {
 
     /// Releases the lock of the thread of `ctl`.
     pub(crate) fn unlock_as(&self, ctl: &Control, tracking: Tracking) {
-        let _cs = match tracking {
+        match tracking {
             Tracking::Tracked => {
-                let cs = ctl.enter();
-                ctl.remove_held(self);
-                Some(cs)
+                let _cs = ctl.enter();
+                let listed = ctl.remove_held(self);
+                self.release();
+                if listed {
+                    // SAFETY: the held list's count on this `Arc` word
+                    // (taken by `push_held`), given up once it is unlinked.
+                    unsafe { Arc::decrement_strong_count(self as *const RawMutex) };
+                }
             }
-            Tracking::Runtime => None,
-        };
-        self.release();
+            Tracking::Runtime => self.release(),
+        }
     }
 
     /// Frees the lock, or hands it to a waiter.
@@ -338,7 +344,7 @@ impl RawMutex {
 
     /// For a lock that a dead thread held (`held`) or waited for: poisons
     /// and releases it, or withdraws the dead waiter. Only for threads that
-    /// no longer run.
+    /// no longer run; the caller then gives up the count it had.
     pub(crate) fn release_after_death(&self, held: bool) {
         if held {
             self.poisoned.store(true, SeqCst);
@@ -400,22 +406,29 @@ impl fmt::Debug for RawMutex {
 /// *counter.lock().unwrap() += 1;
 /// ```
 pub struct Mutex<T: ?Sized> {
-    raw: RawMutex,
+    /// The lock word, in an `Arc` (`Arc::into_raw`; null until first use
+    /// for [`Mutex::unbound`]): the holder's list of held locks and a
+    /// waiter's record keep a count on it, so a lock word stays where it
+    /// is even when the `Mutex` moves or goes while a forgotten guard
+    /// still holds it.
+    raw: AtomicPtr<RawMutex>,
     data: UnsafeCell<T>,
 }
 
 // SAFETY: the lock gives one thread at a time access to the data (like
-// std's Mutex), so sharing it needs only `T: Send`.
+// std's Mutex), so sharing it needs only `T: Send`; the lock word is an
+// `Arc` of atomics.
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
-// SAFETY: moving the mutex moves the data.
+// SAFETY: moving the mutex moves the data; the lock word stays put.
 unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 
 impl<T> Mutex<T> {
     /// A lock whose waiters block on `ntfn` (a notification used for
     /// nothing else).
-    pub const fn new(ntfn: Cap<cap_type::Notification>, value: T) -> Mutex<T> {
+    pub fn new(ntfn: Cap<cap_type::Notification>, value: T) -> Mutex<T> {
+        let raw = Arc::into_raw(Arc::new(RawMutex::with_notification(ntfn)));
         Mutex {
-            raw: RawMutex::with_notification(ntfn),
+            raw: AtomicPtr::new(raw as *mut RawMutex),
             data: UnsafeCell::new(value),
         }
     }
@@ -424,28 +437,60 @@ impl<T> Mutex<T> {
     /// as nobody has to wait; [`Mutex::bind`] gives it one.
     pub const fn unbound(value: T) -> Mutex<T> {
         Mutex {
-            raw: RawMutex::new(),
+            raw: AtomicPtr::new(ptr::null_mut()),
             data: UnsafeCell::new(value),
         }
     }
 
     /// The data, taking the lock apart.
     pub fn into_inner(self) -> T {
-        self.data.into_inner()
+        let this = core::mem::ManuallyDrop::new(self);
+        let p = this.raw.load(SeqCst);
+        if !p.is_null() {
+            // SAFETY: the Mutex's own count on its lock word, released once
+            // (the Mutex is not dropped: ManuallyDrop).
+            drop(unsafe { Arc::from_raw(p) });
+        }
+        // SAFETY: `this` is never used or dropped again.
+        unsafe { ptr::read(&this.data) }.into_inner()
     }
 }
 
 impl<T: ?Sized> Mutex<T> {
+    /// The lock word (made on first use for an unbound lock).
+    pub fn raw(&self) -> &RawMutex {
+        let p = self.raw.load(SeqCst);
+        if !p.is_null() {
+            // SAFETY: a non-null word is the Mutex's own counted reference
+            // to its `Arc<RawMutex>`, alive while the Mutex is.
+            return unsafe { &*p };
+        }
+        let new = Arc::into_raw(Arc::new(RawMutex::new())) as *mut RawMutex;
+        match self
+            .raw
+            .compare_exchange(ptr::null_mut(), new, SeqCst, SeqCst)
+        {
+            // SAFETY: as above, now installed.
+            Ok(_) => unsafe { &*new },
+            Err(existing) => {
+                // SAFETY: `new` was made above and never shared.
+                drop(unsafe { Arc::from_raw(new) });
+                // SAFETY: as above.
+                unsafe { &*existing }
+            }
+        }
+    }
+
     /// Gives an unbound lock its notification; `false` when it has one.
     pub fn bind(&self, ntfn: Cap<cap_type::Notification>) -> bool {
-        self.raw.bind(ntfn)
+        self.raw().bind(ntfn)
     }
 
     /// Takes the lock, waiting in the kernel while another thread holds
     /// it.
     pub fn lock(&self) -> Result<MutexGuard<'_, T>, LockError<MutexGuard<'_, T>>> {
         let ctl = thread::current();
-        match self.raw.lock_as(ctl, Tracking::Tracked) {
+        match self.raw().lock_as(ctl, Tracking::Tracked) {
             Ok(()) => self.guard(ctl),
             Err(LockError::WouldDeadlock) => Err(LockError::WouldDeadlock),
             Err(LockError::NoNotification { owner }) => Err(LockError::NoNotification { owner }),
@@ -456,7 +501,7 @@ impl<T: ?Sized> Mutex<T> {
     /// Takes the lock if it is free.
     pub fn try_lock(&self) -> Option<Result<MutexGuard<'_, T>, LockError<MutexGuard<'_, T>>>> {
         let ctl = thread::current();
-        if self.raw.try_lock_as(ctl, Tracking::Tracked) {
+        if self.raw().try_lock_as(ctl, Tracking::Tracked) {
             Some(self.guard(ctl))
         } else {
             None
@@ -472,7 +517,7 @@ impl<T: ?Sized> Mutex<T> {
             ctl,
             _not_send: core::marker::PhantomData,
         };
-        if self.raw.is_poisoned() {
+        if self.raw().is_poisoned() {
             Err(LockError::Poisoned(g))
         } else {
             Ok(g)
@@ -481,22 +526,17 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Thread id of the holder.
     pub fn owner(&self) -> Option<u64> {
-        self.raw.owner()
+        self.raw().owner()
     }
 
     /// Whether a holder ended while holding the lock.
     pub fn is_poisoned(&self) -> bool {
-        self.raw.is_poisoned()
+        self.raw().is_poisoned()
     }
 
     /// Accepts the data of a poisoned lock as it is.
     pub fn clear_poison(&self) {
-        self.raw.clear_poison()
-    }
-
-    /// The lock word.
-    pub fn raw(&self) -> &RawMutex {
-        &self.raw
+        self.raw().clear_poison()
     }
 
     /// The data, through an exclusive borrow (no locking needed).
@@ -505,9 +545,20 @@ impl<T: ?Sized> Mutex<T> {
     }
 }
 
+impl<T: ?Sized> Drop for Mutex<T> {
+    fn drop(&mut self) {
+        let p = *self.raw.get_mut();
+        if !p.is_null() {
+            // SAFETY: the Mutex's own count on its lock word. A held list
+            // or waiter that still names the word has its own count.
+            drop(unsafe { Arc::from_raw(p) });
+        }
+    }
+}
+
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Mutex").field("raw", &self.raw).finish()
+        f.debug_struct("Mutex").field("raw", self.raw()).finish()
     }
 }
 
@@ -540,7 +591,7 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
-        self.mutex.raw.unlock_as(self.ctl, Tracking::Tracked);
+        self.mutex.raw().unlock_as(self.ctl, Tracking::Tracked);
     }
 }
 

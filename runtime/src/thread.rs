@@ -268,36 +268,54 @@ impl Control {
         finish(self, EXIT_KILLED)
     }
 
+    /// Records the application lock the thread waits for (its word is in
+    /// an `Arc`: the record keeps a count on it), or none.
     pub(crate) fn set_waiting_on(&self, m: *const RawMutex) {
-        self.waiting_on.store(m as *mut RawMutex, SeqCst);
+        if !m.is_null() {
+            // SAFETY: application lock words live in an `Arc` (sync::Mutex),
+            // alive here (the caller borrows it).
+            unsafe { Arc::increment_strong_count(m) };
+        }
+        let old = self.waiting_on.swap(m as *mut RawMutex, SeqCst);
+        if !old.is_null() {
+            // SAFETY: the count taken when `old` was recorded.
+            unsafe { Arc::decrement_strong_count(old as *const RawMutex) };
+        }
     }
 
+    /// Puts an application lock (its word in an `Arc`) on the thread's
+    /// held list, with a count on it.
     pub(crate) fn push_held(&self, m: &RawMutex) {
+        // SAFETY: as in `set_waiting_on`.
+        unsafe { Arc::increment_strong_count(m as *const RawMutex) };
         m.set_next_held(self.held.load(SeqCst));
         self.held
             .store(m as *const RawMutex as *mut RawMutex, SeqCst);
     }
 
-    pub(crate) fn remove_held(&self, m: &RawMutex) {
+    /// Unlinks `m` from the held list; whether it was on it (the caller
+    /// then gives up the list's count).
+    pub(crate) fn remove_held(&self, m: &RawMutex) -> bool {
         let target = m as *const RawMutex as *mut RawMutex;
         let mut cur = self.held.load(SeqCst);
         if cur == target {
             self.held.store(m.next_held(), SeqCst);
             m.set_next_held(ptr::null_mut());
-            return;
+            return true;
         }
         while !cur.is_null() {
-            // SAFETY: every entry of the list is a lock this thread holds;
-            // a held lock cannot move or be dropped (a guard borrows it).
+            // SAFETY: every entry of the list is a lock word the list holds
+            // a count on, so it is alive.
             let c = unsafe { &*cur };
             let next = c.next_held();
             if next == target {
                 c.set_next_held(m.next_held());
                 m.set_next_held(ptr::null_mut());
-                return;
+                return true;
             }
             cur = next;
         }
+        false
     }
 
     /// Releases (poisoned) the locks of a thread that no longer runs, and
@@ -305,20 +323,24 @@ impl Control {
     fn release_locks(&self) -> usize {
         let w = self.waiting_on.swap(ptr::null_mut(), SeqCst);
         if !w.is_null() {
-            // SAFETY: the lock the thread waited for, which it borrowed; a
-            // borrowed lock stays where it is while the borrow lasts, and
-            // the thread's borrows never end (it does not run any more;
-            // the memory it borrowed from is still mapped: its stack is
-            // freed only after this).
-            unsafe { &*w }.release_after_death(false);
+            // SAFETY: the lock word the thread waited for; the record holds
+            // a count on its `Arc`, given up here.
+            unsafe {
+                (*w).release_after_death(false);
+                Arc::decrement_strong_count(w as *const RawMutex);
+            }
         }
         let mut n = 0;
         let mut cur = self.held.swap(ptr::null_mut(), SeqCst);
         while !cur.is_null() {
-            // SAFETY: as above, for the locks the thread held.
-            let m = unsafe { &*cur };
-            cur = m.next_held();
-            m.release_after_death(true);
+            // SAFETY: as above, for the locks the thread held (the list
+            // holds a count on each).
+            unsafe {
+                let m = &*cur;
+                cur = m.next_held();
+                m.release_after_death(true);
+                Arc::decrement_strong_count(m as *const RawMutex);
+            }
             n += 1;
         }
         n
@@ -947,7 +969,7 @@ pub fn wait_for_initial_tls_fix(ntfn: Cap<cap_type::Notification>) -> Result<(),
 
 /// On a helper thread, while the initial thread waits in
 /// [`wait_for_initial_tls_fix`] on `ntfn`: sets the initial thread's
-/// TLS_BASE register to its thread pointer, then wakes it (also on
+/// TLS_BASE register to its thread pointer, then signals `ntfn` (also on
 /// failure). Refuses, without touching the initial thread, unless that
 /// thread is blocked in that very wait; a second fix is refused.
 pub fn fix_initial_tls_base(ntfn: Cap<cap_type::Notification>) -> Result<(), TlsFixError> {
@@ -955,6 +977,9 @@ pub fn fix_initial_tls_base(ntfn: Cap<cap_type::Notification>) -> Result<(), Tls
         .compare_exchange(FIX_WAITING, FIX_WRITING, SeqCst, SeqCst)
         .is_err()
     {
+        // Not waiting (yet): the signal makes a wait that comes later
+        // return at once, with an error, instead of blocking for good.
+        ntfn.signal();
         return Err(TlsFixError::NotWaiting);
     }
     let r = write_initial_tls_base();

@@ -247,3 +247,23 @@ fn a_killed_waiter_does_not_take_the_lock_with_it(ctx: &mut Ctx) -> TestResult {
     }
     Ok(())
 }
+
+/// A guard forgotten, then the lock moved and dropped: later locking and
+/// unlocking on this thread (which walks its list of held locks) is fine,
+/// since the list holds the lock word itself, not the moved `Mutex`.
+#[sel4_test]
+fn a_forgotten_guard_survives_moving_and_dropping_the_lock(ctx: &mut Ctx) -> TestResult {
+    let mut objs = ctx.objects(OBJECT_SLOTS)?;
+    let m = Mutex::new(notification(&mut objs)?, 1u32);
+    core::mem::forget(lock(&m)?);
+    let moved = alloc::boxed::Box::new(m);
+    ensure_eq!(moved.owner(), Some(sel4_runtime::thread::current_id()));
+    let other = Mutex::new(notification(&mut objs)?, 2u32);
+    ensure_eq!(*lock(&other)?, 2);
+    drop(moved);
+    let junk: alloc::vec::Vec<u64> = (0..512).collect();
+    let third = Mutex::new(notification(&mut objs)?, 3u32);
+    ensure_eq!(*lock(&third)?, 3);
+    ensure_eq!(junk[511], 511);
+    Ok(())
+}
