@@ -35,10 +35,10 @@
 //! growth window, so no frame that anyone else holds a capability to ever
 //! becomes heap. Frame capabilities go to the runtime's CNode, not to root
 //! CNode slots, so the heap can grow as far as memory and the window
-//! (4 GiB) go. [`refill`] grows by one step when less than
-//! [`LOW_WATER`] is free; the framework calls it when a thread is spawned,
-//! joined or killed. An allocation itself never makes a kernel call (it
-//! may run while the caller has its IPC buffer in use).
+//! (4 GiB) go. [`refill`] grows the heap until [`LOW_WATER`] bytes are
+//! free (as far as the memory given goes); the framework calls it when a
+//! thread is spawned, joined or killed. An allocation itself never makes a
+//! kernel call (it may run while the caller has its IPC buffer in use).
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::fmt;
@@ -873,9 +873,9 @@ pub fn grow(bytes: usize) -> Result<usize, GrowError> {
     Ok(added)
 }
 
-/// Grows the heap by one frame when less than [`LOW_WATER`] is free and
-/// memory was given; returns the bytes added (0 when none were needed or
-/// none are left).
+/// Grows the heap, a frame at a time, until [`LOW_WATER`] bytes are free
+/// or the memory given runs out; returns the bytes added (0 when none were
+/// needed or none are left).
 pub fn refill() -> usize {
     let Ok(mut h) = HEAP.0.lock() else { return 0 };
     let mut added = 0;
