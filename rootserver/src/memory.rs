@@ -397,6 +397,13 @@ impl UntypedPool {
         Ok(())
     }
 
+    /// Records that the capability in `key` left the capabilities this
+    /// pool tracks for good (moved where it never comes back from, such as
+    /// the runtime's own CNode): the object's memory stays used.
+    pub(crate) fn cap_given_away(&mut self, key: u64) {
+        let _ = self.caps.forget_slots(|k| k == key);
+    }
+
     /// Records a copy of `src` into `dest` (`badge` for a mint).
     pub(crate) fn cap_derived(&mut self, src: u64, dest: u64, badge: Option<u64>) -> Result<()> {
         self.caps.derived(src, dest, badge)?;

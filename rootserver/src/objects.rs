@@ -46,6 +46,11 @@ use crate::BootInfo;
 const PAGE: usize = 4096;
 /// log2 of the slots of each CNode that holds stack frame capabilities.
 pub const PARK_RADIX: u8 = 8;
+/// [`Objects::new`] divides the objects window among the first
+/// 2^`SHARE_BITS` slots of the root CNode (256 KiB of addresses per slot,
+/// 512 KiB on a 2^12-slot root CNode); instances over slots beyond get no
+/// window (threads fail to spawn with a window error).
+pub const SHARE_BITS: u32 = 13;
 /// Smallest untyped (log2 bytes) that [`Objects::new`] carves at a time out
 /// of the untypeds it was given.
 pub const CHUNK_BITS: u8 = 17;
@@ -120,7 +125,12 @@ pub struct Objects {
     children: Vec<ChildNode>,
     /// Owners (ids) of the CNodes that hold stack frames.
     parks: Vec<OwnerId>,
+    /// Distinguishes this instance from every other (for the threads it
+    /// detached).
+    instance: u64,
 }
+
+static NEXT_INSTANCE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
 /// Dropping `Objects` deletes what it holds itself and nobody else has a
 /// handle to: frames it mapped of its own (thread IPC buffers,
@@ -131,6 +141,10 @@ pub struct Objects {
 /// refused by any other).
 impl Drop for Objects {
     fn drop(&mut self) {
+        // Detached threads of this instance can no longer be torn down
+        // here: forget them (what the runtime keeps for a thread that may
+        // still run stays alive).
+        crate::thread::forget_detached(self.instance);
         let owned: Vec<CPtr> = self
             .vspace
             .mappings()
@@ -222,7 +236,14 @@ impl Objects {
             chunks: Vec::new(),
             children: Vec::new(),
             parks: Vec::new(),
+            instance: NEXT_INSTANCE.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// A number no other `Objects` of this run has (threads detached from
+    /// this instance are torn down by this instance only).
+    pub fn instance(&self) -> u64 {
+        self.instance
     }
 
     /// Root CNode slots `[first_slot, end_slot)` and the given untypeds,
@@ -236,7 +257,10 @@ impl Objects {
     /// owns only some slots and memory, such as one test of a test harness;
     /// nothing else may use those slots.
     pub fn new(first_slot: u64, end_slot: u64, untypeds: Vec<Cap<Untyped>>) -> Objects {
-        let bits = sel4_sys::config::ROOT_CNODE_SIZE_BITS as u32;
+        // Slots beyond 2^SHARE_BITS get an empty window (16.0.0's root
+        // CNode has 2^19 slots: a share of 2^-19 of the window would be
+        // 4 KiB, too small for a stack).
+        let bits = core::cmp::min(sel4_sys::config::ROOT_CNODE_SIZE_BITS as u32, SHARE_BITS);
         let share = ((OBJECTS_WINDOW_END - OBJECTS_WINDOW_START) >> bits) & !(PAGE as u64 - 1);
         let at = |slot: u64| {
             slot.saturating_mul(share)
@@ -1010,10 +1034,21 @@ impl Objects {
         })
     }
 
-    /// Adds `pages` fresh 4 KiB frames of RAM to the heap.
-    pub fn grow_heap(&mut self, pages: usize) -> Result<()> {
+    /// Gives the heap at least `bytes` more now (rounded up to 2 MiB
+    /// frames, which the runtime retypes itself from untyped memory of this
+    /// pool and maps in its growth window); returns the bytes added. Takes
+    /// no slot of the root CNode for good: limited by memory only.
+    pub fn grow_heap(&mut self, bytes: usize) -> Result<usize> {
         self.vspace
-            .grow_heap(&mut self.pool, &mut self.cspace, pages)
+            .grow_heap(&mut self.pool, &mut self.cspace, bytes)
+    }
+
+    /// Gives the heap `bytes` (rounded up to 2 MiB) of untyped memory of
+    /// this pool without mapping it yet: the runtime grows the heap from it
+    /// when free space runs low (at thread spawns, joins and kills).
+    pub fn reserve_heap(&mut self, bytes: usize) -> Result<()> {
+        self.vspace
+            .reserve_heap(&mut self.pool, &mut self.cspace, bytes)
     }
 
     /// A fresh 4 KiB frame of RAM mapped read-write at a free address of the

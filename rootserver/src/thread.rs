@@ -1,30 +1,60 @@
 //! Threads in the root task's address space.
 //!
 //! [`spawn`] (or [`ThreadBuilder`]) runs a Rust closure on a new TCB with
-//! its own stack, TLS block (from the image's `PT_TLS`) and IPC buffer, at a
-//! chosen priority. [`JoinHandle::join`] returns the closure's result, or
-//! [`ThreadError::Panicked`] / [`ThreadError::Faulted`] when the thread
-//! panicked or faulted; joining (or [`JoinHandle::kill`]) tears the thread
-//! down: TCB and endpoint deleted, stack and IPC buffer frames unmapped and
-//! their memory and slots given back, TLS block freed.
+//! its own stack, TLS block (from the image's `PT_TLS`), IPC buffer and
+//! heap account, at a chosen priority. [`JoinHandle::join`] returns the
+//! closure's result, or a [`ThreadError`] saying how the thread ended
+//! otherwise (panic, fault, stack overflow, heap limit, out of memory);
+//! joining (or [`JoinHandle::kill`]) tears the thread down: TCB and
+//! endpoint deleted, stack and IPC buffer frames unmapped and their memory
+//! and slots given back, TLS block and control block freed, the locks it
+//! held released (poisoned). [`JoinHandle::join_report`] also says how much
+//! heap the thread left allocated.
 //!
 //! Memory: the stack is fresh 4 KiB frames of RAM mapped through the
-//! [`VSpace`](crate::vspace::VSpace) with one unmapped guard page below it, so a stack overflow is
-//! a VM fault at the guard page (reported on the thread's fault endpoint
-//! like any other fault). The stack's frame capabilities are kept in
-//! CNodes of the [`Objects`] ([`PARK_RADIX`](crate::objects::PARK_RADIX)), not in root CNode slots, so a
-//! thread costs three root slots (TCB, event endpoint, IPC buffer frame)
+//! [`VSpace`](crate::vspace::VSpace) below 4 GiB with one unmapped guard
+//! page below it, so a stack overflow is a VM fault in the guard page; the
+//! kernel's fault address compares exactly with [`JoinHandle::stack_guard`]
+//! on every kernel (seL4 5.x reports only 32 bits of it), and the join
+//! reports it as [`ThreadError::StackOverflow`]. The stack's frame
+//! capabilities are kept in CNodes of the [`Objects`]
+//! ([`PARK_RADIX`](crate::objects::PARK_RADIX)), not in root CNode slots, so
+//! a thread costs three root slots (TCB, event endpoint, IPC buffer frame)
 //! whatever its stack size. The IPC buffer is a fresh frame mapped through
-//! the `VSpace`; the TLS block comes from the heap.
+//! the `VSpace`; the TLS block and the control block belong to the runtime
+//! (`sel4_runtime::thread`), which keeps them until the thread is stopped.
 //!
 //! Each thread has an *event endpoint*: the kernel sends its faults there
 //! (unless a shared [`FaultHandler`](crate::fault::FaultHandler) was given)
-//! and the runtime's trampoline sends the thread's exit there.
+//! and the runtime's trampoline sends the thread's end there.
+//!
+//! # What survives what
+//! - a **panic** ends the thread only: its message goes to the joiner
+//!   ([`ThreadError::Panicked`]); the locks it held are released (poisoned);
+//! - a **fault** stops the thread; the joiner gets the typed fault
+//!   ([`ThreadError::Faulted`], [`ThreadError::StackOverflow`]);
+//! - an allocation beyond the thread's **heap limit**
+//!   ([`ThreadBuilder::heap_limit`], [`DEFAULT_HEAP_LIMIT`]) or for which
+//!   the heap has no room ends the thread with [`ThreadError::HeapLimit`] /
+//!   [`ThreadError::OutOfMemory`]; the heap keeps a reserve for the threads
+//!   above it (`sel4_runtime::heap`), so the joiner goes on;
+//! - [`JoinHandle::kill`] stops the thread wherever it is, except inside the
+//!   runtime (allocator, console): there it waits until the thread leaves
+//!   (the runtime's kill protocol), so no runtime lock is ever left held;
+//! - in every case, the heap blocks the thread allocated stay allocated
+//!   (no destructors run without unwinding, and in one address space other
+//!   threads may still use them): [`JoinHandle::join_report`] counts them.
+//!   A thread's heap is not isolated; a separate process is.
+//!
+//! Dropping a [`JoinHandle`] *detaches* the thread: it runs on with all it
+//! uses, and once it has ended, a later [`spawn`], join or kill with the
+//! same [`Objects`] (or [`reap_detached`]) tears it down.
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
+use sel4_runtime::heap::{self, HeapReport};
+use sel4_runtime::sync::Slot;
 use sel4_runtime::thread as rt;
 use sel4_sys::{CPtr, Fault, InvocationError, Word};
 
@@ -37,6 +67,8 @@ use crate::{Cap, Endpoint, Error, Notification, Owned, TCB};
 pub const MAX_PRIORITY: u8 = 255;
 /// Default stack size of a new thread.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+/// Default heap limit of a new thread: the most heap it may hold at once.
+pub const DEFAULT_HEAP_LIMIT: usize = 8 * 1024 * 1024;
 const PAGE: usize = 4096;
 /// Unmapped pages below each thread's stack.
 pub const STACK_GUARD_PAGES: usize = 1;
@@ -54,10 +86,23 @@ pub enum ThreadError {
     },
     /// The image's TLS segment cannot be laid out.
     Tls(sel4_start::tls::TlsError),
+    /// The heap has no room for the thread's control block.
+    NoHeap,
     /// The thread panicked; its panic message.
     Panicked { message: String },
     /// The thread faulted; the decoded fault message.
     Faulted(Box<Fault>),
+    /// The thread overflowed its stack: a VM fault in its guard page.
+    StackOverflow(Box<Fault>),
+    /// An allocation would have exceeded the thread's heap limit.
+    HeapLimit {
+        limit: usize,
+        requested: usize,
+        in_use: usize,
+    },
+    /// The heap had no room for an allocation of the thread (beyond the
+    /// reserve kept for the threads above it).
+    OutOfMemory { requested: usize, free: usize },
     /// The thread ended abnormally (a panic inside its panic handling, or
     /// no closure found): the runtime's exit word.
     Aborted { status: Word },
@@ -81,14 +126,39 @@ impl core::fmt::Display for ThreadError {
             ThreadError::Resources(e) => write!(f, "no resources for a thread: {e}"),
             ThreadError::Setup { step, error } => write!(f, "{step} failed: {error}"),
             ThreadError::Tls(e) => write!(f, "TLS: {e}"),
+            ThreadError::NoHeap => write!(f, "no heap for the thread's control block"),
             ThreadError::Panicked { message } => write!(f, "thread panicked: {message}"),
             ThreadError::Faulted(fault) => write!(f, "thread faulted: {fault}"),
+            ThreadError::StackOverflow(fault) => write!(f, "thread overflowed its stack: {fault}"),
+            ThreadError::HeapLimit {
+                limit,
+                requested,
+                in_use,
+            } => write!(
+                f,
+                "thread exceeded its heap limit of {limit} bytes ({requested} more asked with {in_use} in use)"
+            ),
+            ThreadError::OutOfMemory { requested, free } => write!(
+                f,
+                "thread ran out of heap memory ({requested} bytes asked, {free} free)"
+            ),
             ThreadError::Aborted { status } => write!(f, "thread aborted (status {status})"),
             ThreadError::NoFrameForIpcBuffer { vaddr } => {
                 write!(f, "no frame capability for the IPC buffer at {vaddr:#x}")
             }
             ThreadError::TlsBaseFix(e) => write!(f, "setting the initial TLS base: {e:?}"),
         }
+    }
+}
+
+fn runtime_error(e: rt::ThreadError) -> ThreadError {
+    match e {
+        rt::ThreadError::Tls(t) => ThreadError::Tls(t),
+        rt::ThreadError::NoHeap => ThreadError::NoHeap,
+        rt::ThreadError::AlreadyStarted => ThreadError::Aborted {
+            status: rt::EXIT_NOT_STARTED,
+        },
+        rt::ThreadError::Kernel { step, error } => ThreadError::Setup { step, error },
     }
 }
 
@@ -99,6 +169,7 @@ pub struct ThreadBuilder<'h> {
     stack_size: usize,
     fault_handler: Option<(&'h FaultHandler, Word)>,
     mcp: Option<u8>,
+    heap_limit: usize,
 }
 
 impl Default for ThreadBuilder<'_> {
@@ -108,14 +179,15 @@ impl Default for ThreadBuilder<'_> {
 }
 
 impl<'h> ThreadBuilder<'h> {
-    /// Priority [`MAX_PRIORITY`] - 1, a [`DEFAULT_STACK_SIZE`] stack,
-    /// faults reported to the joiner.
+    /// Priority [`MAX_PRIORITY`] - 1, a [`DEFAULT_STACK_SIZE`] stack, a
+    /// [`DEFAULT_HEAP_LIMIT`] heap limit, faults reported to the joiner.
     pub fn new() -> ThreadBuilder<'h> {
         ThreadBuilder {
             priority: MAX_PRIORITY - 1,
             stack_size: DEFAULT_STACK_SIZE,
             fault_handler: None,
             mcp: None,
+            heap_limit: DEFAULT_HEAP_LIMIT,
         }
     }
 
@@ -139,6 +211,16 @@ impl<'h> ThreadBuilder<'h> {
         self
     }
 
+    /// The most heap the thread may hold at once (`usize::MAX`: as much as
+    /// the heap has, less the reserve of the threads above it). An
+    /// allocation beyond it ends the thread with
+    /// [`ThreadError::HeapLimit`] (or fails, for fallible allocations such
+    /// as `Vec::try_reserve`).
+    pub fn heap_limit(mut self, bytes: usize) -> Self {
+        self.heap_limit = bytes;
+        self
+    }
+
     /// Sends the thread's faults to a shared handler, badged with `badge`,
     /// instead of to the joiner. The joiner then only learns of the thread's
     /// end when it returns or panics; the handler decides what happens to a
@@ -154,6 +236,8 @@ impl<'h> ThreadBuilder<'h> {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
+        reap_detached(objs);
+        heap::refill();
         if rt::initial_tls_base_needs_fix() {
             fix_initial_tls_base(objs)?;
         }
@@ -170,23 +254,36 @@ where
     ThreadBuilder::new().spawn(objs, f)
 }
 
-/// A running thread; join it to get its result.
+/// A running thread; join it to get its result. Dropping it detaches the
+/// thread (module documentation).
+#[must_use = "dropping a JoinHandle detaches the thread: join or kill it to get its result and its resources back"]
 pub struct JoinHandle<R> {
-    id: u64,
+    inner: Option<Inner<R>>,
+}
+
+struct Inner<R> {
+    parts: Parts,
+    result: Arc<Slot<R>>,
+    panic: Arc<Slot<String>>,
+}
+
+/// What a thread has: its runtime side, kernel objects and memory. Kept
+/// whole by a detached thread until it is torn down.
+struct Parts {
+    thread: rt::Thread,
     tcb: Owned<TCB>,
     events: Owned<Endpoint>,
     fault_ep: Option<Owned<Endpoint>>,
-    result: Arc<spin::Mutex<Option<R>>>,
-    panic: Arc<spin::Mutex<Option<String>>>,
     memory: Memory,
+    /// The `Objects` the parts came from ([`objects_key`]).
+    key: u64,
 }
 
-/// What a thread has in memory: its stack (guard pages, then frames), its
-/// IPC buffer page and its TLS block.
+/// What a thread has in memory: its stack (guard pages, then frames) and
+/// its IPC buffer page.
 struct Memory {
     stack: Option<Region>,
     ipc_buffer: Option<u64>,
-    _tls: Vec<u8>,
 }
 
 impl Memory {
@@ -204,25 +301,87 @@ impl Memory {
     }
 }
 
-struct Parts {
-    tcb: Option<Owned<TCB>>,
-    events: Option<Owned<Endpoint>>,
-    fault_ep: Option<Owned<Endpoint>>,
+/// Identifies an [`Objects`] among all instances of the run.
+fn objects_key(objs: &Objects) -> u64 {
+    objs.instance()
+}
+
+/// What a join or kill found besides the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Report {
+    /// The thread's heap account when it was torn down: `in_use` bytes it
+    /// allocated are still allocated (returned to the joiner, shared with
+    /// other threads, or left behind by a thread that did not end
+    /// normally; the runtime cannot free those).
+    pub heap: HeapReport,
+    /// Locks the thread held when it was stopped (released, poisoned).
+    pub locks_released: usize,
+    /// The kill found the thread inside the runtime and waited for it to
+    /// leave.
+    pub waited_for_runtime: bool,
+}
+
+/// A joined thread: how it ended, and the report.
+#[derive(Debug)]
+pub struct Joined<R> {
+    pub result: Result<R, ThreadError>,
+    pub report: Report,
 }
 
 impl Parts {
-    fn release(&mut self, objs: &mut Objects) {
-        if let Some(t) = self.tcb.take() {
-            let _ = t.tcb_suspend();
-            let _ = objs.delete(t);
+    /// Stops the thread, releases what it held, deletes its objects and
+    /// frees its memory.
+    fn teardown(mut self, objs: &mut Objects) -> Report {
+        let mut report = Report::default();
+        match self.thread.stop() {
+            Ok(s) => report.locks_released = s.locks_released,
+            Err(e) => log::warn!("stopping thread {}: {e:?}", self.thread.id()),
         }
-        if let Some(e) = self.fault_ep.take() {
+        report.heap = self.thread.heap();
+        let _ = objs.delete(self.tcb);
+        if let Some(e) = self.fault_ep {
             let _ = objs.delete(e);
         }
-        if let Some(e) = self.events.take() {
-            let _ = objs.delete(e);
+        let _ = objs.delete(self.events);
+        // The thread is stopped and its TCB gone: its stack and IPC buffer
+        // can go; its TLS and control block go with `thread`.
+        self.memory.release(objs);
+        drop(self.thread);
+        heap::refill();
+        report
+    }
+
+    /// Whether a detached thread has ended (returned, panicked, faulted).
+    fn ended(&self) -> bool {
+        loop {
+            match poll_event(self.events.cap()) {
+                None => return false,
+                Some(Event::Exit { .. }) | Some(Event::Fault { .. }) => return true,
+                Some(Event::Other { .. }) => continue,
+            }
         }
     }
+}
+
+/// Tears down the detached threads of `objs` that have ended; returns how
+/// many. [`spawn`], joins and kills do it too.
+pub fn reap_detached(objs: &mut Objects) -> usize {
+    let key = objects_key(objs);
+    let mut n = 0;
+    for remains in rt::take_detached(key) {
+        match remains.downcast::<Parts>() {
+            Ok(parts) => {
+                if parts.ended() {
+                    parts.teardown(objs);
+                    n += 1;
+                } else {
+                    rt::detach(key, parts);
+                }
+            }
+            Err(other) => rt::detach(key, other),
+        }
+    }
+    n
 }
 
 fn step(step: &'static str) -> impl Fn(InvocationError) -> ThreadError {
@@ -238,33 +397,38 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let tls = rt::tls_image().map_err(ThreadError::Tls)?;
-    let mut tls_area = alloc::vec![0u8; tls.area_size()];
-    let tp = tls.init_block(&mut tls_area).map_err(ThreadError::Tls)?;
+    let result: Arc<Slot<R>> = Arc::new(Slot::new());
+    let panic: Arc<Slot<String>> = Arc::new(Slot::new());
+    let (r2, p2) = (result.clone(), panic.clone());
+    let thread = rt::Thread::new(rt::ThreadSpec {
+        main: Box::new(move || {
+            let v = f();
+            let _ = r2.put(v);
+        }),
+        on_panic: Box::new(move |m| {
+            let _ = p2.put(m);
+        }),
+        heap_limit: b.heap_limit,
+    })
+    .map_err(runtime_error)?;
     let mut memory = Memory {
         stack: None,
         ipc_buffer: None,
-        _tls: tls_area,
     };
-    let mut parts = Parts {
-        tcb: None,
-        events: None,
-        fault_ep: None,
-    };
+    let mut tcb_slot: Option<Owned<TCB>> = None;
+    let mut events_slot: Option<Owned<Endpoint>> = None;
+    let mut fault_slot: Option<Owned<Endpoint>> = None;
     let r = (|| {
         let pages = b.stack_size.max(PAGE).div_ceil(PAGE);
         memory.stack = Some(objs.map_region(STACK_GUARD_PAGES, pages)?);
         let (frame, ipc_addr) = objs.map_new_page()?;
         memory.ipc_buffer = Some(ipc_addr);
-        let tcb = objs.create::<TCB>()?;
-        let tcb = parts.tcb.insert(tcb).cap();
-        let events = objs.create::<Endpoint>()?;
-        let events = parts.events.insert(events).cap();
+        let tcb = tcb_slot.insert(objs.create::<TCB>()?).cap();
+        let events = events_slot.insert(objs.create::<Endpoint>()?).cap();
         let fault_ep = match b.fault_handler {
-            Some((h, badge)) => {
-                let e = objs.mint(h.endpoint_owned(), badge)?;
-                parts.fault_ep.insert(e).cap()
-            }
+            Some((h, badge)) => fault_slot
+                .insert(objs.mint(h.endpoint_owned(), badge)?)
+                .cap(),
             None => events,
         };
         Ok::<_, ThreadError>((tcb, events, fault_ep, frame, ipc_addr as usize))
@@ -272,52 +436,32 @@ where
     let (tcb, events, fault_ep, frame, ipc_addr) = match r {
         Ok(v) => v,
         Err(e) => {
-            parts.release(objs);
+            if let Some(t) = tcb_slot {
+                let _ = objs.delete(t);
+            }
+            for c in [fault_slot, events_slot].into_iter().flatten() {
+                let _ = objs.delete(c);
+            }
             memory.release(objs);
             return Err(e);
         }
     };
-    let stack_top = memory.stack.as_ref().map_or(0, |s| s.top()) as usize;
-
-    let result: Arc<spin::Mutex<Option<R>>> = Arc::new(spin::Mutex::new(None));
-    let panic: Arc<spin::Mutex<Option<String>>> = Arc::new(spin::Mutex::new(None));
-    let (r2, p2) = (result.clone(), panic.clone());
-    let id = rt::register(rt::ThreadSpec {
-        main: Box::new(move || {
-            let v = f();
-            *r2.lock() = Some(v);
-        }),
-        on_panic: Box::new(move |m| *p2.lock() = Some(m)),
-    });
-    let (Some(tcb_owned), Some(events_owned)) = (parts.tcb.take(), parts.events.take()) else {
+    let (Some(tcb_owned), Some(events_owned)) = (tcb_slot, events_slot) else {
         unreachable!("both were made above")
     };
-    let handle = JoinHandle {
-        id,
+    let stack_top = memory.stack.as_ref().map_or(0, |s| s.top()) as usize;
+    let parts = Parts {
+        thread,
         tcb: tcb_owned,
         events: events_owned,
-        fault_ep: parts.fault_ep.take(),
-        result,
-        panic,
+        fault_ep: fault_slot,
         memory,
+        key: objects_key(objs),
     };
-    let regs = rt::EntryRegs::new(id, stack_top, tp, ipc_addr, tcb.cptr(), events.cptr());
     let setup = (|| {
         let cspace = crate::cnode::root();
         let vspace = sel4_sys::init_caps::CapInitThreadVSpace as CPtr;
         let authority = Cap::<TCB>::from_cptr(sel4_runtime::bootinfo::INIT_THREAD_TCB);
-        // The new thread starts in the runtime's trampoline with its stack,
-        // start block and TLS base set.
-        let mut ctx = sel4_sys::UserContext {
-            rip: regs.rip,
-            rsp: regs.rsp,
-            rcx: regs.rcx,
-            rdx: regs.rdx,
-            rsi: regs.rsi,
-            rdi: regs.rdi,
-            r8: regs.r8,
-            ..Default::default()
-        };
         // seL4 10+ (the kernels with TCB_SetTLSBase) take plain words for
         // CSpace/VSpace data and an authority for priorities; 5.x takes
         // seL4_CapData_t and the caller's own MCP.
@@ -331,7 +475,6 @@ where
                 }
                 tcb.tcb_set_priority(authority, Word::from(b.priority))
                     .map_err(step("TCB_SetPriority"))?;
-                ctx.fs_base = tp as Word;
             } else {
                 let none = sel4_sys::CapData::default();
                 tcb.tcb_set_space(fault_ep.cptr(), cspace, none, Cap::from_cptr(vspace), none)
@@ -341,76 +484,187 @@ where
                     tcb.tcb_set_mc_priority(mcp).map_err(step("TCB_SetMCPriority"))?;
                 }
                 tcb.tcb_set_priority(b.priority).map_err(step("TCB_SetPriority"))?;
-                ctx.tls_base = tp as Word;
             }
         }
         tcb.tcb_set_ipc_buffer(ipc_addr as Word, frame.cptr())
             .map_err(step("TCB_SetIPCBuffer"))?;
-        tcb.tcb_write_registers(false, 0, sel4_sys::UserContext::WORDS as Word, &ctx)
-            .map_err(step("TCB_WriteRegisters"))?;
-        sel4_sys::sel4_cfg_if! {
-            kernel >= 10 && label TCBSetTLSBase {
-                tcb.tcb_set_tls_base(tp as Word).map_err(step("TCB_SetTLSBase"))?;
-            }
-        }
-        tcb.tcb_resume().map_err(step("TCB_Resume"))?;
-        Ok::<(), ThreadError>(())
+        // The runtime writes the registers (its trampoline, the stack, the
+        // TLS base) and resumes the TCB.
+        parts
+            .thread
+            .start(tcb, events.cptr(), stack_top, ipc_addr)
+            .map_err(runtime_error)
     })();
     match setup {
-        Ok(()) => Ok(handle),
+        Ok(()) => Ok(JoinHandle {
+            inner: Some(Inner {
+                parts,
+                result,
+                panic,
+            }),
+        }),
         Err(e) => {
-            handle.teardown(objs);
+            parts.teardown(objs);
             Err(e)
         }
     }
 }
 
-impl<R> JoinHandle<R> {
-    /// The runtime's id of the thread.
-    pub fn id(&self) -> u64 {
-        self.id
+impl<R> Inner<R> {
+    fn exit_outcome(self, status: Word) -> (Result<R, ThreadError>, Parts) {
+        let Inner {
+            parts,
+            result,
+            panic,
+        } = self;
+        let r = match status {
+            rt::EXIT_RETURNED => result.take().ok_or(ThreadError::Aborted { status }),
+            rt::EXIT_PANICKED => Err(ThreadError::Panicked {
+                message: panic.take().unwrap_or_default(),
+            }),
+            rt::EXIT_HEAP_LIMIT | rt::EXIT_OUT_OF_MEMORY => match parts.thread.exit_failure() {
+                Some(f) if f.kind == heap::AllocFailureKind::Limit => Err(ThreadError::HeapLimit {
+                    limit: f.limit,
+                    requested: f.requested,
+                    in_use: f.in_use,
+                }),
+                Some(f) => Err(ThreadError::OutOfMemory {
+                    requested: f.requested,
+                    free: f.free,
+                }),
+                None => Err(ThreadError::Aborted { status }),
+            },
+            _ => Err(ThreadError::Aborted { status }),
+        };
+        (r, parts)
     }
 
-    /// The thread's TCB.
+    fn fault_outcome(self, fault: Fault) -> (Result<R, ThreadError>, Parts) {
+        let e = if is_stack_overflow(&self.parts, &fault) {
+            ThreadError::StackOverflow(Box::new(fault))
+        } else {
+            ThreadError::Faulted(Box::new(fault))
+        };
+        (Err(e), self.parts)
+    }
+}
+
+/// The guard page(s) of a thread's stack.
+fn guard_of(parts: &Parts) -> core::ops::Range<usize> {
+    match &parts.memory.stack {
+        Some(r) => r.start as usize..r.start as usize + r.guard_pages * PAGE,
+        None => 0..0,
+    }
+}
+
+/// Whether `fault` is a stack overflow of the thread: a data access in its
+/// guard page with the stack pointer in the guard page or the stack. The
+/// stacks lie below 4 GiB, where seL4 5.x's 32-bit fault addresses are
+/// exact; the stack pointer rules out an access elsewhere whose low 32
+/// bits happen to fall in the guard page.
+fn is_stack_overflow(parts: &Parts, fault: &Fault) -> bool {
+    let Fault::VmFault {
+        addr,
+        prefetch_fault: false,
+        ..
+    } = *fault
+    else {
+        return false;
+    };
+    let guard = guard_of(parts);
+    let top = parts.memory.stack.as_ref().map_or(0, |s| s.top()) as usize;
+    if !guard.contains(&(addr as usize)) {
+        return false;
+    }
+    match parts.tcb.tcb_read_registers(false, 0, 2) {
+        Ok(ctx) => (guard.start..=top).contains(&(ctx.rsp as usize)),
+        Err(_) => true,
+    }
+}
+
+impl<R> JoinHandle<R> {
+    fn inner(&self) -> &Inner<R> {
+        self.inner
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("a JoinHandle is consumed by join, kill or drop"))
+    }
+
+    fn take(mut self) -> Inner<R> {
+        self.inner
+            .take()
+            .unwrap_or_else(|| unreachable!("a JoinHandle is consumed by join, kill or drop"))
+    }
+
+    /// The runtime's id of the thread.
+    pub fn id(&self) -> u64 {
+        self.inner().parts.thread.id()
+    }
+
+    /// The thread's TCB. Suspending or deleting it by hand bypasses the
+    /// runtime: a thread stopped that way inside the runtime keeps the
+    /// runtime's lock it holds (use [`JoinHandle::kill`]).
     pub fn tcb(&self) -> Cap<TCB> {
-        self.tcb.cap()
+        self.inner().parts.tcb.cap()
     }
 
     /// The thread's stack `[low, high)` (mapped frames; the guard page is
     /// right below `low`).
     pub fn stack(&self) -> core::ops::Range<usize> {
-        match &self.memory.stack {
+        match &self.inner().parts.memory.stack {
             Some(r) => (r.start as usize + r.guard_pages * PAGE)..r.top() as usize,
             None => 0..0,
         }
     }
 
     /// The unmapped guard page(s) below the thread's stack: a stack
-    /// overflow is a VM fault at an address in this range.
+    /// overflow is a VM fault at an address in this range, as the kernel
+    /// reports it (stacks are below 4 GiB, so seL4 5.x's 32-bit fault
+    /// addresses compare exactly too).
     pub fn stack_guard(&self) -> core::ops::Range<usize> {
-        match &self.memory.stack {
-            Some(r) => r.start as usize..r.start as usize + r.guard_pages * PAGE,
-            None => 0..0,
-        }
+        guard_of(&self.inner().parts)
+    }
+
+    /// Whether `fault`, a fault of this thread (from a shared
+    /// [`FaultHandler`]), is a stack overflow (see
+    /// [`ThreadError::StackOverflow`]).
+    pub fn is_stack_overflow(&self, fault: &Fault) -> bool {
+        is_stack_overflow(&self.inner().parts, fault)
     }
 
     /// The address of the thread's IPC buffer.
     pub fn ipc_buffer(&self) -> usize {
-        self.memory.ipc_buffer.unwrap_or(0) as usize
+        self.inner().parts.memory.ipc_buffer.unwrap_or(0) as usize
+    }
+
+    /// The thread's heap account now.
+    pub fn heap(&self) -> HeapReport {
+        self.inner().parts.thread.heap()
+    }
+
+    /// Whether the thread is inside the runtime (allocator, console) now.
+    pub fn in_runtime(&self) -> bool {
+        self.inner().parts.thread.in_runtime()
     }
 
     /// Waits for the thread to end, then tears it down.
     pub fn join(self, objs: &mut Objects) -> Result<R, ThreadError> {
-        let outcome = loop {
-            match receive_event(self.events.cap()) {
-                Event::Exit { status, .. } => break self.exit_outcome(status),
-                Event::Fault { fault, .. } => break Err(ThreadError::Faulted(Box::new(fault))),
+        self.join_report(objs).result
+    }
+
+    /// [`JoinHandle::join`], with what the thread left behind.
+    pub fn join_report(self, objs: &mut Objects) -> Joined<R> {
+        let inner = self.take();
+        let (result, parts) = loop {
+            match receive_event(inner.parts.events.cap()) {
+                Event::Exit { status, .. } => break inner.exit_outcome(status),
+                Event::Fault { fault, .. } => break inner.fault_outcome(fault),
                 // Not from this thread's kernel or runtime: ignore.
                 Event::Other { .. } => continue,
             }
         };
-        self.teardown(objs);
-        outcome
+        let report = parts.teardown(objs);
+        reap_detached(objs);
+        Joined { result, report }
     }
 
     /// Does not wait: when the thread has ended (returned, panicked or
@@ -419,57 +673,68 @@ impl<R> JoinHandle<R> {
     /// sent to the thread's event endpoint is consumed and ignored.
     #[allow(clippy::result_large_err)]
     pub fn try_join(self, objs: &mut Objects) -> Result<Result<R, ThreadError>, JoinHandle<R>> {
-        let outcome = loop {
-            match poll_event(self.events.cap()) {
+        let events = self.inner().parts.events.cap();
+        let event = loop {
+            match poll_event(events) {
                 None => return Err(self),
-                Some(Event::Exit { status, .. }) => break self.exit_outcome(status),
-                Some(Event::Fault { fault, .. }) => {
-                    break Err(ThreadError::Faulted(Box::new(fault)))
-                }
                 Some(Event::Other { .. }) => continue,
+                Some(e) => break e,
             }
         };
-        self.teardown(objs);
-        Ok(outcome)
+        let inner = self.take();
+        let (result, parts) = match event {
+            Event::Exit { status, .. } => inner.exit_outcome(status),
+            Event::Fault { fault, .. } => inner.fault_outcome(fault),
+            Event::Other { .. } => unreachable!("skipped above"),
+        };
+        parts.teardown(objs);
+        reap_detached(objs);
+        Ok(result)
     }
 
-    fn exit_outcome(&self, status: Word) -> Result<R, ThreadError> {
-        match status {
-            rt::EXIT_RETURNED => self
-                .result
-                .lock()
-                .take()
-                .ok_or(ThreadError::Aborted { status }),
-            rt::EXIT_PANICKED => Err(ThreadError::Panicked {
-                message: self.panic.lock().take().unwrap_or_default(),
-            }),
-            _ => Err(ThreadError::Aborted { status }),
+    /// Stops the thread wherever it is (waiting, when it is inside the
+    /// runtime, until it leaves: module documentation) and tears it down.
+    pub fn kill(self, objs: &mut Objects) -> Report {
+        let inner = self.take();
+        let waited = match inner.parts.thread.request_kill() {
+            rt::KillProgress::StopNow => false,
+            rt::KillProgress::WaitForExit => {
+                // It stops itself on leaving the runtime and says so on its
+                // event endpoint (or it ended or faulted meanwhile).
+                loop {
+                    match receive_event(inner.parts.events.cap()) {
+                        Event::Exit { .. } | Event::Fault { .. } => break,
+                        Event::Other { .. } => continue,
+                    }
+                }
+                true
+            }
+        };
+        let mut report = inner.parts.teardown(objs);
+        report.waited_for_runtime = waited;
+        reap_detached(objs);
+        report
+    }
+}
+
+impl<R> Drop for JoinHandle<R> {
+    /// Detaches the thread: it keeps everything it uses until it has ended
+    /// and a later spawn, join or kill with the same `Objects` (or
+    /// [`reap_detached`]) tears it down.
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let key = inner.parts.key;
+            rt::detach(key, Box::new(inner.parts));
         }
     }
+}
 
-    /// Stops the thread wherever it is and tears it down.
-    pub fn kill(self, objs: &mut Objects) {
-        self.teardown(objs);
-    }
-
-    fn teardown(self, objs: &mut Objects) {
-        let JoinHandle {
-            id,
-            tcb,
-            events,
-            fault_ep,
-            mut memory,
-            ..
-        } = self;
-        let mut parts = Parts {
-            tcb: Some(tcb),
-            events: Some(events),
-            fault_ep,
-        };
-        parts.release(objs);
-        rt::unregister(id);
-        // The TCB is gone: its stack, IPC buffer and TLS block can go.
-        memory.release(objs);
+impl<R> core::fmt::Debug for JoinHandle<R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match &self.inner {
+            Some(i) => write!(f, "JoinHandle(thread {})", i.parts.thread.id()),
+            None => write!(f, "JoinHandle(consumed)"),
+        }
     }
 }
 
@@ -477,7 +742,7 @@ impl<R> JoinHandle<R> {
 /// the initial thread's TLS base (see `sel4_runtime::thread`).
 fn fix_initial_tls_base(objs: &mut Objects) -> Result<(), ThreadError> {
     let ntfn: Owned<Notification> = objs.create()?;
-    let n = ntfn.cptr();
+    let n = ntfn.cap();
     // Below the root task's priority: it runs only once the initial thread
     // waits.
     let helper = spawn_inner(
@@ -492,8 +757,26 @@ fn fix_initial_tls_base(objs: &mut Objects) -> Result<(), ThreadError> {
             return Err(e);
         }
     };
-    rt::wait_for_initial_tls_fix(n);
+    let waited = rt::wait_for_initial_tls_fix(n);
     let r = helper.join(objs);
     let _ = objs.delete(ntfn);
+    waited.map_err(ThreadError::TlsBaseFix)?;
     r?.map_err(ThreadError::TlsBaseFix)
+}
+
+/// Forgets the detached threads of the `Objects` instance `key` (when it
+/// is dropped): nothing is torn down (the objects may be gone already);
+/// what the runtime keeps for a thread that may still run stays alive.
+pub(crate) fn forget_detached(key: u64) {
+    drop(rt::take_detached(key));
+}
+
+/// The threads of the root task, as the runtime counts them.
+pub fn live_threads() -> usize {
+    rt::live_threads()
+}
+
+/// Detached threads not yet torn down (of every `Objects`).
+pub fn detached_threads() -> usize {
+    rt::detached_count()
 }

@@ -7,6 +7,14 @@
 //! Layout of the root task's address space:
 //! - the image at 0x400000, then the IPC buffer, the bootinfo frame and the
 //!   extra bootinfo pages (the kernel maps them right after the image);
+//! - the reserve window [`RESERVE_WINDOW_START`]..[`RESERVE_WINDOW_END`]
+//!   (1 GiB to 2 GiB) for [`VSpace::reserve`] (thread stacks with their
+//!   guard pages), and the objects window
+//!   [`OBJECTS_WINDOW_START`]..[`OBJECTS_WINDOW_END`] (2 GiB to 4 GiB) for
+//!   the instances of [`VSpace::with_windows`]: both below 4 GiB, where
+//!   every kernel reports VM fault addresses whole (seL4 5.x keeps only
+//!   their low 32 bits), so a stack overflow's address compares exactly
+//!   with the guard page;
 //! - the heap's growth window, [`sel4_runtime::heap::GROWTH_WINDOW_START`]
 //!   (64 GiB, 4 GiB long), mapped by the runtime itself;
 //! - the mapping window [`WINDOW_START`]..[`WINDOW_END`] (128 GiB to 256
@@ -38,14 +46,20 @@ pub const WINDOW_END: u64 = 0x40_0000_0000;
 /// Start of the part of the window for 2 MiB frames (192 GiB).
 pub const LARGE_WINDOW_START: u64 = 0x30_0000_0000;
 
+/// Start of the window for [`VSpace::reserve`] in the VSpace of
+/// [`VSpace::new`] (1 GiB; below 4 GiB, see the module documentation).
+pub const RESERVE_WINDOW_START: u64 = 0x4000_0000;
+/// End of that window (2 GiB).
+pub const RESERVE_WINDOW_END: u64 = 0x8000_0000;
+
 /// Start of the part of the address space for the windows of
-/// [`VSpace::with_windows`] instances (256 GiB; up to 512 GiB, the end of
-/// the first PML4 entry): `objects::Objects::new` gives each instance the
-/// share of it that belongs to its capability slots, so instances with
-/// disjoint slot ranges never share addresses.
-pub const OBJECTS_WINDOW_START: u64 = 0x40_0000_0000;
-/// End of that part (512 GiB).
-pub const OBJECTS_WINDOW_END: u64 = 0x80_0000_0000;
+/// [`VSpace::with_windows`] instances (2 GiB; below 4 GiB, see the module
+/// documentation): `objects::Objects::new` gives each instance the share
+/// of it that belongs to its capability slots, so instances with disjoint
+/// slot ranges never share addresses.
+pub const OBJECTS_WINDOW_START: u64 = 0x8000_0000;
+/// End of that part (4 GiB).
+pub const OBJECTS_WINDOW_END: u64 = 0x1_0000_0000;
 
 /// Read and write.
 pub const RW: CapRights = CapRights(0b11);
@@ -116,6 +130,8 @@ pub struct VSpace {
     root: CPtr,
     window: VirtualRegionAllocator,
     large: VirtualRegionAllocator,
+    /// Where [`VSpace::reserve`] takes ranges (`None`: from `window`).
+    reserved: Option<VirtualRegionAllocator>,
     mappings: BTreeMap<u64, Mapping>,
     /// Frame slot -> how many of `mappings` name it.
     frames: IdMap<u32>,
@@ -138,15 +154,22 @@ impl VSpace {
         let extra = (bootinfo.extra_len() as u64).div_ceil(PAGE_SIZE) * PAGE_SIZE;
         // IPC buffer, bootinfo frame, extra bootinfo.
         let end = bootinfo.ipc_buffer() as u64 / PAGE_SIZE * PAGE_SIZE + 2 * PAGE_SIZE + extra;
-        if end > heap::GROWTH_WINDOW_START as u64 || end > WINDOW_START {
+        if end > heap::GROWTH_WINDOW_START as u64
+            || end > WINDOW_START
+            || end > RESERVE_WINDOW_START
+        {
             return Err(Error::Check(
-                "the image and bootinfo reach the heap or mapping window",
+                "the image and bootinfo reach the heap, reserve or mapping window",
             ));
         }
         Ok(VSpace {
             root: init_caps::CapInitThreadVSpace as CPtr,
             window: VirtualRegionAllocator::new(WINDOW_START, LARGE_WINDOW_START),
             large: VirtualRegionAllocator::new(LARGE_WINDOW_START, WINDOW_END),
+            reserved: Some(VirtualRegionAllocator::new(
+                RESERVE_WINDOW_START,
+                RESERVE_WINDOW_END,
+            )),
             mappings: BTreeMap::new(),
             frames: IdMap::new(),
             tables: Vec::new(),
@@ -158,31 +181,48 @@ impl VSpace {
     /// when `end <= start`), for a part of the root task that must not
     /// share addresses with another `VSpace` (see
     /// [`OBJECTS_WINDOW_START`]). No check against the image's layout:
-    /// the caller picks windows far from it.
+    /// the caller picks windows far from it. [`VSpace::reserve`] takes
+    /// ranges from the 4 KiB window.
     pub fn with_windows(small: (u64, u64), large: (u64, u64)) -> VSpace {
         VSpace {
             root: init_caps::CapInitThreadVSpace as CPtr,
             window: VirtualRegionAllocator::new(small.0, small.1),
             large: VirtualRegionAllocator::new(large.0, large.1),
+            reserved: None,
             mappings: BTreeMap::new(),
             frames: IdMap::new(),
             tables: Vec::new(),
         }
     }
 
-    /// Reserves `bytes` (rounded up to whole pages) of the 4 KiB window,
-    /// page-aligned, without mapping anything; returns the start. Map
-    /// frames into it with [`VSpace::map_reserved`]; pages left unmapped
-    /// fault when touched (guard pages).
+    /// The allocator [`VSpace::reserve`] takes ranges from.
+    fn reserve_part(&mut self) -> &mut VirtualRegionAllocator {
+        match &mut self.reserved {
+            Some(r) => r,
+            None => &mut self.window,
+        }
+    }
+
+    /// The allocator of reserved ranges (free and used bytes): the reserve
+    /// window, or the 4 KiB window of a [`VSpace::with_windows`] instance.
+    pub fn reserve_window(&self) -> &VirtualRegionAllocator {
+        self.reserved.as_ref().unwrap_or(&self.window)
+    }
+
+    /// Reserves `bytes` (rounded up to whole pages), page-aligned, below
+    /// 4 GiB (the reserve window, or the 4 KiB window of a
+    /// [`VSpace::with_windows`] instance), without mapping anything;
+    /// returns the start. Map frames into it with [`VSpace::map_reserved`];
+    /// pages left unmapped fault when touched (guard pages).
     pub(crate) fn reserve(&mut self, bytes: u64) -> Result<u64> {
         let size = bytes.div_ceil(PAGE_SIZE).max(1) * PAGE_SIZE;
-        Ok(self.window.alloc(size, PAGE_SIZE)?)
+        Ok(self.reserve_part().alloc(size, PAGE_SIZE)?)
     }
 
     /// Gives back a range from [`VSpace::reserve`]; whatever was mapped in
     /// it must be unmapped already.
     pub(crate) fn release(&mut self, start: u64) -> Result<()> {
-        self.window.free(start)?;
+        self.reserve_part().free(start)?;
         Ok(())
     }
 
@@ -202,7 +242,7 @@ impl VSpace {
         cache: Cache,
     ) -> Result<()> {
         let size = self
-            .window
+            .reserve_part()
             .size_of(range_start)
             .ok_or(sel4_alloc::AllocError::VirtNotAllocated { addr: range_start })?;
         if !vaddr.is_multiple_of(PAGE_SIZE) || vaddr < range_start || vaddr - range_start >= size {
@@ -479,32 +519,69 @@ impl VSpace {
         Ok(start)
     }
 
-    /// Adds `pages` fresh 4 KiB frames of RAM to the heap (mapped by the
-    /// runtime in its growth window, after this VSpace created any paging
-    /// structure that is missing there).
+    /// Gives the heap at least `bytes` more (rounded up to 2 MiB frames)
+    /// now: untyped memory from `pool`, in chunks of 2 MiB or more, goes to
+    /// the runtime ([`heap::add_memory`]), which retypes the frames itself
+    /// and maps them in its growth window ([`heap::grow`]). Returns the
+    /// bytes added. The heap's frame capabilities live in the runtime's
+    /// CNode, so this takes no slot of the root CNode (each chunk passes
+    /// through one and leaves it free), and it is limited by memory and the
+    /// 4 GiB window only.
     pub(crate) fn grow_heap(
         &mut self,
         pool: &mut UntypedPool,
         cspace: &mut CSpace,
-        pages: usize,
+        bytes: usize,
+    ) -> Result<usize> {
+        let want = bytes.div_ceil(heap::GROWTH_FRAME_SIZE) * heap::GROWTH_FRAME_SIZE;
+        let stats = heap::stats();
+        if stats.reservoir < want {
+            self.reserve_heap(pool, cspace, want - stats.reservoir)?;
+        }
+        heap::grow(want).map_err(grow_error)
+    }
+
+    /// Gives the heap `bytes` (rounded up to 2 MiB) of untyped memory from
+    /// `pool` without mapping it yet: the runtime grows the heap from it
+    /// when free space runs low ([`heap::refill`], at thread spawns, joins
+    /// and kills). Each chunk is as large as the pool can give (at most the
+    /// rest asked for, at least 2 MiB).
+    pub(crate) fn reserve_heap(
+        &mut self,
+        pool: &mut UntypedPool,
+        cspace: &mut CSpace,
+        bytes: usize,
     ) -> Result<()> {
-        for _ in 0..pages {
-            let frame = Cap::from_cptr(pool.create::<cap_type::X86Page>(cspace)?);
-            let mut tries = 0;
-            loop {
-                match heap::grow(frame, self.root) {
-                    Ok(()) => break,
-                    Err(GrowError::Map(InvocationError::FailedLookup { .. })) if tries < 3 => {
-                        tries += 1;
-                        let top = heap::growth_top() as u64;
-                        self.ensure(pool, cspace, Level::PageTable, top)?;
-                    }
-                    Err(GrowError::Map(e)) => return Err(e.into()),
-                    Err(GrowError::WindowFull) => {
-                        return Err(Error::Check("the heap's growth window is full"))
-                    }
+        let min_bits = consts::LargePageBits as u32;
+        let mut left = bytes.div_ceil(heap::GROWTH_FRAME_SIZE) * heap::GROWTH_FRAME_SIZE;
+        while left > 0 {
+            // The largest power of two not above what is left.
+            let mut bits = (usize::BITS - 1 - left.leading_zeros()).max(min_bits);
+            let slot = loop {
+                match pool.create_raw(
+                    cspace,
+                    sel4_sys::ObjectType::UntypedObject,
+                    bits as usize,
+                    bits as usize,
+                    1,
+                    crate::memory::MemoryKind::Ram,
+                ) {
+                    Ok(s) => break s,
+                    Err(e) if bits == min_bits => return Err(e),
+                    Err(_) => bits -= 1,
                 }
+            };
+            let untyped = Cap::<cap_type::Untyped>::from_cptr(slot);
+            if let Err(e) = heap::add_memory(untyped, bits as u8) {
+                // Still ours: give it back.
+                let _ = pool.delete(cspace, slot);
+                return Err(grow_error(e));
             }
+            // The capability moved into the runtime's CNode: the pool
+            // keeps the memory as used and forgets the slot, now empty.
+            pool.cap_given_away(slot);
+            cspace.free_slot(slot)?;
+            left = left.saturating_sub(1 << bits);
         }
         Ok(())
     }
@@ -587,6 +664,17 @@ impl VSpace {
             }
         }
         Err(Error::Check("paging structure still unmappable"))
+    }
+}
+
+fn grow_error(e: GrowError) -> Error {
+    match e {
+        GrowError::Kernel { error, .. } | GrowError::NotRam(error) => Error::Kernel(error),
+        GrowError::WindowFull => Error::Check("the heap's growth window is full"),
+        GrowError::ReservoirEmpty => Error::Check("no untyped memory left for the heap"),
+        GrowError::Full => Error::Check("the heap's reservoir or CNode is full"),
+        GrowError::TooSmall { .. } => Error::Check("untyped too small for a heap frame"),
+        GrowError::NotReady => Error::Check("the runtime has no CNode for heap frames"),
     }
 }
 

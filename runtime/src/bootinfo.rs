@@ -49,15 +49,66 @@ pub const LAYOUT: Layout = match Layout::for_arch(ARCH, sel4_sys::KERNEL_VERSION
     None => panic!("no bootinfo layout for this kernel version"),
 };
 
-/// Slots at the start of the empty region that the runtime keeps for itself
-/// (the I/O port capability on kernels that issue it from a control cap).
-pub const RUNTIME_RESERVED_SLOTS: usize = 1;
+/// Slots at the start of bootinfo's empty region that the runtime keeps
+/// for itself ([`RuntimeSlot`]).
+pub const RUNTIME_RESERVED_SLOTS: usize = 8;
+
+/// The runtime's slots, by offset from the start of bootinfo's empty
+/// region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum RuntimeSlot {
+    /// The I/O port capability for the debug-exit port (seL4 10+).
+    IoPort = 0,
+    /// The RAM untyped the runtime keeps for its own objects.
+    Untyped = 1,
+    /// The runtime's CNode (heap frames, the growth window's paging
+    /// structures, untyped memory given to the heap).
+    CNode = 2,
+    /// Notification of the heap lock.
+    HeapLock = 3,
+    /// Notification of the console lock.
+    ConsoleLock = 4,
+    /// Notification of the thread registry's lock.
+    RegistryLock = 5,
+    /// Slots where the runtime's objects pass on their way into its CNode.
+    Scratch0 = 6,
+    Scratch1 = 7,
+}
+
+/// Smallest untyped (log2 bytes) the runtime takes for its own objects:
+/// its CNode (2^[`crate::heap::RUNTIME_CNODE_BITS`] slots), three
+/// notifications, and the paging structures of the heap's growth window.
+pub const RUNTIME_UNTYPED_BITS: u8 = 17;
+
+/// The bootinfo untyped the runtime took (module documentation of
+/// [`BootInfo`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeUntyped {
+    /// Its index in bootinfo's list.
+    pub index: usize,
+    /// Its descriptor.
+    pub desc: UntypedDesc,
+}
 
 /// The root task's bootinfo. Dereferences to the parsed view
-/// ([`sel4_bootinfo::BootInfo`]); [`BootInfo::empty`] leaves out the slots
-/// the runtime uses.
+/// ([`sel4_bootinfo::BootInfo`]), with the runtime's own resources left
+/// out, consistently:
+/// - [`BootInfo::empty`] leaves out the [`RUNTIME_RESERVED_SLOTS`] slots at
+///   the start of the empty region;
+/// - the runtime takes one RAM untyped of at least 2^[`RUNTIME_UNTYPED_BITS`]
+///   bytes (the smallest) for its kernel objects (the notifications of its
+///   locks, its CNode): it moves that capability to its slot
+///   [`RuntimeSlot::Untyped`] and the capability of bootinfo's *last*
+///   untyped into the freed slot, so [`BootInfo::untyped`],
+///   [`BootInfo::untypeds`] and the other untyped methods describe one
+///   untyped less, each descriptor matching the capability in its slot,
+///   and none of it is memory the runtime uses.
+///
+/// [`BootInfo::raw`] is the kernel's view, as it was at boot.
 pub struct BootInfo {
     view: sel4_bootinfo::BootInfo<'static>,
+    taken: Option<RuntimeUntyped>,
 }
 
 impl BootInfo {
@@ -76,6 +127,7 @@ impl BootInfo {
         let all = unsafe { core::slice::from_raw_parts(addr as *const u8, len) };
         Ok(BootInfo {
             view: sel4_bootinfo::BootInfo::parse(all, LAYOUT)?,
+            taken: None,
         })
     }
 
@@ -86,9 +138,85 @@ impl BootInfo {
         SlotRegion { start, end: e.end }
     }
 
-    /// The parsed view of the whole bootinfo, the runtime's slots included.
+    /// The slot of one of the runtime's resources.
+    pub fn runtime_slot(&self, s: RuntimeSlot) -> sel4_sys::CPtr {
+        (self.view.empty().start + s as usize) as sel4_sys::CPtr
+    }
+
+    /// The untyped the runtime took for itself, if any.
+    pub fn runtime_untyped(&self) -> Option<RuntimeUntyped> {
+        self.taken
+    }
+
+    /// The parsed view of the whole bootinfo as the kernel wrote it: the
+    /// runtime's slots and untyped included, and the untyped list in the
+    /// kernel's order (which no longer matches the slots of the two
+    /// untypeds the runtime moved).
     pub fn raw(&self) -> &sel4_bootinfo::BootInfo<'static> {
         &self.view
+    }
+
+    /// The slots holding the untyped capabilities the application may use.
+    pub fn untyped(&self) -> SlotRegion {
+        let u = self.view.untyped();
+        match self.taken {
+            Some(_) => SlotRegion {
+                start: u.start,
+                end: u.end - 1,
+            },
+            None => u,
+        }
+    }
+
+    /// Number of untypeds the application may use.
+    pub fn untyped_count(&self) -> usize {
+        self.untyped().len()
+    }
+
+    /// Descriptor `index` (of the capability in slot `untyped().start +
+    /// index`).
+    pub fn untyped_desc(&self, index: usize) -> Option<UntypedDesc> {
+        if index >= self.untyped_count() {
+            return None;
+        }
+        match self.taken {
+            Some(t) if t.index == index => self.view.untyped_desc(self.view.untyped_count() - 1),
+            _ => self.view.untyped_desc(index),
+        }
+    }
+
+    /// The untyped descriptors the application may use, in slot order.
+    pub fn untypeds(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = UntypedDesc> + ExactSizeIterator + Clone + '_ {
+        (0..self.untyped_count()).map(move |i| {
+            self.untyped_desc(i)
+                .unwrap_or_else(|| unreachable!("index below the count"))
+        })
+    }
+
+    /// Total bytes of RAM (non-device) untypeds the application may use.
+    pub fn ram_bytes(&self) -> u64 {
+        self.untypeds()
+            .filter(|d| !d.is_device)
+            .fold(0u64, |a, d| a.saturating_add(d.size_bytes()))
+    }
+
+    /// Total bytes of device untypeds.
+    pub fn device_bytes(&self) -> u64 {
+        self.untypeds()
+            .filter(|d| d.is_device)
+            .fold(0u64, |a, d| a.saturating_add(d.size_bytes()))
+    }
+
+    /// Number of RAM (non-device) untypeds the application may use.
+    pub fn ram_untyped_count(&self) -> usize {
+        self.untypeds().filter(|d| !d.is_device).count()
+    }
+
+    /// Number of device untypeds.
+    pub fn device_untyped_count(&self) -> usize {
+        self.untypeds().filter(|d| d.is_device).count()
     }
 }
 
@@ -148,7 +276,7 @@ pub(crate) fn init_runtime_caps(bi: &BootInfo) {
             if bi.raw().empty().is_empty() {
                 return;
             }
-            let slot = bi.raw().empty().start as u64;
+            let slot = bi.runtime_slot(RuntimeSlot::IoPort);
             let port = u64::from(crate::exit::DEBUG_EXIT_PORT);
             let control = Cap::<cap_type::X86IOPortControl>::from_cptr(init_caps::CapIOPortControl as u64);
             let issued = control.x86_io_port_control_issue(
@@ -167,4 +295,82 @@ pub(crate) fn init_runtime_caps(bi: &BootInfo) {
             crate::exit::set_ioport_cap(init_caps::CapIOPort as u64);
         }
     }
+}
+
+/// Takes the runtime's untyped and makes the runtime's kernel objects
+/// (before `main`, on the only thread): the notifications of the heap,
+/// console and registry locks, and the CNode for heap frames. Returns
+/// what failed.
+pub(crate) fn init_runtime_objects(bi: &mut BootInfo) -> Result<(), &'static str> {
+    use sel4_sys::{cap_type, Cap, ObjectType, Word};
+    let e = bi.view.empty();
+    if e.len() < RUNTIME_RESERVED_SLOTS {
+        return Err("bootinfo's empty region is smaller than the runtime's slots");
+    }
+    // The smallest RAM untyped that holds the runtime's objects.
+    let chosen = bi
+        .view
+        .untypeds()
+        .enumerate()
+        .filter(|(_, d)| !d.is_device && d.size_bits >= RUNTIME_UNTYPED_BITS)
+        .min_by_key(|(_, d)| d.size_bits)
+        .ok_or("no RAM untyped of at least 2^17 bytes for the runtime's objects")?;
+    let (index, desc) = chosen;
+    let first = bi.view.untyped().start as Word;
+    let last = bi.view.untyped_count() - 1;
+    let root: Cap<cap_type::CNode> = Cap::from_cptr(INIT_THREAD_CNODE);
+    let depth = sel4_sys::config::WORD_SIZE as u8;
+    let own = bi.runtime_slot(RuntimeSlot::Untyped);
+    root.cnode_move(own, depth, root, first + index as Word, depth)
+        .map_err(|_| "moving the runtime's untyped to its slot")?;
+    if index != last {
+        root.cnode_move(
+            first + index as Word,
+            depth,
+            root,
+            first + last as Word,
+            depth,
+        )
+        .map_err(|_| "moving the last untyped into the freed slot")?;
+    }
+    bi.taken = Some(RuntimeUntyped { index, desc });
+    let ut: Cap<cap_type::Untyped> = Cap::from_cptr(own);
+    let make = |ty: ObjectType, bits: usize, slot: RuntimeSlot| {
+        ut.untyped_retype(
+            ty as Word,
+            bits as Word,
+            root,
+            0,
+            0,
+            bi.runtime_slot(slot),
+            1,
+        )
+    };
+    make(
+        ObjectType::CapTableObject,
+        crate::heap::RUNTIME_CNODE_BITS as usize,
+        RuntimeSlot::CNode,
+    )
+    .map_err(|_| "creating the runtime's CNode")?;
+    for slot in [
+        RuntimeSlot::HeapLock,
+        RuntimeSlot::ConsoleLock,
+        RuntimeSlot::RegistryLock,
+    ] {
+        make(ObjectType::NotificationObject, 0, slot)
+            .map_err(|_| "creating the notifications of the runtime's locks")?;
+    }
+    let n = |s| Cap::<cap_type::Notification>::from_cptr(bi.runtime_slot(s));
+    crate::heap::bind(n(RuntimeSlot::HeapLock));
+    crate::console::bind(n(RuntimeSlot::ConsoleLock));
+    crate::thread::bind_registry(n(RuntimeSlot::RegistryLock));
+    crate::heap::set_growth(
+        bi.runtime_slot(RuntimeSlot::CNode),
+        own,
+        [
+            bi.runtime_slot(RuntimeSlot::Scratch0),
+            bi.runtime_slot(RuntimeSlot::Scratch1),
+        ],
+    );
+    Ok(())
 }

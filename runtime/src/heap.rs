@@ -1,18 +1,54 @@
 //! The global heap: a `linked_list_allocator` heap over a static area (in
-//! `.bss`), which the runtime hands over before `main`, and a second heap in
-//! a *growth window*, a range of virtual addresses that nothing else uses,
-//! which grows one frame at a time with [`grow`].
+//! `.bss`) and a second one in a *growth window*, a range of virtual
+//! addresses nothing else uses, which grows 2 MiB at a time from untyped
+//! memory given to the runtime ([`add_memory`], [`grow`]).
 //!
-//! The two are separate because the static area cannot grow in place: the
-//! kernel maps the IPC buffer and bootinfo right after the image.
-//! [`grow`] maps the frame itself (a successful `X86_Page_Map` proves the
-//! memory is mapped there), so growing the heap is a safe operation.
+//! # Per-thread accounts
+//! Every block is charged to the thread that allocated it: a 16-byte
+//! header before the block names the thread's [`Account`], which counts
+//! the bytes and blocks still allocated (whoever frees them later), the
+//! peak, and the last allocation it refused. A spawned thread's account
+//! has a limit: an allocation beyond it fails (for the alloc crate, with
+//! the panic handler: the thread ends with `EXIT_HEAP_LIMIT`), so a
+//! runaway thread fails its own allocation instead of eating the heap.
+//!
+//! A thread's heap is *not isolated*: all threads of the root task share
+//! one address space, and a block a dead thread allocated may be in use by
+//! live threads (a value it sent, a shared `Arc`), so the runtime cannot
+//! free a dead thread's blocks; it reports them instead (the account lives
+//! on until the last of its blocks is freed). Isolation needs a process
+//! of its own (another VSpace).
+//!
+//! # Reserve
+//! A thread's allocation is refused when it would leave less than
+//! [`RESERVE_PER_LEVEL`] times the thread's *level* free (the initial
+//! thread is level 0, a thread it spawns level 1, a thread that one spawns
+//! level 2, ...). So when a thread exhausts the heap, the thread that
+//! spawned it can still allocate to report and tear it down, and the
+//! initial thread can always use the last bytes.
+//!
+//! # Growth
+//! [`add_memory`] takes an untyped capability of RAM away from the caller
+//! (moved into the runtime's own CNode, so no one else can retype or
+//! revoke it by that capability) into a reservoir; [`grow`] retypes 2 MiB
+//! frames from the reservoir itself and maps them at the top of the
+//! growth window, so no frame that anyone else holds a capability to ever
+//! becomes heap. Frame capabilities go to the runtime's CNode, not to root
+//! CNode slots, so the heap can grow as far as memory and the window
+//! (4 GiB) go. [`refill`] grows the heap until [`LOW_WATER`] bytes are
+//! free (as far as the memory given goes); the framework calls it when a
+//! thread is spawned, joined or killed. An allocation itself never makes a
+//! kernel call (it may run while the caller has its IPC buffer in use).
 
 use core::alloc::{GlobalAlloc, Layout};
-use core::ptr::{null_mut, NonNull};
+use core::fmt;
+use core::ptr::{self, null_mut, NonNull};
 
 use linked_list_allocator::Heap;
-use spin::Mutex;
+use sel4_sys::{cap_type, consts, CPtr, Cap, InvocationError, ObjectType, Word};
+
+use crate::sync::RuntimeLock;
+use crate::thread;
 
 /// Bytes of the static heap area.
 pub const STATIC_HEAP_SIZE: usize = 4 * 1024 * 1024;
@@ -23,94 +59,488 @@ pub const GROWTH_WINDOW_START: usize = 0x10_0000_0000;
 /// Size of the growth window (4 GiB).
 pub const GROWTH_WINDOW_SIZE: usize = 0x1_0000_0000;
 
-/// Size of the frames [`grow`] maps (4 KiB).
-pub const GROWTH_FRAME_SIZE: usize = 4096;
+/// Size of the frames [`grow`] maps (2 MiB large pages).
+pub const GROWTH_FRAME_SIZE: usize = 1 << consts::LargePageBits;
+
+/// Bytes a thread of level `n` must leave free: `n * RESERVE_PER_LEVEL`.
+pub const RESERVE_PER_LEVEL: usize = 64 * 1024;
+/// Deepest level the reserve counts (deeper threads keep this one's).
+pub const MAX_RESERVE_LEVEL: u8 = 8;
+
+/// [`refill`] grows the heap when less than this is free.
+pub const LOW_WATER: usize = 1024 * 1024;
+
+/// log2 of the slots of the runtime's CNode (heap frames, paging
+/// structures of the growth window, donated untypeds).
+pub const RUNTIME_CNODE_BITS: u8 = 11;
+
+/// Most untypeds [`add_memory`] keeps at once.
+pub const MAX_RESERVOIR: usize = 32;
+
+/// Bytes of the header before each block.
+const HEADER: usize = 16;
 
 #[repr(C, align(4096))]
 struct Area([u8; STATIC_HEAP_SIZE]);
 
 static mut AREA: Area = Area([0; STATIC_HEAP_SIZE]);
 
+/// Why an allocation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllocFailureKind {
+    /// It would exceed the thread's heap limit.
+    Limit,
+    /// The heap has no room (left for this thread: the reserve of the
+    /// levels above it is not).
+    OutOfMemory,
+}
+
+/// An allocation the heap refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllocFailure {
+    pub kind: AllocFailureKind,
+    /// Bytes asked for.
+    pub requested: usize,
+    /// Bytes the thread held then.
+    pub in_use: usize,
+    /// The thread's limit.
+    pub limit: usize,
+    /// Bytes free in the heap then.
+    pub free: usize,
+}
+
+impl fmt::Display for AllocFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            AllocFailureKind::Limit => write!(
+                f,
+                "heap limit: {} more bytes asked with {} of {} in use",
+                self.requested, self.in_use, self.limit
+            ),
+            AllocFailureKind::OutOfMemory => write!(
+                f,
+                "out of heap memory: {} bytes asked, {} free ({} in use by this thread)",
+                self.requested, self.free, self.in_use
+            ),
+        }
+    }
+}
+
+/// A thread's heap figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HeapReport {
+    /// Bytes the thread allocated that are still allocated.
+    pub in_use: usize,
+    /// The most it held at once.
+    pub peak: usize,
+    /// Blocks it allocated that are still allocated.
+    pub blocks: usize,
+    /// Its limit.
+    pub limit: usize,
+}
+
+/// An account's figures; lives in the heap, touched under the heap lock.
+struct AccountData {
+    in_use: usize,
+    peak: usize,
+    blocks: usize,
+    limit: usize,
+    level: u8,
+    /// Handles plus blocks; freed at 0.
+    refs: usize,
+    owner: u64,
+    failure: Option<AllocFailure>,
+}
+
+impl AccountData {
+    const fn new(limit: usize, level: u8) -> AccountData {
+        AccountData {
+            in_use: 0,
+            peak: 0,
+            blocks: 0,
+            limit,
+            level,
+            refs: 1,
+            owner: 0,
+            failure: None,
+        }
+    }
+}
+
+/// A thread's heap account (a counted reference to it; the account lives
+/// on while blocks charged to it exist).
+pub struct Account {
+    data: NonNull<AccountData>,
+}
+
+// SAFETY: the account's data is only read and written with the heap lock
+// held.
+unsafe impl Send for Account {}
+// SAFETY: as above.
+unsafe impl Sync for Account {}
+
+/// The runtime's CNode, its scratch slots, and what is in it.
+struct Growth {
+    /// Root CNode slots: the runtime's CNode, the untyped it keeps for its
+    /// own objects, two scratch slots for objects on their way into it.
+    cnode: CPtr,
+    own_untyped: CPtr,
+    scratch: [CPtr; 2],
+    /// Next free index of the runtime CNode.
+    next_index: usize,
+    /// Donated untypeds: (index in the CNode, log2 size, exhausted).
+    reservoir: [(usize, u8, bool); MAX_RESERVOIR],
+    reservoir_len: usize,
+    /// Reservoir bytes not yet retyped (an estimate: the kernel decides).
+    reservoir_bytes: usize,
+    /// Paging structures created for the window.
+    tables: usize,
+}
+
 struct Heaps {
     fixed: Heap,
     grown: Heap,
     /// End of the mapped part of the growth window.
     grown_top: usize,
+    growth: Option<Growth>,
+    /// Frames the heap grew by.
+    frames: usize,
 }
 
-struct GlobalHeap(Mutex<Heaps>);
+struct GlobalHeap(RuntimeLock<Heaps>);
 
 #[cfg_attr(target_os = "none", global_allocator)]
-static HEAP: GlobalHeap = GlobalHeap(Mutex::new(Heaps {
+static HEAP: GlobalHeap = GlobalHeap(RuntimeLock::new(Heaps {
     fixed: Heap::empty(),
     grown: Heap::empty(),
     grown_top: GROWTH_WINDOW_START,
+    growth: None,
+    frames: 0,
 }));
 
-// SAFETY: both heaps hand out disjoint memory they own; `dealloc` returns a
-// block to the heap whose range holds it (the growth window and the static
-// area do not overlap).
-unsafe impl GlobalAlloc for GlobalHeap {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let mut h = self.0.lock();
-        match h.fixed.allocate_first_fit(layout) {
-            Ok(p) => p.as_ptr(),
-            Err(()) => h
-                .grown
-                .allocate_first_fit(layout)
-                .map_or(null_mut(), |p| p.as_ptr()),
+/// Header size and alignment of the inner block for `layout`.
+fn inner_layout(layout: Layout) -> Option<(Layout, usize)> {
+    let align = layout.align().max(HEADER);
+    let offset = align.max(HEADER);
+    let size = layout.size().checked_add(offset)?;
+    Some((Layout::from_size_align(size, align).ok()?, offset))
+}
+
+impl Heaps {
+    fn free(&self) -> usize {
+        self.fixed.free() + self.grown.free()
+    }
+
+    fn in_grown(&self, addr: usize) -> bool {
+        (GROWTH_WINDOW_START..self.grown_top).contains(&addr)
+    }
+
+    fn raw_alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        self.fixed
+            .allocate_first_fit(layout)
+            .or_else(|()| self.grown.allocate_first_fit(layout))
+            .ok()
+    }
+
+    /// # Safety
+    /// `p` came from `raw_alloc` with `layout`.
+    unsafe fn raw_free(&mut self, p: NonNull<u8>, layout: Layout) {
+        // SAFETY: per the contract, from the heap whose range holds it.
+        unsafe {
+            if self.in_grown(p.as_ptr() as usize) {
+                self.grown.deallocate(p, layout)
+            } else {
+                self.fixed.deallocate(p, layout)
+            }
         }
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let Some(p) = NonNull::new(ptr) else { return };
-        let mut h = self.0.lock();
-        let a = ptr as usize;
-        // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc's
-        // contract), from the heap whose range holds it.
+    /// Drops one reference of an account; frees it at 0.
+    ///
+    /// # Safety
+    /// `a` is a live account (not the root one) with a reference to drop.
+    unsafe fn unref(&mut self, a: *mut AccountData) {
+        // SAFETY: per the contract; the heap lock is held.
         unsafe {
-            if (GROWTH_WINDOW_START..GROWTH_WINDOW_START + GROWTH_WINDOW_SIZE).contains(&a) {
-                h.grown.deallocate(p, layout)
-            } else {
-                h.fixed.deallocate(p, layout)
+            (*a).refs -= 1;
+            if (*a).refs == 0 {
+                self.raw_free(
+                    NonNull::new_unchecked(a.cast()),
+                    Layout::new::<AccountData>(),
+                );
             }
         }
     }
 }
 
-/// Hands the static area to the allocator; called once by the runtime.
+/// The initial thread's account (and that of code without a control
+/// block); touched only with the heap lock held.
+struct RootAccount(core::cell::UnsafeCell<AccountData>);
+
+// SAFETY: only accessed with the heap lock held.
+unsafe impl Sync for RootAccount {}
+
+static ROOT: RootAccount =
+    RootAccount(core::cell::UnsafeCell::new(AccountData::new(usize::MAX, 0)));
+
+fn root_account() -> *mut AccountData {
+    ROOT.0.get()
+}
+
+/// The account new blocks of the calling thread are charged to.
+fn account_of(ctl: &thread::Control) -> *mut AccountData {
+    match ctl.account() {
+        Some(a) => a.data.as_ptr(),
+        None => root_account(),
+    }
+}
+
+/// Records a refused allocation on a (non-root) account.
+///
+/// # Safety
+/// `a` is a live account; the heap lock is held.
+unsafe fn refuse(a: *mut AccountData, kind: AllocFailureKind, requested: usize, free: usize) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*a).failure = Some(AllocFailure {
+            kind,
+            requested,
+            in_use: (*a).in_use,
+            limit: (*a).limit,
+            free,
+        });
+    }
+}
+
+// SAFETY: both heaps hand out disjoint memory they own; a block is
+// returned to the heap whose range holds it (the growth window and the
+// static area do not overlap); the header before each block is part of
+// the inner block, which the caller never sees. Accounts are read and
+// written only with the heap lock held.
+unsafe impl GlobalAlloc for GlobalHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let ctl = thread::current();
+        let Some((inner, offset)) = inner_layout(layout) else {
+            return null_mut();
+        };
+        let Ok(mut h) = self.0.lock() else {
+            // Re-entered from a panic inside the allocator: refuse.
+            return null_mut();
+        };
+        let acct = account_of(ctl);
+        let is_root = acct == root_account();
+        // SAFETY: `acct` is the root account or the thread's live account
+        // (its handle lives in the thread's control block); the heap lock
+        // is held, and no reference to the account is kept across calls.
+        unsafe {
+            if !is_root {
+                let free = h.free();
+                if !ctl.panicking() && (*acct).in_use.saturating_add(layout.size()) > (*acct).limit
+                {
+                    refuse(acct, AllocFailureKind::Limit, layout.size(), free);
+                    return null_mut();
+                }
+                let level = (*acct).level.min(MAX_RESERVE_LEVEL) as usize;
+                if free < inner.size().saturating_add(RESERVE_PER_LEVEL * level) {
+                    refuse(acct, AllocFailureKind::OutOfMemory, layout.size(), free);
+                    return null_mut();
+                }
+            }
+            let Some(base) = h.raw_alloc(inner) else {
+                if !is_root {
+                    let free = h.free();
+                    refuse(acct, AllocFailureKind::OutOfMemory, layout.size(), free);
+                }
+                return null_mut();
+            };
+            (*acct).in_use += layout.size();
+            (*acct).blocks += 1;
+            (*acct).peak = (*acct).peak.max((*acct).in_use);
+            if !is_root {
+                (*acct).refs += 1;
+            }
+            // The inner block has `offset >= HEADER` bytes before the
+            // caller's block; the header's 16 bytes end where the block
+            // starts and are 16-aligned (offset and the inner alignment are
+            // multiples of 16).
+            let p = base.as_ptr().add(offset);
+            ptr::write(p.sub(HEADER) as *mut *mut AccountData, acct);
+            p
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if ptr.is_null() {
+            return;
+        }
+        let Some((inner, offset)) = inner_layout(layout) else {
+            return;
+        };
+        let Ok(mut h) = self.0.lock() else {
+            // Re-entered from a panic inside the allocator: the block is
+            // kept (never reused), not freed into a heap mid-update.
+            return;
+        };
+        // SAFETY: `ptr` came from `alloc` with this layout (GlobalAlloc's
+        // contract), so the header before it names its account (live: the
+        // block holds a reference) and the inner block starts `offset`
+        // bytes before it; the heap lock is held.
+        unsafe {
+            let acct = ptr::read(ptr.sub(HEADER) as *const *mut AccountData);
+            (*acct).in_use -= layout.size();
+            (*acct).blocks -= 1;
+            if acct != root_account() {
+                h.unref(acct);
+            }
+            h.raw_free(NonNull::new_unchecked(ptr.sub(offset)), inner);
+        }
+    }
+}
+
+impl Account {
+    /// A new account with `limit` bytes at reserve level `level`; `None`
+    /// when the heap has no room for it.
+    pub(crate) fn new(limit: usize, level: u8) -> Option<Account> {
+        let mut h = HEAP.0.lock().ok()?;
+        let p = h
+            .raw_alloc(Layout::new::<AccountData>())?
+            .cast::<AccountData>();
+        // SAFETY: fresh memory of the account's layout.
+        unsafe { p.as_ptr().write(AccountData::new(limit, level)) };
+        Some(Account { data: p })
+    }
+
+    pub(crate) fn set_owner(&self, id: u64) {
+        if let Ok(_h) = HEAP.0.lock() {
+            // SAFETY: live account; heap lock held.
+            unsafe { (*self.data.as_ptr()).owner = id };
+        }
+    }
+
+    /// The account's figures.
+    pub fn report(&self) -> HeapReport {
+        match HEAP.0.lock() {
+            // SAFETY: live account; heap lock held.
+            Ok(_h) => unsafe {
+                let a = &*self.data.as_ptr();
+                HeapReport {
+                    in_use: a.in_use,
+                    peak: a.peak,
+                    blocks: a.blocks,
+                    limit: a.limit,
+                }
+            },
+            Err(_) => HeapReport::default(),
+        }
+    }
+
+    /// The last allocation the heap refused for this account.
+    pub fn last_failure(&self) -> Option<AllocFailure> {
+        let _h = HEAP.0.lock().ok()?;
+        // SAFETY: live account; heap lock held.
+        unsafe { (*self.data.as_ptr()).failure }
+    }
+}
+
+impl Drop for Account {
+    fn drop(&mut self) {
+        if let Ok(mut h) = HEAP.0.lock() {
+            // SAFETY: this handle holds one reference of a live account.
+            unsafe { h.unref(self.data.as_ptr()) };
+        }
+    }
+}
+
+/// Hands the static area to the allocator; called once by the runtime,
+/// before any allocation.
 pub(crate) fn init() {
+    let mut h = HEAP.0.lock().unwrap_or_else(|_| unreachable!());
     // SAFETY: called once, before any allocation, from the initial thread;
     // AREA is used by nothing else.
     unsafe {
         let start = core::ptr::addr_of_mut!(AREA) as *mut u8;
-        HEAP.0.lock().fixed.init(start, STATIC_HEAP_SIZE);
+        h.fixed.init(start, STATIC_HEAP_SIZE);
     }
 }
 
-/// Bytes in use and bytes free in the heap (both parts).
+/// Binds the heap lock to its notification (runtime start).
+pub(crate) fn bind(ntfn: Cap<cap_type::Notification>) -> bool {
+    HEAP.0.bind(ntfn)
+}
+
+/// Bytes in use and bytes free in the heap (both parts), headers
+/// included.
 pub fn usage() -> (usize, usize) {
-    let h = HEAP.0.lock();
-    (
-        h.fixed.used() + h.grown.used(),
-        h.fixed.free() + h.grown.free(),
-    )
+    match HEAP.0.lock() {
+        Ok(h) => (h.fixed.used() + h.grown.used(), h.free()),
+        Err(_) => (0, 0),
+    }
+}
+
+/// The heap's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Bytes in use (headers included).
+    pub used: usize,
+    /// Bytes free.
+    pub free: usize,
+    /// Bytes added by growth.
+    pub grown: usize,
+    /// Bytes of donated untyped memory not yet mapped (an estimate).
+    pub reservoir: usize,
+    /// The initial thread's account.
+    pub root: HeapReport,
+}
+
+/// The heap's figures.
+pub fn stats() -> Stats {
+    match HEAP.0.lock() {
+        Ok(h) => Stats {
+            used: h.fixed.used() + h.grown.used(),
+            free: h.free(),
+            grown: h.grown_top - GROWTH_WINDOW_START,
+            reservoir: h.growth.as_ref().map_or(0, |g| g.reservoir_bytes),
+            // SAFETY: the heap lock is held.
+            root: unsafe {
+                let a = &*root_account();
+                HeapReport {
+                    in_use: a.in_use,
+                    peak: a.peak,
+                    blocks: a.blocks,
+                    limit: a.limit,
+                }
+            },
+        },
+        Err(_) => Stats::default(),
+    }
+}
+
+/// The calling thread's account.
+pub fn current() -> HeapReport {
+    let ctl = thread::current();
+    match ctl.account() {
+        Some(a) => a.report(),
+        None => stats().root,
+    }
 }
 
 /// The next address [`grow`] maps a frame at (the end of the mapped part of
 /// the growth window).
 pub fn growth_top() -> usize {
-    HEAP.0.lock().grown_top
+    HEAP.0.lock().map_or(GROWTH_WINDOW_START, |h| h.grown_top)
 }
 
 /// Adds `len` bytes at `start` to the static part of the heap. The region
 /// must follow its current end exactly (linked_list_allocator grows at its
-/// top); use [`grow`] for memory from untyped.
+/// top); use [`add_memory`] and [`grow`] for memory from untyped.
 ///
 /// # Safety
 /// The memory must be mapped, writable, unused by anything else and stay so.
 pub unsafe fn extend(start: usize, len: usize) -> Result<(), HeapExtendError> {
-    let mut h = HEAP.0.lock();
+    let mut h = HEAP
+        .0
+        .lock()
+        .map_err(|_| HeapExtendError { heap_top: 0, start })?;
     if h.fixed.top() as usize != start {
         return Err(HeapExtendError {
             heap_top: h.fixed.top() as usize,
@@ -129,51 +559,331 @@ pub struct HeapExtendError {
     pub start: usize,
 }
 
-/// Why [`grow`] did not add a frame.
+/// Why the heap did not take memory or did not grow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrowError {
+    /// The runtime has no CNode for heap frames (it could not create its
+    /// objects at start).
+    NotReady,
+    /// The untyped is smaller than one 2 MiB frame.
+    TooSmall { size_bits: u8 },
+    /// The capability is not an untyped of RAM (the kernel refused a
+    /// kernel object from it).
+    NotRam(InvocationError),
+    /// The reservoir or the runtime's CNode is full.
+    Full,
+    /// No donated memory is left.
+    ReservoirEmpty,
     /// The growth window is full.
     WindowFull,
-    /// The kernel refused to map the frame at [`growth_top`] (for example
-    /// `FailedLookup` when a paging structure for that address is missing:
-    /// create it and call again).
-    Map(sel4_sys::InvocationError),
+    /// A kernel invocation failed (the step names it).
+    Kernel {
+        step: &'static str,
+        error: InvocationError,
+    },
 }
 
-/// Maps `frame`, a 4 KiB frame of RAM freshly retyped from untyped memory
-/// and mapped nowhere else, read-write at [`growth_top`] in `vspace` (the
-/// root task's own VSpace) and adds it to the heap.
-///
-/// The runtime performs the mapping itself: the kernel's success is the
-/// proof that the memory is there. The frame must not be written through
-/// any other mapping afterwards (a frame fresh from untyped has none, and a
-/// frame capability maps at one address only).
-#[cfg(target_arch = "x86_64")]
-pub fn grow(
-    frame: sel4_sys::Cap<sel4_sys::cap_type::X86Page>,
-    vspace: sel4_sys::CPtr,
-) -> Result<(), GrowError> {
-    let mut h = HEAP.0.lock();
+impl fmt::Display for GrowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GrowError::NotReady => write!(f, "the runtime has no CNode for heap frames"),
+            GrowError::TooSmall { size_bits } => write!(
+                f,
+                "an untyped of 2^{size_bits} bytes is smaller than one 2 MiB heap frame"
+            ),
+            GrowError::NotRam(e) => write!(f, "not an untyped of RAM: {e}"),
+            GrowError::Full => write!(f, "the heap's reservoir or CNode is full"),
+            GrowError::ReservoirEmpty => {
+                write!(f, "no untyped memory was given to the heap (add_memory)")
+            }
+            GrowError::WindowFull => write!(f, "the heap's growth window is full"),
+            GrowError::Kernel { step, error } => write!(f, "{step}: {error}"),
+        }
+    }
+}
+
+fn root_cnode() -> Cap<cap_type::CNode> {
+    Cap::from_cptr(crate::bootinfo::INIT_THREAD_CNODE)
+}
+
+const DEPTH: u8 = sel4_sys::config::WORD_SIZE as u8;
+
+fn kernel(step: &'static str) -> impl Fn(InvocationError) -> GrowError {
+    move |error| GrowError::Kernel { step, error }
+}
+
+impl Growth {
+    fn runtime_cnode(&self) -> Cap<cap_type::CNode> {
+        Cap::from_cptr(self.cnode)
+    }
+
+    /// Moves root slot `slot` into the runtime CNode; returns the index.
+    fn park(&mut self, slot: CPtr) -> Result<usize, GrowError> {
+        if self.next_index >= 1 << RUNTIME_CNODE_BITS {
+            return Err(GrowError::Full);
+        }
+        let i = self.next_index;
+        self.runtime_cnode()
+            .cnode_move(i as Word, RUNTIME_CNODE_BITS, root_cnode(), slot, DEPTH)
+            .map_err(kernel("CNode_Move (into the runtime's CNode)"))?;
+        self.next_index += 1;
+        Ok(i)
+    }
+
+    /// Moves index `i` of the runtime CNode to root slot `slot`.
+    fn unpark(&self, i: usize, slot: CPtr) -> Result<(), GrowError> {
+        root_cnode()
+            .cnode_move(
+                slot,
+                DEPTH,
+                self.runtime_cnode(),
+                i as Word,
+                RUNTIME_CNODE_BITS,
+            )
+            .map_err(kernel("CNode_Move (out of the runtime's CNode)"))
+    }
+
+    fn put_back(&self, i: usize, slot: CPtr) -> Result<(), GrowError> {
+        self.runtime_cnode()
+            .cnode_move(i as Word, RUNTIME_CNODE_BITS, root_cnode(), slot, DEPTH)
+            .map_err(kernel("CNode_Move (back into the runtime's CNode)"))
+    }
+
+    /// Retypes one object of `ty` (`size_bits` for variable sizes) from the
+    /// untyped at root slot `ut` into root slot `dest`.
+    fn retype(
+        ut: CPtr,
+        ty: ObjectType,
+        size_bits: usize,
+        dest: CPtr,
+    ) -> Result<(), InvocationError> {
+        Cap::<cap_type::Untyped>::from_cptr(ut).untyped_retype(
+            ty as Word,
+            size_bits as Word,
+            root_cnode(),
+            0,
+            0,
+            dest,
+            1,
+        )
+    }
+
+    /// Creates and maps the paging structure of `ty` for `vaddr` from the
+    /// runtime's own untyped.
+    fn add_table(&mut self, ty: ObjectType, vaddr: usize) -> Result<(), GrowError> {
+        let s = self.scratch[0];
+        Growth::retype(self.own_untyped, ty, 0, s)
+            .map_err(kernel("Untyped_Retype (paging structure)"))?;
+        let vspace = sel4_sys::init_caps::CapInitThreadVSpace as CPtr;
+        let attr = sel4_sys::X86_VMAttributes::Default_VMAttributes;
+        let r = if ty == ObjectType::X86_PageDirectoryObject {
+            Cap::<cap_type::X86PageDirectory>::from_cptr(s).x86_page_directory_map(
+                vspace,
+                vaddr as Word,
+                attr,
+            )
+        } else {
+            Cap::<cap_type::X86PDPT>::from_cptr(s).x86_pdpt_map(
+                Cap::from_cptr(vspace),
+                vaddr as Word,
+                attr,
+            )
+        };
+        if let Err(e) = r {
+            let _ = root_cnode().cnode_delete(s, DEPTH);
+            return Err(GrowError::Kernel {
+                step: "mapping a paging structure of the growth window",
+                error: e,
+            });
+        }
+        self.park(s)?;
+        self.tables += 1;
+        Ok(())
+    }
+
+    /// A fresh 2 MiB frame from the reservoir, in scratch slot 1.
+    fn new_frame(&mut self) -> Result<CPtr, GrowError> {
+        let (ut_slot, frame_slot) = (self.scratch[0], self.scratch[1]);
+        for k in 0..self.reservoir_len {
+            let (index, bits, exhausted) = self.reservoir[k];
+            if exhausted {
+                continue;
+            }
+            self.unpark(index, ut_slot)?;
+            let r = Growth::retype(ut_slot, ObjectType::X86_LargePageObject, 0, frame_slot);
+            self.put_back(index, ut_slot)?;
+            match r {
+                Ok(()) => {
+                    self.reservoir_bytes = self.reservoir_bytes.saturating_sub(GROWTH_FRAME_SIZE);
+                    return Ok(frame_slot);
+                }
+                Err(InvocationError::NotEnoughMemory { .. }) => {
+                    self.reservoir[k].2 = true;
+                    self.reservoir_bytes = self
+                        .reservoir_bytes
+                        .saturating_sub(1usize.checked_shl(bits as u32).unwrap_or(0));
+                }
+                Err(e) => {
+                    return Err(GrowError::Kernel {
+                        step: "Untyped_Retype (heap frame)",
+                        error: e,
+                    })
+                }
+            }
+        }
+        Err(GrowError::ReservoirEmpty)
+    }
+}
+
+/// Maps one more 2 MiB frame at the top of the growth window.
+fn grow_one(h: &mut Heaps) -> Result<(), GrowError> {
     let top = h.grown_top;
     if top + GROWTH_FRAME_SIZE > GROWTH_WINDOW_START + GROWTH_WINDOW_SIZE {
         return Err(GrowError::WindowFull);
     }
-    frame
-        .x86_page_map(
+    let g = h.growth.as_mut().ok_or(GrowError::NotReady)?;
+    let frame = g.new_frame()?;
+    let vspace = sel4_sys::init_caps::CapInitThreadVSpace as CPtr;
+    let map = |g: &Growth| {
+        let _ = g;
+        Cap::<cap_type::X86Page>::from_cptr(frame).x86_page_map(
             vspace,
-            top as u64,
+            top as Word,
             sel4_sys::CapRights(0b11), // read + write
             sel4_sys::X86_VMAttributes::Default_VMAttributes,
         )
-        .map_err(GrowError::Map)?;
+    };
+    let mut r = map(g);
+    // A page directory (and, for a fresh 512 GiB region, a PDPT) may be
+    // missing for the window: create it from the runtime's own untyped.
+    for ty in [
+        ObjectType::X86_PageDirectoryObject,
+        ObjectType::X86_PDPTObject,
+    ] {
+        if let Err(InvocationError::FailedLookup { .. }) = r {
+            let made = g.add_table(ty, top);
+            if made.is_ok() {
+                r = map(g);
+            }
+            if ty == ObjectType::X86_PDPTObject && made.is_ok() {
+                // Now the page directory below it.
+                if let Err(InvocationError::FailedLookup { .. }) = r {
+                    if g.add_table(ObjectType::X86_PageDirectoryObject, top)
+                        .is_ok()
+                    {
+                        r = map(g);
+                    }
+                }
+            }
+        }
+    }
+    if let Err(e) = r {
+        // The frame goes: nobody else has a capability to it.
+        let _ = root_cnode().cnode_delete(frame, DEPTH);
+        return Err(GrowError::Kernel {
+            step: "X86_Page_Map (heap frame)",
+            error: e,
+        });
+    }
+    if let Err(e) = g.park(frame) {
+        // Deleting the only capability unmaps and frees the frame.
+        let _ = root_cnode().cnode_delete(frame, DEPTH);
+        return Err(e);
+    }
     if top == GROWTH_WINDOW_START {
-        // SAFETY: the kernel just mapped the frame read-write at `top`; the
-        // window is used by nothing else (module documentation).
+        // SAFETY: the kernel just mapped a fresh frame read-write at `top`,
+        // retyped by the runtime itself (its only capability is in the
+        // runtime's CNode); the window is used by nothing else.
         unsafe { h.grown.init(top as *mut u8, GROWTH_FRAME_SIZE) };
     } else {
         // SAFETY: as above; the frame starts at the grown heap's top.
         unsafe { h.grown.extend(GROWTH_FRAME_SIZE) };
     }
     h.grown_top = top + GROWTH_FRAME_SIZE;
+    h.frames += 1;
     Ok(())
+}
+
+/// Records the runtime's CNode and slots (runtime start).
+pub(crate) fn set_growth(cnode: CPtr, own_untyped: CPtr, scratch: [CPtr; 2]) {
+    if let Ok(mut h) = HEAP.0.lock() {
+        h.growth = Some(Growth {
+            cnode,
+            own_untyped,
+            scratch,
+            next_index: 0,
+            reservoir: [(0, 0, true); MAX_RESERVOIR],
+            reservoir_len: 0,
+            reservoir_bytes: 0,
+            tables: 0,
+        });
+    }
+}
+
+/// Gives the heap the untyped memory at `untyped` (2^`size_bits` bytes of
+/// RAM, at least 2 MiB): its capability moves into the runtime's CNode
+/// (the slot is empty afterwards; free it in your slot allocator) and the
+/// heap grows from it later ([`grow`], [`refill`]). Refused, with the
+/// capability left where it was, when it is not an untyped of RAM.
+pub fn add_memory(untyped: Cap<cap_type::Untyped>, size_bits: u8) -> Result<(), GrowError> {
+    if (size_bits as usize) < consts::LargePageBits {
+        return Err(GrowError::TooSmall { size_bits });
+    }
+    let mut h = HEAP.0.lock().map_err(|_| GrowError::NotReady)?;
+    let g = h.growth.as_mut().ok_or(GrowError::NotReady)?;
+    if g.reservoir_len == MAX_RESERVOIR {
+        return Err(GrowError::Full);
+    }
+    // An untyped of RAM makes a notification; a device untyped, or any
+    // other capability, does not (a notification capability "succeeds" by
+    // being signalled: the copy below finds the slot empty). The probe is
+    // deleted at once.
+    let (probe, check) = (g.scratch[1], g.scratch[0]);
+    Growth::retype(untyped.cptr(), ObjectType::NotificationObject, 0, probe)
+        .map_err(GrowError::NotRam)?;
+    let made = root_cnode().cnode_copy(
+        check,
+        DEPTH,
+        root_cnode(),
+        probe,
+        DEPTH,
+        sel4_sys::CapRights(0b11),
+    );
+    let _ = root_cnode().cnode_delete(check, DEPTH);
+    let _ = root_cnode().cnode_delete(probe, DEPTH);
+    made.map_err(GrowError::NotRam)?;
+    let index = g.park(untyped.cptr())?;
+    let n = g.reservoir_len;
+    g.reservoir[n] = (index, size_bits, false);
+    g.reservoir_len += 1;
+    g.reservoir_bytes += 1usize.checked_shl(size_bits as u32).unwrap_or(0);
+    Ok(())
+}
+
+/// Grows the heap by at least `bytes` (whole 2 MiB frames) from the memory
+/// given with [`add_memory`]; returns the bytes added. Stops at the first
+/// error, keeping what was added.
+pub fn grow(bytes: usize) -> Result<usize, GrowError> {
+    let mut h = HEAP.0.lock().map_err(|_| GrowError::NotReady)?;
+    let mut added = 0;
+    while added < bytes {
+        grow_one(&mut h)?;
+        added += GROWTH_FRAME_SIZE;
+    }
+    Ok(added)
+}
+
+/// Grows the heap, a frame at a time, until [`LOW_WATER`] bytes are free
+/// or the memory given runs out; returns the bytes added (0 when none were
+/// needed or none are left).
+pub fn refill() -> usize {
+    let Ok(mut h) = HEAP.0.lock() else { return 0 };
+    let mut added = 0;
+    while h.free() < LOW_WATER {
+        if grow_one(&mut h).is_err() {
+            break;
+        }
+        added += GROWTH_FRAME_SIZE;
+    }
+    added
 }

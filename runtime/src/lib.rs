@@ -7,7 +7,12 @@
 //! - a panic handler that prints location and message, reports the failure
 //!   on the serial protocol and stops the system cleanly;
 //! - a `log` backend on the kernel's debug console;
-//! - a global heap (`linked_list_allocator`).
+//! - a global heap (`linked_list_allocator`) with per-thread accounts and
+//!   limits, growing from untyped memory given to it;
+//! - kernel-backed locks ([`sync`]), which the heap, the console and the
+//!   thread registry use;
+//! - the image's code and read-only data mapped read-only at start
+//!   ([`image`]).
 #![no_std]
 
 extern crate alloc;
@@ -23,10 +28,12 @@ pub mod bootinfo;
 pub mod console;
 pub mod exit;
 pub mod heap;
+pub mod image;
 pub mod logger;
 #[cfg(target_os = "none")]
 mod panic;
 mod start;
+pub mod sync;
 // Threads in the root task's address space: x86_64 only for now (aarch64
 // and riscv64 get them on top of the kernel API layer).
 #[cfg(target_arch = "x86_64")]

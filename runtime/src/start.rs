@@ -92,7 +92,7 @@ mod entry {
         // From here on TLS works. SAFETY: bootinfo is the pointer the kernel
         // gave the root task; the kernel maps the bootinfo frame (and the
         // extra bootinfo pages after it) read-only for the root task.
-        let bootinfo = match unsafe { crate::bootinfo::BootInfo::from_kernel(info.bootinfo) } {
+        let mut bootinfo = match unsafe { crate::bootinfo::BootInfo::from_kernel(info.bootinfo) } {
             Ok(bi) => bi,
             Err(_) => early_fail(b"sel4-runtime: malformed bootinfo\n"),
         };
@@ -104,6 +104,18 @@ mod entry {
         crate::heap::init();
         crate::logger::init(log::LevelFilter::Info);
         crate::bootinfo::init_runtime_caps(&bootinfo);
+        // The notifications of the runtime's locks, before any second
+        // thread can exist.
+        if let Err(e) = crate::bootinfo::init_runtime_objects(&mut bootinfo) {
+            let reason = alloc::format!("sel4-runtime: {e}");
+            crate::println!("{reason}");
+            crate::println!("{}", Line::ResultFail { reason: &reason });
+            exit(ExitCode::Failure);
+        }
+        // Code and read-only data read-only, now that relocation is done.
+        if let Err(e) = crate::image::protect(&bootinfo) {
+            crate::println!("sel4-runtime: warning: the image stays writable: {e:?}");
+        }
         // SAFETY: defined by the application through `entry!`.
         let name = unsafe { __SEL4RS_APP_NAME };
         crate::println!(

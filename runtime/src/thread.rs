@@ -1,21 +1,72 @@
-//! Support for threads created by the root task in its own address space:
-//! the entry trampoline a new thread starts in, per-thread TLS words, and
-//! the panic path of a non-initial thread.
+//! Threads created by the root task in its own address space: the control
+//! block the runtime keeps for each, the entry trampoline, the kill
+//! protocol, the registry of detached threads, and the panic path of a
+//! non-initial thread.
 //!
-//! The root server (`sel4-rootserver::thread`) creates the TCB, the stack,
-//! the TLS block and the IPC buffer, [`register`]s the thread's closure here
-//! and starts the TCB at [`entry_point`] with the registers of
-//! [`EntryRegs`]. The trampoline loads the thread pointer and the IPC
-//! buffer, runs the closure, and reports the end with a message of label
-//! [`EXIT_LABEL`] on the thread's exit endpoint (word 0: [`EXIT_RETURNED`]
-//! or [`EXIT_PANICKED`]), then suspends itself. A panic on such a thread
-//! hands the message to the thread's panic callback instead of ending the
-//! system.
+//! The root server (`sel4-rootserver::thread`) creates the TCB, the stack
+//! and the IPC buffer; the runtime makes the rest ([`Thread::new`]: the
+//! control block, the TLS block from the image's `PT_TLS`, the heap
+//! account) and starts and stops the TCB itself ([`Thread::start`],
+//! [`Thread::stop`]), so it knows when the thread can no longer run.
+//!
+//! # Control block
+//! Each thread's thread-local word points at its control block (the
+//! initial thread's is a static): its id, its heap account, the locks it
+//! holds and the one it waits for ([`crate::sync`]), its kill request and
+//! its *critical-section* depth. The block lives as long as the thread can
+//! run: the thread holds a reference to it, dropped only by
+//! [`Thread::stop`] once the TCB is suspended, and the spawner's handle
+//! holds another, so dropping the handle never frees what the thread uses.
+//!
+//! # Ending
+//! The trampoline runs the closure and reports the end with a message of
+//! label [`EXIT_LABEL`] on the thread's exit endpoint (word 0: one of the
+//! `EXIT_*` codes), then suspends itself. A panic goes to the thread's
+//! panic callback instead of ending the system, and an allocation refused
+//! by the thread's heap limit or for lack of memory ends the thread with
+//! [`EXIT_HEAP_LIMIT`] or [`EXIT_OUT_OF_MEMORY`] (the details in
+//! [`Thread::exit_failure`]).
+//!
+//! # Kill protocol
+//! Inside the runtime (allocator, console, registry) a thread is in a
+//! *critical section*: it may hold a runtime lock, and stopping it there
+//! would leave the lock held and the heap half-updated. So:
+//! 1. the killer sets the thread's kill request ([`Thread::request_kill`]);
+//! 2. if the thread is outside the runtime, it will not enter it any more
+//!    (entering checks the request and stops the thread instead); the
+//!    killer suspends it ([`Thread::stop`]);
+//! 3. if it is inside, it stops itself when it leaves the runtime: it
+//!    sends [`EXIT_KILLED`] on its exit endpoint and suspends itself. The
+//!    killer waits for that message (blocked in the kernel, so the thread
+//!    gets the CPU whatever the priorities), then calls [`Thread::stop`].
+//!
+//! Both sides use sequentially consistent atomics (request, then look at
+//! the depth; enter, then look at the request), so at least one of them
+//! sees the other. Runtime critical sections are short, call no user code
+//! and do not block except to wait for a runtime lock; before a thread
+//! enters one, the runtime touches the stack 4 KiB below the stack
+//! pointer, so a stack overflow faults there, outside. A thread suspended
+//! by a raw `TCB_Suspend` inside the runtime is the one case a kill waits
+//! for (until it is resumed): use `JoinHandle::kill`, not the TCB, to stop
+//! framework threads.
+//!
+//! [`Thread::stop`] then releases what the stopped thread held: every lock
+//! on its held list is released and poisoned, and it is withdrawn from the
+//! lock it waited for ([`crate::sync`]).
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::string::String;
-use sel4_sys::{cap_type, CPtr, Cap, MessageInfo, UserContext, Word};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::ptr;
+use core::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst,
+};
+use sel4_sys::{cap_type, CPtr, Cap, InvocationError, MessageInfo, UserContext, Word};
+
+use crate::heap::{self, AllocFailure, AllocFailureKind, HeapReport};
+use crate::sync::{RawMutex, RuntimeLock};
 
 /// Label of the message a thread sends on its exit endpoint when it ends.
 /// Kernel fault messages use small labels (the fault type), so this one
@@ -27,153 +78,318 @@ pub const EXIT_RETURNED: Word = 0;
 pub const EXIT_PANICKED: Word = 1;
 /// Exit word: the thread panicked while handling its own panic.
 pub const EXIT_DOUBLE_PANIC: Word = 2;
-/// Exit word: the trampoline found no closure registered for the thread.
-pub const EXIT_NOT_REGISTERED: Word = 3;
+/// Exit word: the thread found no closure to run (it was taken back).
+pub const EXIT_NOT_STARTED: Word = 3;
+/// Exit word: the thread stopped itself on a kill request, on leaving
+/// the runtime.
+pub const EXIT_KILLED: Word = 4;
+/// Exit word: an allocation exceeded the thread's heap limit.
+pub const EXIT_HEAP_LIMIT: Word = 5;
+/// Exit word: an allocation found no memory (the heap, less the reserve
+/// kept for the threads above this one, was used up).
+pub const EXIT_OUT_OF_MEMORY: Word = 6;
 
-/// What a new thread runs, and where its panic message goes.
-pub struct ThreadSpec {
-    /// The closure the thread runs.
-    pub main: Box<dyn FnOnce() + Send>,
-    /// Called with the panic message when `main` panics.
-    pub on_panic: Box<dyn FnOnce(String) + Send>,
+/// Bytes of stack below the stack pointer that the runtime touches before
+/// it enters a critical section: a stack overflow faults there, before a
+/// runtime lock is taken. Runtime critical sections use less than this.
+pub const STACK_PROBE: usize = 4032;
+
+type Main = Box<dyn FnOnce() + Send>;
+type OnPanic = Box<dyn FnOnce(String) + Send>;
+
+/// The runtime's state of one thread (module documentation).
+pub struct Control {
+    id: u64,
+    /// The TCB the runtime started the thread on, and its exit endpoint.
+    tcb: AtomicU64,
+    exit_ep: AtomicU64,
+    kill_requested: AtomicBool,
+    critical: AtomicU32,
+    panicking: AtomicBool,
+    /// The lock it waits for (an application lock), if any.
+    waiting_on: AtomicPtr<RawMutex>,
+    /// First of the application locks it holds.
+    held: AtomicPtr<RawMutex>,
+    /// Heap account (`None`: the initial thread, charged to the root account).
+    account: Option<heap::Account>,
+    level: u8,
+    main: AtomicPtr<Main>,
+    on_panic: AtomicPtr<OnPanic>,
+    /// The TLS block (owned; the thread reaches it through its thread
+    /// pointer only).
+    tls: AtomicPtr<u8>,
+    tls_len: usize,
+    thread_pointer: usize,
+    state: AtomicU8,
+    /// Why an allocation failure ended the thread.
+    exit_failure: spin::Once<AllocFailure>,
 }
 
-struct Entry {
-    main: Option<Box<dyn FnOnce() + Send>>,
-    on_panic: Box<dyn FnOnce(String) + Send>,
+const STATE_NEW: u8 = 0;
+const STATE_STARTED: u8 = 1;
+const STATE_STOPPED: u8 = 2;
+
+// Per-thread word in the image's TLS template: the control block's address
+// (0 on the initial thread, whose block is `INITIAL`).
+core::arch::global_asm!(
+    ".section .tbss,\"awT\",@nobits",
+    ".p2align 3",
+    ".globl __sel4rs_thread_control",
+    ".type __sel4rs_thread_control,@object",
+    ".size __sel4rs_thread_control,8",
+    "__sel4rs_thread_control:",
+    ".zero 8",
+    ".text",
+);
+
+fn control_word() -> usize {
+    let v: usize;
+    // SAFETY: reads a word of this thread's static TLS block: every thread
+    // has one (the start code's for the initial thread, the runtime's for
+    // the others) before any Rust code runs on it.
+    unsafe {
+        core::arch::asm!(
+            "mov {0}, qword ptr fs:[__sel4rs_thread_control@TPOFF]",
+            out(reg) v,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+    v
 }
 
-static REGISTRY: spin::Mutex<BTreeMap<u64, Entry>> = spin::Mutex::new(BTreeMap::new());
-static NEXT_ID: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
-
-/// Registers a thread's closure; returns the thread's id (never 0: 0 is the
-/// initial thread).
-pub fn register(spec: ThreadSpec) -> u64 {
-    let id = NEXT_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-    REGISTRY.lock().insert(
-        id,
-        Entry {
-            main: Some(spec.main),
-            on_panic: spec.on_panic,
-        },
-    );
-    id
+fn set_control_word(v: usize) {
+    // SAFETY: writes a word of this thread's static TLS block (see
+    // `control_word`).
+    unsafe {
+        core::arch::asm!(
+            "mov qword ptr fs:[__sel4rs_thread_control@TPOFF], {0}",
+            in(reg) v,
+            options(nostack, preserves_flags),
+        );
+    }
 }
 
-/// Forgets a thread's closure and panic callback (for a thread torn down
-/// before it ended on its own). Returns whether anything was registered.
-pub fn unregister(id: u64) -> bool {
-    let e = REGISTRY.lock().remove(&id);
-    e.is_some()
+static INITIAL: Control = Control::initial();
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// The calling thread's control block.
+pub(crate) fn current() -> &'static Control {
+    match control_word() {
+        0 => &INITIAL,
+        // SAFETY: a non-zero word is the address the trampoline stored: the
+        // thread's control block, which lives while the thread can run
+        // (the thread's own reference is dropped only once it is stopped).
+        p => unsafe { &*(p as *const Control) },
+    }
 }
 
-/// The registers a new thread starts with (System V argument registers of
-/// the trampoline).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EntryRegs {
-    /// RIP: [`entry_point`].
-    pub rip: Word,
-    /// RSP: 16-byte aligned stack top minus 8 (as after a `call`).
-    pub rsp: Word,
-    /// RDI: thread id from [`register`].
-    pub rdi: Word,
-    /// RSI: thread pointer (TLS block laid out by `sel4_start::tls`).
-    pub rsi: Word,
-    /// RDX: IPC buffer address.
-    pub rdx: Word,
-    /// RCX: the thread's own TCB capability (for suspending itself).
-    pub rcx: Word,
-    /// R8: the exit endpoint capability (badged as the spawner wants).
-    pub r8: Word,
+/// Id of the calling thread: 0 for the initial thread.
+pub fn current_id() -> u64 {
+    current().id
 }
 
-impl EntryRegs {
-    /// Registers for a thread with the given stack top (any alignment; it
-    /// is aligned down to 16).
-    pub fn new(
-        id: u64,
-        stack_top: usize,
-        thread_pointer: usize,
-        ipc_buffer: usize,
-        tcb: CPtr,
-        exit_ep: CPtr,
-    ) -> EntryRegs {
-        EntryRegs {
-            rip: entry_point() as Word,
-            rsp: ((stack_top & !15) - 8) as Word,
-            rdi: id,
-            rsi: thread_pointer as Word,
-            rdx: ipc_buffer as Word,
-            rcx: tcb,
-            r8: exit_ep,
+/// Number of threads started and not yet stopped.
+pub fn live_threads() -> usize {
+    LIVE.load(SeqCst)
+}
+
+/// A critical section of the calling thread (module documentation): while
+/// one is open, the thread is not stopped by a kill.
+pub(crate) struct Critical<'a> {
+    ctl: &'a Control,
+}
+
+#[inline(always)]
+fn probe_stack() {
+    // SAFETY: reads one word below the stack pointer, inside the thread's
+    // stack when at least `STACK_PROBE` bytes are left (the stack is mapped
+    // contiguously above its guard page), else in the guard page: a VM
+    // fault, reported like any stack overflow. Nothing is written; the
+    // value is discarded.
+    unsafe {
+        core::arch::asm!(
+            "mov {tmp}, qword ptr [rsp - {off}]",
+            tmp = out(reg) _,
+            off = const STACK_PROBE,
+            options(nostack, readonly, preserves_flags),
+        );
+    }
+}
+
+impl Control {
+    const fn initial() -> Control {
+        Control {
+            id: 0,
+            tcb: AtomicU64::new(crate::bootinfo::INIT_THREAD_TCB),
+            exit_ep: AtomicU64::new(0),
+            kill_requested: AtomicBool::new(false),
+            critical: AtomicU32::new(0),
+            panicking: AtomicBool::new(false),
+            waiting_on: AtomicPtr::new(ptr::null_mut()),
+            held: AtomicPtr::new(ptr::null_mut()),
+            account: None,
+            level: 0,
+            main: AtomicPtr::new(ptr::null_mut()),
+            on_panic: AtomicPtr::new(ptr::null_mut()),
+            tls: AtomicPtr::new(ptr::null_mut()),
+            tls_len: 0,
+            thread_pointer: 0,
+            state: AtomicU8::new(STATE_STARTED),
+            exit_failure: spin::Once::new(),
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn account(&self) -> Option<&heap::Account> {
+        self.account.as_ref()
+    }
+
+    pub(crate) fn panicking(&self) -> bool {
+        self.panicking.load(SeqCst)
+    }
+
+    /// Enters a critical section; stops the thread instead when it has a
+    /// kill request and was outside.
+    pub(crate) fn enter(&self) -> Critical<'_> {
+        probe_stack();
+        let prev = self.critical.fetch_add(1, SeqCst);
+        if prev == 0 && self.kill_requested.load(SeqCst) {
+            self.critical.fetch_sub(1, SeqCst);
+            self.stop_killed();
+        }
+        Critical { ctl: self }
+    }
+
+    fn stop_killed(&self) -> ! {
+        finish(self, EXIT_KILLED)
+    }
+
+    /// Records the application lock the thread waits for (its word is in
+    /// an `Arc`: the record keeps a count on it), or none.
+    pub(crate) fn set_waiting_on(&self, m: *const RawMutex) {
+        if !m.is_null() {
+            // SAFETY: application lock words live in an `Arc` (sync::Mutex),
+            // alive here (the caller borrows it).
+            unsafe { Arc::increment_strong_count(m) };
+        }
+        let old = self.waiting_on.swap(m as *mut RawMutex, SeqCst);
+        if !old.is_null() {
+            // SAFETY: the count taken when `old` was recorded.
+            unsafe { Arc::decrement_strong_count(old as *const RawMutex) };
+        }
+    }
+
+    /// Puts an application lock (its word in an `Arc`) on the thread's
+    /// held list, with a count on it.
+    pub(crate) fn push_held(&self, m: &RawMutex) {
+        // SAFETY: as in `set_waiting_on`.
+        unsafe { Arc::increment_strong_count(m as *const RawMutex) };
+        m.set_next_held(self.held.load(SeqCst));
+        self.held
+            .store(m as *const RawMutex as *mut RawMutex, SeqCst);
+    }
+
+    /// Unlinks `m` from the held list; whether it was on it (the caller
+    /// then gives up the list's count).
+    pub(crate) fn remove_held(&self, m: &RawMutex) -> bool {
+        let target = m as *const RawMutex as *mut RawMutex;
+        let mut cur = self.held.load(SeqCst);
+        if cur == target {
+            self.held.store(m.next_held(), SeqCst);
+            m.set_next_held(ptr::null_mut());
+            return true;
+        }
+        while !cur.is_null() {
+            // SAFETY: every entry of the list is a lock word the list holds
+            // a count on, so it is alive.
+            let c = unsafe { &*cur };
+            let next = c.next_held();
+            if next == target {
+                c.set_next_held(m.next_held());
+                m.set_next_held(ptr::null_mut());
+                return true;
+            }
+            cur = next;
+        }
+        false
+    }
+
+    /// Releases (poisoned) the locks of a thread that no longer runs, and
+    /// withdraws it from the lock it waited for; returns how many it held.
+    fn release_locks(&self) -> usize {
+        let w = self.waiting_on.swap(ptr::null_mut(), SeqCst);
+        if !w.is_null() {
+            // SAFETY: the lock word the thread waited for; the record holds
+            // a count on its `Arc`, given up here.
+            unsafe {
+                (*w).release_after_death(false);
+                Arc::decrement_strong_count(w as *const RawMutex);
+            }
+        }
+        let mut n = 0;
+        let mut cur = self.held.swap(ptr::null_mut(), SeqCst);
+        while !cur.is_null() {
+            // SAFETY: as above, for the locks the thread held (the list
+            // holds a count on each).
+            unsafe {
+                let m = &*cur;
+                cur = m.next_held();
+                m.release_after_death(true);
+                Arc::decrement_strong_count(m as *const RawMutex);
+            }
+            n += 1;
+        }
+        n
+    }
+
+    fn take_main(&self) -> Option<Main> {
+        let p = self.main.swap(ptr::null_mut(), SeqCst);
+        // SAFETY: a non-null pointer came from `Box::into_raw` in
+        // `Thread::new` and the swap hands it to one caller only.
+        (!p.is_null()).then(|| *unsafe { Box::from_raw(p) })
+    }
+
+    fn take_on_panic(&self) -> Option<OnPanic> {
+        let p = self.on_panic.swap(ptr::null_mut(), SeqCst);
+        // SAFETY: as in `take_main`.
+        (!p.is_null()).then(|| *unsafe { Box::from_raw(p) })
+    }
+}
+
+impl Drop for Critical<'_> {
+    fn drop(&mut self) {
+        if self.ctl.critical.fetch_sub(1, SeqCst) == 1 && self.ctl.kill_requested.load(SeqCst) {
+            self.ctl.stop_killed();
         }
     }
 }
 
-/// Address of the trampoline new threads start at.
-pub fn entry_point() -> usize {
-    thread_entry as *const () as usize
-}
-
-// Per-thread words in the image's TLS template: id (0 = initial thread),
-// own TCB, exit endpoint, panicking flag.
-core::arch::global_asm!(
-    ".section .tbss,\"awT\",@nobits",
-    ".p2align 3",
-    ".globl __sel4rs_thread_words",
-    ".type __sel4rs_thread_words,@object",
-    ".size __sel4rs_thread_words,32",
-    "__sel4rs_thread_words:",
-    ".zero 32",
-    ".text",
-);
-
-macro_rules! tls_word {
-    ($get:ident, $set:ident, $off:literal) => {
-        fn $get() -> Word {
-            let v: Word;
-            // SAFETY: reads a word of this thread's static TLS block: every
-            // thread has one (the start code's for the initial thread, the
-            // spawner's for the others) before any Rust code runs on it.
-            unsafe {
-                core::arch::asm!(
-                    concat!("mov {0}, qword ptr fs:[__sel4rs_thread_words@TPOFF + ", $off, "]"),
-                    out(reg) v,
-                    options(nostack, readonly, preserves_flags),
-                );
-            }
-            v
+impl Drop for Control {
+    fn drop(&mut self) {
+        drop(self.take_main());
+        drop(self.take_on_panic());
+        let tls = self.tls.swap(ptr::null_mut(), SeqCst);
+        if !tls.is_null() {
+            // SAFETY: `Thread::new` made this pointer with `Box::into_raw`
+            // of a boxed slice of `tls_len` bytes; the thread that used it
+            // is stopped (the control block is dropped only then).
+            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(tls, self.tls_len)) });
         }
-        fn $set(v: Word) {
-            // SAFETY: writes a word of this thread's static TLS block (see
-            // the getter).
-            unsafe {
-                core::arch::asm!(
-                    concat!("mov qword ptr fs:[__sel4rs_thread_words@TPOFF + ", $off, "], {0}"),
-                    in(reg) v,
-                    options(nostack, preserves_flags),
-                );
-            }
-        }
-    };
-}
-tls_word!(get_id, set_id, 0);
-tls_word!(get_tcb, set_tcb, 8);
-tls_word!(get_exit_ep, set_exit_ep, 16);
-tls_word!(get_panicking, set_panicking, 24);
-
-/// Id of the calling thread: 0 for the initial thread.
-pub fn current_id() -> u64 {
-    get_id()
+    }
 }
 
 /// Reports the end on the exit endpoint and suspends the thread. Only
 /// syscalls after the send: the joiner may delete the thread's memory as
 /// soon as it has the message.
-fn finish(tcb: CPtr, exit_ep: CPtr, status: Word) -> ! {
+fn finish(ctl: &Control, status: Word) -> ! {
+    let tcb = Cap::<cap_type::TCB>::from_cptr(ctl.tcb.load(SeqCst));
+    let exit_ep = ctl.exit_ep.load(SeqCst);
     let info = MessageInfo::new(EXIT_LABEL, 0, 0, 1);
     sel4_sys::send_regs(exit_ep, info, [status, 0, 0, 0]);
-    let tcb = Cap::<cap_type::TCB>::from_cptr(tcb);
     loop {
         // No words and no capabilities: registers only, no IPC buffer.
         let _ = tcb.tcb_suspend();
@@ -181,58 +397,340 @@ fn finish(tcb: CPtr, exit_ep: CPtr, status: Word) -> ! {
     }
 }
 
-extern "C" fn thread_entry(
-    id: u64,
-    thread_pointer: usize,
-    ipc_buffer: usize,
-    tcb: CPtr,
-    exit_ep: CPtr,
-) -> ! {
+/// What a new thread runs, and where its panic message goes.
+pub struct ThreadSpec {
+    /// The closure the thread runs.
+    pub main: Box<dyn FnOnce() + Send>,
+    /// Called with the panic message when `main` panics.
+    pub on_panic: Box<dyn FnOnce(String) + Send>,
+    /// Most bytes of heap the thread may hold at once.
+    pub heap_limit: usize,
+}
+
+/// Why [`Thread::new`] or [`Thread::start`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadError {
+    /// The image's TLS segment cannot be laid out.
+    Tls(sel4_start::tls::TlsError),
+    /// No heap for the thread's control block or account.
+    NoHeap,
+    /// The thread was started already.
+    AlreadyStarted,
+    /// A TCB invocation failed.
+    Kernel {
+        step: &'static str,
+        error: InvocationError,
+    },
+}
+
+/// How a kill goes on ([`Thread::request_kill`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillProgress {
+    /// The thread is outside the runtime and will not enter it: stop it
+    /// now ([`Thread::stop`]).
+    StopNow,
+    /// The thread is inside the runtime: wait for its exit message
+    /// ([`EXIT_KILLED`], or another end if it ended meanwhile), then stop
+    /// it.
+    WaitForExit,
+}
+
+/// What [`Thread::stop`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// Application locks the thread held (released, poisoned).
+    pub locks_released: usize,
+}
+
+/// The spawner's handle to the runtime side of a thread.
+pub struct Thread {
+    ctl: Arc<Control>,
+}
+
+impl Thread {
+    /// A control block, TLS block and heap account for a new thread (not
+    /// started). Its heap reserve level is one below the caller's.
+    pub fn new(spec: ThreadSpec) -> Result<Thread, ThreadError> {
+        let tls = tls_image().map_err(ThreadError::Tls)?;
+        let mut area = alloc::vec![0u8; tls.area_size()].into_boxed_slice();
+        let tp = tls.init_block(&mut area).map_err(ThreadError::Tls)?;
+        let tls_len = area.len();
+        let level = current().level.saturating_add(1);
+        let account = heap::Account::new(spec.heap_limit, level).ok_or(ThreadError::NoHeap)?;
+        let id = NEXT_ID.fetch_add(1, SeqCst);
+        account.set_owner(id);
+        let main = Box::into_raw(Box::new(spec.main));
+        let on_panic = Box::into_raw(Box::new(spec.on_panic));
+        let ctl = Control {
+            id,
+            tcb: AtomicU64::new(0),
+            exit_ep: AtomicU64::new(0),
+            kill_requested: AtomicBool::new(false),
+            critical: AtomicU32::new(0),
+            panicking: AtomicBool::new(false),
+            waiting_on: AtomicPtr::new(ptr::null_mut()),
+            held: AtomicPtr::new(ptr::null_mut()),
+            account: Some(account),
+            level,
+            main: AtomicPtr::new(main),
+            on_panic: AtomicPtr::new(on_panic),
+            tls: AtomicPtr::new(Box::into_raw(area) as *mut u8),
+            tls_len,
+            thread_pointer: tp,
+            state: AtomicU8::new(STATE_NEW),
+            exit_failure: spin::Once::new(),
+        };
+        Ok(Thread { ctl: Arc::new(ctl) })
+    }
+
+    /// The thread's id (never 0: 0 is the initial thread).
+    pub fn id(&self) -> u64 {
+        self.ctl.id
+    }
+
+    /// The thread pointer of its TLS block.
+    pub fn thread_pointer(&self) -> usize {
+        self.ctl.thread_pointer
+    }
+
+    /// Starts the thread on `tcb` (set up already: CSpace, VSpace, IPC
+    /// buffer `ipc_buffer`, priority, fault endpoint) with its stack below
+    /// `stack_top`; its end is reported on `exit_ep`. Writes the registers
+    /// (the trampoline, the stack, the TLS base) and resumes the TCB.
+    pub fn start(
+        &self,
+        tcb: Cap<cap_type::TCB>,
+        exit_ep: CPtr,
+        stack_top: usize,
+        ipc_buffer: usize,
+    ) -> Result<(), ThreadError> {
+        if self
+            .ctl
+            .state
+            .compare_exchange(STATE_NEW, STATE_STARTED, SeqCst, SeqCst)
+            .is_err()
+        {
+            return Err(ThreadError::AlreadyStarted);
+        }
+        self.ctl.tcb.store(tcb.cptr(), SeqCst);
+        self.ctl.exit_ep.store(exit_ep, SeqCst);
+        // The thread's own reference to its control block, dropped by
+        // `stop` once it no longer runs.
+        let own = Arc::into_raw(self.ctl.clone());
+        let tp = self.ctl.thread_pointer as Word;
+        let mut ctx = UserContext {
+            rip: thread_entry as *const () as usize as Word,
+            // 16-byte aligned minus 8, as after a `call`.
+            rsp: ((stack_top & !15) - 8) as Word,
+            rdi: own as usize as Word,
+            rsi: tp,
+            rdx: ipc_buffer as Word,
+            ..Default::default()
+        };
+        sel4_sys::sel4_cfg_if! {
+            kernel >= 10 && label TCBSetTLSBase { ctx.fs_base = tp; } else { ctx.tls_base = tp; }
+        }
+        let step = |step: &'static str| move |error| ThreadError::Kernel { step, error };
+        let r = (|| {
+            tcb.tcb_write_registers(false, 0, UserContext::WORDS as Word, &ctx)
+                .map_err(step("TCB_WriteRegisters"))?;
+            sel4_sys::sel4_cfg_if! {
+                kernel >= 10 && label TCBSetTLSBase {
+                    tcb.tcb_set_tls_base(tp).map_err(step("TCB_SetTLSBase"))?;
+                }
+            }
+            tcb.tcb_resume().map_err(step("TCB_Resume"))
+        })();
+        match r {
+            Ok(()) => {
+                LIVE.fetch_add(1, SeqCst);
+                Ok(())
+            }
+            Err(e) => {
+                // Not running: take the thread's reference back.
+                let _ = tcb.tcb_suspend();
+                // SAFETY: `own` came from `Arc::into_raw` above and the
+                // thread never started, so nothing else uses it.
+                drop(unsafe { Arc::from_raw(own) });
+                self.ctl.state.store(STATE_STOPPED, SeqCst);
+                Err(e)
+            }
+        }
+    }
+
+    /// Asks the thread to stop (module documentation: kill protocol).
+    pub fn request_kill(&self) -> KillProgress {
+        self.ctl.kill_requested.store(true, SeqCst);
+        if self.ctl.critical.load(SeqCst) == 0 {
+            KillProgress::StopNow
+        } else {
+            KillProgress::WaitForExit
+        }
+    }
+
+    /// Whether the thread is inside the runtime right now (allocator,
+    /// console, registry).
+    pub fn in_runtime(&self) -> bool {
+        self.ctl.critical.load(SeqCst) > 0
+    }
+
+    /// Suspends the thread's TCB, then releases what it held (module
+    /// documentation). Call it once the thread has ended or after
+    /// [`Thread::request_kill`] said so. Idempotent.
+    pub fn stop(&self) -> Result<Stopped, ThreadError> {
+        match self.ctl.state.load(SeqCst) {
+            STATE_NEW => {
+                self.ctl.state.store(STATE_STOPPED, SeqCst);
+                return Ok(Stopped { locks_released: 0 });
+            }
+            STATE_STOPPED => return Ok(Stopped { locks_released: 0 }),
+            _ => {}
+        }
+        let tcb = Cap::<cap_type::TCB>::from_cptr(self.ctl.tcb.load(SeqCst));
+        tcb.tcb_suspend().map_err(|error| ThreadError::Kernel {
+            step: "TCB_Suspend",
+            error,
+        })?;
+        if self
+            .ctl
+            .state
+            .compare_exchange(STATE_STARTED, STATE_STOPPED, SeqCst, SeqCst)
+            .is_err()
+        {
+            return Ok(Stopped { locks_released: 0 });
+        }
+        LIVE.fetch_sub(1, SeqCst);
+        let locks_released = self.ctl.release_locks();
+        // The thread does not run any more: drop its own reference.
+        // SAFETY: `start` leaked exactly one reference for the thread (the
+        // state moved from STARTED to STOPPED once, here).
+        drop(unsafe { Arc::from_raw(Arc::as_ptr(&self.ctl)) });
+        Ok(Stopped { locks_released })
+    }
+
+    /// The thread's heap account: bytes it allocated that are still
+    /// allocated (whoever holds them now), its peak, live blocks.
+    pub fn heap(&self) -> HeapReport {
+        self.ctl
+            .account
+            .as_ref()
+            .map(heap::Account::report)
+            .unwrap_or_default()
+    }
+
+    /// The allocation failure that ended the thread ([`EXIT_HEAP_LIMIT`],
+    /// [`EXIT_OUT_OF_MEMORY`]).
+    pub fn exit_failure(&self) -> Option<AllocFailure> {
+        self.ctl.exit_failure.get().copied()
+    }
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        // A thread that never started will not: its closures go now (the
+        // control block's Drop does it when the last reference goes).
+        if self.ctl.state.load(SeqCst) == STATE_NEW {
+            self.ctl.state.store(STATE_STOPPED, SeqCst);
+        }
+    }
+}
+
+extern "C" fn thread_entry(ctl: *const Control, thread_pointer: usize, ipc_buffer: usize) -> ! {
     sel4_sys::sel4_cfg_if! {
         config FSGSBASE_INST {
-            // SAFETY: the spawner laid out this thread's TLS block at
+            // SAFETY: the runtime laid out this thread's TLS block at
             // `thread_pointer` (sel4_start::tls) and the kernel allows
-            // user-mode wrfsbase in this configuration. The spawner also
-            // gave the kernel the same TLS base, so both agree.
+            // user-mode wrfsbase in this configuration. The kernel was given
+            // the same TLS base, so both agree.
             unsafe { sel4_sys::arch::write_fs_base(thread_pointer) };
         } else {
-            // The spawner set the TLS base through the TCB.
+            // The runtime set the TLS base through the TCB.
             let _ = thread_pointer;
         }
     }
     // SAFETY: `ipc_buffer` is the buffer the spawner gave the kernel for
     // this TCB, mapped read-write and used by this thread only.
     unsafe { sel4_sys::set_ipc_buffer(ipc_buffer) };
-    set_id(id);
-    set_tcb(tcb);
-    set_exit_ep(exit_ep);
-    let main = REGISTRY.lock().get_mut(&id).and_then(|e| e.main.take());
-    let status = match main {
+    set_control_word(ctl as usize);
+    let ctl = current();
+    let status = match ctl.take_main() {
         Some(main) => {
             main();
             EXIT_RETURNED
         }
-        None => EXIT_NOT_REGISTERED,
+        None => EXIT_NOT_STARTED,
     };
-    // Drop the panic callback (it may own heap memory) before reporting.
-    let entry = REGISTRY.lock().remove(&id);
-    drop(entry);
-    finish(tcb, exit_ep, status)
+    // Drop the panic callback (it may own heap memory) before reporting;
+    // locks still held (a guard forgotten) are released, poisoned.
+    drop(ctl.take_on_panic());
+    ctl.release_locks();
+    finish(ctl, status)
+}
+
+/// A fixed buffer that formats without the heap (for the panic path).
+struct StackText<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+    overflow: bool,
+}
+
+impl<const N: usize> core::fmt::Write for StackText<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let b = s.as_bytes();
+        if self.len + b.len() > N {
+            self.overflow = true;
+            return Err(core::fmt::Error);
+        }
+        self.buf[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+        Ok(())
+    }
+}
+
+/// Whether a panic's message is the one of the alloc crate's error
+/// handler for an allocation of `size` bytes.
+fn is_alloc_failure_message(info: &core::panic::PanicInfo<'_>, size: usize) -> bool {
+    use core::fmt::Write;
+    let mut got = StackText::<96> {
+        buf: [0; 96],
+        len: 0,
+        overflow: false,
+    };
+    let mut want = StackText::<96> {
+        buf: [0; 96],
+        len: 0,
+        overflow: false,
+    };
+    let _ = write!(got, "{}", info.message());
+    let _ = write!(want, "memory allocation of {size} bytes failed");
+    !got.overflow && !want.overflow && got.buf[..got.len] == want.buf[..want.len]
 }
 
 /// The panic path of a non-initial thread: hands the message to the
 /// thread's callback and ends the thread. Returns only on the initial
 /// thread (id 0), whose panics end the system.
 pub(crate) fn on_panic(info: &core::panic::PanicInfo<'_>) {
-    let id = get_id();
-    if id == 0 {
+    let ctl = current();
+    if ctl.id == 0 {
         return;
     }
-    let (tcb, exit_ep) = (get_tcb(), get_exit_ep());
-    if get_panicking() != 0 {
-        finish(tcb, exit_ep, EXIT_DOUBLE_PANIC);
+    if ctl.panicking.swap(true, SeqCst) {
+        ctl.release_locks();
+        finish(ctl, EXIT_DOUBLE_PANIC);
     }
-    set_panicking(1);
+    // An allocation the heap refused, reported by the alloc crate's error
+    // handler: a typed end.
+    let failure = ctl.account.as_ref().and_then(heap::Account::last_failure);
+    if let Some(f) = failure.filter(|f| is_alloc_failure_message(info, f.requested)) {
+        ctl.exit_failure.call_once(|| f);
+        crate::println!("thread {}: {f}", ctl.id);
+        ctl.release_locks();
+        let status = match f.kind {
+            AllocFailureKind::Limit => EXIT_HEAP_LIMIT,
+            AllocFailureKind::OutOfMemory => EXIT_OUT_OF_MEMORY,
+        };
+        finish(ctl, status);
+    }
     let message = match info.location() {
         Some(l) => alloc::format!(
             "{} at {}:{}:{}",
@@ -243,43 +741,135 @@ pub(crate) fn on_panic(info: &core::panic::PanicInfo<'_>) {
         ),
         None => alloc::format!("{}", info.message()),
     };
-    crate::println!("thread {id} panicked: {message}");
-    let entry = REGISTRY.lock().remove(&id);
-    if let Some(e) = entry {
-        (e.on_panic)(message);
+    crate::println!("thread {} panicked: {message}", ctl.id);
+    if let Some(cb) = ctl.take_on_panic() {
+        cb(message);
     }
-    finish(tcb, exit_ep, EXIT_PANICKED)
+    ctl.release_locks();
+    finish(ctl, EXIT_PANICKED)
 }
 
-static INITIAL_TP: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
-static RESUME_IP: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
-static INITIAL_TLS_FIXED: core::sync::atomic::AtomicBool =
-    core::sync::atomic::AtomicBool::new(false);
+// ---------------------------------------------------------------------
+// Registry of detached threads
 
-static IMAGE_START: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+/// One detached thread: what its spawner keeps of it until it ends.
+struct DetachedNode {
+    key: u64,
+    remains: Box<dyn Any + Send>,
+    next: Option<Box<DetachedNode>>,
+}
+
+static REGISTRY: RuntimeLock<Option<Box<DetachedNode>>> = RuntimeLock::new(None);
+
+/// Binds the registry's lock to its notification (runtime start).
+pub(crate) fn bind_registry(ntfn: Cap<cap_type::Notification>) -> bool {
+    REGISTRY.bind(ntfn)
+}
+
+/// Keeps what a detached thread uses (`remains`, owned by the spawner's
+/// allocator instance `key`) until [`take_detached`] hands it back.
+pub fn detach(key: u64, remains: Box<dyn Any + Send>) {
+    // Allocated before the lock: inside it only pointers move.
+    let mut node = Box::new(DetachedNode {
+        key,
+        remains,
+        next: None,
+    });
+    if let Ok(mut head) = REGISTRY.lock() {
+        node.next = head.take();
+        *head = Some(node);
+        return;
+    }
+    // Cannot happen (the registry is only taken here and below, never
+    // re-entered): keep the remains alive for good rather than free
+    // memory a thread may use.
+    core::mem::forget(node);
+}
+
+/// Takes back every detached thread of the allocator instance `key`.
+pub fn take_detached(key: u64) -> Vec<Box<dyn Any + Send>> {
+    let mut mine: Option<Box<DetachedNode>> = None;
+    if let Ok(mut head) = REGISTRY.lock() {
+        let mut rest: Option<Box<DetachedNode>> = None;
+        let mut cur = head.take();
+        while let Some(mut n) = cur {
+            cur = n.next.take();
+            if n.key == key {
+                n.next = mine.take();
+                mine = Some(n);
+            } else {
+                n.next = rest.take();
+                rest = Some(n);
+            }
+        }
+        *head = rest;
+    }
+    let mut out = Vec::new();
+    while let Some(mut n) = mine {
+        mine = n.next.take();
+        out.push(n.remains);
+    }
+    out
+}
+
+/// Number of detached threads not yet taken back.
+pub fn detached_count() -> usize {
+    let mut n = 0;
+    if let Ok(head) = REGISTRY.lock() {
+        let mut cur = head.as_ref();
+        while let Some(node) = cur {
+            n += 1;
+            cur = node.next.as_ref();
+        }
+    }
+    n
+}
+
+// ---------------------------------------------------------------------
+// The image's TLS template and the initial thread's TLS base on seL4 5.x
+
+static INITIAL_TP: AtomicUsize = AtomicUsize::new(0);
+static IMAGE_START: AtomicUsize = AtomicUsize::new(0);
 
 /// Records the initial thread's thread pointer and the image's load address
 /// (called by the start code).
 pub(crate) fn set_initial_thread_pointer(tp: usize, image_start: usize) {
-    INITIAL_TP.store(tp, core::sync::atomic::Ordering::Relaxed);
-    IMAGE_START.store(image_start, core::sync::atomic::Ordering::Relaxed);
+    INITIAL_TP.store(tp, SeqCst);
+    IMAGE_START.store(image_start, SeqCst);
 }
 
 /// Address the image's ELF header (its first page) was loaded at: the
 /// first page that bootinfo's `userImageFrames` capabilities cover.
 pub fn image_start() -> usize {
-    IMAGE_START.load(core::sync::atomic::Ordering::Relaxed)
+    IMAGE_START.load(SeqCst)
+}
+
+/// The image's program headers.
+pub(crate) fn program_headers() -> &'static [sel4_start::tls::Phdr] {
+    // SAFETY: `image_start` is the loaded ELF header of this image
+    // (recorded by the start code from `__ehdr_start`); it and the program
+    // headers are in the image's first loadable segment, mapped (read-only)
+    // for the program's life.
+    unsafe { sel4_start::tls::program_headers(image_start()) }
 }
 
 /// The image's TLS template, to lay out TLS blocks for new threads.
 pub fn tls_image() -> Result<sel4_start::tls::TlsImage, sel4_start::tls::TlsError> {
-    let ehdr = image_start();
-    // SAFETY: `ehdr` is the loaded ELF header of this image (recorded by
-    // the start code from `__ehdr_start`); it and the program headers are
-    // in the image's first loadable segment, mapped for the program's life.
-    let phdrs = unsafe { sel4_start::tls::program_headers(ehdr) };
-    sel4_start::tls::TlsImage::from_phdrs(phdrs, ehdr)
+    // SAFETY: the program headers of this very image, loaded at
+    // `image_start` (see `program_headers`); its PT_TLS template is mapped
+    // for the program's life and never written.
+    unsafe { sel4_start::tls::TlsImage::from_loaded_image(program_headers(), image_start()) }
 }
+
+const FIX_IDLE: u8 = 0;
+const FIX_WAITING: u8 = 1;
+const FIX_WRITING: u8 = 2;
+const FIX_DONE: u8 = 3;
+static TLS_FIX: AtomicU8 = AtomicU8::new(FIX_IDLE);
+/// Addresses of the `syscall` instruction of the initial thread's wait and
+/// of the instruction after it.
+static SYSCALL_IP: AtomicUsize = AtomicUsize::new(0);
+static RESUME_IP: AtomicUsize = AtomicUsize::new(0);
 
 /// Whether the kernel must still be told the initial thread's TLS base
 /// before a second thread runs.
@@ -297,32 +887,66 @@ pub fn initial_tls_base_needs_fix() -> bool {
         kernel >= 10 && label TCBSetTLSBase {
             false
         } else {
-            !INITIAL_TLS_FIXED.load(core::sync::atomic::Ordering::Acquire)
+            TLS_FIX.load(SeqCst) != FIX_DONE
         }
     }
 }
 
-/// On the initial thread: waits on `ntfn` until the helper thread has set
-/// its TLS base ([`fix_initial_tls_base`]) and signalled `ntfn`.
-pub fn wait_for_initial_tls_fix(ntfn: CPtr) {
+/// Why the initial thread's TLS base could not be set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsFixError {
+    /// [`wait_for_initial_tls_fix`] was called on another thread.
+    NotInitialThread,
+    /// The initial thread is not waiting in [`wait_for_initial_tls_fix`]
+    /// (or is not blocked there yet).
+    NotWaiting,
+    /// Another wait or fix is under way.
+    Busy,
+    /// TCB_ReadRegisters or TCB_WriteRegisters failed.
+    Kernel(InvocationError),
+}
+
+/// On the initial thread: waits on `ntfn` until a helper thread has set
+/// its TLS base ([`fix_initial_tls_base`]) and signalled `ntfn`. Does
+/// nothing when no fix is needed (or it was made already).
+pub fn wait_for_initial_tls_fix(ntfn: Cap<cap_type::Notification>) -> Result<(), TlsFixError> {
+    if current().id != 0 {
+        return Err(TlsFixError::NotInitialThread);
+    }
+    if !initial_tls_base_needs_fix() {
+        return Ok(());
+    }
+    if TLS_FIX
+        .compare_exchange(FIX_IDLE, FIX_WAITING, SeqCst, SeqCst)
+        .is_err()
+    {
+        return Err(TlsFixError::Busy);
+    }
     let resume = RESUME_IP.as_ptr();
+    let syscall_ip = SYSCALL_IP.as_ptr();
     // SAFETY: a Recv on a notification, with rsp kept in r14 as in every
-    // syscall of sel4-sys; the address of the instruction after `syscall`
-    // is stored in RESUME_IP (a static the helper reads) first. The helper
-    // rewrites this thread's registers with the values the kernel saved at
-    // the syscall, except rip = that address, rsp = r14 and TLS_BASE, so
-    // the thread continues here with its registers intact.
+    // syscall of sel4-sys; the addresses of the `syscall` instruction and
+    // of the one after it are stored in SYSCALL_IP and RESUME_IP (statics
+    // the helper reads) first. The helper rewrites this thread's registers
+    // with the values the kernel saved at the syscall, except rip = the
+    // address after it, rsp = r14 and TLS_BASE, and only when it finds this
+    // thread blocked at that very syscall, so the thread continues here
+    // with its registers intact.
     unsafe {
         core::arch::asm!(
+            "lea rax, [rip + 2f]",
+            "mov qword ptr [{sys}], rax",
             "lea rax, [rip + 3f]",
             "mov qword ptr [{resume}], rax",
             "mov r14, rsp",
+            "2:",
             "syscall",
             "3:",
             "mov rsp, r14",
             resume = in(reg) resume,
+            sys = in(reg) syscall_ip,
             in("rdx") sel4_sys::Syscall::Recv as isize,
-            inout("rdi") ntfn => _,
+            inout("rdi") ntfn.cptr() => _,
             out("rsi") _,
             out("rax") _,
             out("rcx") _,
@@ -334,45 +958,53 @@ pub fn wait_for_initial_tls_fix(ntfn: CPtr) {
             out("r15") _,
         );
     }
-}
-
-/// Why the helper could not set the initial thread's TLS base.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsFixError {
-    /// The initial thread is not waiting in [`wait_for_initial_tls_fix`].
-    NotWaiting,
-    /// TCB_ReadRegisters or TCB_WriteRegisters failed.
-    Kernel(sel4_sys::InvocationError),
+    if TLS_FIX.load(SeqCst) == FIX_DONE {
+        Ok(())
+    } else {
+        // Woken without the fix (the helper failed): back to idle.
+        let _ = TLS_FIX.compare_exchange(FIX_WAITING, FIX_IDLE, SeqCst, SeqCst);
+        Err(TlsFixError::NotWaiting)
+    }
 }
 
 /// On a helper thread, while the initial thread waits in
-/// [`wait_for_initial_tls_fix`] on `ntfn`: sets the initial thread's TLS_BASE
-/// register to its thread pointer, then wakes it (also on failure).
-pub fn fix_initial_tls_base(ntfn: CPtr) -> Result<(), TlsFixError> {
-    let r = write_initial_tls_base();
-    if r.is_ok() {
-        INITIAL_TLS_FIXED.store(true, core::sync::atomic::Ordering::Release);
+/// [`wait_for_initial_tls_fix`] on `ntfn`: sets the initial thread's
+/// TLS_BASE register to its thread pointer, then signals `ntfn` (also on
+/// failure). Refuses, without touching the initial thread, unless that
+/// thread is blocked in that very wait; a second fix is refused.
+pub fn fix_initial_tls_base(ntfn: Cap<cap_type::Notification>) -> Result<(), TlsFixError> {
+    if TLS_FIX
+        .compare_exchange(FIX_WAITING, FIX_WRITING, SeqCst, SeqCst)
+        .is_err()
+    {
+        // Not waiting (yet): the signal makes a wait that comes later
+        // return at once, with an error, instead of blocking for good.
+        ntfn.signal();
+        return Err(TlsFixError::NotWaiting);
     }
-    sel4_sys::signal(ntfn);
+    let r = write_initial_tls_base();
+    TLS_FIX.store(if r.is_ok() { FIX_DONE } else { FIX_WAITING }, SeqCst);
+    ntfn.signal();
     r
 }
 
 fn write_initial_tls_base() -> Result<(), TlsFixError> {
-    let resume = RESUME_IP.load(core::sync::atomic::Ordering::Relaxed);
-    if resume == 0 {
-        return Err(TlsFixError::NotWaiting);
-    }
-    let tcb = Cap::<cap_type::TCB>::from_cptr(sel4_sys::init_caps::CapInitThreadTCB as CPtr);
+    let resume = RESUME_IP.load(SeqCst) as Word;
+    let syscall_ip = SYSCALL_IP.load(SeqCst) as Word;
+    let tcb = Cap::<cap_type::TCB>::from_cptr(crate::bootinfo::INIT_THREAD_TCB);
     let words = UserContext::WORDS as Word;
     let mut ctx = tcb
         .tcb_read_registers(false, 0, words)
         .map_err(TlsFixError::Kernel)?;
-    if ctx.r14 == 0 {
+    // Blocked in the wait's syscall: the kernel reports the syscall
+    // instruction (seL4 5.x) or the one after it as rip, and r14 holds
+    // the stack pointer saved before it.
+    if resume == 0 || !(ctx.rip == syscall_ip || ctx.rip == resume) || ctx.r14 == 0 {
         return Err(TlsFixError::NotWaiting);
     }
-    ctx.rip = resume as Word;
+    ctx.rip = resume;
     ctx.rsp = ctx.r14;
-    let tp = INITIAL_TP.load(core::sync::atomic::Ordering::Relaxed) as Word;
+    let tp = INITIAL_TP.load(SeqCst) as Word;
     sel4_sys::sel4_cfg_if! {
         kernel >= 10 && label TCBSetTLSBase { ctx.fs_base = tp; } else { ctx.tls_base = tp; }
     }
@@ -381,20 +1013,157 @@ fn write_initial_tls_base() -> Result<(), TlsFixError> {
 }
 
 /// Deliberate faults, for tests of fault handling. Each one stops the
-/// calling thread with a fault message to its fault endpoint.
+/// calling thread with a fault message to its fault endpoint; none of them
+/// touches memory the program uses.
 pub mod provoke {
-    /// Reads the word at `addr` (a VM fault when it is not mapped).
-    pub fn read_address(addr: usize) -> u64 {
-        // SAFETY: a volatile read meant to fault; when `addr` is mapped it
-        // only reads a word, which has no other effect.
-        unsafe { core::ptr::read_volatile(addr as *const u64) }
+    /// Addresses the runtime and the framework never map: below the image
+    /// (linked at 4 MiB). Only a raw capability operation could map
+    /// something there.
+    pub fn never_mapped() -> core::ops::Range<usize> {
+        0..core::cmp::min(super::image_start(), 0x40_0000)
     }
 
-    /// Executes `ud2` (an invalid-opcode user exception).
+    fn check(addr: usize) {
+        let r = never_mapped();
+        assert!(
+            r.contains(&addr),
+            "provoke: {addr:#x} is not in the range the runtime keeps unmapped ({r:x?})"
+        );
+    }
+
+    /// Reads the word at `addr`, which must lie in [`never_mapped`] (a
+    /// panic otherwise): a VM fault on a data read.
+    pub fn read_unmapped(addr: usize) -> u64 {
+        check(addr);
+        let v: u64;
+        // SAFETY: reads a word at an address nothing is mapped at (checked
+        // above): the thread stops with a VM fault. Nothing is written.
+        unsafe {
+            core::arch::asm!("mov {v}, qword ptr [{a}]", a = in(reg) addr, v = out(reg) v,
+                options(nostack, readonly, preserves_flags));
+        }
+        v
+    }
+
+    /// Writes a word at `addr`, which must lie in [`never_mapped`]: a VM
+    /// fault on a data write.
+    pub fn write_unmapped(addr: usize) {
+        check(addr);
+        // SAFETY: writes at an address nothing is mapped at (checked
+        // above): the thread stops with a VM fault before anything changes.
+        unsafe {
+            core::arch::asm!("mov qword ptr [{a}], {z}", a = in(reg) addr, z = in(reg) 0u64,
+                options(nostack, preserves_flags));
+        }
+    }
+
+    /// Jumps to `addr`, which must lie in [`never_mapped`]: a VM fault on
+    /// an instruction fetch.
+    pub fn execute_unmapped(addr: usize) {
+        check(addr);
+        // SAFETY: calls an address nothing is mapped at (checked above):
+        // the fetch faults and the thread stops before anything runs there.
+        unsafe {
+            core::arch::asm!("call {a}", a = in(reg) addr, clobber_abi("C"));
+        }
+    }
+
+    /// Which part of the image [`write_image`] writes to.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ImagePart {
+        /// A function's code.
+        Text,
+        /// A constant (`.rodata`).
+        ReadOnlyData,
+        /// A pointer that the start code relocated (RELRO, `.data.rel.ro`).
+        Relro,
+    }
+
+    static RODATA_PROBE: [u64; 2] = [0x5e14_2020_0000_0001, 2];
+    static RELRO_PROBE: &[u64; 2] = &RODATA_PROBE;
+    /// A function's address, read from one place (function pointers to
+    /// the same function may differ between codegen units).
+    static TEXT_PROBE: fn(ImagePart) -> usize = image_address;
+
+    /// The address [`write_image`] writes to for `part`.
+    pub fn image_address(part: ImagePart) -> usize {
+        match part {
+            ImagePart::Text => {
+                let f = core::hint::black_box(&TEXT_PROBE);
+                *f as *const () as usize
+            }
+            ImagePart::ReadOnlyData => &RODATA_PROBE as *const [u64; 2] as usize,
+            ImagePart::Relro => &RELRO_PROBE as *const &[u64; 2] as usize,
+        }
+    }
+
+    /// The image is not mapped read-only (the runtime could not protect
+    /// it at start), so [`write_image`] did not write.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct NotProtected;
+
+    /// Writes one byte of the image, the value it already holds, at
+    /// [`image_address`]: a VM fault (write to a read-only page) when the
+    /// runtime protected the image at start, as it does on every kernel
+    /// that lets it; otherwise nothing is written and `Err` comes back.
+    pub fn write_image(part: ImagePart) -> Result<(), NotProtected> {
+        let addr = image_address(part);
+        if !crate::image::is_read_only(addr) {
+            return Err(NotProtected);
+        }
+        // SAFETY: reads a byte of the image and stores the same value back;
+        // the page is mapped read-only (checked above), so the store faults
+        // and the thread stops. Even if it were writable, the byte would
+        // keep its value.
+        unsafe {
+            core::arch::asm!(
+                "mov {b}, byte ptr [{a}]",
+                "mov byte ptr [{a}], {b}",
+                a = in(reg) addr,
+                b = out(reg_byte) _,
+                options(nostack, preserves_flags),
+            );
+        }
+        Ok(())
+    }
+
+    /// Executes `ud2` (an invalid-opcode user exception, vector 6).
     pub fn undefined_instruction() {
         // SAFETY: `ud2` raises #UD, which the kernel turns into a
         // UserException fault message; it touches no memory.
         unsafe { core::arch::asm!("ud2", options(nostack, nomem)) }
+    }
+
+    /// Divides by zero (a divide-error user exception, vector 0).
+    pub fn divide_by_zero() {
+        // SAFETY: `div` by a zero register raises #DE, which the kernel
+        // turns into a UserException fault; no memory is involved.
+        unsafe {
+            core::arch::asm!(
+                "xor edx, edx",
+                "mov eax, 1",
+                "div {z:e}",
+                z = in(reg) 0u32,
+                out("eax") _,
+                out("edx") _,
+                options(nostack, nomem),
+            )
+        }
+    }
+
+    /// Executes `hlt`, a privileged instruction (a general-protection user
+    /// exception, vector 13).
+    pub fn privileged_instruction() {
+        // SAFETY: `hlt` in user mode raises #GP, a UserException fault; it
+        // has no effect in user mode.
+        unsafe { core::arch::asm!("hlt", options(nostack, nomem)) }
+    }
+
+    /// Executes `int3` (a breakpoint exception, vector 3).
+    pub fn breakpoint() {
+        // SAFETY: `int3` raises #BP, which the kernel reports as a fault of
+        // the thread; it touches no memory.
+        unsafe { core::arch::asm!("int3", options(nostack, nomem)) }
     }
 
     /// Makes a syscall with a number the kernel does not have.

@@ -109,7 +109,10 @@ mod entry {
         // SAFETY: this runs once, on the initial thread, before anything else
         // uses INITIAL_TLS.
         let area = unsafe { &mut *core::ptr::addr_of_mut!(INITIAL_TLS) };
-        let (thread_pointer, tls_error) = match tls::TlsImage::from_phdrs(phdrs, image_start) {
+        // SAFETY: `phdrs` are this image's own program headers, loaded at
+        // `image_start`; its TLS template is mapped for the program's life.
+        let image = unsafe { tls::TlsImage::from_loaded_image(phdrs, image_start) };
+        let (thread_pointer, tls_error) = match image {
             Ok(img) => match img.init_block(&mut area.0) {
                 Ok(tp) => (tp, None),
                 Err(e) => (0, Some(e)),

@@ -31,6 +31,12 @@ pub const PT_LOAD: u32 = 1;
 pub const PT_DYNAMIC: u32 = 2;
 pub const PT_PHDR: u32 = 6;
 pub const PT_TLS: u32 = 7;
+/// The part of the writable segment that is read-only after relocation.
+pub const PT_GNU_RELRO: u32 = 0x6474_e552;
+/// Segment flags.
+pub const PF_X: u32 = 1;
+pub const PF_W: u32 = 2;
+pub const PF_R: u32 = 4;
 
 /// Bytes reserved at the thread pointer for the thread control block on
 /// x86_64 (the self pointer and room for ABI words such as the stack guard
@@ -75,12 +81,12 @@ pub enum TlsError {
     BadSize { filesz: u64, memsz: u64 },
     /// The area given for the block is too small.
     AreaTooSmall { needed: usize, available: usize },
-    /// The TLS segment's address is not a multiple of its alignment, which
-    /// the local-exec offsets of the linker do not account for here.
-    MisalignedTemplate { vaddr: u64, align: u64 },
     /// No loadable segment maps the ELF header, so addresses cannot be
     /// translated to where the image runs.
     NoHeaderSegment,
+    /// The TLS segment's address is not a multiple of its alignment, which
+    /// the local-exec offsets of the linker do not account for here.
+    MisalignedTemplate { vaddr: u64, align: u64 },
 }
 
 impl core::fmt::Display for TlsError {
@@ -107,9 +113,10 @@ impl core::fmt::Display for TlsError {
     }
 }
 
-/// The TLS template of a loaded image.
+/// Where a loaded image's TLS template is and how big and aligned its
+/// blocks are: plain numbers from the program headers (no memory is read).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TlsImage {
+pub struct TlsSegment {
     /// Run-time address of the initialised part (`.tdata`).
     pub template: usize,
     /// Bytes of `.tdata`.
@@ -118,6 +125,16 @@ pub struct TlsImage {
     pub memsz: usize,
     /// Alignment of the block (at least 16).
     pub align: usize,
+}
+
+/// The TLS template of a loaded image, ready to lay out blocks: the
+/// template's bytes and the block's size and alignment, checked when it
+/// is made (fields private, so every `TlsImage` is a valid one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsImage {
+    template: &'static [u8],
+    memsz: usize,
+    align: usize,
 }
 
 /// Reads the program headers of the image whose ELF header is at `ehdr`.
@@ -148,11 +165,11 @@ pub fn load_offset(phdrs: &[Phdr], ehdr_runtime: usize) -> Option<usize> {
         .map(|p| ehdr_runtime.wrapping_sub(p.p_vaddr as usize))
 }
 
-impl TlsImage {
-    /// Finds the TLS template; an image without `PT_TLS` gets an empty one.
-    pub fn from_phdrs(phdrs: &[Phdr], ehdr_runtime: usize) -> Result<TlsImage, TlsError> {
+impl TlsSegment {
+    /// Finds the TLS segment; an image without `PT_TLS` gets an empty one.
+    pub fn from_phdrs(phdrs: &[Phdr], ehdr_runtime: usize) -> Result<TlsSegment, TlsError> {
         let Some(tls) = phdrs.iter().find(|p| p.p_type == PT_TLS) else {
-            return Ok(TlsImage {
+            return Ok(TlsSegment {
                 template: 0,
                 filesz: 0,
                 memsz: 0,
@@ -175,12 +192,70 @@ impl TlsImage {
                 align: tls.p_align,
             });
         }
-        Ok(TlsImage {
+        Ok(TlsSegment {
             template: (tls.p_vaddr as usize).wrapping_add(offset),
             filesz: tls.p_filesz as usize,
             memsz: tls.p_memsz as usize,
             align: core::cmp::max(tls.p_align as usize, 16),
         })
+    }
+}
+
+impl TlsImage {
+    /// A TLS image from its template bytes (`.tdata`), the block's size
+    /// (`.tdata` plus `.tbss`) and alignment (a power of two; at least 16
+    /// is used).
+    pub fn new(template: &'static [u8], memsz: usize, align: usize) -> Result<TlsImage, TlsError> {
+        if !align.is_power_of_two() {
+            return Err(TlsError::BadAlignment(align as u64));
+        }
+        if template.len() > memsz {
+            return Err(TlsError::BadSize {
+                filesz: template.len() as u64,
+                memsz: memsz as u64,
+            });
+        }
+        Ok(TlsImage {
+            template,
+            memsz,
+            align: align.max(16),
+        })
+    }
+
+    /// The TLS image of the loaded image whose program headers are `phdrs`
+    /// and whose ELF header runs at `ehdr_runtime`.
+    ///
+    /// # Safety
+    /// `phdrs` must be the program headers of that image, loaded at
+    /// `ehdr_runtime`: its `PT_TLS` template must be mapped, readable and
+    /// unchanged for `'static`.
+    pub unsafe fn from_loaded_image(
+        phdrs: &[Phdr],
+        ehdr_runtime: usize,
+    ) -> Result<TlsImage, TlsError> {
+        let seg = TlsSegment::from_phdrs(phdrs, ehdr_runtime)?;
+        let template: &'static [u8] = if seg.filesz == 0 {
+            &[]
+        } else {
+            // SAFETY: per the contract, the template is mapped for 'static.
+            unsafe { core::slice::from_raw_parts(seg.template as *const u8, seg.filesz) }
+        };
+        TlsImage::new(template, seg.memsz, seg.align)
+    }
+
+    /// Bytes of `.tdata`.
+    pub fn filesz(&self) -> usize {
+        self.template.len()
+    }
+
+    /// Bytes of `.tdata` plus `.tbss`.
+    pub fn memsz(&self) -> usize {
+        self.memsz
+    }
+
+    /// Alignment of the block (at least 16).
+    pub fn align(&self) -> usize {
+        self.align
     }
 
     /// Bytes an area needs, in the worst case of alignment, for this block
@@ -205,39 +280,19 @@ impl TlsImage {
     /// Lays out a TLS block (and TCB) inside `area` for this architecture,
     /// copies the template into it and returns the thread pointer.
     pub fn init_block(&self, area: &mut [u8]) -> Result<usize, TlsError> {
-        // SAFETY: the template comes from the image's own PT_TLS segment,
-        // which is mapped for the lifetime of the program.
-        let template = if self.filesz == 0 {
-            &[][..]
-        } else {
-            unsafe { core::slice::from_raw_parts(self.template as *const u8, self.filesz) }
-        };
-        self.init_block_from(template, area)
+        self.init_block_for(TlsVariant::NATIVE, area)
     }
 
-    /// [`TlsImage::init_block`] with the template given as a slice.
-    pub fn init_block_from(&self, template: &[u8], area: &mut [u8]) -> Result<usize, TlsError> {
-        self.init_block_for(TlsVariant::NATIVE, template, area)
-    }
-
-    /// Lays out the block in `area` as `variant` wants it, with `template`
-    /// as the initialised part, and returns the thread pointer (an address
-    /// inside `area`).
-    pub fn init_block_for(
-        &self,
-        variant: TlsVariant,
-        template: &[u8],
-        area: &mut [u8],
-    ) -> Result<usize, TlsError> {
+    /// Lays out the block in `area` as `variant` wants it, copies the
+    /// template into it and returns the thread pointer (an address inside
+    /// `area`).
+    pub fn init_block_for(&self, variant: TlsVariant, area: &mut [u8]) -> Result<usize, TlsError> {
         let base = area.as_ptr() as usize;
         let end = base + area.len();
         let too_small = TlsError::AreaTooSmall {
             needed: self.area_size_for(variant),
             available: area.len(),
         };
-        if template.len() > self.memsz || !self.align.is_power_of_two() {
-            return Err(too_small);
-        }
         let block_size = self.memsz.next_multiple_of(self.align);
         // (thread pointer, offset of the block from `base`, bytes of TCB
         // at the thread pointer)
@@ -267,8 +322,9 @@ impl TlsImage {
             }
         };
         let tp_off = tp - base;
-        area[start..start + template.len()].copy_from_slice(template);
-        area[start + template.len()..start + block_size].fill(0);
+        let t = self.template;
+        area[start..start + t.len()].copy_from_slice(t);
+        area[start + t.len()..start + block_size].fill(0);
         area[tp_off..tp_off + tcb].fill(0);
         if variant == TlsVariant::X86_64 {
             area[tp_off..tp_off + 8].copy_from_slice(&(tp as u64).to_le_bytes());
@@ -303,12 +359,11 @@ mod tests {
 
     #[test]
     fn no_tls_segment_gives_empty_block_with_self_pointer() {
-        let img = TlsImage::from_phdrs(&[load_phdr(0x400000)], 0x400000).unwrap();
-        assert_eq!(img.memsz, 0);
+        let seg = TlsSegment::from_phdrs(&[load_phdr(0x400000)], 0x400000).unwrap();
+        assert_eq!(seg.memsz, 0);
+        let img = TlsImage::new(&[], seg.memsz, seg.align).unwrap();
         let mut area = vec![0xAAu8; 256];
-        let tp = img
-            .init_block_for(TlsVariant::X86_64, &[], &mut area)
-            .unwrap();
+        let tp = img.init_block_for(TlsVariant::X86_64, &mut area).unwrap();
         let off = tp - area.as_ptr() as usize;
         assert_eq!(tp % 16, 0);
         assert_eq!(
@@ -320,24 +375,18 @@ mod tests {
     #[test]
     fn template_is_translated_by_load_offset() {
         let phdrs = [load_phdr(0x400000), tls_phdr(0x401000, 8, 24, 8)];
-        let img = TlsImage::from_phdrs(&phdrs, 0x10_0000_0000).unwrap();
-        assert_eq!(img.template, 0x10_0000_0000 + 0x1000);
-        assert_eq!(img.align, 16);
+        let seg = TlsSegment::from_phdrs(&phdrs, 0x10_0000_0000).unwrap();
+        assert_eq!(seg.template, 0x10_0000_0000 + 0x1000);
+        assert_eq!(seg.align, 16);
     }
 
     #[test]
     fn block_ends_at_thread_pointer_with_tdata_then_zeroed_tbss() {
-        let img = TlsImage {
-            template: 0,
-            filesz: 4,
-            memsz: 40,
-            align: 32,
-        };
-        let template = [1u8, 2, 3, 4];
+        static TEMPLATE: [u8; 4] = [1, 2, 3, 4];
+        let template = TEMPLATE;
+        let img = TlsImage::new(&TEMPLATE, 40, 32).unwrap();
         let mut area = vec![0xAAu8; 512];
-        let tp = img
-            .init_block_for(TlsVariant::X86_64, &template, &mut area)
-            .unwrap();
+        let tp = img.init_block_for(TlsVariant::X86_64, &mut area).unwrap();
         let base = area.as_ptr() as usize;
         assert_eq!(tp % 32, 0);
         let block = tp - base - 64; // memsz 40 rounded up to the alignment 32
@@ -353,16 +402,11 @@ mod tests {
 
     #[test]
     fn too_small_area_is_an_error() {
-        let img = TlsImage {
-            template: 0,
-            filesz: 0,
-            memsz: 4096,
-            align: 16,
-        };
+        let img = TlsImage::new(&[], 4096, 16).unwrap();
         let mut area = vec![0u8; 1024];
         for v in [TlsVariant::X86_64, TlsVariant::Aarch64, TlsVariant::Riscv] {
             assert!(matches!(
-                img.init_block_for(v, &[], &mut area),
+                img.init_block_for(v, &mut area),
                 Err(TlsError::AreaTooSmall { .. })
             ));
         }
@@ -372,48 +416,52 @@ mod tests {
     fn bad_alignment_and_size_are_errors() {
         let phdrs = [load_phdr(0), tls_phdr(0x1000, 8, 8, 3)];
         assert_eq!(
-            TlsImage::from_phdrs(&phdrs, 0),
+            TlsSegment::from_phdrs(&phdrs, 0),
             Err(TlsError::BadAlignment(3))
         );
         let phdrs = [load_phdr(0), tls_phdr(0x1000, 16, 8, 8)];
         assert!(matches!(
-            TlsImage::from_phdrs(&phdrs, 0),
+            TlsSegment::from_phdrs(&phdrs, 0),
             Err(TlsError::BadSize { .. })
         ));
         let phdrs = [tls_phdr(0x1000, 8, 8, 8)];
         assert_eq!(
-            TlsImage::from_phdrs(&phdrs, 0),
+            TlsSegment::from_phdrs(&phdrs, 0),
             Err(TlsError::NoHeaderSegment)
         );
     }
 
-    /// An image with the given sizes; the template is passed separately.
-    fn image(filesz: usize, memsz: usize, align: usize) -> TlsImage {
-        TlsImage {
-            template: 0,
-            filesz,
-            memsz,
-            align,
-        }
+    #[test]
+    fn tls_image_checks_what_it_is_made_of() {
+        static T: [u8; 8] = [0; 8];
+        assert_eq!(
+            TlsImage::new(&T, 4, 16),
+            Err(TlsError::BadSize {
+                filesz: 8,
+                memsz: 4
+            })
+        );
+        assert_eq!(TlsImage::new(&T, 8, 24), Err(TlsError::BadAlignment(24)));
+        let img = TlsImage::new(&T, 64, 8).unwrap();
+        assert_eq!((img.filesz(), img.memsz(), img.align()), (8, 64, 16));
     }
+
+    static T4: [u8; 4] = [1, 2, 3, 4];
 
     #[test]
     fn aarch64_block_follows_a_16_byte_tcb() {
         // lld: a local-exec access to TLS offset o reads tp + align_up(16,
         // align) + o.
         for align in [16usize, 32, 64] {
-            let img = image(4, 40, align);
-            let template = [1u8, 2, 3, 4];
+            let img = TlsImage::new(&T4, 40, align).unwrap();
             let mut area = vec![0xAAu8; 1024];
             let base = area.as_ptr() as usize;
-            let tp = img
-                .init_block_for(TlsVariant::Aarch64, &template, &mut area)
-                .unwrap();
+            let tp = img.init_block_for(TlsVariant::Aarch64, &mut area).unwrap();
             assert_eq!(tp % align, 0);
             let t = tp - base;
             let block = t + 16usize.next_multiple_of(align);
             assert!(area[t..t + 16].iter().all(|&b| b == 0), "zeroed TCB");
-            assert_eq!(&area[block..block + 4], &template);
+            assert_eq!(&area[block..block + 4], &T4);
             assert!(area[block + 4..block + 40].iter().all(|&b| b == 0));
             assert_eq!(area[block + 2], 3, "TLS offset 2 reads byte 3");
             assert!(block + 40 <= img.area_size_for(TlsVariant::Aarch64) + t);
@@ -422,16 +470,14 @@ mod tests {
 
     #[test]
     fn riscv_block_starts_at_the_thread_pointer() {
-        let img = image(4, 40, 32);
-        let template = [9u8, 8, 7, 6];
+        static T: [u8; 4] = [9, 8, 7, 6];
+        let img = TlsImage::new(&T, 40, 32).unwrap();
         let mut area = vec![0xAAu8; 256];
         let base = area.as_ptr() as usize;
-        let tp = img
-            .init_block_for(TlsVariant::Riscv, &template, &mut area)
-            .unwrap();
+        let tp = img.init_block_for(TlsVariant::Riscv, &mut area).unwrap();
         assert_eq!(tp % 32, 0);
         let t = tp - base;
-        assert_eq!(&area[t..t + 4], &template);
+        assert_eq!(&area[t..t + 4], &T);
         assert!(
             area[t + 4..t + 64].iter().all(|&b| b == 0),
             "tbss rounded up to 64"
@@ -443,14 +489,15 @@ mod tests {
     fn area_size_is_enough_at_any_alignment() {
         // Whatever the area's own alignment, an area of area_size() bytes
         // holds the block.
+        static T3: [u8; 3] = [1, 2, 3];
         for v in [TlsVariant::X86_64, TlsVariant::Aarch64, TlsVariant::Riscv] {
             for align in [16usize, 64, 256] {
-                let img = image(3, 100, align);
+                let img = TlsImage::new(&T3, 100, align).unwrap();
                 let need = img.area_size_for(v);
                 let mut big = vec![0u8; need + 512];
                 for shift in [0usize, 1, 8, 15, 16, 17, 63, 255] {
                     let area = &mut big[shift..shift + need];
-                    img.init_block_for(v, &[1, 2, 3], area)
+                    img.init_block_for(v, area)
                         .unwrap_or_else(|e| panic!("{v:?} align {align} shift {shift}: {e}"));
                 }
             }
@@ -461,12 +508,11 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     fn native_variant_is_the_host_one_in_tests() {
         assert_eq!(TlsVariant::NATIVE, TlsVariant::X86_64);
-        let img = image(0, 8, 16);
+        let img = TlsImage::new(&[], 8, 16).unwrap();
         let mut a = vec![0u8; img.area_size()];
         let mut b = vec![0u8; img.area_size()];
-        let tp_a = img.init_block_from(&[], &mut a).unwrap() - a.as_ptr() as usize;
-        let tp_b =
-            img.init_block_for(TlsVariant::X86_64, &[], &mut b).unwrap() - b.as_ptr() as usize;
+        let tp_a = img.init_block(&mut a).unwrap() - a.as_ptr() as usize;
+        let tp_b = img.init_block_for(TlsVariant::X86_64, &mut b).unwrap() - b.as_ptr() as usize;
         assert_eq!(tp_a, tp_b);
     }
 
@@ -474,7 +520,7 @@ mod tests {
     fn misaligned_template_is_an_error() {
         let phdrs = [load_phdr(0), tls_phdr(0x1008, 8, 8, 16)];
         assert_eq!(
-            TlsImage::from_phdrs(&phdrs, 0),
+            TlsSegment::from_phdrs(&phdrs, 0),
             Err(TlsError::MisalignedTemplate {
                 vaddr: 0x1008,
                 align: 16

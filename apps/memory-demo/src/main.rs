@@ -542,12 +542,11 @@ pub fn check_heap_growth(objs: &mut Objects) -> Result<(), Error> {
     let (used0, free0) = heap::usage();
     // More than the static heap has free: 1.25 times its free bytes.
     let want = free0 + free0 / 4;
-    let pages = want.div_ceil(PAGE_SIZE as usize) + 4;
-    objs.grow_heap(pages)?;
+    let added = objs.grow_heap(want)?;
     let (used1, free1) = heap::usage();
     ensure(
-        used1 + free1 == used0 + free0 + pages * PAGE_SIZE as usize,
-        "the heap grew by the pages",
+        added >= want && used1 + free1 == used0 + free0 + added,
+        "the heap grew by the frames",
     )?;
     // A block larger than the static heap's free space: it must come from
     // the grown part.
@@ -569,7 +568,7 @@ pub fn check_heap_growth(objs: &mut Objects) -> Result<(), Error> {
     ensure(ok, "the grown heap holds what was written")?;
     drop(v);
     println!(
-        "check_heap_growth: ok (+{pages} pages; used {used0} -> {used1}, free {free0} -> {free1}; block at {addr:#x})"
+        "check_heap_growth: ok (+{added} bytes; used {used0} -> {used1}, free {free0} -> {free1}; block at {addr:#x})"
     );
     Ok(())
 }
@@ -611,23 +610,28 @@ pub fn check_one_owner(objs: &mut Objects) -> Result<(), Error> {
         .map_err(|_| Error::Check("join"))?;
     let slots1 = objs.cspace().slots().used();
     let window1 = objs.vspace().window().used_bytes();
+    let reserved1 = objs.vspace().reserve_window().used_bytes();
     let h = spawn(objs, || sel4_rootserver::sys::ipc_buffer_addr() as u64)
         .map_err(|_| Error::Check("spawn"))?;
     let (lo, hi) = objs.vspace().window().window();
+    let (rlo, rhi) = objs.vspace().reserve_window().window();
     let stack = h.stack();
     ensure(
-        (lo..hi).contains(&(stack.start as u64)) && (lo..hi).contains(&(h.ipc_buffer() as u64)),
-        "the thread's stack and IPC buffer are in the VSpace's window",
+        (rlo..rhi).contains(&(stack.start as u64)) && (lo..hi).contains(&(h.ipc_buffer() as u64)),
+        "the thread's stack is in the VSpace's reserve window, its IPC buffer in its window",
     )?;
     ensure(
-        objs.vspace().window().used_bytes() > window1,
-        "a running thread holds part of the window",
+        objs.vspace().window().used_bytes() > window1
+            && objs.vspace().reserve_window().used_bytes() > reserved1,
+        "a running thread holds part of the windows",
     )?;
     let ipc = h.ipc_buffer() as u64;
     let seen = h.join(objs).map_err(|_| Error::Check("join"))?;
     ensure(seen == ipc, "the thread runs on its IPC buffer")?;
     ensure(
-        objs.cspace().slots().used() == slots1 && objs.vspace().window().used_bytes() == window1,
+        objs.cspace().slots().used() == slots1
+            && objs.vspace().window().used_bytes() == window1
+            && objs.vspace().reserve_window().used_bytes() == reserved1,
         "join gives the thread's slots and addresses back",
     )?;
     println!("check_one_owner: ok (stack {stack:x?}, IPC buffer {ipc:#x})");

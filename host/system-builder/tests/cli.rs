@@ -65,10 +65,7 @@ fn crate_check_reads_the_workspace() {
         err.contains("error: no package `ring-producer` in the workspace of"),
         "{err}"
     );
-    assert!(
-        err.contains("systems/shared-ring/system.toml:8:9"),
-        "{err}"
-    );
+    assert!(err.contains("systems/shared-ring/system.toml:8:9"), "{err}");
     assert!(err.contains("2 error(s)"), "{err}");
 }
 

@@ -105,15 +105,18 @@ pub const SSE_REGISTERS: usize = 16;
 
 /// Loads xmm0-xmm15 from `values` (two words per register, low word first).
 ///
-/// For tests of the kernel's FPU context switching: the root task's target
-/// (`x86_64-unknown-none`) uses soft float, so compiled code never holds
-/// values in these registers and nothing is clobbered.
+/// For tests of the kernel's FPU context switching. The asm declares the
+/// sixteen registers as clobbered, so the compiler keeps nothing of its own
+/// in them across the call. What they hold afterwards is what the kernel
+/// preserves: the root task's target (`x86_64-unknown-none`) is soft-float,
+/// so compiled code does not use them, and [`read_sse`] reads them back as
+/// this thread left them unless the kernel lost them.
 #[inline(never)]
 pub fn write_sse(values: &[u64; 2 * SSE_REGISTERS]) {
     // SAFETY: `movdqu` loads 256 bytes from `values`, a valid, readable
-    // array of exactly that size; only xmm0-xmm15 change, which compiled
-    // code of this soft-float target does not use. The kernel enables SSE
-    // (CR4.OSFXSR) for user threads and switches their FPU state.
+    // array of exactly that size; xmm0-xmm15, the only registers that
+    // change, are declared clobbered. The kernel enables SSE (CR4.OSFXSR)
+    // for user threads and switches their FPU state.
     unsafe {
         core::arch::asm!(
             "movdqu xmm0, [{p}]",
@@ -133,6 +136,22 @@ pub fn write_sse(values: &[u64; 2 * SSE_REGISTERS]) {
             "movdqu xmm14, [{p} + 224]",
             "movdqu xmm15, [{p} + 240]",
             p = in(reg) values.as_ptr(),
+            out("xmm0") _,
+            out("xmm1") _,
+            out("xmm2") _,
+            out("xmm3") _,
+            out("xmm4") _,
+            out("xmm5") _,
+            out("xmm6") _,
+            out("xmm7") _,
+            out("xmm8") _,
+            out("xmm9") _,
+            out("xmm10") _,
+            out("xmm11") _,
+            out("xmm12") _,
+            out("xmm13") _,
+            out("xmm14") _,
+            out("xmm15") _,
             options(nostack, readonly, preserves_flags),
         );
     }

@@ -76,7 +76,7 @@ fn passes_after(ctx: &mut Ctx) -> TestResult {
 /// VM fault as this test's failure and goes on.
 #[sel4_test]
 fn faults_on_purpose() -> TestResult {
-    let v = sel4_runtime::thread::provoke::read_address(0x10);
+    let v = sel4_runtime::thread::provoke::read_unmapped(0x10);
     ensure_eq!(v, 0, "an unmapped read returned a value");
     Ok(())
 }

@@ -17,9 +17,11 @@
 //! faults, panics or overruns is stopped (its thread killed) and reported
 //! as failed; the run goes on.
 //!
-//! What isolation cannot undo: a test killed while it held a lock of the
-//! root task (the heap's, the console's) leaves it held; heap memory the
-//! killed thread owned is not returned.
+//! What isolation cannot undo: heap memory a faulted, panicked or killed
+//! test thread allocated stays allocated (no unwinding, and other threads
+//! may use it); the heap grows from the harness's reservoir instead. A
+//! kill never leaves a lock of the runtime (heap, console) held: it waits
+//! for a thread inside the runtime to leave it.
 
 use alloc::format;
 use alloc::sync::Arc;

@@ -22,6 +22,8 @@ pub const TEST_SLOTS: usize = 1024;
 pub const TEST_BUDGET_BITS: usize = 24;
 /// Default time limit of a test.
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// Bytes of untyped memory the harness gives the heap to grow from.
+pub const HEAP_RESERVOIR: usize = 64 * 1024 * 1024;
 /// The priority the harness runs at; test threads run at the same one.
 pub const HARNESS_PRIORITY: u64 = 200;
 const _: () = assert!(HARNESS_PRIORITY <= sel4_rootserver::thread::MAX_PRIORITY as u64);
@@ -387,6 +389,11 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
                 "the first thread ended with {other:?}"
             )))
         }
+    }
+    // Untyped memory the heap grows from when it runs low (tests may leave
+    // blocks allocated for good: a thread that dies keeps its heap).
+    if let Err(e) = objs.reserve_heap(HEAP_RESERVOIR) {
+        println!("sel4test: no heap reservoir ({e}); the heap will not grow");
     }
     drop(objs);
     let empty = bi.empty();

@@ -31,7 +31,7 @@ fn fault_of<F: FnOnce() + Send + 'static>(objs: &mut Objects, f: F) -> Result<Fa
 fn vm_fault_on_read(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     match fault_of(&mut objs, || {
-        provoke::read_address(0x2468);
+        provoke::read_unmapped(0x2468);
     })? {
         Fault::VmFault {
             ip,
@@ -197,7 +197,7 @@ fn shared_handler_tells_threads_apart(ctx: &mut Ctx) -> TestResult {
             ThreadBuilder::new()
                 .fault_handler(&handler, badge)
                 .spawn(&mut objs, move || {
-                    provoke::read_address(0x10_000 * badge as usize);
+                    provoke::read_unmapped(0x10_000 * badge as usize);
                 })
                 .map_err(fw("spawn"))?,
         );

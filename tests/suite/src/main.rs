@@ -11,13 +11,20 @@
 extern crate alloc;
 
 mod cnode;
+mod console;
 mod faults;
 mod fpu;
 mod framework;
+mod heap;
+mod image;
 mod ipc;
+mod kill;
 mod notification;
 mod retype;
 mod sched;
+mod soundness;
+mod stack;
+mod sync;
 mod syscalls;
 mod tcb;
 mod threads;
