@@ -284,12 +284,15 @@ impl VSpace {
     }
 
     /// The paging structures this VSpace created whose whole range lies
-    /// in its windows (nothing else maps there), newest first: what
-    /// [`Objects`](crate::objects::Objects) deletes when it is dropped.
+    /// in its windows, the reserve window included (nothing else maps
+    /// there), newest first: what [`Objects`](crate::objects::Objects)
+    /// deletes when it is dropped.
     pub(crate) fn window_tables(&self) -> impl Iterator<Item = CPtr> + '_ {
-        let inside = |lo: u64, hi: u64| {
-            [(self.window.window()), (self.large.window())]
+        let reserved = self.reserved.as_ref().map(|r| r.window());
+        let inside = move |lo: u64, hi: u64| {
+            [Some(self.window.window()), Some(self.large.window()), reserved]
                 .iter()
+                .flatten()
                 .any(|&(s, e)| s <= lo && hi <= e)
         };
         self.tables.iter().rev().filter_map(move |t| {
