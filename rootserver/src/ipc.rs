@@ -37,7 +37,7 @@ use sel4_sys::{
 pub use sel4_ipc::{
     decode_reply, decode_request, message, protocol, wire_label, DecodeError, EncodeError,
     ErrorReply, Message, Protocol, Reply, ReplyError, WireLabel, ERROR_LABEL, KERNEL_LABELS,
-    LABELS, LABEL_BITS, MAX_CAPS, MAX_MESSAGE_WORDS, WAKE_LABEL,
+    LABELS, LABEL_BITS, MAX_CAPS, MAX_MESSAGE_WORDS,
 };
 
 use crate::cnode;
@@ -59,6 +59,22 @@ const _: () = {
     assert!(MessageInfo::LENGTH_SHIFT == 0);
     assert!(MessageInfo::EXTRA_CAPS_SHIFT == MessageInfo::LENGTH_BITS);
 };
+
+/// `capsUnwrapped` bits a [`Server`] sets in the message info it passes to
+/// a receive. The kernel rewrites that register for every message it
+/// delivers and sets `capsUnwrapped` only for capabilities it counts in
+/// `extraCaps` (slow path; its fastpath clears the field), so a message
+/// never arrives as all bits with `extraCaps` 0. A bound notification that
+/// wakes the server leaves the register as it was: `info == sent` tells
+/// that wake-up from any message, whatever a client sends.
+const WAKE_MARK: u64 = MessageInfo::CAPS_UNWRAPPED_MASK;
+
+/// The message info a server passes to a receive: `info` (the reply it
+/// sends, or an empty message) with [`WAKE_MARK`].
+#[inline(always)]
+fn with_wake_mark(info: MessageInfo) -> MessageInfo {
+    info.with_caps_unwrapped(WAKE_MARK)
+}
 
 /// How many times a [`Server`] (of any protocol, in any thread) has written
 /// the receive fields of its thread's IPC buffer. A server records the
@@ -541,27 +557,16 @@ pub struct Server<P: Protocol> {
     /// [`RECEIVE_WRITES`] after this server last wrote the receive fields
     /// for its current `receive_slot`, else [`NOT_WRITTEN`].
     written: Cell<u64>,
-    signal_badges: Cell<Word>,
     _p: PhantomData<P>,
 }
 
 impl<P: Protocol> Server<P> {
-    /// Badge bits that signals of a bound notification carry (and client
-    /// badges do not). The kernel leaves the message info untouched when a
-    /// bound notification wakes a thread in ReplyRecv, so after a reply a
-    /// signal is recognised by these bits; after a plain [`Server::recv`]
-    /// it is recognised without them.
-    pub fn set_signal_badges(&self, mask: Word) {
-        self.signal_badges.set(mask);
-    }
-
     /// A server receiving on `ep`.
     pub fn new(ep: Cap<Endpoint>) -> Server<P> {
         Server {
             ep,
             receive_slot: Cell::new(None),
             written: Cell::new(NOT_WRITTEN),
-            signal_badges: Cell::new(0),
             _p: PhantomData,
         }
     }
@@ -616,15 +621,11 @@ impl<P: Protocol> Server<P> {
         );
     }
 
+    /// Classifies what a receive returned; `sent` is the message info the
+    /// server passed in (with [`WAKE_MARK`]).
     #[inline(always)]
-    fn incoming(
-        &self,
-        sent: MessageInfo,
-        after_reply: bool,
-        r: sel4_sys::Received,
-    ) -> Incoming<P::Request> {
-        let signalled = r.info == sent && (!after_reply || r.badge & self.signal_badges.get() != 0);
-        if signalled {
+    fn incoming(&self, sent: MessageInfo, r: sel4_sys::Received) -> Incoming<P::Request> {
+        if r.info == sent {
             return Incoming::Signal { bits: r.badge };
         }
         let message = with_received(r.info, &r.mrs, decode_request::<P::Request>);
@@ -729,7 +730,7 @@ impl<P: Protocol> Server<P> {
     #[inline]
     pub fn recv(&self) -> Incoming<P::Request> {
         let (sent, r) = self.recv_raw(false);
-        self.incoming(sent, false, r)
+        self.incoming(sent, r)
     }
 
     /// The receive of [`Server::recv`]: the message info passed in (to
@@ -741,7 +742,7 @@ impl<P: Protocol> Server<P> {
         } else {
             self.prepare_receive();
         }
-        let sent = MessageInfo::new(WAKE_LABEL, 0, 0, 0);
+        let sent = with_wake_mark(MessageInfo::new(0, 0, 0, 0));
         (sent, sel4_sys::recv_with_info(self.ep.cptr(), sent))
     }
 
@@ -759,24 +760,26 @@ impl<P: Protocol> Server<P> {
         info: MessageInfo,
         mrs: [Word; REGISTER_MRS],
     ) -> Incoming<P::Request> {
-        let r = self.reply_recv_raw(false, info, mrs);
-        self.incoming(info, true, r)
+        let (sent, r) = self.reply_recv_raw(false, info, mrs);
+        self.incoming(sent, r)
     }
 
-    /// The syscall of [`Server::reply_recv`].
+    /// The syscall of [`Server::reply_recv`]: the message info passed in
+    /// (the reply's, with [`WAKE_MARK`]) and what the kernel returned.
     #[inline(always)]
     fn reply_recv_raw(
         &self,
         cached: bool,
         info: MessageInfo,
         mrs: [Word; REGISTER_MRS],
-    ) -> sel4_sys::Received {
+    ) -> (MessageInfo, sel4_sys::Received) {
         if cached {
             self.prepare_receive_cached();
         } else {
             self.prepare_receive();
         }
-        sel4_sys::reply_recv_regs(self.ep.cptr(), info, mrs)
+        let sent = with_wake_mark(info);
+        (sent, sel4_sys::reply_recv_regs(self.ep.cptr(), sent, mrs))
     }
 
     /// Answers the current request without waiting for another.
@@ -812,12 +815,10 @@ impl<P: Protocol> Server<P> {
         // them (exactly as `recv`/`reply_recv` do), and the answer is
         // staged straight into registers.
         let (mut sent, mut r) = self.recv_raw(true);
-        let mut after_reply = false;
         loop {
-            let (info, mrs) = match self.incoming(sent, after_reply, r) {
+            let (info, mrs) = match self.incoming(sent, r) {
                 Incoming::Signal { .. } => {
                     (sent, r) = self.recv_raw(true);
-                    after_reply = false;
                     continue;
                 }
                 Incoming::Request {
@@ -842,9 +843,7 @@ impl<P: Protocol> Server<P> {
                     }
                 }
             };
-            r = self.reply_recv_raw(true, info, mrs);
-            sent = info;
-            after_reply = true;
+            (sent, r) = self.reply_recv_raw(true, info, mrs);
         }
     }
 }

@@ -15,11 +15,10 @@
 //! `InvalidCapability` when the capability is not an endpoint, has no send
 //! right, or was deleted) and labels fault messages with the fault type.
 //! So a reply with a label below [`KERNEL_LABELS`] is the kernel's, never a
-//! server's ([`Reply::Kernel`]). The two labels at the top of the
-//! [`LABEL_BITS`]-bit space are reserved too: [`ERROR_LABEL`] for the
-//! framework's error replies ([`ErrorReply`]), which a client sees as a
-//! remote error rather than as a response, and [`WAKE_LABEL`], which no
-//! message carries. [`WireLabel::of`] classifies a label as received.
+//! server's ([`Reply::Kernel`]). The label at the top of the
+//! [`LABEL_BITS`]-bit space, [`ERROR_LABEL`], is the framework's error
+//! replies' ([`ErrorReply`]), which a client sees as a remote error rather
+//! than as a response. [`WireLabel::of`] classifies a label as received.
 //!
 //! ```
 //! sel4_ipc::message! {
@@ -62,13 +61,8 @@ pub const KERNEL_LABELS: u64 = 64;
 /// Wire label reserved for the framework's error replies ([`ErrorReply`]).
 pub const ERROR_LABEL: u64 = (1 << LABEL_BITS) - 1;
 
-/// Wire label no message carries: a receiver may pass it in the message
-/// info register to tell a wake-up that leaves the register untouched (a
-/// bound notification) from a message.
-pub const WAKE_LABEL: u64 = ERROR_LABEL - 1;
-
 /// Number of message labels: a message type's labels are `0..LABELS`.
-pub const LABELS: u64 = WAKE_LABEL - KERNEL_LABELS;
+pub const LABELS: u64 = ERROR_LABEL - KERNEL_LABELS;
 
 /// Message words travelling in CPU registers on x86_64 (the kernel's
 /// fastpath serves messages up to this length). Checked against
@@ -95,8 +89,8 @@ pub enum WireLabel {
     Message(u64),
     /// [`ERROR_LABEL`]: a framework error reply.
     Error,
-    /// Not a label the framework sends ([`WAKE_LABEL`], or beyond
-    /// [`LABEL_BITS`] bits); the wire label itself.
+    /// Not a label the framework sends (beyond [`LABEL_BITS`] bits); the
+    /// wire label itself.
     Reserved(u64),
 }
 
@@ -519,7 +513,8 @@ pub enum ErrorReply {
     /// The request's label is unknown to the server's protocol.
     UnknownLabel(u64),
     /// The request's wire label is not a message label at all (below
-    /// [`KERNEL_LABELS`], or reserved): the wire label.
+    /// [`KERNEL_LABELS`], [`ERROR_LABEL`], or wider than [`LABEL_BITS`]):
+    /// the wire label.
     ReservedLabel(u64),
     /// The request had the wrong number of words.
     WrongLength {

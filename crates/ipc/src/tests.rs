@@ -229,8 +229,7 @@ fn wire_labels_are_classified_without_overlap() {
         WireLabel::of(wire_label(LABELS - 1)),
         WireLabel::Message(LABELS - 1)
     );
-    assert_eq!(wire_label(LABELS), WAKE_LABEL);
-    assert_eq!(WireLabel::of(WAKE_LABEL), WireLabel::Reserved(WAKE_LABEL));
+    assert_eq!(wire_label(LABELS), ERROR_LABEL);
     assert_eq!(WireLabel::of(ERROR_LABEL), WireLabel::Error);
     assert_eq!(
         WireLabel::of(1 << LABEL_BITS),
@@ -262,10 +261,6 @@ fn kernel_answers_are_not_responses() {
         Ok(Reply::Ok(Resp::Zero))
     );
     assert_eq!(
-        decode_reply::<Resp>(WAKE_LABEL, &[]),
-        Err(ReplyError::ReservedLabel(WAKE_LABEL))
-    );
-    assert_eq!(
         decode_reply::<Resp>(1 << 40, &[]),
         Err(ReplyError::ReservedLabel(1 << 40))
     );
@@ -291,16 +286,7 @@ fn requests_decode_from_wire_labels() {
     );
     // Raw labels (the kernel's space, reserved ones, wider than LABEL_BITS)
     // are not messages, whatever the words.
-    for wire in [
-        0,
-        1,
-        3,
-        KERNEL_LABELS - 1,
-        WAKE_LABEL,
-        ERROR_LABEL,
-        1 << 20,
-        u64::MAX,
-    ] {
+    for wire in [0, 1, 3, KERNEL_LABELS - 1, ERROR_LABEL, 1 << 20, u64::MAX] {
         assert_eq!(
             decode_request::<Req>(wire, &[7]),
             Err(ErrorReply::ReservedLabel(wire)),

@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 use sel4_rootserver::ipc::{
     self, wire_label, Client, Control, DecodeError, EncodeError, ErrorReply, IpcError, Message,
-    ReceivedCap, ReceivedCaps, ReplyError, SendCap, Server, ERROR_LABEL, WAKE_LABEL,
+    ReceivedCap, ReceivedCaps, ReplyError, SendCap, Server, ERROR_LABEL,
 };
 use sel4_rootserver::sys::{CPtr, InvocationError, MessageInfo, ReceiveFields};
 use sel4_rootserver::thread::spawn;
@@ -420,7 +420,6 @@ fn malformed_request_with_cap_keeps_the_receive_slot(ctx: &mut Ctx) -> TestResul
             },
         ),
         (2, ErrorReply::ReservedLabel(2)),
-        (WAKE_LABEL, ErrorReply::ReservedLabel(WAKE_LABEL)),
         (ERROR_LABEL, ErrorReply::ReservedLabel(ERROR_LABEL)),
     ];
     for (wire, reply) in bad {
@@ -452,12 +451,13 @@ fn malformed_request_with_cap_keeps_the_receive_slot(ctx: &mut Ctx) -> TestResul
 }
 
 ipc::message! {
-    /// A response whose labels are small numbers, as the kernel's answers.
+    /// A response shaped like the kernel's answers: label 0 with no word,
+    /// label 2 (InvalidCapability) with one (the capability's number).
     #[derive(Debug, Clone, Copy, PartialEq)]
     pub enum Small {
         Zero = 0,
         One = 1,
-        Two = 2,
+        Two { argument: u64 } = 2,
     }
 }
 
@@ -570,4 +570,41 @@ fn too_many_caps_and_wide_labels_are_refused(ctx: &mut Ctx) -> TestResult {
         Err(IpcError::Encode(EncodeError::TooManyCaps { got: 4 })) => Ok(()),
         other => fail!("four capabilities, raw: {other:?}"),
     }
+}
+
+/// A request whose message info looks like what a server passes to its
+/// receive (the label the server once used for that, the reply it just
+/// sent, all `capsUnwrapped` bits) is answered like any other, never taken
+/// for a bound notification's wake-up (before, a client that sent the old
+/// label with an empty message hung in its call).
+#[sel4_test]
+fn requests_that_look_like_wake_ups_are_answered(ctx: &mut Ctx) -> TestResult {
+    let ep = endpoint(ctx)?;
+    let slot = ctx.slot()?;
+    let mut objs = ctx.objects(OBJECT_SLOTS)?;
+    let epc: Cap<Endpoint> = Cap::from_cptr(ep);
+    let h = spawn(&mut objs, move || serve_calc(epc, slot)).map_err(fw("spawn"))?;
+    let old_sentinel = ERROR_LABEL - 1;
+    let client: Client<Calc> = Client::new(epc);
+    for info in [
+        MessageInfo::new(old_sentinel, 0, 0, 0),
+        MessageInfo::new(old_sentinel, 7, 0, 0),
+        MessageInfo::new(0, 7, 0, 0),
+        MessageInfo::new(ERROR_LABEL, 7, 0, ErrorReply::WORDS as u64),
+    ] {
+        let r = sel4_sys::call_regs(ep, info, [0; 4]);
+        ensure_eq!(r.info.get_label(), ERROR_LABEL, "answer to {info:?}");
+        // The server's reply to a good request, sent back to it with the
+        // bits a server adds to the reply it passes to ReplyRecv.
+        let ok = client
+            .call(&Request::Add { a: 1, b: 1 })
+            .map_err(dbg("add"))?;
+        ensure_eq!(ok.value, 2);
+        let echo = MessageInfo::new(wire_label(1), 7, 0, 1);
+        let r = sel4_sys::call_regs(ep, echo, [2, 0, 0, 0]);
+        ensure_eq!(r.info.get_label(), ERROR_LABEL, "answer to {echo:?}");
+    }
+    client.call(&Request::Stop).map_err(dbg("stop"))?;
+    h.join(&mut objs).map_err(fw("join"))?;
+    Ok(())
 }
