@@ -188,13 +188,15 @@ fn named_values_match_the_kernel_headers() {
     // header's number.
     let syscalls: &[(&str, bool)] = &[
         ("Call", true),
-        ("ReplyRecv", !mcs),
+        ("ReplyRecv", true),
         ("Send", true),
         ("NBSend", true),
         ("Recv", true),
         ("Reply", !mcs),
         ("Yield", true),
         ("NBRecv", true),
+        ("Wait", mcs),
+        ("NBSendRecv", mcs),
         ("DebugPutChar", cfg("CONFIG_PRINTING")),
         ("DebugHalt", cfg("CONFIG_DEBUG_BUILD")),
         ("DebugCapIdentify", cfg("CONFIG_DEBUG_BUILD")),
