@@ -468,7 +468,8 @@ pub enum ReceivedCap {
 pub struct ReceivedCaps {
     caps: [Option<ReceivedCap>; MAX_CAPS],
     len: u8,
-    taken: bool,
+    /// The transferred capability's slot, until taken.
+    slot: Option<CPtr>,
 }
 
 impl ReceivedCaps {
@@ -476,13 +477,16 @@ impl ReceivedCaps {
     pub const NONE: ReceivedCaps = ReceivedCaps {
         caps: [None; MAX_CAPS],
         len: 0,
-        taken: false,
+        slot: None,
     };
 
     fn push(&mut self, c: ReceivedCap) {
         if let Some(e) = self.caps.get_mut(self.len as usize) {
             *e = Some(c);
             self.len += 1;
+            if let ReceivedCap::Transferred(s) = c {
+                self.slot = Some(s);
+            }
         }
     }
 
@@ -516,20 +520,12 @@ impl ReceivedCaps {
 
     /// The slot of the transferred capability, unless it was taken.
     pub fn transferred(&self) -> Option<CPtr> {
-        if self.taken {
-            return None;
-        }
-        self.iter().find_map(|c| match c {
-            ReceivedCap::Transferred(s) => Some(s),
-            ReceivedCap::Unwrapped { .. } => None,
-        })
+        self.slot
     }
 
     /// Takes the transferred capability: its slot is the taker's now.
     pub fn take_transferred(&mut self) -> Option<CPtr> {
-        let s = self.transferred();
-        self.taken = true;
-        s
+        self.slot.take()
     }
 }
 
@@ -815,23 +811,32 @@ impl<P: Protocol> Server<P> {
         // them (exactly as `recv`/`reply_recv` do), and the answer is
         // staged straight into registers.
         let (mut sent, mut r) = self.recv_raw(true);
+        // The handler's view of the capabilities of a request: filled (out
+        // of line) only when some arrived, and emptied again after the
+        // handler, so a request without capabilities costs nothing here.
+        let mut caps = ReceivedCaps::NONE;
         loop {
-            let (info, mrs) = match self.incoming(sent, r) {
-                Incoming::Signal { .. } => {
-                    (sent, r) = self.recv_raw(true);
-                    continue;
+            if r.info == sent {
+                // A bound notification's signal (see `incoming`).
+                (sent, r) = self.recv_raw(true);
+                continue;
+            }
+            let with_caps = r.info.get_extra_caps() != 0;
+            let message = with_received(r.info, &r.mrs, decode_request::<P::Request>);
+            let (info, mrs) = match message {
+                Err(e) => {
+                    if with_caps {
+                        self.received_caps(r.info, false);
+                    }
+                    stage_error(e)
                 }
-                Incoming::Request {
-                    message: Err(e), ..
-                } => stage_error(e),
-                Incoming::Request {
-                    badge,
-                    message: Ok(m),
-                    mut caps,
-                } => {
-                    let control = handler(badge, m, &mut caps);
-                    if let Some(slot) = caps.transferred() {
-                        self.discard(slot);
+                Ok(m) => {
+                    if with_caps {
+                        caps = self.received_caps(r.info, true);
+                    }
+                    let control = handler(r.badge, m, &mut caps);
+                    if with_caps {
+                        self.after_handler(&mut caps);
                     }
                     match control {
                         Control::Reply(r) => stage_reply(Ok(&r)),
@@ -845,6 +850,18 @@ impl<P: Protocol> Server<P> {
             };
             (sent, r) = self.reply_recv_raw(true, info, mrs);
         }
+    }
+
+    /// After a [`Server::serve`] handler: a transferred capability it did
+    /// not take is deleted and its slot receives the next one; `caps` is
+    /// emptied for the next request.
+    #[cold]
+    #[inline(never)]
+    fn after_handler(&self, caps: &mut ReceivedCaps) {
+        if let Some(slot) = caps.take_transferred() {
+            self.discard(slot);
+        }
+        *caps = ReceivedCaps::NONE;
     }
 }
 
