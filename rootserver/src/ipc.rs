@@ -535,7 +535,7 @@ pub enum Incoming<M> {
     /// A request from the client with this badge, or the error reply it
     /// gets because its message did not decode. A request that does not
     /// decode never hands over a transferred capability: the server deletes
-    /// it and keeps its receive slot ( `caps` then lists the unwrapped
+    /// it and keeps its receive slot (`caps` then lists the unwrapped
     /// badges only).
     Request {
         badge: Word,
