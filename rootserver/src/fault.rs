@@ -46,9 +46,7 @@ fn decode_event(r: sel4_sys::Received) -> Event {
     let in_regs = core::cmp::min(len, REGISTER_MRS);
     words[..in_regs].copy_from_slice(&r.mrs[..in_regs]);
     if len > REGISTER_MRS {
-        sel4_sys::with_ipc_buffer(|b| {
-            words[REGISTER_MRS..len].copy_from_slice(&b.msg[REGISTER_MRS..len])
-        });
+        sel4_sys::ipc_buffer().read_msgs(REGISTER_MRS, &mut words[REGISTER_MRS..len]);
     }
     if label == rt::EXIT_LABEL {
         return Event::Exit {

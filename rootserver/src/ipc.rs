@@ -8,25 +8,73 @@
 //!
 //! Messages of up to [`REGISTER_MRS`] words travel in registers only (no
 //! IPC buffer access), so the kernel's fastpath serves them; longer ones
-//! spill into the IPC buffer. One capability can travel with a request.
+//! spill into the IPC buffer. Up to [`MAX_CAPS`] capabilities can travel
+//! with a request: the kernel unwraps badged capabilities to the server's
+//! own endpoint into their badges and transfers at most one other into the
+//! server's receive slot ([`ReceivedCaps`]).
+//!
+//! # Errors of a call
+//!
+//! [`Client::call`] tells three failures apart ([`IpcError`]):
+//! - [`IpcError::Kernel`]: no server answered, the kernel did (the
+//!   capability is not an endpoint, has no send right, or was deleted). The
+//!   kernel answers a `Call` with label 0 or an seL4 error code, and message
+//!   labels travel above [`KERNEL_LABELS`] ([`sel4_ipc`'s wire
+//!   labels](sel4_ipc#labels-on-the-wire)), so a kernel answer is never
+//!   taken for a response.
+//! - [`IpcError::Remote`]: the server answered with an error reply (it could
+//!   not decode the request, or refused it).
+//! - [`IpcError::BadReply`]: the answer is neither (a response that does not
+//!   decode, a reserved label, capabilities in the reply).
 
 use core::cell::Cell;
 use core::marker::PhantomData;
 use core::sync::atomic::{AtomicU64, Ordering};
-use sel4_sys::{CPtr, InvocationError, MessageInfo, Word, REGISTER_MRS};
+use sel4_sys::{
+    ipc_buffer, CPtr, InvocationError, IpcBuffer, MessageInfo, ReceiveFields, Word, REGISTER_MRS,
+};
 
 pub use sel4_ipc::{
-    decode_reply, message, protocol, DecodeError, EncodeError, ErrorReply, Message, Protocol,
-    Reply, ReplyError, ERROR_LABEL, MAX_MESSAGE_WORDS,
+    decode_reply, decode_request, message, protocol, wire_label, DecodeError, EncodeError,
+    ErrorReply, Message, Protocol, Reply, ReplyError, WireLabel, ERROR_LABEL, KERNEL_LABELS,
+    LABELS, LABEL_BITS, MAX_CAPS, MAX_MESSAGE_WORDS,
 };
 
 use crate::cnode;
-use crate::{Cap, CapType, Endpoint, Notification, TCB};
+use crate::{CNode, Cap, CapType, Endpoint, Notification, TCB};
 
-/// Label a server passes in when it waits with [`Server::recv`]; the kernel
-/// leaves the message info untouched when a bound notification wakes the
-/// thread, so this label tells a signal from a request.
-const SIGNAL_SENTINEL: u64 = ERROR_LABEL - 1;
+// sel4-ipc is kernel-independent; its word counts and label space must fit
+// the configured kernel's (issue 8: tied where both are visible).
+const _: () = {
+    assert!(sel4_ipc::REGISTER_WORDS == REGISTER_MRS);
+    assert!(sel4_ipc::MAX_MESSAGE_WORDS == sel4_sys::MSG_MAX_LENGTH);
+    assert!(sel4_ipc::MAX_CAPS == sel4_sys::MSG_MAX_EXTRA_CAPS);
+    assert!(sel4_ipc::LABEL_BITS <= MessageInfo::LABEL_BITS);
+    // Every error code and fault type the kernel may put in a label is
+    // below KERNEL_LABELS.
+    assert!(sel4_sys::Error::NumErrors as u64 <= KERNEL_LABELS);
+    let faults = sel4_sys::FaultLabel::ALL;
+    assert!((faults[faults.len() - 1] as u64) < KERNEL_LABELS);
+    // `fits_registers` below reads length and extra caps as one field.
+    assert!(MessageInfo::LENGTH_SHIFT == 0);
+    assert!(MessageInfo::EXTRA_CAPS_SHIFT == MessageInfo::LENGTH_BITS);
+};
+
+/// `capsUnwrapped` bits a [`Server`] sets in the message info it passes to
+/// a receive. The kernel rewrites that register for every message it
+/// delivers and sets `capsUnwrapped` only for capabilities it counts in
+/// `extraCaps` (slow path; its fastpath clears the field), so a message
+/// never arrives as all bits with `extraCaps` 0. A bound notification that
+/// wakes the server leaves the register as it was: `info == sent` tells
+/// that wake-up from any message, whatever a client sends.
+const WAKE_MARK: u64 = MessageInfo::CAPS_UNWRAPPED_MASK;
+
+/// The message info a server passes to a receive: `info` (the reply it
+/// sends, or an empty message) with [`WAKE_MARK`].
+#[inline(always)]
+fn with_wake_mark(info: MessageInfo) -> MessageInfo {
+    info.with_caps_unwrapped(WAKE_MARK)
+}
 
 /// How many times a [`Server`] (of any protocol, in any thread) has written
 /// the receive fields of its thread's IPC buffer. A server records the
@@ -43,15 +91,23 @@ const NOT_WRITTEN: u64 = u64::MAX;
 /// Why a call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IpcError {
-    /// The request does not encode.
+    /// The request does not encode (or has more than [`MAX_CAPS`]
+    /// capabilities, or a raw wire label that does not fit).
     Encode(EncodeError),
+    /// No server answered: the kernel answered the call itself. With a
+    /// typed [`Client`] this means its capability is not (or no longer) an
+    /// endpoint it may send to: the slot is empty
+    /// (`InvalidCapability { argument: 0 }`), the capability lacks the send
+    /// right, or it is some other object (then the kernel ran the request as
+    /// an invocation of that object; `Unknown(0)` when that succeeded).
+    Kernel(InvocationError),
     /// The server answered with an error reply.
     Remote(ErrorReply),
-    /// The reply does not decode as the protocol's response.
+    /// The answer is neither a response nor an error reply.
     BadReply(ReplyError),
 }
 
-/// A message as words: label, length, words.
+/// A message as words: wire label, length, words.
 struct Words {
     label: u64,
     len: usize,
@@ -63,7 +119,7 @@ impl Words {
         let mut words = [0; MAX_MESSAGE_WORDS];
         let len = m.encode(&mut words)?;
         Ok(Words {
-            label: m.label(),
+            label: wire_label(m.label()),
             len,
             words,
         })
@@ -81,16 +137,17 @@ impl Words {
 
     /// Message info and register words; spills the rest into the IPC
     /// buffer (only when the message is longer than the registers).
+    /// `caps.len() <= MAX_CAPS`.
     fn stage(&self, caps: &[CPtr]) -> (MessageInfo, [Word; REGISTER_MRS]) {
         let mut mrs = [0; REGISTER_MRS];
         let n = core::cmp::min(self.len, REGISTER_MRS);
         mrs[..n].copy_from_slice(&self.words[..n]);
         if self.len > REGISTER_MRS || !caps.is_empty() {
-            sel4_sys::with_ipc_buffer(|b| {
-                b.msg[REGISTER_MRS..self.len.max(REGISTER_MRS)]
-                    .copy_from_slice(&self.words[REGISTER_MRS..self.len.max(REGISTER_MRS)]);
-                b.caps_or_badges[..caps.len()].copy_from_slice(caps);
-            });
+            let b = ipc_buffer();
+            if self.len > REGISTER_MRS {
+                b.write_msgs(REGISTER_MRS, &self.words[REGISTER_MRS..self.len]);
+            }
+            b.set_caps(caps);
         }
         let info = MessageInfo::new(self.label, 0, caps.len() as u64, self.len as u64);
         (info, mrs)
@@ -107,9 +164,7 @@ impl Words {
         let n = core::cmp::min(len, REGISTER_MRS);
         words[..n].copy_from_slice(&mrs[..n]);
         if len > REGISTER_MRS {
-            sel4_sys::with_ipc_buffer(|b| {
-                words[REGISTER_MRS..len].copy_from_slice(&b.msg[REGISTER_MRS..len])
-            });
+            ipc_buffer().read_msgs(REGISTER_MRS, &mut words[REGISTER_MRS..len]);
         }
         Words {
             label: info.get_label(),
@@ -128,13 +183,16 @@ fn stage_message<M: Message>(
     m: &M,
     caps: &[CPtr],
 ) -> Result<(MessageInfo, [Word; REGISTER_MRS]), EncodeError> {
+    if caps.len() > MAX_CAPS {
+        return Err(EncodeError::TooManyCaps { got: caps.len() });
+    }
     if M::MAX_WORDS <= REGISTER_MRS {
         let mut mrs = [0; REGISTER_MRS];
         let len = m.encode(&mut mrs)?;
         if !caps.is_empty() {
-            sel4_sys::with_ipc_buffer(|b| b.caps_or_badges[..caps.len()].copy_from_slice(caps));
+            ipc_buffer().set_caps(caps);
         }
-        let info = MessageInfo::new(m.label(), 0, caps.len() as u64, len as u64);
+        let info = MessageInfo::new(wire_label(m.label()), 0, caps.len() as u64, len as u64);
         Ok((info, mrs))
     } else {
         Ok(Words::encode(m)?.stage(caps))
@@ -164,8 +222,8 @@ fn stage_reply<M: Message>(reply: Result<&M, ErrorReply>) -> (MessageInfo, [Word
     }
 }
 
-/// Runs `f` on the label and words of a received message: straight from
-/// the registers when it fits them, else gathered with the IPC buffer.
+/// Runs `f` on the wire label and words of a received message: straight
+/// from the registers when it fits them, else gathered with the IPC buffer.
 #[inline(always)]
 fn with_received<R>(
     info: MessageInfo,
@@ -178,6 +236,42 @@ fn with_received<R>(
     } else {
         let w = Words::received(info, *mrs);
         f(w.label, &w.words[..w.len])
+    }
+}
+
+/// At most [`REGISTER_MRS`] words and no capabilities (one test: length
+/// and extra caps are adjacent fields, checked above).
+#[inline(always)]
+fn fits_registers(info: MessageInfo) -> bool {
+    let mask =
+        MessageInfo::LENGTH_MASK | (MessageInfo::EXTRA_CAPS_MASK << MessageInfo::EXTRA_CAPS_SHIFT);
+    info.0 & mask <= REGISTER_MRS as u64
+}
+
+/// How many of a received message's capabilities the kernel transferred
+/// into the receive slot (0 or 1: the rest of the `extraCaps` it reports
+/// were unwrapped into badges).
+fn transferred_count(info: MessageInfo) -> u32 {
+    let n = info.get_extra_caps() as u32;
+    let unwrapped = info.get_caps_unwrapped() & ((1 << n) - 1);
+    n - unwrapped.count_ones()
+}
+
+/// Deletes the capability in the slot the receive fields `f` name (the
+/// slot was empty before the kernel transferred it there: the kernel only
+/// transfers into an empty slot). `Err` when it cannot be deleted.
+fn delete_received(f: ReceiveFields) -> Result<(), InvocationError> {
+    Cap::<CNode>::from_cptr(f.cnode).cnode_delete(f.index, f.depth as u8)
+}
+
+/// A capability to send with a request, of any kind: `Cap<T>` converts
+/// into it with `.into()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendCap(CPtr);
+
+impl<T: CapType> From<Cap<T>> for SendCap {
+    fn from(c: Cap<T>) -> SendCap {
+        SendCap(c.cptr())
     }
 }
 
@@ -222,29 +316,71 @@ impl<P: Protocol> Client<P> {
         self.call_inner(req, &[cap.cptr()])
     }
 
-    /// Sends raw words (for tests of a server's error handling).
-    pub fn call_raw(&self, label: u64, words: &[Word]) -> Result<P::Response, IpcError> {
+    /// Sends `req` with up to [`MAX_CAPS`] capabilities and waits for the
+    /// response. The server gets badged capabilities to its own endpoint
+    /// as their badges and at most one other capability (the kernel stops
+    /// at the second one it would have to transfer).
+    ///
+    /// A capability pointer that does not resolve in this thread's CSpace
+    /// is a capability fault of this thread (the kernel's rule), not an
+    /// error of the call.
+    pub fn call_with_caps(
+        &self,
+        req: &P::Request,
+        caps: &[SendCap],
+    ) -> Result<P::Response, IpcError> {
+        if caps.len() > MAX_CAPS {
+            return Err(IpcError::Encode(EncodeError::TooManyCaps {
+                got: caps.len(),
+            }));
+        }
+        let mut c = [0; MAX_CAPS];
+        for (d, s) in c.iter_mut().zip(caps) {
+            *d = s.0;
+        }
+        self.call_inner(req, &c[..caps.len()])
+    }
+
+    /// Sends raw words with the wire label `wire` (for tests of a server's
+    /// error handling; a message label `l` travels as [`wire_label`]`(l)`).
+    pub fn call_raw(&self, wire: u64, words: &[Word]) -> Result<P::Response, IpcError> {
+        self.call_raw_with_caps(wire, words, &[])
+    }
+
+    /// [`Client::call_raw`] with up to [`MAX_CAPS`] capabilities.
+    pub fn call_raw_with_caps(
+        &self,
+        wire: u64,
+        words: &[Word],
+        caps: &[SendCap],
+    ) -> Result<P::Response, IpcError> {
+        if wire >= 1 << LABEL_BITS {
+            return Err(IpcError::Encode(EncodeError::LabelOutOfRange { wire }));
+        }
+        if caps.len() > MAX_CAPS {
+            return Err(IpcError::Encode(EncodeError::TooManyCaps {
+                got: caps.len(),
+            }));
+        }
+        let mut c = [0; MAX_CAPS];
+        for (d, s) in c.iter_mut().zip(caps) {
+            *d = s.0;
+        }
         let mut w = [0; MAX_MESSAGE_WORDS];
         let len = core::cmp::min(words.len(), MAX_MESSAGE_WORDS);
         w[..len].copy_from_slice(&words[..len]);
-        self.call_words(
-            Words {
-                label,
-                len,
-                words: w,
-            },
-            &[],
-        )
+        let (info, mrs) = Words {
+            label: wire,
+            len,
+            words: w,
+        }
+        .stage(&c[..caps.len()]);
+        self.call_staged(info, mrs)
     }
 
     #[inline(always)]
     fn call_inner(&self, req: &P::Request, caps: &[CPtr]) -> Result<P::Response, IpcError> {
         let (info, mrs) = stage_message(req, caps).map_err(IpcError::Encode)?;
-        self.call_staged(info, mrs)
-    }
-
-    fn call_words(&self, w: Words, caps: &[CPtr]) -> Result<P::Response, IpcError> {
-        let (info, mrs) = w.stage(caps);
         self.call_staged(info, mrs)
     }
 
@@ -255,16 +391,16 @@ impl<P: Protocol> Client<P> {
         mrs: [Word; REGISTER_MRS],
     ) -> Result<P::Response, IpcError> {
         let r = sel4_sys::call_regs(self.ep.cptr(), info, mrs);
-        // `decode_reply` on the received words: a response that fits the
-        // registers and decodes is taken in line (`decode` is pure, and
-        // decoding before the label test lets the compiler drop that test
-        // for a label the response type knows); everything else (error
-        // replies, bad responses, longer messages) out of line.
-        let len = r.info.get_length() as usize;
-        let label = r.info.get_label();
-        if len <= REGISTER_MRS {
+        // A response that fits the registers, carries no capability and
+        // decodes is taken in line (`decode` is pure, and decoding before
+        // the label range test lets the compiler drop that test for a
+        // label the response type knows); everything else (kernel answers,
+        // error replies, bad responses, longer messages) out of line.
+        if fits_registers(r.info) {
+            let len = r.info.get_length() as usize;
+            let label = r.info.get_label().wrapping_sub(KERNEL_LABELS);
             if let Ok(v) = P::Response::decode(label, &r.mrs[..len]) {
-                if label != ERROR_LABEL {
+                if label < LABELS {
                     return Ok(v);
                 }
             }
@@ -273,38 +409,138 @@ impl<P: Protocol> Client<P> {
     }
 }
 
-/// What a client makes of a reply that is an error reply or longer than
-/// the registers.
+/// What a client makes of a reply that is not a response in registers.
 #[cold]
 #[inline(never)]
 fn reply_slow<M: Message>(r: sel4_sys::Received) -> Result<M, IpcError> {
-    match with_received(r.info, &r.mrs, decode_reply::<M>) {
-        Ok(Reply::Ok(v)) => Ok(v),
-        Ok(Reply::Err(e)) => Err(IpcError::Remote(e)),
-        Err(e) => Err(IpcError::BadReply(e)),
+    let extra = r.info.get_extra_caps() as usize;
+    if extra != 0 {
+        // Framework servers never reply with capabilities; one the kernel
+        // put into this thread's receive slot (armed by a server of this
+        // thread) is deleted, so that server's slot stays empty.
+        if transferred_count(r.info) != 0 {
+            let f = ipc_buffer().receive_fields();
+            if let Err(e) = delete_received(f) {
+                log::error!("ipc: could not delete a capability a reply carried into {f:?}: {e}");
+            }
+        }
+        return Err(IpcError::BadReply(ReplyError::CarriedCapabilities {
+            count: extra,
+        }));
     }
+    with_received(r.info, &r.mrs, |label, words| {
+        match decode_reply::<M>(label, words) {
+            Ok(Reply::Ok(v)) => Ok(v),
+            Ok(Reply::Err(e)) => Err(IpcError::Remote(e)),
+            Ok(Reply::Kernel(code)) => Err(IpcError::Kernel(InvocationError::decode(code, |i| {
+                words.get(i).copied().unwrap_or(0)
+            }))),
+            Err(e) => Err(IpcError::BadReply(e)),
+        }
+    })
 }
 
 /// A capability that came with a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReceivedCap {
-    /// Stored in the server's receive slot (now occupied: set a new one
-    /// with [`Server::set_receive_slot`] before the next transfer).
+    /// Stored in the server's receive slot (this slot of the root CNode).
     Transferred(CPtr),
     /// A badged capability to the server's own endpoint: only its badge
     /// arrives.
     Unwrapped { badge: Word },
 }
 
+/// The capabilities that came with a request, in the order the client
+/// sent them, as far as the kernel passed them on: each badged capability
+/// to the server's own endpoint as its badge, and at most one other
+/// capability, transferred into the server's receive slot. (The kernel
+/// stops at a capability it cannot pass on: a second one to transfer, or
+/// any when the server has no receive slot.)
+///
+/// A transferred capability belongs to whoever takes it. In
+/// [`Server::serve`], a handler keeps it with
+/// [`ReceivedCaps::take_transferred`] (and gives the server a new receive
+/// slot with [`Server::set_receive_slot`]); one it does not take is deleted
+/// when the handler returns and the slot receives the next one. From
+/// [`Server::recv`]/[`Server::reply_recv`] it is the caller's: the server's
+/// receive slot is then unset until [`Server::set_receive_slot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReceivedCaps {
+    caps: [Option<ReceivedCap>; MAX_CAPS],
+    len: u8,
+    /// The transferred capability's slot, until taken.
+    slot: Option<CPtr>,
+}
+
+impl ReceivedCaps {
+    /// No capability.
+    pub const NONE: ReceivedCaps = ReceivedCaps {
+        caps: [None; MAX_CAPS],
+        len: 0,
+        slot: None,
+    };
+
+    fn push(&mut self, c: ReceivedCap) {
+        if let Some(e) = self.caps.get_mut(self.len as usize) {
+            *e = Some(c);
+            self.len += 1;
+            if let ReceivedCap::Transferred(s) = c {
+                self.slot = Some(s);
+            }
+        }
+    }
+
+    /// How many capabilities arrived.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// None arrived.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The `i`-th capability that arrived.
+    pub fn get(&self, i: usize) -> Option<ReceivedCap> {
+        self.caps.get(i).copied().flatten()
+    }
+
+    /// Every capability that arrived, in order.
+    pub fn iter(&self) -> impl Iterator<Item = ReceivedCap> + '_ {
+        self.caps.iter().filter_map(|c| *c)
+    }
+
+    /// The badges of the unwrapped capabilities, in order.
+    pub fn badges(&self) -> impl Iterator<Item = Word> + '_ {
+        self.iter().filter_map(|c| match c {
+            ReceivedCap::Unwrapped { badge } => Some(badge),
+            ReceivedCap::Transferred(_) => None,
+        })
+    }
+
+    /// The slot of the transferred capability, unless it was taken.
+    pub fn transferred(&self) -> Option<CPtr> {
+        self.slot
+    }
+
+    /// Takes the transferred capability: its slot is the taker's now.
+    pub fn take_transferred(&mut self) -> Option<CPtr> {
+        self.slot.take()
+    }
+}
+
 /// What a server received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming<M> {
     /// A request from the client with this badge, or the error reply it
-    /// gets because its message did not decode.
+    /// gets because its message did not decode. A request that does not
+    /// decode never hands over a transferred capability: the server deletes
+    /// it and keeps its receive slot (`caps` then lists the unwrapped
+    /// badges only).
     Request {
         badge: Word,
         message: Result<M, ErrorReply>,
-        cap: Option<ReceivedCap>,
+        caps: ReceivedCaps,
     },
     /// The bound notification was signalled with these bits.
     Signal { bits: Word },
@@ -317,35 +553,42 @@ pub struct Server<P: Protocol> {
     /// [`RECEIVE_WRITES`] after this server last wrote the receive fields
     /// for its current `receive_slot`, else [`NOT_WRITTEN`].
     written: Cell<u64>,
-    signal_badges: Cell<Word>,
     _p: PhantomData<P>,
 }
 
 impl<P: Protocol> Server<P> {
-    /// Badge bits that signals of a bound notification carry (and client
-    /// badges do not). The kernel leaves the message info untouched when a
-    /// bound notification wakes a thread in ReplyRecv, so after a reply a
-    /// signal is recognised by these bits; after a plain [`Server::recv`]
-    /// it is recognised without them.
-    pub fn set_signal_badges(&self, mask: Word) {
-        self.signal_badges.set(mask);
-    }
-
     /// A server receiving on `ep`.
     pub fn new(ep: Cap<Endpoint>) -> Server<P> {
         Server {
             ep,
             receive_slot: Cell::new(None),
             written: Cell::new(NOT_WRITTEN),
-            signal_badges: Cell::new(0),
             _p: PhantomData,
         }
     }
 
-    /// Accepts one capability per request into `slot` of the root CNode.
+    /// Accepts one capability per request into `slot` of the root CNode
+    /// (an empty slot this server owns; `None`: accept none).
     pub fn set_receive_slot(&self, slot: Option<CPtr>) {
         self.receive_slot.set(slot);
         self.written.set(NOT_WRITTEN);
+    }
+
+    /// The slot the next transferred capability goes into, if any.
+    pub fn receive_slot(&self) -> Option<CPtr> {
+        self.receive_slot.get()
+    }
+
+    /// The receive fields for `slot` (all zero without one).
+    fn fields(slot: Option<CPtr>) -> ReceiveFields {
+        match slot {
+            Some(s) => ReceiveFields {
+                cnode: cnode::root().cptr(),
+                index: s,
+                depth: Word::from(cnode::depth()),
+            },
+            None => ReceiveFields::default(),
+        }
     }
 
     /// [`Server::prepare_receive`] unless the receive fields still hold
@@ -364,19 +607,7 @@ impl<P: Protocol> Server<P> {
     /// slot (all zero without one, so no capability is accepted).
     #[inline(always)]
     fn prepare_receive(&self) {
-        let slot = self.receive_slot.get();
-        sel4_sys::with_ipc_buffer(|b| match slot {
-            Some(s) => {
-                b.receive_cnode = cnode::root().cptr();
-                b.receive_index = s;
-                b.receive_depth = Word::from(cnode::depth());
-            }
-            None => {
-                b.receive_cnode = 0;
-                b.receive_index = 0;
-                b.receive_depth = 0;
-            }
-        });
+        ipc_buffer().set_receive_fields(Self::fields(self.receive_slot.get()));
         // Same thread: this count is above every count another server of
         // this thread recorded before, and below every later one.
         self.written.set(
@@ -386,45 +617,108 @@ impl<P: Protocol> Server<P> {
         );
     }
 
+    /// Classifies what a receive returned; `sent` is the message info the
+    /// server passed in (with [`WAKE_MARK`]).
     #[inline(always)]
-    fn incoming(
-        &self,
-        sent: MessageInfo,
-        after_reply: bool,
-        r: sel4_sys::Received,
-    ) -> Incoming<P::Request> {
-        let signalled = r.info == sent && (!after_reply || r.badge & self.signal_badges.get() != 0);
-        if signalled {
+    fn incoming(&self, sent: MessageInfo, r: sel4_sys::Received) -> Incoming<P::Request> {
+        if r.info == sent {
             return Incoming::Signal { bits: r.badge };
         }
-        let extra = r.info.get_extra_caps();
-        let cap = if extra == 0 {
-            None
-        } else if r.info.get_caps_unwrapped() & 1 != 0 {
-            Some(ReceivedCap::Unwrapped {
-                badge: sel4_sys::with_ipc_buffer(|b| b.caps_or_badges[0]),
-            })
+        let message = with_received(r.info, &r.mrs, decode_request::<P::Request>);
+        let caps = if r.info.get_extra_caps() == 0 {
+            ReceivedCaps::NONE
         } else {
-            let slot = self.receive_slot.take();
-            self.written.set(NOT_WRITTEN);
-            slot.map(ReceivedCap::Transferred)
+            self.received_caps(r.info, message.is_ok())
         };
-        let message = with_received(r.info, &r.mrs, |label, words| {
-            // Reserved labels are refused whatever `decode` says; decoding
-            // first (it is pure) lets the compiler drop the label test on
-            // the path of a label the request type knows.
-            let reserved = label == ERROR_LABEL || label == SIGNAL_SENTINEL;
-            match P::Request::decode(label, words) {
-                Ok(m) if !reserved => Ok(m),
-                Ok(_) => Err(ErrorReply::UnknownLabel(label)),
-                Err(_) if reserved => Err(ErrorReply::UnknownLabel(label)),
-                Err(e) => Err(ErrorReply::from(e)),
-            }
-        });
         Incoming::Request {
             badge: r.badge,
             message,
-            cap,
+            caps,
+        }
+    }
+
+    /// The capabilities of a received message (the kernel reports
+    /// `extraCaps` of them: those whose `capsUnwrapped` bit is set are
+    /// badges, the one other was transferred into the receive slot). When
+    /// `keep` is false (the request did not decode) a transferred
+    /// capability is deleted and the slot stays armed; otherwise it is
+    /// handed over and the server's slot unset.
+    #[cold]
+    #[inline(never)]
+    fn received_caps(&self, info: MessageInfo, keep: bool) -> ReceivedCaps {
+        let b = ipc_buffer();
+        let n = core::cmp::min(info.get_extra_caps() as usize, MAX_CAPS);
+        let unwrapped = info.get_caps_unwrapped();
+        let mut caps = ReceivedCaps::NONE;
+        let mut transferred = false;
+        for i in 0..n {
+            if unwrapped & (1 << i) != 0 {
+                caps.push(ReceivedCap::Unwrapped {
+                    badge: b.cap_or_badge(i),
+                });
+            } else if !transferred {
+                // The kernel transfers at most one capability.
+                transferred = true;
+                if let Some(slot) = self.transferred_slot(b) {
+                    if keep {
+                        self.receive_slot.set(None);
+                        self.written.set(NOT_WRITTEN);
+                        caps.push(ReceivedCap::Transferred(slot));
+                    } else {
+                        self.discard(slot);
+                    }
+                }
+            }
+        }
+        caps
+    }
+
+    /// The slot the kernel just transferred a capability into: this
+    /// server's receive slot when the receive fields still name it. If they
+    /// name another slot (written behind the server's back), the capability
+    /// there is deleted and the server writes its fields again before the
+    /// next receive.
+    fn transferred_slot(&self, b: IpcBuffer) -> Option<CPtr> {
+        let f = b.receive_fields();
+        match self.receive_slot.get() {
+            Some(slot) if f == Self::fields(Some(slot)) => Some(slot),
+            _ => {
+                self.written.set(NOT_WRITTEN);
+                match delete_received(f) {
+                    Ok(()) => log::warn!(
+                        "ipc server: a capability arrived in {f:?}, not in this server's \
+                         receive slot; deleted"
+                    ),
+                    Err(e) => log::error!(
+                        "ipc server: a capability arrived in {f:?}, not in this server's \
+                         receive slot, and could not be deleted: {e}"
+                    ),
+                }
+                None
+            }
+        }
+    }
+
+    /// Deletes the capability in this server's receive slot `slot` and
+    /// receives the next one there. If it cannot be deleted the slot is
+    /// given up (unset), never armed while full.
+    #[cold]
+    fn discard(&self, slot: CPtr) {
+        match cnode::root().cnode_delete(slot, cnode::depth()) {
+            Ok(()) => {
+                if self.receive_slot.get().is_none() {
+                    self.set_receive_slot(Some(slot));
+                }
+            }
+            Err(e) => {
+                log::error!(
+                    "ipc server: cannot delete the capability in receive slot {slot:#x}: {e}; \
+                     no longer accepting capabilities there"
+                );
+                if self.receive_slot.get() == Some(slot) {
+                    self.set_receive_slot(None);
+                }
+            }
         }
     }
 
@@ -432,7 +726,7 @@ impl<P: Protocol> Server<P> {
     #[inline]
     pub fn recv(&self) -> Incoming<P::Request> {
         let (sent, r) = self.recv_raw(false);
-        self.incoming(sent, false, r)
+        self.incoming(sent, r)
     }
 
     /// The receive of [`Server::recv`]: the message info passed in (to
@@ -444,7 +738,7 @@ impl<P: Protocol> Server<P> {
         } else {
             self.prepare_receive();
         }
-        let sent = MessageInfo::new(SIGNAL_SENTINEL, 0, 0, 0);
+        let sent = with_wake_mark(MessageInfo::new(0, 0, 0, 0));
         (sent, sel4_sys::recv_with_info(self.ep.cptr(), sent))
     }
 
@@ -462,24 +756,26 @@ impl<P: Protocol> Server<P> {
         info: MessageInfo,
         mrs: [Word; REGISTER_MRS],
     ) -> Incoming<P::Request> {
-        let r = self.reply_recv_raw(false, info, mrs);
-        self.incoming(info, true, r)
+        let (sent, r) = self.reply_recv_raw(false, info, mrs);
+        self.incoming(sent, r)
     }
 
-    /// The syscall of [`Server::reply_recv`].
+    /// The syscall of [`Server::reply_recv`]: the message info passed in
+    /// (the reply's, with [`WAKE_MARK`]) and what the kernel returned.
     #[inline(always)]
     fn reply_recv_raw(
         &self,
         cached: bool,
         info: MessageInfo,
         mrs: [Word; REGISTER_MRS],
-    ) -> sel4_sys::Received {
+    ) -> (MessageInfo, sel4_sys::Received) {
         if cached {
             self.prepare_receive_cached();
         } else {
             self.prepare_receive();
         }
-        sel4_sys::reply_recv_regs(self.ep.cptr(), info, mrs)
+        let sent = with_wake_mark(info);
+        (sent, sel4_sys::reply_recv_regs(self.ep.cptr(), sent, mrs))
     }
 
     /// Answers the current request without waiting for another.
@@ -489,7 +785,11 @@ impl<P: Protocol> Server<P> {
     }
 
     /// Serves requests until `handler` says stop. Requests that do not
-    /// decode get their error reply here; `handler` sees only good ones.
+    /// decode get their error reply here (a capability they carried is
+    /// deleted, the receive slot stays armed); `handler` sees only good
+    /// ones, with every capability that came with them ([`ReceivedCaps`]):
+    /// a transferred capability the handler does not take is deleted when
+    /// it returns, and the receive slot takes the next one.
     /// Signals of a bound notification are not passed to `handler`: the
     /// loop goes back to waiting (use [`Server::recv`] and
     /// [`Server::reply_recv`] to handle them).
@@ -497,45 +797,71 @@ impl<P: Protocol> Server<P> {
     /// The receive fields of the IPC buffer are written only when this
     /// server's receive slot changed or another [`Server`] wrote them since
     /// (not on every receive). That assumes `handler` does not write them
-    /// itself behind the servers' back (through `sel4_sys::with_ipc_buffer`
-    /// or a raw receive); it sets slots with [`Server::set_receive_slot`].
+    /// itself behind the servers' back (through
+    /// `sel4_sys::IpcBuffer::set_receive_fields` or a raw receive); it sets
+    /// slots with [`Server::set_receive_slot`]. (If it does, a capability
+    /// that lands elsewhere is deleted, not lost, and the server writes its
+    /// fields again.)
     pub fn serve<F>(&self, mut handler: F)
     where
-        F: FnMut(Word, P::Request, Option<ReceivedCap>) -> Control<P::Response>,
+        F: FnMut(Word, P::Request, &mut ReceivedCaps) -> Control<P::Response>,
     {
         // What the kernel returned and the message info this server passed
         // in, carried round the loop as plain words; each turn classifies
         // them (exactly as `recv`/`reply_recv` do), and the answer is
         // staged straight into registers.
         let (mut sent, mut r) = self.recv_raw(true);
-        let mut after_reply = false;
+        // The handler's view of the capabilities of a request: filled (out
+        // of line) only when some arrived, and emptied again after the
+        // handler, so a request without capabilities costs nothing here.
+        let mut caps = ReceivedCaps::NONE;
         loop {
-            let (info, mrs) = match self.incoming(sent, after_reply, r) {
-                Incoming::Signal { .. } => {
-                    (sent, r) = self.recv_raw(true);
-                    after_reply = false;
-                    continue;
-                }
-                Incoming::Request {
-                    message: Err(e), ..
-                } => stage_error(e),
-                Incoming::Request {
-                    badge,
-                    message: Ok(m),
-                    cap,
-                } => match handler(badge, m, cap) {
-                    Control::Reply(r) => stage_reply(Ok(&r)),
-                    Control::Refuse(code) => stage_error(ErrorReply::Refused(code)),
-                    Control::ReplyAndStop(r) => {
-                        self.reply(Ok(&r));
-                        return;
+            if r.info == sent {
+                // A bound notification's signal (see `incoming`).
+                (sent, r) = self.recv_raw(true);
+                continue;
+            }
+            let with_caps = r.info.get_extra_caps() != 0;
+            let message = with_received(r.info, &r.mrs, decode_request::<P::Request>);
+            let (info, mrs) = match message {
+                Err(e) => {
+                    if with_caps {
+                        self.received_caps(r.info, false);
                     }
-                },
+                    stage_error(e)
+                }
+                Ok(m) => {
+                    if with_caps {
+                        caps = self.received_caps(r.info, true);
+                    }
+                    let control = handler(r.badge, m, &mut caps);
+                    if with_caps {
+                        self.after_handler(&mut caps);
+                    }
+                    match control {
+                        Control::Reply(r) => stage_reply(Ok(&r)),
+                        Control::Refuse(code) => stage_error(ErrorReply::Refused(code)),
+                        Control::ReplyAndStop(r) => {
+                            self.reply(Ok(&r));
+                            return;
+                        }
+                    }
+                }
             };
-            r = self.reply_recv_raw(true, info, mrs);
-            sent = info;
-            after_reply = true;
+            (sent, r) = self.reply_recv_raw(true, info, mrs);
         }
+    }
+
+    /// After a [`Server::serve`] handler: a transferred capability it did
+    /// not take is deleted and its slot receives the next one; `caps` is
+    /// emptied for the next request.
+    #[cold]
+    #[inline(never)]
+    fn after_handler(&self, caps: &mut ReceivedCaps) {
+        if let Some(slot) = caps.take_transferred() {
+            self.discard(slot);
+        }
+        *caps = ReceivedCaps::NONE;
     }
 }
 

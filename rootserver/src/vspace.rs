@@ -290,10 +290,14 @@ impl VSpace {
     pub(crate) fn window_tables(&self) -> impl Iterator<Item = CPtr> + '_ {
         let reserved = self.reserved.as_ref().map(|r| r.window());
         let inside = move |lo: u64, hi: u64| {
-            [Some(self.window.window()), Some(self.large.window()), reserved]
-                .iter()
-                .flatten()
-                .any(|&(s, e)| s <= lo && hi <= e)
+            [
+                Some(self.window.window()),
+                Some(self.large.window()),
+                reserved,
+            ]
+            .iter()
+            .flatten()
+            .any(|&(s, e)| s <= lo && hi <= e)
         };
         self.tables.iter().rev().filter_map(move |t| {
             let span = 1u64 << t.level.span_bits();

@@ -223,7 +223,7 @@ fn remap_flushing(
 ) -> Result<(), InvocationError> {
     // The map's extra capability (the VSpace) goes through the IPC buffer
     // first; the unmap's reply (no words, no capabilities) leaves it there.
-    sel4_sys::with_ipc_buffer(|b| b.caps_or_badges[0] = vspace);
+    sel4_sys::ipc_buffer().set_caps(&[vspace]);
     let unmap = sel4_sys::MessageInfo::new(InvocationLabel::X86PageUnmap as Word, 0, 0, 0);
     let map = sel4_sys::MessageInfo::new(InvocationLabel::X86PageMap as Word, 0, 1, 3);
     let attr = sel4_sys::X86_VMAttributes::Default_VMAttributes.0;

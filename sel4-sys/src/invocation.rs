@@ -4,7 +4,7 @@
 use core::fmt;
 
 use crate::{
-    call_regs, consts, with_ipc_buffer, CPtr, Error, InvocationLabel, MessageInfo, Word,
+    call_regs, consts, ipc_buffer, CPtr, Error, InvocationLabel, MessageInfo, Word,
     REGISTER_MRS,
 };
 
@@ -39,7 +39,7 @@ impl Reply {
         if i < REGISTER_MRS {
             self.mrs[i]
         } else if i < self.len() && i < crate::MSG_MAX_LENGTH {
-            with_ipc_buffer(|b| b.msg[i])
+            ipc_buffer().msg(i)
         } else {
             0
         }
@@ -68,12 +68,11 @@ pub fn call(
     let in_regs = core::cmp::min(words.len(), REGISTER_MRS);
     mrs[..in_regs].copy_from_slice(&words[..in_regs]);
     if !caps.is_empty() || words.len() > REGISTER_MRS {
-        with_ipc_buffer(|b| {
-            b.caps_or_badges[..caps.len()].copy_from_slice(caps);
-            if words.len() > REGISTER_MRS {
-                b.msg[REGISTER_MRS..words.len()].copy_from_slice(&words[REGISTER_MRS..]);
-            }
-        });
+        let b = ipc_buffer();
+        b.set_caps(caps);
+        if words.len() > REGISTER_MRS {
+            b.write_msgs(REGISTER_MRS, &words[REGISTER_MRS..]);
+        }
     }
     let info = MessageInfo::new(label as Word, 0, caps.len() as Word, words.len() as Word);
     let r = call_regs(service, info, mrs);

@@ -8,7 +8,7 @@
 //!   between the IPC buffer and the registers, the rest stay in the buffer.
 
 use crate::arch::{self, Regs, REGISTER_MRS};
-use crate::{ipc_buffer_addr, with_ipc_buffer, CPtr, MessageInfo, Syscall, Word};
+use crate::{ipc_buffer, try_ipc_buffer, CPtr, MessageInfo, Syscall, Word};
 
 /// Message words a message carries in registers.
 fn reg_words(info: MessageInfo) -> usize {
@@ -19,15 +19,17 @@ fn load_mrs(info: MessageInfo) -> [Word; REGISTER_MRS] {
     let mut mrs = [0; REGISTER_MRS];
     let n = reg_words(info);
     if n > 0 {
-        with_ipc_buffer(|b| mrs[..n].copy_from_slice(&b.msg[..n]));
+        ipc_buffer().read_msgs(0, &mut mrs[..n]);
     }
     mrs
 }
 
 fn store_mrs(info: MessageInfo, mrs: &[Word; REGISTER_MRS]) {
     let n = reg_words(info);
-    if n > 0 && ipc_buffer_addr() != 0 {
-        with_ipc_buffer(|b| b.msg[..n].copy_from_slice(&mrs[..n]));
+    if n > 0 {
+        if let Some(b) = try_ipc_buffer() {
+            b.write_msgs(0, &mrs[..n]);
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use sel4_rootserver::ipc::{self, Client, ErrorReply, Incoming, IpcError, ReceivedCap, Server};
+use sel4_rootserver::ipc::{self, wire_label, Client, ErrorReply, Incoming, IpcError, Server};
 use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::{CPtr, Word};
 use sel4_rootserver::thread::{spawn, JoinHandle};
@@ -126,12 +126,12 @@ fn serve(ep: Cap<Endpoint>, slots: Vec<CPtr>) -> Summary {
     let mut s = Summary::default();
     let mut next = server.recv();
     loop {
-        let (badge, message, cap) = match next {
+        let (badge, message, caps) = match next {
             Incoming::Request {
                 badge,
                 message,
-                cap,
-            } => (badge, message, cap),
+                caps,
+            } => (badge, message, caps),
             Incoming::Signal { .. } => {
                 next = server.recv();
                 continue;
@@ -149,8 +149,8 @@ fn serve(ep: Cap<Endpoint>, slots: Vec<CPtr>) -> Summary {
                 badge,
                 count: s.counts.get(&badge).copied().unwrap_or(0),
             }),
-            Ok(Request::Register) => match cap {
-                Some(ReceivedCap::Transferred(slot)) => {
+            Ok(Request::Register) => match caps.transferred() {
+                Some(slot) => {
                     Cap::<Notification>::from_cptr(slot).signal();
                     s.held.push((badge, slot));
                     kept = true;
@@ -164,8 +164,8 @@ fn serve(ep: Cap<Endpoint>, slots: Vec<CPtr>) -> Summary {
                     got: 0,
                 }),
             },
-            Ok(Request::Introduce) => match cap {
-                Some(ReceivedCap::Unwrapped { badge: b }) => {
+            Ok(Request::Introduce) => match caps.badges().next() {
+                Some(b) => {
                     s.unwrapped.push((badge, b));
                     Ok(Count { badge, count: b })
                 }
@@ -184,8 +184,9 @@ fn serve(ep: Cap<Endpoint>, slots: Vec<CPtr>) -> Summary {
             }
         };
         // A capability that came with a request that does not keep it is
-        // deleted, and its slot receives the next one.
-        if let Some(ReceivedCap::Transferred(slot)) = cap {
+        // deleted, and its slot receives the next one. (The server already
+        // deleted one that came with a request that does not decode.)
+        if let Some(slot) = caps.transferred() {
             if kept {
                 server.set_receive_slot(slots.next());
             } else {
@@ -357,11 +358,11 @@ pub fn check_malformed_request(objs: &mut Objects) -> Result<(), Error> {
             let c: Client<Counter> = Client::new(bad);
             Ok([
                 // A label the protocol does not have.
-                c.call_raw(77, &[1, 2]),
+                c.call_raw(wire_label(77), &[1, 2]),
                 // Add with no operand.
-                c.call_raw(1, &[]),
+                c.call_raw(wire_label(1), &[]),
                 // Add with an operand that does not fit its u32 field.
-                c.call_raw(1, &[1 << 40]),
+                c.call_raw(wire_label(1), &[1 << 40]),
                 // Register without the capability it needs.
                 c.call(&Request::Register),
                 // And then a good request.

@@ -7,9 +7,18 @@
 //! an enum (each variant a label, fields are words, integers, bools or arrays
 //! of them) or a struct (one label).
 //!
-//! Label [`ERROR_LABEL`] is reserved for the framework's error replies: a
-//! server that cannot decode a request answers with [`ErrorReply`], which a
-//! client sees as a remote error rather than as a response.
+//! # Labels on the wire
+//!
+//! A message type's labels (`= N` in [`message!`]) are carried on the wire
+//! shifted by [`KERNEL_LABELS`]: the labels below it belong to the kernel,
+//! which answers a `Call` itself (label 0, or an seL4 error code such as 2
+//! `InvalidCapability` when the capability is not an endpoint, has no send
+//! right, or was deleted) and labels fault messages with the fault type.
+//! So a reply with a label below [`KERNEL_LABELS`] is the kernel's, never a
+//! server's ([`Reply::Kernel`]). The label at the top of the
+//! [`LABEL_BITS`]-bit space, [`ERROR_LABEL`], is the framework's error
+//! replies' ([`ErrorReply`]), which a client sees as a remote error rather
+//! than as a response. [`WireLabel::of`] classifies a label as received.
 //!
 //! ```
 //! sel4_ipc::message! {
@@ -38,25 +47,83 @@ pub mod __private {
 pub type Word = u64;
 
 /// Label bits every supported kernel carries in a message info word
-/// (seL4 5.x: 20, 12+ on 64-bit: 52). Labels above this width would be
-/// truncated by the older kernels.
+/// (seL4 5.x: 20, 12+ on 64-bit: 52). Wire labels are kept below
+/// `1 << LABEL_BITS`, so the older kernels never truncate one. (Checked
+/// against the configured kernel's message info layout where both crates
+/// are visible: `sel4-rootserver`'s `ipc` module.)
 pub const LABEL_BITS: u32 = 20;
 
-/// Label reserved for the framework's error replies ([`ErrorReply`]).
+/// Wire labels below this are the kernel's: 0 and the seL4 error codes on
+/// a reply the kernel gives to a `Call` itself, fault types on fault
+/// messages. Message labels travel as `KERNEL_LABELS + label`.
+pub const KERNEL_LABELS: u64 = 64;
+
+/// Wire label reserved for the framework's error replies ([`ErrorReply`]).
 pub const ERROR_LABEL: u64 = (1 << LABEL_BITS) - 1;
 
+/// Number of message labels: a message type's labels are `0..LABELS`.
+pub const LABELS: u64 = ERROR_LABEL - KERNEL_LABELS;
+
 /// Message words travelling in CPU registers on x86_64 (the kernel's
-/// fastpath serves messages up to this length).
+/// fastpath serves messages up to this length). Checked against
+/// `sel4_sys::REGISTER_MRS` in `sel4-rootserver`.
 pub const REGISTER_WORDS: usize = 4;
 
-/// Maximum message words of seL4 (seL4_MsgMaxLength).
+/// Maximum message words of seL4 (seL4_MsgMaxLength). Checked against
+/// `sel4_sys::MSG_MAX_LENGTH` in `sel4-rootserver`.
 pub const MAX_MESSAGE_WORDS: usize = 120;
+
+/// The wire label of message label `label` (below [`LABELS`]).
+#[inline(always)]
+pub const fn wire_label(label: u64) -> u64 {
+    KERNEL_LABELS + label
+}
+
+/// What a label as received on the wire is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireLabel {
+    /// Below [`KERNEL_LABELS`]: the kernel's own (a reply to a `Call` the
+    /// kernel answered itself: 0 or an seL4 error code; a fault type).
+    Kernel(u64),
+    /// A message with this (message type) label.
+    Message(u64),
+    /// [`ERROR_LABEL`]: a framework error reply.
+    Error,
+    /// Not a label the framework sends (beyond [`LABEL_BITS`] bits); the
+    /// wire label itself.
+    Reserved(u64),
+}
+
+impl WireLabel {
+    /// Classifies a label as received.
+    #[inline(always)]
+    pub const fn of(wire: u64) -> WireLabel {
+        if wire < KERNEL_LABELS {
+            WireLabel::Kernel(wire)
+        } else if wire - KERNEL_LABELS < LABELS {
+            WireLabel::Message(wire - KERNEL_LABELS)
+        } else if wire == ERROR_LABEL {
+            WireLabel::Error
+        } else {
+            WireLabel::Reserved(wire)
+        }
+    }
+}
+
+/// Most capabilities one message carries (seL4_MsgMaxExtraCaps on every
+/// supported kernel; checked in `sel4-rootserver`).
+pub const MAX_CAPS: usize = 3;
 
 /// Why a value could not be encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EncodeError {
     /// The output buffer has fewer words than the message needs.
     BufferTooSmall { needed: usize, available: usize },
+    /// More capabilities than a message carries ([`MAX_CAPS`]).
+    TooManyCaps { got: usize },
+    /// A wire label wider than [`LABEL_BITS`] bits (older kernels would
+    /// cut it).
+    LabelOutOfRange { wire: u64 },
 }
 
 /// Why words could not be decoded into a message.
@@ -84,6 +151,15 @@ impl core::fmt::Display for EncodeError {
         match self {
             EncodeError::BufferTooSmall { needed, available } => {
                 write!(f, "message needs {needed} words, buffer has {available}")
+            }
+            EncodeError::TooManyCaps { got } => {
+                write!(
+                    f,
+                    "{got} capabilities, a message carries at most {MAX_CAPS}"
+                )
+            }
+            EncodeError::LabelOutOfRange { wire } => {
+                write!(f, "wire label {wire:#x} is wider than {LABEL_BITS} bits")
             }
         }
     }
@@ -114,6 +190,8 @@ pub trait Message: Sized {
     /// Writes the message words into `out`; returns how many were written.
     fn encode(&self, out: &mut [Word]) -> Result<usize, EncodeError>;
     /// Reads a message with `label` and exactly the words `words`.
+    /// Labels are message labels (below [`LABELS`]; the transport takes
+    /// care of [`KERNEL_LABELS`]).
     fn decode(label: u64, words: &[Word]) -> Result<Self, DecodeError>;
 }
 
@@ -260,13 +338,13 @@ pub const fn const_max(values: &[usize]) -> usize {
     m
 }
 
-/// Compile-time check of a message type's labels: each below
-/// [`ERROR_LABEL`], no two alike, and every length within seL4's maximum.
+/// Compile-time check of a message type's labels: each below [`LABELS`],
+/// no two alike, and every length within seL4's maximum.
 #[doc(hidden)]
 pub const fn check_labels(labels: &[u64], max_words: usize) -> bool {
     let mut i = 0;
     while i < labels.len() {
-        if labels[i] >= ERROR_LABEL {
+        if labels[i] >= LABELS {
             return false;
         }
         let mut j = i + 1;
@@ -283,8 +361,8 @@ pub const fn check_labels(labels: &[u64], max_words: usize) -> bool {
 
 /// Declares a message type and implements [`Message`] for it.
 ///
-/// Enums: every variant has an explicit label (`= N`, below
-/// [`ERROR_LABEL`], all distinct: checked at compile time) and either no
+/// Enums: every variant has an explicit label (`= N`, below [`LABELS`],
+/// all distinct: checked at compile time) and either no
 /// fields or named fields of [`Field`] types. Structs: named fields and one
 /// label given as `= N` after the field list.
 ///
@@ -315,7 +393,7 @@ macro_rules! message {
 
         const _: () = assert!(
             $crate::check_labels(&[$($label),*], <$name as $crate::Message>::MAX_WORDS),
-            "message labels must be distinct, below ERROR_LABEL, and lengths within seL4's maximum"
+            "message labels must be distinct, below LABELS, and lengths within seL4's maximum"
         );
 
         impl $crate::Message for $name {
@@ -372,7 +450,7 @@ macro_rules! message {
 
         const _: () = assert!(
             $crate::check_labels(&[$label], <$name as $crate::Message>::MAX_WORDS),
-            "message label must be below ERROR_LABEL and length within seL4's maximum"
+            "message label must be below LABELS and length within seL4's maximum"
         );
 
         impl $crate::Message for $name {
@@ -434,6 +512,10 @@ macro_rules! protocol {
 pub enum ErrorReply {
     /// The request's label is unknown to the server's protocol.
     UnknownLabel(u64),
+    /// The request's wire label is not a message label at all (below
+    /// [`KERNEL_LABELS`], [`ERROR_LABEL`], or wider than [`LABEL_BITS`]):
+    /// the wire label.
+    ReservedLabel(u64),
     /// The request had the wrong number of words.
     WrongLength {
         label: u64,
@@ -471,6 +553,7 @@ impl ErrorReply {
             ErrorReply::InvalidValue { label, index, word } => [3, label, index as Word, word],
             ErrorReply::BadCapabilities { expected, got } => [4, expected as Word, got as Word, 0],
             ErrorReply::Refused(code) => [5, code, 0, 0],
+            ErrorReply::ReservedLabel(l) => [6, l, 0, 0],
         }
     }
 
@@ -496,6 +579,7 @@ impl ErrorReply {
                 got: words[2] as usize,
             },
             5 => ErrorReply::Refused(words[1]),
+            6 => ErrorReply::ReservedLabel(words[1]),
             _ => return None,
         })
     }
@@ -522,11 +606,19 @@ impl From<DecodeError> for ErrorReply {
     }
 }
 
-/// A response as a client sees it: the server's answer or its error reply.
+/// A response as a client sees it: the server's answer or its error reply,
+/// or the kernel's own answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reply<T> {
+    /// The server's response.
     Ok(T),
+    /// The server's error reply.
     Err(ErrorReply),
+    /// No server answered: the kernel did, with this label (below
+    /// [`KERNEL_LABELS`]: 0, or an seL4 error code whose detail words are
+    /// the message words). A call on a capability that is not an endpoint
+    /// the caller may send to gets this.
+    Kernel(u64),
 }
 
 /// Why a reply could not be understood.
@@ -536,19 +628,42 @@ pub enum ReplyError {
     Decode(DecodeError),
     /// An error reply (label [`ERROR_LABEL`]) with words that are not one.
     MalformedErrorReply,
+    /// The reply's wire label is reserved ([`WireLabel::Reserved`]).
+    ReservedLabel(u64),
+    /// The reply carried capabilities (`count` of them, as the kernel
+    /// reports); framework servers never send any. A capability the kernel
+    /// stored in the caller's receive slot was deleted.
+    CarriedCapabilities { count: usize },
 }
 
-/// Decodes a reply to a request: an [`ErrorReply`] when the label is
-/// [`ERROR_LABEL`], a `T` otherwise.
-pub fn decode_reply<T: Message>(label: u64, words: &[Word]) -> Result<Reply<T>, ReplyError> {
-    if label == ERROR_LABEL {
-        return ErrorReply::decode(words)
+/// Decodes a reply to a request from its wire label and words: a `T`, an
+/// [`ErrorReply`] (label [`ERROR_LABEL`]), or the kernel's answer.
+pub fn decode_reply<T: Message>(wire: u64, words: &[Word]) -> Result<Reply<T>, ReplyError> {
+    match WireLabel::of(wire) {
+        WireLabel::Message(label) => T::decode(label, words)
+            .map(Reply::Ok)
+            .map_err(ReplyError::Decode),
+        WireLabel::Error => ErrorReply::decode(words)
             .map(Reply::Err)
-            .ok_or(ReplyError::MalformedErrorReply);
+            .ok_or(ReplyError::MalformedErrorReply),
+        WireLabel::Kernel(label) => Ok(Reply::Kernel(label)),
+        WireLabel::Reserved(wire) => Err(ReplyError::ReservedLabel(wire)),
     }
-    T::decode(label, words)
-        .map(Reply::Ok)
-        .map_err(ReplyError::Decode)
+}
+
+/// Decodes a request from its wire label and words, or gives the error
+/// reply its sender gets.
+#[inline(always)]
+pub fn decode_request<T: Message>(wire: u64, words: &[Word]) -> Result<T, ErrorReply> {
+    // Decoding first (it is pure) and testing the range after lets the
+    // compiler drop the range test for a label the type knows.
+    let label = wire.wrapping_sub(KERNEL_LABELS);
+    match T::decode(label, words) {
+        Ok(m) if label < LABELS => Ok(m),
+        Ok(_) => Err(ErrorReply::ReservedLabel(wire)),
+        Err(_) if label >= LABELS => Err(ErrorReply::ReservedLabel(wire)),
+        Err(e) => Err(ErrorReply::from(e)),
+    }
 }
 
 #[cfg(test)]

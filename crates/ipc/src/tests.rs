@@ -1,3 +1,5 @@
+extern crate std;
+
 use super::*;
 
 message! {
@@ -166,6 +168,7 @@ fn error_replies_roundtrip_and_are_told_apart_from_responses() {
             got: 0,
         },
         ErrorReply::Refused(17),
+        ErrorReply::ReservedLabel(3),
     ];
     for e in errs {
         assert_eq!(
@@ -178,14 +181,14 @@ fn error_replies_roundtrip_and_are_told_apart_from_responses() {
         Err(ReplyError::MalformedErrorReply)
     );
     assert_eq!(
-        decode_reply::<Pong>(9, &[1, 0]),
+        decode_reply::<Pong>(wire_label(9), &[1, 0]),
         Ok(Reply::Ok(Pong {
             value: 1,
             last: false
         }))
     );
     assert_eq!(
-        decode_reply::<Pong>(9, &[1]),
+        decode_reply::<Pong>(wire_label(9), &[1]),
         Err(ReplyError::Decode(DecodeError::WrongLength {
             label: 9,
             expected: 2,
@@ -201,9 +204,129 @@ fn label_checks() {
     assert!(check_labels(&[1, 2, 3], 4));
     assert!(!check_labels(&[1, 2, 1], 4));
     assert!(!check_labels(&[ERROR_LABEL], 4));
+    assert!(!check_labels(&[LABELS], 4));
+    assert!(check_labels(&[LABELS - 1], 4));
     assert!(!check_labels(&[1], MAX_MESSAGE_WORDS + 1));
     fn proto<P: Protocol>() -> usize {
         P::Request::MAX_WORDS + P::Response::MAX_WORDS
     }
     assert_eq!(proto::<PingPong>(), 10);
+}
+
+/// The wire label space: the kernel's labels, the message labels, the two
+/// reserved ones at the top, and nothing that fits two classes.
+#[test]
+fn wire_labels_are_classified_without_overlap() {
+    assert_eq!(WireLabel::of(0), WireLabel::Kernel(0));
+    assert_eq!(WireLabel::of(2), WireLabel::Kernel(2));
+    assert_eq!(
+        WireLabel::of(KERNEL_LABELS - 1),
+        WireLabel::Kernel(KERNEL_LABELS - 1)
+    );
+    assert_eq!(WireLabel::of(KERNEL_LABELS), WireLabel::Message(0));
+    assert_eq!(WireLabel::of(wire_label(9)), WireLabel::Message(9));
+    assert_eq!(
+        WireLabel::of(wire_label(LABELS - 1)),
+        WireLabel::Message(LABELS - 1)
+    );
+    assert_eq!(wire_label(LABELS), ERROR_LABEL);
+    assert_eq!(WireLabel::of(ERROR_LABEL), WireLabel::Error);
+    assert_eq!(
+        WireLabel::of(1 << LABEL_BITS),
+        WireLabel::Reserved(1 << LABEL_BITS)
+    );
+    assert_eq!(WireLabel::of(u64::MAX), WireLabel::Reserved(u64::MAX));
+    // Every label a message type may use stays within LABEL_BITS.
+    assert!(wire_label(LABELS - 1) < (1 << LABEL_BITS));
+}
+
+/// A kernel's own answer to a call is never decoded as a response, even
+/// for a response type with a variant of the same number (issue 7, item 3:
+/// label 2 = InvalidCapability from a deleted endpoint capability).
+#[test]
+fn kernel_answers_are_not_responses() {
+    message! {
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        enum Resp { Zero = 0, Two = 2, One { v: u64 } = 1 }
+    }
+    assert_eq!(decode_reply::<Resp>(2, &[0]), Ok(Reply::Kernel(2)));
+    assert_eq!(decode_reply::<Resp>(0, &[]), Ok(Reply::Kernel(0)));
+    assert_eq!(decode_reply::<Resp>(1, &[5]), Ok(Reply::Kernel(1)));
+    assert_eq!(
+        decode_reply::<Resp>(wire_label(2), &[]),
+        Ok(Reply::Ok(Resp::Two))
+    );
+    assert_eq!(
+        decode_reply::<Resp>(wire_label(0), &[]),
+        Ok(Reply::Ok(Resp::Zero))
+    );
+    assert_eq!(
+        decode_reply::<Resp>(1 << 40, &[]),
+        Err(ReplyError::ReservedLabel(1 << 40))
+    );
+}
+
+#[test]
+fn requests_decode_from_wire_labels() {
+    assert_eq!(
+        decode_request::<Req>(wire_label(1), &[7]),
+        Ok(Req::Ping { value: 7 })
+    );
+    assert_eq!(
+        decode_request::<Req>(wire_label(77), &[]),
+        Err(ErrorReply::UnknownLabel(77))
+    );
+    assert_eq!(
+        decode_request::<Req>(wire_label(2), &[1]),
+        Err(ErrorReply::WrongLength {
+            label: 2,
+            expected: 2,
+            got: 1
+        })
+    );
+    // Raw labels (the kernel's space, reserved ones, wider than LABEL_BITS)
+    // are not messages, whatever the words.
+    for wire in [0, 1, 3, KERNEL_LABELS - 1, ERROR_LABEL, 1 << 20, u64::MAX] {
+        assert_eq!(
+            decode_request::<Req>(wire, &[7]),
+            Err(ErrorReply::ReservedLabel(wire)),
+            "wire label {wire:#x}"
+        );
+    }
+    // A hand-written Message that takes every label still gets only
+    // message labels.
+    struct Any(u64);
+    impl Message for Any {
+        const MAX_WORDS: usize = 0;
+        fn label(&self) -> u64 {
+            self.0
+        }
+        fn encode(&self, _: &mut [Word]) -> Result<usize, EncodeError> {
+            Ok(0)
+        }
+        fn decode(label: u64, _: &[Word]) -> Result<Self, DecodeError> {
+            Ok(Any(label))
+        }
+    }
+    assert!(matches!(
+        decode_request::<Any>(wire_label(5), &[]),
+        Ok(Any(5))
+    ));
+    assert!(matches!(
+        decode_request::<Any>(2, &[]),
+        Err(ErrorReply::ReservedLabel(2))
+    ));
+    assert!(matches!(
+        decode_request::<Any>(ERROR_LABEL, &[]),
+        Err(ErrorReply::ReservedLabel(ERROR_LABEL))
+    ));
+}
+
+#[test]
+fn too_many_caps_is_an_encode_error() {
+    let e = EncodeError::TooManyCaps { got: 4 };
+    assert_eq!(
+        std::format!("{e}"),
+        "4 capabilities, a message carries at most 3"
+    );
 }

@@ -91,6 +91,21 @@ pub fn format_secs(d: Duration) -> String {
     }
 }
 
+/// What the runner knows of the kernel of a boot (from the image folder's
+/// copy of the kernel stage's manifest); every field `None` when unknown.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KernelInfo {
+    /// The kernel's version.
+    pub version: Option<String>,
+    /// `KernelPrinting`: the kernel has a debug console (`seL4_DebugPutChar`).
+    pub printing: Option<bool>,
+    /// `KernelDebugBuild`.
+    pub debug_build: Option<bool>,
+    /// Why the configuration could not be read, when the image has a
+    /// manifest that did not load.
+    pub problem: Option<String>,
+}
+
 /// How QEMU ended (told to the analyser by the runner).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ending {
@@ -162,14 +177,18 @@ pub struct BootReport {
     pub ending: Ending,
     /// Why the boot failed; empty when it passed.
     pub problems: Vec<String>,
+    /// How the boot was judged when that is not the usual way (a kernel
+    /// without a debug console is judged by QEMU's exit status alone).
+    pub notes: Vec<String>,
     /// `tests[..shown]` were already shown by [`Analyser::feed`]; the rest
     /// (tests that never ended, the boot entry) came with `finish`.
     pub shown: usize,
 }
 
 impl BootReport {
-    /// The boot passed: `result pass` seen, no test failed, QEMU exited
-    /// with status 1, no kernel crash, no protocol error.
+    /// The boot passed: `result pass` seen (or, for a kernel without a
+    /// debug console, nothing expected), no test failed, QEMU exited with
+    /// status 1, no kernel crash, no protocol error.
     pub fn passed(&self) -> bool {
         self.problems.is_empty()
     }
@@ -222,6 +241,12 @@ pub struct Analyser {
     fault: FaultReport,
     fatal: bool,
     protocol_errors: Vec<String>,
+    /// A protocol line was seen (well-formed or not).
+    protocol_seen: bool,
+    kernel: KernelInfo,
+    /// The run selects tests with a filter: a boot without tests is then
+    /// no passed test of its own.
+    filtered: bool,
 }
 
 /// Splits `line` at the protocol marker: (text before it, protocol part).
@@ -265,7 +290,20 @@ impl Analyser {
             fault: FaultReport::default(),
             fatal: false,
             protocol_errors: Vec::new(),
+            protocol_seen: false,
+            kernel: KernelInfo::default(),
+            filtered: false,
         }
+    }
+
+    /// What is known of the boot's kernel (see [`KernelInfo`]).
+    pub fn set_kernel(&mut self, kernel: KernelInfo) {
+        self.kernel = kernel;
+    }
+
+    /// The run selects tests with a filter (see [`Analyser::finish`]).
+    pub fn set_filtered(&mut self, filtered: bool) {
+        self.filtered = filtered;
     }
 
     /// The kernel reported something the system does not survive (a panic,
@@ -374,6 +412,7 @@ impl Analyser {
     fn protocol_line(&mut self, text: &str, out: &mut Vec<Echo>) {
         // A protocol line ends a kernel fault report.
         self.close_fault();
+        self.protocol_seen = true;
         let line = match parse(text) {
             Some(Ok(line)) => line,
             Some(Err(e)) => {
@@ -539,11 +578,30 @@ impl Analyser {
         for e in &self.protocol_errors {
             problems.push(format!("protocol: {e}"));
         }
+        // A kernel without a debug console prints nothing (unless the root
+        // task drives a UART of its own): QEMU's exit status is all there
+        // is to judge by.
+        let mut notes = Vec::new();
+        let silent = !self.protocol_seen && self.kernel.printing == Some(false);
+        if silent {
+            notes.push(
+                "the kernel has no debug console (KernelPrinting off): judged by QEMU's exit \
+                 status alone"
+                    .to_string(),
+            );
+        }
         match &self.result {
+            None if silent => {}
             None => match &ending {
                 Ending::NotStarted(_) => {}
                 Ending::Exited(s) => {
-                    problems.push(format!("no result line (QEMU exited with status {s})"))
+                    let mut p = format!("no result line (QEMU exited with status {s})");
+                    if let Some(k) = &self.kernel.problem {
+                        p.push_str(&format!(
+                            "; the kernel's configuration could not be read ({k})"
+                        ));
+                    }
+                    problems.push(p)
                 }
                 _ => problems.push("no result line".to_string()),
             },
@@ -595,8 +653,16 @@ impl Analyser {
         // The boot as a test: when it reported none, or when it failed
         // and no test carries the failure.
         let image = self.image().to_string();
+        // With a filter, a boot that reported no test passed nothing: it
+        // is no test of its own unless it failed (the run reports that the
+        // filter matched nothing).
         let any_failed = self.tests.iter().any(|t| t.outcome == Outcome::Fail);
-        if self.tests.is_empty() || (!problems.is_empty() && !any_failed) {
+        let boot_entry = if self.tests.is_empty() {
+            !(self.filtered && problems.is_empty())
+        } else {
+            !problems.is_empty() && !any_failed
+        };
+        if boot_entry {
             let passed = problems.is_empty();
             self.tests.push(TestResult {
                 name: image.clone(),
@@ -623,6 +689,7 @@ impl Analyser {
             protocol_errors: self.protocol_errors,
             ending,
             problems,
+            notes,
             shown,
         }
     }

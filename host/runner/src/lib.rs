@@ -9,44 +9,99 @@ pub mod analyse;
 pub mod run;
 
 pub use analyse::{
-    analyse_log, format_micros, Analyser, BootReport, BootResult, Counts, Echo, Ending, TestKind,
-    TestResult,
+    analyse_log, format_micros, Analyser, BootReport, BootResult, Counts, Echo, Ending, KernelInfo,
+    TestKind, TestResult,
 };
-pub use run::{qemu_command, read_image_dir, run_boot, BootOptions, QemuCommand, Sinks, Target};
+pub use run::{
+    kernel_info, qemu_command, qemu_package, read_image_dir, run_boot, start_error, BootOptions,
+    LineSplitter, Piece, QemuCommand, Sinks, Target, MAX_LINE,
+};
 pub use sel4_test_protocol::Outcome;
 
+use clap::Parser;
+use serde_json::{json, Value};
 use std::ffi::OsString;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const USAGE: &str = "\
-usage: sel4-run [options] <image-dir>...
-       sel4-run [options] --boots <image-dir>...
-       sel4-run [options] -- <qemu-program> [qemu-args...]
+/// What `--help` says after the options.
+const AFTER_HELP: &str = "\
+An image folder holds `qemu-args` (one QEMU argument per line, the program \
+first; QEMU runs in the folder) and, from the CMake glue, `sel4-kernel.json` \
+(the kernel's configuration). Several image folders are reported as one suite.
 
-Runs seL4 boot images under QEMU, one after the other, reads the test
-protocol on the serial console and decides pass/fail. An image folder holds
-`qemu-args` (one QEMU argument per line, the program first; QEMU runs in the
-folder). Several image folders are reported as one suite.
+A boot passes when the root task sent `##sel4rs result pass`, no test failed \
+and QEMU exited with status 1 (isa-debug-exit 0). A kernel without a debug \
+console (KernelPrinting off) prints nothing: such a boot is judged by QEMU's \
+exit status alone. With --filter, a run in which no boot reported a test \
+fails (the filter matched nothing).
 
-options:
-  --timeout <secs>    time limit of each boot (default 60)
-  --log <file>        write a copy of QEMU's output to <file>
-  --quiet             don't show console lines that are not protocol lines
-  --filter <text>     run only tests whose name contains <text> (passed to the
-                      root task as -fw_cfg name=opt/sel4rs/filter,string=<text>)
-  --expect-fail       the images are meant to fail: succeed when each boot
-                      fails (without timing out)
-  --json <file>       write the results as JSON to <file>
-  --boots             the arguments that follow are image folders (default)
-  -h, --help          show this help
+exit status: 0 when every boot passed, 1 when not, 2 on a usage error, 130 \
+when interrupted.";
 
-exit status: 0 when every boot passed (`##sel4rs result pass`, no failed
-test, QEMU exit status 1 = isa-debug-exit 0), 1 when not, 2 on a usage
-error, 130 when interrupted.";
+/// The command line (see `sel4-run --help`).
+#[derive(Parser, Debug)]
+#[command(
+    name = "sel4-run",
+    about = "Runs seL4 boot images under QEMU, one after the other, reads the test protocol on \
+             the serial console and decides pass/fail.",
+    override_usage = "sel4-run [options] <image-dir>...\n       \
+                      sel4-run [options] -- <qemu-program> [qemu-args...]",
+    after_help = AFTER_HELP
+)]
+struct Args {
+    /// Time limit of each boot, in seconds
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_secs)]
+    timeout: Duration,
+    /// Write a copy of QEMU's output to FILE
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// Don't show console lines that are not protocol lines
+    #[arg(short, long)]
+    quiet: bool,
+    /// Run only tests whose name contains TEXT (comma-separated: any of
+    /// them), passed to the root task as -fw_cfg name=opt/sel4rs/filter
+    #[arg(long, value_name = "TEXT", value_parser = parse_filter)]
+    filter: Option<String>,
+    /// The images are meant to fail: succeed when each boot fails (without
+    /// timing out)
+    #[arg(long)]
+    expect_fail: bool,
+    /// Write the results as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// The arguments are image folders (the default)
+    #[arg(long)]
+    boots: bool,
+    /// Boot image folders
+    #[arg(value_name = "IMAGE_DIR")]
+    images: Vec<PathBuf>,
+    /// A QEMU command line instead of image folders
+    #[arg(last = true, value_name = "QEMU_COMMAND")]
+    command: Vec<OsString>,
+}
+
+fn parse_secs(v: &str) -> Result<Duration, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("not a positive number of seconds: {v}"))
+}
+
+fn parse_filter(v: &str) -> Result<String, String> {
+    if v.split(',').all(|p| p.trim().is_empty()) {
+        Err(
+            "empty: a filter selects the tests whose name contains it; leave --filter out to \
+             run every test"
+                .to_string(),
+        )
+    } else {
+        Ok(v.to_string())
+    }
+}
 
 /// The parsed command line.
 #[derive(Clone, Debug)]
@@ -64,80 +119,46 @@ pub struct Options {
 #[derive(Clone, Debug)]
 pub enum Cli {
     Run(Options),
-    Help,
+    /// Help text to print (exit status 0).
+    Help(String),
 }
 
-/// Parses the arguments (without the program name).
+/// Parses the arguments (without the program name); `Err` is a usage
+/// error's message.
 pub fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, String> {
-    let mut args = args.into_iter();
-    let mut o = Options {
-        targets: Vec::new(),
-        timeout: Duration::from_secs(60),
-        log: None,
-        quiet: false,
-        filter: None,
-        expect_fail: false,
-        json: None,
+    let argv = std::iter::once(OsString::from("sel4-run")).chain(args);
+    let a = match Args::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    Ok(Cli::Help(e.render().to_string()))
+                }
+                _ => Err(e.render().to_string()),
+            }
+        }
     };
-    let mut command: Option<Vec<OsString>> = None;
-    while let Some(arg) = args.next() {
-        let s = arg.to_string_lossy().into_owned();
-        if s == "--" {
-            let rest: Vec<OsString> = args.by_ref().collect();
-            if rest.is_empty() {
-                return Err("-- must be followed by a QEMU command".into());
-            }
-            command = Some(rest);
-            break;
-        }
-        if !s.starts_with('-') || s == "-" {
-            o.targets.push(Target::ImageDir(PathBuf::from(arg)));
-            continue;
-        }
-        let (name, inline) = match s.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(OsString::from(v))),
-            _ => (s.clone(), None),
-        };
-        let mut value = |what: &str| -> Result<OsString, String> {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{name} needs {what}"))
-        };
-        match name.as_str() {
-            "-h" | "--help" => return Ok(Cli::Help),
-            "--timeout" => {
-                let v = value("a number of seconds")?;
-                let v = v.to_string_lossy();
-                let secs: f64 = v
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s < 1e9)
-                    .ok_or_else(|| format!("--timeout: not a positive number of seconds: {v}"))?;
-                o.timeout = Duration::from_secs_f64(secs);
-            }
-            "--log" => o.log = Some(PathBuf::from(value("a file")?)),
-            "--json" => o.json = Some(PathBuf::from(value("a file")?)),
-            "--filter" => o.filter = Some(value("a text")?.to_string_lossy().into_owned()),
-            "--quiet" | "-q" => o.quiet = true,
-            "--expect-fail" => o.expect_fail = true,
-            "--boots" => {}
-            _ => return Err(format!("unknown option {s}")),
-        }
-        if inline.is_some() && matches!(name.as_str(), "--quiet" | "--expect-fail" | "--boots") {
-            return Err(format!("{name} takes no value"));
-        }
-    }
-    if let Some(c) = command {
-        if !o.targets.is_empty() {
+    let _ = a.boots;
+    let mut targets: Vec<Target> = a.images.into_iter().map(Target::ImageDir).collect();
+    if !a.command.is_empty() {
+        if !targets.is_empty() {
             return Err("give either image folders or a command after --, not both".into());
         }
-        o.targets.push(Target::Command(c));
+        targets.push(Target::Command(a.command));
     }
-    if o.targets.is_empty() {
+    if targets.is_empty() {
         return Err("no boot image folder (or -- <qemu command>) given".into());
     }
-    Ok(Cli::Run(o))
+    Ok(Cli::Run(Options {
+        targets,
+        timeout: a.timeout,
+        log: a.log,
+        quiet: a.quiet,
+        filter: a.filter,
+        expect_fail: a.expect_fail,
+        json: a.json,
+    }))
 }
 
 /// The result of a whole run (one or several boots).
@@ -145,14 +166,41 @@ pub fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, Stri
 pub struct RunReport {
     pub boots: Vec<BootReport>,
     pub expect_fail: bool,
+    /// Failures of the run as a whole (each counts as one failed test):
+    /// a filter that matched no test.
+    pub problems: Vec<String>,
 }
 
 impl RunReport {
+    /// The report of `boots`; `filter` is the run's test filter.
+    pub fn new(boots: Vec<BootReport>, expect_fail: bool, filter: Option<&str>) -> RunReport {
+        let mut problems = Vec::new();
+        if let Some(f) = filter {
+            let reported = boots
+                .iter()
+                .flat_map(|b| &b.tests)
+                .any(|t| t.kind != TestKind::Boot);
+            let started = !boots.is_empty()
+                && boots
+                    .iter()
+                    .all(|b| !matches!(b.ending, Ending::NotStarted(_) | Ending::Interrupted));
+            if !reported && started {
+                problems.push(format!("--filter {f:?} matches no test"));
+            }
+        }
+        RunReport {
+            boots,
+            expect_fail,
+            problems,
+        }
+    }
+
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
         for b in &self.boots {
             c.add(b.counts());
         }
+        c.failed += self.problems.len();
         c
     }
 
@@ -170,7 +218,9 @@ impl RunReport {
     }
 
     pub fn success(&self) -> bool {
-        !self.boots.is_empty() && self.boots.iter().all(|b| self.boot_ok(b))
+        !self.boots.is_empty()
+            && self.problems.is_empty()
+            && self.boots.iter().all(|b| self.boot_ok(b))
     }
 
     pub fn interrupted(&self) -> bool {
@@ -191,143 +241,86 @@ impl RunReport {
     /// The results as JSON.
     pub fn to_json(&self) -> String {
         let c = self.counts();
-        let mut s = String::new();
-        let _ = write!(
-            s,
-            "{{\"success\":{},\"expect_fail\":{},\"passed\":{},\"failed\":{},\"skipped\":{},\"boots\":[",
-            self.success(),
-            self.expect_fail,
-            c.passed,
-            c.failed,
-            c.skipped
-        );
-        for (i, b) in self.boots.iter().enumerate() {
-            if i > 0 {
-                s.push(',');
-            }
-            boot_json(&mut s, b, self.boot_ok(b));
-        }
-        s.push_str("]}\n");
+        let v = json!({
+            "success": self.success(),
+            "expect_fail": self.expect_fail,
+            "passed": c.passed,
+            "failed": c.failed,
+            "skipped": c.skipped,
+            "problems": self.problems,
+            "boots": self.boots.iter().map(|b| boot_json(b, self.boot_ok(b))).collect::<Vec<_>>(),
+        });
+        let mut s = v.to_string();
+        s.push('\n');
         s
     }
 }
 
-/// Appends `v` as a JSON string.
-pub fn json_str(out: &mut String, v: &str) {
-    out.push('"');
-    for ch in v.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-fn json_opt_str(out: &mut String, v: Option<&str>) {
-    match v {
-        Some(v) => json_str(out, v),
-        None => out.push_str("null"),
-    }
-}
-
-fn json_str_list(out: &mut String, v: &[String]) {
-    out.push('[');
-    for (i, x) in v.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        json_str(out, x);
-    }
-    out.push(']');
-}
-
-fn boot_json(s: &mut String, b: &BootReport, ok: bool) {
-    s.push_str("{\"image\":");
-    json_str(s, &b.image);
-    s.push_str(",\"kernel\":");
-    json_opt_str(s, b.kernel.as_deref());
-    s.push_str(",\"arch\":");
-    json_opt_str(s, b.arch.as_deref());
-    s.push_str(",\"config\":");
-    json_opt_str(s, b.config.as_deref());
-    let _ = write!(s, ",\"passed\":{},\"ok\":{ok}", b.passed());
-    s.push_str(",\"result\":");
-    match &b.result {
-        None => s.push_str("null"),
-        Some(BootResult::Pass) => s.push_str("\"pass\""),
-        Some(BootResult::Fail(_)) => s.push_str("\"fail\""),
-    }
+fn boot_json(b: &BootReport, ok: bool) -> Value {
+    let ending = match &b.ending {
+        Ending::Exited(c) => json!({"kind": "exited", "status": c}),
+        Ending::Signalled(sig) => json!({"kind": "signalled", "signal": sig}),
+        Ending::TimedOut(d) => json!({"kind": "timeout", "secs": d.as_secs_f64()}),
+        Ending::KilledAfterCrash => json!({"kind": "killed_after_crash"}),
+        Ending::Interrupted => json!({"kind": "interrupted"}),
+        Ending::NotStarted(e) => json!({"kind": "not_started", "error": e}),
+    };
+    let tests: Vec<Value> = b
+        .tests
+        .iter()
+        .map(|t| {
+            json!({
+                "name": t.name,
+                "outcome": t.outcome.to_string(),
+                "micros": t.micros,
+                "kind": match t.kind {
+                    TestKind::Reported => "test",
+                    TestKind::Unfinished => "unfinished",
+                    TestKind::Boot => "boot",
+                },
+                "reason": t.reason,
+            })
+        })
+        .collect();
+    let mut v = json!({
+        "image": b.image,
+        "kernel": b.kernel,
+        "arch": b.arch,
+        "config": b.config,
+        "passed": b.passed(),
+        "ok": ok,
+        "result": match &b.result {
+            None => Value::Null,
+            Some(BootResult::Pass) => json!("pass"),
+            Some(BootResult::Fail(_)) => json!("fail"),
+        },
+        "ending": ending,
+        "problems": b.problems,
+        "notes": b.notes,
+        "crashes": b.crashes,
+        "tests": tests,
+    });
     if let Some(BootResult::Fail(r)) = &b.result {
-        s.push_str(",\"result_reason\":");
-        json_str(s, r);
+        v["result_reason"] = json!(r);
     }
-    s.push_str(",\"ending\":");
-    match &b.ending {
-        Ending::Exited(c) => {
-            let _ = write!(s, "{{\"kind\":\"exited\",\"status\":{c}}}");
-        }
-        Ending::Signalled(sig) => {
-            let _ = write!(s, "{{\"kind\":\"signalled\",\"signal\":{sig}}}");
-        }
-        Ending::TimedOut(d) => {
-            let _ = write!(s, "{{\"kind\":\"timeout\",\"secs\":{}}}", d.as_secs_f64());
-        }
-        Ending::KilledAfterCrash => s.push_str("{\"kind\":\"killed_after_crash\"}"),
-        Ending::Interrupted => s.push_str("{\"kind\":\"interrupted\"}"),
-        Ending::NotStarted(e) => {
-            s.push_str("{\"kind\":\"not_started\",\"error\":");
-            json_str(s, e);
-            s.push('}');
-        }
-    }
-    s.push_str(",\"problems\":");
-    json_str_list(s, &b.problems);
-    s.push_str(",\"crashes\":");
-    json_str_list(s, &b.crashes);
-    s.push_str(",\"tests\":[");
-    for (i, t) in b.tests.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str("{\"name\":");
-        json_str(s, &t.name);
-        let _ = write!(s, ",\"outcome\":\"{}\",\"micros\":", t.outcome);
-        match t.micros {
-            Some(us) => {
-                let _ = write!(s, "{us}");
-            }
-            None => s.push_str("null"),
-        }
-        let kind = match t.kind {
-            TestKind::Reported => "test",
-            TestKind::Unfinished => "unfinished",
-            TestKind::Boot => "boot",
-        };
-        let _ = write!(s, ",\"kind\":\"{kind}\",\"reason\":");
-        json_str(s, &t.reason);
-        s.push('}');
-    }
-    s.push_str("]}");
+    v
 }
 
 /// The line printed after each boot: `== hello: passed`,
-/// `== hello: FAILED: reason; reason`.
+/// `== hello: FAILED: reason; reason`, with how it was judged when that
+/// is not the usual way.
 pub fn verdict_line(b: &BootReport, expect_fail: bool) -> String {
     let why = b.problems.join("; ");
-    match (b.passed(), expect_fail) {
+    let mut s = match (b.passed(), expect_fail) {
         (true, false) => format!("== {}: passed", b.image),
         (true, true) => format!("== {}: passed, but it was expected to fail", b.image),
         (false, false) => format!("== {}: FAILED: {why}", b.image),
         (false, true) => format!("== {}: failed as expected: {why}", b.image),
+    };
+    if !b.notes.is_empty() {
+        s.push_str(&format!(" ({})", b.notes.join("; ")));
     }
+    s
 }
 
 /// Runs every boot of `o` one after the other, printing to `out`; writes
@@ -345,10 +338,7 @@ pub fn run_all(o: &Options, out: &mut dyn Write) -> io::Result<RunReport> {
         filter: o.filter.clone(),
         ..BootOptions::default()
     };
-    let mut report = RunReport {
-        boots: Vec::new(),
-        expect_fail: o.expect_fail,
-    };
+    let mut boots = Vec::new();
     for t in &o.targets {
         if run::interrupted() {
             break;
@@ -366,7 +356,9 @@ pub fn run_all(o: &Options, out: &mut dyn Write) -> io::Result<RunReport> {
                     Target::ImageDir(d) => d.display().to_string(),
                     Target::Command(c) => c[0].to_string_lossy().into_owned(),
                 };
-                Analyser::new(&name).finish(Ending::NotStarted(e.to_string()))
+                let mut a = Analyser::new(&name);
+                a.set_filtered(o.filter.is_some());
+                a.finish(Ending::NotStarted(e.to_string()))
             }
         };
         // Unfinished tests and the boot entry were not shown yet.
@@ -374,10 +366,14 @@ pub fn run_all(o: &Options, out: &mut dyn Write) -> io::Result<RunReport> {
             writeln!(out, "{}", t.display_line())?;
         }
         writeln!(out, "{}", verdict_line(&b, o.expect_fail))?;
-        report.boots.push(b);
+        boots.push(b);
     }
     if let Some(l) = log.as_mut() {
         l.flush()?;
+    }
+    let report = RunReport::new(boots, o.expect_fail, o.filter.as_deref());
+    for p in &report.problems {
+        writeln!(out, "== FAILED: {p}")?;
     }
     writeln!(out, "{}", report.counts())?;
     if o.expect_fail && report.success() {
@@ -396,12 +392,17 @@ pub fn run_all(o: &Options, out: &mut dyn Write) -> io::Result<RunReport> {
 pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     let o = match parse_args(args) {
         Ok(Cli::Run(o)) => o,
-        Ok(Cli::Help) => {
-            println!("{USAGE}");
+        Ok(Cli::Help(h)) => {
+            print!("{h}");
             return 0;
         }
         Err(e) => {
-            eprintln!("sel4-run: {e}\n\n{USAGE}");
+            let e = e.trim_end();
+            if e.starts_with("error:") {
+                eprintln!("sel4-run: {e}");
+            } else {
+                eprintln!("sel4-run: error: {e}\n\nFor more information, try '--help'.");
+            }
             return 2;
         }
     };
@@ -493,7 +494,7 @@ mod tests {
             )]
         );
 
-        assert!(matches!(args(&["-h"]), Ok(Cli::Help)));
+        assert!(matches!(args(&["-h"]), Ok(Cli::Help(_))));
         for bad in [
             &[][..],
             &["--timeout", "0", "a"],
@@ -505,16 +506,57 @@ mod tests {
             &["--quiet=yes", "a"],
             &["a", "--", "qemu"],
             &["--"],
+            &["--filter", "", "a"],
+            &["--filter=", "a"],
+            &["--filter", " , ", "a"],
         ] {
             assert!(args(bad).is_err(), "{bad:?}");
         }
+        let e = args(&["--filter", "", "a"]).unwrap_err();
+        assert!(e.contains("--filter") && e.contains("empty"), "{e}");
     }
 
     #[test]
-    fn json_strings() {
-        let mut s = String::new();
-        json_str(&mut s, "a\"b\\c\nd\u{1}é");
-        assert_eq!(s, "\"a\\\"b\\\\c\\nd\\u0001é\"");
+    fn json_is_json() {
+        let text = "##sel4rs test-start a::b\n##sel4rs test-end a::b fail 3 why \"\\ \u{1}é\n##sel4rs result fail x";
+        let b = analyse_log("img", text, Ending::Exited(3));
+        let j = RunReport::new(vec![b], false, None).to_json();
+        let v: Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(v["success"], false);
+        assert_eq!(v["boots"][0]["tests"][0]["name"], "a::b");
+        assert_eq!(v["boots"][0]["tests"][0]["reason"], "why \"\\ \u{1}é");
+        assert_eq!(v["boots"][0]["result_reason"], "x");
+        assert_eq!(v["boots"][0]["ending"]["status"], 3);
+    }
+
+    #[test]
+    fn a_filter_that_matches_nothing_fails_the_run() {
+        let hello = analyse_log("hello", "##sel4rs result pass", Ending::Exited(1));
+        // Without a filter a boot without tests is one passed test.
+        let r = RunReport::new(vec![hello.clone()], false, None);
+        assert_eq!((r.counts().passed, r.exit_code()), (1, 0));
+        // With one, nothing passed: the run fails.
+        let mut a = Analyser::new("hello");
+        a.set_filtered(true);
+        a.feed("##sel4rs result pass");
+        let filtered = a.finish(Ending::Exited(1));
+        assert!(filtered.tests.is_empty(), "{:?}", filtered.tests);
+        let r = RunReport::new(vec![filtered.clone(), filtered], false, Some("nothing"));
+        assert_eq!(r.problems, ["--filter \"nothing\" matches no test"]);
+        assert_eq!(r.exit_code(), 1);
+        assert_eq!(r.counts().to_string(), "0 passed, 1 failed");
+        // One boot of a split suite with the match is enough.
+        let with = analyse_log(
+            "s1",
+            "##sel4rs test-end x::y pass 1\n##sel4rs result pass",
+            Ending::Exited(1),
+        );
+        let mut a = Analyser::new("s2");
+        a.set_filtered(true);
+        a.feed("##sel4rs result pass");
+        let r = RunReport::new(vec![with, a.finish(Ending::Exited(1))], false, Some("x::"));
+        assert!(r.problems.is_empty());
+        assert_eq!(r.exit_code(), 0);
     }
 
     #[test]
@@ -522,7 +564,7 @@ mod tests {
         let pass = analyse_log("a", "##sel4rs result pass", Ending::Exited(1));
         let fail = analyse_log("b", "##sel4rs result fail x", Ending::Exited(3));
         let hung = analyse_log("c", "", Ending::TimedOut(Duration::from_secs(1)));
-        let r = |boots: Vec<BootReport>, expect_fail| RunReport { boots, expect_fail };
+        let r = |boots: Vec<BootReport>, expect_fail| RunReport::new(boots, expect_fail, None);
         assert_eq!(r(vec![pass.clone()], false).exit_code(), 0);
         assert_eq!(r(vec![pass.clone(), fail.clone()], false).exit_code(), 1);
         assert_eq!(r(vec![fail.clone()], true).exit_code(), 0);
@@ -532,10 +574,8 @@ mod tests {
         assert_eq!(r(vec![], false).exit_code(), 1);
         let int = analyse_log("d", "", Ending::Interrupted);
         assert_eq!(r(vec![pass, int], false).exit_code(), 130);
-        let json = r(vec![fail], false).to_json();
-        assert!(
-            json.contains("\"result\":\"fail\",\"result_reason\":\"x\""),
-            "{json}"
-        );
+        let json: Value = serde_json::from_str(&r(vec![fail], false).to_json()).unwrap();
+        assert_eq!(json["boots"][0]["result"], "fail");
+        assert_eq!(json["boots"][0]["result_reason"], "x");
     }
 }

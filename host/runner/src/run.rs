@@ -1,10 +1,12 @@
-//! Running one boot: QEMU in its own process group, output read line by
-//! line, a timeout, Ctrl-C handling.
+//! Running one boot: QEMU in its own process group (with a watchdog in it
+//! that kills the group when the runner dies), output read line by line
+//! with a bound on a line's length, a timeout, Ctrl-C handling.
 
-use crate::analyse::{format_secs, Analyser, BootReport, Echo, Ending};
+use crate::analyse::{format_secs, Analyser, BootReport, Echo, Ending, KernelInfo};
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,8 +25,22 @@ pub const QEMU_BINARY_FILE: &str = "qemu-binary";
 /// `qemu-binary`.
 pub const DEFAULT_QEMU: &str = "qemu-system-x86_64";
 
+/// A copy of the kernel stage's manifest in a boot image folder: the
+/// runner reads the kernel's configuration through it (a kernel without a
+/// debug console is judged by QEMU's exit status alone).
+pub const KERNEL_MANIFEST_FILE: &str = "sel4-kernel.json";
+
 /// The fw_cfg file through which the root task reads the test filter.
 pub const FILTER_FW_CFG: &str = "opt/sel4rs/filter";
+
+/// The longest line the runner keeps (newline included): the rest of a
+/// longer line is dropped (and counted), so output without newlines cannot
+/// fill the runner's memory.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Lines in flight between a reader thread and the runner (with
+/// [`MAX_LINE`], a bound on the memory they take).
+const CHANNEL_LINES: usize = 256;
 
 /// How long the runner waits, after a fatal kernel message, for the rest
 /// of the kernel's report before it kills QEMU.
@@ -54,6 +70,9 @@ pub struct QemuCommand {
     pub cwd: Option<PathBuf>,
     /// The boot's name when it sends no `boot` line.
     pub default_name: String,
+    /// The kernel's configuration, from the image folder's
+    /// [`KERNEL_MANIFEST_FILE`] (unknown for a command line).
+    pub kernel: KernelInfo,
 }
 
 /// Options of one boot.
@@ -127,12 +146,46 @@ pub fn read_image_dir(dir: &Path) -> io::Result<QemuCommand> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "boot".to_string());
+    let kernel = kernel_info(&abs_dir);
     Ok(QemuCommand {
         program,
         args: lines.map(OsString::from).collect(),
         cwd: Some(abs_dir),
         default_name,
+        kernel,
     })
+}
+
+/// What the image folder's [`KERNEL_MANIFEST_FILE`] says about the kernel
+/// (through the stage's configuration files it names).
+pub fn kernel_info(dir: &Path) -> KernelInfo {
+    let file = dir.join(KERNEL_MANIFEST_FILE);
+    let text = match fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return KernelInfo::default(),
+        Err(e) => {
+            return KernelInfo {
+                problem: Some(format!("{}: {e}", file.display())),
+                ..KernelInfo::default()
+            }
+        }
+    };
+    let stage = kernel_config::Stage::from_json(dir, &text).and_then(|s| {
+        let c = s.config()?;
+        Ok((s, c))
+    });
+    match stage {
+        Ok((s, c)) => KernelInfo {
+            version: Some(s.version),
+            printing: Some(c.is_enabled("CONFIG_PRINTING")),
+            debug_build: Some(c.is_enabled("CONFIG_DEBUG_BUILD")),
+            problem: None,
+        },
+        Err(e) => KernelInfo {
+            problem: Some(format!("{}: {e}", file.display())),
+            ..KernelInfo::default()
+        },
+    }
 }
 
 /// Builds the QEMU command of a target.
@@ -148,6 +201,7 @@ pub fn qemu_command(target: &Target) -> io::Result<QemuCommand> {
                 args: args.to_vec(),
                 cwd: None,
                 default_name: command_name(argv),
+                kernel: KernelInfo::default(),
             })
         }
     }
@@ -188,34 +242,47 @@ pub fn filter_args(filter: &str) -> [OsString; 2] {
     ]
 }
 
-// ---- signals and process groups (libc is linked by std anyway) ----
-
-extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-    fn signal(signum: i32, handler: usize) -> usize;
-    #[cfg(target_os = "linux")]
-    fn prctl(option: i32, ...) -> i32;
+/// The Debian package that has `program` (by its file name), for the
+/// message when it is missing.
+pub fn qemu_package(program: &str) -> Option<&'static str> {
+    let name = Path::new(program).file_name()?.to_str()?;
+    Some(match name {
+        "qemu-system-x86_64" | "qemu-system-i386" => "qemu-system-x86",
+        "qemu-system-aarch64" | "qemu-system-arm" => "qemu-system-arm",
+        "qemu-system-riscv64" | "qemu-system-riscv32" => "qemu-system-misc",
+        _ => return None,
+    })
 }
 
-const SIGHUP: i32 = 1;
-const SIGINT: i32 = 2;
-const SIGKILL: i32 = 9;
-const SIGTERM: i32 = 15;
-#[cfg(target_os = "linux")]
-const PR_SET_PDEATHSIG: i32 = 1;
+/// Why `program` could not be started, for the report: a missing program
+/// is named with the package to install.
+pub fn start_error(program: &str, e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::NotFound {
+        match qemu_package(program) {
+            Some(pkg) => format!(
+                "{program} not found: install QEMU (Debian package {pkg}) or put {program} on PATH"
+            ),
+            None => format!("{program} not found ({e})"),
+        }
+    } else {
+        format!("{program}: {e}")
+    }
+}
+
+// ---- signals and process groups ----
 
 /// The process group of the QEMU that runs now (0: none).
 static CURRENT_GROUP: AtomicI32 = AtomicI32::new(0);
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static HANDLERS: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(_sig: i32) {
+extern "C" fn on_signal(_sig: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
     let g = CURRENT_GROUP.load(Ordering::SeqCst);
     if g > 0 {
         // SAFETY: kill(2) is async-signal-safe and takes plain integers; a
         // group that no longer exists only makes it fail with ESRCH.
-        unsafe { kill(-g, SIGKILL) };
+        unsafe { libc::kill(-g, libc::SIGKILL) };
     }
 }
 
@@ -226,14 +293,12 @@ pub fn install_signal_handlers() {
     if HANDLERS.swap(true, Ordering::SeqCst) {
         return;
     }
-    let h = on_signal as extern "C" fn(i32) as usize;
-    // SAFETY: signal(2) with a valid signal number and the address of an
-    // `extern "C" fn(i32)` that only touches atomics and calls kill(2),
-    // both async-signal-safe.
-    unsafe {
-        signal(SIGINT, h);
-        signal(SIGTERM, h);
-        signal(SIGHUP, h);
+    let h = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: signal(2) with a valid signal number and the address of
+        // an `extern "C" fn(c_int)` that only touches atomics and calls
+        // kill(2), both async-signal-safe.
+        unsafe { libc::signal(sig, h) };
     }
 }
 
@@ -247,40 +312,173 @@ fn kill_group(pgid: i32) {
     if pgid > 0 {
         // SAFETY: kill(2) takes plain integers; `pgid` is the process group
         // of a QEMU this runner started (a vanished group gives ESRCH).
-        unsafe { kill(-pgid, SIGKILL) };
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    }
+}
+
+/// The shell command of the watchdog: it waits until its standard input
+/// (a pipe whose only writer is the runner) ends, which happens when the
+/// runner exits or dies in any way (SIGKILL included), then kills its own
+/// process group, QEMU's.
+const WATCHDOG: &str = "read _ ; kill -s KILL 0";
+
+/// A process in QEMU's group that kills the group when the runner dies.
+/// PR_SET_PDEATHSIG (set on QEMU too) reaches only the runner's direct
+/// child; this reaches QEMU's own children as well.
+struct Watchdog {
+    child: Child,
+    /// The pipe's write end: dropping it (or the runner's death) wakes the
+    /// watchdog.
+    _pipe: OwnedFd,
+}
+
+impl Watchdog {
+    fn start(pgid: i32) -> io::Result<Watchdog> {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: pipe2(2) writes two descriptors into the array it is
+        // given; O_CLOEXEC keeps them out of every later child (QEMUs of
+        // later boots must not hold this pipe open).
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors were just created and are owned here.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let child = Command::new("sh")
+            .args(["-c", WATCHDOG])
+            .stdin(Stdio::from(read))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(pgid)
+            .spawn()?;
+        Ok(Watchdog {
+            child,
+            _pipe: write,
+        })
+    }
+
+    /// Reaps the watchdog after the group was killed.
+    fn reap(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One piece of a reader's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// A whole line, newline included (the last one may lack it).
+    Line(Vec<u8>),
+    /// The first [`MAX_LINE`] bytes of a longer line.
+    Cut(Vec<u8>),
+    /// The end of a cut line: how many bytes of it were dropped.
+    CutEnd(u64),
+}
+
+/// Splits a byte stream into lines in linear time (each byte is looked at
+/// once), keeping at most `max` bytes of any line.
+#[derive(Debug)]
+pub struct LineSplitter {
+    max: usize,
+    buf: Vec<u8>,
+    /// Dropping the rest of a cut line: bytes dropped so far.
+    skipping: Option<u64>,
+}
+
+impl LineSplitter {
+    /// A splitter that keeps at most `max` (>= 1) bytes of a line.
+    pub fn new(max: usize) -> LineSplitter {
+        LineSplitter {
+            max: max.max(1),
+            buf: Vec::new(),
+            skipping: None,
+        }
+    }
+
+    /// Bytes held for the current line.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Feeds `data`; `out` gets each finished piece and returns false to
+    /// stop early (the rest of `data` is then ignored).
+    pub fn push(&mut self, mut data: &[u8], out: &mut dyn FnMut(Piece) -> bool) -> bool {
+        while !data.is_empty() {
+            if let Some(dropped) = self.skipping {
+                match data.iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        self.skipping = None;
+                        data = &data[i + 1..];
+                        if !out(Piece::CutEnd(dropped + i as u64)) {
+                            return false;
+                        }
+                    }
+                    None => {
+                        self.skipping = Some(dropped + data.len() as u64);
+                        return true;
+                    }
+                }
+                continue;
+            }
+            let room = self.max - self.buf.len();
+            let look = &data[..data.len().min(room)];
+            match look.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    self.buf.extend_from_slice(&data[..=i]);
+                    data = &data[i + 1..];
+                    if !out(Piece::Line(std::mem::take(&mut self.buf))) {
+                        return false;
+                    }
+                }
+                None => {
+                    self.buf.extend_from_slice(look);
+                    data = &data[look.len()..];
+                    if self.buf.len() == self.max {
+                        self.skipping = Some(0);
+                        if !out(Piece::Cut(std::mem::take(&mut self.buf))) {
+                            return false;
+                        }
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// The end of the stream: the last partial line, or the end of a cut
+    /// one.
+    pub fn finish(self, out: &mut dyn FnMut(Piece) -> bool) {
+        if let Some(dropped) = self.skipping {
+            out(Piece::CutEnd(dropped));
+        } else if !self.buf.is_empty() {
+            out(Piece::Line(self.buf));
+        }
     }
 }
 
 enum Msg {
-    Line(Vec<u8>),
+    Piece(Piece),
     Eof,
 }
 
-/// Reads `r` and sends complete lines (and the last partial one at EOF).
-fn reader<R: Read + Send + 'static>(mut r: R, tx: mpsc::Sender<Msg>) {
+/// Reads `r` and sends its lines ([`LineSplitter`] with [`MAX_LINE`]).
+fn reader<R: Read + Send + 'static>(mut r: R, tx: mpsc::SyncSender<Msg>) {
     thread::spawn(move || {
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
+        let mut split = LineSplitter::new(MAX_LINE);
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut send = |p: Piece| tx.send(Msg::Piece(p)).is_ok();
         loop {
             match r.read(&mut chunk) {
                 Ok(0) => break,
                 Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
-                    while let Some(i) = buf.iter().position(|&b| b == b'\n') {
-                        let rest = buf.split_off(i + 1);
-                        let line = std::mem::replace(&mut buf, rest);
-                        if tx.send(Msg::Line(line)).is_err() {
-                            return;
-                        }
+                    if !split.push(&chunk[..n], &mut send) {
+                        return;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             }
         }
-        if !buf.is_empty() {
-            let _ = tx.send(Msg::Line(buf));
-        }
+        split.finish(&mut send);
         let _ = tx.send(Msg::Eof);
     });
 }
@@ -305,13 +503,13 @@ fn spawn(cmd: &QemuCommand, opts: &BootOptions) -> io::Result<Child> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    #[cfg(target_os = "linux")]
     // SAFETY: the pre-exec closure runs in the forked child before exec and
     // only calls prctl(2), which is async-signal-safe and allocates nothing.
     unsafe {
-        // QEMU dies with the runner, even when the runner is SIGKILLed.
+        // QEMU dies with the runner, even when the runner is SIGKILLed (its
+        // own children are the watchdog's: see `Watchdog`).
         c.pre_exec(|| {
-            prctl(PR_SET_PDEATHSIG, SIGKILL as std::ffi::c_ulong);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
             Ok(())
         });
     }
@@ -335,14 +533,16 @@ fn show(sinks: &mut Sinks<'_>, opts: &BootOptions, echo: Echo) {
 /// verdict (see [`crate::verdict_line`]).
 pub fn run_boot(cmd: &QemuCommand, opts: &BootOptions, sinks: &mut Sinks<'_>) -> BootReport {
     let mut analyser = Analyser::new(&cmd.default_name);
+    analyser.set_kernel(cmd.kernel.clone());
+    analyser.set_filtered(opts.filter.is_some());
     if interrupted() {
         return analyser.finish(Ending::Interrupted);
     }
     let mut child = match spawn(cmd, opts) {
         Ok(c) => c,
         Err(e) => {
-            let msg = format!("{}: {e}", cmd.program.to_string_lossy());
-            let _ = writeln!(sinks.out, "sel4-run: could not start {msg}");
+            let msg = start_error(&cmd.program.to_string_lossy(), &e);
+            let _ = writeln!(sinks.out, "sel4-run: could not start QEMU: {msg}");
             return analyser.finish(Ending::NotStarted(msg));
         }
     };
@@ -352,8 +552,10 @@ pub fn run_boot(cmd: &QemuCommand, opts: &BootOptions, sinks: &mut Sinks<'_>) ->
     if interrupted() {
         kill_group(pgid);
     }
+    // Fails only when QEMU's group is already gone (QEMU exited at once).
+    let watchdog = Watchdog::start(pgid).ok();
 
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::sync_channel(CHANNEL_LINES);
     reader(child.stdout.take().unwrap(), tx.clone());
     reader(child.stderr.take().unwrap(), tx);
 
@@ -396,7 +598,7 @@ pub fn run_boot(cmd: &QemuCommand, opts: &BootOptions, sinks: &mut Sinks<'_>) ->
         }
 
         match rx.recv_timeout(POLL) {
-            Ok(Msg::Line(bytes)) => {
+            Ok(Msg::Piece(Piece::Line(bytes) | Piece::Cut(bytes))) => {
                 if let Some(log) = sinks.log.as_mut() {
                     let _ = log.write_all(&bytes);
                     if !bytes.ends_with(b"\n") {
@@ -410,6 +612,16 @@ pub fn run_boot(cmd: &QemuCommand, opts: &BootOptions, sinks: &mut Sinks<'_>) ->
                 if analyser.fatal() && crash_deadline.is_none() {
                     crash_deadline = Some(Instant::now() + opts.crash_grace);
                 }
+            }
+            Ok(Msg::Piece(Piece::CutEnd(dropped))) => {
+                let note = format!(
+                    "sel4-run: a line longer than {MAX_LINE} bytes: the runner kept its first \
+                     {MAX_LINE} bytes and dropped {dropped}"
+                );
+                if let Some(log) = sinks.log.as_mut() {
+                    let _ = writeln!(log, "[{note}]");
+                }
+                show(sinks, opts, Echo::Alert(note));
             }
             Ok(Msg::Eof) => open_pipes -= 1,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -436,6 +648,10 @@ pub fn run_boot(cmd: &QemuCommand, opts: &BootOptions, sinks: &mut Sinks<'_>) ->
     }
     if let Some(log) = sinks.log.as_mut() {
         let _ = log.flush();
+    }
+    // The group is dead (killed after QEMU exited): reap the watchdog.
+    if let Some(w) = watchdog {
+        w.reap();
     }
 
     let (_, status) = exited.expect("loop ends after exit");

@@ -325,3 +325,50 @@ fn reboot_is_detected() {
         "crashed: the machine rebooted during the test"
     );
 }
+
+#[test]
+fn kernel_without_debug_console_is_judged_by_the_exit_status() {
+    let silent = |ending| {
+        let mut a = Analyser::new("img");
+        a.set_kernel(sel4_runner::KernelInfo {
+            printing: Some(false),
+            ..Default::default()
+        });
+        a.feed("SeaBIOS (version 1.16.2)");
+        a.finish(ending)
+    };
+    let r = silent(Ending::Exited(1));
+    assert!(r.passed(), "{:?}", r.problems);
+    assert_eq!(r.tests.len(), 1);
+    assert_eq!(r.tests[0].kind, TestKind::Boot);
+    assert!(r.notes[0].contains("no debug console"), "{:?}", r.notes);
+    let r = silent(Ending::Exited(3));
+    assert_eq!(
+        r.problems,
+        ["QEMU exited with status 3 (isa-debug-exit 1: failure)"]
+    );
+    let r = silent(Ending::TimedOut(Duration::from_secs(5)));
+    assert_eq!(r.problems, ["timeout after 5 s"]);
+    // A kernel that prints, or one not known: silence is a missing result.
+    for printing in [Some(true), None] {
+        let mut a = Analyser::new("img");
+        a.set_kernel(sel4_runner::KernelInfo {
+            printing,
+            ..Default::default()
+        });
+        let r = a.finish(Ending::Exited(1));
+        assert_eq!(r.problems, ["no result line (QEMU exited with status 1)"]);
+        assert!(r.notes.is_empty());
+    }
+    // Protocol lines of a root task that drives a UART itself are judged
+    // as usual.
+    let mut a = Analyser::new("img");
+    a.set_kernel(sel4_runner::KernelInfo {
+        printing: Some(false),
+        ..Default::default()
+    });
+    a.feed("##sel4rs test-end a::b fail 1 broke");
+    let r = a.finish(Ending::Exited(1));
+    assert!(!r.passed());
+    assert!(r.notes.is_empty());
+}

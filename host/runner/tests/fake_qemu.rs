@@ -110,9 +110,13 @@ fn pass() {
     let log = fs::read_to_string(log).unwrap();
     assert!(log.contains("##sel4rs test-end fake::one pass 1234\n"));
     assert!(log.contains("something on stderr\n"));
-    let json = fs::read_to_string(json).unwrap();
-    assert!(json.starts_with("{\"success\":true,"), "{json}");
-    assert!(json.contains("\"name\":\"fake::one\",\"outcome\":\"pass\",\"micros\":1234"));
+    let json: serde_json::Value = serde_json::from_str(&fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(json["success"], true);
+    let one = &json["boots"][0]["tests"][0];
+    assert_eq!(
+        (&one["name"], &one["outcome"], &one["micros"]),
+        (&"fake::one".into(), &"pass".into(), &1234.into())
+    );
 }
 
 #[test]
@@ -159,8 +163,8 @@ fn fail() {
         .contains("\n  FAIL  bad::broken  (0.077 ms) assertion failed: 1 == 2\n"));
     assert!(r.out.contains("== tests-bad: FAILED: result fail: 1 test failed; 1 failed test(s): bad::broken; QEMU exited with status 3 (isa-debug-exit 1: failure)\n"));
     assert_eq!(last_line(&r.out), "1 passed, 1 failed");
-    let json = fs::read_to_string(json).unwrap();
-    assert!(json.starts_with("{\"success\":false,"));
+    let json: serde_json::Value = serde_json::from_str(&fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(json["success"], false);
 }
 
 #[test]
@@ -323,9 +327,12 @@ fn several_boots_are_one_suite() {
     // No boot line, no tests: one test named after the folder.
     assert!(r.out.contains("  PASS  hello  (boot)\n== hello: passed\n"));
     assert_eq!(last_line(&r.out), "3 passed, 0 failed");
-    let json = fs::read_to_string(json).unwrap();
-    assert!(json
-        .contains("\"passed\":3,\"failed\":0,\"skipped\":0,\"boots\":[{\"image\":\"tests-fake\""));
+    let json: serde_json::Value = serde_json::from_str(&fs::read_to_string(json).unwrap()).unwrap();
+    assert_eq!(
+        (&json["passed"], &json["failed"], &json["skipped"]),
+        (&3.into(), &0.into(), &0.into())
+    );
+    assert_eq!(json["boots"][0]["image"], "tests-fake");
 
     let c = image(&root, "bad", FAIL_BODY);
     let r = run(&[&a, &c, &b]);
@@ -339,7 +346,7 @@ fn filter_is_passed_with_fw_cfg() {
     let img = image(
         &root,
         "img",
-        "for a in \"$@\"; do echo \"arg: $a\"; done\necho '##sel4rs result pass'\nexit 1\n",
+        "for a in \"$@\"; do echo \"arg: $a\"; done\necho '##sel4rs test-end ipc::a pass 1'\necho '##sel4rs result pass'\nexit 1\n",
     );
     let r = run(&[&"--filter", &"ipc::a,b", &img]);
     assert_eq!(r.code, Some(0));
@@ -381,10 +388,29 @@ fn command_after_double_dash() {
 fn qemu_not_found() {
     let r = run(&[&"--", &"/nonexistent/qemu-system-x86_64"]);
     assert_eq!(r.code, Some(1));
-    assert!(r
-        .out
-        .contains("could not start QEMU: /nonexistent/qemu-system-x86_64"));
+    assert!(r.out.contains(
+        "could not start QEMU: /nonexistent/qemu-system-x86_64 not found: install QEMU (Debian \
+         package qemu-system-x86) or put /nonexistent/qemu-system-x86_64 on PATH"
+    ));
     assert_eq!(last_line(&r.out), "0 passed, 1 failed");
+    // The same through an image folder whose qemu-binary is missing.
+    let root = scratch("noqemu");
+    let img = image(&root, "img", PASS_BODY);
+    fs::write(img.join("qemu-args"), "-kernel\nkernel32.elf\n").unwrap();
+    fs::write(img.join("qemu-binary"), "qemu-system-aarch64\n").unwrap();
+    let r = Command::new(BIN)
+        .arg(&img)
+        .env("PATH", root.join("empty-path"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(
+            "qemu-system-aarch64 not found: install QEMU (Debian package qemu-system-arm)"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -396,13 +422,25 @@ fn usage_errors() {
         vec!["--frobnicate", "x"],
         vec!["--"],
         vec!["/nonexistent-image-folder"],
+        vec!["--filter", "", "x"],
+        vec!["--filter=,", "x"],
     ] {
         let o = Command::new(BIN).args(&args).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
     }
     let o = Command::new(BIN).arg("--help").output().unwrap();
     assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("usage: sel4-run"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Usage: sel4-run"));
+    // An empty filter names the option and the fix.
+    let o = Command::new(BIN)
+        .args(["--filter", "", "x"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--filter") && err.contains("leave --filter out"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -442,4 +480,158 @@ fn ctrl_c_kills_the_group() {
     for p in read_pids(&pids) {
         assert!(!alive(p), "process {p} survived");
     }
+}
+
+#[test]
+fn filter_that_matches_nothing_fails() {
+    let root = scratch("filter-none");
+    // The root task ran no test (none matched) and said pass.
+    let img = image(
+        &root,
+        "img",
+        "echo 'sel4test: no test matches the selection'\necho '##sel4rs summary 0 0 0'\necho '##sel4rs result pass'\nexit 1\n",
+    );
+    let r = run(&[&"--filter", &"nothing", &img]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.out.contains("== img: passed\n"));
+    assert!(r
+        .out
+        .contains("== FAILED: --filter \"nothing\" matches no test\n"));
+    assert_eq!(last_line(&r.out), "0 passed, 1 failed");
+    // Without the filter the same boot is one passed test.
+    let r = run(&[&img]);
+    assert_eq!(r.code, Some(0));
+    assert_eq!(last_line(&r.out), "1 passed, 0 failed");
+}
+
+/// Output without a newline is split in linear time and a line keeps at
+/// most MAX_LINE bytes: 300 MB in one line (before: the buffer was
+/// rescanned on every read, and 22.8 MB took 60 s).
+#[test]
+fn a_300_mb_line_is_cut_quickly_in_bounded_memory() {
+    let root = scratch("longline");
+    let body =
+        "head -c 300000000 /dev/zero | tr '\\0' a\necho\necho '##sel4rs result pass'\nexit 1\n";
+    let img = image(&root, "img", body);
+    let r = run(&[&"--quiet", &"--timeout", &"120", &img]);
+    assert_eq!(r.code, Some(0));
+    assert!(r.elapsed < Duration::from_secs(60), "took {:?}", r.elapsed);
+    let max = sel4_runner::MAX_LINE;
+    assert!(
+        r.out.contains(&format!(
+            "sel4-run: a line longer than {max} bytes: the runner kept its first {max} bytes and dropped {}",
+            300_000_000 - max
+        )),
+        "{}",
+        &r.out[..r.out.len().min(2000)]
+    );
+    // The largest child (the runner) stayed far below the line's size.
+    // SAFETY: getrusage(2) fills the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) }, 0);
+    let kib = u.ru_maxrss;
+    assert!(kib < 150 * 1024, "a child used {kib} KiB");
+}
+
+#[test]
+fn sigkill_of_the_runner_kills_qemu_and_its_children() {
+    use std::io::{BufRead, BufReader};
+    let root = scratch("sigkill");
+    let pids = root.join("pids");
+    let body = format!(
+        "sleep 1000 &\necho $! >> {p}\nsh -c 'sleep 1001' &\necho $! >> {p}\necho $$ >> {p}\necho ready\nwait\n",
+        p = pids.display()
+    );
+    let img = image(&root, "img", &body);
+    let mut child = Command::new(BIN)
+        .args(["--timeout", "60"])
+        .arg(&img)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "ready");
+    child.kill().unwrap(); // SIGKILL: no handler of the runner runs
+    child.wait().unwrap();
+    let pids = read_pids(&pids);
+    assert_eq!(pids.len(), 3);
+    let start = Instant::now();
+    while pids.iter().any(|&p| alive(p)) && start.elapsed() < Duration::from_secs(15) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for p in pids {
+        assert!(!alive(p), "process {p} survived the runner's SIGKILL");
+    }
+}
+
+/// A fake kernel stage in `root` whose configuration has `printing`.
+fn stage_manifest(root: &Path, printing: bool) -> String {
+    let src = root.join("kernel-src");
+    fs::create_dir_all(&src).unwrap();
+    let cfg = root.join(format!("gen_config-{printing}.json"));
+    fs::write(
+        &cfg,
+        format!("{{\"PRINTING\": {printing}, \"DEBUG_BUILD\": false, \"KERNEL_MCS\": false}}"),
+    )
+    .unwrap();
+    serde_json::json!({
+        "version": "16.0.0", "build_system": "cmake", "arch": "x86", "sel4_arch": "x86_64",
+        "plat": "pc99", "source_dir": src, "build_dir": root, "install_dir": null,
+        "config": [cfg],
+    })
+    .to_string()
+}
+
+/// A release kernel without printing says nothing: the boot is judged by
+/// QEMU's exit status, and the runner says so.
+#[test]
+fn kernel_without_debug_console_is_judged_by_exit_status() {
+    let root = scratch("noprint");
+    let silent_pass = image(&root, "pass", "exit 1\n");
+    fs::write(
+        silent_pass.join("sel4-kernel.json"),
+        stage_manifest(&root, false),
+    )
+    .unwrap();
+    let r = run(&[&silent_pass]);
+    assert_eq!(r.code, Some(0));
+    assert!(r.out.contains(
+        "== pass: passed (the kernel has no debug console (KernelPrinting off): judged by QEMU's exit status alone)\n"
+    ));
+    assert_eq!(last_line(&r.out), "1 passed, 0 failed");
+
+    let silent_fail = image(&root, "fail", "exit 3\n");
+    fs::write(
+        silent_fail.join("sel4-kernel.json"),
+        stage_manifest(&root, false),
+    )
+    .unwrap();
+    let r = run(&[&silent_fail]);
+    assert_eq!(r.code, Some(1));
+    assert!(r.out.contains("== fail: FAILED: QEMU exited with status 3 (isa-debug-exit 1: failure) (the kernel has no debug console"));
+
+    // With printing on, silence is a missing result line.
+    let printing = image(&root, "printing", "exit 1\n");
+    fs::write(
+        printing.join("sel4-kernel.json"),
+        stage_manifest(&root, true),
+    )
+    .unwrap();
+    let r = run(&[&printing]);
+    assert_eq!(r.code, Some(1));
+    assert!(r
+        .out
+        .contains("== printing: FAILED: no result line (QEMU exited with status 1)\n"));
+
+    // A manifest that does not load is named when it matters.
+    let broken = image(&root, "broken", "exit 1\n");
+    fs::write(broken.join("sel4-kernel.json"), "{").unwrap();
+    let r = run(&[&broken]);
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.out
+            .contains("the kernel's configuration could not be read"),
+        "{}",
+        r.out
+    );
 }

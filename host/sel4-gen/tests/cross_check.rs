@@ -6,8 +6,11 @@
 //!
 //! Compared: every syscall number and every invocation label (and the
 //! `n*InvocationLabels` markers) against the C enums of the headers the kernel
-//! build generated from the same XML files, and the values recorded in
-//! shared/notes/kernel-facts.md.  The generated methods: one per XML method
+//! build generated from the same XML files, also name by name for the ones the
+//! framework relies on, with the kernel's configuration deciding which exist
+//! (debug syscalls, VT-x and IOMMU labels, MCS numbering), and the x86_64
+//! ABI constants.  Every path comes from the stage named by SEL4_KERNEL.
+//! The generated methods: one per XML method
 //! the kernel build enabled (per interface), and, when the stage has
 //! libsel4's own generated stubs (`sel4_client.h`, CMake builds), the same
 //! label, extra-cap count and message length for every one.  The generated
@@ -24,7 +27,7 @@ use std::process::Command;
 use common::SHIM_COMMON;
 use sel4_gen::cheader::enum_values;
 use sel4_gen::kernel_config::GeneratedHeaders;
-use sel4_gen::{Config, Stage, Tables, Value};
+use sel4_gen::{Stage, Tables};
 
 fn stage() -> Stage {
     let dir = std::env::var_os("SEL4_KERNEL").unwrap_or_else(|| {
@@ -141,69 +144,165 @@ fn sys(t: &Tables, n: &str) -> Option<i64> {
     t.syscalls.number(n)
 }
 
+/// The values of the kernel build's own generated headers, by name:
+/// syscalls (`Call`, without `seL4_Sys`/`Sys`), invocation labels and the
+/// `n*InvocationLabels` markers.
+fn header_values(stage: &Stage, t: &Tables) -> (BTreeMap<String, i128>, BTreeMap<String, i128>) {
+    let h = GeneratedHeaders::discover(stage).unwrap_or_else(|e| panic!("{e}"));
+    let sys = enum_values(&[&read(&h.syscall)], &t.config)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .filter_map(|(n, v)| {
+            let n = n.strip_prefix("seL4_").unwrap_or(&n).to_string();
+            n.strip_prefix("Sys").map(|s| (s.to_string(), v))
+        })
+        .collect();
+    let texts = [
+        read(&h.invocation),
+        read(&h.sel4_arch_invocation),
+        read(&h.arch_invocation),
+    ];
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let labels = enum_values(&refs, &t.config)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .collect();
+    (sys, labels)
+}
+
+/// The values the framework relies on, name by name, against the kernel
+/// build's own headers (so a config that moves them, such as VT-x for the
+/// x86 labels or MCS for the syscall numbers, moves the expectation too),
+/// and which of them exist, against the kernel's configuration.
 #[test]
 #[ignore = "needs a kernel stage: SEL4_KERNEL=<stage> cargo test -p sel4-gen --test cross_check -- --ignored"]
-fn values_from_kernel_facts() {
+fn named_values_match_the_kernel_headers() {
     let stage = stage();
     let t = tables(&stage);
+    let (c_sys, c_labels) = header_values(&stage, &t);
+    let cfg = |n: &str| t.config.is_enabled(n);
+    let mcs = cfg("CONFIG_KERNEL_MCS");
     let major = stage.version_major().unwrap();
-    for (i, n) in [
-        "Call",
-        "ReplyRecv",
-        "Send",
-        "NBSend",
-        "Recv",
-        "Reply",
-        "Yield",
-        "NBRecv",
-    ]
-    .iter()
-    .enumerate()
-    {
-        assert_eq!(sys(&t, n), Some(-1 - i as i64), "{n}");
+
+    // Syscalls: present exactly when the configuration has them, with the
+    // header's number.
+    let syscalls: &[(&str, bool)] = &[
+        ("Call", true),
+        ("ReplyRecv", true),
+        ("Send", true),
+        ("NBSend", true),
+        ("Recv", true),
+        ("Reply", !mcs),
+        ("Yield", true),
+        ("NBRecv", true),
+        ("Wait", mcs),
+        ("NBSendRecv", mcs),
+        ("DebugPutChar", cfg("CONFIG_PRINTING")),
+        ("DebugHalt", cfg("CONFIG_DEBUG_BUILD")),
+        ("DebugCapIdentify", cfg("CONFIG_DEBUG_BUILD")),
+        ("DebugNameThread", cfg("CONFIG_DEBUG_BUILD")),
+    ];
+    for &(name, present) in syscalls {
+        let c = c_sys.get(name).copied();
+        assert_eq!(
+            c.is_some(),
+            present,
+            "syscall {name}: in the kernel's header: {c:?}; the configuration says present: {present}"
+        );
+        assert_eq!(
+            sys(&t, name).map(i128::from),
+            c,
+            "syscall {name}: generated number against the kernel's header"
+        );
     }
-    let debug = t.config.is_enabled("CONFIG_DEBUG_BUILD");
-    let on = |v: i64| if debug { Some(v) } else { None };
-    match major {
-        5 => {
-            assert_eq!(sys(&t, "DebugPutChar"), on(-9));
-            assert_eq!(sys(&t, "DebugHalt"), on(-10));
-            assert_eq!(sys(&t, "DebugCapIdentify"), on(-11));
-            assert_eq!(sys(&t, "DebugSnapshot"), on(-12));
-            assert_eq!(sys(&t, "DebugNameThread"), on(-13));
-            if !t.config.is_defined("CONFIG_VTX") {
-                assert_eq!(label(&t, "X86IOPortOut8"), Some(47));
-            }
+
+    // Invocation labels the framework uses (x86_64), and the markers.
+    let mut labels = vec![
+        "InvalidInvocation",
+        "UntypedRetype",
+        "TCBReadRegisters",
+        "TCBWriteRegisters",
+        "TCBConfigure",
+        "TCBSetPriority",
+        "TCBSetIPCBuffer",
+        "TCBSetSpace",
+        "TCBSuspend",
+        "TCBResume",
+        "TCBBindNotification",
+        "TCBUnbindNotification",
+        "CNodeRevoke",
+        "CNodeDelete",
+        "CNodeCopy",
+        "CNodeMint",
+        "CNodeMove",
+        "CNodeMutate",
+        "CNodeRotate",
+        "IRQIssueIRQHandler",
+    ];
+    if stage.sel4_arch == "x86_64" {
+        labels.extend([
+            "X86PDPTMap",
+            "X86PageDirectoryMap",
+            "X86PageTableMap",
+            "X86PageMap",
+            "X86PageUnmap",
+            "X86PageGetAddress",
+            "X86ASIDControlMakePool",
+            "X86ASIDPoolAssign",
+            "X86IOPortIn8",
+            "X86IOPortOut8",
+            "X86IOPortOut32",
+        ]);
+        // seL4 5.x hands out the I/O port capability at boot instead.
+        if major >= 10 {
+            labels.push("X86IOPortControlIssue");
         }
-        16 => {
-            let printing = t.config.is_enabled("CONFIG_PRINTING");
-            assert_eq!(sys(&t, "DebugPutChar"), printing.then_some(-9));
-            assert_eq!(sys(&t, "DebugDumpScheduler"), printing.then_some(-10));
-            assert_eq!(sys(&t, "DebugHalt"), on(-11));
-            assert_eq!(sys(&t, "DebugNameThread"), on(-14));
-            assert_eq!(label(&t, "UntypedRetype"), Some(1));
-            assert_eq!(label(&t, "CNodeCopy"), Some(20));
-            // kernel-facts.md's 47/51 are for an IOMMU kernel (X64_verified):
-            // three IOMMU methods (X86IOPageTableMap/Unmap, X86PageMapIO)
-            // come before them.
-            let iommu = t.config.is_defined("CONFIG_IOMMU");
-            let off = if iommu { 0 } else { 3 };
-            assert_eq!(label(&t, "X86IOPortControlIssue"), Some(47 - off));
-            assert_eq!(label(&t, "X86IOPortOut8"), Some(51 - off));
-            // and the generator gives exactly 47/51 for the same kernel with IOMMU on
-            let mut cfg: Config = t.config.clone();
-            cfg.insert("CONFIG_IOMMU", Value::Bool(true));
-            let files = stage.files().unwrap();
-            let t2 = sel4_gen::collect_with(&stage, &files, cfg).unwrap();
-            assert_eq!(label(&t2, "X86IOPortControlIssue"), Some(47));
-            assert_eq!(label(&t2, "X86IOPortOut8"), Some(51));
-        }
-        other => eprintln!("cross-check: no kernel-facts values recorded for seL4 {other}"),
     }
-    // common to both versions on x86_64
-    assert_eq!(t.constants.get("PageBits"), Some(&12));
-    assert_eq!(t.constants.get("MsgMaxLength"), Some(&120));
-    assert_eq!(t.constants.get("MsgMaxExtraCaps"), Some(&3));
+    for name in labels {
+        let c = c_labels.get(name).copied();
+        assert!(
+            c.is_some(),
+            "invocation label {name}: not in the kernel's headers"
+        );
+        assert_eq!(
+            label(&t, name).map(|v| v as i128),
+            c,
+            "invocation label {name}: generated value against the kernel's header"
+        );
+    }
+    for (marker, got) in [
+        ("nInvocationLabels", t.invocations.n_generic),
+        ("nSeL4ArchInvocationLabels", t.invocations.n_sel4_arch),
+        ("nArchInvocationLabels", t.invocations.n_arch),
+    ] {
+        assert_eq!(
+            Some(got as i128),
+            c_labels.get(marker).copied(),
+            "marker {marker}: generated value against the kernel's header"
+        );
+    }
+    // Labels that exist only in some configurations (seL4 5.x has the
+    // IOMMU methods whatever the configuration).
+    for (name, present) in [
+        ("X86PageMapEPT", cfg("CONFIG_VTX")),
+        ("X86IOPageTableMap", major < 10 || cfg("CONFIG_IOMMU")),
+    ] {
+        if stage.sel4_arch != "x86_64" {
+            break;
+        }
+        assert_eq!(
+            c_labels.contains_key(name),
+            present,
+            "invocation label {name} in the kernel's headers against the configuration"
+        );
+        assert_eq!(
+            label(&t, name).map(|v| v as i128),
+            c_labels.get(name).copied(),
+            "invocation label {name}: generated value against the kernel's header"
+        );
+    }
+
+    // Errors, object types, bitfields, and the constants of the x86_64 ABI.
     assert_eq!(
         t.errors.first().map(|e| (e.0.as_str(), e.1)),
         Some(("NoError", 0))
@@ -212,9 +311,29 @@ fn values_from_kernel_facts() {
         t.object_types.first().map(|e| e.0.as_str()),
         Some("UntypedObject")
     );
-    assert!(t.object_types.iter().any(|o| o.0 == "X86_4K"));
     assert!(t.bitfields.iter().any(|b| b.name == "seL4_MessageInfo"));
     assert!(t.bitfields.iter().any(|b| b.name == "seL4_CapRights"));
+    if stage.sel4_arch == "x86_64" {
+        assert!(
+            t.object_types.iter().any(|o| o.0 == "X86_4K"),
+            "object type X86_4K"
+        );
+        for (name, v) in [
+            ("PageBits", 12),
+            ("MsgMaxLength", 120),
+            ("MsgMaxExtraCaps", 3),
+        ] {
+            assert_eq!(t.constants.get(name), Some(&v), "constant {name}");
+        }
+    }
+    eprintln!(
+        "cross-check: seL4 {} (MCS {mcs}, debug {}, printing {}, VT-x {}, IOMMU {}): named syscalls and labels agree with the kernel's headers",
+        stage.version,
+        cfg("CONFIG_DEBUG_BUILD"),
+        cfg("CONFIG_PRINTING"),
+        cfg("CONFIG_VTX"),
+        cfg("CONFIG_IOMMU"),
+    );
 }
 
 /// The no_std shim's invocations (the output only has to compile).

@@ -75,7 +75,9 @@ pub unsafe fn write_fs_base(tp: usize) {
     }
 }
 
-/// Reads this thread's TLS base (FS base) with `rdfsbase`.
+/// Reads this thread's TLS base (FS base) with `rdfsbase`: only on kernels
+/// that enable user-mode `rdfsbase` (`KernelFSGSBase=inst`; elsewhere the
+/// instruction faults). [`thread_pointer`] works everywhere.
 #[inline(always)]
 pub fn read_fs_base() -> usize {
     let tp: usize;
@@ -84,6 +86,26 @@ pub fn read_fs_base() -> usize {
     // same kernel option that lets the runtime write it.
     unsafe {
         core::arch::asm!("rdfsbase {}", out(reg) tp, options(nostack, nomem, preserves_flags));
+    }
+    tp
+}
+
+/// This thread's thread pointer, read as the first word of its thread
+/// control block (`fs:[0]`, which x86_64 TLS variant II points at itself).
+/// Unlike [`read_fs_base`] this needs no user-mode `rdfsbase`, so it works
+/// on kernels built with `KernelFSGSBase=msr` too.
+#[inline(always)]
+pub fn thread_pointer() -> usize {
+    let tp: usize;
+    // SAFETY: reads one word at FS base. The start code and the runtime set
+    // FS base to a thread control block whose first word is its own address
+    // before any Rust code of a thread runs.
+    unsafe {
+        core::arch::asm!(
+            "mov {}, qword ptr fs:[0]",
+            out(reg) tp,
+            options(nostack, readonly, preserves_flags)
+        );
     }
     tp
 }

@@ -47,7 +47,7 @@ pub fn invoke(cap: CPtr, label: InvocationLabel, caps: &[CPtr], args: &[u64]) ->
 /// [`invoke`] with a numeric label (to test labels the kernel rejects).
 pub fn invoke_label(cap: CPtr, label: u64, caps: &[CPtr], args: &[u64]) -> KResult {
     if !caps.is_empty() {
-        sel4_sys::with_ipc_buffer(|b| b.caps_or_badges[..caps.len()].copy_from_slice(caps));
+        sel4_sys::ipc_buffer().set_caps(caps);
     }
     let info = MessageInfo::new(label, 0, caps.len() as u64, args.len() as u64);
     let (reply, mrs) = if args.len() <= REGISTER_MRS {
@@ -56,11 +56,11 @@ pub fn invoke_label(cap: CPtr, label: u64, caps: &[CPtr], args: &[u64]) -> KResu
         let r = sel4_sys::call_regs(cap, info, mrs);
         (r.info, r.mrs)
     } else {
-        sel4_sys::with_ipc_buffer(|b| b.msg[..args.len()].copy_from_slice(args));
+        sel4_sys::ipc_buffer().write_msgs(0, args);
         let reply = sel4_sys::call(cap, info);
         let mut mrs = [0u64; REGISTER_MRS];
         let n = core::cmp::min(reply.get_length() as usize, REGISTER_MRS);
-        sel4_sys::with_ipc_buffer(|b| mrs[..n].copy_from_slice(&b.msg[..n]));
+        sel4_sys::ipc_buffer().read_msgs(0, &mut mrs[..n]);
         (reply, mrs)
     };
     match reply.get_label() {

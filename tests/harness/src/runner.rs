@@ -38,6 +38,8 @@ pub enum RunError {
     /// Cleaning up after a test failed, so the next tests cannot run
     /// isolated.
     Teardown { test: String, reason: String },
+    /// The filter selects no test (a run that tested nothing is no pass).
+    NoTestSelected { filter: Option<String> },
 }
 
 /// What the harness knows about the machine, for tests.
@@ -360,6 +362,11 @@ pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunErro
     );
     if total == 0 {
         println!("sel4test: no test matches the selection");
+        // One part of a suite split over several boots may have none of
+        // the selected tests; the runner judges the whole suite.
+        if shard.is_none_or(|s| s.count == 1) {
+            return Err(RunError::NoTestSelected { filter });
+        }
     }
     if failed > 0 {
         Err(RunError::TestsFailed { failed, total })

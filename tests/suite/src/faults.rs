@@ -87,9 +87,7 @@ fn receive_fault(ep: u64) -> Fault {
     let n = core::cmp::min(len, REGISTER_MRS);
     words[..n].copy_from_slice(&r.mrs[..n]);
     if len > REGISTER_MRS {
-        sel4_sys::with_ipc_buffer(|b| {
-            words[REGISTER_MRS..len].copy_from_slice(&b.msg[REGISTER_MRS..len])
-        });
+        sel4_sys::ipc_buffer().read_msgs(REGISTER_MRS, &mut words[REGISTER_MRS..len]);
     }
     Fault::decode(r.info.get_label(), &words[..len])
 }

@@ -192,13 +192,13 @@ fn badges_identify_senders(ctx: &mut Ctx) -> TestResult {
 /// Receiver side of a capability transfer: receives into `slot` of the
 /// root CNode; returns (extra caps, unwrapped mask, badge word 0, label).
 fn receive_cap(ep: u64, slot: u64) -> (u64, u64, u64, u64) {
-    sel4_sys::with_ipc_buffer(|b| {
-        b.receive_cnode = kernel::ROOT_CNODE;
-        b.receive_index = slot;
-        b.receive_depth = kernel::DEPTH;
+    sel4_sys::ipc_buffer().set_receive_fields(sel4_sys::ReceiveFields {
+        cnode: kernel::ROOT_CNODE,
+        index: slot,
+        depth: kernel::DEPTH,
     });
     let r = sel4_sys::recv_regs(ep);
-    let w0 = sel4_sys::with_ipc_buffer(|b| b.caps_or_badges[0]);
+    let w0 = sel4_sys::ipc_buffer().cap_or_badge(0);
     (
         r.info.get_extra_caps(),
         r.info.get_caps_unwrapped(),
@@ -208,7 +208,7 @@ fn receive_cap(ep: u64, slot: u64) -> (u64, u64, u64, u64) {
 }
 
 fn send_cap(ep: u64, cap: u64) {
-    sel4_sys::with_ipc_buffer(|b| b.caps_or_badges[0] = cap);
+    sel4_sys::ipc_buffer().set_caps(&[cap]);
     sel4_sys::send_regs(ep, MessageInfo::new(9, 0, 1, 0), [0; 4]);
 }
 
@@ -278,27 +278,31 @@ fn long_message_through_ipc_buffer(ctx: &mut Ctx) -> TestResult {
     let server = spawn(&mut objs, move || {
         let r = sel4_sys::recv_regs(ep);
         let len = r.info.get_length() as usize;
-        let mut got = r.mrs.to_vec();
-        sel4_sys::with_ipc_buffer(|b| {
-            got.extend_from_slice(&b.msg[4..len]);
-            for (slot, w) in b.msg[..len].iter_mut().zip(&got) {
-                *slot = w * 3;
-            }
-        });
+        let b = sel4_sys::ipc_buffer();
+        let mut got = alloc::vec![0u64; len];
+        let in_regs = len.min(4);
+        got[..in_regs].copy_from_slice(&r.mrs[..in_regs]);
+        if len > 4 {
+            b.read_msgs(4, &mut got[4..]);
+        }
+        for (i, w) in got.iter().enumerate() {
+            b.set_msg(i, w * 3);
+        }
         let reply = MessageInfo::new(0, 0, 0, len as u64);
-        let mrs = sel4_sys::with_ipc_buffer(|b| [b.msg[0], b.msg[1], b.msg[2], b.msg[3]]);
+        let mrs = [b.msg(0), b.msg(1), b.msg(2), b.msg(3)];
         sel4_sys::reply_regs(reply, mrs);
         got
     })
     .map_err(fw("spawn"))?;
     let words: Vec<u64> = (0..n as u64).map(|i| 0x1000 + i * 7).collect();
-    sel4_sys::with_ipc_buffer(|b| b.msg[..n].copy_from_slice(&words));
+    sel4_sys::ipc_buffer().write_msgs(0, &words);
     let info = sel4_sys::call(ep, MessageInfo::new(1, 0, 0, n as u64));
     let got = server.join(&mut objs).map_err(fw("join"))?;
     ensure_eq!(got.len(), n, "words the server got");
     ensure!(got == words, "server saw different words");
     ensure_eq!(info.get_length() as usize, n, "reply length");
-    let back: Vec<u64> = sel4_sys::with_ipc_buffer(|b| b.msg[..n].to_vec());
+    let mut back = alloc::vec![0u64; n];
+    sel4_sys::ipc_buffer().read_msgs(0, &mut back);
     for i in 0..n {
         ensure_eq!(back[i], words[i] * 3, "reply word {i}");
     }

@@ -39,13 +39,27 @@ fn syscall_numbers_match_kernel() -> TestResult {
     ensure_eq!(Syscall::Reply as isize, -6);
     ensure_eq!(Syscall::Yield as isize, -7);
     ensure_eq!(Syscall::NBRecv as isize, -8);
+    // The debug syscalls exist only in kernels configured for them:
+    // DebugPutChar with KernelPrinting, DebugHalt with KernelDebugBuild.
+    let printing = sel4_sys::sel4_cfg_if! { config PRINTING { true } else { false } };
+    let debug = sel4_sys::sel4_cfg_if! { config DEBUG_BUILD { true } else { false } };
+    let put_char = sel4_sys::syscall_opt::DEBUG_PUT_CHAR.map(|s| s as isize);
+    ensure_eq!(
+        put_char,
+        printing.then_some(-9),
+        "DebugPutChar (printing {printing})"
+    );
     let halt = sel4_sys::syscall_opt::DEBUG_HALT.map(|s| s as isize);
     let expected = if sel4_sys::KERNEL_VERSION_MAJOR >= 10 {
         -11
     } else {
         -10
     };
-    ensure_eq!(halt, Some(expected), "DebugHalt's number for this kernel");
+    ensure_eq!(
+        halt,
+        debug.then_some(expected),
+        "DebugHalt's number for this kernel (debug build {debug})"
+    );
     Ok(())
 }
 
@@ -145,6 +159,37 @@ fn depth_zero_is_range_error() -> TestResult {
     let e = expect_err(r, Error::RangeError, "CNodeDelete with depth 0")?;
     ensure_eq!(e.detail[0], 1, "minimum depth");
     ensure_eq!(e.detail[1], 64, "maximum depth");
+    Ok(())
+}
+
+/// Issue 7: the IPC buffer is reached through handles, never a reference,
+/// so two handles at once are fine and every read sees what the kernel
+/// wrote during the last syscall (here: the words of a long reply).
+#[sel4_test]
+fn ipc_buffer_handles_see_the_kernels_writes(ctx: &mut Ctx) -> TestResult {
+    use sel4_rootserver::thread::spawn;
+    let ep = endpoint(ctx)?;
+    let mut objs = ctx.objects(crate::util::OBJECT_SLOTS)?;
+    let server = spawn(&mut objs, move || {
+        let r = sel4_sys::recv_regs(ep);
+        let b = sel4_sys::ipc_buffer();
+        for i in 4..10 {
+            b.set_msg(i, 0x100 + i as u64 + r.mrs[0]);
+        }
+        sel4_sys::reply_regs(MessageInfo::new(0, 0, 0, 10), [1, 2, 3, 4]);
+    })
+    .map_err(crate::util::fw("spawn"))?;
+    let a = sel4_sys::ipc_buffer();
+    let b = sel4_sys::ipc_buffer();
+    a.write_msgs(4, &[7; 6]);
+    ensure_eq!(b.msg(5), 7, "a second handle sees the first one's write");
+    let r = sel4_sys::call_regs(ep, MessageInfo::new(1, 0, 0, 1), [0x1000, 0, 0, 0]);
+    ensure_eq!(r.info.get_length(), 10);
+    let mut words = [0; 6];
+    a.read_msgs(4, &mut words);
+    ensure_eq!(words, [0x1104, 0x1105, 0x1106, 0x1107, 0x1108, 0x1109]);
+    ensure_eq!(b.msg(9), 0x1109);
+    server.join(&mut objs).map_err(crate::util::fw("join"))?;
     Ok(())
 }
 

@@ -27,7 +27,8 @@ fn read_regs(tcb: u64, count: usize) -> Result<Vec<u64>, Failure> {
     ensure_eq!(n, count, "reply length of ReadRegisters");
     let mut regs = r.mrs[..count.min(4)].to_vec();
     if count > 4 {
-        sel4_sys::with_ipc_buffer(|b| regs.extend_from_slice(&b.msg[4..count]));
+        regs.resize(count, 0);
+        sel4_sys::ipc_buffer().read_msgs(4, &mut regs[4..count]);
     }
     Ok(regs)
 }

@@ -156,6 +156,10 @@ fn many_threads_one_after_another(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
+/// Each thread has its own TLS block (its id, its IPC buffer's address)
+/// and thread pointer, and they survive context switches. The thread
+/// pointer is read at `fs:[0]`, which needs no user `rdfsbase` (kernels
+/// built with `KernelFSGSBase=msr` fault on that instruction).
 #[sel4_test]
 fn tls_is_per_thread(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
@@ -168,14 +172,14 @@ fn tls_is_per_thread(ctx: &mut Ctx) -> TestResult {
                     let first = (
                         sel4_runtime::thread::current_id(),
                         sel4_sys::ipc_buffer_addr(),
-                        sel4_sys::arch::read_fs_base(),
+                        sel4_sys::arch::thread_pointer(),
                     );
                     for _ in 0..30 {
                         sel4_sys::yield_now();
                         let now = (
                             sel4_runtime::thread::current_id(),
                             sel4_sys::ipc_buffer_addr(),
-                            sel4_sys::arch::read_fs_base(),
+                            sel4_sys::arch::thread_pointer(),
                         );
                         if now != first {
                             return Err((first, now));
@@ -189,7 +193,7 @@ fn tls_is_per_thread(ctx: &mut Ctx) -> TestResult {
     let mine = (
         sel4_runtime::thread::current_id(),
         sel4_sys::ipc_buffer_addr(),
-        sel4_sys::arch::read_fs_base(),
+        sel4_sys::arch::thread_pointer(),
     );
     let mut seen = alloc::vec![mine];
     for h in handles {

@@ -162,7 +162,8 @@ pub fn read_regs(tcb: CPtr, count: usize) -> Result<alloc::vec::Vec<u64>, Failur
     }
     let mut regs = r.mrs[..count.min(4)].to_vec();
     if count > 4 {
-        sel4_sys::with_ipc_buffer(|b| regs.extend_from_slice(&b.msg[4..count]));
+        regs.resize(count, 0);
+        sel4_sys::ipc_buffer().read_msgs(4, &mut regs[4..count]);
     }
     Ok(regs)
 }
