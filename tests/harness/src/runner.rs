@@ -9,6 +9,7 @@ use sel4_rootserver::{println, BootInfo};
 use sel4_sys::{CPtr, ObjectType};
 use sel4_test_protocol::{Line, Outcome};
 
+use crate::coverage::{Coverage, IdOutcome};
 use crate::exec::THREAD_SLOTS;
 use crate::fwcfg::{FwCfg, FILTER_FILE, SHARD_FILE};
 use crate::kernel::{self, KernelError};
@@ -231,12 +232,24 @@ pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunErro
         names.push(name);
     }
     let mut total = 0;
+    let mut results: Vec<Option<Outcome>> = alloc::vec![None; tests.len()];
     for (position, def) in tests.iter().enumerate() {
         let name = &names[position];
-        if !selection.selects(name, position) {
+        let ids = def.sel4test.iter().chain(def.sel4test_partly.iter());
+        let ids: Vec<&str> = ids.copied().collect();
+        if !selection.selects_test(name, &ids, position) {
             continue;
         }
         total += 1;
+        if !def.sel4test.is_empty() {
+            println!("sel4test: {name} checks {}", def.sel4test.join(" "));
+        }
+        if !def.sel4test_partly.is_empty() {
+            println!(
+                "sel4test: {name} checks in part {}",
+                def.sel4test_partly.join(" ")
+            );
+        }
         println!("{}", Line::TestStart { name });
         let start = now();
         let result = harness.run_one(def);
@@ -246,6 +259,7 @@ pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunErro
             Err(Failure::Fail(r)) => (Outcome::Fail, one_line(r)),
             Err(Failure::Skip(r)) => (Outcome::Skip, one_line(r)),
         };
+        results[position] = Some(outcome);
         match outcome {
             Outcome::Pass => passed += 1,
             Outcome::Fail => failed += 1,
@@ -275,6 +289,7 @@ pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunErro
             });
         }
     }
+    report_coverage(tests, &results);
     println!(
         "{}",
         Line::Summary {
@@ -290,6 +305,43 @@ pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunErro
         Err(RunError::TestsFailed { failed, total })
     } else {
         Ok(())
+    }
+}
+
+/// Prints how many seL4test IDs the suite covers and what this boot did
+/// with them (console lines the host runner passes through).
+fn report_coverage(tests: &[TestDef], results: &[Option<Outcome>]) {
+    let cov = Coverage::of(tests);
+    if cov.covered.is_empty() && cov.partly.is_empty() {
+        return;
+    }
+    let outcomes = cov.outcomes(tests, results);
+    let count = |o: IdOutcome| outcomes.iter().filter(|(_, x)| *x == o).count();
+    println!(
+        "sel4test coverage: {} sel4test IDs covered by this suite ({} more in part); \
+         on this boot {} passed, {} failed, {} skipped, {} not run",
+        cov.covered.len(),
+        cov.partly.len(),
+        count(IdOutcome::Passed),
+        count(IdOutcome::Failed),
+        count(IdOutcome::Skipped),
+        count(IdOutcome::NotRun),
+    );
+    for (what, o) in [
+        ("failed", IdOutcome::Failed),
+        ("skipped", IdOutcome::Skipped),
+    ] {
+        let ids: Vec<&str> = outcomes
+            .iter()
+            .filter(|(_, x)| *x == o)
+            .map(|(id, _)| *id)
+            .collect();
+        if !ids.is_empty() {
+            println!("sel4test coverage: {what} on this boot: {}", ids.join(" "));
+        }
+    }
+    if !cov.partly.is_empty() {
+        println!("sel4test coverage: in part: {}", cov.partly.join(" "));
     }
 }
 

@@ -18,6 +18,7 @@ mod ipc;
 mod notification;
 mod retype;
 mod sched;
+mod sel4test_ids;
 mod syscalls;
 mod tcb;
 mod threads;
