@@ -19,6 +19,7 @@ mod notification;
 mod retype;
 mod sched;
 mod sel4test_ids;
+mod syscall_regs;
 mod syscalls;
 mod tcb;
 mod threads;
