@@ -10,7 +10,11 @@
 
 extern crate alloc;
 
+mod bind;
+mod cancel_badged_sends;
 mod cnode;
+mod cnodeops;
+mod cspace;
 mod faults;
 mod fpu;
 mod framework;
@@ -19,9 +23,11 @@ mod notification;
 mod retype;
 mod sched;
 mod sel4test_ids;
+mod support;
 mod syscall_regs;
 mod syscalls;
 mod tcb;
+mod tcb_spaces;
 mod threads;
 mod typed_ipc;
 mod util;
