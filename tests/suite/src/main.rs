@@ -19,6 +19,8 @@ mod faults;
 mod fpu;
 mod framework;
 mod ipc;
+mod ipc_pairs;
+mod ipc_rights;
 mod notification;
 mod retype;
 mod sched;
