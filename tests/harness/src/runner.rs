@@ -345,6 +345,24 @@ fn report_coverage(tests: &[TestDef], results: &[Option<Outcome>]) {
     }
 }
 
+/// Sets the harness thread (the root task's initial thread) to
+/// [`HARNESS_PRIORITY`]: at set-up, and after each test (a test may lower
+/// it, through the root TCB, to let threads below the harness's priority
+/// run while it waits).
+fn set_harness_priority() -> Result<(), sel4_sys::InvocationError> {
+    let root_tcb: sel4_rootserver::Cap<sel4_rootserver::TCB> =
+        sel4_rootserver::Cap::from_cptr(kernel::ROOT_TCB);
+    sel4_sys::sel4_cfg_if! {
+        label TCBSetTLSBase {
+            // seL4 10+: the authority's MCP bounds the new priority.
+            root_tcb.tcb_set_priority(root_tcb, HARNESS_PRIORITY)
+        } else {
+            // seL4 5.x: the caller's own MCP bounds it.
+            root_tcb.tcb_set_priority(HARNESS_PRIORITY as u8)
+        }
+    }
+}
+
 fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
@@ -455,18 +473,8 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
     let exec = crate::exec::Executor::new(machine.user_image_frames.0, HARNESS_PRIORITY as u8);
     // Test threads run at the harness's priority, so that the harness's
     // yields hand them the CPU and the harness still sees the time pass.
-    let root_tcb: sel4_rootserver::Cap<sel4_rootserver::TCB> =
-        sel4_rootserver::Cap::from_cptr(kernel::ROOT_TCB);
-    sel4_sys::sel4_cfg_if! {
-        label TCBSetTLSBase {
-            // seL4 10+: the authority's MCP bounds the new priority.
-            let lowered = root_tcb.tcb_set_priority(root_tcb, HARNESS_PRIORITY);
-        } else {
-            // seL4 5.x: the caller's own MCP bounds it.
-            let lowered = root_tcb.tcb_set_priority(HARNESS_PRIORITY as u8);
-        }
-    }
-    lowered.map_err(|e| RunError::Setup(format!("lowering the harness's priority: {e}")))?;
+    set_harness_priority()
+        .map_err(|e| RunError::Setup(format!("lowering the harness's priority: {e}")))?;
     println!(
         "sel4test: TSC {tsc_mhz} MHz, test slots [{test_first}, {}), budget 2^{budget_bits} bytes",
         test_first + TEST_SLOTS as u64
@@ -511,9 +519,10 @@ impl Harness {
             .execute(def.func, ctx, thread_first, self.budget, limit, timeout_ms)
     }
 
-    /// Revokes the test's untyped memory and empties its slots (the test's
-    /// and its thread's).
+    /// Puts the harness's priority back, revokes the test's untyped memory
+    /// and empties its slots (the test's and its thread's).
     fn teardown(&mut self) -> Result<(), String> {
+        set_harness_priority().map_err(|e| format!("restoring the harness's priority: {e}"))?;
         kernel::cnode_revoke(self.budget).map_err(|e| format!("revoking the budget: {e}"))?;
         let borrowed = core::mem::take(&mut *self.borrowed.lock());
         for ut in borrowed {

@@ -24,6 +24,7 @@ mod ipc_rights;
 mod notification;
 mod retype;
 mod sched;
+mod scheduler;
 mod sel4test_ids;
 mod support;
 mod syscall_regs;

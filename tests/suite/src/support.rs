@@ -7,7 +7,9 @@
 //! thread below that priority does not run while the harness polls. A
 //! ported test therefore first raises its own thread to [`TEST_TOP`]
 //! and runs its helpers between [`HELPER_LOW`] and [`TEST_TOP`]: they
-//! run when the test blocks, in their priority order, as in seL4test.
+//! run when the test blocks, in their priority order, as in seL4test. A
+//! test that needs every priority lowers the harness thread itself
+//! ([`lower_harness`]; the harness restores it after the test).
 
 use sel4_rootserver::objects::Objects;
 use sel4_rootserver::thread::{JoinHandle, ThreadBuilder};
@@ -27,6 +29,14 @@ pub const HELPER_STACK: usize = 16 * 1024;
 /// Raises the test's own thread to [`TEST_TOP`].
 pub fn lift(ctx: &Ctx) -> Result<(), Failure> {
     set_priority(ctx.own_tcb(), Word::from(TEST_TOP))?;
+    Ok(())
+}
+
+/// Lowers the harness thread (the root task's initial thread) to priority
+/// 0, so that threads at any priority run while this test waits; the
+/// harness puts its priority back after the test.
+pub fn lower_harness() -> Result<(), Failure> {
+    set_priority(sel4_test_harness::kernel::ROOT_TCB, 0)?;
     Ok(())
 }
 
