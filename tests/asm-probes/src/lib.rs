@@ -15,6 +15,8 @@
 //! - [`fault`]: fault sites at known addresses (read, write, execute, an
 //!   unknown syscall, an undefined instruction) and the addresses to
 //!   restart them at;
+//! - [`entry_regs`]: a thread entry point that checks every register it
+//!   starts with (REGRESSIONS0001);
 //! - [`spin_without_stack_then_wait`]: a raw thread's body that leaves its
 //!   stack pointer as the kernel's syscall return sets it (0) while the
 //!   timer interrupts it, then blocks in a syscall.
@@ -27,6 +29,7 @@
 #[cfg(not(target_arch = "x86_64"))]
 compile_error!("sel4-asm-probes has routines for x86_64 only");
 
+pub mod entry_regs;
 pub mod fault;
 
 use sel4_sys::{Syscall, Word};
