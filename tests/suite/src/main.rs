@@ -35,6 +35,7 @@ mod syscalls;
 mod tcb;
 mod tcb_spaces;
 mod threads;
+mod tls;
 mod typed_ipc;
 mod util;
 mod vspace;
@@ -46,5 +47,7 @@ use sel4_test_harness::{collect_tests, RunError};
 entry!(main);
 
 fn main(bootinfo: &BootInfo) -> Result<(), RunError> {
+    // TLS0001 checks what the initial thread sees, before anything runs.
+    tls::record_root_thread();
     sel4_test_harness::run(bootinfo, collect_tests!())
 }
