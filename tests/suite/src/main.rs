@@ -24,6 +24,7 @@ mod ipc_pairs;
 mod ipc_rights;
 mod nbwait;
 mod notification;
+mod pagefault;
 mod regressions;
 mod retype;
 mod sched;

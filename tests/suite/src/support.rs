@@ -62,3 +62,23 @@ pub fn join<R>(objs: &mut Objects, h: JoinHandle<R>) -> Result<R, Failure> {
 pub fn slots_for(threads: usize) -> usize {
     32 + threads * 16
 }
+
+/// Starts the raw thread `t` at `entry(a, b, c)` (an `extern "C"` function
+/// of up to three word arguments, run with registers and its own stack
+/// only).
+pub fn start_raw3(
+    t: &crate::util::RawThread,
+    entry: Word,
+    a: Word,
+    b: Word,
+    c: Word,
+) -> sel4_test_harness::kernel::KResult {
+    use crate::util::reg;
+    let mut regs = [0u64; reg::COUNT];
+    regs[reg::RIP] = entry;
+    regs[reg::RSP] = t.initial_sp();
+    regs[reg::RDI] = a;
+    regs[reg::RSI] = b;
+    regs[reg::RDX] = c;
+    crate::util::write_regs(t.tcb, true, &regs)
+}
