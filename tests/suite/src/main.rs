@@ -18,6 +18,8 @@ mod cspace;
 mod domains;
 mod faults;
 mod fpu;
+mod fpu_flags;
+mod frames;
 mod framework;
 mod ipc;
 mod ipc_pairs;
