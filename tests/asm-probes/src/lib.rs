@@ -15,6 +15,8 @@
 //! - [`fault`]: fault sites at known addresses (read, write, execute, an
 //!   unknown syscall, an undefined instruction) and the addresses to
 //!   restart them at;
+//! - [`fpu`]: a floating-point calculation on the FPU, with its soft-float
+//!   twin (FPU0000, FPU0001);
 //! - [`tls`]: thread-local variables with initial values (`.tdata`,
 //!   `.tbss`) and their accessors (TLS0001-0006);
 //! - [`entry_regs`]: a thread entry point that checks every register it
@@ -33,6 +35,7 @@ compile_error!("sel4-asm-probes has routines for x86_64 only");
 
 pub mod entry_regs;
 pub mod fault;
+pub mod fpu;
 pub mod tls;
 
 use sel4_sys::{Syscall, Word};
