@@ -61,7 +61,7 @@ fn read_registers_of_blocked_thread(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "REGRESSIONS0001")]
 fn write_registers_redirects_thread(ctx: &mut Ctx) -> TestResult {
     let ep = endpoint(ctx)?;
     let first = notification(ctx)?;
