@@ -134,6 +134,17 @@ pub const TABLE_LEVELS: [TableLevel; LEVELS_BELOW_ROOT] = {
     out
 };
 
+// The levels and the root translate the whole address space: 48 bits under
+// a 9-bit root, 40 under a 10-bit one (checked at every build).
+const _: () = {
+    let top = TABLE_LEVELS[0].span_bits() as usize + sys::consts::VSpaceIndexBits;
+    assert!(
+        (LEVELS_BELOW_ROOT == 3 && top == 48) || (LEVELS_BELOW_ROOT == 2 && top == 40),
+        "aarch64: the table levels do not cover the address space"
+    );
+    assert!(TABLE_LEVELS[LEVELS_BELOW_ROOT - 1].span_bits() as usize == sys::consts::LargePageBits);
+};
+
 impl TableLevel {
     /// The object type of a table of this level (`seL4_ARM_PageTableObject`
     /// for all of them).

@@ -131,6 +131,17 @@ pub const TABLE_LEVELS: [TableLevel; LEVELS_BELOW_ROOT] = {
     out
 };
 
+// The levels and the root translate the whole address space: 39 bits for
+// Sv39, 48 for Sv48 (checked at every build).
+const _: () = {
+    let top = TABLE_LEVELS[0].span_bits() as usize + sys::consts::PageTableIndexBits;
+    assert!(
+        (LEVELS_BELOW_ROOT == 2 && top == 39) || (LEVELS_BELOW_ROOT == 3 && top == 48),
+        "riscv64: the table levels do not cover the address space"
+    );
+    assert!(TABLE_LEVELS[LEVELS_BELOW_ROOT - 1].span_bits() as usize == sys::consts::LargePageBits);
+};
+
 impl TableLevel {
     /// The object type of a table of this level
     /// (`seL4_RISCV_PageTableObject` for all of them).
