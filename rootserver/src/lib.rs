@@ -12,6 +12,9 @@
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
+// The handles' owner bookkeeping is used by the object pool, which is
+// x86_64 only for now (see below).
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
 extern crate alloc;
 
@@ -40,6 +43,7 @@ pub mod vspace;
 pub use cap::{cap_type, Cap, CapType, ChildCap, FixedSize, Owned, Slot, SlotRange};
 pub use cap::{CNode, Endpoint, Notification, Null, Untyped, TCB};
 pub use error::{AllocError, Error, InvocationError, Result};
+#[cfg(target_arch = "x86_64")]
 pub use objects::{Objects, Refused};
 pub use sel4_alloc::SlotAllocator;
 pub use sel4_runtime::{console, exit, heap, logger};
