@@ -11,7 +11,9 @@
 //! fn main(bootinfo: &BootInfo) { /* ... */ }
 //! ```
 #![no_std]
-#![forbid(unsafe_code)]
+// `unsafe` only in `view` (the bytes of a mapping the framework keeps);
+// every other module is safe code.
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
@@ -25,6 +27,7 @@ pub mod memory;
 pub mod objects;
 pub mod thread;
 pub mod untyped;
+pub mod view;
 pub mod vspace;
 
 pub use cap::{cap_type, Cap, CapType, ChildCap, FixedSize, Owned, Slot, SlotRange};
@@ -36,3 +39,4 @@ pub use sel4_runtime::{console, exit, heap, logger};
 pub use sel4_runtime::{entry, print, println, BootInfo, ExitCode};
 pub use sel4_sys as sys;
 pub use untyped::UntypedExt;
+pub use view::{View, ViewError};

@@ -143,6 +143,20 @@ impl UntypedPool {
         self.caps.untyped_of(slot).map(Cap::from_cptr)
     }
 
+    /// Whether the object named by the capability in `slot` was made from
+    /// the untyped `untyped` or from an untyped carved out of it (at any
+    /// depth): whether revoking `untyped` would delete it.
+    pub fn made_from(&self, slot: CPtr, untyped: CPtr) -> bool {
+        let mut u = self.caps.untyped_of(slot);
+        while let Some(id) = u {
+            if id == untyped {
+                return true;
+            }
+            u = self.alloc.get(id).and_then(|e| e.parent);
+        }
+        false
+    }
+
     /// The kind of memory of the untyped in `slot`, if the pool manages it.
     pub fn kind_of(&self, slot: CPtr) -> Option<MemoryKind> {
         self.alloc.get(slot).map(|u| {

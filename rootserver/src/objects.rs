@@ -40,6 +40,7 @@ use crate::cspace::CSpace;
 use crate::error::{Error, Result};
 use crate::memory::{MemoryKind, UntypedPool};
 use crate::untyped::{Destination, UntypedExt};
+use crate::view::View;
 use crate::vspace::{self, Cache, VSpace, OBJECTS_WINDOW_END, OBJECTS_WINDOW_START};
 use crate::BootInfo;
 
@@ -173,6 +174,12 @@ impl Region {
         self.start + ((self.guard_pages + self.frames.len()) * PAGE) as u64
     }
 }
+
+/// What [`Objects`] answers when an operation would unmap a [`View`]'s
+/// frame.
+const VIEW_IN_THE_WAY: Error = Error::Check(
+    "a View maps a frame this would unmap or delete: give it back with Objects::unmap_view first",
+);
 
 fn untyped_exhausted(e: &Error) -> Option<u8> {
     match e {
@@ -546,6 +553,10 @@ impl Objects {
     }
 
     fn reclaim_slot(&mut self, u: CPtr) -> Result<usize> {
+        let pinned = self.vspace.view_frames().any(|f| self.pool.made_from(f, u));
+        if pinned {
+            return Err(VIEW_IN_THE_WAY);
+        }
         let gone = self.pool.reclaim(u)?;
         for &k in &gone {
             self.vspace.forget_frame(k);
@@ -745,6 +756,10 @@ impl Objects {
         let slot = self.check(cap)?;
         if self.pool.is_untyped(slot) {
             return self.reclaim_slot(slot);
+        }
+        let preview = self.pool.registry().revoke_preview(slot);
+        if self.vspace.view_frames().any(|f| preview.contains(&f)) {
+            return Err(VIEW_IN_THE_WAY);
         }
         cnode::revoke(SlotRef::root(slot))?;
         let gone = self.pool.cap_revoked(slot);
@@ -993,6 +1008,9 @@ impl Objects {
     /// caller's (mappable again); a page of [`Objects::map_new_pages`] is
     /// deleted.
     pub fn unmap(&mut self, vaddr: u64) -> Result<()> {
+        if self.vspace.mapping(vaddr).is_some_and(|m| m.view) {
+            return Err(VIEW_IN_THE_WAY);
+        }
         let m = self.vspace.unmap(vaddr)?;
         if m.owned {
             self.pool.delete(&mut self.cspace, m.frame.cptr())?;
@@ -1008,6 +1026,98 @@ impl Objects {
             o.vspace
                 .map_new_pages(&mut o.pool, &mut o.cspace, n, rights)
         })
+    }
+
+    /// Maps `frame` (4 KiB or 2 MiB, `size_bits`) at a free address of the
+    /// window, readable (and writable if `rights` says so), and returns a
+    /// [`View`] that owns the frame and its mapping: its bytes are safe to
+    /// use while it lives (see [`crate::view`] for when a view is exclusive
+    /// and when shared). On failure the frame comes back unchanged.
+    pub fn map_view(
+        &mut self,
+        frame: Owned<cap_type::X86Page>,
+        size_bits: u8,
+        rights: CapRights,
+        cache: Cache,
+    ) -> core::result::Result<View, Refused<Owned<cap_type::X86Page>>> {
+        const READ: u64 = 0b10;
+        const WRITE: u64 = 0b01;
+        if rights.0 & READ == 0 {
+            return Err(Refused {
+                error: Error::Check("a view needs a readable mapping (rights with read)"),
+                handle: frame,
+            });
+        }
+        let vaddr = match self.map(&frame, size_bits, rights, cache) {
+            Ok(v) => v,
+            Err(error) => {
+                return Err(Refused {
+                    error,
+                    handle: frame,
+                })
+            }
+        };
+        // Cannot fail: the mapping was just recorded.
+        let _ = self.vspace.set_view(vaddr, true);
+        let slot = frame.cptr();
+        let ram = self
+            .pool
+            .untyped_of(slot)
+            .and_then(|u| self.pool.kind_of(u.cptr()))
+            == Some(MemoryKind::Ram);
+        let exclusive = cache == Cache::Default && ram && self.pool.registry().caps_of(slot) == 1;
+        Ok(View::new(
+            frame,
+            vaddr,
+            1usize << size_bits,
+            rights.0 & WRITE != 0,
+            exclusive,
+            self.owner(),
+        ))
+    }
+
+    /// A fresh 4 KiB frame of RAM (zeroed by the kernel) as an exclusive,
+    /// writable [`View`].
+    pub fn new_view(&mut self) -> Result<View> {
+        let frame = self.create::<cap_type::X86Page>()?;
+        match self.map_view(frame, consts::PageBits as u8, vspace::RW, Cache::Default) {
+            Ok(v) => Ok(v),
+            Err(Refused { error, handle }) => {
+                let _ = self.delete(handle);
+                Err(error)
+            }
+        }
+    }
+
+    /// Unmaps a [`View`]'s frame and gives the frame back (mappable again,
+    /// or to delete). A view of another `Objects` is refused.
+    pub fn unmap_view(
+        &mut self,
+        view: View,
+    ) -> core::result::Result<Owned<cap_type::X86Page>, Refused<View>> {
+        if view.owner() != self.owner() {
+            return Err(Refused {
+                error: Error::NotOwner { slot: view.cptr() },
+                handle: view,
+            });
+        }
+        let vaddr = view.vaddr();
+        if let Err(error) = self.vspace.set_view(vaddr, false) {
+            return Err(Refused {
+                error,
+                handle: view,
+            });
+        }
+        match self.vspace.unmap(vaddr) {
+            Ok(_) => Ok(view.into_frame()),
+            Err(error) => {
+                let _ = self.vspace.set_view(vaddr, true);
+                Err(Refused {
+                    error,
+                    handle: view,
+                })
+            }
+        }
     }
 
     /// Adds `pages` fresh 4 KiB frames of RAM to the heap.

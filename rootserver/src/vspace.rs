@@ -89,6 +89,9 @@ pub struct Mapping {
     /// Whether the frame is the VSpace's own (made for this mapping, and
     /// deleted with it).
     pub owned: bool,
+    /// Whether a [`View`](crate::view::View) maps it: it stays until the
+    /// view is given back.
+    pub view: bool,
 }
 
 /// A paging level below the PML4.
@@ -252,11 +255,38 @@ impl VSpace {
                 .iter()
                 .any(|&(s, e)| s <= lo && hi <= e)
         };
+        let views: Vec<u64> = self
+            .mappings
+            .iter()
+            .filter(|(_, m)| m.view)
+            .map(|(&v, _)| v)
+            .collect();
         self.tables.iter().rev().filter_map(move |t| {
             let span = 1u64 << t.level.span_bits();
             let lo = t.vaddr & !(span - 1);
-            inside(lo, lo + span).then_some(t.cptr)
+            // A live view keeps the structures above it.
+            let under_view = views.iter().any(|&v| lo <= v && v < lo + span);
+            (inside(lo, lo + span) && !under_view).then_some(t.cptr)
         })
+    }
+
+    /// Marks the mapping at `vaddr` as a view's (or no longer).
+    pub(crate) fn set_view(&mut self, vaddr: u64, view: bool) -> Result<()> {
+        match self.mappings.get_mut(&vaddr) {
+            Some(m) => {
+                m.view = view;
+                Ok(())
+            }
+            None => Err(sel4_alloc::AllocError::VirtNotAllocated { addr: vaddr }.into()),
+        }
+    }
+
+    /// The frame slots of the mappings views hold.
+    pub(crate) fn view_frames(&self) -> impl Iterator<Item = CPtr> + '_ {
+        self.mappings
+            .values()
+            .filter(|m| m.view)
+            .map(|m| m.frame.cptr())
     }
 
     /// Every mapping of the window (address, mapping).
@@ -339,6 +369,7 @@ impl VSpace {
                 size_bits,
                 from_window: true,
                 owned: false,
+                view: false,
             },
         );
         Ok(())
@@ -458,6 +489,7 @@ impl VSpace {
                             size_bits: consts::PageBits as u8,
                             from_window: false,
                             owned: true,
+                            view: false,
                         },
                     );
                 }

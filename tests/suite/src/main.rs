@@ -23,6 +23,7 @@ mod tcb;
 mod threads;
 mod typed_ipc;
 mod util;
+mod views;
 mod vspace;
 
 use sel4_rootserver::{entry, BootInfo};
