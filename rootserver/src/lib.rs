@@ -25,6 +25,7 @@ pub mod fault;
 pub mod ipc;
 pub mod memory;
 pub mod objects;
+pub mod process;
 pub mod thread;
 pub mod untyped;
 pub mod view;
@@ -40,3 +41,26 @@ pub use sel4_runtime::{entry, print, println, BootInfo, ExitCode};
 pub use sel4_sys as sys;
 pub use untyped::UntypedExt;
 pub use view::{View, ViewError};
+
+/// The bytes of an ELF file the build put into this root server, named by
+/// its CMake target in upper case with `_` for `-`: a process image
+/// declared with `sel4rs_process_image(NAME process-test ...)` and listed
+/// in `sel4rs_rootserver(... EMBED process-test)` is
+/// `embedded_elf!(PROCESS_TEST)`, a `&'static [u8; N]`. Without CMake, set
+/// `SEL4RS_EMBED_PROCESS_TEST` to the ELF's path for cargo.
+#[macro_export]
+macro_rules! embedded_elf {
+    ($name:ident) => {
+        include_bytes!(env!(
+            concat!("SEL4RS_EMBED_", stringify!($name)),
+            concat!(
+                "no ELF embedded as ",
+                stringify!($name),
+                ": build this root server with CMake (sel4rs_rootserver(... EMBED <target>)) \
+                 or set SEL4RS_EMBED_",
+                stringify!($name),
+                " to the ELF's path"
+            )
+        ))
+    };
+}

@@ -300,6 +300,17 @@ impl UntypedPool {
         Ok(s)
     }
 
+    /// A spare untyped of `2^size_bits` bytes of RAM, reserved for the
+    /// caller again (see [`UntypedAllocator::release`]).
+    pub(crate) fn take_spare(&mut self, size_bits: u8) -> Option<CPtr> {
+        self.alloc.take_spare(size_bits, MemoryKind::Ram)
+    }
+
+    /// Keeps the reclaimed, reserved untyped `untyped` as a spare.
+    pub(crate) fn release_untyped(&mut self, untyped: CPtr) -> Result<()> {
+        Ok(self.alloc.release(untyped)?)
+    }
+
     /// A frame of `2^size_bits` bytes (4 KiB or 2 MiB) at the physical
     /// address `paddr` (device memory, usually): the untyped that covers it
     /// is split into smaller untypeds until one is exactly the frame. The

@@ -96,7 +96,7 @@ pub struct Mapping {
 
 /// A paging level below the PML4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
+pub(crate) enum Level {
     PageTable,
     PageDirectory,
     Pdpt,
@@ -104,7 +104,7 @@ enum Level {
 
 impl Level {
     /// log2 of the bytes one structure of this level maps.
-    fn span_bits(self) -> u32 {
+    pub(crate) fn span_bits(self) -> u32 {
         match self {
             Level::PageTable => 21,
             Level::PageDirectory => 30,
@@ -625,7 +625,7 @@ impl VSpace {
 /// Which paging level a failed frame mapping lacks, from the bits the
 /// kernel had left to resolve (x86_64: a page table covers bits 12..21, a
 /// page directory 21..30, a PDPT 30..39).
-fn missing_level(f: sel4_sys::LookupFailure) -> Level {
+pub(crate) fn missing_level(f: sel4_sys::LookupFailure) -> Level {
     match f {
         sel4_sys::LookupFailure::MissingCapability { bits_left } if bits_left >= 39 => Level::Pdpt,
         sel4_sys::LookupFailure::MissingCapability { bits_left } if bits_left >= 30 => {

@@ -79,9 +79,13 @@ pub const OFF_NAME: usize = OFF_ARGS + ARGS * 8;
 pub const OFF_THREADS: usize = OFF_NAME + NAME_MAX;
 
 /// Label of the exit report.
-pub const EXIT_LABEL: u64 = 0x5e_e417;
+pub const EXIT_LABEL: u64 = 0xe_e417;
 /// Label of the panic report.
-pub const PANIC_LABEL: u64 = 0x5e_9a1c;
+pub const PANIC_LABEL: u64 = 0xe_9a1c;
+// Labels travel in 20 bits (`sel4_ipc::LABEL_BITS`, the width seL4's
+// message info gives them on 32-bit kernels), below the framework's error
+// label.
+const _: () = assert!(EXIT_LABEL < sel4_ipc::ERROR_LABEL && PANIC_LABEL < sel4_ipc::ERROR_LABEL);
 /// Message words of a report (seL4's message length).
 pub const REPORT_WORDS: usize = 120;
 /// Bytes of a panic message that fit a report.
@@ -306,16 +310,7 @@ impl StartInfo {
 
     /// Reads a page written by [`StartInfo::encode`].
     pub fn decode(page: &[u8]) -> Result<StartInfo, StartInfoError> {
-        if page.len() < PAGE_SIZE {
-            return Err(StartInfoError::TooShort { len: page.len() });
-        }
-        if rd(page, OFF_MAGIC) != MAGIC {
-            return Err(StartInfoError::BadMagic);
-        }
-        let version = rd(page, OFF_VERSION);
-        if version != VERSION {
-            return Err(StartInfoError::BadVersion { found: version });
-        }
+        check_header(page)?;
         let name_len = rd(page, OFF_NAME_LEN);
         if name_len > NAME_MAX as u64 {
             return Err(StartInfoError::BadName);
@@ -358,6 +353,58 @@ impl StartInfo {
         s.thread_count = count as usize;
         Ok(s)
     }
+}
+
+/// Reads thread `index`'s entry straight from a start-info page, without
+/// decoding the whole page (a [`StartInfo`] is about 4 KiB: too much for
+/// the stack of a small thread).
+pub fn thread_from_page(page: &[u8], index: usize) -> Result<ThreadInfo, StartInfoError> {
+    check_header(page)?;
+    let count = rd(page, OFF_THREAD_COUNT);
+    if count > MAX_THREADS as u64 {
+        return Err(StartInfoError::TooManyThreads { count });
+    }
+    if index as u64 >= count {
+        return Err(StartInfoError::TooManyThreads {
+            count: index as u64 + 1,
+        });
+    }
+    let o = OFF_THREADS + index * THREAD_WORDS * 8;
+    let w = |k: usize| rd(page, o + 8 * k);
+    Ok(ThreadInfo {
+        stack_bottom: w(0),
+        stack_top: w(1),
+        ipc_buffer: w(2),
+        thread_pointer: w(3),
+        tcb_slot: w(4),
+        fault_slot: w(5),
+        entry: w(6),
+        arg: w(7),
+    })
+}
+
+/// Reads the header word at byte offset `off` (one of the `OFF_*`
+/// constants) of a start-info page.
+pub fn word_from_page(page: &[u8], off: usize) -> Result<u64, StartInfoError> {
+    check_header(page)?;
+    if off % 8 != 0 || off + 8 > OFF_NAME {
+        return Err(StartInfoError::TooShort { len: off });
+    }
+    Ok(rd(page, off))
+}
+
+fn check_header(page: &[u8]) -> Result<(), StartInfoError> {
+    if page.len() < PAGE_SIZE {
+        return Err(StartInfoError::TooShort { len: page.len() });
+    }
+    if rd(page, OFF_MAGIC) != MAGIC {
+        return Err(StartInfoError::BadMagic);
+    }
+    let version = rd(page, OFF_VERSION);
+    if version != VERSION {
+        return Err(StartInfoError::BadVersion { found: version });
+    }
+    Ok(())
 }
 
 /// Packs a panic message into report words: word 0 the length in bytes
@@ -440,6 +487,15 @@ mod tests {
         assert_eq!(rd(&page, OFF_HEAP_START), 0x1_0000_0000);
         assert_eq!(rd(&page, OFF_THREADS + THREAD_WORDS * 8 + 16), 0x3000_0001);
         assert_eq!(&page[OFF_NAME..OFF_NAME + 8], b"kv-store");
+        // One entry or one word without decoding the page.
+        assert_eq!(thread_from_page(&page, 1), Ok(*d.thread(1).unwrap()));
+        assert!(thread_from_page(&page, 3).is_err());
+        assert_eq!(word_from_page(&page, OFF_HEAP_SIZE), Ok(1 << 20));
+        assert!(word_from_page(&page, OFF_NAME).is_err());
+        assert_eq!(
+            word_from_page(&page[..10], OFF_HEAP_SIZE),
+            Err(StartInfoError::TooShort { len: 10 })
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod fpu;
 mod framework;
 mod ipc;
 mod notification;
+mod processes;
 mod retype;
 mod sched;
 mod syscalls;
