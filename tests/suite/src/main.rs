@@ -10,10 +10,12 @@
 
 extern crate alloc;
 
+mod asid;
 mod cnode;
 mod faults;
 mod fpu;
 mod framework;
+mod interas;
 mod ipc;
 mod notification;
 mod processes;
