@@ -614,11 +614,12 @@ impl<'a> ProcessBuilder<'a> {
             });
         }
         elf.check_relocations()?;
-        let pages: Vec<(u64, u32)> = elf.pages()?.map(|p| (p.vaddr, p.flags)).collect();
+        let pages: Vec<(u64, u32, bool)> =
+            elf.pages()?.map(|p| (p.vaddr, p.flags, p.file)).collect();
         let entry_link = elf.header().e_entry;
-        let entry_ok = pages
-            .iter()
-            .any(|&(v, fl)| fl & sel4_elf_reloc::PF_X != 0 && (v..v + PAGE).contains(&entry_link));
+        let entry_ok = pages.iter().any(|&(v, fl, _)| {
+            fl & sel4_elf_reloc::PF_X != 0 && (v..v + PAGE).contains(&entry_link)
+        });
         if !entry_ok {
             return Err(ProcessError::BadEntry { entry: entry_link });
         }
@@ -744,7 +745,7 @@ impl<'a> ProcessBuilder<'a> {
         let frames = pages.len() as u64 + 1 + heap_size / PAGE + stack_size / PAGE + 1;
         let mut mapped: Vec<u64> = pages
             .iter()
-            .map(|&(v, _)| v - link_base + self.base)
+            .map(|&(v, _, _)| v - link_base + self.base)
             .collect();
         mapped.push(start_info);
         mapped.extend((0..heap_size / PAGE).map(|i| heap + i * PAGE));
@@ -809,7 +810,8 @@ impl<'a> ProcessBuilder<'a> {
 struct Plan {
     link_base: u64,
     image_end: u64,
-    pages: Vec<(u64, u32)>,
+    /// Link address, flags, whether it has file bytes.
+    pages: Vec<(u64, u32, bool)>,
     tls: Option<TlsTemplate>,
     entry: u64,
     start_info: u64,
@@ -960,15 +962,23 @@ impl Process {
         // The image, page by page from the file.
         let elf = Elf::parse(b.elf)?;
         let mut scratch: Box<PageBytes> = Box::new([0; PAGE as usize]);
-        for &(link, flags) in &plan.pages {
-            elf.fill(link, &mut scratch[..])?;
-            elf.relocate_window(b.base, link, &mut scratch[..])?;
+        for &(link, flags, file) in &plan.pages {
+            // A page without file bytes is zeros, unless a relocation
+            // lands in it.
+            let content = if file {
+                elf.fill(link, &mut scratch[..])?;
+                elf.relocate_window(b.base, link, &mut scratch[..])?;
+                true
+            } else {
+                scratch.fill(0);
+                elf.relocate_window(b.base, link, &mut scratch[..])? > 0
+            };
             let rights = if flags & sel4_elf_reloc::PF_W != 0 {
                 vspace::RW
             } else {
                 vspace::RO
             };
-            let content = scratch.iter().any(|&x| x != 0).then_some(&*scratch);
+            let content = content.then_some(&*scratch);
             self.map_new_page(objs, link - plan.link_base + b.base, rights, content)?;
         }
         if let Some(t) = &plan.tls {

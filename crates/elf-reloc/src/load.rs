@@ -41,6 +41,10 @@ pub struct PageFlags {
     pub vaddr: u64,
     /// `PF_R | PF_W | PF_X` bits.
     pub flags: u32,
+    /// Whether some of its bytes come from the file (`p_filesz` part of a
+    /// segment); otherwise it is all zeros (`.bss`) unless a relocation
+    /// lands in it.
+    pub file: bool,
 }
 
 impl PageFlags {
@@ -86,9 +90,18 @@ impl Iterator for Pages<'_, '_> {
             return None;
         }
         self.next = vaddr.saturating_add(PAGE_SIZE);
+        let file = self
+            .elf
+            .program_headers()
+            .filter(|p| p.p_type == PT_LOAD && p.p_filesz > 0)
+            .any(|p| {
+                let end = p.p_vaddr.saturating_add(p.p_filesz);
+                p.p_vaddr < vaddr.saturating_add(PAGE_SIZE) && vaddr < end
+            });
         Some(PageFlags {
             vaddr,
             flags: self.elf.page_flags(vaddr),
+            file,
         })
     }
 }

@@ -551,15 +551,19 @@ fn pages_carry_the_union_of_their_segments_flags() {
         [
             PageFlags {
                 vaddr: LINK,
-                flags: PF_R | PF_X
+                flags: PF_R | PF_X,
+                file: true,
             },
             PageFlags {
                 vaddr: LINK + 0x1000,
-                flags: PF_R | PF_W
+                flags: PF_R | PF_W,
+                file: true,
             },
+            // .bss only (the file bytes end at 0x401100).
             PageFlags {
                 vaddr: LINK + 0x2000,
-                flags: PF_R | PF_W
+                flags: PF_R | PF_W,
+                file: false,
             },
         ]
     );
