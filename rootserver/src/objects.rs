@@ -682,6 +682,12 @@ impl Objects {
         }
     }
 
+    /// How many ASID pools [`Objects::assign_asid`] made because the others
+    /// were full.
+    pub fn asid_pools_made(&self) -> usize {
+        self.asid_pools.len()
+    }
+
     /// Assigns `vspace` (a new PML4) an ASID: from `pool` if given,
     /// otherwise from the root task's initial pool or one this `Objects`
     /// made before, making a new pool when those are full. The ASID is

@@ -323,7 +323,7 @@ pub struct ThreadSpec<'a> {
     pub entry: u64,
     /// The argument word (`rcx` at entry).
     pub arg: Word,
-    /// Priority (at most the process's MCP... and the creator's).
+    /// Priority (at most the caller's maximum controlled priority).
     pub priority: u8,
     /// Bytes of stack (a guard page is below it).
     pub stack_size: u64,
@@ -413,8 +413,9 @@ impl<'a> ProcessBuilder<'a> {
         self
     }
 
-    /// Bytes of budget beyond what the builder computes, for objects made
-    /// later ([`Process::add_thread`], [`Process::create`]).
+    /// Bytes of budget beyond what the builder computes, for what is made
+    /// later ([`Process::add_thread`], [`Process::create`]; 0 by default:
+    /// what is left of the power of two the budget is rounded up to).
     pub fn extra_budget(mut self, bytes: u64) -> Self {
         self.extra_budget = bytes;
         self
@@ -1517,6 +1518,15 @@ impl Process {
             self.start()?;
         }
         Ok(index)
+    }
+
+    /// Makes an object from the process's budget (an endpoint it serves on,
+    /// a notification it waits on): the handle is the caller's, to grant
+    /// to the process and to others; the object goes with the process
+    /// ([`Process::destroy`] deletes it and every copy, wherever they are).
+    /// Delete the handle before or after the destroy to give its slot back.
+    pub fn create<T: FixedSize>(&self, objs: &mut Objects) -> Result<Owned<T>, ProcessError> {
+        Ok(objs.create_in::<T>(self.budget()?)?)
     }
 
     /// Copies `cap` with `rights` into slot `slot` of its CSpace (which

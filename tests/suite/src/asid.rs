@@ -164,3 +164,42 @@ fn vspace0006_processes_in_every_asid_pool(ctx: &mut Ctx) -> TestResult {
     ensure!(pools.len() == N_ASID_POOLS - 1);
     delete_pools(&mut objs, pools)
 }
+
+/// `Objects::assign_asid` makes a new pool when the initial one (and the
+/// ones it made) are full: more VSpaces than one pool holds all get ASIDs.
+#[sel4_test(timeout_ms = 60000)]
+fn asid_pools_are_made_when_the_initial_one_fills(ctx: &mut Ctx) -> TestResult {
+    let n = ASID_POOL_SIZE + 40;
+    let mut objs = ctx.objects(n + 64)?;
+    let mut roots: Vec<Owned<cap_type::X64PML4>> = Vec::new();
+    for i in 0..n {
+        let r = objs.create::<cap_type::X64PML4>()?;
+        objs.assign_asid(&r, None)
+            .map_err(|e| Failure::fail(format!("VSpace {i}: {e}")))?;
+        roots.push(r);
+    }
+    ensure!(
+        objs.asid_pools_made() >= 1,
+        "{n} VSpaces fit the initial pool of {ASID_POOL_SIZE}?"
+    );
+    // Every one of them works: a page table maps into each.
+    for (i, r) in roots.iter().enumerate().step_by(97) {
+        let pt = objs.create::<cap_type::X86PageTable>()?;
+        let pd = objs.create::<cap_type::X86PageDirectory>()?;
+        let pdpt = objs.create::<cap_type::X86PDPT>()?;
+        let attr = sel4_sys::X86_VMAttributes::Default_VMAttributes;
+        pdpt.x86_pdpt_map(r.cap(), 0x4000_0000, attr)
+            .map_err(|e| Failure::fail(format!("VSpace {i}: {e}")))?;
+        pd.x86_page_directory_map(r.cptr(), 0x4000_0000, attr)
+            .map_err(|e| Failure::fail(format!("VSpace {i}: {e}")))?;
+        pt.x86_page_table_map(r.cptr(), 0x4000_0000, attr)
+            .map_err(|e| Failure::fail(format!("VSpace {i}: {e}")))?;
+        for o in [pt.recast::<cap_type::Null>(), pd.recast(), pdpt.recast()] {
+            objs.delete(o).map_err(fw("delete"))?;
+        }
+    }
+    for r in roots {
+        objs.delete(r).map_err(fw("delete"))?;
+    }
+    Ok(())
+}

@@ -191,6 +191,9 @@ fn process_destroy_gives_everything_back(ctx: &mut Ctx) -> TestResult {
             .fault_endpoint(&report, 1)
             .suspended();
         let mut p = b.spawn(&mut objs).map_err(pe("spawn"))?;
+        // An endpoint of its own budget, given to it: gone with it.
+        let own_ep = p.create::<Endpoint>(&mut objs).map_err(pe("create"))?;
+        p.grant(&mut objs, 22, &own_ep, RW).map_err(pe("grant"))?;
         let entry = p
             .address_of(IMAGE, "process_test_thread")
             .map_err(pe("symbol"))?
@@ -207,6 +210,12 @@ fn process_destroy_gives_everything_back(ctx: &mut Ctx) -> TestResult {
         let code = exit_code(receive_event(report.cap()))?;
         ensure_eq!(code, 16, "thread 1 published 5 * 3 + 1");
         destroyed(p.destroy(&mut objs))?;
+        // The kernel deleted it with the budget: its slot is empty.
+        ensure_eq!(
+            crate::util::cap_type(own_ep.cptr())?,
+            crate::util::tag::NULL
+        );
+        objs.delete(own_ep).map_err(fw("delete"))?;
         let now = figures(&objs);
         match after_first {
             None => {
