@@ -155,6 +155,17 @@ impl SlotLayout {
     }
 
     fn check(&self) -> Result<(), ProcessError> {
+        // Every thread block the start-info page can describe lies in a
+        // 32-bit CSpace (the largest CNode).
+        let end = (contract::MAX_THREADS as u64)
+            .checked_mul(self.thread_slots)
+            .and_then(|n| n.checked_add(self.first_thread));
+        if !matches!(end, Some(e) if e <= 1 << 32) {
+            return Err(ProcessError::Slot {
+                slot: self.first_thread,
+                reason: "the layout's thread blocks reach past 2^32 slots",
+            });
+        }
         let in_block = |o: u64| o < self.thread_slots;
         if self.thread_slots == 0
             || !in_block(self.fault_endpoint)
@@ -739,7 +750,16 @@ impl<'a> ProcessBuilder<'a> {
                 }
                 b
             }
-            None => ceil_log2(highest + 1 + self.free_slots).max(2),
+            None => {
+                let b = ceil_log2(highest.saturating_add(1).saturating_add(self.free_slots)).max(2);
+                if b > 32 {
+                    return Err(ProcessError::Slot {
+                        slot: highest,
+                        reason: "more free slots than a CSpace of 2^32 slots holds: ask for fewer",
+                    });
+                }
+                b
+            }
         };
 
         // What the budget must hold.

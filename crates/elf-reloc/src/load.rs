@@ -133,10 +133,16 @@ impl TlsLayout {
         };
         let block = sub_range(self.area_start, self.block, init.len() as u64, area.len())
             .ok_or(too_small)?;
+        // The initialisation bytes must end at or below the thread pointer.
+        let init_end = self
+            .block
+            .checked_add(init.len() as u64)
+            .filter(|&e| e <= self.tp)
+            .ok_or(Error::BadTls)?;
         let rest = sub_range(
             self.area_start,
-            self.block + init.len() as u64,
-            self.tp + TLS_TCB_SIZE - self.block - init.len() as u64,
+            init_end,
+            self.tp + TLS_TCB_SIZE - init_end,
             area.len(),
         )
         .ok_or(too_small)?;

@@ -714,6 +714,11 @@ fn tls_layout_uses_the_linkers_offsets() {
         t.layout(area, 0x40),
         Err(Error::TlsAreaTooSmall { .. })
     ));
+    // Initialisation bytes longer than the block are refused, not written
+    // over the thread pointer.
+    let l = t.layout(area, 0x1000).unwrap();
+    let mut buf = vec![0u8; 0x1000];
+    assert_eq!(l.write(&[7u8; 0x48], &mut buf), Err(Error::BadTls));
 }
 
 /// Appends a section header table with a symbol table to a built file.
