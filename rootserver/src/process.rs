@@ -219,6 +219,8 @@ pub enum ProcessError {
     BadEntry { entry: u64 },
     /// An address that must be page aligned is not.
     Misaligned { what: &'static str, vaddr: u64 },
+    /// A region would lie outside the user address space.
+    OutsideUserSpace { what: &'static str, vaddr: u64 },
     /// Two regions of the process's address space overlap.
     Overlap {
         what: &'static str,
@@ -280,6 +282,10 @@ impl core::fmt::Display for ProcessError {
             ProcessError::Misaligned { what, vaddr } => {
                 write!(f, "{what} at {vaddr:#x} is not page aligned")
             }
+            ProcessError::OutsideUserSpace { what, vaddr } => write!(
+                f,
+                "{what} at {vaddr:#x} does not fit the user address space (below {USER_TOP:#x}, with room for its guard page): place it lower"
+            ),
             ProcessError::Overlap { what, other, vaddr } => write!(
                 f,
                 "{what} overlaps {other} at {vaddr:#x}: place one of them elsewhere"
@@ -626,12 +632,18 @@ impl<'a> ProcessBuilder<'a> {
             });
         }
         elf.check_relocations()?;
-        let pages: Vec<(u64, u32, bool)> =
-            elf.pages()?.map(|p| (p.vaddr, p.flags, p.file)).collect();
+        // One pass over the image's pages (nothing stored: a hostile image
+        // may claim a huge .bss): how many, the paging structures under
+        // them, and whether the entry is in an executable one.
         let entry_link = elf.header().e_entry;
-        let entry_ok = pages.iter().any(|&(v, fl, _)| {
-            fl & sel4_elf_reloc::PF_X != 0 && (v..v + PAGE).contains(&entry_link)
-        });
+        let mut image_pages = 0u64;
+        let mut keys = Keys::default();
+        let mut entry_ok = false;
+        for p in elf.pages()? {
+            image_pages += 1;
+            keys.add_page(p.vaddr - link_base + self.base);
+            entry_ok |= p.executable() && (p.vaddr..p.vaddr + PAGE).contains(&entry_link);
+        }
         if !entry_ok {
             return Err(ProcessError::BadEntry { entry: entry_link });
         }
@@ -654,18 +666,23 @@ impl<'a> ProcessBuilder<'a> {
                     }
                     v
                 }
-                None => cursor + if guard_below { PAGE } else { 0 },
+                None => cursor.saturating_add(if guard_below { PAGE } else { 0 }),
             };
-            let end = start
-                .checked_add(size)
-                .ok_or(ProcessError::Misaligned { what, vaddr: start })?;
+            let end = start.saturating_add(size);
             // A guard page below (stacks) is part of the region: nothing
             // may be mapped there.
-            let lo = if guard_below { start - PAGE } else { start };
+            let lo = if guard_below {
+                start.checked_sub(PAGE)
+            } else {
+                Some(start)
+            };
+            let Some(lo) = lo.filter(|_| end <= USER_TOP) else {
+                return Err(ProcessError::OutsideUserSpace { what, vaddr: start });
+            };
             regions.add(what, lo, end)?;
             if at.is_none() {
                 // The next region keeps an unmapped page after this one.
-                cursor = end + PAGE;
+                cursor = end.saturating_add(PAGE);
             }
             Ok(start)
         };
@@ -763,34 +780,32 @@ impl<'a> ProcessBuilder<'a> {
         };
 
         // What the budget must hold.
-        let frames = pages.len() as u64 + 1 + heap_size / PAGE + stack_size / PAGE + 1;
-        let mut mapped: Vec<u64> = pages
-            .iter()
-            .map(|&(v, _, _)| v - link_base + self.base)
-            .collect();
-        mapped.push(start_info);
-        mapped.extend((0..heap_size / PAGE).map(|i| heap + i * PAGE));
-        mapped.extend((0..stack_size / PAGE).map(|i| stack + i * PAGE));
-        mapped.push(ipc_buffer);
-        let tables: u64 = [Level::PageTable, Level::PageDirectory, Level::Pdpt]
-            .iter()
-            .map(|l| {
-                let mut keys: Vec<u64> = mapped.iter().map(|v| v >> l.span_bits()).collect();
-                keys.sort_unstable();
-                keys.dedup();
-                keys.len() as u64
-            })
-            .sum();
+        let frames = image_pages + 1 + heap_size / PAGE + stack_size / PAGE + 1;
+        keys.add_range(start_info, PAGE);
+        keys.add_range(heap, heap_size);
+        keys.add_range(stack, stack_size);
+        keys.add_range(ipc_buffer, PAGE);
+        let tables = keys.total();
         // Kept capabilities: frames, tables, a spare copy of the start-info
         // frame, and room for threads and objects added later.
-        let kept = frames + tables + 1;
-        let parked_bits = ceil_log2(kept + 64).max(4);
+        let kept = frames.saturating_add(tables).saturating_add(1);
+        let parked_bits = ceil_log2(kept.saturating_add(64)).max(4);
+        if parked_bits > 32 {
+            return Err(ProcessError::BudgetTooSmall {
+                needed: u64::MAX,
+                budget: 0,
+            });
+        }
         let slot = 1u64 << consts::SlotBits;
-        let needed = (1u64 << parked_bits) * slot
-            + (1u64 << cspace_bits) * slot
-            + (frames + tables + 1) * PAGE
-            + (1u64 << <TCB as FixedSize>::SIZE_BITS);
-        let needed = needed + self.extra_budget;
+        let needed = [
+            (1u64 << parked_bits) * slot,
+            (1u64 << cspace_bits) * slot,
+            kept.saturating_mul(PAGE),
+            1u64 << <TCB as FixedSize>::SIZE_BITS,
+            self.extra_budget,
+        ]
+        .iter()
+        .fold(0u64, |a, &b| a.saturating_add(b));
         let budget_bits = match self.budget_bits {
             Some(b) => {
                 if b >= 64 || (1u64 << b) < needed {
@@ -808,7 +823,6 @@ impl<'a> ProcessBuilder<'a> {
         Ok(Plan {
             link_base,
             image_end,
-            pages,
             tls,
             entry: entry_link - link_base + self.base,
             start_info,
@@ -827,12 +841,55 @@ impl<'a> ProcessBuilder<'a> {
     }
 }
 
+/// One past the highest user address of x86_64 (the canonical lower half,
+/// 47 bits).
+pub const USER_TOP: u64 = 1 << 47;
+
+/// Counts the paging structures (page tables, page directories, PDPTs)
+/// that mapped pages need, from their addresses given in increasing order
+/// per call (a structure shared by two regions may be counted twice: the
+/// budget is then a little larger than needed).
+#[derive(Default)]
+struct Keys {
+    last: [Option<u64>; 3],
+    count: u64,
+}
+
+impl Keys {
+    const LEVELS: [Level; 3] = [Level::PageTable, Level::PageDirectory, Level::Pdpt];
+
+    /// A page, at an address above the previous one of this sequence.
+    fn add_page(&mut self, vaddr: u64) {
+        for (i, l) in Self::LEVELS.iter().enumerate() {
+            let k = vaddr >> l.span_bits();
+            if self.last[i] != Some(k) {
+                self.last[i] = Some(k);
+                self.count += 1;
+            }
+        }
+    }
+
+    /// A region of `bytes` from `start` (a new sequence).
+    fn add_range(&mut self, start: u64, bytes: u64) {
+        if bytes == 0 {
+            return;
+        }
+        let last = start.saturating_add(bytes - 1);
+        for l in Self::LEVELS {
+            let b = l.span_bits();
+            self.count = self.count.saturating_add((last >> b) - (start >> b) + 1);
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.count
+    }
+}
+
 /// What [`ProcessBuilder::plan`] decided.
 struct Plan {
     link_base: u64,
     image_end: u64,
-    /// Link address, flags, whether it has file bytes.
-    pages: Vec<(u64, u32, bool)>,
     tls: Option<TlsTemplate>,
     entry: u64,
     start_info: u64,
@@ -983,7 +1040,8 @@ impl Process {
         // The image, page by page from the file.
         let elf = Elf::parse(b.elf)?;
         let mut scratch: Box<PageBytes> = Box::new([0; PAGE as usize]);
-        for &(link, flags, file) in &plan.pages {
+        for page in elf.pages()? {
+            let (link, flags, file) = (page.vaddr, page.flags, page.file);
             // A page without file bytes is zeros, unless a relocation
             // lands in it.
             let content = if file {
