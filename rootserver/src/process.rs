@@ -1555,7 +1555,9 @@ impl Process {
     /// Adds a thread (stack with a guard page, IPC buffer, TLS block, TCB,
     /// slots in the thread block `index` of the layout), made from the
     /// budget and started at once if the process runs already. Returns its
-    /// index. The start-info page gets its entry before it starts.
+    /// index. The start-info page gets its entry before it starts. If it
+    /// fails, what was made for the thread stays in the budget until the
+    /// process is destroyed.
     pub fn add_thread(
         &mut self,
         objs: &mut Objects,
@@ -1571,10 +1573,16 @@ impl Process {
                 reason: "the thread's block is outside the CSpace: give the process a larger cspace_bits",
             });
         }
-        let stack = self.cursor + PAGE;
+        let stack = self.cursor.saturating_add(PAGE);
+        let ipc_buffer = stack.saturating_add(stack_size);
+        if ipc_buffer.saturating_add(PAGE) > USER_TOP {
+            return Err(ProcessError::OutsideUserSpace {
+                what: "a thread's stack",
+                vaddr: stack,
+            });
+        }
         self.regions
             .add("a thread's stack", stack - PAGE, stack + stack_size)?;
-        let ipc_buffer = stack + stack_size;
         self.regions
             .add("a thread's IPC buffer", ipc_buffer, ipc_buffer + PAGE)?;
         self.cursor = ipc_buffer + 2 * PAGE;
