@@ -22,6 +22,7 @@ mod kill;
 mod notification;
 mod retype;
 mod sched;
+mod semaphore;
 mod soundness;
 mod stack;
 mod sync;
