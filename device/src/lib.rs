@@ -10,6 +10,9 @@
 //!   ([`IrqHandler`]), acknowledged after servicing.
 //! - [`mmio`]: [`Mmio`], what drivers of memory-mapped devices are written
 //!   against; whatever maps a device frame provides it.
+//! - [`event`]: [`Signal`], [`Wait`], [`Acknowledge`]: the kernel's
+//!   wake-ups as traits, so that driver logic that blocks and wakes is
+//!   tested on the host with fakes.
 //!
 //! The kernel-facing types ([`IoPorts`], [`IrqControl`], [`IrqHandler`])
 //! exist on the target only (they need a kernel stage); the checks, the
@@ -26,10 +29,12 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod event;
 pub mod irq;
 pub mod mmio;
 pub mod ports;
 
+pub use event::{Acknowledge, Signal, Wait};
 pub use irq::{Badges, IrqError, IrqSource, Polarity, Trigger};
 pub use mmio::{Mmio, MmioError};
 pub use ports::{PortError, PortIo, PortRange, Width};

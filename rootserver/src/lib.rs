@@ -27,6 +27,8 @@ pub mod untyped;
 #[cfg(target_arch = "x86_64")]
 pub mod cspace;
 #[cfg(target_arch = "x86_64")]
+pub mod devices;
+#[cfg(target_arch = "x86_64")]
 pub mod fault;
 #[cfg(target_arch = "x86_64")]
 pub mod memory;
@@ -42,6 +44,7 @@ pub use cap::{CNode, Endpoint, Notification, Null, Untyped, TCB};
 pub use error::{AllocError, Error, InvocationError, Result};
 pub use objects::{Objects, Refused};
 pub use sel4_alloc::SlotAllocator;
+pub use sel4_device as device;
 pub use sel4_runtime::{console, exit, heap, logger};
 pub use sel4_runtime::{entry, print, println, BootInfo, ExitCode};
 pub use sel4_sys as sys;
