@@ -10,6 +10,8 @@
 //!   ([`IrqHandler`]), acknowledged after servicing.
 //! - [`mmio`]: [`Mmio`], what drivers of memory-mapped devices are written
 //!   against; whatever maps a device frame provides it.
+//! - [`timer`]: [`OneShotTimer`], what a timer service needs from timer
+//!   hardware.
 //! - [`event`]: [`Signal`], [`Wait`], [`Acknowledge`]: the kernel's
 //!   wake-ups as traits, so that driver logic that blocks and wakes is
 //!   tested on the host with fakes.
@@ -33,11 +35,13 @@ pub mod event;
 pub mod irq;
 pub mod mmio;
 pub mod ports;
+pub mod timer;
 
 pub use event::{Acknowledge, Signal, Wait};
 pub use irq::{Badges, IrqError, IrqSource, Polarity, Trigger};
 pub use mmio::{Mmio, MmioError};
 pub use ports::{PortError, PortIo, PortRange, Width};
+pub use timer::OneShotTimer;
 
 #[cfg(target_os = "none")]
 pub use irq::{IrqControl, IrqHandler};
