@@ -61,6 +61,16 @@ pub enum FifoTrigger {
 }
 
 impl FifoTrigger {
+    /// Bytes in the FIFO at this level.
+    pub const fn bytes(self) -> usize {
+        match self {
+            FifoTrigger::One => 1,
+            FifoTrigger::Four => 4,
+            FifoTrigger::Eight => 8,
+            FifoTrigger::Fourteen => 14,
+        }
+    }
+
     const fn bits(self) -> u8 {
         match self {
             FifoTrigger::One => 0b00,
