@@ -23,11 +23,13 @@
 //! IOAPIC, and checks the vector before the destination slot (5.x the slot
 //! first). Both check the vector's range first, before the IOAPIC, the pin
 //! and the PCI address, which is how a `RangeError` (it only says the
-//! allowed range) is traced back to the argument: [`IrqControl::new`] asks
-//! the kernel for the vector range once (an invocation with an impossible
-//! vector, refused before anything else is looked at), so a vector outside
-//! it is refused without a kernel call and any later `RangeError` belongs
-//! to the IOAPIC index or the pin ([`attribute_range_error`]).
+//! allowed range) is traced back to the argument: on the first
+//! `RangeError` (or when asked, `IrqControl::vector_max`) an `IrqControl`
+//! asks the kernel for the vector range once (an invocation with an
+//! impossible vector, refused before anything else is looked at), so a
+//! vector outside it is refused without a kernel call from then on, and a
+//! `RangeError` of a vector inside it belongs to the IOAPIC index or the
+//! pin ([`attribute_range_error`]).
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -431,7 +433,8 @@ mod target {
         cap: Cap<cap_type::IRQControl>,
         vectors: VectorSet,
         pins: PinMap,
-        vector_max: u32,
+        /// The kernel's largest vector, once asked.
+        vector_max: Option<u32>,
     }
 
     fn word<T: Into<u64>>(v: T) -> Word {
@@ -439,39 +442,20 @@ mod target {
     }
 
     impl IrqControl {
-        /// The IRQ control capability `cap`, checked: one invocation with an
-        /// impossible vector, which the kernel refuses with the range of
-        /// vectors before it looks at anything else (so it changes
-        /// nothing). [`IrqError::NoIrqControl`] when `cap` is not the IRQ
-        /// control capability, [`IrqError::NoIoapic`] on a kernel without an
-        /// IOAPIC.
-        pub fn new(cap: Cap<cap_type::IRQControl>) -> Result<IrqControl, IrqError> {
-            let probe = cap.get_ioapic(sel4::init::CNODE.slot(0), 0, 0, false, false, Word::MAX);
-            let vector_max = match probe {
-                Err(InvocationError::RangeError { max, .. }) => {
-                    u32::try_from(max).unwrap_or(u32::MAX)
-                }
-                Err(InvocationError::InvalidCapability { .. }) => {
-                    return Err(IrqError::NoIrqControl)
-                }
-                Err(InvocationError::IllegalOperation) => return Err(IrqError::NoIoapic),
-                Err(e) => return Err(IrqError::Kernel(e)),
-                Ok(()) => {
-                    // Cannot happen (no kernel accepts that vector); refuse
-                    // to go on with a handler nobody owns in slot 0.
-                    return Err(IrqError::Kernel(InvocationError::Unknown(0)));
-                }
-            };
-            Ok(IrqControl {
+        /// The IRQ control capability `cap`. Nothing is checked yet: an
+        /// empty slot or another object shows at the first use, as
+        /// [`IrqError::NoIrqControl`].
+        pub const fn new(cap: Cap<cap_type::IRQControl>) -> IrqControl {
+            IrqControl {
                 cap,
                 vectors: VectorSet::new(),
                 pins: PinMap::new(),
-                vector_max,
-            })
+                vector_max: None,
+            }
         }
 
         /// The root task's IRQ control capability (`sel4::init::IRQ_CONTROL`).
-        pub fn root() -> Result<IrqControl, IrqError> {
+        pub const fn root() -> IrqControl {
             IrqControl::new(sel4::init::IRQ_CONTROL)
         }
 
@@ -480,9 +464,34 @@ mod target {
             self.cap
         }
 
-        /// The kernel's largest vector.
-        pub fn vector_max(&self) -> u32 {
-            self.vector_max
+        /// The kernel's largest vector. Asked once, with an invocation
+        /// that carries an impossible vector, which every supported kernel
+        /// refuses with the range of vectors before it looks at anything
+        /// else (so nothing changes; a debug kernel prints its refusal).
+        /// [`IrqError::NoIrqControl`] when the capability is not the IRQ
+        /// control capability, [`IrqError::NoIoapic`] on a kernel without
+        /// an IOAPIC.
+        pub fn vector_max(&mut self) -> Result<u32, IrqError> {
+            if let Some(m) = self.vector_max {
+                return Ok(m);
+            }
+            let probe =
+                self.cap
+                    .get_ioapic(sel4::init::CNODE.slot(0), 0, 0, false, false, Word::MAX);
+            let m = match probe {
+                Err(InvocationError::RangeError { max, .. }) => {
+                    u32::try_from(max).unwrap_or(u32::MAX)
+                }
+                Err(InvocationError::InvalidCapability { .. }) => {
+                    return Err(IrqError::NoIrqControl)
+                }
+                Err(InvocationError::IllegalOperation) => return Err(IrqError::NoIoapic),
+                Err(e) => return Err(IrqError::Kernel(e)),
+                // No kernel accepts that vector.
+                Ok(()) => return Err(IrqError::Kernel(InvocationError::Unknown(0))),
+            };
+            self.vector_max = Some(m);
+            Ok(m)
         }
 
         /// Vectors handed out through this `IrqControl` and not released.
@@ -494,13 +503,21 @@ mod target {
         /// vector free in the kernel (a vector that turns out to have a
         /// handler made elsewhere is skipped).
         pub fn get(&mut self, source: IrqSource, dest: Slot) -> Result<IrqHandler, IrqError> {
+            let mut limit = self.vector_max.unwrap_or(MAX_VECTORS as u32 - 1);
             loop {
                 let v = self
                     .vectors
-                    .first_free(self.vector_max)
+                    .first_free(limit)
                     .ok_or(IrqError::NoFreeVector)?;
                 match self.get_at(source, v, dest) {
                     Err(IrqError::VectorTaken { vector }) => self.vectors.insert(vector),
+                    // Past the kernel's range: every vector in it is taken.
+                    Err(IrqError::VectorOutOfRange { max, .. }) => {
+                        if max >= limit {
+                            return Err(IrqError::NoFreeVector);
+                        }
+                        limit = max;
+                    }
                     r => return r,
                 }
             }
@@ -513,11 +530,8 @@ mod target {
             vector: u32,
             dest: Slot,
         ) -> Result<IrqHandler, IrqError> {
-            if vector > self.vector_max {
-                return Err(IrqError::VectorOutOfRange {
-                    vector,
-                    max: self.vector_max,
-                });
+            if let Some(max) = self.vector_max.filter(|&m| vector > m) {
+                return Err(IrqError::VectorOutOfRange { vector, max });
             }
             if let Some((ioapic, pin)) = source.pin() {
                 if let Some(v) = self.pins.vector_of(ioapic, pin) {
@@ -567,22 +581,32 @@ mod target {
             }
         }
 
-        fn decode(&self, e: InvocationError, source: IrqSource, vector: u32) -> IrqError {
+        fn decode(&mut self, e: InvocationError, source: IrqSource, vector: u32) -> IrqError {
             match e {
                 InvocationError::RevokeFirst => IrqError::VectorTaken { vector },
                 InvocationError::DeleteFirst => IrqError::SlotInUse,
                 InvocationError::FailedLookup { .. } => IrqError::BadSlot,
                 InvocationError::InvalidCapability { argument: 0 } => IrqError::NoIrqControl,
                 InvocationError::IllegalOperation => IrqError::NoIoapic,
-                InvocationError::RangeError { max, .. } => match source {
-                    IrqSource::IoApic { ioapic, pin, .. } => {
-                        attribute_range_error(vector, self.vector_max, ioapic, pin, max)
-                            .unwrap_or(IrqError::Kernel(e))
+                InvocationError::RangeError { max, .. } => {
+                    // Which argument: the vector's range first (asked once).
+                    let vmax = match self.vector_max() {
+                        Ok(m) => m,
+                        Err(err) => return err,
+                    };
+                    match source {
+                        IrqSource::IoApic { ioapic, pin, .. } => {
+                            attribute_range_error(vector, vmax, ioapic, pin, max)
+                                .unwrap_or(IrqError::Kernel(e))
+                        }
+                        IrqSource::Msi { .. } if vector > vmax => {
+                            IrqError::VectorOutOfRange { vector, max: vmax }
+                        }
+                        IrqSource::Msi { bus, dev, func, .. } => {
+                            IrqError::BadPciAddress { bus, dev, func }
+                        }
                     }
-                    IrqSource::Msi { bus, dev, func, .. } => {
-                        IrqError::BadPciAddress { bus, dev, func }
-                    }
-                },
+                }
                 e => IrqError::Kernel(e),
             }
         }

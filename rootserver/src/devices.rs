@@ -4,7 +4,7 @@
 //!
 //! ```ignore
 //! use sel4_rootserver::device::{IrqControl, IrqSource};
-//! let mut irqs = IrqControl::root()?;                      // the IRQ control capability, checked
+//! let mut irqs = IrqControl::root();                      // the root task's IRQ control capability
 //! let com2 = objs.io_ports(0x2f8, 0x2ff)?;                 // DeviceCap<X86IOPort, IoPorts>
 //! let irq = objs.irq_handler(&mut irqs, IrqSource::isa(3))?;
 //! let ntfn = objs.create::<Notification>()?;

@@ -56,7 +56,7 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     let clock = Clock::from_bootinfo(bootinfo)
         .ok_or_else(|| Error("bootinfo gives no TSC frequency".into()))?;
     let mut objs = Objects::try_from_bootinfo(bootinfo)?;
-    let mut irqs = IrqControl::root()?;
+    let mut irqs = IrqControl::root();
 
     // The resources: COM2's eight ports, its interrupt (ISA IRQ 3), the
     // worker's notification (the interrupt and kicks from the handles,

@@ -188,6 +188,25 @@ impl<P: PortIo, B: PortIo<Error = P::Error>> Pit<P, B> {
     }
 }
 
+impl<P: PortIo, B: PortIo<Error = P::Error>> Pit<P, B> {
+    /// Measures `counter`'s rate against the PIT's crystal: `rounds` runs
+    /// of [`Pit::measure`] over `ticks` PIT ticks each; the smallest
+    /// advance (the run least delayed by the polling) gives the rate in Hz.
+    pub fn calibrate(
+        &self,
+        ticks: u32,
+        rounds: u32,
+        max_polls: u64,
+        mut counter: impl FnMut() -> u64,
+    ) -> Result<u64, PitError<P::Error>> {
+        let mut best = u64::MAX;
+        for _ in 0..rounds.max(1) {
+            best = best.min(self.measure(ticks, max_polls, &mut counter)?);
+        }
+        Ok(rate_hz(best, ticks))
+    }
+}
+
 /// The rate of a counter that advanced `advance` while the PIT counted
 /// `ticks`: `advance * PIT_HZ / ticks`, rounded to the nearest Hz.
 pub const fn rate_hz(advance: u64, ticks: u32) -> u64 {

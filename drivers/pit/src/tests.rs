@@ -195,3 +195,30 @@ fn rate_from_a_measurement() {
     assert_eq!(rate_hz(25_000_456, 11932), 2_500_007_886);
     assert_eq!(rate_hz(1, 0), 0);
 }
+
+#[test]
+fn calibrate_takes_the_least_disturbed_run() {
+    let f = Fake {
+        rise_after: 3,
+        ..Fake::default()
+    };
+    let p: Pit<&Fake> = Pit::new(&f, Some(&f));
+    // three runs: the counter advances 1000, 900 (least), 1200 per run
+    let steps = RefCell::new(vec![1000u64, 900, 1200].into_iter());
+    let mut now = 0u64;
+    let mut first = true;
+    let hz = p
+        .calibrate(1193, 3, 100, || {
+            if first {
+                first = false;
+            } else {
+                now += steps.borrow_mut().next().unwrap_or(0);
+                first = true;
+            }
+            now
+        })
+        .unwrap();
+    assert_eq!(hz, rate_hz(900, 1193));
+    // 900 counts in 1193 ticks (1 ms): 900 kHz
+    assert_eq!(hz, 900_137);
+}
