@@ -44,7 +44,7 @@ impl<W: Wait + ?Sized> Wait for &W {
     }
 }
 
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", target_arch = "x86_64"))]
 mod target {
     use super::*;
     use sel4::{cap_type, Cap};

@@ -197,7 +197,7 @@ pub enum IrqError {
         argument: u8,
     },
     /// The kernel refused for another reason.
-    #[cfg(target_os = "none")]
+    #[cfg(all(target_os = "none", target_arch = "x86_64"))]
     Kernel(sel4::InvocationError),
 }
 
@@ -260,7 +260,7 @@ impl fmt::Display for IrqError {
             IrqError::InvalidCapability { .. } => {
                 write!(f, "the capability to bind is not a notification")
             }
-            #[cfg(target_os = "none")]
+            #[cfg(all(target_os = "none", target_arch = "x86_64"))]
             IrqError::Kernel(e) => write!(f, "the kernel refused: {e:?}"),
         }
     }
@@ -415,10 +415,10 @@ impl Badges {
     }
 }
 
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", target_arch = "x86_64"))]
 pub use target::*;
 
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", target_arch = "x86_64"))]
 mod target {
     use super::*;
     use sel4::prelude::*;

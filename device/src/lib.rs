@@ -43,7 +43,7 @@ pub use mmio::{Mmio, MmioError};
 pub use ports::{PortError, PortIo, PortRange, Width};
 pub use timer::OneShotTimer;
 
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", target_arch = "x86_64"))]
 pub use irq::{IrqControl, IrqHandler};
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", target_arch = "x86_64"))]
 pub use ports::IoPorts;

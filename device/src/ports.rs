@@ -151,7 +151,7 @@ pub enum PortError {
     /// slot).
     NoAuthority,
     /// The kernel refused the operation.
-    #[cfg(target_os = "none")]
+    #[cfg(all(target_os = "none", target_arch = "x86_64"))]
     Kernel(sel4::InvocationError),
 }
 
@@ -183,7 +183,7 @@ impl fmt::Display for PortError {
                 "no I/O port authority: the I/O port control capability (seL4 10+) or the \
                  capability for all ports (seL4 5.x) is not in its slot"
             ),
-            #[cfg(target_os = "none")]
+            #[cfg(all(target_os = "none", target_arch = "x86_64"))]
             PortError::Kernel(e) => write!(f, "the kernel refused the port operation: {e:?}"),
         }
     }
@@ -231,10 +231,10 @@ impl<P: PortIo + ?Sized> PortIo for &P {
     }
 }
 
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", target_arch = "x86_64"))]
 pub use target::*;
 
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", target_arch = "x86_64"))]
 mod target {
     use super::*;
     use sel4::prelude::*;
