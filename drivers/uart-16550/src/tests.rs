@@ -485,3 +485,81 @@ fn overruns_are_counted() {
     assert_eq!(stats.overruns, 1);
     assert_eq!(rig.uart.state.lock().unwrap().rx_overruns, 4);
 }
+
+/// A UART behind memory-mapped registers 4 bytes apart, accessed 32 bits
+/// wide (as many SoCs place a 16550): the same driver, through
+/// `MmioRegisters`, touches the right offsets and nothing outside them.
+#[test]
+fn mmio_registers_at_their_stride() {
+    use crate::{AccessWidth, MmioRegisters};
+    use sel4_device::mmio::{check, Mmio, MmioError};
+    use std::sync::Mutex;
+
+    /// 64 bytes of registers backed by the 16550 model: a 32-bit access
+    /// at 4 * i is register i.
+    struct Window {
+        uart: FakeUart,
+        log: Mutex<Vec<(usize, bool)>>,
+    }
+    impl Mmio for Window {
+        fn size(&self) -> usize {
+            64
+        }
+        fn read8(&self, o: usize) -> Result<u8, MmioError> {
+            Err(MmioError::Misaligned {
+                offset: o,
+                width: 1,
+            })
+        }
+        fn read32(&self, o: usize) -> Result<u32, MmioError> {
+            check(o, 4, 32)?;
+            self.log.lock().unwrap().push((o, false));
+            Ok(u32::from(
+                crate::Registers::read(&self.uart, Reg::ALL[o / 4]).unwrap(),
+            ))
+        }
+        fn read64(&self, o: usize) -> Result<u64, MmioError> {
+            Err(MmioError::Misaligned {
+                offset: o,
+                width: 8,
+            })
+        }
+        fn write8(&self, o: usize, _: u8) -> Result<(), MmioError> {
+            Err(MmioError::Misaligned {
+                offset: o,
+                width: 1,
+            })
+        }
+        fn write32(&self, o: usize, v: u32) -> Result<(), MmioError> {
+            check(o, 4, 32)?;
+            self.log.lock().unwrap().push((o, true));
+            crate::Registers::write(&self.uart, Reg::ALL[o / 4], v as u8).unwrap();
+            Ok(())
+        }
+        fn write64(&self, o: usize, _: u64) -> Result<(), MmioError> {
+            Err(MmioError::Misaligned {
+                offset: o,
+                width: 8,
+            })
+        }
+    }
+    let w = Window {
+        uart: FakeUart::new(None),
+        log: Mutex::new(Vec::new()),
+    };
+    let u = Uart::new(MmioRegisters::new(&w, 0, 2, AccessWidth::Word));
+    u.init(&Config::baud(38_400)).unwrap();
+    let s = w.uart.state.lock().unwrap();
+    assert_eq!((s.dll, s.dlm), (3, 0));
+    assert_eq!(s.lcr, 0b11);
+    drop(s);
+    for (o, _) in w.log.lock().unwrap().iter() {
+        assert!(o % 4 == 0 && *o < 32, "offset {o}");
+    }
+    // a byte-wide access where the device wants words is refused
+    let b = Uart::new(MmioRegisters::new(&w, 0, 2, AccessWidth::Byte));
+    assert!(matches!(
+        b.probe(),
+        Err(UartError::Access(MmioError::Misaligned { .. }))
+    ));
+}
