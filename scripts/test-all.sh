@@ -31,6 +31,14 @@ boot_tests=(
     "sel4test-shards: sel4test-shard1of2 sel4test-shard2of2"
     "robustness: robustness"
     "runtime-test: runtime-test"
+    # Devices: the console through the runtime's UART, the timer service
+    # and clock, and COM2 fed by the runner (inputs written below): lines
+    # and a mebibyte echoed byte for byte; input at the line rate (115200
+    # 8N1: 11520 bytes/s) while the reader is busy for 500 ms.
+    "hello-uart: hello-uart"
+    "clock: clock"
+    "serial-echo: --serial2-input=$build/serial-echo/echo.in --serial2-expect=$build/serial-echo/echo.in --serial2-after=COM2-ready serial-echo"
+    "serial-echo-busy: --serial2-input=$build/serial-echo/busy.in --serial2-expect=$build/serial-echo/busy.in --serial2-after=COM2-ready --serial2-rate=11520 serial-echo"
 )
 # aarch64 and riscv64: the images that build there so far.
 if [ "$SEL4RS_ARCH" != x86_64 ]; then
@@ -139,6 +147,18 @@ if [ "$SEL4RS_ARCH" = x86_64 ]; then
 fi
 
 # 5. Boot tests on QEMU.
+# serial-echo's inputs: lines, then 16384 lines of 64 bytes (1 MiB), then
+# quit; and a busy period followed by 32 KiB.
+if [ "$SEL4RS_ARCH" = x86_64 ]; then
+    mkdir -p "$build/serial-echo"
+    pattern_lines() {
+        awk -v n="$1" 'BEGIN { a = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz";
+            for (i = 1; i <= n; i++) printf "%06d %s\n", i, substr(a, i % 26 + 1, 56) }'
+    }
+    { printf 'hello, seL4\ntyped in by the runner\n'; pattern_lines 16384; printf 'quit\n'; } \
+        > "$build/serial-echo/echo.in"
+    { printf 'busy 500\n'; pattern_lines 512; printf 'quit\n'; } > "$build/serial-echo/busy.in"
+fi
 cargo build -q --release -p sel4-runner
 runner="$repo/target/release/sel4-run"
 for entry in "${boot_tests[@]}"; do

@@ -32,6 +32,8 @@ pub mod untyped;
 #[cfg(target_arch = "x86_64")]
 pub mod cspace;
 #[cfg(target_arch = "x86_64")]
+pub mod devices;
+#[cfg(target_arch = "x86_64")]
 pub mod fault;
 #[cfg(target_arch = "x86_64")]
 pub mod memory;
@@ -52,6 +54,7 @@ pub use error::{AllocError, Error, InvocationError, Result};
 #[cfg(target_arch = "x86_64")]
 pub use objects::{Objects, Refused};
 pub use sel4_alloc::SlotAllocator;
+pub use sel4_device as device;
 pub use sel4_runtime::{console, exit, heap, logger};
 pub use sel4_runtime::{entry, print, println, BootInfo, ExitCode};
 pub use sel4_sys as sys;

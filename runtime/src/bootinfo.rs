@@ -51,7 +51,7 @@ pub const LAYOUT: Layout = match Layout::for_arch(ARCH, sel4_sys::KERNEL_VERSION
 
 /// Slots at the start of bootinfo's empty region that the runtime keeps
 /// for itself ([`RuntimeSlot`]).
-pub const RUNTIME_RESERVED_SLOTS: usize = 8;
+pub const RUNTIME_RESERVED_SLOTS: usize = 9;
 
 /// The runtime's slots, by offset from the start of bootinfo's empty
 /// region.
@@ -74,6 +74,9 @@ pub enum RuntimeSlot {
     /// Slots where the runtime's objects pass on their way into its CNode.
     Scratch0 = 6,
     Scratch1 = 7,
+    /// The I/O port capability of the console's UART, COM1 (seL4 10+, when
+    /// the console uses the UART: `console::backend`).
+    ConsolePorts = 8,
 }
 
 /// Smallest untyped (log2 bytes) the runtime takes for its own objects:
@@ -245,6 +248,50 @@ pub fn config_summary() -> &'static str {
 pub(crate) unsafe fn set_thread_pointer(tp: usize) -> Result<(), sel4_sys::InvocationError> {
     // SAFETY: per the contract.
     unsafe { crate::arch::set_thread_pointer(tp) }
+}
+
+/// Sets up the console's UART when the console is to use it
+/// (`console::wants_uart`): its I/O port capability (seL4 10+: issued for
+/// COM1 into [`RuntimeSlot::ConsolePorts`]; 5.x: the capability for every
+/// port), then the UART. Returns what failed (the console then stays on
+/// the kernel's debug console, if any).
+pub(crate) fn init_console(bi: &BootInfo) -> Result<(), &'static str> {
+    if !crate::console::wants_uart() {
+        return Ok(());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = bi;
+        Ok(())
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        use sel4_sys::{cap_type, Cap};
+        let (first, last) = crate::console::CONSOLE_PORTS;
+        sel4_sys::sel4_cfg_if! {
+            kernel >= 10 && label X86IOPortControlIssue {
+                if bi.raw().empty().len() < RUNTIME_RESERVED_SLOTS {
+                    return Err("no slot for the console's I/O ports");
+                }
+                let slot = bi.runtime_slot(RuntimeSlot::ConsolePorts);
+                let control = Cap::<cap_type::X86IOPortControl>::from_cptr(init_caps::CapIOPortControl as u64);
+                control
+                    .x86_io_port_control_issue(
+                        u64::from(first),
+                        u64::from(last),
+                        Cap::from_cptr(INIT_THREAD_CNODE),
+                        slot,
+                        sel4_sys::config::WORD_SIZE as u8,
+                    )
+                    .map_err(|_| "issuing COM1's I/O ports")?;
+                let cap = Cap::<cap_type::X86IOPort>::from_cptr(slot);
+            } else {
+                let _ = (bi, first, last);
+                let cap = Cap::<cap_type::X86IOPort>::from_cptr(init_caps::CapIOPort as u64);
+            }
+        }
+        crate::console::init_uart(cap)
+    }
 }
 
 /// Sets up the capabilities the runtime itself uses (the I/O port for

@@ -103,6 +103,8 @@ mod entry {
         crate::heap::init();
         crate::logger::init(log::LevelFilter::Info);
         crate::bootinfo::init_runtime_caps(&bootinfo);
+        // The console's device, before anything is printed.
+        let console = crate::bootinfo::init_console(&bootinfo);
         // The notifications of the runtime's locks, before any second
         // thread can exist.
         if let Err(e) = crate::bootinfo::init_runtime_objects(&mut bootinfo) {
@@ -110,6 +112,9 @@ mod entry {
             crate::println!("{reason}");
             crate::println!("{}", Line::ResultFail { reason: &reason });
             exit(ExitCode::Failure);
+        }
+        if let Err(e) = console {
+            crate::println!("sel4-runtime: warning: the console stays on the kernel's: {e}");
         }
         // Code and read-only data read-only, now that relocation is done.
         if let Err(e) = crate::image::protect(&bootinfo) {

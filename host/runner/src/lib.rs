@@ -7,6 +7,7 @@
 
 pub mod analyse;
 pub mod run;
+pub mod serial2;
 
 pub use analyse::{
     analyse_log, format_micros, Analyser, BootReport, BootResult, Counts, Echo, Ending, KernelInfo,
@@ -37,6 +38,12 @@ and QEMU exited with status 1 (isa-debug-exit 0). A kernel without a debug \
 console (KernelPrinting off) prints nothing: such a boot is judged by QEMU's \
 exit status alone. With --filter, a run in which no boot reported a test \
 fails (the filter matched nothing).
+
+With --serial2-* the runner attaches a socket to the guest's second serial \
+port (QEMU: `-serial unix:<socket>` after the image's own `-serial`), sends \
+--serial2-input (after --serial2-after, at --serial2-rate), and compares what \
+the guest sends with --serial2-expect byte for byte: a difference fails the \
+boot.
 
 exit status: 0 when every boot passed, 1 when not, 2 on a usage error, 130 \
 when interrupted.";
@@ -72,6 +79,24 @@ struct Args {
     /// Write the results as JSON to FILE
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Send FILE's bytes to the guest's second serial port (COM2 on
+    /// x86_64), attached to a socket of the runner
+    #[arg(long, value_name = "FILE")]
+    serial2_input: Option<PathBuf>,
+    /// The guest must send exactly FILE's bytes on its second serial port
+    /// (compared byte for byte after the boot)
+    #[arg(long, value_name = "FILE")]
+    serial2_expect: Option<PathBuf>,
+    /// Save what the guest sends on its second serial port to FILE
+    #[arg(long, value_name = "FILE")]
+    serial2_log: Option<PathBuf>,
+    /// Start sending once a console line contains TEXT (default: at once)
+    #[arg(long, value_name = "TEXT")]
+    serial2_after: Option<String>,
+    /// Send at most BYTES per second (default: as fast as the guest takes
+    /// them)
+    #[arg(long, value_name = "BYTES", value_parser = parse_rate)]
+    serial2_rate: Option<u64>,
     /// The arguments are image folders (the default)
     #[arg(long)]
     boots: bool,
@@ -89,6 +114,13 @@ fn parse_secs(v: &str) -> Result<Duration, String> {
         .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| format!("not a positive number of seconds: {v}"))
+}
+
+fn parse_rate(v: &str) -> Result<u64, String> {
+    v.parse::<u64>()
+        .ok()
+        .filter(|&r| r > 0)
+        .ok_or_else(|| format!("not a positive number of bytes per second: {v}"))
 }
 
 fn parse_filter(v: &str) -> Result<String, String> {
@@ -113,10 +145,13 @@ pub struct Options {
     pub filter: Option<String>,
     pub expect_fail: bool,
     pub json: Option<PathBuf>,
+    /// The second serial port's channel ([`serial2`]).
+    pub serial2: serial2::Serial2Options,
 }
 
 /// What the command line asks for.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // made once per run
 pub enum Cli {
     Run(Options),
     /// Help text to print (exit status 0).
@@ -158,6 +193,13 @@ pub fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, Stri
         filter: a.filter,
         expect_fail: a.expect_fail,
         json: a.json,
+        serial2: serial2::Serial2Options {
+            input: a.serial2_input,
+            expect: a.serial2_expect,
+            log: a.serial2_log,
+            after: a.serial2_after,
+            rate: a.serial2_rate,
+        },
     }))
 }
 
@@ -332,10 +374,20 @@ pub fn run_all(o: &Options, out: &mut dyn Write) -> io::Result<RunReport> {
         })?)),
         None => None,
     };
+    let serial2 = if o.serial2.enabled() {
+        Some(
+            o.serial2
+                .load()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        )
+    } else {
+        None
+    };
     let bopts = BootOptions {
         timeout: o.timeout,
         quiet: o.quiet,
         filter: o.filter.clone(),
+        serial2,
         ..BootOptions::default()
     };
     let mut boots = Vec::new();
