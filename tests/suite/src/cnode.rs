@@ -320,6 +320,18 @@ fn cnode_slot_count_matches_radix(ctx: &mut Ctx) -> TestResult {
         &[ROOT_CNODE],
         &[8, DEPTH, n, DEPTH, rights::ALL],
     );
-    ensure!(r.is_err(), "an 8-slot CNode accepted a cap at index 8");
+    // Index 8 puts a 1 into the 61 guard bits, whose guard is 0: a guard
+    // mismatch (detail: the destination, GuardMismatch + 1, 64 bits left,
+    // guard found 1, 61 bits of it).
+    let e = expect_err(
+        r,
+        Error::FailedLookup,
+        "a cap at index 8 of an 8-slot CNode",
+    )?;
+    ensure_eq!(
+        e.detail,
+        [0, 4, 64],
+        "(source, lookup failure type + 1, bits left)"
+    );
     Ok(())
 }

@@ -2,8 +2,8 @@
 //! untyped.
 
 use sel4_sys::{Error, InvocationLabel, ObjectType};
-use sel4_test_harness::kernel::{self, invoke};
-use sel4_test_harness::{ensure, ensure_eq, sel4_test, skip, Ctx, TestResult};
+use sel4_test_harness::kernel::{self, invoke, rights, ROOT_VSPACE};
+use sel4_test_harness::{ensure, ensure_eq, sel4_test, skip, Ctx, Failure, TestResult};
 
 use crate::util::{cap_type, expect_err, tag};
 
@@ -252,10 +252,10 @@ fn retype_device_untyped_frame_only(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
+/// The kernel's object sizes are powers of two between 16 bytes and a
+/// page, and a TCB takes an untyped of `TCBBits` whole.
 #[sel4_test]
-fn untyped_objects_are_zeroed_sizes(ctx: &mut Ctx) -> TestResult {
-    // Every fixed-size kernel object size the kernel reports is a power
-    // of two no smaller than 16 bytes: check the generated constants.
+fn a_tcb_fills_an_untyped_of_tcb_bits(ctx: &mut Ctx) -> TestResult {
     use sel4_sys::consts;
     for (name, bits) in [
         ("TCB", consts::TCBBits),
@@ -279,10 +279,72 @@ fn untyped_objects_are_zeroed_sizes(ctx: &mut Ctx) -> TestResult {
     let s = ctx.slots(2)?;
     kernel::retype(child, ObjectType::TCBObject as usize, 0, s, 1)?;
     let r = kernel::retype(child, ObjectType::EndpointObject as usize, 0, s + 1, 1);
-    expect_err(
+    let e = expect_err(
         r,
         Error::NotEnoughMemory,
         "anything after a TCB in a TCB-sized untyped",
     )?;
+    ensure_eq!(e.detail[0], 0, "bytes left in the untyped");
+    Ok(())
+}
+
+/// Memory that a retype hands out again starts clean. The first objects of
+/// an untyped are a frame written through a mapping, a notification with
+/// a signal pending and a TCB with registers written; revoking the untyped
+/// deletes them all, and the same objects made again (the frame at the
+/// same physical address) keep none of it: the frame reads 0 where the
+/// value was written, the notification polls 0, the TCB's registers read
+/// 0. (Memory is read through `sel4-asm-probes`' access at
+/// `FAULT_VADDR`, where this test maps the frame.)
+#[sel4_test]
+fn untyped_objects_are_zeroed(ctx: &mut Ctx) -> TestResult {
+    use crate::util::{badged, is_empty, read_regs, write_regs};
+    use sel4_asm_probes::fault::{self, BAD_MAGIC, FAULT_VADDR, GOOD_MAGIC};
+    const REGS: usize = 18;
+    let ut = ctx.create(ObjectType::UntypedObject, 16)?;
+    crate::vspace::paging_for(ctx, ROOT_VSPACE, FAULT_VADDR)?;
+    let first = ctx.slots(3)?;
+    let (frame, ntfn, tcb) = (first, first + 1, first + 2);
+    let make = || -> Result<u64, Failure> {
+        for (slot, ty) in [
+            (frame, ObjectType::X86_4K),
+            (ntfn, ObjectType::NotificationObject),
+            (tcb, ObjectType::TCBObject),
+        ] {
+            kernel::retype(ut, ty as usize, 0, slot, 1)?;
+        }
+        crate::vspace::map_page(frame, ROOT_VSPACE, FAULT_VADDR & !0xfff, rights::RW)?;
+        Ok(invoke(frame, InvocationLabel::X86PageGetAddress, &[], &[])?.mrs[0])
+    };
+    let paddr = make()?;
+    ensure_eq!(fault::read(BAD_MAGIC), 0, "a new frame");
+    fault::write(GOOD_MAGIC);
+    ensure_eq!(fault::read(BAD_MAGIC), GOOD_MAGIC, "the value written");
+    let signal = badged(ctx, ntfn, 0x77)?;
+    sel4_sys::signal(signal);
+    let regs: alloc::vec::Vec<u64> = (0..REGS as u64).map(|i| 0x1000 + i).collect();
+    write_regs(tcb, false, &regs)?;
+    ensure_eq!(read_regs(tcb, REGS)?[3], 0x1003, "rax written");
+
+    // Revoking the untyped deletes every object made from it (and the
+    // badged copy, and the frame's mapping).
+    kernel::cnode_revoke(ut)?;
+    for slot in [frame, ntfn, tcb, signal] {
+        ensure!(is_empty(slot)?, "slot {slot:#x} survived the revoke");
+    }
+    let again = make()?;
+    ensure_eq!(again, paddr, "the new frame's physical address");
+    ensure_eq!(
+        fault::read(BAD_MAGIC),
+        0,
+        "the new frame where the old one held {GOOD_MAGIC:#x}"
+    );
+    ensure_eq!(sel4_sys::poll(ntfn), 0, "the new notification");
+    let regs = read_regs(tcb, REGS)?;
+    ensure!(
+        regs.iter().enumerate().all(|(i, &r)| r == 0 || i == 2),
+        "the new TCB's registers (rflags aside): {regs:x?}"
+    );
+    crate::vspace::unmap_page(frame)?;
     Ok(())
 }
