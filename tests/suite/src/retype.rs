@@ -132,7 +132,15 @@ fn retype_untyped_size_limits(ctx: &mut Ctx) -> TestResult {
     let e = expect_err(r, Error::InvalidArgument, "an untyped below MinUntypedBits")?;
     ensure_eq!(e.detail[0], 1, "the size argument is the invalid one");
     let r = kernel::retype(ctx.untyped(), ObjectType::UntypedObject as usize, 63, s, 1);
-    expect_err(r, Error::RangeError, "an untyped above MaxUntypedBits")?;
+    let e = expect_err(r, Error::RangeError, "an untyped above MaxUntypedBits")?;
+    // seL4 10+ names the range up to seL4_MaxUntypedBits, 5.x up to
+    // wordBits - 3.
+    let max = if sel4_sys::KERNEL_VERSION_MAJOR >= 10 {
+        sel4_sys::consts::MaxUntypedBits
+    } else {
+        sel4_sys::config::WORD_SIZE - 3
+    };
+    ensure_eq!((e.detail[0], e.detail[1]), (0, max as u64), "the range");
     Ok(())
 }
 
@@ -209,27 +217,41 @@ fn retype_aligns_objects(ctx: &mut Ctx) -> TestResult {
 #[sel4_test]
 fn retype_into_child_cnode(ctx: &mut Ctx) -> TestResult {
     let node = ctx.create(ObjectType::CapTableObject, 4)?;
-    kernel::retype_into(
-        ctx.untyped(),
-        ObjectType::NotificationObject as usize,
-        0,
-        node,
-        14,
-        2,
-    )?;
-    let r = kernel::retype_into(
-        ctx.untyped(),
-        ObjectType::NotificationObject as usize,
-        0,
-        node,
-        15,
-        2,
-    );
-    expect_err(
-        r,
+    let notifications = |offset, count| {
+        kernel::retype_into(
+            ctx.untyped(),
+            ObjectType::NotificationObject as usize,
+            0,
+            node,
+            offset,
+            count,
+        )
+    };
+    notifications(14, 2)?;
+    // Slots 14 and 15 are taken now.
+    for offset in [14, 15] {
+        expect_err(
+            notifications(offset, 1),
+            Error::DeleteFirst,
+            "a notification onto one made there",
+        )?;
+    }
+    let e = expect_err(
+        notifications(15, 2),
         Error::RangeError,
         "a window past the end of a 16-slot CNode",
     )?;
+    ensure_eq!(
+        (e.detail[0], e.detail[1]),
+        (1, 1),
+        "the window's range from offset 15"
+    );
+    let e = expect_err(
+        notifications(16, 1),
+        Error::RangeError,
+        "an offset past the end of a 16-slot CNode",
+    )?;
+    ensure_eq!((e.detail[0], e.detail[1]), (0, 15), "the offset's range");
     Ok(())
 }
 
@@ -240,7 +262,8 @@ fn retype_device_untyped_frame_only(ctx: &mut Ctx) -> TestResult {
     };
     let s = ctx.slot()?;
     let r = kernel::retype(ut, ObjectType::TCBObject as usize, 0, s, 1);
-    expect_err(r, Error::InvalidArgument, "a TCB from device memory")?;
+    let e = expect_err(r, Error::InvalidArgument, "a TCB from device memory")?;
+    ensure_eq!(e.detail[0], 1, "the object type's size argument is named");
     kernel::retype(ut, ObjectType::X86_4K as usize, 0, s, 1)?;
     ensure_eq!(cap_type(s)?, tag::FRAME);
     let a = invoke(s, InvocationLabel::X86PageGetAddress, &[], &[])?.mrs[0];
