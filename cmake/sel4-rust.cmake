@@ -11,7 +11,7 @@
 #
 # sel4rs_rootserver(NAME <target> PACKAGE <cargo package> [BIN <bin>]
 #                   [LINK pie|static] [FEATURES <f>...] [KERNEL <kernel target>]
-#                   [MANIFEST_PATH <Cargo.toml>])
+#                   [MANIFEST_PATH <Cargo.toml>] [EMBED <target>...])
 #   Runs `cargo build --release --target <SEL4RS_RUST_TARGET> -p <package>
 #   --bin <bin>` every time the target is built (cargo decides what is out of
 #   date) with SEL4_KERNEL=<stage of the kernel>, RUSTFLAGS for the link
@@ -19,6 +19,16 @@
 #   to <build>/rootservers/<target>.elf (target property SEL4RS_ELF).
 #   BIN defaults to PACKAGE, LINK to pie, KERNEL to the first sel4rs_kernel(),
 #   MANIFEST_PATH to this repository's Cargo.toml.
+#   EMBED names targets of sel4rs_process_image() (or sel4rs_rootserver())
+#   whose ELF the binary carries: each is built first and its path given to
+#   cargo as SEL4RS_EMBED_<TARGET> (upper case, '-' -> '_'), which
+#   `sel4_rootserver::embedded_elf!(<TARGET>)` includes.
+#
+# sel4rs_process_image(NAME <target> PACKAGE <cargo package> [BIN <bin>]
+#                      [FEATURES <f>...] [KERNEL <kernel target>] [MANIFEST_PATH ...])
+#   A program that a root task loads into a process of its own
+#   (`sel4_rootserver::process`): built like a root server, always
+#   position-independent, so that the loader can place it at any base.
 #
 # sel4rs_boot_image(NAME <name> ROOTSERVER <target> [USER_VADDR <address>]
 #                   [QEMU_ARGS <arg>...])
@@ -89,10 +99,24 @@ function(_sel4rs_sh_quote out arg)
 endfunction()
 
 function(sel4rs_rootserver)
-  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;PACKAGE;BIN;LINK;KERNEL;MANIFEST_PATH" "FEATURES")
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;PACKAGE;BIN;LINK;KERNEL;MANIFEST_PATH" "FEATURES;EMBED")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "sel4rs_rootserver: unknown arguments ${arg_UNPARSED_ARGUMENTS}")
   endif()
+  # ELFs the binary carries: SEL4RS_EMBED_<TARGET>=<path> for cargo.
+  set(embed_env "")
+  foreach(e IN LISTS arg_EMBED)
+    if(NOT TARGET "${e}")
+      message(FATAL_ERROR "sel4rs_rootserver(${arg_NAME}): EMBED ${e} is not a target; declare it with sel4rs_process_image() first")
+    endif()
+    get_target_property(e_elf "${e}" SEL4RS_ELF)
+    if(NOT e_elf)
+      message(FATAL_ERROR "sel4rs_rootserver(${arg_NAME}): EMBED ${e} was not declared with sel4rs_process_image() or sel4rs_rootserver()")
+    endif()
+    string(TOUPPER "${e}" e_var)
+    string(MAKE_C_IDENTIFIER "${e_var}" e_var)
+    list(APPEND embed_env "SEL4RS_EMBED_${e_var}=${e_elf}")
+  endforeach()
   if(NOT arg_NAME OR NOT arg_PACKAGE)
     message(FATAL_ERROR "sel4rs_rootserver: NAME <target> and PACKAGE <cargo package> are required")
   endif()
@@ -151,6 +175,7 @@ function(sel4rs_rootserver)
   add_custom_target(${arg_NAME} ALL
     COMMAND "${CMAKE_COMMAND}" -E env --unset=CARGO_ENCODED_RUSTFLAGS
       "SEL4_KERNEL=${stage}" "CARGO_TARGET_DIR=${target_dir}" "RUSTFLAGS=${rustflags}"
+      ${embed_env}
       "${SEL4RS_CARGO}" build --release --target "${SEL4RS_RUST_TARGET}"
       --manifest-path "${manifest}" -p "${arg_PACKAGE}" --bin "${arg_BIN}" ${features}
     COMMAND "${CMAKE_COMMAND}" -E make_directory "${CMAKE_BINARY_DIR}/rootservers"
@@ -161,10 +186,30 @@ function(sel4rs_rootserver)
     USES_TERMINAL
     VERBATIM)
   add_dependencies(${arg_NAME} ${arg_KERNEL})
+  foreach(e IN LISTS arg_EMBED)
+    add_dependencies(${arg_NAME} ${e})
+  endforeach()
   set_target_properties(${arg_NAME} PROPERTIES
     SEL4RS_ELF "${out}"
     SEL4RS_KERNEL "${arg_KERNEL}"
     SEL4RS_LINK "${arg_LINK}")
+endfunction()
+
+function(sel4rs_process_image)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;PACKAGE;BIN;KERNEL;MANIFEST_PATH" "FEATURES")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "sel4rs_process_image: unknown arguments ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  set(pass NAME "${arg_NAME}" PACKAGE "${arg_PACKAGE}" LINK pie)
+  foreach(k BIN KERNEL MANIFEST_PATH)
+    if(arg_${k})
+      list(APPEND pass ${k} "${arg_${k}}")
+    endif()
+  endforeach()
+  if(arg_FEATURES)
+    list(APPEND pass FEATURES ${arg_FEATURES})
+  endif()
+  sel4rs_rootserver(${pass})
 endfunction()
 
 function(sel4rs_boot_image)

@@ -5,7 +5,7 @@
 #   scripts/test-all.sh                          # seL4 5.0.0 from crates.io
 #   SEL4_SRC=/path/to/seL4 scripts/test-all.sh   # your seL4 12.x-16.0.0 checkout
 #   SEL4RS_ARCH=aarch64 SEL4_SRC=/path/to/seL4 scripts/test-all.sh   # or riscv64:
-#     QEMU virt, seL4 13.0.0-16.0.0; boots hello and hello-static
+#     QEMU virt, seL4 13.0.0-16.0.0; boots hello, hello-static and runtime-test
 # Ends with one line "TOTAL: N passed, N failed"; exit status 0 only when
 # nothing failed.
 set -eu
@@ -30,12 +30,14 @@ boot_tests=(
     "sel4test: sel4test"
     "sel4test-shards: sel4test-shard1of2 sel4test-shard2of2"
     "robustness: robustness"
+    "runtime-test: runtime-test"
 )
 # aarch64 and riscv64: the images that build there so far.
 if [ "$SEL4RS_ARCH" != x86_64 ]; then
     boot_tests=(
         "hello: hello"
         "hello-static: hello-static"
+        "runtime-test: runtime-test"
     )
     if [ "$SEL4RS_ARCH" = aarch64 ]; then
         boot_tests+=("hello-el2: hello-el2")

@@ -243,23 +243,8 @@ pub fn config_summary() -> &'static str {
 /// # Safety
 /// `tp` must point at a TLS block and TCB laid out for this image.
 pub(crate) unsafe fn set_thread_pointer(tp: usize) -> Result<(), sel4_sys::InvocationError> {
-    #[cfg(not(target_arch = "x86_64"))]
     // SAFETY: per the contract.
-    return unsafe { crate::arch::set_thread_pointer(tp) };
-    #[cfg(target_arch = "x86_64")]
-    sel4_sys::sel4_cfg_if! {
-        config FSGSBASE_INST {
-            // SAFETY: the kernel enables user-mode wrfsbase in this
-            // configuration; `tp` is valid per the contract.
-            unsafe { sel4_sys::arch::write_fs_base(tp) };
-            Ok(())
-        } else {
-            // The invocation travels in registers only: the IPC buffer's
-            // address lives in TLS, which is not usable yet.
-            sel4_sys::Cap::<sel4_sys::cap_type::TCB>::from_cptr(INIT_THREAD_TCB)
-                .tcb_set_tls_base(tp as sel4_sys::Word)
-        }
-    }
+    unsafe { crate::arch::set_thread_pointer(tp) }
 }
 
 /// Sets up the capabilities the runtime itself uses (the I/O port for

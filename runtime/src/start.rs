@@ -99,7 +99,6 @@ mod entry {
         // SAFETY: the kernel maps the initial thread's IPC buffer at the
         // address it reports in bootinfo.
         unsafe { sel4_sys::set_ipc_buffer(bootinfo.ipc_buffer()) };
-        #[cfg(target_arch = "x86_64")]
         crate::thread::set_initial_thread_pointer(info.thread_pointer, info.image_start);
         crate::heap::init();
         crate::logger::init(log::LevelFilter::Info);

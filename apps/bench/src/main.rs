@@ -31,6 +31,8 @@
 
 extern crate alloc;
 
+mod processes;
+
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -99,6 +101,7 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
         retype_raw(&mut objs, ObjectType::EndpointObject)?,
     );
     report("retype_delete_endpoint", rd);
+    processes::run(&mut objs)?;
     println!("bench: done");
     Ok(())
 }

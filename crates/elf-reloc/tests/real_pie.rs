@@ -82,6 +82,20 @@ fn load_and_check(path: &Path, table: &str, expected: &[u64], load_base: u64) ->
 
     let count = relocate(&mut img, link_base, load_base).unwrap();
 
+    // Page by page from the file, as a loader of another program builds
+    // it: the same bytes as the whole image relocated in place.
+    assert_eq!(e.check_relocations().unwrap(), count);
+    let mut page = vec![0xa5u8; 4096];
+    for p in (link_base..end).step_by(4096) {
+        e.fill(p, &mut page).unwrap();
+        e.relocate_window(load_base, p, &mut page).unwrap();
+        let off = (p - link_base) as usize;
+        assert_eq!(&page[..], &img[off..off + 4096], "page {p:#x}");
+    }
+    // The symbol table agrees with nm.
+    assert_eq!(e.symbol(table).unwrap(), Some(syms[table]));
+    assert_eq!(e.symbol("no_such_symbol_here").unwrap(), None);
+
     // The count: every relative relocation of the machine, as the file
     // view, readelf and DT_RELACOUNT (if present) see it.
     let machine = e.machine();
@@ -323,6 +337,19 @@ fn rustc_pie_at_0x400000() {
     let c = load_and_check(&path, "TABLE", &expected, 0x80_0000);
     assert_eq!(c.link_base, 0x40_0000);
     load_and_check(&path, "TABLE", &expected, 0x1000);
+    // rust-lld gives code, read-only data and writable data pages of their
+    // own: no page is writable and executable, and the entry is in code.
+    let e = Elf::parse(&elf).unwrap();
+    let pages: Vec<PageFlags> = e.pages().unwrap().collect();
+    assert!(pages.iter().any(|p| p.executable()));
+    assert!(pages.iter().any(|p| p.writable()));
+    assert!(pages
+        .iter()
+        .all(|p| p.readable() && !(p.writable() && p.executable())));
+    let entry = e.header().e_entry;
+    assert!(pages
+        .iter()
+        .any(|p| p.executable() && (p.vaddr..p.vaddr + 4096).contains(&entry)));
     fs::remove_dir_all(dir).unwrap();
 }
 

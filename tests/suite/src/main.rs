@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+mod asid;
 mod bind;
 mod cancel_badged_sends;
 mod cnode;
@@ -25,6 +26,7 @@ mod frames;
 mod framework;
 mod heap;
 mod image;
+mod interas;
 mod ipc;
 mod ipc_pairs;
 mod ipc_rights;
@@ -32,6 +34,7 @@ mod kill;
 mod nbwait;
 mod notification;
 mod pagefault;
+mod processes;
 mod regressions;
 mod retype;
 mod sched;
@@ -50,6 +53,7 @@ mod tls;
 mod typed_ipc;
 mod untyped_retype;
 mod util;
+mod views;
 mod vspace;
 mod vspace_asid;
 
