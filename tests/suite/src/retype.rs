@@ -371,3 +371,50 @@ fn untyped_objects_are_zeroed(ctx: &mut Ctx) -> TestResult {
     crate::vspace::unmap_page(frame)?;
     Ok(())
 }
+
+/// The same over a whole frame, through the framework's safe view: a page
+/// of an untyped of the test's own, filled with 0xa5 through a view; the
+/// untyped reclaimed (the frame deleted) and a page made there again, at
+/// the same physical address: every byte of it reads 0.
+#[sel4_test]
+fn a_reused_frame_reads_zero_in_every_byte(ctx: &mut Ctx) -> TestResult {
+    use sel4_rootserver::cap_type::X86Page;
+    use sel4_rootserver::memory::frame_paddr;
+    use sel4_rootserver::vspace::{Cache, RO, RW};
+    fn refused<H>(r: sel4_rootserver::Refused<H>) -> Failure {
+        Failure::fail(alloc::format!("refused: {}", r.error))
+    }
+    let bits = sel4_sys::consts::PageBits as u8;
+    let mut objs = ctx.objects(crate::util::OBJECT_SLOTS)?;
+    let ut = objs.create_untyped(12)?;
+    let frame = objs.create_in::<X86Page>(&ut)?;
+    let paddr = frame_paddr(frame.cap()).map_err(crate::util::fw("GetAddress"))?;
+    let mut v = objs
+        .map_view(frame, bits, RW, Cache::Default)
+        .map_err(refused)?;
+    v.bytes_mut()
+        .ok_or_else(|| Failure::fail("a new frame's view is exclusive"))?
+        .fill(0xa5);
+    ensure_eq!(v.read::<u8>(4095).map_err(crate::util::dbg("read"))?, 0xa5);
+    let frame = objs.unmap_view(v).map_err(refused)?;
+    ensure_eq!(objs.reclaim(&ut)?, 1, "the reclaim deleted the frame");
+    objs.delete(frame).map_err(refused)?;
+    let again = objs.create_in::<X86Page>(&ut)?;
+    ensure_eq!(
+        frame_paddr(again.cap()).map_err(crate::util::fw("GetAddress"))?,
+        paddr,
+        "the new frame's physical address"
+    );
+    let v = objs
+        .map_view(again, bits, RO, Cache::Default)
+        .map_err(refused)?;
+    let bytes = v
+        .bytes()
+        .ok_or_else(|| Failure::fail("a new frame's view is exclusive"))?;
+    let dirty = bytes.iter().filter(|&&b| b != 0).count();
+    ensure_eq!(dirty, 0, "bytes of the new frame that are not 0");
+    let again = objs.unmap_view(v).map_err(refused)?;
+    objs.delete(again).map_err(refused)?;
+    objs.delete(ut).map_err(refused)?;
+    Ok(())
+}
