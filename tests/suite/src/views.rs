@@ -136,7 +136,7 @@ fn exports_of_size(objs: &mut Objects, size_bits: u8) -> Result<usize, Failure> 
 /// FRAMEEXPORTS0001: every kind of frame the kernel exports (4 KiB, 2 MiB)
 /// can be mapped and read and written through the mapping, until memory
 /// runs out.
-#[sel4_test(timeout_ms = 60000)]
+#[sel4_test(timeout_ms = 60000, sel4test = "FRAMEEXPORTS0001")]
 fn frameexports0001_read_write_every_frame_size(ctx: &mut Ctx) -> TestResult {
     let mut small = objects_with_large_window(ctx, 400, 20)?;
     let n4k = exports_of_size(&mut small, consts::PageBits as u8)?;
