@@ -109,7 +109,7 @@ pub fn check_link(
         if built != arch {
             return Err(format!(
                 "refusing to boot {}: it is built for {built}, the kernel stage is for {arch}.\n  \
-                 fix: build it with --target {}, or use a {built} kernel stage",
+                 fix: build it with --target {}, or use a kernel stage for {built}",
                 elf.display(),
                 rust_target(arch)
             ));
@@ -168,6 +168,13 @@ pub fn prepare(elf: &Path, opts: &RootTaskOptions, out: &mut dyn Write) -> Resul
     let stage = kernel_config::Stage::load(&stage_dir).map_err(|e| e.to_string())?;
     let bytes = read(elf, "root task")?;
     let link = check_link(elf, &bytes, Some(&stage.sel4_arch))?;
+    if link.machine == Machine::X86_64 && opts.user_vaddr.is_some() {
+        return Err(
+            "--user-vaddr is for aarch64 and riscv64: on x86_64 the kernel maps the root task \
+             at its link address"
+                .to_string(),
+        );
+    }
     let kernel = stage_dir.join("kernel.elf");
     if !kernel.is_file() {
         return Err(format!(

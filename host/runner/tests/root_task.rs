@@ -222,6 +222,13 @@ fn stage_option_and_options_after_the_elf() {
     let r = run(&[&elf, &"--stage", &s, &"--timeout", &"30"], None);
     assert_eq!(r.code, Some(0));
     assert!(s.join("ran").exists());
+    // The run address is for the loader's architectures.
+    let r = run(
+        &[&elf, &"--stage", &s, &"--user-vaddr", &"0x10000000"],
+        None,
+    );
+    assert_eq!(r.code, Some(1));
+    assert!(r.out.contains("--user-vaddr is for aarch64 and riscv64"));
 }
 
 #[test]
@@ -264,7 +271,8 @@ fn check_link_only() {
     assert!(
         r.out
             .contains("built for x86_64, the kernel stage is for aarch64")
-            && r.out.contains("--target aarch64-unknown-none"),
+            && r.out.contains("--target aarch64-unknown-none")
+            && r.out.contains("or use a kernel stage for x86_64"),
         "{}",
         r.out
     );
