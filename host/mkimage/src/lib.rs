@@ -113,13 +113,22 @@ pub fn pack(loader: &[u8], contents: &Contents<'_>) -> Result<(Vec<u8>, Plan), E
 
 /// Packs `loader`, the kernel stage in `stage_dir` (its `kernel.elf`, the
 /// device tree and RAM regions its manifest names) and `rootserver`: what
-/// `sel4-mkimage` does, and `sel4-run` for a root task ELF.
+/// `sel4-mkimage` does, and `sel4-run` for a root task ELF. A root server
+/// that fails `sel4_elf_reloc::check_root_task` is refused.
 pub fn pack_stage(
     stage_dir: &std::path::Path,
     loader: &[u8],
     rootserver: &[u8],
     user_vaddr: Option<u64>,
 ) -> Result<(Vec<u8>, Plan), Error> {
+    // What the start code cannot run is refused here, at build time
+    // (linked at 0, not a static PIE, relocations it does not apply).
+    sel4_elf_reloc::check_root_task(rootserver).map_err(|p| {
+        Error(format!(
+            "root server: {p} (link root servers with the settings of sel4rs's \
+             .cargo/config.toml; see docs/guide.md)"
+        ))
+    })?;
     let stage = kernel_config::Stage::load(stage_dir).map_err(|e| Error(e.to_string()))?;
     let arch = Arch::from_name(&stage.sel4_arch).ok_or_else(|| {
         Error(format!(
