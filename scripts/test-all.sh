@@ -173,6 +173,14 @@ for entry in "${boot_tests[@]}"; do
     step "boot-$name" "$runner" --timeout 300 --log "$logs/boot-$name.serial" "${args[@]}"
 done
 
+# 6. The guide's root server in a crate of its own, outside the repository:
+#    cargo run and CMake (reusing this build's kernel stage), and the link
+#    checks (sel4-run refuses a root task linked at 0; the start code stops
+#    one booted anyway, and one whose relocations are missing). x86_64.
+if [ "$SEL4RS_ARCH" = x86_64 ]; then
+    step out-of-tree "$repo/scripts/check-out-of-tree.sh" "$build"
+fi
+
 echo
 if [ ${#failed_steps[@]} -gt 0 ]; then
     echo "failed steps:"

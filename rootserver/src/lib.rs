@@ -51,6 +51,9 @@ pub mod vspace;
 pub use cap::{cap_type, Cap, CapType, ChildCap, FixedSize, Owned, Slot, SlotRange};
 pub use cap::{CNode, Endpoint, Notification, Null, Untyped, TCB};
 pub use error::{AllocError, Error, InvocationError, Result};
+/// The `log` crate the runtime's logger serves (`log::info!` and the
+/// others), so that a root server needs no dependency line of its own.
+pub use log;
 #[cfg(target_arch = "x86_64")]
 pub use objects::{Objects, Refused};
 pub use sel4_alloc::SlotAllocator;

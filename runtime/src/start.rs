@@ -67,8 +67,9 @@ mod entry {
         }
     }
 
+    /// Called by the start code's `_start` (asm, hence `extern "C"`).
     #[no_mangle]
-    fn __sel4rs_runtime_entry(info: &StartInfo) -> ! {
+    extern "C" fn __sel4rs_runtime_entry(info: &StartInfo) -> ! {
         match RelocStatus::from_code(info.relocation) {
             Some(RelocStatus::UnsupportedType) => {
                 early_fail(b"sel4-runtime: unsupported relocation type in the image\n")
@@ -79,6 +80,10 @@ mod entry {
             Some(RelocStatus::NoHeaderSegment) => {
                 early_fail(b"sel4-runtime: no PT_LOAD segment maps the ELF header\n")
             }
+            Some(RelocStatus::BelowMinimumBase) => {
+                early_fail(sel4_start::BELOW_MINIMUM_BASE_MESSAGE)
+            }
+            Some(RelocStatus::NotRelocated) => early_fail(sel4_start::NOT_RELOCATED_MESSAGE),
             None => {}
         }
         if info.thread_pointer == 0 {

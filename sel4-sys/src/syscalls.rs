@@ -210,6 +210,11 @@ pub fn poll(src: CPtr) -> Word {
 }
 
 /// `seL4_Yield`.
+///
+/// `#[inline]`: instantiated in the caller's crate, so the call needs no
+/// relocated GOT entry (the runtime's early failure path uses it before, or
+/// instead of, relocation).
+#[inline]
 pub fn yield_now() {
     let mut r = Regs::default();
     raw(Syscall::Yield, &mut r);
@@ -220,6 +225,11 @@ pub fn yield_now() {
 pub struct NotConfigured(pub &'static str);
 
 /// `seL4_DebugPutChar`: one byte to the kernel's debug console.
+///
+/// `#[inline]`: instantiated in the caller's crate, so the call needs no
+/// relocated GOT entry (the runtime's early failure path uses it before, or
+/// instead of, relocation).
+#[inline]
 pub fn debug_put_char(c: u8) -> Result<(), NotConfigured> {
     let sys = crate::syscall_opt::DEBUG_PUT_CHAR.ok_or(NotConfigured("DebugPutChar"))?;
     let mut r = Regs {
@@ -231,6 +241,11 @@ pub fn debug_put_char(c: u8) -> Result<(), NotConfigured> {
 }
 
 /// Writes bytes to the kernel's debug console.
+///
+/// `#[inline]`: instantiated in the caller's crate, so the call needs no
+/// relocated GOT entry (the runtime's early failure path uses it before, or
+/// instead of, relocation).
+#[inline]
 pub fn debug_write(bytes: &[u8]) -> Result<(), NotConfigured> {
     for &b in bytes {
         debug_put_char(b)?;
@@ -239,6 +254,11 @@ pub fn debug_write(bytes: &[u8]) -> Result<(), NotConfigured> {
 }
 
 /// `seL4_DebugHalt`: stops the whole system (kernel debug builds only).
+///
+/// `#[inline]`: instantiated in the caller's crate, so the call needs no
+/// relocated GOT entry (the runtime's early failure path uses it before, or
+/// instead of, relocation).
+#[inline]
 pub fn debug_halt() -> Result<(), NotConfigured> {
     let sys = crate::syscall_opt::DEBUG_HALT.ok_or(NotConfigured("DebugHalt"))?;
     let mut r = Regs::default();

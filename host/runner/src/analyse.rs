@@ -21,6 +21,9 @@ const FATAL_MARKERS: &[&str] = &[
     "seL4 called fail",
     "seL4 failed assertion",
     "Kernel init failed",
+    // seL4_DebugHalt (the runtime's stop when it cannot start, or cannot
+    // end QEMU): the kernel halts the machine, QEMU keeps running.
+    "Debug halt syscall from user thread",
 ];
 
 /// How many lines after `Caught ...` belong to the kernel's fault report
