@@ -7,7 +7,7 @@ use sel4_test_harness::{ensure, ensure_eq, sel4_test, Ctx, TestResult};
 
 use crate::util::{badged, cap_type, cnode_guard_data, expect_err, is_empty, notification, tag};
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0001")]
 fn copy_makes_a_working_cap(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let b = badged(ctx, n, 0x11)?;
@@ -19,7 +19,7 @@ fn copy_makes_a_working_cap(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0001")]
 fn copy_into_occupied_slot_is_delete_first(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let m = notification(ctx)?;
@@ -31,7 +31,7 @@ fn copy_into_occupied_slot_is_delete_first(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0001")]
 fn copy_from_empty_slot_fails_lookup(ctx: &mut Ctx) -> TestResult {
     let empty = ctx.slot()?;
     let dest = ctx.slot()?;
@@ -43,7 +43,7 @@ fn copy_from_empty_slot_fails_lookup(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0003")]
 fn mint_sets_badge(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let b = badged(ctx, n, 0x40)?;
@@ -98,7 +98,7 @@ fn copy_cannot_add_rights(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0004")]
 fn move_empties_source(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let b = badged(ctx, n, 0x5)?;
@@ -111,7 +111,7 @@ fn move_empties_source(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0004")]
 fn move_into_occupied_slot_is_delete_first(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let m = notification(ctx)?;
@@ -140,7 +140,7 @@ fn mutate_notification_with_badge_is_illegal(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0005")]
 fn mutate_sets_cnode_guard(ctx: &mut Ctx) -> TestResult {
     let radix = 4u64;
     let node = ctx.create(ObjectType::CapTableObject, radix as usize)?;
@@ -178,7 +178,7 @@ fn mutate_sets_cnode_guard(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0008")]
 fn rotate_moves_two_caps(ctx: &mut Ctx) -> TestResult {
     let tcb = ctx.create(ObjectType::TCBObject, 0)?;
     let node = ctx.create(ObjectType::CapTableObject, 2)?;
@@ -191,7 +191,7 @@ fn rotate_moves_two_caps(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0008")]
 fn rotate_into_occupied_dest_is_delete_first(ctx: &mut Ctx) -> TestResult {
     let a = ctx.create(ObjectType::TCBObject, 0)?;
     let b = ctx.create(ObjectType::CapTableObject, 2)?;
@@ -204,7 +204,7 @@ fn rotate_into_occupied_dest_is_delete_first(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test = "CNODEOP0002")]
 fn delete_empties_slot(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let c = ctx.slot()?;
@@ -221,7 +221,7 @@ fn delete_empties_slot(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0007")]
 fn revoke_deletes_derived_caps(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let copies = [badged(ctx, n, 1)?, badged(ctx, n, 2)?, badged(ctx, n, 4)?];
@@ -264,7 +264,7 @@ fn revoke_untyped_allows_reuse(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0006")]
 fn cancel_badged_sends_on_notification_is_illegal(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let b = badged(ctx, n, 1)?;

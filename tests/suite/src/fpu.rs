@@ -40,7 +40,7 @@ fn keep_pattern(seed: u64, rounds: u32, spin: u64) -> Option<u32> {
     None
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "FPU0001")]
 fn sse_registers_survive_yields(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let mut hs = Vec::new();
@@ -59,7 +59,7 @@ fn sse_registers_survive_yields(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "FPU0001")]
 fn sse_registers_survive_preemption(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     // Busy threads without yields: only timer preemption switches them.
@@ -80,7 +80,7 @@ fn sse_registers_survive_preemption(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "FPU0000")]
 fn own_sse_registers_survive_other_threads(ctx: &mut Ctx) -> TestResult {
     let mine = pattern(6);
     write_sse(&mine);

@@ -14,7 +14,7 @@ use sel4_test_harness::{ensure, ensure_eq, sel4_test, Ctx, TestResult};
 
 use crate::util::{badged, endpoint, fw, notification, tag, OBJECT_SLOTS};
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "IPC0002")]
 fn call_and_reply_carry_label_and_words(ctx: &mut Ctx) -> TestResult {
     let ep = endpoint(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
@@ -83,7 +83,7 @@ fn reply_without_caller_does_nothing(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "IPC0001")]
 fn send_then_recv_delivers_message(ctx: &mut Ctx) -> TestResult {
     let ep = endpoint(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
@@ -121,7 +121,7 @@ fn send_blocks_until_received(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "IPC0004")]
 fn nb_send_reaches_waiting_receiver_only(ctx: &mut Ctx) -> TestResult {
     let ep = endpoint(ctx)?;
     // Nobody waits: dropped.
@@ -142,7 +142,7 @@ fn nb_send_reaches_waiting_receiver_only(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "NBWAIT0001")]
 fn nb_recv_takes_a_blocked_sender(ctx: &mut Ctx) -> TestResult {
     let ep = endpoint(ctx)?;
     let r = sel4_sys::nb_recv_regs(ep);
@@ -253,7 +253,7 @@ fn cap_to_own_endpoint_is_unwrapped(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "IPCRIGHTS0003")]
 fn cap_transfer_needs_grant_right(ctx: &mut Ctx) -> TestResult {
     let ep = endpoint(ctx)?;
     let no_grant = ctx.slot()?;
@@ -325,7 +325,7 @@ fn message_length_is_capped_at_max(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "IPCRIGHTS0001")]
 fn endpoint_without_write_right_refuses_messages(ctx: &mut Ctx) -> TestResult {
     let ep = endpoint(ctx)?;
     let read_only = ctx.slot()?;

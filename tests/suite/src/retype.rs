@@ -117,7 +117,7 @@ fn retype_fan_out_limit(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "RETYPE0000")]
 fn retype_count_zero_is_range_error(ctx: &mut Ctx) -> TestResult {
     let s = ctx.slot()?;
     let r = kernel::retype(ctx.untyped(), ObjectType::EndpointObject as usize, 0, s, 0);
@@ -136,7 +136,7 @@ fn retype_untyped_size_limits(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "RETYPE0001")]
 fn retype_too_big_is_not_enough_memory(ctx: &mut Ctx) -> TestResult {
     let s = ctx.slot()?;
     let bits = ctx.budget_bits() + 1;
@@ -155,7 +155,7 @@ fn retype_too_big_is_not_enough_memory(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "RETYPE0002")]
 fn retype_exhausts_untyped(ctx: &mut Ctx) -> TestResult {
     let child = ctx.slot()?;
     kernel::retype(
@@ -174,7 +174,7 @@ fn retype_exhausts_untyped(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "RETYPE0000")]
 fn retype_into_occupied_slot_is_delete_first(ctx: &mut Ctx) -> TestResult {
     let s = ctx.create(ObjectType::EndpointObject, 0)?;
     let r = kernel::retype(ctx.untyped(), ObjectType::EndpointObject as usize, 0, s, 1);

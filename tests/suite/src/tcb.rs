@@ -139,7 +139,7 @@ fn set_mcp_then_use_as_authority(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "THREADS0005")]
 fn set_space_needs_a_cnode(ctx: &mut Ctx) -> TestResult {
     let tcb = ctx.create(ObjectType::TCBObject, 0)?;
     let ep = endpoint(ctx)?;

@@ -198,7 +198,7 @@ fn map_read_only_frame(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "VSPACE0002")]
 fn new_vspace_needs_asid(ctx: &mut Ctx) -> TestResult {
     let pml4 = ctx.create(ObjectType::X64_PML4Object, 0)?;
     let pdpt = ctx.create(ObjectType::X86_PDPTObject, 0)?;
