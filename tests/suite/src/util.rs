@@ -84,6 +84,7 @@ pub const OBJECT_SLOTS: usize = 96;
 pub struct RawThread {
     pub tcb: CPtr,
     /// Its scheduling context (MCS kernels).
+    #[allow(dead_code)] // read by the MCS tests
     pub sc: Option<CPtr>,
     pub stack: alloc::vec::Vec<u8>,
 }
@@ -130,16 +131,28 @@ pub fn set_space(tcb: CPtr, fault_ep: CPtr, cspace: CPtr, vspace: CPtr) -> kerne
     }
 }
 
+/// The skip of a test that observes reply capabilities through
+/// CNode_SaveCaller, which MCS kernels do not have (sel4test runs those on
+/// non-MCS kernels only).
+#[allow(dead_code)] // MCS kernels only
+pub fn no_save_caller() -> sel4_test_harness::TestResult {
+    Err(Failure::Skip(alloc::string::String::from(
+        "MCS kernels have no CNode_SaveCaller (replies go through reply objects); \
+         sel4test runs this test on non-MCS kernels only",
+    )))
+}
+
 /// Whether the kernel is an MCS kernel.
 pub const MCS: bool = sel4_rootserver::sched::MCS;
 
-/// MCS kernels: a scheduling context in a fresh slot (of the smallest
-/// size), configured with `budget` through the core's scheduling control.
-pub fn sched_context(
-    ctx: &mut Ctx,
-    budget: &sel4_rootserver::sched::Budget,
-) -> Result<CPtr, Failure> {
-    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+    /// MCS kernels: a scheduling context in a fresh slot (of the size
+    /// `budget` needs), configured with `budget` through the core's
+    /// scheduling control.
+    pub fn sched_context(
+        ctx: &mut Ctx,
+        budget: &sel4_rootserver::sched::Budget,
+    ) -> Result<CPtr, Failure> {
         let sc = ctx.create(
             ObjectType::SchedContextObject,
             sel4_rootserver::sched::sched_context_bits(budget.extra_refills),
@@ -147,11 +160,20 @@ pub fn sched_context(
         sel4_rootserver::sched::configure(sel4_rootserver::Cap::from_cptr(sc), budget)
             .map_err(fw("SchedControl_ConfigureFlags"))?;
         Ok(sc)
+    }
+} }
+
+/// MCS kernels: binds a new scheduling context with the framework's
+/// default budget ([`sel4_rootserver::sched::Budget::DEFAULT`]) to `tcb`
+/// and returns it; `None` on other kernels (threads need none there).
+pub fn bind_sched_context(ctx: &mut Ctx, tcb: CPtr) -> Result<Option<CPtr>, Failure> {
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        let sc = sched_context(ctx, &sel4_rootserver::sched::Budget::DEFAULT)?;
+        kernel::invoke(sc, sel4_sys::InvocationLabel::SchedContextBind, &[tcb], &[])?;
+        Ok(Some(sc))
     } else {
-        let _ = (ctx, budget);
-        Err(Failure::Skip(alloc::string::String::from(
-            "scheduling contexts are MCS-only (KernelIsMCS)",
-        )))
+        let _ = (ctx, tcb);
+        Ok(None)
     } }
 }
 
