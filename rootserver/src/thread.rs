@@ -809,6 +809,35 @@ impl<R> JoinHandle<R> {
         is_stack_overflow(&self.inner().parts, fault)
     }
 
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        /// The thread's own scheduling context (MCS kernels): the one the
+        /// framework made and bound ([`ThreadBuilder::budget`]; bound to
+        /// its wake notification instead once a passive server waits).
+        /// Unbinding it by hand stops the thread until it gets one again
+        /// (a join waits for a thread that can no longer run).
+        pub fn sched_context(&self) -> Cap<crate::cap::cap_type::SchedContext> {
+            Cap::from_cptr(
+                self.inner()
+                    .parts
+                    .sched
+                    .sched_context_cptr()
+                    .unwrap_or_else(|| unreachable!("every thread has one on MCS kernels")),
+            )
+        }
+
+        /// The thread's reply object (MCS kernels): the one its receives
+        /// on endpoints name (`sel4_sys::mcs::thread_reply`).
+        pub fn reply_object(&self) -> Cap<crate::cap::cap_type::Reply> {
+            Cap::from_cptr(
+                self.inner()
+                    .parts
+                    .sched
+                    .reply_cptr()
+                    .unwrap_or_else(|| unreachable!("every thread has one on MCS kernels")),
+            )
+        }
+    } }
+
     /// The address of the thread's IPC buffer.
     pub fn ipc_buffer(&self) -> usize {
         self.inner().parts.memory.ipc_buffer.unwrap_or(0) as usize

@@ -287,6 +287,16 @@ pub fn debug_halt() -> Result<(), NotConfigured> {
     Ok(())
 }
 
+/// `seL4_DebugDumpScheduler`: the kernel prints every thread with its
+/// state and priority on its debug console (debug kernels only).
+pub fn debug_dump_scheduler() -> Result<(), NotConfigured> {
+    let sys =
+        crate::syscall_opt::DEBUG_DUMP_SCHEDULER.ok_or(NotConfigured("DebugDumpScheduler"))?;
+    let mut r = Regs::default();
+    raw(sys, &mut r);
+    Ok(())
+}
+
 /// `seL4_DebugCapIdentify`: the kernel's type tag of the capability at
 /// `cap` (0 for an empty slot); debug kernels only.
 pub fn debug_cap_identify(cap: CPtr) -> Result<Word, NotConfigured> {
