@@ -115,6 +115,13 @@ impl Default for Budget {
 }
 
 sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+    sel4_sys::sel4_cfg_if! { kernel >= 13 {} else {
+        compile_error!(
+            "MCS kernels before seL4 13.0.0 (whose SchedControl_Configure takes no flags) are not \
+             supported: use a seL4 13.0.0-16.0.0 tree for an MCS kernel"
+        );
+    } }
+
     use crate::cap::{cap_type, Cap, Owned};
     use crate::error::{Error, Result};
     use sel4_sys::consts;
@@ -137,7 +144,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
     /// The scheduling control capability of the core the root task runs
     /// on (bootinfo's `schedcontrol`).
     pub fn sched_control() -> Result<Cap<cap_type::SchedControl>> {
-        sel4_runtime::thread::sched_control()
+        sel4_runtime::bootinfo::sched_control()
             .map(Cap::from_cptr)
             .ok_or(Error::Check(
                 "bootinfo names no scheduling control capability for this core",
@@ -150,14 +157,18 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
     /// above the period, is `Error::Kernel(InvocationError::RangeError {
     /// .. })`.
     pub fn configure(sc: Cap<cap_type::SchedContext>, budget: &Budget) -> Result<()> {
-        use sel4::mcs::SchedControlOps;
-        sched_control()?.configure_flags(
+        let flags = if budget.sporadic {
+            consts::SchedContext_Sporadic
+        } else {
+            consts::SchedContext_NoFlag
+        };
+        sched_control()?.sched_control_configure_flags(
             sc,
             budget.budget_us,
             budget.period_us,
             budget.extra_refills as Word,
             budget.badge,
-            budget.sporadic,
+            flags as Word,
         )?;
         Ok(())
     }

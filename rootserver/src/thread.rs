@@ -28,6 +28,13 @@
 //! (unless a shared [`FaultHandler`](crate::fault::FaultHandler) was given)
 //! and the runtime's trampoline sends the thread's end there.
 //!
+//! On MCS kernels each thread also has a scheduling context of its own
+//! ([`ThreadBuilder::budget`], round robin with the kernel's time slice by
+//! default; see [`crate::sched`]) and a reply object for its receives; its
+//! fault endpoint is copied into its TCB. [`ThreadBuilder::passive`] makes a
+//! passive server (it runs on its clients' scheduling contexts), on every
+//! kernel with the same code.
+//!
 //! # What survives what
 //! - a **panic** ends the thread only: its message goes to the joiner
 //!   ([`ThreadError::Panicked`]); the locks it held are released (poisoned);

@@ -53,6 +53,18 @@
 //! [`Thread::stop`] then releases what the stopped thread held: every lock
 //! on its held list is released and poisoned, and it is withdrawn from the
 //! lock it waited for ([`crate::sync`]).
+//!
+//! # MCS kernels
+//! The spawner gives each thread a scheduling context and a reply object
+//! ([`Thread::set_scheduling`]); the trampoline records the reply object
+//! for the thread's receives (`sel4_sys::mcs::set_thread_reply`), and
+//! [`current_sched_context`] and [`current_reply`] name them (the initial
+//! thread's: the kernel's initial scheduling context and the reply object
+//! the runtime makes before `main`). A thread that is to become a passive
+//! server gets the handshake's notification ([`Thread::set_passive`],
+//! [`take_passive_handshake`], [`passive_wake`]). The kill protocol and the
+//! locks are the same on every kernel: notifications, and the exit report
+//! is a send.
 
 use alloc::boxed::Box;
 use alloc::string::String;

@@ -290,11 +290,13 @@ pub fn debug_halt() -> Result<(), NotConfigured> {
 /// `seL4_DebugDumpScheduler`: the kernel prints every thread with its
 /// state and priority on its debug console (debug kernels only).
 pub fn debug_dump_scheduler() -> Result<(), NotConfigured> {
-    let sys =
-        crate::syscall_opt::DEBUG_DUMP_SCHEDULER.ok_or(NotConfigured("DebugDumpScheduler"))?;
-    let mut r = Regs::default();
-    raw(sys, &mut r);
-    Ok(())
+    crate::sel4_cfg_if! { kernel >= 12 && syscall DebugDumpScheduler {
+        let mut r = Regs::default();
+        raw(Syscall::DebugDumpScheduler, &mut r);
+        Ok(())
+    } else {
+        Err(NotConfigured("DebugDumpScheduler"))
+    } }
 }
 
 /// `seL4_DebugCapIdentify`: the kernel's type tag of the capability at

@@ -139,6 +139,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         /// object `server_reply`, restores the server from `regs` on its
         /// own scheduling context, waits for it to be back in its receive
         /// on `ep`, and makes it passive again.
+        #[allow(clippy::too_many_arguments)] // seL4test's handle_timeout_fault
         fn handle_timeout_fault(
             ctx: &mut Ctx,
             tfep: Word,

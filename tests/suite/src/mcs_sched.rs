@@ -141,11 +141,12 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             let ep = endpoint(ctx)?;
             let highest = MAX_PRIO - 1 - 5; // below this thread (250)
             let lowest = highest - CLIENTS as u8 - 2;
-            let mut prio = highest - CLIENTS as u8 - 1;
+            let first_prio = highest - CLIENTS as u8 - 1;
             let middle = highest - 3;
             let mut clients = Vec::new();
             let mut replies = Vec::new();
             for i in 0..CLIENTS {
+                let prio = first_prio + i as u8;
                 let badged = ctx.slot()?;
                 kernel::cnode_mint(badged, ep, rights::ALL, i as Word)?;
                 let c = Helper::new(&mut objs, prio, move || loop {
@@ -153,7 +154,6 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
                 })?;
                 replies.push(c.reply());
                 clients.push(c);
-                prio += 1;
             }
             let reply = new_reply(ctx)?;
             // One client queued; its priority down, then up.
@@ -222,8 +222,8 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             }
             servers[0].start();
             ensure_eq!(call(ep, empty(), 0).mrs[0], 0);
-            for i in 1..SERVERS {
-                servers[i].start();
+            for (i, server) in servers.iter().enumerate().skip(1) {
+                server.start();
                 sleep_us(ctx, 100_000)?;
                 ensure_eq!(call(ep, empty(), 0).mrs[0], i as Word, "the higher server, started last");
             }
