@@ -4,6 +4,8 @@
 # boot tests on QEMU (each image run by the host runner, sel4-run).
 #   scripts/test-all.sh                          # seL4 5.0.0 from crates.io
 #   SEL4_SRC=/path/to/seL4 scripts/test-all.sh   # your seL4 12.x-16.0.0 checkout
+#   SEL4RS_MCS=1 SEL4_SRC=/path/to/seL4 scripts/test-all.sh   # the same as an MCS
+#     kernel (KernelIsMCS=ON, seL4 13.0.0-16.0.0, x86_64), in its own build folder
 #   SEL4RS_ARCH=aarch64 SEL4_SRC=/path/to/seL4 scripts/test-all.sh   # or riscv64:
 #     QEMU virt, seL4 13.0.0-16.0.0; boots hello, hello-static and runtime-test
 # Ends with one line "TOTAL: N passed, N failed"; exit status 0 only when
@@ -186,6 +188,6 @@ if [ ${#failed_steps[@]} -gt 0 ]; then
     echo "failed steps:"
     printf '  %s\n' "${failed_steps[@]}"
 fi
-echo "kernel: $(sed -n 's/.*"version": *"\([^"]*\)".*/seL4 \1/p' "$stage/sel4-kernel.json")${SEL4_SRC:+ from $SEL4_SRC} ($SEL4RS_ARCH)"
+echo "kernel: $(sed -n 's/.*"version": *"\([^"]*\)".*/seL4 \1/p' "$stage/sel4-kernel.json")${SEL4_SRC:+ from $SEL4_SRC} ($SEL4RS_ARCH${SEL4RS_MCS:+, MCS})"
 echo "TOTAL: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ ${#failed_steps[@]} -eq 0 ]

@@ -24,6 +24,7 @@ pub mod cap;
 pub mod cnode;
 pub mod error;
 pub mod ipc;
+pub mod sched;
 pub mod untyped;
 
 // Address spaces, the object pool and threads are x86_64 only for now:

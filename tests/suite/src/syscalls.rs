@@ -34,14 +34,37 @@ fn msginfo_fields_independent() -> TestResult {
 
 #[sel4_test]
 fn syscall_numbers_match_kernel() -> TestResult {
-    ensure_eq!(Syscall::Call as isize, -1);
-    ensure_eq!(Syscall::ReplyRecv as isize, -2);
-    ensure_eq!(Syscall::Send as isize, -3);
-    ensure_eq!(Syscall::NBSend as isize, -4);
-    ensure_eq!(Syscall::Recv as isize, -5);
-    ensure_eq!(Syscall::Reply as isize, -6);
-    ensure_eq!(Syscall::Yield as isize, -7);
-    ensure_eq!(Syscall::NBRecv as isize, -8);
+    // The numbering of libsel4's generated syscall.h (MCS kernels: the
+    // <api-mcs> list, with NBSendRecv, NBSendWait, Wait, NBWait and no
+    // Reply; every later number moves).
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        ensure_eq!(Syscall::Call as isize, -1);
+        ensure_eq!(Syscall::ReplyRecv as isize, -2);
+        ensure_eq!(Syscall::NBSendRecv as isize, -3);
+        ensure_eq!(Syscall::NBSendWait as isize, -4);
+        ensure_eq!(Syscall::Send as isize, -5);
+        ensure_eq!(Syscall::NBSend as isize, -6);
+        ensure_eq!(Syscall::Recv as isize, -7);
+        ensure_eq!(Syscall::NBRecv as isize, -8);
+        ensure_eq!(Syscall::Wait as isize, -9);
+        ensure_eq!(Syscall::NBWait as isize, -10);
+        ensure_eq!(Syscall::Yield as isize, -11);
+        let (put_char_no, halt_no) = (-12, -14);
+    } else {
+        ensure_eq!(Syscall::Call as isize, -1);
+        ensure_eq!(Syscall::ReplyRecv as isize, -2);
+        ensure_eq!(Syscall::Send as isize, -3);
+        ensure_eq!(Syscall::NBSend as isize, -4);
+        ensure_eq!(Syscall::Recv as isize, -5);
+        ensure_eq!(Syscall::Reply as isize, -6);
+        ensure_eq!(Syscall::Yield as isize, -7);
+        ensure_eq!(Syscall::NBRecv as isize, -8);
+        let (put_char_no, halt_no) = if sel4_sys::KERNEL_VERSION_MAJOR >= 10 {
+            (-9, -11)
+        } else {
+            (-9, -10)
+        };
+    } }
     // The debug syscalls exist only in kernels configured for them:
     // DebugPutChar with KernelPrinting, DebugHalt with KernelDebugBuild.
     let printing = sel4_sys::sel4_cfg_if! { config PRINTING { true } else { false } };
@@ -49,18 +72,13 @@ fn syscall_numbers_match_kernel() -> TestResult {
     let put_char = sel4_sys::syscall_opt::DEBUG_PUT_CHAR.map(|s| s as isize);
     ensure_eq!(
         put_char,
-        printing.then_some(-9),
+        printing.then_some(put_char_no),
         "DebugPutChar (printing {printing})"
     );
     let halt = sel4_sys::syscall_opt::DEBUG_HALT.map(|s| s as isize);
-    let expected = if sel4_sys::KERNEL_VERSION_MAJOR >= 10 {
-        -11
-    } else {
-        -10
-    };
     ensure_eq!(
         halt,
-        debug.then_some(expected),
+        debug.then_some(halt_no),
         "DebugHalt's number for this kernel (debug build {debug})"
     );
     Ok(())

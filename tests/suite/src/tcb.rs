@@ -200,19 +200,8 @@ fn set_mcp_then_use_as_authority(ctx: &mut Ctx) -> TestResult {
 fn set_space_needs_a_cnode(ctx: &mut Ctx) -> TestResult {
     let tcb = ctx.create(ObjectType::TCBObject, 0)?;
     let ep = endpoint(ctx)?;
-    // fault_ep, cspace_root_data, vspace_root_data; caps: cspace, vspace.
-    invoke(
-        tcb,
-        InvocationLabel::TCBSetSpace,
-        &[ROOT_CNODE, ROOT_VSPACE],
-        &[ep, 0, 0],
-    )?;
-    let r = invoke(
-        tcb,
-        InvocationLabel::TCBSetSpace,
-        &[ep, ROOT_VSPACE],
-        &[ep, 0, 0],
-    );
+    crate::util::set_space(tcb, ep, ROOT_CNODE, ROOT_VSPACE)?;
+    let r = crate::util::set_space(tcb, ep, ep, ROOT_VSPACE);
     expect_err(r, Error::IllegalOperation, "an endpoint as CSpace root")?;
     Ok(())
 }
