@@ -447,7 +447,10 @@ pub enum ReceivedCap {
     Transferred(CPtr),
     /// A badged capability to the server's own endpoint: only its badge
     /// arrives.
-    Unwrapped { badge: Word },
+    Unwrapped {
+        /// The badge of the capability the client sent.
+        badge: Word,
+    },
 }
 
 /// The capabilities that came with a request, in the order the client
@@ -538,12 +541,20 @@ pub enum Incoming<M> {
     /// it and keeps its receive slot (`caps` then lists the unwrapped
     /// badges only).
     Request {
+        /// The badge of the client's endpoint capability (which client).
         badge: Word,
+        /// The decoded message, or the reply for a message that did not
+        /// decode.
         message: Result<M, ErrorReply>,
+        /// The capabilities that came with it.
         caps: ReceivedCaps,
     },
     /// The bound notification was signalled with these bits.
-    Signal { bits: Word },
+    Signal {
+        /// The notification word (the OR of the badges signalled since the
+        /// last receive).
+        bits: Word,
+    },
 }
 
 /// The server side of a protocol.
@@ -553,7 +564,7 @@ pub enum Incoming<M> {
 /// the caller's scheduling context). A server uses the reply object of the
 /// thread it serves on (the framework makes one for every thread it
 /// creates and for the initial thread; `sel4_sys::mcs::thread_reply`), or
-/// its own ([`Server::with_reply`], for a thread that serves several
+/// its own (`Server::with_reply`, MCS kernels only, for a thread that serves several
 /// endpoints with answers outstanding on more than one). Code using
 /// `Server` is the same on every kernel.
 pub struct Server<P: Protocol> {

@@ -81,10 +81,15 @@ pub(crate) enum Remapped {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtectError {
     /// A page has no frame capability in bootinfo's `userImageFrames`.
-    NoFrame { vaddr: usize },
+    NoFrame {
+        /// The page's virtual address.
+        vaddr: usize,
+    },
     /// The kernel refused to change a mapping.
     Kernel {
+        /// The page whose mapping the kernel refused to change.
         vaddr: usize,
+        /// What the kernel returned.
         error: InvocationError,
     },
     /// The program headers do not describe the loaded image.

@@ -469,7 +469,9 @@ pub enum ThreadError {
     AlreadyStarted,
     /// A TCB invocation failed.
     Kernel {
+        /// The set-up step that failed (names the invocation).
         step: &'static str,
+        /// What the kernel returned.
         error: InvocationError,
     },
 }
