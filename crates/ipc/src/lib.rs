@@ -118,12 +118,23 @@ pub const MAX_CAPS: usize = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EncodeError {
     /// The output buffer has fewer words than the message needs.
-    BufferTooSmall { needed: usize, available: usize },
+    BufferTooSmall {
+        /// Words the message needs.
+        needed: usize,
+        /// Words the buffer has.
+        available: usize,
+    },
     /// More capabilities than a message carries ([`MAX_CAPS`]).
-    TooManyCaps { got: usize },
+    TooManyCaps {
+        /// Capabilities the message would carry.
+        got: usize,
+    },
     /// A wire label wider than [`LABEL_BITS`] bits (older kernels would
     /// cut it).
-    LabelOutOfRange { wire: u64 },
+    LabelOutOfRange {
+        /// The wire label (message label + [`KERNEL_LABELS`]).
+        wire: u64,
+    },
 }
 
 /// Why words could not be decoded into a message.
@@ -133,15 +144,21 @@ pub enum DecodeError {
     UnknownLabel(u64),
     /// The label is known but the message has the wrong number of words.
     WrongLength {
+        /// The message label (below [`LABELS`]).
         label: u64,
+        /// Words that label's message has.
         expected: usize,
+        /// Words that arrived.
         got: usize,
     },
     /// Word `index` holds a value its field cannot take (a bool other than 0
     /// or 1, an integer out of its type's range).
     InvalidValue {
+        /// The message label (below [`LABELS`]).
         label: u64,
+        /// Index of the word in the message.
         index: usize,
+        /// The word that arrived.
         word: Word,
     },
 }
@@ -518,19 +535,30 @@ pub enum ErrorReply {
     ReservedLabel(u64),
     /// The request had the wrong number of words.
     WrongLength {
+        /// The message label (below [`LABELS`]).
         label: u64,
+        /// Words that label's message has.
         expected: usize,
+        /// Words that arrived.
         got: usize,
     },
     /// A request word held an invalid value.
     InvalidValue {
+        /// The message label (below [`LABELS`]).
         label: u64,
+        /// Index of the word in the message.
         index: usize,
+        /// The word that arrived.
         word: Word,
     },
     /// The request carried capabilities the server did not expect, or
     /// lacked one it needs.
-    BadCapabilities { expected: usize, got: usize },
+    BadCapabilities {
+        /// Capabilities the request needs.
+        expected: usize,
+        /// Capabilities that arrived with it.
+        got: usize,
+    },
     /// The server understood the request and refused it with a code of its
     /// own.
     Refused(Word),
@@ -633,7 +661,10 @@ pub enum ReplyError {
     /// The reply carried capabilities (`count` of them, as the kernel
     /// reports); framework servers never send any. A capability the kernel
     /// stored in the caller's receive slot was deleted.
-    CarriedCapabilities { count: usize },
+    CarriedCapabilities {
+        /// The number of capabilities the reply's message info reports.
+        count: usize,
+    },
 }
 
 /// Decodes a reply to a request from its wire label and words: a `T`, an
