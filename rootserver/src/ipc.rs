@@ -289,6 +289,7 @@ impl<P: Protocol> Clone for Client<P> {
 
 impl<P: Protocol> Client<P> {
     /// A client calling through `ep`.
+    #[must_use]
     pub fn new(ep: Cap<Endpoint>) -> Client<P> {
         Client {
             ep,
@@ -582,6 +583,7 @@ pub struct Server<P: Protocol> {
 
 impl<P: Protocol> Server<P> {
     /// A server receiving on `ep`.
+    #[must_use]
     pub fn new(ep: Cap<Endpoint>) -> Server<P> {
         Server {
             ep,
@@ -597,6 +599,7 @@ impl<P: Protocol> Server<P> {
         /// kernels) instead of its thread's: a reply object no other thread
         /// receives with, which the caller keeps for as long as the server
         /// serves.
+        #[must_use]
         pub fn with_reply(ep: Cap<Endpoint>, reply: Cap<crate::cap::cap_type::Reply>) -> Server<P> {
             let mut s = Server::new(ep);
             s.reply = Some(reply.cptr());

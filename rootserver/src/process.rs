@@ -395,6 +395,7 @@ pub struct ThreadSpec<'a> {
 }
 
 /// Options of a new process; see the [module documentation](self).
+#[must_use = "a process builder does nothing until ProcessBuilder::spawn"]
 pub struct ProcessBuilder<'a> {
     name: &'a str,
     elf: &'a [u8],

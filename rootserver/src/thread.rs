@@ -191,6 +191,7 @@ fn runtime_error(e: rt::ThreadError) -> ThreadError {
 
 /// Options of a new thread.
 #[derive(Clone, Copy)]
+#[must_use = "a thread builder does nothing until ThreadBuilder::spawn"]
 pub struct ThreadBuilder<'h> {
     priority: u8,
     stack_size: usize,
@@ -887,6 +888,7 @@ impl<R> JoinHandle<R> {
     }
 
     /// [`JoinHandle::join`], with what the thread left behind.
+    #[must_use = "the thread's result is in Joined::result"]
     pub fn join_report(self, objs: &mut Objects) -> Joined<R> {
         let mut inner = self.take();
         inner.parts.wake();
