@@ -90,6 +90,7 @@ const NOT_WRITTEN: u64 = u64::MAX;
 
 /// Why a call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IpcError {
     /// The request does not encode (or has more than [`MAX_CAPS`]
     /// capabilities, or a raw wire label that does not fit).

@@ -84,6 +84,7 @@ pub const STACK_GUARD_PAGES: usize = 1;
 /// Why a thread could not be created, or how it ended other than by
 /// returning.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ThreadError {
     /// Creating an object or a capability slot failed.
     Resources(Error),

@@ -79,6 +79,7 @@ pub(crate) enum Remapped {
 
 /// Why the image could not be protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProtectError {
     /// A page has no frame capability in bootinfo's `userImageFrames`.
     NoFrame {

@@ -940,6 +940,7 @@ pub(crate) fn initial_thread_pointer() -> usize {
 
 /// Why the initial thread's TLS base could not be set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TlsFixError {
     /// [`wait_for_initial_tls_fix`] was called on another thread.
     NotInitialThread,

@@ -176,6 +176,7 @@ impl fmt::Display for LookupFailure {
 /// An error the kernel returned for an invocation, with its detail words
 /// (seL4 reference manual, "Errors").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InvocationError {
     /// Argument number `argument` (0 based, message words) is invalid.
     InvalidArgument {

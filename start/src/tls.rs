@@ -93,6 +93,7 @@ impl TlsVariant {
 
 /// Why a TLS block could not be set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TlsError {
     /// The TLS segment's alignment is not a power of two.
     BadAlignment(u64),

@@ -475,6 +475,7 @@ impl RegionName {
 
 /// Why bytes are not a valid `seL4_BootInfo` of the given layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// The bytes end before the fixed fields or the untyped list end.
     TooShort {

@@ -167,6 +167,7 @@ pub struct StartInfo {
 
 /// Why a start-info page did not decode (or a value does not fit one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StartInfoError {
     /// Fewer bytes than a page.
     TooShort {

@@ -233,6 +233,7 @@ pub const fn reloc_type_name(r_type: u32) -> &'static str {
 
 /// Everything that can be wrong with the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// The bytes end before the ELF header or the program header table.
     TooShort {

@@ -66,6 +66,7 @@ pub struct RootTaskLink {
 
 /// Why a root task cannot run (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LinkProblem {
     /// Not an ELF64 file the crate can read (or its segments are broken).
     Elf(Error),

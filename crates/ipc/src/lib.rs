@@ -116,6 +116,7 @@ pub const MAX_CAPS: usize = 3;
 
 /// Why a value could not be encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The output buffer has fewer words than the message needs.
     BufferTooSmall {
@@ -139,6 +140,7 @@ pub enum EncodeError {
 
 /// Why words could not be decoded into a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// No variant has this label.
     UnknownLabel(u64),
@@ -526,6 +528,7 @@ macro_rules! protocol {
 /// What the framework answers (with label [`ERROR_LABEL`]) to a request it
 /// could not decode, or that the server rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorReply {
     /// The request's label is unknown to the server's protocol.
     UnknownLabel(u64),
@@ -651,6 +654,7 @@ pub enum Reply<T> {
 
 /// Why a reply could not be understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReplyError {
     /// The response words did not decode.
     Decode(DecodeError),

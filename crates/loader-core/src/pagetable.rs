@@ -150,6 +150,7 @@ impl Format {
 
 /// Why a mapping could not be made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MapError {
     /// Address or size not a multiple of 2 MiB.
     Misaligned {

@@ -84,6 +84,7 @@ impl Kind {
 
 /// Why bytes are not a usable payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PayloadError {
     /// No payload magic: the loader image was not packed by the image tool.
     NoMagic,

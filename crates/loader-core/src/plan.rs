@@ -15,6 +15,7 @@ use sel4_elf_reloc::{Elf, ET_DYN, ET_EXEC, PT_LOAD};
 
 /// Why there is no plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PlanError {
     /// The kernel or root server ELF does not parse.
     Elf {

@@ -126,6 +126,7 @@ pub enum Line<'a> {
 
 /// Why a protocol line (one that starts with `##sel4rs`) is malformed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseError {
     /// `##sel4rs` with nothing after it.
     Empty,

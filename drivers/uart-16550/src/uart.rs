@@ -44,6 +44,7 @@ impl LineError {
 
 /// What a UART operation can fail with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UartError<E> {
     /// A register access failed (e.g. an I/O port outside the capability's
     /// range).
