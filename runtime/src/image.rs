@@ -39,7 +39,7 @@ const PAGE: usize = 4096;
 /// Most read-only ranges recorded.
 const MAX_RANGES: usize = 8;
 
-/// What [`protect`] did.
+/// What the runtime's protection of the image at start (`protect`) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Protection {
     /// Pages remapped in place (code and constants; on aarch64 and riscv64

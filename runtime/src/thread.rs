@@ -234,7 +234,7 @@ pub fn passive_wake() -> Option<CPtr> {
 /// Takes the calling thread's passive-server handshake, once: the
 /// notification to wait on before the thread's first receive as a server
 /// and the endpoint to report on (its exit endpoint), if its spawner asked
-/// for the thread to become passive ([`Thread::set_passive_handshake`]).
+/// for the thread to become passive ([`Thread::set_passive`]).
 pub fn take_passive_handshake() -> Option<(CPtr, CPtr)> {
     let ctl = current();
     if ctl.passive_go.load(core::sync::atomic::Ordering::Relaxed) == 0 {

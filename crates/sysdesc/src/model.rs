@@ -1,7 +1,7 @@
 //! The description as written: every value with its place in the file.
 //! Produced by [`crate::parse`]; values are checked for their TOML type and
 //! form there, and for meaning (ranges, references, conflicts) by
-//! [`crate::validate`].
+//! [`check()`](crate::check()).
 
 use crate::diag::Span;
 

@@ -1,6 +1,6 @@
 //! The resolved system plan: everything the root task needs to instantiate
 //! the system, and everything the build needs to generate each component's
-//! environment. Made by [`crate::resolve`] from a valid description;
+//! environment. Made by [`check()`](crate::check()) from a valid description;
 //! serialised as JSON (`sel4-system plan`). Field by field documentation:
 //! `docs/system-description.md`, section "The plan".
 
