@@ -15,7 +15,7 @@
  *   retype_delete_{notification,endpoint}
  *                             seL4_Untyped_Retype into a fixed slot, then
  *                             seL4_CNode_Delete, from an untyped of 2^20
- *                             bytes with one object pinned in it
+ *                             bytes with nothing else in it
  *
  * Output (one line per operation, read by the Rust bench through fw_cfg):
  *   bench-c <name> c=<instructions per op>
@@ -426,8 +426,8 @@ static void retype_ops(uint64_t n, void *ctx)
     }
 }
 
-/* Retype + delete of `type` from an untyped of its own with one object of
- * the type pinned in it (so the kernel never resets the untyped). */
+/* Retype + delete of `type` from an untyped of its own, the object the
+ * only one in it (the kernel resets the untyped at each retype). */
 static uint64_t retype_bench(seL4_CPtr from, seL4_Word type)
 {
     struct retype_ctx c;
@@ -435,11 +435,9 @@ static uint64_t retype_bench(seL4_CPtr from, seL4_Word type)
     check(seL4_Untyped_Retype(from, seL4_UntypedObject, RETYPE_UNTYPED_BITS, seL4_CapInitThreadCNode,
                               0, 0, c.untyped, 1),
           "retype untyped");
-    seL4_CPtr pin = create(c.untyped, type);
     c.type = type;
     c.slot = alloc_slot();
     uint64_t r = measure(retype_ops, &c);
-    check(seL4_CNode_Delete(seL4_CapInitThreadCNode, pin, seL4_WordBits), "delete pin");
     check(seL4_CNode_Revoke(seL4_CapInitThreadCNode, c.untyped, seL4_WordBits), "revoke untyped");
     check(seL4_CNode_Delete(seL4_CapInitThreadCNode, c.untyped, seL4_WordBits), "delete untyped");
     return r;

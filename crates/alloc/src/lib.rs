@@ -31,7 +31,7 @@ mod slots;
 mod untyped;
 mod vregion;
 
-pub use caps::{CapRegistry, ObjectKind};
+pub use caps::{CapRegistry, ObjectKind, SoleCap};
 pub use error::AllocError;
 pub use idmap::{IdMap, DENSE_SPAN};
 pub use slots::SlotAllocator;

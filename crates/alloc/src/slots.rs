@@ -56,12 +56,12 @@ impl SlotAllocator {
         self.capacity() - self.in_use
     }
 
-    #[inline]
+    #[inline(always)]
     fn bit(&self, i: usize) -> bool {
         self.used[i / 64] & (1 << (i % 64)) != 0
     }
 
-    #[inline]
+    #[inline(always)]
     fn set(&mut self, i: usize, v: bool) {
         if v {
             self.used[i / 64] |= 1 << (i % 64);
@@ -80,8 +80,24 @@ impl SlotAllocator {
     }
 
     /// Takes the lowest free slot.
-    #[inline]
+    #[inline(always)]
     pub fn alloc(&mut self) -> Result<u64, AllocError> {
+        // The word at the hint has a free bit, as a rule (no word below it
+        // has one): take it in line.
+        if let Some(&word) = self.used.get(self.hint) {
+            let i = self.hint * 64 + (!word).trailing_zeros() as usize;
+            if word != u64::MAX && i < self.capacity() {
+                self.used[self.hint] = word | (1 << (i % 64));
+                self.in_use += 1;
+                return Ok(self.start + i as u64);
+            }
+        }
+        self.alloc_searched()
+    }
+
+    /// [`SlotAllocator::alloc`] past the hint word.
+    #[inline(never)]
+    fn alloc_searched(&mut self) -> Result<u64, AllocError> {
         let cap = self.capacity();
         for w in self.hint..self.used.len() {
             let word = self.used[w];
@@ -139,7 +155,7 @@ impl SlotAllocator {
         Err(self.exhausted(n))
     }
 
-    #[inline]
+    #[inline(always)]
     fn index(&self, slot: u64) -> Result<usize, AllocError> {
         if slot < self.start || slot >= self.end {
             return Err(AllocError::SlotOutOfRange {
@@ -152,7 +168,7 @@ impl SlotAllocator {
     }
 
     /// Whether `slot` is handed out (false outside the range).
-    #[inline]
+    #[inline(always)]
     pub fn is_allocated(&self, slot: u64) -> bool {
         self.index(slot).map(|i| self.bit(i)).unwrap_or(false)
     }
@@ -171,15 +187,30 @@ impl SlotAllocator {
 
     /// Returns a slot. A slot outside the range or not allocated (a double
     /// free) is an error and changes nothing.
-    #[inline]
+    #[inline(always)]
     pub fn free(&mut self, slot: u64) -> Result<(), AllocError> {
-        let i = self.index(slot)?;
-        if !self.bit(i) {
-            return Err(AllocError::SlotNotAllocated { slot });
+        // One test for the range and the bit: a slot below `start` wraps
+        // to a huge index, and the bits past the end are never set.
+        let i = slot.wrapping_sub(self.start) as usize;
+        let bit = 1u64 << (i % 64);
+        match self.used.get_mut(i / 64) {
+            Some(w) if *w & bit != 0 => {
+                *w &= !bit;
+                self.hint = self.hint.min(i / 64);
+                self.in_use -= 1;
+                Ok(())
+            }
+            _ => Err(self.free_error(slot)),
         }
-        self.set(i, false);
-        self.in_use -= 1;
-        Ok(())
+    }
+
+    /// Why [`SlotAllocator::free`] refused `slot`.
+    #[cold]
+    fn free_error(&self, slot: u64) -> AllocError {
+        match self.index(slot) {
+            Err(e) => e,
+            Ok(_) => AllocError::SlotNotAllocated { slot },
+        }
     }
 
     /// Returns the `n` slots `[first, first + n)`. All must be allocated;
