@@ -248,37 +248,6 @@ impl UntypedPool {
         }
     }
 
-    /// [`UntypedPool::no_slots`] of one object, from the parts of its
-    /// placement.
-    #[cold]
-    #[inline(never)]
-    fn no_slots_one(
-        &mut self,
-        untyped: u64,
-        paddr: u64,
-        offset: u64,
-        prev: u64,
-        bits: u8,
-        e: Error,
-    ) -> Error {
-        let p = UntypedAllocator::one_placement(untyped, paddr, offset, prev, bits);
-        self.no_slots(&p, e)
-    }
-
-    /// [`UntypedPool::retype_refused`] with the placement by value.
-    #[cold]
-    #[inline(never)]
-    fn retype_refused_of(
-        &mut self,
-        cspace: &mut CSpace,
-        p: Placement,
-        ty: ObjectType,
-        first: CPtr,
-        e: Error,
-    ) -> Error {
-        self.retype_refused(cspace, &p, ty, first, e)
-    }
-
     /// The kernel refused [`UntypedPool::retype`]'s retype into the slots
     /// from `first`: undoes the plan and frees the slots; the error to
     /// return.
@@ -347,24 +316,48 @@ impl UntypedPool {
         cspace: &mut CSpace,
     ) -> Option<Result<CPtr>> {
         let bits = T::SIZE_BITS as u8;
-        let (untyped, paddr, offset, prev) = self.alloc.alloc_last_parts(bits, MemoryKind::Ram)?;
-        // The cold paths get the placement's parts as scalars, so nothing
-        // is spilled for them on this path.
+        // Planned first and committed once the kernel made the object, so
+        // a failure has nothing to undo in the allocator.
+        let (untyped, plan) = self.alloc.plan_last(bits, MemoryKind::Ram)?;
         let slot = match cspace.alloc_slot() {
             Ok(s) => s,
-            Err(e) => return Some(Err(self.no_slots_one(untyped, paddr, offset, prev, bits, e))),
+            Err(e) => return Some(Err(e)),
         };
         let ut: Cap<Untyped> = Cap::from_cptr(untyped);
         if let Err(e) = ut.retype_raw(T::TYPE, 0, Destination::root_cnode(), slot, 1) {
-            let p = UntypedAllocator::one_placement(untyped, paddr, offset, prev, bits);
-            return Some(Err(self.retype_refused_of(cspace, p, T::TYPE, slot, e)));
+            return Some(Err(Self::retype_one_refused(
+                cspace,
+                untyped,
+                T::TYPE,
+                slot,
+                e,
+            )));
         }
+        self.alloc.commit_last(plan);
         // Cannot fail: the slot was free, so nothing tracks it.
         let (kind, class) = (object_kind(T::TYPE), object_class(T::TYPE));
-        Some(match self.caps.created_class(slot, untyped, kind, class) {
-            Ok(()) => Ok(slot),
-            Err(e) => Err(e.into()),
-        })
+        if !self.caps.try_created(slot, untyped, kind, class) {
+            return Some(Err(AllocError::SlotInUse { slot }.into()));
+        }
+        Some(Ok(slot))
+    }
+
+    /// The kernel refused [`UntypedPool::create_last`]'s retype into
+    /// `slot`: frees the slot; the error to return.
+    #[cold]
+    #[inline(never)]
+    fn retype_one_refused(
+        cspace: &mut CSpace,
+        untyped: u64,
+        ty: ObjectType,
+        slot: CPtr,
+        e: Error,
+    ) -> Error {
+        log::warn!("retype of a {ty:?} from untyped {untyped:#x} failed: {e}");
+        match cspace.free_slot(slot) {
+            Ok(()) => e,
+            Err(r) => r,
+        }
     }
 
     /// The pool's record of the capability in `slot` when it is the only

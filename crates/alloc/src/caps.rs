@@ -202,6 +202,27 @@ impl CapRegistry {
         self.caps.get(slot).map(|c| c.class)
     }
 
+    /// [`CapRegistry::created_class`] as a test: `false` (and nothing
+    /// recorded) when `slot` is tracked already or is no slot.
+    #[inline(always)]
+    pub fn try_created(&mut self, slot: u64, untyped: u64, kind: ObjectKind, class: u8) -> bool {
+        let entry = || CapEntry {
+            untyped,
+            badge: 0,
+            prev: NONE,
+            next: NONE,
+            kind,
+            class,
+            revocable: true,
+            first_badged: true,
+        };
+        if slot == NONE || !self.caps.insert_vacant(slot, entry) {
+            return false;
+        }
+        self.live += 1;
+        true
+    }
+
     /// Records a new object made from `untyped`, whose original capability
     /// is in `slot` (of class 0).
     #[inline]
@@ -220,24 +241,11 @@ impl CapRegistry {
         kind: ObjectKind,
         class: u8,
     ) -> Result<(), AllocError> {
-        if slot == NONE {
-            return Err(AllocError::SlotInUse { slot });
+        if self.try_created(slot, untyped, kind, class) {
+            Ok(())
+        } else {
+            Err(AllocError::SlotInUse { slot })
         }
-        let entry = || CapEntry {
-            untyped,
-            badge: 0,
-            prev: NONE,
-            next: NONE,
-            kind,
-            class,
-            revocable: true,
-            first_badged: true,
-        };
-        if !self.caps.insert_vacant(slot, entry) {
-            return Err(AllocError::SlotInUse { slot });
-        }
-        self.live += 1;
-        Ok(())
     }
 
     /// Records a copy of the capability in `src` put into `dest` (a

@@ -36,8 +36,8 @@ pub use error::AllocError;
 pub use idmap::{IdMap, DENSE_SPAN};
 pub use slots::SlotAllocator;
 pub use untyped::{
-    CarveStep, MemoryKind, Placement, UntypedAllocator, UntypedDesc, UntypedUsage, MAX_SIZE_BITS,
-    MIN_UNTYPED_BITS,
+    CarveStep, LastPlan, MemoryKind, Placement, UntypedAllocator, UntypedDesc, UntypedUsage,
+    MAX_SIZE_BITS, MIN_UNTYPED_BITS,
 };
 pub use vregion::VirtualRegionAllocator;
 

@@ -83,13 +83,18 @@ impl SlotAllocator {
     #[inline(always)]
     pub fn alloc(&mut self) -> Result<u64, AllocError> {
         // The word at the hint has a free bit, as a rule (no word below it
-        // has one): take it in line.
-        if let Some(&word) = self.used.get(self.hint) {
-            let i = self.hint * 64 + (!word).trailing_zeros() as usize;
-            if word != u64::MAX && i < self.capacity() {
-                self.used[self.hint] = word | (1 << (i % 64));
-                self.in_use += 1;
-                return Ok(self.start + i as u64);
+        // has one): take it in line. A free bit past the end of the range
+        // (the last word's tail) is never taken.
+        if let Some(w) = self.used.get_mut(self.hint) {
+            let word = *w;
+            if word != u64::MAX {
+                let bit = (!word).trailing_zeros();
+                let slot = self.start + (self.hint as u64) * 64 + u64::from(bit);
+                if slot < self.end {
+                    *w = word | (1 << bit);
+                    self.in_use += 1;
+                    return Ok(slot);
+                }
             }
         }
         self.alloc_searched()

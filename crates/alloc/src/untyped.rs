@@ -114,6 +114,14 @@ pub enum CarveStep {
     Split { placement: Placement },
 }
 
+/// Where [`UntypedAllocator::plan_last`] puts the next object (for
+/// [`UntypedAllocator::commit_last`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LastPlan {
+    i: u32,
+    end: u64,
+}
+
 /// Usage of one untyped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UntypedUsage {
@@ -544,18 +552,15 @@ impl UntypedAllocator {
         Some(Self::one_placement(untyped, paddr, offset, prev, size_bits))
     }
 
-    /// [`UntypedAllocator::alloc_last`] as the parts of its placement
-    /// (untyped, physical address, offset, previous watermark), to be
-    /// made whole with [`UntypedAllocator::one_placement`] where needed (so
-    /// a caller's fast path need not keep the whole placement).
+    /// [`UntypedAllocator::alloc_last`] in two steps, for a caller that
+    /// commits only once the kernel made the object: the untyped's id
+    /// and the offset the object goes at, without changing anything; then
+    /// [`UntypedAllocator::commit_last`] with the returned [`LastPlan`].
+    /// Nothing else may change the allocator in between.
     #[inline(always)]
-    pub fn alloc_last_parts(
-        &mut self,
-        size_bits: u8,
-        kind: MemoryKind,
-    ) -> Option<(u64, u64, u64, u64)> {
+    pub fn plan_last(&self, size_bits: u8, kind: MemoryKind) -> Option<(u64, LastPlan)> {
         let k = kind.is_device() as u8;
-        let l = self.last.as_mut()?;
+        let l = self.last.as_ref()?;
         if l.size_bits != size_bits || l.kind != k {
             return None;
         }
@@ -563,26 +568,42 @@ impl UntypedAllocator {
         if end > l.limit {
             return None;
         }
-        let off = l.next;
-        l.next = end;
-        let e = self.entries.get_mut(l.i as usize)?;
-        let prev = e.watermark;
-        e.watermark = end;
-        e.live += 1;
-        Some((e.id, e.ut.paddr + off, off, prev))
+        Some((l.id, LastPlan { i: l.i, end }))
+    }
+
+    /// Commits a plan of [`UntypedAllocator::plan_last`]: the object is
+    /// placed.
+    #[inline(always)]
+    pub fn commit_last(&mut self, plan: LastPlan) {
+        if let Some(l) = self.last.as_mut() {
+            l.next = plan.end;
+        }
+        if let Some(e) = self.entries.get_mut(plan.i as usize) {
+            e.watermark = plan.end;
+            e.live += 1;
+        }
+    }
+
+    /// [`UntypedAllocator::alloc_last`] as the parts of its placement
+    /// (untyped, physical address, offset, previous watermark).
+    #[inline(always)]
+    fn alloc_last_parts(
+        &mut self,
+        size_bits: u8,
+        kind: MemoryKind,
+    ) -> Option<(u64, u64, u64, u64)> {
+        let (id, plan) = self.plan_last(size_bits, kind)?;
+        let e = self.entries.get(plan.i as usize)?;
+        let offset = plan.end - (1 << size_bits);
+        let (paddr, prev) = (e.ut.paddr + offset, e.watermark);
+        self.commit_last(plan);
+        Some((id, paddr, offset, prev))
     }
 
     /// The placement of one object of `2^size_bits` bytes at `offset`
     /// (physical address `paddr`) of the untyped `untyped`, whose
-    /// watermark was `prev` before it (from
-    /// [`UntypedAllocator::alloc_last_parts`]).
-    pub fn one_placement(
-        untyped: u64,
-        paddr: u64,
-        offset: u64,
-        prev: u64,
-        size_bits: u8,
-    ) -> Placement {
+    /// watermark was `prev` before it.
+    fn one_placement(untyped: u64, paddr: u64, offset: u64, prev: u64, size_bits: u8) -> Placement {
         Placement {
             untyped,
             paddr,
@@ -927,42 +948,43 @@ impl UntypedAllocator {
     pub fn free_objects(&mut self, id: u64, n: usize) -> Result<(), AllocError> {
         // The untyped of the last one-object placement is found without a
         // lookup.
-        let i = match self.last {
-            Some(l) if l.id == id => l.i,
-            _ => self.entry(id)?,
+        let (i, last) = match self.last.as_mut() {
+            Some(l) if l.id == id => (l.i, Some(l)),
+            _ => (self.entry(id)?, None),
         };
-        let e = self.at_mut(i);
+        let Some(e) = self.entries.get_mut(i as usize) else {
+            return Err(AllocError::UnknownUntyped { id });
+        };
         if n > e.live {
             return Err(AllocError::StalePlacement { id });
         }
         e.live -= n;
         if e.live == 0 {
-            self.emptied(i);
+            // No object left: the kernel starts the next retype from
+            // offset 0.
+            e.watermark = 0;
+            match last {
+                // The last answer stays the answer (empty now, it still
+                // wins, see `LastFit`); its next object goes at the first
+                // aligned address, its bucket hint is raised later.
+                Some(l) => {
+                    l.next = l.first;
+                    l.hint_due = true;
+                }
+                // Another one that became empty may be better than the
+                // last answer: forget that.
+                None => self.emptied_other(i),
+            }
         }
         Ok(())
     }
 
-    /// The untyped at `i` has no objects left: the kernel starts its next
-    /// retype from offset 0.
-    #[inline(always)]
-    fn emptied(&mut self, i: u32) {
-        self.at_mut(i).watermark = 0;
-        // The last answer stays the answer when it is this untyped (empty
-        // now: it still wins, see `LastFit`); its next object goes at the
-        // first aligned address, and its bucket hint is raised later.
-        // Another one that became empty may be better: forget the answer
-        // then.
-        match self.last.as_mut() {
-            Some(l) if l.i == i => {
-                l.next = l.first;
-                l.hint_due = true;
-            }
-            _ => {
-                let free = self.at(i).free();
-                self.grew_by(i, free);
-                self.drop_last();
-            }
-        }
+    /// The untyped at `i`, not the [`LastFit`]'s, became empty.
+    #[inline(never)]
+    fn emptied_other(&mut self, i: u32) {
+        let free = self.at(i).free();
+        self.grew_by(i, free);
+        self.drop_last();
     }
 
     /// Forgets a carved untyped that was deleted (nothing made from it may
