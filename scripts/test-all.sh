@@ -28,6 +28,7 @@ boot_tests=(
     "badge-server: badge-server"
     "bench-c: bench-c"
     "bench: --fw-cfg bench-c=$logs/boot-bench-c.serial bench"
+    "startup: startup"
     "sel4test: sel4test"
     "sel4test-shards: sel4test-shard1of2 sel4test-shard2of2"
     "robustness: robustness"

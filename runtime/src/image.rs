@@ -254,6 +254,9 @@ fn remap_flushing(
         attr,
         0,
     ];
+    // Two system calls (start-up tracing counts them; nothing otherwise).
+    sel4_sys::trace::syscall_entered();
+    sel4_sys::trace::syscall_entered();
     // SAFETY: two seL4 `Call`s with the register convention of
     // `sel4_sys::arch::syscall` (rsp kept in r14; rcx, r11 and the message
     // registers rsi, rdi, r10, r8, r9, r15 clobbered; r12 preserved by the

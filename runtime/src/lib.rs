@@ -33,6 +33,7 @@ pub mod logger;
 #[cfg(target_os = "none")]
 mod panic;
 mod start;
+pub mod startup;
 pub mod sync;
 // Threads in the root task's address space: x86_64 only for now (aarch64
 // and riscv64 get them on top of the kernel API layer).

@@ -183,6 +183,7 @@ mod entry {
                 config: crate::bootinfo::config_summary(),
             }
         );
+        crate::startup::at_main();
         // SAFETY: defined by the application through `entry!`.
         let code = unsafe { __sel4rs_app_main(&bootinfo) };
         exit(code)

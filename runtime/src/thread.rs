@@ -924,6 +924,7 @@ pub fn wait_for_initial_tls_fix(ntfn: Cap<cap_type::Notification>) -> Result<(),
     }
     let resume = RESUME_IP.as_ptr();
     let syscall_ip = SYSCALL_IP.as_ptr();
+    sel4_sys::trace::syscall_entered();
     // SAFETY: a Recv on a notification, with rsp kept in r14 as in every
     // syscall of sel4-sys; the addresses of the `syscall` instruction and
     // of the one after it are stored in SYSCALL_IP and RESUME_IP (statics

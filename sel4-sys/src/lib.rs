@@ -69,6 +69,7 @@ non_mcs! {
     pub mod invocation;
     mod ipc_buffer;
     mod syscalls;
+    pub mod trace;
 
     pub use arch::{Regs, REGISTER_MRS};
     pub use cap::{Cap, CapType, FixedSize};

@@ -37,6 +37,7 @@ pub(crate) const USER_EXCEPTION_FLAGS: Option<usize> = Some(crate::consts::UserE
 /// nobody sends to).
 #[inline(always)]
 pub unsafe fn syscall(sys: isize, regs: &mut Regs) {
+    crate::trace::syscall_entered();
     // SAFETY: the asm saves RSP in R14 around `syscall` (the kernel returns
     // with RSP = 0 and restores R14), declares every register the kernel may
     // change, and does not touch the stack itself. Memory is not marked
@@ -73,6 +74,7 @@ pub unsafe fn syscall(sys: isize, regs: &mut Regs) {
 /// the message registers are meant to be read as they are.
 #[inline(always)]
 pub unsafe fn syscall_send_null(sys: isize, cap: Word, info: Word) {
+    crate::trace::syscall_entered();
     // SAFETY: as `syscall`, with fewer operands: the kernel changes none of
     // the registers not named here on this path.
     unsafe {
@@ -106,6 +108,7 @@ pub unsafe fn syscall_recv(sys: isize, src: Word) -> Regs {
         cap_or_badge: src,
         ..Regs::default()
     };
+    crate::trace::syscall_entered();
     // SAFETY: as `syscall`; every register the kernel may write on return
     // from a receive is an output.
     unsafe {
