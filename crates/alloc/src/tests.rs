@@ -1057,3 +1057,102 @@ fn untyped_emptied_last_untyped_is_found_by_the_next_search() {
     assert_eq!((p.untyped, p.offset), (1, 0));
     check_index(&a);
 }
+
+#[test]
+fn slots_the_slot_freed_last_is_reused_first_and_counts_as_free() {
+    let mut s = SlotAllocator::new(0, 10);
+    for k in 0..5 {
+        assert_eq!(s.alloc(), Ok(k));
+    }
+    // 3 freed last: it comes back before the lower 1.
+    s.free(1).unwrap();
+    s.free(3).unwrap();
+    assert!(!s.is_allocated(3) && !s.is_allocated(1));
+    assert_eq!((s.used(), s.available()), (3, 7));
+    assert_eq!(s.free(3), Err(AllocError::SlotNotAllocated { slot: 3 }));
+    assert_eq!(
+        s.free_range(3, 1),
+        Err(AllocError::SlotNotAllocated { slot: 3 })
+    );
+    assert_eq!(s.alloc(), Ok(3));
+    assert_eq!(s.alloc(), Ok(1));
+    // Claiming the spare slot takes it.
+    s.free(4).unwrap();
+    assert_eq!(s.claim(4), Ok(()));
+    assert!(s.is_allocated(4));
+    assert_eq!(s.claim(4), Err(AllocError::SlotInUse { slot: 4 }));
+    // A run may use the spare slot: 4 is free again, 5..8 free.
+    s.free(4).unwrap();
+    assert_eq!(s.alloc_range(5), Ok(4));
+    assert_eq!((s.used(), s.available()), (9, 1));
+    assert_eq!(s.alloc(), Ok(9));
+    assert!(s.alloc().is_err());
+}
+
+#[test]
+fn slots_match_a_model() {
+    // Random allocations, frees, claims and runs against a set of taken
+    // slots and the spare slot (the one freed last, until it is taken or
+    // a run search returns it to the bitmap): every answer is a free slot
+    // (the spare, else the lowest), counts and `is_allocated` agree.
+    let (start, end) = (0x80u64, 0x80 + 300);
+    let mut s = SlotAllocator::new(start, end);
+    let mut taken = alloc::collections::BTreeSet::new();
+    let mut spare: Option<u64> = None;
+    let mut rng = Rng(0x51ab_5107);
+    for _ in 0..20_000 {
+        match rng.below(10) {
+            0..=3 => {
+                let want = spare
+                    .take()
+                    .or_else(|| (start..end).find(|x| !taken.contains(x)));
+                let got = s.alloc().ok();
+                assert_eq!(got, want);
+                if let Some(g) = got {
+                    taken.insert(g);
+                }
+            }
+            4..=6 if !taken.is_empty() => {
+                let v: Vec<u64> = taken.iter().copied().collect();
+                let x = v[rng.below(v.len() as u64) as usize];
+                s.free(x).unwrap();
+                taken.remove(&x);
+                spare = Some(x);
+            }
+            7 => {
+                let x = start + rng.below(end - start);
+                assert_eq!(s.claim(x).is_ok(), !taken.contains(&x));
+                taken.insert(x);
+                if spare == Some(x) {
+                    spare = None;
+                }
+            }
+            8 => {
+                let n = 1 + rng.below(4);
+                let available = (end - start) as usize - taken.len();
+                let want = (start..=end - n).find(|&a| (a..a + n).all(|x| !taken.contains(&x)));
+                let got = s.alloc_range(n as usize).ok();
+                assert_eq!(got, want);
+                if let Some(a) = want {
+                    taken.extend(a..a + n);
+                }
+                if n as usize <= available {
+                    // The search ran: the spare went back to the bitmap.
+                    spare = None;
+                }
+            }
+            _ => {
+                let x = start + rng.below(end - start);
+                let freed = taken.remove(&x);
+                assert_eq!(s.free(x).is_ok(), freed);
+                if freed {
+                    spare = Some(x);
+                }
+            }
+        }
+        assert_eq!(s.used(), taken.len());
+        for x in [start, start + 1, start + 150, end - 1] {
+            assert_eq!(s.is_allocated(x), taken.contains(&x));
+        }
+    }
+}
