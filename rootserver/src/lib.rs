@@ -11,7 +11,12 @@
 //! fn main(bootinfo: &BootInfo) { /* ... */ }
 //! ```
 #![no_std]
-#![forbid(unsafe_code)]
+// `unsafe` only in `view` (the bytes of a mapping the framework keeps);
+// every other module is safe code.
+#![deny(unsafe_code)]
+// The handles' owner bookkeeping is used by the object pool, which is
+// x86_64 only for now (see below).
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
 extern crate alloc;
 
@@ -19,6 +24,7 @@ pub mod cap;
 pub mod cnode;
 pub mod error;
 pub mod ipc;
+pub mod sched;
 pub mod untyped;
 
 // Address spaces, the object pool and threads are x86_64 only for now:
@@ -27,22 +33,58 @@ pub mod untyped;
 #[cfg(target_arch = "x86_64")]
 pub mod cspace;
 #[cfg(target_arch = "x86_64")]
+pub mod devices;
+#[cfg(target_arch = "x86_64")]
 pub mod fault;
 #[cfg(target_arch = "x86_64")]
 pub mod memory;
 #[cfg(target_arch = "x86_64")]
 pub mod objects;
 #[cfg(target_arch = "x86_64")]
+pub mod process;
+#[cfg(target_arch = "x86_64")]
 pub mod thread;
+#[cfg(target_arch = "x86_64")]
+pub mod view;
 #[cfg(target_arch = "x86_64")]
 pub mod vspace;
 
 pub use cap::{cap_type, Cap, CapType, ChildCap, FixedSize, Owned, Slot, SlotRange};
 pub use cap::{CNode, Endpoint, Notification, Null, Untyped, TCB};
 pub use error::{AllocError, Error, InvocationError, Result};
+/// The `log` crate the runtime's logger serves (`log::info!` and the
+/// others), so that a root server needs no dependency line of its own.
+pub use log;
+#[cfg(target_arch = "x86_64")]
 pub use objects::{Objects, Refused};
 pub use sel4_alloc::SlotAllocator;
+pub use sel4_device as device;
 pub use sel4_runtime::{console, exit, heap, logger};
 pub use sel4_runtime::{entry, print, println, BootInfo, ExitCode};
 pub use sel4_sys as sys;
 pub use untyped::UntypedExt;
+#[cfg(target_arch = "x86_64")]
+pub use view::{View, ViewError};
+
+/// The bytes of an ELF file the build put into this root server, named by
+/// its CMake target in upper case with `_` for `-`: a process image
+/// declared with `sel4rs_process_image(NAME process-test ...)` and listed
+/// in `sel4rs_rootserver(... EMBED process-test)` is
+/// `embedded_elf!(PROCESS_TEST)`, a `&'static [u8; N]`. Without CMake, set
+/// `SEL4RS_EMBED_PROCESS_TEST` to the ELF's path for cargo.
+#[macro_export]
+macro_rules! embedded_elf {
+    ($name:ident) => {
+        include_bytes!(env!(
+            concat!("SEL4RS_EMBED_", stringify!($name)),
+            concat!(
+                "no ELF embedded as ",
+                stringify!($name),
+                ": build this root server with CMake (sel4rs_rootserver(... EMBED <target>)) \
+                 or set SEL4RS_EMBED_",
+                stringify!($name),
+                " to the ELF's path"
+            )
+        ))
+    };
+}

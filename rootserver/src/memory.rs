@@ -183,6 +183,20 @@ impl UntypedPool {
         self.caps.untyped_of(slot).map(Cap::from_cptr)
     }
 
+    /// Whether the object named by the capability in `slot` was made from
+    /// the untyped `untyped` or from an untyped carved out of it (at any
+    /// depth): whether revoking `untyped` would delete it.
+    pub fn made_from(&self, slot: CPtr, untyped: CPtr) -> bool {
+        let mut u = self.caps.untyped_of(slot);
+        while let Some(id) = u {
+            if id == untyped {
+                return true;
+            }
+            u = self.alloc.get(id).and_then(|e| e.parent);
+        }
+        false
+    }
+
     /// The kind of memory of the untyped in `slot`, if the pool manages it.
     pub fn kind_of(&self, slot: CPtr) -> Option<MemoryKind> {
         self.alloc.get(slot).map(|u| {
@@ -401,6 +415,17 @@ impl UntypedPool {
         self.alloc.add_children(&p, s)?;
         self.alloc.reserve(s)?;
         Ok(s)
+    }
+
+    /// A spare untyped of `2^size_bits` bytes of RAM, reserved for the
+    /// caller again (see [`UntypedAllocator::release`]).
+    pub(crate) fn take_spare(&mut self, size_bits: u8) -> Option<CPtr> {
+        self.alloc.take_spare(size_bits, MemoryKind::Ram)
+    }
+
+    /// Keeps the reclaimed, reserved untyped `untyped` as a spare.
+    pub(crate) fn release_untyped(&mut self, untyped: CPtr) -> Result<()> {
+        Ok(self.alloc.release(untyped)?)
     }
 
     /// A frame of `2^size_bits` bytes (4 KiB or 2 MiB) at the physical

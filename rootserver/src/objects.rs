@@ -40,6 +40,7 @@ use crate::cspace::CSpace;
 use crate::error::{Error, Result};
 use crate::memory::{MemoryKind, UntypedPool};
 use crate::untyped::{Destination, UntypedExt};
+use crate::view::View;
 use crate::vspace::{self, Cache, VSpace, OBJECTS_WINDOW_END, OBJECTS_WINDOW_START};
 use crate::BootInfo;
 
@@ -128,6 +129,24 @@ pub struct Objects {
     /// Distinguishes this instance from every other (for the threads it
     /// detached).
     instance: u64,
+    /// ASID pools [`Objects::assign_asid`] made when the others were full.
+    asid_pools: Vec<AsidPool>,
+}
+
+/// An ASID pool made by [`Objects::create_asid_pool`]: the pool and the
+/// 4 KiB untyped it occupies. VSpaces assigned from it lose their ASID
+/// when it is deleted ([`Objects::delete_asid_pool`]).
+#[derive(Debug)]
+pub struct AsidPool {
+    pool: Owned<cap_type::X86ASIDPool>,
+    untyped: Owned<Untyped>,
+}
+
+impl AsidPool {
+    /// The pool's capability.
+    pub fn cap(&self) -> Cap<cap_type::X86ASIDPool> {
+        self.pool.cap()
+    }
 }
 
 static NEXT_INSTANCE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
@@ -145,6 +164,11 @@ impl Drop for Objects {
         // here: forget them (what the runtime keeps for a thread that may
         // still run stays alive).
         crate::thread::forget_detached(self.instance);
+        for p in self.asid_pools.drain(..) {
+            let _ = cnode::delete(SlotRef::root(p.pool.cptr()));
+            let _ = cnode::revoke(SlotRef::root(p.untyped.cptr()));
+            let _ = cnode::delete(SlotRef::root(p.untyped.cptr()));
+        }
         let owned: Vec<CPtr> = self
             .vspace
             .mappings()
@@ -162,6 +186,10 @@ impl Drop for Objects {
         }
         for t in self.vspace.window_tables() {
             let _ = cnode::delete(SlotRef::root(t));
+        }
+        let spares: Vec<CPtr> = self.pool.allocator().spares().collect();
+        for s in spares {
+            let _ = cnode::delete(SlotRef::root(s));
         }
         for &s in self.pool.split_untypeds().iter().chain(&self.chunks) {
             let _ = cnode::delete(SlotRef::root(s));
@@ -187,6 +215,12 @@ impl Region {
         self.start + ((self.guard_pages + self.frames.len()) * PAGE) as u64
     }
 }
+
+/// What [`Objects`] answers when an operation would unmap a [`View`]'s
+/// frame.
+const VIEW_IN_THE_WAY: Error = Error::Check(
+    "a View maps a frame this would unmap or delete: give it back with Objects::unmap_view first",
+);
 
 fn untyped_exhausted(e: &Error) -> Option<u8> {
     match e {
@@ -237,6 +271,7 @@ impl Objects {
             children: Vec::new(),
             parks: Vec::new(),
             instance: NEXT_INSTANCE.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
+            asid_pools: Vec::new(),
         }
     }
 
@@ -511,24 +546,112 @@ impl Objects {
     /// bookkeeping is then the caller's), get all of it back with
     /// [`Objects::reclaim`]; deleting it reclaims it first.
     pub fn create_untyped(&mut self, size_bits: u8) -> Result<Owned<Untyped>> {
+        if let Some(s) = self.pool.take_spare(size_bits) {
+            return Ok(self.owned(s));
+        }
         let s = self.with_memory(|o| o.pool.create_untyped(&mut o.cspace, size_bits))?;
         Ok(self.owned(s))
+    }
+
+    /// Gives back an untyped of [`Objects::create_untyped`] for reuse:
+    /// reclaims it (everything made from it is gone) and keeps it whole as
+    /// a spare, whose bytes count as free and which the next
+    /// [`Objects::create_untyped`] of its size gets. Unlike
+    /// [`Objects::delete`], this leaves no hole in the untyped it was
+    /// carved from (the kernel reuses an untyped's memory only once
+    /// everything made from it is gone, so deleting a carved untyped while
+    /// its neighbours live frees nothing the pool could place again). The
+    /// spare keeps its slot; dropping `Objects` deletes it.
+    pub fn recycle_untyped(
+        &mut self,
+        untyped: Owned<Untyped>,
+    ) -> core::result::Result<(), Refused<Owned<Untyped>>> {
+        let r = self
+            .reserved_untyped(&untyped)
+            .and_then(|u| self.reclaim_slot(u).map(|_| u))
+            .and_then(|u| self.pool.release_untyped(u));
+        match r {
+            Ok(()) => Ok(()),
+            Err(error) => Err(Refused {
+                error,
+                handle: untyped,
+            }),
+        }
     }
 
     /// Creates one object of kind `T` in the caller's untyped `untyped`
     /// (one of [`Objects::create_untyped`]).
     pub fn create_in<T: FixedSize>(&mut self, untyped: &Owned<Untyped>) -> Result<Owned<T>> {
+        let u = self.reserved_untyped(untyped)?;
+        let s = self
+            .pool
+            .create_in(&mut self.cspace, u, T::TYPE, 0, T::SIZE_BITS)?;
+        Ok(self.owned(s))
+    }
+
+    /// The slot of a handle to an untyped of [`Objects::create_untyped`].
+    fn reserved_untyped(&self, untyped: &Owned<Untyped>) -> Result<CPtr> {
         let u = self.check(untyped)?;
         if !self.pool.allocator().get(u).is_some_and(|u| u.reserved) {
             return Err(Error::Check(
                 "create_in needs an untyped of Objects::create_untyped",
             ));
         }
-        let s = self
-            .pool
-            .create_in(&mut self.cspace, u, T::TYPE, 0, T::SIZE_BITS)?;
+        Ok(u)
+    }
+
+    /// As [`Objects::create_cnode`], in the caller's untyped `untyped` (one
+    /// of [`Objects::create_untyped`]): reclaiming the untyped destroys the
+    /// CNode with what is in it.
+    pub fn create_cnode_in(&mut self, untyped: &Owned<Untyped>, radix: u8) -> Result<Owned<CNode>> {
+        if radix == 0 || radix > MAX_CNODE_RADIX {
+            return Err(Error::Check("CNode radix out of 1..=32"));
+        }
+        let u = self.reserved_untyped(untyped)?;
+        let bits = radix as usize + consts::SlotBits;
+        let s = self.pool.create_in(
+            &mut self.cspace,
+            u,
+            ObjectType::CapTableObject,
+            radix as usize,
+            bits,
+        )?;
+        self.children.push(ChildNode {
+            slot: s,
+            radix,
+            slots: SlotAllocator::new(0, 1u64 << radix),
+            owner: new_owner(),
+        });
         Ok(self.owned(s))
     }
+
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        /// A scheduling context of `2^size_bits` bytes (at least
+        /// `seL4_MinSchedContextBits`), not configured: a thread bound to it
+        /// does not run until it has a budget. MCS kernels; see
+        /// [`Objects::create_sched_context`](crate::sched) for a configured one.
+        pub fn create_sched_context_object(
+            &mut self,
+            size_bits: usize,
+        ) -> Result<Owned<cap_type::SchedContext>> {
+            if !(consts::MinSchedContextBits..=consts::MaxUntypedBits).contains(&size_bits) {
+                return Err(Error::Check(
+                    "scheduling context size out of seL4_MinSchedContextBits..=seL4_MaxUntypedBits",
+                ));
+            }
+            let s = self.with_memory(|o| {
+                o.pool.create_raw(
+                    &mut o.cspace,
+                    ObjectType::SchedContextObject,
+                    size_bits,
+                    size_bits,
+                    1,
+                    MemoryKind::Ram,
+                )
+            })?;
+            Ok(self.owned(s))
+        }
+    } }
 
     /// A CNode of `2^radix` slots, whose slots this `Objects` hands out
     /// ([`Objects::copy_into`], [`Objects::move_into`], ...). Deleting it
@@ -557,6 +680,113 @@ impl Objects {
         Ok(self.owned(s))
     }
 
+    /// A new ASID pool (`X86_ASIDControl_MakePool` on a fresh 4 KiB untyped
+    /// of the pool): room for the ASIDs of 2^(ASIDPoolBits - word size
+    /// bits) VSpaces. The kernel has room for a few pools only (8 on
+    /// x86_64, one of them the root task's): when they are all made it
+    /// answers `DeleteFirst`.
+    pub fn create_asid_pool(&mut self) -> Result<AsidPool> {
+        let untyped = self.create_untyped(consts::ASIDPoolBits as u8)?;
+        let made = self.cspace.with_new_slot(|dest| {
+            let ctl: Cap<cap_type::X86ASIDControl> =
+                Cap::from_cptr(sel4_sys::init_caps::CapASIDControl as CPtr);
+            Ok(ctl.x86_asid_control_make_pool(
+                untyped.cap(),
+                cnode::root(),
+                dest,
+                cnode::depth(),
+            )?)
+        });
+        match made {
+            Ok(slot) => Ok(AsidPool {
+                pool: self.owned(slot),
+                untyped,
+            }),
+            Err(e) => {
+                let _ = self.delete(untyped);
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes an ASID pool of [`Objects::create_asid_pool`] and gives its
+    /// memory back. The VSpaces assigned from it lose their ASIDs (their
+    /// threads fault on their next memory access).
+    pub fn delete_asid_pool(
+        &mut self,
+        pool: AsidPool,
+    ) -> core::result::Result<(), Refused<AsidPool>> {
+        let r = self
+            .check(&pool.pool)
+            .and_then(|_| self.check(&pool.untyped));
+        if let Err(error) = r {
+            return Err(Refused {
+                error,
+                handle: pool,
+            });
+        }
+        let AsidPool { pool, untyped } = pool;
+        // Deleting the untyped reclaims it first: the kernel deletes the
+        // pool (a child of the untyped) with it.
+        match self.delete(untyped) {
+            Ok(()) => {
+                // The pool's slot is empty now: only the allocator's bit.
+                let slot = pool.cptr();
+                let _ = self.slot_emptied(slot);
+                let _ = self.cspace.free_slot(slot);
+                Ok(())
+            }
+            Err(Refused { error, handle }) => Err(Refused {
+                error,
+                handle: AsidPool {
+                    pool,
+                    untyped: handle,
+                },
+            }),
+        }
+    }
+
+    /// How many ASID pools [`Objects::assign_asid`] made because the others
+    /// were full.
+    pub fn asid_pools_made(&self) -> usize {
+        self.asid_pools.len()
+    }
+
+    /// Assigns `vspace` (a new PML4) an ASID: from `pool` if given,
+    /// otherwise from the root task's initial pool or one this `Objects`
+    /// made before, making a new pool when those are full. The ASID is
+    /// free again when the PML4 is deleted.
+    pub fn assign_asid(
+        &mut self,
+        vspace: &Owned<cap_type::X64PML4>,
+        pool: Option<&AsidPool>,
+    ) -> Result<()> {
+        let v = self.check(vspace)?;
+        if let Some(p) = pool {
+            self.check(&p.pool)?;
+            return Ok(p.pool.x86_asid_pool_assign(v)?);
+        }
+        let initial: Cap<cap_type::X86ASIDPool> =
+            Cap::from_cptr(sel4_sys::init_caps::CapInitThreadASIDPool as CPtr);
+        let full = |r: core::result::Result<(), sel4_sys::InvocationError>| match r {
+            Err(sel4_sys::InvocationError::DeleteFirst) => Ok(false),
+            Err(e) => Err(Error::Kernel(e)),
+            Ok(()) => Ok(true),
+        };
+        if full(initial.x86_asid_pool_assign(v))? {
+            return Ok(());
+        }
+        for p in &self.asid_pools {
+            if full(p.pool.x86_asid_pool_assign(v))? {
+                return Ok(());
+            }
+        }
+        let p = self.create_asid_pool()?;
+        let r = p.pool.x86_asid_pool_assign(v);
+        self.asid_pools.push(p);
+        Ok(r?)
+    }
+
     /// A frame of `2^size_bits` bytes (4 KiB or 2 MiB) at the physical
     /// address `paddr` (device memory, usually). The kernel's answer is
     /// checked: [`Error::FrameMismatch`] if the frame is elsewhere (the
@@ -582,9 +812,25 @@ impl Objects {
     }
 
     fn reclaim_slot(&mut self, u: CPtr) -> Result<usize> {
+        let pinned = self.vspace.view_frames().any(|f| self.pool.made_from(f, u));
+        if pinned {
+            return Err(VIEW_IN_THE_WAY);
+        }
         let gone = self.pool.reclaim(u)?;
         for &k in &gone {
             self.vspace.forget_frame(k);
+        }
+        // CNodes made in it are gone, and with them what was in them
+        // (copies of objects from elsewhere included).
+        let mut c = 0;
+        while c < self.children.len() {
+            if gone.contains(&self.children[c].slot) {
+                let node = self.children.swap_remove(c);
+                self.pool.caps_gone(|k| k >> 32 == node.owner as u64)?;
+                self.parks.retain(|&p| p != node.owner);
+            } else {
+                c += 1;
+            }
         }
         Ok(gone.len())
     }
@@ -807,6 +1053,10 @@ impl Objects {
         if self.pool.is_untyped(slot) {
             return self.reclaim_slot(slot);
         }
+        let preview = self.pool.registry().revoke_preview(slot);
+        if self.vspace.view_frames().any(|f| preview.contains(&f)) {
+            return Err(VIEW_IN_THE_WAY);
+        }
         cnode::revoke(SlotRef::root(slot))?;
         let gone = self.pool.cap_revoked(slot);
         for &k in &gone {
@@ -855,9 +1105,45 @@ impl Objects {
         self.derive_into(node, src, rights, Some(badge))
     }
 
+    /// Copies `src` into slot `index` of the CNode `node` (one of
+    /// [`Objects::create_cnode`]), which must be free, with `rights`.
+    pub fn copy_into_at<T: CapType>(
+        &mut self,
+        node: &Owned<CNode>,
+        index: u64,
+        src: &Owned<T>,
+        rights: CapRights,
+    ) -> Result<ChildCap<T>> {
+        self.derive_into_at(node, Some(index), src, rights, None)
+    }
+
+    /// A badged copy of `src` in slot `index` of the CNode `node`, which
+    /// must be free.
+    pub fn mint_into_at<T: CapType>(
+        &mut self,
+        node: &Owned<CNode>,
+        index: u64,
+        src: &Owned<T>,
+        rights: CapRights,
+        badge: Word,
+    ) -> Result<ChildCap<T>> {
+        self.derive_into_at(node, Some(index), src, rights, Some(badge))
+    }
+
     fn derive_into<T: CapType>(
         &mut self,
         node: &Owned<CNode>,
+        src: &Owned<T>,
+        rights: CapRights,
+        badge: Option<Word>,
+    ) -> Result<ChildCap<T>> {
+        self.derive_into_at(node, None, src, rights, badge)
+    }
+
+    fn derive_into_at<T: CapType>(
+        &mut self,
+        node: &Owned<CNode>,
+        at: Option<u64>,
         src: &Owned<T>,
         rights: CapRights,
         badge: Option<Word>,
@@ -866,7 +1152,13 @@ impl Objects {
         let s = self.check(src)?;
         self.refuse_untyped(s)?;
         let child = &mut self.children[c];
-        let i = child.slots.alloc()?;
+        let i = match at {
+            Some(i) => {
+                child.slots.claim(i)?;
+                i
+            }
+            None => child.slots.alloc()?,
+        };
         let (to, from) = (child.at(i), SlotRef::root(s));
         let r = match badge {
             Some(b) => cnode::mint(to, from, rights, b),
@@ -1054,6 +1346,9 @@ impl Objects {
     /// caller's (mappable again); a page of [`Objects::map_new_pages`] is
     /// deleted.
     pub fn unmap(&mut self, vaddr: u64) -> Result<()> {
+        if self.vspace.mapping(vaddr).is_some_and(|m| m.view) {
+            return Err(VIEW_IN_THE_WAY);
+        }
         let m = self.vspace.unmap(vaddr)?;
         if m.owned {
             self.pool.delete(&mut self.cspace, m.frame.cptr())?;
@@ -1069,6 +1364,98 @@ impl Objects {
             o.vspace
                 .map_new_pages(&mut o.pool, &mut o.cspace, n, rights)
         })
+    }
+
+    /// Maps `frame` (4 KiB or 2 MiB, `size_bits`) at a free address of the
+    /// window, readable (and writable if `rights` says so), and returns a
+    /// [`View`] that owns the frame and its mapping: its bytes are safe to
+    /// use while it lives (see [`crate::view`] for when a view is exclusive
+    /// and when shared). On failure the frame comes back unchanged.
+    pub fn map_view(
+        &mut self,
+        frame: Owned<cap_type::X86Page>,
+        size_bits: u8,
+        rights: CapRights,
+        cache: Cache,
+    ) -> core::result::Result<View, Refused<Owned<cap_type::X86Page>>> {
+        const READ: u64 = 0b10;
+        const WRITE: u64 = 0b01;
+        if rights.0 & READ == 0 {
+            return Err(Refused {
+                error: Error::Check("a view needs a readable mapping (rights with read)"),
+                handle: frame,
+            });
+        }
+        let vaddr = match self.map(&frame, size_bits, rights, cache) {
+            Ok(v) => v,
+            Err(error) => {
+                return Err(Refused {
+                    error,
+                    handle: frame,
+                })
+            }
+        };
+        // Cannot fail: the mapping was just recorded.
+        let _ = self.vspace.set_view(vaddr, true);
+        let slot = frame.cptr();
+        let ram = self
+            .pool
+            .untyped_of(slot)
+            .and_then(|u| self.pool.kind_of(u.cptr()))
+            == Some(MemoryKind::Ram);
+        let exclusive = cache == Cache::Default && ram && self.pool.registry().caps_of(slot) == 1;
+        Ok(View::new(
+            frame,
+            vaddr,
+            1usize << size_bits,
+            rights.0 & WRITE != 0,
+            exclusive,
+            self.owner(),
+        ))
+    }
+
+    /// A fresh 4 KiB frame of RAM (zeroed by the kernel) as an exclusive,
+    /// writable [`View`].
+    pub fn new_view(&mut self) -> Result<View> {
+        let frame = self.create::<cap_type::X86Page>()?;
+        match self.map_view(frame, consts::PageBits as u8, vspace::RW, Cache::Default) {
+            Ok(v) => Ok(v),
+            Err(Refused { error, handle }) => {
+                let _ = self.delete(handle);
+                Err(error)
+            }
+        }
+    }
+
+    /// Unmaps a [`View`]'s frame and gives the frame back (mappable again,
+    /// or to delete). A view of another `Objects` is refused.
+    pub fn unmap_view(
+        &mut self,
+        view: View,
+    ) -> core::result::Result<Owned<cap_type::X86Page>, Refused<View>> {
+        if view.owner() != self.owner() {
+            return Err(Refused {
+                error: Error::NotOwner { slot: view.cptr() },
+                handle: view,
+            });
+        }
+        let vaddr = view.vaddr();
+        if let Err(error) = self.vspace.set_view(vaddr, false) {
+            return Err(Refused {
+                error,
+                handle: view,
+            });
+        }
+        match self.vspace.unmap(vaddr) {
+            Ok(_) => Ok(view.into_frame()),
+            Err(error) => {
+                let _ = self.vspace.set_view(vaddr, true);
+                Err(Refused {
+                    error,
+                    handle: view,
+                })
+            }
+        }
     }
 
     /// Gives the heap at least `bytes` more now (rounded up to 2 MiB

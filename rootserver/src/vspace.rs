@@ -103,11 +103,14 @@ pub struct Mapping {
     /// Whether the frame is the VSpace's own (made for this mapping, and
     /// deleted with it).
     pub owned: bool,
+    /// Whether a [`View`](crate::view::View) maps it: it stays until the
+    /// view is given back.
+    pub view: bool,
 }
 
 /// A paging level below the PML4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
+pub(crate) enum Level {
     PageTable,
     PageDirectory,
     Pdpt,
@@ -115,7 +118,7 @@ enum Level {
 
 impl Level {
     /// log2 of the bytes one structure of this level maps.
-    fn span_bits(self) -> u32 {
+    pub(crate) fn span_bits(self) -> u32 {
         match self {
             Level::PageTable => 21,
             Level::PageDirectory => 30,
@@ -299,11 +302,38 @@ impl VSpace {
             .flatten()
             .any(|&(s, e)| s <= lo && hi <= e)
         };
+        let views: Vec<u64> = self
+            .mappings
+            .iter()
+            .filter(|(_, m)| m.view)
+            .map(|(&v, _)| v)
+            .collect();
         self.tables.iter().rev().filter_map(move |t| {
             let span = 1u64 << t.level.span_bits();
             let lo = t.vaddr & !(span - 1);
-            inside(lo, lo + span).then_some(t.cptr)
+            // A live view keeps the structures above it.
+            let under_view = views.iter().any(|&v| lo <= v && v < lo + span);
+            (inside(lo, lo + span) && !under_view).then_some(t.cptr)
         })
+    }
+
+    /// Marks the mapping at `vaddr` as a view's (or no longer).
+    pub(crate) fn set_view(&mut self, vaddr: u64, view: bool) -> Result<()> {
+        match self.mappings.get_mut(&vaddr) {
+            Some(m) => {
+                m.view = view;
+                Ok(())
+            }
+            None => Err(sel4_alloc::AllocError::VirtNotAllocated { addr: vaddr }.into()),
+        }
+    }
+
+    /// The frame slots of the mappings views hold.
+    pub(crate) fn view_frames(&self) -> impl Iterator<Item = CPtr> + '_ {
+        self.mappings
+            .values()
+            .filter(|m| m.view)
+            .map(|m| m.frame.cptr())
     }
 
     /// Every mapping of the window (address, mapping).
@@ -386,6 +416,7 @@ impl VSpace {
                 size_bits,
                 from_window: true,
                 owned: false,
+                view: false,
             },
         );
         Ok(())
@@ -511,6 +542,7 @@ impl VSpace {
                             size_bits: consts::PageBits as u8,
                             from_window: false,
                             owned: true,
+                            view: false,
                         },
                     );
                 }
@@ -694,7 +726,7 @@ fn grow_error(e: GrowError) -> Error {
 /// Which paging level a failed frame mapping lacks, from the bits the
 /// kernel had left to resolve (x86_64: a page table covers bits 12..21, a
 /// page directory 21..30, a PDPT 30..39).
-fn missing_level(f: sel4_sys::LookupFailure) -> Level {
+pub(crate) fn missing_level(f: sel4_sys::LookupFailure) -> Level {
     match f {
         sel4_sys::LookupFailure::MissingCapability { bits_left } if bits_left >= 39 => Level::Pdpt,
         sel4_sys::LookupFailure::MissingCapability { bits_left } if bits_left >= 30 => {

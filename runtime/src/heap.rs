@@ -45,7 +45,11 @@ use core::fmt;
 use core::ptr::{self, null_mut, NonNull};
 
 use linked_list_allocator::Heap;
-use sel4_sys::{cap_type, consts, CPtr, Cap, InvocationError, ObjectType, Word};
+use sel4::vspace::{TableLevel, TABLE_LEVELS};
+use sel4::{FrameOps, LargePage, VmAttributes};
+use sel4_sys::{
+    cap_type, consts, CPtr, Cap, FixedSize, InvocationError, LookupFailure, ObjectType, Word,
+};
 
 use crate::sync::RuntimeLock;
 use crate::thread;
@@ -668,35 +672,24 @@ impl Growth {
         )
     }
 
-    /// Creates and maps the paging structure of `ty` for `vaddr` from the
-    /// runtime's own untyped.
-    fn add_table(&mut self, ty: ObjectType, vaddr: usize) -> Result<(), GrowError> {
+    /// Creates the translation table of `level` for `vaddr` from the
+    /// runtime's own untyped and maps it.
+    fn add_table(&mut self, level: TableLevel, vaddr: usize) -> Result<(), GrowError> {
         let s = self.scratch[0];
-        Growth::retype(self.own_untyped, ty, 0, s)
-            .map_err(kernel("Untyped_Retype (paging structure)"))?;
-        let vspace = sel4_sys::init_caps::CapInitThreadVSpace as CPtr;
-        let attr = sel4_sys::X86_VMAttributes::Default_VMAttributes;
-        let r = if ty == ObjectType::X86_PageDirectoryObject {
-            Cap::<cap_type::X86PageDirectory>::from_cptr(s).x86_page_directory_map(
-                vspace,
-                vaddr as Word,
-                attr,
-            )
-        } else {
-            Cap::<cap_type::X86PDPT>::from_cptr(s).x86_pdpt_map(
-                Cap::from_cptr(vspace),
-                vaddr as Word,
-                attr,
-            )
-        };
-        if let Err(e) = r {
+        Growth::retype(self.own_untyped, level.object_type(), 0, s)
+            .map_err(kernel("Untyped_Retype (translation table)"))?;
+        if let Err(e) = level.map(s, sel4::init::VSPACE, vaddr as Word, VmAttributes::DEFAULT) {
             let _ = root_cnode().cnode_delete(s, DEPTH);
             return Err(GrowError::Kernel {
-                step: "mapping a paging structure of the growth window",
+                step: "mapping a translation table of the growth window",
                 error: e,
             });
         }
-        self.park(s)?;
+        if let Err(e) = self.park(s) {
+            // Deleting its only capability unmaps and frees the table.
+            let _ = root_cnode().cnode_delete(s, DEPTH);
+            return Err(e);
+        }
         self.tables += 1;
         Ok(())
     }
@@ -710,7 +703,7 @@ impl Growth {
                 continue;
             }
             self.unpark(index, ut_slot)?;
-            let r = Growth::retype(ut_slot, ObjectType::X86_LargePageObject, 0, frame_slot);
+            let r = Growth::retype(ut_slot, <LargePage as FixedSize>::TYPE, 0, frame_slot);
             self.put_back(index, ut_slot)?;
             match r {
                 Ok(()) => {
@@ -743,45 +736,42 @@ fn grow_one(h: &mut Heaps) -> Result<(), GrowError> {
     }
     let g = h.growth.as_mut().ok_or(GrowError::NotReady)?;
     let frame = g.new_frame()?;
-    let vspace = sel4_sys::init_caps::CapInitThreadVSpace as CPtr;
-    let map = |g: &Growth| {
-        let _ = g;
-        Cap::<cap_type::X86Page>::from_cptr(frame).x86_page_map(
-            vspace,
+    let map = || {
+        Cap::<LargePage>::from_cptr(frame).map(
+            sel4::init::VSPACE,
             top as Word,
-            sel4_sys::CapRights(0b11), // read + write
-            sel4_sys::X86_VMAttributes::Default_VMAttributes,
+            sel4::CapRights::READ_WRITE,
+            VmAttributes::DEFAULT,
         )
     };
-    let mut r = map(g);
-    // A page directory (and, for a fresh 512 GiB region, a PDPT) may be
-    // missing for the window: create it from the runtime's own untyped.
-    for ty in [
-        ObjectType::X86_PageDirectoryObject,
-        ObjectType::X86_PDPTObject,
-    ] {
-        if let Err(InvocationError::FailedLookup { .. }) = r {
-            let made = g.add_table(ty, top);
-            if made.is_ok() {
-                r = map(g);
-            }
-            if ty == ObjectType::X86_PDPTObject && made.is_ok() {
-                // Now the page directory below it.
-                if let Err(InvocationError::FailedLookup { .. }) = r {
-                    if g.add_table(ObjectType::X86_PageDirectoryObject, top)
-                        .is_ok()
-                    {
-                        r = map(g);
-                    }
-                }
-            }
+    let mut r = map();
+    // Translation tables the window lacks: each failed map names the bits
+    // the kernel could not translate, which says which level is missing;
+    // create that table from the runtime's own untyped and map again (at
+    // most once per level).
+    for _ in 0..TABLE_LEVELS.len() {
+        let Err(InvocationError::FailedLookup {
+            lookup_failure: LookupFailure::MissingCapability { bits_left },
+            ..
+        }) = r
+        else {
+            break;
+        };
+        let Some(level) = TableLevel::missing(bits_left) else {
+            break;
+        };
+        if let Err(e) = g.add_table(level, top) {
+            // The frame goes: nobody else has a capability to it.
+            let _ = root_cnode().cnode_delete(frame, DEPTH);
+            return Err(e);
         }
+        r = map();
     }
     if let Err(e) = r {
         // The frame goes: nobody else has a capability to it.
         let _ = root_cnode().cnode_delete(frame, DEPTH);
         return Err(GrowError::Kernel {
-            step: "X86_Page_Map (heap frame)",
+            step: "Page_Map (heap frame)",
             error: e,
         });
     }

@@ -9,22 +9,29 @@
 //! writable. Code stays executable. A write to a protected page is a VM
 //! fault of the writing thread.
 //!
-//! How, per kernel: seL4 5.x has `X86_Page_Remap`; later kernels change
-//! the rights when `X86_Page_Map` is called for a frame at the address it
-//! is mapped at already. Neither flushes the TLB entry of the page, and a
-//! page that was written (the RELRO pages, by the relocations) may have a
-//! writable entry cached, so RELRO pages are unmapped (which flushes the
-//! entry) and mapped again, read-only, by two system calls in one `asm!`
-//! block, with no code in between that could touch them. Pages that were
-//! never written (code, constants) have no writable entry and are
-//! remapped in place.
+//! How, per architecture (`crate::arch`, `protect_page`):
+//! - x86_64: seL4 5.x has `X86_Page_Remap`; later kernels change the rights
+//!   when `X86_Page_Map` is called for a frame at the address it is mapped
+//!   at already. Neither flushes the TLB entry of the page, and a page that
+//!   was written (the RELRO pages, by the relocations) may have a writable
+//!   entry cached, so RELRO pages are unmapped (which flushes the entry)
+//!   and mapped again, read-only, by two system calls in one `asm!` block,
+//!   with no code in between that could touch them. Pages that were never
+//!   written (code, constants) have no writable entry and are remapped in
+//!   place.
+//! - aarch64 and riscv64: `ARM_Page_Map` / `RISCV_Page_Map` at the address
+//!   the frame is mapped at replaces the entry and flushes it (the ARM
+//!   kernel invalidates the address's TLB entry when the old entry was
+//!   valid, the RISC-V kernel runs `sfence.vma` after every update), so
+//!   every page is remapped in place; pages without code are mapped
+//!   execute-never too.
 //!
 //! The image's frame capabilities stay in the root CNode (bootinfo's
 //! `userImageFrames`): a thread that maps one of them writable again
 //! undoes this; that takes a capability operation, not `unsafe`.
 
 use sel4_start::tls::{Phdr, PF_W, PF_X, PT_GNU_RELRO, PT_LOAD};
-use sel4_sys::{cap_type, CPtr, Cap, CapRights, InvocationError, InvocationLabel, Word};
+use sel4_sys::{CPtr, Cap, InvocationError};
 
 use crate::bootinfo::BootInfo;
 
@@ -35,9 +42,10 @@ const MAX_RANGES: usize = 8;
 /// What [`protect`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Protection {
-    /// Pages of code and constants remapped in place.
+    /// Pages remapped in place (code and constants; on aarch64 and riscv64
+    /// the RELRO pages too).
     pub in_place: usize,
-    /// RELRO pages unmapped and mapped again.
+    /// RELRO pages unmapped and mapped again (x86_64).
     pub relro: usize,
     ranges: [(usize, usize); MAX_RANGES],
     n: usize,
@@ -57,6 +65,16 @@ impl Protection {
             self.n += 1;
         }
     }
+}
+
+/// How `crate::arch::protect_page` made a page read-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Remapped {
+    /// One map at the address the frame is mapped at.
+    InPlace,
+    /// Unmapped (flushing its TLB entry), then mapped (x86_64).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    UnmappedFirst,
 }
 
 /// Why the image could not be protected.
@@ -153,7 +171,6 @@ pub(crate) fn protect(bi: &BootInfo) -> Result<Protection, ProtectError> {
         x
     };
     let frames = bi.raw().user_image_frames();
-    let vspace = sel4_sys::init_caps::CapInitThreadVSpace as CPtr;
     let mut done = Protection::default();
     // Candidate pages: read-only segments, then RELRO.
     let mut candidates = [(0usize, 0usize, false); 8];
@@ -185,16 +202,16 @@ pub(crate) fn protect(bi: &BootInfo) -> Result<Protection, ProtectError> {
                     .get(index)
                     .ok_or(ProtectError::NoFrame { vaddr: page })?
                     as CPtr;
-                let frame = Cap::<cap_type::X86Page>::from_cptr(slot);
                 let runs_code = executable.iter().any(|&x| overlaps(x, range));
-                let r = if is_relro && !runs_code {
-                    done.relro += 1;
-                    remap_flushing(frame, vspace, page)
-                } else {
-                    done.in_place += 1;
-                    remap_in_place(frame, vspace, page)
-                };
-                r.map_err(|error| ProtectError::Kernel { vaddr: page, error })?;
+                // Written by the relocation: a writable TLB entry may be
+                // cached (the architecture decides whether that needs an
+                // unmap first).
+                let written = is_relro && !runs_code;
+                match crate::arch::protect_page(slot, page, runs_code, written) {
+                    Ok(Remapped::InPlace) => done.in_place += 1,
+                    Ok(Remapped::UnmappedFirst) => done.relro += 1,
+                    Err(error) => return Err(ProtectError::Kernel { vaddr: page, error }),
+                }
                 done.add(page);
             }
             page += PAGE;
@@ -208,109 +225,9 @@ fn is_read_only_in(p: &Protection, page: usize) -> bool {
     p.ranges().iter().any(|&(s, e)| (s..e).contains(&page))
 }
 
-const READ_ONLY: CapRights = CapRights(0b10);
-
-/// Changes the rights of a mapped frame without unmapping it.
-fn remap_in_place(
-    frame: Cap<cap_type::X86Page>,
-    vspace: CPtr,
-    vaddr: usize,
-) -> Result<(), InvocationError> {
-    let attr = sel4_sys::X86_VMAttributes::Default_VMAttributes;
-    // seL4 5.x has X86_Page_Remap; later kernels change a mapping's rights
-    // when the frame is mapped again at the address it is mapped at.
-    sel4_sys::sel4_cfg_if! {
-        kernel >= 10 {
-            frame.x86_page_map(vspace, vaddr as Word, READ_ONLY, attr)
-        } else {
-            let _ = vaddr;
-            frame.x86_page_remap(vspace, READ_ONLY, attr)
-        }
-    }
-}
-
-/// Unmaps a frame and maps it read-only at the same address, with two
-/// `Call`s in one `asm!` block: nothing runs in between that could touch
-/// the page (module documentation).
-fn remap_flushing(
-    frame: Cap<cap_type::X86Page>,
-    vspace: CPtr,
-    vaddr: usize,
-) -> Result<(), InvocationError> {
-    // The map's extra capability (the VSpace) goes through the IPC buffer
-    // first; the unmap's reply (no words, no capabilities) leaves it there.
-    sel4_sys::ipc_buffer().set_caps(&[vspace]);
-    let unmap = sel4_sys::MessageInfo::new(InvocationLabel::X86PageUnmap as Word, 0, 0, 0);
-    let map = sel4_sys::MessageInfo::new(InvocationLabel::X86PageMap as Word, 0, 1, 3);
-    let attr = sel4_sys::X86_VMAttributes::Default_VMAttributes.0;
-    // Arguments and replies, on the stack (never read-only).
-    let mut io: [Word; 8] = [
-        frame.cptr(),
-        unmap.0,
-        0,
-        map.0,
-        vaddr as Word,
-        READ_ONLY.0,
-        attr,
-        0,
-    ];
-    // Two system calls (start-up tracing counts them; nothing otherwise).
-    sel4_sys::trace::syscall_entered();
-    sel4_sys::trace::syscall_entered();
-    // SAFETY: two seL4 `Call`s with the register convention of
-    // `sel4_sys::arch::syscall` (rsp kept in r14; rcx, r11 and the message
-    // registers rsi, rdi, r10, r8, r9, r15 clobbered; r12 preserved by the
-    // kernel): X86_Page_Unmap of `frame`, then X86_Page_Map of it at
-    // `vaddr`, read-only, in `vspace` (the extra capability written to the
-    // IPC buffer above). Arguments come from `io` and the replies go back
-    // to it (8 words on this thread's stack); the page being remapped
-    // holds relocated pointers, which no instruction of this block reads.
-    // The kernel checks the capabilities; an error comes back in the label.
-    unsafe {
-        core::arch::asm!(
-            "mov r14, rsp",
-            "mov rdi, qword ptr [r12]",
-            "mov rsi, qword ptr [r12 + 8]",
-            "mov rdx, {call}",
-            "syscall",
-            "mov rsp, r14",
-            "mov qword ptr [r12 + 16], rsi",
-            "mov rdi, qword ptr [r12]",
-            "mov rsi, qword ptr [r12 + 24]",
-            "mov r10, qword ptr [r12 + 32]",
-            "mov r8, qword ptr [r12 + 40]",
-            "mov r9, qword ptr [r12 + 48]",
-            "mov rdx, {call}",
-            "syscall",
-            "mov rsp, r14",
-            "mov qword ptr [r12 + 56], rsi",
-            call = const sel4_sys::Syscall::Call as isize,
-            in("r12") io.as_mut_ptr(),
-            out("rdi") _,
-            out("rsi") _,
-            out("rdx") _,
-            out("r10") _,
-            out("r8") _,
-            out("r9") _,
-            out("r15") _,
-            out("r14") _,
-            out("rcx") _,
-            out("r11") _,
-            options(nostack),
-        );
-    }
-    for reply in [io[2], io[7]] {
-        let label = sel4_sys::MessageInfo(reply).get_label();
-        if label != 0 {
-            return Err(InvocationError::decode(label, |_| 0));
-        }
-    }
-    Ok(())
-}
-
 /// Checks `frame` is the image's frame at `vaddr` (for tests): the one
 /// bootinfo lists for that page.
-pub fn frame_of(bi: &BootInfo, vaddr: usize) -> Option<Cap<cap_type::X86Page>> {
+pub fn frame_of(bi: &BootInfo, vaddr: usize) -> Option<Cap<sel4::Granule>> {
     let base = crate::thread::image_start();
     let index = vaddr.checked_sub(base)? / PAGE;
     bi.raw()

@@ -17,6 +17,11 @@
 
 extern crate alloc;
 
+// Per-architecture parts (thread pointer, new threads' registers, stack
+// probe, image remapping, fault provokers, ending QEMU); the rest is shared.
+#[cfg(target_arch = "x86_64")]
+#[path = "arch/x86_64.rs"]
+mod arch;
 #[cfg(target_arch = "aarch64")]
 #[path = "arch/aarch64.rs"]
 mod arch;
@@ -35,9 +40,6 @@ mod panic;
 mod start;
 pub mod startup;
 pub mod sync;
-// Threads in the root task's address space: x86_64 only for now (aarch64
-// and riscv64 get them on top of the kernel API layer).
-#[cfg(target_arch = "x86_64")]
 pub mod thread;
 
 pub use bootinfo::BootInfo;

@@ -11,7 +11,6 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     // A panic on a thread the root task spawned ends that thread only.
-    #[cfg(target_arch = "x86_64")]
     crate::thread::on_panic(info);
     if PANICKING.swap(true, Ordering::SeqCst) {
         // A panic while panicking: print nothing more, just stop.

@@ -123,8 +123,9 @@ mod entry {
         }
     }
 
+    /// Called by the start code's `_start` (asm, hence `extern "C"`).
     #[no_mangle]
-    fn __sel4rs_runtime_entry(info: &StartInfo) -> ! {
+    extern "C" fn __sel4rs_runtime_entry(info: &StartInfo) -> ! {
         match RelocStatus::from_code(info.relocation) {
             Some(RelocStatus::UnsupportedType) => {
                 early_fail(b"sel4-runtime: unsupported relocation type in the image\n")
@@ -135,6 +136,10 @@ mod entry {
             Some(RelocStatus::NoHeaderSegment) => {
                 early_fail(b"sel4-runtime: no PT_LOAD segment maps the ELF header\n")
             }
+            Some(RelocStatus::BelowMinimumBase) => {
+                early_fail(sel4_start::BELOW_MINIMUM_BASE_MESSAGE)
+            }
+            Some(RelocStatus::NotRelocated) => early_fail(sel4_start::NOT_RELOCATED_MESSAGE),
             None => {}
         }
         if info.thread_pointer == 0 {
@@ -155,11 +160,12 @@ mod entry {
         // SAFETY: the kernel maps the initial thread's IPC buffer at the
         // address it reports in bootinfo.
         unsafe { sel4_sys::set_ipc_buffer(bootinfo.ipc_buffer()) };
-        #[cfg(target_arch = "x86_64")]
         crate::thread::set_initial_thread_pointer(info.thread_pointer, info.image_start);
         crate::heap::init();
         crate::logger::init(log::LevelFilter::Info);
         crate::bootinfo::init_runtime_caps(&bootinfo);
+        // The console's device, before anything is printed.
+        let console = crate::bootinfo::init_console(&bootinfo);
         // The notifications of the runtime's locks, before any second
         // thread can exist.
         if let Err(e) = crate::bootinfo::init_runtime_objects(&mut bootinfo) {
@@ -167,6 +173,9 @@ mod entry {
             crate::println!("{reason}");
             crate::println!("{}", Line::ResultFail { reason: &reason });
             exit(ExitCode::Failure);
+        }
+        if let Err(e) = console {
+            crate::println!("sel4-runtime: warning: the console stays on the kernel's: {e}");
         }
         // Code and read-only data read-only, now that relocation is done.
         if let Err(e) = crate::image::protect(&bootinfo) {

@@ -53,6 +53,18 @@
 //! [`Thread::stop`] then releases what the stopped thread held: every lock
 //! on its held list is released and poisoned, and it is withdrawn from the
 //! lock it waited for ([`crate::sync`]).
+//!
+//! # MCS kernels
+//! The spawner gives each thread a scheduling context and a reply object
+//! ([`Thread::set_scheduling`]); the trampoline records the reply object
+//! for the thread's receives (`sel4_sys::mcs::set_thread_reply`), and
+//! [`current_sched_context`] and [`current_reply`] name them (the initial
+//! thread's: the kernel's initial scheduling context and the reply object
+//! the runtime makes before `main`). A thread that is to become a passive
+//! server gets the handshake's notification ([`Thread::set_passive`],
+//! [`take_passive_handshake`], [`passive_wake`]). The kill protocol and the
+//! locks are the same on every kernel: notifications, and the exit report
+//! is a send.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -123,6 +135,13 @@ pub struct Control {
     state: AtomicU8,
     /// Why an allocation failure ended the thread.
     exit_failure: spin::Once<AllocFailure>,
+    /// MCS kernels: the thread's reply object and scheduling context (0:
+    /// none), and the notification of the passive-server handshake (0:
+    /// not to become passive; see [`take_passive_handshake`]).
+    reply: AtomicU64,
+    sched_context: AtomicU64,
+    passive_go: AtomicU64,
+    passive_wake: AtomicU64,
 }
 
 const STATE_NEW: u8 = 0;
@@ -132,41 +151,26 @@ const STATE_STOPPED: u8 = 2;
 // Per-thread word in the image's TLS template: the control block's address
 // (0 on the initial thread, whose block is `INITIAL`).
 core::arch::global_asm!(
-    ".section .tbss,\"awT\",@nobits",
+    ".section .tbss,\"awT\",%nobits",
     ".p2align 3",
     ".globl __sel4rs_thread_control",
-    ".type __sel4rs_thread_control,@object",
+    ".type __sel4rs_thread_control,%object",
     ".size __sel4rs_thread_control,8",
     "__sel4rs_thread_control:",
     ".zero 8",
     ".text",
 );
 
+// Both through the architecture's local-exec TLS access of sel4-sys: every
+// thread has its static TLS block (the start code's for the initial
+// thread, the runtime's for the others) and its thread pointer before any
+// Rust code runs on it.
 fn control_word() -> usize {
-    let v: usize;
-    // SAFETY: reads a word of this thread's static TLS block: every thread
-    // has one (the start code's for the initial thread, the runtime's for
-    // the others) before any Rust code runs on it.
-    unsafe {
-        core::arch::asm!(
-            "mov {0}, qword ptr fs:[__sel4rs_thread_control@TPOFF]",
-            out(reg) v,
-            options(nostack, readonly, preserves_flags),
-        );
-    }
-    v
+    sel4_sys::__tls_read_word!("__sel4rs_thread_control", "0") as usize
 }
 
 fn set_control_word(v: usize) {
-    // SAFETY: writes a word of this thread's static TLS block (see
-    // `control_word`).
-    unsafe {
-        core::arch::asm!(
-            "mov qword ptr fs:[__sel4rs_thread_control@TPOFF], {0}",
-            in(reg) v,
-            options(nostack, preserves_flags),
-        );
-    }
+    sel4_sys::__tls_write_word!("__sel4rs_thread_control", "0", v as Word);
 }
 
 static INITIAL: Control = Control::initial();
@@ -189,6 +193,59 @@ pub fn current_id() -> u64 {
     current().id
 }
 
+/// The initial thread's scheduling context: the kernel's initial
+/// capability (MCS kernels), none (0) on the others.
+const INITIAL_SCHED_CONTEXT: u64 = sel4_sys::sel4_cfg_if! {
+    kernel >= 11 && config KERNEL_MCS {
+        sel4_sys::init_caps::CapInitThreadSC as u64
+    } else {
+        0
+    }
+};
+
+#[allow(dead_code)] // MCS kernels only
+pub(crate) fn set_initial_reply(reply: CPtr) {
+    INITIAL.reply.store(reply, SeqCst);
+}
+
+pub use crate::bootinfo::sched_control;
+
+/// The calling thread's own scheduling context (MCS kernels): the kernel's
+/// initial one for the initial thread, the one its spawner gave it
+/// ([`Thread::set_scheduling`]) for the others. `None` on other kernels.
+pub fn current_sched_context() -> Option<CPtr> {
+    Some(current().sched_context.load(SeqCst)).filter(|&c| c != 0)
+}
+
+/// The calling thread's reply object (MCS kernels; the one sel4-sys's
+/// receives use), `None` on other kernels.
+pub fn current_reply() -> Option<CPtr> {
+    Some(current().reply.load(SeqCst)).filter(|&c| c != 0)
+}
+
+/// MCS kernels: the notification the calling thread's scheduling context
+/// is bound to while the thread is a passive server (its spawner signals
+/// it when it joins the thread, which gives the thread that scheduling
+/// context back), `None` for other threads.
+pub fn passive_wake() -> Option<CPtr> {
+    Some(current().passive_wake.load(SeqCst)).filter(|&c| c != 0)
+}
+
+/// Takes the calling thread's passive-server handshake, once: the
+/// notification to wait on before the thread's first receive as a server
+/// and the endpoint to report on (its exit endpoint), if its spawner asked
+/// for the thread to become passive ([`Thread::set_passive_handshake`]).
+pub fn take_passive_handshake() -> Option<(CPtr, CPtr)> {
+    let ctl = current();
+    if ctl.passive_go.load(core::sync::atomic::Ordering::Relaxed) == 0 {
+        return None;
+    }
+    match ctl.passive_go.swap(0, SeqCst) {
+        0 => None,
+        go => Some((go, ctl.exit_ep.load(SeqCst))),
+    }
+}
+
 /// Number of threads started and not yet stopped.
 pub fn live_threads() -> usize {
     LIVE.load(SeqCst)
@@ -200,21 +257,11 @@ pub(crate) struct Critical<'a> {
     ctl: &'a Control,
 }
 
+/// Reads the stack [`STACK_PROBE`] bytes below the stack pointer (a stack
+/// overflow faults here, in the guard page).
 #[inline(always)]
 fn probe_stack() {
-    // SAFETY: reads one word below the stack pointer, inside the thread's
-    // stack when at least `STACK_PROBE` bytes are left (the stack is mapped
-    // contiguously above its guard page), else in the guard page: a VM
-    // fault, reported like any stack overflow. Nothing is written; the
-    // value is discarded.
-    unsafe {
-        core::arch::asm!(
-            "mov {tmp}, qword ptr [rsp - {off}]",
-            tmp = out(reg) _,
-            off = const STACK_PROBE,
-            options(nostack, readonly, preserves_flags),
-        );
-    }
+    crate::arch::probe_stack::<STACK_PROBE>();
 }
 
 impl Control {
@@ -237,6 +284,10 @@ impl Control {
             thread_pointer: 0,
             state: AtomicU8::new(STATE_STARTED),
             exit_failure: spin::Once::new(),
+            reply: AtomicU64::new(0),
+            sched_context: AtomicU64::new(INITIAL_SCHED_CONTEXT),
+            passive_go: AtomicU64::new(0),
+            passive_wake: AtomicU64::new(0),
         }
     }
 
@@ -479,6 +530,10 @@ impl Thread {
             thread_pointer: tp,
             state: AtomicU8::new(STATE_NEW),
             exit_failure: spin::Once::new(),
+            reply: AtomicU64::new(0),
+            sched_context: AtomicU64::new(0),
+            passive_go: AtomicU64::new(0),
+            passive_wake: AtomicU64::new(0),
         };
         Ok(Thread { ctl: Arc::new(ctl) })
     }
@@ -491,6 +546,28 @@ impl Thread {
     /// The thread pointer of its TLS block.
     pub fn thread_pointer(&self) -> usize {
         self.ctl.thread_pointer
+    }
+
+    /// MCS kernels, before [`Thread::start`]: the thread's reply object
+    /// (its receives on endpoints name it: `sel4_sys::mcs::thread_reply`)
+    /// and its scheduling context (bound to the TCB by the spawner), both
+    /// capabilities in the root task's CSpace that the spawner keeps until
+    /// the thread is stopped.
+    pub fn set_scheduling(&self, reply: CPtr, sched_context: CPtr) {
+        self.ctl.reply.store(reply, SeqCst);
+        self.ctl.sched_context.store(sched_context, SeqCst);
+    }
+
+    /// Before [`Thread::start`]: the thread is to become a passive server.
+    /// Its first receive as a server (`sel4_rootserver::ipc::Server`)
+    /// waits on `go` first, then reports on its exit endpoint and receives
+    /// in one system call, so that its spawner can take its scheduling
+    /// context away once it blocks (see `sel4_rootserver::thread`). MCS
+    /// kernels: `wake` (or 0) is the notification its scheduling context
+    /// is bound to from then on ([`passive_wake`]).
+    pub fn set_passive(&self, go: CPtr, wake: CPtr) {
+        self.ctl.passive_go.store(go, SeqCst);
+        self.ctl.passive_wake.store(wake, SeqCst);
     }
 
     /// Starts the thread on `tcb` (set up already: CSpace, VSpace, IPC
@@ -518,18 +595,14 @@ impl Thread {
         // `stop` once it no longer runs.
         let own = Arc::into_raw(self.ctl.clone());
         let tp = self.ctl.thread_pointer as Word;
-        let mut ctx = UserContext {
-            rip: thread_entry as *const () as usize as Word,
-            // 16-byte aligned minus 8, as after a `call`.
-            rsp: ((stack_top & !15) - 8) as Word,
-            rdi: own as usize as Word,
-            rsi: tp,
-            rdx: ipc_buffer as Word,
-            ..Default::default()
-        };
-        sel4_sys::sel4_cfg_if! {
-            kernel >= 10 && label TCBSetTLSBase { ctx.fs_base = tp; } else { ctx.tls_base = tp; }
-        }
+        // The trampoline with its three arguments, the stack, the TLS base
+        // (per architecture: registers and stack alignment of its C ABI).
+        let ctx = crate::arch::entry_context(
+            thread_entry as *const () as usize,
+            stack_top,
+            [own as usize as Word, tp, ipc_buffer as Word],
+            tp,
+        );
         let step = |step: &'static str| move |error| ThreadError::Kernel { step, error };
         let r = (|| {
             tcb.tcb_write_registers(false, 0, UserContext::WORDS as Word, &ctx)
@@ -636,23 +709,18 @@ impl Drop for Thread {
 }
 
 extern "C" fn thread_entry(ctl: *const Control, thread_pointer: usize, ipc_buffer: usize) -> ! {
-    sel4_sys::sel4_cfg_if! {
-        config FSGSBASE_INST {
-            // SAFETY: the runtime laid out this thread's TLS block at
-            // `thread_pointer` (sel4_start::tls) and the kernel allows
-            // user-mode wrfsbase in this configuration. The kernel was given
-            // the same TLS base, so both agree.
-            unsafe { sel4_sys::arch::write_fs_base(thread_pointer) };
-        } else {
-            // The runtime set the TLS base through the TCB.
-            let _ = thread_pointer;
-        }
-    }
+    // SAFETY: the runtime laid out this thread's TLS block at
+    // `thread_pointer` (sel4_start::tls, the architecture's variant) and
+    // gave the kernel the same TLS base.
+    unsafe { crate::arch::load_own_thread_pointer(thread_pointer) };
     // SAFETY: `ipc_buffer` is the buffer the spawner gave the kernel for
     // this TCB, mapped read-write and used by this thread only.
     unsafe { sel4_sys::set_ipc_buffer(ipc_buffer) };
     set_control_word(ctl as usize);
     let ctl = current();
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        sel4_sys::mcs::set_thread_reply(ctl.reply.load(SeqCst));
+    } }
     let status = match ctl.take_main() {
         Some(main) => {
             main();
@@ -861,35 +929,11 @@ pub fn tls_image() -> Result<sel4_start::tls::TlsImage, sel4_start::tls::TlsErro
     unsafe { sel4_start::tls::TlsImage::from_loaded_image(program_headers(), image_start()) }
 }
 
-const FIX_IDLE: u8 = 0;
-const FIX_WAITING: u8 = 1;
-const FIX_WRITING: u8 = 2;
-const FIX_DONE: u8 = 3;
-static TLS_FIX: AtomicU8 = AtomicU8::new(FIX_IDLE);
-/// Addresses of the `syscall` instruction of the initial thread's wait and
-/// of the instruction after it.
-static SYSCALL_IP: AtomicUsize = AtomicUsize::new(0);
-static RESUME_IP: AtomicUsize = AtomicUsize::new(0);
-
-/// Whether the kernel must still be told the initial thread's TLS base
-/// before a second thread runs.
-///
-/// seL4 5.x loads FS base from a thread's TLS_BASE register on the way back
-/// to user mode whenever it differs from the value it loaded last, and never
-/// reads FS base back. The initial thread's `wrfsbase` only holds while it is
-/// the only thread; once threads with other TLS bases run, its FS base
-/// would be reset to its TLS_BASE (0). A thread cannot write its own
-/// registers, so a helper thread does it ([`fix_initial_tls_base`]) while
-/// the initial thread waits in [`wait_for_initial_tls_fix`]. Kernels with
-/// TCB_SetTLSBase save FS base on every switch and need nothing.
-pub fn initial_tls_base_needs_fix() -> bool {
-    sel4_sys::sel4_cfg_if! {
-        kernel >= 10 && label TCBSetTLSBase {
-            false
-        } else {
-            TLS_FIX.load(SeqCst) != FIX_DONE
-        }
-    }
+/// The initial thread's thread pointer (recorded by the start code; the
+/// TLS base fix of seL4 5.x on x86_64 needs it).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) fn initial_thread_pointer() -> usize {
+    INITIAL_TP.load(SeqCst)
 }
 
 /// Why the initial thread's TLS base could not be set.
@@ -906,111 +950,46 @@ pub enum TlsFixError {
     Kernel(InvocationError),
 }
 
-/// On the initial thread: waits on `ntfn` until a helper thread has set
-/// its TLS base ([`fix_initial_tls_base`]) and signalled `ntfn`. Does
-/// nothing when no fix is needed (or it was made already).
-pub fn wait_for_initial_tls_fix(ntfn: Cap<cap_type::Notification>) -> Result<(), TlsFixError> {
-    if current().id != 0 {
-        return Err(TlsFixError::NotInitialThread);
+/// Whether the kernel must still be told the initial thread's TLS base
+/// before a second thread runs (seL4 5.x on x86_64 only; see there), and
+/// how: the initial thread waits in [`wait_for_initial_tls_fix`] while a
+/// helper thread calls [`fix_initial_tls_base`].
+#[cfg(target_arch = "x86_64")]
+pub use crate::arch::initial_tls::{
+    fix_initial_tls_base, initial_tls_base_needs_fix, wait_for_initial_tls_fix,
+};
+#[cfg(not(target_arch = "x86_64"))]
+pub use kept_tls::{fix_initial_tls_base, initial_tls_base_needs_fix, wait_for_initial_tls_fix};
+
+/// aarch64 and riscv64: the kernel saves the TLS register (`tpidr_el0`,
+/// `tp`) on every kernel entry, so the initial thread's own write holds
+/// and there is nothing to fix; the functions behave as on x86_64 kernels
+/// that need no fix.
+#[cfg(not(target_arch = "x86_64"))]
+mod kept_tls {
+    use super::TlsFixError;
+    use sel4_sys::{cap_type, Cap};
+
+    /// Never: the kernel keeps the initial thread's TLS base.
+    pub fn initial_tls_base_needs_fix() -> bool {
+        false
     }
-    if !initial_tls_base_needs_fix() {
-        return Ok(());
-    }
-    if TLS_FIX
-        .compare_exchange(FIX_IDLE, FIX_WAITING, SeqCst, SeqCst)
-        .is_err()
-    {
-        return Err(TlsFixError::Busy);
-    }
-    let resume = RESUME_IP.as_ptr();
-    let syscall_ip = SYSCALL_IP.as_ptr();
-    sel4_sys::trace::syscall_entered();
-    // SAFETY: a Recv on a notification, with rsp kept in r14 as in every
-    // syscall of sel4-sys; the addresses of the `syscall` instruction and
-    // of the one after it are stored in SYSCALL_IP and RESUME_IP (statics
-    // the helper reads) first. The helper rewrites this thread's registers
-    // with the values the kernel saved at the syscall, except rip = the
-    // address after it, rsp = r14 and TLS_BASE, and only when it finds this
-    // thread blocked at that very syscall, so the thread continues here
-    // with its registers intact.
-    unsafe {
-        core::arch::asm!(
-            "lea rax, [rip + 2f]",
-            "mov qword ptr [{sys}], rax",
-            "lea rax, [rip + 3f]",
-            "mov qword ptr [{resume}], rax",
-            "mov r14, rsp",
-            "2:",
-            "syscall",
-            "3:",
-            "mov rsp, r14",
-            resume = in(reg) resume,
-            sys = in(reg) syscall_ip,
-            in("rdx") sel4_sys::Syscall::Recv as isize,
-            inout("rdi") ntfn.cptr() => _,
-            out("rsi") _,
-            out("rax") _,
-            out("rcx") _,
-            out("r8") _,
-            out("r9") _,
-            out("r10") _,
-            out("r11") _,
-            out("r14") _,
-            out("r15") _,
-        );
-    }
-    if TLS_FIX.load(SeqCst) == FIX_DONE {
+
+    /// On the initial thread: returns at once (no fix is needed).
+    pub fn wait_for_initial_tls_fix(ntfn: Cap<cap_type::Notification>) -> Result<(), TlsFixError> {
+        let _ = ntfn;
+        if super::current_id() != 0 {
+            return Err(TlsFixError::NotInitialThread);
+        }
         Ok(())
-    } else {
-        // Woken without the fix (the helper failed): back to idle.
-        let _ = TLS_FIX.compare_exchange(FIX_WAITING, FIX_IDLE, SeqCst, SeqCst);
+    }
+
+    /// Refuses (no wait is under way) and signals `ntfn`, so that a wait
+    /// that comes later returns at once.
+    pub fn fix_initial_tls_base(ntfn: Cap<cap_type::Notification>) -> Result<(), TlsFixError> {
+        ntfn.signal();
         Err(TlsFixError::NotWaiting)
     }
-}
-
-/// On a helper thread, while the initial thread waits in
-/// [`wait_for_initial_tls_fix`] on `ntfn`: sets the initial thread's
-/// TLS_BASE register to its thread pointer, then signals `ntfn` (also on
-/// failure). Refuses, without touching the initial thread, unless that
-/// thread is blocked in that very wait; a second fix is refused.
-pub fn fix_initial_tls_base(ntfn: Cap<cap_type::Notification>) -> Result<(), TlsFixError> {
-    if TLS_FIX
-        .compare_exchange(FIX_WAITING, FIX_WRITING, SeqCst, SeqCst)
-        .is_err()
-    {
-        // Not waiting (yet): the signal makes a wait that comes later
-        // return at once, with an error, instead of blocking for good.
-        ntfn.signal();
-        return Err(TlsFixError::NotWaiting);
-    }
-    let r = write_initial_tls_base();
-    TLS_FIX.store(if r.is_ok() { FIX_DONE } else { FIX_WAITING }, SeqCst);
-    ntfn.signal();
-    r
-}
-
-fn write_initial_tls_base() -> Result<(), TlsFixError> {
-    let resume = RESUME_IP.load(SeqCst) as Word;
-    let syscall_ip = SYSCALL_IP.load(SeqCst) as Word;
-    let tcb = Cap::<cap_type::TCB>::from_cptr(crate::bootinfo::INIT_THREAD_TCB);
-    let words = UserContext::WORDS as Word;
-    let mut ctx = tcb
-        .tcb_read_registers(false, 0, words)
-        .map_err(TlsFixError::Kernel)?;
-    // Blocked in the wait's syscall: the kernel reports the syscall
-    // instruction (seL4 5.x) or the one after it as rip, and r14 holds
-    // the stack pointer saved before it.
-    if resume == 0 || !(ctx.rip == syscall_ip || ctx.rip == resume) || ctx.r14 == 0 {
-        return Err(TlsFixError::NotWaiting);
-    }
-    ctx.rip = resume;
-    ctx.rsp = ctx.r14;
-    let tp = INITIAL_TP.load(SeqCst) as Word;
-    sel4_sys::sel4_cfg_if! {
-        kernel >= 10 && label TCBSetTLSBase { ctx.fs_base = tp; } else { ctx.tls_base = tp; }
-    }
-    tcb.tcb_write_registers(false, 0, words, &ctx)
-        .map_err(TlsFixError::Kernel)
 }
 
 /// Deliberate faults, for tests of fault handling. Each one stops the
@@ -1036,37 +1015,21 @@ pub mod provoke {
     /// panic otherwise): a VM fault on a data read.
     pub fn read_unmapped(addr: usize) -> u64 {
         check(addr);
-        let v: u64;
-        // SAFETY: reads a word at an address nothing is mapped at (checked
-        // above): the thread stops with a VM fault. Nothing is written.
-        unsafe {
-            core::arch::asm!("mov {v}, qword ptr [{a}]", a = in(reg) addr, v = out(reg) v,
-                options(nostack, readonly, preserves_flags));
-        }
-        v
+        crate::arch::provoke::read(addr)
     }
 
     /// Writes a word at `addr`, which must lie in [`never_mapped`]: a VM
     /// fault on a data write.
     pub fn write_unmapped(addr: usize) {
         check(addr);
-        // SAFETY: writes at an address nothing is mapped at (checked
-        // above): the thread stops with a VM fault before anything changes.
-        unsafe {
-            core::arch::asm!("mov qword ptr [{a}], {z}", a = in(reg) addr, z = in(reg) 0u64,
-                options(nostack, preserves_flags));
-        }
+        crate::arch::provoke::write(addr)
     }
 
     /// Jumps to `addr`, which must lie in [`never_mapped`]: a VM fault on
     /// an instruction fetch.
     pub fn execute_unmapped(addr: usize) {
         check(addr);
-        // SAFETY: calls an address nothing is mapped at (checked above):
-        // the fetch faults and the thread stops before anything runs there.
-        unsafe {
-            core::arch::asm!("call {a}", a = in(reg) addr, clobber_abi("C"));
-        }
+        crate::arch::provoke::execute(addr)
     }
 
     /// Which part of the image [`write_image`] writes to.
@@ -1112,59 +1075,39 @@ pub mod provoke {
         if !crate::image::is_read_only(addr) {
             return Err(NotProtected);
         }
-        // SAFETY: reads a byte of the image and stores the same value back;
-        // the page is mapped read-only (checked above), so the store faults
-        // and the thread stops. Even if it were writable, the byte would
-        // keep its value.
-        unsafe {
-            core::arch::asm!(
-                "mov {b}, byte ptr [{a}]",
-                "mov byte ptr [{a}], {b}",
-                a = in(reg) addr,
-                b = out(reg_byte) _,
-                options(nostack, preserves_flags),
-            );
-        }
+        // SAFETY: `addr` is a byte of the image, mapped read-only (checked
+        // above): the store faults and the thread stops.
+        unsafe { crate::arch::provoke::rewrite_byte(addr) };
         Ok(())
     }
 
-    /// Executes `ud2` (an invalid-opcode user exception, vector 6).
+    /// Executes an undefined instruction: x86_64 `ud2` (an invalid-opcode
+    /// user exception, vector 6), aarch64 `udf #0` (exception class 0),
+    /// riscv64 `unimp` (illegal instruction, scause 2).
     pub fn undefined_instruction() {
-        // SAFETY: `ud2` raises #UD, which the kernel turns into a
-        // UserException fault message; it touches no memory.
-        unsafe { core::arch::asm!("ud2", options(nostack, nomem)) }
+        crate::arch::provoke::undefined_instruction()
     }
 
-    /// Divides by zero (a divide-error user exception, vector 0).
+    /// Divides by zero (a divide-error user exception, vector 0). x86_64
+    /// only: an integer division by zero does not trap on aarch64 and
+    /// riscv64.
+    #[cfg(target_arch = "x86_64")]
     pub fn divide_by_zero() {
-        // SAFETY: `div` by a zero register raises #DE, which the kernel
-        // turns into a UserException fault; no memory is involved.
-        unsafe {
-            core::arch::asm!(
-                "xor edx, edx",
-                "mov eax, 1",
-                "div {z:e}",
-                z = in(reg) 0u32,
-                out("eax") _,
-                out("edx") _,
-                options(nostack, nomem),
-            )
-        }
+        crate::arch::provoke::divide_by_zero()
     }
 
-    /// Executes `hlt`, a privileged instruction (a general-protection user
-    /// exception, vector 13).
+    /// Executes a privileged instruction: x86_64 `hlt` (a general-protection
+    /// user exception, vector 13), aarch64 a read of `sctlr_el1` (undefined
+    /// at EL0, exception class 0), riscv64 a read of `sstatus` (illegal
+    /// instruction, scause 2).
     pub fn privileged_instruction() {
-        // SAFETY: `hlt` in user mode raises #GP, a UserException fault; it
-        // has no effect in user mode.
-        unsafe { core::arch::asm!("hlt", options(nostack, nomem)) }
+        crate::arch::provoke::privileged_instruction()
     }
 
-    /// Executes `int3` (a breakpoint exception, vector 3).
+    /// Executes a breakpoint instruction: x86_64 `int3` (vector 3), aarch64
+    /// `brk #0` (exception class 0x3c), riscv64 `ebreak` (scause 3).
     pub fn breakpoint() {
-        // SAFETY: `int3` raises #BP, which the kernel reports as a fault of
-        // the thread; it touches no memory.
-        unsafe { core::arch::asm!("int3", options(nostack, nomem)) }
+        crate::arch::provoke::breakpoint()
     }
 
     /// Makes a syscall with a number the kernel does not have.

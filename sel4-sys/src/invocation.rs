@@ -4,8 +4,7 @@
 use core::fmt;
 
 use crate::{
-    call_regs, consts, ipc_buffer, CPtr, Error, InvocationLabel, MessageInfo, Word,
-    REGISTER_MRS,
+    call_regs, consts, ipc_buffer, CPtr, Error, InvocationLabel, MessageInfo, Word, REGISTER_MRS,
 };
 
 /// The kernel's reply to an invocation: the message info and the message
@@ -82,7 +81,13 @@ pub fn call(
     };
     match reply.info.get_label() {
         0 => Ok(reply),
-        _ => Err(reply_error(reply.info.0, reply.mrs[0], reply.mrs[1], reply.mrs[2], reply.mrs[3])),
+        _ => Err(reply_error(
+            reply.info.0,
+            reply.mrs[0],
+            reply.mrs[1],
+            reply.mrs[2],
+            reply.mrs[3],
+        )),
     }
 }
 

@@ -40,11 +40,13 @@ pub const IPC_BUFFER: Cap<Granule> = cap(slots::CapInitThreadIPCBuffer);
 /// The domain capability: sets threads' scheduling domains.
 pub const DOMAIN: Cap<cap_type::DomainSet> = cap(slots::CapDomain);
 
+#[cfg(target_arch = "x86_64")]
 crate::sel4_cfg_if! { init_cap CapIOSpace {
     /// The IOMMU space (a null capability without IOMMU support).
     pub const IO_SPACE: Cap<cap_type::X86IOSpace> = cap(slots::CapIOSpace);
 } }
 
+#[cfg(target_arch = "x86_64")]
 crate::sel4_cfg_if! { kernel >= 10 && init_cap CapIOPortControl {
     /// The I/O port control capability (x86, seL4 10+): issues capabilities
     /// for port ranges.

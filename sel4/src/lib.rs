@@ -54,6 +54,12 @@
 #[cfg(target_arch = "x86_64")]
 #[path = "arch/x86_64.rs"]
 pub mod arch;
+#[cfg(target_arch = "aarch64")]
+#[path = "arch/aarch64.rs"]
+pub mod arch;
+#[cfg(target_arch = "riscv64")]
+#[path = "arch/riscv64.rs"]
+pub mod arch;
 
 mod cnode;
 mod data;
@@ -86,6 +92,7 @@ pub type Result<T> = core::result::Result<T, InvocationError>;
 
 /// The traits that carry the operations, for `use sel4::prelude::*`.
 pub mod prelude {
+    #[allow(unused_imports)] // empty on aarch64 and riscv64
     pub use crate::arch::prelude::*;
     #[allow(unused_imports)] // empty on non-MCS kernels
     pub use crate::mcs::prelude::*;

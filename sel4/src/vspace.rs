@@ -4,8 +4,10 @@
 //! names its kinds of capability; code that maps memory uses only the names
 //! here.
 //!
-//! What an architecture module provides (x86_64 in `arch/x86_64.rs`; an
-//! aarch64 or riscv64 module gives the same names):
+//! What an architecture module provides (`arch/x86_64.rs`,
+//! `arch/aarch64.rs`, `arch/riscv64.rs`; on aarch64 and riscv64 every
+//! translation table is one kernel object type, and the module gives each
+//! level a marker of its own):
 //! - the markers `VSpaceRoot`, `Granule`, `LargePage` (and `HugePage` where
 //!   the kernel has it), `AsidControl`, `AsidPool`, with [`Frame`] for the
 //!   frames and [`Table`] for each translation table kind, and
@@ -13,7 +15,8 @@
 //! - `TableLevel` (from the root down, with `object_type`, `size_bits`,
 //!   `span_bits`, `missing`, `map` and `unmap`) and `TABLE_LEVELS`;
 //! - `VmAttributes` with `DEFAULT` and `UNCACHED` (and the architecture's
-//!   others) and `into_sys`;
+//!   others: `DEFAULT_EXECUTE_NEVER` on aarch64 and riscv64) and
+//!   `into_sys`;
 //! - `frame_map`, `frame_unmap`, `frame_paddr` and `set_tls_register` for
 //!   this crate, the [`AsidControlOps`] and [`AsidPoolOps`] impls, and a
 //!   `prelude` module with its own traits.

@@ -38,6 +38,10 @@ pub const PF_X: u32 = 1;
 pub const PF_W: u32 = 2;
 pub const PF_R: u32 = 4;
 
+/// Least alignment of a thread pointer (the ABI's stack-guard and TCB
+/// words, and SSE-aligned TLS data, want 16).
+pub const TP_ALIGN: usize = 16;
+
 /// Bytes reserved at the thread pointer for the thread control block on
 /// x86_64 (the self pointer and room for ABI words such as the stack guard
 /// at 0x28).
@@ -123,7 +127,7 @@ pub struct TlsSegment {
     pub filesz: usize,
     /// Bytes of `.tdata` plus `.tbss`.
     pub memsz: usize,
-    /// Alignment of the block (at least 16).
+    /// Alignment of the block (`p_align`, at least 1).
     pub align: usize,
 }
 
@@ -173,7 +177,7 @@ impl TlsSegment {
                 template: 0,
                 filesz: 0,
                 memsz: 0,
-                align: 16,
+                align: 1,
             });
         };
         let offset = load_offset(phdrs, ehdr_runtime).ok_or(TlsError::NoHeaderSegment)?;
@@ -196,15 +200,18 @@ impl TlsSegment {
             template: (tls.p_vaddr as usize).wrapping_add(offset),
             filesz: tls.p_filesz as usize,
             memsz: tls.p_memsz as usize,
-            align: core::cmp::max(tls.p_align as usize, 16),
+            align: core::cmp::max(tls.p_align as usize, 1),
         })
     }
 }
 
 impl TlsImage {
     /// A TLS image from its template bytes (`.tdata`), the block's size
-    /// (`.tdata` plus `.tbss`) and alignment (a power of two; at least 16
-    /// is used).
+    /// (`.tdata` plus `.tbss`) and alignment (`p_align`: a power of two).
+    /// The block is rounded up to exactly this alignment, as the linker
+    /// does when it computes the thread-pointer offsets of TLS variables
+    /// (rounding to anything larger would move every variable); the thread
+    /// pointer itself is aligned to at least 16 ([`TP_ALIGN`]).
     pub fn new(template: &'static [u8], memsz: usize, align: usize) -> Result<TlsImage, TlsError> {
         if !align.is_power_of_two() {
             return Err(TlsError::BadAlignment(align as u64));
@@ -218,7 +225,7 @@ impl TlsImage {
         Ok(TlsImage {
             template,
             memsz,
-            align: align.max(16),
+            align,
         })
     }
 
@@ -253,9 +260,15 @@ impl TlsImage {
         self.memsz
     }
 
-    /// Alignment of the block (at least 16).
+    /// Alignment of the block (the segment's `p_align`).
     pub fn align(&self) -> usize {
         self.align
+    }
+
+    /// Alignment of the thread pointer: the block's, but at least
+    /// [`TP_ALIGN`].
+    fn tp_align(&self) -> usize {
+        self.align.max(TP_ALIGN)
     }
 
     /// Bytes an area needs, in the worst case of alignment, for this block
@@ -268,12 +281,11 @@ impl TlsImage {
     /// in the given layout.
     pub fn area_size_for(&self, variant: TlsVariant) -> usize {
         let block = self.memsz.next_multiple_of(self.align);
+        let tp_align = self.tp_align();
         match variant {
-            TlsVariant::X86_64 => block + TCB_SIZE + self.align,
-            TlsVariant::Aarch64 => {
-                AARCH64_TCB_SIZE.next_multiple_of(self.align) + block + self.align
-            }
-            TlsVariant::Riscv => block + self.align,
+            TlsVariant::X86_64 => block + TCB_SIZE + tp_align,
+            TlsVariant::Aarch64 => AARCH64_TCB_SIZE.next_multiple_of(self.align) + block + tp_align,
+            TlsVariant::Riscv => block + tp_align,
         }
     }
 
@@ -301,7 +313,7 @@ impl TlsImage {
                 if end < TCB_SIZE {
                     return Err(too_small);
                 }
-                let tp = (end - TCB_SIZE) & !(self.align - 1);
+                let tp = (end - TCB_SIZE) & !(self.tp_align() - 1);
                 if tp < base + block_size {
                     return Err(too_small);
                 }
@@ -314,7 +326,7 @@ impl TlsImage {
                     0
                 };
                 let gap = tcb.next_multiple_of(self.align);
-                let tp = base.next_multiple_of(self.align);
+                let tp = base.next_multiple_of(self.tp_align());
                 if tp + gap + block_size > end {
                     return Err(too_small);
                 }
@@ -377,7 +389,7 @@ mod tests {
         let phdrs = [load_phdr(0x400000), tls_phdr(0x401000, 8, 24, 8)];
         let seg = TlsSegment::from_phdrs(&phdrs, 0x10_0000_0000).unwrap();
         assert_eq!(seg.template, 0x10_0000_0000 + 0x1000);
-        assert_eq!(seg.align, 16);
+        assert_eq!(seg.align, 8);
     }
 
     #[test]
@@ -443,7 +455,7 @@ mod tests {
         );
         assert_eq!(TlsImage::new(&T, 8, 24), Err(TlsError::BadAlignment(24)));
         let img = TlsImage::new(&T, 64, 8).unwrap();
-        assert_eq!((img.filesz(), img.memsz(), img.align()), (8, 64, 16));
+        assert_eq!((img.filesz(), img.memsz(), img.align()), (8, 64, 8));
     }
 
     static T4: [u8; 4] = [1, 2, 3, 4];
@@ -514,6 +526,25 @@ mod tests {
         let tp_a = img.init_block(&mut a).unwrap() - a.as_ptr() as usize;
         let tp_b = img.init_block_for(TlsVariant::X86_64, &mut b).unwrap() - b.as_ptr() as usize;
         assert_eq!(tp_a, tp_b);
+    }
+
+    /// lld's x86_64 thread-pointer offset of a TLS variable at offset `o`
+    /// of the segment is `o - align_up(p_memsz, p_align)`: with p_align 8
+    /// and a size that is no multiple of 16, rounding the block to 16 would
+    /// move every variable by 8 bytes.
+    #[test]
+    fn x86_64_block_is_rounded_to_the_segments_own_alignment() {
+        static T: [u8; 16] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
+        let memsz = 40; // 16 bytes of .tdata, 24 of .tbss
+        let img = TlsImage::new(&T, memsz, 8).unwrap();
+        let mut area = vec![0xAAu8; 512];
+        let tp = img.init_block_for(TlsVariant::X86_64, &mut area).unwrap();
+        assert_eq!(tp % TP_ALIGN, 0);
+        let t = tp - area.as_ptr() as usize;
+        let tpoff = |o: usize| t + o - memsz.next_multiple_of(8);
+        assert_eq!(area[tpoff(0)], 1, "first .tdata byte");
+        assert_eq!(area[tpoff(15)], 16, "last .tdata byte");
+        assert!(area[tpoff(16)..tpoff(40)].iter().all(|&b| b == 0), ".tbss");
     }
 
     #[test]

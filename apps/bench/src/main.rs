@@ -48,6 +48,8 @@
 
 extern crate alloc;
 
+mod processes;
+
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -242,6 +244,7 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
             retype_raw(&mut objs, ObjectType::EndpointObject)?,
         ),
     );
+    processes::run(&mut objs)?;
     let missed = missed_targets(&figures);
     for m in &missed {
         println!("bench target missed: {m}");

@@ -414,6 +414,26 @@ impl CapRegistry {
         out
     }
 
+    /// The slots a `CNode_Revoke` of the capability in `slot` would empty
+    /// (what [`CapRegistry::revoked`] would return), without recording
+    /// anything.
+    pub fn revoke_preview(&self, slot: u64) -> Vec<u64> {
+        let mut out = Vec::new();
+        let Some(a) = self.caps.get(slot) else {
+            return out;
+        };
+        let mut next = a.next;
+        while next != NONE {
+            let b = self.entry(next);
+            if !Self::parent_of(&a, &b) {
+                break;
+            }
+            out.push(next);
+            next = b.next;
+        }
+        out
+    }
+
     /// Forgets every capability whose slot satisfies `gone` (the kernel
     /// deleted them: the contents of a CNode that was destroyed, for
     /// example). Returns, for each object whose last capability went, the

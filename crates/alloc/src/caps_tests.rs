@@ -178,7 +178,11 @@ impl Book {
     }
 
     fn revoke(&mut self, slot: u64) -> Vec<u64> {
-        self.reg.revoked(slot)
+        // The preview names exactly what the revocation then deletes.
+        let preview = self.reg.revoke_preview(slot);
+        let gone = self.reg.revoked(slot);
+        assert_eq!(preview, gone, "revoke_preview({slot}) differs from revoked");
+        gone
     }
 }
 
@@ -229,7 +233,12 @@ fn registry_revocation_follows_the_kernel_rule() {
     r.derived(5, 6, Some(9)).unwrap(); // badged from the plain copy
                                        // Revoking a plain copy deletes nothing.
     assert!(r.revoked(5).is_empty());
-    // Revoking the badged copy deletes its copies only.
+    // Revoking the badged copy deletes its copies only; the preview says so
+    // first and changes nothing.
+    let mut preview = r.revoke_preview(2);
+    preview.sort();
+    assert_eq!(preview, [3, 4]);
+    assert_eq!(r.caps_of(1), 6);
     let mut got = r.revoked(2);
     got.sort();
     assert_eq!(got, [3, 4]);

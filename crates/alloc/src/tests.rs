@@ -1156,3 +1156,48 @@ fn slots_match_a_model() {
         }
     }
 }
+
+#[test]
+fn untyped_spares_keep_reserved_memory_reusable() {
+    // A parent with an object after a carved, reserved child: once the
+    // child's owner is done, deleting the child would leave a hole the
+    // kernel never reuses (the parent's watermark stays above it while the
+    // object lives). Released as a spare, the child counts as free and
+    // goes whole to the next owner of its size.
+    let mut a = UntypedAllocator::new();
+    a.add(1, ut(0x100_0000, 22, false)).unwrap(); // 4 MiB
+    let c = a.alloc(20, MemoryKind::Ram).unwrap();
+    a.add_children(&c, 10).unwrap();
+    a.reserve(10).unwrap();
+    let obj = a.alloc(12, MemoryKind::Ram).unwrap();
+    assert_eq!(obj.untyped, 1, "general requests skip the reserved child");
+    let used = a.used_bytes(MemoryKind::Ram);
+    assert_eq!(used, (1 << 20) + 0x1000);
+    // The owner fills it, then everything is revoked.
+    a.alloc_from(10, 16, 3).unwrap();
+    assert_eq!(a.release(10), Err(AllocError::StalePlacement { id: 10 }));
+    a.reclaim(10).unwrap();
+    a.release(10).unwrap();
+    assert!(a.get(10).unwrap().spare);
+    assert_eq!(
+        a.used_bytes(MemoryKind::Ram),
+        0x1000,
+        "the spare counts free"
+    );
+    assert_eq!(a.spares().collect::<Vec<_>>(), [10]);
+    // Nobody retypes from a spare; only take_spare hands it out.
+    assert_eq!(
+        a.alloc_from(10, 12, 1),
+        Err(AllocError::StalePlacement { id: 10 })
+    );
+    assert_ne!(a.alloc(12, MemoryKind::Ram).unwrap().untyped, 10);
+    assert_eq!(a.take_spare(21, MemoryKind::Ram), None);
+    assert_eq!(a.take_spare(20, MemoryKind::Device), None);
+    assert_eq!(a.take_spare(20, MemoryKind::Ram), Some(10));
+    assert_eq!(a.take_spare(20, MemoryKind::Ram), None);
+    assert!(!a.get(10).unwrap().spare && a.get(10).unwrap().reserved);
+    assert_eq!(a.used_bytes(MemoryKind::Ram), (1 << 20) + 0x2000);
+    assert_eq!(a.alloc_from(10, 20, 1).unwrap().offset, 0, "whole again");
+    // Only an empty, reserved untyped becomes a spare.
+    assert_eq!(a.release(1), Err(AllocError::StalePlacement { id: 1 }));
+}

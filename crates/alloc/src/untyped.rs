@@ -136,6 +136,9 @@ pub struct UntypedUsage {
     pub used: u64,
     /// Bytes above the watermark.
     pub free: u64,
+    /// Whether it is a [spare](UntypedAllocator::release): whole, waiting
+    /// to be handed out again by [`UntypedAllocator::take_spare`].
+    pub spare: bool,
     /// Whether it is [reserved](UntypedAllocator::reserve): only
     /// [`UntypedAllocator::alloc_from`] places objects in it.
     pub reserved: bool,
@@ -155,6 +158,9 @@ struct Entry {
     children: usize,
     /// Out of the buckets: general requests never land here.
     reserved: bool,
+    /// A reserved untyped given back whole ([`UntypedAllocator::release`]):
+    /// its bytes count as free.
+    spare: bool,
 }
 
 impl Entry {
@@ -311,6 +317,7 @@ impl UntypedAllocator {
             live: 0,
             children: 0,
             reserved: false,
+            spare: false,
         };
         let i = self.entries.len() as u32;
         self.entries.push(e);
@@ -401,6 +408,41 @@ impl UntypedAllocator {
         Ok(())
     }
 
+    /// Takes back a reserved untyped whose owner is done with it: it must
+    /// be empty (nothing made from it left: after
+    /// [`UntypedAllocator::reclaim`]). It stays reserved, so general
+    /// requests do not break it up, but its bytes count as free again, and
+    /// [`UntypedAllocator::take_spare`] hands it out whole to the next
+    /// owner that wants one of its size. (The kernel reuses an untyped's
+    /// memory only once everything made from it is gone, so keeping the
+    /// whole untyped is how its memory stays reusable while its
+    /// neighbours in the parent live on.)
+    pub fn release(&mut self, id: u64) -> Result<(), AllocError> {
+        let i = self.entry(id)?;
+        let e = self.at(i);
+        if !e.reserved || e.live != 0 || e.children != 0 || e.watermark != 0 {
+            return Err(AllocError::StalePlacement { id });
+        }
+        self.at_mut(i).spare = true;
+        Ok(())
+    }
+
+    /// A spare untyped of exactly `2^size_bits` bytes of `kind`, if there
+    /// is one: it is reserved for the caller again (no longer counted
+    /// free). Returns its id.
+    pub fn take_spare(&mut self, size_bits: u8, kind: MemoryKind) -> Option<u64> {
+        let e = self.entries.iter_mut().find(|e| {
+            e.spare && e.ut.size_bits == size_bits && e.ut.is_device == kind.is_device()
+        })?;
+        e.spare = false;
+        Some(e.id)
+    }
+
+    /// The spare untypeds' ids.
+    pub fn spares(&self) -> impl Iterator<Item = u64> + '_ {
+        self.entries.iter().filter(|e| e.spare).map(|e| e.id)
+    }
+
     #[inline]
     fn at(&self, i: u32) -> &Entry {
         &self.entries[i as usize]
@@ -458,6 +500,7 @@ impl UntypedAllocator {
             parent: e.parent,
             used: e.watermark,
             free: e.free(),
+            spare: e.spare,
             reserved: e.reserved,
         }
     }
@@ -764,6 +807,10 @@ impl UntypedAllocator {
         Self::check_request(size_bits, count)?;
         let i = self.entry(id)?;
         let e = self.at(i);
+        if e.spare {
+            // Held by the allocator until take_spare hands it out.
+            return Err(AllocError::StalePlacement { id });
+        }
         let off = e.fit(size_bits, count).ok_or(AllocError::UntypedFull {
             id,
             size_bits,
@@ -1015,11 +1062,11 @@ impl UntypedAllocator {
 
     /// Free bytes of a kind: above the watermark of every untyped, carved
     /// children included (their parents count them as used), reserved ones
-    /// excluded (their memory is their owner's).
+    /// excluded (their memory is their owner's) unless they are spares.
     pub fn free_bytes(&self, kind: MemoryKind) -> u64 {
         self.entries
             .iter()
-            .filter(|e| e.ut.is_device == kind.is_device() && !e.reserved)
+            .filter(|e| e.ut.is_device == kind.is_device() && (!e.reserved || e.spare))
             .map(|e| e.free())
             .sum()
     }

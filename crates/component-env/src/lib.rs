@@ -96,6 +96,8 @@ pub mod layout {
     pub const AUTO_BASE: u64 = 0x1_0000_0000;
 }
 
+pub mod start;
+
 /// Badge bit that every signal of a notification bound to a thread carries,
 /// so that a server that receives on an endpoint tells a signal from a
 /// client's call (client badges never have it: endpoint badges are at most

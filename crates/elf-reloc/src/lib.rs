@@ -21,6 +21,9 @@
 use core::fmt;
 use core::ops::Range;
 
+pub mod link;
+pub use link::{check_root_task, LinkKind, LinkProblem, RootTaskLink, MIN_IMAGE_BASE};
+
 pub const PAGE_SIZE: u64 = 4096;
 
 pub const ELFCLASS64: u8 = 2;
@@ -257,6 +260,20 @@ pub enum Error {
     /// PT_TLS with `p_filesz > p_memsz`, a non-power-of-two alignment, or an
     /// initialisation image outside the image.
     BadTls,
+    /// A page would be writable and executable: the PT_LOAD segments that
+    /// share it ask for both (or one segment does).
+    WritableAndExecutable {
+        /// The page's link-time address.
+        vaddr: u64,
+    },
+    /// The section header table or a symbol table is outside the file or
+    /// malformed.
+    BadSectionHeaders,
+    /// [`TlsTemplate::layout`]: the area cannot hold the TLS block.
+    TlsAreaTooSmall {
+        needed: u64,
+        available: u64,
+    },
 }
 
 /// The error type of [`relocate`] (the same enum as everything else).
@@ -328,6 +345,16 @@ impl fmt::Display for Error {
                 write!(f, "relocation at {offset:#x} is outside the image")
             }
             Error::BadTls => write!(f, "malformed PT_TLS segment"),
+            Error::WritableAndExecutable { vaddr } => write!(
+                f,
+                "page {vaddr:#x} would be writable and executable (its segments ask for both; \
+                 link so that code and writable data never share a page, e.g. -z separate-code)"
+            ),
+            Error::BadSectionHeaders => write!(f, "malformed section headers or symbol table"),
+            Error::TlsAreaTooSmall { needed, available } => write!(
+                f,
+                "the TLS block needs {needed} bytes, the area has {available}"
+            ),
         }
     }
 }
@@ -1014,7 +1041,7 @@ pub fn relocate_with_info(
             }
         }
     }
-    walk_relr(image, relr.clone(), |_, a| slot(a).map(drop))?;
+    walk_relr(image, relr.clone(), read_entry, |_, a| slot(a).map(drop))?;
 
     // Pass 2: apply. Entries are re-read and re-checked, in case a
     // relocation rewrote the table itself.
@@ -1040,7 +1067,7 @@ pub fn relocate_with_info(
             }
         }
     }
-    walk_relr(image, relr, |image, a| {
+    walk_relr(image, relr, read_entry, |image, a| {
         let s = slot(a)?;
         let old = rd_u64(image, s.start).unwrap_or(0);
         image[s].copy_from_slice(&old.wrapping_add(bias).to_le_bytes());
@@ -1050,21 +1077,28 @@ pub fn relocate_with_info(
     Ok(count)
 }
 
-/// Call `f` with every address the DT_RELR table at `image[table]`
-/// relocates. Entries are read one at a time, so `f` may write to the image.
-fn walk_relr(
-    image: &mut [u8],
+/// Reads the table entry at byte offset `j` of an image.
+fn read_entry(image: &mut [u8], j: usize) -> Option<u64> {
+    rd_u64(image, j)
+}
+
+/// Calls `f` with every address the DT_RELR table at byte offsets `table`
+/// of `ctx` relocates (entries read with `read`). Entries are read one at a
+/// time, so `f` may write to `ctx` (an image whose table it relocates).
+pub(crate) fn walk_relr<C: ?Sized>(
+    ctx: &mut C,
     table: Range<usize>,
-    mut f: impl FnMut(&mut [u8], u64) -> Result<(), Error>,
+    read: impl Fn(&mut C, usize) -> Option<u64>,
+    mut f: impl FnMut(&mut C, u64) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let mut next: Option<u64> = None;
     let mut j = table.start;
     while j.checked_add(8).is_some_and(|e| e <= table.end) {
-        let entry = rd_u64(image, j).ok_or(Error::BadRelr)?;
+        let entry = read(ctx, j).ok_or(Error::BadRelr)?;
         j += 8;
         if entry & 1 == 0 {
             // An address: relocate it; a bitmap may follow.
-            f(image, entry)?;
+            f(ctx, entry)?;
             next = Some(entry.wrapping_add(8));
         } else {
             // A bitmap: bit k (k >= 1) relocates next + (k - 1) * 8.
@@ -1073,7 +1107,7 @@ fn walk_relr(
             let mut k = 0u64;
             while bits != 0 {
                 if bits & 1 != 0 {
-                    f(image, base.wrapping_add(k * 8))?;
+                    f(ctx, base.wrapping_add(k * 8))?;
                 }
                 bits >>= 1;
                 k += 1;
@@ -1083,6 +1117,9 @@ fn walk_relr(
     }
     Ok(())
 }
+
+mod load;
+pub use load::{PageFlags, Pages, TlsLayout, PF_R, PF_W, PF_X, TLS_TCB_SIZE};
 
 #[cfg(test)]
 mod tests;

@@ -604,3 +604,425 @@ fn machines() {
         .to_string()
         .contains("EM_AARCH64 (183)"));
 }
+
+// ------------------------------------------- loading page by page (load.rs)
+
+/// Sets program header `i`'s flags in a built file.
+fn set_flags(b: &mut [u8], i: usize, flags: u32) {
+    let o = 64 + i * PHDR_SIZE + 4;
+    b[o..o + 4].copy_from_slice(&flags.to_le_bytes());
+}
+
+#[test]
+fn pages_carry_the_union_of_their_segments_flags() {
+    let mut elf = sample(&default_relas(), &[]);
+    set_flags(&mut elf, 1, PF_R | PF_X);
+    set_flags(&mut elf, 2, PF_R | PF_W);
+    let e = Elf::parse(&elf).unwrap();
+    let pages: Vec<PageFlags> = e.pages().unwrap().collect();
+    assert_eq!(
+        pages,
+        [
+            PageFlags {
+                vaddr: LINK,
+                flags: PF_R | PF_X,
+                file: true,
+            },
+            PageFlags {
+                vaddr: LINK + 0x1000,
+                flags: PF_R | PF_W,
+                file: true,
+            },
+            // .bss only (the file bytes end at 0x401100).
+            PageFlags {
+                vaddr: LINK + 0x2000,
+                flags: PF_R | PF_W,
+                file: false,
+            },
+        ]
+    );
+    assert!(pages[0].executable() && !pages[0].writable());
+    // Data starting inside the code's last page makes that page W+X.
+    let mut elf = sample(&default_relas(), &[]);
+    set_flags(&mut elf, 1, PF_R | PF_X);
+    let mut data = ph(PT_LOAD, 0x1000, LINK + 0xf00, 0x100, 0x2000, 0x1000);
+    data.p_flags = PF_R | PF_W;
+    put_phdr(&mut elf, 2, &data);
+    let e = Elf::parse(&elf).unwrap();
+    assert_eq!(
+        e.pages().err(),
+        Some(Error::WritableAndExecutable { vaddr: LINK })
+    );
+    // One segment asking for both.
+    let mut elf = sample(&default_relas(), &[]);
+    set_flags(&mut elf, 2, PF_R | PF_W | PF_X);
+    let e = Elf::parse(&elf).unwrap();
+    assert_eq!(
+        e.pages().err(),
+        Some(Error::WritableAndExecutable {
+            vaddr: LINK + 0x1000
+        })
+    );
+}
+
+/// Builds the image window by window from the file and compares it with
+/// the whole image relocated in place.
+fn windows_match(elf: &[u8], load_base: u64, window: usize) {
+    let mut whole = loaded(elf);
+    relocate(&mut whole, LINK, load_base).unwrap();
+    let e = Elf::parse(elf).unwrap();
+    e.check_relocations().unwrap();
+    let mut at = 0;
+    while at < whole.len() {
+        let len = window.min(whole.len() - at);
+        let mut buf = vec![0x77u8; len];
+        e.fill(LINK + at as u64, &mut buf).unwrap();
+        e.relocate_window(load_base, LINK + at as u64, &mut buf)
+            .unwrap();
+        assert_eq!(&buf[..], &whole[at..at + len], "window at {at:#x}+{len}");
+        at += len;
+    }
+}
+
+#[test]
+fn windows_relocated_from_the_file_match_the_whole_image() {
+    let elf = sample(&default_relas(), &[]);
+    for base in [LINK, 0x1000_0000, 0x7f00_0000_0000, 0x1000] {
+        windows_match(&elf, base, 4096);
+        // Windows that cut relocation slots in two.
+        windows_match(&elf, base, 12);
+        windows_match(&elf, base, 5);
+    }
+    // RELR too (slot values come from the file).
+    let table: [u64; 2] = [LINK + 0x1020, (1 << 1) | (1 << 3) | 1];
+    let mut elf = sample(
+        &[],
+        &[(DT_RELR, LINK + 0x300), (DT_RELRSZ, 16), (DT_RELRENT, 8)],
+    );
+    for (i, v) in table.iter().enumerate() {
+        put(&mut elf, 0x300 + 8 * i, *v);
+    }
+    for (slot, v) in [(0x1020, LINK + 0x10), (0x1028, LINK + 0x20), (0x1038, 5)] {
+        put(&mut elf, slot, v);
+    }
+    windows_match(&elf, 0x2000_0000, 4096);
+    windows_match(&elf, 0x2000_0000, 3);
+}
+
+#[test]
+fn relocation_slots_must_lie_in_a_segment() {
+    let mut relas = default_relas();
+    relas.push((LINK + 0x5000, R_X86_64_RELATIVE as u64, 0));
+    let elf = sample(&relas, &[]);
+    let e = Elf::parse(&elf).unwrap();
+    assert_eq!(
+        e.check_relocations(),
+        Err(Error::RelocationOutOfImage {
+            offset: LINK + 0x5000
+        })
+    );
+    let mut relas = default_relas();
+    relas.push((LINK + 0x1008, 1, 0)); // R_X86_64_64
+    let elf = sample(&relas, &[]);
+    let e = Elf::parse(&elf).unwrap();
+    assert!(matches!(
+        e.check_relocations(),
+        Err(Error::UnsupportedRelocation { r_type: 1, .. })
+    ));
+    let good = sample(&default_relas(), &[]);
+    assert_eq!(Elf::parse(&good).unwrap().check_relocations(), Ok(3));
+}
+
+#[test]
+fn tls_layout_uses_the_linkers_offsets() {
+    // align 16, memsz 0x40: the block is the 0x40 bytes below tp.
+    let t = TlsTemplate {
+        vaddr: LINK + 0x1080,
+        filesz: 0x10,
+        memsz: 0x40,
+        align: 16,
+    };
+    let area = 0x7000_0000u64;
+    let l = t.layout(area, 0x1000).unwrap();
+    assert_eq!(l.tp % 16, 0);
+    assert_eq!(l.tp - l.block, 0x40);
+    assert!(l.tp + TLS_TCB_SIZE <= area + 0x1000);
+    let mut buf = vec![0xeeu8; 0x1000];
+    let init = b"tls-init-bytes!!";
+    l.write(init, &mut buf).unwrap();
+    let b = (l.block - area) as usize;
+    let tp = (l.tp - area) as usize;
+    assert_eq!(&buf[b..b + 16], init);
+    assert!(buf[b + 16..tp].iter().all(|&x| x == 0));
+    assert_eq!(&buf[tp..tp + 8], &l.tp.to_le_bytes());
+    assert!(buf[tp + 8..tp + 64].iter().all(|&x| x == 0));
+    // Bytes below the block are not touched.
+    assert!(buf[..b].iter().all(|&x| x == 0xee));
+    // align 8, memsz 40: x86_64 linkers place variables at offset - 40
+    // (memsz rounded to the segment's alignment, not to 16).
+    let t8 = TlsTemplate {
+        vaddr: 0,
+        filesz: 0,
+        memsz: 40,
+        align: 8,
+    };
+    let l = t8.layout(area, 0x100).unwrap();
+    assert_eq!(l.tp - l.block, 40);
+    assert_eq!(l.tp % 16, 0);
+    // Every alignment, the area just large enough.
+    for align in [1u64, 2, 8, 16, 64, 4096] {
+        let t = TlsTemplate {
+            vaddr: 0,
+            filesz: 3,
+            memsz: 100,
+            align,
+        };
+        for start in [area, area + 8, area + 0xff8] {
+            let l = t.layout(start, t.area_size()).unwrap();
+            assert!(l.block >= start && l.tp % align == 0);
+            let mut buf = vec![0u8; t.area_size() as usize];
+            l.write(&[1, 2, 3], &mut buf).unwrap();
+        }
+    }
+    assert!(matches!(
+        t.layout(area, 0x40),
+        Err(Error::TlsAreaTooSmall { .. })
+    ));
+    // Initialisation bytes longer than the block are refused, not written
+    // over the thread pointer.
+    let l = t.layout(area, 0x1000).unwrap();
+    let mut buf = vec![0u8; 0x1000];
+    assert_eq!(l.write(&[7u8; 0x48], &mut buf), Err(Error::BadTls));
+}
+
+/// Appends a section header table with a symbol table to a built file.
+fn with_symbols(mut b: Vec<u8>, syms: &[(&str, u64, u16)]) -> Vec<u8> {
+    let mut strtab = vec![0u8];
+    let mut symtab = vec![0u8; 24]; // the null symbol
+    for &(name, value, shndx) in syms {
+        let off = strtab.len() as u32;
+        strtab.extend_from_slice(name.as_bytes());
+        strtab.push(0);
+        let mut s = [0u8; 24];
+        s[0..4].copy_from_slice(&off.to_le_bytes());
+        s[6..8].copy_from_slice(&shndx.to_le_bytes());
+        s[8..16].copy_from_slice(&value.to_le_bytes());
+        symtab.extend_from_slice(&s);
+    }
+    let sym_off = b.len() as u64;
+    b.extend_from_slice(&symtab);
+    let str_off = b.len() as u64;
+    b.extend_from_slice(&strtab);
+    let shoff = b.len() as u64;
+    // null section, .symtab (link 2), .strtab
+    let mut sh = vec![0u8; 64 * 3];
+    let mut section = |i: usize, ty: u32, off: u64, size: u64, link: u32| {
+        let o = i * 64;
+        sh[o + 4..o + 8].copy_from_slice(&ty.to_le_bytes());
+        sh[o + 24..o + 32].copy_from_slice(&off.to_le_bytes());
+        sh[o + 32..o + 40].copy_from_slice(&size.to_le_bytes());
+        sh[o + 40..o + 44].copy_from_slice(&link.to_le_bytes());
+    };
+    section(1, 2, sym_off, symtab.len() as u64, 2);
+    section(2, 3, str_off, strtab.len() as u64, 0);
+    b.extend_from_slice(&sh);
+    put(&mut b, 40, shoff);
+    b[58..60].copy_from_slice(&64u16.to_le_bytes());
+    b[60..62].copy_from_slice(&3u16.to_le_bytes());
+    b
+}
+
+#[test]
+fn symbols_are_found_by_name() {
+    let elf = with_symbols(
+        sample(&default_relas(), &[]),
+        &[
+            ("main", LINK + 0x100, 1),
+            ("undefined", 0, 0),
+            ("worker", LINK + 0x180, 1),
+        ],
+    );
+    let e = Elf::parse(&elf).unwrap();
+    assert_eq!(e.symbol("main"), Ok(Some(LINK + 0x100)));
+    assert_eq!(e.symbol("worker"), Ok(Some(LINK + 0x180)));
+    assert_eq!(e.symbol("undefined"), Ok(None));
+    assert_eq!(e.symbol("mai"), Ok(None));
+    // No section headers: no symbols, not an error.
+    let plain = sample(&default_relas(), &[]);
+    assert_eq!(Elf::parse(&plain).unwrap().symbol("main"), Ok(None));
+    // A section table past the end of the file is an error.
+    let mut bad = elf.clone();
+    put(&mut bad, 40, elf.len() as u64 + 10);
+    assert_eq!(
+        Elf::parse(&bad).unwrap().symbol("main"),
+        Err(Error::BadSectionHeaders)
+    );
+}
+
+#[test]
+fn loader_functions_never_panic() {
+    // Random corruption of a file with symbols and relocations: every
+    // loader function returns, whatever the bytes.
+    let base = with_symbols(sample(&default_relas(), &[]), &[("main", LINK, 1)]);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..3000 {
+        let mut b = base.clone();
+        for _ in 0..(next() % 6 + 1) {
+            let i = (next() as usize) % b.len();
+            b[i] = next() as u8;
+        }
+        if let Ok(e) = Elf::parse(&b) {
+            // A corrupt size can make a segment span 2^50 pages: look at
+            // the first ones only (each step is bounded).
+            let _ = e.pages().map(|p| p.take(64).count());
+            let mut w = vec![0u8; 4096];
+            let _ = e.fill(LINK, &mut w);
+            let _ = e.check_relocations();
+            let _ = e.relocate_window(0x1234_5000, LINK + 0x1000, &mut w);
+            let _ = e.symbol("main");
+            if let Ok(Some(t)) = e.tls() {
+                if let Ok(l) = t.layout(0x1000_0000, 0x2000) {
+                    let mut area = vec![0u8; 0x2000];
+                    let init = vec![0u8; (t.filesz as usize).min(0x100)];
+                    let _ = l.write(&init, &mut area);
+                }
+            }
+        }
+    }
+}
+
+/// `sample` with its second PT_LOAD (which holds the entry point) executable.
+fn runnable(relas: &[(u64, u64, i64)], dyn_extra: &[(u64, u64)]) -> Vec<u8> {
+    let mut elf = sample(relas, dyn_extra);
+    set_phdr_u32(&mut elf, 2, 4, 4 | link::PF_X);
+    elf
+}
+
+/// Writes a 32-bit field of program header `i` at byte `field`.
+fn set_phdr_u32(elf: &mut [u8], i: usize, field: usize, v: u32) {
+    let o = 64 + i * PHDR_SIZE + field;
+    elf[o..o + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Writes a 64-bit field of program header `i` at byte `field`.
+fn set_phdr_u64(elf: &mut [u8], i: usize, field: usize, v: u64) {
+    put(elf, 64 + i * PHDR_SIZE + field, v);
+}
+
+#[test]
+fn root_task_link_check() {
+    let good = runnable(&default_relas(), &[]);
+    assert_eq!(
+        check_root_task(&good),
+        Ok(RootTaskLink {
+            machine: Machine::X86_64,
+            kind: LinkKind::StaticPie { relocations: 3 },
+            base: LINK,
+            end: LINK + 0x3000,
+            entry: LINK + 0x1100,
+        })
+    );
+
+    // Linked at 0 (x86_64-unknown-none without --image-base), or just
+    // below the minimum; the minimum itself passes this check (moving the
+    // first segment alone leaves the relocation table outside the image).
+    for (base, ok) in [(0, false), (0x1000, false), (MIN_IMAGE_BASE, true)] {
+        let mut elf = good.clone();
+        set_phdr_u64(&mut elf, 1, 16, base);
+        let r = check_root_task(&elf);
+        if ok {
+            assert!(
+                !matches!(r, Err(LinkProblem::BelowMinimumBase { .. })),
+                "{base:#x}: {r:?}"
+            );
+        } else {
+            assert_eq!(r, Err(LinkProblem::BelowMinimumBase { base }));
+            let msg = r.unwrap_err().to_string();
+            assert!(msg.contains("null pointers"), "{msg}");
+        }
+    }
+
+    // Not executable where the entry point is.
+    let elf = sample(&default_relas(), &[]);
+    assert_eq!(
+        check_root_task(&elf),
+        Err(LinkProblem::EntryNotInCode {
+            entry: LINK + 0x1100
+        })
+    );
+
+    // A dynamic linker (PT_PHDR turned into PT_INTERP).
+    let mut elf = good.clone();
+    set_phdr_u32(&mut elf, 0, 0, PT_INTERP);
+    assert_eq!(check_root_task(&elf), Err(LinkProblem::DynamicLinker));
+
+    // ET_DYN without PT_DYNAMIC: relocations missing; the same as ET_EXEC
+    // is a fixed-address image.
+    let mut elf = good.clone();
+    set_phdr_u32(&mut elf, 3, 0, PT_NOTE);
+    assert_eq!(check_root_task(&elf), Err(LinkProblem::NoDynamicSection));
+    elf[16..18].copy_from_slice(&ET_EXEC.to_le_bytes());
+    assert_eq!(check_root_task(&elf).map(|l| l.kind), Ok(LinkKind::Fixed));
+
+    // Packed (DT_RELR) and DT_REL relocations.
+    let elf = runnable(
+        &default_relas(),
+        &[(DT_RELR, LINK + 0x300), (DT_RELRSZ, 8), (DT_RELRENT, 8)],
+    );
+    assert_eq!(check_root_task(&elf), Err(LinkProblem::PackedRelocations));
+    let elf = runnable(&default_relas(), &[(DT_REL, LINK + 0x300), (DT_RELSZ, 16)]);
+    assert_eq!(check_root_task(&elf), Err(LinkProblem::RelTable));
+
+    // A relocation the start code does not apply (R_X86_64_64).
+    let mut relas = default_relas();
+    relas[1].1 = 1;
+    let r = check_root_task(&runnable(&relas, &[]));
+    assert_eq!(
+        r,
+        Err(LinkProblem::Relocations(Error::UnsupportedRelocation {
+            machine: Machine::X86_64,
+            r_type: 1,
+            offset: LINK + 0x1008
+        }))
+    );
+    assert!(r.unwrap_err().to_string().contains("R_X86_64_64"));
+
+    // The headers outside every PT_LOAD.
+    let mut elf = good.clone();
+    set_phdr_u64(&mut elf, 1, 8, 0x100);
+    assert_eq!(check_root_task(&elf), Err(LinkProblem::HeadersNotLoaded));
+
+    // A PT_TLS with an alignment that is no power of two.
+    let mut elf = good.clone();
+    set_phdr_u64(&mut elf, 4, 48, 3);
+    assert_eq!(check_root_task(&elf), Err(LinkProblem::Tls(Error::BadTls)));
+
+    // aarch64 and riscv64 relative relocations.
+    for (m, rel, none) in [
+        (Machine::Aarch64, R_AARCH64_RELATIVE, R_AARCH64_NONE),
+        (Machine::Riscv, R_RISCV_RELATIVE, R_RISCV_NONE),
+    ] {
+        let mut elf = sample_for(m, [rel, rel, none, rel]);
+        set_phdr_u32(&mut elf, 2, 4, 4 | link::PF_X);
+        let l = check_root_task(&elf).unwrap();
+        assert_eq!(
+            (l.machine, l.kind),
+            (m, LinkKind::StaticPie { relocations: 3 })
+        );
+    }
+
+    // Not an ELF, and every truncation of a good one: an error, no panic.
+    assert_eq!(
+        check_root_task(b"#!/bin/sh\n"),
+        Err(LinkProblem::Elf(Error::BadMagic))
+    );
+    for n in 0..good.len() {
+        assert!(check_root_task(&good[..n]).is_err(), "{n}");
+    }
+}

@@ -82,6 +82,20 @@ fn load_and_check(path: &Path, table: &str, expected: &[u64], load_base: u64) ->
 
     let count = relocate(&mut img, link_base, load_base).unwrap();
 
+    // Page by page from the file, as a loader of another program builds
+    // it: the same bytes as the whole image relocated in place.
+    assert_eq!(e.check_relocations().unwrap(), count);
+    let mut page = vec![0xa5u8; 4096];
+    for p in (link_base..end).step_by(4096) {
+        e.fill(p, &mut page).unwrap();
+        e.relocate_window(load_base, p, &mut page).unwrap();
+        let off = (p - link_base) as usize;
+        assert_eq!(&page[..], &img[off..off + 4096], "page {p:#x}");
+    }
+    // The symbol table agrees with nm.
+    assert_eq!(e.symbol(table).unwrap(), Some(syms[table]));
+    assert_eq!(e.symbol("no_such_symbol_here").unwrap(), None);
+
     // The count: every relative relocation of the machine, as the file
     // view, readelf and DT_RELACOUNT (if present) see it.
     let machine = e.machine();
@@ -323,6 +337,19 @@ fn rustc_pie_at_0x400000() {
     let c = load_and_check(&path, "TABLE", &expected, 0x80_0000);
     assert_eq!(c.link_base, 0x40_0000);
     load_and_check(&path, "TABLE", &expected, 0x1000);
+    // rust-lld gives code, read-only data and writable data pages of their
+    // own: no page is writable and executable, and the entry is in code.
+    let e = Elf::parse(&elf).unwrap();
+    let pages: Vec<PageFlags> = e.pages().unwrap().collect();
+    assert!(pages.iter().any(|p| p.executable()));
+    assert!(pages.iter().any(|p| p.writable()));
+    assert!(pages
+        .iter()
+        .all(|p| p.readable() && !(p.writable() && p.executable())));
+    let entry = e.header().e_entry;
+    assert!(pages
+        .iter()
+        .any(|p| p.executable() && (p.vaddr..p.vaddr + 4096).contains(&entry)));
     fs::remove_dir_all(dir).unwrap();
 }
 
@@ -369,4 +396,55 @@ fn rustc_riscv64gc_unknown_none_elf_pie() {
         Machine::Riscv,
         "rustc-riscv64",
     );
+}
+
+/// The link check on what rustc and lld make with and without the
+/// project's link settings.
+#[test]
+fn link_check_of_real_links() {
+    let dir = tmpdir("link-check");
+    let check = |target: &str, flags: &[&str]| {
+        let path = build_rust_for(&dir, target, flags);
+        check_root_task(&fs::read(&path).unwrap())
+    };
+    // x86_64-unknown-none's own defaults: a static PIE linked at 0.
+    assert_eq!(
+        check("x86_64-unknown-none", &[]),
+        Err(LinkProblem::BelowMinimumBase { base: 0 })
+    );
+    // The project's settings.
+    let l = check("x86_64-unknown-none", &PIE_FLAGS).unwrap();
+    assert_eq!((l.machine, l.base), (Machine::X86_64, 0x40_0000));
+    assert!(matches!(l.kind, LinkKind::StaticPie { relocations } if relocations >= 4));
+    // Packed relative relocations, which the start code does not apply.
+    let mut packed = PIE_FLAGS.to_vec();
+    packed.extend(["-C", "link-arg=-zpack-relative-relocs"]);
+    assert_eq!(
+        check("x86_64-unknown-none", &packed),
+        Err(LinkProblem::PackedRelocations)
+    );
+    // The static variant (cmake/sel4-rust.cmake's LINK static).
+    let l = check(
+        "x86_64-unknown-none",
+        &[
+            "-C",
+            "relocation-model=static",
+            "-C",
+            "link-arg=--image-base=0x400000",
+        ],
+    )
+    .unwrap();
+    assert_eq!((l.kind, l.base), (LinkKind::Fixed, 0x40_0000));
+    for (target, machine) in [
+        ("aarch64-unknown-none", Machine::Aarch64),
+        ("riscv64gc-unknown-none-elf", Machine::Riscv),
+    ] {
+        let l = check(target, &PIE_FLAGS).unwrap();
+        assert_eq!((l.machine, l.base), (machine, 0x40_0000));
+        assert!(
+            matches!(l.kind, LinkKind::StaticPie { .. }),
+            "{target}: {l:?}"
+        );
+    }
+    fs::remove_dir_all(dir).unwrap();
 }

@@ -30,6 +30,7 @@
 
 extern crate alloc;
 
+pub mod coverage;
 mod exec;
 pub mod fwcfg;
 pub mod kernel;
@@ -107,6 +108,14 @@ pub struct TestDef {
     pub func: fn(&mut Ctx) -> TestResult,
     /// The time limit in milliseconds; 0 for the harness's default.
     pub timeout_ms: u64,
+    /// The seL4test tests whose behaviour this test checks (in full, alone
+    /// or with the other tests that name the same ID):
+    /// `#[sel4_test(sel4test = "CNODEOP0009")]`.
+    pub sel4test: &'static [&'static str],
+    /// The seL4test tests whose behaviour this test checks in part
+    /// (`#[sel4_test(sel4test_partly = "PAGEFAULT0001")]`); not counted as
+    /// covered.
+    pub sel4test_partly: &'static [&'static str],
     pub file: &'static str,
     pub line: u32,
 }

@@ -9,6 +9,7 @@ use sel4_rootserver::{println, BootInfo};
 use sel4_sys::{CPtr, ObjectType};
 use sel4_test_protocol::{Line, Outcome};
 
+use crate::coverage::{Coverage, IdOutcome};
 use crate::exec::THREAD_SLOTS;
 use crate::fwcfg::{FwCfg, FILTER_FILE, SHARD_FILE};
 use crate::kernel::{self, KernelError};
@@ -308,12 +309,24 @@ pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunErro
         names.push(name);
     }
     let mut total = 0;
+    let mut results: Vec<Option<Outcome>> = alloc::vec![None; tests.len()];
     for (position, def) in tests.iter().enumerate() {
         let name = &names[position];
-        if !selection.selects(name, position) {
+        let ids = def.sel4test.iter().chain(def.sel4test_partly.iter());
+        let ids: Vec<&str> = ids.copied().collect();
+        if !selection.selects_test(name, &ids, position) {
             continue;
         }
         total += 1;
+        if !def.sel4test.is_empty() {
+            println!("sel4test: {name} checks {}", def.sel4test.join(" "));
+        }
+        if !def.sel4test_partly.is_empty() {
+            println!(
+                "sel4test: {name} checks in part {}",
+                def.sel4test_partly.join(" ")
+            );
+        }
         println!("{}", Line::TestStart { name });
         let start = now();
         let result = harness.run_one(def);
@@ -323,6 +336,7 @@ pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunErro
             Err(Failure::Fail(r)) => (Outcome::Fail, one_line(r)),
             Err(Failure::Skip(r)) => (Outcome::Skip, one_line(r)),
         };
+        results[position] = Some(outcome);
         match outcome {
             Outcome::Pass => passed += 1,
             Outcome::Fail => failed += 1,
@@ -352,6 +366,7 @@ pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunErro
             });
         }
     }
+    report_coverage(tests, &results);
     println!(
         "{}",
         Line::Summary {
@@ -372,6 +387,61 @@ pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunErro
         Err(RunError::TestsFailed { failed, total })
     } else {
         Ok(())
+    }
+}
+
+/// Prints how many seL4test IDs the suite covers and what this boot did
+/// with them (console lines the host runner passes through).
+fn report_coverage(tests: &[TestDef], results: &[Option<Outcome>]) {
+    let cov = Coverage::of(tests);
+    if cov.covered.is_empty() && cov.partly.is_empty() {
+        return;
+    }
+    let outcomes = cov.outcomes(tests, results);
+    let count = |o: IdOutcome| outcomes.iter().filter(|(_, x)| *x == o).count();
+    println!(
+        "sel4test coverage: {} sel4test IDs covered by this suite ({} more in part); \
+         on this boot {} passed, {} failed, {} skipped, {} not run",
+        cov.covered.len(),
+        cov.partly.len(),
+        count(IdOutcome::Passed),
+        count(IdOutcome::Failed),
+        count(IdOutcome::Skipped),
+        count(IdOutcome::NotRun),
+    );
+    for (what, o) in [
+        ("failed", IdOutcome::Failed),
+        ("skipped", IdOutcome::Skipped),
+    ] {
+        let ids: Vec<&str> = outcomes
+            .iter()
+            .filter(|(_, x)| *x == o)
+            .map(|(id, _)| *id)
+            .collect();
+        if !ids.is_empty() {
+            println!("sel4test coverage: {what} on this boot: {}", ids.join(" "));
+        }
+    }
+    if !cov.partly.is_empty() {
+        println!("sel4test coverage: in part: {}", cov.partly.join(" "));
+    }
+}
+
+/// Sets the harness thread (the root task's initial thread) to
+/// [`HARNESS_PRIORITY`]: at set-up, and after each test (a test may lower
+/// it, through the root TCB, to let threads below the harness's priority
+/// run while it waits).
+fn set_harness_priority() -> Result<(), sel4_sys::InvocationError> {
+    let root_tcb: sel4_rootserver::Cap<sel4_rootserver::TCB> =
+        sel4_rootserver::Cap::from_cptr(kernel::ROOT_TCB);
+    sel4_sys::sel4_cfg_if! {
+        kernel >= 10 && label TCBSetTLSBase {
+            // seL4 10+: the authority's MCP bounds the new priority.
+            root_tcb.tcb_set_priority(root_tcb, HARNESS_PRIORITY)
+        } else {
+            // seL4 5.x: the caller's own MCP bounds it.
+            root_tcb.tcb_set_priority(HARNESS_PRIORITY as u8)
+        }
     }
 }
 
@@ -490,18 +560,8 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
     let exec = crate::exec::Executor::new(HARNESS_PRIORITY as u8);
     // Test threads run at the harness's priority, so that the harness's
     // yields hand them the CPU and the harness still sees the time pass.
-    let root_tcb: sel4_rootserver::Cap<sel4_rootserver::TCB> =
-        sel4_rootserver::Cap::from_cptr(kernel::ROOT_TCB);
-    sel4_sys::sel4_cfg_if! {
-        kernel >= 10 && label TCBSetTLSBase {
-            // seL4 10+: the authority's MCP bounds the new priority.
-            let lowered = root_tcb.tcb_set_priority(root_tcb, HARNESS_PRIORITY);
-        } else {
-            // seL4 5.x: the caller's own MCP bounds it.
-            let lowered = root_tcb.tcb_set_priority(HARNESS_PRIORITY as u8);
-        }
-    }
-    lowered.map_err(|e| RunError::Setup(format!("lowering the harness's priority: {e}")))?;
+    set_harness_priority()
+        .map_err(|e| RunError::Setup(format!("lowering the harness's priority: {e}")))?;
     println!(
         "sel4test: TSC {tsc_mhz} MHz, test slots [{test_first}, {}), budget 2^{budget_bits} bytes",
         test_first + TEST_SLOTS as u64
@@ -547,9 +607,10 @@ impl Harness {
             .execute(def.func, ctx, thread_first, self.budget, limit, timeout_ms)
     }
 
-    /// Revokes the test's untyped memory and empties its slots (the test's
-    /// and its thread's).
+    /// Puts the harness's priority back, revokes the test's untyped memory
+    /// and empties its slots (the test's and its thread's).
     fn teardown(&mut self) -> Result<(), String> {
+        set_harness_priority().map_err(|e| format!("restoring the harness's priority: {e}"))?;
         kernel::cnode_revoke(self.budget).map_err(|e| format!("revoking the budget: {e}"))?;
         let borrowed = core::mem::take(&mut *self.borrowed.lock());
         for ut in borrowed {

@@ -53,8 +53,27 @@ impl<'a> Selection<'a> {
 
     /// Is the test `name`, at `position` in registration order, selected?
     pub fn selects(&self, name: &str, position: usize) -> bool {
-        let by_name = self.patterns.is_empty() || self.patterns.iter().any(|p| name.contains(p));
+        self.selects_test(name, &[], position)
+    }
+
+    /// Is the test `name` that checks the seL4test tests `ids`, at
+    /// `position` in registration order, selected? A pattern selects a test
+    /// when the test's name contains it, or when one of its seL4test IDs
+    /// contains it (ignoring case): `CNODEOP0009` selects the test that
+    /// covers it, `cnodeop` every test of a CNODEOP ID.
+    pub fn selects_test(&self, name: &str, ids: &[&str], position: usize) -> bool {
+        let by_name = self.patterns.is_empty()
+            || self
+                .patterns
+                .iter()
+                .any(|p| name.contains(p) || ids.iter().any(|id| contains_ignore_case(id, p)));
         let by_shard = self.shard.is_none_or(|s| s.contains(position));
         by_name && by_shard
     }
+}
+
+/// Does `hay` contain `needle`, ignoring ASCII case?
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
 }

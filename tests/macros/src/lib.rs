@@ -9,6 +9,22 @@
 //!   `&[TestDef]` with one entry per test, in source order. The files it
 //!   reads are `include_bytes!`-ed so that cargo rebuilds when they change.
 //!
+//! A test that checks the kernel behaviour of a seL4test test names it,
+//! so the harness can count coverage and select it by that name
+//! (`sel4-run --filter CNODEOP0009`): `sel4test = "ID"` (repeat it, or
+//! give a list, where one test covers several) for a test that checks that
+//! behaviour in full, alone or together with the other tests naming the
+//! same ID; `sel4test_partly = "ID"` for a test that checks part of it
+//! while the rest is missing (reported, not counted as covered):
+//!
+//! ```ignore
+//! #[sel4_test(sel4test = "CNODEOP0009")]
+//! fn save_caller(ctx: &mut Ctx) -> TestResult { /* ... */ Ok(()) }
+//!
+//! #[sel4_test(sel4test = ["SYSCALL0010", "SYSCALL0013"], timeout_ms = 2000)]
+//! fn recv_preserves_registers() -> TestResult { /* ... */ Ok(()) }
+//! ```
+//!
 //! A test function takes either nothing or `&mut Ctx` (the harness's
 //! per-test context) and returns `TestResult` or `()`:
 //!
@@ -45,10 +61,84 @@ fn def_ident(f: &syn::Ident) -> syn::Ident {
 
 struct Options {
     timeout_ms: u64,
+    /// seL4test IDs this test covers (alone or with others).
+    sel4test: Vec<String>,
+    /// seL4test IDs this test covers in part.
+    sel4test_partly: Vec<String>,
+}
+
+/// The seL4test test names without a digit (every other one has a
+/// number: sel4test's `DEFINE_TEST` lines have this one only).
+const NAMES_WITHOUT_DIGITS: &[&str] = &["PREEMPT_REVOKE"];
+
+/// Is `id` a seL4test test name as sel4test spells them: upper-case
+/// letters, digits and `_`, starting with a letter and containing a digit
+/// (`CNODEOP0009`, `CANCEL_BADGED_SENDS_0001`, `STACK_ALIGNMENT_001`), or
+/// one of [`NAMES_WITHOUT_DIGITS`]?
+fn is_sel4test_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_uppercase()
+        && (b.iter().any(u8::is_ascii_digit) || NAMES_WITHOUT_DIGITS.contains(&id))
+        && b.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+/// The IDs of `sel4test = "ID"` or `sel4test = ["ID", ...]`.
+fn parse_ids(value: &Expr, key: &str) -> syn::Result<Vec<String>> {
+    let lits: Vec<&LitStr> = match value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(s), ..
+        }) => vec![s],
+        Expr::Array(a) if !a.elems.is_empty() => a
+            .elems
+            .iter()
+            .map(|e| match e {
+                Expr::Lit(syn::ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Ok(s),
+                other => Err(syn::Error::new_spanned(
+                    other,
+                    format!("{key} takes string literals: {key} = \"ID\" or [\"ID\", ...]"),
+                )),
+            })
+            .collect::<syn::Result<_>>()?,
+        other => {
+            return Err(syn::Error::new_spanned(
+                other,
+                format!(
+                "{key} takes a string literal or a non-empty list of them: {key} = \"CNODEOP0009\""
+            ),
+            ))
+        }
+    };
+    let mut ids = Vec::new();
+    for l in lits {
+        let id = l.value();
+        if !is_sel4test_id(&id) {
+            return Err(syn::Error::new_spanned(
+                l,
+                format!(
+                    "{id:?} is not a seL4test test name (upper-case letters, digits and _, \
+                     with a digit, as in sel4test's DEFINE_TEST: \"CNODEOP0009\"; \
+                     PREEMPT_REVOKE is the one without)"
+                ),
+            ));
+        }
+        if ids.contains(&id) {
+            return Err(syn::Error::new_spanned(l, format!("{id} is named twice")));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
 }
 
 fn parse_options(args: TokenStream2) -> syn::Result<Options> {
-    let mut o = Options { timeout_ms: 0 };
+    let mut o = Options {
+        timeout_ms: 0,
+        sel4test: Vec::new(),
+        sel4test_partly: Vec::new(),
+    };
     if args.is_empty() {
         return Ok(o);
     }
@@ -71,12 +161,35 @@ fn parse_options(args: TokenStream2) -> syn::Result<Options> {
                     ))
                 }
             },
+            Meta::NameValue(nv) if nv.path.is_ident("sel4test") => {
+                o.sel4test.extend(parse_ids(&nv.value, "sel4test")?);
+            }
+            Meta::NameValue(nv) if nv.path.is_ident("sel4test_partly") => {
+                o.sel4test_partly
+                    .extend(parse_ids(&nv.value, "sel4test_partly")?);
+            }
             _ => {
                 return Err(syn::Error::new_spanned(
                     m,
-                    "unknown #[sel4_test] option (known: timeout_ms = <milliseconds>)",
+                    "unknown #[sel4_test] option (known: timeout_ms = <milliseconds>, \
+                     sel4test = \"ID\", sel4test_partly = \"ID\")",
                 ))
             }
+        }
+    }
+    for (i, id) in o.sel4test.iter().enumerate() {
+        if o.sel4test[..i].contains(id) {
+            return Err(err(format!("sel4test ID {id} is named twice")));
+        }
+        if o.sel4test_partly.contains(id) {
+            return Err(err(format!(
+                "sel4test ID {id} is given both as sel4test and sel4test_partly: a test covers it in full or in part"
+            )));
+        }
+    }
+    for (i, id) in o.sel4test_partly.iter().enumerate() {
+        if o.sel4test_partly[..i].contains(id) {
+            return Err(err(format!("sel4test_partly ID {id} is named twice")));
         }
     }
     Ok(o)
@@ -85,7 +198,9 @@ fn parse_options(args: TokenStream2) -> syn::Result<Options> {
 /// Marks a function as a test of the seL4 test harness.
 ///
 /// Options: `timeout_ms = <n>` (the test's time limit; the harness's
-/// default otherwise).
+/// default otherwise); `sel4test = "ID"` / `sel4test = ["ID", ...]` (the
+/// seL4test tests whose behaviour it checks); `sel4test_partly = ...` (the
+/// seL4test tests whose behaviour it checks in part).
 #[proc_macro_attribute]
 pub fn sel4_test(args: TokenStream, input: TokenStream) -> TokenStream {
     let opts = match parse_options(args.into()) {
@@ -146,6 +261,14 @@ fn expand_test(opts: Options, func: ItemFn) -> syn::Result<TokenStream2> {
     let wrap = format_ident!("__sel4_test_run_{}", name);
     let timeout = opts.timeout_ms;
     let name_str = LitStr::new(&name.to_string(), name.span());
+    let ids = opts
+        .sel4test
+        .iter()
+        .map(|i| LitStr::new(i, Span::call_site()));
+    let partly = opts
+        .sel4test_partly
+        .iter()
+        .map(|i| LitStr::new(i, Span::call_site()));
     Ok(quote! {
         #func
 
@@ -161,6 +284,8 @@ fn expand_test(opts: Options, func: ItemFn) -> syn::Result<TokenStream2> {
             name: #name_str,
             func: #wrap,
             timeout_ms: #timeout,
+            sel4test: &[#(#ids),*],
+            sel4test_partly: &[#(#partly),*],
             file: ::core::file!(),
             line: ::core::line!(),
         };
@@ -323,4 +448,71 @@ fn expand_collect(args: CollectArgs) -> syn::Result<TokenStream2> {
         const __SEL4_TESTS: &[::sel4_test_harness::TestDef] = &[#(#defs),*];
         __SEL4_TESTS
     }})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(src: &str) -> syn::Result<Options> {
+        parse_options(src.parse().unwrap())
+    }
+
+    #[test]
+    fn ids_are_sel4test_names() {
+        for ok in [
+            "CNODEOP0009",
+            "CANCEL_BADGED_SENDS_0001",
+            "STACK_ALIGNMENT_001",
+            "BIND005",
+            "PREEMPT_REVOKE",
+        ] {
+            assert!(is_sel4test_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "cnodeop0009",
+            "CNODEOP",
+            "0009",
+            "CNODE-OP1",
+            "_X1",
+            "X 1",
+        ] {
+            assert!(!is_sel4test_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn one_id_a_list_and_repeats() {
+        let o = opts(r#"sel4test = "CNODEOP0009""#).unwrap();
+        assert_eq!(o.sel4test, ["CNODEOP0009"]);
+        let o = opts(r#"sel4test = ["SYSCALL0010", "SYSCALL0013"], timeout_ms = 5"#).unwrap();
+        assert_eq!(o.sel4test, ["SYSCALL0010", "SYSCALL0013"]);
+        assert_eq!(o.timeout_ms, 5);
+        let o = opts(r#"sel4test = "IPC0001", sel4test = "IPC0002", sel4test_partly = "IPC0003""#)
+            .unwrap();
+        assert_eq!(o.sel4test, ["IPC0001", "IPC0002"]);
+        assert_eq!(o.sel4test_partly, ["IPC0003"]);
+        let o = opts("").unwrap();
+        assert!(o.sel4test.is_empty() && o.sel4test_partly.is_empty());
+    }
+
+    fn msg(src: &str) -> String {
+        match opts(src) {
+            Ok(_) => panic!("{src} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn bad_ids_are_refused_with_the_fix() {
+        assert!(msg(r#"sel4test = "cnodeop9""#).contains("not a seL4test test name"));
+        assert!(msg(r#"sel4test = 9"#).contains("sel4test = \"CNODEOP0009\""));
+        assert!(msg(r#"sel4test = []"#).contains("non-empty list"));
+        assert!(msg(r#"sel4test = ["A1", 2]"#).contains("string literals"));
+        assert!(msg(r#"sel4test = ["A1", "A1"]"#).contains("named twice"));
+        assert!(msg(r#"sel4test = "A1", sel4test = "A1""#).contains("named twice"));
+        assert!(msg(r#"sel4test = "A1", sel4test_partly = "A1""#).contains("in full or in part"));
+        assert!(msg(r#"sel4tests = "A1""#).contains("known: timeout_ms"));
+    }
 }

@@ -7,7 +7,7 @@ use sel4_test_harness::{ensure, ensure_eq, sel4_test, Ctx, TestResult};
 
 use crate::util::{badged, cap_type, cnode_guard_data, expect_err, is_empty, notification, tag};
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0001")]
 fn copy_makes_a_working_cap(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let b = badged(ctx, n, 0x11)?;
@@ -19,7 +19,7 @@ fn copy_makes_a_working_cap(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0001")]
 fn copy_into_occupied_slot_is_delete_first(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let m = notification(ctx)?;
@@ -28,22 +28,35 @@ fn copy_into_occupied_slot_is_delete_first(ctx: &mut Ctx) -> TestResult {
         Error::DeleteFirst,
         "copy onto a cap",
     )?;
+    // The destination still names its own notification: a signal through
+    // it does not reach the source's.
+    let mb = badged(ctx, m, 0x2)?;
+    sel4_sys::signal(mb);
+    ensure_eq!(sel4_sys::poll(n), 0, "the source's notification");
+    ensure_eq!(sel4_sys::poll(m), 0x2, "the destination's notification");
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0001")]
 fn copy_from_empty_slot_fails_lookup(ctx: &mut Ctx) -> TestResult {
     let empty = ctx.slot()?;
     let dest = ctx.slot()?;
-    expect_err(
+    let e = expect_err(
         kernel::cnode_copy(dest, empty, rights::ALL),
         Error::FailedLookup,
         "copy of nothing",
     )?;
+    // The source, a missing capability with the whole depth left.
+    ensure_eq!(
+        e.detail,
+        [1, 2, 64],
+        "(source, lookup failure type + 1, bits left)"
+    );
+    ensure!(is_empty(dest)?, "the destination stays empty");
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0003")]
 fn mint_sets_badge(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let b = badged(ctx, n, 0x40)?;
@@ -98,7 +111,7 @@ fn copy_cannot_add_rights(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0004")]
 fn move_empties_source(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let b = badged(ctx, n, 0x5)?;
@@ -111,7 +124,7 @@ fn move_empties_source(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0004")]
 fn move_into_occupied_slot_is_delete_first(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let m = notification(ctx)?;
@@ -140,7 +153,7 @@ fn mutate_notification_with_badge_is_illegal(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0005")]
 fn mutate_sets_cnode_guard(ctx: &mut Ctx) -> TestResult {
     let radix = 4u64;
     let node = ctx.create(ObjectType::CapTableObject, radix as usize)?;
@@ -166,8 +179,7 @@ fn mutate_sets_cnode_guard(ctx: &mut Ctx) -> TestResult {
         &[ROOT_CNODE],
         &[3, DEPTH, n, DEPTH, rights::ALL],
     )?;
-    // The copy is there: deleting it through the guarded CNode succeeds,
-    // and copying onto it again fails.
+    // The copy is there: copying onto it again fails.
     let r = invoke(
         guarded,
         InvocationLabel::CNodeCopy,
@@ -178,7 +190,7 @@ fn mutate_sets_cnode_guard(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0008")]
 fn rotate_moves_two_caps(ctx: &mut Ctx) -> TestResult {
     let tcb = ctx.create(ObjectType::TCBObject, 0)?;
     let node = ctx.create(ObjectType::CapTableObject, 2)?;
@@ -191,7 +203,7 @@ fn rotate_moves_two_caps(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0008")]
 fn rotate_into_occupied_dest_is_delete_first(ctx: &mut Ctx) -> TestResult {
     let a = ctx.create(ObjectType::TCBObject, 0)?;
     let b = ctx.create(ObjectType::CapTableObject, 2)?;
@@ -201,10 +213,15 @@ fn rotate_into_occupied_dest_is_delete_first(ctx: &mut Ctx) -> TestResult {
         Error::DeleteFirst,
         "rotate onto a cap",
     )?;
+    ensure_eq!(
+        (cap_type(a)?, cap_type(b)?, cap_type(c)?),
+        (tag::THREAD, tag::CNODE, tag::CNODE),
+        "nothing moved"
+    );
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test = "CNODEOP0002")]
 fn delete_empties_slot(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let c = ctx.slot()?;
@@ -221,7 +238,7 @@ fn delete_empties_slot(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0007")]
 fn revoke_deletes_derived_caps(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let copies = [badged(ctx, n, 1)?, badged(ctx, n, 2)?, badged(ctx, n, 4)?];
@@ -264,7 +281,7 @@ fn revoke_untyped_allows_reuse(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "CNODEOP0006")]
 fn cancel_badged_sends_on_notification_is_illegal(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     let b = badged(ctx, n, 1)?;
@@ -296,7 +313,15 @@ fn index_beyond_cnode_fails_lookup(ctx: &mut Ctx) -> TestResult {
     let beyond = 1u64 << bits;
     let n = notification(ctx)?;
     let r = kernel::cnode_copy(beyond, n, rights::ALL);
-    expect_err(r, Error::FailedLookup, "slot index past the root CNode")?;
+    let e = expect_err(r, Error::FailedLookup, "slot index past the root CNode")?;
+    // The index's bit above the radix lies in the root CNode's guard (all
+    // the bits above its radix, 0): a guard mismatch with the whole depth
+    // left, for the destination.
+    ensure_eq!(
+        e.detail,
+        [0, 4, 64],
+        "(source, lookup failure type + 1, bits left)"
+    );
     Ok(())
 }
 
@@ -320,6 +345,18 @@ fn cnode_slot_count_matches_radix(ctx: &mut Ctx) -> TestResult {
         &[ROOT_CNODE],
         &[8, DEPTH, n, DEPTH, rights::ALL],
     );
-    ensure!(r.is_err(), "an 8-slot CNode accepted a cap at index 8");
+    // Index 8 puts a 1 into the 61 guard bits, whose guard is 0: a guard
+    // mismatch (detail: the destination, GuardMismatch + 1, 64 bits left,
+    // guard found 1, 61 bits of it).
+    let e = expect_err(
+        r,
+        Error::FailedLookup,
+        "a cap at index 8 of an 8-slot CNode",
+    )?;
+    ensure_eq!(
+        e.detail,
+        [0, 4, 64],
+        "(source, lookup failure type + 1, bits left)"
+    );
     Ok(())
 }

@@ -27,7 +27,7 @@ fn fault_of<F: FnOnce() + Send + 'static>(objs: &mut Objects, f: F) -> Result<Fa
     }
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "PAGEFAULT0001")]
 fn vm_fault_on_read(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     match fault_of(&mut objs, || {
@@ -51,7 +51,7 @@ fn vm_fault_on_read(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "PAGEFAULT0003")]
 fn vm_fault_on_instruction_fetch(ctx: &mut Ctx) -> TestResult {
     let ep = endpoint(ctx)?;
     let t = raw_thread(ctx, ep, 250)?;
@@ -156,7 +156,7 @@ fn null_cap_invocation_is_an_error_not_a_fault(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "PAGEFAULT0004")]
 fn unknown_syscall_fault(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     match fault_of(&mut objs, || provoke::unknown_syscall(-123))? {
@@ -172,7 +172,7 @@ fn unknown_syscall_fault(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "PAGEFAULT0005")]
 fn user_exception_invalid_opcode(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     match fault_of(&mut objs, provoke::undefined_instruction)? {

@@ -10,27 +10,62 @@
 
 extern crate alloc;
 
+mod asid;
+mod bind;
+mod cancel_badged_sends;
 mod cnode;
+mod cnodeops;
 mod console;
+mod cspace;
+mod domains;
 mod faults;
 mod fpu;
+mod fpu_flags;
+mod fpu_threads;
+mod frames;
 mod framework;
 mod heap;
 mod image;
+mod interas;
+mod interrupts;
+mod ioports;
 mod ipc;
+mod ipc_pairs;
+mod ipc_rights;
 mod kill;
+mod mcs_faults;
+mod mcs_framework;
+mod mcs_ipc;
+mod mcs_sched;
+mod mcs_sched_context;
+mod mcs_util;
+mod nbwait;
 mod notification;
+mod pagefault;
+mod processes;
+mod regressions;
 mod retype;
 mod sched;
+mod scheduler;
+mod sel4test_ids;
+mod semaphore;
 mod soundness;
 mod stack;
+mod support;
 mod sync;
+mod syscall_regs;
 mod syscalls;
 mod tcb;
+mod tcb_spaces;
 mod threads;
+mod timer;
+mod tls;
 mod typed_ipc;
+mod untyped_retype;
 mod util;
+mod views;
 mod vspace;
+mod vspace_asid;
 
 use sel4_rootserver::{entry, BootInfo};
 use sel4_test_harness::{collect_tests, RunError};
@@ -38,5 +73,7 @@ use sel4_test_harness::{collect_tests, RunError};
 entry!(main);
 
 fn main(bootinfo: &BootInfo) -> Result<(), RunError> {
+    // TLS0001 checks what the initial thread sees, before anything runs.
+    tls::record_root_thread();
     sel4_test_harness::run(bootinfo, collect_tests!())
 }

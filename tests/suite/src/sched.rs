@@ -11,7 +11,7 @@ use crate::util::{fw, set_priority, OBJECT_SLOTS};
 
 type Log = Arc<spin::Mutex<Vec<u8>>>;
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "SCHED0004")]
 fn higher_priority_runs_first(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let me = ctx.own_tcb();
@@ -43,7 +43,7 @@ fn higher_priority_runs_first(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test]
+#[sel4_test(sel4test_partly = "SCHED0020")]
 fn lower_priority_waits_until_raised(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let ran = Arc::new(AtomicBool::new(false));

@@ -1,0 +1,647 @@
+//! runtime-test: the runtime on its own, on every architecture, without
+//! the root server's threads or object pool.
+//!
+//! A second thread is made with raw `sel4` invocations (a TCB, a stack
+//! with a guard page below it, an IPC buffer, translation tables as the
+//! kernel asks for them) and registered with the runtime
+//! (`sel4_runtime::thread::Thread`: control block, TLS block, heap
+//! account, entry trampoline). The tests then check, each on that thread
+//! and the initial one:
+//! - a kernel-backed lock (`sync::Mutex`) taken by the initial thread and
+//!   waited for, in the kernel, by the second, then handed over; allocation
+//!   and printing on both; the heap account of the second thread;
+//! - the image is read-only: the second thread writes a byte of code, of
+//!   constants and of relocated pointers (RELRO) while holding the lock,
+//!   each write is a VM fault the initial thread receives on the thread's
+//!   fault endpoint, and stopping the thread releases the lock, poisoned;
+//! - a kill of a thread that waits for a lock withdraws it from the lock;
+//! - each fault provoker gives its architecture's fault;
+//! - the heap grows from untyped memory given to it (2 MiB frames the
+//!   runtime retypes and maps, with the translation tables the growth
+//!   window lacks) and serves an allocation larger than the static heap.
+//!
+//! Each test reports on the serial protocol; the image passes when all do.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use sel4::prelude::*;
+use sel4::vspace::{TableLevel, TABLE_LEVELS};
+use sel4::{init, Blueprint, CapData, CapRights, Destination, Granule, VmAttributes};
+use sel4_runtime::sync::{LockError, Mutex};
+use sel4_runtime::thread::provoke::{self, ImagePart};
+use sel4_runtime::thread::{self, KillProgress, Thread, ThreadSpec};
+use sel4_runtime::{entry, heap, println, BootInfo, ExitCode};
+use sel4_sys::{cap_type, Cap, Fault, InvocationError, LookupFailure, Word, REGISTER_MRS};
+use sel4_test_protocol::{Line, Outcome};
+
+entry!(main);
+
+/// Where the second thread's stack and IPC buffer live: a guard page at
+/// `REGION`, the stack above it, the IPC buffer after a gap. Below 4 GiB
+/// (seL4 5.x reports fault addresses in 32 bits).
+const REGION: usize = 0x4000_0000;
+const PAGE: usize = 1 << sel4::vspace::GRANULE_BITS;
+const STACK_PAGES: usize = 16;
+const STACK_TOP: usize = REGION + PAGE * (1 + STACK_PAGES);
+const IPC_BUFFER: usize = STACK_TOP + PAGE;
+/// The root task's priority (seL4_MaxPrio): the second thread runs at the
+/// same one, so a yield lets it run.
+const PRIORITY: sel4::Priority = 255;
+/// Memory given to the heap to grow into.
+const HEAP_UNTYPED_BITS: usize = 24;
+/// Most words of a fault message read.
+const FAULT_WORDS: usize = 32;
+
+type TestResult = Result<(), String>;
+
+/// What one receive on the thread's endpoint brought.
+#[derive(Debug)]
+enum Event {
+    /// The runtime's exit message (`thread::EXIT_*`).
+    Exit(Word),
+    /// A fault message.
+    Fault(Fault),
+}
+
+/// The root task's resources for the tests: slots, an untyped to carve,
+/// the second thread's TCB, endpoint and memory.
+struct World {
+    next_slot: Word,
+    end_slot: Word,
+    untyped: Cap<cap_type::Untyped>,
+    tcb: Cap<cap_type::TCB>,
+    ep: Cap<cap_type::Endpoint>,
+    ipc_frame: Cap<Granule>,
+    tables: usize,
+}
+
+fn err(what: &str, e: impl core::fmt::Debug) -> String {
+    format!("{what}: {e:?}")
+}
+
+impl World {
+    fn slot(&mut self) -> Result<Word, String> {
+        if self.next_slot >= self.end_slot {
+            return Err("out of slots".into());
+        }
+        self.next_slot += 1;
+        Ok(self.next_slot - 1)
+    }
+
+    fn make<T: sel4::FixedSize>(&mut self) -> Result<Cap<T>, String> {
+        let slot = self.slot()?;
+        self.untyped
+            .retype_one::<T>(init::CNODE, slot)
+            .map_err(|e| err("Untyped_Retype", e))
+    }
+
+    /// Maps `frame` at `vaddr` read-write, making the translation tables
+    /// the kernel says are missing.
+    fn map(&mut self, frame: Cap<Granule>, vaddr: usize) -> TestResult {
+        for _ in 0..=TABLE_LEVELS.len() {
+            match frame.map(
+                init::VSPACE,
+                vaddr as Word,
+                CapRights::READ_WRITE,
+                VmAttributes::DEFAULT,
+            ) {
+                Ok(()) => return Ok(()),
+                Err(InvocationError::FailedLookup {
+                    lookup_failure: LookupFailure::MissingCapability { bits_left },
+                    ..
+                }) => {
+                    let level = TableLevel::missing(bits_left)
+                        .ok_or_else(|| format!("no table level for {bits_left} bits"))?;
+                    let slot = self.slot()?;
+                    self.untyped
+                        .retype_objects(
+                            Blueprint::new(level.object_type(), 0),
+                            Destination::in_cnode(init::CNODE, slot),
+                            1,
+                        )
+                        .map_err(|e| err("Untyped_Retype (table)", e))?;
+                    level
+                        .map(slot, init::VSPACE, vaddr as Word, VmAttributes::DEFAULT)
+                        .map_err(|e| err("mapping a table", e))?;
+                    self.tables += 1;
+                }
+                Err(e) => return Err(err("Page_Map", e)),
+            }
+        }
+        Err(format!("{vaddr:#x}: tables still missing"))
+    }
+
+    /// Registers `main` with the runtime and starts it on the TCB (which
+    /// must not be running another thread).
+    fn spawn(&mut self, main: impl FnOnce() + Send + 'static) -> Result<Thread, String> {
+        let t = Thread::new(ThreadSpec {
+            main: Box::new(main),
+            on_panic: Box::new(|m| println!("runtime-test: thread panicked: {m}")),
+            heap_limit: 1 << 20,
+        })
+        .map_err(|e| err("Thread::new", e))?;
+        self.tcb
+            .configure(
+                Some(self.ep),
+                init::CNODE,
+                CapData::NONE,
+                init::VSPACE,
+                IPC_BUFFER as Word,
+                Some(self.ipc_frame),
+            )
+            .map_err(|e| err("TCB_Configure", e))?;
+        self.tcb
+            .set_priority(init::TCB, PRIORITY)
+            .map_err(|e| err("TCB_SetPriority", e))?;
+        t.start(self.tcb, self.ep.cptr(), STACK_TOP, IPC_BUFFER)
+            .map_err(|e| err("Thread::start", e))?;
+        Ok(t)
+    }
+
+    /// Waits for the thread's next message: its exit or a fault.
+    fn next_event(&self) -> Event {
+        let r = sel4_sys::recv_regs(self.ep.cptr());
+        let label = r.info.get_label();
+        let len = core::cmp::min(r.info.get_length() as usize, FAULT_WORDS);
+        let mut words = [0 as Word; FAULT_WORDS];
+        let in_regs = core::cmp::min(len, REGISTER_MRS);
+        words[..in_regs].copy_from_slice(&r.mrs[..in_regs]);
+        if len > REGISTER_MRS {
+            sel4_sys::ipc_buffer().read_msgs(REGISTER_MRS, &mut words[REGISTER_MRS..len]);
+        }
+        if label == thread::EXIT_LABEL {
+            Event::Exit(words[0])
+        } else {
+            Event::Fault(Fault::decode(label, &words[..len]))
+        }
+    }
+
+    /// Runs `main` on the second thread until it ends or faults, and stops
+    /// it; returns what ended it and the thread.
+    fn run(&mut self, main: impl FnOnce() + Send + 'static) -> Result<(Event, Thread), String> {
+        let t = self.spawn(main)?;
+        let e = self.next_event();
+        t.stop().map_err(|e| err("Thread::stop", e))?;
+        Ok((e, t))
+    }
+
+    fn notification(&mut self) -> Result<Cap<cap_type::Notification>, String> {
+        self.make::<cap_type::Notification>()
+    }
+}
+
+/// Makes the second thread's TCB, endpoint, stack and IPC buffer.
+fn world(bi: &BootInfo) -> Result<World, String> {
+    let empty = bi.empty();
+    // The largest RAM untyped.
+    let (index, _) = bi
+        .untypeds()
+        .enumerate()
+        .filter(|(_, d)| !d.is_device)
+        .max_by_key(|(_, d)| d.size_bits)
+        .ok_or("no RAM untyped")?;
+    let mut w = World {
+        next_slot: empty.start as Word,
+        end_slot: empty.end as Word,
+        untyped: Cap::from_cptr((bi.untyped().start + index) as Word),
+        tcb: Cap::from_cptr(0),
+        ep: Cap::from_cptr(0),
+        ipc_frame: Cap::from_cptr(0),
+        tables: 0,
+    };
+    w.tcb = w.make::<cap_type::TCB>()?;
+    w.ep = w.make::<cap_type::Endpoint>()?;
+    // The guard page at REGION stays unmapped.
+    for i in 0..STACK_PAGES {
+        let f = w.make::<Granule>()?;
+        w.map(f, REGION + PAGE * (1 + i))?;
+    }
+    w.ipc_frame = w.make::<Granule>()?;
+    w.map(w.ipc_frame, IPC_BUFFER)?;
+    Ok(w)
+}
+
+fn main(bi: &BootInfo) -> ExitCode {
+    let mut w = match world(bi) {
+        Ok(w) => w,
+        Err(e) => {
+            println!("runtime-test: setting up: {e}");
+            return ExitCode::Failure;
+        }
+    };
+    println!(
+        "runtime-test: second thread's stack at [{:#x}, {STACK_TOP:#x}), IPC buffer at {IPC_BUFFER:#x}, {} translation tables made",
+        REGION + PAGE,
+        w.tables
+    );
+    type Test = fn(&mut World) -> TestResult;
+    let tests: &[(&str, Test)] = &[
+        ("initial_tls_base", initial_tls_base),
+        ("lock_handover_alloc_print", lock_handover_alloc_print),
+        ("image_text_read_only", |w| {
+            image_read_only(w, ImagePart::Text)
+        }),
+        ("image_rodata_read_only", |w| {
+            image_read_only(w, ImagePart::ReadOnlyData)
+        }),
+        ("image_relro_read_only", |w| {
+            image_read_only(w, ImagePart::Relro)
+        }),
+        ("kill_lock_waiter", kill_lock_waiter),
+        ("provoke_faults", provoke_faults),
+        ("heap_growth", heap_growth),
+    ];
+    let (mut passed, mut failed) = (0u32, 0u32);
+    for &(name, test) in tests {
+        println!("{}", Line::TestStart { name });
+        let r = test(&mut w);
+        let (outcome, reason) = match &r {
+            Ok(()) => (Outcome::Pass, ""),
+            Err(e) => (Outcome::Fail, e.as_str()),
+        };
+        println!(
+            "{}",
+            Line::TestEnd {
+                name,
+                outcome,
+                micros: 0,
+                reason,
+            }
+        );
+        match r {
+            Ok(()) => passed += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    println!(
+        "{}",
+        Line::Summary {
+            passed,
+            failed,
+            skipped: 0,
+        }
+    );
+    if failed == 0 {
+        ExitCode::Success
+    } else {
+        ExitCode::Failure
+    }
+}
+
+fn check(cond: bool, what: impl FnOnce() -> String) -> TestResult {
+    if cond {
+        Ok(())
+    } else {
+        Err(what())
+    }
+}
+
+/// seL4 5.x on x86_64: the initial thread's TLS base must be given to the
+/// kernel before other threads run (a helper thread writes it while the
+/// initial thread waits); on the other kernels and architectures nothing
+/// is to be done, and the runtime says so. Either way the initial thread's
+/// thread-locals work afterwards (`current_id` reads one).
+fn initial_tls_base(w: &mut World) -> TestResult {
+    if thread::initial_tls_base_needs_fix() {
+        let n = w.notification()?;
+        let t = w.spawn(move || {
+            if let Err(e) = thread::fix_initial_tls_base(n) {
+                panic!("fix_initial_tls_base: {e:?}");
+            }
+        })?;
+        let waited = thread::wait_for_initial_tls_fix(n);
+        let end = w.next_event();
+        t.stop().map_err(|e| err("Thread::stop", e))?;
+        waited.map_err(|e| err("wait_for_initial_tls_fix", e))?;
+        check(matches!(end, Event::Exit(thread::EXIT_RETURNED)), || {
+            format!("the helper ended with {end:?}")
+        })?;
+    } else {
+        println!("runtime-test: the kernel keeps the initial thread's TLS base");
+    }
+    check(!thread::initial_tls_base_needs_fix(), || {
+        "still needs a fix".into()
+    })?;
+    check(thread::current_id() == 0, || {
+        "the initial thread's id (a thread-local) is not 0".into()
+    })
+}
+
+/// The initial thread holds a lock; the second thread waits for it in the
+/// kernel, gets it handed over, allocates under it and prints; its heap
+/// account shows what it left allocated.
+fn lock_handover_alloc_print(w: &mut World) -> TestResult {
+    let m: Arc<Mutex<Vec<Vec<u8>>>> = Arc::new(Mutex::new(w.notification()?, Vec::new()));
+    let guard = m.lock().map_err(|e| err("lock", e))?;
+    let m2 = m.clone();
+    let before = heap::current();
+    let t = w.spawn(move || {
+        let me = thread::current_id();
+        let mut g = match m2.lock() {
+            Ok(g) => g,
+            Err(e) => panic!("second thread: lock: {e:?}"),
+        };
+        assert_eq!(m2.owner(), Some(me), "owner after the hand-over");
+        g.push(alloc::vec![0x5a; 10_000]);
+        println!("runtime-test: thread {me} took the lock and allocated 10000 bytes");
+    })?;
+    // Let it run until it waits for the lock (same priority: a yield
+    // switches to it; it blocks in the kernel, which switches back).
+    let mut yields = 0;
+    while m.raw().waiters() == 0 && yields < 1000 {
+        sel4_sys::yield_now();
+        yields += 1;
+    }
+    check(m.raw().waiters() == 1, || {
+        format!(
+            "the second thread did not wait for the lock ({} waiters after {yields} yields)",
+            m.raw().waiters()
+        )
+    })?;
+    check(m.owner() == Some(0), || {
+        format!("owner {:?} while the initial thread holds it", m.owner())
+    })?;
+    // Kept (black_box: the compiler may not drop an allocation it sees
+    // unused) until the account is read.
+    let mine = core::hint::black_box(alloc::vec![1u8; 3000]);
+    drop(guard);
+    let end = w.next_event();
+    let stopped = t.stop().map_err(|e| err("Thread::stop", e))?;
+    check(matches!(end, Event::Exit(thread::EXIT_RETURNED)), || {
+        format!("the second thread ended with {end:?}")
+    })?;
+    check(stopped.locks_released == 0, || {
+        format!("{} locks left held", stopped.locks_released)
+    })?;
+    let g = m.lock().map_err(|e| err("lock again", e))?;
+    check(
+        g.len() == 1 && g[0].len() == 10_000 && g[0].iter().all(|&b| b == 0x5a),
+        || "the data written under the lock is not there".into(),
+    )?;
+    let report = t.heap();
+    check(report.in_use >= 10_000 && report.blocks >= 1, || {
+        format!("the second thread's account: {report:?}")
+    })?;
+    let after = heap::current();
+    check(after.in_use >= before.in_use + mine.len(), || {
+        format!("the initial thread's account: {before:?} then {after:?}")
+    })?;
+    println!(
+        "runtime-test: second thread's account {} bytes in {} blocks, initial thread's {} bytes",
+        report.in_use, report.blocks, after.in_use
+    );
+    drop(core::hint::black_box(mine));
+    Ok(())
+}
+
+/// The second thread takes a lock, forgets the guard and writes a byte of
+/// the image: a VM fault at that byte, received by the initial thread;
+/// stopping the thread releases the lock, poisoned.
+fn image_read_only(w: &mut World, part: ImagePart) -> TestResult {
+    let addr = provoke::image_address(part);
+    check(sel4_runtime::image::is_read_only(addr), || {
+        format!("{part:?} at {addr:#x} is not read-only")
+    })?;
+    let m = Arc::new(Mutex::new(w.notification()?, 0u32));
+    let m2 = m.clone();
+    let t = w.spawn(move || {
+        match m2.lock() {
+            Ok(g) => core::mem::forget(g),
+            Err(e) => panic!("lock: {e:?}"),
+        }
+        if provoke::write_image(part).is_err() {
+            panic!("the image is not protected");
+        }
+    })?;
+    let end = w.next_event();
+    let stopped = t.stop().map_err(|e| err("Thread::stop", e))?;
+    match end {
+        Event::Fault(Fault::VmFault {
+            addr: a,
+            prefetch_fault: false,
+            ..
+        }) if a as usize == addr => {}
+        other => return Err(format!("writing {addr:#x} ({part:?}) gave {other:?}")),
+    }
+    check(stopped.locks_released == 1, || {
+        format!("{} locks released", stopped.locks_released)
+    })?;
+    check(m.is_poisoned(), || "the lock is not poisoned".into())?;
+    match m.lock() {
+        Err(LockError::Poisoned(g)) => drop(g),
+        other => return Err(format!("locking the poisoned lock: {other:?}")),
+    }
+    m.clear_poison();
+    let relocked = m.lock().is_ok();
+    check(relocked, || "the lock after clear_poison".into())
+}
+
+/// A thread that waits for a lock is killed: it is outside the runtime,
+/// so it stops at once, and stopping it withdraws it from the lock.
+fn kill_lock_waiter(w: &mut World) -> TestResult {
+    let m = Arc::new(Mutex::new(w.notification()?, ()));
+    let guard = m.lock().map_err(|e| err("lock", e))?;
+    let m2 = m.clone();
+    let t = w.spawn(move || {
+        let _g = m2.lock();
+        panic!("the killed thread got the lock");
+    })?;
+    let mut yields = 0;
+    while m.raw().waiters() == 0 && yields < 1000 {
+        sel4_sys::yield_now();
+        yields += 1;
+    }
+    check(m.raw().waiters() == 1, || "no waiter".into())?;
+    let progress = t.request_kill();
+    check(progress == KillProgress::StopNow, || {
+        format!("kill of a waiting thread: {progress:?}")
+    })?;
+    let stopped = t.stop().map_err(|e| err("Thread::stop", e))?;
+    check(stopped.locks_released == 0, || "it held locks".into())?;
+    check(m.raw().waiters() == 0, || {
+        format!("{} waiters after the kill", m.raw().waiters())
+    })?;
+    drop(guard);
+    check(!m.is_poisoned() && m.lock().is_ok(), || {
+        "the lock after the kill".into()
+    })?;
+    // Nothing came on the endpoint: the next thread's message is its own.
+    Ok(())
+}
+
+/// The kinds of `provoke`, each on the second thread.
+#[derive(Debug, Clone, Copy)]
+enum Provoke {
+    Read,
+    Write,
+    Execute,
+    Undefined,
+    Privileged,
+    Breakpoint,
+    #[cfg(target_arch = "x86_64")]
+    DivideByZero,
+    UnknownSyscall,
+}
+
+const READ_AT: usize = 0x1000;
+const WRITE_AT: usize = 0x2008;
+const EXECUTE_AT: usize = 0x3000;
+
+/// The exception number of a UserException for `kind`, as this
+/// architecture reports it (x86_64: the vector; aarch64: the exception
+/// class of ESR_EL1; riscv64: scause).
+fn exception_number(kind: Provoke, number: Word) -> Option<Word> {
+    let n = if cfg!(target_arch = "aarch64") {
+        (number >> 26) & 0x3f
+    } else {
+        number
+    };
+    let want = match kind {
+        Provoke::Undefined if cfg!(target_arch = "x86_64") => 6,
+        Provoke::Undefined if cfg!(target_arch = "aarch64") => 0x00,
+        Provoke::Undefined => 2,
+        Provoke::Privileged if cfg!(target_arch = "x86_64") => 13,
+        Provoke::Privileged if cfg!(target_arch = "aarch64") => 0x00,
+        Provoke::Privileged => 2,
+        Provoke::Breakpoint if cfg!(target_arch = "x86_64") => 3,
+        Provoke::Breakpoint if cfg!(target_arch = "aarch64") => 0x3c,
+        Provoke::Breakpoint => 3,
+        #[cfg(target_arch = "x86_64")]
+        Provoke::DivideByZero => 0,
+        _ => return None,
+    };
+    (n == want).then_some(n)
+}
+
+/// Each fault provoker on the second thread: the fault the architecture
+/// gives for it.
+fn provoke_faults(w: &mut World) -> TestResult {
+    let kinds = [
+        Provoke::Read,
+        Provoke::Write,
+        Provoke::Execute,
+        Provoke::Undefined,
+        Provoke::Privileged,
+        Provoke::Breakpoint,
+        #[cfg(target_arch = "x86_64")]
+        Provoke::DivideByZero,
+        Provoke::UnknownSyscall,
+    ];
+    for kind in kinds {
+        let (end, _t) = w.run(move || match kind {
+            Provoke::Read => {
+                provoke::read_unmapped(READ_AT);
+            }
+            Provoke::Write => provoke::write_unmapped(WRITE_AT),
+            Provoke::Execute => provoke::execute_unmapped(EXECUTE_AT),
+            Provoke::Undefined => provoke::undefined_instruction(),
+            Provoke::Privileged => provoke::privileged_instruction(),
+            Provoke::Breakpoint => provoke::breakpoint(),
+            #[cfg(target_arch = "x86_64")]
+            Provoke::DivideByZero => provoke::divide_by_zero(),
+            Provoke::UnknownSyscall => provoke::unknown_syscall(-77),
+        })?;
+        let fault = match end {
+            Event::Fault(f) => f,
+            Event::Exit(s) => return Err(format!("{kind:?}: no fault, the thread ended ({s})")),
+        };
+        let ok = match (kind, fault) {
+            (
+                Provoke::Read,
+                Fault::VmFault {
+                    addr,
+                    prefetch_fault: false,
+                    ..
+                },
+            ) => addr as usize == READ_AT,
+            (
+                Provoke::Write,
+                Fault::VmFault {
+                    addr,
+                    prefetch_fault: false,
+                    ..
+                },
+            ) => addr as usize == WRITE_AT,
+            // x86_64 reports the fetch bit only with no-execute paging.
+            (
+                Provoke::Execute,
+                Fault::VmFault {
+                    addr,
+                    ip,
+                    prefetch_fault,
+                    ..
+                },
+            ) => {
+                addr as usize == EXECUTE_AT
+                    && ip as usize == EXECUTE_AT
+                    && (prefetch_fault || cfg!(target_arch = "x86_64"))
+            }
+            (Provoke::UnknownSyscall, Fault::UnknownSyscall { syscall, .. }) => {
+                syscall as i64 == -77
+            }
+            (k, Fault::UserException { number, .. }) => exception_number(k, number).is_some(),
+            _ => false,
+        };
+        println!("runtime-test: {kind:?}: {fault}");
+        check(ok, || format!("{kind:?} gave {fault:?}"))?;
+    }
+    Ok(())
+}
+
+/// The heap is given 16 MiB of untyped memory and grows by 8 MiB: the
+/// runtime retypes 2 MiB frames and maps them in its growth window, making
+/// the translation tables the window lacks. An allocation larger than the
+/// static heap lands there and is usable, from both threads.
+fn heap_growth(w: &mut World) -> TestResult {
+    let slot = w.slot()?;
+    w.untyped
+        .retype_objects(
+            Blueprint::untyped(HEAP_UNTYPED_BITS),
+            Destination::in_cnode(init::CNODE, slot),
+            1,
+        )
+        .map_err(|e| err("Untyped_Retype (untyped)", e))?;
+    let before = heap::stats();
+    heap::add_memory(Cap::from_cptr(slot), HEAP_UNTYPED_BITS as u8)
+        .map_err(|e| err("add_memory", e))?;
+    let added = heap::grow(8 << 20).map_err(|e| err("grow", e))?;
+    let after = heap::stats();
+    check(
+        added == 8 << 20 && after.grown == before.grown + added,
+        || format!("grew {added} bytes: {before:?} -> {after:?}"),
+    )?;
+    let window = heap::GROWTH_WINDOW_START..heap::growth_top();
+    let big: Vec<u64> = alloc::vec![7; (heap::STATIC_HEAP_SIZE + (1 << 20)) / 8];
+    let at = big.as_ptr() as usize;
+    check(window.contains(&at), || {
+        format!("a block larger than the static heap is at {at:#x}, outside {window:x?}")
+    })?;
+    check(big.iter().all(|&v| v == 7), || {
+        "the grown heap lost data".into()
+    })?;
+    drop(big);
+    // The second thread allocates after the growth too.
+    let (end, _t) = w.run(|| {
+        let v: Vec<u64> = alloc::vec![9; 700_000 / 8];
+        assert!(v.iter().all(|&x| x == 9));
+    })?;
+    check(matches!(end, Event::Exit(thread::EXIT_RETURNED)), || {
+        format!("the second thread ended with {end:?}")
+    })?;
+    println!(
+        "runtime-test: heap grew by {} MiB at {:#x}; {} MiB of donated memory left",
+        added >> 20,
+        heap::GROWTH_WINDOW_START,
+        heap::stats().reservoir >> 20
+    );
+    Ok(())
+}
