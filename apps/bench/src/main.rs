@@ -22,6 +22,10 @@
 //!   only one of its untyped, so the kernel resets the untyped at each
 //!   retype (the typed loop checks that the pool put it in such an
 //!   untyped, and says so if not).
+//! - `ipc_inter_process` (module `processes`): the IPC round trip between a
+//!   client process and a server process, typed and raw (`c=-`: the C
+//!   root task has no processes); before it, what making, running and
+//!   destroying a process costs (`bench process_*` lines).
 //!
 //! Both threads of a pair run at the root task's priority (255), so the
 //! kernel may take its fastpath. Each figure is the median over [`RUNS`]
@@ -244,7 +248,8 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
             retype_raw(&mut objs, ObjectType::EndpointObject)?,
         ),
     );
-    processes::run(&mut objs)?;
+    let inter = processes::run(&mut objs)?;
+    run("ipc_inter_process", inter);
     let missed = missed_targets(&figures);
     for m in &missed {
         println!("bench target missed: {m}");
