@@ -122,7 +122,7 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     // through the runtime's UART driver (a kernel without a debug console,
     // or the console-uart feature of the hello-uart image).
     let backend = sel4_rootserver::console::backend();
-    info!("console: {backend:x?}");
+    info!("console: {backend}");
     if cfg!(feature = "console-uart")
         && !matches!(backend, sel4_rootserver::console::Backend::Uart { .. })
     {
