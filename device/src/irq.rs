@@ -261,7 +261,7 @@ impl fmt::Display for IrqError {
                 write!(f, "the capability to bind is not a notification")
             }
             #[cfg(all(target_os = "none", target_arch = "x86_64"))]
-            IrqError::Kernel(e) => write!(f, "the kernel refused: {e:?}"),
+            IrqError::Kernel(e) => write!(f, "the kernel refused: {e}"),
         }
     }
 }

@@ -184,7 +184,7 @@ impl fmt::Display for PortError {
                  capability for all ports (seL4 5.x) is not in its slot"
             ),
             #[cfg(all(target_os = "none", target_arch = "x86_64"))]
-            PortError::Kernel(e) => write!(f, "the kernel refused the port operation: {e:?}"),
+            PortError::Kernel(e) => write!(f, "the kernel refused the port operation: {e}"),
         }
     }
 }

@@ -52,7 +52,7 @@ impl CSpace {
     }
 
     /// Takes a free slot.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn alloc_slot(&mut self) -> Result<CPtr> {
         Ok(self.slots.alloc()?)
     }
@@ -64,7 +64,7 @@ impl CSpace {
     }
 
     /// Returns an (empty) slot. Freeing a slot twice is an error.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn free_slot(&mut self, slot: CPtr) -> Result<()> {
         Ok(self.slots.free(slot)?)
     }
@@ -75,7 +75,7 @@ impl CSpace {
     }
 
     /// Whether `slot` is handed out by this allocator.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn owns(&self, slot: CPtr) -> bool {
         self.slots.is_allocated(slot)
     }

@@ -55,25 +55,44 @@ const _: () = {
     assert!(sel4_sys::Error::NumErrors as u64 <= KERNEL_LABELS);
     let faults = sel4_sys::FaultLabel::ALL;
     assert!((faults[faults.len() - 1] as u64) < KERNEL_LABELS);
-    // `fits_registers` below reads length and extra caps as one field.
+    // `decode_in_registers` below reads length, extra caps and caps
+    // unwrapped as one number: the three fields fill the bits below the
+    // label, length lowest.
     assert!(MessageInfo::LENGTH_SHIFT == 0);
     assert!(MessageInfo::EXTRA_CAPS_SHIFT == MessageInfo::LENGTH_BITS);
+    assert!(
+        MessageInfo::CAPS_UNWRAPPED_SHIFT
+            == MessageInfo::EXTRA_CAPS_SHIFT + MessageInfo::EXTRA_CAPS_BITS
+    );
+    assert!(
+        MessageInfo::LABEL_SHIFT
+            == MessageInfo::CAPS_UNWRAPPED_SHIFT + MessageInfo::CAPS_UNWRAPPED_BITS
+    );
 };
 
 /// `capsUnwrapped` bits a [`Server`] sets in the message info it passes to
-/// a receive. The kernel rewrites that register for every message it
-/// delivers and sets `capsUnwrapped` only for capabilities it counts in
-/// `extraCaps` (slow path; its fastpath clears the field), so a message
-/// never arrives as all bits with `extraCaps` 0. A bound notification that
-/// wakes the server leaves the register as it was: `info == sent` tells
-/// that wake-up from any message, whatever a client sends.
+/// a receive (with `extraCaps` 0). The kernel rewrites that register for
+/// every message it delivers and sets `capsUnwrapped` bit i only for the
+/// i-th of the capabilities it counts in `extraCaps` (slow path; its
+/// fastpath clears the field), so a message never arrives with a bit at or
+/// above `extraCaps` ([`is_wake_up`]). A bound notification that wakes the
+/// server leaves the register as it was, with this mark.
 const WAKE_MARK: u64 = MessageInfo::CAPS_UNWRAPPED_MASK;
 
 /// The message info a server passes to a receive: `info` (the reply it
-/// sends, or an empty message) with [`WAKE_MARK`].
+/// sends, or an empty message; never capabilities) with [`WAKE_MARK`].
 #[inline(always)]
 fn with_wake_mark(info: MessageInfo) -> MessageInfo {
     info.with_caps_unwrapped(WAKE_MARK)
+}
+
+/// Whether a server's receive returned because its bound notification was
+/// signalled (the info register still holds what it passed in, with
+/// [`WAKE_MARK`]) rather than with a message, whatever a client sends: a
+/// `capsUnwrapped` bit at or above `extraCaps` is never the kernel's.
+#[inline(always)]
+fn is_wake_up(info: MessageInfo) -> bool {
+    info.get_caps_unwrapped() >> info.get_extra_caps() != 0
 }
 
 /// How many times a [`Server`] (of any protocol, in any thread) has written
@@ -184,11 +203,26 @@ fn stage_message<M: Message>(
     m: &M,
     caps: &[CPtr],
 ) -> Result<(MessageInfo, [Word; REGISTER_MRS]), EncodeError> {
+    stage_message_over(m, caps, [0; REGISTER_MRS])
+}
+
+/// [`stage_message`] with the register words starting as `regs`: the
+/// message's words overwrite the first of them, the rest travel in their
+/// registers but are no part of the message (the kernel copies only the
+/// message's length of words to the receiver, on its fastpath and its slow
+/// path), so a server may pass the words it received instead of zeroing
+/// them.
+#[inline(always)]
+fn stage_message_over<M: Message>(
+    m: &M,
+    caps: &[CPtr],
+    regs: [Word; REGISTER_MRS],
+) -> Result<(MessageInfo, [Word; REGISTER_MRS]), EncodeError> {
     if caps.len() > MAX_CAPS {
         return Err(EncodeError::TooManyCaps { got: caps.len() });
     }
     if M::MAX_WORDS <= REGISTER_MRS {
-        let mut mrs = [0; REGISTER_MRS];
+        let mut mrs = regs;
         let len = m.encode(&mut mrs)?;
         if !caps.is_empty() {
             ipc_buffer().set_caps(caps);
@@ -240,13 +274,21 @@ fn with_received<R>(
     }
 }
 
-/// At most [`REGISTER_MRS`] words and no capabilities (one test: length
-/// and extra caps are adjacent fields, checked above).
+/// The message a receive returned, when it came in registers alone and
+/// decodes as an `M`; `None` for anything else (longer messages,
+/// capabilities, a notification's wake-up, the kernel's labels, error
+/// replies, words that do not decode), which the caller's out-of-line path
+/// classifies. This is the whole per-message check of the fast paths of
+/// [`Client::call`] and [`Server::serve`]: [`Message::decode_registers`]
+/// accepts only an info word that is exactly a label of `M` and its length
+/// (one compare of the word per label for [`message!`] types), so
+/// `extraCaps` and `capsUnwrapped` are 0 (no capability, and never a
+/// wake-up by a bound notification, whose info keeps the server's
+/// [`WAKE_MARK`]) and the length fits the registers; field values are
+/// checked as `decode` checks them.
 #[inline(always)]
-fn fits_registers(info: MessageInfo) -> bool {
-    let mask =
-        MessageInfo::LENGTH_MASK | (MessageInfo::EXTRA_CAPS_MASK << MessageInfo::EXTRA_CAPS_SHIFT);
-    info.0 & mask <= REGISTER_MRS as u64
+fn decode_in_registers<M: Message>(info: MessageInfo, mrs: &[Word; REGISTER_MRS]) -> Option<M> {
+    M::decode_registers(info.0, MessageInfo::LABEL_SHIFT, mrs)
 }
 
 /// How many of a received message's capabilities the kernel transferred
@@ -393,21 +435,13 @@ impl<P: Protocol> Client<P> {
         mrs: [Word; REGISTER_MRS],
     ) -> Result<P::Response, IpcError> {
         let r = sel4_sys::call_regs(self.ep.cptr(), info, mrs);
-        // A response that fits the registers, carries no capability and
-        // decodes is taken in line (`decode` is pure, and decoding before
-        // the label range test lets the compiler drop that test for a
-        // label the response type knows); everything else (kernel answers,
-        // error replies, bad responses, longer messages) out of line.
-        if fits_registers(r.info) {
-            let len = r.info.get_length() as usize;
-            let label = r.info.get_label().wrapping_sub(KERNEL_LABELS);
-            if let Ok(v) = P::Response::decode(label, &r.mrs[..len]) {
-                if label < LABELS {
-                    return Ok(v);
-                }
-            }
+        // A response in registers is taken in line; everything else
+        // (kernel answers, error replies, bad responses, longer messages,
+        // capabilities) out of line.
+        match decode_in_registers::<P::Response>(r.info, &r.mrs) {
+            Some(v) => Ok(v),
+            None => reply_slow::<P::Response>(r),
         }
-        reply_slow::<P::Response>(r)
     }
 }
 
@@ -726,11 +760,10 @@ impl<P: Protocol> Server<P> {
         );
     }
 
-    /// Classifies what a receive returned; `sent` is the message info the
-    /// server passed in (with [`WAKE_MARK`]).
+    /// Classifies what a receive returned.
     #[inline(always)]
-    fn incoming(&self, sent: MessageInfo, r: sel4_sys::Received) -> Incoming<P::Request> {
-        if r.info == sent {
+    fn incoming(&self, r: sel4_sys::Received) -> Incoming<P::Request> {
+        if is_wake_up(r.info) {
             return Incoming::Signal { bits: r.badge };
         }
         let message = with_received(r.info, &r.mrs, decode_request::<P::Request>);
@@ -834,24 +867,26 @@ impl<P: Protocol> Server<P> {
     /// Waits for the next request (or signal of a bound notification).
     #[inline]
     pub fn recv(&self) -> Incoming<P::Request> {
-        let (sent, r) = self.recv_raw(false);
-        self.incoming(sent, r)
+        let r = self.recv_raw(false);
+        self.incoming(r)
     }
 
-    /// The receive of [`Server::recv`]: the message info passed in (to
-    /// tell a signal from a request) and what the kernel returned.
+    /// The receive of [`Server::recv`]: what the kernel returned.
     #[inline(always)]
-    fn recv_raw(&self, cached: bool) -> (MessageInfo, sel4_sys::Received) {
+    fn recv_raw(&self, cached: bool) -> sel4_sys::Received {
         if cached {
             self.prepare_receive_cached();
         } else {
             self.prepare_receive();
         }
-        if let Some(first) = self.passive_first_receive() {
+        // A passive server's first receive passes other words in (the
+        // ready message, with the mark): `is_wake_up` reads the returned
+        // info alone, so what was passed in is not needed.
+        if let Some((_, first)) = self.passive_first_receive() {
             return first;
         }
-        let sent = with_wake_mark(MessageInfo::new(0, 0, 0, 0));
-        (sent, self.sys_recv(sent))
+        let info = with_wake_mark(MessageInfo::new(0, 0, 0, 0));
+        self.sys_recv(info)
     }
 
     /// Answers the current request, then waits for the next one.
@@ -868,26 +903,25 @@ impl<P: Protocol> Server<P> {
         info: MessageInfo,
         mrs: [Word; REGISTER_MRS],
     ) -> Incoming<P::Request> {
-        let (sent, r) = self.reply_recv_raw(false, info, mrs);
-        self.incoming(sent, r)
+        let r = self.reply_recv_raw(false, info, mrs);
+        self.incoming(r)
     }
 
-    /// The syscall of [`Server::reply_recv`]: the message info passed in
-    /// (the reply's, with [`WAKE_MARK`]) and what the kernel returned.
+    /// The syscall of [`Server::reply_recv`] (the reply's info passed in
+    /// with [`WAKE_MARK`]): what the kernel returned.
     #[inline(always)]
     fn reply_recv_raw(
         &self,
         cached: bool,
         info: MessageInfo,
         mrs: [Word; REGISTER_MRS],
-    ) -> (MessageInfo, sel4_sys::Received) {
+    ) -> sel4_sys::Received {
         if cached {
             self.prepare_receive_cached();
         } else {
             self.prepare_receive();
         }
-        let sent = with_wake_mark(info);
-        (sent, self.sys_reply_recv(sent, mrs))
+        self.sys_reply_recv(with_wake_mark(info), mrs)
     }
 
     /// Answers the current request without waiting for another.
@@ -919,48 +953,84 @@ impl<P: Protocol> Server<P> {
         F: FnMut(Word, P::Request, &mut ReceivedCaps) -> Control<P::Response>,
     {
         // What the kernel returned and the message info this server passed
-        // in, carried round the loop as plain words; each turn classifies
-        // them (exactly as `recv`/`reply_recv` do), and the answer is
-        // staged straight into registers.
-        let (mut sent, mut r) = self.recv_raw(true);
-        // The handler's view of the capabilities of a request: filled (out
-        // of line) only when some arrived, and emptied again after the
-        // handler, so a request without capabilities costs nothing here.
-        let mut caps = ReceivedCaps::NONE;
+        // in, carried round the loop as plain words. A request in registers
+        // ([`decode_in_registers`]) is handled in line, its answer staged
+        // straight into registers; everything else goes to `serve_slow`
+        // (out of line, the handler called through a `dyn` reference),
+        // which classifies it exactly as `recv`/`reply_recv` do.
+        let mut r = self.recv_raw(true);
         loop {
-            if r.info == sent {
-                // A bound notification's signal (see `incoming`).
-                (sent, r) = self.recv_raw(true);
+            let Some(m) = decode_in_registers::<P::Request>(r.info, &r.mrs) else {
+                r = match self.serve_slow(r, &mut handler) {
+                    Some((info, mrs)) => self.reply_recv_raw(true, info, mrs),
+                    None if is_wake_up(r.info) => self.recv_raw(true),
+                    None => return,
+                };
                 continue;
-            }
-            let with_caps = r.info.get_extra_caps() != 0;
-            let message = with_received(r.info, &r.mrs, decode_request::<P::Request>);
-            let (info, mrs) = match message {
-                Err(e) => {
-                    if with_caps {
-                        self.received_caps(r.info, false);
-                    }
-                    stage_error(e)
-                }
-                Ok(m) => {
-                    if with_caps {
-                        caps = self.received_caps(r.info, true);
-                    }
-                    let control = handler(r.badge, m, &mut caps);
-                    if with_caps {
-                        self.after_handler(&mut caps);
-                    }
-                    match control {
-                        Control::Reply(r) => stage_reply(Ok(&r)),
-                        Control::Refuse(code) => stage_error(ErrorReply::Refused(code)),
-                        Control::ReplyAndStop(r) => {
-                            self.reply(Ok(&r));
-                            return;
-                        }
-                    }
+            };
+            // No capabilities came with this request.
+            let mut caps = ReceivedCaps::NONE;
+            let (info, mrs) = match handler(r.badge, m, &mut caps) {
+                // The request's words stay in the registers the response
+                // does not use (see `stage_message_over`).
+                Control::Reply(resp) => stage_message_over(&resp, &[], r.mrs)
+                    .unwrap_or_else(|_| stage_error(ErrorReply::Refused(0))),
+                Control::Refuse(code) => stage_error(ErrorReply::Refused(code)),
+                Control::ReplyAndStop(resp) => {
+                    self.reply(Ok(&resp));
+                    return;
                 }
             };
-            (sent, r) = self.reply_recv_raw(true, info, mrs);
+            r = self.reply_recv_raw(true, info, mrs);
+        }
+    }
+
+    /// What `serve` does with a receive that is not a request in registers
+    /// ([`decode_in_registers`]), classified as [`Server::recv`] does: a
+    /// signal of the bound notification (`None`; the caller receives
+    /// again), a request with capabilities or longer than the registers
+    /// (its capabilities gathered, the handler run, a transferred capability
+    /// it did not take deleted; the answer), or one that does not decode
+    /// (a transferred capability is deleted and the slot stays armed; the
+    /// error reply). `None` also after a `ReplyAndStop`, which is answered
+    /// here: the caller tells the two apart with [`is_wake_up`].
+    #[cold]
+    #[inline(never)]
+    fn serve_slow(
+        &self,
+        r: sel4_sys::Received,
+        handler: &mut Handler<'_, P>,
+    ) -> Option<(MessageInfo, [Word; REGISTER_MRS])> {
+        if is_wake_up(r.info) {
+            // A bound notification's signal (see `incoming`).
+            return None;
+        }
+        let with_caps = r.info.get_extra_caps() != 0;
+        let m = match with_received(r.info, &r.mrs, decode_request::<P::Request>) {
+            Ok(m) => m,
+            Err(e) => {
+                if with_caps {
+                    self.received_caps(r.info, false);
+                }
+                return Some(stage_error(e));
+            }
+        };
+        let mut caps = if with_caps {
+            self.received_caps(r.info, true)
+        } else {
+            ReceivedCaps::NONE
+        };
+        let control = handler(r.badge, m, &mut caps);
+        if with_caps {
+            self.after_handler(&mut caps);
+        }
+        match control {
+            Control::Reply(resp) => Some(stage_reply(Ok(&resp))),
+            Control::Refuse(code) => Some(stage_error(ErrorReply::Refused(code))),
+            Control::ReplyAndStop(resp) => {
+                self.reply(Ok(&resp));
+                None
+            }
         }
     }
 
@@ -976,6 +1046,10 @@ impl<P: Protocol> Server<P> {
         *caps = ReceivedCaps::NONE;
     }
 }
+
+/// A [`Server::serve`] handler behind a reference (its slow path).
+type Handler<'a, P> = dyn FnMut(Word, <P as Protocol>::Request, &mut ReceivedCaps) -> Control<<P as Protocol>::Response>
+    + 'a;
 
 /// What a [`Server::serve`] handler answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

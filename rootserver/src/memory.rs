@@ -14,7 +14,9 @@
 
 use alloc::vec::Vec;
 
-use sel4_alloc::{AllocError, CapRegistry, CarveStep, ObjectKind, Placement, UntypedAllocator};
+use sel4_alloc::{
+    AllocError, CapRegistry, CarveStep, ObjectKind, Placement, SoleCap, UntypedAllocator,
+};
 pub use sel4_alloc::{MemoryKind, UntypedDesc};
 use sel4_sys::{consts, CPtr, ObjectType};
 
@@ -43,6 +45,44 @@ pub(crate) fn object_kind(ty: ObjectType) -> ObjectKind {
         ObjectType::EndpointObject | ObjectType::NotificationObject => ObjectKind::Badged,
         ObjectType::UntypedObject => ObjectKind::Untyped,
         _ => ObjectKind::Other,
+    }
+}
+
+/// The registry class ([`CapRegistry::created_class`]) of an object that
+/// needs nothing but a `CNode_Delete` and the bookkeeping of its slot and
+/// memory when a capability to it goes: not an untyped (reclaimed first),
+/// not a CNode (one of `Objects::create_cnode` is revoked first), not a
+/// frame (it may be mapped). [`crate::objects::Objects::delete`] takes a
+/// short path for the only capability of such an object.
+pub(crate) const CLASS_PLAIN: u8 = 0;
+/// The class of every other object.
+pub(crate) const CLASS_OTHER: u8 = 1;
+
+/// The registry class of objects of type `ty`.
+pub(crate) fn object_class(ty: ObjectType) -> u8 {
+    let special = matches!(
+        ty,
+        ObjectType::UntypedObject
+            | ObjectType::CapTableObject
+            | ObjectType::X86_4K
+            | ObjectType::X86_LargePageObject
+    ) || is_huge_page(ty);
+    if special {
+        CLASS_OTHER
+    } else {
+        CLASS_PLAIN
+    }
+}
+
+/// Whether `ty` is the 1 GiB frame type (kernels with huge pages).
+fn is_huge_page(ty: ObjectType) -> bool {
+    sel4_sys::sel4_cfg_if! {
+        object X64_HugePageObject {
+            ty == ObjectType::X64_HugePageObject
+        } else {
+            let _ = ty;
+            false
+        }
     }
 }
 
@@ -203,10 +243,10 @@ impl UntypedPool {
         if let Err(e) = ut.retype_raw(ty, size_arg, Destination::root_cnode(), first, p.count) {
             return Err(self.retype_refused(cspace, p, ty, first, e));
         }
-        let kind = object_kind(ty);
+        let (kind, class) = (object_kind(ty), object_class(ty));
         for k in 0..p.count as u64 {
             // Cannot fail: the slots were free, so nothing tracks them.
-            self.caps.created(first + k, p.untyped, kind)?;
+            self.caps.created_class(first + k, p.untyped, kind, class)?;
         }
         Ok(first)
     }
@@ -273,7 +313,84 @@ impl UntypedPool {
     /// Creates one fixed-size object of kind `T` from RAM.
     #[inline]
     pub(crate) fn create<T: FixedSize>(&mut self, cspace: &mut CSpace) -> Result<CPtr> {
-        self.create_raw(cspace, T::TYPE, 0, T::SIZE_BITS, 1, MemoryKind::Ram)
+        match self.create_last::<T>(cspace) {
+            Some(r) => r,
+            None => self.create_raw(cspace, T::TYPE, 0, T::SIZE_BITS, 1, MemoryKind::Ram),
+        }
+    }
+
+    /// [`UntypedPool::create`] in the untyped of the last request for such
+    /// an object when that is still the allocator's answer
+    /// ([`UntypedAllocator::alloc_last`]); `None` when it is not (then the
+    /// allocator has to search). The short path of `Objects::create`, all
+    /// in line: the steps of [`UntypedPool::retype`] for one object.
+    #[inline(always)]
+    pub(crate) fn create_last<T: FixedSize>(
+        &mut self,
+        cspace: &mut CSpace,
+    ) -> Option<Result<CPtr>> {
+        let bits = T::SIZE_BITS as u8;
+        // Planned first and committed once the kernel made the object, so
+        // a failure has nothing to undo in the allocator.
+        let (untyped, plan) = self.alloc.plan_last(bits, MemoryKind::Ram)?;
+        let slot = match cspace.alloc_slot() {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e)),
+        };
+        let ut: Cap<Untyped> = Cap::from_cptr(untyped);
+        if let Err(e) = ut.retype_raw(T::TYPE, 0, Destination::root_cnode(), slot, 1) {
+            return Some(Err(Self::retype_one_refused(
+                cspace,
+                untyped,
+                T::TYPE,
+                slot,
+                e,
+            )));
+        }
+        self.alloc.commit_last(plan);
+        // Cannot fail: the slot was free, so nothing tracks it.
+        let (kind, class) = (object_kind(T::TYPE), object_class(T::TYPE));
+        if !self.caps.try_created(slot, untyped, kind, class) {
+            return Some(Err(AllocError::SlotInUse { slot }.into()));
+        }
+        Some(Ok(slot))
+    }
+
+    /// The kernel refused [`UntypedPool::create_last`]'s retype into
+    /// `slot`: frees the slot; the error to return.
+    #[cold]
+    #[inline(never)]
+    fn retype_one_refused(
+        cspace: &mut CSpace,
+        untyped: u64,
+        ty: ObjectType,
+        slot: CPtr,
+        e: Error,
+    ) -> Error {
+        log::warn!("retype of a {ty:?} from untyped {untyped:#x} failed: {e}");
+        match cspace.free_slot(slot) {
+            Ok(()) => e,
+            Err(r) => r,
+        }
+    }
+
+    /// The pool's record of the capability in `slot` when it is the only
+    /// capability of an object of [`CLASS_PLAIN`]: for
+    /// [`UntypedPool::sole_plain_gone`] once it is deleted (nothing else
+    /// may change the pool in between). `None` otherwise.
+    #[inline(always)]
+    pub(crate) fn sole_plain(&self, slot: CPtr) -> Option<SoleCap> {
+        self.caps.sole(slot, CLASS_PLAIN)
+    }
+
+    /// The capability of [`UntypedPool::sole_plain`] was deleted: its
+    /// object is gone and its memory counts as free.
+    #[inline(always)]
+    pub(crate) fn sole_plain_gone(&mut self, s: SoleCap) -> Result<()> {
+        if let Some(u) = self.caps.sole_deleted(s) {
+            self.alloc.free_objects(u, 1)?;
+        }
+        Ok(())
     }
 
     /// Creates one object of `ty` (size `2^size_bits` bytes) from the
@@ -394,22 +511,24 @@ impl UntypedPool {
     /// untyped leaves the bookkeeping).
     #[inline]
     pub(crate) fn cap_gone(&mut self, key: u64) -> Result<()> {
-        if let Some(u) = self.caps.deleted(key) {
-            let was_untyped = self.alloc.contains(key);
-            self.object_gone(key, u, was_untyped)?;
+        if let Some((kind, Some(u))) = self.caps.deleted_kind(key) {
+            // Only a capability to an untyped can name one of the
+            // allocator's untypeds (the pool registers every untyped it
+            // retypes with that kind).
+            if kind == ObjectKind::Untyped && self.alloc.contains(key) {
+                self.untyped_gone(key)?;
+            } else {
+                self.alloc.free_objects(u, 1)?;
+            }
         }
         Ok(())
     }
 
-    /// An object made from `untyped`, whose last capability was in `key`,
-    /// is gone.
-    fn object_gone(&mut self, key: u64, untyped: u64, was_untyped: bool) -> Result<()> {
-        if was_untyped {
-            self.split.retain(|&s| s != key);
-            self.alloc.remove(key)?;
-        } else {
-            self.alloc.free_objects(untyped, 1)?;
-        }
+    /// A carved untyped, whose last capability was in `key`, is gone.
+    #[cold]
+    fn untyped_gone(&mut self, key: u64) -> Result<()> {
+        self.split.retain(|&s| s != key);
+        self.alloc.remove(key)?;
         Ok(())
     }
 

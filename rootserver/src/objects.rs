@@ -337,6 +337,7 @@ impl Objects {
     }
 
     /// The slot of a handle of this `Objects`.
+    #[inline(always)]
     fn check<T: CapType>(&self, cap: &Owned<T>) -> Result<CPtr> {
         let slot = cap.cptr();
         if cap.owner() != self.owner() || !self.cspace.owns(slot) {
@@ -501,10 +502,21 @@ impl Objects {
     }
 
     /// Creates a fixed-size kernel object.
-    #[inline]
+    #[inline(always)]
     pub fn create<T: FixedSize>(&mut self) -> Result<Owned<T>> {
-        let s = self.with_memory(|o| o.pool.create::<T>(&mut o.cspace))?;
+        // In line when the allocator's answer is the untyped of the last
+        // such request (the usual case), else out of line.
+        let s = match self.pool.create_last::<T>(&mut self.cspace) {
+            Some(r) => r?,
+            None => self.create_searched::<T>()?,
+        };
         Ok(self.owned(s))
+    }
+
+    /// [`Objects::create`] when the allocator has to search.
+    #[inline(never)]
+    fn create_searched<T: FixedSize>(&mut self) -> Result<CPtr> {
+        self.with_memory(|o| o.pool.create::<T>(&mut o.cspace))
     }
 
     /// Creates `n` objects of kind `T` with one retype (from one untyped,
@@ -852,6 +864,7 @@ impl Objects {
     }
 
     /// Bookkeeping after the capability in root slot `slot` was deleted.
+    #[inline]
     fn slot_emptied(&mut self, slot: CPtr) -> Result<()> {
         self.pool.cap_gone(slot)?;
         self.vspace.forget_frame(slot);
@@ -970,6 +983,7 @@ impl Objects {
     /// again. A CNode of [`Objects::create_cnode`] or an untyped of
     /// [`Objects::create_untyped`] is revoked first (see the module
     /// documentation). A mapped frame is unmapped.
+    #[inline(always)]
     pub fn delete<T: CapType>(
         &mut self,
         cap: Owned<T>,
@@ -980,7 +994,30 @@ impl Objects {
         }
     }
 
+    #[inline(always)]
     fn delete_slot<T: CapType>(&mut self, cap: &Owned<T>) -> Result<()> {
+        let slot = cap.cptr();
+        // The short path, in line: a capability of this `Objects` (owner)
+        // that its pool tracks in a root slot, the only one of an object
+        // that is no untyped, CNode or frame. The pool's record stands for
+        // the check that this CSpace handed the slot out
+        // (`Objects::check`): every root slot the pool tracks is one (it
+        // forgets a capability before its slot is given back). What is
+        // left of `delete_other` for such an object: the kernel's delete,
+        // the pool's bookkeeping, the slot.
+        if cap.owner() == self.owner() {
+            if let Some(sole) = self.pool.sole_plain(slot) {
+                cnode::delete(SlotRef::root(slot))?;
+                self.pool.sole_plain_gone(sole)?;
+                return self.cspace.free_slot(slot);
+            }
+        }
+        self.delete_other(cap)
+    }
+
+    /// [`Objects::delete`] of a capability of any kind.
+    #[inline(never)]
+    fn delete_other<T: CapType>(&mut self, cap: &Owned<T>) -> Result<()> {
         let slot = self.check(cap)?;
         if self.pool.is_untyped(slot) {
             self.reclaim_slot(slot)?;

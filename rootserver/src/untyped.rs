@@ -49,6 +49,7 @@ pub trait UntypedExt {
 }
 
 impl UntypedExt for Cap<Untyped> {
+    #[inline]
     fn retype_raw(
         self,
         ty: ObjectType,

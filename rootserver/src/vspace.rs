@@ -467,9 +467,15 @@ impl VSpace {
     /// kernel unmapped it) and gives their ranges back.
     #[inline]
     pub(crate) fn forget_frame(&mut self, slot: CPtr) {
-        if !self.frames.contains(slot) {
-            return;
+        if self.frames.contains(slot) {
+            self.forget_mapped_frame(slot);
         }
+    }
+
+    /// [`VSpace::forget_frame`] of a frame that is mapped.
+    #[cold]
+    #[inline(never)]
+    fn forget_mapped_frame(&mut self, slot: CPtr) {
         let gone: Vec<(u64, Mapping)> = self
             .mappings
             .iter()

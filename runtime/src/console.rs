@@ -52,6 +52,16 @@ pub enum Backend {
     None,
 }
 
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Backend::Kernel => write!(f, "the kernel's debug console"),
+            Backend::Uart { base } => write!(f, "the 16550 UART at I/O port {base:#x}"),
+            Backend::None => write!(f, "none (no debug console, no UART)"),
+        }
+    }
+}
+
 /// The UART the console writes to, when it does (set once, before `main`).
 #[cfg(target_arch = "x86_64")]
 type ConsoleUart = sel4_uart_16550::Uart<sel4_uart_16550::PortRegisters<sel4_device::IoPorts>>;

@@ -97,6 +97,22 @@ pub enum ProtectError {
     NoHeaders,
 }
 
+impl core::fmt::Display for ProtectError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ProtectError::NoFrame { vaddr } => {
+                write!(f, "no frame capability for the image page at {vaddr:#x}")
+            }
+            ProtectError::Kernel { vaddr, error } => {
+                write!(f, "remapping the image page at {vaddr:#x}: {error}")
+            }
+            ProtectError::NoHeaders => {
+                write!(f, "the program headers do not describe the loaded image")
+            }
+        }
+    }
+}
+
 static PROTECTED: spin::Once<Protection> = spin::Once::new();
 
 /// Whether `addr` lies in a page the runtime mapped read-only at start.

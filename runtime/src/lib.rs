@@ -38,6 +38,7 @@ pub mod logger;
 #[cfg(target_os = "none")]
 mod panic;
 mod start;
+pub mod startup;
 pub mod sync;
 pub mod thread;
 
@@ -46,6 +47,11 @@ pub use exit::{exit, ExitCode};
 pub use sel4_sys as sys;
 pub use start::Termination;
 
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::start::{Report, ReportDisplay, ReportTermination};
+}
+
 /// Declares the root task's main function.
 ///
 /// ```ignore
@@ -53,15 +59,19 @@ pub use start::Termination;
 /// fn main(bootinfo: &sel4_runtime::BootInfo) { /* ... */ }
 /// ```
 ///
-/// `main` may return `()` or `Result<(), E>` with `E: Debug`. When it
-/// returns, the runtime reports the result on the serial protocol and ends
-/// the system (on QEMU: with an exit status for success or failure).
+/// `main` may return `()`, an [`ExitCode`] or `Result<(), E>` with
+/// `E: Display` or `E: Debug` (an error with `Display` is reported by its
+/// `Display` text, else by its `Debug` form). When it returns, the runtime
+/// reports the result on the serial protocol and ends the system (on QEMU:
+/// with an exit status for success or failure).
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
         #[no_mangle]
         fn __sel4rs_app_main(bootinfo: &$crate::BootInfo) -> $crate::ExitCode {
-            $crate::Termination::report($main(bootinfo))
+            #[allow(unused_imports)]
+            use $crate::__private::{ReportDisplay as _, ReportTermination as _};
+            (&$crate::__private::Report::new($main(bootinfo))).__sel4rs_report()
         }
         #[no_mangle]
         static __SEL4RS_APP_NAME: &str = env!("CARGO_PKG_NAME");

@@ -29,6 +29,62 @@ impl<E: core::fmt::Debug> Termination for Result<(), E> {
     }
 }
 
+/// What [`crate::entry!`] reports `main`'s result through: a `Result`
+/// whose error type has `Display` is reported by its `Display` text (which
+/// links no `Debug` formatting into the image), anything else through
+/// [`Termination`] (a `Result`'s error by its `Debug` form). The choice is
+/// made at the macro's call site, where the type is known (method lookup
+/// tries [`ReportDisplay`] on `Report` before [`ReportTermination`] on
+/// `&Report`).
+#[doc(hidden)]
+pub struct Report<T>(core::cell::Cell<Option<T>>);
+
+impl<T> Report<T> {
+    #[doc(hidden)]
+    pub fn new(t: T) -> Report<T> {
+        Report(core::cell::Cell::new(Some(t)))
+    }
+
+    fn take(&self) -> Option<T> {
+        self.0.take()
+    }
+}
+
+/// See [`Report`].
+#[doc(hidden)]
+pub trait ReportDisplay {
+    fn __sel4rs_report(&self) -> ExitCode;
+}
+
+impl<E: core::fmt::Display> ReportDisplay for Report<Result<(), E>> {
+    fn __sel4rs_report(&self) -> ExitCode {
+        match self.take() {
+            Some(Ok(())) => ().report(),
+            Some(Err(e)) => {
+                let reason = alloc::format!("main returned an error: {e}");
+                crate::println!("{}", Line::ResultFail { reason: &reason });
+                ExitCode::Failure
+            }
+            None => ExitCode::Failure,
+        }
+    }
+}
+
+/// See [`Report`].
+#[doc(hidden)]
+pub trait ReportTermination {
+    fn __sel4rs_report(&self) -> ExitCode;
+}
+
+impl<T: Termination> ReportTermination for &Report<T> {
+    fn __sel4rs_report(&self) -> ExitCode {
+        match self.take() {
+            Some(t) => t.report(),
+            None => ExitCode::Failure,
+        }
+    }
+}
+
 impl Termination for ExitCode {
     fn report(self) -> ExitCode {
         match self {
@@ -123,7 +179,7 @@ mod entry {
         }
         // Code and read-only data read-only, now that relocation is done.
         if let Err(e) = crate::image::protect(&bootinfo) {
-            crate::println!("sel4-runtime: warning: the image stays writable: {e:?}");
+            crate::println!("sel4-runtime: warning: the image stays writable: {e}");
         }
         // SAFETY: defined by the application through `entry!`.
         let name = unsafe { __SEL4RS_APP_NAME };
@@ -136,6 +192,7 @@ mod entry {
                 config: crate::bootinfo::config_summary(),
             }
         );
+        crate::startup::at_main();
         // SAFETY: defined by the application through `entry!`.
         let code = unsafe { __sel4rs_app_main(&bootinfo) };
         exit(code)

@@ -89,16 +89,19 @@ impl<T: CapType> core::fmt::Debug for Cap<T> {
 
 impl Cap<crate::cap_type::Notification> {
     /// `seL4_Signal`: ORs this capability's badge into the notification word.
+    #[inline]
     pub fn signal(self) {
         crate::signal(self.cptr)
     }
 
     /// `seL4_Wait`: blocks until signalled; returns the accumulated badge bits.
+    #[inline]
     pub fn wait(self) -> crate::Word {
         crate::wait(self.cptr)
     }
 
     /// `seL4_Poll`: the accumulated badge bits without blocking (0 if none).
+    #[inline]
     pub fn poll(self) -> crate::Word {
         crate::poll(self.cptr)
     }

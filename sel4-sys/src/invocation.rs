@@ -84,8 +84,27 @@ pub fn call(
     };
     match reply.info.get_label() {
         0 => Ok(reply),
-        l => Err(InvocationError::decode(l, |i| reply.word(i))),
+        _ => Err(reply_error(
+            reply.info.0,
+            reply.mrs[0],
+            reply.mrs[1],
+            reply.mrs[2],
+            reply.mrs[3],
+        )),
     }
+}
+
+/// The error of a reply with a nonzero label, out of line: the reply's
+/// words travel as scalars (in registers), so the success path stores
+/// none of them.
+#[cold]
+#[inline(never)]
+fn reply_error(info: Word, mr0: Word, mr1: Word, mr2: Word, mr3: Word) -> InvocationError {
+    let reply = Reply {
+        info: MessageInfo(info),
+        mrs: [mr0, mr1, mr2, mr3],
+    };
+    InvocationError::decode(reply.info.get_label(), |i| reply.word(i))
 }
 
 /// Why a capability lookup failed (`seL4_LookupFailureType` and its

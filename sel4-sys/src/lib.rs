@@ -46,6 +46,7 @@ mod fault;
 pub mod invocation;
 mod ipc_buffer;
 mod syscalls;
+pub mod trace;
 
 sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
     pub mod mcs;

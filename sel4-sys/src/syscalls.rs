@@ -118,6 +118,8 @@ pub fn call_regs(dest: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) -> Re
 }
 
 /// `seL4_Recv` on `src` (an endpoint or notification), registers only.
+/// Message info and words come back 0 when the kernel writes none (a
+/// notification bound to the thread woke it: only the badge is written).
 #[inline]
 pub fn recv_regs(src: CPtr) -> Received {
     let mut r = Regs {
@@ -132,7 +134,8 @@ pub fn recv_regs(src: CPtr) -> Received {
     }
 }
 
-/// `seL4_NBRecv` on `src`, registers only.
+/// `seL4_NBRecv` on `src`, registers only (message info and words 0 when
+/// nothing was pending).
 #[inline]
 pub fn nb_recv_regs(src: CPtr) -> Received {
     let mut r = Regs {
@@ -145,6 +148,15 @@ pub fn nb_recv_regs(src: CPtr) -> Received {
         badge: r.cap_or_badge,
         mrs: r.mr,
     }
+}
+
+/// The badge of a receive-type syscall on `src`, which the kernel always
+/// writes (the bits of a notification, 0 for a poll that found none, the
+/// sender's badge of a message); nothing else is passed or read.
+#[inline(always)]
+fn recv_badge(sys: Syscall, src: CPtr) -> Word {
+    // SAFETY: as in `raw`.
+    unsafe { arch::syscall_recv(sys as isize, src) }.cap_or_badge
 }
 
 /// `seL4_Reply` with the message words in registers only: answers the
@@ -226,29 +238,36 @@ pub fn reply_recv(src: CPtr, info: MessageInfo) -> (MessageInfo, Word) {
 }
 
 /// `seL4_Signal`: a send with an empty message (notifications).
+// Inline (also `wait`, `poll`): a call through the GOT and back costs
+// more than the few register moves of the syscall itself (issue 11).
+#[inline]
 pub fn signal(dest: CPtr) {
-    send_regs(dest, MessageInfo::new(0, 0, 0, 0), [0; REGISTER_MRS])
+    // SAFETY: as in `raw`; an empty message, so no message register is
+    // read (also when `dest` is an endpoint).
+    unsafe { arch::syscall_send_null(Syscall::Send as isize, dest, 0) }
 }
 
 /// `seL4_Wait`: receive on a notification; returns the badge (the bits
 /// signalled since the last wait). The kernel's `Wait` on MCS kernels, a
 /// `Recv` on the others.
+#[inline]
 pub fn wait(src: CPtr) -> Word {
     crate::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
-        crate::mcs::wait_regs(src).badge
+        recv_badge(Syscall::Wait, src)
     } else {
-        recv_regs(src).badge
+        recv_badge(Syscall::Recv, src)
     } }
 }
 
 /// `seL4_Poll`: non-blocking wait on a notification; returns the badge,
 /// 0 when nothing was signalled. The kernel's `NBWait` on MCS kernels, an
 /// `NBRecv` on the others.
+#[inline]
 pub fn poll(src: CPtr) -> Word {
     crate::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
-        crate::mcs::nb_wait_regs(src).badge
+        recv_badge(Syscall::NBWait, src)
     } else {
-        nb_recv_regs(src).badge
+        recv_badge(Syscall::NBRecv, src)
     } }
 }
 

@@ -37,6 +37,21 @@ mod arch;
 pub use arch::self_relocate;
 pub use sel4_elf_reloc::MIN_IMAGE_BASE;
 
+/// The time stamp counter at the first instruction of `_start` (feature
+/// `startup-trace`, x86_64; under QEMU's `-icount shift=0` an instruction
+/// count), `None` otherwise.
+pub fn start_tsc() -> Option<u64> {
+    #[cfg(all(target_os = "none", feature = "startup-trace", target_arch = "x86_64"))]
+    return Some(START_TSC.load(core::sync::atomic::Ordering::Relaxed));
+    #[cfg(not(all(target_os = "none", feature = "startup-trace", target_arch = "x86_64")))]
+    None
+}
+
+/// Written by `_start` (feature `startup-trace`).
+#[cfg(all(target_os = "none", feature = "startup-trace", target_arch = "x86_64"))]
+#[export_name = "__sel4rs_start_tsc"]
+static START_TSC: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
 /// Bytes of stack for the initial thread.
 pub const INITIAL_STACK_SIZE: usize = 256 * 1024;
 /// Bytes reserved for the initial thread's static TLS block and TCB.

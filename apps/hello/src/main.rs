@@ -53,8 +53,9 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
         bootinfo.device_bytes() >> 20
     );
 
-    // The heap: collect the RAM untypeds, largest first.
-    let mut ram: Vec<(u64, usize, u64)> = bootinfo
+    // The heap: collect the RAM untypeds, then take the largest (the first
+    // of them if several are as large).
+    let ram: Vec<(u64, usize, u64)> = bootinfo
         .untypeds()
         .enumerate()
         .filter(|(_, u)| !u.is_device)
@@ -66,9 +67,9 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
             )
         })
         .collect();
-    ram.sort_by_key(|r| core::cmp::Reverse(r.1));
     let (slot, size_bits, paddr) =
-        *ram.first()
+        *ram.iter()
+            .min_by_key(|r| core::cmp::Reverse(r.1))
             .ok_or(Error::Alloc(AllocError::UntypedExhausted {
                 size_bits: 0,
                 count: 1,
@@ -107,8 +108,12 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     let empty: Cap<TCB> = Cap::from_cptr(slots.alloc()?);
     match empty.suspend() {
         Err(sel4_rootserver::InvocationError::InvalidCapability { argument: 0 }) => {}
-        other => {
-            println!("suspending an empty slot gave {other:?}");
+        Ok(()) => {
+            println!("suspending an empty slot succeeded");
+            return Err(Error::Check("invocation error decoding"));
+        }
+        Err(e) => {
+            println!("suspending an empty slot gave: {e}");
             return Err(Error::Check("invocation error decoding"));
         }
     }
@@ -117,7 +122,7 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     // through the runtime's UART driver (a kernel without a debug console,
     // or the console-uart feature of the hello-uart image).
     let backend = sel4_rootserver::console::backend();
-    info!("console: {backend:x?}");
+    info!("console: {backend}");
     if cfg!(feature = "console-uart")
         && !matches!(backend, sel4_rootserver::console::Backend::Uart { .. })
     {

@@ -52,28 +52,41 @@ pub enum ObjectKind {
 /// No slot (the end of a list).
 const NONE: u64 = u64::MAX;
 
+/// One tracked capability. An object is not stored on its own: its
+/// capabilities form a list in the kernel's derivation order, each with
+/// the object's untyped and kind, and the object is gone when the last one
+/// leaves its list (no neighbour on either side).
 #[derive(Debug, Clone, Copy)]
 struct CapEntry {
-    object: u32,
+    /// The untyped the object was made from.
+    untyped: u64,
     badge: u64,
-    /// The kernel's `mdbRevocable`.
-    revocable: bool,
-    /// The kernel's `mdbFirstBadged`.
-    first_badged: bool,
     /// Neighbours in the object's list, in the kernel's derivation order
     /// ([`NONE`] at the ends).
     prev: u64,
     next: u64,
+    kind: ObjectKind,
+    /// The caller's class of the object ([`CapRegistry::created_class`]).
+    class: u8,
+    /// The kernel's `mdbRevocable`.
+    revocable: bool,
+    /// The kernel's `mdbFirstBadged`.
+    first_badged: bool,
 }
 
+impl CapEntry {
+    /// The only capability of its object.
+    #[inline]
+    fn alone(&self) -> bool {
+        self.prev == NONE && self.next == NONE
+    }
+}
+
+/// The only capability of an object, found by [`CapRegistry::sole`].
 #[derive(Debug, Clone, Copy)]
-struct ObjectEntry {
+pub struct SoleCap {
+    at: usize,
     untyped: u64,
-    kind: ObjectKind,
-    /// The first of its capabilities in the kernel's derivation order.
-    first: u64,
-    /// Tracked capabilities to it; 0 for a free entry.
-    caps: u32,
 }
 
 /// The capabilities to objects made from untyped memory that the caller
@@ -82,8 +95,7 @@ struct ObjectEntry {
 #[derive(Debug, Clone, Default)]
 pub struct CapRegistry {
     caps: IdMap<CapEntry>,
-    objects: Vec<ObjectEntry>,
-    free_objects: Vec<u32>,
+    /// Objects with at least one tracked capability.
     live: usize,
 }
 
@@ -118,23 +130,38 @@ impl CapRegistry {
     /// from, if that capability is tracked.
     #[inline]
     pub fn untyped_of(&self, slot: u64) -> Option<u64> {
-        let c = self.caps.get(slot)?;
-        Some(self.objects[c.object as usize].untyped)
+        self.caps.get(slot).map(|c| c.untyped)
+    }
+
+    /// The kind of the object named by the capability in `slot`, if that
+    /// capability is tracked.
+    #[inline]
+    pub fn kind_of(&self, slot: u64) -> Option<ObjectKind> {
+        self.caps.get(slot).map(|c| c.kind)
     }
 
     /// Tracked capabilities to the object the capability in `slot` names (0
     /// if that one is not tracked).
     pub fn caps_of(&self, slot: u64) -> usize {
-        self.caps
-            .get(slot)
-            .map_or(0, |c| self.objects[c.object as usize].caps as usize)
+        let Some(mut e) = self.caps.get(slot) else {
+            return 0;
+        };
+        let mut n = 1;
+        while e.prev != NONE {
+            n += 1;
+            e = self.entry(e.prev);
+        }
+        let mut e = self.entry(slot);
+        while e.next != NONE {
+            n += 1;
+            e = self.entry(e.next);
+        }
+        n
     }
 
     /// Every tracked capability: (slot, untyped of its object).
     pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.caps
-            .iter()
-            .map(|(s, c)| (s, self.objects[c.object as usize].untyped))
+        self.caps.iter().map(|(s, c)| (s, c.untyped))
     }
 
     fn claim_slot(&self, slot: u64) -> Result<(), AllocError> {
@@ -168,42 +195,57 @@ impl CapRegistry {
         }
     }
 
-    /// Records a new object made from `untyped`, whose original capability
-    /// is in `slot`.
+    /// The caller's class of the object named by the capability in `slot`
+    /// ([`CapRegistry::created_class`]), if that capability is tracked.
     #[inline]
-    pub fn created(&mut self, slot: u64, untyped: u64, kind: ObjectKind) -> Result<(), AllocError> {
-        if slot == NONE {
-            return Err(AllocError::SlotInUse { slot });
-        }
-        let o = ObjectEntry {
+    pub fn class_of(&self, slot: u64) -> Option<u8> {
+        self.caps.get(slot).map(|c| c.class)
+    }
+
+    /// [`CapRegistry::created_class`] as a test: `false` (and nothing
+    /// recorded) when `slot` is tracked already or is no slot.
+    #[inline(always)]
+    pub fn try_created(&mut self, slot: u64, untyped: u64, kind: ObjectKind, class: u8) -> bool {
+        let entry = || CapEntry {
             untyped,
-            kind,
-            first: slot,
-            caps: 1,
-        };
-        let object = match self.free_objects.last() {
-            Some(&i) => i,
-            None => self.objects.len() as u32,
-        };
-        let entry = CapEntry {
-            object,
             badge: 0,
-            revocable: true,
-            first_badged: true,
             prev: NONE,
             next: NONE,
+            kind,
+            class,
+            revocable: true,
+            first_badged: true,
         };
-        // One lookup: insert, and put back what was there on a clash.
-        if let Some(old) = self.caps.insert(slot, entry) {
-            self.caps.insert(slot, old);
-            return Err(AllocError::SlotInUse { slot });
-        }
-        match self.free_objects.pop() {
-            Some(i) => self.objects[i as usize] = o,
-            None => self.objects.push(o),
+        if slot == NONE || !self.caps.insert_vacant(slot, entry) {
+            return false;
         }
         self.live += 1;
-        Ok(())
+        true
+    }
+
+    /// Records a new object made from `untyped`, whose original capability
+    /// is in `slot` (of class 0).
+    #[inline]
+    pub fn created(&mut self, slot: u64, untyped: u64, kind: ObjectKind) -> Result<(), AllocError> {
+        self.created_class(slot, untyped, kind, 0)
+    }
+
+    /// [`CapRegistry::created`] with a class of the caller's choosing: a
+    /// byte kept with every capability of the object (copies and moves
+    /// included), for [`CapRegistry::class_of`].
+    #[inline]
+    pub fn created_class(
+        &mut self,
+        slot: u64,
+        untyped: u64,
+        kind: ObjectKind,
+        class: u8,
+    ) -> Result<(), AllocError> {
+        if self.try_created(slot, untyped, kind, class) {
+            Ok(())
+        } else {
+            Err(AllocError::SlotInUse { slot })
+        }
     }
 
     /// Records a copy of the capability in `src` put into `dest` (a
@@ -216,14 +258,12 @@ impl CapRegistry {
             return Ok(false);
         };
         self.claim_slot(dest)?;
-        let o = &mut self.objects[s.object as usize];
-        o.caps += 1;
-        let badge = match o.kind {
+        let badge = match s.kind {
             ObjectKind::Badged => badge.unwrap_or(s.badge),
             _ => s.badge,
         };
         // The kernel's isCapRevocable.
-        let revocable = match o.kind {
+        let revocable = match s.kind {
             ObjectKind::Badged => badge != s.badge,
             ObjectKind::Untyped => true,
             ObjectKind::Other => false,
@@ -232,12 +272,14 @@ impl CapRegistry {
         self.caps.insert(
             dest,
             CapEntry {
-                object: s.object,
+                untyped: s.untyped,
                 badge,
-                revocable,
-                first_badged: revocable,
                 prev: src,
                 next: s.next,
+                kind: s.kind,
+                class: s.class,
+                revocable,
+                first_badged: revocable,
             },
         );
         self.set_prev(s.next, dest);
@@ -257,51 +299,89 @@ impl CapRegistry {
         self.caps.insert(to, e);
         self.set_next(e.prev, to);
         self.set_prev(e.next, to);
-        let o = &mut self.objects[e.object as usize];
-        if o.first == from {
-            o.first = to;
-        }
         Ok(true)
     }
 
-    /// Takes the capability in `slot` (with entry `e`, already out of the
-    /// map) out of its object's list; returns the object's untyped if it
-    /// was the last.
-    #[inline]
-    fn unlink(&mut self, slot: u64, e: CapEntry) -> Option<u64> {
-        self.set_next(e.prev, e.next);
-        self.set_prev(e.next, e.prev);
-        let o = &mut self.objects[e.object as usize];
-        if o.first == slot {
-            o.first = e.next;
-        }
-        o.caps -= 1;
-        if o.caps == 0 {
-            let u = o.untyped;
-            self.free_objects.push(e.object);
+    /// Takes the capability with entry `e` (already out of the map) out of
+    /// its object's list; returns the object's untyped if it was the last.
+    #[inline(always)]
+    fn unlink(&mut self, e: CapEntry) -> Option<u64> {
+        if e.alone() {
             self.live -= 1;
-            Some(u)
-        } else {
-            None
+            return Some(e.untyped);
         }
+        self.unlink_from_list(e.prev, e.next);
+        None
+    }
+
+    /// Joins the neighbours `prev` and `next` of a capability that left
+    /// its object's list.
+    #[inline(never)]
+    fn unlink_from_list(&mut self, prev: u64, next: u64) {
+        self.set_next(prev, next);
+        self.set_prev(next, prev);
     }
 
     /// Records that the capability in `slot` was deleted. Returns the
     /// untyped its object came from when that was the object's last
     /// capability (the object is gone), `None` otherwise or when `slot` is
     /// not tracked.
-    #[inline]
+    #[inline(always)]
     pub fn deleted(&mut self, slot: u64) -> Option<u64> {
         let e = self.caps.remove(slot)?;
-        self.unlink(slot, e)
+        self.unlink(e)
+    }
+
+    /// The record of the capability in `slot` when it is the only
+    /// capability of an object of `class` (and kept in the table part of
+    /// the map, as root CNode slots are): for
+    /// [`CapRegistry::sole_deleted`] once the caller has deleted it, while
+    /// the registry has not changed since. `None` otherwise.
+    #[inline(always)]
+    pub fn sole(&self, slot: u64, class: u8) -> Option<SoleCap> {
+        let (at, e) = self.caps.get_at(slot)?;
+        (e.class == class && e.alone()).then_some(SoleCap {
+            at,
+            untyped: e.untyped,
+        })
+    }
+
+    /// Records that the capability of `s` ([`CapRegistry::sole`]) was
+    /// deleted: its object is gone. Returns the untyped it came from.
+    #[inline(always)]
+    pub fn sole_deleted(&mut self, s: SoleCap) -> Option<u64> {
+        if !self.caps.remove_at(s.at) {
+            return None;
+        }
+        self.live -= 1;
+        Some(s.untyped)
+    }
+
+    /// [`CapRegistry::deleted`] of a capability to an object of `class`:
+    /// `None` (and nothing changed) when `slot` is not tracked or its
+    /// object is of another class, else the untyped the object came from
+    /// when that was its last capability.
+    #[inline(always)]
+    pub fn deleted_of_class(&mut self, slot: u64, class: u8) -> Option<Option<u64>> {
+        let e = self.caps.remove_if(slot, |e| e.class == class)?;
+        Some(self.unlink(e))
+    }
+
+    /// [`CapRegistry::deleted`] with the kind of the object: `None` when
+    /// `slot` is not tracked, else the kind and, when that was its last
+    /// capability, the untyped its object came from.
+    #[inline]
+    pub fn deleted_kind(&mut self, slot: u64) -> Option<(ObjectKind, Option<u64>)> {
+        let e = self.caps.remove(slot)?;
+        Some((e.kind, self.unlink(e)))
     }
 
     /// The kernel's isMDBParentOf for two capabilities of one object.
-    fn parent_of(kind: ObjectKind, a: &CapEntry, b: &CapEntry) -> bool {
+    fn parent_of(a: &CapEntry, b: &CapEntry) -> bool {
         if !a.revocable {
             return false;
         }
-        match kind {
+        match a.kind {
             ObjectKind::Badged if a.badge != 0 => b.badge == a.badge && !b.first_badged,
             _ => true,
         }
@@ -316,7 +396,6 @@ impl CapRegistry {
         let Some(a) = self.caps.get(slot) else {
             return out;
         };
-        let kind = self.objects[a.object as usize].kind;
         loop {
             // `a.next` is re-read: each deletion relinks `slot`.
             let next = self.entry(slot).next;
@@ -324,13 +403,13 @@ impl CapRegistry {
                 break;
             }
             let b = self.entry(next);
-            if !Self::parent_of(kind, &a, &b) {
+            if !Self::parent_of(&a, &b) {
                 break;
             }
             out.push(next);
             self.caps.remove(next);
             // The revoked capability stays, so the object does too.
-            let _ = self.unlink(next, b);
+            let _ = self.unlink(b);
         }
         out
     }
@@ -343,11 +422,10 @@ impl CapRegistry {
         let Some(a) = self.caps.get(slot) else {
             return out;
         };
-        let kind = self.objects[a.object as usize].kind;
         let mut next = a.next;
         while next != NONE {
             let b = self.entry(next);
-            if !Self::parent_of(kind, &a, &b) {
+            if !Self::parent_of(&a, &b) {
                 break;
             }
             out.push(next);

@@ -468,3 +468,50 @@ fn reserved_untypeds_serve_their_owner_only() {
     a.free_objects(1, 1).unwrap();
     assert_eq!(a.get(1).unwrap().used, 0);
 }
+
+#[test]
+fn registry_keeps_the_class_with_copies_and_moves() {
+    let mut r = CapRegistry::new();
+    r.created_class(1, 7, ObjectKind::Other, 3).unwrap();
+    r.created(2, 7, ObjectKind::Badged).unwrap();
+    assert_eq!(
+        (r.class_of(1), r.class_of(2), r.class_of(3)),
+        (Some(3), Some(0), None)
+    );
+    assert!(r.derived(1, 4, None).unwrap());
+    assert!(r.moved(1, 5).unwrap());
+    assert_eq!(
+        (r.class_of(1), r.class_of(4), r.class_of(5)),
+        (None, Some(3), Some(3))
+    );
+    assert_eq!(r.kind_of(4), Some(ObjectKind::Other));
+    assert_eq!(r.deleted_kind(4), Some((ObjectKind::Other, None)));
+    assert_eq!(r.deleted_kind(5), Some((ObjectKind::Other, Some(7))));
+    assert_eq!(r.deleted_kind(5), None);
+    assert_eq!(r.objects(), 1);
+}
+
+#[test]
+fn registry_sole_capability_of_a_class() {
+    let mut r = CapRegistry::new();
+    r.created_class(1, 7, ObjectKind::Badged, 0).unwrap();
+    r.created_class(2, 7, ObjectKind::Other, 1).unwrap();
+    // The only capability of a class-0 object; not of another class, not
+    // an untracked slot.
+    assert!(r.sole(1, 0).is_some());
+    assert!(r.sole(2, 0).is_none());
+    assert!(r.sole(3, 0).is_none());
+    // Not while a copy lives.
+    assert!(r.derived(1, 4, Some(9)).unwrap());
+    assert!(r.sole(1, 0).is_none());
+    assert!(r.sole(4, 0).is_none());
+    assert_eq!(r.deleted(4), None);
+    // Alone again: deleting it through `sole` frees the object.
+    let s = r.sole(1, 0).unwrap();
+    assert_eq!(r.sole_deleted(s), Some(7));
+    assert!(!r.contains(1));
+    assert_eq!((r.objects(), r.len()), (1, 1));
+    // A stale record (the slot emptied since) changes nothing.
+    assert_eq!(r.sole_deleted(s), None);
+    assert_eq!((r.objects(), r.len()), (1, 1));
+}

@@ -50,14 +50,14 @@ impl<V: Copy> IdMap<V> {
         self.len == 0
     }
 
-    #[inline]
+    #[inline(always)]
     fn dense_index(&self, id: u64) -> Option<usize> {
         let i = id.checked_sub(self.base)?;
         (i < self.dense.len() as u64).then_some(i as usize)
     }
 
     /// The value of `id`.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, id: u64) -> Option<V> {
         match self.dense_index(id) {
             Some(i) => self.dense[i],
@@ -67,7 +67,7 @@ impl<V: Copy> IdMap<V> {
     }
 
     /// Whether `id` is in the map.
-    #[inline]
+    #[inline(always)]
     pub fn contains(&self, id: u64) -> bool {
         self.get(id).is_some()
     }
@@ -121,6 +121,74 @@ impl<V: Copy> IdMap<V> {
         if old.is_none() {
             self.len += 1;
         }
+        old
+    }
+
+    /// Sets the value of `id` when it has none; `false` (and nothing
+    /// changed) when it has one. Cheaper than [`IdMap::insert`]: the old
+    /// value is not read out.
+    #[inline(always)]
+    pub fn insert_vacant(&mut self, id: u64, value: impl FnOnce() -> V) -> bool {
+        match self.dense_index(id) {
+            Some(i) => {
+                let e = &mut self.dense[i];
+                if e.is_some() {
+                    return false;
+                }
+                *e = Some(value());
+            }
+            None => {
+                if self.get(id).is_some() {
+                    return false;
+                }
+                self.insert_slow(id, value());
+            }
+        }
+        self.len += 1;
+        true
+    }
+
+    /// The value of `id` and its place in the table, when it is in the
+    /// table (not the ordered map); for [`IdMap::remove_at`] while the map
+    /// has not changed since.
+    #[inline(always)]
+    pub fn get_at(&self, id: u64) -> Option<(usize, V)> {
+        let i = self.dense_index(id)?;
+        self.dense[i].map(|v| (i, v))
+    }
+
+    /// Removes the value at place `i` of the table (from
+    /// [`IdMap::get_at`]); `false` when there is none.
+    #[inline(always)]
+    pub fn remove_at(&mut self, i: usize) -> bool {
+        match self.dense.get_mut(i).and_then(Option::take) {
+            Some(_) => {
+                self.len -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes `id` when `pred` holds for its value; returns the value.
+    #[inline(always)]
+    pub fn remove_if(&mut self, id: u64, pred: impl FnOnce(&V) -> bool) -> Option<V> {
+        let old = match self.dense_index(id) {
+            Some(i) => {
+                let e = &mut self.dense[i];
+                if !e.as_ref().is_some_and(pred) {
+                    return None;
+                }
+                e.take()
+            }
+            None => {
+                if !self.get(id).as_ref().is_some_and(pred) {
+                    return None;
+                }
+                self.remove(id)
+            }
+        };
+        self.len -= 1;
         old
     }
 

@@ -31,13 +31,13 @@ mod slots;
 mod untyped;
 mod vregion;
 
-pub use caps::{CapRegistry, ObjectKind};
+pub use caps::{CapRegistry, ObjectKind, SoleCap};
 pub use error::AllocError;
 pub use idmap::{IdMap, DENSE_SPAN};
 pub use slots::SlotAllocator;
 pub use untyped::{
-    CarveStep, MemoryKind, Placement, UntypedAllocator, UntypedDesc, UntypedUsage, MAX_SIZE_BITS,
-    MIN_UNTYPED_BITS,
+    CarveStep, LastPlan, MemoryKind, Placement, UntypedAllocator, UntypedDesc, UntypedUsage,
+    MAX_SIZE_BITS, MIN_UNTYPED_BITS,
 };
 pub use vregion::VirtualRegionAllocator;
 

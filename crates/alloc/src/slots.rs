@@ -5,9 +5,12 @@ use alloc::vec::Vec;
 use crate::AllocError;
 
 /// Hands out free slots of a range `[start, end)` of a CNode: single slots
-/// (lowest free first) or runs of contiguous slots (a retype creating `n`
-/// objects needs `n` consecutive slots), with free and reuse. A bitmap, one
-/// bit per slot.
+/// (the slot freed last while it is free, else the lowest free one) or
+/// runs of contiguous slots (a retype creating `n` objects needs `n`
+/// consecutive slots; the lowest such run), with free and reuse. A bitmap,
+/// one bit per slot, and the slot freed last kept aside (`spare`), so a
+/// free followed by an allocation (an object deleted, another made) does
+/// not search the bitmap.
 #[derive(Debug, Clone)]
 pub struct SlotAllocator {
     start: u64,
@@ -16,7 +19,13 @@ pub struct SlotAllocator {
     in_use: usize,
     /// No word below this index has a free bit.
     hint: usize,
+    /// A free slot whose bit is still set ([`NO_SLOT`]: none); it counts
+    /// as free everywhere else.
+    spare: u64,
 }
+
+/// No spare slot (never a slot: slots are below `end`).
+const NO_SLOT: u64 = u64::MAX;
 
 impl SlotAllocator {
     /// An allocator over the slots `[start, end)` (empty if `end <= start`).
@@ -29,6 +38,7 @@ impl SlotAllocator {
             used: alloc::vec![0; n.div_ceil(64)],
             in_use: 0,
             hint: 0,
+            spare: NO_SLOT,
         }
     }
 
@@ -56,12 +66,12 @@ impl SlotAllocator {
         self.capacity() - self.in_use
     }
 
-    #[inline]
+    #[inline(always)]
     fn bit(&self, i: usize) -> bool {
         self.used[i / 64] & (1 << (i % 64)) != 0
     }
 
-    #[inline]
+    #[inline(always)]
     fn set(&mut self, i: usize, v: bool) {
         if v {
             self.used[i / 64] |= 1 << (i % 64);
@@ -79,9 +89,37 @@ impl SlotAllocator {
         }
     }
 
-    /// Takes the lowest free slot.
-    #[inline]
+    /// Takes a free slot: the one freed last if it is still free, else the
+    /// lowest free one.
+    #[inline(always)]
     pub fn alloc(&mut self) -> Result<u64, AllocError> {
+        if self.spare != NO_SLOT {
+            // Its bit is set already.
+            let slot = core::mem::replace(&mut self.spare, NO_SLOT);
+            self.in_use += 1;
+            return Ok(slot);
+        }
+        // The word at the hint has a free bit, as a rule (no word below it
+        // has one): take it in line. A free bit past the end of the range
+        // (the last word's tail) is never taken.
+        if let Some(w) = self.used.get_mut(self.hint) {
+            let word = *w;
+            if word != u64::MAX {
+                let bit = (!word).trailing_zeros();
+                let slot = self.start + (self.hint as u64) * 64 + u64::from(bit);
+                if slot < self.end {
+                    *w = word | (1 << bit);
+                    self.in_use += 1;
+                    return Ok(slot);
+                }
+            }
+        }
+        self.alloc_searched()
+    }
+
+    /// [`SlotAllocator::alloc`] past the hint word.
+    #[inline(never)]
+    fn alloc_searched(&mut self) -> Result<u64, AllocError> {
         let cap = self.capacity();
         for w in self.hint..self.used.len() {
             let word = self.used[w];
@@ -108,6 +146,8 @@ impl SlotAllocator {
         if n == 0 || n > self.available() {
             return Err(self.exhausted(n));
         }
+        // The run search reads bits only: the spare slot's goes back.
+        self.release_spare();
         let cap = self.capacity();
         let mut run_start = 0;
         let mut run = 0;
@@ -139,7 +179,17 @@ impl SlotAllocator {
         Err(self.exhausted(n))
     }
 
+    /// Clears the spare slot's bit: it is free in the bitmap too.
     #[inline]
+    fn release_spare(&mut self) {
+        let spare = core::mem::replace(&mut self.spare, NO_SLOT);
+        if spare != NO_SLOT {
+            let i = (spare - self.start) as usize;
+            self.set(i, false);
+        }
+    }
+
+    #[inline(always)]
     fn index(&self, slot: u64) -> Result<usize, AllocError> {
         if slot < self.start || slot >= self.end {
             return Err(AllocError::SlotOutOfRange {
@@ -152,14 +202,19 @@ impl SlotAllocator {
     }
 
     /// Whether `slot` is handed out (false outside the range).
-    #[inline]
+    #[inline(always)]
     pub fn is_allocated(&self, slot: u64) -> bool {
-        self.index(slot).map(|i| self.bit(i)).unwrap_or(false)
+        slot != self.spare && self.index(slot).map(|i| self.bit(i)).unwrap_or(false)
     }
 
     /// Marks a specific free slot as used (for slots the caller filled by
     /// other means).
     pub fn claim(&mut self, slot: u64) -> Result<(), AllocError> {
+        if slot == self.spare {
+            self.spare = NO_SLOT;
+            self.in_use += 1;
+            return Ok(());
+        }
         let i = self.index(slot)?;
         if self.bit(i) {
             return Err(AllocError::SlotInUse { slot });
@@ -171,15 +226,32 @@ impl SlotAllocator {
 
     /// Returns a slot. A slot outside the range or not allocated (a double
     /// free) is an error and changes nothing.
-    #[inline]
+    #[inline(always)]
     pub fn free(&mut self, slot: u64) -> Result<(), AllocError> {
-        let i = self.index(slot)?;
-        if !self.bit(i) {
-            return Err(AllocError::SlotNotAllocated { slot });
+        // One test for the range and the bit: a slot below `start` wraps
+        // to a huge index, and the bits past the end are never set.
+        let i = slot.wrapping_sub(self.start) as usize;
+        let bit = 1u64 << (i % 64);
+        match self.used.get_mut(i / 64) {
+            Some(w) if *w & bit != 0 && slot != self.spare => {
+                // Kept aside for the next `alloc` (its bit stays set); the
+                // slot freed before it goes back to the bitmap.
+                self.release_spare();
+                self.spare = slot;
+                self.in_use -= 1;
+                Ok(())
+            }
+            _ => Err(self.free_error(slot)),
         }
-        self.set(i, false);
-        self.in_use -= 1;
-        Ok(())
+    }
+
+    /// Why [`SlotAllocator::free`] refused `slot`.
+    #[cold]
+    fn free_error(&self, slot: u64) -> AllocError {
+        match self.index(slot) {
+            Err(e) => e,
+            Ok(_) => AllocError::SlotNotAllocated { slot },
+        }
     }
 
     /// Returns the `n` slots `[first, first + n)`. All must be allocated;
@@ -192,7 +264,7 @@ impl SlotAllocator {
                 end: self.end,
             })?;
             let i = self.index(slot)?;
-            if !self.bit(i) {
+            if !self.bit(i) || slot == self.spare {
                 return Err(AllocError::SlotNotAllocated { slot });
             }
         }

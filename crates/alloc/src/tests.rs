@@ -911,6 +911,253 @@ fn untyped_remove_keeps_lookups_right() {
 }
 
 #[test]
+fn untyped_repeated_requests_get_what_a_fresh_search_gets() {
+    // Runs of one-object requests of one size (what the untyped of the
+    // last request answers without a search) between every other change:
+    // each placement must equal that of the same request on a copy that
+    // forgot the last answer.
+    let mut a = UntypedAllocator::new();
+    let mut id = 0x20;
+    let mut paddr = 0u64;
+    for bits in [9u8, 9, 10, 12, 12, 13, 14, 16, 18, 20] {
+        paddr = paddr.next_multiple_of(1 << bits);
+        a.add(id, ut(paddr, bits, false)).unwrap();
+        paddr += 1 << bits;
+        id += 1;
+    }
+    a.add(id, ut(1 << 40, 12, true)).unwrap();
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let mut live: Vec<(u64, usize)> = Vec::new();
+    let mut next_child = 0x10_0000u64;
+    for step in 0..3000 {
+        match rng.below(8) {
+            0..=3 => {
+                let size_bits = [4u8, 5, 5, 10, 11][rng.below(5) as usize];
+                for _ in 0..1 + rng.below(40) {
+                    let mut fresh = a.clone();
+                    fresh.forget_last();
+                    let want = fresh.alloc(size_bits, MemoryKind::Ram);
+                    let got = a.alloc(size_bits, MemoryKind::Ram);
+                    assert_eq!(got, want, "step {step}");
+                    if let Ok(p) = got {
+                        live.push((p.untyped, 1));
+                    }
+                }
+            }
+            4 if !live.is_empty() => {
+                let (u, n) = live.swap_remove(rng.below(live.len() as u64) as usize);
+                a.free_objects(u, n).unwrap();
+            }
+            5 => {
+                // Another size, several at once, or from a named untyped.
+                if rng.below(2) == 0 {
+                    if let Ok(p) = a.alloc_many(6, 3, MemoryKind::Ram) {
+                        live.push((p.untyped, 3));
+                    }
+                } else if let Ok(p) = a.alloc_from(0x20 + rng.below(10), 7, 1) {
+                    if rng.below(3) == 0 {
+                        a.rollback(&p).unwrap();
+                    } else {
+                        live.push((p.untyped, 1));
+                    }
+                }
+            }
+            6 => {
+                if let Ok(p) = a.alloc_many(9, 2, MemoryKind::Ram) {
+                    a.add_children(&p, next_child).unwrap();
+                    if rng.below(2) == 0 {
+                        a.reserve(next_child).unwrap();
+                    }
+                    next_child += 2;
+                }
+            }
+            _ => {
+                if rng.below(10) == 0 {
+                    let t = 0x20 + rng.below(10);
+                    let gone = a.reclaim(t).unwrap();
+                    live.retain(|&(u, _)| u != t && !gone.contains(&u));
+                }
+            }
+        }
+        check_index(&a);
+    }
+}
+
+#[test]
+fn untyped_last_answer_is_forgotten_when_a_better_one_appears() {
+    let ram = MemoryKind::Ram;
+    // A small untyped fills up; the next ones go to the large one, until
+    // freeing every object of the small one resets it.
+    let mut a = UntypedAllocator::new();
+    a.add(1, ut(0x1000, 6, false)).unwrap();
+    a.add(2, ut(0x10_0000, 20, false)).unwrap();
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 1);
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 1);
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 2);
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 2);
+    a.free_objects(1, 2).unwrap();
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 1);
+
+    // Two of one size: the one that wastes nothing to alignment wins; an
+    // object of another size placed in the other one makes that one win
+    // again (lower id, no waste).
+    let mut a = UntypedAllocator::new();
+    a.add(1, ut(0x1000, 12, false)).unwrap();
+    a.add(2, ut(0x2000, 12, false)).unwrap();
+    assert_eq!(a.alloc_from(1, 4, 1).unwrap().offset, 0);
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 2);
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 2);
+    assert_eq!(a.alloc_from(1, 4, 1).unwrap().offset, 16);
+    let p = a.alloc(5, ram).unwrap();
+    assert_eq!((p.untyped, p.offset), (1, 32));
+
+    // A smaller untyped added later, or the last one reserved.
+    let mut a = UntypedAllocator::new();
+    a.add(2, ut(0x10_0000, 20, false)).unwrap();
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 2);
+    a.add(9, ut(0x1000, 12, false)).unwrap();
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 9);
+    a.reserve(9).unwrap();
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 2);
+
+    // The last answer's index moves when another untyped is removed.
+    let mut a = UntypedAllocator::new();
+    a.add(1, ut(0, 20, false)).unwrap();
+    let p = a.alloc_from(1, 12, 3).unwrap();
+    a.add_children(&p, 50).unwrap();
+    a.reserve(1).unwrap();
+    // 50, 51, 52: equal size, the lowest id wins.
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 50);
+    a.reserve(50).unwrap();
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 51);
+    a.reserve(51).unwrap();
+    assert_eq!(a.alloc(5, ram).unwrap().untyped, 52);
+    a.free_objects(50, 1).unwrap();
+    a.remove(50).unwrap();
+    let p = a.alloc(5, ram).unwrap();
+    assert_eq!((p.untyped, p.offset), (52, 32));
+    check_index(&a);
+}
+
+#[test]
+fn untyped_emptied_last_untyped_is_found_by_the_next_search() {
+    let ram = MemoryKind::Ram;
+    let mut a = UntypedAllocator::new();
+    a.add(1, ut(0x1000, 12, false)).unwrap();
+    // Two 2 KiB objects fill it (the second without a search).
+    assert_eq!(a.alloc(11, ram).unwrap().untyped, 1);
+    assert_eq!(a.alloc(11, ram).unwrap().untyped, 1);
+    // A search that finds nothing (and keeps the last answer) makes the
+    // bucket hint exact: 0 bytes free.
+    assert!(a.alloc_many(11, 2, ram).is_err());
+    // It becomes empty while it is the last answer; a search for another
+    // size must see its room again.
+    a.free_objects(1, 2).unwrap();
+    let p = a.alloc(10, ram).unwrap();
+    assert_eq!((p.untyped, p.offset), (1, 0));
+    check_index(&a);
+}
+
+#[test]
+fn slots_the_slot_freed_last_is_reused_first_and_counts_as_free() {
+    let mut s = SlotAllocator::new(0, 10);
+    for k in 0..5 {
+        assert_eq!(s.alloc(), Ok(k));
+    }
+    // 3 freed last: it comes back before the lower 1.
+    s.free(1).unwrap();
+    s.free(3).unwrap();
+    assert!(!s.is_allocated(3) && !s.is_allocated(1));
+    assert_eq!((s.used(), s.available()), (3, 7));
+    assert_eq!(s.free(3), Err(AllocError::SlotNotAllocated { slot: 3 }));
+    assert_eq!(
+        s.free_range(3, 1),
+        Err(AllocError::SlotNotAllocated { slot: 3 })
+    );
+    assert_eq!(s.alloc(), Ok(3));
+    assert_eq!(s.alloc(), Ok(1));
+    // Claiming the spare slot takes it.
+    s.free(4).unwrap();
+    assert_eq!(s.claim(4), Ok(()));
+    assert!(s.is_allocated(4));
+    assert_eq!(s.claim(4), Err(AllocError::SlotInUse { slot: 4 }));
+    // A run may use the spare slot: 4 is free again, 5..8 free.
+    s.free(4).unwrap();
+    assert_eq!(s.alloc_range(5), Ok(4));
+    assert_eq!((s.used(), s.available()), (9, 1));
+    assert_eq!(s.alloc(), Ok(9));
+    assert!(s.alloc().is_err());
+}
+
+#[test]
+fn slots_match_a_model() {
+    // Random allocations, frees, claims and runs against a set of taken
+    // slots and the spare slot (the one freed last, until it is taken or
+    // a run search returns it to the bitmap): every answer is a free slot
+    // (the spare, else the lowest), counts and `is_allocated` agree.
+    let (start, end) = (0x80u64, 0x80 + 300);
+    let mut s = SlotAllocator::new(start, end);
+    let mut taken = alloc::collections::BTreeSet::new();
+    let mut spare: Option<u64> = None;
+    let mut rng = Rng(0x51ab_5107);
+    for _ in 0..20_000 {
+        match rng.below(10) {
+            0..=3 => {
+                let want = spare
+                    .take()
+                    .or_else(|| (start..end).find(|x| !taken.contains(x)));
+                let got = s.alloc().ok();
+                assert_eq!(got, want);
+                if let Some(g) = got {
+                    taken.insert(g);
+                }
+            }
+            4..=6 if !taken.is_empty() => {
+                let v: Vec<u64> = taken.iter().copied().collect();
+                let x = v[rng.below(v.len() as u64) as usize];
+                s.free(x).unwrap();
+                taken.remove(&x);
+                spare = Some(x);
+            }
+            7 => {
+                let x = start + rng.below(end - start);
+                assert_eq!(s.claim(x).is_ok(), !taken.contains(&x));
+                taken.insert(x);
+                if spare == Some(x) {
+                    spare = None;
+                }
+            }
+            8 => {
+                let n = 1 + rng.below(4);
+                let available = (end - start) as usize - taken.len();
+                let want = (start..=end - n).find(|&a| (a..a + n).all(|x| !taken.contains(&x)));
+                let got = s.alloc_range(n as usize).ok();
+                assert_eq!(got, want);
+                if let Some(a) = want {
+                    taken.extend(a..a + n);
+                }
+                if n as usize <= available {
+                    // The search ran: the spare went back to the bitmap.
+                    spare = None;
+                }
+            }
+            _ => {
+                let x = start + rng.below(end - start);
+                let freed = taken.remove(&x);
+                assert_eq!(s.free(x).is_ok(), freed);
+                if freed {
+                    spare = Some(x);
+                }
+            }
+        }
+        assert_eq!(s.used(), taken.len());
+        for x in [start, start + 1, start + 150, end - 1] {
+            assert_eq!(s.is_allocated(x), taken.contains(&x));
+        }
+    }
+}
+
+#[test]
 fn untyped_spares_keep_reserved_memory_reusable() {
     // A parent with an object after a carved, reserved child: once the
     // child's owner is done, deleting the child would leave a hole the

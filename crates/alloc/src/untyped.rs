@@ -127,6 +127,14 @@ pub enum CarveStep {
     },
 }
 
+/// Where [`UntypedAllocator::plan_last`] puts the next object (for
+/// [`UntypedAllocator::commit_last`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LastPlan {
+    i: u32,
+    end: u64,
+}
+
 /// Usage of one untyped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UntypedUsage {
@@ -243,6 +251,48 @@ pub struct UntypedAllocator {
     entries: Vec<Entry>,
     by_id: IdMap<u32>,
     buckets: Buckets,
+    /// The answer of the last search for one object, while it is still
+    /// the answer for the same size and kind (see [`LastFit`]).
+    last: Option<LastFit>,
+}
+
+/// The untyped the last search for one object of `2^size_bits` bytes of a
+/// kind chose. Every change to the untypeds other than another such object
+/// placed in the same untyped, or that untyped becoming empty, forgets it
+/// (a commit from anywhere else, an untyped added, removed, reserved or
+/// emptied, a rollback), so while it is kept nothing else changed: every
+/// smaller untyped still lacks room, and this one, which wastes nothing to
+/// alignment for the same size now (its watermark is a multiple of it, or
+/// 0), still wins its bucket if it has room. The next request of that size
+/// and kind then takes it without a search, and gets exactly what the
+/// search would give.
+///
+/// It also keeps where that next object goes, so a hit needs no search
+/// and no fit computation: the untyped's watermark is always `next` while
+/// this is kept (every other change to the untyped forgets it), a multiple
+/// of the object size away from an aligned address (it is the end of the
+/// last object placed, or the first fit after the untyped became empty).
+///
+/// When this untyped becomes empty while it is kept, its bucket's
+/// `max_free` hint is raised only when the answer is dropped or before the
+/// next search (`hint_due`), so a create and delete in an otherwise empty
+/// untyped do not touch the buckets.
+#[derive(Debug, Clone, Copy)]
+struct LastFit {
+    i: u32,
+    size_bits: u8,
+    kind: u8,
+    /// The bucket hint of this untyped is to be raised ([`UntypedAllocator::grew_by`]).
+    hint_due: bool,
+    /// The untyped's id.
+    id: u64,
+    /// Offset of the next object.
+    next: u64,
+    /// Offset of the first object when the untyped is empty (the first
+    /// aligned address).
+    first: u64,
+    /// The untyped's size in bytes.
+    limit: u64,
 }
 
 impl UntypedAllocator {
@@ -297,6 +347,7 @@ impl UntypedAllocator {
     /// Puts the untyped at index `i` into the bucket of its kind and size
     /// (members stay in id order).
     fn bucket_insert(&mut self, i: u32) {
+        self.drop_last();
         let (id, k, b, free) = {
             let e = self.at(i);
             (e.id, e.kind(), e.ut.size_bits as usize, e.free())
@@ -313,6 +364,7 @@ impl UntypedAllocator {
 
     /// Takes the untyped at index `i` out of its bucket (if it is in one).
     fn bucket_remove(&mut self, i: u32) {
+        self.drop_last();
         let (k, b) = {
             let e = self.at(i);
             (e.kind(), e.ut.size_bits as usize)
@@ -330,6 +382,7 @@ impl UntypedAllocator {
     /// Takes the untyped at index `i` out of every index (the last entry
     /// moves to `i`).
     fn take(&mut self, i: u32) -> Entry {
+        self.drop_last();
         self.bucket_remove(i);
         let e = self.entries.swap_remove(i as usize);
         self.by_id.remove(e.id);
@@ -416,16 +469,26 @@ impl UntypedAllocator {
     /// Notes that the untyped at `i` has more free bytes than before.
     #[inline]
     fn grew(&mut self, i: u32) {
+        self.drop_last();
+        let free = self.at(i).free();
+        self.grew_by(i, free);
+    }
+
+    /// The bucket hint of [`UntypedAllocator::grew`]: the untyped at `i`
+    /// has `free` bytes now.
+    #[inline(always)]
+    fn grew_by(&mut self, i: u32, free: u64) {
         let e = self.at(i);
         if e.reserved {
             return;
         }
-        let (k, b, free) = (e.kind(), e.ut.size_bits as usize, e.free());
-        let bucket = &mut self.buckets.by_size[k][b];
-        bucket.max_free = bucket.max_free.max(free);
+        let (k, b) = (e.kind(), e.ut.size_bits as usize);
+        if let Some(bucket) = self.buckets.by_size[k].get_mut(b) {
+            bucket.max_free = bucket.max_free.max(free);
+        }
     }
 
-    #[inline]
+    #[inline(always)]
     fn entry(&self, id: u64) -> Result<u32, AllocError> {
         self.by_id.get(id).ok_or(AllocError::UnknownUntyped { id })
     }
@@ -481,8 +544,16 @@ impl UntypedAllocator {
         Ok(())
     }
 
+    /// Takes `count` objects at `offset` of the untyped at `i`.
     #[inline]
     fn commit(&mut self, i: u32, size_bits: u8, count: usize, offset: u64) -> Placement {
+        self.drop_last();
+        self.place(i, size_bits, count, offset)
+    }
+
+    /// [`UntypedAllocator::commit`] keeping [`LastFit`] (its own hits).
+    #[inline(always)]
+    fn place(&mut self, i: u32, size_bits: u8, count: usize, offset: u64) -> Placement {
         let e = self.at_mut(i);
         let prev = e.watermark;
         e.watermark = offset + ((count as u64) << size_bits);
@@ -506,18 +577,170 @@ impl UntypedAllocator {
     /// Plans `count` objects of `2^size_bits` bytes, all from one untyped
     /// (one retype invocation). Picks the smallest untyped they fit in, then
     /// the one that wastes least to alignment, then the lowest id.
+    #[inline]
     pub fn alloc_many(
         &mut self,
         size_bits: u8,
         count: usize,
         kind: MemoryKind,
     ) -> Result<Placement, AllocError> {
-        // One object is by far the most frequent request: a copy of the
-        // search with the count known.
+        // One object is by far the most frequent request: the untyped of
+        // the last such request when it is still the answer (in line),
+        // else a copy of the search with the count known.
         if count == 1 {
-            self.plan(size_bits, 1, kind)
+            match self.alloc_last(size_bits, kind) {
+                Some(p) => Ok(p),
+                None => self.alloc_one_searched(size_bits, kind),
+            }
         } else {
-            self.plan(size_bits, count, kind)
+            self.alloc_many_searched(size_bits, count, kind)
+        }
+    }
+
+    /// One object of `2^size_bits` bytes from the untyped of the last
+    /// search for one such object, when that is still the answer and it
+    /// has room (see [`LastFit`]); `None` otherwise (then
+    /// [`UntypedAllocator::alloc`] searches). Exactly what `alloc` would
+    /// plan when it is `Some`.
+    #[inline(always)]
+    pub fn alloc_last(&mut self, size_bits: u8, kind: MemoryKind) -> Option<Placement> {
+        let (untyped, paddr, offset, prev) = self.alloc_last_parts(size_bits, kind)?;
+        Some(Self::one_placement(untyped, paddr, offset, prev, size_bits))
+    }
+
+    /// [`UntypedAllocator::alloc_last`] in two steps, for a caller that
+    /// commits only once the kernel made the object: the untyped's id
+    /// and the offset the object goes at, without changing anything; then
+    /// [`UntypedAllocator::commit_last`] with the returned [`LastPlan`].
+    /// Nothing else may change the allocator in between.
+    #[inline(always)]
+    pub fn plan_last(&self, size_bits: u8, kind: MemoryKind) -> Option<(u64, LastPlan)> {
+        let k = kind.is_device() as u8;
+        let l = self.last.as_ref()?;
+        if l.size_bits != size_bits || l.kind != k {
+            return None;
+        }
+        let end = l.next.checked_add(1 << size_bits)?;
+        if end > l.limit {
+            return None;
+        }
+        Some((l.id, LastPlan { i: l.i, end }))
+    }
+
+    /// Commits a plan of [`UntypedAllocator::plan_last`]: the object is
+    /// placed.
+    #[inline(always)]
+    pub fn commit_last(&mut self, plan: LastPlan) {
+        if let Some(l) = self.last.as_mut() {
+            l.next = plan.end;
+        }
+        if let Some(e) = self.entries.get_mut(plan.i as usize) {
+            e.watermark = plan.end;
+            e.live += 1;
+        }
+    }
+
+    /// [`UntypedAllocator::alloc_last`] as the parts of its placement
+    /// (untyped, physical address, offset, previous watermark).
+    #[inline(always)]
+    fn alloc_last_parts(
+        &mut self,
+        size_bits: u8,
+        kind: MemoryKind,
+    ) -> Option<(u64, u64, u64, u64)> {
+        let (id, plan) = self.plan_last(size_bits, kind)?;
+        let e = self.entries.get(plan.i as usize)?;
+        let offset = plan.end - (1 << size_bits);
+        let (paddr, prev) = (e.ut.paddr + offset, e.watermark);
+        self.commit_last(plan);
+        Some((id, paddr, offset, prev))
+    }
+
+    /// The placement of one object of `2^size_bits` bytes at `offset`
+    /// (physical address `paddr`) of the untyped `untyped`, whose
+    /// watermark was `prev` before it.
+    fn one_placement(untyped: u64, paddr: u64, offset: u64, prev: u64, size_bits: u8) -> Placement {
+        Placement {
+            untyped,
+            paddr,
+            offset,
+            size_bits,
+            count: 1,
+            prev_watermark: prev,
+            new_watermark: offset + (1 << size_bits),
+        }
+    }
+
+    /// The [`LastFit`] for one object of `2^size_bits` bytes in the
+    /// untyped at `i`, if it has room.
+    fn last_fit(&self, i: u32, size_bits: u8, kind: u8) -> Option<LastFit> {
+        let e = self.at(i);
+        let next = e.fit(size_bits, 1)?;
+        let obj = 1u64 << size_bits;
+        Some(LastFit {
+            i,
+            size_bits,
+            kind,
+            hint_due: false,
+            id: e.id,
+            next,
+            // `paddr + obj - 1` is inside the untyped (the object fits it):
+            // no overflow.
+            first: ((e.ut.paddr + (obj - 1)) & !(obj - 1)) - e.ut.paddr,
+            limit: size_of(&e.ut),
+        })
+    }
+
+    /// [`UntypedAllocator::alloc_many`] of one object by a search, which
+    /// becomes the [`LastFit`].
+    #[inline(never)]
+    pub fn alloc_one_searched(
+        &mut self,
+        size_bits: u8,
+        kind: MemoryKind,
+    ) -> Result<Placement, AllocError> {
+        let p = self.plan(size_bits, 1, kind)?;
+        // `plan` committed to the untyped `p.untyped`.
+        if let Some(i) = self.by_id.get(p.untyped) {
+            self.last = self.last_fit(i, size_bits, kind.is_device() as u8);
+        }
+        Ok(p)
+    }
+
+    /// [`UntypedAllocator::alloc_many`] of several objects.
+    #[inline(never)]
+    fn alloc_many_searched(
+        &mut self,
+        size_bits: u8,
+        count: usize,
+        kind: MemoryKind,
+    ) -> Result<Placement, AllocError> {
+        self.plan(size_bits, count, kind)
+    }
+
+    /// Forgets the [`LastFit`] (tests compare against a fresh search).
+    #[cfg(test)]
+    pub(crate) fn forget_last(&mut self) {
+        self.drop_last();
+    }
+
+    /// Forgets the [`LastFit`], raising its untyped's bucket hint if that
+    /// is due.
+    #[inline]
+    fn drop_last(&mut self) {
+        self.flush_last_hint();
+        self.last = None;
+    }
+
+    /// Raises the bucket hint of the [`LastFit`]'s untyped if that is due
+    /// (before a search reads the hints).
+    #[inline]
+    fn flush_last_hint(&mut self) {
+        if let Some(l) = self.last.as_mut().filter(|l| l.hint_due) {
+            l.hint_due = false;
+            let i = l.i;
+            let free = self.at(i).free();
+            self.grew_by(i, free);
         }
     }
 
@@ -530,6 +753,8 @@ impl UntypedAllocator {
         kind: MemoryKind,
     ) -> Result<Placement, AllocError> {
         Self::check_request(size_bits, count)?;
+        // The search reads the bucket hints: all of them up to date.
+        self.flush_last_hint();
         let need = (count as u64) << size_bits;
         let k = kind.is_device() as usize;
         // Sizes from `size_bits` up that have untypeds, smallest first.
@@ -779,19 +1004,47 @@ impl UntypedAllocator {
     /// again, and so does the allocator (the untyped's watermark drops to
     /// 0). Child untypeds count as objects: they must be removed with
     /// [`UntypedAllocator::remove`] first.
-    #[inline]
+    #[inline(always)]
     pub fn free_objects(&mut self, id: u64, n: usize) -> Result<(), AllocError> {
-        let i = self.entry(id)?;
-        let e = self.at_mut(i);
+        // The untyped of the last one-object placement is found without a
+        // lookup.
+        let (i, last) = match self.last.as_mut() {
+            Some(l) if l.id == id => (l.i, Some(l)),
+            _ => (self.entry(id)?, None),
+        };
+        let Some(e) = self.entries.get_mut(i as usize) else {
+            return Err(AllocError::UnknownUntyped { id });
+        };
         if n > e.live {
             return Err(AllocError::StalePlacement { id });
         }
         e.live -= n;
         if e.live == 0 {
+            // No object left: the kernel starts the next retype from
+            // offset 0.
             e.watermark = 0;
-            self.grew(i);
+            match last {
+                // The last answer stays the answer (empty now, it still
+                // wins, see `LastFit`); its next object goes at the first
+                // aligned address, its bucket hint is raised later.
+                Some(l) => {
+                    l.next = l.first;
+                    l.hint_due = true;
+                }
+                // Another one that became empty may be better than the
+                // last answer: forget that.
+                None => self.emptied_other(i),
+            }
         }
         Ok(())
+    }
+
+    /// The untyped at `i`, not the [`LastFit`]'s, became empty.
+    #[inline(never)]
+    fn emptied_other(&mut self, i: u32) {
+        let free = self.at(i).free();
+        self.grew_by(i, free);
+        self.drop_last();
     }
 
     /// Forgets a carved untyped that was deleted (nothing made from it may

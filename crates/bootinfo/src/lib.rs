@@ -592,15 +592,19 @@ impl fmt::Display for Error {
 }
 
 /// Read a little-endian unsigned integer of `size` bytes (1, 2, 4 or 8).
+#[inline]
 fn read_le(bytes: &[u8], offset: usize, size: usize) -> Option<u64> {
-    if !matches!(size, 1 | 2 | 4 | 8) {
-        return None;
+    // One fixed-size read per width (no copy of a run-time length).
+    fn at<const N: usize>(bytes: &[u8], offset: usize) -> Option<[u8; N]> {
+        bytes.get(offset..offset.checked_add(N)?)?.try_into().ok()
     }
-    let end = offset.checked_add(size)?;
-    let b = bytes.get(offset..end)?;
-    let mut buf = [0u8; 8];
-    buf[..size].copy_from_slice(b);
-    Some(u64::from_le_bytes(buf))
+    Some(match size {
+        8 => u64::from_le_bytes(at(bytes, offset)?),
+        4 => u64::from(u32::from_le_bytes(at(bytes, offset)?)),
+        2 => u64::from(u16::from_le_bytes(at(bytes, offset)?)),
+        1 => u64::from(*bytes.get(offset)?),
+        _ => return None,
+    })
 }
 
 fn to_usize(value: u64, offset: usize) -> Result<usize, Error> {
@@ -1075,19 +1079,16 @@ pub struct Untypeds<'a> {
 }
 
 impl Untypeds<'_> {
+    #[inline]
     fn get(&self, i: usize) -> UntypedDesc {
+        // The entry's bytes once (the list holds whole entries: checked
+        // when the view was made), then its fields from them.
         let base = i * self.format.size;
+        let entry = self.list.get(base..base + self.format.size).unwrap_or(&[]);
         UntypedDesc {
-            paddr: read_le(self.list, base + self.format.paddr, self.word_size).unwrap_or(0),
-            size_bits: self
-                .list
-                .get(base + self.format.size_bits)
-                .copied()
-                .unwrap_or(0),
-            is_device: self
-                .list
-                .get(base + self.format.is_device)
-                .is_some_and(|&b| b != 0),
+            paddr: read_le(entry, self.format.paddr, self.word_size).unwrap_or(0),
+            size_bits: entry.get(self.format.size_bits).copied().unwrap_or(0),
+            is_device: entry.get(self.format.is_device).is_some_and(|&b| b != 0),
         }
     }
 }
@@ -1095,6 +1096,7 @@ impl Untypeds<'_> {
 impl Iterator for Untypeds<'_> {
     type Item = UntypedDesc;
 
+    #[inline]
     fn next(&mut self) -> Option<UntypedDesc> {
         if self.front >= self.back {
             return None;

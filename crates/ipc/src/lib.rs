@@ -212,6 +212,40 @@ pub trait Message: Sized {
     /// Labels are message labels (below [`LABELS`]; the transport takes
     /// care of [`KERNEL_LABELS`]).
     fn decode(label: u64, words: &[Word]) -> Result<Self, DecodeError>;
+
+    /// Reads a message that came in registers alone, given seL4's
+    /// message-info word for it and the register words: `Some` only when
+    /// `info` is exactly `wire_label(label) << label_shift | length` for a
+    /// label and length of this type (every other bit 0: no capabilities,
+    /// nothing unwrapped; a length of at most [`REGISTER_WORDS`]) and the
+    /// words decode; then it is what [`Message::decode`] gives for that
+    /// label and the first `length` words. `None` for anything else, which
+    /// the transport then classifies with `decode` on its slow path.
+    ///
+    /// This is the per-message test of the transport's fast paths: the
+    /// default unpacks the word and calls `decode`; [`message!`] generates
+    /// one compare of the whole word per label.
+    #[inline]
+    fn decode_registers(
+        info: u64,
+        label_shift: u32,
+        regs: &[Word; REGISTER_WORDS],
+    ) -> Option<Self> {
+        let len = info & ((1 << label_shift) - 1);
+        let label = (info >> label_shift).wrapping_sub(KERNEL_LABELS);
+        if len > REGISTER_WORDS as u64 || label >= LABELS {
+            return None;
+        }
+        Self::decode(label, &regs[..len as usize]).ok()
+    }
+}
+
+/// [`Message::decode_registers`] for one label of a [`message!`] type:
+/// whether `info` is that label's message of `needed` words in registers.
+#[doc(hidden)]
+#[inline(always)]
+pub const fn registers_match(info: u64, label_shift: u32, label: u64, needed: usize) -> bool {
+    needed <= REGISTER_WORDS && info == (wire_label(label) << label_shift) | needed as u64
 }
 
 /// A field of a message: a fixed number of words.
@@ -458,6 +492,20 @@ macro_rules! message {
                 )*
                 Err($crate::DecodeError::UnknownLabel(label))
             }
+
+            #[inline]
+            #[allow(unused_variables, unused_mut)]
+            fn decode_registers(info: u64, label_shift: u32, regs: &[$crate::Word; $crate::REGISTER_WORDS]) -> $crate::__private::core::option::Option<Self> {
+                $(
+                    if $crate::registers_match(info, label_shift, $label, 0 $($(+ <$fty as $crate::Field>::WORDS)*)?) {
+                        let mut at = 0usize;
+                        return Some($name::$variant $({ $(
+                            $field: $crate::get_field::<$fty>($label, regs, &mut at).ok()?
+                        ),* })?);
+                    }
+                )*
+                None
+            }
         }
     };
     (
@@ -498,6 +546,16 @@ macro_rules! message {
                 $crate::check_len(label, Self::MAX_WORDS, words)?;
                 let mut at = 0usize;
                 Ok($name { $( $field: $crate::get_field::<$fty>(label, words, &mut at)? ),* })
+            }
+
+            #[inline]
+            #[allow(unused_variables, unused_mut)]
+            fn decode_registers(info: u64, label_shift: u32, regs: &[$crate::Word; $crate::REGISTER_WORDS]) -> $crate::__private::core::option::Option<Self> {
+                if !$crate::registers_match(info, label_shift, $label, Self::MAX_WORDS) {
+                    return None;
+                }
+                let mut at = 0usize;
+                Some($name { $( $field: $crate::get_field::<$fty>($label, regs, &mut at).ok()? ),* })
             }
         }
     };

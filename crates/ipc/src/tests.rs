@@ -330,3 +330,98 @@ fn too_many_caps_is_an_encode_error() {
         "4 capabilities, a message carries at most 3"
     );
 }
+
+/// A message type with a hand-written `Message` impl: it gets the default
+/// `decode_registers`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Manual(u8);
+
+impl Message for Manual {
+    const MAX_WORDS: usize = 1;
+    fn label(&self) -> u64 {
+        7
+    }
+    fn encode(&self, out: &mut [Word]) -> Result<usize, EncodeError> {
+        check_room(1, out)?;
+        out[0] = Word::from(self.0);
+        Ok(1)
+    }
+    fn decode(label: u64, words: &[Word]) -> Result<Self, DecodeError> {
+        if label != 7 {
+            return Err(DecodeError::UnknownLabel(label));
+        }
+        check_len(label, 1, words)?;
+        let mut at = 0;
+        Ok(Manual(get_field(label, words, &mut at)?))
+    }
+}
+
+/// What `decode_registers` must give: the message `decode` reads for the
+/// info word's label and length when the word has nothing else (no
+/// capability bits) and the length fits the registers.
+fn registers_model<M: Message>(info: u64, regs: &[Word; REGISTER_WORDS]) -> Option<M> {
+    const SHIFT: u32 = 12;
+    let low = info & ((1 << SHIFT) - 1);
+    let wire = info >> SHIFT;
+    if low > REGISTER_WORDS as u64 || wire < KERNEL_LABELS || wire - KERNEL_LABELS >= LABELS {
+        return None;
+    }
+    M::decode(wire - KERNEL_LABELS, &regs[..low as usize]).ok()
+}
+
+fn check_registers<M: Message + PartialEq + core::fmt::Debug>() {
+    // Labels around the kernel's, the type's own and the error label;
+    // lengths past the registers; extraCaps and capsUnwrapped bits (the
+    // seL4 layout: length 7 bits, extraCaps 2, capsUnwrapped 3, label).
+    let wires = (0..80).chain([ERROR_LABEL, ERROR_LABEL + 1, 1 << 40]);
+    let words: [[Word; REGISTER_WORDS]; 3] = [[0; 4], [1, 0, 1, 5], [2, u64::MAX, 300, 1]];
+    for wire in wires {
+        for len in 0..10u64 {
+            for extra in [0u64, 1 << 7, 3 << 7, 1 << 9, 7 << 9, (1 << 7) | (1 << 9)] {
+                for regs in &words {
+                    let info = (wire << 12) | extra | len;
+                    assert_eq!(
+                        M::decode_registers(info, 12, regs),
+                        registers_model::<M>(info, regs),
+                        "info {info:#x} words {regs:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn decode_registers_is_decode_of_register_only_messages() {
+    check_registers::<Req>();
+    check_registers::<Pong>();
+    check_registers::<Manual>();
+    // The ones that do decode, for the record.
+    let regs = [41, 1, 0, 0];
+    assert_eq!(
+        Req::decode_registers((wire_label(1) << 12) | 1, 12, &regs),
+        Some(Req::Ping { value: 41 })
+    );
+    assert_eq!(
+        Req::decode_registers(wire_label(3) << 12, 12, &regs),
+        Some(Req::Stop)
+    );
+    assert_eq!(
+        Pong::decode_registers((wire_label(9) << 12) | 2, 12, &regs),
+        Some(Pong {
+            value: 41,
+            last: true
+        })
+    );
+    // An 8-word message never decodes from registers.
+    assert_eq!(
+        Req::decode_registers((wire_label(5) << 12) | 8, 12, &regs),
+        None
+    );
+    // A capability bit or a wake-up mark (all capsUnwrapped bits) is not
+    // a message in registers.
+    assert_eq!(
+        Req::decode_registers((wire_label(1) << 12) | (7 << 9) | 1, 12, &regs),
+        None
+    );
+}

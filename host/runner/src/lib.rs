@@ -85,6 +85,11 @@ struct Args {
     /// them), passed to the root task as -fw_cfg name=opt/sel4rs/filter
     #[arg(long, value_name = "TEXT", value_parser = parse_filter)]
     filter: Option<String>,
+    /// Pass FILE to the root task as the fw_cfg file opt/sel4rs/NAME
+    /// (repeatable; e.g. the bench reads the C baseline's serial log as
+    /// `--fw-cfg bench-c=<log>`)
+    #[arg(long = "fw-cfg", value_name = "NAME=FILE", value_parser = parse_fw_cfg)]
+    fw_cfg: Vec<(String, PathBuf)>,
     /// The images are meant to fail: succeed when each boot fails (without
     /// timing out)
     #[arg(long)]
@@ -168,6 +173,27 @@ fn parse_filter(v: &str) -> Result<String, String> {
     }
 }
 
+fn parse_fw_cfg(v: &str) -> Result<(String, PathBuf), String> {
+    let (name, file) = v
+        .split_once('=')
+        .ok_or_else(|| format!("{v}: give NAME=FILE (the root task reads opt/sel4rs/NAME)"))?;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(format!(
+            "{name:?}: a fw_cfg name here is letters, digits, '-', '_' or '.'"
+        ));
+    }
+    let path = PathBuf::from(file);
+    // QEMU runs in the image folder: make the path absolute here.
+    let path = path
+        .canonicalize()
+        .map_err(|e| format!("--fw-cfg {name}={file}: {e}"))?;
+    Ok((name.to_string(), path))
+}
+
 /// The parsed command line.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -176,6 +202,8 @@ pub struct Options {
     pub log: Option<PathBuf>,
     pub quiet: bool,
     pub filter: Option<String>,
+    /// fw_cfg files for the root task: `opt/sel4rs/<name>` and an absolute path.
+    pub fw_cfg: Vec<(String, PathBuf)>,
     pub expect_fail: bool,
     pub json: Option<PathBuf>,
     /// The second serial port's channel ([`serial2`]).
@@ -231,6 +259,7 @@ pub fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, Stri
         log: a.log,
         quiet: a.quiet,
         filter: a.filter,
+        fw_cfg: a.fw_cfg,
         expect_fail: a.expect_fail,
         json: a.json,
         serial2: serial2::Serial2Options {
@@ -490,6 +519,7 @@ pub fn run_all(o: &Options, out: &mut dyn Write) -> io::Result<RunReport> {
         timeout: o.timeout,
         quiet: o.quiet,
         filter: o.filter.clone(),
+        fw_cfg: o.fw_cfg.clone(),
         serial2,
         ..BootOptions::default()
     };

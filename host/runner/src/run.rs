@@ -83,6 +83,8 @@ pub struct BootOptions {
     pub quiet: bool,
     /// Passed to the root task through fw_cfg.
     pub filter: Option<String>,
+    /// Files passed to the root task through fw_cfg (`opt/sel4rs/<name>`).
+    pub fw_cfg: Vec<(String, PathBuf)>,
     pub crash_grace: Duration,
     /// A host-side channel to the guest's second serial port
     /// ([`crate::serial2`]).
@@ -95,6 +97,7 @@ impl Default for BootOptions {
             timeout: Duration::from_secs(60),
             quiet: false,
             filter: None,
+            fw_cfg: Vec::new(),
             crash_grace: CRASH_GRACE,
             serial2: None,
         }
@@ -244,6 +247,14 @@ pub fn filter_args(filter: &str) -> [OsString; 2] {
             filter.replace(',', ",,")
         )),
     ]
+}
+
+/// The QEMU arguments that pass the file `path` to the root task as the
+/// fw_cfg file `opt/sel4rs/<name>` (commas in the path doubled).
+pub fn fw_cfg_file_args(name: &str, path: &Path) -> [OsString; 2] {
+    let mut v = OsString::from(format!("name=opt/sel4rs/{name},file="));
+    v.push(path.to_string_lossy().replace(',', ",,"));
+    [OsString::from("-fw_cfg"), v]
 }
 
 /// The Debian package that has `program` (by its file name), for the
@@ -499,6 +510,9 @@ fn spawn(cmd: &QemuCommand, opts: &BootOptions, extra: &[OsString]) -> io::Resul
     c.args(&cmd.args);
     if let Some(f) = &opts.filter {
         c.args(filter_args(f));
+    }
+    for (name, path) in &opts.fw_cfg {
+        c.args(fw_cfg_file_args(name, path));
     }
     c.args(extra);
     if let Some(d) = &cmd.cwd {
@@ -766,6 +780,14 @@ mod tests {
         assert!(read_image_dir(&d).is_err());
         fs::remove_dir_all(&d).unwrap();
         assert!(read_image_dir(&d).is_err());
+    }
+
+    #[test]
+    fn fw_cfg_file_escapes_commas() {
+        assert_eq!(
+            fw_cfg_file_args("bench-c", Path::new("/a,b/log")),
+            ["-fw_cfg", "name=opt/sel4rs/bench-c,file=/a,,b/log"].map(OsString::from)
+        );
     }
 
     #[test]

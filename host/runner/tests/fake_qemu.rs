@@ -356,6 +356,31 @@ fn filter_is_passed_with_fw_cfg() {
 }
 
 #[test]
+fn fw_cfg_files_are_passed_with_absolute_paths() {
+    let root = scratch("fw-cfg");
+    let img = image(
+        &root,
+        "img",
+        "for a in \"$@\"; do echo \"arg: $a\"; done\necho '##sel4rs result pass'\nexit 1\n",
+    );
+    let data = root.join("figures.txt");
+    fs::write(&data, "x").unwrap();
+    let abs = data.canonicalize().unwrap();
+    let r = run(&[&"--fw-cfg", &format!("bench-c={}", data.display()), &img]);
+    assert_eq!(r.code, Some(0));
+    let want = format!(
+        "arg: -fw_cfg\narg: name=opt/sel4rs/bench-c,file={}\n",
+        abs.display()
+    );
+    assert!(r.out.contains(&want), "{}", r.out);
+    // A missing file and a bad name are usage errors.
+    let r = run(&[&"--fw-cfg", &"bench-c=/no/such/file", &img]);
+    assert_eq!(r.code, Some(2));
+    let r = run(&[&"--fw-cfg", &"a/b=x", &img]);
+    assert_eq!(r.code, Some(2));
+}
+
+#[test]
 fn command_after_double_dash() {
     let root = scratch("command");
     let script = root.join("fake-qemu.sh");

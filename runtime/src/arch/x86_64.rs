@@ -149,6 +149,7 @@ pub(crate) mod initial_tls {
         }
         let resume = RESUME_IP.as_ptr();
         let syscall_ip = SYSCALL_IP.as_ptr();
+        sel4_sys::trace::syscall_entered();
         // SAFETY: a Recv on a notification, with rsp kept in r14 as in every
         // syscall of sel4-sys; the addresses of the `syscall` instruction and
         // of the one after it are stored in SYSCALL_IP and RESUME_IP (statics
@@ -305,6 +306,9 @@ fn remap_flushing(
         attr,
         0,
     ];
+    // Two system calls (start-up tracing counts them; nothing otherwise).
+    sel4_sys::trace::syscall_entered();
+    sel4_sys::trace::syscall_entered();
     // SAFETY: two seL4 `Call`s with the register convention of
     // `sel4_sys::arch::syscall` (rsp kept in r14; rcx, r11 and the message
     // registers rsi, rdi, r10, r8, r9, r15 clobbered; r12 preserved by the

@@ -55,6 +55,38 @@ pub unsafe fn syscall(sys: isize, regs: &mut Regs) {
     }
 }
 
+/// `Send` of the capability and message info only (`Signal`): the full
+/// [`syscall`] with the message registers 0 (x86_64 has a leaner entry).
+///
+/// # Safety
+/// As [`syscall`].
+#[inline(always)]
+pub unsafe fn syscall_send_null(sys: isize, cap: Word, info: Word) {
+    let mut r = Regs {
+        cap_or_badge: cap,
+        info,
+        mr: [0; REGISTER_MRS],
+    };
+    // SAFETY: per the contract.
+    unsafe { syscall(sys, &mut r) }
+}
+
+/// A receive-type syscall passing the capability only: the full
+/// [`syscall`] with the other registers 0 (x86_64 has a leaner entry).
+///
+/// # Safety
+/// As [`syscall`].
+#[inline(always)]
+pub unsafe fn syscall_recv(sys: isize, src: Word) -> Regs {
+    let mut r = Regs {
+        cap_or_badge: src,
+        ..Regs::default()
+    };
+    // SAFETY: per the contract.
+    unsafe { syscall(sys, &mut r) };
+    r
+}
+
 /// Performs one syscall of the MCS API with every argument register in and
 /// out, plus X6 = `reply` (the reply object capability of Recv, NBRecv,
 /// ReplyRecv and NBSendRecv, and the destination of NBSendWait) and X8 =

@@ -39,6 +39,7 @@ pub(crate) const USER_EXCEPTION_FLAGS: Option<usize> = Some(crate::consts::UserE
 /// nobody sends to).
 #[inline(always)]
 pub unsafe fn syscall(sys: isize, regs: &mut Regs) {
+    crate::trace::syscall_entered();
     // SAFETY: the asm saves RSP in R14 around `syscall` (the kernel returns
     // with RSP = 0 and restores R14), declares every register the kernel may
     // change, and does not touch the stack itself. Memory is not marked
@@ -63,6 +64,78 @@ pub unsafe fn syscall(sys: isize, regs: &mut Regs) {
     }
 }
 
+/// A syscall that passes the capability and the message info only and
+/// gives nothing back: `Send` of an empty message, i.e. `Signal` (libsel4's
+/// `x64_sys_send_null`). The message registers are not passed: with length
+/// 0 the kernel reads none of them, and it returns to the sender with every
+/// register as it was but RCX, R11 (and RSP, kept in R14), as libsel4
+/// relies on too. Saves the four register loads a full [`syscall`] needs.
+///
+/// # Safety
+/// As [`syscall`]; `info` must have length 0 (and no capabilities) unless
+/// the message registers are meant to be read as they are.
+#[inline(always)]
+pub unsafe fn syscall_send_null(sys: isize, cap: Word, info: Word) {
+    crate::trace::syscall_entered();
+    // SAFETY: as `syscall`, with fewer operands: the kernel changes none of
+    // the registers not named here on this path.
+    unsafe {
+        core::arch::asm!(
+            "mov r14, rsp",
+            "syscall",
+            "mov rsp, r14",
+            in("rdx") sys,
+            in("rdi") cap,
+            in("rsi") info,
+            out("r14") _,
+            out("rcx") _,
+            out("r11") _,
+            options(nostack),
+        );
+    }
+}
+
+/// A receive-type syscall (`Recv`, `NBRecv` on a notification: `Wait`,
+/// `Poll`; on MCS kernels their own `Wait`, `NBWait`) that passes the
+/// capability only and takes back badge, message info and message
+/// registers (libsel4's `x64_sys_recv`): the kernel does not read the
+/// message info or message registers of a receive (nor, for MCS `Wait` and
+/// `NBWait`, a reply object in R12), so they are not loaded. Registers the
+/// kernel leaves alone (a notification's wake-up writes the badge only)
+/// come back as whatever this thread had in them.
+///
+/// # Safety
+/// As [`syscall`].
+#[inline(always)]
+pub unsafe fn syscall_recv(sys: isize, src: Word) -> Regs {
+    let mut r = Regs {
+        cap_or_badge: src,
+        ..Regs::default()
+    };
+    crate::trace::syscall_entered();
+    // SAFETY: as `syscall`; every register the kernel may write on return
+    // from a receive is an output.
+    unsafe {
+        core::arch::asm!(
+            "mov r14, rsp",
+            "syscall",
+            "mov rsp, r14",
+            in("rdx") sys,
+            inout("rdi") src => r.cap_or_badge,
+            lateout("rsi") r.info,
+            lateout("r10") r.mr[0],
+            lateout("r8") r.mr[1],
+            lateout("r9") r.mr[2],
+            lateout("r15") r.mr[3],
+            out("r14") _,
+            out("rcx") _,
+            out("r11") _,
+            options(nostack),
+        );
+    }
+    r
+}
+
 /// Performs one syscall of the MCS API with every argument register in and
 /// out, plus R12 = `reply` (the reply object capability of Recv, NBRecv,
 /// ReplyRecv and NBSendRecv, and the destination of NBSendWait) and R13 =
@@ -72,6 +145,7 @@ pub unsafe fn syscall(sys: isize, regs: &mut Regs) {
 /// As for [`syscall`].
 #[inline(always)]
 pub unsafe fn syscall_mcs(sys: isize, regs: &mut Regs, reply: Word, nbsr_dest: Word) {
+    crate::trace::syscall_entered();
     // SAFETY: as in `syscall`; R12 and R13 are inputs the kernel reads (it
     // restores them, but they are declared clobbered all the same).
     unsafe {

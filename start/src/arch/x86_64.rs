@@ -98,7 +98,27 @@ pub unsafe fn self_relocate(ehdr: *const u8, dynamic: *const u8) -> isize {
 }
 
 // The entry point. The kernel starts the root task with rdi = bootinfo and
-// every other register 0, rsp included.
+// every other register 0, rsp included. With the feature `startup-trace`
+// (the start-up boot test only) its first instructions keep the time stamp
+// counter in `__sel4rs_start_tsc` ([`crate::start_tsc`]).
+#[cfg(all(target_os = "none", feature = "startup-trace"))]
+macro_rules! start_stamp {
+    () => {
+        concat!(
+            "    rdtsc\n",
+            "    shl rdx, 32\n",
+            "    or rax, rdx\n",
+            "    mov qword ptr [rip + __sel4rs_start_tsc], rax\n",
+        )
+    };
+}
+#[cfg(all(target_os = "none", not(feature = "startup-trace")))]
+macro_rules! start_stamp {
+    () => {
+        ""
+    };
+}
+
 #[cfg(target_os = "none")]
 core::arch::global_asm!(
     ".pushsection .bss.sel4rs_stack,\"aw\",@nobits",
@@ -113,6 +133,7 @@ core::arch::global_asm!(
     ".globl _start",
     ".type _start,@function",
     "_start:",
+    start_stamp!(),
     "    lea rsp, [rip + __sel4rs_stack_top]",
     "    xor ebp, ebp",
     "    mov r12, rdi",

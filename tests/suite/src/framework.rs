@@ -41,7 +41,11 @@ fn slot_allocator_reuses_freed_slots() -> TestResult {
         a.free(500).is_err(),
         "a slot outside the range must be refused"
     );
-    ensure_eq!(a.alloc().map_err(err)?, s1, "lowest free slot first");
+    ensure_eq!(
+        a.alloc().map_err(err)?,
+        s1,
+        "the slot freed last comes back first"
+    );
     ensure_eq!(a.used(), 2);
     let _ = s2;
     Ok(())

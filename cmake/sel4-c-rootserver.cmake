@@ -1,0 +1,69 @@
+# C root tasks against the configured kernel's own libsel4 (x86_64), for
+# baselines such as the bench's (apps/bench/c).
+#
+#   include(<repo>/cmake/sel4-c-rootserver.cmake)
+#   sel4rs_c_rootserver(NAME bench-c SOURCES apps/bench/c/bench.c)
+#   sel4rs_boot_image(NAME bench-c ROOTSERVER bench-c)
+#
+# sel4rs_c_rootserver(NAME <target> SOURCES <file>... [KERNEL <kernel target>])
+#   Compiles the sources with gcc (-O2, freestanding, static, no PIE) and the
+#   kernel stage's libsel4 headers plus its sel4_bootinfo.c into
+#   <build>/rootservers/<target>.elf (see cmake/sel4-c-build.cmake for how
+#   the headers are found or generated). The sources bring their own
+#   `_start`, stack and TLS. SEL4RS_KERNEL_MAJOR and SEL4RS_KERNEL_VERSION
+#   are defined. The target carries the properties sel4rs_boot_image()
+#   reads. seL4 12.x (no libsel4 install tree) is not supported: the
+#   function then makes no target and says so; check `if(TARGET ...)`.
+include_guard(GLOBAL)
+include("${CMAKE_CURRENT_LIST_DIR}/sel4-kernel.cmake")
+
+function(sel4rs_c_rootserver)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;KERNEL" "SOURCES")
+  if(arg_UNPARSED_ARGUMENTS OR NOT arg_NAME OR NOT arg_SOURCES)
+    message(FATAL_ERROR "sel4rs_c_rootserver(NAME <target> SOURCES <file>... [KERNEL <kernel target>])")
+  endif()
+  get_property(root GLOBAL PROPERTY SEL4RS_ROOT)
+  if(NOT arg_KERNEL)
+    get_property(arg_KERNEL GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL)
+  endif()
+  if(NOT arg_KERNEL OR NOT TARGET "${arg_KERNEL}")
+    message(FATAL_ERROR "sel4rs_c_rootserver(${arg_NAME}): no kernel; call sel4rs_kernel(STAGE_DIR ...) first")
+  endif()
+  get_target_property(arch "${arg_KERNEL}" SEL4RS_ARCH)
+  get_target_property(version "${arg_KERNEL}" SEL4RS_KERNEL_VERSION)
+  get_target_property(stage "${arg_KERNEL}" SEL4RS_STAGE_DIR)
+  if(NOT arch STREQUAL "x86_64")
+    message(FATAL_ERROR "sel4rs_c_rootserver(${arg_NAME}): x86_64 only (SEL4RS_ARCH is ${arch})")
+  endif()
+  if(version MATCHES "^12\\.")
+    message(STATUS "${arg_NAME}: not built: seL4 ${version} has no libsel4 install tree for C root tasks")
+    return()
+  endif()
+  find_program(SEL4RS_GCC gcc)
+  if(NOT SEL4RS_GCC)
+    message(FATAL_ERROR "sel4rs_c_rootserver(${arg_NAME}): gcc not found (Debian package gcc)")
+  endif()
+  set(sources "")
+  foreach(s IN LISTS arg_SOURCES)
+    get_filename_component(s "${s}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+    list(APPEND sources "${s}")
+  endforeach()
+  set(out "${CMAKE_BINARY_DIR}/rootservers/${arg_NAME}.elf")
+  set(work "${CMAKE_BINARY_DIR}/c/${arg_NAME}")
+  string(REPLACE ";" "\\;" sources_arg "${sources}")
+  add_custom_command(
+    OUTPUT "${out}"
+    COMMAND "${CMAKE_COMMAND}" -E make_directory "${CMAKE_BINARY_DIR}/rootservers"
+    COMMAND "${CMAKE_COMMAND}" "-DSTAGE=${stage}" "-DSOURCES=${sources_arg}" "-DOUT=${out}"
+      "-DWORK=${work}" "-DGCC=${SEL4RS_GCC}" "-DVENV=${SEL4RS_VENV}"
+      -P "${root}/cmake/sel4-c-build.cmake"
+    DEPENDS ${sources} "${stage}/sel4-kernel.json" "${root}/cmake/sel4-c-build.cmake"
+    COMMENT "gcc: ${arg_NAME} (C, libsel4 of seL4 ${version}) -> ${out}"
+    VERBATIM)
+  add_custom_target(${arg_NAME} ALL DEPENDS "${out}")
+  add_dependencies(${arg_NAME} ${arg_KERNEL})
+  set_target_properties(${arg_NAME} PROPERTIES
+    SEL4RS_ELF "${out}"
+    SEL4RS_KERNEL "${arg_KERNEL}"
+    SEL4RS_LINK "static")
+endfunction()
