@@ -2,8 +2,8 @@
 
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use sel4_rootserver::{println, BootInfo};
 use sel4_sys::{CPtr, ObjectType};
@@ -70,7 +70,7 @@ pub struct Ctx {
     budget_bits: usize,
     machine: &'static Machine,
     own_tcb: CPtr,
-    borrowed: Arc<spin::Mutex<Vec<CPtr>>>,
+    lender: Lender,
     /// Mapping windows handed out by [`Ctx::objects_over_untyped`].
     windows: u64,
 }
@@ -129,26 +129,20 @@ impl Ctx {
     /// Takes a device untyped of at least `2^min_bits` bytes for the test;
     /// the harness revokes it after the test. Returns (slot, size_bits, paddr).
     pub fn device_untyped(&mut self, min_bits: usize) -> Option<(CPtr, usize, u64)> {
-        let d = *self
-            .machine
-            .device_untypeds
-            .iter()
-            .find(|(_, bits, _)| *bits >= min_bits)?;
-        self.borrowed.lock().push(d.0);
-        Some(d)
+        self.lender.device_untyped(min_bits)
     }
 
     /// Takes a RAM untyped of at least `2^min_bits` bytes beyond the test's
     /// budget; revoked after the test.
     pub fn extra_untyped(&mut self, min_bits: usize) -> Option<(CPtr, usize, u64)> {
-        let d = *self
-            .machine
-            .ram_untypeds
-            .iter()
-            .filter(|(_, bits, _)| *bits >= min_bits)
-            .min_by_key(|(_, bits, _)| *bits)?;
-        self.borrowed.lock().push(d.0);
-        Some(d)
+        self.lender.extra_untyped(min_bits)
+    }
+
+    /// What lends the machine's spare untypeds to this test
+    /// ([`Ctx::device_untyped`], [`Ctx::extra_untyped`]), for the test's
+    /// other threads.
+    pub fn lender(&self) -> Lender {
+        self.lender
     }
 
     /// The TCB of the thread the test runs on (destroyed after the test).
@@ -252,6 +246,75 @@ impl Ctx {
     }
 }
 
+/// Lends the machine's spare untypeds ([`Machine::device_untypeds`],
+/// [`Machine::ram_untypeds`]) to the current test, from any of its
+/// threads; the harness revokes each lent untyped after the test.
+///
+/// What was lent is one flag per untyped, set with one atomic store before
+/// the untyped is handed out, and taken back by the harness after the test
+/// with one atomic swap: no lock. A thread of the test may fault, panic or
+/// be killed at any point, and the harness's teardown must still run (a
+/// lock whose holder is stopped would stop it for good).
+#[derive(Debug, Clone, Copy)]
+pub struct Lender {
+    machine: &'static Machine,
+    lent: &'static Lent,
+}
+
+/// The flags of [`Lender`], in the order of the machine's lists.
+#[derive(Debug)]
+struct Lent {
+    device: Vec<AtomicBool>,
+    ram: Vec<AtomicBool>,
+}
+
+impl Lender {
+    /// Takes a device untyped of at least `2^min_bits` bytes for the test
+    /// (the first that is large enough); the harness revokes it after the
+    /// test. Returns (slot, size_bits, paddr).
+    pub fn device_untyped(&self, min_bits: usize) -> Option<(CPtr, usize, u64)> {
+        let i = self
+            .machine
+            .device_untypeds
+            .iter()
+            .position(|(_, bits, _)| *bits >= min_bits)?;
+        self.lent.device[i].store(true, Ordering::SeqCst);
+        Some(self.machine.device_untypeds[i])
+    }
+
+    /// Takes a RAM untyped of at least `2^min_bits` bytes beyond the
+    /// test's budget (the smallest that is large enough); revoked after the
+    /// test.
+    pub fn extra_untyped(&self, min_bits: usize) -> Option<(CPtr, usize, u64)> {
+        let (i, _) = self
+            .machine
+            .ram_untypeds
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, bits, _))| *bits >= min_bits)
+            .min_by_key(|(_, (_, bits, _))| *bits)?;
+        self.lent.ram[i].store(true, Ordering::SeqCst);
+        Some(self.machine.ram_untypeds[i])
+    }
+
+    /// Revokes every untyped lent since the last call (the harness, after
+    /// a test, when none of its threads runs any more).
+    fn revoke_lent(&self) -> Result<(), String> {
+        let lists = [
+            (&self.lent.device, &self.machine.device_untypeds),
+            (&self.lent.ram, &self.machine.ram_untypeds),
+        ];
+        for (flags, untypeds) in lists {
+            for (flag, &(ut, _, _)) in flags.iter().zip(untypeds) {
+                if flag.swap(false, Ordering::SeqCst) {
+                    kernel::cnode_revoke(ut).map_err(|e| format!("revoking untyped {ut}: {e}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The time stamp counter.
 pub fn now() -> u64 {
     sel4_sys::arch::rdtsc()
@@ -266,8 +329,8 @@ struct Harness {
     test_first: CPtr,
     exec: crate::exec::Executor,
     /// Untypeds lent to the current test, revoked after it (shared with
-    /// the test's thread, which may end without returning).
-    borrowed: Arc<spin::Mutex<Vec<CPtr>>>,
+    /// the test's threads, which may end without returning).
+    lender: Lender,
 }
 
 fn setup_error(what: &str, e: KernelError) -> RunError {
@@ -557,6 +620,18 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
         cnode_size_bits: bi.init_thread_cnode_size_bits(),
         empty_end: end,
     }));
+    let lent: &'static Lent = alloc::boxed::Box::leak(alloc::boxed::Box::new(Lent {
+        device: machine
+            .device_untypeds
+            .iter()
+            .map(|_| AtomicBool::new(false))
+            .collect(),
+        ram: machine
+            .ram_untypeds
+            .iter()
+            .map(|_| AtomicBool::new(false))
+            .collect(),
+    }));
     let exec = crate::exec::Executor::new(HARNESS_PRIORITY as u8);
     // Test threads run at the harness's priority, so that the harness's
     // yields hand them the CPU and the harness still sees the time pass.
@@ -573,7 +648,7 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
             budget_bits,
             test_first,
             exec,
-            borrowed: Arc::new(spin::Mutex::new(Vec::new())),
+            lender: Lender { machine, lent },
         },
         filter,
         shard,
@@ -591,7 +666,7 @@ impl Harness {
             machine: self.machine,
             // Set by the executor once the thread exists.
             own_tcb: 0,
-            borrowed: self.borrowed.clone(),
+            lender: self.lender,
             windows: 0,
         };
         let timeout_ms = if def.timeout_ms == 0 {
@@ -612,10 +687,7 @@ impl Harness {
     fn teardown(&mut self) -> Result<(), String> {
         set_harness_priority().map_err(|e| format!("restoring the harness's priority: {e}"))?;
         kernel::cnode_revoke(self.budget).map_err(|e| format!("revoking the budget: {e}"))?;
-        let borrowed = core::mem::take(&mut *self.borrowed.lock());
-        for ut in borrowed {
-            kernel::cnode_revoke(ut).map_err(|e| format!("revoking untyped {ut}: {e}"))?;
-        }
+        self.lender.revoke_lent()?;
         let end = self.test_first + (TEST_SLOTS + THREAD_SLOTS) as u64;
         for slot in self.test_first..end {
             // Revoke first: a test may leave caps derived from one in its
