@@ -46,8 +46,15 @@ pub enum RunError {
 /// What the harness knows about the machine, for tests.
 #[derive(Debug, Clone)]
 pub struct Machine {
-    /// TSC frequency in MHz (from bootinfo).
+    /// TSC frequency in MHz ([`Machine::tsc_hz`] rounded).
     pub tsc_mhz: u64,
+    /// TSC frequency in Hz, measured by the harness at start against the
+    /// PIT's crystal (bootinfo's figure only when there is no PIT to
+    /// measure with; the set-up says so on the console).
+    pub tsc_hz: u64,
+    /// Bootinfo's TSC frequency in MHz (the kernel's own measurement at
+    /// boot, which under QEMU on a busy host can be tens of per cent off).
+    pub bootinfo_tsc_mhz: Option<u64>,
     /// Device untypeds: (slot, size_bits, paddr).
     pub device_untypeds: Vec<(CPtr, usize, u64)>,
     /// RAM untypeds other than the ones the harness uses: (slot, size_bits, paddr).
@@ -242,7 +249,21 @@ impl Ctx {
 
     /// Microseconds since `start` (a [`now`] value).
     pub fn micros_since(&self, start: u64) -> u64 {
-        (sel4_sys::arch::rdtsc().saturating_sub(start)) / self.machine.tsc_mhz.max(1)
+        self.machine.micros(now().saturating_sub(start))
+    }
+}
+
+impl Machine {
+    /// Microseconds of `cycles` TSC cycles.
+    pub fn micros(&self, cycles: u64) -> u64 {
+        let us = u128::from(cycles) * 1_000_000 / u128::from(self.tsc_hz.max(1));
+        u64::try_from(us).unwrap_or(u64::MAX)
+    }
+
+    /// TSC cycles of `ms` milliseconds.
+    pub fn cycles_of_ms(&self, ms: u64) -> u64 {
+        let c = u128::from(ms) * u128::from(self.tsc_hz) / 1000;
+        u64::try_from(c).unwrap_or(u64::MAX)
     }
 }
 
@@ -393,7 +414,7 @@ pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunErro
         println!("{}", Line::TestStart { name });
         let start = now();
         let result = harness.run_one(def);
-        let micros = now().saturating_sub(start) / harness.machine.tsc_mhz.max(1);
+        let micros = harness.machine.micros(now().saturating_sub(start));
         let (outcome, reason) = match &result {
             Ok(()) => (Outcome::Pass, String::new()),
             Err(Failure::Fail(r)) => (Outcome::Fail, one_line(r)),
@@ -514,6 +535,47 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
+/// PIT ticks of one measurement of the TSC (20 ms at 1.193182 MHz).
+const TSC_MEASURE_TICKS: u32 = 23_864;
+/// Measurements of the TSC; the least delayed one counts.
+const TSC_MEASURE_ROUNDS: u32 = 5;
+
+/// The TSC's rate in Hz, measured against the PIT's crystal (channel 2,
+/// gated through port 0x61; `sel4_pit::Pit::calibrate`). The port
+/// capabilities are deleted again, so that tests can take the PIT.
+fn measure_tsc(objs: &mut sel4_rootserver::objects::Objects) -> Result<u64, String> {
+    let (first, last) = sel4_pit::PORTS;
+    let ports = objs
+        .io_ports(first, last)
+        .map_err(|e| format!("the PIT's ports: {e}"))?;
+    let port_b = match objs.io_ports(sel4_pit::PORT_B, sel4_pit::PORT_B) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = objs.delete(ports.into_owned());
+            return Err(format!("port {:#x}: {e}", sel4_pit::PORT_B));
+        }
+    };
+    let pit = sel4_pit::Pit::new(ports.get(), Some(port_b.get()));
+    let hz = pit.calibrate(
+        TSC_MEASURE_TICKS,
+        TSC_MEASURE_ROUNDS,
+        100_000_000,
+        sel4_sys::arch::rdtsc,
+    );
+    let freed = [
+        objs.delete(ports.into_owned()).map_err(|r| r.error),
+        objs.delete(port_b.into_owned()).map_err(|r| r.error),
+    ];
+    for r in freed {
+        r.map_err(|e| format!("deleting the PIT's port capabilities: {e}"))?;
+    }
+    match hz {
+        Ok(0) => Err("the TSC did not advance".into()),
+        Ok(hz) => Ok(hz),
+        Err(e) => Err(format!("measuring: {e:?}")),
+    }
+}
+
 fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunError> {
     // A first thread, through the framework, while the harness still runs
     // at the highest priority: on seL4 5.x this also gives the kernel the
@@ -535,6 +597,26 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
     if let Err(e) = objs.reserve_heap(HEAP_RESERVOIR) {
         println!("sel4test: no heap reservoir ({e}); the heap will not grow");
     }
+    // The TSC's rate, for the time limits and the figures (while the
+    // harness still runs at the highest priority: nothing of the guest
+    // delays the measurement but interrupts).
+    let bootinfo_tsc_mhz = bi
+        .tsc_mhz()
+        .filter(|&m| m > 0)
+        .or_else(|| bi.extra_tsc_mhz().map(u64::from).filter(|&m| m > 0));
+    let (tsc_hz, how) = match measure_tsc(&mut objs) {
+        Ok(hz) => (hz, "measured against the PIT"),
+        Err(e) => {
+            let mhz = bootinfo_tsc_mhz.ok_or_else(|| {
+                RunError::Setup(format!(
+                    "no TSC frequency: measuring it against the PIT failed ({e}) \
+                     and bootinfo gives none"
+                ))
+            })?;
+            println!("sel4test: the TSC was not measured ({e}); using bootinfo's figure");
+            (mhz * 1_000_000, "from bootinfo")
+        }
+    };
     drop(objs);
     let empty = bi.empty();
     let mut next = empty.start as CPtr;
@@ -604,13 +686,11 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
 
     let test_first = take(TEST_SLOTS + THREAD_SLOTS)?;
 
-    let tsc_mhz = bi
-        .tsc_mhz()
-        .or_else(|| bi.extra_tsc_mhz().map(u64::from))
-        .filter(|&m| m > 0)
-        .ok_or_else(|| RunError::Setup("bootinfo has no TSC frequency".into()))?;
+    let tsc_mhz = (tsc_hz + 500_000) / 1_000_000;
     let machine: &'static Machine = alloc::boxed::Box::leak(alloc::boxed::Box::new(Machine {
         tsc_mhz,
+        tsc_hz,
+        bootinfo_tsc_mhz,
         device_untypeds: device,
         ram_untypeds: ram.into_iter().skip(1).collect(),
         user_image_frames: (
@@ -637,8 +717,17 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
     // yields hand them the CPU and the harness still sees the time pass.
     set_harness_priority()
         .map_err(|e| RunError::Setup(format!("lowering the harness's priority: {e}")))?;
+    let boot = match bootinfo_tsc_mhz {
+        Some(m) => format!("bootinfo: {m} MHz"),
+        None => "bootinfo gives none".into(),
+    };
     println!(
-        "sel4test: TSC {tsc_mhz} MHz, test slots [{test_first}, {}), budget 2^{budget_bits} bytes",
+        "sel4test: TSC {}.{:06} MHz {how} ({boot})",
+        tsc_hz / 1_000_000,
+        tsc_hz % 1_000_000
+    );
+    println!(
+        "sel4test: test slots [{test_first}, {}), budget 2^{budget_bits} bytes",
         test_first + TEST_SLOTS as u64
     );
     Ok((
@@ -674,9 +763,7 @@ impl Harness {
         } else {
             def.timeout_ms
         };
-        let limit = timeout_ms
-            .saturating_mul(1000)
-            .saturating_mul(self.machine.tsc_mhz);
+        let limit = self.machine.cycles_of_ms(timeout_ms);
         let thread_first = self.test_first + TEST_SLOTS as u64;
         self.exec
             .execute(def.func, ctx, thread_first, self.budget, limit, timeout_ms)
