@@ -312,11 +312,12 @@ pub(crate) fn init_console(bi: &BootInfo) -> Result<(), &'static str> {
 }
 
 /// Sets up the capabilities the runtime itself uses (the I/O port for
-/// ending QEMU on x86_64; nothing elsewhere).
+/// ending QEMU on x86_64 with the `test-protocol` feature; nothing
+/// elsewhere).
 pub(crate) fn init_runtime_caps(bi: &BootInfo) {
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", feature = "test-protocol")))]
     let _ = bi;
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "test-protocol"))]
     sel4_sys::sel4_cfg_if! {
         kernel >= 10 && label X86IOPortControlIssue {
             // seL4 10+: issue an IOPort cap for the debug-exit port from the

@@ -994,7 +994,10 @@ mod kept_tls {
 
 /// Deliberate faults, for tests of fault handling. Each one stops the
 /// calling thread with a fault message to its fault endpoint; none of them
-/// touches memory the program uses.
+/// touches memory the program uses. Only with the runtime's `test-support`
+/// feature (tests of fault handling enable it; a root task does not need
+/// it).
+#[cfg(feature = "test-support")]
 pub mod provoke {
     /// Addresses the runtime and the framework never map: below the image
     /// (linked at 4 MiB). Only a raw capability operation could map

@@ -358,6 +358,7 @@ fn remap_flushing(
 
 /// The instructions of `crate::thread::provoke`; the callers check the
 /// addresses.
+#[cfg(feature = "test-support")]
 pub(crate) mod provoke {
     /// Reads the word at `addr` (nothing is mapped there).
     pub(crate) fn read(addr: usize) -> u64 {
