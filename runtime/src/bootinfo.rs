@@ -423,6 +423,15 @@ pub(crate) fn init_runtime_objects(bi: &mut BootInfo) -> Result<(), &'static str
             SCHED_CONTROL.store(sc as sel4_sys::CPtr, core::sync::atomic::Ordering::SeqCst);
         }
     } }
+    // seL4 5.x on x86_64: the initial thread's TLS base, before a second
+    // thread can exist (`crate::arch::initial_tls::fix_at_start`).
+    #[cfg(target_arch = "x86_64")]
+    crate::arch::initial_tls::fix_at_start(
+        own,
+        bi.runtime_slot(RuntimeSlot::Scratch0),
+        crate::thread::initial_thread_pointer() as Word,
+    )
+    .map_err(|_| "giving the kernel the initial thread's TLS base (TCB_CopyRegisters)")?;
     let n = |s| Cap::<cap_type::Notification>::from_cptr(bi.runtime_slot(s));
     crate::heap::bind(n(RuntimeSlot::HeapLock));
     crate::console::bind(n(RuntimeSlot::ConsoleLock));

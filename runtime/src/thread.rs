@@ -956,10 +956,14 @@ pub enum TlsFixError {
 /// helper thread calls [`fix_initial_tls_base`].
 #[cfg(target_arch = "x86_64")]
 pub use crate::arch::initial_tls::{
-    fix_initial_tls_base, initial_tls_base_needs_fix, wait_for_initial_tls_fix,
+    fix_initial_tls_base, initial_tls_base_needs_fix, initial_tls_fix_cycles,
+    wait_for_initial_tls_fix,
 };
 #[cfg(not(target_arch = "x86_64"))]
-pub use kept_tls::{fix_initial_tls_base, initial_tls_base_needs_fix, wait_for_initial_tls_fix};
+pub use kept_tls::{
+    fix_initial_tls_base, initial_tls_base_needs_fix, initial_tls_fix_cycles,
+    wait_for_initial_tls_fix,
+};
 
 /// aarch64 and riscv64: the kernel saves the TLS register (`tpidr_el0`,
 /// `tp`) on every kernel entry, so the initial thread's own write holds
@@ -973,6 +977,11 @@ mod kept_tls {
     /// Never: the kernel keeps the initial thread's TLS base.
     pub fn initial_tls_base_needs_fix() -> bool {
         false
+    }
+
+    /// None: no fix is made at start.
+    pub fn initial_tls_fix_cycles() -> Option<u64> {
+        None
     }
 
     /// On the initial thread: returns at once (no fix is needed).
