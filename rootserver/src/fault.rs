@@ -87,6 +87,7 @@ pub(crate) fn decode_event(r: sel4_sys::Received) -> Event {
 /// One endpoint that receives the faults of many threads, each identified
 /// by the badge it was given ([`crate::thread::ThreadBuilder::fault_handler`]).
 /// Faulted threads stay blocked until killed or restarted.
+#[must_use = "a fault handler owns its endpoint until it is given back"]
 pub struct FaultHandler {
     ep: Owned<Endpoint>,
 }

@@ -465,6 +465,7 @@ pub enum ReceivedCap {
 /// [`Server::recv`]/[`Server::reply_recv`] it is the caller's: the server's
 /// receive slot is then unset until [`Server::set_receive_slot`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[must_use = "a transferred capability is the receiver's to take or delete"]
 pub struct ReceivedCaps {
     caps: [Option<ReceivedCap>; MAX_CAPS],
     len: u8,
@@ -553,7 +554,7 @@ pub enum Incoming<M> {
 /// the caller's scheduling context). A server uses the reply object of the
 /// thread it serves on (the framework makes one for every thread it
 /// creates and for the initial thread; `sel4_sys::mcs::thread_reply`), or
-/// its own ([`Server::with_reply`], for a thread that serves several
+/// its own (`Server::with_reply` on MCS kernels, for a thread that serves several
 /// endpoints with answers outstanding on more than one). Code using
 /// `Server` is the same on every kernel.
 pub struct Server<P: Protocol> {
@@ -923,7 +924,9 @@ impl<P: Protocol> Server<P> {
             let (info, mrs) = match message {
                 Err(e) => {
                     if with_caps {
-                        self.received_caps(r.info, false);
+                        // Not kept: a transferred capability is deleted
+                        // here, the rest is only reported.
+                        let _ = self.received_caps(r.info, false);
                     }
                     stage_error(e)
                 }

@@ -137,6 +137,7 @@ pub struct Objects {
 /// 4 KiB untyped it occupies. VSpaces assigned from it lose their ASID
 /// when it is deleted ([`Objects::delete_asid_pool`]).
 #[derive(Debug)]
+#[must_use = "an ASID pool keeps its untyped until it is deleted (Objects::delete_asid_pool)"]
 pub struct AsidPool {
     pool: Owned<cap_type::X86ASIDPool>,
     untyped: Owned<Untyped>,

@@ -349,6 +349,7 @@ pub struct ThreadSpec<'a> {
 }
 
 /// Options of a new process; see the [module documentation](self).
+#[must_use = "a builder starts nothing until `spawn`"]
 pub struct ProcessBuilder<'a> {
     name: &'a str,
     elf: &'a [u8],

@@ -25,7 +25,7 @@
 //! (`sel4_runtime::thread`), which keeps them until the thread is stopped.
 //!
 //! Each thread has an *event endpoint*: the kernel sends its faults there
-//! (unless a shared [`FaultHandler`](crate::fault::FaultHandler) was given)
+//! (unless a shared [`FaultHandler`] was given)
 //! and the runtime's trampoline sends the thread's end there.
 //!
 //! On MCS kernels each thread also has a scheduling context of its own
@@ -172,6 +172,7 @@ fn runtime_error(e: rt::ThreadError) -> ThreadError {
 
 /// Options of a new thread.
 #[derive(Clone, Copy)]
+#[must_use = "a builder starts nothing until `spawn`"]
 pub struct ThreadBuilder<'h> {
     priority: u8,
     stack_size: usize,
