@@ -504,6 +504,7 @@ pub enum ReceivedCap {
 /// [`Server::recv`]/[`Server::reply_recv`] it is the caller's: the server's
 /// receive slot is then unset until [`Server::set_receive_slot`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[must_use = "a transferred capability is the receiver's to take or delete"]
 pub struct ReceivedCaps {
     caps: [Option<ReceivedCap>; MAX_CAPS],
     len: u8,
@@ -1010,7 +1011,9 @@ impl<P: Protocol> Server<P> {
             Ok(m) => m,
             Err(e) => {
                 if with_caps {
-                    self.received_caps(r.info, false);
+                    // Not kept: a transferred capability is deleted here,
+                    // the rest is only reported.
+                    let _ = self.received_caps(r.info, false);
                 }
                 return Some(stage_error(e));
             }

@@ -313,11 +313,12 @@ pub(crate) fn init_console(bi: &BootInfo) -> Result<(), &'static str> {
 }
 
 /// Sets up the capabilities the runtime itself uses (the I/O port for
-/// ending QEMU on x86_64; nothing elsewhere).
+/// ending QEMU on x86_64 with the `test-protocol` feature; nothing
+/// elsewhere).
 pub(crate) fn init_runtime_caps(bi: &BootInfo) {
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", feature = "test-protocol")))]
     let _ = bi;
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", feature = "test-protocol"))]
     sel4_sys::sel4_cfg_if! {
         kernel >= 10 && label X86IOPortControlIssue {
             // seL4 10+: issue an IOPort cap for the debug-exit port from the
@@ -423,6 +424,15 @@ pub(crate) fn init_runtime_objects(bi: &mut BootInfo) -> Result<(), &'static str
             SCHED_CONTROL.store(sc as sel4_sys::CPtr, core::sync::atomic::Ordering::SeqCst);
         }
     } }
+    // seL4 5.x on x86_64: the initial thread's TLS base, before a second
+    // thread can exist (`crate::arch::initial_tls::fix_at_start`).
+    #[cfg(target_arch = "x86_64")]
+    crate::arch::initial_tls::fix_at_start(
+        own,
+        bi.runtime_slot(RuntimeSlot::Scratch0),
+        crate::thread::initial_thread_pointer() as Word,
+    )
+    .map_err(|_| "giving the kernel the initial thread's TLS base (TCB_CopyRegisters)")?;
     let n = |s| Cap::<cap_type::Notification>::from_cptr(bi.runtime_slot(s));
     crate::heap::bind(n(RuntimeSlot::HeapLock));
     crate::console::bind(n(RuntimeSlot::ConsoleLock));

@@ -1,5 +1,5 @@
 //! The panic handler: prints where and why, reports the failure on the
-//! serial protocol, and ends the system with a failure status. A panic on a
+//! serial protocol (with the `test-protocol` feature), and ends the system with a failure status. A panic on a
 //! spawned thread goes to that thread's joiner instead (`crate::thread`).
 
 use crate::console::write_fmt_unlocked;
@@ -27,6 +27,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         col,
         info.message()
     ));
+    #[cfg(feature = "test-protocol")]
     write_fmt_unlocked(format_args!(
         "##sel4rs result fail panic at {}:{}:{}: {}\n",
         file,

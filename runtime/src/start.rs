@@ -1,7 +1,22 @@
 //! From the start code to the application's `main`.
 
 use crate::exit::{exit, ExitCode};
+#[cfg(feature = "test-protocol")]
 use sel4_test_protocol::Line;
+
+/// Prints the outcome of `main`: with the `test-protocol` feature as the
+/// runner's `result` line, otherwise as a plain line (nothing on success).
+fn print_result(failure: Option<&str>) {
+    #[cfg(feature = "test-protocol")]
+    match failure {
+        None => crate::println!("{}", Line::ResultPass),
+        Some(reason) => crate::println!("{}", Line::ResultFail { reason }),
+    }
+    #[cfg(not(feature = "test-protocol"))]
+    if let Some(reason) = failure {
+        crate::println!("{reason}");
+    }
+}
 
 /// What `main` may return.
 pub trait Termination {
@@ -11,7 +26,7 @@ pub trait Termination {
 
 impl Termination for () {
     fn report(self) -> ExitCode {
-        crate::println!("{}", Line::ResultPass);
+        print_result(None);
         ExitCode::Success
     }
 }
@@ -22,7 +37,7 @@ impl<E: core::fmt::Debug> Termination for Result<(), E> {
             Ok(()) => ().report(),
             Err(e) => {
                 let reason = alloc::format!("main returned an error: {e:?}");
-                crate::println!("{}", Line::ResultFail { reason: &reason });
+                print_result(Some(&reason));
                 ExitCode::Failure
             }
         }
@@ -90,12 +105,7 @@ impl Termination for ExitCode {
         match self {
             ExitCode::Success => ().report(),
             ExitCode::Failure => {
-                crate::println!(
-                    "{}",
-                    Line::ResultFail {
-                        reason: "main returned failure"
-                    }
-                );
+                print_result(Some("main returned failure"));
                 ExitCode::Failure
             }
         }
@@ -170,8 +180,9 @@ mod entry {
         // thread can exist.
         if let Err(e) = crate::bootinfo::init_runtime_objects(&mut bootinfo) {
             let reason = alloc::format!("sel4-runtime: {e}");
+            #[cfg(feature = "test-protocol")]
             crate::println!("{reason}");
-            crate::println!("{}", Line::ResultFail { reason: &reason });
+            print_result(Some(&reason));
             exit(ExitCode::Failure);
         }
         if let Err(e) = console {
@@ -182,7 +193,9 @@ mod entry {
             crate::println!("sel4-runtime: warning: the image stays writable: {e}");
         }
         // SAFETY: defined by the application through `entry!`.
+        #[cfg(feature = "test-protocol")]
         let name = unsafe { __SEL4RS_APP_NAME };
+        #[cfg(feature = "test-protocol")]
         crate::println!(
             "{}",
             Line::Boot {

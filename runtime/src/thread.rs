@@ -959,10 +959,14 @@ pub enum TlsFixError {
 /// helper thread calls [`fix_initial_tls_base`].
 #[cfg(target_arch = "x86_64")]
 pub use crate::arch::initial_tls::{
-    fix_initial_tls_base, initial_tls_base_needs_fix, wait_for_initial_tls_fix,
+    fix_initial_tls_base, initial_tls_base_needs_fix, initial_tls_fix_cycles,
+    wait_for_initial_tls_fix,
 };
 #[cfg(not(target_arch = "x86_64"))]
-pub use kept_tls::{fix_initial_tls_base, initial_tls_base_needs_fix, wait_for_initial_tls_fix};
+pub use kept_tls::{
+    fix_initial_tls_base, initial_tls_base_needs_fix, initial_tls_fix_cycles,
+    wait_for_initial_tls_fix,
+};
 
 /// aarch64 and riscv64: the kernel saves the TLS register (`tpidr_el0`,
 /// `tp`) on every kernel entry, so the initial thread's own write holds
@@ -976,6 +980,11 @@ mod kept_tls {
     /// Never: the kernel keeps the initial thread's TLS base.
     pub fn initial_tls_base_needs_fix() -> bool {
         false
+    }
+
+    /// None: no fix is made at start.
+    pub fn initial_tls_fix_cycles() -> Option<u64> {
+        None
     }
 
     /// On the initial thread: returns at once (no fix is needed).
@@ -997,7 +1006,10 @@ mod kept_tls {
 
 /// Deliberate faults, for tests of fault handling. Each one stops the
 /// calling thread with a fault message to its fault endpoint; none of them
-/// touches memory the program uses.
+/// touches memory the program uses. Only with the runtime's `test-support`
+/// feature (tests of fault handling enable it; a root task does not need
+/// it).
+#[cfg(feature = "test-support")]
 pub mod provoke {
     /// Addresses the runtime and the framework never map: below the image
     /// (linked at 4 MiB). Only a raw capability operation could map

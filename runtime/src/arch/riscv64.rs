@@ -29,6 +29,7 @@ pub(crate) unsafe fn set_thread_pointer(tp: usize) -> Result<(), sel4_sys::Invoc
 // `-semihosting-config enable=on,userspace=on` (from U-mode only with
 // `userspace=on`); without it `ebreak` is a breakpoint exception, which the
 // kernel reports as a fault of this thread.
+#[cfg(feature = "test-protocol")]
 core::arch::global_asm!(
     ".pushsection .text.sel4rs_semihosting,\"ax\",@progbits",
     ".globl __sel4rs_semihosting_call",
@@ -47,11 +48,13 @@ core::arch::global_asm!(
     ".popsection",
 );
 
+#[cfg(feature = "test-protocol")]
 extern "C" {
     fn __sel4rs_semihosting_call(op: usize, param: *const usize) -> usize;
 }
 
 /// Performs a semihosting call.
+#[cfg(feature = "test-protocol")]
 pub(crate) fn semihosting_call(op: usize, param: &[usize]) -> usize {
     // SAFETY: the host only reads the parameter block, which is a valid
     // slice for the duration of the call; the trampoline follows the C
@@ -144,6 +147,7 @@ pub(crate) fn protect_page(
 /// addresses. Every exception other than a page or access fault reaches
 /// the kernel as a UserException whose number is `scause` (2: illegal
 /// instruction, 3: breakpoint).
+#[cfg(feature = "test-support")]
 pub(crate) mod provoke {
     /// Reads the word at `addr` (nothing is mapped there).
     pub(crate) fn read(addr: usize) -> u64 {

@@ -120,13 +120,81 @@ pub(crate) mod initial_tls {
     /// would be reset to its TLS_BASE (0). A thread cannot write its own
     /// registers, so a helper thread does it ([`fix_initial_tls_base`]) while
     /// the initial thread waits in [`wait_for_initial_tls_fix`]. Kernels with
-    /// TCB_SetTLSBase save FS base on every switch and need nothing.
+    /// TCB_SetTLSBase save FS base on every switch and need nothing. The
+    /// runtime makes the fix at start, before `main`, without a second
+    /// thread ([`fix_at_start`]), so this is `false` in `main` unless that
+    /// failed (the start then stops with a message).
     pub fn initial_tls_base_needs_fix() -> bool {
         sel4_sys::sel4_cfg_if! {
             kernel >= 10 && label TCBSetTLSBase {
                 false
             } else {
                 TLS_FIX.load(SeqCst) != FIX_DONE
+            }
+        }
+    }
+
+    /// TSC cycles the start-up fix ([`fix_at_start`]) took (0: not made).
+    static START_FIX_CYCLES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+    /// TSC cycles the runtime spent at start giving the kernel the initial
+    /// thread's TLS base (`None` when the kernel needs no fix or it was
+    /// made otherwise).
+    pub fn initial_tls_fix_cycles() -> Option<u64> {
+        match START_FIX_CYCLES.load(SeqCst) {
+            0 => None,
+            c => Some(c),
+        }
+    }
+
+    /// At start, before `main`, on the only thread (seL4 5.x; nothing to do
+    /// on kernels with TCB_SetTLSBase): gives the kernel the initial
+    /// thread's TLS base `tp`, so that no thread can ever reset it, without
+    /// a second thread. A TCB that never runs gets TLS_BASE = `tp`
+    /// (TCB_WriteRegisters), and TCB_CopyRegisters with only the integer
+    /// registers copies it into the initial thread: on seL4 5.x x86_64 the
+    /// integer registers of CopyRegisters are exactly TLS_BASE (the
+    /// kernel's `gpRegisters`), and unlike Read/WriteRegisters,
+    /// CopyRegisters may name the caller as its destination. The TCB is
+    /// made from the runtime's `untyped` in the scratch `slot` and deleted
+    /// again. Four system calls and a TCB's worth (2 KiB) of the runtime's
+    /// untyped.
+    pub(crate) fn fix_at_start(untyped: Word, slot: Word, tp: Word) -> Result<(), TlsFixError> {
+        sel4_sys::sel4_cfg_if! {
+            kernel >= 10 && label TCBSetTLSBase {
+                let _ = (untyped, slot, tp);
+                Ok(())
+            } else {
+                use sel4_sys::ObjectType;
+                let start = sel4_sys::arch::rdtsc();
+                if TLS_FIX
+                    .compare_exchange(FIX_IDLE, FIX_WRITING, SeqCst, SeqCst)
+                    .is_err()
+                {
+                    return Err(TlsFixError::Busy);
+                }
+                let root = Cap::<cap_type::CNode>::from_cptr(crate::bootinfo::INIT_THREAD_CNODE);
+                let depth = sel4_sys::config::WORD_SIZE as u8;
+                let r = Cap::<cap_type::Untyped>::from_cptr(untyped)
+                    .untyped_retype(ObjectType::TCBObject as Word, 0, root, 0, 0, slot, 1)
+                    .and_then(|()| {
+                        let carrier = Cap::<cap_type::TCB>::from_cptr(slot);
+                        let ctx = UserContext {
+                            tls_base: tp,
+                            ..UserContext::default()
+                        };
+                        let copied = carrier
+                            .tcb_write_registers(false, 0, UserContext::WORDS as Word, &ctx)
+                            .and_then(|()| {
+                                Cap::<cap_type::TCB>::from_cptr(crate::bootinfo::INIT_THREAD_TCB)
+                                    .tcb_copy_registers(carrier, false, false, false, true, 0)
+                            });
+                        let deleted = root.cnode_delete(slot, depth);
+                        copied.and(deleted)
+                    });
+                TLS_FIX.store(if r.is_ok() { FIX_DONE } else { FIX_IDLE }, SeqCst);
+                START_FIX_CYCLES.store(sel4_sys::arch::rdtsc().wrapping_sub(start).max(1), SeqCst);
+                r.map_err(TlsFixError::Kernel)
             }
         }
     }
@@ -362,6 +430,7 @@ fn remap_flushing(
 
 /// The instructions of `crate::thread::provoke`; the callers check the
 /// addresses.
+#[cfg(feature = "test-support")]
 pub(crate) mod provoke {
     /// Reads the word at `addr` (nothing is mapped there).
     pub(crate) fn read(addr: usize) -> u64 {

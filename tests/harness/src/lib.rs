@@ -41,7 +41,7 @@ use alloc::format;
 use alloc::string::String;
 
 pub use exec::TEST_STACK_SIZE;
-pub use runner::{run, Ctx, RunError, DEFAULT_TIMEOUT_MS, HARNESS_PRIORITY};
+pub use runner::{now, run, Ctx, Lender, Machine, RunError, DEFAULT_TIMEOUT_MS, HARNESS_PRIORITY};
 pub use sel4_test_macros::{collect_tests, sel4_test};
 
 #[doc(hidden)]

@@ -2,8 +2,8 @@
 
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use sel4_rootserver::{println, BootInfo};
 use sel4_sys::{CPtr, ObjectType};
@@ -46,8 +46,15 @@ pub enum RunError {
 /// What the harness knows about the machine, for tests.
 #[derive(Debug, Clone)]
 pub struct Machine {
-    /// TSC frequency in MHz (from bootinfo).
+    /// TSC frequency in MHz ([`Machine::tsc_hz`] rounded).
     pub tsc_mhz: u64,
+    /// TSC frequency in Hz, measured by the harness at start against the
+    /// PIT's crystal (bootinfo's figure only when there is no PIT to
+    /// measure with; the set-up says so on the console).
+    pub tsc_hz: u64,
+    /// Bootinfo's TSC frequency in MHz (the kernel's own measurement at
+    /// boot, which under QEMU on a busy host can be tens of per cent off).
+    pub bootinfo_tsc_mhz: Option<u64>,
     /// Device untypeds: (slot, size_bits, paddr).
     pub device_untypeds: Vec<(CPtr, usize, u64)>,
     /// RAM untypeds other than the ones the harness uses: (slot, size_bits, paddr).
@@ -70,7 +77,7 @@ pub struct Ctx {
     budget_bits: usize,
     machine: &'static Machine,
     own_tcb: CPtr,
-    borrowed: Arc<spin::Mutex<Vec<CPtr>>>,
+    lender: Lender,
     /// Mapping windows handed out by [`Ctx::objects_over_untyped`].
     windows: u64,
 }
@@ -129,26 +136,20 @@ impl Ctx {
     /// Takes a device untyped of at least `2^min_bits` bytes for the test;
     /// the harness revokes it after the test. Returns (slot, size_bits, paddr).
     pub fn device_untyped(&mut self, min_bits: usize) -> Option<(CPtr, usize, u64)> {
-        let d = *self
-            .machine
-            .device_untypeds
-            .iter()
-            .find(|(_, bits, _)| *bits >= min_bits)?;
-        self.borrowed.lock().push(d.0);
-        Some(d)
+        self.lender.device_untyped(min_bits)
     }
 
     /// Takes a RAM untyped of at least `2^min_bits` bytes beyond the test's
     /// budget; revoked after the test.
     pub fn extra_untyped(&mut self, min_bits: usize) -> Option<(CPtr, usize, u64)> {
-        let d = *self
-            .machine
-            .ram_untypeds
-            .iter()
-            .filter(|(_, bits, _)| *bits >= min_bits)
-            .min_by_key(|(_, bits, _)| *bits)?;
-        self.borrowed.lock().push(d.0);
-        Some(d)
+        self.lender.extra_untyped(min_bits)
+    }
+
+    /// What lends the machine's spare untypeds to this test
+    /// ([`Ctx::device_untyped`], [`Ctx::extra_untyped`]), for the test's
+    /// other threads.
+    pub fn lender(&self) -> Lender {
+        self.lender
     }
 
     /// The TCB of the thread the test runs on (destroyed after the test).
@@ -248,7 +249,90 @@ impl Ctx {
 
     /// Microseconds since `start` (a [`now`] value).
     pub fn micros_since(&self, start: u64) -> u64 {
-        (sel4_sys::arch::rdtsc().saturating_sub(start)) / self.machine.tsc_mhz.max(1)
+        self.machine.micros(now().saturating_sub(start))
+    }
+}
+
+impl Machine {
+    /// Microseconds of `cycles` TSC cycles.
+    pub fn micros(&self, cycles: u64) -> u64 {
+        let us = u128::from(cycles) * 1_000_000 / u128::from(self.tsc_hz.max(1));
+        u64::try_from(us).unwrap_or(u64::MAX)
+    }
+
+    /// TSC cycles of `ms` milliseconds.
+    pub fn cycles_of_ms(&self, ms: u64) -> u64 {
+        let c = u128::from(ms) * u128::from(self.tsc_hz) / 1000;
+        u64::try_from(c).unwrap_or(u64::MAX)
+    }
+}
+
+/// Lends the machine's spare untypeds ([`Machine::device_untypeds`],
+/// [`Machine::ram_untypeds`]) to the current test, from any of its
+/// threads; the harness revokes each lent untyped after the test.
+///
+/// What was lent is one flag per untyped, set with one atomic store before
+/// the untyped is handed out, and taken back by the harness after the test
+/// with one atomic swap: no lock. A thread of the test may fault, panic or
+/// be killed at any point, and the harness's teardown must still run (a
+/// lock whose holder is stopped would stop it for good).
+#[derive(Debug, Clone, Copy)]
+pub struct Lender {
+    machine: &'static Machine,
+    lent: &'static Lent,
+}
+
+/// The flags of [`Lender`], in the order of the machine's lists.
+#[derive(Debug)]
+struct Lent {
+    device: Vec<AtomicBool>,
+    ram: Vec<AtomicBool>,
+}
+
+impl Lender {
+    /// Takes a device untyped of at least `2^min_bits` bytes for the test
+    /// (the first that is large enough); the harness revokes it after the
+    /// test. Returns (slot, size_bits, paddr).
+    pub fn device_untyped(&self, min_bits: usize) -> Option<(CPtr, usize, u64)> {
+        let i = self
+            .machine
+            .device_untypeds
+            .iter()
+            .position(|(_, bits, _)| *bits >= min_bits)?;
+        self.lent.device[i].store(true, Ordering::SeqCst);
+        Some(self.machine.device_untypeds[i])
+    }
+
+    /// Takes a RAM untyped of at least `2^min_bits` bytes beyond the
+    /// test's budget (the smallest that is large enough); revoked after the
+    /// test.
+    pub fn extra_untyped(&self, min_bits: usize) -> Option<(CPtr, usize, u64)> {
+        let (i, _) = self
+            .machine
+            .ram_untypeds
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, bits, _))| *bits >= min_bits)
+            .min_by_key(|(_, (_, bits, _))| *bits)?;
+        self.lent.ram[i].store(true, Ordering::SeqCst);
+        Some(self.machine.ram_untypeds[i])
+    }
+
+    /// Revokes every untyped lent since the last call (the harness, after
+    /// a test, when none of its threads runs any more).
+    fn revoke_lent(&self) -> Result<(), String> {
+        let lists = [
+            (&self.lent.device, &self.machine.device_untypeds),
+            (&self.lent.ram, &self.machine.ram_untypeds),
+        ];
+        for (flags, untypeds) in lists {
+            for (flag, &(ut, _, _)) in flags.iter().zip(untypeds) {
+                if flag.swap(false, Ordering::SeqCst) {
+                    kernel::cnode_revoke(ut).map_err(|e| format!("revoking untyped {ut}: {e}"))?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -266,8 +350,8 @@ struct Harness {
     test_first: CPtr,
     exec: crate::exec::Executor,
     /// Untypeds lent to the current test, revoked after it (shared with
-    /// the test's thread, which may end without returning).
-    borrowed: Arc<spin::Mutex<Vec<CPtr>>>,
+    /// the test's threads, which may end without returning).
+    lender: Lender,
 }
 
 fn setup_error(what: &str, e: KernelError) -> RunError {
@@ -330,7 +414,7 @@ pub fn run(bootinfo: &BootInfo, tests: &'static [TestDef]) -> Result<(), RunErro
         println!("{}", Line::TestStart { name });
         let start = now();
         let result = harness.run_one(def);
-        let micros = now().saturating_sub(start) / harness.machine.tsc_mhz.max(1);
+        let micros = harness.machine.micros(now().saturating_sub(start));
         let (outcome, reason) = match &result {
             Ok(()) => (Outcome::Pass, String::new()),
             Err(Failure::Fail(r)) => (Outcome::Fail, one_line(r)),
@@ -451,6 +535,47 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
+/// PIT ticks of one measurement of the TSC (20 ms at 1.193182 MHz).
+const TSC_MEASURE_TICKS: u32 = 23_864;
+/// Measurements of the TSC; the least delayed one counts.
+const TSC_MEASURE_ROUNDS: u32 = 5;
+
+/// The TSC's rate in Hz, measured against the PIT's crystal (channel 2,
+/// gated through port 0x61; `sel4_pit::Pit::calibrate`). The port
+/// capabilities are deleted again, so that tests can take the PIT.
+fn measure_tsc(objs: &mut sel4_rootserver::objects::Objects) -> Result<u64, String> {
+    let (first, last) = sel4_pit::PORTS;
+    let ports = objs
+        .io_ports(first, last)
+        .map_err(|e| format!("the PIT's ports: {e}"))?;
+    let port_b = match objs.io_ports(sel4_pit::PORT_B, sel4_pit::PORT_B) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = objs.delete(ports.into_owned());
+            return Err(format!("port {:#x}: {e}", sel4_pit::PORT_B));
+        }
+    };
+    let pit = sel4_pit::Pit::new(ports.get(), Some(port_b.get()));
+    let hz = pit.calibrate(
+        TSC_MEASURE_TICKS,
+        TSC_MEASURE_ROUNDS,
+        100_000_000,
+        sel4_sys::arch::rdtsc,
+    );
+    let freed = [
+        objs.delete(ports.into_owned()).map_err(|r| r.error),
+        objs.delete(port_b.into_owned()).map_err(|r| r.error),
+    ];
+    for r in freed {
+        r.map_err(|e| format!("deleting the PIT's port capabilities: {e}"))?;
+    }
+    match hz {
+        Ok(0) => Err("the TSC did not advance".into()),
+        Ok(hz) => Ok(hz),
+        Err(e) => Err(format!("measuring: {e:?}")),
+    }
+}
+
 fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunError> {
     // A first thread, through the framework, while the harness still runs
     // at the highest priority: on seL4 5.x this also gives the kernel the
@@ -472,6 +597,26 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
     if let Err(e) = objs.reserve_heap(HEAP_RESERVOIR) {
         println!("sel4test: no heap reservoir ({e}); the heap will not grow");
     }
+    // The TSC's rate, for the time limits and the figures (while the
+    // harness still runs at the highest priority: nothing of the guest
+    // delays the measurement but interrupts).
+    let bootinfo_tsc_mhz = bi
+        .tsc_mhz()
+        .filter(|&m| m > 0)
+        .or_else(|| bi.extra_tsc_mhz().map(u64::from).filter(|&m| m > 0));
+    let (tsc_hz, how) = match measure_tsc(&mut objs) {
+        Ok(hz) => (hz, "measured against the PIT"),
+        Err(e) => {
+            let mhz = bootinfo_tsc_mhz.ok_or_else(|| {
+                RunError::Setup(format!(
+                    "no TSC frequency: measuring it against the PIT failed ({e}) \
+                     and bootinfo gives none"
+                ))
+            })?;
+            println!("sel4test: the TSC was not measured ({e}); using bootinfo's figure");
+            (mhz * 1_000_000, "from bootinfo")
+        }
+    };
     drop(objs);
     let empty = bi.empty();
     let mut next = empty.start as CPtr;
@@ -541,13 +686,11 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
 
     let test_first = take(TEST_SLOTS + THREAD_SLOTS)?;
 
-    let tsc_mhz = bi
-        .tsc_mhz()
-        .or_else(|| bi.extra_tsc_mhz().map(u64::from))
-        .filter(|&m| m > 0)
-        .ok_or_else(|| RunError::Setup("bootinfo has no TSC frequency".into()))?;
+    let tsc_mhz = (tsc_hz + 500_000) / 1_000_000;
     let machine: &'static Machine = alloc::boxed::Box::leak(alloc::boxed::Box::new(Machine {
         tsc_mhz,
+        tsc_hz,
+        bootinfo_tsc_mhz,
         device_untypeds: device,
         ram_untypeds: ram.into_iter().skip(1).collect(),
         user_image_frames: (
@@ -557,13 +700,34 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
         cnode_size_bits: bi.init_thread_cnode_size_bits(),
         empty_end: end,
     }));
+    let lent: &'static Lent = alloc::boxed::Box::leak(alloc::boxed::Box::new(Lent {
+        device: machine
+            .device_untypeds
+            .iter()
+            .map(|_| AtomicBool::new(false))
+            .collect(),
+        ram: machine
+            .ram_untypeds
+            .iter()
+            .map(|_| AtomicBool::new(false))
+            .collect(),
+    }));
     let exec = crate::exec::Executor::new(HARNESS_PRIORITY as u8);
     // Test threads run at the harness's priority, so that the harness's
     // yields hand them the CPU and the harness still sees the time pass.
     set_harness_priority()
         .map_err(|e| RunError::Setup(format!("lowering the harness's priority: {e}")))?;
+    let boot = match bootinfo_tsc_mhz {
+        Some(m) => format!("bootinfo: {m} MHz"),
+        None => "bootinfo gives none".into(),
+    };
     println!(
-        "sel4test: TSC {tsc_mhz} MHz, test slots [{test_first}, {}), budget 2^{budget_bits} bytes",
+        "sel4test: TSC {}.{:06} MHz {how} ({boot})",
+        tsc_hz / 1_000_000,
+        tsc_hz % 1_000_000
+    );
+    println!(
+        "sel4test: test slots [{test_first}, {}), budget 2^{budget_bits} bytes",
         test_first + TEST_SLOTS as u64
     );
     Ok((
@@ -573,7 +737,7 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
             budget_bits,
             test_first,
             exec,
-            borrowed: Arc::new(spin::Mutex::new(Vec::new())),
+            lender: Lender { machine, lent },
         },
         filter,
         shard,
@@ -591,7 +755,7 @@ impl Harness {
             machine: self.machine,
             // Set by the executor once the thread exists.
             own_tcb: 0,
-            borrowed: self.borrowed.clone(),
+            lender: self.lender,
             windows: 0,
         };
         let timeout_ms = if def.timeout_ms == 0 {
@@ -599,9 +763,7 @@ impl Harness {
         } else {
             def.timeout_ms
         };
-        let limit = timeout_ms
-            .saturating_mul(1000)
-            .saturating_mul(self.machine.tsc_mhz);
+        let limit = self.machine.cycles_of_ms(timeout_ms);
         let thread_first = self.test_first + TEST_SLOTS as u64;
         self.exec
             .execute(def.func, ctx, thread_first, self.budget, limit, timeout_ms)
@@ -612,10 +774,7 @@ impl Harness {
     fn teardown(&mut self) -> Result<(), String> {
         set_harness_priority().map_err(|e| format!("restoring the harness's priority: {e}"))?;
         kernel::cnode_revoke(self.budget).map_err(|e| format!("revoking the budget: {e}"))?;
-        let borrowed = core::mem::take(&mut *self.borrowed.lock());
-        for ut in borrowed {
-            kernel::cnode_revoke(ut).map_err(|e| format!("revoking untyped {ut}: {e}"))?;
-        }
+        self.lender.revoke_lent()?;
         let end = self.test_first + (TEST_SLOTS + THREAD_SLOTS) as u64;
         for slot in self.test_first..end {
             // Revoke first: a test may leave caps derived from one in its

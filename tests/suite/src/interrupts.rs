@@ -44,7 +44,7 @@ fn irq_err(r: Result<impl core::fmt::Debug, Error>) -> Result<IrqError, Failure>
 }
 
 fn clock(ctx: &Ctx) -> Result<Clock, Failure> {
-    Clock::from_mhz(ctx.machine().tsc_mhz, Source::Bootinfo)
+    Clock::from_hz(ctx.machine().tsc_hz, Source::Measured)
         .ok_or_else(|| Failure::fail("no TSC frequency"))
 }
 

@@ -87,3 +87,40 @@ fn kill_inside_println_does_not_hang(ctx: &mut Ctx) -> TestResult {
     ensure!(inside > 0, "no kill found the thread inside println!");
     Ok(())
 }
+
+/// The harness's lending of untypeds (`Ctx::lender`) survives a thread of
+/// the test killed at any point of it, 40 times: afterwards this thread
+/// lends again, and the harness revokes what was lent after the test (its
+/// teardown must not wait for a stopped thread). Regression: the list of
+/// lent untypeds was behind a spin lock, so a kill while a lender held it
+/// left every later lending and the teardown spinning for good.
+#[sel4_test(timeout_ms = 20000)]
+fn kill_while_lending_untypeds_does_not_hang(ctx: &mut Ctx) -> TestResult {
+    let mut objs = ctx.objects(OBJECT_SLOTS)?;
+    let lender = ctx.lender();
+    ensure!(
+        lender.extra_untyped(12).is_some(),
+        "the machine has no spare RAM untyped to lend"
+    );
+    let trials = 40u64;
+    for trial in 0..trials {
+        let h = ThreadBuilder::new()
+            .priority(HARNESS_PRIORITY as u8)
+            .spawn(&mut objs, move || loop {
+                // Nothing but lending: the kill lands inside it.
+                let _ = lender.extra_untyped(12);
+                let _ = lender.device_untyped(12);
+            })
+            .map_err(fw("spawn"))?;
+        // Same priority: the victim runs until its time slice ends.
+        for _ in 0..(1 + trial % 3) {
+            sel4_sys::yield_now();
+        }
+        h.kill(&mut objs);
+        ensure!(
+            ctx.extra_untyped(12).is_some(),
+            "lending after kill {trial}"
+        );
+    }
+    Ok(())
+}
