@@ -11,7 +11,8 @@
 //! of those slots; its own slots are addressed by invoking it with an index
 //! of depth `r` (its capability has no guard).
 
-use sel4_sys::{CapRights, InvocationLabel, Word};
+use sel4::CapData;
+use sel4_sys::CapRights;
 
 use crate::cap::{CNode, Cap};
 use crate::error::{Error, Result};
@@ -31,18 +32,12 @@ pub fn root() -> Cap<CNode> {
     Cap::from_cptr(sel4_runtime::bootinfo::INIT_THREAD_CNODE)
 }
 
-/// The capability data word that sets a CNode capability's guard to
-/// `guard` of `guard_size` bits (seL4 5.x: `seL4_CapData_Guard`; later
-/// kernels: `seL4_CNode_CapData`).
-pub fn guard_data(guard: u64, guard_size: u8) -> Word {
-    if sel4_sys::KERNEL_VERSION_MAJOR < 7 {
-        // seL4_CapData_t went away in seL4 7.0.0.
-        // tag Guard = 1 at bit 31, GuardBits at 8..26, GuardSize at 2..8.
-        (1 << 31) | ((guard & 0x3_ffff) << 8) | ((guard_size as u64 & 0x3f) << 2)
-    } else {
-        // guard at 6..64, guardSize at 0..6.
-        (guard << 6) | (guard_size as u64 & 0x3f)
-    }
+/// The capability data that sets a CNode capability's guard to `guard`
+/// of `guard_size` bits (seL4 5.x: `seL4_CapData_Guard`; later kernels:
+/// `seL4_CNode_CapData`; encoded by the kernel's generated bitfield code
+/// in [`sel4::CapData`]). An error names the field that does not fit.
+pub fn guard_data(guard: u64, guard_size: u8) -> Result<CapData> {
+    CapData::cnode_guard(guard, guard_size).map_err(Error::from)
 }
 
 /// A slot: the CNode capability (a name in the root task's CSpace) to
@@ -55,6 +50,12 @@ pub(crate) struct SlotRef {
 }
 
 impl SlotRef {
+    /// The same slot in the typed kernel API.
+    #[inline]
+    fn typed(self) -> sel4::Slot {
+        sel4::Slot::new(self.node, self.index, self.depth)
+    }
+
     /// Slot `slot` of the root task's CSpace.
     #[inline]
     pub(crate) fn root(slot: u64) -> SlotRef {
@@ -78,7 +79,12 @@ impl SlotRef {
 }
 
 fn badge_arg<B: TryFrom<u64>>(badge: u64) -> Result<B> {
-    badge.try_into().map_err(|_| Error::BadgeTooLarge { badge })
+    badge.try_into().map_err(|_| {
+        Error::CapDataTooWide(sel4::DataTooWide {
+            what: "badge",
+            value: badge,
+        })
+    })
 }
 
 /// `CNode_Copy` of `src` into `dest` with `rights`.
@@ -98,25 +104,17 @@ pub(crate) fn mint(dest: SlotRef, src: SlotRef, rights: CapRights, badge: u64) -
     )?)
 }
 
-/// `CNode_Mint` with a raw capability data word (for a CNode: its guard,
-/// see [`guard_data`]).
-pub(crate) fn mint_data(dest: SlotRef, src: SlotRef, rights: CapRights, data: Word) -> Result<()> {
-    // Raw call: the generated `cnode_mint` takes a badge; the guard is the
-    // same message word with CNode capability data.
-    sel4_sys::invocation::call(
-        dest.node.cptr(),
-        InvocationLabel::CNodeMint,
-        &[src.node.cptr()],
-        &[
-            dest.index,
-            dest.depth as Word,
-            src.index,
-            src.depth as Word,
-            rights.0,
-            data,
-        ],
-    )?;
-    Ok(())
+/// `CNode_Mint` with capability data (for a CNode: its guard, see
+/// [`guard_data`]).
+pub(crate) fn mint_data(
+    dest: SlotRef,
+    src: SlotRef,
+    rights: CapRights,
+    data: CapData,
+) -> Result<()> {
+    Ok(dest
+        .typed()
+        .mint_from(src.typed(), sel4::CapRights::from_sys(rights), data)?)
 }
 
 /// `CNode_Move` of `src` into `dest`.
@@ -127,23 +125,9 @@ pub(crate) fn move_(dest: SlotRef, src: SlotRef) -> Result<()> {
         .cnode_move(dest.index, dest.depth, src.node, src.index, src.depth)?)
 }
 
-/// `CNode_Mutate`: moves `src` into `dest`, changing its data word `data`.
-pub(crate) fn mutate(dest: SlotRef, src: SlotRef, data: Word) -> Result<()> {
-    // Raw call: seL4 5.x types the word as seL4_CapData_t, later kernels as
-    // a plain word; the message is the same.
-    sel4_sys::invocation::call(
-        dest.node.cptr(),
-        InvocationLabel::CNodeMutate,
-        &[src.node.cptr()],
-        &[
-            dest.index,
-            dest.depth as Word,
-            src.index,
-            src.depth as Word,
-            data,
-        ],
-    )?;
-    Ok(())
+/// `CNode_Mutate`: moves `src` into `dest`, changing its data to `data`.
+pub(crate) fn mutate(dest: SlotRef, src: SlotRef, data: CapData) -> Result<()> {
+    Ok(dest.typed().mutate_from(src.typed(), data)?)
 }
 
 /// `CNode_Rotate`: `pivot` moves to `dest` (with `dest_badge`), `src`

@@ -17,11 +17,10 @@ pub enum Error {
     /// An allocator (slots, untyped memory, virtual ranges, capability
     /// bookkeeping) refused the request; the error names it.
     Alloc(AllocError),
-    /// A badge does not fit the kernel's badge field.
-    BadgeTooLarge {
-        /// The badge asked for.
-        badge: u64,
-    },
+    /// Capability data does not fit the kernel's field: a badge (28 bits
+    /// on seL4 5.x, a word later), a CNode guard or its size; the error
+    /// names which and the value.
+    CapDataTooWide(sel4::DataTooWide),
     /// A handle given to an allocator that did not hand it out (another
     /// `Objects`, another CNode, or one that no longer exists). Nothing
     /// was done.
@@ -57,6 +56,12 @@ impl From<InvocationError> for Error {
     }
 }
 
+impl From<sel4::DataTooWide> for Error {
+    fn from(e: sel4::DataTooWide) -> Error {
+        Error::CapDataTooWide(e)
+    }
+}
+
 impl From<AllocError> for Error {
     fn from(e: AllocError) -> Error {
         Error::Alloc(e)
@@ -68,9 +73,7 @@ impl core::fmt::Display for Error {
         match self {
             Error::Kernel(e) => write!(f, "kernel error: {e}"),
             Error::Alloc(e) => write!(f, "{e}"),
-            Error::BadgeTooLarge { badge } => {
-                write!(f, "badge {badge:#x} does not fit the kernel's badge field")
-            }
+            Error::CapDataTooWide(e) => write!(f, "{e}"),
             Error::NotOwner { slot } => write!(
                 f,
                 "the handle of slot {slot:#x} belongs to another allocator (give it to the Objects that made it)"

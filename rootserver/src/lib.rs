@@ -57,6 +57,7 @@ pub use error::{AllocError, Error, InvocationError, Result};
 pub use log;
 #[cfg(target_arch = "x86_64")]
 pub use objects::{Objects, Refused};
+pub use sel4::CapData;
 pub use sel4_alloc::SlotAllocator;
 pub use sel4_device as device;
 pub use sel4_runtime::{console, exit, heap, logger};

@@ -43,6 +43,7 @@ use crate::untyped::{Destination, UntypedExt};
 use crate::view::View;
 use crate::vspace::{self, Cache, VSpace, OBJECTS_WINDOW_END, OBJECTS_WINDOW_START};
 use crate::BootInfo;
+use sel4::CapData;
 
 const PAGE: usize = 4096;
 /// log2 of the slots of each CNode that holds stack frame capabilities.
@@ -922,11 +923,11 @@ impl Objects {
     /// [`cnode::guard_data`]; the kernel refuses to change the badge of an
     /// endpoint or notification this way, with `IllegalOperation`). `cap`
     /// names the new slot afterwards; on failure nothing changed.
-    pub fn mutate<T: CapType>(&mut self, cap: &mut Owned<T>, data: Word) -> Result<()> {
+    pub fn mutate<T: CapType>(&mut self, cap: &mut Owned<T>, data: CapData) -> Result<()> {
         self.relocate(cap, Some(data))
     }
 
-    fn relocate<T: CapType>(&mut self, cap: &mut Owned<T>, data: Option<Word>) -> Result<()> {
+    fn relocate<T: CapType>(&mut self, cap: &mut Owned<T>, data: Option<CapData>) -> Result<()> {
         let s = self.check(cap)?;
         self.refuse_untyped(s)?;
         let from = SlotRef::root(s);
@@ -1281,7 +1282,7 @@ impl Objects {
     pub fn mint_cspace_root(&mut self, node: &Owned<CNode>) -> Result<Owned<CNode>> {
         let c = self.child_by_cap(node)?;
         let (slot, radix) = (self.children[c].slot, self.children[c].radix);
-        let data = cnode::guard_data(0, cnode::depth() - radix);
+        let data = cnode::guard_data(0, cnode::depth() - radix)?;
         let dest = self.cspace.with_new_slot(|d| {
             cnode::mint_data(SlotRef::root(d), SlotRef::root(slot), ALL_RIGHTS, data)
         })?;

@@ -1,10 +1,9 @@
 //! The typed view of seL4_BootInfo, for the kernel this image was built for.
 
-use core::ops::Deref;
-use sel4_bootinfo::{Layout, SlotRegion};
+use sel4_bootinfo::Layout;
 use sel4_sys::init_caps;
 
-pub use sel4_bootinfo::{ExtraChunk, ExtraChunkId, UntypedDesc};
+pub use sel4_bootinfo::{ExtraChunk, ExtraChunkId, SlotRegion, UntypedDesc};
 
 /// The initial thread's TCB capability (seL4_CapInitThreadTCB).
 pub const INIT_THREAD_TCB: sel4_sys::CPtr = init_caps::CapInitThreadTCB as sel4_sys::CPtr;
@@ -92,21 +91,11 @@ pub enum RuntimeSlot {
 /// structures of the heap's growth window.
 pub const RUNTIME_UNTYPED_BITS: u8 = 17;
 
-/// The bootinfo untyped the runtime took (module documentation of
-/// [`BootInfo`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RuntimeUntyped {
-    /// Its index in bootinfo's list.
-    pub index: usize,
-    /// Its descriptor.
-    pub desc: UntypedDesc,
-}
-
-/// The root task's bootinfo. Dereferences to the parsed view
-/// ([`sel4_bootinfo::BootInfo`]), with the runtime's own resources left
-/// out, consistently:
+/// The root task's bootinfo: the one bootinfo type
+/// ([`sel4_bootinfo::BootInfo`]), with the runtime's own resources left out
+/// by the start code before `main` sees it, consistently:
 /// - [`BootInfo::empty`] leaves out the [`RUNTIME_RESERVED_SLOTS`] slots at
-///   the start of the empty region;
+///   the start of the kernel's empty region ([`runtime_slot`] names them);
 /// - the runtime takes one RAM untyped of at least 2^[`RUNTIME_UNTYPED_BITS`]
 ///   bytes (the smallest) for its kernel objects (the notifications of its
 ///   locks, its CNode): it moves that capability to its slot
@@ -114,128 +103,37 @@ pub struct RuntimeUntyped {
 ///   untyped into the freed slot, so [`BootInfo::untyped`],
 ///   [`BootInfo::untypeds`] and the other untyped methods describe one
 ///   untyped less, each descriptor matching the capability in its slot,
-///   and none of it is memory the runtime uses.
+///   and none of it is memory the runtime uses
+///   ([`BootInfo::taken_untyped`] says which).
 ///
-/// [`BootInfo::raw`] is the kernel's view, as it was at boot.
-pub struct BootInfo {
-    view: sel4_bootinfo::BootInfo<'static>,
-    taken: Option<RuntimeUntyped>,
+/// The `kernel_*` accessors ([`BootInfo::kernel_empty`],
+/// [`BootInfo::kernel_untypeds`], ...) give the regions as the kernel wrote
+/// them at boot.
+pub type BootInfo = sel4_bootinfo::BootInfo<'static>;
+
+/// Parses the bootinfo the kernel mapped at `addr` and leaves the
+/// runtime's slots out of its empty region.
+///
+/// # Safety
+/// `addr` must be the bootinfo address the kernel passed to the root
+/// task: a mapped frame followed by `extraLen` bytes of mapped extra
+/// bootinfo, which nothing writes while the program runs.
+pub(crate) unsafe fn from_kernel(addr: usize) -> Result<BootInfo, sel4_bootinfo::Error> {
+    let frame = LAYOUT.offsets().frame_size;
+    // SAFETY: the first frame is mapped (contract).
+    let head = unsafe { core::slice::from_raw_parts(addr as *const u8, frame) };
+    let len = sel4_bootinfo::BootInfo::total_len(head, LAYOUT)?;
+    // SAFETY: the kernel maps extraLen bytes after the frame (contract).
+    let all = unsafe { core::slice::from_raw_parts(addr as *const u8, len) };
+    let mut bi = sel4_bootinfo::BootInfo::parse(all, LAYOUT)?;
+    bi.reserve_empty_slots(RUNTIME_RESERVED_SLOTS);
+    Ok(bi)
 }
 
-impl BootInfo {
-    /// Parses the bootinfo the kernel mapped at `addr`.
-    ///
-    /// # Safety
-    /// `addr` must be the bootinfo address the kernel passed to the root
-    /// task: a mapped frame followed by `extraLen` bytes of mapped extra
-    /// bootinfo, which nothing writes while the program runs.
-    pub(crate) unsafe fn from_kernel(addr: usize) -> Result<BootInfo, sel4_bootinfo::Error> {
-        let frame = LAYOUT.offsets().frame_size;
-        // SAFETY: the first frame is mapped (contract).
-        let head = unsafe { core::slice::from_raw_parts(addr as *const u8, frame) };
-        let len = sel4_bootinfo::BootInfo::total_len(head, LAYOUT)?;
-        // SAFETY: the kernel maps extraLen bytes after the frame (contract).
-        let all = unsafe { core::slice::from_raw_parts(addr as *const u8, len) };
-        Ok(BootInfo {
-            view: sel4_bootinfo::BootInfo::parse(all, LAYOUT)?,
-            taken: None,
-        })
-    }
-
-    /// Empty slots of the root CNode that the application may use.
-    pub fn empty(&self) -> SlotRegion {
-        let e = self.view.empty();
-        let start = core::cmp::min(e.start + RUNTIME_RESERVED_SLOTS, e.end);
-        SlotRegion { start, end: e.end }
-    }
-
-    /// The slot of one of the runtime's resources.
-    pub fn runtime_slot(&self, s: RuntimeSlot) -> sel4_sys::CPtr {
-        (self.view.empty().start + s as usize) as sel4_sys::CPtr
-    }
-
-    /// The untyped the runtime took for itself, if any.
-    pub fn runtime_untyped(&self) -> Option<RuntimeUntyped> {
-        self.taken
-    }
-
-    /// The parsed view of the whole bootinfo as the kernel wrote it: the
-    /// runtime's slots and untyped included, and the untyped list in the
-    /// kernel's order (which no longer matches the slots of the two
-    /// untypeds the runtime moved).
-    pub fn raw(&self) -> &sel4_bootinfo::BootInfo<'static> {
-        &self.view
-    }
-
-    /// The slots holding the untyped capabilities the application may use.
-    pub fn untyped(&self) -> SlotRegion {
-        let u = self.view.untyped();
-        match self.taken {
-            Some(_) => SlotRegion {
-                start: u.start,
-                end: u.end - 1,
-            },
-            None => u,
-        }
-    }
-
-    /// Number of untypeds the application may use.
-    pub fn untyped_count(&self) -> usize {
-        self.untyped().len()
-    }
-
-    /// Descriptor `index` (of the capability in slot `untyped().start +
-    /// index`).
-    pub fn untyped_desc(&self, index: usize) -> Option<UntypedDesc> {
-        if index >= self.untyped_count() {
-            return None;
-        }
-        match self.taken {
-            Some(t) if t.index == index => self.view.untyped_desc(self.view.untyped_count() - 1),
-            _ => self.view.untyped_desc(index),
-        }
-    }
-
-    /// The untyped descriptors the application may use, in slot order.
-    pub fn untypeds(
-        &self,
-    ) -> impl DoubleEndedIterator<Item = UntypedDesc> + ExactSizeIterator + Clone + '_ {
-        (0..self.untyped_count()).map(move |i| {
-            self.untyped_desc(i)
-                .unwrap_or_else(|| unreachable!("index below the count"))
-        })
-    }
-
-    /// Total bytes of RAM (non-device) untypeds the application may use.
-    pub fn ram_bytes(&self) -> u64 {
-        self.untypeds()
-            .filter(|d| !d.is_device)
-            .fold(0u64, |a, d| a.saturating_add(d.size_bytes()))
-    }
-
-    /// Total bytes of device untypeds.
-    pub fn device_bytes(&self) -> u64 {
-        self.untypeds()
-            .filter(|d| d.is_device)
-            .fold(0u64, |a, d| a.saturating_add(d.size_bytes()))
-    }
-
-    /// Number of RAM (non-device) untypeds the application may use.
-    pub fn ram_untyped_count(&self) -> usize {
-        self.untypeds().filter(|d| !d.is_device).count()
-    }
-
-    /// Number of device untypeds.
-    pub fn device_untyped_count(&self) -> usize {
-        self.untypeds().filter(|d| d.is_device).count()
-    }
-}
-
-impl Deref for BootInfo {
-    type Target = sel4_bootinfo::BootInfo<'static>;
-    fn deref(&self) -> &Self::Target {
-        &self.view
-    }
+/// The slot of one of the runtime's resources (in the slots
+/// [`BootInfo::reserved_empty_slots`] the application does not see).
+pub fn runtime_slot(bi: &BootInfo, s: RuntimeSlot) -> sel4_sys::CPtr {
+    (bi.kernel_empty().start + s as usize) as sel4_sys::CPtr
 }
 
 /// The scheduling control capability of this core (bootinfo's
@@ -288,10 +186,10 @@ pub(crate) fn init_console(bi: &BootInfo) -> Result<(), &'static str> {
         let (first, last) = crate::console::CONSOLE_PORTS;
         sel4_sys::sel4_cfg_if! {
             kernel >= 10 && label X86IOPortControlIssue {
-                if bi.raw().empty().len() < RUNTIME_RESERVED_SLOTS {
+                if bi.reserved_empty_slots().len() < RUNTIME_RESERVED_SLOTS {
                     return Err("no slot for the console's I/O ports");
                 }
-                let slot = bi.runtime_slot(RuntimeSlot::ConsolePorts);
+                let slot = runtime_slot(bi, RuntimeSlot::ConsolePorts);
                 let control = Cap::<cap_type::X86IOPortControl>::from_cptr(init_caps::CapIOPortControl as u64);
                 control
                     .x86_io_port_control_issue(
@@ -324,10 +222,10 @@ pub(crate) fn init_runtime_caps(bi: &BootInfo) {
             // seL4 10+: issue an IOPort cap for the debug-exit port from the
             // I/O port control cap into the runtime's reserved slot.
             use sel4_sys::{cap_type, Cap};
-            if bi.raw().empty().is_empty() {
+            if bi.reserved_empty_slots().is_empty() {
                 return;
             }
-            let slot = bi.runtime_slot(RuntimeSlot::IoPort);
+            let slot = runtime_slot(bi, RuntimeSlot::IoPort);
             let port = u64::from(crate::exit::DEBUG_EXIT_PORT);
             let control = Cap::<cap_type::X86IOPortControl>::from_cptr(init_caps::CapIOPortControl as u64);
             let issued = control.x86_io_port_control_issue(
@@ -354,24 +252,22 @@ pub(crate) fn init_runtime_caps(bi: &BootInfo) {
 /// what failed.
 pub(crate) fn init_runtime_objects(bi: &mut BootInfo) -> Result<(), &'static str> {
     use sel4_sys::{cap_type, Cap, ObjectType, Word};
-    let e = bi.view.empty();
-    if e.len() < RUNTIME_RESERVED_SLOTS {
+    if bi.reserved_empty_slots().len() < RUNTIME_RESERVED_SLOTS {
         return Err("bootinfo's empty region is smaller than the runtime's slots");
     }
     // The smallest RAM untyped that holds the runtime's objects.
     let chosen = bi
-        .view
-        .untypeds()
+        .kernel_untypeds()
         .enumerate()
         .filter(|(_, d)| !d.is_device && d.size_bits >= RUNTIME_UNTYPED_BITS)
         .min_by_key(|(_, d)| d.size_bits)
         .ok_or("no RAM untyped of at least 2^17 bytes for the runtime's objects")?;
-    let (index, desc) = chosen;
-    let first = bi.view.untyped().start as Word;
-    let last = bi.view.untyped_count() - 1;
+    let (index, _) = chosen;
+    let first = bi.kernel_untyped().start as Word;
+    let last = bi.kernel_untyped().len() - 1;
     let root: Cap<cap_type::CNode> = Cap::from_cptr(INIT_THREAD_CNODE);
     let depth = sel4_sys::config::WORD_SIZE as u8;
-    let own = bi.runtime_slot(RuntimeSlot::Untyped);
+    let own = runtime_slot(bi, RuntimeSlot::Untyped);
     root.cnode_move(own, depth, root, first + index as Word, depth)
         .map_err(|_| "moving the runtime's untyped to its slot")?;
     if index != last {
@@ -384,7 +280,8 @@ pub(crate) fn init_runtime_objects(bi: &mut BootInfo) -> Result<(), &'static str
         )
         .map_err(|_| "moving the last untyped into the freed slot")?;
     }
-    bi.taken = Some(RuntimeUntyped { index, desc });
+    bi.take_untyped(index)
+        .ok_or("the runtime's untyped was taken already")?;
     let ut: Cap<cap_type::Untyped> = Cap::from_cptr(own);
     let make = |ty: ObjectType, bits: usize, slot: RuntimeSlot| {
         ut.untyped_retype(
@@ -393,7 +290,7 @@ pub(crate) fn init_runtime_objects(bi: &mut BootInfo) -> Result<(), &'static str
             root,
             0,
             0,
-            bi.runtime_slot(slot),
+            runtime_slot(bi, slot),
             1,
         )
     };
@@ -416,11 +313,11 @@ pub(crate) fn init_runtime_objects(bi: &mut BootInfo) -> Result<(), &'static str
     sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         make(ObjectType::ReplyObject, 0, RuntimeSlot::InitialReply)
             .map_err(|_| "creating the initial thread's reply object")?;
-        let reply = bi.runtime_slot(RuntimeSlot::InitialReply);
+        let reply = runtime_slot(bi, RuntimeSlot::InitialReply);
         sel4_sys::mcs::set_thread_reply(reply);
         #[cfg(target_arch = "x86_64")]
         crate::thread::set_initial_reply(reply);
-        if let Some(sc) = bi.view.schedcontrol().and_then(|r| r.get(bi.view.node_id())) {
+        if let Some(sc) = bi.schedcontrol().and_then(|r| r.get(bi.node_id())) {
             SCHED_CONTROL.store(sc as sel4_sys::CPtr, core::sync::atomic::Ordering::SeqCst);
         }
     } }
@@ -429,20 +326,20 @@ pub(crate) fn init_runtime_objects(bi: &mut BootInfo) -> Result<(), &'static str
     #[cfg(target_arch = "x86_64")]
     crate::arch::initial_tls::fix_at_start(
         own,
-        bi.runtime_slot(RuntimeSlot::Scratch0),
+        runtime_slot(bi, RuntimeSlot::Scratch0),
         crate::thread::initial_thread_pointer() as Word,
     )
     .map_err(|_| "giving the kernel the initial thread's TLS base (TCB_CopyRegisters)")?;
-    let n = |s| Cap::<cap_type::Notification>::from_cptr(bi.runtime_slot(s));
+    let n = |s| Cap::<cap_type::Notification>::from_cptr(runtime_slot(bi, s));
     crate::heap::bind(n(RuntimeSlot::HeapLock));
     crate::console::bind(n(RuntimeSlot::ConsoleLock));
     crate::thread::bind_registry(n(RuntimeSlot::RegistryLock));
     crate::heap::set_growth(
-        bi.runtime_slot(RuntimeSlot::CNode),
+        runtime_slot(bi, RuntimeSlot::CNode),
         own,
         [
-            bi.runtime_slot(RuntimeSlot::Scratch0),
-            bi.runtime_slot(RuntimeSlot::Scratch1),
+            runtime_slot(bi, RuntimeSlot::Scratch0),
+            runtime_slot(bi, RuntimeSlot::Scratch1),
         ],
     );
     Ok(())

@@ -176,7 +176,7 @@ pub(crate) fn protect(bi: &BootInfo) -> Result<Protection, ProtectError> {
         }
         x
     };
-    let frames = bi.raw().user_image_frames();
+    let frames = bi.user_image_frames();
     let mut done = Protection::default();
     // Candidate pages: read-only segments, then RELRO.
     let mut candidates = [(0usize, 0usize, false); 8];
@@ -236,8 +236,7 @@ fn is_read_only_in(p: &Protection, page: usize) -> bool {
 pub fn frame_of(bi: &BootInfo, vaddr: usize) -> Option<Cap<sel4::Granule>> {
     let base = crate::thread::image_start();
     let index = vaddr.checked_sub(base)? / PAGE;
-    bi.raw()
-        .user_image_frames()
+    bi.user_image_frames()
         .get(index)
         .map(|s| Cap::from_cptr(s as CPtr))
 }

@@ -163,7 +163,7 @@ mod entry {
         // From here on TLS works. SAFETY: bootinfo is the pointer the kernel
         // gave the root task; the kernel maps the bootinfo frame (and the
         // extra bootinfo pages after it) read-only for the root task.
-        let mut bootinfo = match unsafe { crate::bootinfo::BootInfo::from_kernel(info.bootinfo) } {
+        let mut bootinfo = match unsafe { crate::bootinfo::from_kernel(info.bootinfo) } {
             Ok(bi) => bi,
             Err(_) => early_fail(b"sel4-runtime: malformed bootinfo\n"),
         };

@@ -87,7 +87,7 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     info!("notification at slot {:#x}", ntfn.cptr());
     // Signals through a badged copy, so that a poll tells them apart from
     // "nothing signalled" (badge 0).
-    let badge = CapData::badge(0x5).map_err(|_| Error::BadgeTooLarge { badge: 0x5 })?;
+    let badge = CapData::badge(0x5)?;
     let copy = init::CNODE.slot(slots.alloc()?);
     copy.mint_from(init::CNODE.slot_of(ntfn), CapRights::ALL, badge)?;
     let badged: Cap<Notification> = copy.cap();

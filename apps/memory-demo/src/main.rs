@@ -19,6 +19,7 @@ use sel4_rootserver::sys::{consts, InvocationError, ObjectType};
 use sel4_rootserver::thread::spawn;
 use sel4_rootserver::untyped::Destination;
 use sel4_rootserver::vspace::{Cache, LARGE_PAGE_SIZE, PAGE_SIZE, RW, WINDOW_START};
+use sel4_rootserver::CapData;
 use sel4_rootserver::{
     cap_type, entry, heap, println, AllocError, BootInfo, Cap, Endpoint, Error, Notification,
     Owned, UntypedExt,
@@ -133,7 +134,7 @@ pub fn check_cnode_ops(objs: &mut Objects) -> Result<(), Error> {
     let mut plain = objs.copy(&n, ALL_RIGHTS)?;
     let used = objs.cspace().slots().used();
     let e = expect_err(
-        objs.mutate(&mut plain, 0x30),
+        objs.mutate(&mut plain, CapData::badge(0x30)?),
         "mutate a notification's badge",
     )?;
     ensure(
@@ -275,7 +276,7 @@ pub fn check_child_cnode(objs: &mut Objects) -> Result<(), Error> {
     )?;
     // Mutate sets the same guard on a plain copy of the child's cap.
     let mut mutated = objs.copy(&child, ALL_RIGHTS)?;
-    objs.mutate(&mut mutated, guard_data(0, depth() - radix))?;
+    objs.mutate(&mut mutated, guard_data(0, depth() - radix)?)?;
     mutated.cnode_delete(k.index(), depth())?;
     mutated.cnode_copy(
         k.index(),

@@ -611,7 +611,17 @@ fn to_usize(value: u64, offset: usize) -> Result<usize, Error> {
     usize::try_from(value).map_err(|_| Error::ValueTooLarge { offset, value })
 }
 
-/// A parsed, validated view of a `seL4_BootInfo` (and its extra chunks).
+/// A parsed, validated view of a `seL4_BootInfo` (and its extra chunks):
+/// the one bootinfo type of the framework.
+///
+/// A runtime may keep resources of the bootinfo for itself before the
+/// application sees it: slots at the start of the empty region
+/// ([`BootInfo::reserve_empty_slots`]) and one untyped
+/// ([`BootInfo::take_untyped`]). The accessors [`BootInfo::empty`],
+/// [`BootInfo::untyped`], [`BootInfo::untypeds`] and the untyped counts
+/// and totals then leave those out, consistently; the `kernel_*`
+/// accessors give the regions and the untyped list as the kernel wrote
+/// them.
 #[derive(Clone, Copy, Debug)]
 pub struct BootInfo<'a> {
     bytes: &'a [u8],
@@ -634,6 +644,11 @@ pub struct BootInfo<'a> {
     init_thread_domain: usize,
     arch_info: Option<u64>,
     untyped: SlotRegion,
+    /// Slots at the start of `empty` kept by a runtime.
+    reserved_empty: usize,
+    /// Index of the untyped a runtime took; the last untyped's capability
+    /// now sits in its slot.
+    taken_untyped: Option<usize>,
 }
 
 impl<'a> BootInfo<'a> {
@@ -788,6 +803,7 @@ impl<'a> BootInfo<'a> {
             word_size: ws,
             front: 0,
             back: count as usize,
+            swap: None,
         })
         .enumerate()
         {
@@ -856,7 +872,55 @@ impl<'a> BootInfo<'a> {
             init_thread_domain: uword(o.init_thread_domain)?,
             arch_info: o.arch_info.map(word),
             untyped,
+            reserved_empty: 0,
+            taken_untyped: None,
         })
+    }
+
+    /// Leaves the first `n` slots of the empty region out of
+    /// [`BootInfo::empty`] (a runtime keeps them for its own objects; at
+    /// most the whole region). Returns the slots left out, as the kernel
+    /// numbered them.
+    pub fn reserve_empty_slots(&mut self, n: usize) -> SlotRegion {
+        let e = self.empty;
+        self.reserved_empty = n.min(e.len());
+        SlotRegion {
+            start: e.start,
+            end: e.start + self.reserved_empty,
+        }
+    }
+
+    /// Slots at the start of the kernel's empty region that
+    /// [`BootInfo::empty`] leaves out.
+    pub fn reserved_empty_slots(&self) -> SlotRegion {
+        let e = self.empty;
+        SlotRegion {
+            start: e.start,
+            end: e.start + self.reserved_empty,
+        }
+    }
+
+    /// Records that a runtime took untyped `index` (of the kernel's list)
+    /// for itself and moved the capability of the kernel's *last* untyped
+    /// into the freed slot: from then on [`BootInfo::untyped`] has one slot
+    /// less and each descriptor of [`BootInfo::untypeds`] matches the
+    /// capability in its slot. Returns the taken descriptor; `None` (and
+    /// nothing changes) if `index` is out of range or an untyped was taken
+    /// already.
+    pub fn take_untyped(&mut self, index: usize) -> Option<UntypedDesc> {
+        if self.taken_untyped.is_some() {
+            return None;
+        }
+        let desc = self.kernel_untypeds().nth(index)?;
+        self.taken_untyped = Some(index);
+        Some(desc)
+    }
+
+    /// The untyped a runtime took ([`BootInfo::take_untyped`]): its index
+    /// in the kernel's list and its descriptor.
+    pub fn taken_untyped(&self) -> Option<(usize, UntypedDesc)> {
+        let i = self.taken_untyped?;
+        Some((i, self.kernel_untypeds().nth(i)?))
     }
 
     /// The bytes this view was parsed from.
@@ -895,8 +959,18 @@ impl<'a> BootInfo<'a> {
         self.ipc_buffer
     }
 
-    /// `empty`: the root CNode's free slots.
+    /// Empty slots of the root CNode the application may use (the
+    /// kernel's empty region without the slots a runtime reserved).
     pub fn empty(&self) -> SlotRegion {
+        SlotRegion {
+            start: self.empty.start + self.reserved_empty,
+            end: self.empty.end,
+        }
+    }
+
+    /// The empty region as the kernel wrote it (a runtime's reserved slots
+    /// included).
+    pub fn kernel_empty(&self) -> SlotRegion {
         self.empty
     }
 
@@ -956,20 +1030,43 @@ impl<'a> BootInfo<'a> {
         Some(u32::from_le_bytes(b))
     }
 
-    /// The slots holding the untyped caps; its length is the number of
-    /// descriptors.
+    /// The slots holding the untyped caps the application may use; its
+    /// length is the number of descriptors (one less than the kernel's when
+    /// a runtime took one: [`BootInfo::take_untyped`]).
     pub fn untyped(&self) -> SlotRegion {
+        let u = self.untyped;
+        SlotRegion {
+            start: u.start,
+            end: u.end - usize::from(self.taken_untyped.is_some()),
+        }
+    }
+
+    /// Number of untyped descriptors (`untyped().len()`).
+    pub fn untyped_count(&self) -> usize {
+        self.untyped().len()
+    }
+
+    /// The untyped descriptors the application may use, in slot order
+    /// (descriptor `i` describes the cap in slot `untyped().start + i`).
+    pub fn untypeds(&self) -> Untypeds<'a> {
+        let mut u = self.kernel_untypeds();
+        if let Some(taken) = self.taken_untyped {
+            // The last entry's capability sits in the taken one's slot.
+            u.back -= 1;
+            u.swap = Some((taken, u.back));
+        }
+        u
+    }
+
+    /// The untyped slots as the kernel wrote them (a taken untyped
+    /// included).
+    pub fn kernel_untyped(&self) -> SlotRegion {
         self.untyped
     }
 
-    /// Number of untyped descriptors (`untyped.end - untyped.start`).
-    pub fn untyped_count(&self) -> usize {
-        self.untyped.len()
-    }
-
-    /// The untyped descriptors, in slot order (descriptor `i` describes the
-    /// cap in slot `untyped().start + i`).
-    pub fn untypeds(&self) -> Untypeds<'a> {
+    /// The untyped descriptors in the kernel's order (before a runtime
+    /// took one and moved the last capability into its slot).
+    pub fn kernel_untypeds(&self) -> Untypeds<'a> {
         let o = &self.offsets;
         let n = self.untyped.len();
         let start = o.untyped_list;
@@ -980,6 +1077,7 @@ impl<'a> BootInfo<'a> {
             word_size: o.word_size,
             front: 0,
             back: n,
+            swap: None,
         }
     }
 
@@ -1076,9 +1174,20 @@ pub struct Untypeds<'a> {
     word_size: usize,
     front: usize,
     back: usize,
+    /// `(i, j)`: position `i` reads entry `j` (a runtime's taken untyped,
+    /// replaced by the last one).
+    swap: Option<(usize, usize)>,
 }
 
 impl Untypeds<'_> {
+    /// The list entry describing position `i`.
+    fn entry_of(&self, i: usize) -> usize {
+        match self.swap {
+            Some((at, last)) if at == i => last,
+            _ => i,
+        }
+    }
+
     #[inline]
     fn get(&self, i: usize) -> UntypedDesc {
         // The entry's bytes once (the list holds whole entries: checked
@@ -1101,7 +1210,7 @@ impl Iterator for Untypeds<'_> {
         if self.front >= self.back {
             return None;
         }
-        let d = self.get(self.front);
+        let d = self.get(self.entry_of(self.front));
         self.front += 1;
         Some(d)
     }
@@ -1123,7 +1232,7 @@ impl DoubleEndedIterator for Untypeds<'_> {
             return None;
         }
         self.back -= 1;
-        Some(self.get(self.back))
+        Some(self.get(self.entry_of(self.back)))
     }
 }
 

@@ -926,3 +926,80 @@ fn padding_chunk_past_extra_len_ends_the_list() {
         }
     );
 }
+
+#[test]
+fn reserved_slots_and_a_taken_untyped_are_left_out_consistently() {
+    let img = v5_image();
+    let bytes = img.build(Kind::V5);
+    let mut bi = BootInfo::parse(&bytes, Layout::Sel4V5X86_64).unwrap();
+    let ram_before = bi.ram_bytes();
+    // Slots: the first 10 of the empty region.
+    assert_eq!(
+        bi.reserve_empty_slots(10),
+        SlotRegion {
+            start: 173,
+            end: 183
+        }
+    );
+    assert_eq!(
+        bi.empty(),
+        SlotRegion {
+            start: 183,
+            end: 4096
+        }
+    );
+    assert_eq!(
+        bi.kernel_empty(),
+        SlotRegion {
+            start: 173,
+            end: 4096
+        }
+    );
+    assert_eq!(bi.reserved_empty_slots().len(), 10);
+    // An untyped in the middle: the last one's capability takes its slot.
+    let taken = bi.take_untyped(110).unwrap();
+    assert_eq!(taken, img.list[110]);
+    assert_eq!(bi.taken_untyped(), Some((110, img.list[110])));
+    assert_eq!(bi.take_untyped(111), None, "one untyped only");
+    assert_eq!(
+        bi.untyped(),
+        SlotRegion {
+            start: 36,
+            end: 172
+        }
+    );
+    assert_eq!(
+        bi.kernel_untyped(),
+        SlotRegion {
+            start: 36,
+            end: 173
+        }
+    );
+    assert_eq!(bi.untyped_count(), 136);
+    let mut expect = img.list.clone();
+    expect.swap_remove(110);
+    let got: Vec<_> = bi.untypeds().collect();
+    assert_eq!(got, expect);
+    let back: Vec<_> = bi.untypeds().rev().collect();
+    assert_eq!(back, expect.iter().rev().copied().collect::<Vec<_>>());
+    assert_eq!(bi.untyped_desc(110), Some(img.list[136]));
+    assert_eq!(bi.untyped_desc(136), None);
+    assert_eq!(bi.kernel_untypeds().len(), 137);
+    assert_eq!(bi.ram_bytes(), ram_before - taken.size_bytes());
+    assert_eq!(bi.ram_untyped_count(), 29);
+}
+
+#[test]
+fn taking_the_last_untyped_and_reserving_too_much() {
+    let img = v5_image();
+    let bytes = img.build(Kind::V5);
+    let mut bi = BootInfo::parse(&bytes, Layout::Sel4V5X86_64).unwrap();
+    assert_eq!(bi.take_untyped(137), None, "out of range");
+    assert_eq!(bi.taken_untyped(), None);
+    assert_eq!(bi.take_untyped(136), Some(img.list[136]));
+    let got: Vec<_> = bi.untypeds().collect();
+    assert_eq!(got, img.list[..136]);
+    // More than the region: all of it, nothing left.
+    assert_eq!(bi.reserve_empty_slots(10_000).len(), 4096 - 173);
+    assert!(bi.empty().is_empty());
+}

@@ -59,14 +59,14 @@ pub fn badged(ctx: &mut Ctx, cap: CPtr, badge: u64) -> Result<CPtr, Failure> {
     Ok(s)
 }
 
-/// Cap data that sets a CNode's guard (Mint, Mutate), for this kernel.
+/// Cap data that sets a CNode's guard (Mint, Mutate), for this kernel
+/// (encoded by the kernel's generated bitfield code through
+/// `sel4::CapData`).
 pub fn cnode_guard_data(guard: u64, guard_size: u64) -> u64 {
-    if sel4_sys::KERNEL_VERSION_MAJOR >= 10 {
-        (guard << 6) | guard_size
-    } else {
-        // seL4 5.x: CapDataType (bit 31) = 1 for a guard, GuardBits 8..26,
-        // GuardSize 2..8.
-        (1 << 31) | (guard << 8) | (guard_size << 2)
+    let size = u8::try_from(guard_size).unwrap_or(u8::MAX);
+    match sel4::CapData::cnode_guard(guard, size) {
+        Ok(d) => d.into_word(),
+        Err(e) => panic!("test bug: {e}"),
     }
 }
 
