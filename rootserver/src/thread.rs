@@ -131,13 +131,6 @@ pub enum ThreadError {
         /// The exit word the runtime reported (see `sel4_runtime::thread`).
         status: Word,
     },
-    /// The IPC buffer page is not inside the image (no frame capability).
-    /// Not produced any more (IPC buffers are fresh frames); kept so that
-    /// code matching on it still builds.
-    NoFrameForIpcBuffer {
-        /// The IPC buffer's virtual address.
-        vaddr: usize,
-    },
     /// The helper that gives seL4 5.x the initial thread's TLS base failed.
     TlsBaseFix(rt::TlsFixError),
 }
@@ -171,9 +164,6 @@ impl core::fmt::Display for ThreadError {
                 "thread ran out of heap memory ({requested} bytes asked, {free} free)"
             ),
             ThreadError::Aborted { status } => write!(f, "thread aborted (status {status})"),
-            ThreadError::NoFrameForIpcBuffer { vaddr } => {
-                write!(f, "no frame capability for the IPC buffer at {vaddr:#x}")
-            }
             ThreadError::TlsBaseFix(e) => write!(f, "setting the initial TLS base: {e:?}"),
         }
     }
