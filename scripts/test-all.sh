@@ -199,6 +199,10 @@ if [ "$SEL4RS_ARCH" = x86_64 ]; then
     step out-of-tree "$repo/scripts/check-out-of-tree.sh" "$build"
 fi
 
+# 7. A root task without the runner's protocol (hello built with
+#    --no-default-features) builds and carries none of it.
+step production "$repo/scripts/check-production.sh" "$build"
+
 echo
 if [ ${#failed_steps[@]} -gt 0 ]; then
     echo "failed steps:"

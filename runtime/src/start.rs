@@ -77,7 +77,7 @@ impl<E: core::fmt::Display> ReportDisplay for Report<Result<(), E>> {
             Some(Ok(())) => ().report(),
             Some(Err(e)) => {
                 let reason = alloc::format!("main returned an error: {e}");
-                crate::println!("{}", Line::ResultFail { reason: &reason });
+                print_result(Some(&reason));
                 ExitCode::Failure
             }
             None => ExitCode::Failure,
