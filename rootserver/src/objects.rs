@@ -656,6 +656,29 @@ impl Objects {
             })?;
             Ok(self.owned(s))
         }
+
+        /// As [`Objects::create_sched_context_object`], in the caller's
+        /// untyped `untyped` (one of [`Objects::create_untyped`]).
+        pub fn create_sched_context_object_in(
+            &mut self,
+            untyped: &Owned<Untyped>,
+            size_bits: usize,
+        ) -> Result<Owned<cap_type::SchedContext>> {
+            if !(consts::MinSchedContextBits..=consts::MaxUntypedBits).contains(&size_bits) {
+                return Err(Error::Check(
+                    "scheduling context size out of seL4_MinSchedContextBits..=seL4_MaxUntypedBits",
+                ));
+            }
+            let u = self.reserved_untyped(untyped)?;
+            let s = self.pool.create_in(
+                &mut self.cspace,
+                u,
+                ObjectType::SchedContextObject,
+                size_bits,
+                size_bits,
+            )?;
+            Ok(self.owned(s))
+        }
     } }
 
     /// A CNode of `2^radix` slots, whose slots this `Objects` hands out
@@ -1192,9 +1215,33 @@ impl Objects {
         }
     }
 
+    /// Moves `cap` into slot `index` of the CNode `node` (one of
+    /// [`Objects::create_cnode`]), which must be free, and frees its root
+    /// slot: for capabilities the kernel does not copy (a reply object's).
+    pub fn move_into_at<T: CapType>(
+        &mut self,
+        node: &Owned<CNode>,
+        index: u64,
+        cap: Owned<T>,
+    ) -> core::result::Result<ChildCap<T>, Refused<Owned<T>>> {
+        match self.move_into_inner_at(node, Some(index), &cap) {
+            Ok(c) => Ok(c),
+            Err(error) => Err(Refused { error, handle: cap }),
+        }
+    }
+
     fn move_into_inner<T: CapType>(
         &mut self,
         node: &Owned<CNode>,
+        cap: &Owned<T>,
+    ) -> Result<ChildCap<T>> {
+        self.move_into_inner_at(node, None, cap)
+    }
+
+    fn move_into_inner_at<T: CapType>(
+        &mut self,
+        node: &Owned<CNode>,
+        at: Option<u64>,
         cap: &Owned<T>,
     ) -> Result<ChildCap<T>> {
         let c = self.child_by_cap(node)?;
@@ -1208,16 +1255,22 @@ impl Objects {
         if self.vspace.is_mapped(s) {
             return Err(Error::Check("unmap the frame before moving it out"));
         }
-        let (key, owner, i) = self.move_to_child(c, s)?;
+        let (key, owner, i) = self.move_to_child(c, s, at)?;
         self.slot_moved_out(s, key)?;
         Ok(ChildCap::new(i, owner))
     }
 
-    /// Moves the capability in root slot `s` into a fresh slot of child
-    /// `c`; returns (key, owner, index).
-    fn move_to_child(&mut self, c: usize, s: CPtr) -> Result<(u64, OwnerId, u64)> {
+    /// Moves the capability in root slot `s` into slot `at` (a fresh one
+    /// if `None`) of child `c`; returns (key, owner, index).
+    fn move_to_child(&mut self, c: usize, s: CPtr, at: Option<u64>) -> Result<(u64, OwnerId, u64)> {
         let child = &mut self.children[c];
-        let i = child.slots.alloc()?;
+        let i = match at {
+            Some(i) => {
+                child.slots.claim(i)?;
+                i
+            }
+            None => child.slots.alloc()?,
+        };
         if let Err(e) = cnode::move_(child.at(i), SlotRef::root(s)) {
             child.slots.free(i)?;
             return Err(e);
@@ -1573,7 +1626,7 @@ impl Objects {
                 c
             }
         };
-        let (key, owner, index) = self.move_to_child(c, frame)?;
+        let (key, owner, index) = self.move_to_child(c, frame, None)?;
         self.pool.cap_moved(frame, key)?;
         self.cspace.free_slot(frame)?;
         Ok(ParkedFrame { park: owner, index })

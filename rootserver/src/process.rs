@@ -135,6 +135,9 @@ pub struct SlotLayout {
     /// Offset of the thread's fault endpoint in its block (the kernel
     /// looks it up in the thread's CSpace).
     pub fault_endpoint: u64,
+    /// Offset of the thread's reply object in its block (MCS kernels: the
+    /// thread's receives on endpoints name it; empty on the others).
+    pub reply: u64,
 }
 
 impl SlotLayout {
@@ -147,6 +150,7 @@ impl SlotLayout {
         thread_slots: cslot::THREAD_SLOTS,
         tcb: Some(cslot::TCB),
         fault_endpoint: cslot::FAULT_ENDPOINT,
+        reply: cslot::REPLY,
     };
 
     /// Slot `offset` of thread `t`'s block.
@@ -169,13 +173,15 @@ impl SlotLayout {
         let in_block = |o: u64| o < self.thread_slots;
         if self.thread_slots == 0
             || !in_block(self.fault_endpoint)
+            || !in_block(self.reply)
+            || self.reply == self.fault_endpoint
             || self
                 .tcb
-                .is_some_and(|o| !in_block(o) || o == self.fault_endpoint)
+                .is_some_and(|o| !in_block(o) || o == self.fault_endpoint || o == self.reply)
         {
             return Err(ProcessError::Slot {
                 slot: self.first_thread,
-                reason: "the layout's thread block must hold the fault endpoint and the TCB in slots of their own",
+                reason: "the layout's thread block must hold the fault endpoint, the reply object and the TCB in slots of their own",
             });
         }
         let fixed = [self.cnode, self.vspace, Some(self.report)];
@@ -849,6 +855,7 @@ impl<'a> ProcessBuilder<'a> {
             (1u64 << cspace_bits) * slot,
             kept.saturating_mul(PAGE),
             1u64 << <TCB as FixedSize>::SIZE_BITS,
+            sched_bytes(),
             self.extra_budget,
         ]
         .iter()
@@ -886,6 +893,25 @@ impl<'a> ProcessBuilder<'a> {
             cursor,
         })
     }
+}
+
+sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+    /// A process thread's scheduling context.
+    type ThreadSc = cap_type::SchedContext;
+} else {
+    /// No scheduling contexts on these kernels (never made).
+    type ThreadSc = cap_type::Null;
+} }
+
+/// Bytes a thread needs besides its TCB: on MCS kernels its scheduling
+/// context (the default budget's) and its reply object; 0 on the others.
+fn sched_bytes() -> u64 {
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        let sc = crate::sched::sched_context_bits(crate::sched::Budget::default().extra_refills);
+        (1u64 << sc) + (1u64 << <cap_type::Reply as FixedSize>::SIZE_BITS)
+    } else {
+        0
+    } }
 }
 
 /// One past the highest user address of x86_64 (the canonical lower half,
@@ -976,6 +1002,8 @@ impl Regions {
 /// One thread of a process.
 struct PThread {
     tcb: Owned<TCB>,
+    /// Its scheduling context (MCS kernels), made from the budget.
+    sc: Option<Owned<ThreadSc>>,
     info: ThreadInfo,
     started: bool,
 }
@@ -1399,10 +1427,21 @@ impl Process {
                 return Err(e.into());
             }
         };
-        let configured = self.configure(objs, &tcb, &ipc, &place, rsp, layout.tp);
+        let sc = match self.make_sched(objs, &place) {
+            Ok(sc) => sc,
+            Err(e) => {
+                let _ = objs.delete(ipc);
+                let _ = objs.delete(tcb);
+                return Err(e);
+            }
+        };
+        let configured = self.configure(objs, &tcb, sc.as_ref(), &ipc, &place, rsp, layout.tp);
         let parked = self.park(objs, ipc);
         if let Err(e) = configured.and(parked) {
             let _ = objs.delete(tcb);
+            if let Some(sc) = sc {
+                let _ = objs.delete(sc);
+            }
             return Err(e);
         }
         let l = self.layout;
@@ -1421,18 +1460,45 @@ impl Process {
             .map_err(ProcessError::StartInfo)?;
         self.threads.push(PThread {
             tcb,
+            sc,
             info,
             started: false,
         });
         Ok(())
     }
 
-    /// The thread's slots, then the TCB: space, priorities, IPC buffer,
-    /// registers, TLS base.
+    /// MCS kernels: the thread's scheduling context (the default budget
+    /// and period, from the process's budget) and its reply object, moved
+    /// into the reply slot of its block. `None` on other kernels.
+    #[allow(unused_variables)]
+    fn make_sched(
+        &mut self,
+        objs: &mut Objects,
+        place: &ThreadPlace<'_>,
+    ) -> Result<Option<Owned<ThreadSc>>, ProcessError> {
+        sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            let reply = objs.create_in::<cap_type::Reply>(self.budget()?)?;
+            let node = Self::handle(&self.cspace)?;
+            let slot = self.layout.thread_slot(place.index as u64, self.layout.reply);
+            if let Err(r) = objs.move_into_at(node, slot, reply) {
+                let _ = objs.delete(r.handle);
+                return Err(r.error.into());
+            }
+            let budget = crate::sched::Budget::default();
+            Ok(Some(objs.create_sched_context_in(self.budget()?, &budget)?))
+        } else {
+            Ok(None)
+        } }
+    }
+
+    /// The thread's slots, then the TCB: space, priorities (and on MCS
+    /// kernels its scheduling context), IPC buffer, registers, TLS base.
+    #[allow(clippy::too_many_arguments)]
     fn configure(
         &mut self,
         objs: &mut Objects,
         tcb: &Owned<TCB>,
+        sc: Option<&Owned<ThreadSc>>,
         ipc: &Owned<cap_type::X86Page>,
         place: &ThreadPlace<'_>,
         rsp: u64,
@@ -1469,22 +1535,56 @@ impl Process {
             ctx.rcx = place.arg;
         }
         sel4_sys::sel4_cfg_if! {
-            kernel >= 10 && label TCBSetTLSBase {
-                tcb.tcb_set_space(fault_slot, cspace, 0, vspace, 0)
-                    .map_err(step("TCB_SetSpace"))?;
-                tcb.tcb_set_mc_priority(authority, Word::from(self.mcp))
-                    .map_err(step("TCB_SetMCPriority"))?;
-                tcb.tcb_set_priority(authority, Word::from(place.priority))
-                    .map_err(step("TCB_SetPriority"))?;
+            kernel >= 11 && config KERNEL_MCS {
+                // MCS kernels copy the fault endpoint into the TCB from
+                // the invoker's CSpace: a badged copy in a root slot for
+                // the call, deleted after it.
+                let _ = fault_slot;
+                let fault_root = match place.fault {
+                    Some((ep, badge)) => Some(objs.mint(ep, badge)?),
+                    None => None,
+                };
+                let fault_cap = fault_root.as_ref().map(|f| f.cap());
+                let r = (|| {
+                    use sel4::mcs::TcbMcsOps;
+                    tcb.tcb_set_space(fault_cap.map_or(0, |c| c.cptr()), cspace, 0, vspace, 0)
+                        .map_err(step("TCB_SetSpace"))?;
+                    tcb.cap()
+                        .set_sched_params_with(
+                            authority,
+                            self.mcp,
+                            place.priority,
+                            sc.map(|s| s.cap()),
+                            fault_cap,
+                        )
+                        .map_err(step("TCB_SetSchedParams"))
+                })();
+                if let Some(f) = fault_root {
+                    let _ = objs.delete(f);
+                }
+                r?;
                 ctx.fs_base = tp;
             } else {
-                let none = sel4_sys::CapData::default();
-                tcb.tcb_set_space(fault_slot, cspace, none, Cap::from_cptr(vspace), none)
-                    .map_err(step("TCB_SetSpace"))?;
-                let _ = authority;
-                tcb.tcb_set_mc_priority(self.mcp).map_err(step("TCB_SetMCPriority"))?;
-                tcb.tcb_set_priority(place.priority).map_err(step("TCB_SetPriority"))?;
-                ctx.tls_base = tp;
+                let _ = (sc, &objs);
+                sel4_sys::sel4_cfg_if! {
+                    kernel >= 10 && label TCBSetTLSBase {
+                        tcb.tcb_set_space(fault_slot, cspace, 0, vspace, 0)
+                            .map_err(step("TCB_SetSpace"))?;
+                        tcb.tcb_set_mc_priority(authority, Word::from(self.mcp))
+                            .map_err(step("TCB_SetMCPriority"))?;
+                        tcb.tcb_set_priority(authority, Word::from(place.priority))
+                            .map_err(step("TCB_SetPriority"))?;
+                        ctx.fs_base = tp;
+                    } else {
+                        let none = sel4_sys::CapData::default();
+                        tcb.tcb_set_space(fault_slot, cspace, none, Cap::from_cptr(vspace), none)
+                            .map_err(step("TCB_SetSpace"))?;
+                        let _ = authority;
+                        tcb.tcb_set_mc_priority(self.mcp).map_err(step("TCB_SetMCPriority"))?;
+                        tcb.tcb_set_priority(place.priority).map_err(step("TCB_SetPriority"))?;
+                        ctx.tls_base = tp;
+                    }
+                }
             }
         }
         tcb.tcb_set_ipc_buffer(place.ipc_buffer, ipc.cptr())
@@ -1794,6 +1894,9 @@ impl Process {
         };
         for t in self.threads.drain(..) {
             note(objs.delete(t.tcb).map_err(Error::from));
+            if let Some(sc) = t.sc {
+                note(objs.delete(sc).map_err(Error::from));
+            }
         }
         if let Some(c) = self.start_info_spare.take() {
             drop(c);

@@ -194,6 +194,27 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
                 }
             }
         }
+
+        /// As [`Objects::create_sched_context`], in the caller's untyped
+        /// `untyped` (one of [`Objects::create_untyped`]: a process's
+        /// budget).
+        pub fn create_sched_context_in(
+            &mut self,
+            untyped: &Owned<cap_type::Untyped>,
+            budget: &Budget,
+        ) -> Result<Owned<cap_type::SchedContext>> {
+            let sc = self.create_sched_context_object_in(
+                untyped,
+                sched_context_bits(budget.extra_refills),
+            )?;
+            match configure(sc.cap(), budget) {
+                Ok(()) => Ok(sc),
+                Err(e) => {
+                    let _ = self.delete(sc);
+                    Err(e)
+                }
+            }
+        }
     }
 } }
 

@@ -208,6 +208,19 @@ fn fault_now() -> ! {
     stop()
 }
 
+/// MCS kernels: the reply object the loader put in thread `index`'s
+/// block (its receives on endpoints name it); nothing on other kernels.
+fn set_reply(index: u64) {
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        sel4_sys::mcs::set_thread_reply(sel4_component_env::slot::thread(
+            index,
+            sel4_component_env::slot::REPLY,
+        ));
+    } else {
+        let _ = index;
+    } }
+}
+
 /// Entered from the start code (`sel4-start`) on the initial thread.
 #[no_mangle]
 fn __sel4rs_runtime_entry(info: &sel4_start::StartInfo) -> ! {
@@ -221,6 +234,7 @@ fn __sel4rs_runtime_entry(info: &sel4_start::StartInfo) -> ! {
     // SAFETY: the loader gave the kernel this page as thread 0's IPC
     // buffer (start contract), mapped read-write, 1024-byte aligned.
     unsafe { sel4_sys::set_ipc_buffer(t0.ipc_buffer as usize) };
+    set_reply(0);
     REPORT_SLOT.store(si.report_slot, Ordering::Relaxed);
     TCB_SLOT.store(t0.tcb_slot, Ordering::Relaxed);
     let code = run(&si);
@@ -239,6 +253,7 @@ pub extern "C" fn process_test_thread(
 ) -> ! {
     // SAFETY: the start contract: `ipc_buffer` is this thread's.
     unsafe { sel4_sys::set_ipc_buffer(ipc_buffer as usize) };
+    set_reply(index);
     // SAFETY: as in `start_info`: the read-only start-info page.
     let page =
         unsafe { core::slice::from_raw_parts(start_info_addr as *const u8, contract::PAGE_SIZE) };
