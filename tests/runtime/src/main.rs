@@ -82,6 +82,11 @@ struct World {
     ep: Cap<cap_type::Endpoint>,
     ipc_frame: Cap<Granule>,
     tables: usize,
+    /// The second thread's scheduling context (MCS kernels: a thread runs
+    /// only with one), configured round robin with the kernel's time slice
+    /// of the initial thread; bound at each start.
+    #[allow(dead_code)] // read on MCS kernels only
+    sched_context: Word,
 }
 
 fn err(what: &str, e: impl core::fmt::Debug) -> String {
@@ -159,9 +164,23 @@ impl World {
                 Some(self.ipc_frame),
             )
             .map_err(|e| err("TCB_Configure", e))?;
-        self.tcb
-            .set_priority(init::TCB, PRIORITY)
-            .map_err(|e| err("TCB_SetPriority", e))?;
+        sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            // MCS: the scheduling context comes with the priority, and the
+            // fault endpoint again (TCB_SetSchedParams sets all three).
+            self.tcb
+                .set_sched_params_with(
+                    init::TCB,
+                    PRIORITY,
+                    PRIORITY,
+                    Some(Cap::from_cptr(self.sched_context)),
+                    Some(self.ep),
+                )
+                .map_err(|e| err("TCB_SetSchedParams", e))?;
+        } else {
+            self.tcb
+                .set_priority(init::TCB, PRIORITY)
+                .map_err(|e| err("TCB_SetPriority", e))?;
+        } }
         t.start(self.tcb, self.ep.cptr(), STACK_TOP, IPC_BUFFER)
             .map_err(|e| err("Thread::start", e))?;
         Ok(t)
@@ -217,9 +236,33 @@ fn world(bi: &BootInfo) -> Result<World, String> {
         ep: Cap::from_cptr(0),
         ipc_frame: Cap::from_cptr(0),
         tables: 0,
+        sched_context: 0,
     };
     w.tcb = w.make::<cap_type::TCB>()?;
     w.ep = w.make::<cap_type::Endpoint>()?;
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        use sel4::mcs::SchedControlOps;
+        let slot = w.slot()?;
+        w.untyped
+            .retype_objects(
+                Blueprint::new(
+                    sel4_sys::ObjectType::SchedContextObject,
+                    sel4_sys::consts::MinSchedContextBits,
+                ),
+                Destination::in_cnode(init::CNODE, slot),
+                1,
+            )
+            .map_err(|e| err("Untyped_Retype (scheduling context)", e))?;
+        let control: Cap<cap_type::SchedControl> = Cap::from_cptr(
+            sel4_runtime::thread::sched_control()
+                .ok_or("no SchedControl capability recorded by the runtime")?,
+        );
+        let slice_us = sel4_sys::config::BOOT_THREAD_TIME_SLICE as u64 * 1000;
+        control
+            .configure(Cap::from_cptr(slot), slice_us, slice_us, 0, 0)
+            .map_err(|e| err("SchedControl_Configure", e))?;
+        w.sched_context = slot;
+    } }
     // The guard page at REGION stays unmapped.
     for i in 0..STACK_PAGES {
         let f = w.make::<Granule>()?;
