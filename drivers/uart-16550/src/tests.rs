@@ -577,5 +577,8 @@ fn loopback_reads_back_what_it_writes() {
     uart.loopback(b"hello 16550", &mut back).unwrap();
     assert_eq!(&back, b"hello 16550");
     assert_eq!(crate::Registers::read(&u, Reg::Mcr).unwrap(), mcr_before);
-    assert!(u.wire_out().is_empty(), "loopback bytes went out on the line");
+    assert!(
+        u.wire_out().is_empty(),
+        "loopback bytes went out on the line"
+    );
 }
