@@ -199,7 +199,6 @@ mod tests {
             Err(MmioError::Misaligned { .. })
         ));
         assert!(matches!(r.read32(2), Err(MmioError::Misaligned { .. })));
-        drop(r);
         assert_eq!(mem[2], 0x0123_4567_89ab_cdef);
     }
 
