@@ -11,6 +11,7 @@ use core::fmt;
 
 /// Why a register access was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MmioError {
     /// `[offset, offset + width)` is not inside the region.
     OutOfRange {

@@ -11,12 +11,28 @@ use crate::{Cap, Endpoint, Error, Owned};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The kernel reported a fault of the thread with this badge.
-    Fault { badge: Word, fault: Fault },
+    Fault {
+        /// The badge of the thread's fault endpoint capability (which
+        /// thread).
+        badge: Word,
+        /// The decoded fault message.
+        fault: Fault,
+    },
     /// The runtime reported the end of the thread (an exit word of
     /// `sel4_runtime::thread`).
-    Exit { badge: Word, status: Word },
+    Exit {
+        /// The badge of the thread's event endpoint capability.
+        badge: Word,
+        /// The exit word (see `sel4_runtime::thread`).
+        status: Word,
+    },
     /// Something else was sent to the endpoint.
-    Other { badge: Word, label: Word },
+    Other {
+        /// The badge of the sender's capability.
+        badge: Word,
+        /// The message label it sent.
+        label: Word,
+    },
 }
 
 /// Most message words a fault message has.
@@ -87,6 +103,7 @@ pub(crate) fn decode_event(r: sel4_sys::Received) -> Event {
 /// One endpoint that receives the faults of many threads, each identified
 /// by the badge it was given ([`crate::thread::ThreadBuilder::fault_handler`]).
 /// Faulted threads stay blocked until killed or restarted.
+#[must_use = "a fault handler keeps its endpoint until FaultHandler::destroy gives it back"]
 pub struct FaultHandler {
     ep: Owned<Endpoint>,
 }

@@ -90,6 +90,7 @@ const NOT_WRITTEN: u64 = u64::MAX;
 
 /// Why a call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IpcError {
     /// The request does not encode (or has more than [`MAX_CAPS`]
     /// capabilities, or a raw wire label that does not fit).
@@ -289,6 +290,7 @@ impl<P: Protocol> Clone for Client<P> {
 
 impl<P: Protocol> Client<P> {
     /// A client calling through `ep`.
+    #[must_use]
     pub fn new(ep: Cap<Endpoint>) -> Client<P> {
         Client {
             ep,
@@ -447,7 +449,10 @@ pub enum ReceivedCap {
     Transferred(CPtr),
     /// A badged capability to the server's own endpoint: only its badge
     /// arrives.
-    Unwrapped { badge: Word },
+    Unwrapped {
+        /// The badge of the capability the client sent.
+        badge: Word,
+    },
 }
 
 /// The capabilities that came with a request, in the order the client
@@ -538,12 +543,20 @@ pub enum Incoming<M> {
     /// it and keeps its receive slot (`caps` then lists the unwrapped
     /// badges only).
     Request {
+        /// The badge of the client's endpoint capability (which client).
         badge: Word,
+        /// The decoded message, or the reply for a message that did not
+        /// decode.
         message: Result<M, ErrorReply>,
+        /// The capabilities that came with it.
         caps: ReceivedCaps,
     },
     /// The bound notification was signalled with these bits.
-    Signal { bits: Word },
+    Signal {
+        /// The notification word (the OR of the badges signalled since the
+        /// last receive).
+        bits: Word,
+    },
 }
 
 /// The server side of a protocol.
@@ -553,7 +566,7 @@ pub enum Incoming<M> {
 /// the caller's scheduling context). A server uses the reply object of the
 /// thread it serves on (the framework makes one for every thread it
 /// creates and for the initial thread; `sel4_sys::mcs::thread_reply`), or
-/// its own ([`Server::with_reply`], for a thread that serves several
+/// its own (`Server::with_reply`, MCS kernels only, for a thread that serves several
 /// endpoints with answers outstanding on more than one). Code using
 /// `Server` is the same on every kernel.
 pub struct Server<P: Protocol> {
@@ -571,6 +584,7 @@ pub struct Server<P: Protocol> {
 
 impl<P: Protocol> Server<P> {
     /// A server receiving on `ep`.
+    #[must_use]
     pub fn new(ep: Cap<Endpoint>) -> Server<P> {
         Server {
             ep,
@@ -586,6 +600,7 @@ impl<P: Protocol> Server<P> {
         /// kernels) instead of its thread's: a reply object no other thread
         /// receives with, which the caller keeps for as long as the server
         /// serves.
+        #[must_use]
         pub fn with_reply(ep: Cap<Endpoint>, reply: Cap<crate::cap::cap_type::Reply>) -> Server<P> {
             let mut s = Server::new(ep);
             s.reply = Some(reply.cptr());

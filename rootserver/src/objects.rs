@@ -137,6 +137,7 @@ pub struct Objects {
 /// 4 KiB untyped it occupies. VSpaces assigned from it lose their ASID
 /// when it is deleted ([`Objects::delete_asid_pool`]).
 #[derive(Debug)]
+#[must_use = "an ASID pool keeps its untyped until Objects::delete_asid_pool gives it back"]
 pub struct AsidPool {
     pool: Owned<cap_type::X86ASIDPool>,
     untyped: Owned<Untyped>,
@@ -237,6 +238,7 @@ impl Objects {
     /// left empty, so that threads fail to spawn with an error; use
     /// [`Objects::try_from_bootinfo`] to get those as errors instead. Make
     /// one: two would hand out the same slots and memory.
+    #[must_use = "Objects owns the root task's free slots and untyped memory"]
     pub fn from_bootinfo(bootinfo: &BootInfo) -> Objects {
         let vspace = VSpace::new(bootinfo).unwrap_or_else(|e| {
             log::warn!("no mapping window for threads: {e}");
@@ -261,6 +263,7 @@ impl Objects {
 
     /// Takes ownership of a CSpace, an untyped pool and a VSpace (whose
     /// slots, memory and windows nothing else uses).
+    #[must_use = "Objects owns the slots and memory it was given"]
     pub fn from_parts(cspace: CSpace, pool: UntypedPool, vspace: VSpace) -> Objects {
         Objects {
             cspace,
@@ -291,6 +294,7 @@ impl Objects {
     /// disjoint slot ranges never collide. For a part of the root task that
     /// owns only some slots and memory, such as one test of a test harness;
     /// nothing else may use those slots.
+    #[must_use = "Objects owns the slots and memory it was given"]
     pub fn new(first_slot: u64, end_slot: u64, untypeds: Vec<Cap<Untyped>>) -> Objects {
         // Slots beyond 2^SHARE_BITS get an empty window (16.0.0's root
         // CNode has 2^19 slots: a share of 2^-19 of the window would be

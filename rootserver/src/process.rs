@@ -212,38 +212,84 @@ pub enum ProcessError {
     /// part).
     Image(sel4_elf_reloc::Error),
     /// The image does not fit below the image limit at that base.
-    ImageTooLarge { base: u64, end: u64, limit: u64 },
+    ImageTooLarge {
+        /// Where the image would be loaded (virtual address).
+        base: u64,
+        /// The end of its last segment at that base (exclusive).
+        end: u64,
+        /// The builder's image limit (`ProcessBuilder::image_limit`).
+        limit: u64,
+    },
     /// An ET_EXEC image linked for another address.
-    NotRelocatable { link_base: u64, base: u64 },
+    NotRelocatable {
+        /// The address the image was linked for.
+        link_base: u64,
+        /// The address it was asked to be loaded at.
+        base: u64,
+    },
     /// The entry point is not in an executable page.
-    BadEntry { entry: u64 },
+    BadEntry {
+        /// The image's entry point (virtual address after relocation).
+        entry: u64,
+    },
     /// An address that must be page aligned is not.
-    Misaligned { what: &'static str, vaddr: u64 },
+    Misaligned {
+        /// Which region (stack, IPC buffer, mapping, ...).
+        what: &'static str,
+        /// The offending address (or size).
+        vaddr: u64,
+    },
     /// A region would lie outside the user address space.
-    OutsideUserSpace { what: &'static str, vaddr: u64 },
+    OutsideUserSpace {
+        /// Which region.
+        what: &'static str,
+        /// Its start address.
+        vaddr: u64,
+    },
     /// Two regions of the process's address space overlap.
     Overlap {
+        /// The region being placed.
         what: &'static str,
+        /// The region already there.
         other: &'static str,
+        /// The first address both cover.
         vaddr: u64,
     },
     /// A CSpace slot is outside the CSpace, taken, or not allowed.
-    Slot { slot: u64, reason: &'static str },
+    Slot {
+        /// The slot index in the process's CSpace.
+        slot: u64,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
     /// The start-info page holds no more threads.
-    TooManyThreads { max: usize },
+    TooManyThreads {
+        /// The number of threads the start-info page's table holds.
+        max: usize,
+    },
     /// The budget given is smaller than what the process needs.
-    BudgetTooSmall { needed: u64, budget: u64 },
+    BudgetTooSmall {
+        /// Bytes of untyped memory the process needs.
+        needed: u64,
+        /// Bytes the budget gives (`1 << budget_bits`).
+        budget: u64,
+    },
     /// The framework could not make an object or a capability.
     Resources(Error),
     /// A kernel invocation failed while setting the process up.
     Setup {
+        /// The set-up step that failed (names the invocation).
         step: &'static str,
+        /// What the kernel returned.
         error: InvocationError,
     },
     /// The name does not fit the start-info page.
     StartInfo(StartInfoError),
     /// The handle belongs to another `Objects`, or no such thread.
-    NotFound { what: &'static str },
+    NotFound {
+        /// What was not found, as a sentence for the message.
+        what: &'static str,
+    },
 }
 
 impl From<Error> for ProcessError {
@@ -349,6 +395,7 @@ pub struct ThreadSpec<'a> {
 }
 
 /// Options of a new process; see the [module documentation](self).
+#[must_use = "a process builder does nothing until ProcessBuilder::spawn"]
 pub struct ProcessBuilder<'a> {
     name: &'a str,
     elf: &'a [u8],
@@ -1798,13 +1845,33 @@ struct ThreadPlace<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcessEvent {
     /// A process exited (`sel4_component_env::start::EXIT_LABEL`).
-    Exited { badge: Word, code: Word },
+    Exited {
+        /// The badge of the capability it reported with (which process).
+        badge: Word,
+        /// The exit code it passed.
+        code: Word,
+    },
     /// A process panicked, with its message.
-    Panicked { badge: Word, message: String },
+    Panicked {
+        /// The badge of the capability it reported with (which process).
+        badge: Word,
+        /// The panic message (as far as it fit the message registers).
+        message: String,
+    },
     /// The kernel reported a fault of a thread.
-    Faulted { badge: Word, fault: Fault },
+    Faulted {
+        /// The badge of the thread's fault endpoint capability.
+        badge: Word,
+        /// The decoded fault message.
+        fault: Fault,
+    },
     /// Something else.
-    Other { badge: Word, label: Word },
+    Other {
+        /// The badge of the sender's capability.
+        badge: Word,
+        /// The message label it sent.
+        label: Word,
+    },
 }
 
 /// Receives one event on `ep` (blocking).

@@ -8,14 +8,14 @@
 //! as soon as it is used up (the thread goes to the back of its priority's
 //! queue, as on a non-MCS kernel). The budget and period are set through
 //! the scheduling control capability of the core (bootinfo's
-//! `schedcontrol`, [`sched_control`]).
+//! `schedcontrol`, `sched_control`, MCS kernels only).
 //!
 //! The framework gives every thread it creates a scheduling context of its
 //! own ([`ThreadBuilder::budget`](crate::thread::ThreadBuilder::budget),
 //! [`Budget::DEFAULT`] otherwise: round robin with the time slice the
 //! kernel gives the initial thread, `BOOT_THREAD_TIME_SLICE`), and a reply
-//! object for its receives (`sel4_sys::mcs`). [`Objects::create_sched_context`]
-//! makes a configured one for threads (or processes) set up by hand.
+//! object for its receives (`sel4_sys::mcs`). `Objects::create_sched_context` (MCS kernels
+//! only) makes a configured one for threads (or processes) set up by hand.
 //!
 //! Non-MCS kernels have no budgets: a [`Budget`] given there has no
 //! effect; every thread runs on the kernel's time slice

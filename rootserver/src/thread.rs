@@ -25,7 +25,7 @@
 //! (`sel4_runtime::thread`), which keeps them until the thread is stopped.
 //!
 //! Each thread has an *event endpoint*: the kernel sends its faults there
-//! (unless a shared [`FaultHandler`](crate::fault::FaultHandler) was given)
+//! (unless a shared [`FaultHandler`] was given)
 //! and the runtime's trampoline sends the thread's end there.
 //!
 //! On MCS kernels each thread also has a scheduling context of its own
@@ -84,12 +84,15 @@ pub const STACK_GUARD_PAGES: usize = 1;
 /// Why a thread could not be created, or how it ended other than by
 /// returning.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ThreadError {
     /// Creating an object or a capability slot failed.
     Resources(Error),
     /// A TCB invocation failed while setting the thread up.
     Setup {
+        /// The set-up step that failed (names the invocation).
         step: &'static str,
+        /// What the kernel returned.
         error: InvocationError,
     },
     /// The image's TLS segment cannot be laid out.
@@ -97,27 +100,44 @@ pub enum ThreadError {
     /// The heap has no room for the thread's control block.
     NoHeap,
     /// The thread panicked; its panic message.
-    Panicked { message: String },
+    Panicked {
+        /// The formatted panic message (empty when none was recorded).
+        message: String,
+    },
     /// The thread faulted; the decoded fault message.
     Faulted(Box<Fault>),
     /// The thread overflowed its stack: a VM fault in its guard page.
     StackOverflow(Box<Fault>),
     /// An allocation would have exceeded the thread's heap limit.
     HeapLimit {
+        /// The thread's heap limit in bytes.
         limit: usize,
+        /// Bytes the failed allocation asked for.
         requested: usize,
+        /// Bytes the thread had allocated at that moment.
         in_use: usize,
     },
     /// The heap had no room for an allocation of the thread (beyond the
     /// reserve kept for the threads above it).
-    OutOfMemory { requested: usize, free: usize },
+    OutOfMemory {
+        /// Bytes the failed allocation asked for.
+        requested: usize,
+        /// Bytes the heap had free for this thread at that moment.
+        free: usize,
+    },
     /// The thread ended abnormally (a panic inside its panic handling, or
     /// no closure found): the runtime's exit word.
-    Aborted { status: Word },
+    Aborted {
+        /// The exit word the runtime reported (see `sel4_runtime::thread`).
+        status: Word,
+    },
     /// The IPC buffer page is not inside the image (no frame capability).
     /// Not produced any more (IPC buffers are fresh frames); kept so that
     /// code matching on it still builds.
-    NoFrameForIpcBuffer { vaddr: usize },
+    NoFrameForIpcBuffer {
+        /// The IPC buffer's virtual address.
+        vaddr: usize,
+    },
     /// The helper that gives seL4 5.x the initial thread's TLS base failed.
     TlsBaseFix(rt::TlsFixError),
 }
@@ -172,6 +192,7 @@ fn runtime_error(e: rt::ThreadError) -> ThreadError {
 
 /// Options of a new thread.
 #[derive(Clone, Copy)]
+#[must_use = "a thread builder does nothing until ThreadBuilder::spawn"]
 pub struct ThreadBuilder<'h> {
     priority: u8,
     stack_size: usize,
@@ -384,7 +405,9 @@ pub struct Report {
 /// A joined thread: how it ended, and the report.
 #[derive(Debug)]
 pub struct Joined<R> {
+    /// The closure's return value, or how the thread ended instead.
     pub result: Result<R, ThreadError>,
+    /// What was released when the thread's resources were reclaimed.
     pub report: Report,
 }
 
@@ -866,6 +889,7 @@ impl<R> JoinHandle<R> {
     }
 
     /// [`JoinHandle::join`], with what the thread left behind.
+    #[must_use = "the thread's result is in Joined::result"]
     pub fn join_report(self, objs: &mut Objects) -> Joined<R> {
         let mut inner = self.take();
         inner.parts.wake();

@@ -67,6 +67,7 @@ use crate::cap::{cap_type, Cap, Owned, OwnerId};
 
 /// Why a view refused an access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ViewError {
     /// `[offset, offset + len)` does not lie inside the view.
     OutOfRange {

@@ -8,7 +8,7 @@
 //! - the image at 0x400000, then the IPC buffer, the bootinfo frame and the
 //!   extra bootinfo pages (the kernel maps them right after the image);
 //! - the reserve window [`RESERVE_WINDOW_START`]..[`RESERVE_WINDOW_END`]
-//!   (1 GiB to 2 GiB) for [`VSpace::reserve`] (thread stacks with their
+//!   (1 GiB to 2 GiB) for `VSpace::reserve` (thread stacks with their
 //!   guard pages), and the objects window
 //!   [`OBJECTS_WINDOW_START`]..[`OBJECTS_WINDOW_END`] (2 GiB to 4 GiB) for
 //!   the instances of [`VSpace::with_windows`]: both below 4 GiB, where
@@ -46,7 +46,7 @@ pub const WINDOW_END: u64 = 0x40_0000_0000;
 /// Start of the part of the window for 2 MiB frames (192 GiB).
 pub const LARGE_WINDOW_START: u64 = 0x30_0000_0000;
 
-/// Start of the window for [`VSpace::reserve`] in the VSpace of
+/// Start of the window for `VSpace::reserve` in the VSpace of
 /// [`VSpace::new`] (1 GiB; below 4 GiB, see the module documentation).
 pub const RESERVE_WINDOW_START: u64 = 0x4000_0000;
 /// End of that window (2 GiB).
@@ -133,7 +133,7 @@ pub struct VSpace {
     root: CPtr,
     window: VirtualRegionAllocator,
     large: VirtualRegionAllocator,
-    /// Where [`VSpace::reserve`] takes ranges (`None`: from `window`).
+    /// Where `VSpace::reserve` takes ranges (`None`: from `window`).
     reserved: Option<VirtualRegionAllocator>,
     mappings: BTreeMap<u64, Mapping>,
     /// Frame slot -> how many of `mappings` name it.
@@ -184,7 +184,7 @@ impl VSpace {
     /// when `end <= start`), for a part of the root task that must not
     /// share addresses with another `VSpace` (see
     /// [`OBJECTS_WINDOW_START`]). No check against the image's layout:
-    /// the caller picks windows far from it. [`VSpace::reserve`] takes
+    /// the caller picks windows far from it. `VSpace::reserve` takes
     /// ranges from the 4 KiB window.
     pub fn with_windows(small: (u64, u64), large: (u64, u64)) -> VSpace {
         VSpace {
@@ -198,7 +198,7 @@ impl VSpace {
         }
     }
 
-    /// The allocator [`VSpace::reserve`] takes ranges from.
+    /// The allocator `VSpace::reserve` takes ranges from.
     fn reserve_part(&mut self) -> &mut VirtualRegionAllocator {
         match &mut self.reserved {
             Some(r) => r,
@@ -222,7 +222,7 @@ impl VSpace {
         Ok(self.reserve_part().alloc(size, PAGE_SIZE)?)
     }
 
-    /// Gives back a range from [`VSpace::reserve`]; whatever was mapped in
+    /// Gives back a range from `VSpace::reserve`; whatever was mapped in
     /// it must be unmapped already.
     pub(crate) fn release(&mut self, start: u64) -> Result<()> {
         self.reserve_part().free(start)?;

@@ -77,6 +77,7 @@ pub enum RuntimeSlot {
     RegistryLock = 5,
     /// Slots where the runtime's objects pass on their way into its CNode.
     Scratch0 = 6,
+    /// The second scratch slot (see `Scratch0`).
     Scratch1 = 7,
     /// The I/O port capability of the console's UART, COM1 (seL4 10+, when
     /// the console uses the UART: `console::backend`).

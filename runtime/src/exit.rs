@@ -24,7 +24,10 @@ use sel4_sys::{cap_type, Cap};
 /// How the root task ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitCode {
+    /// Everything passed: QEMU exits with status 1 (v = 0).
     Success,
+    /// Something failed (a panic, a failed test): QEMU exits with status 3
+    /// (v = 1).
     Failure,
 }
 

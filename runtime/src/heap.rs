@@ -102,6 +102,7 @@ pub enum AllocFailureKind {
 /// An allocation the heap refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AllocFailure {
+    /// Whether the thread's limit or the heap's room refused it.
     pub kind: AllocFailureKind,
     /// Bytes asked for.
     pub requested: usize,
@@ -559,7 +560,10 @@ pub unsafe fn extend(start: usize, len: usize) -> Result<(), HeapExtendError> {
 /// The region given to [`extend`] does not start at the heap's top.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeapExtendError {
+    /// The heap's current top, where the region would have to start (0
+    /// when the heap's lock was poisoned).
     pub heap_top: usize,
+    /// Where the region given starts.
     pub start: usize,
 }
 
@@ -570,7 +574,10 @@ pub enum GrowError {
     /// objects at start).
     NotReady,
     /// The untyped is smaller than one 2 MiB frame.
-    TooSmall { size_bits: u8 },
+    TooSmall {
+        /// The untyped's size as a power of two (bytes).
+        size_bits: u8,
+    },
     /// The capability is not an untyped of RAM (the kernel refused a
     /// kernel object from it).
     NotRam(InvocationError),
@@ -582,7 +589,9 @@ pub enum GrowError {
     WindowFull,
     /// A kernel invocation failed (the step names it).
     Kernel {
+        /// The step that failed (names the invocation).
         step: &'static str,
+        /// What the kernel returned.
         error: InvocationError,
     },
 }

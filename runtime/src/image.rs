@@ -39,7 +39,7 @@ const PAGE: usize = 4096;
 /// Most read-only ranges recorded.
 const MAX_RANGES: usize = 8;
 
-/// What [`protect`] did.
+/// What the runtime's protection of the image at start (`protect`) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Protection {
     /// Pages remapped in place (code and constants; on aarch64 and riscv64
@@ -79,12 +79,18 @@ pub(crate) enum Remapped {
 
 /// Why the image could not be protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ProtectError {
     /// A page has no frame capability in bootinfo's `userImageFrames`.
-    NoFrame { vaddr: usize },
+    NoFrame {
+        /// The page's virtual address.
+        vaddr: usize,
+    },
     /// The kernel refused to change a mapping.
     Kernel {
+        /// The page whose mapping the kernel refused to change.
         vaddr: usize,
+        /// What the kernel returned.
         error: InvocationError,
     },
     /// The program headers do not describe the loaded image.

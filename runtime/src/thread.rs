@@ -234,7 +234,7 @@ pub fn passive_wake() -> Option<CPtr> {
 /// Takes the calling thread's passive-server handshake, once: the
 /// notification to wait on before the thread's first receive as a server
 /// and the endpoint to report on (its exit endpoint), if its spawner asked
-/// for the thread to become passive ([`Thread::set_passive_handshake`]).
+/// for the thread to become passive ([`Thread::set_passive`]).
 pub fn take_passive_handshake() -> Option<(CPtr, CPtr)> {
     let ctl = current();
     if ctl.passive_go.load(core::sync::atomic::Ordering::Relaxed) == 0 {
@@ -469,7 +469,9 @@ pub enum ThreadError {
     AlreadyStarted,
     /// A TCB invocation failed.
     Kernel {
+        /// The set-up step that failed (names the invocation).
         step: &'static str,
+        /// What the kernel returned.
         error: InvocationError,
     },
 }
@@ -938,6 +940,7 @@ pub(crate) fn initial_thread_pointer() -> usize {
 
 /// Why the initial thread's TLS base could not be set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TlsFixError {
     /// [`wait_for_initial_tls_fix`] was called on another thread.
     NotInitialThread,

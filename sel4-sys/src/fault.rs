@@ -17,37 +17,59 @@ pub enum Fault {
     NullFault,
     /// A capability lookup failed in a syscall (`seL4_CapFault_*`).
     CapFault {
+        /// Instruction pointer of the faulting syscall (`seL4_CapFault_IP`).
         ip: Word,
+        /// The capability address that failed to resolve
+        /// (`seL4_CapFault_Addr`).
         addr: Word,
+        /// The lookup failed while receiving (a receive slot), not while
+        /// sending (`seL4_CapFault_InRecvPhase`).
         in_recv_phase: bool,
+        /// Why the lookup failed (`seL4_CapFault_LookupFailureType` and the
+        /// words after it).
         lookup_failure: LookupFailure,
     },
     /// A syscall number the kernel does not know (`seL4_UnknownSyscall_*`).
     /// `regs` is the whole message: index it with
     /// `consts::UnknownSyscall_RAX`, `..._RBX`, ... of this architecture.
     UnknownSyscall {
+        /// The syscall number the thread used (`seL4_UnknownSyscall_Syscall`).
         syscall: Word,
+        /// Instruction pointer of the syscall (`seL4_UnknownSyscall_FaultIP`).
         ip: Word,
+        /// Stack pointer at the syscall (`seL4_UnknownSyscall_SP`).
         sp: Word,
         /// The status register: RFLAGS (x86_64), SPSR (aarch64), 0 on
         /// riscv64 (its fault messages carry none).
         flags: Word,
+        /// The whole message, register by register
+        /// (`seL4_UnknownSyscall_Length` words).
         regs: [Word; UNKNOWN_SYSCALL_WORDS],
     },
     /// A CPU exception other than a page fault (`seL4_UserException_*`).
     UserException {
+        /// Instruction pointer of the exception (`seL4_UserException_FaultIP`).
         ip: Word,
+        /// Stack pointer at the exception (`seL4_UserException_SP`).
         sp: Word,
         /// The status register, as for `UnknownSyscall`.
         flags: Word,
+        /// The architecture's exception number, e.g. the x86 vector
+        /// (`seL4_UserException_Number`).
         number: Word,
+        /// The exception's error code (`seL4_UserException_Code`).
         code: Word,
     },
     /// A virtual memory fault (`seL4_VMFault_*`).
     VmFault {
+        /// Instruction pointer of the faulting access (`seL4_VMFault_IP`).
         ip: Word,
+        /// The address that faulted (`seL4_VMFault_Addr`).
         addr: Word,
+        /// The fault was an instruction fetch (`seL4_VMFault_PrefetchFault`).
         prefetch_fault: bool,
+        /// The architecture's fault status: the page-fault error code on
+        /// x86_64 (`seL4_VMFault_FSR`).
         fsr: Word,
     },
     /// A scheduling context ran out of budget while the thread ran on it
@@ -64,12 +86,18 @@ pub enum Fault {
     /// A fault kind of this kernel without a decoder here (debug exception,
     /// virtualisation faults): its label and first words.
     Other {
+        /// The fault's label (`seL4_Fault_*`).
         label: FaultLabel,
+        /// How many of `words` came with the message.
         len: usize,
+        /// The first message words (`len` of them valid, the rest 0).
         words: [Word; OTHER_FAULT_WORDS],
     },
     /// A label that is not a fault of this kernel.
-    Unknown { label: Word },
+    Unknown {
+        /// The message label received.
+        label: Word,
+    },
 }
 
 impl Fault {

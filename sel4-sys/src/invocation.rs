@@ -12,7 +12,10 @@ use crate::{
 /// buffer on demand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reply {
+    /// The reply's message info: label (0 or the error), length, caps.
     pub info: MessageInfo,
+    /// The first message words, as the kernel returned them in registers
+    /// (words past the length are stale).
     pub mrs: [Word; REGISTER_MRS],
 }
 
@@ -93,13 +96,24 @@ pub enum LookupFailure {
     InvalidRoot,
     /// A slot on the way was empty or not a CNode; `bits_left` bits were
     /// still to be resolved.
-    MissingCapability { bits_left: Word },
+    MissingCapability {
+        /// Bits of the address not yet resolved (`seL4_CapFault_BitsLeft`).
+        bits_left: Word,
+    },
     /// The depth did not match the bits the CNodes resolve.
-    DepthMismatch { bits_left: Word, bits_found: Word },
+    DepthMismatch {
+        /// Bits of the address not yet resolved (`seL4_CapFault_BitsLeft`).
+        bits_left: Word,
+        /// Bits the CNode there would resolve (`seL4_CapFault_DepthMismatch_BitsFound`).
+        bits_found: Word,
+    },
     /// A CNode's guard did not match.
     GuardMismatch {
+        /// Bits of the address not yet resolved (`seL4_CapFault_BitsLeft`).
         bits_left: Word,
+        /// The CNode's guard (`seL4_CapFault_GuardMismatch_GuardFound`).
         guard_found: Word,
+        /// The guard's size in bits (`seL4_CapFault_GuardMismatch_BitsFound`).
         guard_size: Word,
     },
     /// A failure type this crate does not know (or `seL4_NoFailure`).
@@ -162,22 +176,36 @@ impl fmt::Display for LookupFailure {
 /// An error the kernel returned for an invocation, with its detail words
 /// (seL4 reference manual, "Errors").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum InvocationError {
     /// Argument number `argument` (0 based, message words) is invalid.
-    InvalidArgument { argument: Word },
+    InvalidArgument {
+        /// Index of the invalid message word (0 based).
+        argument: Word,
+    },
     /// Capability argument number `argument` is invalid (0 = the invoked
     /// capability, 1.. = the extra capabilities).
-    InvalidCapability { argument: Word },
+    InvalidCapability {
+        /// 0 = the invoked capability, 1.. = the extra capabilities.
+        argument: Word,
+    },
     /// The operation is not allowed (e.g. missing rights).
     IllegalOperation,
     /// An argument is out of the range `[min, max]`.
-    RangeError { min: Word, max: Word },
+    RangeError {
+        /// The smallest value allowed.
+        min: Word,
+        /// The largest value allowed.
+        max: Word,
+    },
     /// An address or size is not aligned as needed.
     AlignmentError,
     /// A capability lookup failed; `source` tells whether it was the
     /// source capability of a copy-type operation (else the destination).
     FailedLookup {
+        /// The source capability's lookup failed (else the destination's).
         source: bool,
+        /// Why the lookup failed.
         lookup_failure: LookupFailure,
     },
     /// The message was shorter than the method needs.
@@ -188,7 +216,10 @@ pub enum InvocationError {
     /// must be revoked first.
     RevokeFirst,
     /// The untyped memory has `available` bytes left, too few.
-    NotEnoughMemory { available: Word },
+    NotEnoughMemory {
+        /// Bytes the untyped has left.
+        available: Word,
+    },
     /// An error label this crate does not know.
     Unknown(Word),
 }

@@ -62,7 +62,6 @@ pub use syscalls::*;
     non_camel_case_types,
     non_upper_case_globals,
     clippy::all,
-    missing_docs,
     dead_code,
     unused_parens
 )]

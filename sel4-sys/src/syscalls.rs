@@ -68,8 +68,14 @@ fn raw_recv(sys: Syscall, regs: &mut Regs) {
 /// Reply from a receive-type call: message info, badge, register words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received {
+    /// The message info: label, length, extra capabilities and unwrapped
+    /// mask.
     pub info: MessageInfo,
+    /// The badge of the capability the message came through (or the
+    /// notification word for a signal).
     pub badge: Word,
+    /// The first message words, from registers (words past the length are
+    /// stale).
     pub mrs: [Word; REGISTER_MRS],
 }
 

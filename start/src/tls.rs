@@ -17,25 +17,40 @@
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct Phdr {
+    /// Segment type (`PT_LOAD`, `PT_TLS`, ...).
     pub p_type: u32,
+    /// Segment permissions (`PF_R`, `PF_W`, `PF_X`).
     pub p_flags: u32,
+    /// Offset of the segment's bytes in the file.
     pub p_offset: u64,
+    /// Virtual address of the segment's first byte (link-time).
     pub p_vaddr: u64,
+    /// Physical address (unused here).
     pub p_paddr: u64,
+    /// Bytes of the segment in the file.
     pub p_filesz: u64,
+    /// Bytes of the segment in memory (the rest after `p_filesz` is zero).
     pub p_memsz: u64,
+    /// Alignment of the segment in memory and in the file (a power of
+    /// two; 0 or 1: none).
     pub p_align: u64,
 }
 
+/// A loadable segment.
 pub const PT_LOAD: u32 = 1;
+/// The dynamic section (relocations of a position-independent image).
 pub const PT_DYNAMIC: u32 = 2;
+/// The program header table itself.
 pub const PT_PHDR: u32 = 6;
+/// The thread-local storage template.
 pub const PT_TLS: u32 = 7;
 /// The part of the writable segment that is read-only after relocation.
 pub const PT_GNU_RELRO: u32 = 0x6474_e552;
-/// Segment flags.
+/// Segment flag: executable.
 pub const PF_X: u32 = 1;
+/// Segment flag: writable.
 pub const PF_W: u32 = 2;
+/// Segment flag: readable.
 pub const PF_R: u32 = 4;
 
 /// Least alignment of a thread pointer (the ABI's stack-guard and TCB
@@ -78,19 +93,35 @@ impl TlsVariant {
 
 /// Why a TLS block could not be set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TlsError {
     /// The TLS segment's alignment is not a power of two.
     BadAlignment(u64),
     /// The TLS segment's file size exceeds its memory size.
-    BadSize { filesz: u64, memsz: u64 },
+    BadSize {
+        /// The segment's `p_filesz`.
+        filesz: u64,
+        /// The segment's `p_memsz`.
+        memsz: u64,
+    },
     /// The area given for the block is too small.
-    AreaTooSmall { needed: usize, available: usize },
+    AreaTooSmall {
+        /// Bytes the block needs with its TCB and alignment slack.
+        needed: usize,
+        /// Bytes the area has.
+        available: usize,
+    },
     /// No loadable segment maps the ELF header, so addresses cannot be
     /// translated to where the image runs.
     NoHeaderSegment,
     /// The TLS segment's address is not a multiple of its alignment, which
     /// the local-exec offsets of the linker do not account for here.
-    MisalignedTemplate { vaddr: u64, align: u64 },
+    MisalignedTemplate {
+        /// The TLS segment's `p_vaddr`.
+        vaddr: u64,
+        /// The TLS segment's `p_align`.
+        align: u64,
+    },
 }
 
 impl core::fmt::Display for TlsError {

@@ -9,64 +9,149 @@ use core::fmt;
 pub enum AllocError {
     /// Not enough free slots: `requested` slots (contiguous if more than
     /// one) were asked for, `available` are free in total.
-    SlotsExhausted { requested: usize, available: usize },
+    SlotsExhausted {
+        /// Slots asked for.
+        requested: usize,
+        /// Slots free in total.
+        available: usize,
+    },
     /// A slot outside the allocator's range `[start, end)`.
-    SlotOutOfRange { slot: u64, start: u64, end: u64 },
+    SlotOutOfRange {
+        /// The slot asked for.
+        slot: u64,
+        /// First slot of the allocator's range.
+        start: u64,
+        /// First slot after the allocator's range.
+        end: u64,
+    },
     /// Claiming a slot that is already allocated.
-    SlotInUse { slot: u64 },
+    SlotInUse {
+        /// The slot.
+        slot: u64,
+    },
     /// Freeing a slot that is not allocated (double free, or never handed
     /// out).
-    SlotNotAllocated { slot: u64 },
+    SlotNotAllocated {
+        /// The slot.
+        slot: u64,
+    },
     /// No untyped of the wanted kind has room for `count` objects of
     /// `2^size_bits` bytes.
     UntypedExhausted {
+        /// Each object is `2^size_bits` bytes.
         size_bits: u8,
+        /// Objects asked for.
         count: usize,
+        /// Device memory was asked for (else RAM).
         device: bool,
     },
     /// The untyped `id` has no room for `count` objects of `2^size_bits`
     /// bytes (`free` bytes are left above its watermark).
     UntypedFull {
+        /// The untyped's id (its capability's slot, in practice).
         id: u64,
+        /// Each object is `2^size_bits` bytes.
         size_bits: u8,
+        /// Objects asked for.
         count: usize,
+        /// Bytes left above the untyped's watermark.
         free: u64,
     },
     /// No untyped with this id is known.
-    UnknownUntyped { id: u64 },
+    UnknownUntyped {
+        /// The untyped's id (its capability's slot, in practice).
+        id: u64,
+    },
     /// An untyped with this id is already known.
-    DuplicateUntyped { id: u64 },
+    DuplicateUntyped {
+        /// The untyped's id (its capability's slot, in practice).
+        id: u64,
+    },
     /// An untyped whose physical address is not aligned to its size, or
     /// whose size is out of range.
-    BadUntyped { id: u64, paddr: u64, size_bits: u8 },
+    BadUntyped {
+        /// The untyped's id (its capability's slot, in practice).
+        id: u64,
+        /// Its physical address.
+        paddr: u64,
+        /// Its size as a power of two (bytes).
+        size_bits: u8,
+    },
     /// An object size the kernel cannot create (`size_bits` above
     /// [`crate::MAX_SIZE_BITS`], or `count` of zero or past the word size).
-    BadObjectSize { size_bits: u8, count: usize },
+    BadObjectSize {
+        /// Each object is `2^size_bits` bytes.
+        size_bits: u8,
+        /// Objects asked for.
+        count: usize,
+    },
     /// A [`crate::Placement`] that does not match the allocator's state any
     /// more (rolled back twice, or after a later allocation from the same
     /// untyped).
-    StalePlacement { id: u64 },
+    StalePlacement {
+        /// The untyped's id.
+        id: u64,
+    },
     /// Child untypeds registered for a placement of something the kernel
     /// cannot make into untypeds (size below the kernel's minimum).
-    NotUntypedPlacement { id: u64, size_bits: u8 },
+    NotUntypedPlacement {
+        /// The untyped the placement is in.
+        id: u64,
+        /// The placement's object size as a power of two (bytes).
+        size_bits: u8,
+    },
     /// No untyped covers the physical address.
-    NoUntypedAt { paddr: u64 },
+    NoUntypedAt {
+        /// The physical address asked for.
+        paddr: u64,
+    },
     /// The physical address is in an untyped, but the memory there has
     /// already been handed out (below the untyped's watermark).
-    PhysInUse { paddr: u64, id: u64 },
+    PhysInUse {
+        /// The physical address asked for.
+        paddr: u64,
+        /// The untyped that covers it.
+        id: u64,
+    },
     /// A physical address not aligned to the frame size asked for.
-    MisalignedPhys { paddr: u64, size_bits: u8 },
+    MisalignedPhys {
+        /// The physical address asked for.
+        paddr: u64,
+        /// The frame size as a power of two (bytes).
+        size_bits: u8,
+    },
     /// No free virtual range of `size` bytes aligned to `align`.
-    VirtExhausted { size: u64, align: u64 },
+    VirtExhausted {
+        /// Bytes asked for.
+        size: u64,
+        /// Alignment asked for (bytes).
+        align: u64,
+    },
     /// The fixed virtual range `[addr, addr + size)` is not entirely free
     /// (or not inside the allocator's window).
-    VirtInUse { addr: u64, size: u64 },
+    VirtInUse {
+        /// Start of the range asked for.
+        addr: u64,
+        /// Its size in bytes.
+        size: u64,
+    },
     /// Freeing a virtual address that is not the start of an allocated
     /// range.
-    VirtNotAllocated { addr: u64 },
+    VirtNotAllocated {
+        /// The address given.
+        addr: u64,
+    },
     /// A size of zero, an alignment that is not a power of two, or a range
     /// that wraps around the address space.
-    VirtBadRequest { addr: u64, size: u64, align: u64 },
+    VirtBadRequest {
+        /// The address asked for (0 for a request at any address).
+        addr: u64,
+        /// Bytes asked for.
+        size: u64,
+        /// Alignment asked for in bytes (1 for a request at a fixed
+        /// address).
+        align: u64,
+    },
 }
 
 impl fmt::Display for AllocError {

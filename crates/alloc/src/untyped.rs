@@ -41,7 +41,9 @@ pub const MAX_SIZE_BITS: u8 = 63;
 /// untypeds only, and does not clear them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemoryKind {
+    /// Ordinary memory: any kernel object can be made from it.
     Ram,
+    /// Device memory (MMIO): frames and untypeds only, not cleared.
     Device,
 }
 
@@ -76,10 +78,15 @@ fn contains(ut: &UntypedDesc, paddr: u64) -> bool {
 /// untyped `untyped`), the others right after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placement {
+    /// The id of the untyped the objects are made from.
     pub untyped: u64,
+    /// Physical address of the first object.
     pub paddr: u64,
+    /// Bytes from the untyped's start to the first object.
     pub offset: u64,
+    /// Each object is `2^size_bits` bytes.
     pub size_bits: u8,
+    /// Number of objects.
     pub count: usize,
     prev_watermark: u64,
     new_watermark: u64,
@@ -105,13 +112,19 @@ pub enum CarveStep {
     /// The untyped `id` is exactly the wanted frame's size, starts at the
     /// wanted address and is unused: retype it (after
     /// [`UntypedAllocator::alloc_from`]) into the frame.
-    Ready { untyped: u64 },
+    Ready {
+        /// The untyped's id.
+        untyped: u64,
+    },
     /// Retype `placement.count` untypeds of `2^placement.size_bits` bytes
     /// out of `placement.untyped` (already reserved in the allocator), then
     /// register them with [`UntypedAllocator::add_children`]. The last of
     /// them contains the wanted address; those before it are padding that
     /// stays free for other requests. Then ask for the next step.
-    Split { placement: Placement },
+    Split {
+        /// Where the child untypeds go.
+        placement: Placement,
+    },
 }
 
 /// Usage of one untyped.

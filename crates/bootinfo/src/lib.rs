@@ -41,7 +41,9 @@ pub const BOOTINFO_FRAME_SIZE: usize = 4096;
 /// One field of the structure: byte offset and width (1, 2, 4 or 8 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Field {
+    /// Byte offset from the start of `seL4_BootInfo`.
     pub offset: usize,
+    /// Width in bytes (1, 2, 4 or 8).
     pub size: usize,
 }
 
@@ -67,26 +69,41 @@ pub struct Offsets {
     pub word_size: usize,
     /// Size of the bootinfo frame; the extra bootinfo chunks start here.
     pub frame_size: usize,
+    /// Offset of `extraLen` (word).
     pub extra_len: usize,
+    /// Offset of `nodeID` (word).
     pub node_id: usize,
+    /// Offset of `numNodes` (word).
     pub num_nodes: usize,
+    /// Offset of `numIOPTLevels` (word).
     pub num_io_pt_levels: usize,
+    /// Offset of `ipcBuffer` (a pointer, word).
     pub ipc_buffer: usize,
+    /// Offset of the `empty` slot region (two words: start, end).
     pub empty: usize,
+    /// Offset of the `sharedFrames` slot region.
     pub shared_frames: usize,
+    /// Offset of the `userImageFrames` slot region.
     pub user_image_frames: usize,
+    /// Offset of the `userImagePaging` slot region.
     pub user_image_paging: usize,
+    /// Offset of the `ioSpaceCaps` slot region.
     pub io_space_caps: usize,
+    /// Offset of the `extraBIPages` slot region.
     pub extra_bi_pages: usize,
-    /// A u8 in 5.x, a word from 11.x on.
+    /// `initThreadCNodeSizeBits`: a u8 in 5.x, a word from 11.x on.
     pub init_thread_cnode_size_bits: Field,
+    /// Offset of `initThreadDomain` (word).
     pub init_thread_domain: usize,
     /// `archInfo` (TSC frequency in MHz on x86), 5.x only.
     pub arch_info: Option<usize>,
     /// `schedcontrol` slot region, MCS kernels only.
     pub schedcontrol: Option<usize>,
+    /// Offset of the `untyped` slot region.
     pub untyped: usize,
+    /// Offset of `untypedList`, the array of `seL4_UntypedDesc`.
     pub untyped_list: usize,
+    /// Layout of one `untypedList` entry.
     pub untyped_entry: UntypedEntryFormat,
     /// `CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS` when known. `None`: as many
     /// entries as fit into `frame_size` bytes.
@@ -183,8 +200,11 @@ pub const OFFSETS_SEL4_V12_RISCV64_MCS: Offsets = OFFSETS_SEL4_V12_X86_64_MCS;
 /// The seL4 architectures (`KernelSel4Arch`) with known layouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sel4Arch {
+    /// `x86_64`.
     X86_64,
+    /// `aarch64`.
     Aarch64,
+    /// `riscv64`.
     Riscv64,
 }
 
@@ -292,7 +312,9 @@ impl Layout {
 /// A range of slots in the root CNode, `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
 pub struct SlotRegion {
+    /// First slot of the region.
     pub start: usize,
+    /// First slot after the region.
     pub end: usize,
 }
 
@@ -302,10 +324,12 @@ impl SlotRegion {
         self.end.saturating_sub(self.start)
     }
 
+    /// Whether the region has no slots.
     pub const fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Whether `slot` lies in the region.
     pub const fn contains(&self, slot: usize) -> bool {
         self.start <= slot && slot < self.end
     }
@@ -323,8 +347,12 @@ impl SlotRegion {
 /// One `seL4_UntypedDesc`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct UntypedDesc {
+    /// Physical address of the memory (`paddr`).
     pub paddr: u64,
+    /// The memory is `2^size_bits` bytes (`sizeBits`).
     pub size_bits: u8,
+    /// Device memory (MMIO, not RAM: no kernel objects from it)
+    /// (`isDevice`).
     pub is_device: bool,
 }
 
@@ -362,10 +390,12 @@ pub enum ExtraChunkId {
     X86TscFreq,
     /// 6: flattened device tree.
     Fdt,
+    /// An identifier this crate does not know (a later kernel's).
     Unknown(u64),
 }
 
 impl ExtraChunkId {
+    /// The identifier with this raw value.
     pub const fn from_raw(id: u64) -> Self {
         match id {
             0 => Self::Padding,
@@ -379,6 +409,7 @@ impl ExtraChunkId {
         }
     }
 
+    /// The raw value (the chunk header's `id` word).
     pub const fn raw(&self) -> u64 {
         match self {
             Self::Padding => 0,
@@ -396,6 +427,7 @@ impl ExtraChunkId {
 /// One extra bootinfo chunk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExtraChunk<'a> {
+    /// What the chunk holds (its header's `id`).
     pub id: ExtraChunkId,
     /// Offset of the chunk's header from the start of the extra region
     /// (that is, from `frame_size` bytes after the start of the bootinfo).
@@ -407,17 +439,26 @@ pub struct ExtraChunk<'a> {
 /// Which slot region a [`Error::BadRegion`] is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RegionName {
+    /// `empty`.
     Empty,
+    /// `sharedFrames`.
     SharedFrames,
+    /// `userImageFrames`.
     UserImageFrames,
+    /// `userImagePaging`.
     UserImagePaging,
+    /// `ioSpaceCaps`.
     IoSpaceCaps,
+    /// `extraBIPages`.
     ExtraBiPages,
+    /// `schedcontrol` (MCS).
     SchedControl,
+    /// `untyped`.
     Untyped,
 }
 
 impl RegionName {
+    /// The kernel's field name (`sharedFrames`, ...).
     pub const fn as_str(&self) -> &'static str {
         match self {
             Self::Empty => "empty",
@@ -434,36 +475,73 @@ impl RegionName {
 
 /// Why bytes are not a valid `seL4_BootInfo` of the given layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// The bytes end before the fixed fields or the untyped list end.
-    TooShort { needed: usize, actual: usize },
+    TooShort {
+        /// Bytes the layout needs.
+        needed: usize,
+        /// Bytes given.
+        actual: usize,
+    },
     /// The layout itself is unusable (word size not 1/2/4/8, a field past the
     /// untyped list, ...).
     BadLayout,
     /// A slot region has `start > end`.
     BadRegion {
+        /// Which region.
         region: RegionName,
+        /// Its `start` word.
         start: u64,
+        /// Its `end` word.
         end: u64,
     },
     /// `untyped.end - untyped.start` exceeds what the layout allows
     /// (configured maximum or what fits in the frame).
-    TooManyUntypeds { count: u64, max: usize },
+    TooManyUntypeds {
+        /// `untyped.end - untyped.start`.
+        count: u64,
+        /// The most entries the layout allows.
+        max: usize,
+    },
     /// An untyped descriptor has `sizeBits` >= the word width or its range
     /// wraps around the address space.
     BadUntyped {
+        /// Index of the entry in `untypedList`.
         index: usize,
+        /// Its `paddr`.
         paddr: u64,
+        /// Its `sizeBits`.
         size_bits: u8,
     },
     /// A word value does not fit in a `usize` on this machine.
-    ValueTooLarge { offset: usize, value: u64 },
+    ValueTooLarge {
+        /// Byte offset of the word in the bootinfo.
+        offset: usize,
+        /// The value read.
+        value: u64,
+    },
     /// `extraLen` > 0 but the bytes do not reach `frame_size + extraLen`.
-    ExtraTruncated { extra_len: u64, available: usize },
+    ExtraTruncated {
+        /// The bootinfo's `extraLen`.
+        extra_len: u64,
+        /// Bytes given after `frame_size`.
+        available: usize,
+    },
     /// Fewer bytes than a chunk header remain before `extraLen`.
-    ExtraHeaderTruncated { offset: usize },
+    ExtraHeaderTruncated {
+        /// Offset of the header from the start of the extra region.
+        offset: usize,
+    },
     /// A chunk's `len` is smaller than its header or runs past `extraLen`.
-    BadExtraChunkLen { offset: usize, id: u64, len: u64 },
+    BadExtraChunkLen {
+        /// Offset of the chunk's header from the start of the extra region.
+        offset: usize,
+        /// The chunk's `id` word.
+        id: u64,
+        /// The chunk's `len` word (header included).
+        len: u64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -782,6 +860,7 @@ impl<'a> BootInfo<'a> {
         self.bytes
     }
 
+    /// The layout the bytes were parsed with.
     pub fn layout(&self) -> Layout {
         self.layout
     }
@@ -791,14 +870,18 @@ impl<'a> BootInfo<'a> {
         self.extra_len
     }
 
+    /// `nodeID`: the core this bootinfo is for (0 on uniprocessor kernels).
     pub fn node_id(&self) -> usize {
         self.node_id
     }
 
+    /// `numNodes`: number of cores the kernel runs on.
     pub fn num_nodes(&self) -> usize {
         self.num_nodes
     }
 
+    /// `numIOPTLevels`: levels of the IOMMU page tables (0 without an
+    /// IOMMU).
     pub fn num_io_pt_levels(&self) -> usize {
         self.num_io_pt_levels
     }
@@ -808,26 +891,34 @@ impl<'a> BootInfo<'a> {
         self.ipc_buffer
     }
 
+    /// `empty`: the root CNode's free slots.
     pub fn empty(&self) -> SlotRegion {
         self.empty
     }
 
+    /// `sharedFrames`: frames shared between cores (unused by the kernels
+    /// here: empty).
     pub fn shared_frames(&self) -> SlotRegion {
         self.shared_frames
     }
 
+    /// `userImageFrames`: the frames of the root task's image, in address
+    /// order.
     pub fn user_image_frames(&self) -> SlotRegion {
         self.user_image_frames
     }
 
+    /// `userImagePaging`: the paging structures that map the image.
     pub fn user_image_paging(&self) -> SlotRegion {
         self.user_image_paging
     }
 
+    /// `ioSpaceCaps`: IOMMU space capabilities (empty without an IOMMU).
     pub fn io_space_caps(&self) -> SlotRegion {
         self.io_space_caps
     }
 
+    /// `extraBIPages`: frames of the extra bootinfo pages.
     pub fn extra_bi_pages(&self) -> SlotRegion {
         self.extra_bi_pages
     }
@@ -842,6 +933,7 @@ impl<'a> BootInfo<'a> {
         self.init_thread_cnode_size_bits
     }
 
+    /// `initThreadDomain`: the scheduling domain of the initial thread.
     pub fn init_thread_domain(&self) -> usize {
         self.init_thread_domain
     }

@@ -278,7 +278,9 @@ impl IoPortRange {
 pub enum IrqSource {
     /// An x86 I/O APIC pin.
     IoApic {
+        /// Index of the I/O APIC.
         ioapic: u32,
+        /// Pin on that I/O APIC.
         pin: u32,
         /// Level triggered (else edge).
         level: bool,
@@ -289,15 +291,21 @@ pub enum IrqSource {
     },
     /// An x86 message-signalled interrupt of a PCI function.
     Msi {
+        /// PCI bus.
         bus: u32,
+        /// PCI device.
         device: u32,
+        /// PCI function.
         function: u32,
+        /// The MSI handle given to the kernel (`seL4_IRQControl_GetMSI`).
         handle: u32,
+        /// CPU vector (seL4's user IRQ number).
         vector: u32,
     },
     /// An interrupt number of the platform's interrupt controller (aarch64
     /// GIC, riscv64 PLIC).
     Line {
+        /// The interrupt number.
         irq: u32,
         /// Level triggered (else edge).
         level: bool,
@@ -344,14 +352,23 @@ pub trait Runtime {
     /// An interrupt handler.
     type Irq;
 
+    /// The client of a channel this component calls.
     fn client<P: Protocol>(&mut self, cap: &ClientCap<P>) -> Result<Self::Client<P>, Self::Error>;
+    /// The server of a channel this component serves.
     fn server<P: Protocol>(&mut self, cap: &ServerCap<P>) -> Result<Self::Server<P>, Self::Error>;
+    /// A notification this component may signal.
     fn signal(&mut self, cap: &SignalCap) -> Result<Self::Signal, Self::Error>;
+    /// A notification this component waits on.
     fn wait(&mut self, cap: &WaitCap) -> Result<Self::Wait, Self::Error>;
+    /// A shared region mapped read-only.
     fn shared_ro(&mut self, region: &SharedRegion) -> Result<Self::SharedRo, Self::Error>;
+    /// A shared region mapped writable.
     fn shared_rw(&mut self, region: &SharedRegion) -> Result<Self::SharedRw, Self::Error>;
+    /// A device region (frames at a physical address, memory-mapped I/O).
     fn device(&mut self, region: &DeviceRegion) -> Result<Self::Device, Self::Error>;
+    /// An I/O port range (x86).
     fn io_ports(&mut self, range: &IoPortRange) -> Result<Self::IoPorts, Self::Error>;
+    /// An interrupt.
     fn irq(&mut self, irq: &IrqCap) -> Result<Self::Irq, Self::Error>;
 }
 

@@ -58,24 +58,41 @@ pub const THREAD_WORDS: usize = 8;
 pub const MAX_THREADS: usize = (PAGE_SIZE - OFF_THREADS) / (THREAD_WORDS * 8);
 const _: () = assert!(OFF_THREADS + MAX_THREADS * THREAD_WORDS * 8 <= PAGE_SIZE);
 
-/// Word offsets (bytes) of the header.
+/// Byte offsets of the header's words: the magic word ([`MAGIC`]) first.
 pub const OFF_MAGIC: usize = 0;
+/// Offset of the layout version ([`VERSION`]).
 pub const OFF_VERSION: usize = 8;
+/// Offset of [`StartInfo::generation`].
 pub const OFF_GENERATION: usize = 16;
+/// Offset of the name's length in bytes.
 pub const OFF_NAME_LEN: usize = 24;
+/// Offset of [`StartInfo::image_start`].
 pub const OFF_IMAGE_START: usize = 32;
+/// Offset of [`StartInfo::image_end`].
 pub const OFF_IMAGE_END: usize = 40;
+/// Offset of [`StartInfo::heap_start`].
 pub const OFF_HEAP_START: usize = 48;
+/// Offset of [`StartInfo::heap_size`].
 pub const OFF_HEAP_SIZE: usize = 56;
+/// Offset of [`StartInfo::cspace_bits`].
 pub const OFF_CSPACE_BITS: usize = 64;
+/// Offset of [`StartInfo::free_start`].
 pub const OFF_FREE_START: usize = 72;
+/// Offset of [`StartInfo::free_end`].
 pub const OFF_FREE_END: usize = 80;
+/// Offset of [`StartInfo::cnode_slot`].
 pub const OFF_CNODE_SLOT: usize = 88;
+/// Offset of [`StartInfo::vspace_slot`].
 pub const OFF_VSPACE_SLOT: usize = 96;
+/// Offset of [`StartInfo::report_slot`].
 pub const OFF_REPORT_SLOT: usize = 104;
+/// Offset of the number of thread entries.
 pub const OFF_THREAD_COUNT: usize = 112;
+/// Offset of [`StartInfo::args`] ([`ARGS`] words).
 pub const OFF_ARGS: usize = 128;
+/// Offset of the name ([`NAME_MAX`] bytes, UTF-8).
 pub const OFF_NAME: usize = OFF_ARGS + ARGS * 8;
+/// Offset of the thread table ([`MAX_THREADS`] entries of [`THREAD_WORDS`] words).
 pub const OFF_THREADS: usize = OFF_NAME + NAME_MAX;
 
 /// Label of the exit report.
@@ -122,16 +139,19 @@ pub struct StartInfo {
     pub generation: u64,
     /// Where the image is loaded: `[image_start, image_end)`.
     pub image_start: u64,
+    /// End of the loaded image (exclusive).
     pub image_end: u64,
     /// The heap: `heap_size` bytes of zeroed, writable memory at
     /// `heap_start` (0 bytes: none).
     pub heap_start: u64,
+    /// Bytes of the heap.
     pub heap_size: u64,
     /// log2 of the slots of the process's CSpace root CNode (a capability
     /// pointer is a slot index, resolved at the word's depth).
     pub cspace_bits: u64,
     /// Slots `[free_start, free_end)` are empty and the process's own.
     pub free_start: u64,
+    /// First slot after the free range.
     pub free_end: u64,
     /// Slot of its own CNode (0: not given).
     pub cnode_slot: u64,
@@ -147,17 +167,27 @@ pub struct StartInfo {
 
 /// Why a start-info page did not decode (or a value does not fit one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StartInfoError {
     /// Fewer bytes than a page.
-    TooShort { len: usize },
+    TooShort {
+        /// Bytes given.
+        len: usize,
+    },
     /// The first word is not [`MAGIC`].
     BadMagic,
     /// Another layout version.
-    BadVersion { found: u64 },
+    BadVersion {
+        /// The version word found.
+        found: u64,
+    },
     /// The name is longer than [`NAME_MAX`] or not UTF-8.
     BadName,
     /// More threads than [`MAX_THREADS`].
-    TooManyThreads { count: u64 },
+    TooManyThreads {
+        /// The thread count found or asked for.
+        count: u64,
+    },
 }
 
 impl core::fmt::Display for StartInfoError {

@@ -24,59 +24,103 @@ use core::ops::Range;
 pub mod link;
 pub use link::{check_root_task, LinkKind, LinkProblem, RootTaskLink, MIN_IMAGE_BASE};
 
+/// Size of a page: segments are mapped and protected in units of it.
 pub const PAGE_SIZE: u64 = 4096;
 
+/// `e_ident[EI_CLASS]` of a 64-bit ELF file.
 pub const ELFCLASS64: u8 = 2;
+/// `e_ident[EI_DATA]` of a little-endian ELF file.
 pub const ELFDATA2LSB: u8 = 1;
+/// `e_ident[EI_VERSION]` (and `e_version`): the current ELF version.
 pub const EV_CURRENT: u8 = 1;
+/// `e_type` of an executable linked for a fixed address.
 pub const ET_EXEC: u16 = 2;
+/// `e_type` of a shared object or position-independent executable.
 pub const ET_DYN: u16 = 3;
+/// `e_machine` of x86_64.
 pub const EM_X86_64: u16 = 62;
+/// `e_machine` of aarch64.
 pub const EM_AARCH64: u16 = 183;
+/// `e_machine` of RISC-V.
 pub const EM_RISCV: u16 = 243;
 
+/// Bytes of an ELF64 file header.
 pub const EHDR_SIZE: usize = 64;
+/// Bytes of an ELF64 program header.
 pub const PHDR_SIZE: usize = 56;
+/// Bytes of an `Elf64_Dyn` entry.
 pub const DYN_SIZE: usize = 16;
+/// Bytes of an `Elf64_Rela` entry.
 pub const RELA_SIZE: usize = 24;
 
+/// Segment type: unused program header.
 pub const PT_NULL: u32 = 0;
+/// Segment type: loadable segment.
 pub const PT_LOAD: u32 = 1;
+/// Segment type: the dynamic section.
 pub const PT_DYNAMIC: u32 = 2;
+/// Segment type: the program interpreter's path.
 pub const PT_INTERP: u32 = 3;
+/// Segment type: notes.
 pub const PT_NOTE: u32 = 4;
+/// Segment type: the program header table itself.
 pub const PT_PHDR: u32 = 6;
+/// Segment type: the thread-local storage template.
 pub const PT_TLS: u32 = 7;
+/// Segment type: the `.eh_frame_hdr` unwind table.
 pub const PT_GNU_EH_FRAME: u32 = 0x6474_e550;
+/// Segment type: the stack's permissions (no contents).
 pub const PT_GNU_STACK: u32 = 0x6474_e551;
+/// Segment type: the part of the writable data that is read-only after relocation.
 pub const PT_GNU_RELRO: u32 = 0x6474_e552;
 
+/// Dynamic tag: end of the dynamic section.
 pub const DT_NULL: u64 = 0;
+/// Dynamic tag: address of the RELA relocation table.
 pub const DT_RELA: u64 = 7;
+/// Dynamic tag: bytes of the RELA table.
 pub const DT_RELASZ: u64 = 8;
+/// Dynamic tag: bytes of one RELA entry.
 pub const DT_RELAENT: u64 = 9;
+/// Dynamic tag: address of the REL relocation table.
 pub const DT_REL: u64 = 17;
+/// Dynamic tag: bytes of the REL table.
 pub const DT_RELSZ: u64 = 18;
+/// Dynamic tag: bytes of one REL entry.
 pub const DT_RELENT: u64 = 19;
+/// Dynamic tag: relocations may write to read-only segments.
 pub const DT_TEXTREL: u64 = 22;
+/// Dynamic tag: bytes of the RELR (packed relative relocation) table.
 pub const DT_RELRSZ: u64 = 35;
+/// Dynamic tag: address of the RELR table.
 pub const DT_RELR: u64 = 36;
+/// Dynamic tag: bytes of one RELR entry.
 pub const DT_RELRENT: u64 = 37;
+/// Dynamic tag: how many leading RELA entries are relative relocations.
 pub const DT_RELACOUNT: u64 = 0x6fff_fff9;
+/// Dynamic tag: how many leading REL entries are relative relocations.
 pub const DT_RELCOUNT: u64 = 0x6fff_fffa;
 
+/// x86_64 relocation type: none.
 pub const R_X86_64_NONE: u32 = 0;
+/// x86_64 relocation type: base + addend.
 pub const R_X86_64_RELATIVE: u32 = 8;
+/// aarch64 relocation type: none.
 pub const R_AARCH64_NONE: u32 = 0;
+/// aarch64 relocation type: base + addend.
 pub const R_AARCH64_RELATIVE: u32 = 1027;
+/// RISC-V relocation type: none.
 pub const R_RISCV_NONE: u32 = 0;
+/// RISC-V relocation type: base + addend.
 pub const R_RISCV_RELATIVE: u32 = 3;
 
 /// The machines this crate knows (`e_machine`), each with its relative
 /// relocation type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Machine {
+    /// x86_64 (`EM_X86_64`).
     X86_64,
+    /// aarch64 (`EM_AARCH64`).
     Aarch64,
     /// RISC-V (64-bit: this crate reads ELFCLASS64 only).
     Riscv,
@@ -93,6 +137,7 @@ impl Machine {
         }
     }
 
+    /// The `e_machine` value of the machine.
     pub const fn e_machine(self) -> u16 {
         match self {
             Machine::X86_64 => EM_X86_64,
@@ -188,73 +233,103 @@ pub const fn reloc_type_name(r_type: u32) -> &'static str {
 
 /// Everything that can be wrong with the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// The bytes end before the ELF header or the program header table.
     TooShort {
+        /// Bytes the header or table needs.
         needed: u64,
+        /// Bytes given.
         actual: usize,
     },
+    /// The file does not start with `\x7fELF`.
     BadMagic,
+    /// Not a 64-bit ELF file (`e_ident[EI_CLASS]`).
     NotElf64,
+    /// Not a little-endian ELF file (`e_ident[EI_DATA]`).
     NotLittleEndian,
+    /// An `e_ident[EI_VERSION]` other than 1: the value.
     BadVersion(u8),
+    /// An `e_machine` this crate does not know: the value.
     WrongMachine(u16),
     /// Neither ET_EXEC nor ET_DYN.
     BadType(u16),
+    /// Program headers smaller than 56 bytes: the `e_phentsize`.
     BadPhEntSize(u16),
     /// Program header `index`: file range past the end of the file.
     SegmentOutOfFile {
+        /// Index of the program header.
         index: usize,
     },
     /// Program header `index`: `p_filesz > p_memsz`.
     FileSizeExceedsMemSize {
+        /// Index of the program header.
         index: usize,
     },
     /// Program header `index`: `p_vaddr + p_memsz` overflows.
     AddressOverflow {
+        /// Index of the program header.
         index: usize,
     },
+    /// No PT_LOAD segment: nothing to load.
     NoLoadSegments,
     /// [`load_segments`]: the destination is smaller than the image.
     DstTooSmall {
+        /// Bytes the image needs.
         needed: u64,
+        /// Bytes the destination has.
         actual: usize,
     },
     /// [`relocate`]: the image does not start with an ELF header.
     NoElfHeaderInImage,
     /// [`relocate`]: `link_base` is not the page-rounded lowest PT_LOAD vaddr.
     LinkBaseMismatch {
+        /// The page-rounded lowest PT_LOAD vaddr.
         expected: u64,
+        /// The `link_base` given.
         given: u64,
     },
     /// The dynamic section is not inside the image (or file).
     DynamicOutOfRange {
+        /// Its address (link-time).
         vaddr: u64,
+        /// Its size in bytes.
         size: u64,
     },
     /// A dynamic tag this crate does not handle (DT_REL: x86_64 uses RELA).
     UnsupportedDynamic {
+        /// The tag.
         tag: u64,
     },
+    /// DT_RELAENT is not the size of an `Elf64_Rela`: the value.
     BadRelaEnt(u64),
+    /// DT_RELASZ is not a multiple of the entry size: the value.
     BadRelaSize(u64),
+    /// DT_RELRENT is not 8: the value.
     BadRelrEnt(u64),
+    /// DT_RELRSZ is not a multiple of 8: the value.
     BadRelrSize(u64),
     /// DT_RELR starts with a bitmap entry, so there is no address to apply it to.
     BadRelr,
     /// The relocation table is not inside the image (or file).
     RelocTableOutOfRange {
+        /// Its address (link-time).
         vaddr: u64,
+        /// Its size in bytes.
         size: u64,
     },
     /// A relocation type other than the machine's RELATIVE / NONE.
     UnsupportedRelocation {
+        /// The image's machine.
         machine: Machine,
+        /// The relocation type.
         r_type: u32,
+        /// Where it would write (link-time address).
         offset: u64,
     },
     /// A relocation writes outside the image.
     RelocationOutOfImage {
+        /// Where it would write (link-time address).
         offset: u64,
     },
     /// PT_TLS with `p_filesz > p_memsz`, a non-power-of-two alignment, or an
@@ -271,7 +346,9 @@ pub enum Error {
     BadSectionHeaders,
     /// [`TlsTemplate::layout`]: the area cannot hold the TLS block.
     TlsAreaTooSmall {
+        /// Bytes the block needs.
         needed: u64,
+        /// Bytes the area has.
         available: u64,
     },
 }
@@ -395,51 +472,84 @@ const fn page_down(v: u64) -> u64 {
 /// The ELF file header (the fields this crate uses, and a few more).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileHeader {
+    /// Object file type (`ET_EXEC`, `ET_DYN`).
     pub e_type: u16,
+    /// Machine (`EM_X86_64`, ...).
     pub e_machine: u16,
+    /// ELF version (1).
     pub e_version: u32,
+    /// Entry point (link-time virtual address).
     pub e_entry: u64,
+    /// File offset of the program header table.
     pub e_phoff: u64,
+    /// File offset of the section header table (0: none).
     pub e_shoff: u64,
+    /// Processor-specific flags.
     pub e_flags: u32,
+    /// Bytes of this header.
     pub e_ehsize: u16,
+    /// Bytes of one program header.
     pub e_phentsize: u16,
+    /// Number of program headers.
     pub e_phnum: u16,
+    /// Bytes of one section header.
     pub e_shentsize: u16,
+    /// Number of section headers.
     pub e_shnum: u16,
+    /// Section header index of the section name string table.
     pub e_shstrndx: u16,
 }
 
 /// Segment types, for matching; the raw value is [`ProgramHeader::p_type`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SegmentKind {
+    /// `PT_NULL`.
     Null,
+    /// `PT_LOAD`.
     Load,
+    /// `PT_DYNAMIC`.
     Dynamic,
+    /// `PT_INTERP`.
     Interp,
+    /// `PT_NOTE`.
     Note,
+    /// `PT_PHDR`.
     Phdr,
+    /// `PT_TLS`.
     Tls,
+    /// `PT_GNU_EH_FRAME`.
     GnuEhFrame,
+    /// `PT_GNU_STACK`.
     GnuStack,
+    /// `PT_GNU_RELRO`.
     GnuRelro,
+    /// Any other type: the value.
     Other(u32),
 }
 
 /// One ELF64 program header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct ProgramHeader {
+    /// Segment type (`PT_*`).
     pub p_type: u32,
+    /// Permissions (`PF_R`, `PF_W`, `PF_X`).
     pub p_flags: u32,
+    /// File offset of the segment's bytes.
     pub p_offset: u64,
+    /// Virtual address of its first byte (link-time).
     pub p_vaddr: u64,
+    /// Physical address (not used).
     pub p_paddr: u64,
+    /// Bytes in the file.
     pub p_filesz: u64,
+    /// Bytes in memory (after `p_filesz`: zero).
     pub p_memsz: u64,
+    /// Alignment (a power of two; 0 or 1: none).
     pub p_align: u64,
 }
 
 impl ProgramHeader {
+    /// The segment's type, for matching.
     pub const fn kind(&self) -> SegmentKind {
         match self.p_type {
             PT_NULL => SegmentKind::Null,
@@ -487,6 +597,7 @@ pub struct Elf<'a> {
 }
 
 impl<'a> Elf<'a> {
+    /// Parses and checks the header and program header table of `data`.
     pub fn parse(data: &'a [u8]) -> Result<Self, Error> {
         if data.len() < 4 || data[..4] != *b"\x7fELF" {
             return Err(if data.len() < 4 {
@@ -562,10 +673,12 @@ impl<'a> Elf<'a> {
         self.machine
     }
 
+    /// The file header.
     pub fn header(&self) -> &FileHeader {
         &self.header
     }
 
+    /// The bytes the view was parsed from.
     pub fn data(&self) -> &'a [u8] {
         self.data
     }
@@ -747,11 +860,15 @@ pub struct DynamicInfo {
     /// DT_REL / DT_RELSZ (not used on x86_64, aarch64 and riscv64; non-empty
     /// is an error).
     pub rel: Option<u64>,
+    /// DT_RELSZ (0 if absent).
     pub rel_size: u64,
     /// DT_RELR / DT_RELRSZ / DT_RELRENT (packed relative relocations).
     pub relr: Option<u64>,
+    /// DT_RELRSZ (0 if absent).
     pub relr_size: u64,
+    /// DT_RELRENT.
     pub relr_ent: Option<u64>,
+    /// DT_TEXTREL present: relocations write to read-only segments.
     pub textrel: bool,
 }
 
@@ -812,16 +929,21 @@ impl DynamicInfo {
 /// One Elf64_Rela.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rela {
+    /// Where the relocation writes (link-time address).
     pub r_offset: u64,
+    /// Symbol index (high 32 bits) and relocation type (low 32 bits).
     pub r_info: u64,
+    /// The constant added.
     pub r_addend: i64,
 }
 
 impl Rela {
+    /// The relocation type (low 32 bits of `r_info`).
     pub const fn r_type(&self) -> u32 {
         self.r_info as u32
     }
 
+    /// The symbol index (high 32 bits of `r_info`).
     pub const fn r_sym(&self) -> u32 {
         (self.r_info >> 32) as u32
     }
@@ -862,8 +984,11 @@ impl ExactSizeIterator for Relas<'_> {}
 /// followed by `memsz - filesz` zero bytes; the block is `align`-aligned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TlsTemplate {
+    /// Link-time address of the initialisation image.
     pub vaddr: u64,
+    /// Bytes of the initialisation image.
     pub filesz: u64,
+    /// Bytes of the whole block (the rest zero).
     pub memsz: u64,
     /// A power of two, at least 1.
     pub align: u64,

@@ -40,7 +40,10 @@ pub const PF_X: u32 = 1;
 pub enum LinkKind {
     /// A static PIE (`ET_DYN`) with this many relative relocations; it runs
     /// at any page-aligned address.
-    StaticPie { relocations: usize },
+    StaticPie {
+        /// Number of relative relocations.
+        relocations: usize,
+    },
     /// A fixed-address executable (`ET_EXEC`); it runs at its link address
     /// only.
     Fixed,
@@ -49,25 +52,36 @@ pub enum LinkKind {
 /// A root task that passed [`check_root_task`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RootTaskLink {
+    /// Its machine.
     pub machine: Machine,
+    /// How it was linked.
     pub kind: LinkKind,
     /// `[base, end)`: the page-rounded range of its `PT_LOAD` segments.
     pub base: u64,
+    /// End of that range (exclusive).
     pub end: u64,
+    /// Entry point (link-time address).
     pub entry: u64,
 }
 
 /// Why a root task cannot run (see the module documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LinkProblem {
     /// Not an ELF64 file the crate can read (or its segments are broken).
     Elf(Error),
     /// The image starts below [`MIN_IMAGE_BASE`].
-    BelowMinimumBase { base: u64 },
+    BelowMinimumBase {
+        /// The page-rounded lowest `PT_LOAD` address.
+        base: u64,
+    },
     /// No `PT_LOAD` segment holds the ELF header (file offset 0).
     HeadersNotLoaded,
     /// The entry point is not in an executable `PT_LOAD` segment.
-    EntryNotInCode { entry: u64 },
+    EntryNotInCode {
+        /// The entry point (`e_entry`).
+        entry: u64,
+    },
     /// `ET_DYN` with a `PT_INTERP`: a dynamically linked program.
     DynamicLinker,
     /// `ET_DYN` without a dynamic section: its relocations are missing.

@@ -48,12 +48,15 @@ pub struct PageFlags {
 }
 
 impl PageFlags {
+    /// Whether the page is readable (`PF_R`).
     pub const fn readable(&self) -> bool {
         self.flags & PF_R != 0
     }
+    /// Whether the page is writable (`PF_W`).
     pub const fn writable(&self) -> bool {
         self.flags & PF_W != 0
     }
+    /// Whether the page is executable (`PF_X`).
     pub const fn executable(&self) -> bool {
         self.flags & PF_X != 0
     }
@@ -113,6 +116,7 @@ impl Iterator for Pages<'_, '_> {
 pub struct TlsLayout {
     /// The area `[start, start + len)` it was laid out in.
     pub area_start: u64,
+    /// Bytes of the area.
     pub area_len: u64,
     /// The thread pointer (FS base).
     pub tp: u64,

@@ -116,32 +116,51 @@ pub const MAX_CAPS: usize = 3;
 
 /// Why a value could not be encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The output buffer has fewer words than the message needs.
-    BufferTooSmall { needed: usize, available: usize },
+    BufferTooSmall {
+        /// Words the message needs.
+        needed: usize,
+        /// Words the buffer has.
+        available: usize,
+    },
     /// More capabilities than a message carries ([`MAX_CAPS`]).
-    TooManyCaps { got: usize },
+    TooManyCaps {
+        /// Capabilities the message would carry.
+        got: usize,
+    },
     /// A wire label wider than [`LABEL_BITS`] bits (older kernels would
     /// cut it).
-    LabelOutOfRange { wire: u64 },
+    LabelOutOfRange {
+        /// The wire label (message label + [`KERNEL_LABELS`]).
+        wire: u64,
+    },
 }
 
 /// Why words could not be decoded into a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// No variant has this label.
     UnknownLabel(u64),
     /// The label is known but the message has the wrong number of words.
     WrongLength {
+        /// The message label (below [`LABELS`]).
         label: u64,
+        /// Words that label's message has.
         expected: usize,
+        /// Words that arrived.
         got: usize,
     },
     /// Word `index` holds a value its field cannot take (a bool other than 0
     /// or 1, an integer out of its type's range).
     InvalidValue {
+        /// The message label (below [`LABELS`]).
         label: u64,
+        /// Index of the word in the message.
         index: usize,
+        /// The word that arrived.
         word: Word,
     },
 }
@@ -509,6 +528,7 @@ macro_rules! protocol {
 /// What the framework answers (with label [`ERROR_LABEL`]) to a request it
 /// could not decode, or that the server rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ErrorReply {
     /// The request's label is unknown to the server's protocol.
     UnknownLabel(u64),
@@ -518,19 +538,30 @@ pub enum ErrorReply {
     ReservedLabel(u64),
     /// The request had the wrong number of words.
     WrongLength {
+        /// The message label (below [`LABELS`]).
         label: u64,
+        /// Words that label's message has.
         expected: usize,
+        /// Words that arrived.
         got: usize,
     },
     /// A request word held an invalid value.
     InvalidValue {
+        /// The message label (below [`LABELS`]).
         label: u64,
+        /// Index of the word in the message.
         index: usize,
+        /// The word that arrived.
         word: Word,
     },
     /// The request carried capabilities the server did not expect, or
     /// lacked one it needs.
-    BadCapabilities { expected: usize, got: usize },
+    BadCapabilities {
+        /// Capabilities the request needs.
+        expected: usize,
+        /// Capabilities that arrived with it.
+        got: usize,
+    },
     /// The server understood the request and refused it with a code of its
     /// own.
     Refused(Word),
@@ -623,6 +654,7 @@ pub enum Reply<T> {
 
 /// Why a reply could not be understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReplyError {
     /// The response words did not decode.
     Decode(DecodeError),
@@ -633,7 +665,10 @@ pub enum ReplyError {
     /// The reply carried capabilities (`count` of them, as the kernel
     /// reports); framework servers never send any. A capability the kernel
     /// stored in the caller's receive slot was deleted.
-    CarriedCapabilities { count: usize },
+    CarriedCapabilities {
+        /// The number of capabilities the reply's message info reports.
+        count: usize,
+    },
 }
 
 /// Decodes a reply to a request from its wire label and words: a `T`, an

@@ -28,7 +28,9 @@ pub const PAGE_SIZE: u64 = 4096;
 /// The architectures the loader runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Arch {
+    /// 64-bit Arm (`KernelSel4Arch` `aarch64`).
     Aarch64,
+    /// 64-bit RISC-V (`KernelSel4Arch` `riscv64`).
     Riscv64,
 }
 
@@ -77,19 +79,24 @@ impl Arch {
 /// A physical (or virtual) address range `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
 pub struct Region {
+    /// First address of the range.
     pub start: u64,
+    /// First address after the range.
     pub end: u64,
 }
 
 impl Region {
+    /// The range `[start, end)`.
     pub const fn new(start: u64, end: u64) -> Region {
         Region { start, end }
     }
 
+    /// Bytes in the range (0 when `end <= start`).
     pub const fn len(&self) -> u64 {
         self.end.saturating_sub(self.start)
     }
 
+    /// Whether the range has no bytes.
     pub const fn is_empty(&self) -> bool {
         self.end <= self.start
     }

@@ -37,13 +37,16 @@ pub const MIB2: u64 = 1 << 21;
 pub struct Table(pub [u64; ENTRIES]);
 
 impl Table {
+    /// A table with no valid entry.
     pub const EMPTY: Table = Table([0; ENTRIES]);
 }
 
 /// The page table format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// aarch64 stage-1 translation tables, 4 KiB granule.
     Aarch64,
+    /// RISC-V Sv39 (three levels, 39-bit virtual addresses).
     Sv39,
 }
 
@@ -147,15 +150,29 @@ impl Format {
 
 /// Why a mapping could not be made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MapError {
     /// Address or size not a multiple of 2 MiB.
-    Misaligned { va: u64, pa: u64, size: u64 },
+    Misaligned {
+        /// Virtual start of the mapping.
+        va: u64,
+        /// Physical start of the mapping.
+        pa: u64,
+        /// Its size in bytes.
+        size: u64,
+    },
     /// The virtual range is not valid in this format.
-    BadVirtual { va: u64 },
+    BadVirtual {
+        /// Virtual start of the mapping.
+        va: u64,
+    },
     /// More tables are needed than the pool has.
     PoolExhausted,
     /// Part of the range is already mapped, differently.
-    Conflict { va: u64 },
+    Conflict {
+        /// The first virtual address already mapped differently.
+        va: u64,
+    },
 }
 
 impl core::fmt::Display for MapError {
@@ -204,6 +221,7 @@ impl<'a> PageTables<'a> {
         })
     }
 
+    /// The format the tables are built in.
     pub fn format(&self) -> Format {
         self.format
     }

@@ -70,6 +70,7 @@ impl Kind {
         }
     }
 
+    /// What the entry holds, for messages (`kernel ELF`, ...).
     pub const fn name(self) -> &'static str {
         match self {
             Kind::Kernel => "kernel ELF",
@@ -83,6 +84,7 @@ impl Kind {
 
 /// Why bytes are not a usable payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PayloadError {
     /// No payload magic: the loader image was not packed by the image tool.
     NoMagic,
@@ -90,28 +92,39 @@ pub enum PayloadError {
     Version(u32),
     /// The payload claims more bytes than there are.
     Truncated {
+        /// Bytes the header or an entry claims.
         needed: u64,
+        /// Bytes there are.
         available: u64,
     },
     /// The data does not match the checksum in the header.
     Checksum {
+        /// The checksum in the header.
         stored: u64,
+        /// The checksum of the data.
         computed: u64,
     },
     /// An architecture code this loader does not know.
     UnknownArch(u32),
     /// The payload was made for another architecture.
     WrongArch {
+        /// The payload's architecture.
         payload: Arch,
+        /// The loader's.
         loader: Arch,
     },
+    /// The header's entry count is above `MAX_ENTRIES`: the count.
     TooManyEntries(u32),
+    /// An entry's kind code is not one of [`Kind`]: the code.
     UnknownKind(u32),
     /// An entry's data is outside the payload.
     EntryOutOfRange {
+        /// The entry's kind.
         kind: Kind,
     },
+    /// Two entries of this kind.
     Duplicate(Kind),
+    /// No entry of this (required) kind.
     Missing(Kind),
     /// Memory regions: a length that is not a multiple of 16, an empty or
     /// unsorted, overlapping or unaligned region.
@@ -120,7 +133,9 @@ pub enum PayloadError {
     BadUserVaddr,
     /// [`build`]: the output buffer is too small.
     BufferTooSmall {
+        /// Bytes the payload needs.
         needed: usize,
+        /// Bytes the buffer has.
         available: usize,
     },
 }
@@ -229,14 +244,17 @@ impl<'a> MemoryRegions<'a> {
         Ok(m)
     }
 
+    /// Number of regions.
     pub fn len(&self) -> usize {
         self.bytes.len() / 16
     }
 
+    /// Whether there are no regions.
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
     }
 
+    /// The regions, in address order.
     pub fn iter(&self) -> impl Iterator<Item = Region> + 'a {
         self.bytes
             .chunks_exact(16)
@@ -247,11 +265,18 @@ impl<'a> MemoryRegions<'a> {
 /// A parsed, checked payload.
 #[derive(Clone, Copy, Debug)]
 pub struct Payload<'a> {
+    /// The architecture the payload is for.
     pub arch: Arch,
+    /// The kernel ELF ([`Kind::Kernel`]).
     pub kernel: &'a [u8],
+    /// The root server ELF ([`Kind::RootServer`]).
     pub rootserver: &'a [u8],
+    /// The device tree ([`Kind::DeviceTree`]), if the payload has one.
     pub dtb: Option<&'a [u8]>,
+    /// The platform's RAM ([`Kind::Memory`]).
     pub memory: MemoryRegions<'a>,
+    /// Where the root server runs ([`Kind::UserVaddr`]; `None`: at its
+    /// link address).
     pub user_vaddr: Option<u64>,
     /// Bytes the payload occupies (header, entries and data).
     pub total_len: u64,
@@ -356,11 +381,17 @@ impl<'a> Payload<'a> {
 /// What goes into a payload ([`build`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Contents<'a> {
+    /// The architecture the payload is for.
     pub arch: Arch,
+    /// The kernel ELF.
     pub kernel: &'a [u8],
+    /// The root server ELF.
     pub rootserver: &'a [u8],
+    /// The device tree, if any.
     pub dtb: Option<&'a [u8]>,
+    /// The platform's RAM regions (sorted, disjoint, page aligned).
     pub memory: &'a [Region],
+    /// Where the root server runs (`None`: at its link address).
     pub user_vaddr: Option<u64>,
 }
 

@@ -15,29 +15,51 @@ use sel4_elf_reloc::{Elf, ET_DYN, ET_EXEC, PT_LOAD};
 
 /// Why there is no plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PlanError {
     /// The kernel or root server ELF does not parse.
     Elf {
+        /// Which image (`kernel ELF`, `root server ELF`).
         what: &'static str,
+        /// Why it does not parse.
         err: sel4_elf_reloc::Error,
     },
     /// The ELF is for another machine than the loader's architecture.
-    Machine { what: &'static str, e_machine: u16 },
+    Machine {
+        /// Which image.
+        what: &'static str,
+        /// Its ELF header's `e_machine`.
+        e_machine: u16,
+    },
     /// The kernel is not an ET_EXEC image.
     KernelType(u16),
     /// The kernel's segments do not share one virtual-physical offset.
     KernelOffsets,
     /// An address computation overflows.
-    Overflow { what: &'static str },
+    Overflow {
+        /// The address computed (e.g. `device tree end`).
+        what: &'static str,
+    },
     /// The kernel's physical range is not inside one RAM region.
-    KernelNotInRam { kernel: Region },
+    KernelNotInRam {
+        /// The kernel's physical range.
+        kernel: Region,
+    },
     /// The device tree and root server do not fit after the kernel in its
     /// RAM region.
-    DoesNotFit { needed: Region, ram: Region },
+    DoesNotFit {
+        /// The physical range they would take.
+        needed: Region,
+        /// The RAM region of the kernel.
+        ram: Region,
+    },
     /// A planned range overlaps the loader (code, data, stack, payload).
     OverlapsLoader {
+        /// Which planned range.
         what: &'static str,
+        /// Its physical range.
         range: Region,
+        /// The loader's physical range.
         loader: Region,
     },
     /// The root server was asked to run at an address that is not page
@@ -45,7 +67,12 @@ pub enum PlanError {
     UserVaddrAlignment(u64),
     /// A root server that is not position-independent was asked to run
     /// somewhere else than its link address.
-    NotRelocatable { link: u64, requested: u64 },
+    NotRelocatable {
+        /// The root server's link address.
+        link: u64,
+        /// The address it was asked to run at.
+        requested: u64,
+    },
 }
 
 impl core::fmt::Display for PlanError {
@@ -105,10 +132,13 @@ pub struct ImagePlacement {
 /// The complete placement and the kernel's entry arguments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Plan {
+    /// The architecture planned for.
     pub arch: Arch,
+    /// Where the kernel goes.
     pub kernel: ImagePlacement,
     /// Physical range of the device tree copy (empty without one).
     pub dtb: Region,
+    /// Where the root server goes.
     pub user: ImagePlacement,
     /// The RAM region all of it is in.
     pub ram: Region,

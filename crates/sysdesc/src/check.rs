@@ -31,8 +31,11 @@ pub struct Options {
 /// Everything a check produced.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// The parsed description (`None` when it does not parse as TOML).
     pub description: Option<Description>,
+    /// Every problem found.
     pub diagnostics: Diagnostics,
+    /// The plan (`None` when there is an error).
     pub plan: Option<Plan>,
 }
 

@@ -12,12 +12,15 @@ pub type Span = Range<usize>;
 /// lines and columns.
 #[derive(Debug, Clone)]
 pub struct Source {
+    /// The file's path (for messages; relative paths in it resolve from its directory).
     pub path: PathBuf,
+    /// The file's text.
     pub text: String,
     line_starts: Vec<usize>,
 }
 
 impl Source {
+    /// A source named `path` with `text`.
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Source {
         let text = text.into();
         let mut line_starts = vec![0];
@@ -54,17 +57,23 @@ impl Source {
     }
 }
 
+/// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
+    /// The description cannot be used: no plan.
     Error,
+    /// The description is used, but probably not as meant.
     Warning,
 }
 
 /// One problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Error or warning.
     pub severity: Severity,
+    /// The bytes the problem is about.
     pub span: Span,
+    /// What is wrong.
     pub message: String,
     /// How to fix it.
     pub help: Option<String>,
@@ -74,6 +83,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// An error at `span`.
     pub fn error(span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
@@ -84,6 +94,7 @@ impl Diagnostic {
         }
     }
 
+    /// A warning at `span`.
     pub fn warning(span: Span, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
@@ -91,11 +102,13 @@ impl Diagnostic {
         }
     }
 
+    /// Adds how to fix it.
     pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self
     }
 
+    /// Adds another place that takes part.
     pub fn note(mut self, span: Span, note: impl Into<String>) -> Diagnostic {
         self.notes.push((span, note.into()));
         self
@@ -160,18 +173,22 @@ fn render_snippet(out: &mut String, src: &Source, span: &Span, arrow: &str, labe
 /// Every diagnostic of one run, in source order.
 #[derive(Debug, Clone, Default)]
 pub struct Diagnostics {
+    /// The diagnostics.
     pub items: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
+    /// Adds one.
     pub fn push(&mut self, d: Diagnostic) {
         self.items.push(d);
     }
 
+    /// Whether any is an error.
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }
 
+    /// Number of errors.
     pub fn error_count(&self) -> usize {
         self.items
             .iter()
@@ -185,6 +202,7 @@ impl Diagnostics {
         self.items.sort_by_key(|d| d.span.start);
     }
 
+    /// Every diagnostic with its file, line, column and source line, as a compiler prints them.
     pub fn render(&self, src: &Source) -> String {
         let mut out = String::new();
         for d in &self.items {

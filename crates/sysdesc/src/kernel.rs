@@ -19,18 +19,23 @@ pub struct PagingLevel {
     pub span_bits: u32,
 }
 
+/// Kernel figures the plan's memory and slot arithmetic needs.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KernelFacts {
     /// Kernel version (e.g. "5.0.0").
     pub version: String,
+    /// The kernel's architecture.
     pub arch: Arch,
     /// A mixed-criticality (MCS) kernel: threads need scheduling contexts,
     /// servers reply objects.
     pub mcs: bool,
     /// log2 of the page size.
     pub page_bits: u32,
+    /// log2 of a TCB's size (`seL4_TCBBits`).
     pub tcb_bits: u32,
+    /// log2 of an endpoint's size (`seL4_EndpointBits`).
     pub endpoint_bits: u32,
+    /// log2 of a notification's size (`seL4_NotificationBits`).
     pub notification_bits: u32,
     /// log2 of one CNode slot's size.
     pub slot_bits: u32,

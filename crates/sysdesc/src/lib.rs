@@ -1,6 +1,6 @@
 //! System descriptions: one TOML file (`system.toml`) describes a system of
 //! components. This crate parses it ([`parse`]), validates it, reporting
-//! every problem with file, line, column and the fix ([`check`]), resolves
+//! every problem with file, line, column and the fix ([`check()`]), resolves
 //! it into a [`plan::Plan`] (each component's slots, badges, address space,
 //! memory, start order, fault policy), and generates each component's
 //! environment module ([`codegen`]).

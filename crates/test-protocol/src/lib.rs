@@ -41,8 +41,11 @@ pub const MARKER: &str = "##sel4rs";
 /// Outcome of one test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
+    /// The test did what its name says.
     Pass,
+    /// The test found a defect (or panicked).
     Fail,
+    /// The test does not apply to this kernel or configuration.
     Skip,
 }
 
@@ -78,36 +81,52 @@ impl fmt::Display for Outcome {
 pub enum Line<'a> {
     /// `##sel4rs boot <image> kernel=<version> arch=<sel4_arch> config=<description>`
     Boot {
+        /// The boot image's name.
         image: &'a str,
+        /// The kernel version the image was built for.
         kernel: &'a str,
+        /// The kernel's sel4_arch (`x86_64`, ...).
         arch: &'a str,
         /// Free text (may contain spaces, may be empty).
         config: &'a str,
     },
     /// `##sel4rs test-start <name>`
-    TestStart { name: &'a str },
+    TestStart {
+        /// The test's name.
+        name: &'a str,
+    },
     /// `##sel4rs test-end <name> <pass|fail|skip> <microseconds> [reason]`
     TestEnd {
+        /// The test's name.
         name: &'a str,
+        /// How it ended.
         outcome: Outcome,
+        /// How long it ran, in microseconds.
         micros: u64,
         /// Free text; empty when there is none.
         reason: &'a str,
     },
     /// `##sel4rs summary <passed> <failed> <skipped>`
     Summary {
+        /// Tests that passed.
         passed: u32,
+        /// Tests that failed.
         failed: u32,
+        /// Tests that were skipped.
         skipped: u32,
     },
     /// `##sel4rs result pass`
     ResultPass,
     /// `##sel4rs result fail <reason>` (the reason may be empty)
-    ResultFail { reason: &'a str },
+    ResultFail {
+        /// Why the run failed (free text, may be empty).
+        reason: &'a str,
+    },
 }
 
 /// Why a protocol line (one that starts with `##sel4rs`) is malformed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ParseError {
     /// `##sel4rs` with nothing after it.
     Empty,

@@ -87,6 +87,7 @@ const fn count_value(ticks: u32) -> u16 {
 
 /// Why a programming was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PitError<E> {
     /// A port access failed.
     Port(E),

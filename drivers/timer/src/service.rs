@@ -45,6 +45,7 @@ pub type Notification = Cap<cap_type::Notification>;
 
 /// What the timer service can fail with.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimerError {
     /// Programming the hardware timer failed (its driver's error).
     Hardware(String),

@@ -114,6 +114,7 @@ impl Default for Config {
 
 /// Why a configuration was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// No divisor gives this rate within [`MAX_BAUD_ERROR_PERMILLE`].
     UnsupportedBaud {

@@ -10,7 +10,7 @@
 //!   [`PortRegisters`] over any `sel4_device::PortIo` (I/O ports on x86,
 //!   `sel4_device::IoPorts` on seL4), [`MmioRegisters`] over any
 //!   `sel4_device::Mmio`.
-//! - [`serial`]: the interrupt-driven port: a worker that services the
+//! - [`serial`](mod@serial): the interrupt-driven port: a worker that services the
 //!   interrupt on a thread of its own, moving received bytes into a ring
 //!   buffer and buffered output into the transmit FIFO, and the
 //!   [`SerialRx`]/[`SerialTx`] handles that implement `embedded_io::Read`

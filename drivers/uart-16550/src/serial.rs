@@ -175,6 +175,7 @@ impl Shared {
 
 /// What the handles of a port can fail with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SerialError {
     /// The worker has stopped (asked to, or its UART or interrupt failed):
     /// nothing more arrives or goes out.
@@ -206,6 +207,7 @@ impl embedded_hal_nb::serial::Error for SerialError {
 
 /// Why the worker stopped other than on request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WorkerError<E, A> {
     /// A register access failed.
     Uart(UartError<E>),

@@ -44,6 +44,7 @@ impl LineError {
 
 /// What a UART operation can fail with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UartError<E> {
     /// A register access failed (e.g. an I/O port outside the capability's
     /// range).
@@ -181,7 +182,7 @@ impl<R: Registers> Uart<R> {
         Ok(())
     }
 
-    /// Sets the interrupt enable register (bits of [`ier`]).
+    /// Sets the interrupt enable register (bits of [`crate::regs::ier`]).
     pub fn set_interrupts(&self, enable: u8) -> Result<(), UartError<R::Error>> {
         self.write(Reg::Ier, enable)
     }
@@ -253,7 +254,7 @@ impl<R: Registers> Uart<R> {
     /// Sends every byte of `bytes`, polling: waits for an empty FIFO, then
     /// fills it ([`FIFO_DEPTH`] bytes). For consoles and early output; a
     /// program that has more to do than wait uses the interrupt-driven
-    /// [`crate::serial`].
+    /// [`crate::serial`](mod@crate::serial).
     pub fn write_blocking(&self, bytes: &[u8]) -> Result<(), UartError<R::Error>> {
         for chunk in bytes.chunks(FIFO_DEPTH) {
             self.wait_thr_empty()?;

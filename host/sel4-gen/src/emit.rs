@@ -167,20 +167,23 @@ fn allow() -> TokenStream {
     quote!(#[allow(non_camel_case_types, non_upper_case_globals, non_snake_case, dead_code)])
 }
 
-/// A C-like enum with `from_*`, `name()`, `ALL` and `TryFrom`.
+/// A C-like enum with `from_*`, `name()`, `ALL` and `TryFrom`; each
+/// variant documented with `variant_doc(kernel name)`.
 fn enum_block(
     doc_text: &str,
     name: &str,
     repr: &str,
     variants: &[(String, i128)],
     extra_consts: &[(String, usize, String)],
+    variant_doc: &dyn Fn(&str) -> String,
 ) -> TokenStream {
     let (allow, d) = (allow(), doc(doc_text));
     let (name, repr_t) = (ident(name), ident(repr));
     let from = ident(&format!("from_{repr}"));
     let vs = variants.iter().map(|(v, n)| {
+        let vd = doc(&variant_doc(v));
         let (v, n) = (ident(v), int(*n));
-        quote!(#v = #n)
+        quote!(#vd #v = #n)
     });
     let mut sorted: Vec<&(String, i128)> = variants.iter().collect();
     sorted.sort_by_key(|x| x.1);
@@ -287,9 +290,27 @@ fn bitfield_block(b: &Block) -> TokenStream {
             Literal::u32_unsuffixed(l.bits),
             hex(field_mask(l.bits, b.base)),
         );
+        let (d_shift, d_bits, d_mask, d_get) = (
+            doc(&format!(
+                "Bit position of the lowest bit of `{}` in `{}`.",
+                l.name, b.name
+            )),
+            doc(&format!("Width of `{}` in bits.", l.name)),
+            doc(&format!(
+                "Mask of `{}`'s bits (shifted down to bit 0).",
+                l.name
+            )),
+            doc(&format!(
+                "The `{}` field (`{}_get_{}`).",
+                l.name, b.name, l.name
+            )),
+        );
         consts.push(quote! {
+            #d_shift
             pub const #shift_c: u32 = #shift;
+            #d_bits
             pub const #bits_c: u32 = #bits;
+            #d_mask
             pub const #mask_c: #ty = #mask;
         });
         let (get, with, set) = (
@@ -299,6 +320,7 @@ fn bitfield_block(b: &Block) -> TokenStream {
         );
         let msg = format!("{}.{}: value does not fit", b.name, l.name);
         accessors.push(quote! {
+            #d_get
             pub const fn #get(&self) -> #ty {
                 (self.0 >> Self::#shift_c) & Self::#mask_c
             }
@@ -469,24 +491,24 @@ fn word_union(u: &WordUnion) -> TokenStream {
     }
 }
 
-/// A constant with the type its value fits.
-fn value_const(name: &str, v: &Value) -> TokenStream {
-    let n = ident(name);
+/// A constant with the type its value fits, documented with `doc_text`.
+fn value_const(name: &str, v: &Value, doc_text: &str) -> TokenStream {
+    let (n, d) = (ident(name), doc(doc_text));
     match v {
-        Value::Bool(b) => quote!(pub const #n: bool = #b;),
+        Value::Bool(b) => quote!(#d pub const #n: bool = #b;),
         Value::Int(i) if *i >= 0 && *i <= u64::MAX as i128 => {
             let i = int(*i);
-            quote!(pub const #n: usize = #i;)
+            quote!(#d pub const #n: usize = #i;)
         }
         Value::Int(i) if *i < 0 && *i >= i64::MIN as i128 => {
             let i = int(*i);
-            quote!(pub const #n: isize = #i;)
+            quote!(#d pub const #n: isize = #i;)
         }
         Value::Int(i) => {
             let s = i.to_string();
-            quote!(pub const #n: &str = #s;)
+            quote!(#d pub const #n: &str = #s;)
         }
-        Value::Str(s) => quote!(pub const #n: &str = #s;),
+        Value::Str(s) => quote!(#d pub const #n: &str = #s;),
     }
 }
 
@@ -546,7 +568,13 @@ fn items(t: &Tables) -> TokenStream {
     // config
     let values = t.config.iter().filter_map(|(k, v)| {
         let name = k.strip_prefix("CONFIG_").unwrap_or(k);
-        (!name.is_empty()).then(|| value_const(name, v))
+        let d = match v {
+            Value::Bool(_) => {
+                format!("`{k}` of the kernel configuration (true: the option is on).")
+            }
+            _ => format!("`{k}` of the kernel configuration."),
+        };
+        (!name.is_empty()).then(|| value_const(name, v, &d))
     });
     let allow = allow();
     out.extend(quote! {
@@ -570,6 +598,7 @@ fn items(t: &Tables) -> TokenStream {
         "isize",
         &enabled,
         &[],
+        &|n| format!("`seL4_Sys{n}`."),
     ));
     let opts = t.syscalls.all_names.iter().map(|n| {
         let c = ident(&screaming_snake(n));
@@ -579,7 +608,10 @@ fn items(t: &Tables) -> TokenStream {
         } else {
             quote!(None)
         };
-        quote!(pub const #c: Option<Syscall> = #v;)
+        let d = doc(&format!(
+            "`seL4_Sys{n}`: `Some` when the configured kernel has it."
+        ));
+        quote!(#d pub const #c: Option<Syscall> = #v;)
     });
     out.extend(quote! {
         /// Every syscall named in syscall.xml: `Some` when the configured kernel has it.
@@ -620,6 +652,10 @@ fn items(t: &Tables) -> TokenStream {
                 "Number of labels.".into(),
             ),
         ],
+        &|n| match t.methods.iter().find(|m| m.id == n) {
+            Some(m) => format!("`{n}`: the label of `seL4_{}`.", m.c_name()),
+            None => format!("The invocation label `{n}`."),
+        },
     ));
 
     // errors
@@ -634,6 +670,7 @@ fn items(t: &Tables) -> TokenStream {
         "usize",
         &errors,
         &[("NumErrors".into(), t.num_errors, "`seL4_NumErrors`.".into())],
+        &|n| format!("`seL4_{n}`."),
     ));
 
     // object types
@@ -653,17 +690,18 @@ fn items(t: &Tables) -> TokenStream {
         "usize",
         &objs,
         &counts,
+        &|n| format!("`seL4_{n}`."),
     ));
 
     // constants
     let consts = t.constants.iter().filter_map(|(k, v)| {
-        let n = ident(k);
+        let (n, d) = (ident(k), doc(&format!("`seL4_{k}`.")));
         if *v >= 0 && *v <= u64::MAX as i128 {
             let v = int(*v);
-            Some(quote!(pub const #n: usize = #v;))
+            Some(quote!(#d pub const #n: usize = #v;))
         } else if *v < 0 && *v >= i64::MIN as i128 {
             let v = int(*v);
-            Some(quote!(pub const #n: isize = #v;))
+            Some(quote!(#d pub const #n: isize = #v;))
         } else {
             None
         }
@@ -676,8 +714,9 @@ fn items(t: &Tables) -> TokenStream {
 
     // initial capability slots
     let init = t.init_caps.iter().map(|(k, v)| {
+        let d = doc(&format!("`seL4_{k}`."));
         let (k, v) = (ident(k), Literal::usize_unsuffixed(*v));
-        quote!(pub const #k: usize = #v;)
+        quote!(#d pub const #k: usize = #v;)
     });
     out.extend(quote! {
         /// Initial capability slots of the root task's CNode (bootinfo_types.h), prefix stripped.
@@ -871,6 +910,7 @@ fn api_items(t: &Tables) -> TokenStream {
         "usize",
         &tags,
         &[],
+        &|n| format!("`seL4_Fault_{n}`."),
     ));
     out
 }
