@@ -42,6 +42,7 @@ const END: u32 = 9;
 
 /// Why a device tree or a device in it could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FdtError {
     /// Fewer bytes than the header, or than the header's `totalsize`.
     Truncated,

@@ -146,6 +146,7 @@ impl Config {
 
 /// What a PL011 operation can fail with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Pl011Error {
     /// A register access was refused (the mapped region is too small or
     /// an offset is wrong).
