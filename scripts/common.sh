@@ -23,17 +23,13 @@ fi
 
 # SEL4RS_MCS=1: an MCS kernel (KernelIsMCS=ON) from the SEL4_SRC checkout,
 # with kernel-config/cmake/<arch>-mcs.cmake, in its own build folder
-# (suffix -mcs). x86_64 only so far.
+# (suffix -mcs), on every architecture.
 SEL4RS_MCS="${SEL4RS_MCS:-}"
 case "$SEL4RS_MCS" in
     ""|0) SEL4RS_MCS=""; mcs_suffix="" ;;
     1)
         if [ -z "${SEL4_SRC:-}" ]; then
             echo "error: SEL4RS_MCS=1 needs SEL4_SRC=<seL4 13.0.0-16.0.0 checkout> (the crates.io seL4 5.0.0 has no MCS configuration)" >&2
-            exit 2
-        fi
-        if [ "$SEL4RS_ARCH" != x86_64 ]; then
-            echo "error: SEL4RS_MCS=1 is supported on x86_64 only so far (SEL4RS_ARCH=$SEL4RS_ARCH)" >&2
             exit 2
         fi
         mcs_suffix="-mcs"

@@ -5,7 +5,8 @@
 #   scripts/test-all.sh                          # seL4 5.0.0 from crates.io
 #   SEL4_SRC=/path/to/seL4 scripts/test-all.sh   # your seL4 12.x-16.0.0 checkout
 #   SEL4RS_MCS=1 SEL4_SRC=/path/to/seL4 scripts/test-all.sh   # the same as an MCS
-#     kernel (KernelIsMCS=ON, seL4 13.0.0-16.0.0, x86_64), in its own build folder
+#     kernel (KernelIsMCS=ON, seL4 13.0.0-16.0.0; with SEL4RS_ARCH on every
+#     arch), in its own build folder
 #   SEL4RS_ARCH=aarch64 SEL4_SRC=/path/to/seL4 scripts/test-all.sh   # or riscv64:
 #     QEMU virt, seL4 13.0.0-16.0.0; boots hello, hello-static and runtime-test
 # Ends with one line "TOTAL: N passed, N failed"; exit status 0 only when
@@ -141,6 +142,12 @@ else
     echo "note: $SEL4RS_ARCH: cross-check runs syscalls_and_labels_match_the_kernel_headers only (the others are x86_64 checks)"
     step cross-check env SEL4_KERNEL="$stage" cargo test -p sel4-gen --test cross_check -- \
         --ignored --exact syscalls_and_labels_match_the_kernel_headers
+fi
+
+# 3a. aarch64 and riscv64: the stage's device tree names a console UART the
+#     drivers know (sel4-fdt reads it; runtime-test's uart_driver drives it).
+if [ "$SEL4RS_ARCH" != x86_64 ]; then
+    step fdt-stage env SEL4_KERNEL="$stage" cargo test -p sel4-fdt -- --ignored
 fi
 
 # 3b. System descriptions: object sizes from the kernel's files, and the

@@ -9,7 +9,8 @@
 //!   errors that name the fix), bound to notifications by badge
 //!   ([`IrqHandler`]), acknowledged after servicing.
 //! - [`mmio`]: [`Mmio`], what drivers of memory-mapped devices are written
-//!   against; whatever maps a device frame provides it.
+//!   against; whatever maps a device frame provides it, as a
+//!   [`MappedMmio`] (checked volatile accesses to the mapped registers).
 //! - [`timer`]: [`OneShotTimer`], what a timer service needs from timer
 //!   hardware.
 //! - [`event`]: [`Signal`], [`Wait`], [`Acknowledge`]: the kernel's
@@ -24,7 +25,9 @@
 //! (`sel4_rootserver::Objects::io_ports`, `Objects::irq_handler`); a
 //! component will get them from its system description.
 #![no_std]
-#![forbid(unsafe_code)]
+// Unsafe code only in `mmio::MappedMmio` (volatile accesses to mapped
+// device registers), which allows it for itself.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;
@@ -39,7 +42,7 @@ pub mod timer;
 
 pub use event::{Acknowledge, Signal, Wait};
 pub use irq::{Badges, IrqError, IrqSource, Polarity, Trigger};
-pub use mmio::{Mmio, MmioError};
+pub use mmio::{MappedMmio, Mmio, MmioError};
 pub use ports::{PortError, PortIo, PortRange, Width};
 pub use timer::OneShotTimer;
 

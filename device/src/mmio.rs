@@ -109,9 +109,99 @@ impl<M: Mmio + ?Sized> Mmio for &M {
     }
 }
 
+/// Device registers mapped into the program at `base`: every access is
+/// one volatile access of its width, checked against the region's size
+/// and alignment first ([`check`]), so a driver's bad offset is an
+/// [`MmioError`], never an access outside the mapping.
+#[derive(Debug)]
+pub struct MappedMmio {
+    base: usize,
+    size: usize,
+}
+
+#[allow(unsafe_code)]
+mod mapped {
+    use super::*;
+
+    impl MappedMmio {
+        /// The registers mapped at `[base, base + size)`.
+        ///
+        /// # Safety
+        /// `[base, base + size)` must stay mapped (to the device's frames,
+        /// uncached, as seL4 maps device frames by default) while the value
+        /// lives, and nothing else may access it as ordinary memory.
+        pub const unsafe fn new(base: usize, size: usize) -> MappedMmio {
+            MappedMmio { base, size }
+        }
+
+        fn at(&self, offset: usize, width: usize) -> Result<usize, MmioError> {
+            check(offset, width, self.size)?;
+            Ok(self.base + offset)
+        }
+    }
+
+    // SAFETY: the region is device memory that `new`'s caller keeps
+    // mapped; volatile accesses from any thread are what the hardware
+    // takes (the driver above orders them).
+    unsafe impl Send for MappedMmio {}
+    // SAFETY: as for Send: accesses take `&self` and are single volatile
+    // loads and stores.
+    unsafe impl Sync for MappedMmio {}
+
+    macro_rules! access {
+        ($read:ident, $write:ident, $t:ty) => {
+            fn $read(&self, offset: usize) -> Result<$t, MmioError> {
+                let a = self.at(offset, core::mem::size_of::<$t>())?;
+                // SAFETY: inside the mapped region and aligned (checked
+                // above); mapped while `self` lives (`new`'s contract).
+                Ok(unsafe { core::ptr::read_volatile(a as *const $t) })
+            }
+            fn $write(&self, offset: usize, value: $t) -> Result<(), MmioError> {
+                let a = self.at(offset, core::mem::size_of::<$t>())?;
+                // SAFETY: as for the read.
+                unsafe { core::ptr::write_volatile(a as *mut $t, value) };
+                Ok(())
+            }
+        };
+    }
+
+    impl Mmio for MappedMmio {
+        fn size(&self) -> usize {
+            self.size
+        }
+        access!(read8, write8, u8);
+        access!(read32, write32, u32);
+        access!(read64, write64, u64);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn mapped_accesses_hit_the_region_and_refuse_outside() {
+        let mut mem = std::vec![0u64; 4];
+        let base = mem.as_mut_ptr() as usize;
+        // SAFETY: `mem` (32 bytes) outlives `r` and is only reached through it.
+        let r = unsafe { MappedMmio::new(base, 32) };
+        r.write32(4, 0xdead_beef).unwrap();
+        r.write8(8, 0x5a).unwrap();
+        r.write64(16, 0x0123_4567_89ab_cdef).unwrap();
+        assert_eq!(r.read32(4), Ok(0xdead_beef));
+        assert_eq!(r.read8(8), Ok(0x5a));
+        assert_eq!(r.read64(16), Ok(0x0123_4567_89ab_cdef));
+        assert_eq!(r.read8(5), Ok(0xbe));
+        assert!(matches!(r.read32(32), Err(MmioError::OutOfRange { .. })));
+        assert!(matches!(r.write8(32, 0), Err(MmioError::OutOfRange { .. })));
+        assert!(matches!(
+            r.write64(28, 0),
+            Err(MmioError::Misaligned { .. })
+        ));
+        assert!(matches!(r.read32(2), Err(MmioError::Misaligned { .. })));
+        assert_eq!(mem[2], 0x0123_4567_89ab_cdef);
+    }
 
     #[test]
     fn accesses_must_fit_and_align() {

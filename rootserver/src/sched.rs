@@ -122,7 +122,9 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         );
     } }
 
-    use crate::cap::{cap_type, Cap, Owned};
+    use crate::cap::{cap_type, Cap};
+    #[cfg(target_arch = "x86_64")]
+    use crate::cap::Owned;
     use crate::error::{Error, Result};
     use sel4_sys::consts;
 

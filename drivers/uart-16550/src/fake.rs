@@ -351,6 +351,11 @@ impl Registers for FakeUart {
         let dlab = s.lcr & lcr::DLAB != 0;
         match reg {
             Reg::Data if dlab => s.dll = v,
+            // Loopback (as QEMU's serial.c): the byte is received, not sent.
+            Reg::Data if s.mcr & mcr::LOOPBACK != 0 => {
+                s.rx.push_back(v);
+                s.thr_pending = false;
+            }
             Reg::Data => {
                 if s.tx.len() >= if s.fifo_on { FIFO } else { 1 } {
                     s.tx_overflows += 1;

@@ -563,3 +563,22 @@ fn mmio_registers_at_their_stride() {
         Err(UartError::Access(MmioError::Misaligned { .. }))
     ));
 }
+
+/// Loopback: what is written comes back through the receiver, nothing
+/// reaches the line, and the modem control register is as before.
+#[test]
+fn loopback_reads_back_what_it_writes() {
+    let u = FakeUart::new(None);
+    let uart = Uart::new(&u);
+    uart.init(&Config::default()).unwrap();
+    u.feed(b"stale");
+    let mcr_before = crate::Registers::read(&u, Reg::Mcr).unwrap();
+    let mut back = [0u8; 11];
+    uart.loopback(b"hello 16550", &mut back).unwrap();
+    assert_eq!(&back, b"hello 16550");
+    assert_eq!(crate::Registers::read(&u, Reg::Mcr).unwrap(), mcr_before);
+    assert!(
+        u.wire_out().is_empty(),
+        "loopback bytes went out on the line"
+    );
+}

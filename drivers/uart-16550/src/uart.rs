@@ -275,6 +275,43 @@ impl<R: Registers> Uart<R> {
         Err(UartError::Stuck)
     }
 
+    /// Sends `bytes` through the UART's loopback (MCR.LOOP: the
+    /// transmitter feeds the receiver, nothing goes out on the line) and
+    /// reads each back into `back` (as long as `bytes`): a check of both
+    /// directions of the register path that needs no far end. The modem
+    /// control register is restored afterwards, also on error.
+    pub fn loopback(&self, bytes: &[u8], back: &mut [u8]) -> Result<(), UartError<R::Error>> {
+        let saved = self.read(Reg::Mcr)?;
+        self.write(Reg::Mcr, saved | mcr::LOOPBACK)?;
+        let r = self.loopback_bytes(bytes, back);
+        let restored = self.write(Reg::Mcr, saved);
+        r.and(restored)
+    }
+
+    fn loopback_bytes(&self, bytes: &[u8], back: &mut [u8]) -> Result<(), UartError<R::Error>> {
+        // Stale input first.
+        while self.line_status()? & lsr::DATA_READY != 0 {
+            self.read_data()?;
+        }
+        for (&b, out) in bytes.iter().zip(back.iter_mut()) {
+            self.wait_thr_empty()?;
+            self.write_data(b)?;
+            let mut got = None;
+            for _ in 0..SPIN_LIMIT {
+                match self.try_read() {
+                    Ok(v) => {
+                        got = Some(v);
+                        break;
+                    }
+                    Err(nb::Error::WouldBlock) => {}
+                    Err(nb::Error::Other(e)) => return Err(e),
+                }
+            }
+            *out = got.ok_or(UartError::Stuck)?;
+        }
+        Ok(())
+    }
+
     /// Clears both FIFOs (keeping the configuration's trigger level).
     pub fn clear_fifos(&self, config: &Config) -> Result<(), UartError<R::Error>> {
         self.write(Reg::IirFcr, config.fcr() | fcr::CLEAR_RX | fcr::CLEAR_TX)

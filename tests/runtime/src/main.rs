@@ -20,10 +20,22 @@
 //!   runtime retypes and maps, with the translation tables the growth
 //!   window lacks) and serves an allocation larger than the static heap.
 //!
+//! On aarch64 and riscv64 also the console UART's driver
+//! (`uart_driver`): the device tree in extra bootinfo names the UART
+//! (`/chosen` `stdout-path`: QEMU virt's PL011, or its ns16550a); its
+//! frame is cut out of the device untyped that holds it and mapped
+//! uncached, and the driver (`sel4-pl011`, or `sel4-uart-16550` over MMIO)
+//! programs it and writes the test's end line itself, so the runner sees
+//! the test pass only if the driver's output arrived; the 16550 also reads
+//! bytes back through its loopback, the PL011 its programmed divisors
+//! (QEMU 7.2's PL011 has no loopback).
+//!
 //! Each test reports on the serial protocol; the image passes when all do.
 #![no_std]
 #![no_main]
-#![forbid(unsafe_code)]
+// Unsafe code only where the UART's mapped registers become a
+// `MappedMmio` (the test made the mapping).
+#![deny(unsafe_code)]
 
 extern crate alloc;
 
@@ -82,6 +94,11 @@ struct World {
     ep: Cap<cap_type::Endpoint>,
     ipc_frame: Cap<Granule>,
     tables: usize,
+    /// The second thread's scheduling context (MCS kernels: a thread runs
+    /// only with one), configured round robin with the kernel's time slice
+    /// of the initial thread; bound at each start.
+    #[allow(dead_code)] // read on MCS kernels only
+    sched_context: Word,
 }
 
 fn err(what: &str, e: impl core::fmt::Debug) -> String {
@@ -107,13 +124,13 @@ impl World {
     /// Maps `frame` at `vaddr` read-write, making the translation tables
     /// the kernel says are missing.
     fn map(&mut self, frame: Cap<Granule>, vaddr: usize) -> TestResult {
+        self.map_with(frame, vaddr, VmAttributes::DEFAULT)
+    }
+
+    /// [`World::map`] with these attributes.
+    fn map_with(&mut self, frame: Cap<Granule>, vaddr: usize, attrs: VmAttributes) -> TestResult {
         for _ in 0..=TABLE_LEVELS.len() {
-            match frame.map(
-                init::VSPACE,
-                vaddr as Word,
-                CapRights::READ_WRITE,
-                VmAttributes::DEFAULT,
-            ) {
+            match frame.map(init::VSPACE, vaddr as Word, CapRights::READ_WRITE, attrs) {
                 Ok(()) => return Ok(()),
                 Err(InvocationError::FailedLookup {
                     lookup_failure: LookupFailure::MissingCapability { bits_left },
@@ -159,9 +176,23 @@ impl World {
                 Some(self.ipc_frame),
             )
             .map_err(|e| err("TCB_Configure", e))?;
-        self.tcb
-            .set_priority(init::TCB, PRIORITY)
-            .map_err(|e| err("TCB_SetPriority", e))?;
+        sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            // MCS: the scheduling context comes with the priority, and the
+            // fault endpoint again (TCB_SetSchedParams sets all three).
+            self.tcb
+                .set_sched_params_with(
+                    init::TCB,
+                    PRIORITY,
+                    PRIORITY,
+                    Some(Cap::from_cptr(self.sched_context)),
+                    Some(self.ep),
+                )
+                .map_err(|e| err("TCB_SetSchedParams", e))?;
+        } else {
+            self.tcb
+                .set_priority(init::TCB, PRIORITY)
+                .map_err(|e| err("TCB_SetPriority", e))?;
+        } }
         t.start(self.tcb, self.ep.cptr(), STACK_TOP, IPC_BUFFER)
             .map_err(|e| err("Thread::start", e))?;
         Ok(t)
@@ -217,9 +248,33 @@ fn world(bi: &BootInfo) -> Result<World, String> {
         ep: Cap::from_cptr(0),
         ipc_frame: Cap::from_cptr(0),
         tables: 0,
+        sched_context: 0,
     };
     w.tcb = w.make::<cap_type::TCB>()?;
     w.ep = w.make::<cap_type::Endpoint>()?;
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        use sel4::mcs::SchedControlOps;
+        let slot = w.slot()?;
+        w.untyped
+            .retype_objects(
+                Blueprint::new(
+                    sel4_sys::ObjectType::SchedContextObject,
+                    sel4_sys::consts::MinSchedContextBits,
+                ),
+                Destination::in_cnode(init::CNODE, slot),
+                1,
+            )
+            .map_err(|e| err("Untyped_Retype (scheduling context)", e))?;
+        let control: Cap<cap_type::SchedControl> = Cap::from_cptr(
+            sel4_runtime::thread::sched_control()
+                .ok_or("no SchedControl capability recorded by the runtime")?,
+        );
+        let slice_us = sel4_sys::config::BOOT_THREAD_TIME_SLICE as u64 * 1000;
+        control
+            .configure(Cap::from_cptr(slot), slice_us, slice_us, 0, 0)
+            .map_err(|e| err("SchedControl_Configure", e))?;
+        w.sched_context = slot;
+    } }
     // The guard page at REGION stays unmapped.
     for i in 0..STACK_PAGES {
         let f = w.make::<Granule>()?;
@@ -280,6 +335,28 @@ fn main(bi: &BootInfo) -> ExitCode {
         match r {
             Ok(()) => passed += 1,
             Err(_) => failed += 1,
+        }
+    }
+    // The console UART's driver writes this test's end line itself, so the
+    // runner sees the pass only through the driver's output.
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let name = "uart_driver";
+        println!("{}", Line::TestStart { name });
+        match uart::uart_driver(&mut w, bi) {
+            Ok(()) => passed += 1,
+            Err(reason) => {
+                println!(
+                    "{}",
+                    Line::TestEnd {
+                        name,
+                        outcome: Outcome::Fail,
+                        micros: 0,
+                        reason: &reason,
+                    }
+                );
+                failed += 1;
+            }
         }
     }
     println!(
@@ -699,4 +776,151 @@ fn heap_growth(w: &mut World) -> TestResult {
         heap::stats().reservoir >> 20
     );
     Ok(())
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod uart {
+    use super::*;
+    use core::fmt::Write;
+    use sel4_bootinfo::ExtraChunkId;
+    use sel4_device::MappedMmio;
+    use sel4_fdt::{Fdt, SerialKind};
+
+    /// Where the UART's frame is mapped.
+    const UART_VADDR: usize = 0x4100_0000;
+    /// The console's rate (QEMU ignores it; real boards keep it).
+    const BAUD: u32 = 115_200;
+
+    /// Cuts the frame at `paddr` out of the device untyped that holds it
+    /// (halving down to one page: two slots per level) and maps it
+    /// uncached at [`UART_VADDR`].
+    fn map_device_frame(w: &mut World, bi: &BootInfo, paddr: u64) -> TestResult {
+        let first = bi.untyped().start;
+        let (index, desc) = bi
+            .untypeds()
+            .enumerate()
+            .find(|(_, d)| {
+                d.is_device && d.paddr <= paddr && paddr - d.paddr < (1u64 << d.size_bits)
+            })
+            .ok_or_else(|| format!("no device untyped holds the UART at {paddr:#x}"))?;
+        let mut ut: Cap<cap_type::Untyped> = Cap::from_cptr((first + index) as Word);
+        let (mut base, mut bits) = (desc.paddr, desc.size_bits as usize);
+        while bits > sel4::vspace::GRANULE_BITS {
+            let slot = w.slot()?;
+            w.slot()?;
+            ut.retype_objects(
+                Blueprint::new(sel4_sys::ObjectType::UntypedObject, bits - 1),
+                Destination::in_cnode(init::CNODE, slot),
+                2,
+            )
+            .map_err(|e| err("Untyped_Retype (halving the device untyped)", e))?;
+            bits -= 1;
+            let upper = paddr >= base + (1u64 << bits);
+            if upper {
+                base += 1u64 << bits;
+            }
+            ut = Cap::from_cptr(slot + Word::from(upper));
+        }
+        let slot = w.slot()?;
+        let frame = ut
+            .retype_one::<Granule>(init::CNODE, slot)
+            .map_err(|e| err("Untyped_Retype (device frame)", e))?;
+        w.map_with(frame, UART_VADDR, VmAttributes::UNCACHED)
+    }
+
+    /// The end line of `uart_driver`, written by the driver.
+    fn end_line() -> String {
+        format!(
+            "{}\n",
+            Line::TestEnd {
+                name: "uart_driver",
+                outcome: Outcome::Pass,
+                micros: 0,
+                reason: "",
+            }
+        )
+    }
+
+    pub fn uart_driver(w: &mut World, bi: &BootInfo) -> TestResult {
+        let dtb = bi
+            .find_extra_chunk(ExtraChunkId::Fdt)
+            .ok_or("no device tree in extra bootinfo")?;
+        let serial = Fdt::new(dtb.data)
+            .and_then(|f| f.stdout_serial())
+            .map_err(|e| format!("the device tree's console: {e}"))?;
+        let offset = (serial.paddr as usize) % PAGE;
+        check(offset + serial.size as usize <= PAGE, || {
+            format!("the UART's registers {serial:?} span more than one page")
+        })?;
+        map_device_frame(w, bi, serial.paddr - offset as u64)?;
+        // SAFETY: map_device_frame mapped the UART's page at UART_VADDR; it
+        // stays mapped and nothing else uses the address.
+        #[allow(unsafe_code)]
+        let mmio = unsafe { MappedMmio::new(UART_VADDR, PAGE) };
+        println!("runtime-test: console UART {serial:?} mapped at {UART_VADDR:#x}");
+        match serial.kind {
+            SerialKind::Pl011 => {
+                let clock_hz = serial
+                    .clock_hz
+                    .ok_or("the PL011 has no clock in the device tree")?;
+                let config = sel4_pl011::Config {
+                    baud: BAUD,
+                    clock_hz,
+                };
+                let want = config.divisor().map_err(|e| format!("{e}"))?;
+                let mut u = sel4_pl011::Pl011::new(mmio);
+                u.init(&config).map_err(|e| format!("PL011 init: {e}"))?;
+                let (got, _, _) = u.settings().map_err(|e| format!("{e}"))?;
+                check(got == want, || {
+                    format!("PL011 divisors read back {got:?}, programmed {want:?}")
+                })?;
+                writeln!(
+                    u,
+                    "runtime-test: this line was written by the PL011 driver at {:#x}",
+                    serial.paddr
+                )
+                .map_err(|_| "PL011 write failed")?;
+                u.write_str(&end_line()).map_err(|_| "PL011 write failed")?;
+                u.flush_blocking().map_err(|e| format!("{e}"))?;
+            }
+            SerialKind::Ns16550 {
+                reg_shift,
+                reg_io_width,
+            } => {
+                let width = if reg_io_width == 4 {
+                    sel4_uart_16550::AccessWidth::Word
+                } else {
+                    sel4_uart_16550::AccessWidth::Byte
+                };
+                let regs = sel4_uart_16550::MmioRegisters::new(mmio, offset, reg_shift, width);
+                let mut u = sel4_uart_16550::Uart::new(regs);
+                let base_baud = serial
+                    .clock_hz
+                    .ok_or("the 16550 has no clock in the device tree")?
+                    / 16;
+                let config = sel4_uart_16550::Config {
+                    base_baud,
+                    ..sel4_uart_16550::Config::baud(BAUD)
+                };
+                u.init(&config).map_err(|e| format!("16550 init: {e}"))?;
+                let sent = b"read back through the 16550's loopback";
+                let mut back = [0u8; 38];
+                u.loopback(sent, &mut back)
+                    .map_err(|e| format!("16550 loopback: {e}"))?;
+                check(&back == sent, || {
+                    format!("loopback gave {:?}", core::str::from_utf8(&back))
+                })?;
+                writeln!(
+                    u,
+                    "runtime-test: this line was written by the 16550 driver at {:#x} (MMIO, shift {reg_shift}); {} bytes read back through its loopback",
+                    serial.paddr,
+                    back.len()
+                )
+                .map_err(|_| "16550 write failed")?;
+                u.write_str(&end_line()).map_err(|_| "16550 write failed")?;
+                u.flush_blocking().map_err(|e| format!("{e}"))?;
+            }
+        }
+        Ok(())
+    }
 }
