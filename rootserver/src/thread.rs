@@ -85,7 +85,7 @@ pub enum ThreadError {
         error: InvocationError,
     },
     /// The image's TLS segment cannot be laid out.
-    Tls(sel4_start::tls::TlsError),
+    Tls(sel4_elf_reloc::Error),
     /// The heap has no room for the thread's control block.
     NoHeap,
     /// The thread panicked; its panic message.

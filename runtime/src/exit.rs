@@ -93,8 +93,13 @@ fn exit_qemu(code: ExitCode) {
     crate::arch::semihosting_call(SYS_EXIT, &block);
 }
 
-/// Ends the system with `code`. Never returns.
+/// Ends the system with `code`. Never returns. In a process
+/// (`crate::process`): reports the exit (0 for success, 1 for failure) to
+/// the supervisor and stops the calling thread instead.
 pub fn exit(code: ExitCode) -> ! {
+    if crate::process::is_process() {
+        crate::process::exit(u64::from(code.value()));
+    }
     exit_qemu(code);
     // Not on QEMU, or the request did not end it.
     let _ = sel4_sys::debug_halt();

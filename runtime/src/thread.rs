@@ -386,7 +386,7 @@ pub struct ThreadSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadError {
     /// The image's TLS segment cannot be laid out.
-    Tls(sel4_start::tls::TlsError),
+    Tls(sel4_elf_reloc::Error),
     /// No heap for the thread's control block or account.
     NoHeap,
     /// The thread was started already.
@@ -608,7 +608,7 @@ impl Drop for Thread {
 
 extern "C" fn thread_entry(ctl: *const Control, thread_pointer: usize, ipc_buffer: usize) -> ! {
     // SAFETY: the runtime laid out this thread's TLS block at
-    // `thread_pointer` (sel4_start::tls, the architecture's variant) and
+    // `thread_pointer` (sel4_elf_reloc's layout, the architecture's variant) and
     // gave the kernel the same TLS base.
     unsafe { crate::arch::load_own_thread_pointer(thread_pointer) };
     // SAFETY: `ipc_buffer` is the buffer the spawner gave the kernel for
@@ -795,10 +795,34 @@ static INITIAL_TP: AtomicUsize = AtomicUsize::new(0);
 static IMAGE_START: AtomicUsize = AtomicUsize::new(0);
 
 /// Records the initial thread's thread pointer and the image's load address
-/// (called by the start code).
+/// (called by the runtime's entry).
 pub(crate) fn set_initial_thread_pointer(tp: usize, image_start: usize) {
     INITIAL_TP.store(tp, SeqCst);
     IMAGE_START.store(image_start, SeqCst);
+}
+
+/// Records the image's load address before anything reads the image's
+/// headers (the root task's entry, which lays out its TLS from them).
+pub(crate) fn record_image_start(image_start: usize) {
+    IMAGE_START.store(image_start, SeqCst);
+}
+
+/// The initial thread's TCB in this program's CSpace (a process's own, from
+/// its start-info page; a root task's is the kernel's initial slot).
+pub(crate) fn set_initial_tcb(tcb: CPtr) {
+    INITIAL.tcb.store(tcb, SeqCst);
+}
+
+/// The calling thread's TCB, if the runtime knows it.
+pub(crate) fn current_tcb() -> Option<CPtr> {
+    Some(current().tcb.load(SeqCst)).filter(|&t| t != 0)
+}
+
+/// A process's initial thread got its TLS base from its loader (in its
+/// saved context on every kernel): no fix is needed.
+pub(crate) fn initial_tls_base_is_set() {
+    #[cfg(target_arch = "x86_64")]
+    crate::arch::initial_tls::mark_done();
 }
 
 /// Address the image's ELF header (its first page) was loaded at: the
@@ -807,21 +831,28 @@ pub fn image_start() -> usize {
     IMAGE_START.load(SeqCst)
 }
 
-/// The image's program headers.
-pub(crate) fn program_headers() -> &'static [sel4_start::tls::Phdr] {
-    // SAFETY: `image_start` is the loaded ELF header of this image
-    // (recorded by the start code from `__ehdr_start`); it and the program
-    // headers are in the image's first loadable segment, mapped (read-only)
-    // for the program's life.
-    unsafe { sel4_start::tls::program_headers(image_start()) }
+static OWN_IMAGE: spin::Once<Option<crate::own_image::OwnImage>> = spin::Once::new();
+
+/// This image's headers (read at start from `image_start`; `None` if they
+/// do not parse).
+pub(crate) fn own_image() -> Option<&'static crate::own_image::OwnImage> {
+    OWN_IMAGE
+        .call_once(|| {
+            // SAFETY: `image_start` is the loaded ELF header of this image
+            // (recorded by the runtime's entry from the start code's
+            // `__ehdr_start`); it and the program headers are in the
+            // image's first loadable segment, mapped and never written
+            // after relocation, for the program's life.
+            unsafe { crate::own_image::read(image_start()) }.ok()
+        })
+        .as_ref()
 }
 
 /// The image's TLS template, to lay out TLS blocks for new threads.
-pub fn tls_image() -> Result<sel4_start::tls::TlsImage, sel4_start::tls::TlsError> {
-    // SAFETY: the program headers of this very image, loaded at
-    // `image_start` (see `program_headers`); its PT_TLS template is mapped
-    // for the program's life and never written.
-    unsafe { sel4_start::tls::TlsImage::from_loaded_image(program_headers(), image_start()) }
+pub fn tls_image() -> Result<crate::own_image::ImageTls, sel4_elf_reloc::Error> {
+    own_image()
+        .ok_or(sel4_elf_reloc::Error::NoLoadSegments)?
+        .tls()
 }
 
 /// The initial thread's thread pointer (recorded by the start code; the

@@ -1,20 +1,22 @@
-//! The first code of a seL4 root task.
+//! The first code of a seL4 program: a root task, which the kernel starts,
+//! or a process, which a loader (`sel4_rootserver::process`) starts.
 //!
-//! `_start` (in `global_asm!`, per architecture) is entered by the kernel with
-//! the bootinfo pointer in the first argument register and no stack. It
-//! 1. switches to a static stack,
-//! 2. applies the image's relative relocations for the address it actually
-//!    runs at when the image is position-independent (`self_relocate`),
-//! 3. calls [`rust_start`], which lays out the initial thread's TLS block from
-//!    the image's `PT_TLS` segment and hands over to the runtime's
-//!    `__sel4rs_runtime_entry` with a [`StartInfo`].
+//! `_start` (in `global_asm!`, per architecture) tells the two apart by the
+//! stack pointer, which the kernel leaves 0 for the root task and the
+//! loader sets for a process (start contract, `sel4_component_env::start`):
+//! - a **root task** (stack pointer 0) gets the static stack the entry
+//!   macro defines ([`stack!`]), applies the image's relative relocations
+//!   for the address it runs at (`self_relocate`), and calls the runtime;
+//! - a **process** (x86_64) keeps the stack, relocations and TLS block the
+//!   loader set up: the loader applied the relocations with the same ELF
+//!   model (`sel4-elf-reloc`), laid out the TLS block and set FS base, so
+//!   the start code only aligns the stack and calls the runtime.
 //!
-//! Setting the thread pointer is left to the runtime: how it is done depends
-//! on the kernel's configuration (a user-mode instruction or a TCB
-//! invocation), which this crate does not know.
+//! Either way the runtime's `__sel4rs_runtime_entry` gets a [`StartInfo`].
+//! Thread-local storage is the runtime's business: the root task's initial
+//! TLS block is laid out by the runtime from its own image with
+//! `sel4-elf-reloc` (the same code that lays out a process's blocks).
 #![cfg_attr(not(test), no_std)]
-
-pub mod tls;
 
 #[cfg(target_arch = "x86_64")]
 #[path = "arch/x86_64.rs"]
@@ -30,27 +32,56 @@ mod arch;
 
 pub use arch::self_relocate;
 
-/// Bytes of stack for the initial thread.
+/// Bytes of the root task's static stack (the one `_start` of a root task
+/// switches to).
 pub const INITIAL_STACK_SIZE: usize = 256 * 1024;
-/// Bytes reserved for the initial thread's static TLS block and TCB.
-pub const INITIAL_TLS_SIZE: usize = 16 * 1024;
+
+/// Which kind of program `_start` found itself in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Kind {
+    /// Started by the kernel: `arg` is the bootinfo address.
+    RootTask = 0,
+    /// Started by a loader under the start contract: `arg` is the
+    /// start-info page's address.
+    Process = 1,
+}
 
 /// What the start code found, handed to the runtime.
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
 pub struct StartInfo {
-    /// Address of seL4_BootInfo, as the kernel passed it.
-    pub bootinfo: usize,
-    /// Thread pointer for the initial thread (its TLS block is ready; the
-    /// runtime must still load it into the CPU), or 0 on error.
-    pub thread_pointer: usize,
-    /// Result of self-relocation: number of relocations applied, or a
-    /// negative [`RelocStatus`] code.
+    /// The first argument register as the program was started with: the
+    /// bootinfo address (root task) or the start-info page's (process).
+    pub arg: usize,
+    /// Result of self-relocation: number of relocations applied (0 for a
+    /// process: its loader relocated it), or a negative [`RelocStatus`]
+    /// code.
     pub relocation: isize,
     /// Address the image's ELF header was loaded at.
     pub image_start: usize,
-    /// TLS set-up error, if any.
-    pub tls_error: Option<tls::TlsError>,
+    /// Root task or process.
+    pub kind: Kind,
+}
+
+/// Defines the static stack `_start` gives a root task (`__sel4rs_stack_top`):
+/// `stack!(sel4_start::INITIAL_STACK_SIZE)` in a root task's entry macro,
+/// `stack!(0)` in a process's (whose loader gives it a stack: no bytes of
+/// its image go to a stack it never uses). Exactly one per program.
+#[macro_export]
+macro_rules! stack {
+    ($bytes:expr) => {
+        ::core::arch::global_asm!(
+            ".pushsection .bss.sel4rs_stack,\"aw\",%nobits",
+            ".p2align 12",
+            ".globl __sel4rs_stack_top",
+            ".hidden __sel4rs_stack_top",
+            ".skip {bytes}",
+            "__sel4rs_stack_top:",
+            ".popsection",
+            bytes = const $bytes,
+        );
+    };
 }
 
 /// Negative codes of [`self_relocate`].
@@ -85,7 +116,7 @@ mod entry {
     use super::*;
 
     extern "Rust" {
-        /// Defined by the runtime (`sel4-runtime`).
+        /// Defined by the runtime's entry macro.
         fn __sel4rs_runtime_entry(info: &StartInfo) -> !;
     }
 
@@ -93,40 +124,21 @@ mod entry {
         static __ehdr_start: u8;
     }
 
-    #[repr(C, align(4096))]
-    struct TlsArea([u8; INITIAL_TLS_SIZE]);
-
-    static mut INITIAL_TLS: TlsArea = TlsArea([0; INITIAL_TLS_SIZE]);
-
     /// Called by `_start` once the stack is set and relocations are done.
     #[no_mangle]
-    extern "C" fn __sel4rs_rust_start(bootinfo: usize, relocation: isize) -> ! {
-        let image_start = core::ptr::addr_of!(__ehdr_start) as usize;
-        // SAFETY: the ELF header and program headers are part of the first
-        // loadable segment of the image (the linker puts them there and
-        // defines `__ehdr_start` only in that case), so they are mapped.
-        let phdrs = unsafe { tls::program_headers(image_start) };
-        // SAFETY: this runs once, on the initial thread, before anything else
-        // uses INITIAL_TLS.
-        let area = unsafe { &mut *core::ptr::addr_of_mut!(INITIAL_TLS) };
-        // SAFETY: `phdrs` are this image's own program headers, loaded at
-        // `image_start`; its TLS template is mapped for the program's life.
-        let image = unsafe { tls::TlsImage::from_loaded_image(phdrs, image_start) };
-        let (thread_pointer, tls_error) = match image {
-            Ok(img) => match img.init_block(&mut area.0) {
-                Ok(tp) => (tp, None),
-                Err(e) => (0, Some(e)),
-            },
-            Err(e) => (0, Some(e)),
-        };
+    extern "C" fn __sel4rs_rust_start(arg: usize, relocation: isize, kind: usize) -> ! {
         let info = StartInfo {
-            bootinfo,
-            thread_pointer,
+            arg,
             relocation,
-            image_start,
-            tls_error,
+            image_start: core::ptr::addr_of!(__ehdr_start) as usize,
+            kind: if kind == Kind::Process as usize {
+                Kind::Process
+            } else {
+                Kind::RootTask
+            },
         };
-        // SAFETY: the runtime defines this entry; it never returns.
+        // SAFETY: the runtime's entry macro defines this entry; it never
+        // returns.
         unsafe { __sel4rs_runtime_entry(&info) }
     }
 }

@@ -45,10 +45,10 @@ pub use sel4_ipc::Protocol;
 pub type Slot = u64;
 
 /// Well-known slots of every component's CSpace: its own CNode and VSpace,
-/// the supervisor endpoint, then one block of [`slot::THREAD_SLOTS`] slots
-/// per thread (main thread first), then the capabilities named in the
-/// description in the order of the plan, then free slots for the
-/// component's own use.
+/// the supervisor endpoint, the notifications of its runtime's locks, then
+/// one block of [`slot::THREAD_SLOTS`] slots per thread (main thread
+/// first), then the capabilities named in the description in the order of
+/// the plan, then free slots for the component's own use.
 pub mod slot {
     use super::Slot;
     /// Always empty.
@@ -60,8 +60,13 @@ pub mod slot {
     /// Badged endpoint to the supervisor for reports (panic, exit); the
     /// badge names the component.
     pub const SUPERVISOR: Slot = 3;
+    /// First of the [`crate::start::RUNTIME_LOCKS`] notifications of the
+    /// component runtime's locks (heap, console, thread registry).
+    pub const RUNTIME_LOCKS: Slot = 4;
+    /// Slot 7 is kept empty for the runtime.
+    pub const RESERVED: Slot = 7;
     /// First slot of the first thread's block (after the fixed slots).
-    pub const FIRST_THREAD: Slot = 4;
+    pub const FIRST_THREAD: Slot = 8;
     /// Slots per thread block.
     pub const THREAD_SLOTS: Slot = 4;
     /// Offset in a thread block: the thread's TCB.
@@ -428,6 +433,12 @@ impl<P> core::fmt::Debug for ServerCap<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_slots_come_before_the_thread_blocks() {
+        assert!(slot::RUNTIME_LOCKS + start::RUNTIME_LOCKS <= slot::RESERVED);
+        assert!(slot::RESERVED < slot::FIRST_THREAD);
+    }
 
     #[test]
     fn thread_blocks_do_not_overlap() {

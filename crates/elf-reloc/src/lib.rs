@@ -254,8 +254,9 @@ pub enum Error {
     RelocationOutOfImage {
         offset: u64,
     },
-    /// PT_TLS with `p_filesz > p_memsz`, a non-power-of-two alignment, or an
-    /// initialisation image outside the image.
+    /// PT_TLS with `p_filesz > p_memsz`, a non-power-of-two alignment, an
+    /// address that is not a multiple of it, or an initialisation image
+    /// outside the image.
     BadTls,
     /// A page would be writable and executable: the PT_LOAD segments that
     /// share it ask for both (or one segment does).
@@ -637,7 +638,13 @@ impl<'a> Elf<'a> {
             return Ok(None);
         };
         let align = if p.p_align == 0 { 1 } else { p.p_align };
-        if p.p_filesz > p.p_memsz || !align.is_power_of_two() || p.vaddr_end().is_none() {
+        // The linker's thread-pointer offsets assume a template at a
+        // multiple of its alignment.
+        if p.p_filesz > p.p_memsz
+            || !align.is_power_of_two()
+            || p.vaddr_end().is_none()
+            || p.p_vaddr % align != 0
+        {
             return Err(Error::BadTls);
         }
         Ok(Some(TlsTemplate {
@@ -1116,7 +1123,9 @@ pub(crate) fn walk_relr<C: ?Sized>(
 }
 
 mod load;
-pub use load::{PageFlags, Pages, TlsLayout, PF_R, PF_W, PF_X, TLS_TCB_SIZE};
+mod tls;
+pub use load::{PageFlags, Pages, PF_R, PF_W, PF_X};
+pub use tls::{TlsLayout, TlsVariant, AARCH64_TCB_SIZE, TLS_TCB_SIZE, TP_ALIGN};
 
 #[cfg(test)]
 mod tests;

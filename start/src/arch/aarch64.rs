@@ -112,17 +112,13 @@ pub unsafe fn self_relocate(ehdr: *const u8) -> isize {
     unsafe { __sel4rs_self_relocate(ehdr) }
 }
 
-// The entry point. The kernel starts the root task with x0 = bootinfo and
+// The entry point (root tasks only on this architecture: processes are
+// x86_64 only so far; the stack is the entry macro's, `crate::stack!`).
+// The kernel starts the root task with x0 = bootinfo and
 // no usable stack. Only PC-relative addressing (adrp/add) until the
 // relocations are applied.
 #[cfg(target_os = "none")]
 core::arch::global_asm!(
-    ".pushsection .bss.sel4rs_stack,\"aw\",%nobits",
-    ".p2align 12",
-    "__sel4rs_stack_bottom:",
-    ".skip {stack_size}",
-    "__sel4rs_stack_top:",
-    ".popsection",
     ".pushsection .text._start,\"ax\",%progbits",
     ".globl _start",
     ".type _start,%function",
@@ -138,9 +134,9 @@ core::arch::global_asm!(
     "    bl __sel4rs_self_relocate",
     "    mov x1, x0",
     "    mov x0, x19",
+    "    mov x2, #0",
     "    bl __sel4rs_rust_start",
     "    udf #0",
     ".size _start, . - _start",
     ".popsection",
-    stack_size = const crate::INITIAL_STACK_SIZE,
 );

@@ -98,32 +98,37 @@ pub unsafe fn self_relocate(ehdr: *const u8, dynamic: *const u8) -> isize {
 }
 
 // The entry point. The kernel starts the root task with rdi = bootinfo and
-// every other register 0, rsp included.
+// every other register 0, rsp included; a loader starts a process with rdi
+// = its start-info page, rsp = the top of a stack (minus 8, as after a
+// call) and FS base set, relocations applied.
 #[cfg(target_os = "none")]
 core::arch::global_asm!(
-    ".pushsection .bss.sel4rs_stack,\"aw\",@nobits",
-    ".p2align 12",
-    "__sel4rs_stack_bottom:",
-    ".skip {stack_size}",
-    "__sel4rs_stack_top:",
-    ".popsection",
     ".weak _DYNAMIC",
     ".hidden _DYNAMIC",
     ".pushsection .text._start,\"ax\",@progbits",
     ".globl _start",
     ".type _start,@function",
     "_start:",
-    "    lea rsp, [rip + __sel4rs_stack_top]",
     "    xor ebp, ebp",
+    "    test rsp, rsp",
+    "    jnz 1f",
+    // The root task: the static stack, self-relocation.
+    "    lea rsp, [rip + __sel4rs_stack_top]",
     "    mov r12, rdi",
     "    lea rdi, [rip + __ehdr_start]",
     "    lea rsi, [rip + _DYNAMIC]",
     "    call __sel4rs_self_relocate",
     "    mov rdi, r12",
     "    mov rsi, rax",
+    "    xor edx, edx",
+    "    call __sel4rs_rust_start",
+    "    ud2",
+    // A process: the loader's stack, 16-byte aligned for the call.
+    "1:  and rsp, -16",
+    "    xor esi, esi",
+    "    mov edx, 1",
     "    call __sel4rs_rust_start",
     "    ud2",
     ".size _start, . - _start",
     ".popsection",
-    stack_size = const crate::INITIAL_STACK_SIZE,
 );
