@@ -23,7 +23,6 @@ extern crate alloc;
 pub mod cap;
 pub mod cnode;
 pub mod error;
-pub mod ipc;
 pub mod untyped;
 
 // Address spaces, the object pool and threads are x86_64 only for now:
@@ -52,7 +51,7 @@ pub use error::{AllocError, Error, InvocationError, Result};
 #[cfg(target_arch = "x86_64")]
 pub use objects::{Objects, Refused};
 pub use sel4_alloc::SlotAllocator;
-pub use sel4_runtime::{console, exit, heap, logger};
+pub use sel4_runtime::{console, exit, heap, ipc, logger};
 pub use sel4_runtime::{entry, print, println, BootInfo, ExitCode};
 pub use sel4_sys as sys;
 pub use untyped::UntypedExt;

@@ -35,6 +35,7 @@ pub mod cspace;
 pub mod exit;
 pub mod heap;
 pub mod image;
+pub mod ipc;
 pub mod logger;
 mod own_image;
 #[cfg(target_os = "none")]

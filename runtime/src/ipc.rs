@@ -40,8 +40,9 @@ pub use sel4_ipc::{
     LABELS, LABEL_BITS, MAX_CAPS, MAX_MESSAGE_WORDS,
 };
 
-use crate::cnode;
-use crate::{CNode, Cap, CapType, Endpoint, Notification, TCB};
+use crate::cspace as cnode;
+use sel4_sys::cap_type::{CNode, Endpoint, Notification, TCB};
+use sel4_sys::{Cap, CapType};
 
 // sel4-ipc is kernel-independent; its word counts and label space must fit
 // the configured kernel's (issue 8: tied where both are visible).
