@@ -842,6 +842,7 @@ impl<P: Protocol> Server<P> {
                     match control {
                         Control::Reply(r) => stage_reply(Ok(&r)),
                         Control::Refuse(code) => stage_error(ErrorReply::Refused(code)),
+                        Control::Error(e) => stage_error(e),
                         Control::ReplyAndStop(r) => {
                             self.reply(Ok(&r));
                             return;
@@ -873,6 +874,8 @@ pub enum Control<R> {
     Reply(R),
     /// Answer with [`ErrorReply::Refused`] and keep serving.
     Refuse(Word),
+    /// Answer with this error reply and keep serving.
+    Error(ErrorReply),
     /// Reply, then return from `serve`.
     ReplyAndStop(R),
 }

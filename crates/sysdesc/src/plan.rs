@@ -36,6 +36,8 @@ pub struct Plan {
     pub regions: Vec<RegionPlan>,
     pub irqs: Vec<IrqPlan>,
     pub ioports: Vec<IoPortPlan>,
+    /// Components whose exit ends the system run (`[system] finish`).
+    pub finish: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +210,8 @@ pub struct VSpacePlan {
     /// below `image_limit`.
     pub image_base: u64,
     pub image_limit: u64,
+    /// The start-info page (read-only), first above `image_limit`.
+    pub start_info: u64,
     /// Heap: `heap_size` bytes at `heap_start` (0 bytes: no heap mapping).
     pub heap_start: u64,
     pub heap_size: u64,
@@ -251,6 +255,12 @@ pub struct MemoryPlan {
     /// MCS scheduling contexts and reply objects.
     pub sched_contexts: Option<u64>,
     pub replies: Option<u64>,
+    /// The start-info page and the notifications of the component
+    /// runtime's locks.
+    pub runtime: Option<u64>,
+    /// The loader's CNode of the root task where the capabilities of the
+    /// component's frames and paging structures are kept.
+    pub loader: Option<u64>,
     /// Sum of the known figures.
     pub total: u64,
     /// Every figure was known.
