@@ -738,6 +738,16 @@ impl<R> core::fmt::Debug for JoinHandle<R> {
     }
 }
 
+/// seL4 5.x: the initial thread's TLS base must be in its TCB before any
+/// other thread with another TLS base runs: a thread of the root task, or
+/// one of a process (`crate::process`). Does nothing when no fix is needed.
+pub(crate) fn ensure_initial_tls_base(objs: &mut Objects) -> Result<(), ThreadError> {
+    if rt::initial_tls_base_needs_fix() {
+        fix_initial_tls_base(objs)?;
+    }
+    Ok(())
+}
+
 /// seL4 5.x: before a second thread runs, a helper thread tells the kernel
 /// the initial thread's TLS base (see `sel4_runtime::thread`).
 fn fix_initial_tls_base(objs: &mut Objects) -> Result<(), ThreadError> {

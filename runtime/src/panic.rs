@@ -12,17 +12,16 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    // A panic on a thread the root task spawned ends that thread only.
-    crate::thread::on_panic(info);
-    if PANICKING.swap(true, Ordering::SeqCst) {
-        // A panic while panicking: print nothing more, just stop.
-        exit(ExitCode::Failure);
-    }
     let (file, line, col) = match info.location() {
         Some(l) => (l.file(), l.line(), l.column()),
         None => ("<unknown>", 0, 0),
     };
+    // A panic of any thread of a process is the process's: its supervisor
+    // hears of it (a thread that panics while reporting just stops).
     if crate::process::is_process() {
+        if crate::thread::current_panicking() {
+            crate::process::stop_thread();
+        }
         // Formatted into a fixed buffer: the heap may be what failed.
         let mut text = Text::new();
         let _ = core::fmt::write(
@@ -35,6 +34,12 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
             text.as_str()
         ));
         crate::process::report_panic(text.as_str());
+    }
+    // A panic on a thread the root task spawned ends that thread only.
+    crate::thread::on_panic(info);
+    if PANICKING.swap(true, Ordering::SeqCst) {
+        // A panic while panicking: print nothing more, just stop.
+        exit(ExitCode::Failure);
     }
     write_fmt_unlocked(format_args!(
         "panicked at {}:{}:{}:\n{}\n",

@@ -147,11 +147,91 @@ fn fault_now() -> ! {
     }
 }
 
+// The reply stub: where the supervisor makes a thread of a faulted server
+// answer the caller whose reply capability it holds (non-MCS kernels keep
+// that capability in the thread's TCB, where only the thread can use it).
+// The supervisor writes the thread's registers for a `Reply` syscall (the
+// syscall number, the message info and up to four message words, no IPC
+// buffer needed), points its instruction pointer here and resumes it: the
+// `syscall` answers the caller (or does nothing when the thread holds no
+// reply capability) and the undefined instruction after it tells the
+// supervisor the thread is done (a user exception at the address after the
+// `syscall`). No stack, no memory, no TLS: it works whatever state the
+// faulted thread left behind. The supervisor finds it by its symbol.
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+core::arch::global_asm!(
+    ".pushsection .text.__sel4rs_reply_stub,\"ax\",@progbits",
+    ".globl __sel4rs_reply_stub",
+    ".type __sel4rs_reply_stub,@function",
+    "__sel4rs_reply_stub:",
+    "    syscall",
+    "    ud2",
+    ".size __sel4rs_reply_stub, . - __sel4rs_reply_stub",
+    ".popsection",
+);
+
+/// Symbol of the reply stub in every process image of this runtime.
+pub const REPLY_STUB_SYMBOL: &str = "__sel4rs_reply_stub";
+/// Symbol of the entry of a process's additional threads.
+pub const THREAD_ENTRY_SYMBOL: &str = "__sel4rs_process_thread";
+
+/// The reply stub's address (keeps it in the image).
+#[cfg(all(target_arch = "x86_64", target_os = "none"))]
+fn reply_stub() -> usize {
+    extern "C" {
+        fn __sel4rs_reply_stub();
+    }
+    __sel4rs_reply_stub as *const () as usize
+}
+
+static THREAD_MAIN: spin::Once<ThreadMain> = spin::Once::new();
+
+/// What an additional thread of a process runs: its index (1, 2, ...) and
+/// the argument word its creator gave.
+pub type ThreadMain = fn(usize, u64);
+
+/// Entry of a process's additional threads (start contract: `rdi` the
+/// start-info page, `rsi` the thread's index, `rdx` its IPC buffer, `rcx`
+/// its argument; stack and TLS set by the loader). Runs the `ThreadMain`
+/// the process registered with [`__process_entry`]; the thread stops when
+/// it returns (a thread without one reports a panic).
+#[no_mangle]
+extern "C" fn __sel4rs_process_thread(
+    _page: usize,
+    index: usize,
+    ipc_buffer: usize,
+    arg: u64,
+) -> ! {
+    // SAFETY: the start contract: `ipc_buffer` is this thread's, mapped
+    // read-write and given to the kernel for its TCB; FS base is set.
+    unsafe { sel4_sys::set_ipc_buffer(ipc_buffer) };
+    let tcb = thread_info(index).map_or(0, |t| t.tcb_slot);
+    // Its own control block (id, held locks), so that the runtime's locks
+    // tell it from the other threads.
+    crate::thread::adopt_current(tcb);
+    match THREAD_MAIN.get() {
+        None => panic!("thread {index} started, but the program registered no thread function"),
+        Some(f) => f(index, arg),
+    }
+    stop_thread()
+}
+
 /// The process's start (called by a component's entry macro through the
 /// start code): sets the runtime up from the start-info page (module
-/// documentation), then runs `main` and reports its exit code.
+/// documentation), then runs `main` and reports its exit code. `threads`
+/// runs the process's additional threads.
 #[doc(hidden)]
-pub fn __process_entry(info: &sel4_start::StartInfo, main: fn() -> u64) -> ! {
+pub fn __process_entry(
+    info: &sel4_start::StartInfo,
+    main: fn() -> u64,
+    threads: Option<ThreadMain>,
+) -> ! {
+    #[cfg(all(target_arch = "x86_64", target_os = "none"))]
+    core::hint::black_box(reply_stub());
+    core::hint::black_box(__sel4rs_process_thread as *const () as usize);
+    if let Some(t) = threads {
+        THREAD_MAIN.call_once(|| t);
+    }
     if info.kind != sel4_start::Kind::Process || info.relocation < 0 {
         fault_now();
     }

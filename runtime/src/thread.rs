@@ -813,6 +813,25 @@ pub(crate) fn set_initial_tcb(tcb: CPtr) {
     INITIAL.tcb.store(tcb, SeqCst);
 }
 
+/// Gives the calling thread, which a loader started (a process's
+/// additional thread), a control block of its own: a fresh id (so that the
+/// runtime's locks tell it from the others), no heap limit (charged to the
+/// process's account), `tcb` its TCB in the process's CSpace. It lives as
+/// long as the process.
+pub(crate) fn adopt_current(tcb: CPtr) {
+    let mut ctl = Control::initial();
+    ctl.id = NEXT_ID.fetch_add(1, SeqCst);
+    ctl.tcb = AtomicU64::new(tcb);
+    let ctl: &'static Control = Box::leak(Box::new(ctl));
+    LIVE.fetch_add(1, SeqCst);
+    set_control_word(ctl as *const Control as usize);
+}
+
+/// Marks the calling thread as panicking; whether it was already.
+pub(crate) fn current_panicking() -> bool {
+    current().panicking.swap(true, SeqCst)
+}
+
 /// The calling thread's TCB, if the runtime knows it.
 pub(crate) fn current_tcb() -> Option<CPtr> {
     Some(current().tcb.load(SeqCst)).filter(|&t| t != 0)

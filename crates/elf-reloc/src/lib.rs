@@ -672,6 +672,11 @@ impl<'a> Elf<'a> {
     /// File bytes backing `[vaddr, vaddr + size)`, found through the PT_LOAD
     /// segment that contains it.
     pub fn file_bytes_at(&self, vaddr: u64, size: u64) -> Option<&'a [u8]> {
+        // No bytes are anywhere (a `.tbss`-only PT_TLS has no file part,
+        // and the linker may give it an address outside every segment).
+        if size == 0 {
+            return Some(&[]);
+        }
         let end = vaddr.checked_add(size)?;
         self.program_headers()
             .filter(|p| p.p_type == PT_LOAD)

@@ -184,6 +184,10 @@ fn tls_template() {
     assert_eq!(TlsTemplate::from_image(&img).unwrap(), Some(t));
     assert_eq!(t.init_data(&img, LINK).unwrap(), b"tls-init-bytes!!");
     assert_eq!(t.init_data(&img, LINK + 0x5000), Err(Error::BadTls));
+    // No file bytes: an empty slice wherever it is (lld gives a .tbss-only
+    // PT_TLS an address outside every segment).
+    let e = Elf::parse(&elf).unwrap();
+    assert_eq!(e.file_bytes_at(LINK + 0x7_0000, 0), Some(&[][..]));
     // A template at an address that is no multiple of its alignment: the
     // linker's offsets would be off.
     let mut odd = elf.clone();
