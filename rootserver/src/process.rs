@@ -84,7 +84,7 @@ use sel4_component_env::{layout as clayout, slot as cslot};
 use sel4_elf_reloc::{Elf, TlsTemplate, ET_EXEC};
 use sel4_sys::{consts, CPtr, CapRights, Fault, FixedSize, InvocationError, Word, REGISTER_MRS};
 
-use crate::cap::{cap_type, CNode, Cap, CapType, Endpoint, Owned, OwnerId, Untyped, TCB};
+use crate::cap::{cap_type, CNode, Cap, CapType, ChildCap, Endpoint, Owned, OwnerId, Untyped, TCB};
 use crate::cnode::ALL_RIGHTS;
 use crate::error::Error;
 use crate::objects::{AsidPool, Objects, Refused};
@@ -1061,6 +1061,9 @@ pub struct Process {
     mcp: u8,
     regions: Regions,
     cursor: u64,
+    /// The capabilities granted into its CSpace (slot, handle), so that a
+    /// grant can be taken back ([`Process::ungrant`]).
+    granted: Vec<(u64, ChildCap<cap_type::Null>)>,
 }
 
 impl core::fmt::Debug for Process {
@@ -1099,6 +1102,7 @@ impl Process {
             mcp: b.mcp,
             regions: plan.regions.clone(),
             cursor: plan.cursor,
+            granted: Vec::new(),
         }
     }
 
@@ -1212,10 +1216,11 @@ impl Process {
             // A name with the owner it was handed out with: Objects checks
             // both, as for the caller's own handle.
             let src: Owned<cap_type::Null> = Owned::new(g.src, g.owner);
-            let _ = match g.badge {
+            let c = match g.badge {
                 Some(badge) => objs.mint_into_at(node, g.slot, &src, g.rights, badge)?,
                 None => objs.copy_into_at(node, g.slot, &src, g.rights)?,
             };
+            self.granted.push((g.slot, c));
         }
 
         info.generation = b.generation;
@@ -1773,8 +1778,27 @@ impl Process {
     ) -> Result<(), ProcessError> {
         self.check_slot(slot)?;
         let node = Self::handle(&self.cspace)?;
-        let _ = objs.copy_into_at(node, slot, cap, rights)?;
+        let c = objs.copy_into_at(node, slot, cap, rights)?;
+        self.granted
+            .push((slot, ChildCap::new(c.index(), c.owner())));
         Ok(())
+    }
+
+    /// Takes back what a grant put into slot `slot` of its CSpace (the
+    /// capability is deleted, the slot free for another grant); whether
+    /// there was one.
+    pub fn ungrant(&mut self, objs: &mut Objects, slot: u64) -> Result<bool, ProcessError> {
+        let Some(i) = self.granted.iter().position(|(s, _)| *s == slot) else {
+            return Ok(false);
+        };
+        let (_, c) = self.granted.swap_remove(i);
+        match objs.delete_child(c) {
+            Ok(()) => Ok(true),
+            Err(r) => {
+                self.granted.push((slot, r.handle));
+                Err(ProcessError::Resources(r.error))
+            }
+        }
     }
 
     /// A badged copy of `cap` in slot `slot` of its CSpace.
@@ -1788,7 +1812,9 @@ impl Process {
     ) -> Result<(), ProcessError> {
         self.check_slot(slot)?;
         let node = Self::handle(&self.cspace)?;
-        let _ = objs.mint_into_at(node, slot, cap, rights, badge)?;
+        let c = objs.mint_into_at(node, slot, cap, rights, badge)?;
+        self.granted
+            .push((slot, ChildCap::new(c.index(), c.owner())));
         Ok(())
     }
 
@@ -1898,6 +1924,8 @@ impl Process {
         if let Some(c) = self.start_info_spare.take() {
             drop(c);
         }
+        // Their slots went with the CNode.
+        self.granted.clear();
         for h in [
             self.cspace_root.take(),
             self.cspace.take(),

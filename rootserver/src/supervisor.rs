@@ -847,19 +847,48 @@ impl<'a> Supervisor<'a> {
         }
     }
 
+    /// The slot of channel `chi`'s client end in component `client`.
+    fn client_slot(&self, client: usize, chi: usize) -> Option<u64> {
+        self.plan.components[client]
+            .caps
+            .iter()
+            .find_map(|c| match *c {
+                CapPlan::Client { slot, channel, .. } if channel == chi => Some(slot),
+                _ => None,
+            })
+    }
+
+    /// Takes the clients' capabilities of channel `chi` away: from the
+    /// running clients' CSpaces and the supervisor's badged originals.
+    fn drop_clients(&mut self, objs: &mut Objects, chi: usize) {
+        let ch = &self.plan.channels[chi];
+        for (k, &(client, _)) in ch.clients.iter().enumerate() {
+            if let (Some(slot), Some(p)) = (
+                self.client_slot(client, chi),
+                self.comps[client].process.as_mut(),
+            ) {
+                if let Err(e) = p.ungrant(objs, slot) {
+                    log::error!(
+                        "supervisor: taking `{}`'s end of `{}` back: {e}",
+                        p.name(),
+                        ch.name
+                    );
+                }
+            }
+            if let Some(parent) = self.channels[chi].clients[k].take() {
+                let _ = objs.delete(parent);
+            }
+        }
+    }
+
     /// Takes component `i`'s clients' capabilities to it away and answers
     /// the calls queued for it (it is stopped).
     fn stop_serving(&mut self, objs: &mut Objects, i: usize) {
-        for (chi, ch) in self.plan.channels.iter().enumerate() {
-            if ch.server != i {
+        for chi in 0..self.plan.channels.len() {
+            if self.plan.channels[chi].server != i {
                 continue;
             }
-            for k in 0..ch.clients.len() {
-                if let Some(parent) = self.channels[chi].clients[k].take() {
-                    let _ = objs.revoke(&parent);
-                    let _ = objs.delete(parent);
-                }
-            }
+            self.drop_clients(objs, chi);
             // No client can send any more: answer what is queued.
             loop {
                 let r = sel4_sys::nb_recv_regs(self.channels[chi].ep.cptr());
@@ -879,16 +908,13 @@ impl<'a> Supervisor<'a> {
     /// generation, in every running client's CSpace.
     fn remint_clients(&mut self, objs: &mut Objects, i: usize) -> Result<(), SupervisorError> {
         let generation = self.comps[i].generation;
-        for (chi, ch) in self.plan.channels.iter().enumerate() {
+        for chi in 0..self.plan.channels.len() {
+            let ch = &self.plan.channels[chi];
             if ch.server != i {
                 continue;
             }
+            self.drop_clients(objs, chi);
             for (k, &(client, b)) in ch.clients.iter().enumerate() {
-                if let Some(parent) = self.channels[chi].clients[k].take() {
-                    // Deletes the copies in the clients' CSpaces.
-                    let _ = objs.revoke(&parent);
-                    let _ = objs.delete(parent);
-                }
                 let parent = objs
                     .mint_with(
                         &self.channels[chi].ep,
@@ -896,13 +922,7 @@ impl<'a> Supervisor<'a> {
                         badge::with_generation(b, generation),
                     )
                     .map_err(res("a client's badged endpoint"))?;
-                let slot = self.plan.components[client]
-                    .caps
-                    .iter()
-                    .find_map(|c| match *c {
-                        CapPlan::Client { slot, channel, .. } if channel == chi => Some(slot),
-                        _ => None,
-                    });
+                let slot = self.client_slot(client, chi);
                 if let (Some(p), Some(slot)) = (self.comps[client].process.as_mut(), slot) {
                     p.grant(objs, slot, &parent, client_rights())
                         .map_err(|error| SupervisorError::Process {
