@@ -92,6 +92,7 @@ impl<P: Protocol> Client<P> {
 /// The server end of a channel of protocol `P`.
 pub struct Server<P: Protocol> {
     inner: ipc::Server<P>,
+    ep: Cap<cap_type::Endpoint>,
     clients: &'static [ClientInfo],
     generation: u64,
 }
@@ -100,9 +101,16 @@ impl<P: Protocol> Server<P> {
     pub(crate) fn new(ep: Cap<cap_type::Endpoint>, clients: &'static [ClientInfo]) -> Server<P> {
         Server {
             inner: ipc::Server::new(ep),
+            ep,
             clients,
             generation: crate::generation(),
         }
+    }
+
+    /// The endpoint (for a server that answers with raw syscalls; the
+    /// badges it sees carry the generation bits).
+    pub fn endpoint(&self) -> Cap<cap_type::Endpoint> {
+        self.ep
     }
 
     /// The clients of the channel and their badges.

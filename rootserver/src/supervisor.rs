@@ -584,6 +584,24 @@ impl<'a> Supervisor<'a> {
         Some((c.generation, c.restarts))
     }
 
+    /// The endpoint of channel `name` (the supervisor's own capability,
+    /// all rights): a root task may serve a channel itself, or call its
+    /// server (mint a badged copy).
+    pub fn channel_endpoint(&self, name: &str) -> Option<&Owned<Endpoint>> {
+        let i = self.plan.channels.iter().position(|c| c.name == name)?;
+        Some(&self.channels[i].ep)
+    }
+
+    /// Notification `name` (the supervisor's own capability).
+    pub fn notification(&self, name: &str) -> Option<&Owned<Notification>> {
+        let i = self
+            .plan
+            .notifications
+            .iter()
+            .position(|n| n.name == name)?;
+        self.notifications.get(i)
+    }
+
     /// The running instance of component `name`.
     pub fn process(&self, name: &str) -> Option<&Process> {
         self.comps[self.plan.component_index(name)?]

@@ -257,6 +257,35 @@ fn copy(from: &Path, to: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
 }
 
+/// Copies a built component image without its debug sections (the root
+/// task carries every image in its own image, whose frames each cost it a
+/// capability slot; the symbol table stays: the supervisor finds the
+/// runtime's reply stub and thread entry in it). `objcopy` of binutils, or
+/// the program named by OBJCOPY.
+fn strip_into(from: &Path, to: &Path) -> Result<(), String> {
+    let objcopy = std::env::var_os("OBJCOPY").unwrap_or_else(|| "objcopy".into());
+    let tmp = to.with_extension("elf.tmp");
+    let status = Command::new(&objcopy)
+        .arg("--strip-debug")
+        .arg(from)
+        .arg(&tmp)
+        .status()
+        .map_err(|e| {
+            format!(
+                "cannot run {}: {e} (install the Debian package binutils, or set OBJCOPY)",
+                Path::new(&objcopy).display()
+            )
+        })?;
+    if !status.success() {
+        return Err(format!("objcopy --strip-debug {} failed", from.display()));
+    }
+    if std::fs::read(&tmp).ok() == std::fs::read(to).ok() && to.exists() {
+        let _ = std::fs::remove_file(&tmp);
+        return Ok(());
+    }
+    std::fs::rename(&tmp, to).map_err(|e| format!("cannot write {}: {e}", to.display()))
+}
+
 fn build(args: &Args, src: &Source) -> Result<bool, String> {
     let out = args.out.as_ref().ok_or("build needs --out DIR")?;
     let root = args.root.as_ref().ok_or("build needs --root PACKAGE")?;
@@ -285,7 +314,7 @@ fn build(args: &Args, src: &Source) -> Result<bool, String> {
         let bin = cargo_build(args, &gen, &packages)?;
         for p in &packages {
             let to = image_dir.join(format!("{p}.elf"));
-            copy(&bin.join(p), &to)?;
+            strip_into(&bin.join(p), &to)?;
             built.insert(p.clone(), to);
         }
     }
