@@ -100,6 +100,8 @@ if(KIND STREQUAL "make")
   # ---- seL4 5.x, Makefile build, always from a copy of the tree ----
   if("${SRC}" STREQUAL "")
     # Let cargo download and unpack sel4-sys 0.0.28 (never build it).
+    message(STATUS "seL4 kernel: getting the seL4 5.0.0 tree: cargo metadata downloads the "
+      "crates.io package sel4-sys 0.0.28 into cargo's registry cache (only once)")
     execute_process(
       COMMAND "${CARGO}" metadata --format-version 1 --manifest-path "${FETCH_MANIFEST}"
       RESULT_VARIABLE rc OUTPUT_VARIABLE meta ERROR_VARIABLE err)
@@ -127,6 +129,7 @@ if(KIND STREQUAL "make")
   # incremental. Our autoconf.h is written separately (only when it differs).
   set(tree "${STAGE}/src")
   set(autoconf_rel "include/plat/pc99/autoconf.h")
+  message(STATUS "seL4 kernel ${VERSION}: copying the tree ${origin} to ${tree}")
   file(GLOB entries RELATIVE "${origin}" "${origin}/*")
   file(MAKE_DIRECTORY "${tree}")
   foreach(entry IN LISTS entries)
@@ -142,7 +145,7 @@ if(KIND STREQUAL "make")
   ensure_clean_build_dir("${build_dir}" "make;${origin};${config_text}")
 
   set(ENV{CFLAGS} "-Wno-error=address-of-packed-member -Wno-error=array-bounds")
-  message(STATUS "seL4 kernel ${VERSION}: make (log: ${STAGE}/logs/make.log)")
+  message(STATUS "seL4 kernel ${VERSION}: building with make in ${build_dir} (log: ${STAGE}/logs/make.log)")
   run_logged("running make" "${STAGE}/logs/make.log"
     "${CMAKE_COMMAND}" -E chdir "${build_dir}"
     "${MAKE}" -f "${tree}/Makefile" "SOURCE_ROOT=${tree}"
@@ -190,7 +193,7 @@ sel4_import_libsel4()
       endif()
       list(APPEND extra "-DCIRCULAR_INCLUDES=${SEL4RS_TRUE}")
     endif()
-    message(STATUS "seL4 kernel ${VERSION}: configuring (log: ${STAGE}/logs/configure.log)")
+    message(STATUS "seL4 kernel ${VERSION}: configuring ${SRC} with ${CONFIG} in ${build_dir} (log: ${STAGE}/logs/configure.log)")
     # gcc >= 12 warns (-Werror in the 12.x kernel) about array bounds in
     # src/arch/x86/kernel/cmdline.c and packed members; keep them warnings.
     run_logged("configuring the kernel with CMake" "${STAGE}/logs/configure.log"
@@ -203,7 +206,7 @@ sel4_import_libsel4()
       ${extra}
       -S "${project_dir}" -B "${build_dir}")
   endif()
-  message(STATUS "seL4 kernel ${VERSION}: ninja (log: ${STAGE}/logs/build.log)")
+  message(STATUS "seL4 kernel ${VERSION}: building with ninja in ${build_dir} (log: ${STAGE}/logs/build.log)")
   run_logged("building the kernel with ninja" "${STAGE}/logs/build.log"
     "${CMAKE_COMMAND}" --build "${build_dir}" --target kernel.elf sel4_generated)
   set(kernel_elf "${build_dir}/kernel/kernel.elf")
@@ -226,7 +229,7 @@ elseif(KIND STREQUAL "cmake")
   endif()
   ensure_clean_build_dir("${build_dir}" "${key}")
   if(NOT EXISTS "${build_dir}/CMakeCache.txt")
-    message(STATUS "seL4 kernel ${VERSION}: configuring (log: ${STAGE}/logs/configure.log)")
+    message(STATUS "seL4 kernel ${VERSION}: configuring ${SRC} with ${CONFIG} in ${build_dir} (log: ${STAGE}/logs/configure.log)")
     run_logged("configuring the kernel with CMake" "${STAGE}/logs/configure.log"
       "${CMAKE_COMMAND}" -G Ninja "-DCMAKE_MAKE_PROGRAM=${NINJA}"
       -C "${CONFIG}"
@@ -234,10 +237,11 @@ elseif(KIND STREQUAL "cmake")
       "-DCROSS_COMPILER_PREFIX=${CROSS}"
       -S "${SRC}" -B "${build_dir}")
   endif()
-  message(STATUS "seL4 kernel ${VERSION}: ninja (log: ${STAGE}/logs/build.log)")
+  message(STATUS "seL4 kernel ${VERSION}: building with ninja in ${build_dir} (log: ${STAGE}/logs/build.log)")
   run_logged("building the kernel with ninja" "${STAGE}/logs/build.log"
     "${CMAKE_COMMAND}" --build "${build_dir}")
   set(install_dir "${STAGE}/install")
+  message(STATUS "seL4 kernel ${VERSION}: installing into ${install_dir} (log: ${STAGE}/logs/install.log)")
   run_logged("installing the kernel" "${STAGE}/logs/install.log"
     "${CMAKE_COMMAND}" --install "${build_dir}" --prefix "${install_dir}")
   set(kernel_elf "${build_dir}/kernel.elf")

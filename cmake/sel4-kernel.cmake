@@ -5,9 +5,21 @@
 #   sel4rs_kernel(STAGE_DIR <dir> [TARGET <name>])
 #
 # TARGET (default: sel4-kernel) is a custom target that builds the stage; it
-# carries the properties SEL4RS_STAGE_DIR, SEL4RS_KERNEL_VERSION and
-# SEL4RS_BUILD_SYSTEM (make | cmake). The first kernel declared becomes the
-# default kernel of sel4rs_rootserver().
+# carries the properties SEL4RS_STAGE_DIR, SEL4RS_KERNEL_VERSION,
+# SEL4RS_BUILD_SYSTEM (make | cmake), SEL4RS_ARCH, SEL4RS_QEMU_PROGRAM and
+# SEL4RS_QEMU_MACHINE (the QEMU program and machine arguments every boot of
+# this kernel uses, also written to <stage>/qemu-machine). The first kernel
+# declared becomes the default kernel of sel4rs_rootserver().
+#
+# Reusing a stage: when STAGE_DIR is outside this build folder and already
+# holds a complete stage (sel4-kernel.json and kernel.elf) that another build
+# folder made (its <stage>/built-by names another folder) or that was made
+# by hand, nothing is built: the target only names that stage, whose
+# manifest gives version, build system and architecture (which must be
+# SEL4RS_ARCH); SEL4_SRC and the kernel config variables do not apply to it.
+# Otherwise the stage is built there, and <stage>/built-by names this build
+# folder. A manifest-only stage (scripts/dev-stage.sh) has no kernel and is
+# refused.
 #
 # Cache variables:
 #   SEL4_SRC          seL4 tree to build (default: $ENV{SEL4_SRC}). Empty: the
@@ -177,6 +189,101 @@ function(_sel4rs_kernel_check_tools kind venv)
   endif()
 endfunction()
 
+# A value `set(<name> "<value>" ...)` in a kernel config file (the -C
+# initial cache), so that QEMU gets the machine the kernel's device tree was
+# dumped from.
+function(_sel4rs_config_value config name out)
+  file(STRINGS "${config}" lines REGEX "^[ \t]*set\\(${name}[ \t]")
+  if(NOT lines MATCHES "set\\(${name}[ \t]+\"([^\"]*)\"")
+    message(FATAL_ERROR "Kernel config ${config} does not set ${name}: boot images start QEMU "
+      "with the same value the kernel build dumps its device tree with, so the config must set it "
+      "(see kernel-config/cmake/${SEL4RS_ARCH}.cmake)")
+  endif()
+  set(${out} "${CMAKE_MATCH_1}" PARENT_SCOPE)
+endfunction()
+
+# The QEMU machine a kernel boots on: the program and the arguments every
+# boot of it uses (boot images add -kernel/-initrd and their own arguments).
+#   x86_64: q35, the CPU flags the kernel needs, isa-debug-exit on port 0xf4
+#   (the root task ends QEMU through it);
+#   aarch64, riscv64: virt with the CPU and memory the kernel config dumped
+#   the device tree with (ARM_CPU, QEMU_MEMORY), semihosting (the root task
+#   ends QEMU through it).
+function(_sel4rs_qemu_machine arch kind config out_program out_args)
+  if(arch STREQUAL "x86_64")
+    if(kind STREQUAL "make")
+      set(cpu "qemu64,+fsgsbase,+pdpe1gb")
+    else()
+      set(cpu "Nehalem,-vme,+pdpe1gb,-xsave,-xsaveopt,-xsavec,+fsgsbase,-invpcid,+syscall,+lm,enforce")
+    endif()
+    set(program qemu-system-x86_64)
+    set(args -machine q35 -cpu ${cpu} -m 512 -nographic -serial mon:stdio -nic none
+      -device isa-debug-exit,iobase=0xf4,iosize=0x04)
+  else()
+    _sel4rs_config_value("${config}" QEMU_MEMORY memory)
+    if(arch STREQUAL "aarch64")
+      _sel4rs_config_value("${config}" ARM_CPU cpu)
+      set(program qemu-system-aarch64)
+      set(args -machine virt,secure=off,gic-version=2 -cpu ${cpu} -smp 1 -m ${memory})
+    else()
+      set(program qemu-system-riscv64)
+      set(args -machine virt -cpu rv64 -smp 1 -m ${memory} -bios default)
+    endif()
+    list(APPEND args -nographic -serial mon:stdio
+      -semihosting-config enable=on,target=native,userspace=on)
+  endif()
+  set(${out_program} "${program}" PARENT_SCOPE)
+  set(${out_args} "${args}" PARENT_SCOPE)
+endfunction()
+
+# sel4rs_kernel() for a stage that exists already (see the top of this file).
+function(_sel4rs_kernel_reuse target stage)
+  set(manifest "${stage}/sel4-kernel.json")
+  file(READ "${manifest}" text)
+  set(fix "point STAGE_DIR (or the SEL4RS_KERNEL_STAGE cache variable of the CMakeLists that has one) at a stage a kernel build made, e.g. <build>/kernel of scripts/boot-example.sh")
+  if(text MATCHES "\"manifest_only\": *true")
+    message(FATAL_ERROR "sel4rs_kernel: ${stage} is a manifest-only stage (scripts/dev-stage.sh): "
+      "it has no kernel to boot; ${fix}")
+  endif()
+  foreach(key version build_system sel4_arch)
+    if(NOT text MATCHES "\"${key}\": *\"([^\"]*)\"")
+      message(FATAL_ERROR "sel4rs_kernel: ${manifest} has no \"${key}\"; ${fix}")
+    endif()
+    set(${key} "${CMAKE_MATCH_1}")
+  endforeach()
+  if(NOT EXISTS "${stage}/kernel.elf")
+    message(FATAL_ERROR "sel4rs_kernel: ${stage} has a manifest but no kernel.elf; ${fix}")
+  endif()
+  if(NOT sel4_arch STREQUAL SEL4RS_ARCH)
+    message(FATAL_ERROR "sel4rs_kernel: the stage ${stage} is for ${sel4_arch}, this build for "
+      "SEL4RS_ARCH=${SEL4RS_ARCH}: configure a fresh build folder with -DSEL4RS_ARCH=${sel4_arch}, "
+      "or use a ${SEL4RS_ARCH} stage")
+  endif()
+  set(program "")
+  set(args "")
+  if(EXISTS "${stage}/qemu-machine")
+    file(STRINGS "${stage}/qemu-machine" lines)
+    list(FILTER lines EXCLUDE REGEX "^$")
+    list(POP_FRONT lines program)
+    set(args "${lines}")
+  endif()
+  add_custom_target(${target})
+  set_target_properties(${target} PROPERTIES
+    SEL4RS_STAGE_DIR "${stage}"
+    SEL4RS_KERNEL_VERSION "${version}"
+    SEL4RS_BUILD_SYSTEM "${build_system}"
+    SEL4RS_ARCH "${sel4_arch}"
+    SEL4RS_KERNEL_REUSED TRUE
+    SEL4RS_QEMU_PROGRAM "${program}"
+    SEL4RS_QEMU_MACHINE "${args}")
+  get_property(default GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL)
+  if(NOT default)
+    set_property(GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL ${target})
+  endif()
+  message(STATUS "seL4 kernel: reusing the stage ${stage} (seL4 ${version}, ${build_system} build, "
+    "${sel4_arch}); nothing is built, SEL4_SRC and the kernel config variables do not apply")
+endfunction()
+
 function(sel4rs_kernel)
   cmake_parse_arguments(PARSE_ARGV 0 arg "" "STAGE_DIR;TARGET" "")
   if(arg_UNPARSED_ARGUMENTS)
@@ -190,6 +297,21 @@ function(sel4rs_kernel)
   endif()
   get_property(root GLOBAL PROPERTY SEL4RS_ROOT)
   get_filename_component(stage "${arg_STAGE_DIR}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+
+  # A stage outside this build folder that another build (or a person) made:
+  # use it as it is.
+  file(RELATIVE_PATH rel "${CMAKE_BINARY_DIR}" "${stage}")
+  set(owner "")
+  if(EXISTS "${stage}/built-by")
+    file(READ "${stage}/built-by" owner)
+    string(STRIP "${owner}" owner)
+  endif()
+  if(EXISTS "${stage}/sel4-kernel.json" AND rel MATCHES "^\\.\\./" AND NOT owner STREQUAL CMAKE_BINARY_DIR)
+    _sel4rs_kernel_reuse(${arg_TARGET} "${stage}")
+    return()
+  endif()
+  file(MAKE_DIRECTORY "${stage}")
+  file(WRITE "${stage}/built-by" "${CMAKE_BINARY_DIR}\n")
 
   set(SEL4_SRC "$ENV{SEL4_SRC}" CACHE PATH
     "seL4 kernel tree (12.0.0-16.0.0 CMake or 5.x Makefile); empty: seL4 5.0.0 from crates.io sel4-sys 0.0.28")
@@ -273,13 +395,41 @@ function(sel4rs_kernel)
     COMMENT "Building ${what} (${kind}, ${SEL4RS_ARCH}) -> ${stage}"
     USES_TERMINAL
     VERBATIM)
-  add_custom_target(${arg_TARGET} ALL DEPENDS "${stage}/sel4-kernel.json")
+  # The QEMU machine, in the stage for sel4-run (and for builds that reuse
+  # the stage).
+  _sel4rs_qemu_machine(${SEL4RS_ARCH} ${kind} "${config}" qemu_program qemu_args)
+  set(gen "${CMAKE_CURRENT_BINARY_DIR}/sel4rs-kernels/${arg_TARGET}")
+  set(lines "${qemu_program}\n")
+  foreach(a IN LISTS qemu_args)
+    string(APPEND lines "${a}\n")
+  endforeach()
+  file(WRITE "${gen}/qemu-machine" "${lines}")
+  add_custom_command(
+    OUTPUT "${stage}/qemu-machine"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${gen}/qemu-machine" "${stage}/qemu-machine"
+    DEPENDS "${gen}/qemu-machine"
+    VERBATIM)
+  set(stage_files "${stage}/sel4-kernel.json" "${stage}/qemu-machine")
+  # aarch64, riscv64: the loader too (sel4-run packs boot images with it),
+  # when the Rust glue (cmake/sel4-rust.cmake) is there to build it.
+  if(NOT SEL4RS_ARCH STREQUAL "x86_64" AND COMMAND _sel4rs_loader_tools)
+    _sel4rs_loader_tools(loader_elf mkimage)
+    add_custom_command(
+      OUTPUT "${stage}/sel4-loader.elf"
+      COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${loader_elf}" "${stage}/sel4-loader.elf"
+      DEPENDS sel4rs-loader "${loader_elf}"
+      VERBATIM)
+    list(APPEND stage_files "${stage}/sel4-loader.elf")
+  endif()
+  add_custom_target(${arg_TARGET} ALL DEPENDS ${stage_files})
   set_target_properties(${arg_TARGET} PROPERTIES
     SEL4RS_STAGE_DIR "${stage}"
     SEL4RS_KERNEL_VERSION "${version}"
     SEL4RS_BUILD_SYSTEM "${kind}"
     SEL4RS_ARCH "${SEL4RS_ARCH}"
-    SEL4RS_KERNEL_CONFIG "${config}")
+    SEL4RS_KERNEL_CONFIG "${config}"
+    SEL4RS_QEMU_PROGRAM "${qemu_program}"
+    SEL4RS_QEMU_MACHINE "${qemu_args}")
   get_property(default GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL)
   if(NOT default)
     set_property(GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL ${arg_TARGET})

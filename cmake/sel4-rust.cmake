@@ -69,12 +69,10 @@ include_guard(GLOBAL)
 cmake_minimum_required(VERSION 3.16)
 include("${CMAKE_CURRENT_LIST_DIR}/sel4-kernel.cmake")
 
-# Rust target and link flags per architecture. aarch64-unknown-none and
-# riscv64gc-unknown-none-elf have no static-PIE default: the flags ask lld
-# for one (-pie --no-dynamic-linker), and -znotext lets it put relative
-# relocations into read-only data, because those targets' precompiled
-# core/alloc are not position-independent (the kernel maps the root
-# server's whole image writable, so the start code can apply them).
+# Rust target and link flags per architecture. The `pie` variant's flags
+# are those cargo uses alone: the rustflags of [target.<target>] in this
+# repository's .cargo/config.toml (read here, so the two never differ; see
+# that file for what they do).
 if(SEL4RS_ARCH STREQUAL "aarch64")
   set(_sel4rs_target "aarch64-unknown-none")
 elseif(SEL4RS_ARCH STREQUAL "riscv64")
@@ -82,21 +80,34 @@ elseif(SEL4RS_ARCH STREQUAL "riscv64")
 else()
   set(_sel4rs_target "x86_64-unknown-none")
 endif()
-if(SEL4RS_ARCH STREQUAL "x86_64")
-  set(_sel4rs_pie "-C relocation-model=pie")
-else()
-  set(_sel4rs_pie "-C relocation-model=pie -C link-arg=-pie -C link-arg=--no-dynamic-linker -C link-arg=-znotext")
-endif()
 set(SEL4RS_RUST_TARGET "${_sel4rs_target}" CACHE STRING "Rust target of root servers")
 if(NOT SEL4RS_RUST_TARGET MATCHES "^${SEL4RS_ARCH}")
   message(FATAL_ERROR "SEL4RS_RUST_TARGET=${SEL4RS_RUST_TARGET} is not a ${SEL4RS_ARCH} target "
     "(SEL4RS_ARCH=${SEL4RS_ARCH}): use a fresh build folder per architecture")
 endif()
-set(SEL4RS_RUSTFLAGS_PIE
-  "${_sel4rs_pie} -C link-arg=--image-base=0x400000 -C link-arg=-zmax-page-size=4096"
-  CACHE STRING "RUSTFLAGS of the pie link variant")
+set(_sel4rs_config "${SEL4RS_ROOT}/.cargo/config.toml")
+file(READ "${_sel4rs_config}" _sel4rs_text)
+string(FIND "${_sel4rs_text}" "[target.${SEL4RS_RUST_TARGET}]" _sel4rs_at)
+set(_sel4rs_pie "")
+if(_sel4rs_at GREATER_EQUAL 0)
+  string(SUBSTRING "${_sel4rs_text}" ${_sel4rs_at} -1 _sel4rs_text)
+  if(_sel4rs_text MATCHES "\nrustflags = \\[([^\n]*)\\]")
+    string(REGEX MATCHALL "\"[^\"]*\"" _sel4rs_flags "${CMAKE_MATCH_1}")
+    string(REPLACE "\"" "" _sel4rs_flags "${_sel4rs_flags}")
+    list(JOIN _sel4rs_flags " " _sel4rs_pie)
+  endif()
+endif()
+if(_sel4rs_pie STREQUAL "")
+  message(FATAL_ERROR "${_sel4rs_config} has no one-line `rustflags = [...]` under "
+    "[target.${SEL4RS_RUST_TARGET}]: the pie link settings of root servers come from there")
+endif()
+set(SEL4RS_RUSTFLAGS_PIE "${_sel4rs_pie}" CACHE STRING "RUSTFLAGS of the pie link variant")
 unset(_sel4rs_target)
 unset(_sel4rs_pie)
+unset(_sel4rs_config)
+unset(_sel4rs_text)
+unset(_sel4rs_at)
+unset(_sel4rs_flags)
 set(SEL4RS_PIE_RUN_ADDRESS "0x10000000" CACHE STRING
   "aarch64/riscv64: where position-independent root servers run (empty: their link address)")
 set(SEL4RS_RUSTFLAGS_STATIC
@@ -111,6 +122,49 @@ function(_sel4rs_sh_quote out arg)
     string(REPLACE "'" "'\\''" arg "${arg}")
     set(${out} "'${arg}'" PARENT_SCOPE)
   endif()
+endfunction()
+
+# The packages of the workspace of <manifest> and their binaries, from
+# `cargo metadata --no-deps` (once per manifest and configure run), as a
+# list of "<package>:<bin>,<bin>,..." entries in <out>.
+function(_sel4rs_cargo_packages manifest out)
+  string(MAKE_C_IDENTIFIER "${manifest}" key)
+  get_property(have GLOBAL PROPERTY "SEL4RS_PACKAGES_${key}" SET)
+  if(have)
+    get_property(packages GLOBAL PROPERTY "SEL4RS_PACKAGES_${key}")
+    set(${out} "${packages}" PARENT_SCOPE)
+    return()
+  endif()
+  execute_process(
+    COMMAND "${SEL4RS_CARGO}" metadata --format-version 1 --no-deps --manifest-path "${manifest}"
+    RESULT_VARIABLE rc OUTPUT_VARIABLE json ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "cargo metadata --manifest-path ${manifest} failed:\n${err}")
+  endif()
+  set(packages "")
+  string(JSON n LENGTH "${json}" packages)
+  if(n GREATER 0)
+    math(EXPR last "${n} - 1")
+    foreach(i RANGE ${last})
+      string(JSON name GET "${json}" packages ${i} name)
+      string(JSON nt LENGTH "${json}" packages ${i} targets)
+      set(bins "")
+      if(nt GREATER 0)
+        math(EXPR tlast "${nt} - 1")
+        foreach(t RANGE ${tlast})
+          string(JSON kinds GET "${json}" packages ${i} targets ${t} kind)
+          if(kinds MATCHES "\"bin\"")
+            string(JSON bin GET "${json}" packages ${i} targets ${t} name)
+            list(APPEND bins "${bin}")
+          endif()
+        endforeach()
+      endif()
+      list(JOIN bins "," bins)
+      list(APPEND packages "${name}:${bins}")
+    endforeach()
+  endif()
+  set_property(GLOBAL PROPERTY "SEL4RS_PACKAGES_${key}" "${packages}")
+  set(${out} "${packages}" PARENT_SCOPE)
 endfunction()
 
 function(sel4rs_rootserver)
@@ -166,6 +220,35 @@ function(sel4rs_rootserver)
   find_program(SEL4RS_CARGO cargo HINTS "$ENV{HOME}/.cargo/bin")
   if(NOT SEL4RS_CARGO)
     message(FATAL_ERROR "sel4rs_rootserver: cargo not found; install Rust (rustup) and run ${root}/scripts/setup.sh")
+  endif()
+  if(NOT EXISTS "${manifest}")
+    message(FATAL_ERROR "sel4rs_rootserver(${arg_NAME}): MANIFEST_PATH ${manifest} does not exist")
+  endif()
+  # The package and binary must be in that manifest's workspace (string(JSON)
+  # needs CMake 3.19; older ones leave the check to cargo).
+  if(NOT CMAKE_VERSION VERSION_LESS 3.19)
+    _sel4rs_cargo_packages("${manifest}" packages)
+    set(names "")
+    set(bins "")
+    foreach(p IN LISTS packages)
+      string(REGEX REPLACE ":.*" "" pname "${p}")
+      list(APPEND names "${pname}")
+      if(pname STREQUAL arg_PACKAGE)
+        string(REGEX REPLACE "^[^:]*:" "" bins "${p}")
+        string(REPLACE "," ";" bins "${bins}")
+      endif()
+    endforeach()
+    if(NOT arg_PACKAGE IN_LIST names)
+      list(JOIN names ", " names)
+      message(FATAL_ERROR "sel4rs_rootserver(${arg_NAME}): no package ${arg_PACKAGE} in the "
+        "workspace of ${manifest} (its packages: ${names}). Pass MANIFEST_PATH <the Cargo.toml "
+        "of the package or of its workspace>, or fix PACKAGE.")
+    endif()
+    if(NOT arg_BIN IN_LIST bins)
+      list(JOIN bins ", " bins)
+      message(FATAL_ERROR "sel4rs_rootserver(${arg_NAME}): package ${arg_PACKAGE} (${manifest}) "
+        "has no binary ${arg_BIN} (its binaries: ${bins}); pass BIN <one of them>")
+    endif()
   endif()
 
   # One target folder per link variant (and per kernel, for extra kernels), so
@@ -247,6 +330,15 @@ function(sel4rs_boot_image)
   get_target_property(build_system "${kernel}" SEL4RS_BUILD_SYSTEM)
   get_target_property(version "${kernel}" SEL4RS_KERNEL_VERSION)
   get_target_property(arch "${kernel}" SEL4RS_ARCH)
+  # The QEMU machine of the kernel (sel4rs_kernel(), or a reused stage's
+  # qemu-machine file).
+  get_target_property(qemu "${kernel}" SEL4RS_QEMU_PROGRAM)
+  get_target_property(args_before "${kernel}" SEL4RS_QEMU_MACHINE)
+  if(NOT qemu)
+    message(FATAL_ERROR "sel4rs_boot_image(${arg_NAME}): the kernel stage ${stage} has no "
+      "qemu-machine file (the QEMU machine its kernel boots on), so it was made by an older "
+      "sel4rs: rebuild it (cmake --build <its build folder>), or build the kernel here")
+  endif()
   if(NOT arch STREQUAL "x86_64")
     _sel4rs_loader_boot_image()
     return()
@@ -255,15 +347,7 @@ function(sel4rs_boot_image)
     message(FATAL_ERROR "sel4rs_boot_image(${arg_NAME}): USER_VADDR is for aarch64 and riscv64 images only")
   endif()
 
-  if(build_system STREQUAL "make")
-    set(cpu "qemu64,+fsgsbase,+pdpe1gb")
-  else()
-    set(cpu "Nehalem,-vme,+pdpe1gb,-xsave,-xsaveopt,-xsavec,+fsgsbase,-invpcid,+syscall,+lm,enforce")
-  endif()
-  set(qemu qemu-system-x86_64)
   set(qemu_package qemu-system-x86)
-  set(args_before -machine q35 -cpu ${cpu} -m 512 -nographic -serial mon:stdio -nic none
-    -device isa-debug-exit,iobase=0xf4,iosize=0x04)
   set(args_after ${arg_QEMU_ARGS})
 
   # Generated at configure time, copied into the image at build time.
@@ -342,9 +426,13 @@ function(_sel4rs_loader_tools out_loader out_mkimage)
   set(loader "${CMAKE_BINARY_DIR}/loader/sel4-loader.elf")
   set(host_dir "${CMAKE_BINARY_DIR}/cargo/host")
   set(mkimage "${host_dir}/release/sel4-mkimage")
+  find_program(SEL4RS_CARGO cargo HINTS "$ENV{HOME}/.cargo/bin")
   if(NOT TARGET sel4rs-loader)
     add_custom_target(sel4rs-loader ALL
-      COMMAND "${CMAKE_COMMAND}" -E env --unset=CARGO_ENCODED_RUSTFLAGS --unset=RUSTFLAGS
+      # No root task link settings (empty CARGO_ENCODED_RUSTFLAGS also
+      # overrides a .cargo/config.toml's): the loader links at its own
+      # fixed address with its own script.
+      COMMAND "${CMAKE_COMMAND}" -E env --unset=RUSTFLAGS "CARGO_ENCODED_RUSTFLAGS="
         "CARGO_TARGET_DIR=${loader_dir}"
         "${SEL4RS_CARGO}" build --release --target "${SEL4RS_RUST_TARGET}"
         --manifest-path "${root}/Cargo.toml" -p sel4-loader
@@ -370,26 +458,11 @@ function(_sel4rs_loader_tools out_loader out_mkimage)
   set(${out_mkimage} "${mkimage}" PARENT_SCOPE)
 endfunction()
 
-# A value `set(<name> "<value>" ...)` in a kernel config file (the -C
-# initial cache), so that QEMU gets the machine the kernel's device tree was
-# dumped from.
-function(_sel4rs_config_value config name out)
-  file(STRINGS "${config}" lines REGEX "^[ \t]*set\\(${name}[ \t]")
-  if(NOT lines MATCHES "set\\(${name}[ \t]+\"([^\"]*)\"")
-    message(FATAL_ERROR "Kernel config ${config} does not set ${name}: boot images start QEMU "
-      "with the same value the kernel build dumps its device tree with, so the config must set it "
-      "(see kernel-config/cmake/${SEL4RS_ARCH}.cmake)")
-  endif()
-  set(${out} "${CMAKE_MATCH_1}" PARENT_SCOPE)
-endfunction()
-
 # sel4rs_boot_image() for aarch64 and riscv64 (a macro: it sees the
 # caller's arg_* and variables).
 macro(_sel4rs_loader_boot_image)
   _sel4rs_loader_tools(loader_elf mkimage)
-  get_target_property(kconfig "${kernel}" SEL4RS_KERNEL_CONFIG)
   get_target_property(link "${arg_ROOTSERVER}" SEL4RS_LINK)
-  _sel4rs_config_value("${kconfig}" QEMU_MEMORY memory)
   set(user_vaddr_args "")
   if(arg_USER_VADDR)
     set(user_vaddr_args --user-vaddr "${arg_USER_VADDR}")
@@ -397,17 +470,10 @@ macro(_sel4rs_loader_boot_image)
     set(user_vaddr_args --user-vaddr "${SEL4RS_PIE_RUN_ADDRESS}")
   endif()
   if(arch STREQUAL "aarch64")
-    _sel4rs_config_value("${kconfig}" ARM_CPU cpu)
-    set(qemu qemu-system-aarch64)
-    set(args_before -machine virt,secure=off,gic-version=2 -cpu ${cpu} -smp 1 -m ${memory})
-    set(how "QEMU virt (aarch64, ${cpu}, ${memory} MiB)")
+    set(how "QEMU virt (aarch64)")
   else()
-    set(qemu qemu-system-riscv64)
-    set(args_before -machine virt -cpu rv64 -smp 1 -m ${memory} -bios default)
-    set(how "QEMU virt (riscv64, ${memory} MiB, QEMU's OpenSBI)")
+    set(how "QEMU virt (riscv64, QEMU's OpenSBI)")
   endif()
-  list(APPEND args_before -nographic -serial mon:stdio
-    -semihosting-config enable=on,target=native,userspace=on)
   set(args_after ${arg_QEMU_ARGS})
 
   set(gen "${CMAKE_CURRENT_BINARY_DIR}/sel4rs-images/${arg_NAME}")

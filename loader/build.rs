@@ -24,4 +24,8 @@ fn main() {
     println!("cargo:rerun-if-changed={}", path.display());
     println!("cargo:rustc-link-arg-bins=-T{}", path.display());
     println!("cargo:rustc-link-arg-bins=-zmax-page-size=4096");
+    // Linked at its run address, never as a PIE, whatever RUSTFLAGS or a
+    // .cargo/config.toml (the repository's holds the root tasks' static-PIE
+    // flags for this target) ask for: these arguments come after theirs.
+    println!("cargo:rustc-link-arg-bins=--no-pie");
 }

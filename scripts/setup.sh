@@ -15,7 +15,8 @@
 # - rustup targets x86_64-unknown-none, aarch64-unknown-none and
 #   riscv64gc-unknown-none-elf (all three: the host tests of the arch code
 #   build small programs for each).
-# Prints one line per thing it installs; nothing when all is in place.
+# Says what it does as it goes, one line per step (what it installs and
+# where), before the step runs; prints nothing when all is in place.
 set -eu
 
 repo=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
@@ -78,9 +79,10 @@ fi
 if [ -n "$missing" ]; then
     if [ "$(id -u)" -eq 0 ]; then
         export DEBIAN_FRONTEND=noninteractive
+        say "apt-get update: refreshing the Debian package lists"
         quiet apt-get update
+        say "apt-get install:$missing (Debian packages, system-wide)"
         quiet apt-get install -y --no-install-recommends $missing
-        for p in $missing; do say "installed Debian package $p"; done
         case "$missing" in *python*)
             for p in python3 python; do
                 if command -v "$p" >/dev/null 2>&1; then python=$(command -v "$p"); break; fi
@@ -106,20 +108,21 @@ fi
 
 if [ -n "$python" ]; then
     if [ ! -x "$venv/bin/python" ]; then
+        say "python3 -m venv: creating the Python venv $venv"
         quiet "$python" -m venv "$venv"
-        say "created Python venv $venv"
     fi
+    pip_missing=""
     for m in ply six tempita; do
         if ! "$venv/bin/python" -c "import $m" >/dev/null 2>&1; then
-            quiet "$venv/bin/python" -m pip install -q "$m"
-            say "installed Python package $m into $venv"
+            pip_missing="$pip_missing $m"
         fi
     done
-    if [ "$cmake_kernel" = yes ]; then
-        if ! "$venv/bin/python" -m pip show -q sel4-deps >/dev/null 2>&1; then
-            quiet "$venv/bin/python" -m pip install -q sel4-deps
-            say "installed Python package sel4-deps into $venv"
-        fi
+    if [ "$cmake_kernel" = yes ] && ! "$venv/bin/python" -m pip show -q sel4-deps >/dev/null 2>&1; then
+        pip_missing="$pip_missing sel4-deps"
+    fi
+    if [ -n "$pip_missing" ]; then
+        say "pip install:$pip_missing (Python packages from PyPI, into $venv)"
+        quiet "$venv/bin/python" -m pip install -q $pip_missing
     fi
 else
     printf 'setup: no python3: the venv %s was not made (install python3 and python3-venv, then run again)\n' "$venv" >&2
@@ -132,8 +135,8 @@ if command -v rustup >/dev/null 2>&1; then
     installed=$(rustup target list --installed 2>/dev/null)
     for target in $targets; do
         if ! printf '%s\n' "$installed" | grep -qx "$target"; then
+            say "rustup target add $target (into $(rustc --print sysroot 2>/dev/null || echo 'the rustup toolchain'))"
             quiet rustup target add "$target"
-            say "installed Rust target $target"
         fi
     done
 elif command -v rustc >/dev/null 2>&1; then

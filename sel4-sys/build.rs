@@ -13,7 +13,6 @@ const HOWTO: &str = "set SEL4_KERNEL to the absolute path of a kernel stage (the
 fn main() {
     println!("cargo:rerun-if-env-changed=SEL4_KERNEL");
     println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rustc-check-cfg=cfg(sel4_kernel_mcs)");
     let stage_dir = match std::env::var_os("SEL4_KERNEL") {
         Some(s) if !s.is_empty() => PathBuf::from(s),
         _ => panic!("SEL4_KERNEL is not set: {HOWTO}"),
@@ -35,11 +34,6 @@ fn main() {
                 stage_dir.display()
             )
         });
-    // MCS kernels are not supported yet: lib.rs stops with one
-    // compile_error! under this cfg (remove both once MCS is implemented).
-    if tables.config.is_enabled("CONFIG_KERNEL_MCS") {
-        println!("cargo:rustc-cfg=sel4_kernel_mcs");
-    }
     for input in tables.inputs.iter().filter(|p| **p != manifest) {
         println!("cargo:rerun-if-changed={}", input.display());
     }

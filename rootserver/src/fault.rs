@@ -23,13 +23,27 @@ pub enum Event {
 const FAULT_WORDS: usize = 32;
 
 /// Receives one event on `ep` (blocking).
+///
+/// MCS kernels: with `Wait` (no reply object), so a faulted thread whose
+/// fault arrives here becomes inactive instead of waiting for a reply, and
+/// the receiving thread's reply object stays free for its servers. (A
+/// faulted thread is restarted by writing its registers and resuming it
+/// on every kernel.)
 pub fn receive_event(ep: Cap<Endpoint>) -> Event {
-    decode_event(sel4_sys::recv_regs(ep.cptr()))
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        decode_event(sel4_sys::mcs::wait_regs(ep.cptr()))
+    } else {
+        decode_event(sel4_sys::recv_regs(ep.cptr()))
+    } }
 }
 
 /// Takes one event from `ep` if a sender is waiting (non-blocking).
 pub fn poll_event(ep: Cap<Endpoint>) -> Option<Event> {
-    let r = sel4_sys::nb_recv_regs(ep.cptr());
+    let r = sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        sel4_sys::mcs::nb_wait_regs(ep.cptr())
+    } else {
+        sel4_sys::nb_recv_regs(ep.cptr())
+    } };
     if r.info.get_label() == 0 && r.badge == 0 && r.info.get_length() == 0 {
         // Nothing was waiting (a null fault is never sent).
         return None;
@@ -39,7 +53,7 @@ pub fn poll_event(ep: Cap<Endpoint>) -> Option<Event> {
 
 /// Turns a received message into an [`Event`]: words beyond the registers
 /// come from the IPC buffer.
-fn decode_event(r: sel4_sys::Received) -> Event {
+pub(crate) fn decode_event(r: sel4_sys::Received) -> Event {
     let label = r.info.get_label();
     let len = core::cmp::min(r.info.get_length() as usize, FAULT_WORDS);
     let mut words = [0 as Word; FAULT_WORDS];

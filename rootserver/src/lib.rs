@@ -23,6 +23,7 @@ extern crate alloc;
 pub mod cap;
 pub mod cnode;
 pub mod error;
+pub mod sched;
 pub mod untyped;
 
 // Address spaces, the object pool and threads are x86_64 only for now:
@@ -30,6 +31,8 @@ pub mod untyped;
 // kernel API layer (issue 13, later stages).
 #[cfg(target_arch = "x86_64")]
 pub mod cspace;
+#[cfg(target_arch = "x86_64")]
+pub mod devices;
 #[cfg(target_arch = "x86_64")]
 pub mod fault;
 #[cfg(target_arch = "x86_64")]
@@ -50,10 +53,14 @@ pub mod vspace;
 pub use cap::{cap_type, Cap, CapType, ChildCap, FixedSize, Owned, Slot, SlotRange};
 pub use cap::{CNode, Endpoint, Notification, Null, Untyped, TCB};
 pub use error::{AllocError, Error, InvocationError, Result};
+/// The `log` crate the runtime's logger serves (`log::info!` and the
+/// others), so that a root server needs no dependency line of its own.
+pub use log;
 #[cfg(target_arch = "x86_64")]
 pub use objects::{Objects, Refused};
 pub use sel4_alloc::SlotAllocator;
 pub use sel4_component_env as component_env;
+pub use sel4_device as device;
 pub use sel4_runtime::{console, exit, heap, ipc, logger};
 pub use sel4_runtime::{entry, print, println, BootInfo, ExitCode};
 pub use sel4_sys as sys;

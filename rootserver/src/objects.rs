@@ -613,6 +613,34 @@ impl Objects {
         Ok(self.owned(s))
     }
 
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        /// A scheduling context of `2^size_bits` bytes (at least
+        /// `seL4_MinSchedContextBits`), not configured: a thread bound to it
+        /// does not run until it has a budget. MCS kernels; see
+        /// [`Objects::create_sched_context`](crate::sched) for a configured one.
+        pub fn create_sched_context_object(
+            &mut self,
+            size_bits: usize,
+        ) -> Result<Owned<cap_type::SchedContext>> {
+            if !(consts::MinSchedContextBits..=consts::MaxUntypedBits).contains(&size_bits) {
+                return Err(Error::Check(
+                    "scheduling context size out of seL4_MinSchedContextBits..=seL4_MaxUntypedBits",
+                ));
+            }
+            let s = self.with_memory(|o| {
+                o.pool.create_raw(
+                    &mut o.cspace,
+                    ObjectType::SchedContextObject,
+                    size_bits,
+                    size_bits,
+                    1,
+                    MemoryKind::Ram,
+                )
+            })?;
+            Ok(self.owned(s))
+        }
+    } }
+
     /// A CNode of `2^radix` slots, whose slots this `Objects` hands out
     /// ([`Objects::copy_into`], [`Objects::move_into`], ...). Deleting it
     /// revokes it first: the CNode and what is in it are gone.

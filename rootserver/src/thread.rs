@@ -28,6 +28,13 @@
 //! (unless a shared [`FaultHandler`](crate::fault::FaultHandler) was given)
 //! and the runtime's trampoline sends the thread's end there.
 //!
+//! On MCS kernels each thread also has a scheduling context of its own
+//! ([`ThreadBuilder::budget`], round robin with the kernel's time slice by
+//! default; see [`crate::sched`]) and a reply object for its receives; its
+//! fault endpoint is copied into its TCB. [`ThreadBuilder::passive`] makes a
+//! passive server (it runs on its clients' scheduling contexts), on every
+//! kernel with the same code.
+//!
 //! # What survives what
 //! - a **panic** ends the thread only: its message goes to the joiner
 //!   ([`ThreadError::Panicked`]); the locks it held are released (poisoned);
@@ -61,6 +68,7 @@ use sel4_sys::{CPtr, Fault, InvocationError, Word};
 use crate::fault::{poll_event, receive_event, Event, FaultHandler};
 use crate::objects::Objects;
 use crate::objects::Region;
+use crate::sched::{Budget, ThreadSched};
 use crate::{Cap, Endpoint, Error, Notification, Owned, TCB};
 
 /// Highest priority (seL4_MaxPrio); the root task runs at it.
@@ -168,8 +176,11 @@ pub struct ThreadBuilder<'h> {
     priority: u8,
     stack_size: usize,
     fault_handler: Option<(&'h FaultHandler, Word)>,
+    timeout_handler: Option<(&'h FaultHandler, Word)>,
     mcp: Option<u8>,
     heap_limit: usize,
+    budget: Budget,
+    passive: bool,
 }
 
 impl Default for ThreadBuilder<'_> {
@@ -186,8 +197,11 @@ impl<'h> ThreadBuilder<'h> {
             priority: MAX_PRIORITY - 1,
             stack_size: DEFAULT_STACK_SIZE,
             fault_handler: None,
+            timeout_handler: None,
             mcp: None,
             heap_limit: DEFAULT_HEAP_LIMIT,
+            budget: Budget::DEFAULT,
+            passive: false,
         }
     }
 
@@ -227,6 +241,47 @@ impl<'h> ThreadBuilder<'h> {
     /// faulted thread (typically [`JoinHandle::kill`]).
     pub fn fault_handler(mut self, handler: &'h FaultHandler, badge: Word) -> Self {
         self.fault_handler = Some((handler, badge));
+        self
+    }
+
+    /// MCS kernels: the processor time the thread gets, on a scheduling
+    /// context of its own ([`Budget::DEFAULT`]: round robin with the
+    /// kernel's time slice). No effect on other kernels (see
+    /// [`crate::sched`]).
+    pub fn budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// MCS kernels: sends the timeout faults of the thread (a scheduling
+    /// context it runs on ran out of budget; `Fault::Timeout`) to a shared
+    /// handler, badged with `badge`. Without it the kernel raises none.
+    /// Other kernels have no timeout faults.
+    pub fn timeout_handler(mut self, handler: &'h FaultHandler, badge: Word) -> Self {
+        self.timeout_handler = Some((handler, badge));
+        self
+    }
+
+    /// Makes the thread a *passive server*: it initialises on its own
+    /// scheduling context; its first receive as a server
+    /// ([`Server::recv`](crate::ipc::Server::recv),
+    /// [`Server::serve`](crate::ipc::Server::serve), ...) tells the spawner,
+    /// and from then on (MCS kernels) it has no time of its own: it runs on
+    /// the scheduling context a client lends it with each call, until the
+    /// reply. [`spawn`](ThreadBuilder::spawn) returns once the thread got
+    /// there (or ended before). On other kernels the thread keeps its time
+    /// slice; `spawn` waits all the same.
+    ///
+    /// A passive server answers with [`Server::reply_recv`] or `serve`:
+    /// after a reply without a receive ([`Server::reply`], the last reply of
+    /// `serve`) it has no time left and waits until it is joined
+    /// ([`JoinHandle::join`] gives its scheduling context back, and it
+    /// finishes). Its initialisation must not wait for the spawner.
+    ///
+    /// [`Server::reply_recv`]: crate::ipc::Server::reply_recv
+    /// [`Server::reply`]: crate::ipc::Server::reply
+    pub fn passive(mut self) -> Self {
+        self.passive = true;
         self
     }
 
@@ -274,6 +329,11 @@ struct Parts {
     tcb: Owned<TCB>,
     events: Owned<Endpoint>,
     fault_ep: Option<Owned<Endpoint>>,
+    /// Scheduling context, reply object, ... (`crate::sched`).
+    sched: ThreadSched,
+    /// An event taken from `events` before the join (a passive server
+    /// that ended before it was ready).
+    early: Option<Event>,
     memory: Memory,
     /// The `Objects` the parts came from ([`objects_key`]).
     key: u64,
@@ -339,6 +399,7 @@ impl Parts {
         }
         report.heap = self.thread.heap();
         let _ = objs.delete(self.tcb);
+        self.sched.release(objs);
         if let Some(e) = self.fault_ep {
             let _ = objs.delete(e);
         }
@@ -353,12 +414,43 @@ impl Parts {
 
     /// Whether a detached thread has ended (returned, panicked, faulted).
     fn ended(&self) -> bool {
+        if self.early.is_some() {
+            return true;
+        }
+        self.wake();
         loop {
             match poll_event(self.events.cap()) {
                 None => return false,
                 Some(Event::Exit { .. }) | Some(Event::Fault { .. }) => return true,
                 Some(Event::Other { .. }) => continue,
             }
+        }
+    }
+}
+
+impl Parts {
+    /// A passive server gets its scheduling context back: it finishes
+    /// what follows its last reply (MCS; nothing otherwise).
+    fn wake(&self) {
+        if let Some(w) = self.sched.wake() {
+            sel4_sys::signal(w);
+        }
+    }
+
+    /// The next event of the thread: the one taken early, or one from its
+    /// event endpoint (blocking).
+    fn next_event(&mut self) -> Event {
+        match self.early.take() {
+            Some(e) => e,
+            None => receive_event(self.events.cap()),
+        }
+    }
+
+    /// The same without blocking.
+    fn poll_event(&mut self) -> Option<Event> {
+        match self.early.take() {
+            Some(e) => Some(e),
+            None => poll_event(self.events.cap()),
         }
     }
 }
@@ -418,6 +510,7 @@ where
     let mut tcb_slot: Option<Owned<TCB>> = None;
     let mut events_slot: Option<Owned<Endpoint>> = None;
     let mut fault_slot: Option<Owned<Endpoint>> = None;
+    let mut sched: Option<ThreadSched> = None;
     let r = (|| {
         let pages = b.stack_size.max(PAGE).div_ceil(PAGE);
         memory.stack = Some(objs.map_region(STACK_GUARD_PAGES, pages)?);
@@ -431,6 +524,12 @@ where
                 .cap(),
             None => events,
         };
+        sched = Some(ThreadSched::create(
+            objs,
+            &b.budget,
+            b.passive,
+            b.timeout_handler,
+        )?);
         Ok::<_, ThreadError>((tcb, events, fault_ep, frame, ipc_addr as usize))
     })();
     let (tcb, events, fault_ep, frame, ipc_addr) = match r {
@@ -439,6 +538,9 @@ where
             if let Some(t) = tcb_slot {
                 let _ = objs.delete(t);
             }
+            if let Some(mut s) = sched {
+                s.release(objs);
+            }
             for c in [fault_slot, events_slot].into_iter().flatten() {
                 let _ = objs.delete(c);
             }
@@ -446,8 +548,8 @@ where
             return Err(e);
         }
     };
-    let (Some(tcb_owned), Some(events_owned)) = (tcb_slot, events_slot) else {
-        unreachable!("both were made above")
+    let (Some(tcb_owned), Some(events_owned), Some(sched)) = (tcb_slot, events_slot, sched) else {
+        unreachable!("all three were made above")
     };
     let stack_top = memory.stack.as_ref().map_or(0, |s| s.top()) as usize;
     let parts = Parts {
@@ -455,6 +557,8 @@ where
         tcb: tcb_owned,
         events: events_owned,
         fault_ep: fault_slot,
+        sched,
+        early: None,
         memory,
         key: objects_key(objs),
     };
@@ -467,24 +571,28 @@ where
         // seL4_CapData_t and the caller's own MCP.
         sel4_sys::sel4_cfg_if! {
             kernel >= 10 && label TCBSetTLSBase {
+                // MCS kernels copy the fault endpoint capability into the
+                // TCB here; the others keep its address.
                 tcb.tcb_set_space(fault_ep.cptr(), cspace, 0, vspace, 0)
                     .map_err(step("TCB_SetSpace"))?;
-                if let Some(mcp) = b.mcp {
-                    tcb.tcb_set_mc_priority(authority, Word::from(mcp))
-                        .map_err(step("TCB_SetMCPriority"))?;
-                }
-                tcb.tcb_set_priority(authority, Word::from(b.priority))
-                    .map_err(step("TCB_SetPriority"))?;
             } else {
                 let none = sel4_sys::CapData::default();
                 tcb.tcb_set_space(fault_ep.cptr(), cspace, none, Cap::from_cptr(vspace), none)
                     .map_err(step("TCB_SetSpace"))?;
-                let _ = authority;
-                if let Some(mcp) = b.mcp {
-                    tcb.tcb_set_mc_priority(mcp).map_err(step("TCB_SetMCPriority"))?;
-                }
-                tcb.tcb_set_priority(b.priority).map_err(step("TCB_SetPriority"))?;
             }
+        }
+        // Priorities; on MCS kernels also the scheduling context (bound
+        // here), the fault and timeout endpoints.
+        parts
+            .sched
+            .bind(tcb, authority, b.mcp.unwrap_or(0), b.priority, fault_ep)
+            .map_err(|(step, error)| ThreadError::Setup { step, error })?;
+        let (reply, sc) = parts.sched.runtime_caps();
+        parts.thread.set_scheduling(reply, sc);
+        if let Some(go) = &parts.sched.go {
+            parts
+                .thread
+                .set_passive(go.cptr(), parts.sched.wake().unwrap_or(0));
         }
         tcb.tcb_set_ipc_buffer(ipc_addr as Word, frame.cptr())
             .map_err(step("TCB_SetIPCBuffer"))?;
@@ -495,6 +603,12 @@ where
             .start(tcb, events.cptr(), stack_top, ipc_addr)
             .map_err(runtime_error)
     })();
+    let mut parts = parts;
+    let go = parts.sched.go.as_ref().map(|g| g.cap());
+    let setup = setup.and_then(|()| match go {
+        Some(go) => passive_handshake(&mut parts, go),
+        None => Ok(()),
+    });
     match setup {
         Ok(()) => Ok(JoinHandle {
             inner: Some(Inner {
@@ -506,6 +620,46 @@ where
         Err(e) => {
             parts.teardown(objs);
             Err(e)
+        }
+    }
+}
+
+/// The spawner's side of making a thread passive
+/// ([`ThreadBuilder::passive`]): signals `go` and waits on the thread's
+/// event endpoint in one system call (MCS: `NBSendWait`; so the thread's
+/// report can only come while the spawner waits), until the thread is
+/// ready (blocked in its first receive as a server), then takes its
+/// scheduling context away. A thread that ends or faults first keeps its
+/// event for the join.
+fn passive_handshake(parts: &mut Parts, go: Cap<Notification>) -> Result<(), ThreadError> {
+    let events = parts.events.cap();
+    let first = sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        crate::fault::decode_event(sel4_sys::mcs::nb_send_wait_regs(
+            go.cptr(),
+            sel4_sys::MessageInfo::new(0, 0, 0, 0),
+            [0; sel4_sys::REGISTER_MRS],
+            events.cptr(),
+        ))
+    } else {
+        {
+            sel4_sys::signal(go.cptr());
+            receive_event(events)
+        }
+    } };
+    let mut event = first;
+    loop {
+        match event {
+            Event::Other { label, .. } if label == crate::sched::PASSIVE_READY_LABEL => {
+                return parts
+                    .sched
+                    .make_passive(parts.tcb.cap())
+                    .map_err(|(step, error)| ThreadError::Setup { step, error });
+            }
+            Event::Other { .. } => event = receive_event(events),
+            e => {
+                parts.early = Some(e);
+                return Ok(());
+            }
         }
     }
 }
@@ -631,6 +785,35 @@ impl<R> JoinHandle<R> {
         is_stack_overflow(&self.inner().parts, fault)
     }
 
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        /// The thread's own scheduling context (MCS kernels): the one the
+        /// framework made and bound ([`ThreadBuilder::budget`]; bound to
+        /// its wake notification instead once a passive server waits).
+        /// Unbinding it by hand stops the thread until it gets one again
+        /// (a join waits for a thread that can no longer run).
+        pub fn sched_context(&self) -> Cap<crate::cap::cap_type::SchedContext> {
+            Cap::from_cptr(
+                self.inner()
+                    .parts
+                    .sched
+                    .sched_context_cptr()
+                    .unwrap_or_else(|| unreachable!("every thread has one on MCS kernels")),
+            )
+        }
+
+        /// The thread's reply object (MCS kernels): the one its receives
+        /// on endpoints name (`sel4_sys::mcs::thread_reply`).
+        pub fn reply_object(&self) -> Cap<crate::cap::cap_type::Reply> {
+            Cap::from_cptr(
+                self.inner()
+                    .parts
+                    .sched
+                    .reply_cptr()
+                    .unwrap_or_else(|| unreachable!("every thread has one on MCS kernels")),
+            )
+        }
+    } }
+
     /// The address of the thread's IPC buffer.
     pub fn ipc_buffer(&self) -> usize {
         self.inner().parts.memory.ipc_buffer.unwrap_or(0) as usize
@@ -653,9 +836,10 @@ impl<R> JoinHandle<R> {
 
     /// [`JoinHandle::join`], with what the thread left behind.
     pub fn join_report(self, objs: &mut Objects) -> Joined<R> {
-        let inner = self.take();
+        let mut inner = self.take();
+        inner.parts.wake();
         let (result, parts) = loop {
-            match receive_event(inner.parts.events.cap()) {
+            match inner.parts.next_event() {
                 Event::Exit { status, .. } => break inner.exit_outcome(status),
                 Event::Fault { fault, .. } => break inner.fault_outcome(fault),
                 // Not from this thread's kernel or runtime: ignore.
@@ -673,15 +857,21 @@ impl<R> JoinHandle<R> {
     /// sent to the thread's event endpoint is consumed and ignored.
     #[allow(clippy::result_large_err)]
     pub fn try_join(self, objs: &mut Objects) -> Result<Result<R, ThreadError>, JoinHandle<R>> {
-        let events = self.inner().parts.events.cap();
+        let mut this = self;
+        let parts = &mut this
+            .inner
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("a JoinHandle is consumed by join, kill or drop"))
+            .parts;
+        parts.wake();
         let event = loop {
-            match poll_event(events) {
-                None => return Err(self),
+            match parts.poll_event() {
+                None => return Err(this),
                 Some(Event::Other { .. }) => continue,
                 Some(e) => break e,
             }
         };
-        let inner = self.take();
+        let inner = this.take();
         let (result, parts) = match event {
             Event::Exit { status, .. } => inner.exit_outcome(status),
             Event::Fault { fault, .. } => inner.fault_outcome(fault),
@@ -695,14 +885,15 @@ impl<R> JoinHandle<R> {
     /// Stops the thread wherever it is (waiting, when it is inside the
     /// runtime, until it leaves: module documentation) and tears it down.
     pub fn kill(self, objs: &mut Objects) -> Report {
-        let inner = self.take();
+        let mut inner = self.take();
         let waited = match inner.parts.thread.request_kill() {
             rt::KillProgress::StopNow => false,
             rt::KillProgress::WaitForExit => {
                 // It stops itself on leaving the runtime and says so on its
                 // event endpoint (or it ended or faulted meanwhile).
+                inner.parts.wake();
                 loop {
-                    match receive_event(inner.parts.events.cap()) {
+                    match inner.parts.next_event() {
                         Event::Exit { .. } | Event::Fault { .. } => break,
                         Event::Other { .. } => continue,
                     }

@@ -43,15 +43,19 @@ const fn const_str_eq(a: &str, b: &str) -> bool {
     true
 }
 
+/// Whether the configured kernel is an MCS kernel (`KernelIsMCS`).
+pub const MCS: bool =
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS { true } else { false } };
+
 /// Bootinfo layout of the configured kernel.
-pub const LAYOUT: Layout = match Layout::for_arch(ARCH, sel4_sys::KERNEL_VERSION_MAJOR, false) {
+pub const LAYOUT: Layout = match Layout::for_arch(ARCH, sel4_sys::KERNEL_VERSION_MAJOR, MCS) {
     Some(l) => l.with_max_untypeds(sel4_sys::config::MAX_NUM_BOOTINFO_UNTYPED_CAPS),
     None => panic!("no bootinfo layout for this kernel version"),
 };
 
 /// Slots at the start of bootinfo's empty region that the runtime keeps
 /// for itself ([`RuntimeSlot`]).
-pub const RUNTIME_RESERVED_SLOTS: usize = 8;
+pub const RUNTIME_RESERVED_SLOTS: usize = 10;
 
 /// The runtime's slots, by offset from the start of bootinfo's empty
 /// region.
@@ -74,11 +78,17 @@ pub enum RuntimeSlot {
     /// Slots where the runtime's objects pass on their way into its CNode.
     Scratch0 = 6,
     Scratch1 = 7,
+    /// The I/O port capability of the console's UART, COM1 (seL4 10+, when
+    /// the console uses the UART: `console::backend`).
+    ConsolePorts = 8,
+    /// The initial thread's reply object (MCS kernels; empty on the others).
+    InitialReply = 9,
 }
 
 /// Smallest untyped (log2 bytes) the runtime takes for its own objects:
 /// its CNode (2^[`crate::heap::RUNTIME_CNODE_BITS`] slots), three
-/// notifications, and the paging structures of the heap's growth window.
+/// notifications, the initial thread's reply object (MCS), and the paging
+/// structures of the heap's growth window.
 pub const RUNTIME_UNTYPED_BITS: u8 = 17;
 
 /// The bootinfo untyped the runtime took (module documentation of
@@ -227,10 +237,20 @@ impl Deref for BootInfo {
     }
 }
 
+/// The scheduling control capability of this core (bootinfo's
+/// `schedcontrol`; MCS kernels), 0 until the runtime's start.
+static SCHED_CONTROL: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The scheduling control capability of the core the root task runs on
+/// (MCS kernels): what configures budgets and periods of scheduling
+/// contexts. `None` on other kernels.
+pub fn sched_control() -> Option<sel4_sys::CPtr> {
+    Some(SCHED_CONTROL.load(core::sync::atomic::Ordering::SeqCst)).filter(|&c| c != 0)
+}
+
 /// A short description of the kernel configuration, for the boot line.
 pub fn config_summary() -> &'static str {
-    let mcs = sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS { true } else { false } };
-    match (sel4_sys::config::DEBUG_BUILD, mcs) {
+    match (sel4_sys::config::DEBUG_BUILD, MCS) {
         (true, false) => "debug",
         (true, true) => "debug,mcs",
         (false, false) => "release",
@@ -245,6 +265,50 @@ pub fn config_summary() -> &'static str {
 pub(crate) unsafe fn set_thread_pointer(tp: usize) -> Result<(), sel4_sys::InvocationError> {
     // SAFETY: per the contract.
     unsafe { crate::arch::set_thread_pointer(tp) }
+}
+
+/// Sets up the console's UART when the console is to use it
+/// (`console::wants_uart`): its I/O port capability (seL4 10+: issued for
+/// COM1 into [`RuntimeSlot::ConsolePorts`]; 5.x: the capability for every
+/// port), then the UART. Returns what failed (the console then stays on
+/// the kernel's debug console, if any).
+pub(crate) fn init_console(bi: &BootInfo) -> Result<(), &'static str> {
+    if !crate::console::wants_uart() {
+        return Ok(());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = bi;
+        Ok(())
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        use sel4_sys::{cap_type, Cap};
+        let (first, last) = crate::console::CONSOLE_PORTS;
+        sel4_sys::sel4_cfg_if! {
+            kernel >= 10 && label X86IOPortControlIssue {
+                if bi.raw().empty().len() < RUNTIME_RESERVED_SLOTS {
+                    return Err("no slot for the console's I/O ports");
+                }
+                let slot = bi.runtime_slot(RuntimeSlot::ConsolePorts);
+                let control = Cap::<cap_type::X86IOPortControl>::from_cptr(init_caps::CapIOPortControl as u64);
+                control
+                    .x86_io_port_control_issue(
+                        u64::from(first),
+                        u64::from(last),
+                        Cap::from_cptr(INIT_THREAD_CNODE),
+                        slot,
+                        sel4_sys::config::WORD_SIZE as u8,
+                    )
+                    .map_err(|_| "issuing COM1's I/O ports")?;
+                let cap = Cap::<cap_type::X86IOPort>::from_cptr(slot);
+            } else {
+                let _ = (bi, first, last);
+                let cap = Cap::<cap_type::X86IOPort>::from_cptr(init_caps::CapIOPort as u64);
+            }
+        }
+        crate::console::init_uart(cap)
+    }
 }
 
 /// Sets up the capabilities the runtime itself uses (the I/O port for
@@ -345,6 +409,19 @@ pub(crate) fn init_runtime_objects(bi: &mut BootInfo) -> Result<(), &'static str
         make(ObjectType::NotificationObject, 0, slot)
             .map_err(|_| "creating the notifications of the runtime's locks")?;
     }
+    // MCS: the initial thread's reply object (its receives on endpoints
+    // name it) and the scheduling control capability of this core.
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        make(ObjectType::ReplyObject, 0, RuntimeSlot::InitialReply)
+            .map_err(|_| "creating the initial thread's reply object")?;
+        let reply = bi.runtime_slot(RuntimeSlot::InitialReply);
+        sel4_sys::mcs::set_thread_reply(reply);
+        #[cfg(target_arch = "x86_64")]
+        crate::thread::set_initial_reply(reply);
+        if let Some(sc) = bi.view.schedcontrol().and_then(|r| r.get(bi.view.node_id())) {
+            SCHED_CONTROL.store(sc as sel4_sys::CPtr, core::sync::atomic::Ordering::SeqCst);
+        }
+    } }
     let n = |s| Cap::<cap_type::Notification>::from_cptr(bi.runtime_slot(s));
     crate::heap::bind(n(RuntimeSlot::HeapLock));
     crate::console::bind(n(RuntimeSlot::ConsoleLock));

@@ -1,5 +1,21 @@
-//! The kernel's debug console (seL4_DebugPutChar), with whole-line locking
-//! so that lines from several threads do not interleave.
+//! The console: the kernel's debug console (seL4_DebugPutChar), or on x86_64
+//! a 16550 UART at COM1 driven by the runtime itself, with whole-line
+//! locking so that lines from several threads do not interleave.
+//!
+//! **Which one** ([`backend`]): the UART when the kernel has no debug
+//! console (a kernel built without `KernelPrinting`, such as a release
+//! kernel: it then leaves COM1 alone), or when the application enables the
+//! runtime's `console-uart` feature; the kernel's console otherwise. The
+//! choice is made before `main` (before the `boot` line of the test
+//! protocol), so everything the runtime and the program print, the
+//! protocol included, goes the same way. The UART is COM1 (ports
+//! 0x3f8..=0x3ff, 115200 8N1), which QEMU connects to its first `-serial`
+//! (the runner's console); it is written by polling, through an I/O port
+//! capability the runtime issues for it (seL4 10+, in its slot
+//! `RuntimeSlot::ConsolePorts`; seL4 5.x: the root task's capability for
+//! every port) and the `sel4-uart-16550` driver. If COM1 does not answer,
+//! output goes to the kernel's console when there is one (and is lost
+//! when there is none: QEMU's exit status still tells the result).
 //!
 //! [`write_fmt`] formats first, without any lock (user `Display` code runs
 //! then: it may panic, fault, block or print itself), into a buffer on the
@@ -21,6 +37,83 @@ use crate::sync::RuntimeLock;
 
 static LOCK: RuntimeLock<()> = RuntimeLock::new(());
 
+/// Where the console writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The kernel's debug console (seL4_DebugPutChar).
+    Kernel,
+    /// A 16550 UART at this I/O port, written by polling.
+    Uart {
+        /// The UART's first port.
+        base: u16,
+    },
+    /// Nowhere: the kernel has no debug console and the UART did not
+    /// answer.
+    None,
+}
+
+/// The UART the console writes to, when it does (set once, before `main`).
+#[cfg(target_arch = "x86_64")]
+type ConsoleUart = sel4_uart_16550::Uart<sel4_uart_16550::PortRegisters<sel4_device::IoPorts>>;
+
+#[cfg(target_arch = "x86_64")]
+static UART: spin::Once<ConsoleUart> = spin::Once::new();
+
+/// COM1's ports: the console UART.
+#[cfg(target_arch = "x86_64")]
+pub const CONSOLE_PORTS: (u16, u16) = (0x3f8, 0x3ff);
+
+/// Whether the console is to use the UART: the kernel has no debug
+/// console, or the `console-uart` feature asks for it.
+pub const fn wants_uart() -> bool {
+    cfg!(all(target_arch = "x86_64", feature = "console-uart"))
+        || (cfg!(target_arch = "x86_64") && sel4_sys::syscall_opt::DEBUG_PUT_CHAR.is_none())
+}
+
+/// Where the console writes now.
+pub fn backend() -> Backend {
+    #[cfg(target_arch = "x86_64")]
+    if UART.get().is_some() {
+        return Backend::Uart {
+            base: CONSOLE_PORTS.0,
+        };
+    }
+    if sel4_sys::syscall_opt::DEBUG_PUT_CHAR.is_some() {
+        Backend::Kernel
+    } else {
+        Backend::None
+    }
+}
+
+/// Sets up the UART console on the I/O port capability `ports` (for
+/// [`CONSOLE_PORTS`]); returns what failed. Runtime start only.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn init_uart(ports: Cap<cap_type::X86IOPort>) -> Result<(), &'static str> {
+    use sel4_device::{IoPorts, PortRange};
+    use sel4_uart_16550::{Config, PortRegisters, Uart};
+    let range = PortRange::new(CONSOLE_PORTS.0, CONSOLE_PORTS.1).map_err(|_| "port range")?;
+    let uart = Uart::new(PortRegisters::new(
+        IoPorts::new(ports, range),
+        CONSOLE_PORTS.0,
+    ));
+    uart.init(&Config::default()).map_err(|e| match e {
+        sel4_uart_16550::UartError::NotPresent => "no UART answers at COM1",
+        _ => "programming COM1 failed",
+    })?;
+    UART.call_once(|| uart);
+    Ok(())
+}
+
+/// Writes `bytes` to the console's device, without any lock.
+fn out(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(u) = UART.get() {
+        let _ = u.write_blocking(bytes);
+        return;
+    }
+    let _ = sel4_sys::debug_write(bytes);
+}
+
 /// Bytes formatted on the stack before the text spills to the heap.
 pub const STACK_BUFFER: usize = 256;
 
@@ -29,14 +122,13 @@ pub(crate) fn bind(ntfn: Cap<cap_type::Notification>) -> bool {
     LOCK.bind(ntfn)
 }
 
-/// A writer straight to the debug console, without the lock. Output is
-/// dropped silently when the kernel has no debug console (a non-printing
-/// build).
+/// A writer straight to the console's device ([`backend`]), without the
+/// lock. Output is dropped silently when there is none.
 pub struct DebugConsole;
 
 impl Write for DebugConsole {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let _ = sel4_sys::debug_write(s.as_bytes());
+        out(s.as_bytes());
         Ok(())
     }
 }
@@ -45,12 +137,8 @@ impl Write for DebugConsole {
 /// calling thread holds it: a panic inside the console), writes without.
 fn write_locked(bytes: &[u8]) {
     match LOCK.lock() {
-        Ok(_g) => {
-            let _ = sel4_sys::debug_write(bytes);
-        }
-        Err(_) => {
-            let _ = sel4_sys::debug_write(bytes);
-        }
+        Ok(_g) => out(bytes),
+        Err(_) => out(bytes),
     }
 }
 
@@ -77,7 +165,7 @@ impl Write for Text {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         let b = s.as_bytes();
         if self.direct {
-            let _ = sel4_sys::debug_write(b);
+            out(b);
             return Ok(());
         }
         if self.heap.is_empty() && self.len + b.len() <= STACK_BUFFER {
@@ -97,7 +185,7 @@ impl Write for Text {
             self.heap = Vec::new();
             self.len = 0;
             self.direct = true;
-            let _ = sel4_sys::debug_write(b);
+            out(b);
             return Ok(());
         }
         if self.heap.is_empty() {

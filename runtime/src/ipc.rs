@@ -548,8 +548,21 @@ pub enum Incoming<M> {
 }
 
 /// The server side of a protocol.
+///
+/// MCS kernels: a receive on an endpoint names a reply object, which the
+/// kernel links to the caller (and through which a passive server runs on
+/// the caller's scheduling context). A server uses the reply object of the
+/// thread it serves on (the framework makes one for every thread it
+/// creates and for the initial thread; `sel4_sys::mcs::thread_reply`), or
+/// its own ([`Server::with_reply`], for a thread that serves several
+/// endpoints with answers outstanding on more than one). Code using
+/// `Server` is the same on every kernel.
 pub struct Server<P: Protocol> {
     ep: Cap<Endpoint>,
+    /// The server's own reply object (MCS, [`Server::with_reply`]); `None`:
+    /// the serving thread's.
+    #[allow(dead_code)] // read on MCS kernels only
+    reply: Option<CPtr>,
     receive_slot: Cell<Option<CPtr>>,
     /// [`RECEIVE_WRITES`] after this server last wrote the receive fields
     /// for its current `receive_slot`, else [`NOT_WRITTEN`].
@@ -562,10 +575,91 @@ impl<P: Protocol> Server<P> {
     pub fn new(ep: Cap<Endpoint>) -> Server<P> {
         Server {
             ep,
+            reply: None,
             receive_slot: Cell::new(None),
             written: Cell::new(NOT_WRITTEN),
             _p: PhantomData,
         }
+    }
+
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        /// A server receiving on `ep` with the reply object `reply` (MCS
+        /// kernels) instead of its thread's: a reply object no other thread
+        /// receives with, which the caller keeps for as long as the server
+        /// serves.
+        pub fn with_reply(ep: Cap<Endpoint>, reply: Cap<crate::cap::cap_type::Reply>) -> Server<P> {
+            let mut s = Server::new(ep);
+            s.reply = Some(reply.cptr());
+            s
+        }
+
+        /// The reply object this server's receives name (MCS kernels).
+        pub fn reply_object(&self) -> CPtr {
+            self.reply.unwrap_or_else(sel4_sys::mcs::thread_reply)
+        }
+    } }
+
+    /// The receive of this kernel on the server's endpoint, with `sent` in
+    /// the message-info register (MCS: with the server's reply object).
+    #[inline(always)]
+    fn sys_recv(&self, sent: MessageInfo) -> sel4_sys::Received {
+        sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            match self.reply {
+                None => sel4_sys::recv_with_info(self.ep.cptr(), sent),
+                Some(r) => sel4_sys::mcs::recv_with_info_reply(self.ep.cptr(), sent, r),
+            }
+        } else {
+            sel4_sys::recv_with_info(self.ep.cptr(), sent)
+        } }
+    }
+
+    /// ReplyRecv on the server's endpoint (MCS: with its reply object).
+    #[inline(always)]
+    fn sys_reply_recv(&self, sent: MessageInfo, mrs: [Word; REGISTER_MRS]) -> sel4_sys::Received {
+        sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            match self.reply {
+                None => sel4_sys::reply_recv_regs(self.ep.cptr(), sent, mrs),
+                Some(r) => sel4_sys::mcs::reply_recv_regs_with(self.ep.cptr(), sent, mrs, r),
+            }
+        } else {
+            sel4_sys::reply_recv_regs(self.ep.cptr(), sent, mrs)
+        } }
+    }
+
+    /// A reply without a receive. MCS: a send on the reply object; a
+    /// passive server has no time of its own after it, so it waits for its
+    /// scheduling context in the same system call (`NBSendWait` on its wake
+    /// notification, which a join signals).
+    #[inline]
+    fn sys_reply(&self, info: MessageInfo, mrs: [Word; REGISTER_MRS]) {
+        sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            let reply = self.reply_object();
+            #[cfg(target_arch = "x86_64")]
+            if let Some(wake) = sel4_runtime::thread::passive_wake() {
+                sel4_sys::mcs::nb_send_wait_regs(reply, info, mrs, wake);
+                return;
+            }
+            sel4_sys::send_regs(reply, info, mrs);
+        } else {
+            sel4_sys::reply_regs(info, mrs);
+        } }
+    }
+
+    /// The first receive of a thread that is to become a passive server
+    /// (`crate::thread::ThreadBuilder::passive`), or `None`.
+    #[inline(always)]
+    fn passive_first_receive(&self) -> Option<(MessageInfo, sel4_sys::Received)> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let reply = sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+                self.reply_object()
+            } else {
+                0
+            } };
+            crate::thread::passive_first_receive(self.ep.cptr(), with_wake_mark, reply)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        None
     }
 
     /// Accepts one capability per request into `slot` of the root CNode
@@ -739,8 +833,11 @@ impl<P: Protocol> Server<P> {
         } else {
             self.prepare_receive();
         }
+        if let Some(first) = self.passive_first_receive() {
+            return first;
+        }
         let sent = with_wake_mark(MessageInfo::new(0, 0, 0, 0));
-        (sent, sel4_sys::recv_with_info(self.ep.cptr(), sent))
+        (sent, self.sys_recv(sent))
     }
 
     /// Answers the current request, then waits for the next one.
@@ -776,13 +873,13 @@ impl<P: Protocol> Server<P> {
             self.prepare_receive();
         }
         let sent = with_wake_mark(info);
-        (sent, sel4_sys::reply_recv_regs(self.ep.cptr(), sent, mrs))
+        (sent, self.sys_reply_recv(sent, mrs))
     }
 
     /// Answers the current request without waiting for another.
     pub fn reply(&self, reply: Result<&P::Response, ErrorReply>) {
         let (info, mrs) = stage_reply(reply);
-        sel4_sys::reply_regs(info, mrs);
+        self.sys_reply(info, mrs);
     }
 
     /// Serves requests until `handler` says stop. Requests that do not

@@ -72,7 +72,7 @@ macro_rules! entry {
         // The root task's static stack (a process's comes from its loader).
         $crate::__start::stack!($crate::__start::INITIAL_STACK_SIZE);
         #[no_mangle]
-        fn __sel4rs_runtime_entry(info: &$crate::__start::StartInfo) -> ! {
+        extern "C" fn __sel4rs_runtime_entry(info: &$crate::__start::StartInfo) -> ! {
             fn __sel4rs_root_main(bootinfo: &$crate::BootInfo) -> $crate::ExitCode {
                 $crate::Termination::report($main(bootinfo))
             }

@@ -104,6 +104,10 @@ mod entry {
             Some(RelocStatus::NoHeaderSegment) => {
                 early_fail(b"sel4-runtime: no PT_LOAD segment maps the ELF header\n")
             }
+            Some(RelocStatus::BelowMinimumBase) => {
+                early_fail(sel4_start::BELOW_MINIMUM_BASE_MESSAGE)
+            }
+            Some(RelocStatus::NotRelocated) => early_fail(sel4_start::NOT_RELOCATED_MESSAGE),
             None => {}
         }
         crate::thread::record_image_start(info.image_start);
@@ -129,6 +133,8 @@ mod entry {
         crate::heap::init();
         crate::logger::init(log::LevelFilter::Info);
         crate::bootinfo::init_runtime_caps(&bootinfo);
+        // The console's device, before anything is printed.
+        let console = crate::bootinfo::init_console(&bootinfo);
         // The notifications of the runtime's locks, before any second
         // thread can exist.
         if let Err(e) = crate::bootinfo::init_runtime_objects(&mut bootinfo) {
@@ -136,6 +142,9 @@ mod entry {
             crate::println!("{reason}");
             crate::println!("{}", Line::ResultFail { reason: &reason });
             exit(ExitCode::Failure);
+        }
+        if let Err(e) = console {
+            crate::println!("sel4-runtime: warning: the console stays on the kernel's: {e}");
         }
         // Code and read-only data read-only, now that relocation is done.
         if let Err(e) = crate::image::protect(&bootinfo) {

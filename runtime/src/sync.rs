@@ -48,6 +48,13 @@
 //! `crate::thread`), and the stack is probed before they are taken, so
 //! a stack overflow faults before the lock is held, not inside.
 //!
+//! # Semaphores and condition variables
+//! [`Semaphore`] (counting) and [`Condvar`] (for [`Mutex`]) block the same
+//! way, each on a notification of its own: no spinning, and no lost
+//! wake-up even when several signals to the notification merge into one
+//! (the kernel keeps one pending signal, not a count), which their
+//! documentation explains.
+//!
 //! Notifications for other locks come from the application
 //! (`Objects::create::<Notification>()` in `sel4-rootserver`): a lock made
 //! with [`Mutex::unbound`] (for statics) works without one as long as it
@@ -752,5 +759,219 @@ impl<T> Default for Slot<T> {
 impl<T> fmt::Debug for Slot<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Slot(full: {})", self.is_full())
+    }
+}
+
+/// A counting semaphore over a seL4 notification: [`Semaphore::acquire`]
+/// takes a permit or blocks in the kernel until [`Semaphore::release`]
+/// gives one; nothing spins.
+///
+/// The permits and the waiters are two atomic counts; uncontended,
+/// acquiring and releasing are one atomic operation each and no system
+/// call. A waiter registers, looks for a permit once more, and only then
+/// waits; a release adds the permit and then looks for waiters, and
+/// signals if there are any: one of the two always sees the other (both
+/// steps are sequentially consistent), so no release is lost. Signals to
+/// one notification merge while nobody is blocked on it (the kernel keeps
+/// one pending signal, not a count), so a waiter that takes a permit and
+/// sees more permits and more waiters signals again, passing the wake-up
+/// on.
+///
+/// A semaphore has no owner: a thread that ends (panic, fault, kill) while
+/// it holds a permit does not give it back. One killed while it waits
+/// takes no permit with it; it stays counted as a waiter, so releases
+/// signal the notification for it: the next thread that waits finds the
+/// signal pending, looks for a permit, and waits again if there is none
+/// (a spurious wake-up, never a lost one).
+///
+/// ```ignore
+/// let slots = Arc::new(Semaphore::new(objs.create::<Notification>()?.cap(), 4));
+/// slots.acquire();
+/// // ... at most four threads here ...
+/// slots.release();
+/// ```
+pub struct Semaphore {
+    /// Permits available.
+    permits: AtomicU64,
+    /// Threads registered to wait (some may not block yet, or be dead).
+    waiters: AtomicU64,
+    ntfn: Cap<cap_type::Notification>,
+}
+
+impl Semaphore {
+    /// A semaphore with `permits` permits whose waiters block on `ntfn` (a
+    /// notification used for nothing else).
+    pub fn new(ntfn: Cap<cap_type::Notification>, permits: u32) -> Semaphore {
+        Semaphore {
+            permits: AtomicU64::new(u64::from(permits)),
+            waiters: AtomicU64::new(0),
+            ntfn,
+        }
+    }
+
+    /// Takes a permit, waiting in the kernel until one is released.
+    pub fn acquire(&self) {
+        if self.try_acquire() {
+            return;
+        }
+        self.waiters.fetch_add(1, SeqCst);
+        // Registered: a release from now on signals, so a permit released
+        // after this look wakes the wait below (the signal stays pending).
+        while !self.try_acquire() {
+            sel4_sys::wait(self.ntfn.cptr());
+        }
+        let left = self.waiters.fetch_sub(1, SeqCst) - 1;
+        if left > 0 && self.permits.load(SeqCst) > 0 {
+            // Another release's signal may have merged into the one this
+            // thread took: pass the wake-up on.
+            sel4_sys::signal(self.ntfn.cptr());
+        }
+    }
+
+    /// Takes a permit if one is free, without waiting.
+    pub fn try_acquire(&self) -> bool {
+        let mut p = self.permits.load(SeqCst);
+        while p > 0 {
+            match self.permits.compare_exchange(p, p - 1, SeqCst, SeqCst) {
+                Ok(_) => return true,
+                Err(now) => p = now,
+            }
+        }
+        false
+    }
+
+    /// Gives a permit back (or adds one): wakes a waiter if there is one.
+    pub fn release(&self) {
+        self.permits.fetch_add(1, SeqCst);
+        if self.waiters.load(SeqCst) > 0 {
+            sel4_sys::signal(self.ntfn.cptr());
+        }
+    }
+
+    /// Permits free now.
+    pub fn available(&self) -> u64 {
+        self.permits.load(SeqCst)
+    }
+
+    /// Threads registered to wait for a permit (a thread killed while it
+    /// waited stays counted).
+    pub fn waiters(&self) -> u64 {
+        self.waiters.load(SeqCst)
+    }
+
+    /// The notification waiters block on.
+    pub fn notification(&self) -> Cap<cap_type::Notification> {
+        self.ntfn
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("permits", &self.available())
+            .field("waiters", &self.waiters())
+            .field("notification", &self.ntfn)
+            .finish()
+    }
+}
+
+/// A condition variable over a seL4 notification, for [`Mutex`]:
+/// [`Condvar::wait`] unlocks the mutex, blocks in the kernel until a
+/// notify, and locks it again.
+///
+/// As with every condition variable, a waiter may wake without the
+/// condition having changed (a notify that raced with its own wait, or
+/// the wake-up meant for a waiter that was killed): wait in a loop on the
+/// condition, or use [`Condvar::wait_while`]. A notify with no thread
+/// waiting does nothing.
+///
+/// ```ignore
+/// let ready = Arc::new((Mutex::new(n1, false), Condvar::new(n2)));
+/// // waiter
+/// let (m, cv) = &*ready;
+/// let g = cv.wait_while(m.lock()?, |r| !*r)?;
+/// // notifier
+/// *m.lock()? = true;
+/// cv.notify_one();
+/// ```
+pub struct Condvar {
+    /// Threads that registered for a wake-up and were not notified yet.
+    waiters: AtomicU64,
+    sem: Semaphore,
+}
+
+impl Condvar {
+    /// A condition variable whose waiters block on `ntfn` (a notification
+    /// used for nothing else, not the mutex's).
+    pub fn new(ntfn: Cap<cap_type::Notification>) -> Condvar {
+        Condvar {
+            waiters: AtomicU64::new(0),
+            sem: Semaphore::new(ntfn, 0),
+        }
+    }
+
+    /// Unlocks `guard`'s mutex, waits for a notify, locks the mutex again
+    /// and returns its guard (or the lock's error: poisoned while this
+    /// thread waited).
+    pub fn wait<'a, T: ?Sized>(
+        &self,
+        guard: MutexGuard<'a, T>,
+    ) -> Result<MutexGuard<'a, T>, LockError<MutexGuard<'a, T>>> {
+        let mutex = guard.mutex;
+        // Registered before the unlock: a notify after the unlock finds
+        // this waiter and leaves it a permit, even if it has not blocked yet.
+        self.waiters.fetch_add(1, SeqCst);
+        drop(guard);
+        self.sem.acquire();
+        mutex.lock()
+    }
+
+    /// Waits until `condition` is false, with the mutex locked whenever it
+    /// is evaluated; returns the guard with the condition false.
+    pub fn wait_while<'a, T: ?Sized, F: FnMut(&mut T) -> bool>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        mut condition: F,
+    ) -> Result<MutexGuard<'a, T>, LockError<MutexGuard<'a, T>>> {
+        while condition(&mut *guard) {
+            guard = self.wait(guard)?;
+        }
+        Ok(guard)
+    }
+
+    /// Wakes one waiting thread, if any.
+    pub fn notify_one(&self) {
+        let mut w = self.waiters.load(SeqCst);
+        while w > 0 {
+            match self.waiters.compare_exchange(w, w - 1, SeqCst, SeqCst) {
+                Ok(_) => {
+                    self.sem.release();
+                    return;
+                }
+                Err(now) => w = now,
+            }
+        }
+    }
+
+    /// Wakes every waiting thread.
+    pub fn notify_all(&self) {
+        let w = self.waiters.swap(0, SeqCst);
+        for _ in 0..w {
+            self.sem.release();
+        }
+    }
+
+    /// Threads waiting now (registered and not notified).
+    pub fn waiters(&self) -> u64 {
+        self.waiters.load(SeqCst)
+    }
+}
+
+impl fmt::Debug for Condvar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Condvar")
+            .field("waiters", &self.waiters())
+            .field("sem", &self.sem)
+            .finish()
     }
 }

@@ -53,6 +53,18 @@
 //! [`Thread::stop`] then releases what the stopped thread held: every lock
 //! on its held list is released and poisoned, and it is withdrawn from the
 //! lock it waited for ([`crate::sync`]).
+//!
+//! # MCS kernels
+//! The spawner gives each thread a scheduling context and a reply object
+//! ([`Thread::set_scheduling`]); the trampoline records the reply object
+//! for the thread's receives (`sel4_sys::mcs::set_thread_reply`), and
+//! [`current_sched_context`] and [`current_reply`] name them (the initial
+//! thread's: the kernel's initial scheduling context and the reply object
+//! the runtime makes before `main`). A thread that is to become a passive
+//! server gets the handshake's notification ([`Thread::set_passive`],
+//! [`take_passive_handshake`], [`passive_wake`]). The kill protocol and the
+//! locks are the same on every kernel: notifications, and the exit report
+//! is a send.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -123,6 +135,13 @@ pub struct Control {
     state: AtomicU8,
     /// Why an allocation failure ended the thread.
     exit_failure: spin::Once<AllocFailure>,
+    /// MCS kernels: the thread's reply object and scheduling context (0:
+    /// none), and the notification of the passive-server handshake (0:
+    /// not to become passive; see [`take_passive_handshake`]).
+    reply: AtomicU64,
+    sched_context: AtomicU64,
+    passive_go: AtomicU64,
+    passive_wake: AtomicU64,
 }
 
 const STATE_NEW: u8 = 0;
@@ -174,6 +193,96 @@ pub fn current_id() -> u64 {
     current().id
 }
 
+/// The initial thread's scheduling context: the kernel's initial
+/// capability (MCS kernels), none (0) on the others.
+const INITIAL_SCHED_CONTEXT: u64 = sel4_sys::sel4_cfg_if! {
+    kernel >= 11 && config KERNEL_MCS {
+        sel4_sys::init_caps::CapInitThreadSC as u64
+    } else {
+        0
+    }
+};
+
+#[allow(dead_code)] // MCS kernels only
+pub(crate) fn set_initial_reply(reply: CPtr) {
+    INITIAL.reply.store(reply, SeqCst);
+}
+
+pub use crate::bootinfo::sched_control;
+
+/// The calling thread's own scheduling context (MCS kernels): the kernel's
+/// initial one for the initial thread, the one its spawner gave it
+/// ([`Thread::set_scheduling`]) for the others. `None` on other kernels.
+pub fn current_sched_context() -> Option<CPtr> {
+    Some(current().sched_context.load(SeqCst)).filter(|&c| c != 0)
+}
+
+/// The calling thread's reply object (MCS kernels; the one sel4-sys's
+/// receives use), `None` on other kernels.
+pub fn current_reply() -> Option<CPtr> {
+    Some(current().reply.load(SeqCst)).filter(|&c| c != 0)
+}
+
+/// MCS kernels: the notification the calling thread's scheduling context
+/// is bound to while the thread is a passive server (its spawner signals
+/// it when it joins the thread, which gives the thread that scheduling
+/// context back), `None` for other threads.
+pub fn passive_wake() -> Option<CPtr> {
+    Some(current().passive_wake.load(SeqCst)).filter(|&c| c != 0)
+}
+
+/// Takes the calling thread's passive-server handshake, once: the
+/// notification to wait on before the thread's first receive as a server
+/// and the endpoint to report on (its exit endpoint), if its spawner asked
+/// for the thread to become passive ([`Thread::set_passive_handshake`]).
+pub fn take_passive_handshake() -> Option<(CPtr, CPtr)> {
+    let ctl = current();
+    if ctl.passive_go.load(core::sync::atomic::Ordering::Relaxed) == 0 {
+        return None;
+    }
+    match ctl.passive_go.swap(0, SeqCst) {
+        0 => None,
+        go => Some((go, ctl.exit_ep.load(SeqCst))),
+    }
+}
+
+/// Label of the message a thread that is to become passive sends on its
+/// event endpoint when it is ready (initialised, about to receive); the
+/// spawner (`sel4_rootserver::thread`) waits for it.
+pub const PASSIVE_READY_LABEL: u64 = 0xE_C0DF;
+
+#[cfg(target_arch = "x86_64")]
+/// The server's side of `sel4_rootserver::thread::ThreadBuilder::passive`, at its first receive
+/// on `ep`: if the thread is to become passive, waits for the spawner's
+/// signal, then reports ready on its event endpoint and receives in one
+/// system call (MCS: `NBSendRecv` with the reply object `reply`), so that
+/// it is blocked in the receive before its spawner takes its scheduling
+/// context; otherwise `None` (receive as usual). `mark` turns a message
+/// info into the one passed to the receive (see `crate::ipc`);
+/// returns it with what the kernel returned.
+#[inline]
+pub(crate) fn passive_first_receive(
+    ep: CPtr,
+    mark: impl Fn(sel4_sys::MessageInfo) -> sel4_sys::MessageInfo,
+    reply: CPtr,
+) -> Option<(sel4_sys::MessageInfo, sel4_sys::Received)> {
+    let (go, events) = take_passive_handshake()?;
+    sel4_sys::wait(go);
+    let ready = sel4_sys::MessageInfo::new(PASSIVE_READY_LABEL, 0, 0, 0);
+    let none = [0; sel4_sys::REGISTER_MRS];
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        // The message-info register carries the ready message in and,
+        // when a bound notification wakes the receive, back out.
+        let sent = mark(ready);
+        Some((sent, sel4_sys::mcs::nb_send_recv_regs(events, sent, none, ep, reply)))
+    } else {
+        let _ = reply;
+        sel4_sys::send_regs(events, ready, none);
+        let sent = mark(sel4_sys::MessageInfo::new(0, 0, 0, 0));
+        Some((sent, sel4_sys::recv_with_info(ep, sent)))
+    } }
+}
+
 /// Number of threads started and not yet stopped.
 pub fn live_threads() -> usize {
     LIVE.load(SeqCst)
@@ -212,6 +321,10 @@ impl Control {
             thread_pointer: 0,
             state: AtomicU8::new(STATE_STARTED),
             exit_failure: spin::Once::new(),
+            reply: AtomicU64::new(0),
+            sched_context: AtomicU64::new(INITIAL_SCHED_CONTEXT),
+            passive_go: AtomicU64::new(0),
+            passive_wake: AtomicU64::new(0),
         }
     }
 
@@ -454,6 +567,10 @@ impl Thread {
             thread_pointer: tp,
             state: AtomicU8::new(STATE_NEW),
             exit_failure: spin::Once::new(),
+            reply: AtomicU64::new(0),
+            sched_context: AtomicU64::new(0),
+            passive_go: AtomicU64::new(0),
+            passive_wake: AtomicU64::new(0),
         };
         Ok(Thread { ctl: Arc::new(ctl) })
     }
@@ -466,6 +583,28 @@ impl Thread {
     /// The thread pointer of its TLS block.
     pub fn thread_pointer(&self) -> usize {
         self.ctl.thread_pointer
+    }
+
+    /// MCS kernels, before [`Thread::start`]: the thread's reply object
+    /// (its receives on endpoints name it: `sel4_sys::mcs::thread_reply`)
+    /// and its scheduling context (bound to the TCB by the spawner), both
+    /// capabilities in the root task's CSpace that the spawner keeps until
+    /// the thread is stopped.
+    pub fn set_scheduling(&self, reply: CPtr, sched_context: CPtr) {
+        self.ctl.reply.store(reply, SeqCst);
+        self.ctl.sched_context.store(sched_context, SeqCst);
+    }
+
+    /// Before [`Thread::start`]: the thread is to become a passive server.
+    /// Its first receive as a server (`sel4_rootserver::ipc::Server`)
+    /// waits on `go` first, then reports on its exit endpoint and receives
+    /// in one system call, so that its spawner can take its scheduling
+    /// context away once it blocks (see `sel4_rootserver::thread`). MCS
+    /// kernels: `wake` (or 0) is the notification its scheduling context
+    /// is bound to from then on ([`passive_wake`]).
+    pub fn set_passive(&self, go: CPtr, wake: CPtr) {
+        self.ctl.passive_go.store(go, SeqCst);
+        self.ctl.passive_wake.store(wake, SeqCst);
     }
 
     /// Starts the thread on `tcb` (set up already: CSpace, VSpace, IPC
@@ -616,6 +755,9 @@ extern "C" fn thread_entry(ctl: *const Control, thread_pointer: usize, ipc_buffe
     unsafe { sel4_sys::set_ipc_buffer(ipc_buffer) };
     set_control_word(ctl as usize);
     let ctl = current();
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        sel4_sys::mcs::set_thread_reply(ctl.reply.load(SeqCst));
+    } }
     let status = match ctl.take_main() {
         Some(main) => {
             main();

@@ -50,8 +50,19 @@ pub enum Fault {
         prefetch_fault: bool,
         fsr: Word,
     },
+    /// A scheduling context ran out of budget while the thread ran on it
+    /// (MCS kernels, `seL4_Timeout_*`; sent to the thread's timeout
+    /// endpoint, never produced by other kernels).
+    Timeout {
+        /// The badge the scheduling context was configured with
+        /// (`seL4_Timeout_Data`).
+        badge: Word,
+        /// Time the scheduling context consumed, in microseconds
+        /// (`seL4_Timeout_Consumed`).
+        consumed: u64,
+    },
     /// A fault kind of this kernel without a decoder here (debug exception,
-    /// MCS timeout, virtualisation faults): its label and first words.
+    /// virtualisation faults): its label and first words.
     Other {
         label: FaultLabel,
         len: usize,
@@ -69,6 +80,14 @@ impl Fault {
         let Some(l) = FaultLabel::from_usize(label as usize) else {
             return Fault::Unknown { label };
         };
+        crate::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            if l == FaultLabel::Timeout {
+                return Fault::Timeout {
+                    badge: w(consts::Timeout_Data),
+                    consumed: w(consts::Timeout_Consumed),
+                };
+            }
+        } }
         match l {
             FaultLabel::NullFault => Fault::NullFault,
             FaultLabel::CapFault => Fault::CapFault {
@@ -122,6 +141,11 @@ impl Fault {
     /// Message words a fault of kind `label` carries
     /// (`seL4_<Fault>_Length`), for the kinds decoded here.
     pub fn message_len(label: FaultLabel) -> Option<usize> {
+        crate::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            if label == FaultLabel::Timeout {
+                return Some(consts::Timeout_Length);
+            }
+        } }
         Some(match label {
             FaultLabel::NullFault => 0,
             FaultLabel::CapFault => consts::CapFault_GuardMismatch_BitsFound + 1,
@@ -182,6 +206,11 @@ impl core::fmt::Display for Fault {
                 } else {
                     "data access"
                 }
+            ),
+            Fault::Timeout { badge, consumed } => write!(
+                f,
+                "timeout: the scheduling context with badge {badge:#x} ran out of budget \
+                 ({consumed} us consumed)"
             ),
             Fault::Other { label, len, words } => {
                 write!(f, "{} fault {:x?}", label.name(), &words[..*len])

@@ -4,8 +4,7 @@
 use core::fmt;
 
 use crate::{
-    call_regs, consts, ipc_buffer, CPtr, Error, InvocationLabel, MessageInfo, Word,
-    REGISTER_MRS,
+    call_regs, consts, ipc_buffer, CPtr, Error, InvocationLabel, MessageInfo, Word, REGISTER_MRS,
 };
 
 /// The kernel's reply to an invocation: the message info and the message

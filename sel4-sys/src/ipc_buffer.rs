@@ -150,7 +150,11 @@ impl IpcBuffer {
         }
         // SAFETY: a place expression on the buffer's base pointer, no
         // reference is created; `i` is within `msg` (checked above).
-        unsafe { addr_of_mut!((*self.base.as_ptr()).msg).cast::<Word>().add(i) }
+        unsafe {
+            addr_of_mut!((*self.base.as_ptr()).msg)
+                .cast::<Word>()
+                .add(i)
+        }
     }
 
     /// Pointer to `caps_or_badges[i]`; `i + n <= MSG_MAX_EXTRA_CAPS` checked.
@@ -158,11 +162,7 @@ impl IpcBuffer {
     #[track_caller]
     fn caps_ptr(self, i: usize, n: usize) -> *mut Word {
         if i > MSG_MAX_EXTRA_CAPS || n > MSG_MAX_EXTRA_CAPS - i {
-            out_of_range(
-                "capability words",
-                i.saturating_add(n),
-                MSG_MAX_EXTRA_CAPS,
-            );
+            out_of_range("capability words", i.saturating_add(n), MSG_MAX_EXTRA_CAPS);
         }
         // SAFETY: as in `msg_ptr`, within `caps_or_badges`.
         unsafe {

@@ -29,67 +29,47 @@
 //! crate gives each operation one signature on every supported kernel.
 #![no_std]
 
-// MCS kernels (KernelIsMCS=ON) have other syscalls, a reply object, a
-// scheduling-context API and another bootinfo layout, none of which this
-// crate or the runtime implements yet. Stop here with one message instead
-// of errors deep in the hand-written modules (the build script sets the cfg
-// from the kernel's configuration). To add MCS support: remove this block,
-// the `non_mcs!` wrapper below and the build script's `sel4_kernel_mcs`
-// line.
-#[cfg(sel4_kernel_mcs)]
-compile_error!(
-    "MCS is not supported yet (sel4rs issue 13): the kernel named by SEL4_KERNEL was built with \
-     KernelIsMCS=ON; build a non-MCS kernel (-DKernelIsMCS=OFF)"
-);
-
-/// The API (hand-written and generated), left out for MCS kernels (see
-/// above).
-macro_rules! non_mcs {
-    ($($item:item)*) => { $( #[cfg(not(sel4_kernel_mcs))] $item )* };
-}
-
-// Not inside `non_mcs!`: the arch modules define `macro_export` macros,
-// which must not come out of a macro expansion (rust-lang/rust#52234).
-#[cfg(all(not(sel4_kernel_mcs), target_arch = "x86_64"))]
+#[cfg(target_arch = "x86_64")]
 #[path = "arch/x86_64.rs"]
 pub mod arch;
 
-#[cfg(all(not(sel4_kernel_mcs), target_arch = "aarch64"))]
+#[cfg(target_arch = "aarch64")]
 #[path = "arch/aarch64.rs"]
 pub mod arch;
 
-#[cfg(all(not(sel4_kernel_mcs), target_arch = "riscv64"))]
+#[cfg(target_arch = "riscv64")]
 #[path = "arch/riscv64.rs"]
 pub mod arch;
 
-non_mcs! {
+pub mod cap;
+mod fault;
+pub mod invocation;
+mod ipc_buffer;
+mod syscalls;
 
-    pub mod cap;
-    mod fault;
-    pub mod invocation;
-    mod ipc_buffer;
-    mod syscalls;
+sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+    pub mod mcs;
+} }
 
-    pub use arch::{Regs, REGISTER_MRS};
-    pub use cap::{Cap, CapType, FixedSize};
-    pub use fault::*;
-    pub use invocation::{InvocationError, LookupFailure, Reply};
-    pub use ipc_buffer::*;
-    pub use syscalls::*;
+pub use arch::{Regs, REGISTER_MRS};
+pub use cap::{Cap, CapType, FixedSize};
+pub use fault::*;
+pub use invocation::{InvocationError, LookupFailure, Reply};
+pub use ipc_buffer::*;
+pub use syscalls::*;
 
-    #[allow(
-        non_camel_case_types,
-        non_upper_case_globals,
-        clippy::all,
-        missing_docs,
-        dead_code,
-        unused_parens
-    )]
-    mod generated {
-        include!(concat!(env!("OUT_DIR"), "/generated.rs"));
-    }
-    pub use generated::*;
+#[allow(
+    non_camel_case_types,
+    non_upper_case_globals,
+    clippy::all,
+    missing_docs,
+    dead_code,
+    unused_parens
+)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/generated.rs"));
 }
+pub use generated::*;
 
 /// A machine word.
 pub type Word = u64;

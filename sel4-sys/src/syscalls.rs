@@ -1,4 +1,12 @@
-//! The seL4 system calls (non-MCS API), over the architecture's syscall entry.
+//! The seL4 system calls, over the architecture's syscall entry, with one
+//! signature on MCS and non-MCS kernels.
+//!
+//! On MCS kernels the receives on an endpoint ([`recv_regs`],
+//! [`nb_recv_regs`], [`recv_with_info`], [`reply_recv_regs`]) pass the
+//! calling thread's reply object ([`crate::mcs::thread_reply`]), a reply
+//! ([`reply_regs`]) is a `Send` on it, and [`wait`] and [`poll`] are the
+//! kernel's `Wait` and `NBWait`; [`crate::mcs`] has the calls that take
+//! the reply object explicitly, `NBSendRecv`, `NBSendWait`.
 //!
 //! Two forms of each message-carrying call:
 //! - `*_regs` forms pass the first [`REGISTER_MRS`] message words in CPU
@@ -42,6 +50,19 @@ fn raw(sys: Syscall, regs: &mut Regs) {
     // memory it touches is this thread's IPC buffer, which the kernel knows
     // from the thread's TCB.
     unsafe { arch::syscall(sys as isize, regs) }
+}
+
+/// A receive on `src` in `regs`: with the calling thread's reply object on
+/// MCS kernels.
+#[inline(always)]
+fn raw_recv(sys: Syscall, regs: &mut Regs) {
+    crate::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        // SAFETY: as in `raw`; the reply register names the thread's reply
+        // object, which the kernel checks like any capability.
+        unsafe { arch::syscall_mcs(sys as isize, regs, crate::mcs::thread_reply(), 0) }
+    } else {
+        raw(sys, regs)
+    } }
 }
 
 /// Reply from a receive-type call: message info, badge, register words.
@@ -97,7 +118,7 @@ pub fn recv_regs(src: CPtr) -> Received {
         cap_or_badge: src,
         ..Regs::default()
     };
-    raw(Syscall::Recv, &mut r);
+    raw_recv(Syscall::Recv, &mut r);
     Received {
         info: MessageInfo(r.info),
         badge: r.cap_or_badge,
@@ -112,7 +133,7 @@ pub fn nb_recv_regs(src: CPtr) -> Received {
         cap_or_badge: src,
         ..Regs::default()
     };
-    raw(Syscall::NBRecv, &mut r);
+    raw_recv(Syscall::NBRecv, &mut r);
     Received {
         info: MessageInfo(r.info),
         badge: r.cap_or_badge,
@@ -120,19 +141,25 @@ pub fn nb_recv_regs(src: CPtr) -> Received {
     }
 }
 
-/// `seL4_Reply` with the message words in registers only.
+/// `seL4_Reply` with the message words in registers only: answers the
+/// caller of this thread's last receive (nothing happens without one). On
+/// MCS kernels, a `Send` on the thread's reply object.
 #[inline]
 pub fn reply_regs(info: MessageInfo, mrs: [Word; REGISTER_MRS]) {
-    let mut r = Regs {
-        cap_or_badge: 0,
-        info: info.0,
-        mr: mrs,
-    };
-    raw(Syscall::Reply, &mut r);
+    crate::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        send_regs(crate::mcs::thread_reply(), info, mrs)
+    } else {
+        let mut r = Regs {
+            cap_or_badge: 0,
+            info: info.0,
+            mr: mrs,
+        };
+        raw(Syscall::Reply, &mut r);
+    } }
 }
 
 /// `seL4_ReplyRecv`: reply to the current caller, then wait on `src`;
-/// registers only.
+/// registers only. MCS kernels: with the thread's reply object.
 #[inline]
 pub fn reply_recv_regs(src: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) -> Received {
     let mut r = Regs {
@@ -140,7 +167,7 @@ pub fn reply_recv_regs(src: CPtr, info: MessageInfo, mrs: [Word; REGISTER_MRS]) 
         info: info.0,
         mr: mrs,
     };
-    raw(Syscall::ReplyRecv, &mut r);
+    raw_recv(Syscall::ReplyRecv, &mut r);
     Received {
         info: MessageInfo(r.info),
         badge: r.cap_or_badge,
@@ -198,18 +225,37 @@ pub fn signal(dest: CPtr) {
 }
 
 /// `seL4_Wait`: receive on a notification; returns the badge (the bits
-/// signalled since the last wait).
+/// signalled since the last wait). The kernel's `Wait` on MCS kernels, a
+/// `Recv` on the others.
 pub fn wait(src: CPtr) -> Word {
-    recv_regs(src).badge
+    crate::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        crate::mcs::wait_regs(src).badge
+    } else {
+        recv_regs(src).badge
+    } }
 }
 
 /// `seL4_Poll`: non-blocking wait on a notification; returns the badge,
-/// 0 when nothing was signalled.
+/// 0 when nothing was signalled. The kernel's `NBWait` on MCS kernels, an
+/// `NBRecv` on the others.
 pub fn poll(src: CPtr) -> Word {
-    nb_recv_regs(src).badge
+    crate::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        crate::mcs::nb_wait_regs(src).badge
+    } else {
+        nb_recv_regs(src).badge
+    } }
 }
 
-/// `seL4_Yield`.
+/// `seL4_Yield`: to the other threads of this priority. On MCS kernels it
+/// gives up the rest of the current budget: with a round-robin scheduling
+/// context (budget = period, the framework's default) the thread goes to
+/// the back of its priority's queue as on the others; with a smaller budget
+/// it runs again once its budget is replenished.
+///
+/// `#[inline]`: instantiated in the caller's crate, so the call needs no
+/// relocated GOT entry (the runtime's early failure path uses it before, or
+/// instead of, relocation).
+#[inline]
 pub fn yield_now() {
     let mut r = Regs::default();
     raw(Syscall::Yield, &mut r);
@@ -220,6 +266,11 @@ pub fn yield_now() {
 pub struct NotConfigured(pub &'static str);
 
 /// `seL4_DebugPutChar`: one byte to the kernel's debug console.
+///
+/// `#[inline]`: instantiated in the caller's crate, so the call needs no
+/// relocated GOT entry (the runtime's early failure path uses it before, or
+/// instead of, relocation).
+#[inline]
 pub fn debug_put_char(c: u8) -> Result<(), NotConfigured> {
     let sys = crate::syscall_opt::DEBUG_PUT_CHAR.ok_or(NotConfigured("DebugPutChar"))?;
     let mut r = Regs {
@@ -231,6 +282,11 @@ pub fn debug_put_char(c: u8) -> Result<(), NotConfigured> {
 }
 
 /// Writes bytes to the kernel's debug console.
+///
+/// `#[inline]`: instantiated in the caller's crate, so the call needs no
+/// relocated GOT entry (the runtime's early failure path uses it before, or
+/// instead of, relocation).
+#[inline]
 pub fn debug_write(bytes: &[u8]) -> Result<(), NotConfigured> {
     for &b in bytes {
         debug_put_char(b)?;
@@ -239,11 +295,28 @@ pub fn debug_write(bytes: &[u8]) -> Result<(), NotConfigured> {
 }
 
 /// `seL4_DebugHalt`: stops the whole system (kernel debug builds only).
+///
+/// `#[inline]`: instantiated in the caller's crate, so the call needs no
+/// relocated GOT entry (the runtime's early failure path uses it before, or
+/// instead of, relocation).
+#[inline]
 pub fn debug_halt() -> Result<(), NotConfigured> {
     let sys = crate::syscall_opt::DEBUG_HALT.ok_or(NotConfigured("DebugHalt"))?;
     let mut r = Regs::default();
     raw(sys, &mut r);
     Ok(())
+}
+
+/// `seL4_DebugDumpScheduler`: the kernel prints every thread with its
+/// state and priority on its debug console (debug kernels only).
+pub fn debug_dump_scheduler() -> Result<(), NotConfigured> {
+    crate::sel4_cfg_if! { kernel >= 12 && syscall DebugDumpScheduler {
+        let mut r = Regs::default();
+        raw(Syscall::DebugDumpScheduler, &mut r);
+        Ok(())
+    } else {
+        Err(NotConfigured("DebugDumpScheduler"))
+    } }
 }
 
 /// `seL4_DebugCapIdentify`: the kernel's type tag of the capability at
@@ -268,7 +341,7 @@ pub fn recv_with_info(src: CPtr, info: MessageInfo) -> Received {
         info: info.0,
         ..Regs::default()
     };
-    raw(Syscall::Recv, &mut r);
+    raw_recv(Syscall::Recv, &mut r);
     Received {
         info: MessageInfo(r.info),
         badge: r.cap_or_badge,

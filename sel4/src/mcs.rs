@@ -65,8 +65,14 @@ crate::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         /// `SchedContext_Bind` to a notification (passive servers wake on
         /// it with this scheduling context).
         fn bind_notification(self, ntfn: Cap<cap_type::Notification>) -> Result<()>;
-        /// `SchedContext_Unbind`: from its thread and notification.
+        /// `SchedContext_Unbind`: from its thread and notification (the
+        /// kernel refuses this for the calling thread's own).
         fn unbind(self) -> Result<()>;
+        /// `SchedContext_UnbindObject` of a thread: from `tcb` only (the
+        /// kernel refuses this for the calling thread).
+        fn unbind_tcb(self, tcb: Cap<cap_type::TCB>) -> Result<()>;
+        /// `SchedContext_UnbindObject` of a notification: from `ntfn` only.
+        fn unbind_notification(self, ntfn: Cap<cap_type::Notification>) -> Result<()>;
         /// `SchedContext_Consumed`: time consumed since the last call (µs).
         fn consumed(self) -> Result<u64>;
         /// `SchedContext_YieldTo`: runs its thread now if it may; returns
@@ -83,6 +89,12 @@ crate::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         }
         fn unbind(self) -> Result<()> {
             self.sched_context_unbind()
+        }
+        fn unbind_tcb(self, tcb: Cap<cap_type::TCB>) -> Result<()> {
+            self.sched_context_unbind_object(tcb.cptr())
+        }
+        fn unbind_notification(self, ntfn: Cap<cap_type::Notification>) -> Result<()> {
+            self.sched_context_unbind_object(ntfn.cptr())
         }
         fn consumed(self) -> Result<u64> {
             self.sched_context_consumed()
@@ -107,6 +119,20 @@ crate::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
                 extra_refills: Word,
                 badge: Word,
             ) -> Result<()>;
+
+            /// [`SchedControlOps::configure`] with the kernel's flags:
+            /// `sporadic` sets `seL4_SchedContext_Sporadic` (the budget is
+            /// replenished a period after it was used, not at fixed period
+            /// boundaries).
+            fn configure_flags(
+                self,
+                sched_context: Cap<cap_type::SchedContext>,
+                budget_us: u64,
+                period_us: u64,
+                extra_refills: Word,
+                badge: Word,
+                sporadic: bool,
+            ) -> Result<()>;
         }
 
         impl SchedControlOps for Cap<cap_type::SchedControl> {
@@ -118,13 +144,30 @@ crate::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
                 extra_refills: Word,
                 badge: Word,
             ) -> Result<()> {
+                self.configure_flags(sched_context, budget_us, period_us, extra_refills, badge, false)
+            }
+
+            fn configure_flags(
+                self,
+                sched_context: Cap<cap_type::SchedContext>,
+                budget_us: u64,
+                period_us: u64,
+                extra_refills: Word,
+                badge: Word,
+                sporadic: bool,
+            ) -> Result<()> {
+                let flags = if sporadic {
+                    crate::sys::consts::SchedContext_Sporadic
+                } else {
+                    crate::sys::consts::SchedContext_NoFlag
+                };
                 self.sched_control_configure_flags(
                     sched_context,
                     budget_us,
                     period_us,
                     extra_refills,
                     badge,
-                    0,
+                    flags as Word,
                 )
             }
         }

@@ -12,7 +12,14 @@
 //!   model (`sel4-elf-reloc`), laid out the TLS block and set FS base, so
 //!   the start code only aligns the stack and calls the runtime.
 //!
-//! Either way the runtime's `__sel4rs_runtime_entry` gets a [`StartInfo`].
+//! Either way `_start` then calls `__sel4rs_rust_start`, which checks where
+//! the image runs ([`check_placement`]: not below [`MIN_IMAGE_BASE`],
+//! pointers relocated) and returns a [`StartInfo`], and calls the runtime's
+//! `extern "C" fn __sel4rs_runtime_entry(&StartInfo) -> !` (defined by the
+//! entry macro) with it. The calls are made from the asm so that they need
+//! no relocated data: a call from Rust to a function of another crate may
+//! go through the GOT.
+//!
 //! Thread-local storage is the runtime's business: the root task's initial
 //! TLS block is laid out by the runtime from its own image with
 //! `sel4-elf-reloc` (the same code that lays out a process's blocks).
@@ -31,6 +38,7 @@ mod arch;
 mod arch;
 
 pub use arch::self_relocate;
+pub use sel4_elf_reloc::MIN_IMAGE_BASE;
 
 /// Bytes of the root task's static stack (the one `_start` of a root task
 /// switches to).
@@ -97,17 +105,64 @@ pub enum RelocStatus {
     /// unknown (aarch64 and riscv64, which find the dynamic section through
     /// the program headers).
     NoHeaderSegment = -3,
+    /// The image starts below [`MIN_IMAGE_BASE`] (linked at address 0): the
+    /// null page is mapped ([`check_placement`]).
+    BelowMinimumBase = -4,
+    /// After self-relocation a pointer in the image does not hold the
+    /// address it points to where the image runs: its relocations were not
+    /// applied ([`check_placement`]).
+    NotRelocated = -5,
 }
 
 impl RelocStatus {
-    /// Decodes a negative result of [`self_relocate`].
+    /// Decodes a negative result of [`self_relocate`] or [`check_placement`].
     pub fn from_code(code: isize) -> Option<Self> {
         match code {
             -1 => Some(Self::UnsupportedType),
             -2 => Some(Self::NoDynamicHeader),
             -3 => Some(Self::NoHeaderSegment),
+            -4 => Some(Self::BelowMinimumBase),
+            -5 => Some(Self::NotRelocated),
             _ => None,
         }
+    }
+}
+
+/// What the runtime prints for [`RelocStatus::BelowMinimumBase`] before it
+/// stops (a constant, not a method: it is read before anything else is
+/// known to work).
+pub const BELOW_MINIMUM_BASE_MESSAGE: &[u8] =
+    b"sel4-start: this root task is linked below 0x10000 (at address 0?), so the null page \
+      is mapped and null pointers would not fault: stopped. Link it with \
+      -C link-arg=--image-base=0x400000 (the sel4rs .cargo/config.toml and \
+      cmake/sel4-rust.cmake do; see docs/guide.md)\n";
+
+/// What the runtime prints for [`RelocStatus::NotRelocated`] before it
+/// stops.
+pub const NOT_RELOCATED_MESSAGE: &[u8] =
+    b"sel4-start: the image's pointers do not match the address it runs at (its relocations \
+      were not applied): stopped. Link it as a static PIE with DT_RELA relocations \
+      (-C relocation-model=pie, no -z pack-relative-relocs; see docs/guide.md)\n";
+
+/// Checks where the image runs, after self-relocation: `relocation` is
+/// [`self_relocate`]'s result, `image_start` the address of the ELF header,
+/// `pointers_relocated` whether a pointer stored in the image holds the
+/// address it points to. Returns `relocation`, or the negative code of the
+/// first problem: [`RelocStatus::BelowMinimumBase`],
+/// [`RelocStatus::NotRelocated`].
+pub const fn check_placement(
+    relocation: isize,
+    image_start: usize,
+    pointers_relocated: bool,
+) -> isize {
+    if relocation < 0 {
+        relocation
+    } else if (image_start as u64) < MIN_IMAGE_BASE {
+        RelocStatus::BelowMinimumBase as isize
+    } else if !pointers_relocated {
+        RelocStatus::NotRelocated as isize
+    } else {
+        relocation
     }
 }
 
@@ -115,30 +170,92 @@ impl RelocStatus {
 mod entry {
     use super::*;
 
-    extern "Rust" {
-        /// Defined by the runtime's entry macro.
-        fn __sel4rs_runtime_entry(info: &StartInfo) -> !;
+    /// The relocation probe: a pointer stored in the image's data (a
+    /// relative relocation in a position-independent image, an absolute
+    /// address in a fixed one) to `PROBE_TARGET`.
+    static PROBE: &u8 = &PROBE_TARGET;
+    static PROBE_TARGET: u8 = 0;
+
+    /// Whether the probe holds `PROBE_TARGET`'s address where the image
+    /// runs (the address itself is computed PC-relative, which needs no
+    /// relocation).
+    fn pointers_relocated() -> bool {
+        // SAFETY: PROBE is an initialised, aligned static that nothing
+        // writes after relocation; it is read as a raw pointer (its bytes
+        // may not be a valid reference when relocation failed), and
+        // volatile so that the compiler reads memory instead of using the
+        // initialiser it knows.
+        let stored =
+            unsafe { core::ptr::read_volatile(core::ptr::addr_of!(PROBE).cast::<*const u8>()) };
+        core::ptr::eq(stored, core::ptr::addr_of!(PROBE_TARGET))
     }
 
-    extern "C" {
-        static __ehdr_start: u8;
-    }
+    /// What `__sel4rs_rust_start` found, for the runtime.
+    static mut START_INFO: core::mem::MaybeUninit<StartInfo> = core::mem::MaybeUninit::uninit();
 
-    /// Called by `_start` once the stack is set and relocations are done.
+    /// Called by `_start` once the stack is set and relocations are done
+    /// (by `_start` for a root task, by the loader for a process), with the
+    /// first argument register the program was started with, the
+    /// relocation result, the run-time address of the ELF header
+    /// (`__ehdr_start`, taken PC-relative by `_start`: a reference from
+    /// Rust would go through the GOT, which needs the relocations this code
+    /// checks) and the [`Kind`]. Returns the [`StartInfo`] that `_start`
+    /// hands to the runtime's `extern "C" fn
+    /// __sel4rs_runtime_entry(&StartInfo) -> !`.
     #[no_mangle]
-    extern "C" fn __sel4rs_rust_start(arg: usize, relocation: isize, kind: usize) -> ! {
+    extern "C" fn __sel4rs_rust_start(
+        arg: usize,
+        relocation: isize,
+        image_start: usize,
+        kind: usize,
+    ) -> *const StartInfo {
         let info = StartInfo {
             arg,
-            relocation,
-            image_start: core::ptr::addr_of!(__ehdr_start) as usize,
+            relocation: check_placement(relocation, image_start, pointers_relocated()),
+            image_start,
             kind: if kind == Kind::Process as usize {
                 Kind::Process
             } else {
                 Kind::RootTask
             },
         };
-        // SAFETY: the runtime's entry macro defines this entry; it never
-        // returns.
-        unsafe { __sel4rs_runtime_entry(&info) }
+        let slot = core::ptr::addr_of_mut!(START_INFO);
+        // SAFETY: this runs once, on the initial thread, before anything
+        // else reads START_INFO (the runtime reads it after this returns).
+        unsafe { (*slot).write(info) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placement() {
+        assert_eq!(check_placement(12, 0x40_0000, true), 12);
+        assert_eq!(check_placement(0, MIN_IMAGE_BASE as usize, true), 0);
+        for start in [0, 0x1000, MIN_IMAGE_BASE as usize - 1] {
+            assert_eq!(
+                RelocStatus::from_code(check_placement(3, start, true)),
+                Some(RelocStatus::BelowMinimumBase)
+            );
+        }
+        assert_eq!(
+            RelocStatus::from_code(check_placement(0, 0x40_0000, false)),
+            Some(RelocStatus::NotRelocated)
+        );
+        // A failed relocation is reported as it is.
+        assert_eq!(check_placement(-1, 0, false), -1);
+        for code in -5..=-1 {
+            assert_eq!(RelocStatus::from_code(code).map(|s| s as isize), Some(code));
+        }
+    }
+
+    #[test]
+    fn messages_name_the_minimum_and_the_fix() {
+        let below = core::str::from_utf8(BELOW_MINIMUM_BASE_MESSAGE).unwrap();
+        assert!(below.contains(&format!("{MIN_IMAGE_BASE:#x}")), "{below}");
+        assert!(below.contains("--image-base=0x400000"));
+        assert!(below.ends_with('\n') && NOT_RELOCATED_MESSAGE.ends_with(b"\n"));
     }
 }

@@ -113,6 +113,18 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
         }
     }
     info!("TCB_SetPriority on itself and a typed invocation error: ok");
+    // Where the console writes: the kernel's debug console, or COM1
+    // through the runtime's UART driver (a kernel without a debug console,
+    // or the console-uart feature of the hello-uart image).
+    let backend = sel4_rootserver::console::backend();
+    info!("console: {backend:x?}");
+    if cfg!(feature = "console-uart")
+        && !matches!(backend, sel4_rootserver::console::Backend::Uart { .. })
+    {
+        return Err(Error::Check(
+            "the console-uart feature did not put the console on the UART",
+        ));
+    }
     println!("Hello from a pure-Rust seL4 root task!");
     Ok(())
 }

@@ -14,7 +14,7 @@ use sel4_rootserver::ipc::{self, wire_label, Client, Control, ErrorReply, IpcErr
 use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::Fault;
 use sel4_rootserver::thread::{spawn, ThreadBuilder, ThreadError};
-use sel4_rootserver::{entry, println, BootInfo, Endpoint, Notification, Owned};
+use sel4_rootserver::{entry, println, BootInfo, Endpoint, InvocationError, Notification, Owned};
 use sel4_runtime::thread::provoke;
 
 ipc::message! {
@@ -350,7 +350,10 @@ pub fn check_wrong_cap_type(objs: &mut Objects) -> Result<(), Error> {
     let r = ipc::bind_notification(h.tcb(), ep.cast());
     h.join(objs).map_err(err("join"))?;
     objs.delete(ep).map_err(err("delete"))?;
-    ensure!(r.is_err(), "binding an endpoint as notification succeeded");
+    ensure!(
+        r == Err(InvocationError::IllegalOperation),
+        "binding an endpoint as notification: {r:?}"
+    );
     Ok(())
 }
 

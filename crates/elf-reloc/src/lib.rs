@@ -21,6 +21,9 @@
 use core::fmt;
 use core::ops::Range;
 
+pub mod link;
+pub use link::{check_root_task, LinkKind, LinkProblem, RootTaskLink, MIN_IMAGE_BASE};
+
 pub const PAGE_SIZE: u64 = 4096;
 
 pub const ELFCLASS64: u8 = 2;

@@ -994,4 +994,132 @@ fn x86_64_block_is_rounded_to_the_segments_own_alignment() {
     let off = |o: usize| tp + o - 40;
     assert_eq!((buf[off(0)], buf[off(15)]), (1, 16));
     assert!(buf[off(16)..tp].iter().all(|&b| b == 0), ".tbss");
+/// `sample` with its second PT_LOAD (which holds the entry point) executable.
+fn runnable(relas: &[(u64, u64, i64)], dyn_extra: &[(u64, u64)]) -> Vec<u8> {
+    let mut elf = sample(relas, dyn_extra);
+    set_phdr_u32(&mut elf, 2, 4, 4 | link::PF_X);
+    elf
+}
+
+/// Writes a 32-bit field of program header `i` at byte `field`.
+fn set_phdr_u32(elf: &mut [u8], i: usize, field: usize, v: u32) {
+    let o = 64 + i * PHDR_SIZE + field;
+    elf[o..o + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Writes a 64-bit field of program header `i` at byte `field`.
+fn set_phdr_u64(elf: &mut [u8], i: usize, field: usize, v: u64) {
+    put(elf, 64 + i * PHDR_SIZE + field, v);
+}
+
+#[test]
+fn root_task_link_check() {
+    let good = runnable(&default_relas(), &[]);
+    assert_eq!(
+        check_root_task(&good),
+        Ok(RootTaskLink {
+            machine: Machine::X86_64,
+            kind: LinkKind::StaticPie { relocations: 3 },
+            base: LINK,
+            end: LINK + 0x3000,
+            entry: LINK + 0x1100,
+        })
+    );
+
+    // Linked at 0 (x86_64-unknown-none without --image-base), or just
+    // below the minimum; the minimum itself passes this check (moving the
+    // first segment alone leaves the relocation table outside the image).
+    for (base, ok) in [(0, false), (0x1000, false), (MIN_IMAGE_BASE, true)] {
+        let mut elf = good.clone();
+        set_phdr_u64(&mut elf, 1, 16, base);
+        let r = check_root_task(&elf);
+        if ok {
+            assert!(
+                !matches!(r, Err(LinkProblem::BelowMinimumBase { .. })),
+                "{base:#x}: {r:?}"
+            );
+        } else {
+            assert_eq!(r, Err(LinkProblem::BelowMinimumBase { base }));
+            let msg = r.unwrap_err().to_string();
+            assert!(msg.contains("null pointers"), "{msg}");
+        }
+    }
+
+    // Not executable where the entry point is.
+    let elf = sample(&default_relas(), &[]);
+    assert_eq!(
+        check_root_task(&elf),
+        Err(LinkProblem::EntryNotInCode {
+            entry: LINK + 0x1100
+        })
+    );
+
+    // A dynamic linker (PT_PHDR turned into PT_INTERP).
+    let mut elf = good.clone();
+    set_phdr_u32(&mut elf, 0, 0, PT_INTERP);
+    assert_eq!(check_root_task(&elf), Err(LinkProblem::DynamicLinker));
+
+    // ET_DYN without PT_DYNAMIC: relocations missing; the same as ET_EXEC
+    // is a fixed-address image.
+    let mut elf = good.clone();
+    set_phdr_u32(&mut elf, 3, 0, PT_NOTE);
+    assert_eq!(check_root_task(&elf), Err(LinkProblem::NoDynamicSection));
+    elf[16..18].copy_from_slice(&ET_EXEC.to_le_bytes());
+    assert_eq!(check_root_task(&elf).map(|l| l.kind), Ok(LinkKind::Fixed));
+
+    // Packed (DT_RELR) and DT_REL relocations.
+    let elf = runnable(
+        &default_relas(),
+        &[(DT_RELR, LINK + 0x300), (DT_RELRSZ, 8), (DT_RELRENT, 8)],
+    );
+    assert_eq!(check_root_task(&elf), Err(LinkProblem::PackedRelocations));
+    let elf = runnable(&default_relas(), &[(DT_REL, LINK + 0x300), (DT_RELSZ, 16)]);
+    assert_eq!(check_root_task(&elf), Err(LinkProblem::RelTable));
+
+    // A relocation the start code does not apply (R_X86_64_64).
+    let mut relas = default_relas();
+    relas[1].1 = 1;
+    let r = check_root_task(&runnable(&relas, &[]));
+    assert_eq!(
+        r,
+        Err(LinkProblem::Relocations(Error::UnsupportedRelocation {
+            machine: Machine::X86_64,
+            r_type: 1,
+            offset: LINK + 0x1008
+        }))
+    );
+    assert!(r.unwrap_err().to_string().contains("R_X86_64_64"));
+
+    // The headers outside every PT_LOAD.
+    let mut elf = good.clone();
+    set_phdr_u64(&mut elf, 1, 8, 0x100);
+    assert_eq!(check_root_task(&elf), Err(LinkProblem::HeadersNotLoaded));
+
+    // A PT_TLS with an alignment that is no power of two.
+    let mut elf = good.clone();
+    set_phdr_u64(&mut elf, 4, 48, 3);
+    assert_eq!(check_root_task(&elf), Err(LinkProblem::Tls(Error::BadTls)));
+
+    // aarch64 and riscv64 relative relocations.
+    for (m, rel, none) in [
+        (Machine::Aarch64, R_AARCH64_RELATIVE, R_AARCH64_NONE),
+        (Machine::Riscv, R_RISCV_RELATIVE, R_RISCV_NONE),
+    ] {
+        let mut elf = sample_for(m, [rel, rel, none, rel]);
+        set_phdr_u32(&mut elf, 2, 4, 4 | link::PF_X);
+        let l = check_root_task(&elf).unwrap();
+        assert_eq!(
+            (l.machine, l.kind),
+            (m, LinkKind::StaticPie { relocations: 3 })
+        );
+    }
+
+    // Not an ELF, and every truncation of a good one: an error, no panic.
+    assert_eq!(
+        check_root_task(b"#!/bin/sh\n"),
+        Err(LinkProblem::Elf(Error::BadMagic))
+    );
+    for n in 0..good.len() {
+        assert!(check_root_task(&good[..n]).is_err(), "{n}");
+    }
 }

@@ -397,3 +397,54 @@ fn rustc_riscv64gc_unknown_none_elf_pie() {
         "rustc-riscv64",
     );
 }
+
+/// The link check on what rustc and lld make with and without the
+/// project's link settings.
+#[test]
+fn link_check_of_real_links() {
+    let dir = tmpdir("link-check");
+    let check = |target: &str, flags: &[&str]| {
+        let path = build_rust_for(&dir, target, flags);
+        check_root_task(&fs::read(&path).unwrap())
+    };
+    // x86_64-unknown-none's own defaults: a static PIE linked at 0.
+    assert_eq!(
+        check("x86_64-unknown-none", &[]),
+        Err(LinkProblem::BelowMinimumBase { base: 0 })
+    );
+    // The project's settings.
+    let l = check("x86_64-unknown-none", &PIE_FLAGS).unwrap();
+    assert_eq!((l.machine, l.base), (Machine::X86_64, 0x40_0000));
+    assert!(matches!(l.kind, LinkKind::StaticPie { relocations } if relocations >= 4));
+    // Packed relative relocations, which the start code does not apply.
+    let mut packed = PIE_FLAGS.to_vec();
+    packed.extend(["-C", "link-arg=-zpack-relative-relocs"]);
+    assert_eq!(
+        check("x86_64-unknown-none", &packed),
+        Err(LinkProblem::PackedRelocations)
+    );
+    // The static variant (cmake/sel4-rust.cmake's LINK static).
+    let l = check(
+        "x86_64-unknown-none",
+        &[
+            "-C",
+            "relocation-model=static",
+            "-C",
+            "link-arg=--image-base=0x400000",
+        ],
+    )
+    .unwrap();
+    assert_eq!((l.kind, l.base), (LinkKind::Fixed, 0x40_0000));
+    for (target, machine) in [
+        ("aarch64-unknown-none", Machine::Aarch64),
+        ("riscv64gc-unknown-none-elf", Machine::Riscv),
+    ] {
+        let l = check(target, &PIE_FLAGS).unwrap();
+        assert_eq!((l.machine, l.base), (machine, 0x40_0000));
+        assert!(
+            matches!(l.kind, LinkKind::StaticPie { .. }),
+            "{target}: {l:?}"
+        );
+    }
+    fs::remove_dir_all(dir).unwrap();
+}

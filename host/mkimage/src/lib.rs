@@ -111,6 +111,69 @@ pub fn pack(loader: &[u8], contents: &Contents<'_>) -> Result<(Vec<u8>, Plan), E
     Ok((write_elf(&image, loader, &data), plan))
 }
 
+/// Packs `loader`, the kernel stage in `stage_dir` (its `kernel.elf`, the
+/// device tree and RAM regions its manifest names) and `rootserver`: what
+/// `sel4-mkimage` does, and `sel4-run` for a root task ELF. A root server
+/// that fails `sel4_elf_reloc::check_root_task` is refused.
+pub fn pack_stage(
+    stage_dir: &std::path::Path,
+    loader: &[u8],
+    rootserver: &[u8],
+    user_vaddr: Option<u64>,
+) -> Result<(Vec<u8>, Plan), Error> {
+    // What the start code cannot run is refused here, at build time
+    // (linked at 0, not a static PIE, relocations it does not apply).
+    sel4_elf_reloc::check_root_task(rootserver).map_err(|p| {
+        Error(format!(
+            "root server: {p} (link root servers with the settings of sel4rs's \
+             .cargo/config.toml; see docs/guide.md)"
+        ))
+    })?;
+    let stage = kernel_config::Stage::load(stage_dir).map_err(|e| Error(e.to_string()))?;
+    let arch = Arch::from_name(&stage.sel4_arch).ok_or_else(|| {
+        Error(format!(
+            "kernel stage {} is for {}: boot images with the sel4rs loader are for aarch64 and \
+             riscv64 (x86_64 kernels boot straight from QEMU)",
+            stage_dir.display(),
+            stage.sel4_arch
+        ))
+    })?;
+    let dtb_path = stage.dtb.clone().ok_or_else(|| {
+        Error(format!(
+            "kernel stage {}: its manifest names no device tree (\"dtb\"); rebuild the stage with \
+             this project's CMake glue",
+            stage_dir.display()
+        ))
+    })?;
+    if stage.memory.is_empty() {
+        return err(format!(
+            "kernel stage {}: its manifest names no RAM regions (\"memory\"); rebuild the stage \
+             with this project's CMake glue",
+            stage_dir.display()
+        ));
+    }
+    let memory: Vec<Region> = stage
+        .memory
+        .iter()
+        .map(|m| Region::new(m.start, m.end))
+        .collect();
+    let read = |path: &std::path::Path, what: &str| {
+        std::fs::read(path)
+            .map_err(|e| Error(format!("cannot read the {what} {}: {e}", path.display())))
+    };
+    let kernel = read(&stage_dir.join("kernel.elf"), "kernel ELF")?;
+    let dtb = read(&dtb_path, "device tree")?;
+    let contents = Contents {
+        arch,
+        kernel: &kernel,
+        rootserver,
+        dtb: Some(&dtb),
+        memory: &memory,
+        user_vaddr,
+    };
+    pack(loader, &contents)
+}
+
 fn put(out: &mut [u8], off: usize, bytes: &[u8]) {
     out[off..off + bytes.len()].copy_from_slice(bytes);
 }

@@ -177,3 +177,22 @@ fn numbers() {
     assert_eq!(parse_number("0xg"), None);
     assert_eq!(parse_number(""), None);
 }
+
+#[test]
+fn a_root_server_the_start_code_cannot_run_is_refused_first() {
+    // Linked at 0 (an ET_DYN whose first segment is at address 0): refused
+    // before the stage is even read.
+    let base0 = elf(EM_AARCH64, ET_DYN, 0x1000, &[(0, 0, 0x2000, 0x2000)], 0x22);
+    let e = pack_stage(
+        std::path::Path::new("/no/such/stage"),
+        &loader(),
+        &base0,
+        None,
+    )
+    .unwrap_err();
+    assert!(
+        e.0.contains("root server: linked at 0x0, below 0x10000")
+            && e.0.contains(".cargo/config.toml"),
+        "{e}"
+    );
+}

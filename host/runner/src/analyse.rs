@@ -21,6 +21,9 @@ const FATAL_MARKERS: &[&str] = &[
     "seL4 called fail",
     "seL4 failed assertion",
     "Kernel init failed",
+    // seL4_DebugHalt (the runtime's stop when it cannot start, or cannot
+    // end QEMU): the kernel halts the machine, QEMU keeps running.
+    "Debug halt syscall from user thread",
 ];
 
 /// How many lines after `Caught ...` belong to the kernel's fault report
@@ -247,6 +250,8 @@ pub struct Analyser {
     /// The run selects tests with a filter: a boot without tests is then
     /// no passed test of its own.
     filtered: bool,
+    /// Problems found outside the console ([`Analyser::add_problem`]).
+    external: Vec<String>,
 }
 
 /// Splits `line` at the protocol marker: (text before it, protocol part).
@@ -293,7 +298,14 @@ impl Analyser {
             protocol_seen: false,
             kernel: KernelInfo::default(),
             filtered: false,
+            external: Vec::new(),
         }
+    }
+
+    /// A problem found outside the console (e.g. the second serial port's
+    /// check): the boot fails with it.
+    pub fn add_problem(&mut self, problem: String) {
+        self.external.push(problem);
     }
 
     /// What is known of the boot's kernel (see [`KernelInfo`]).
@@ -578,6 +590,7 @@ impl Analyser {
         for e in &self.protocol_errors {
             problems.push(format!("protocol: {e}"));
         }
+        problems.append(&mut self.external);
         // A kernel without a debug console prints nothing (unless the root
         // task drives a UART of its own): QEMU's exit status is all there
         // is to judge by.

@@ -3,15 +3,20 @@
 //!
 //! - [`analyse`]: the log analyser (no processes; testable on recorded logs)
 //! - [`run`]: one boot under QEMU (process group, timeout, Ctrl-C)
+//! - [`roottask`]: a root task ELF as a target (the cargo runner): link
+//!   check, boot image folder from a kernel stage
 //! - this module: the command line, several boots, the summary, JSON.
 
 pub mod analyse;
+pub mod roottask;
 pub mod run;
+pub mod serial2;
 
 pub use analyse::{
     analyse_log, format_micros, Analyser, BootReport, BootResult, Counts, Echo, Ending, KernelInfo,
     TestKind, TestResult,
 };
+pub use roottask::RootTaskOptions;
 pub use run::{
     kernel_info, qemu_command, qemu_package, read_image_dir, run_boot, start_error, BootOptions,
     LineSplitter, Piece, QemuCommand, Sinks, Target, MAX_LINE,
@@ -32,14 +37,28 @@ An image folder holds `qemu-args` (one QEMU argument per line, the program \
 first; QEMU runs in the folder) and, from the CMake glue, `sel4-kernel.json` \
 (the kernel's configuration). Several image folders are reported as one suite.
 
+A root task ELF (what `cargo run` passes with `runner = \"sel4-run\"` in \
+.cargo/config.toml) is booted with the kernel stage of --stage or \
+SEL4_KERNEL: the runner checks its link first (image at 0x10000 or above, a \
+static PIE with relative relocations only or a fixed-address executable, the \
+stage's architecture) and refuses one that cannot run, then writes a boot \
+image folder, <dir of the ELF>/sel4-boot/<name>/, and boots it. aarch64 and \
+riscv64 images are packed with the stage's sel4-loader.elf (or --loader).
+
 A boot passes when the root task sent `##sel4rs result pass`, no test failed \
 and QEMU exited with status 1 (isa-debug-exit 0). A kernel without a debug \
 console (KernelPrinting off) prints nothing: such a boot is judged by QEMU's \
 exit status alone. With --filter, a run in which no boot reported a test \
 fails (the filter matched nothing).
 
-exit status: 0 when every boot passed, 1 when not, 2 on a usage error, 130 \
-when interrupted.";
+With --serial2-* the runner attaches a socket to the guest's second serial \
+port (QEMU: `-serial unix:<socket>` after the image's own `-serial`), sends \
+--serial2-input (after --serial2-after, at --serial2-rate), and compares what \
+the guest sends with --serial2-expect byte for byte: a difference fails the \
+boot.
+
+exit status: 0 when every boot passed, 1 when not (or a root task ELF was \
+refused), 2 on a usage error, 130 when interrupted.";
 
 /// The command line (see `sel4-run --help`).
 #[derive(Parser, Debug)]
@@ -48,6 +67,7 @@ when interrupted.";
     about = "Runs seL4 boot images under QEMU, one after the other, reads the test protocol on \
              the serial console and decides pass/fail.",
     override_usage = "sel4-run [options] <image-dir>...\n       \
+                      sel4-run [options] [--stage <dir>] <root-task-elf>...\n       \
                       sel4-run [options] -- <qemu-program> [qemu-args...]",
     after_help = AFTER_HELP
 )]
@@ -72,10 +92,43 @@ struct Args {
     /// Write the results as JSON to FILE
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Send FILE's bytes to the guest's second serial port (COM2 on
+    /// x86_64), attached to a socket of the runner
+    #[arg(long, value_name = "FILE")]
+    serial2_input: Option<PathBuf>,
+    /// The guest must send exactly FILE's bytes on its second serial port
+    /// (compared byte for byte after the boot)
+    #[arg(long, value_name = "FILE")]
+    serial2_expect: Option<PathBuf>,
+    /// Save what the guest sends on its second serial port to FILE
+    #[arg(long, value_name = "FILE")]
+    serial2_log: Option<PathBuf>,
+    /// Start sending once a console line contains TEXT (default: at once)
+    #[arg(long, value_name = "TEXT")]
+    serial2_after: Option<String>,
+    /// Send at most BYTES per second (default: as fast as the guest takes
+    /// them)
+    #[arg(long, value_name = "BYTES", value_parser = parse_rate)]
+    serial2_rate: Option<u64>,
     /// The arguments are image folders (the default)
     #[arg(long)]
     boots: bool,
-    /// Boot image folders
+    /// Kernel stage for root task ELFs (default: $SEL4_KERNEL)
+    #[arg(long, value_name = "DIR")]
+    stage: Option<PathBuf>,
+    /// aarch64, riscv64: the sel4rs loader ELF for root task ELFs
+    /// (default: $SEL4RS_LOADER, else the stage's sel4-loader.elf)
+    #[arg(long, value_name = "ELF")]
+    loader: Option<PathBuf>,
+    /// aarch64, riscv64: where a position-independent root task runs
+    /// (default: its link address)
+    #[arg(long, value_name = "ADDR", value_parser = parse_address)]
+    user_vaddr: Option<u64>,
+    /// Only check the link of the root task ELFs (and their architecture
+    /// against the stage, when one is given); boot nothing
+    #[arg(long)]
+    check_link: bool,
+    /// Boot image folders, or root task ELFs
     #[arg(value_name = "IMAGE_DIR")]
     images: Vec<PathBuf>,
     /// A QEMU command line instead of image folders
@@ -89,6 +142,18 @@ fn parse_secs(v: &str) -> Result<Duration, String> {
         .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
         .map(Duration::from_secs_f64)
         .ok_or_else(|| format!("not a positive number of seconds: {v}"))
+}
+
+fn parse_rate(v: &str) -> Result<u64, String> {
+    v.parse::<u64>()
+        .ok()
+        .filter(|&r| r > 0)
+        .ok_or_else(|| format!("not a positive number of bytes per second: {v}"))
+}
+
+fn parse_address(v: &str) -> Result<u64, String> {
+    sel4_mkimage::parse_number(v)
+        .ok_or_else(|| format!("not an address (decimal or 0x hexadecimal): {v}"))
 }
 
 fn parse_filter(v: &str) -> Result<String, String> {
@@ -113,10 +178,17 @@ pub struct Options {
     pub filter: Option<String>,
     pub expect_fail: bool,
     pub json: Option<PathBuf>,
+    /// The second serial port's channel ([`serial2`]).
+    pub serial2: serial2::Serial2Options,
+    /// How root task ELFs among the targets are booted.
+    pub root_task: RootTaskOptions,
+    /// Only check the link of the root task ELFs.
+    pub check_link: bool,
 }
 
 /// What the command line asks for.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // made once per run
 pub enum Cli {
     Run(Options),
     /// Help text to print (exit status 0).
@@ -148,7 +220,10 @@ pub fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, Stri
         targets.push(Target::Command(a.command));
     }
     if targets.is_empty() {
-        return Err("no boot image folder (or -- <qemu command>) given".into());
+        return Err("no boot image folder, root task ELF (or -- <qemu command>) given".into());
+    }
+    if a.check_link && targets.iter().any(|t| matches!(t, Target::Command(_))) {
+        return Err("--check-link checks root task ELFs, not a command line".into());
     }
     Ok(Cli::Run(Options {
         targets,
@@ -158,7 +233,77 @@ pub fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, Stri
         filter: a.filter,
         expect_fail: a.expect_fail,
         json: a.json,
+        serial2: serial2::Serial2Options {
+            input: a.serial2_input,
+            expect: a.serial2_expect,
+            log: a.serial2_log,
+            after: a.serial2_after,
+            rate: a.serial2_rate,
+        },
+        root_task: RootTaskOptions {
+            stage: a.stage,
+            loader: a.loader,
+            user_vaddr: a.user_vaddr,
+        },
+        check_link: a.check_link,
     }))
+}
+
+/// `--check-link`: checks every target (root task ELFs; against the stage
+/// when one is given); returns the exit status.
+fn check_links(o: &Options) -> i32 {
+    let stage = roottask::stage_dir(&o.root_task)
+        .ok()
+        .map(|d| kernel_config::Stage::load(&d).map(|s| s.sel4_arch));
+    let stage_arch = match stage {
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            eprintln!("sel4-run: {e}");
+            return 2;
+        }
+        None => None,
+    };
+    let mut status = 0;
+    for t in &o.targets {
+        let Target::ImageDir(p) = t else { continue };
+        let result = std::fs::read(p)
+            .map_err(|e| format!("cannot read {}: {e}", p.display()))
+            .and_then(|bytes| roottask::check_link(p, &bytes, stage_arch.as_deref()));
+        match result {
+            Ok(link) => println!("sel4-run: {}", roottask::describe(p, &link)),
+            Err(e) => {
+                eprintln!("sel4-run: {e}");
+                status = 1;
+            }
+        }
+    }
+    status
+}
+
+/// Replaces each root task ELF among the targets by the boot image folder
+/// written for it (or says why it cannot boot: exit status 1, or 2 for a
+/// missing stage).
+fn prepare_root_tasks(o: &mut Options) -> Result<(), i32> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    for t in &mut o.targets {
+        let Target::ImageDir(p) = t else { continue };
+        if !roottask::is_elf_file(p) {
+            continue;
+        }
+        if let Err(e) = roottask::stage_dir(&o.root_task) {
+            eprintln!("sel4-run: {}: {e}", p.display());
+            return Err(2);
+        }
+        match roottask::prepare(p, &o.root_task, &mut out) {
+            Ok(dir) => *p = dir,
+            Err(e) => {
+                eprintln!("sel4-run: {e}");
+                return Err(1);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The result of a whole run (one or several boots).
@@ -332,10 +477,20 @@ pub fn run_all(o: &Options, out: &mut dyn Write) -> io::Result<RunReport> {
         })?)),
         None => None,
     };
+    let serial2 = if o.serial2.enabled() {
+        Some(
+            o.serial2
+                .load()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        )
+    } else {
+        None
+    };
     let bopts = BootOptions {
         timeout: o.timeout,
         quiet: o.quiet,
         filter: o.filter.clone(),
+        serial2,
         ..BootOptions::default()
     };
     let mut boots = Vec::new();
@@ -390,7 +545,7 @@ pub fn run_all(o: &Options, out: &mut dyn Write) -> io::Result<RunReport> {
 /// The whole program: parses `args` (without the program name), runs,
 /// returns the exit status.
 pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
-    let o = match parse_args(args) {
+    let mut o = match parse_args(args) {
         Ok(Cli::Run(o)) => o,
         Ok(Cli::Help(h)) => {
             print!("{h}");
@@ -406,12 +561,18 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             return 2;
         }
     };
+    if o.check_link {
+        return check_links(&o);
+    }
+    if let Err(status) = prepare_root_tasks(&mut o) {
+        return status;
+    }
     for t in &o.targets {
         if let Target::ImageDir(d) = t {
             let f = d.join(run::QEMU_ARGS_FILE);
             if !f.is_file() {
                 eprintln!(
-                    "sel4-run: {} is not a boot image folder (no {})",
+                    "sel4-run: {} is not a boot image folder (no {}) nor a root task ELF",
                     d.display(),
                     run::QEMU_ARGS_FILE
                 );
@@ -493,6 +654,30 @@ mod tests {
                 ["qemu", "--timeout", "x"].map(OsString::from).to_vec()
             )]
         );
+
+        // Root task ELFs: the stage, loader and run address; cargo puts the
+        // options of `cargo run -- ...` after the ELF.
+        let o = opts(&[
+            "target/x/release/app",
+            "--stage",
+            "st",
+            "--loader=l.elf",
+            "--user-vaddr",
+            "0x1000_0000",
+            "--check-link",
+        ]);
+        assert_eq!(
+            o.root_task,
+            RootTaskOptions {
+                stage: Some("st".into()),
+                loader: Some("l.elf".into()),
+                user_vaddr: Some(0x1000_0000),
+            }
+        );
+        assert!(o.check_link);
+        assert_eq!(o.targets, [Target::ImageDir("target/x/release/app".into())]);
+        assert!(args(&["--user-vaddr", "ten", "a"]).is_err());
+        assert!(args(&["--check-link", "--", "qemu"]).is_err());
 
         assert!(matches!(args(&["-h"]), Ok(Cli::Help(_))));
         for bad in [

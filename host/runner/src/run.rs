@@ -84,6 +84,9 @@ pub struct BootOptions {
     /// Passed to the root task through fw_cfg.
     pub filter: Option<String>,
     pub crash_grace: Duration,
+    /// A host-side channel to the guest's second serial port
+    /// ([`crate::serial2`]).
+    pub serial2: Option<crate::serial2::Loaded>,
 }
 
 impl Default for BootOptions {
@@ -93,6 +96,7 @@ impl Default for BootOptions {
             quiet: false,
             filter: None,
             crash_grace: CRASH_GRACE,
+            serial2: None,
         }
     }
 }
@@ -490,12 +494,13 @@ pub struct Sinks<'a> {
     pub log: Option<&'a mut dyn Write>,
 }
 
-fn spawn(cmd: &QemuCommand, opts: &BootOptions) -> io::Result<Child> {
+fn spawn(cmd: &QemuCommand, opts: &BootOptions, extra: &[OsString]) -> io::Result<Child> {
     let mut c = Command::new(&cmd.program);
     c.args(&cmd.args);
     if let Some(f) = &opts.filter {
         c.args(filter_args(f));
     }
+    c.args(extra);
     if let Some(d) = &cmd.cwd {
         c.current_dir(d);
     }
@@ -538,7 +543,33 @@ pub fn run_boot(cmd: &QemuCommand, opts: &BootOptions, sinks: &mut Sinks<'_>) ->
     if interrupted() {
         return analyser.finish(Ending::Interrupted);
     }
-    let mut child = match spawn(cmd, opts) {
+    // The channel to the second serial port: the image's arguments must
+    // give the first one (the console) and no second.
+    let mut channel = None;
+    let mut extra = Vec::new();
+    if let Some(loaded) = &opts.serial2 {
+        let ports = crate::serial2::serial_ports_in(&cmd.args);
+        if ports != 1 {
+            let msg = format!(
+                "--serial2-*: QEMU's arguments give {ports} serial ports; the channel needs exactly \
+                 one before it (the console, -serial mon:stdio), so that it becomes the second"
+            );
+            let _ = writeln!(sinks.out, "sel4-run: {msg}");
+            return analyser.finish(Ending::NotStarted(msg));
+        }
+        match crate::serial2::Channel::open(loaded.clone()) {
+            Ok(c) => {
+                extra.extend(c.qemu_args());
+                channel = Some(c);
+            }
+            Err(e) => {
+                let msg = format!("--serial2-*: could not make the socket: {e}");
+                let _ = writeln!(sinks.out, "sel4-run: {msg}");
+                return analyser.finish(Ending::NotStarted(msg));
+            }
+        }
+    }
+    let mut child = match spawn(cmd, opts, &extra) {
         Ok(c) => c,
         Err(e) => {
             let msg = start_error(&cmd.program.to_string_lossy(), &e);
@@ -606,6 +637,9 @@ pub fn run_boot(cmd: &QemuCommand, opts: &BootOptions, sinks: &mut Sinks<'_>) ->
                     }
                 }
                 let line = String::from_utf8_lossy(&bytes);
+                if let Some(c) = channel.as_mut() {
+                    c.console_line(&line);
+                }
                 for echo in analyser.feed(&line) {
                     show(sinks, opts, echo);
                 }
@@ -652,6 +686,16 @@ pub fn run_boot(cmd: &QemuCommand, opts: &BootOptions, sinks: &mut Sinks<'_>) ->
     // The group is dead (killed after QEMU exited): reap the watchdog.
     if let Some(w) = watchdog {
         w.reap();
+    }
+
+    if let Some(c) = channel {
+        let r = c.finish();
+        for n in r.notes {
+            show(sinks, opts, Echo::Info(n));
+        }
+        for p in r.problems {
+            analyser.add_problem(p);
+        }
     }
 
     let (_, status) = exited.expect("loop ends after exit");

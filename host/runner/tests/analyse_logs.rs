@@ -372,3 +372,21 @@ fn kernel_without_debug_console_is_judged_by_the_exit_status() {
     assert!(!r.passed());
     assert!(r.notes.is_empty());
 }
+
+#[test]
+fn debug_halt_is_fatal() {
+    // The start code stopped the root task (here: linked at address 0) and
+    // the runtime halted the kernel: QEMU keeps running, so the runner
+    // stops it instead of waiting for the timeout.
+    let mut a = Analyser::new("my-server");
+    a.feed("sel4-start: this root task is linked below 0x10000 (at address 0?), so the null page is mapped and null pointers would not fault: stopped. Link it with -C link-arg=--image-base=0x400000");
+    assert!(!a.fatal());
+    a.feed("Debug halt syscall from user thread 0xffffff801ffd9200 \"rootserver\"");
+    assert!(a.fatal());
+    let r = a.finish(Ending::KilledAfterCrash);
+    assert!(!r.passed());
+    assert_eq!(
+        r.crashes,
+        ["Debug halt syscall from user thread 0xffffff801ffd9200 \"rootserver\""]
+    );
+}

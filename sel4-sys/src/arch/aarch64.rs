@@ -4,7 +4,7 @@
 //! / out, X2-X5 = message registers 0 to 3. The kernel saves and restores
 //! every other register (the stack pointer included), so nothing else is
 //! clobbered. (MCS kernels also use X6 for the reply capability and X8 for
-//! the NBSendRecv destination; this is the non-MCS ABI.)
+//! the NBSendRecv destination: [`syscall_mcs`].)
 
 use crate::Word;
 
@@ -50,6 +50,34 @@ pub unsafe fn syscall(sys: isize, regs: &mut Regs) {
             inout("x3") regs.mr[1],
             inout("x4") regs.mr[2],
             inout("x5") regs.mr[3],
+            options(nostack),
+        );
+    }
+}
+
+/// Performs one syscall of the MCS API with every argument register in and
+/// out, plus X6 = `reply` (the reply object capability of Recv, NBRecv,
+/// ReplyRecv and NBSendRecv, and the destination of NBSendWait) and X8 =
+/// `nbsr_dest` (the destination of NBSendRecv).
+///
+/// # Safety
+/// As for [`syscall`].
+#[inline(always)]
+pub unsafe fn syscall_mcs(sys: isize, regs: &mut Regs, reply: Word, nbsr_dest: Word) {
+    // SAFETY: as in `syscall`; X6 and X8 are inputs the kernel reads
+    // (declared clobbered all the same).
+    unsafe {
+        core::arch::asm!(
+            "svc #0",
+            in("x7") sys,
+            inout("x0") regs.cap_or_badge,
+            inout("x1") regs.info,
+            inout("x2") regs.mr[0],
+            inout("x3") regs.mr[1],
+            inout("x4") regs.mr[2],
+            inout("x5") regs.mr[3],
+            inout("x6") reply => _,
+            inout("x8") nbsr_dest => _,
             options(nostack),
         );
     }

@@ -4,7 +4,7 @@
 //! / out, A2-A5 = message registers 0 to 3. The kernel saves and restores
 //! every other register (the stack pointer included), so nothing else is
 //! clobbered. (MCS kernels also use A6 for the reply capability and T0 for
-//! the NBSendRecv destination; this is the non-MCS ABI.)
+//! the NBSendRecv destination: [`syscall_mcs`].)
 
 use crate::Word;
 
@@ -50,6 +50,34 @@ pub unsafe fn syscall(sys: isize, regs: &mut Regs) {
             inout("a3") regs.mr[1],
             inout("a4") regs.mr[2],
             inout("a5") regs.mr[3],
+            options(nostack),
+        );
+    }
+}
+
+/// Performs one syscall of the MCS API with every argument register in and
+/// out, plus A6 = `reply` (the reply object capability of Recv, NBRecv,
+/// ReplyRecv and NBSendRecv, and the destination of NBSendWait) and T0 =
+/// `nbsr_dest` (the destination of NBSendRecv).
+///
+/// # Safety
+/// As for [`syscall`].
+#[inline(always)]
+pub unsafe fn syscall_mcs(sys: isize, regs: &mut Regs, reply: Word, nbsr_dest: Word) {
+    // SAFETY: as in `syscall`; A6 and T0 are inputs the kernel reads
+    // (declared clobbered all the same).
+    unsafe {
+        core::arch::asm!(
+            "ecall",
+            in("a7") sys,
+            inout("a0") regs.cap_or_badge,
+            inout("a1") regs.info,
+            inout("a2") regs.mr[0],
+            inout("a3") regs.mr[1],
+            inout("a4") regs.mr[2],
+            inout("a5") regs.mr[3],
+            inout("a6") reply => _,
+            inout("t0") nbsr_dest => _,
             options(nostack),
         );
     }

@@ -4,7 +4,9 @@
 //! in / out, R10, R8, R9, R15 = message registers 0 to 3. The kernel
 //! clobbers RCX and R11 and comes back with RSP = 0, so RSP is kept in R14
 //! (which the kernel restores) across the instruction. libsel4 uses RBX for
-//! that, which Rust inline asm cannot name.
+//! that, which Rust inline asm cannot name. MCS kernels also read R12 (the
+//! reply object capability) and R13 (the NBSendRecv destination):
+//! [`syscall_mcs`].
 
 use crate::Word;
 
@@ -53,6 +55,39 @@ pub unsafe fn syscall(sys: isize, regs: &mut Regs) {
             inout("r8") regs.mr[1],
             inout("r9") regs.mr[2],
             inout("r15") regs.mr[3],
+            out("r14") _,
+            out("rcx") _,
+            out("r11") _,
+            options(nostack),
+        );
+    }
+}
+
+/// Performs one syscall of the MCS API with every argument register in and
+/// out, plus R12 = `reply` (the reply object capability of Recv, NBRecv,
+/// ReplyRecv and NBSendRecv, and the destination of NBSendWait) and R13 =
+/// `nbsr_dest` (the destination of NBSendRecv).
+///
+/// # Safety
+/// As for [`syscall`].
+#[inline(always)]
+pub unsafe fn syscall_mcs(sys: isize, regs: &mut Regs, reply: Word, nbsr_dest: Word) {
+    // SAFETY: as in `syscall`; R12 and R13 are inputs the kernel reads (it
+    // restores them, but they are declared clobbered all the same).
+    unsafe {
+        core::arch::asm!(
+            "mov r14, rsp",
+            "syscall",
+            "mov rsp, r14",
+            in("rdx") sys,
+            inout("rdi") regs.cap_or_badge,
+            inout("rsi") regs.info,
+            inout("r10") regs.mr[0],
+            inout("r8") regs.mr[1],
+            inout("r9") regs.mr[2],
+            inout("r15") regs.mr[3],
+            inout("r12") reply => _,
+            inout("r13") nbsr_dest => _,
             out("r14") _,
             out("rcx") _,
             out("r11") _,

@@ -17,6 +17,8 @@
 //!   restart them at;
 //! - [`fpu`]: a floating-point calculation on the FPU, with its soft-float
 //!   twin (FPU0000, FPU0001);
+//! - [`ioport`]: an I/O port read with the `in` instruction at a known
+//!   address (IOPORTS1000: user mode has no I/O privilege);
 //! - [`tls`]: thread-local variables with initial values (`.tdata`,
 //!   `.tbss`) and their accessors (TLS0001-0006);
 //! - [`entry_regs`]: a thread entry point that checks every register it
@@ -36,6 +38,7 @@ compile_error!("sel4-asm-probes has routines for x86_64 only");
 pub mod entry_regs;
 pub mod fault;
 pub mod fpu;
+pub mod ioport;
 pub mod tls;
 
 use sel4_sys::{Syscall, Word};

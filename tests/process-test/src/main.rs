@@ -213,7 +213,7 @@ sel4_start::stack!(0);
 
 /// Entered from the start code (`sel4-start`) on the initial thread.
 #[no_mangle]
-fn __sel4rs_runtime_entry(info: &sel4_start::StartInfo) -> ! {
+extern "C" fn __sel4rs_runtime_entry(info: &sel4_start::StartInfo) -> ! {
     if info.relocation < 0 || info.kind != sel4_start::Kind::Process {
         fault_now();
     }

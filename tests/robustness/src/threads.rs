@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use sel4_rootserver::objects::Objects;
 use sel4_rootserver::thread::{spawn, JoinHandle, ThreadBuilder, ThreadError};
-use sel4_rootserver::{println, Cap, Notification};
+use sel4_rootserver::{println, AllocError, Cap, Error, Notification};
 use sel4_runtime::heap;
 use sel4_runtime::thread::provoke::{self, ImagePart};
 use sel4_sys::{Fault, MessageInfo};
@@ -412,22 +412,26 @@ fn kill_panic_and_fault_at_random_points(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-/// Allocates 16 KiB blocks (fallible) until refused, frees them, returns
-/// the count.
-fn fill(block: usize) -> usize {
+/// Allocates blocks of `block` bytes (fallible) until the heap refuses
+/// one, frees them, returns the count; `None` when it stopped for another
+/// reason (its list of blocks full, 1024 of them: not an exhaustion).
+fn fill(block: usize) -> Option<usize> {
     let mut v: Vec<Vec<u8>> = Vec::new();
     if v.try_reserve(1024).is_err() {
-        return 0;
+        return Some(0);
     }
     loop {
+        if v.len() == v.capacity() {
+            return None;
+        }
         let mut b = Vec::new();
-        if b.try_reserve_exact(block).is_err() || v.len() == v.capacity() {
+        if b.try_reserve_exact(block).is_err() {
             break;
         }
         b.resize(block, 1);
         v.push(b);
     }
-    v.len()
+    Some(v.len())
 }
 
 /// The heap exhausted twice in a row, by a thread's limit and as a whole:
@@ -445,7 +449,10 @@ fn heap_exhaustion_twice_gives_the_same_counts(ctx: &mut Ctx) -> TestResult {
                 .spawn(&mut objs, || fill(BLOCK))
                 .map_err(fw("spawn"))?;
             let j = h.join_report(&mut objs);
-            *g = j.result.map_err(fw("join"))?;
+            let Some(n) = j.result.map_err(fw("join"))? else {
+                fail!("limit {limit}: 1024 blocks of 16 KiB and no refusal");
+            };
+            *g = n;
             ensure_eq!(j.report.heap.in_use, 0, "the filler freed everything");
         }
         ensure!(got[0] > 0, "blocks before exhaustion");
@@ -469,7 +476,7 @@ fn thread_exhaustion_twice_gives_the_same_counts(ctx: &mut Ctx) -> TestResult {
         .map_err(fw("notification"))?
         .cap();
     let mut got = [0usize; 2];
-    let mut why = alloc::string::String::new();
+    let mut why = None;
     for g in got.iter_mut() {
         let mut hs = Vec::new();
         loop {
@@ -480,7 +487,7 @@ fn thread_exhaustion_twice_gives_the_same_counts(ctx: &mut Ctx) -> TestResult {
                 }) {
                 Ok(h) => hs.push(h),
                 Err(e) => {
-                    why = alloc::format!("{e}");
+                    why = Some(e);
                     break;
                 }
             }
@@ -495,6 +502,11 @@ fn thread_exhaustion_twice_gives_the_same_counts(ctx: &mut Ctx) -> TestResult {
     }
     ensure!(got[0] > 0, "threads before exhaustion");
     ensure_eq!(got[0], got[1], "the same count twice");
+    // What ran out is the slots (memory is plentiful).
+    let why = match why {
+        Some(e @ ThreadError::Resources(Error::Alloc(AllocError::SlotsExhausted { .. }))) => e,
+        other => fail!("the spawn that failed: {other:?}"),
+    };
     still_serving(&mut objs)?;
     println!(
         "threads: thread exhaustion twice: {} threads both times over 200 slots ({why})",

@@ -60,7 +60,7 @@ fn make_all_pools(objs: &mut Objects) -> Result<(Vec<AsidPool>, Error), Failure>
 
 /// VSPACE0003: every ASID pool the kernel has room for can be made (all
 /// but the root task's), and each takes a VSpace.
-#[sel4_test]
+#[sel4_test(sel4test = "VSPACE0003")]
 fn vspace0003_create_multiple_asid_pools(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(64)?;
     let mut pools = Vec::new();
@@ -79,7 +79,7 @@ fn vspace0003_create_multiple_asid_pools(ctx: &mut Ctx) -> TestResult {
 
 /// VSPACE0004: one pool more than the kernel has room for is DeleteFirst;
 /// after the pools are deleted, pools can be made again.
-#[sel4_test]
+#[sel4_test(sel4test = "VSPACE0004")]
 fn vspace0004_run_out_of_asid_pools(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(64)?;
     // A first pool carves the memory the others come from too.
@@ -105,7 +105,7 @@ fn vspace0004_run_out_of_asid_pools(ctx: &mut Ctx) -> TestResult {
 
 /// VSPACE0005: a pool takes exactly its size of VSpaces; the next one is
 /// DeleteFirst.
-#[sel4_test(timeout_ms = 30000)]
+#[sel4_test(timeout_ms = 30000, sel4test = "VSPACE0005")]
 fn vspace0005_overassign_asid_pool(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(ASID_POOL_SIZE + 64)?;
     let pool = objs.create_asid_pool()?;
@@ -136,7 +136,7 @@ fn vspace0005_overassign_asid_pool(ctx: &mut Ctx) -> TestResult {
 
 /// VSPACE0006: a process in each new pool runs and touches its memory
 /// (sel4test's `incr_mem`: writes its number and reads it back).
-#[sel4_test(timeout_ms = 30000)]
+#[sel4_test(timeout_ms = 30000, sel4test = "VSPACE0006")]
 fn vspace0006_processes_in_every_asid_pool(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(160)?;
     let report = objs.create::<Endpoint>()?;

@@ -28,6 +28,12 @@ fn copy_into_occupied_slot_is_delete_first(ctx: &mut Ctx) -> TestResult {
         Error::DeleteFirst,
         "copy onto a cap",
     )?;
+    // The destination still names its own notification: a signal through
+    // it does not reach the source's.
+    let mb = badged(ctx, m, 0x2)?;
+    sel4_sys::signal(mb);
+    ensure_eq!(sel4_sys::poll(n), 0, "the source's notification");
+    ensure_eq!(sel4_sys::poll(m), 0x2, "the destination's notification");
     Ok(())
 }
 
@@ -35,11 +41,18 @@ fn copy_into_occupied_slot_is_delete_first(ctx: &mut Ctx) -> TestResult {
 fn copy_from_empty_slot_fails_lookup(ctx: &mut Ctx) -> TestResult {
     let empty = ctx.slot()?;
     let dest = ctx.slot()?;
-    expect_err(
+    let e = expect_err(
         kernel::cnode_copy(dest, empty, rights::ALL),
         Error::FailedLookup,
         "copy of nothing",
     )?;
+    // The source, a missing capability with the whole depth left.
+    ensure_eq!(
+        e.detail,
+        [1, 2, 64],
+        "(source, lookup failure type + 1, bits left)"
+    );
+    ensure!(is_empty(dest)?, "the destination stays empty");
     Ok(())
 }
 
@@ -166,8 +179,7 @@ fn mutate_sets_cnode_guard(ctx: &mut Ctx) -> TestResult {
         &[ROOT_CNODE],
         &[3, DEPTH, n, DEPTH, rights::ALL],
     )?;
-    // The copy is there: deleting it through the guarded CNode succeeds,
-    // and copying onto it again fails.
+    // The copy is there: copying onto it again fails.
     let r = invoke(
         guarded,
         InvocationLabel::CNodeCopy,
@@ -201,6 +213,11 @@ fn rotate_into_occupied_dest_is_delete_first(ctx: &mut Ctx) -> TestResult {
         Error::DeleteFirst,
         "rotate onto a cap",
     )?;
+    ensure_eq!(
+        (cap_type(a)?, cap_type(b)?, cap_type(c)?),
+        (tag::THREAD, tag::CNODE, tag::CNODE),
+        "nothing moved"
+    );
     Ok(())
 }
 
@@ -296,7 +313,15 @@ fn index_beyond_cnode_fails_lookup(ctx: &mut Ctx) -> TestResult {
     let beyond = 1u64 << bits;
     let n = notification(ctx)?;
     let r = kernel::cnode_copy(beyond, n, rights::ALL);
-    expect_err(r, Error::FailedLookup, "slot index past the root CNode")?;
+    let e = expect_err(r, Error::FailedLookup, "slot index past the root CNode")?;
+    // The index's bit above the radix lies in the root CNode's guard (all
+    // the bits above its radix, 0): a guard mismatch with the whole depth
+    // left, for the destination.
+    ensure_eq!(
+        e.detail,
+        [0, 4, 64],
+        "(source, lookup failure type + 1, bits left)"
+    );
     Ok(())
 }
 
@@ -320,6 +345,18 @@ fn cnode_slot_count_matches_radix(ctx: &mut Ctx) -> TestResult {
         &[ROOT_CNODE],
         &[8, DEPTH, n, DEPTH, rights::ALL],
     );
-    ensure!(r.is_err(), "an 8-slot CNode accepted a cap at index 8");
+    // Index 8 puts a 1 into the 61 guard bits, whose guard is 0: a guard
+    // mismatch (detail: the destination, GuardMismatch + 1, 64 bits left,
+    // guard found 1, 61 bits of it).
+    let e = expect_err(
+        r,
+        Error::FailedLookup,
+        "a cap at index 8 of an 8-slot CNode",
+    )?;
+    ensure_eq!(
+        e.detail,
+        [0, 4, 64],
+        "(source, lookup failure type + 1, bits left)"
+    );
     Ok(())
 }

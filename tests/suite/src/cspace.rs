@@ -74,13 +74,11 @@ fn thread_in_a_chain_of_one_bit_cnodes(ctx: &mut Ctx) -> TestResult {
         "the thread runs"
     );
     // Its whole CSpace becomes the chain (no guard); its fault endpoint is
-    // the endpoint's cptr there, so a fault would arrive here too.
-    invoke(
-        t.tcb,
-        InvocationLabel::TCBSetSpace,
-        &[cnodes[0], ROOT_VSPACE],
-        &[ep_pos, 0, 0],
-    )?;
+    // the endpoint's cptr there, so a fault would arrive here too (MCS
+    // kernels take the fault endpoint from this thread's CSpace now and
+    // copy it into the TCB: the same endpoint).
+    let fault_ep = if crate::util::MCS { ep } else { ep_pos };
+    crate::util::set_space(t.tcb, fault_ep, cnodes[0], ROOT_VSPACE)?;
     let r = sel4_sys::recv_regs(ep);
     ensure_eq!(
         r.info.get_label(),

@@ -29,11 +29,12 @@ fn set_own_domain(ctx: &mut Ctx) -> TestResult {
 
 #[sel4_test(sel4test = "DOMAINS0002")]
 fn set_domain_that_does_not_exist(ctx: &mut Ctx) -> TestResult {
-    expect_err(
+    let e = expect_err(
         domain_set(DOMAIN_CAP, NUM_DOMAINS + 10, ctx.own_tcb()),
         Error::InvalidArgument,
         "domain NUM_DOMAINS + 10",
     )?;
+    ensure_eq!(e.detail[0], 0, "the domain is the invalid argument");
     Ok(())
 }
 

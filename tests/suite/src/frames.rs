@@ -33,15 +33,20 @@ fn device_frame(ctx: &mut Ctx) -> Result<Word, Failure> {
 
 /// TCB_Configure with the root CNode and VSpace and `frame` as IPC buffer.
 fn configure(tcb: Word, frame: Word) -> KResult {
-    sel4_sys::sel4_cfg_if! {
-        kernel >= 10 && label TCBSetTLSBase {
-            // seL4 10+: fault_ep, cspace data, vspace data, buffer.
-            invoke(tcb, InvocationLabel::TCBConfigure, &[ROOT_CNODE, ROOT_VSPACE, frame], &[0, 0, 0, BUFFER_ADDR])
-        } else {
-            // seL4 5.x: fault_ep, priority, cspace data, vspace data, buffer.
-            invoke(tcb, InvocationLabel::TCBConfigure, &[ROOT_CNODE, ROOT_VSPACE, frame], &[0, 0, 0, 0, BUFFER_ADDR])
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        // MCS kernels: cspace data, vspace data, buffer (no fault endpoint).
+        invoke(tcb, InvocationLabel::TCBConfigure, &[ROOT_CNODE, ROOT_VSPACE, frame], &[0, 0, BUFFER_ADDR])
+    } else {
+        sel4_sys::sel4_cfg_if! {
+            kernel >= 10 && label TCBSetTLSBase {
+                // seL4 10+: fault_ep, cspace data, vspace data, buffer.
+                invoke(tcb, InvocationLabel::TCBConfigure, &[ROOT_CNODE, ROOT_VSPACE, frame], &[0, 0, 0, BUFFER_ADDR])
+            } else {
+                // seL4 5.x: fault_ep, priority, cspace data, vspace data, buffer.
+                invoke(tcb, InvocationLabel::TCBConfigure, &[ROOT_CNODE, ROOT_VSPACE, frame], &[0, 0, 0, 0, BUFFER_ADDR])
+            }
         }
-    }
+    } }
 }
 
 #[sel4_test(sel4test = "FRAMEDIPC0001")]

@@ -114,27 +114,27 @@ fn ipc_pair(ctx: &mut Ctx, fa: u64, fb: u64) -> TestResult {
 }
 
 /// IPC1001: inter-AS seL4_Send + seL4_Recv.
-#[sel4_test(timeout_ms = 60000)]
+#[sel4_test(timeout_ms = 60000, sel4test = "IPC1001")]
 fn ipc1001_send_recv_inter_as(ctx: &mut Ctx) -> TestResult {
     ipc_pair(ctx, f::SEND, f::WAIT)
 }
 
 /// IPC1002: inter-AS seL4_Call + seL4_ReplyRecv.
-#[sel4_test(timeout_ms = 60000)]
+#[sel4_test(timeout_ms = 60000, sel4test = "IPC1002")]
 fn ipc1002_call_replyrecv_inter_as(ctx: &mut Ctx) -> TestResult {
     ipc_pair(ctx, f::CALL, f::REPLY_WAIT)
 }
 
 /// IPC1003: inter-AS seL4_Send + seL4_Reply + seL4_Recv (a Call answered
 /// with Reply, then Recv).
-#[sel4_test(timeout_ms = 60000)]
+#[sel4_test(timeout_ms = 60000, sel4test = "IPC1003")]
 fn ipc1003_call_reply_and_recv_inter_as(ctx: &mut Ctx) -> TestResult {
     ipc_pair(ctx, f::CALL, f::REPLY_AND_WAIT)
 }
 
 /// IPC1004: inter-AS seL4_NBSend + seL4_Recv (the waiter waits only when
 /// it runs first, at a higher priority than the sender).
-#[sel4_test(timeout_ms = 60000)]
+#[sel4_test(timeout_ms = 60000, sel4test = "IPC1004")]
 fn ipc1004_nbsend_recv_inter_as(ctx: &mut Ctx) -> TestResult {
     ipc_pair(ctx, f::NBSEND, f::NBWAIT)
 }
@@ -217,25 +217,25 @@ fn fault_pair(ctx: &mut Ctx, kind: u64) -> TestResult {
 }
 
 /// PAGEFAULT1001: read page fault (inter-AS).
-#[sel4_test(timeout_ms = 60000)]
+#[sel4_test(timeout_ms = 60000, sel4test = "PAGEFAULT1001")]
 fn pagefault1001_read_fault_inter_as(ctx: &mut Ctx) -> TestResult {
     fault_pair(ctx, fk::READ)
 }
 
 /// PAGEFAULT1002: write page fault (inter-AS).
-#[sel4_test(timeout_ms = 60000)]
+#[sel4_test(timeout_ms = 60000, sel4test = "PAGEFAULT1002")]
 fn pagefault1002_write_fault_inter_as(ctx: &mut Ctx) -> TestResult {
     fault_pair(ctx, fk::WRITE)
 }
 
 /// PAGEFAULT1003: execute page fault (inter-AS).
-#[sel4_test(timeout_ms = 60000)]
+#[sel4_test(timeout_ms = 60000, sel4test = "PAGEFAULT1003")]
 fn pagefault1003_execute_fault_inter_as(ctx: &mut Ctx) -> TestResult {
     fault_pair(ctx, fk::INSTRUCTION)
 }
 
 /// PAGEFAULT1004: unknown system call (inter-AS).
-#[sel4_test(timeout_ms = 60000)]
+#[sel4_test(timeout_ms = 60000, sel4test = "PAGEFAULT1004")]
 fn pagefault1004_unknown_syscall_inter_as(ctx: &mut Ctx) -> TestResult {
     fault_pair(ctx, fk::BAD_SYSCALL)
 }

@@ -10,9 +10,9 @@
 use alloc::format;
 use alloc::string::String;
 use sel4_rootserver::thread::ThreadBuilder;
-use sel4_sys::{FaultLabel, InvocationLabel, MessageInfo, Word};
-use sel4_test_harness::kernel::{self, invoke, rights, DEPTH, ROOT_CNODE, ROOT_VSPACE};
-use sel4_test_harness::{ensure, ensure_eq, sel4_test, skip, Ctx, Failure, TestResult};
+use sel4_sys::{FaultLabel, MessageInfo, Word};
+use sel4_test_harness::kernel::{self, rights, DEPTH, ROOT_CNODE, ROOT_VSPACE};
+use sel4_test_harness::{ensure, ensure_eq, sel4_test, Ctx, Failure, TestResult};
 
 use crate::support::{helper, join, lift, slots_for, HELPER_STACK, TEST_TOP};
 use crate::util::{endpoint, fw, is_empty};
@@ -50,15 +50,35 @@ fn msg1(w: Word) -> (MessageInfo, [Word; 4]) {
     (MessageInfo::new(0, 0, 0, 1), [w, 0, 0, 0])
 }
 
-fn save_caller(slot: Word) -> TestResult {
-    invoke(
-        ROOT_CNODE,
-        InvocationLabel::CNodeSaveCaller,
-        &[],
-        &[slot, DEPTH],
-    )?;
-    Ok(())
-}
+// Non-MCS kernels only (MCS kernels have no CNode_SaveCaller).
+sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {} else {
+    use sel4_sys::InvocationLabel;
+    use sel4_test_harness::kernel::invoke;
+    use sel4_test_harness::skip;
+
+    /// What the receiving side does with a call (sel4test's modes).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Mode {
+        /// Reply.
+        Reply,
+        /// Save the reply cap (CNode_SaveCaller), then send through it.
+        SaveCaller,
+        /// The caller calls twice; ReplyRecv answers the first.
+        ReplyRecv,
+    }
+
+    const MODES: [Mode; 3] = [Mode::Reply, Mode::SaveCaller, Mode::ReplyRecv];
+
+    fn save_caller(slot: Word) -> TestResult {
+        invoke(
+            ROOT_CNODE,
+            InvocationLabel::CNodeSaveCaller,
+            &[],
+            &[slot, DEPTH],
+        )?;
+        Ok(())
+    }
+} }
 
 /// Receives twice on `ep`; the first message must be MAGIC1.
 fn check_recv(ep: Word) -> Result<(), String> {
@@ -110,12 +130,7 @@ fn recv_needs_read(ctx: &mut Ctx) -> TestResult {
             .map_err(fw("spawn"))?;
         // Its faults come here (it has not run yet: it is below this
         // thread).
-        invoke(
-            h.tcb().cptr(),
-            InvocationLabel::TCBSetSpace,
-            &[ROOT_CNODE, ROOT_VSPACE],
-            &[fault_ep, 0, 0],
-        )?;
+        crate::util::set_space(h.tcb().cptr(), fault_ep, ROOT_CNODE, ROOT_VSPACE)?;
         if can(r, rights::READ) {
             let (i, m) = msg1(MAGIC1);
             sel4_sys::send_regs(ep, i, m);
@@ -200,179 +215,188 @@ fn sending_a_cap_needs_grant(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-/// What the receiving side does with a call (sel4test's modes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Reply.
-    Reply,
-    /// Save the reply cap (CNode_SaveCaller), then send through it.
-    SaveCaller,
-    /// The caller calls twice; ReplyRecv answers the first.
-    ReplyRecv,
-}
-
-const MODES: [Mode; 3] = [Mode::Reply, Mode::SaveCaller, Mode::ReplyRecv];
-
 #[sel4_test(sel4test = "IPCRIGHTS0004", timeout_ms = 20_000)]
 fn call_needs_grant_or_grant_reply(ctx: &mut Ctx) -> TestResult {
-    let ep = endpoint(ctx)?;
-    let minted = ctx.slot()?;
-    let reply = ctx.slot()?;
-    lift(ctx)?;
-    let mut objs = ctx.objects(slots_for(1))?;
-    for mode in MODES {
-        for r in all_rights().filter(|&r| can(r, rights::WRITE)) {
-            let what = format!("{mode:?}, rights {r:#x}");
-            let may_call = can(r, rights::GRANT) || can(r, rights::GRANT_REPLY);
-            kernel::cnode_delete(minted)?;
-            kernel::cnode_copy(minted, ep, r)?;
-            let twice = mode == Mode::ReplyRecv;
-            let h = helper(&mut objs, TEST_TOP - 10, move || {
-                let (i, m) = msg1(MAGIC1);
-                let mut got = sel4_sys::call_regs(minted, i, m);
-                if twice {
-                    got = sel4_sys::call_regs(minted, i, m);
-                }
-                // Here only if the calls were answered.
-                sel4_sys::send_regs(minted, i, [got.mrs[0], 0, 0, 0]);
-                got.mrs[0]
-            })?;
-            let first = sel4_sys::recv_regs(ep);
-            ensure_eq!(first.mrs[0], MAGIC1, "{what}: the call arrives");
-            if may_call {
-                let (i, m) = msg1(MAGIC2);
-                match mode {
-                    Mode::Reply => {
-                        sel4_sys::reply_regs(i, m);
-                        save_caller(reply)?;
-                        ensure!(is_empty(reply)?, "{what}: the reply used up the reply cap");
-                    }
-                    Mode::SaveCaller => {
-                        save_caller(reply)?;
-                        ensure!(!is_empty(reply)?, "{what}: a reply cap to save");
-                        sel4_sys::send_regs(reply, i, m);
-                        ensure!(is_empty(reply)?, "{what}: sending through it used it up");
-                    }
-                    Mode::ReplyRecv => {
-                        let second = sel4_sys::reply_recv_regs(ep, i, [0; 4]);
-                        ensure_eq!(second.mrs[0], MAGIC1, "{what}: the second call");
-                        sel4_sys::reply_regs(i, m);
-                        save_caller(reply)?;
-                        ensure!(is_empty(reply)?, "{what}: the reply used up the reply cap");
-                    }
-                }
-                ensure_eq!(
-                    sel4_sys::recv_regs(ep).mrs[0],
-                    MAGIC2,
-                    "{what}: the caller got the reply"
-                );
-                ensure_eq!(join(&mut objs, h)?, MAGIC2, "{what}");
-            } else {
-                // Without Grant (or GrantReply) the message arrives, but no
-                // reply cap: the caller is left inactive.
-                save_caller(reply)?;
-                ensure!(is_empty(reply)?, "{what}: no reply cap");
-                // With every right, the resumed caller's call (restarted by
-                // the kernel) comes with one.
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        let _ = ctx;
+        crate::util::no_save_caller()
+    } else {
+        call_needs_grant_or_grant_reply_inner(ctx)
+    } }
+}
+
+sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {} else {
+    fn call_needs_grant_or_grant_reply_inner(ctx: &mut Ctx) -> TestResult {
+        let ep = endpoint(ctx)?;
+        let minted = ctx.slot()?;
+        let reply = ctx.slot()?;
+        lift(ctx)?;
+        let mut objs = ctx.objects(slots_for(1))?;
+        for mode in MODES {
+            for r in all_rights().filter(|&r| can(r, rights::WRITE)) {
+                let what = format!("{mode:?}, rights {r:#x}");
+                let may_call = can(r, rights::GRANT) || can(r, rights::GRANT_REPLY);
                 kernel::cnode_delete(minted)?;
-                kernel::cnode_copy(minted, ep, rights::ALL)?;
-                invoke(h.tcb().cptr(), InvocationLabel::TCBResume, &[], &[])?;
-                ensure_eq!(
-                    sel4_sys::recv_regs(ep).mrs[0],
-                    MAGIC1,
-                    "{what}: the restarted call"
-                );
-                save_caller(reply)?;
-                ensure!(!is_empty(reply)?, "{what}: a reply cap with every right");
-                invoke(h.tcb().cptr(), InvocationLabel::TCBSuspend, &[], &[])?;
-                ensure!(
-                    is_empty(reply)?,
-                    "{what}: suspending the caller deletes its reply cap"
-                );
-                h.kill(&mut objs);
+                kernel::cnode_copy(minted, ep, r)?;
+                let twice = mode == Mode::ReplyRecv;
+                let h = helper(&mut objs, TEST_TOP - 10, move || {
+                    let (i, m) = msg1(MAGIC1);
+                    let mut got = sel4_sys::call_regs(minted, i, m);
+                    if twice {
+                        got = sel4_sys::call_regs(minted, i, m);
+                    }
+                    // Here only if the calls were answered.
+                    sel4_sys::send_regs(minted, i, [got.mrs[0], 0, 0, 0]);
+                    got.mrs[0]
+                })?;
+                let first = sel4_sys::recv_regs(ep);
+                ensure_eq!(first.mrs[0], MAGIC1, "{what}: the call arrives");
+                if may_call {
+                    let (i, m) = msg1(MAGIC2);
+                    match mode {
+                        Mode::Reply => {
+                            sel4_sys::reply_regs(i, m);
+                            save_caller(reply)?;
+                            ensure!(is_empty(reply)?, "{what}: the reply used up the reply cap");
+                        }
+                        Mode::SaveCaller => {
+                            save_caller(reply)?;
+                            ensure!(!is_empty(reply)?, "{what}: a reply cap to save");
+                            sel4_sys::send_regs(reply, i, m);
+                            ensure!(is_empty(reply)?, "{what}: sending through it used it up");
+                        }
+                        Mode::ReplyRecv => {
+                            let second = sel4_sys::reply_recv_regs(ep, i, [0; 4]);
+                            ensure_eq!(second.mrs[0], MAGIC1, "{what}: the second call");
+                            sel4_sys::reply_regs(i, m);
+                            save_caller(reply)?;
+                            ensure!(is_empty(reply)?, "{what}: the reply used up the reply cap");
+                        }
+                    }
+                    ensure_eq!(
+                        sel4_sys::recv_regs(ep).mrs[0],
+                        MAGIC2,
+                        "{what}: the caller got the reply"
+                    );
+                    ensure_eq!(join(&mut objs, h)?, MAGIC2, "{what}");
+                } else {
+                    // Without Grant (or GrantReply) the message arrives, but no
+                    // reply cap: the caller is left inactive.
+                    save_caller(reply)?;
+                    ensure!(is_empty(reply)?, "{what}: no reply cap");
+                    // With every right, the resumed caller's call (restarted by
+                    // the kernel) comes with one.
+                    kernel::cnode_delete(minted)?;
+                    kernel::cnode_copy(minted, ep, rights::ALL)?;
+                    invoke(h.tcb().cptr(), InvocationLabel::TCBResume, &[], &[])?;
+                    ensure_eq!(
+                        sel4_sys::recv_regs(ep).mrs[0],
+                        MAGIC1,
+                        "{what}: the restarted call"
+                    );
+                    save_caller(reply)?;
+                    ensure!(!is_empty(reply)?, "{what}: a reply cap with every right");
+                    invoke(h.tcb().cptr(), InvocationLabel::TCBSuspend, &[], &[])?;
+                    ensure!(
+                        is_empty(reply)?,
+                        "{what}: suspending the caller deletes its reply cap"
+                    );
+                    h.kill(&mut objs);
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
-}
+} }
 
 #[sel4_test(sel4test = "IPCRIGHTS0005", timeout_ms = 20_000)]
 fn reply_grant_is_the_receivers_grant(ctx: &mut Ctx) -> TestResult {
-    if !has_grant_reply() {
-        skip!(
-            "seL4 5.x: a reply may always carry caps (doReplyTransfer grants unconditionally); \
-             the receiver's Grant right decides it from seL4 10 on"
-        );
-    }
-    let ep = endpoint(ctx)?;
-    let return_ep = endpoint(ctx)?;
-    let minted = ctx.slot()?;
-    let reply = ctx.slot()?;
-    let slot = ctx.slot()?;
-    lift(ctx)?;
-    let mut objs = ctx.objects(slots_for(1))?;
-    for mode in MODES {
-        for r in all_rights().filter(|&r| can(r, rights::READ)) {
-            let what = format!("{mode:?}, receiver's rights {r:#x}");
-            let grant = can(r, rights::GRANT);
-            kernel::cnode_delete(minted)?;
-            kernel::cnode_copy(minted, ep, r)?;
-            let twice = mode == Mode::ReplyRecv;
-            let h = helper(&mut objs, TEST_TOP - 10, move || -> Result<(), String> {
-                sel4_sys::ipc_buffer().set_receive_fields(sel4_sys::ReceiveFields {
-                    cnode: ROOT_CNODE,
-                    index: slot,
-                    depth: DEPTH,
-                });
-                let (i, m) = msg1(MAGIC1);
-                let mut got = sel4_sys::call_regs(ep, i, m);
-                if twice {
-                    got = sel4_sys::call_regs(ep, i, m);
-                }
-                if got.mrs[0] != MAGIC2 {
-                    return Err(format!("reply word {:#x}", got.mrs[0]));
-                }
-                let has_cap = got.info.get_extra_caps() == 1;
-                if has_cap != grant {
-                    return Err(format!("the reply carried a cap: {has_cap}"));
-                }
-                let (i, m) = msg1(MAGIC3);
-                if has_cap {
-                    sel4_sys::send_regs(slot, i, m);
-                    kernel::cnode_delete(slot).map_err(|e| format!("deleting the cap: {e}"))?;
-                }
-                sel4_sys::send_regs(ep, i, m);
-                Ok(())
-            })?;
-            let first = sel4_sys::recv_regs(minted);
-            ensure_eq!(first.mrs[0], MAGIC1, "{what}: the call arrives");
-            let with_cap = MessageInfo::new(0, 0, 1, 1);
-            if mode == Mode::SaveCaller {
-                save_caller(reply)?;
-                ensure!(!is_empty(reply)?, "{what}: a reply cap to save");
-                sel4_sys::ipc_buffer().set_caps(&[return_ep]);
-                sel4_sys::send_regs(reply, with_cap, [MAGIC2, 0, 0, 0]);
-                ensure!(is_empty(reply)?, "{what}: sending through it used it up");
-            } else {
-                if mode == Mode::ReplyRecv {
-                    let second =
-                        sel4_sys::reply_recv_regs(minted, MessageInfo::new(0, 0, 0, 1), [0; 4]);
-                    ensure_eq!(second.mrs[0], MAGIC1, "{what}: the second call");
-                }
-                sel4_sys::ipc_buffer().set_caps(&[return_ep]);
-                sel4_sys::reply_regs(with_cap, [MAGIC2, 0, 0, 0]);
-            }
-            if grant {
-                ensure_eq!(
-                    sel4_sys::recv_regs(return_ep).mrs[0],
-                    MAGIC3,
-                    "{what}: through the returned cap"
-                );
-            }
-            ensure_eq!(sel4_sys::recv_regs(ep).mrs[0], MAGIC3, "{what}");
-            join(&mut objs, h)?.map_err(|e| Failure::fail(format!("{what}: {e}")))?;
-            ensure!(is_empty(slot)?, "{what}: the receive slot is empty again");
-        }
-    }
-    Ok(())
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        let _ = ctx;
+        crate::util::no_save_caller()
+    } else {
+        reply_grant_is_the_receivers_grant_inner(ctx)
+    } }
 }
+
+sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {} else {
+    fn reply_grant_is_the_receivers_grant_inner(ctx: &mut Ctx) -> TestResult {
+        if !has_grant_reply() {
+            skip!(
+                "seL4 5.x: a reply may always carry caps (doReplyTransfer grants unconditionally); \
+                 the receiver's Grant right decides it from seL4 10 on"
+            );
+        }
+        let ep = endpoint(ctx)?;
+        let return_ep = endpoint(ctx)?;
+        let minted = ctx.slot()?;
+        let reply = ctx.slot()?;
+        let slot = ctx.slot()?;
+        lift(ctx)?;
+        let mut objs = ctx.objects(slots_for(1))?;
+        for mode in MODES {
+            for r in all_rights().filter(|&r| can(r, rights::READ)) {
+                let what = format!("{mode:?}, receiver's rights {r:#x}");
+                let grant = can(r, rights::GRANT);
+                kernel::cnode_delete(minted)?;
+                kernel::cnode_copy(minted, ep, r)?;
+                let twice = mode == Mode::ReplyRecv;
+                let h = helper(&mut objs, TEST_TOP - 10, move || -> Result<(), String> {
+                    sel4_sys::ipc_buffer().set_receive_fields(sel4_sys::ReceiveFields {
+                        cnode: ROOT_CNODE,
+                        index: slot,
+                        depth: DEPTH,
+                    });
+                    let (i, m) = msg1(MAGIC1);
+                    let mut got = sel4_sys::call_regs(ep, i, m);
+                    if twice {
+                        got = sel4_sys::call_regs(ep, i, m);
+                    }
+                    if got.mrs[0] != MAGIC2 {
+                        return Err(format!("reply word {:#x}", got.mrs[0]));
+                    }
+                    let has_cap = got.info.get_extra_caps() == 1;
+                    if has_cap != grant {
+                        return Err(format!("the reply carried a cap: {has_cap}"));
+                    }
+                    let (i, m) = msg1(MAGIC3);
+                    if has_cap {
+                        sel4_sys::send_regs(slot, i, m);
+                        kernel::cnode_delete(slot).map_err(|e| format!("deleting the cap: {e}"))?;
+                    }
+                    sel4_sys::send_regs(ep, i, m);
+                    Ok(())
+                })?;
+                let first = sel4_sys::recv_regs(minted);
+                ensure_eq!(first.mrs[0], MAGIC1, "{what}: the call arrives");
+                let with_cap = MessageInfo::new(0, 0, 1, 1);
+                if mode == Mode::SaveCaller {
+                    save_caller(reply)?;
+                    ensure!(!is_empty(reply)?, "{what}: a reply cap to save");
+                    sel4_sys::ipc_buffer().set_caps(&[return_ep]);
+                    sel4_sys::send_regs(reply, with_cap, [MAGIC2, 0, 0, 0]);
+                    ensure!(is_empty(reply)?, "{what}: sending through it used it up");
+                } else {
+                    if mode == Mode::ReplyRecv {
+                        let second =
+                            sel4_sys::reply_recv_regs(minted, MessageInfo::new(0, 0, 0, 1), [0; 4]);
+                        ensure_eq!(second.mrs[0], MAGIC1, "{what}: the second call");
+                    }
+                    sel4_sys::ipc_buffer().set_caps(&[return_ep]);
+                    sel4_sys::reply_regs(with_cap, [MAGIC2, 0, 0, 0]);
+                }
+                if grant {
+                    ensure_eq!(
+                        sel4_sys::recv_regs(return_ep).mrs[0],
+                        MAGIC3,
+                        "{what}: through the returned cap"
+                    );
+                }
+                ensure_eq!(sel4_sys::recv_regs(ep).mrs[0], MAGIC3, "{what}");
+                join(&mut objs, h)?.map_err(|e| Failure::fail(format!("{what}: {e}")))?;
+                ensure!(is_empty(slot)?, "{what}: the receive slot is empty again");
+            }
+        }
+        Ok(())
+    }
+} }

@@ -6,10 +6,21 @@ use sel4_test_harness::{ensure_eq, sel4_test, Ctx, TestResult};
 
 use crate::util::{badged, expect_err, notification};
 
+/// Poll of a notification with nothing pending returns 0 at once: when it
+/// was never signalled, and when its signals were taken by a Wait; a
+/// pending signal it does return (so the 0 is Poll's answer, not a call
+/// that did nothing), and takes it.
 #[sel4_test]
 fn poll_without_signal_is_zero(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
-    ensure_eq!(sel4_sys::poll(n), 0);
+    let b = badged(ctx, n, 0b10)?;
+    ensure_eq!(sel4_sys::poll(n), 0, "never signalled");
+    sel4_sys::signal(b);
+    ensure_eq!(sel4_sys::wait(n), 0b10, "Wait takes the signal");
+    ensure_eq!(sel4_sys::poll(n), 0, "after the Wait took it");
+    sel4_sys::signal(b);
+    ensure_eq!(sel4_sys::poll(n), 0b10, "a pending signal");
+    ensure_eq!(sel4_sys::poll(n), 0, "after the Poll took it");
     Ok(())
 }
 

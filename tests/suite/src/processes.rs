@@ -141,7 +141,7 @@ fn process_start_contract_holds_inside(ctx: &mut Ctx) -> TestResult {
 
 /// VSPACE0000: a thread in another CSpace and VSpace runs a function and
 /// returns its value.
-#[sel4_test]
+#[sel4_test(sel4test = "VSPACE0000")]
 fn vspace0000_threads_in_different_cspace_and_vspace(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(SLOTS)?;
     let report = objs.create::<Endpoint>()?;

@@ -2,8 +2,8 @@
 //! untyped.
 
 use sel4_sys::{Error, InvocationLabel, ObjectType};
-use sel4_test_harness::kernel::{self, invoke};
-use sel4_test_harness::{ensure, ensure_eq, sel4_test, skip, Ctx, TestResult};
+use sel4_test_harness::kernel::{self, invoke, rights, ROOT_VSPACE};
+use sel4_test_harness::{ensure, ensure_eq, sel4_test, skip, Ctx, Failure, TestResult};
 
 use crate::util::{cap_type, expect_err, tag};
 
@@ -132,7 +132,15 @@ fn retype_untyped_size_limits(ctx: &mut Ctx) -> TestResult {
     let e = expect_err(r, Error::InvalidArgument, "an untyped below MinUntypedBits")?;
     ensure_eq!(e.detail[0], 1, "the size argument is the invalid one");
     let r = kernel::retype(ctx.untyped(), ObjectType::UntypedObject as usize, 63, s, 1);
-    expect_err(r, Error::RangeError, "an untyped above MaxUntypedBits")?;
+    let e = expect_err(r, Error::RangeError, "an untyped above MaxUntypedBits")?;
+    // seL4 10+ names the range up to seL4_MaxUntypedBits, 5.x up to
+    // wordBits - 3.
+    let max = if sel4_sys::KERNEL_VERSION_MAJOR >= 10 {
+        sel4_sys::consts::MaxUntypedBits
+    } else {
+        sel4_sys::config::WORD_SIZE - 3
+    };
+    ensure_eq!((e.detail[0], e.detail[1]), (0, max as u64), "the range");
     Ok(())
 }
 
@@ -209,27 +217,41 @@ fn retype_aligns_objects(ctx: &mut Ctx) -> TestResult {
 #[sel4_test]
 fn retype_into_child_cnode(ctx: &mut Ctx) -> TestResult {
     let node = ctx.create(ObjectType::CapTableObject, 4)?;
-    kernel::retype_into(
-        ctx.untyped(),
-        ObjectType::NotificationObject as usize,
-        0,
-        node,
-        14,
-        2,
-    )?;
-    let r = kernel::retype_into(
-        ctx.untyped(),
-        ObjectType::NotificationObject as usize,
-        0,
-        node,
-        15,
-        2,
-    );
-    expect_err(
-        r,
+    let notifications = |offset, count| {
+        kernel::retype_into(
+            ctx.untyped(),
+            ObjectType::NotificationObject as usize,
+            0,
+            node,
+            offset,
+            count,
+        )
+    };
+    notifications(14, 2)?;
+    // Slots 14 and 15 are taken now.
+    for offset in [14, 15] {
+        expect_err(
+            notifications(offset, 1),
+            Error::DeleteFirst,
+            "a notification onto one made there",
+        )?;
+    }
+    let e = expect_err(
+        notifications(15, 2),
         Error::RangeError,
         "a window past the end of a 16-slot CNode",
     )?;
+    ensure_eq!(
+        (e.detail[0], e.detail[1]),
+        (1, 1),
+        "the window's range from offset 15"
+    );
+    let e = expect_err(
+        notifications(16, 1),
+        Error::RangeError,
+        "an offset past the end of a 16-slot CNode",
+    )?;
+    ensure_eq!((e.detail[0], e.detail[1]), (0, 15), "the offset's range");
     Ok(())
 }
 
@@ -240,7 +262,8 @@ fn retype_device_untyped_frame_only(ctx: &mut Ctx) -> TestResult {
     };
     let s = ctx.slot()?;
     let r = kernel::retype(ut, ObjectType::TCBObject as usize, 0, s, 1);
-    expect_err(r, Error::InvalidArgument, "a TCB from device memory")?;
+    let e = expect_err(r, Error::InvalidArgument, "a TCB from device memory")?;
+    ensure_eq!(e.detail[0], 1, "the object type's size argument is named");
     kernel::retype(ut, ObjectType::X86_4K as usize, 0, s, 1)?;
     ensure_eq!(cap_type(s)?, tag::FRAME);
     let a = invoke(s, InvocationLabel::X86PageGetAddress, &[], &[])?.mrs[0];
@@ -252,10 +275,10 @@ fn retype_device_untyped_frame_only(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
+/// The kernel's object sizes are powers of two between 16 bytes and a
+/// page, and a TCB takes an untyped of `TCBBits` whole.
 #[sel4_test]
-fn untyped_objects_are_zeroed_sizes(ctx: &mut Ctx) -> TestResult {
-    // Every fixed-size kernel object size the kernel reports is a power
-    // of two no smaller than 16 bytes: check the generated constants.
+fn a_tcb_fills_an_untyped_of_tcb_bits(ctx: &mut Ctx) -> TestResult {
     use sel4_sys::consts;
     for (name, bits) in [
         ("TCB", consts::TCBBits),
@@ -279,10 +302,119 @@ fn untyped_objects_are_zeroed_sizes(ctx: &mut Ctx) -> TestResult {
     let s = ctx.slots(2)?;
     kernel::retype(child, ObjectType::TCBObject as usize, 0, s, 1)?;
     let r = kernel::retype(child, ObjectType::EndpointObject as usize, 0, s + 1, 1);
-    expect_err(
+    let e = expect_err(
         r,
         Error::NotEnoughMemory,
         "anything after a TCB in a TCB-sized untyped",
     )?;
+    ensure_eq!(e.detail[0], 0, "bytes left in the untyped");
+    Ok(())
+}
+
+/// Memory that a retype hands out again starts clean. The first objects of
+/// an untyped are a frame written through a mapping, a notification with
+/// a signal pending and a TCB with registers written; revoking the untyped
+/// deletes them all, and the same objects made again (the frame at the
+/// same physical address) keep none of it: the frame reads 0 where the
+/// value was written, the notification polls 0, the TCB's registers read
+/// 0. (Memory is read through `sel4-asm-probes`' access at
+/// `FAULT_VADDR`, where this test maps the frame.)
+#[sel4_test]
+fn untyped_objects_are_zeroed(ctx: &mut Ctx) -> TestResult {
+    use crate::util::{badged, is_empty, read_regs, write_regs};
+    use sel4_asm_probes::fault::{self, BAD_MAGIC, FAULT_VADDR, GOOD_MAGIC};
+    const REGS: usize = 18;
+    let ut = ctx.create(ObjectType::UntypedObject, 16)?;
+    crate::vspace::paging_for(ctx, ROOT_VSPACE, FAULT_VADDR)?;
+    let first = ctx.slots(3)?;
+    let (frame, ntfn, tcb) = (first, first + 1, first + 2);
+    let make = || -> Result<u64, Failure> {
+        for (slot, ty) in [
+            (frame, ObjectType::X86_4K),
+            (ntfn, ObjectType::NotificationObject),
+            (tcb, ObjectType::TCBObject),
+        ] {
+            kernel::retype(ut, ty as usize, 0, slot, 1)?;
+        }
+        crate::vspace::map_page(frame, ROOT_VSPACE, FAULT_VADDR & !0xfff, rights::RW)?;
+        Ok(invoke(frame, InvocationLabel::X86PageGetAddress, &[], &[])?.mrs[0])
+    };
+    let paddr = make()?;
+    ensure_eq!(fault::read(BAD_MAGIC), 0, "a new frame");
+    fault::write(GOOD_MAGIC);
+    ensure_eq!(fault::read(BAD_MAGIC), GOOD_MAGIC, "the value written");
+    let signal = badged(ctx, ntfn, 0x77)?;
+    sel4_sys::signal(signal);
+    let regs: alloc::vec::Vec<u64> = (0..REGS as u64).map(|i| 0x1000 + i).collect();
+    write_regs(tcb, false, &regs)?;
+    ensure_eq!(read_regs(tcb, REGS)?[3], 0x1003, "rax written");
+
+    // Revoking the untyped deletes every object made from it (and the
+    // badged copy, and the frame's mapping).
+    kernel::cnode_revoke(ut)?;
+    for slot in [frame, ntfn, tcb, signal] {
+        ensure!(is_empty(slot)?, "slot {slot:#x} survived the revoke");
+    }
+    let again = make()?;
+    ensure_eq!(again, paddr, "the new frame's physical address");
+    ensure_eq!(
+        fault::read(BAD_MAGIC),
+        0,
+        "the new frame where the old one held {GOOD_MAGIC:#x}"
+    );
+    ensure_eq!(sel4_sys::poll(ntfn), 0, "the new notification");
+    let regs = read_regs(tcb, REGS)?;
+    ensure!(
+        regs.iter().enumerate().all(|(i, &r)| r == 0 || i == 2),
+        "the new TCB's registers (rflags aside): {regs:x?}"
+    );
+    crate::vspace::unmap_page(frame)?;
+    Ok(())
+}
+
+/// The same over a whole frame, through the framework's safe view: a page
+/// of an untyped of the test's own, filled with 0xa5 through a view; the
+/// untyped reclaimed (the frame deleted) and a page made there again, at
+/// the same physical address: every byte of it reads 0.
+#[sel4_test]
+fn a_reused_frame_reads_zero_in_every_byte(ctx: &mut Ctx) -> TestResult {
+    use sel4_rootserver::cap_type::X86Page;
+    use sel4_rootserver::memory::frame_paddr;
+    use sel4_rootserver::vspace::{Cache, RO, RW};
+    fn refused<H>(r: sel4_rootserver::Refused<H>) -> Failure {
+        Failure::fail(alloc::format!("refused: {}", r.error))
+    }
+    let bits = sel4_sys::consts::PageBits as u8;
+    let mut objs = ctx.objects(crate::util::OBJECT_SLOTS)?;
+    let ut = objs.create_untyped(12)?;
+    let frame = objs.create_in::<X86Page>(&ut)?;
+    let paddr = frame_paddr(frame.cap()).map_err(crate::util::fw("GetAddress"))?;
+    let mut v = objs
+        .map_view(frame, bits, RW, Cache::Default)
+        .map_err(refused)?;
+    v.bytes_mut()
+        .ok_or_else(|| Failure::fail("a new frame's view is exclusive"))?
+        .fill(0xa5);
+    ensure_eq!(v.read::<u8>(4095).map_err(crate::util::dbg("read"))?, 0xa5);
+    let frame = objs.unmap_view(v).map_err(refused)?;
+    ensure_eq!(objs.reclaim(&ut)?, 1, "the reclaim deleted the frame");
+    objs.delete(frame).map_err(refused)?;
+    let again = objs.create_in::<X86Page>(&ut)?;
+    ensure_eq!(
+        frame_paddr(again.cap()).map_err(crate::util::fw("GetAddress"))?,
+        paddr,
+        "the new frame's physical address"
+    );
+    let v = objs
+        .map_view(again, bits, RO, Cache::Default)
+        .map_err(refused)?;
+    let bytes = v
+        .bytes()
+        .ok_or_else(|| Failure::fail("a new frame's view is exclusive"))?;
+    let dirty = bytes.iter().filter(|&&b| b != 0).count();
+    ensure_eq!(dirty, 0, "bytes of the new frame that are not 0");
+    let again = objs.unmap_view(v).map_err(refused)?;
+    objs.delete(again).map_err(refused)?;
+    objs.delete(ut).map_err(refused)?;
     Ok(())
 }

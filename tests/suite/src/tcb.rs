@@ -1,14 +1,18 @@
 //! Threads (TCB objects): configure, priorities, registers.
 //!
-//! These tests work on TCBs that never run; running threads are tested
-//! through the harness's own test threads.
+//! Most of these tests work on TCBs that never run; the priority and
+//! suspend tests start one (registers only, see `util::raw_thread`) to see
+//! what the invocation did. Threads that run are tested in `threads`.
 
 use alloc::vec::Vec;
 use sel4_sys::{Error, InvocationLabel, ObjectType};
 use sel4_test_harness::kernel::{invoke, KResult, ROOT_CNODE, ROOT_TCB, ROOT_VSPACE};
 use sel4_test_harness::{ensure, ensure_eq, sel4_test, skip, Ctx, Failure, TestResult};
 
-use crate::util::{endpoint, expect_err};
+use crate::support::{lift, TEST_TOP};
+use crate::util::{
+    badged, endpoint, entry_addr, expect_err, notification, raw_thread, reg, start_raw,
+};
 
 /// Registers every x86_64 seL4 version has first in seL4_UserContext:
 /// rip, rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8-r15.
@@ -83,7 +87,12 @@ fn fresh_tcb_registers_are_zero(ctx: &mut Ctx) -> TestResult {
 fn read_too_many_registers_is_range_error(ctx: &mut Ctx) -> TestResult {
     let tcb = ctx.create(ObjectType::TCBObject, 0)?;
     let r = invoke(tcb, InvocationLabel::TCBReadRegisters, &[], &[0, 1000]);
-    expect_err(r, Error::RangeError, "reading 1000 registers")?;
+    let e = expect_err(r, Error::RangeError, "reading 1000 registers")?;
+    ensure_eq!(
+        (e.detail[0], e.detail[1]),
+        (1, sel4_sys::UserContext::WORDS as u64),
+        "the range of register counts (1 to the words of seL4_UserContext)"
+    );
     Ok(())
 }
 
@@ -97,17 +106,55 @@ fn copy_registers_between_tcbs(ctx: &mut Ctx) -> TestResult {
     // transfer_integer=1, arch_flags=0.
     invoke(b, InvocationLabel::TCBCopyRegisters, &[a], &[0b1100])?;
     let back = read_regs(b, COMMON_REGS)?;
-    ensure_eq!(back[0], regs[0], "rip copied");
-    ensure_eq!(back[1], regs[1], "rsp copied");
-    ensure_eq!(back[3], regs[3], "rax copied");
+    for i in (0..COMMON_REGS).filter(|&i| i != 2) {
+        // rflags aside: the kernel keeps the bits a user may not set.
+        ensure_eq!(back[i], regs[i], "register {i} copied");
+    }
+    ensure_eq!(
+        read_regs(a, COMMON_REGS)?,
+        back,
+        "the source keeps its registers"
+    );
     Ok(())
 }
 
+/// The priority a new TCB gets before it starts decides when it runs: above
+/// this thread's (raised to TEST_TOP), it runs before the start returns;
+/// below it, only once this thread blocks. Of two SetPriority calls the
+/// second counts.
 #[sel4_test]
 fn set_priority_on_new_tcb(ctx: &mut Ctx) -> TestResult {
-    let tcb = ctx.create(ObjectType::TCBObject, 0)?;
-    set_priority(tcb, 100)?;
-    set_priority(tcb, 0)?;
+    let ready = notification(ctx)?;
+    let parked = notification(ctx)?;
+    lift(ctx)?;
+    let (above, below) = (u64::from(TEST_TOP) + 1, u64::from(TEST_TOP) - 1);
+    for (badge, first, last) in [(0x1, below, above), (0x2, above, below)] {
+        let signal = badged(ctx, ready, badge)?;
+        // No fault endpoint; raw_thread gives it priority 0 first.
+        let t = raw_thread(ctx, 0, 0)?;
+        set_priority(t.tcb, first)?;
+        set_priority(t.tcb, last)?;
+        start_raw(&t, entry_addr(), signal, parked)?;
+        let at_once = sel4_sys::poll(ready);
+        if last == above {
+            ensure_eq!(
+                at_once,
+                badge,
+                "priority {first} then {last}: ran at its start"
+            );
+        } else {
+            ensure_eq!(
+                at_once,
+                0,
+                "priority {first} then {last}: ran before this thread blocked"
+            );
+            ensure_eq!(
+                sel4_sys::wait(ready),
+                badge,
+                "priority {first} then {last}: runs once this thread blocks"
+            );
+        }
+    }
     Ok(())
 }
 
@@ -121,7 +168,12 @@ fn priority_above_mcp_is_refused(ctx: &mut Ctx) -> TestResult {
     // A new TCB has MCP 0: as authority it allows priority 0 only.
     invoke(target, InvocationLabel::TCBSetPriority, &[weak], &[0])?;
     let r = invoke(target, InvocationLabel::TCBSetPriority, &[weak], &[10]);
-    expect_err(r, Error::RangeError, "priority 10 with an MCP-0 authority")?;
+    let e = expect_err(r, Error::RangeError, "priority 10 with an MCP-0 authority")?;
+    ensure_eq!(
+        (e.detail[0], e.detail[1]),
+        (0, 0),
+        "the range of priorities (up to the authority's MCP)"
+    );
     Ok(())
 }
 
@@ -135,7 +187,12 @@ fn set_mcp_then_use_as_authority(ctx: &mut Ctx) -> TestResult {
     invoke(auth, InvocationLabel::TCBSetMCPriority, &[ROOT_TCB], &[50])?;
     invoke(target, InvocationLabel::TCBSetPriority, &[auth], &[50])?;
     let r = invoke(target, InvocationLabel::TCBSetPriority, &[auth], &[51]);
-    expect_err(r, Error::RangeError, "priority above the authority's MCP")?;
+    let e = expect_err(r, Error::RangeError, "priority above the authority's MCP")?;
+    ensure_eq!(
+        (e.detail[0], e.detail[1]),
+        (0, 50),
+        "the range of priorities (up to the authority's MCP)"
+    );
     Ok(())
 }
 
@@ -143,19 +200,8 @@ fn set_mcp_then_use_as_authority(ctx: &mut Ctx) -> TestResult {
 fn set_space_needs_a_cnode(ctx: &mut Ctx) -> TestResult {
     let tcb = ctx.create(ObjectType::TCBObject, 0)?;
     let ep = endpoint(ctx)?;
-    // fault_ep, cspace_root_data, vspace_root_data; caps: cspace, vspace.
-    invoke(
-        tcb,
-        InvocationLabel::TCBSetSpace,
-        &[ROOT_CNODE, ROOT_VSPACE],
-        &[ep, 0, 0],
-    )?;
-    let r = invoke(
-        tcb,
-        InvocationLabel::TCBSetSpace,
-        &[ep, ROOT_VSPACE],
-        &[ep, 0, 0],
-    );
+    crate::util::set_space(tcb, ep, ROOT_CNODE, ROOT_VSPACE)?;
+    let r = crate::util::set_space(tcb, ep, ep, ROOT_VSPACE);
     expect_err(r, Error::IllegalOperation, "an endpoint as CSpace root")?;
     Ok(())
 }
@@ -184,10 +230,32 @@ fn set_ipc_buffer_must_be_aligned(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
+/// Suspending a TCB that never ran succeeds, also twice, and keeps it
+/// stopped: given registers (not resumed) and a priority above this
+/// thread's, it does not run after the suspends; Resume then starts it at
+/// those registers at once.
 #[sel4_test]
 fn suspend_unstarted_tcb(ctx: &mut Ctx) -> TestResult {
-    let tcb = ctx.create(ObjectType::TCBObject, 0)?;
-    invoke(tcb, InvocationLabel::TCBSuspend, &[], &[])?;
-    invoke(tcb, InvocationLabel::TCBSuspend, &[], &[])?;
+    let ready = notification(ctx)?;
+    let parked = notification(ctx)?;
+    let signal = badged(ctx, ready, 0x4)?;
+    lift(ctx)?;
+    let t = raw_thread(ctx, 0, u64::from(TEST_TOP) + 1)?;
+    let mut regs = [0u64; reg::COUNT];
+    regs[reg::RIP] = entry_addr();
+    regs[reg::RSP] = t.initial_sp();
+    regs[reg::RDI] = signal;
+    regs[reg::RSI] = parked;
+    crate::util::write_regs(t.tcb, false, &regs)?;
+    invoke(t.tcb, InvocationLabel::TCBSuspend, &[], &[])?;
+    invoke(t.tcb, InvocationLabel::TCBSuspend, &[], &[])?;
+    sel4_sys::yield_now();
+    ensure_eq!(sel4_sys::poll(ready), 0, "the suspended thread ran");
+    invoke(t.tcb, InvocationLabel::TCBResume, &[], &[])?;
+    ensure_eq!(
+        sel4_sys::poll(ready),
+        0x4,
+        "resumed (above this thread), it ran at once from its registers"
+    );
     Ok(())
 }

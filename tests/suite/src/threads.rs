@@ -37,7 +37,7 @@ fn read_registers_of_blocked_thread(ctx: &mut Ctx) -> TestResult {
     let t = raw_thread(ctx, ep, 250)?;
     start_raw(&t, crate::util::entry_addr(), ready, parked)?;
     sel4_sys::wait(ready);
-    // It now waits on `parked`, in a Recv syscall.
+    // It now waits on `parked`, in a Recv syscall (MCS kernels: Wait).
     let regs = read_regs(t.tcb, reg::COUNT)?;
     let (low, high) = t.stack_range();
     // The kernel's syscall entry does not save RSP (and its return leaves
@@ -52,9 +52,14 @@ fn read_registers_of_blocked_thread(ctx: &mut Ctx) -> TestResult {
         "r14 (the stack pointer kept across the syscall) {r14:#x} outside its stack [{low:#x}, {high:#x})"
     );
     ensure_eq!(regs[reg::RDI], parked, "rdi holds the cap it waits on");
+    let wait = sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        sel4_sys::Syscall::Wait
+    } else {
+        sel4_sys::Syscall::Recv
+    } };
     ensure_eq!(
         regs[reg::RDX] as i64,
-        sel4_sys::Syscall::Recv as i64,
+        wait as i64,
         "rdx holds the syscall number"
     );
     ensure!(regs[reg::RIP] != 0, "rip");

@@ -3,7 +3,7 @@
 //! size and the fan-out limit, occupied destinations, objects too large
 //! for the untyped, and an untyped used up exactly.
 
-use sel4_sys::consts::{SlotBits, TCBBits};
+use sel4_sys::consts::{MaxUntypedBits, SlotBits, TCBBits};
 use sel4_sys::{Error, InvocationLabel, ObjectType, Word};
 use sel4_test_harness::kernel::{self, invoke, ROOT_CNODE};
 use sel4_test_harness::{ensure, ensure_eq, sel4_test, Ctx, Failure, TestResult};
@@ -90,10 +90,33 @@ fn retype_nothing_larger_than_the_untyped(ctx: &mut Ctx) -> TestResult {
         )
     };
     for more in (1..=40).rev() {
-        ensure!(
-            cnode(bits - SlotBits + more).is_err(),
-            "a CNode {more} bits larger than the untyped was made"
-        );
+        let radix = bits - SlotBits + more;
+        // A size past any untyped's is a RangeError: seL4 10+ checks the
+        // object's size (radix + SlotBits) against seL4_MaxUntypedBits, 5.x
+        // the size argument (the radix), naming the range up to
+        // wordBits - 3. Any smaller size does not fit this untyped, whose
+        // 2^bits bytes are all free.
+        let r = cnode(radix);
+        let what = alloc::format!("a CNode {more} bits larger than the untyped (radix {radix})");
+        let range = if sel4_sys::KERNEL_VERSION_MAJOR >= 10 {
+            (radix + SlotBits > MaxUntypedBits).then_some(MaxUntypedBits)
+        } else {
+            (radix > MaxUntypedBits).then_some(sel4_sys::config::WORD_SIZE - 3)
+        };
+        match range {
+            Some(max) => {
+                let e = expect_err(r, Error::RangeError, &what)?;
+                ensure_eq!(
+                    (e.detail[0], e.detail[1]),
+                    (0, max as Word),
+                    "{what}: the range"
+                );
+            }
+            None => {
+                let e = expect_err(r, Error::NotEnoughMemory, &what)?;
+                ensure_eq!(e.detail[0], 1 << bits, "{what}: the bytes free");
+            }
+        }
         ensure!(crate::util::is_empty(dest)?);
     }
     cnode(bits - SlotBits)?;

@@ -83,6 +83,9 @@ pub const OBJECT_SLOTS: usize = 96;
 /// Suspended when dropped, before its stack is freed.
 pub struct RawThread {
     pub tcb: CPtr,
+    /// Its scheduling context (MCS kernels).
+    #[allow(dead_code)] // read by the MCS tests
+    pub sc: Option<CPtr>,
     pub stack: alloc::vec::Vec<u8>,
 }
 
@@ -115,20 +118,95 @@ pub mod reg {
     pub const COUNT: usize = 18;
 }
 
+/// TCB_SetSpace of `tcb` with `fault_ep`, `cspace` and `vspace` (no cap
+/// data), as this kernel takes it: MCS kernels take the fault endpoint as
+/// the first extra capability (copied into the TCB now), the others as the
+/// first message word (a capability pointer looked up at fault time).
+pub fn set_space(tcb: CPtr, fault_ep: CPtr, cspace: CPtr, vspace: CPtr) -> kernel::KResult {
+    use sel4_sys::InvocationLabel as L;
+    if crate::util::MCS {
+        kernel::invoke(tcb, L::TCBSetSpace, &[fault_ep, cspace, vspace], &[0, 0])
+    } else {
+        kernel::invoke(tcb, L::TCBSetSpace, &[cspace, vspace], &[fault_ep, 0, 0])
+    }
+}
+
+/// The skip of a test that observes reply capabilities through
+/// CNode_SaveCaller, which MCS kernels do not have (sel4test runs those on
+/// non-MCS kernels only).
+#[allow(dead_code)] // MCS kernels only
+pub fn no_save_caller() -> sel4_test_harness::TestResult {
+    Err(Failure::Skip(alloc::string::String::from(
+        "MCS kernels have no CNode_SaveCaller (replies go through reply objects); \
+         sel4test runs this test on non-MCS kernels only",
+    )))
+}
+
+/// Whether the kernel is an MCS kernel.
+pub const MCS: bool = sel4_rootserver::sched::MCS;
+
+sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+    /// MCS kernels: a scheduling context in a fresh slot (of the size
+    /// `budget` needs), configured with `budget` through the core's
+    /// scheduling control.
+    pub fn sched_context(
+        ctx: &mut Ctx,
+        budget: &sel4_rootserver::sched::Budget,
+    ) -> Result<CPtr, Failure> {
+        let sc = ctx.create(
+            ObjectType::SchedContextObject,
+            sel4_rootserver::sched::sched_context_bits(budget.extra_refills),
+        )?;
+        sel4_rootserver::sched::configure(sel4_rootserver::Cap::from_cptr(sc), budget)
+            .map_err(fw("SchedControl_ConfigureFlags"))?;
+        Ok(sc)
+    }
+} }
+
+/// MCS kernels: binds a new scheduling context with the framework's
+/// default budget ([`sel4_rootserver::sched::Budget::DEFAULT`]) to `tcb`
+/// and returns it; `None` on other kernels (threads need none there).
+pub fn bind_sched_context(ctx: &mut Ctx, tcb: CPtr) -> Result<Option<CPtr>, Failure> {
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        let sc = sched_context(ctx, &sel4_rootserver::sched::Budget::DEFAULT)?;
+        kernel::invoke(sc, sel4_sys::InvocationLabel::SchedContextBind, &[tcb], &[])?;
+        Ok(Some(sc))
+    } else {
+        let _ = (ctx, tcb);
+        Ok(None)
+    } }
+}
+
 /// Creates a TCB in the root task's CSpace and VSpace with `fault_ep` as
-/// fault endpoint, at `priority`; not started.
+/// fault endpoint, at `priority`; not started. On MCS kernels it gets a
+/// scheduling context of its own ([`sel4_rootserver::sched::Budget::DEFAULT`],
+/// `RawThread::sc`).
 pub fn raw_thread(ctx: &mut Ctx, fault_ep: CPtr, priority: u64) -> Result<RawThread, Failure> {
     use sel4_sys::InvocationLabel as L;
     let tcb = ctx.create(ObjectType::TCBObject, 0)?;
-    kernel::invoke(
-        tcb,
-        L::TCBSetSpace,
-        &[kernel::ROOT_CNODE, kernel::ROOT_VSPACE],
-        &[fault_ep, 0, 0],
-    )?;
-    kernel::invoke(tcb, L::TCBSetPriority, &[kernel::ROOT_TCB], &[priority])?;
+    set_space(tcb, fault_ep, kernel::ROOT_CNODE, kernel::ROOT_VSPACE)?;
+    let sc = sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        {
+            let sc = sched_context(ctx, &sel4_rootserver::sched::Budget::DEFAULT)?;
+            // MCS TCB_SetSchedParams: caps authority, scheduling context,
+            // fault endpoint; words MCP, priority.
+            kernel::invoke(
+                tcb,
+                L::TCBSetSchedParams,
+                &[kernel::ROOT_TCB, sc, fault_ep],
+                &[0, priority],
+            )?;
+            Some(sc)
+        }
+    } else {
+        {
+            kernel::invoke(tcb, L::TCBSetPriority, &[kernel::ROOT_TCB], &[priority])?;
+            None
+        }
+    } };
     Ok(RawThread {
         tcb,
+        sc,
         stack: alloc::vec![0u8; 16 * 1024],
     })
 }

@@ -75,11 +75,19 @@ fn touch(v: &mut View, old: u8, new: u8) -> TestResult {
 fn remap(v: &View) -> TestResult {
     let all = sel4_sys::CapRights(kernel::rights::ALL);
     let attr = X86_VMAttributes::Default_VMAttributes;
+    // `X86PageRemap` exists in seL4 5.x only: the name needs a version
+    // guard (sel4_cfg_if! refuses names the configured kernel's tree lacks).
     sel4_sys::sel4_cfg_if! {
-        label X86PageRemap {
-            let r = v.frame().x86_page_remap(kernel::ROOT_VSPACE, all, attr);
-        } else {
+        kernel >= 10 {
             let r = v.frame().x86_page_map(kernel::ROOT_VSPACE, v.vaddr(), all, attr);
+        } else {
+            sel4_sys::sel4_cfg_if! {
+                label X86PageRemap {
+                    let r = v.frame().x86_page_remap(kernel::ROOT_VSPACE, all, attr);
+                } else {
+                    let r = v.frame().x86_page_map(kernel::ROOT_VSPACE, v.vaddr(), all, attr);
+                }
+            }
         }
     }
     r.map_err(fw("mapping the frame again at the same address"))?;
@@ -128,7 +136,7 @@ fn exports_of_size(objs: &mut Objects, size_bits: u8) -> Result<usize, Failure> 
 /// FRAMEEXPORTS0001: every kind of frame the kernel exports (4 KiB, 2 MiB)
 /// can be mapped and read and written through the mapping, until memory
 /// runs out.
-#[sel4_test(timeout_ms = 60000)]
+#[sel4_test(timeout_ms = 60000, sel4test = "FRAMEEXPORTS0001")]
 fn frameexports0001_read_write_every_frame_size(ctx: &mut Ctx) -> TestResult {
     let mut small = objects_with_large_window(ctx, 400, 20)?;
     let n4k = exports_of_size(&mut small, consts::PageBits as u8)?;

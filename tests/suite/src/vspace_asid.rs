@@ -5,7 +5,7 @@
 
 use sel4_sys::{Error, InvocationLabel, ObjectType};
 use sel4_test_harness::kernel::{self, invoke, ASID_CONTROL, DEPTH, ROOT_CNODE, ROOT_VSPACE};
-use sel4_test_harness::{sel4_test, Ctx, TestResult};
+use sel4_test_harness::{ensure_eq, sel4_test, Ctx, TestResult};
 
 use crate::util::expect_err;
 
@@ -26,7 +26,7 @@ fn make_an_asid_pool_and_assign_it(ctx: &mut Ctx) -> TestResult {
         &[ut, ROOT_CNODE],
         &[pool, DEPTH],
     )?;
-    expect_err(
+    let e = expect_err(
         invoke(
             pool,
             InvocationLabel::X86ASIDPoolAssign,
@@ -36,6 +36,7 @@ fn make_an_asid_pool_and_assign_it(ctx: &mut Ctx) -> TestResult {
         Error::InvalidCapability,
         "assigning the root VSpace, which has an ASID",
     )?;
+    ensure_eq!(e.detail[0], 1, "the VSpace is the invalid capability");
     let vspace = ctx.create(ObjectType::X64_PML4Object, 0)?;
     invoke(pool, InvocationLabel::X86ASIDPoolAssign, &[vspace], &[])?;
     // With its ASID the new VSpace takes a paging structure.

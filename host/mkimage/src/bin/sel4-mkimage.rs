@@ -6,8 +6,6 @@
 //!              -o <image.elf>
 //! ```
 
-use sel4_loader_core::payload::Contents;
-use sel4_loader_core::{Arch, Region};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -59,45 +57,9 @@ fn run() -> Result<(), String> {
         need(rootserver, "--rootserver")?,
         need(out, "-o")?,
     );
-    let stage = kernel_config::Stage::load(&stage_dir).map_err(|e| e.to_string())?;
-    let arch = Arch::from_name(&stage.sel4_arch).ok_or_else(|| {
-        format!(
-            "kernel stage {} is for {}: boot images with the sel4rs loader are for aarch64 and riscv64 \
-             (x86_64 kernels boot straight from QEMU)",
-            stage_dir.display(),
-            stage.sel4_arch
-        )
-    })?;
-    let dtb_path = stage.dtb.clone().ok_or_else(|| {
-        format!(
-            "kernel stage {}: its manifest names no device tree (\"dtb\"); rebuild the stage with this project's CMake glue",
-            stage_dir.display()
-        )
-    })?;
-    if stage.memory.is_empty() {
-        return Err(format!(
-            "kernel stage {}: its manifest names no RAM regions (\"memory\"); rebuild the stage with this project's CMake glue",
-            stage_dir.display()
-        ));
-    }
-    let memory: Vec<Region> = stage
-        .memory
-        .iter()
-        .map(|m| Region::new(m.start, m.end))
-        .collect();
-    let kernel = read(&stage_dir.join("kernel.elf"), "kernel ELF")?;
-    let dtb = read(&dtb_path, "device tree")?;
     let loader_bytes = read(&loader, "loader ELF")?;
     let rs = read(&rootserver, "root server ELF")?;
-    let contents = Contents {
-        arch,
-        kernel: &kernel,
-        rootserver: &rs,
-        dtb: Some(&dtb),
-        memory: &memory,
-        user_vaddr,
-    };
-    let (image, plan) = sel4_mkimage::pack(&loader_bytes, &contents)
+    let (image, plan) = sel4_mkimage::pack_stage(&stage_dir, &loader_bytes, &rs, user_vaddr)
         .map_err(|e| format!("{}: {e}", rootserver.display()))?;
     let tmp = out.with_extension("tmp");
     std::fs::write(&tmp, &image).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
