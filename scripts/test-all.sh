@@ -41,6 +41,12 @@ boot_tests=(
     "clock: clock"
     "serial-echo: --serial2-input=$build/serial-echo/echo.in --serial2-expect=$build/serial-echo/echo.in --serial2-after=COM2-ready serial-echo"
     "serial-echo-busy: --serial2-input=$build/serial-echo/busy.in --serial2-expect=$build/serial-echo/busy.in --serial2-after=COM2-ready --serial2-rate=11520 serial-echo"
+    # Systems of components (issue 12): the examples in systems/ and the
+    # component tests (tests/components).
+    "kv-store: kv-store"
+    "restart: restart"
+    "shared-ring: shared-ring"
+    "component-tests: component-tests"
 )
 # aarch64 and riscv64: the images that build there so far.
 if [ "$SEL4RS_ARCH" != x86_64 ]; then
