@@ -994,6 +994,8 @@ fn x86_64_block_is_rounded_to_the_segments_own_alignment() {
     let off = |o: usize| tp + o - 40;
     assert_eq!((buf[off(0)], buf[off(15)]), (1, 16));
     assert!(buf[off(16)..tp].iter().all(|&b| b == 0), ".tbss");
+}
+
 /// `sample` with its second PT_LOAD (which holds the entry point) executable.
 fn runnable(relas: &[(u64, u64, i64)], dyn_extra: &[(u64, u64)]) -> Vec<u8> {
     let mut elf = sample(relas, dyn_extra);
