@@ -1344,10 +1344,20 @@ pub fn run_system(
     let mut sup = Supervisor::new(&mut objs, plan, images, Config::new(tsc_mhz))?;
     sup.start_all(&mut objs)?;
     let started = sel4_sys::arch::rdtsc();
+    let root_start = sel4_runtime::root_task_started_at();
     log::info!(
         "supervisor: system `{}`: {} components running, {} cycles after the root task's start of the supervisor",
         plan.name,
         plan.components.len(),
+        started - start
+    );
+    // Under QEMU's -icount shift=0 (the examples' boot images), a cycle of
+    // the time stamp counter is one instruction.
+    crate::println!(
+        "figure: system `{}`: from the root task's start to all {} components running: {} cycles ({} of them in the supervisor)",
+        plan.name,
+        plan.components.len(),
+        started.saturating_sub(root_start),
         started - start
     );
     let end = sup.run(&mut objs);

@@ -55,6 +55,8 @@ pub use sel4_sys as sys;
 #[doc(hidden)]
 pub use start::__root_task_entry;
 pub use start::Termination;
+#[cfg(target_arch = "x86_64")]
+pub use start::root_task_started_at;
 
 /// Declares the root task's main function.
 ///

@@ -46,6 +46,18 @@ impl Termination for ExitCode {
     }
 }
 
+/// The time stamp counter when the root task's runtime started (its first
+/// instructions after the start code), for figures measured from the root
+/// task's start (`sel4_rootserver::supervisor::run_system`); 0 in a process
+/// or before the root task started.
+#[cfg(target_arch = "x86_64")]
+pub fn root_task_started_at() -> u64 {
+    ROOT_TASK_START_TSC.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(target_arch = "x86_64")]
+static ROOT_TASK_START_TSC: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
 #[cfg(target_os = "none")]
 mod entry {
     use super::*;
@@ -110,6 +122,11 @@ mod entry {
             Some(RelocStatus::NotRelocated) => early_fail(sel4_start::NOT_RELOCATED_MESSAGE),
             None => {}
         }
+        #[cfg(target_arch = "x86_64")]
+        super::ROOT_TASK_START_TSC.store(
+            sel4_sys::arch::rdtsc(),
+            core::sync::atomic::Ordering::Relaxed,
+        );
         crate::thread::record_image_start(info.image_start);
         let Some(tp) = initial_tls() else {
             early_fail(b"sel4-runtime: could not set up the initial thread's TLS block\n")
