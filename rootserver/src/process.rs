@@ -221,6 +221,11 @@ impl SlotLayout {
     }
 }
 
+/// Why [`ProcessBuilder::spawn`] refuses on MCS kernels.
+pub const MCS_UNSUPPORTED: &str = "processes (and systems of components) are not supported on MCS kernels yet: \
+     the loader gives their threads no scheduling context or reply object, so they would never run; \
+     use a non-MCS kernel (SEL4RS_MCS unset)";
+
 /// Why a process could not be made, or an operation on it failed. Each
 /// message names the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,6 +265,9 @@ pub enum ProcessError {
     },
     /// The name does not fit the start-info page.
     StartInfo(StartInfoError),
+    /// Processes are not supported on this kernel (the message says why
+    /// and what to use instead).
+    Unsupported(&'static str),
     /// The handle belongs to another `Objects`, or no such thread.
     NotFound { what: &'static str },
 }
@@ -309,6 +317,7 @@ impl core::fmt::Display for ProcessError {
                 "{what} overlaps {other} at {vaddr:#x}: place one of them elsewhere"
             ),
             ProcessError::Slot { slot, reason } => write!(f, "slot {slot}: {reason}"),
+            ProcessError::Unsupported(why) => f.write_str(why),
             ProcessError::TooManyThreads { max } => {
                 write!(f, "a process has at most {max} threads (the start-info page's table)")
             }
@@ -650,6 +659,11 @@ impl<'a> ProcessBuilder<'a> {
     /// [`ProcessBuilder::suspended`]. On failure everything made so far is
     /// given back.
     pub fn spawn(self, objs: &mut Objects) -> Result<Process, ProcessError> {
+        if crate::sched::MCS {
+            // Refused rather than made: a thread without a scheduling
+            // context never runs, so its creator would wait for good.
+            return Err(ProcessError::Unsupported(MCS_UNSUPPORTED));
+        }
         let plan = self.plan()?;
         // seL4 5.x resets the caller's FS base to its TCB's TLS base once a
         // thread with another one (the process's) has run: the initial
