@@ -12,11 +12,6 @@ use sel4_sysdesc::plan::{ImagePlan, Plan};
 use sel4_sysdesc::{check, Options, Severity, Source};
 use sel4_system_builder::*;
 
-/// RUSTFLAGS of position-independent images when the environment gives
-/// none (`SEL4RS_RUSTFLAGS_PIE` of cmake/sel4-rust.cmake, x86_64).
-const DEFAULT_RUSTFLAGS: &str =
-    "-C relocation-model=pie -C link-arg=--image-base=0x400000 -C link-arg=-zmax-page-size=4096";
-
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let args = match parse_args(&argv) {
@@ -200,8 +195,15 @@ fn generate(
     Ok(complete)
 }
 
+/// `p` as an absolute path (cargo runs in the workspace's folder).
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
 /// `cargo build --release --target T -p ...` with the system's generated
-/// folder; the built binaries' folder.
+/// folder, run in the workspace's folder: the link settings are the
+/// workspace's `.cargo/config.toml` (the one place of them; CMake passes
+/// the same flags in RUSTFLAGS). Returns the built binaries' folder.
 fn cargo_build(args: &Args, gen: &Path, packages: &[String]) -> Result<PathBuf, String> {
     let target = args
         .target
@@ -210,20 +212,26 @@ fn cargo_build(args: &Args, gen: &Path, packages: &[String]) -> Result<PathBuf, 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "--release", "--target", &target]);
-    if let Some(m) = &args.manifest {
-        cmd.arg("--manifest-path").arg(m);
+    let manifest = match &args.manifest {
+        Some(m) => absolute(m),
+        None => find_workspace(Path::new(".")).ok_or("no Cargo workspace here: give --manifest")?,
+    };
+    cmd.arg("--manifest-path").arg(&manifest);
+    if let Some(dir) = manifest.parent() {
+        cmd.current_dir(dir);
+    }
+    // Paths of the environment, made absolute for the workspace's folder.
+    for var in ["SEL4_KERNEL", "CARGO_TARGET_DIR"] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, absolute(Path::new(&v)));
+        }
     }
     for p in packages {
         cmd.args(["-p", p]);
     }
-    cmd.env("SEL4RS_SYSTEM_GEN", gen);
-    if std::env::var_os("RUSTFLAGS").is_none()
-        && std::env::var_os("CARGO_ENCODED_RUSTFLAGS").is_none()
-    {
-        cmd.env("RUSTFLAGS", DEFAULT_RUSTFLAGS);
-    }
+    cmd.env("SEL4RS_SYSTEM_GEN", absolute(gen));
     if let Some(k) = &args.kernel {
-        cmd.env("SEL4_KERNEL", k);
+        cmd.env("SEL4_KERNEL", absolute(k));
     }
     eprintln!("sel4-system: cargo build -p {}", packages.join(" -p "));
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
@@ -232,18 +240,11 @@ fn cargo_build(args: &Args, gen: &Path, packages: &[String]) -> Result<PathBuf, 
     }
     // Where cargo put the binaries.
     let target_dir = match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => {
-            let manifest = match &args.manifest {
-                Some(m) => m.clone(),
-                None => find_workspace(Path::new("."))
-                    .ok_or("no Cargo workspace here: give --manifest")?,
-            };
-            manifest
-                .parent()
-                .map(|p| p.join("target"))
-                .ok_or("no target folder")?
-        }
+        Some(d) => absolute(Path::new(&d)),
+        None => manifest
+            .parent()
+            .map(|p| p.join("target"))
+            .ok_or("no target folder")?,
     };
     Ok(target_dir.join(target).join("release"))
 }
