@@ -113,7 +113,7 @@ macro_rules! entry {
         // A process: its loader gives it a stack (no static one).
         $crate::__start::stack!(0);
         #[no_mangle]
-        extern "C" fn __sel4rs_runtime_entry(info: &$crate::__start::StartInfo) -> ! {
+        extern "C" fn __sel4rs_app_entry(info: &$crate::__start::StartInfo) -> ! {
             fn __sel4rs_component_main() -> u64 {
                 let mut rt = match $crate::Rt::take() {
                     ::core::option::Option::Some(rt) => rt,

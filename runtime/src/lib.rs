@@ -54,9 +54,9 @@ pub use sel4_sys as sys;
 #[cfg(target_os = "none")]
 #[doc(hidden)]
 pub use start::__root_task_entry;
-pub use start::Termination;
 #[cfg(target_arch = "x86_64")]
 pub use start::root_task_started_at;
+pub use start::Termination;
 
 /// Declares the root task's main function.
 ///
@@ -74,7 +74,7 @@ macro_rules! entry {
         // The root task's static stack (a process's comes from its loader).
         $crate::__start::stack!($crate::__start::INITIAL_STACK_SIZE);
         #[no_mangle]
-        extern "C" fn __sel4rs_runtime_entry(info: &$crate::__start::StartInfo) -> ! {
+        extern "C" fn __sel4rs_app_entry(info: &$crate::__start::StartInfo) -> ! {
             fn __sel4rs_root_main(bootinfo: &$crate::BootInfo) -> $crate::ExitCode {
                 $crate::Termination::report($main(bootinfo))
             }

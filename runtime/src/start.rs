@@ -81,6 +81,41 @@ mod entry {
         }
     }
 
+    /// Called by the start code's `_start` (asm, hence `extern "C"`) with
+    /// what it found: stops a program whose relocation or placement failed,
+    /// with the start code's message, before anything else runs (this
+    /// crate's own code and `sel4_sys`'s inline debug calls only: a call
+    /// to another crate's function may go through the GOT, which holds
+    /// nothing usable then), and hands the others to the entry macro's
+    /// `__sel4rs_app_entry` (root task or component).
+    #[no_mangle]
+    extern "C" fn __sel4rs_runtime_entry(info: &StartInfo) -> ! {
+        match RelocStatus::from_code(info.relocation) {
+            Some(RelocStatus::UnsupportedType) => {
+                early_fail(b"sel4-runtime: unsupported relocation type in the image\n")
+            }
+            Some(RelocStatus::NoDynamicHeader) => {
+                early_fail(b"sel4-runtime: dynamic section without PT_DYNAMIC header\n")
+            }
+            Some(RelocStatus::NoHeaderSegment) => {
+                early_fail(b"sel4-runtime: no PT_LOAD segment maps the ELF header\n")
+            }
+            Some(RelocStatus::BelowMinimumBase) => {
+                early_fail(sel4_start::BELOW_MINIMUM_BASE_MESSAGE)
+            }
+            Some(RelocStatus::NotRelocated) => early_fail(sel4_start::NOT_RELOCATED_MESSAGE),
+            None => {}
+        }
+        extern "C" {
+            /// Defined by the entry macro (`sel4_runtime::entry!`, or a
+            /// component's `sel4_component::entry!`).
+            fn __sel4rs_app_entry(info: &StartInfo) -> !;
+        }
+        // SAFETY: every program on this runtime has one entry macro, which
+        // defines this function with this signature; relocation is done.
+        unsafe { __sel4rs_app_entry(info) }
+    }
+
     /// The initial thread's TLS block, laid out from the image's PT_TLS
     /// (sel4-elf-reloc, the architecture's variant) in the static area.
     fn initial_tls() -> Option<usize> {
@@ -106,21 +141,9 @@ mod entry {
                 b"sel4-runtime: a root task started as a process (use the component entry)\n",
             );
         }
-        match RelocStatus::from_code(info.relocation) {
-            Some(RelocStatus::UnsupportedType) => {
-                early_fail(b"sel4-runtime: unsupported relocation type in the image\n")
-            }
-            Some(RelocStatus::NoDynamicHeader) => {
-                early_fail(b"sel4-runtime: dynamic section without PT_DYNAMIC header\n")
-            }
-            Some(RelocStatus::NoHeaderSegment) => {
-                early_fail(b"sel4-runtime: no PT_LOAD segment maps the ELF header\n")
-            }
-            Some(RelocStatus::BelowMinimumBase) => {
-                early_fail(sel4_start::BELOW_MINIMUM_BASE_MESSAGE)
-            }
-            Some(RelocStatus::NotRelocated) => early_fail(sel4_start::NOT_RELOCATED_MESSAGE),
-            None => {}
+        if info.relocation < 0 {
+            // `__sel4rs_runtime_entry` stopped such a program already.
+            early_fail(b"sel4-runtime: the image's relocation failed\n");
         }
         #[cfg(target_arch = "x86_64")]
         super::ROOT_TASK_START_TSC.store(

@@ -15,10 +15,11 @@
 //! Either way `_start` then calls `__sel4rs_rust_start`, which checks where
 //! the image runs ([`check_placement`]: not below [`MIN_IMAGE_BASE`],
 //! pointers relocated) and returns a [`StartInfo`], and calls the runtime's
-//! `extern "C" fn __sel4rs_runtime_entry(&StartInfo) -> !` (defined by the
-//! entry macro) with it. The calls are made from the asm so that they need
-//! no relocated data: a call from Rust to a function of another crate may
-//! go through the GOT.
+//! `extern "C" fn __sel4rs_runtime_entry(&StartInfo) -> !` with it (which
+//! stops a program whose relocation failed before any call that may need the
+//! GOT, then calls the entry macro's `__sel4rs_app_entry`). The calls are
+//! made from the asm so that they need no relocated data: a call from Rust to
+//! a function of another crate may go through the GOT.
 //!
 //! Thread-local storage is the runtime's business: the root task's initial
 //! TLS block is laid out by the runtime from its own image with
