@@ -451,7 +451,7 @@ impl<'a> Supervisor<'a> {
                 let r = control.x86_io_port_control_issue(
                     first.into(),
                     last.into(),
-                    crate::cnode::root().cptr(),
+                    crate::cnode::root(),
                     slot.cptr(),
                     crate::cnode::depth(),
                 );
