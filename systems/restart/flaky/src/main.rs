@@ -34,7 +34,7 @@ fn main(env: Env) {
     env.work.serve(|_, req, _| {
         let WorkRequest::Square { n } = req;
         let served = SERVED.fetch_add(1, Ordering::Relaxed) + 1;
-        if served % CRASH_EVERY == 0 {
+        if served.is_multiple_of(CRASH_EVERY) {
             crash(generation);
         }
         Control::Reply(WorkResponse::Squared {
