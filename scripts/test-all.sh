@@ -189,6 +189,12 @@ if [ "$SEL4RS_ARCH" = x86_64 ]; then
     step out-of-tree "$repo/scripts/check-out-of-tree.sh" "$build"
 fi
 
+# 7. A system of components without CMake: sel4-system build (cargo) and
+#    the runner on the root task ELF (docs/guide.md). x86_64.
+if [ "$SEL4RS_ARCH" = x86_64 ]; then
+    step system-cargo "$repo/scripts/check-system-cargo.sh" "$build"
+fi
+
 echo
 if [ ${#failed_steps[@]} -gt 0 ]; then
     echo "failed steps:"
