@@ -587,7 +587,7 @@ impl<P: Protocol> Server<P> {
         /// kernels) instead of its thread's: a reply object no other thread
         /// receives with, which the caller keeps for as long as the server
         /// serves.
-        pub fn with_reply(ep: Cap<Endpoint>, reply: Cap<crate::cap::cap_type::Reply>) -> Server<P> {
+        pub fn with_reply(ep: Cap<Endpoint>, reply: Cap<sel4_sys::cap_type::Reply>) -> Server<P> {
             let mut s = Server::new(ep);
             s.reply = Some(reply.cptr());
             s
@@ -635,7 +635,7 @@ impl<P: Protocol> Server<P> {
         sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             let reply = self.reply_object();
             #[cfg(target_arch = "x86_64")]
-            if let Some(wake) = sel4_runtime::thread::passive_wake() {
+            if let Some(wake) = crate::thread::passive_wake() {
                 sel4_sys::mcs::nb_send_wait_regs(reply, info, mrs, wake);
                 return;
             }
