@@ -30,6 +30,21 @@
 #   (`sel4_rootserver::process`): built like a root server, always
 #   position-independent, so that the loader can place it at any base.
 #
+# sel4rs_system(NAME <name> DESCRIPTION <system.toml> ROOT <root task package>
+#               [KERNEL <kernel target>] [MANIFEST_PATH <Cargo.toml>] [QEMU_ARGS <arg>...])
+#   A system of components (docs/system-description.md). Target <name>
+#   runs the host tool `sel4-system build` (host/system-builder): it checks
+#   the description (every error with file:line:col and the fix; the build
+#   stops on errors), generates each component crate's environment module
+#   and builds the crates (position-independent images), checks the
+#   budgets again with the built images, writes the plan as Rust
+#   (system.rs) and builds the root task ROOT, which carries the images
+#   (it includes system.rs; `sel4_rootserver::system!()`). Everything lands
+#   in <build>/systems/<name>/ (gen/, images/, rootserver.elf), the root
+#   task in <build>/rootservers/<name>.elf (target property SEL4RS_ELF), and
+#   a boot image <build>/images/<name>/ with `simulate`
+#   (sel4rs_boot_image()). Cargo decides what is out of date each time.
+#
 # sel4rs_boot_image(NAME <name> ROOTSERVER <target> [USER_VADDR <address>]
 #                   [QEMU_ARGS <arg>...])
 #   Target image-<name> fills <build>/images/<name>/ with the boot files,
@@ -522,3 +537,81 @@ exit \"$status\"
     VERBATIM)
   add_dependencies(simulate-${arg_NAME} image-${arg_NAME})
 endmacro()
+
+# The host tool sel4-system (host/system-builder), built once per build
+# folder.
+function(_sel4rs_system_tool out_tool)
+  get_property(root GLOBAL PROPERTY SEL4RS_ROOT)
+  set(host_dir "${CMAKE_BINARY_DIR}/cargo/host")
+  set(tool "${host_dir}/release/sel4-system")
+  if(NOT TARGET sel4rs-system-tool)
+    find_program(SEL4RS_CARGO cargo HINTS "$ENV{HOME}/.cargo/bin")
+    add_custom_target(sel4rs-system-tool
+      COMMAND "${CMAKE_COMMAND}" -E env --unset=CARGO_ENCODED_RUSTFLAGS --unset=RUSTFLAGS
+        "CARGO_TARGET_DIR=${host_dir}"
+        "${SEL4RS_CARGO}" build --release --manifest-path "${root}/Cargo.toml" -p sel4-system-builder
+      BYPRODUCTS "${tool}"
+      WORKING_DIRECTORY "${root}"
+      COMMENT "cargo: sel4-system (host) -> ${tool}"
+      USES_TERMINAL
+      VERBATIM)
+  endif()
+  set(${out_tool} "${tool}" PARENT_SCOPE)
+endfunction()
+
+function(sel4rs_system)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;DESCRIPTION;ROOT;KERNEL;MANIFEST_PATH" "QEMU_ARGS")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "sel4rs_system: unknown arguments ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT arg_NAME OR NOT arg_DESCRIPTION OR NOT arg_ROOT)
+    message(FATAL_ERROR "sel4rs_system: NAME <name>, DESCRIPTION <system.toml> and ROOT <root task package> are required")
+  endif()
+  get_property(root GLOBAL PROPERTY SEL4RS_ROOT)
+  get_property(default_kernel GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL)
+  if(NOT arg_KERNEL)
+    set(arg_KERNEL "${default_kernel}")
+  endif()
+  if(NOT arg_KERNEL OR NOT TARGET "${arg_KERNEL}")
+    message(FATAL_ERROR "sel4rs_system(${arg_NAME}): no kernel; call sel4rs_kernel(STAGE_DIR ...) first or pass KERNEL <target>")
+  endif()
+  get_target_property(stage "${arg_KERNEL}" SEL4RS_STAGE_DIR)
+  if(NOT arg_MANIFEST_PATH)
+    set(arg_MANIFEST_PATH "${root}/Cargo.toml")
+  endif()
+  get_filename_component(manifest "${arg_MANIFEST_PATH}" ABSOLUTE)
+  get_filename_component(manifest_dir "${manifest}" DIRECTORY)
+  get_filename_component(description "${arg_DESCRIPTION}" ABSOLUTE)
+  find_program(SEL4RS_CARGO cargo HINTS "$ENV{HOME}/.cargo/bin")
+  if(NOT SEL4RS_CARGO)
+    message(FATAL_ERROR "sel4rs_system: cargo not found; install Rust (rustup) and run ${root}/scripts/setup.sh")
+  endif()
+  _sel4rs_system_tool(tool)
+  # The pie target folder, shared with the root servers and process images.
+  if(arg_KERNEL STREQUAL default_kernel)
+    set(target_dir "${CMAKE_BINARY_DIR}/cargo/pie")
+  else()
+    set(target_dir "${CMAKE_BINARY_DIR}/cargo/${arg_KERNEL}-pie")
+  endif()
+  set(out_dir "${CMAKE_BINARY_DIR}/systems/${arg_NAME}")
+  set(out "${CMAKE_BINARY_DIR}/rootservers/${arg_NAME}.elf")
+  add_custom_target(${arg_NAME} ALL
+    COMMAND "${CMAKE_COMMAND}" -E env --unset=CARGO_ENCODED_RUSTFLAGS
+      "SEL4_KERNEL=${stage}" "CARGO_TARGET_DIR=${target_dir}" "RUSTFLAGS=${SEL4RS_RUSTFLAGS_PIE}"
+      "CARGO=${SEL4RS_CARGO}"
+      "${tool}" build --kernel "${stage}" --manifest "${manifest}" --root "${arg_ROOT}"
+      --target "${SEL4RS_RUST_TARGET}" --out "${out_dir}" "${description}"
+    COMMAND "${CMAKE_COMMAND}" -E make_directory "${CMAKE_BINARY_DIR}/rootservers"
+    COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${out_dir}/rootserver.elf" "${out}"
+    BYPRODUCTS "${out}"
+    WORKING_DIRECTORY "${manifest_dir}"
+    COMMENT "sel4-system build ${arg_DESCRIPTION} -> ${out}"
+    USES_TERMINAL
+    VERBATIM)
+  add_dependencies(${arg_NAME} ${arg_KERNEL} sel4rs-system-tool)
+  set_target_properties(${arg_NAME} PROPERTIES
+    SEL4RS_ELF "${out}"
+    SEL4RS_KERNEL "${arg_KERNEL}"
+    SEL4RS_LINK pie)
+  sel4rs_boot_image(NAME ${arg_NAME} ROOTSERVER ${arg_NAME} QEMU_ARGS ${arg_QEMU_ARGS})
+endfunction()

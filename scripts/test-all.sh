@@ -44,6 +44,12 @@ boot_tests=(
     "clock: clock"
     "serial-echo: --serial2-input=$build/serial-echo/echo.in --serial2-expect=$build/serial-echo/echo.in --serial2-after=COM2-ready serial-echo"
     "serial-echo-busy: --serial2-input=$build/serial-echo/busy.in --serial2-expect=$build/serial-echo/busy.in --serial2-after=COM2-ready --serial2-rate=11520 serial-echo"
+    # Systems of components (issue 12): the examples in systems/ and the
+    # component tests (tests/components).
+    "kv-store: kv-store"
+    "restart: restart"
+    "shared-ring: shared-ring"
+    "component-tests: component-tests"
 )
 # aarch64 and riscv64: the images that build there so far.
 if [ "$SEL4RS_ARCH" != x86_64 ]; then
@@ -206,7 +212,13 @@ if [ "$SEL4RS_ARCH" = x86_64 ]; then
     step out-of-tree "$repo/scripts/check-out-of-tree.sh" "$build"
 fi
 
-# 7. A root task without the runner's protocol (hello built with
+# 7. A system of components without CMake: sel4-system build (cargo) and
+#    the runner on the root task ELF (docs/guide.md). x86_64.
+if [ "$SEL4RS_ARCH" = x86_64 ]; then
+    step system-cargo "$repo/scripts/check-system-cargo.sh" "$build"
+fi
+
+# 8. A root task without the runner's protocol (hello built with
 #    --no-default-features) builds and carries none of it.
 step production "$repo/scripts/check-production.sh" "$build"
 

@@ -23,7 +23,6 @@ extern crate alloc;
 pub mod cap;
 pub mod cnode;
 pub mod error;
-pub mod ipc;
 pub mod sched;
 pub mod untyped;
 
@@ -43,6 +42,8 @@ pub mod objects;
 #[cfg(target_arch = "x86_64")]
 pub mod process;
 #[cfg(target_arch = "x86_64")]
+pub mod supervisor;
+#[cfg(target_arch = "x86_64")]
 pub mod thread;
 #[cfg(target_arch = "x86_64")]
 pub mod view;
@@ -59,8 +60,9 @@ pub use log;
 pub use objects::{Objects, Refused};
 pub use sel4::CapData;
 pub use sel4_alloc::SlotAllocator;
+pub use sel4_component_env as component_env;
 pub use sel4_device as device;
-pub use sel4_runtime::{console, exit, heap, logger};
+pub use sel4_runtime::{console, exit, heap, ipc, logger};
 pub use sel4_runtime::{entry, print, println, BootInfo, ExitCode};
 pub use sel4_sys as sys;
 pub use untyped::UntypedExt;
@@ -87,5 +89,45 @@ macro_rules! embedded_elf {
                 " to the ELF's path"
             )
         ))
+    };
+}
+
+/// The root task of a system of components: includes the plan and images
+/// `sel4-system build` generated (`$SEL4RS_SYSTEM_GEN/system.rs`) as `mod
+/// system` and declares the root task's entry, which runs the system with
+/// [`supervisor::run_system`]: every component started in dependency
+/// order, faults handled by their policies, until the description's
+/// `finish` components exited (the boot passes when each exited with 0) or
+/// a policy halted the system. The root task's crate depends on
+/// `sel4-rootserver` and `sel4-component-env` (the generated plan names
+/// its types).
+///
+/// ```ignore
+/// #![no_std]
+/// #![no_main]
+/// sel4_rootserver::system!();
+/// ```
+#[cfg(target_arch = "x86_64")]
+#[macro_export]
+macro_rules! system {
+    () => {
+        /// The system's plan and component images, generated from its
+        /// description by `sel4-system build`.
+        #[allow(clippy::all)]
+        pub mod system {
+            include!(concat!(
+                env!(
+                    "SEL4RS_SYSTEM_GEN",
+                    "no generated system: build it with `sel4-system build` (or CMake's sel4rs_system), which sets SEL4RS_SYSTEM_GEN"
+                ),
+                "/system.rs"
+            ));
+        }
+        $crate::entry!(__sel4rs_system_main);
+        fn __sel4rs_system_main(
+            bootinfo: &$crate::BootInfo,
+        ) -> ::core::result::Result<(), $crate::supervisor::SupervisorError> {
+            $crate::supervisor::run_system(bootinfo, &system::PLAN, &system::IMAGES)
+        }
     };
 }

@@ -84,7 +84,7 @@ use sel4_component_env::{layout as clayout, slot as cslot};
 use sel4_elf_reloc::{Elf, TlsTemplate, ET_EXEC};
 use sel4_sys::{consts, CPtr, CapRights, Fault, FixedSize, InvocationError, Word, REGISTER_MRS};
 
-use crate::cap::{cap_type, CNode, Cap, CapType, Endpoint, Owned, OwnerId, Untyped, TCB};
+use crate::cap::{cap_type, CNode, Cap, CapType, ChildCap, Endpoint, Owned, OwnerId, Untyped, TCB};
 use crate::cnode::ALL_RIGHTS;
 use crate::error::Error;
 use crate::objects::{AsidPool, Objects, Refused};
@@ -138,6 +138,10 @@ pub struct SlotLayout {
     /// Offset of the thread's reply object in its block (MCS kernels: the
     /// thread's receives on endpoints name it; empty on the others).
     pub reply: u64,
+    /// First of `sel4_component_env::start::RUNTIME_LOCKS` slots where the
+    /// loader puts notifications (made from the budget) for the process
+    /// runtime's locks, if it gets them.
+    pub runtime_locks: Option<u64>,
 }
 
 impl SlotLayout {
@@ -151,6 +155,7 @@ impl SlotLayout {
         tcb: Some(cslot::TCB),
         fault_endpoint: cslot::FAULT_ENDPOINT,
         reply: cslot::REPLY,
+        runtime_locks: Some(cslot::RUNTIME_LOCKS),
     };
 
     /// Slot `offset` of thread `t`'s block.
@@ -183,6 +188,19 @@ impl SlotLayout {
                 slot: self.first_thread,
                 reason: "the layout's thread block must hold the fault endpoint, the reply object and the TCB in slots of their own",
             });
+        }
+        if let Some(l) = self.runtime_locks {
+            let end = l.checked_add(contract::RUNTIME_LOCKS);
+            let clash = [self.cnode, self.vspace, Some(self.report)]
+                .iter()
+                .flatten()
+                .any(|&f| (l..l + contract::RUNTIME_LOCKS).contains(&f));
+            if l == 0 || clash || !matches!(end, Some(e) if e <= self.first_thread) {
+                return Err(ProcessError::Slot {
+                    slot: l,
+                    reason: "the runtime's lock slots must lie below the first thread block, clear of slot 0 and the other fixed slots",
+                });
+            }
         }
         let fixed = [self.cnode, self.vspace, Some(self.report)];
         for (i, a) in fixed.iter().flatten().enumerate() {
@@ -385,8 +403,18 @@ struct Grant {
     badge: Option<Word>,
 }
 
+/// A frame of the caller's mapped into the process ([`ProcessBuilder::map_frame`]).
+#[derive(Clone, Copy)]
+struct SharedFrame {
+    vaddr: u64,
+    src: CPtr,
+    owner: OwnerId,
+    rights: CapRights,
+    cache: Cache,
+}
+
 /// A thread to start in a process ([`Process::add_thread`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ThreadSpec<'a> {
     /// Entry address in the process (see [`Process::address_of`]).
     pub entry: u64,
@@ -398,6 +426,10 @@ pub struct ThreadSpec<'a> {
     pub stack_size: u64,
     /// Where its faults go: an endpoint of the caller and the badge.
     pub fault: Option<(&'a Owned<Endpoint>, Word)>,
+    /// Its stack's lowest address (page aligned; the guard page below it)
+    /// and its IPC buffer page, if not placed after the last region.
+    pub stack_at: Option<u64>,
+    pub ipc_buffer_at: Option<u64>,
 }
 
 /// Options of a new process; see the [module documentation](self).
@@ -422,6 +454,7 @@ pub struct ProcessBuilder<'a> {
     fault: Option<(&'a Owned<Endpoint>, Word)>,
     report: Option<(&'a Owned<Endpoint>, Word)>,
     grants: Vec<Grant>,
+    shared: Vec<SharedFrame>,
     layout: SlotLayout,
     args: [Word; contract::ARGS],
     generation: u64,
@@ -454,6 +487,7 @@ impl<'a> ProcessBuilder<'a> {
             fault: None,
             report: None,
             grants: Vec::new(),
+            shared: Vec::new(),
             layout: SlotLayout::COMPONENT,
             args: [0; contract::ARGS],
             generation: 0,
@@ -600,6 +634,30 @@ impl<'a> ProcessBuilder<'a> {
         self
     }
 
+    /// A copy of the 4 KiB frame `frame` (the caller keeps its capability)
+    /// mapped at `vaddr` of the process with `rights` (never writable and
+    /// executable at once: x86 maps are never execute-disabled, so only
+    /// write matters) and `cache` (device registers: uncached). Several
+    /// processes mapping copies of one frame share its memory. The
+    /// mapping's paging structures come from the budget; the copy goes
+    /// with the process.
+    pub fn map_frame(
+        mut self,
+        vaddr: u64,
+        frame: &'a Owned<cap_type::X86Page>,
+        rights: CapRights,
+        cache: Cache,
+    ) -> Self {
+        self.shared.push(SharedFrame {
+            vaddr,
+            src: frame.cptr(),
+            owner: frame.owner(),
+            rights,
+            cache,
+        });
+        self
+    }
+
     /// Where its own capabilities go ([`SlotLayout::COMPONENT`] by default).
     pub fn layout(mut self, layout: SlotLayout) -> Self {
         self.layout = layout;
@@ -646,6 +704,14 @@ impl<'a> ProcessBuilder<'a> {
     /// given back.
     pub fn spawn(self, objs: &mut Objects) -> Result<Process, ProcessError> {
         let plan = self.plan()?;
+        // seL4 5.x resets the caller's FS base to its TCB's TLS base once a
+        // thread with another one (the process's) has run: the initial
+        // thread's must be there first.
+        if crate::thread::ensure_initial_tls_base(objs).is_err() {
+            return Err(ProcessError::Resources(Error::Check(
+                "the initial thread's TLS base could not be set in its TCB (seL4 5.x): processes would reset it",
+            )));
+        }
         let budget = objs.create_untyped(plan.budget_bits)?;
         let mut p = Process::empty(&self, &plan, budget);
         match p.build(objs, &self, &plan) {
@@ -777,10 +843,28 @@ impl<'a> ProcessBuilder<'a> {
             false,
             &mut regions,
         )?;
+        for f in &self.shared {
+            if !f.vaddr.is_multiple_of(PAGE) {
+                return Err(ProcessError::Misaligned {
+                    what: "a shared frame",
+                    vaddr: f.vaddr,
+                });
+            }
+            if f.vaddr.saturating_add(PAGE) > USER_TOP {
+                return Err(ProcessError::OutsideUserSpace {
+                    what: "a shared frame",
+                    vaddr: f.vaddr,
+                });
+            }
+            regions.add("a shared frame", f.vaddr, f.vaddr + PAGE)?;
+        }
 
         // The CSpace.
         let l = &self.layout;
         let mut used: Vec<u64> = [l.cnode, l.vspace].iter().flatten().copied().collect();
+        if let Some(first) = l.runtime_locks {
+            used.extend(first..first + contract::RUNTIME_LOCKS);
+        }
         if self.report.is_some() {
             used.push(l.report);
         }
@@ -838,10 +922,16 @@ impl<'a> ProcessBuilder<'a> {
         keys.add_range(heap, heap_size);
         keys.add_range(stack, stack_size);
         keys.add_range(ipc_buffer, PAGE);
+        for f in &self.shared {
+            keys.add_range(f.vaddr, PAGE);
+        }
         let tables = keys.total();
         // Kept capabilities: frames, tables, a spare copy of the start-info
         // frame, and room for threads and objects added later.
-        let kept = frames.saturating_add(tables).saturating_add(1);
+        let kept = frames
+            .saturating_add(tables)
+            .saturating_add(1)
+            .saturating_add(self.shared.len() as u64);
         let parked_bits = ceil_log2(kept.saturating_add(64)).max(4);
         if parked_bits > 32 {
             return Err(ProcessError::BudgetTooSmall {
@@ -850,12 +940,19 @@ impl<'a> ProcessBuilder<'a> {
             });
         }
         let slot = 1u64 << consts::SlotBits;
+        let locks = if l.runtime_locks.is_some() {
+            contract::RUNTIME_LOCKS << <cap_type::Notification as FixedSize>::SIZE_BITS
+        } else {
+            0
+        };
         let needed = [
             (1u64 << parked_bits) * slot,
             (1u64 << cspace_bits) * slot,
             kept.saturating_mul(PAGE),
             1u64 << <TCB as FixedSize>::SIZE_BITS,
             sched_bytes(),
+            1u64 << <cap_type::X64PML4 as FixedSize>::SIZE_BITS,
+            locks,
             self.extra_budget,
         ]
         .iter()
@@ -1039,6 +1136,9 @@ pub struct Process {
     mcp: u8,
     regions: Regions,
     cursor: u64,
+    /// The capabilities granted into its CSpace (slot, handle), so that a
+    /// grant can be taken back ([`Process::ungrant`]).
+    granted: Vec<(u64, ChildCap<cap_type::Null>)>,
 }
 
 impl core::fmt::Debug for Process {
@@ -1077,6 +1177,7 @@ impl Process {
             mcp: b.mcp,
             regions: plan.regions.clone(),
             cursor: plan.cursor,
+            granted: Vec::new(),
         }
     }
 
@@ -1164,14 +1265,37 @@ impl Process {
             let _ = objs.mint_into_at(node, l.report, ep, SEND_ONLY, badge)?;
             info.report_slot = l.report;
         }
+        if let Some(first) = l.runtime_locks {
+            for i in 0..contract::RUNTIME_LOCKS {
+                let n = objs.create_in::<cap_type::Notification>(Self::handle(&self.budget)?)?;
+                // The copy in the process's CNode goes with it (the CNode is
+                // made from the budget); the root task's slot comes back.
+                let copied = objs.copy_into_at(node, first + i, &n, ALL_RIGHTS);
+                let deleted = objs.delete(n);
+                let _ = copied?;
+                deleted?;
+            }
+            info.lock_slots = first;
+        }
+        for f in &b.shared {
+            let src: Owned<cap_type::X86Page> = Owned::new(f.src, f.owner);
+            let copy = objs.copy(&src, ALL_RIGHTS)?;
+            if let Err(e) = self.map_in_process_with(objs, copy.cap(), f.vaddr, f.rights, f.cache) {
+                let _ = objs.delete(copy);
+                return Err(e);
+            }
+            self.park(objs, copy)?;
+        }
+        let node = Self::handle(&self.cspace)?;
         for g in &b.grants {
             // A name with the owner it was handed out with: Objects checks
             // both, as for the caller's own handle.
             let src: Owned<cap_type::Null> = Owned::new(g.src, g.owner);
-            let _ = match g.badge {
+            let c = match g.badge {
                 Some(badge) => objs.mint_into_at(node, g.slot, &src, g.rights, badge)?,
                 None => objs.copy_into_at(node, g.slot, &src, g.rights)?,
             };
+            self.granted.push((g.slot, c));
         }
 
         info.generation = b.generation;
@@ -1292,8 +1416,19 @@ impl Process {
         vaddr: u64,
         rights: CapRights,
     ) -> Result<(), ProcessError> {
+        self.map_in_process_with(objs, frame, vaddr, rights, Cache::Default)
+    }
+
+    fn map_in_process_with(
+        &mut self,
+        objs: &mut Objects,
+        frame: Cap<cap_type::X86Page>,
+        vaddr: u64,
+        rights: CapRights,
+        cache: Cache,
+    ) -> Result<(), ProcessError> {
         let root = Self::handle(&self.vspace)?.cptr();
-        let attr = sel4_sys::X86_VMAttributes::Default_VMAttributes;
+        let attr = cache.attr();
         for _ in 0..4 {
             match frame.x86_page_map(root, vaddr, rights, attr) {
                 Ok(()) => return Ok(()),
@@ -1720,9 +1855,24 @@ impl Process {
                 reason: "the thread's block is outside the CSpace: give the process a larger cspace_bits",
             });
         }
-        let stack = self.cursor.saturating_add(PAGE);
-        let ipc_buffer = stack.saturating_add(stack_size);
-        if ipc_buffer.saturating_add(PAGE) > USER_TOP {
+        let stack = spec
+            .stack_at
+            .unwrap_or_else(|| self.cursor.saturating_add(PAGE));
+        let ipc_buffer = spec
+            .ipc_buffer_at
+            .unwrap_or_else(|| stack.saturating_add(stack_size));
+        for (what, v) in [
+            ("a thread's stack", stack),
+            ("a thread's IPC buffer", ipc_buffer),
+        ] {
+            if !v.is_multiple_of(PAGE) {
+                return Err(ProcessError::Misaligned { what, vaddr: v });
+            }
+        }
+        let top = stack
+            .saturating_add(stack_size)
+            .max(ipc_buffer.saturating_add(PAGE));
+        if top > USER_TOP || stack < PAGE {
             return Err(ProcessError::OutsideUserSpace {
                 what: "a thread's stack",
                 vaddr: stack,
@@ -1732,7 +1882,9 @@ impl Process {
             .add("a thread's stack", stack - PAGE, stack + stack_size)?;
         self.regions
             .add("a thread's IPC buffer", ipc_buffer, ipc_buffer + PAGE)?;
-        self.cursor = ipc_buffer + 2 * PAGE;
+        if spec.stack_at.is_none() && spec.ipc_buffer_at.is_none() {
+            self.cursor = ipc_buffer + 2 * PAGE;
+        }
         self.make_thread(
             objs,
             ThreadPlace {
@@ -1773,8 +1925,27 @@ impl Process {
     ) -> Result<(), ProcessError> {
         self.check_slot(slot)?;
         let node = Self::handle(&self.cspace)?;
-        let _ = objs.copy_into_at(node, slot, cap, rights)?;
+        let c = objs.copy_into_at(node, slot, cap, rights)?;
+        self.granted
+            .push((slot, ChildCap::new(c.index(), c.owner())));
         Ok(())
+    }
+
+    /// Takes back what a grant put into slot `slot` of its CSpace (the
+    /// capability is deleted, the slot free for another grant); whether
+    /// there was one.
+    pub fn ungrant(&mut self, objs: &mut Objects, slot: u64) -> Result<bool, ProcessError> {
+        let Some(i) = self.granted.iter().position(|(s, _)| *s == slot) else {
+            return Ok(false);
+        };
+        let (_, c) = self.granted.swap_remove(i);
+        match objs.delete_child(c) {
+            Ok(()) => Ok(true),
+            Err(r) => {
+                self.granted.push((slot, r.handle));
+                Err(ProcessError::Resources(r.error))
+            }
+        }
     }
 
     /// A badged copy of `cap` in slot `slot` of its CSpace.
@@ -1788,7 +1959,9 @@ impl Process {
     ) -> Result<(), ProcessError> {
         self.check_slot(slot)?;
         let node = Self::handle(&self.cspace)?;
-        let _ = objs.mint_into_at(node, slot, cap, rights, badge)?;
+        let c = objs.mint_into_at(node, slot, cap, rights, badge)?;
+        self.granted
+            .push((slot, ChildCap::new(c.index(), c.owner())));
         Ok(())
     }
 
@@ -1901,6 +2074,8 @@ impl Process {
         if let Some(c) = self.start_info_spare.take() {
             drop(c);
         }
+        // Their slots went with the CNode.
+        self.granted.clear();
         for h in [
             self.cspace_root.take(),
             self.cspace.take(),
@@ -1979,7 +2154,7 @@ pub enum ProcessEvent {
 
 /// Receives one event on `ep` (blocking).
 pub fn receive_event(ep: Cap<Endpoint>) -> ProcessEvent {
-    decode(sel4_sys::recv_regs(ep.cptr()))
+    decode_event(sel4_sys::recv_regs(ep.cptr()))
 }
 
 /// Takes one event from `ep` if a sender waits.
@@ -1988,10 +2163,12 @@ pub fn poll_event(ep: Cap<Endpoint>) -> Option<ProcessEvent> {
     if r.info.get_label() == 0 && r.badge == 0 && r.info.get_length() == 0 {
         return None;
     }
-    Some(decode(r))
+    Some(decode_event(r))
 }
 
-fn decode(r: sel4_sys::Received) -> ProcessEvent {
+/// Decodes a message received on an endpoint that processes report and
+/// fault to.
+pub fn decode_event(r: sel4_sys::Received) -> ProcessEvent {
     let label = r.info.get_label();
     let len = (r.info.get_length() as usize).min(contract::REPORT_WORDS);
     let mut words = [0 as Word; contract::REPORT_WORDS];

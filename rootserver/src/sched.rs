@@ -236,9 +236,9 @@ mod thread_parts {
     use crate::Cap;
     use sel4_sys::Word;
 
-    /// Label of the message a thread that is to become passive sends on
-    /// its event endpoint when it is ready (initialised, about to receive).
-    pub(crate) const PASSIVE_READY_LABEL: u64 = 0xE_C0DF;
+    /// The passive handshake's ready label (the runtime's, whose typed
+    /// servers send it).
+    pub(crate) use sel4_runtime::thread::PASSIVE_READY_LABEL;
 
     #[derive(Default)]
     pub(crate) struct ThreadSched {

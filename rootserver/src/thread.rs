@@ -96,7 +96,7 @@ pub enum ThreadError {
         error: InvocationError,
     },
     /// The image's TLS segment cannot be laid out.
-    Tls(sel4_start::tls::TlsError),
+    Tls(sel4_elf_reloc::Error),
     /// The heap has no room for the thread's control block.
     NoHeap,
     /// The thread panicked; its panic message.
@@ -677,37 +677,6 @@ fn passive_handshake(parts: &mut Parts, go: Cap<Notification>) -> Result<(), Thr
     }
 }
 
-/// The server's side of [`ThreadBuilder::passive`], at its first receive
-/// on `ep`: if the thread is to become passive, waits for the spawner's
-/// signal, then reports ready on its event endpoint and receives in one
-/// system call (MCS: `NBSendRecv` with the reply object `reply`), so that
-/// it is blocked in the receive before its spawner takes its scheduling
-/// context; otherwise `None` (receive as usual). `mark` turns a message
-/// info into the one passed to the receive (see `rootserver::ipc`);
-/// returns it with what the kernel returned.
-#[inline]
-pub(crate) fn passive_first_receive(
-    ep: CPtr,
-    mark: impl Fn(sel4_sys::MessageInfo) -> sel4_sys::MessageInfo,
-    reply: CPtr,
-) -> Option<(sel4_sys::MessageInfo, sel4_sys::Received)> {
-    let (go, events) = rt::take_passive_handshake()?;
-    sel4_sys::wait(go);
-    let ready = sel4_sys::MessageInfo::new(crate::sched::PASSIVE_READY_LABEL, 0, 0, 0);
-    let none = [0; sel4_sys::REGISTER_MRS];
-    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
-        // The message-info register carries the ready message in and,
-        // when a bound notification wakes the receive, back out.
-        let sent = mark(ready);
-        Some((sent, sel4_sys::mcs::nb_send_recv_regs(events, sent, none, ep, reply)))
-    } else {
-        let _ = reply;
-        sel4_sys::send_regs(events, ready, none);
-        let sent = mark(sel4_sys::MessageInfo::new(0, 0, 0, 0));
-        Some((sent, sel4_sys::recv_with_info(ep, sent)))
-    } }
-}
-
 impl<R> Inner<R> {
     fn exit_outcome(self, status: Word) -> (Result<R, ThreadError>, Parts) {
         let Inner {
@@ -972,6 +941,16 @@ impl<R> core::fmt::Debug for JoinHandle<R> {
             None => write!(f, "JoinHandle(consumed)"),
         }
     }
+}
+
+/// seL4 5.x: the initial thread's TLS base must be in its TCB before any
+/// other thread with another TLS base runs: a thread of the root task, or
+/// one of a process (`crate::process`). Does nothing when no fix is needed.
+pub(crate) fn ensure_initial_tls_base(objs: &mut Objects) -> Result<(), ThreadError> {
+    if rt::initial_tls_base_needs_fix() {
+        fix_initial_tls_base(objs)?;
+    }
+    Ok(())
 }
 
 /// seL4 5.x: before a second thread runs, a helper thread tells the kernel

@@ -81,7 +81,7 @@ pub enum Cache {
 }
 
 impl Cache {
-    fn attr(self) -> X86_VMAttributes {
+    pub(crate) fn attr(self) -> X86_VMAttributes {
         match self {
             Cache::Default => X86_VMAttributes::Default_VMAttributes,
             Cache::Uncached => X86_VMAttributes::CacheDisabled,

@@ -109,8 +109,13 @@ mod qemu {
     }
 }
 
-/// Ends the system with `code`. Never returns.
+/// Ends the system with `code`. Never returns. In a process
+/// (`crate::process`): reports the exit (0 for success, 1 for failure) to
+/// the supervisor and stops the calling thread instead.
 pub fn exit(code: ExitCode) -> ! {
+    if crate::process::is_process() {
+        crate::process::exit(u64::from(code.value()));
+    }
     #[cfg(feature = "test-protocol")]
     qemu::exit_qemu(code);
     #[cfg(not(feature = "test-protocol"))]

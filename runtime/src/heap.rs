@@ -459,13 +459,27 @@ impl Drop for Account {
 /// Hands the static area to the allocator; called once by the runtime,
 /// before any allocation.
 pub(crate) fn init() {
+    let start = core::ptr::addr_of_mut!(AREA) as *mut u8;
+    // SAFETY: the static area is used by nothing else (only the root
+    // task's entry calls this, once).
+    unsafe { init_region(start as usize, STATIC_HEAP_SIZE) }
+}
+
+/// Makes `[start, start + size)` the heap (a process's heap region, which
+/// its loader mapped; a root task's static area). The growth window stays
+/// unused unless memory is given ([`add_memory`]).
+///
+/// # Safety
+/// Called once, before any allocation, from the initial thread; the range
+/// is mapped read-write, zeroed or not, and used by nothing else for the
+/// program's life.
+pub(crate) unsafe fn init_region(start: usize, size: usize) {
     let mut h = HEAP.0.lock().unwrap_or_else(|_| unreachable!());
-    // SAFETY: called once, before any allocation, from the initial thread;
-    // AREA is used by nothing else.
-    unsafe {
-        let start = core::ptr::addr_of_mut!(AREA) as *mut u8;
-        h.fixed.init(start, STATIC_HEAP_SIZE);
+    if size == 0 {
+        return;
     }
+    // SAFETY: per the contract.
+    unsafe { h.fixed.init(start as *mut u8, size) };
 }
 
 /// Binds the heap lock to its notification (runtime start).

@@ -30,7 +30,7 @@
 //! `userImageFrames`): a thread that maps one of them writable again
 //! undoes this; that takes a capability operation, not `unsafe`.
 
-use sel4_start::tls::{Phdr, PF_W, PF_X, PT_GNU_RELRO, PT_LOAD};
+use sel4_elf_reloc::{ProgramHeader, PF_W, PF_X, PT_GNU_RELRO, PT_LOAD};
 use sel4_sys::{CPtr, Cap, InvocationError};
 
 use crate::bootinfo::BootInfo;
@@ -134,22 +134,19 @@ fn overlaps(a: (usize, usize), b: (usize, usize)) -> bool {
 /// Remaps the image's read-only pages (module documentation). Called once,
 /// before `main`.
 pub(crate) fn protect(bi: &BootInfo) -> Result<Protection, ProtectError> {
-    let phdrs = crate::thread::program_headers();
+    let own = crate::thread::own_image().ok_or(ProtectError::NoHeaders)?;
     let base = crate::thread::image_start();
-    let offset = sel4_start::tls::load_offset(phdrs, base).ok_or(ProtectError::NoHeaders)?;
-    let seg = |p: &Phdr| {
-        let s = (p.p_vaddr as usize).wrapping_add(offset);
+    let seg = |p: &ProgramHeader| {
+        let s = own.runtime_address(p.p_vaddr);
         (s, s + p.p_memsz as usize)
     };
-    let relro = phdrs.iter().find(|p| p.p_type == PT_GNU_RELRO).map(seg);
+    let phdrs = || own.program_headers();
+    let relro = phdrs().find(|p| p.p_type == PT_GNU_RELRO).map(|p| seg(&p));
     // Bytes that stay writable: writable segments, RELRO left out.
     let mut writable = [(0usize, 0usize); 8];
     let mut nw = 0;
-    for p in phdrs
-        .iter()
-        .filter(|p| p.p_type == PT_LOAD && p.p_flags & PF_W != 0)
-    {
-        let (s, e) = seg(p);
+    for p in phdrs().filter(|p| p.p_type == PT_LOAD && p.p_flags & PF_W != 0) {
+        let (s, e) = seg(&p);
         let mut push = |r: (usize, usize)| {
             if r.0 < r.1 && nw < writable.len() {
                 writable[nw] = r;
@@ -166,13 +163,12 @@ pub(crate) fn protect(bi: &BootInfo) -> Result<Protection, ProtectError> {
     }
     let executable: [(usize, usize); 4] = {
         let mut x = [(0, 0); 4];
-        for (i, p) in phdrs
-            .iter()
+        for (i, p) in phdrs()
             .filter(|p| p.p_type == PT_LOAD && p.p_flags & PF_X != 0)
             .take(4)
             .enumerate()
         {
-            x[i] = seg(p);
+            x[i] = seg(&p);
         }
         x
     };
@@ -181,12 +177,9 @@ pub(crate) fn protect(bi: &BootInfo) -> Result<Protection, ProtectError> {
     // Candidate pages: read-only segments, then RELRO.
     let mut candidates = [(0usize, 0usize, false); 8];
     let mut nc = 0;
-    for p in phdrs
-        .iter()
-        .filter(|p| p.p_type == PT_LOAD && p.p_flags & PF_W == 0)
-    {
+    for p in phdrs().filter(|p| p.p_type == PT_LOAD && p.p_flags & PF_W == 0) {
         if nc < candidates.len() {
-            let (s, e) = seg(p);
+            let (s, e) = seg(&p);
             candidates[nc] = (s, e, false);
             nc += 1;
         }

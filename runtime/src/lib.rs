@@ -31,12 +31,16 @@ mod arch;
 
 pub mod bootinfo;
 pub mod console;
+pub mod cspace;
 pub mod exit;
 pub mod heap;
 pub mod image;
+pub mod ipc;
 pub mod logger;
+mod own_image;
 #[cfg(target_os = "none")]
 mod panic;
+pub mod process;
 mod start;
 pub mod startup;
 pub mod sync;
@@ -44,7 +48,15 @@ pub mod thread;
 
 pub use bootinfo::BootInfo;
 pub use exit::{exit, ExitCode};
+pub use own_image::ImageTls;
+#[doc(hidden)]
+pub use sel4_start as __start;
 pub use sel4_sys as sys;
+#[cfg(target_os = "none")]
+#[doc(hidden)]
+pub use start::__root_task_entry;
+#[cfg(target_arch = "x86_64")]
+pub use start::root_task_started_at;
 pub use start::Termination;
 
 #[doc(hidden)]
@@ -67,13 +79,16 @@ pub mod __private {
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
+        // The root task's static stack (a process's comes from its loader).
+        $crate::__start::stack!($crate::__start::INITIAL_STACK_SIZE);
         #[no_mangle]
-        fn __sel4rs_app_main(bootinfo: &$crate::BootInfo) -> $crate::ExitCode {
-            #[allow(unused_imports)]
-            use $crate::__private::{ReportDisplay as _, ReportTermination as _};
-            (&$crate::__private::Report::new($main(bootinfo))).__sel4rs_report()
+        extern "C" fn __sel4rs_app_entry(info: &$crate::__start::StartInfo) -> ! {
+            fn __sel4rs_root_main(bootinfo: &$crate::BootInfo) -> $crate::ExitCode {
+                #[allow(unused_imports)]
+                use $crate::__private::{ReportDisplay as _, ReportTermination as _};
+                (&$crate::__private::Report::new($main(bootinfo))).__sel4rs_report()
+            }
+            $crate::__root_task_entry(info, __sel4rs_root_main, env!("CARGO_PKG_NAME"))
         }
-        #[no_mangle]
-        static __SEL4RS_APP_NAME: &str = env!("CARGO_PKG_NAME");
     };
 }

@@ -1,6 +1,8 @@
 //! The panic handler: prints where and why, reports the failure on the
 //! serial protocol (with the `test-protocol` feature), and ends the system with a failure status. A panic on a
 //! spawned thread goes to that thread's joiner instead (`crate::thread`).
+//! In a process (`crate::process`) a panic of any thread prints its message
+//! and goes to the supervisor as a panic report; the system goes on.
 
 use crate::console::write_fmt_unlocked;
 use crate::exit::{exit, ExitCode};
@@ -10,16 +12,35 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let (file, line, col) = match info.location() {
+        Some(l) => (l.file(), l.line(), l.column()),
+        None => ("<unknown>", 0, 0),
+    };
+    // A panic of any thread of a process is the process's: its supervisor
+    // hears of it (a thread that panics while reporting just stops).
+    if crate::process::is_process() {
+        if crate::thread::current_panicking() {
+            crate::process::stop_thread();
+        }
+        // Formatted into a fixed buffer: the heap may be what failed.
+        let mut text = Text::new();
+        let _ = core::fmt::write(
+            &mut text,
+            format_args!("{} at {}:{}:{}", info.message(), file, line, col),
+        );
+        write_fmt_unlocked(format_args!(
+            "{}: panicked: {}\n",
+            crate::process::name(),
+            text.as_str()
+        ));
+        crate::process::report_panic(text.as_str());
+    }
     // A panic on a thread the root task spawned ends that thread only.
     crate::thread::on_panic(info);
     if PANICKING.swap(true, Ordering::SeqCst) {
         // A panic while panicking: print nothing more, just stop.
         exit(ExitCode::Failure);
     }
-    let (file, line, col) = match info.location() {
-        Some(l) => (l.file(), l.line(), l.column()),
-        None => ("<unknown>", 0, 0),
-    };
     write_fmt_unlocked(format_args!(
         "panicked at {}:{}:{}:\n{}\n",
         file,
@@ -36,4 +57,36 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         info.message()
     ));
     exit(ExitCode::Failure)
+}
+
+/// A fixed buffer that formats into (a process's panic message, cut at
+/// what a report carries).
+struct Text {
+    buf: [u8; sel4_component_env::start::PANIC_MESSAGE_MAX],
+    len: usize,
+}
+
+impl Text {
+    fn new() -> Text {
+        Text {
+            buf: [0; sel4_component_env::start::PANIC_MESSAGE_MAX],
+            len: 0,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match core::str::from_utf8(&self.buf[..self.len]) {
+            Ok(s) => s,
+            Err(e) => core::str::from_utf8(&self.buf[..e.valid_up_to()]).unwrap_or(""),
+        }
+    }
+}
+
+impl core::fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
 }

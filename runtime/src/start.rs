@@ -112,16 +112,30 @@ impl Termination for ExitCode {
     }
 }
 
+/// The time stamp counter when the root task's runtime started (its first
+/// instructions after the start code), for figures measured from the root
+/// task's start (`sel4_rootserver::supervisor::run_system`); 0 in a process
+/// or before the root task started.
+#[cfg(target_arch = "x86_64")]
+pub fn root_task_started_at() -> u64 {
+    ROOT_TASK_START_TSC.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+#[cfg(target_arch = "x86_64")]
+static ROOT_TASK_START_TSC: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
 #[cfg(target_os = "none")]
 mod entry {
     use super::*;
-    use sel4_start::{RelocStatus, StartInfo};
+    use sel4_start::{Kind, RelocStatus, StartInfo};
 
-    extern "Rust" {
-        /// Defined by [`crate::entry!`] in the application.
-        fn __sel4rs_app_main(bootinfo: &crate::BootInfo) -> ExitCode;
-        static __SEL4RS_APP_NAME: &'static str;
-    }
+    /// Bytes of the root task's initial TLS block and TCB.
+    const INITIAL_TLS_SIZE: usize = 16 * 1024;
+
+    #[repr(C, align(4096))]
+    struct TlsArea([u8; INITIAL_TLS_SIZE]);
+
+    static mut INITIAL_TLS: TlsArea = TlsArea([0; INITIAL_TLS_SIZE]);
 
     fn early_fail(msg: &[u8]) -> ! {
         // Only rip-relative data and syscalls here: relocations or TLS may
@@ -133,7 +147,13 @@ mod entry {
         }
     }
 
-    /// Called by the start code's `_start` (asm, hence `extern "C"`).
+    /// Called by the start code's `_start` (asm, hence `extern "C"`) with
+    /// what it found: stops a program whose relocation or placement failed,
+    /// with the start code's message, before anything else runs (this
+    /// crate's own code and `sel4_sys`'s inline debug calls only: a call
+    /// to another crate's function may go through the GOT, which holds
+    /// nothing usable then), and hands the others to the entry macro's
+    /// `__sel4rs_app_entry` (root task or component).
     #[no_mangle]
     extern "C" fn __sel4rs_runtime_entry(info: &StartInfo) -> ! {
         match RelocStatus::from_code(info.relocation) {
@@ -152,25 +172,70 @@ mod entry {
             Some(RelocStatus::NotRelocated) => early_fail(sel4_start::NOT_RELOCATED_MESSAGE),
             None => {}
         }
-        if info.thread_pointer == 0 {
-            early_fail(b"sel4-runtime: could not set up the initial thread's TLS block\n");
+        extern "C" {
+            /// Defined by the entry macro (`sel4_runtime::entry!`, or a
+            /// component's `sel4_component::entry!`).
+            fn __sel4rs_app_entry(info: &StartInfo) -> !;
         }
-        // SAFETY: the start code laid out the TLS block and TCB at this
-        // thread pointer from the image's PT_TLS segment.
-        if unsafe { crate::bootinfo::set_thread_pointer(info.thread_pointer) }.is_err() {
+        // SAFETY: every program on this runtime has one entry macro, which
+        // defines this function with this signature; relocation is done.
+        unsafe { __sel4rs_app_entry(info) }
+    }
+
+    /// The initial thread's TLS block, laid out from the image's PT_TLS
+    /// (sel4-elf-reloc, the architecture's variant) in the static area.
+    fn initial_tls() -> Option<usize> {
+        let tls = crate::thread::tls_image().ok()?;
+        // SAFETY: runs once, on the initial thread, before anything else
+        // uses INITIAL_TLS (only this root-task entry refers to it).
+        let area = unsafe { &mut (*core::ptr::addr_of_mut!(INITIAL_TLS)).0 };
+        tls.init_block(area).ok()
+    }
+
+    /// The root task's start (the runtime's [`crate::entry!`] calls it):
+    /// relocation checked, TLS, IPC buffer, heap, logger, the runtime's
+    /// capabilities and locks, the image protected, the boot line, then
+    /// `main`.
+    #[doc(hidden)]
+    pub fn __root_task_entry(
+        info: &StartInfo,
+        main: fn(&crate::BootInfo) -> ExitCode,
+        name: &'static str,
+    ) -> ! {
+        if info.kind != Kind::RootTask {
+            early_fail(
+                b"sel4-runtime: a root task started as a process (use the component entry)\n",
+            );
+        }
+        if info.relocation < 0 {
+            // `__sel4rs_runtime_entry` stopped such a program already.
+            early_fail(b"sel4-runtime: the image's relocation failed\n");
+        }
+        #[cfg(target_arch = "x86_64")]
+        super::ROOT_TASK_START_TSC.store(
+            sel4_sys::arch::rdtsc(),
+            core::sync::atomic::Ordering::Relaxed,
+        );
+        crate::thread::record_image_start(info.image_start);
+        let Some(tp) = initial_tls() else {
+            early_fail(b"sel4-runtime: could not set up the initial thread's TLS block\n")
+        };
+        // SAFETY: the TLS block and TCB at this thread pointer were laid
+        // out from the image's PT_TLS segment just now.
+        if unsafe { crate::bootinfo::set_thread_pointer(tp) }.is_err() {
             early_fail(b"sel4-runtime: the kernel refused to set the TLS base\n");
         }
         // From here on TLS works. SAFETY: bootinfo is the pointer the kernel
         // gave the root task; the kernel maps the bootinfo frame (and the
         // extra bootinfo pages after it) read-only for the root task.
-        let mut bootinfo = match unsafe { crate::bootinfo::from_kernel(info.bootinfo) } {
+        let mut bootinfo = match unsafe { crate::bootinfo::from_kernel(info.arg) } {
             Ok(bi) => bi,
             Err(_) => early_fail(b"sel4-runtime: malformed bootinfo\n"),
         };
         // SAFETY: the kernel maps the initial thread's IPC buffer at the
         // address it reports in bootinfo.
         unsafe { sel4_sys::set_ipc_buffer(bootinfo.ipc_buffer()) };
-        crate::thread::set_initial_thread_pointer(info.thread_pointer, info.image_start);
+        crate::thread::set_initial_thread_pointer(tp, info.image_start);
         crate::heap::init();
         crate::logger::init(log::LevelFilter::Info);
         crate::bootinfo::init_runtime_caps(&bootinfo);
@@ -192,9 +257,8 @@ mod entry {
         if let Err(e) = crate::image::protect(&bootinfo) {
             crate::println!("sel4-runtime: warning: the image stays writable: {e}");
         }
-        // SAFETY: defined by the application through `entry!`.
-        #[cfg(feature = "test-protocol")]
-        let name = unsafe { __SEL4RS_APP_NAME };
+        #[cfg(not(feature = "test-protocol"))]
+        let _ = name;
         #[cfg(feature = "test-protocol")]
         crate::println!(
             "{}",
@@ -206,8 +270,11 @@ mod entry {
             }
         );
         crate::startup::at_main();
-        // SAFETY: defined by the application through `entry!`.
-        let code = unsafe { __sel4rs_app_main(&bootinfo) };
+        let code = main(&bootinfo);
         exit(code)
     }
 }
+
+#[cfg(target_os = "none")]
+#[doc(hidden)]
+pub use entry::__root_task_entry;

@@ -246,6 +246,43 @@ pub fn take_passive_handshake() -> Option<(CPtr, CPtr)> {
     }
 }
 
+/// Label of the message a thread that is to become passive sends on its
+/// event endpoint when it is ready (initialised, about to receive); the
+/// spawner (`sel4_rootserver::thread`) waits for it.
+pub const PASSIVE_READY_LABEL: u64 = 0xE_C0DF;
+
+#[cfg(target_arch = "x86_64")]
+/// The server's side of `sel4_rootserver::thread::ThreadBuilder::passive`, at its first receive
+/// on `ep`: if the thread is to become passive, waits for the spawner's
+/// signal, then reports ready on its event endpoint and receives in one
+/// system call (MCS: `NBSendRecv` with the reply object `reply`), so that
+/// it is blocked in the receive before its spawner takes its scheduling
+/// context; otherwise `None` (receive as usual). `mark` turns a message
+/// info into the one passed to the receive (see `crate::ipc`);
+/// returns it with what the kernel returned.
+#[inline]
+pub(crate) fn passive_first_receive(
+    ep: CPtr,
+    mark: impl Fn(sel4_sys::MessageInfo) -> sel4_sys::MessageInfo,
+    reply: CPtr,
+) -> Option<(sel4_sys::MessageInfo, sel4_sys::Received)> {
+    let (go, events) = take_passive_handshake()?;
+    sel4_sys::wait(go);
+    let ready = sel4_sys::MessageInfo::new(PASSIVE_READY_LABEL, 0, 0, 0);
+    let none = [0; sel4_sys::REGISTER_MRS];
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        // The message-info register carries the ready message in and,
+        // when a bound notification wakes the receive, back out.
+        let sent = mark(ready);
+        Some((sent, sel4_sys::mcs::nb_send_recv_regs(events, sent, none, ep, reply)))
+    } else {
+        let _ = reply;
+        sel4_sys::send_regs(events, ready, none);
+        let sent = mark(sel4_sys::MessageInfo::new(0, 0, 0, 0));
+        Some((sent, sel4_sys::recv_with_info(ep, sent)))
+    } }
+}
+
 /// Number of threads started and not yet stopped.
 pub fn live_threads() -> usize {
     LIVE.load(SeqCst)
@@ -462,7 +499,7 @@ pub struct ThreadSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadError {
     /// The image's TLS segment cannot be laid out.
-    Tls(sel4_start::tls::TlsError),
+    Tls(sel4_elf_reloc::Error),
     /// No heap for the thread's control block or account.
     NoHeap,
     /// The thread was started already.
@@ -712,7 +749,7 @@ impl Drop for Thread {
 
 extern "C" fn thread_entry(ctl: *const Control, thread_pointer: usize, ipc_buffer: usize) -> ! {
     // SAFETY: the runtime laid out this thread's TLS block at
-    // `thread_pointer` (sel4_start::tls, the architecture's variant) and
+    // `thread_pointer` (sel4_elf_reloc's layout, the architecture's variant) and
     // gave the kernel the same TLS base.
     unsafe { crate::arch::load_own_thread_pointer(thread_pointer) };
     // SAFETY: `ipc_buffer` is the buffer the spawner gave the kernel for
@@ -902,10 +939,53 @@ static INITIAL_TP: AtomicUsize = AtomicUsize::new(0);
 static IMAGE_START: AtomicUsize = AtomicUsize::new(0);
 
 /// Records the initial thread's thread pointer and the image's load address
-/// (called by the start code).
+/// (called by the runtime's entry).
 pub(crate) fn set_initial_thread_pointer(tp: usize, image_start: usize) {
     INITIAL_TP.store(tp, SeqCst);
     IMAGE_START.store(image_start, SeqCst);
+}
+
+/// Records the image's load address before anything reads the image's
+/// headers (the root task's entry, which lays out its TLS from them).
+pub(crate) fn record_image_start(image_start: usize) {
+    IMAGE_START.store(image_start, SeqCst);
+}
+
+/// The initial thread's TCB in this program's CSpace (a process's own, from
+/// its start-info page; a root task's is the kernel's initial slot).
+pub(crate) fn set_initial_tcb(tcb: CPtr) {
+    INITIAL.tcb.store(tcb, SeqCst);
+}
+
+/// Gives the calling thread, which a loader started (a process's
+/// additional thread), a control block of its own: a fresh id (so that the
+/// runtime's locks tell it from the others), no heap limit (charged to the
+/// process's account), `tcb` its TCB in the process's CSpace. It lives as
+/// long as the process.
+pub(crate) fn adopt_current(tcb: CPtr) {
+    let mut ctl = Control::initial();
+    ctl.id = NEXT_ID.fetch_add(1, SeqCst);
+    ctl.tcb = AtomicU64::new(tcb);
+    let ctl: &'static Control = Box::leak(Box::new(ctl));
+    LIVE.fetch_add(1, SeqCst);
+    set_control_word(ctl as *const Control as usize);
+}
+
+/// Marks the calling thread as panicking; whether it was already.
+pub(crate) fn current_panicking() -> bool {
+    current().panicking.swap(true, SeqCst)
+}
+
+/// The calling thread's TCB, if the runtime knows it.
+pub(crate) fn current_tcb() -> Option<CPtr> {
+    Some(current().tcb.load(SeqCst)).filter(|&t| t != 0)
+}
+
+/// A process's initial thread got its TLS base from its loader (in its
+/// saved context on every kernel): no fix is needed.
+pub(crate) fn initial_tls_base_is_set() {
+    #[cfg(target_arch = "x86_64")]
+    crate::arch::initial_tls::mark_done();
 }
 
 /// Address the image's ELF header (its first page) was loaded at: the
@@ -914,21 +994,28 @@ pub fn image_start() -> usize {
     IMAGE_START.load(SeqCst)
 }
 
-/// The image's program headers.
-pub(crate) fn program_headers() -> &'static [sel4_start::tls::Phdr] {
-    // SAFETY: `image_start` is the loaded ELF header of this image
-    // (recorded by the start code from `__ehdr_start`); it and the program
-    // headers are in the image's first loadable segment, mapped (read-only)
-    // for the program's life.
-    unsafe { sel4_start::tls::program_headers(image_start()) }
+static OWN_IMAGE: spin::Once<Option<crate::own_image::OwnImage>> = spin::Once::new();
+
+/// This image's headers (read at start from `image_start`; `None` if they
+/// do not parse).
+pub(crate) fn own_image() -> Option<&'static crate::own_image::OwnImage> {
+    OWN_IMAGE
+        .call_once(|| {
+            // SAFETY: `image_start` is the loaded ELF header of this image
+            // (recorded by the runtime's entry from the start code's
+            // `__ehdr_start`); it and the program headers are in the
+            // image's first loadable segment, mapped and never written
+            // after relocation, for the program's life.
+            unsafe { crate::own_image::read(image_start()) }.ok()
+        })
+        .as_ref()
 }
 
 /// The image's TLS template, to lay out TLS blocks for new threads.
-pub fn tls_image() -> Result<sel4_start::tls::TlsImage, sel4_start::tls::TlsError> {
-    // SAFETY: the program headers of this very image, loaded at
-    // `image_start` (see `program_headers`); its PT_TLS template is mapped
-    // for the program's life and never written.
-    unsafe { sel4_start::tls::TlsImage::from_loaded_image(program_headers(), image_start()) }
+pub fn tls_image() -> Result<crate::own_image::ImageTls, sel4_elf_reloc::Error> {
+    own_image()
+        .ok_or(sel4_elf_reloc::Error::NoLoadSegments)?
+        .tls()
 }
 
 /// The initial thread's thread pointer (recorded by the start code; the

@@ -109,6 +109,19 @@ impl CapData {
         }
     }
 
+    /// seL4 5.x on x86: the data that narrows a copy of an I/O port
+    /// capability to the ports `first..=last` when it is minted (the
+    /// kernel's `io_port_capdata` of `structures.bf`, which libsel4 does not
+    /// export: first port in bits 16..32, last in bits 0..16). Later
+    /// kernels issue port ranges through `X86_IOPortControl_Issue` instead
+    /// and ignore this data.
+    pub fn x86_io_port_range(first: u16, last: u16) -> CapData {
+        CapData {
+            word: (Word::from(first) << 16) | Word::from(last),
+            is_badge: false,
+        }
+    }
+
     /// The badge, if this is one (the badge form keeps the badge in the
     /// low bits of the word on every kernel).
     pub fn badge_value(self) -> Option<Word> {

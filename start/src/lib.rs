@@ -1,26 +1,30 @@
-//! The first code of a seL4 root task.
+//! The first code of a seL4 program: a root task, which the kernel starts,
+//! or a process, which a loader (`sel4_rootserver::process`) starts.
 //!
-//! `_start` (in `global_asm!`, per architecture) is entered by the kernel with
-//! the bootinfo pointer in the first argument register and no stack. It
-//! 1. switches to a static stack,
-//! 2. applies the image's relative relocations for the address it actually
-//!    runs at when the image is position-independent (`self_relocate`),
-//! 3. calls `__sel4rs_rust_start`, which checks where the image runs
-//!    ([`check_placement`]: not below [`MIN_IMAGE_BASE`], pointers relocated)
-//!    and, when it may, lays out the initial thread's TLS block from the
-//!    image's `PT_TLS` segment; it returns a [`StartInfo`],
-//! 4. calls the runtime's `extern "C" fn __sel4rs_runtime_entry(&StartInfo)
-//!    -> !` with it.
+//! `_start` (in `global_asm!`, per architecture) tells the two apart by the
+//! stack pointer, which the kernel leaves 0 for the root task and the
+//! loader sets for a process (start contract, `sel4_component_env::start`):
+//! - a **root task** (stack pointer 0) gets the static stack the entry
+//!   macro defines ([`stack!`]), applies the image's relative relocations
+//!   for the address it runs at (`self_relocate`), and calls the runtime;
+//! - a **process** (x86_64) keeps the stack, relocations and TLS block the
+//!   loader set up: the loader applied the relocations with the same ELF
+//!   model (`sel4-elf-reloc`), laid out the TLS block and set FS base, so
+//!   the start code only aligns the stack and calls the runtime.
 //!
-//! The calls are made from the asm so that they need no relocated data: a
-//! call from Rust to a function of another crate may go through the GOT.
+//! Either way `_start` then calls `__sel4rs_rust_start`, which checks where
+//! the image runs ([`check_placement`]: not below [`MIN_IMAGE_BASE`],
+//! pointers relocated) and returns a [`StartInfo`], and calls the runtime's
+//! `extern "C" fn __sel4rs_runtime_entry(&StartInfo) -> !` with it (which
+//! stops a program whose relocation failed before any call that may need the
+//! GOT, then calls the entry macro's `__sel4rs_app_entry`). The calls are
+//! made from the asm so that they need no relocated data: a call from Rust to
+//! a function of another crate may go through the GOT.
 //!
-//! Setting the thread pointer is left to the runtime: how it is done depends
-//! on the kernel's configuration (a user-mode instruction or a TCB
-//! invocation), which this crate does not know.
+//! Thread-local storage is the runtime's business: the root task's initial
+//! TLS block is laid out by the runtime from its own image with
+//! `sel4-elf-reloc` (the same code that lays out a process's blocks).
 #![cfg_attr(not(test), no_std)]
-
-pub mod tls;
 
 #[cfg(target_arch = "x86_64")]
 #[path = "arch/x86_64.rs"]
@@ -52,27 +56,56 @@ pub fn start_tsc() -> Option<u64> {
 #[export_name = "__sel4rs_start_tsc"]
 static START_TSC: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
-/// Bytes of stack for the initial thread.
+/// Bytes of the root task's static stack (the one `_start` of a root task
+/// switches to).
 pub const INITIAL_STACK_SIZE: usize = 256 * 1024;
-/// Bytes reserved for the initial thread's static TLS block and TCB.
-pub const INITIAL_TLS_SIZE: usize = 16 * 1024;
+
+/// Which kind of program `_start` found itself in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Kind {
+    /// Started by the kernel: `arg` is the bootinfo address.
+    RootTask = 0,
+    /// Started by a loader under the start contract: `arg` is the
+    /// start-info page's address.
+    Process = 1,
+}
 
 /// What the start code found, handed to the runtime.
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
 pub struct StartInfo {
-    /// Address of seL4_BootInfo, as the kernel passed it.
-    pub bootinfo: usize,
-    /// Thread pointer for the initial thread (its TLS block is ready; the
-    /// runtime must still load it into the CPU), or 0 on error.
-    pub thread_pointer: usize,
-    /// Result of self-relocation and of [`check_placement`]: number of
-    /// relocations applied, or a negative [`RelocStatus`] code.
+    /// The first argument register as the program was started with: the
+    /// bootinfo address (root task) or the start-info page's (process).
+    pub arg: usize,
+    /// Result of self-relocation: number of relocations applied (0 for a
+    /// process: its loader relocated it), or a negative [`RelocStatus`]
+    /// code.
     pub relocation: isize,
     /// Address the image's ELF header was loaded at.
     pub image_start: usize,
-    /// TLS set-up error, if any.
-    pub tls_error: Option<tls::TlsError>,
+    /// Root task or process.
+    pub kind: Kind,
+}
+
+/// Defines the static stack `_start` gives a root task (`__sel4rs_stack_top`):
+/// `stack!(sel4_start::INITIAL_STACK_SIZE)` in a root task's entry macro,
+/// `stack!(0)` in a process's (whose loader gives it a stack: no bytes of
+/// its image go to a stack it never uses). Exactly one per program.
+#[macro_export]
+macro_rules! stack {
+    ($bytes:expr) => {
+        ::core::arch::global_asm!(
+            ".pushsection .bss.sel4rs_stack,\"aw\",%nobits",
+            ".p2align 12",
+            ".globl __sel4rs_stack_top",
+            ".hidden __sel4rs_stack_top",
+            ".skip {bytes}",
+            "__sel4rs_stack_top:",
+            ".popsection",
+            bytes = const $bytes,
+        );
+    };
 }
 
 /// Negative codes of [`self_relocate`].
@@ -153,9 +186,6 @@ pub const fn check_placement(
 mod entry {
     use super::*;
 
-    #[repr(C, align(4096))]
-    struct TlsArea([u8; INITIAL_TLS_SIZE]);
-
     /// The relocation probe: a pointer stored in the image's data (a
     /// relative relocation in a position-independent image, an absolute
     /// address in a fixed one) to `PROBE_TARGET`.
@@ -167,8 +197,8 @@ mod entry {
     /// relocation).
     fn pointers_relocated() -> bool {
         // SAFETY: PROBE is an initialised, aligned static that nothing
-        // writes after self-relocation; it is read as a raw pointer (its
-        // bytes may not be a valid reference when relocation failed), and
+        // writes after relocation; it is read as a raw pointer (its bytes
+        // may not be a valid reference when relocation failed), and
         // volatile so that the compiler reads memory instead of using the
         // initialiser it knows.
         let stored =
@@ -176,66 +206,39 @@ mod entry {
         core::ptr::eq(stored, core::ptr::addr_of!(PROBE_TARGET))
     }
 
-    static mut INITIAL_TLS: TlsArea = TlsArea([0; INITIAL_TLS_SIZE]);
-
     /// What `__sel4rs_rust_start` found, for the runtime.
     static mut START_INFO: core::mem::MaybeUninit<StartInfo> = core::mem::MaybeUninit::uninit();
 
-    /// Called by `_start` once the stack is set and relocations are done,
-    /// with the run-time address of the ELF header (`__ehdr_start`, taken
-    /// PC-relative by `_start`: a reference from Rust would go through the
-    /// GOT, which needs the relocations this code checks). Returns the
-    /// [`StartInfo`] that `_start` hands to the runtime's
-    /// `extern "C" fn __sel4rs_runtime_entry(&StartInfo) -> !` (called from
-    /// the asm: a call from Rust to a function of another crate may also go
-    /// through the GOT).
+    /// Called by `_start` once the stack is set and relocations are done
+    /// (by `_start` for a root task, by the loader for a process), with the
+    /// first argument register the program was started with, the
+    /// relocation result, the run-time address of the ELF header
+    /// (`__ehdr_start`, taken PC-relative by `_start`: a reference from
+    /// Rust would go through the GOT, which needs the relocations this code
+    /// checks) and the [`Kind`]. Returns the [`StartInfo`] that `_start`
+    /// hands to the runtime's `extern "C" fn
+    /// __sel4rs_runtime_entry(&StartInfo) -> !`.
     #[no_mangle]
     extern "C" fn __sel4rs_rust_start(
-        bootinfo: usize,
+        arg: usize,
         relocation: isize,
         image_start: usize,
+        kind: usize,
     ) -> *const StartInfo {
-        let relocation = check_placement(relocation, image_start, pointers_relocated());
-        let (thread_pointer, tls_error) = if relocation < 0 {
-            // Nothing more that may need relocated data: the runtime
-            // reports the status and stops.
-            (0, None)
-        } else {
-            initial_tls(image_start)
-        };
         let info = StartInfo {
-            bootinfo,
-            thread_pointer,
-            relocation,
+            arg,
+            relocation: check_placement(relocation, image_start, pointers_relocated()),
             image_start,
-            tls_error,
+            kind: if kind == Kind::Process as usize {
+                Kind::Process
+            } else {
+                Kind::RootTask
+            },
         };
         let slot = core::ptr::addr_of_mut!(START_INFO);
         // SAFETY: this runs once, on the initial thread, before anything
         // else reads START_INFO (the runtime reads it after this returns).
         unsafe { (*slot).write(info) }
-    }
-
-    /// Lays out the initial thread's TLS block from the image's `PT_TLS`:
-    /// its thread pointer, or 0 and the error.
-    fn initial_tls(image_start: usize) -> (usize, Option<tls::TlsError>) {
-        // SAFETY: the ELF header and program headers are part of the first
-        // loadable segment of the image (the linker puts them there and
-        // defines `__ehdr_start` only in that case), so they are mapped.
-        let phdrs = unsafe { tls::program_headers(image_start) };
-        // SAFETY: this runs once, on the initial thread, before anything else
-        // uses INITIAL_TLS.
-        let area = unsafe { &mut *core::ptr::addr_of_mut!(INITIAL_TLS) };
-        // SAFETY: `phdrs` are this image's own program headers, loaded at
-        // `image_start`; its TLS template is mapped for the program's life.
-        let image = unsafe { tls::TlsImage::from_loaded_image(phdrs, image_start) };
-        match image {
-            Ok(img) => match img.init_block(&mut area.0) {
-                Ok(tp) => (tp, None),
-                Err(e) => (0, Some(e)),
-            },
-            Err(e) => (0, Some(e)),
-        }
     }
 }
 

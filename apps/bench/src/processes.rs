@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 use process_test::f;
 use sel4_rootserver::cnode::ALL_RIGHTS;
 use sel4_rootserver::objects::Objects;
-use sel4_rootserver::process::{receive_event, ProcessBuilder, ProcessEvent};
+use sel4_rootserver::process::{receive_event, ProcessBuilder, ProcessEvent, SlotLayout};
 use sel4_rootserver::sys as sel4_sys;
 use sel4_rootserver::{println, Endpoint, Owned};
 
@@ -109,20 +109,22 @@ fn process_lifecycle(
 /// One client/server pair of processes: the client's cycles for `N`
 /// round trips.
 fn ipc_pair(objs: &mut Objects, report: &Owned<Endpoint>, typed: bool) -> Result<u64, Error> {
+    // The first slot after the main thread's block of the component layout.
+    const EP: u64 = SlotLayout::COMPONENT.first_thread + SlotLayout::COMPONENT.thread_slots;
     let ep: Owned<Endpoint> = objs.create().map_err(err("endpoint"))?;
     let t = u64::from(typed);
     let server = ProcessBuilder::new("server", IMAGE)
-        .args([f::BENCH_SERVER, 10, t, 0, 0, 0, 0, 0])
+        .args([f::BENCH_SERVER, EP, t, 0, 0, 0, 0, 0])
         .priority(PRIO)
-        .grant(10, &ep, ALL_RIGHTS)
+        .grant(EP, &ep, ALL_RIGHTS)
         .report_endpoint(report, 2)
         .fault_endpoint(report, 2)
         .spawn(objs)
         .map_err(err("spawn server"))?;
     let client = ProcessBuilder::new("client", IMAGE)
-        .args([f::BENCH_CLIENT, 10, t, N, 0, 0, 0, 0])
+        .args([f::BENCH_CLIENT, EP, t, N, 0, 0, 0, 0])
         .priority(PRIO)
-        .grant(10, &ep, ALL_RIGHTS)
+        .grant(EP, &ep, ALL_RIGHTS)
         .report_endpoint(report, 1)
         .fault_endpoint(report, 1)
         .spawn(objs)

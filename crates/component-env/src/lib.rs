@@ -45,10 +45,10 @@ pub use sel4_ipc::Protocol;
 pub type Slot = u64;
 
 /// Well-known slots of every component's CSpace: its own CNode and VSpace,
-/// the supervisor endpoint, then one block of [`slot::THREAD_SLOTS`] slots
-/// per thread (main thread first), then the capabilities named in the
-/// description in the order of the plan, then free slots for the
-/// component's own use.
+/// the supervisor endpoint, the notifications of its runtime's locks, then
+/// one block of [`slot::THREAD_SLOTS`] slots per thread (main thread
+/// first), then the capabilities named in the description in the order of
+/// the plan, then free slots for the component's own use.
 pub mod slot {
     use super::Slot;
     /// Always empty.
@@ -60,8 +60,13 @@ pub mod slot {
     /// Badged endpoint to the supervisor for reports (panic, exit); the
     /// badge names the component.
     pub const SUPERVISOR: Slot = 3;
+    /// First of the [`crate::start::RUNTIME_LOCKS`] notifications of the
+    /// component runtime's locks (heap, console, thread registry).
+    pub const RUNTIME_LOCKS: Slot = 4;
+    /// Slot 7 is kept empty for the runtime.
+    pub const RESERVED: Slot = 7;
     /// First slot of the first thread's block (after the fixed slots).
-    pub const FIRST_THREAD: Slot = 4;
+    pub const FIRST_THREAD: Slot = 8;
     /// Slots per thread block.
     pub const THREAD_SLOTS: Slot = 4;
     /// Offset in a thread block: the thread's TCB.
@@ -98,11 +103,47 @@ pub mod layout {
 
 pub mod start;
 
-/// Badge bit that every signal of a notification bound to a thread carries,
-/// so that a server that receives on an endpoint tells a signal from a
-/// client's call (client badges never have it: endpoint badges are at most
-/// 28 bits wide on seL4 5.x and the plan keeps them below this bit).
-pub const SIGNAL_MARK: u64 = 1 << 63;
+pub mod plan;
+
+/// How the supervisor badges a client's endpoint capability: the client's
+/// badge from the plan in the low [`badge::CLIENT_BITS`] bits, and the
+/// server's generation (modulo 2^[`badge::GENERATION_BITS`]) above them.
+/// Everything fits the 28 bits seL4 5.x mints (`seL4_CapData` badges; 12+
+/// mint 64).
+///
+/// The supervisor mints each client's capability again with the new
+/// generation when the server restarts. A call made to the old instance
+/// (queued on the endpoint while it was dead: the kernel records the badge
+/// at the send) carries the old generation, and the new instance answers
+/// it with `ErrorReply::ServerRestarted` instead of serving it.
+pub mod badge {
+    /// Bits of a client's badge (the plan's badges are below 2^20).
+    pub const CLIENT_BITS: u32 = 20;
+    /// Bits of the server's generation.
+    pub const GENERATION_BITS: u32 = 8;
+    /// Every client badge is below this.
+    pub const CLIENT_LIMIT: u64 = 1 << CLIENT_BITS;
+    const CLIENT_MASK: u64 = CLIENT_LIMIT - 1;
+    const GENERATION_MASK: u64 = (1 << GENERATION_BITS) - 1;
+
+    /// The badge the supervisor mints for client badge `client` of a server
+    /// of generation `generation`.
+    pub const fn with_generation(client: u64, generation: u64) -> u64 {
+        (client & CLIENT_MASK) | ((generation & GENERATION_MASK) << CLIENT_BITS)
+    }
+
+    /// The client's badge of a received badge.
+    pub const fn client(badge: u64) -> u64 {
+        badge & CLIENT_MASK
+    }
+
+    /// Whether a received badge was minted for a server of `generation`.
+    pub const fn is_generation(badge: u64, generation: u64) -> bool {
+        (badge >> CLIENT_BITS) & GENERATION_MASK == generation & GENERATION_MASK
+    }
+
+    const _: () = assert!(CLIENT_BITS + GENERATION_BITS <= 28);
+}
 
 /// The client end of a channel: an endpoint capability minted with the
 /// client's badge, to call a server that speaks `P`.
@@ -145,7 +186,8 @@ pub struct ServerCap<P> {
     /// The clients and their badges.
     pub clients: &'static [ClientInfo],
     /// Slot of the notification bound to the serving thread, whose signals
-    /// arrive in the same receive loop carrying [`SIGNAL_MARK`], if any.
+    /// arrive in the same receive loop (the framework's server tells them
+    /// from calls by the message info, not by the badge), if any.
     pub bound_notification: Option<Slot>,
     _protocol: PhantomData<fn() -> P>,
 }
@@ -333,6 +375,15 @@ pub struct IrqCap {
 pub trait Runtime {
     /// Why a capability could not be bound.
     type Error;
+
+    /// The name of the component the runtime runs (its start-info page
+    /// says): a crate built for several components of a system binds the
+    /// descriptors of this one.
+    fn component_name(&self) -> &str;
+    /// The error of a binding for a component the generated module does
+    /// not know.
+    fn unknown_component(&mut self) -> Self::Error;
+
     /// Typed IPC client of protocol `P`.
     type Client<P: Protocol>;
     /// Typed IPC server of protocol `P`.
@@ -373,12 +424,23 @@ pub trait Runtime {
 }
 
 /// The identity runtime: each field of a bound environment is its
-/// descriptor.
+/// descriptor (of the component named `0`).
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Describe;
+pub struct Describe(pub &'static str);
+
+/// [`Describe`] was asked for a component the module does not describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownComponent;
 
 impl Runtime for Describe {
-    type Error = core::convert::Infallible;
+    type Error = UnknownComponent;
+
+    fn component_name(&self) -> &str {
+        self.0
+    }
+    fn unknown_component(&mut self) -> UnknownComponent {
+        UnknownComponent
+    }
     type Client<P: Protocol> = ClientCap<P>;
     type Server<P: Protocol> = ServerCap<P>;
     type Signal = SignalCap;
@@ -445,6 +507,21 @@ impl<P> core::fmt::Debug for ServerCap<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The fixed slots come before the thread blocks.
+    const _: () = assert!(slot::RUNTIME_LOCKS + start::RUNTIME_LOCKS <= slot::RESERVED);
+    const _: () = assert!(slot::RESERVED < slot::FIRST_THREAD);
+
+    #[test]
+    fn badges_carry_the_generation_above_the_client() {
+        let b = badge::with_generation(5, 3);
+        assert_eq!(badge::client(b), 5);
+        assert!(badge::is_generation(b, 3) && !badge::is_generation(b, 4));
+        // modulo 2^GENERATION_BITS
+        assert!(badge::is_generation(b, 3 + (1 << badge::GENERATION_BITS)));
+        // within the 28 bits seL4 5.x mints
+        assert!(badge::with_generation(badge::CLIENT_LIMIT - 1, u64::MAX) < 1 << 28);
+    }
 
     #[test]
     fn thread_blocks_do_not_overlap() {

@@ -32,6 +32,10 @@
 //! ([`ThreadInfo`], [`THREAD_WORDS`] words each); entry 0 is the initial
 //! thread.
 //!
+//! The runtime's locks (heap, console, thread registry) block on
+//! notifications the loader makes for the process ([`RUNTIME_LOCKS`]
+//! consecutive slots from [`StartInfo::lock_slots`]).
+//!
 //! # Reports
 //!
 //! A process ends by sending, on its report capability
@@ -45,7 +49,7 @@
 /// `b"sel4rsSI"` as a little-endian word: the first word of the page.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"sel4rsSI");
 /// Layout version (word 1).
-pub const VERSION: u64 = 1;
+pub const VERSION: u64 = 2;
 /// Bytes of the page.
 pub const PAGE_SIZE: usize = 4096;
 /// Bytes of the name field (UTF-8, not terminated: its length is a word).
@@ -88,8 +92,25 @@ pub const OFF_VSPACE_SLOT: usize = 96;
 pub const OFF_REPORT_SLOT: usize = 104;
 /// Offset of the number of thread entries.
 pub const OFF_THREAD_COUNT: usize = 112;
+/// Offset of [`StartInfo::lock_slots`]: the first of the runtime's lock
+/// notifications.
+pub const OFF_LOCK_SLOTS: usize = 120;
 /// Offset of [`StartInfo::args`] ([`ARGS`] words).
 pub const OFF_ARGS: usize = 128;
+
+/// Notifications of the process runtime's locks, consecutive slots from
+/// [`StartInfo::lock_slots`]: the heap's, the console's and the thread
+/// registry's, in that order ([`RUNTIME_LOCKS`] of them). This one is the
+/// heap's.
+pub const LOCK_HEAP: u64 = 0;
+/// The console lock's notification (offset from
+/// [`StartInfo::lock_slots`]).
+pub const LOCK_CONSOLE: u64 = 1;
+/// The thread registry lock's notification (offset from
+/// [`StartInfo::lock_slots`]).
+pub const LOCK_REGISTRY: u64 = 2;
+/// Number of runtime lock notifications.
+pub const RUNTIME_LOCKS: u64 = 3;
 /// Offset of the name ([`NAME_MAX`] bytes, UTF-8).
 pub const OFF_NAME: usize = OFF_ARGS + ARGS * 8;
 /// Offset of the thread table ([`MAX_THREADS`] entries of [`THREAD_WORDS`] words).
@@ -159,6 +180,9 @@ pub struct StartInfo {
     pub vspace_slot: u64,
     /// Slot of the capability its reports go to (0: none).
     pub report_slot: u64,
+    /// First of [`RUNTIME_LOCKS`] slots holding notifications for the
+    /// runtime's locks (0: none; the locks then work only uncontended).
+    pub lock_slots: u64,
     /// Argument words from its creator.
     pub args: [u64; ARGS],
     threads: [ThreadInfo; MAX_THREADS],
@@ -236,6 +260,7 @@ impl Default for StartInfo {
             cnode_slot: 0,
             vspace_slot: 0,
             report_slot: 0,
+            lock_slots: 0,
             args: [0; ARGS],
             threads: [ThreadInfo::default(); MAX_THREADS],
             thread_count: 0,
@@ -315,6 +340,7 @@ impl StartInfo {
         wr(page, OFF_VSPACE_SLOT, self.vspace_slot);
         wr(page, OFF_REPORT_SLOT, self.report_slot);
         wr(page, OFF_THREAD_COUNT, self.thread_count as u64);
+        wr(page, OFF_LOCK_SLOTS, self.lock_slots);
         for (i, a) in self.args.iter().enumerate() {
             wr(page, OFF_ARGS + 8 * i, *a);
         }
@@ -363,6 +389,7 @@ impl StartInfo {
         s.cnode_slot = rd(page, OFF_CNODE_SLOT);
         s.vspace_slot = rd(page, OFF_VSPACE_SLOT);
         s.report_slot = rd(page, OFF_REPORT_SLOT);
+        s.lock_slots = rd(page, OFF_LOCK_SLOTS);
         for i in 0..ARGS {
             s.args[i] = rd(page, OFF_ARGS + 8 * i);
         }
@@ -490,6 +517,7 @@ mod tests {
         s.cnode_slot = 1;
         s.vspace_slot = 2;
         s.report_slot = 3;
+        s.lock_slots = 4;
         s.args = [1, 2, 3, 4, 5, 6, 7, u64::MAX];
         for i in 0..3 {
             let t = ThreadInfo {

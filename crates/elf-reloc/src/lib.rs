@@ -332,8 +332,9 @@ pub enum Error {
         /// Where it would write (link-time address).
         offset: u64,
     },
-    /// PT_TLS with `p_filesz > p_memsz`, a non-power-of-two alignment, or an
-    /// initialisation image outside the image.
+    /// PT_TLS with `p_filesz > p_memsz`, a non-power-of-two alignment, an
+    /// address that is not a multiple of it, or an initialisation image
+    /// outside the image.
     BadTls,
     /// A page would be writable and executable: the PT_LOAD segments that
     /// share it ask for both (or one segment does).
@@ -753,7 +754,13 @@ impl<'a> Elf<'a> {
             return Ok(None);
         };
         let align = if p.p_align == 0 { 1 } else { p.p_align };
-        if p.p_filesz > p.p_memsz || !align.is_power_of_two() || p.vaddr_end().is_none() {
+        // The linker's thread-pointer offsets assume a template at a
+        // multiple of its alignment.
+        if p.p_filesz > p.p_memsz
+            || !align.is_power_of_two()
+            || p.vaddr_end().is_none()
+            || p.p_vaddr % align != 0
+        {
             return Err(Error::BadTls);
         }
         Ok(Some(TlsTemplate {
@@ -781,6 +788,11 @@ impl<'a> Elf<'a> {
     /// File bytes backing `[vaddr, vaddr + size)`, found through the PT_LOAD
     /// segment that contains it.
     pub fn file_bytes_at(&self, vaddr: u64, size: u64) -> Option<&'a [u8]> {
+        // No bytes are anywhere (a `.tbss`-only PT_TLS has no file part,
+        // and the linker may give it an address outside every segment).
+        if size == 0 {
+            return Some(&[]);
+        }
         let end = vaddr.checked_add(size)?;
         self.program_headers()
             .filter(|p| p.p_type == PT_LOAD)
@@ -1244,7 +1256,9 @@ pub(crate) fn walk_relr<C: ?Sized>(
 }
 
 mod load;
-pub use load::{PageFlags, Pages, TlsLayout, PF_R, PF_W, PF_X, TLS_TCB_SIZE};
+mod tls;
+pub use load::{PageFlags, Pages, PF_R, PF_W, PF_X};
+pub use tls::{TlsLayout, TlsVariant, AARCH64_TCB_SIZE, TLS_TCB_SIZE, TP_ALIGN};
 
 #[cfg(test)]
 mod tests;

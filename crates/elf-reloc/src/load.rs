@@ -13,7 +13,7 @@
 
 use core::ops::Range;
 
-use crate::{page_down, rd_u16, rd_u32, rd_u64, sub_range, walk_relr, Elf, Error, TlsTemplate};
+use crate::{page_down, rd_u16, rd_u32, rd_u64, sub_range, walk_relr, Elf, Error};
 use crate::{PAGE_SIZE, PT_LOAD};
 
 /// Segment flag: executable.
@@ -22,11 +22,6 @@ pub const PF_X: u32 = 1;
 pub const PF_W: u32 = 2;
 /// Segment flag: readable.
 pub const PF_R: u32 = 4;
-
-/// Bytes at the thread pointer for the thread control block: the self
-/// pointer at offset 0 and room for ABI words (the stack guard at 0x28),
-/// as the start code lays it out for the initial thread.
-pub const TLS_TCB_SIZE: u64 = 64;
 
 const SHT_SYMTAB: u32 = 2;
 const SHT_DYNSYM: u32 = 11;
@@ -105,101 +100,6 @@ impl Iterator for Pages<'_, '_> {
             vaddr,
             flags: self.elf.page_flags(vaddr),
             file,
-        })
-    }
-}
-
-/// Where a TLS block goes in an area of memory ([`TlsTemplate::layout`]),
-/// x86_64 TLS variant II: the block ends at the thread pointer, whose
-/// first word holds its own address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TlsLayout {
-    /// The area `[start, start + len)` it was laid out in.
-    pub area_start: u64,
-    /// Bytes of the area.
-    pub area_len: u64,
-    /// The thread pointer (FS base).
-    pub tp: u64,
-    /// First byte of the block: `.tdata` (the template) goes here, `.tbss`
-    /// zeros follow up to `tp`.
-    pub block: u64,
-}
-
-impl TlsLayout {
-    /// Writes the block into `area` (the bytes of `[area_start, area_start
-    /// + area_len)`): the initialisation bytes `init` at `block`, zeros up
-    /// to the thread pointer and over the thread control block, and the
-    /// self pointer at `tp`.
-    pub fn write(&self, init: &[u8], area: &mut [u8]) -> Result<(), Error> {
-        let too_small = Error::TlsAreaTooSmall {
-            needed: self.tp + TLS_TCB_SIZE - self.area_start,
-            available: area.len() as u64,
-        };
-        let block = sub_range(self.area_start, self.block, init.len() as u64, area.len())
-            .ok_or(too_small)?;
-        // The initialisation bytes must end at or below the thread pointer.
-        let init_end = self
-            .block
-            .checked_add(init.len() as u64)
-            .filter(|&e| e <= self.tp)
-            .ok_or(Error::BadTls)?;
-        let rest = sub_range(
-            self.area_start,
-            init_end,
-            self.tp + TLS_TCB_SIZE - init_end,
-            area.len(),
-        )
-        .ok_or(too_small)?;
-        let tp = (self.tp - self.area_start) as usize;
-        area[block].copy_from_slice(init);
-        area[rest].fill(0);
-        area[tp..tp + 8].copy_from_slice(&self.tp.to_le_bytes());
-        Ok(())
-    }
-}
-
-impl TlsTemplate {
-    /// Bytes an area needs for a TLS block of this template, whatever the
-    /// area's alignment.
-    pub const fn area_size(&self) -> u64 {
-        let a = self.tp_align();
-        self.block_size() + TLS_TCB_SIZE + a
-    }
-
-    /// The alignment of the thread pointer: the segment's, at least 16.
-    const fn tp_align(&self) -> u64 {
-        if self.align > 16 {
-            self.align
-        } else {
-            16
-        }
-    }
-
-    /// Bytes from the block's start to the thread pointer: the segment's
-    /// size rounded up to its alignment (how the linker computes the
-    /// variables' offsets from the thread pointer).
-    const fn block_size(&self) -> u64 {
-        (self.memsz + self.align - 1) & !(self.align - 1)
-    }
-
-    /// Lays a block of this template out at the top of the area
-    /// `[start, start + len)`.
-    pub fn layout(&self, start: u64, len: u64) -> Result<TlsLayout, Error> {
-        let too_small = Error::TlsAreaTooSmall {
-            needed: self.area_size(),
-            available: len,
-        };
-        let end = start.checked_add(len).ok_or(too_small)?;
-        let tp = end.checked_sub(TLS_TCB_SIZE).ok_or(too_small)? & !(self.tp_align() - 1);
-        let block = tp.checked_sub(self.block_size()).ok_or(too_small)?;
-        if block < start {
-            return Err(too_small);
-        }
-        Ok(TlsLayout {
-            area_start: start,
-            area_len: len,
-            tp,
-            block,
         })
     }
 }

@@ -184,6 +184,16 @@ fn tls_template() {
     assert_eq!(TlsTemplate::from_image(&img).unwrap(), Some(t));
     assert_eq!(t.init_data(&img, LINK).unwrap(), b"tls-init-bytes!!");
     assert_eq!(t.init_data(&img, LINK + 0x5000), Err(Error::BadTls));
+    // No file bytes: an empty slice wherever it is (lld gives a .tbss-only
+    // PT_TLS an address outside every segment).
+    let e = Elf::parse(&elf).unwrap();
+    assert_eq!(e.file_bytes_at(LINK + 0x7_0000, 0), Some(&[][..]));
+    // A template at an address that is no multiple of its alignment: the
+    // linker's offsets would be off.
+    let mut odd = elf.clone();
+    let vaddr_at = 64 + 4 * 56 + 16;
+    odd[vaddr_at..vaddr_at + 8].copy_from_slice(&(LINK + 0x1088).to_le_bytes());
+    assert_eq!(TlsTemplate::from_image(&odd), Err(Error::BadTls));
     // no PT_TLS
     let mut elf2 = elf.clone();
     elf2[64 + 4 * 56] = 0x55; // p_type of the TLS header -> unknown
@@ -895,6 +905,95 @@ fn loader_functions_never_panic() {
             }
         }
     }
+}
+
+fn tls_t(filesz: u64, memsz: u64, align: u64) -> TlsTemplate {
+    TlsTemplate {
+        vaddr: 0,
+        filesz,
+        memsz,
+        align,
+    }
+}
+
+#[test]
+fn aarch64_block_follows_a_16_byte_tcb() {
+    // lld: a local-exec access to TLS offset o reads tp + align_up(16,
+    // align) + o.
+    for align in [16u64, 32, 64] {
+        let t = tls_t(4, 40, align);
+        let area = 0x9000_0008u64;
+        let len = t.area_size_for(TlsVariant::Aarch64);
+        let l = t.layout_for(TlsVariant::Aarch64, area, len).unwrap();
+        assert_eq!(l.tp % align, 0);
+        assert_eq!(l.block, l.tp + 16u64.next_multiple_of(align));
+        let mut buf = vec![0xaau8; len as usize];
+        l.write(&[1, 2, 3, 4], &mut buf).unwrap();
+        let (tp, b) = ((l.tp - area) as usize, (l.block - area) as usize);
+        assert!(buf[tp..tp + 16].iter().all(|&x| x == 0), "zeroed TCB");
+        assert_eq!(&buf[b..b + 4], &[1, 2, 3, 4]);
+        assert!(buf[b + 4..b + 40].iter().all(|&x| x == 0));
+        assert_eq!(buf[b + 2], 3, "TLS offset 2 reads byte 3");
+    }
+}
+
+#[test]
+fn riscv_block_starts_at_the_thread_pointer() {
+    let t = tls_t(4, 40, 32);
+    let area = 0x8000_0004u64;
+    let len = t.area_size_for(TlsVariant::Riscv);
+    let l = t.layout_for(TlsVariant::Riscv, area, len).unwrap();
+    assert_eq!((l.tp % 32, l.block), (0, l.tp));
+    let mut buf = vec![0xaau8; len as usize];
+    l.write(&[9, 8, 7, 6], &mut buf).unwrap();
+    let tp = (l.tp - area) as usize;
+    assert_eq!(&buf[tp..tp + 4], &[9, 8, 7, 6]);
+    assert!(buf[tp + 4..tp + 64].iter().all(|&x| x == 0), "tbss to 64");
+    // Nothing outside the block is touched.
+    assert!(buf[..tp].iter().all(|&x| x == 0xaa));
+}
+
+#[test]
+fn tls_area_size_is_enough_at_any_alignment_in_every_variant() {
+    for v in [TlsVariant::X86_64, TlsVariant::Aarch64, TlsVariant::Riscv] {
+        for align in [1u64, 8, 16, 64, 256] {
+            let t = tls_t(3, 100, align);
+            let need = t.area_size_for(v);
+            for start in [0x1000u64, 0x1001, 0x1008, 0x100f, 0x1010, 0x103f, 0x10ff] {
+                let l = t
+                    .layout_for(v, start, need)
+                    .unwrap_or_else(|e| panic!("{v:?} align {align} start {start:#x}: {e}"));
+                assert!(l.block >= start && l.block + l.block_size <= start + need);
+                assert_eq!(l.tp % align.max(16), 0);
+                let mut buf = vec![0u8; need as usize];
+                l.write(&[1, 2, 3], &mut buf).unwrap();
+            }
+            assert!(matches!(
+                t.layout_for(v, 0x1000, 8),
+                Err(Error::TlsAreaTooSmall { .. })
+            ));
+        }
+    }
+    assert_eq!(TlsVariant::of(Machine::Aarch64), TlsVariant::Aarch64);
+    assert_eq!(TlsVariant::X86_64.tcb_size(), TLS_TCB_SIZE);
+}
+
+/// lld's x86_64 thread-pointer offset of a TLS variable at offset `o` of
+/// the segment is `o - align_up(p_memsz, p_align)`: with p_align 8 and a
+/// size that is no multiple of 16, rounding the block to 16 (what the old
+/// start code did) would move every variable by 8 bytes.
+#[test]
+fn x86_64_block_is_rounded_to_the_segments_own_alignment() {
+    let t = tls_t(16, 40, 8);
+    let l = t.layout(0x5000, 0x200).unwrap();
+    assert_eq!(l.tp - l.block, 40);
+    let init: Vec<u8> = (1..=16).collect();
+    let mut buf = vec![0xaau8; 0x200];
+    l.write(&init, &mut buf).unwrap();
+    let tp = (l.tp - 0x5000) as usize;
+    let off = |o: usize| tp + o - 40;
+    assert_eq!((buf[off(0)], buf[off(15)]), (1, 16));
+    assert!(buf[off(16)..tp].iter().all(|&b| b == 0), ".tbss");
 }
 
 /// `sample` with its second PT_LOAD (which holds the entry point) executable.

@@ -623,6 +623,15 @@ pub enum ErrorReply {
     /// The server understood the request and refused it with a code of its
     /// own.
     Refused(Word),
+    /// The server the request was made to is gone: it was restarted (a
+    /// fresh instance, whose state starts over) while the request was in
+    /// flight or queued for it, and this is the new instance's
+    /// generation. The request was not carried out by the new instance;
+    /// the next call goes to it.
+    ServerRestarted { generation: Word },
+    /// The server the request was made to was stopped while the request was
+    /// in flight or queued for it.
+    ServerStopped,
 }
 
 impl ErrorReply {
@@ -643,6 +652,8 @@ impl ErrorReply {
             ErrorReply::BadCapabilities { expected, got } => [4, expected as Word, got as Word, 0],
             ErrorReply::Refused(code) => [5, code, 0, 0],
             ErrorReply::ReservedLabel(l) => [6, l, 0, 0],
+            ErrorReply::ServerRestarted { generation } => [7, generation, 0, 0],
+            ErrorReply::ServerStopped => [8, 0, 0, 0],
         }
     }
 
@@ -669,6 +680,10 @@ impl ErrorReply {
             },
             5 => ErrorReply::Refused(words[1]),
             6 => ErrorReply::ReservedLabel(words[1]),
+            7 => ErrorReply::ServerRestarted {
+                generation: words[1],
+            },
+            8 => ErrorReply::ServerStopped,
             _ => return None,
         })
     }

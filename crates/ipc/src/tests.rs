@@ -169,6 +169,8 @@ fn error_replies_roundtrip_and_are_told_apart_from_responses() {
         },
         ErrorReply::Refused(17),
         ErrorReply::ReservedLabel(3),
+        ErrorReply::ServerRestarted { generation: 4 },
+        ErrorReply::ServerStopped,
     ];
     for e in errs {
         assert_eq!(
@@ -178,6 +180,10 @@ fn error_replies_roundtrip_and_are_told_apart_from_responses() {
     }
     assert_eq!(
         decode_reply::<Pong>(ERROR_LABEL, &[0, 0, 0, 0]),
+        Err(ReplyError::MalformedErrorReply)
+    );
+    assert_eq!(
+        decode_reply::<Pong>(ERROR_LABEL, &[9, 0, 0, 0]),
         Err(ReplyError::MalformedErrorReply)
     );
     assert_eq!(

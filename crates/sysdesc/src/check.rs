@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::path::PathBuf;
 
-use sel4_component_env::{layout, slot, SIGNAL_MARK};
+use sel4_component_env::{badge, layout, slot};
 
 use crate::diag::{Diagnostic, Diagnostics, Source, Span};
 use crate::kernel::{KernelFacts, NARROWEST_ENDPOINT_BADGE_BITS};
@@ -292,6 +292,8 @@ impl<'a> Checker<'a> {
         self.ioports();
         self.regions();
         self.fields();
+        self.shared_crates();
+        self.finish();
         self.cycles();
         if self.d.has_errors() {
             return None;
@@ -648,21 +650,17 @@ impl<'a> Checker<'a> {
                 }
                 seen_clients.insert(cc, c.component.span.clone());
                 if let Some(b) = &c.badge {
-                    if b.value == 0 || (self.badge_bits < 64 && b.value >> self.badge_bits != 0) {
+                    if b.value == 0 || b.value >= badge::CLIENT_LIMIT {
                         self.err(
                             Diagnostic::error(
                                 b.span.clone(),
                                 format!("badge {} is not usable on an endpoint", b.value),
                             )
                             .help(format!(
-                                "use 1..{} (0 means unbadged; endpoint badges are {} bits wide{})",
-                                (1u128 << self.badge_bits) - 1,
-                                self.badge_bits,
-                                if self.opts.kernel.is_none() {
-                                    " on seL4 5.x, the narrowest supported kernel"
-                                } else {
-                                    ""
-                                }
+                                "use 1..{} (0 means unbadged; the {} bits above a client's badge carry the server's generation, and seL4 5.x mints {}-bit badges)",
+                                badge::CLIENT_LIMIT - 1,
+                                badge::GENERATION_BITS,
+                                badge::CLIENT_BITS + badge::GENERATION_BITS,
                             )),
                         );
                     } else if let Some(first) = badges.get(&b.value) {
@@ -981,10 +979,14 @@ impl<'a> Checker<'a> {
                 ),
                 None => format!("notification `{}`", desc.notifications[ni].name.value),
             };
-            let usable: u64 = if info.bound_thread.is_some() {
-                !SIGNAL_MARK
-            } else {
+            // Every badge is minted through the kernel's capability data,
+            // whose badge is 28 bits wide on seL4 5.x (64 later). Signals of
+            // a bound notification need no mark: the framework's server
+            // tells them from calls by the message info.
+            let usable: u64 = if self.badge_bits >= 64 {
                 u64::MAX
+            } else {
+                (1u64 << self.badge_bits) - 1
             };
             let mut taken = 0u64;
             let mut spans: Vec<(u64, Span)> = Vec::new();
@@ -992,8 +994,20 @@ impl<'a> Checker<'a> {
                 if let Some(b) = explicit {
                     if *b == 0 || b & !usable != 0 {
                         self.d.push(
-                            Diagnostic::error(span.clone(), format!("badge {b:#x} is not usable on {name}"))
-                                .help(if info.bound_thread.is_some() { "use a non-zero badge without bit 63 (bit 63 marks signals of a bound notification)" } else { "use a non-zero badge" }),
+                            Diagnostic::error(
+                                span.clone(),
+                                format!("badge {b:#x} is not usable on {name}"),
+                            )
+                            .help(format!(
+                                "use a non-zero badge below {:#x} (badges are {} bits wide{})",
+                                usable as u128 + 1,
+                                usable.count_ones(),
+                                if usable.count_ones() == 28 {
+                                    " on seL4 5.x"
+                                } else {
+                                    ""
+                                }
+                            )),
                         );
                     } else if let Some((_, first)) = spans.iter().find(|(m, _)| m & b != 0) {
                         self.d.push(
@@ -1015,19 +1029,20 @@ impl<'a> Checker<'a> {
                 let free = usable & !taken;
                 if free == 0 {
                     self.d.push(
-                        Diagnostic::error(span.clone(), format!("{name} has no badge bit left: a notification word has {} usable bits", usable.count_ones()))
-                            .help("split the signallers over two notifications"),
+                        Diagnostic::error(
+                            span.clone(),
+                            format!(
+                                "{name} has no badge bit left: a badge has {} bits",
+                                usable.count_ones()
+                            ),
+                        )
+                        .help("split the signallers over two notifications"),
                     );
                     continue;
                 }
                 let bit = 1u64 << free.trailing_zeros();
                 taken |= bit;
                 *assigned = bit;
-            }
-            if info.bound_thread.is_some() {
-                for s in info.sources.iter_mut() {
-                    s.3 |= SIGNAL_MARK;
-                }
             }
         }
     }
@@ -1288,6 +1303,119 @@ impl<'a> Checker<'a> {
                 } else {
                     seen.insert(name, span);
                 }
+            }
+        }
+    }
+
+    /// The environment field `f` of a component as its generated code types
+    /// it (`None`: no field).
+    fn field_type(&self, f: &Field) -> Option<String> {
+        let desc = self.desc;
+        Some(match &f.pending {
+            Pending::Server { channel } => format!(
+                "R::Server<{}>",
+                normalize_path(&desc.channels[*channel].protocol.value)
+            ),
+            Pending::Client { channel, .. } => format!(
+                "R::Client<{}>",
+                normalize_path(&desc.channels[*channel].protocol.value)
+            ),
+            Pending::Wait { .. } => "R::Wait".into(),
+            Pending::Signal { .. } => "R::Signal".into(),
+            Pending::Irq { .. } => "R::Irq".into(),
+            Pending::IrqWait { .. } => return None,
+            Pending::IoPorts { .. } => "R::IoPorts".into(),
+            Pending::Map { region, mapping } => {
+                let r = &desc.regions[*region];
+                if r.phys.is_some() {
+                    "R::Device".into()
+                } else if r.maps[*mapping].perms.value.write {
+                    "R::SharedRw".into()
+                } else {
+                    "R::SharedRo".into()
+                }
+            }
+        })
+    }
+
+    /// Components built from one crate share its image and its generated
+    /// environment type: their environments must have the same fields of
+    /// the same types (each gets its own capabilities in them).
+    fn shared_crates(&mut self) {
+        let desc = self.desc;
+        let mut first_of: HashMap<&str, usize> = HashMap::new();
+        for (ci, c) in desc.components.iter().enumerate() {
+            let ImageSource::Crate(pkg) = &c.image.value else {
+                continue;
+            };
+            let Some(&fi) = first_of.get(pkg.as_str()) else {
+                first_of.insert(pkg.as_str(), ci);
+                continue;
+            };
+            let shape = |i: usize| -> BTreeMap<String, String> {
+                self.info[i]
+                    .fields
+                    .iter()
+                    .filter_map(|f| Some((f.name.clone(), self.field_type(f)?)))
+                    .collect()
+            };
+            let (a, b) = (shape(fi), shape(ci));
+            if a == b {
+                continue;
+            }
+            let first = &desc.components[fi];
+            let diff = a
+                .iter()
+                .find(|(k, v)| b.get(*k) != Some(v))
+                .map(|(k, v)| match b.get(k) {
+                    Some(w) => format!("field `{k}` is {v} in `{}` but {w} here", first.name.value),
+                    None => format!(
+                        "`{}` has field `{k}` ({v}), this one has not",
+                        first.name.value
+                    ),
+                })
+                .or_else(|| {
+                    b.iter().find(|(k, _)| !a.contains_key(*k)).map(|(k, w)| {
+                        format!(
+                            "this one has field `{k}` ({w}), `{}` has not",
+                            first.name.value
+                        )
+                    })
+                })
+                .unwrap_or_default();
+            self.err(
+                Diagnostic::error(
+                    c.image.span.clone(),
+                    format!(
+                        "components `{}` and `{}` share crate `{pkg}` but their environments differ: {diff}",
+                        first.name.value, c.name.value
+                    ),
+                )
+                .note(first.image.span.clone(), "the first component of this crate")
+                .help("give both the same channels, notifications, regions and devices under the same names (end `name = \"...\"`), or build them from two crates"),
+            );
+        }
+    }
+
+    /// `[system] finish` names components.
+    fn finish(&mut self) {
+        let desc = self.desc;
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for f in &desc.system.finish {
+            if self.component(f, "a component of `finish`").is_none() {
+                continue;
+            }
+            if let Some(first) = seen.get(f.as_str()) {
+                self.err(
+                    Diagnostic::error(
+                        f.span.clone(),
+                        format!("component `{}` is listed twice in `finish`", f.value),
+                    )
+                    .note(first.clone(), "first listed here")
+                    .help("list each component once"),
+                );
+            } else {
+                seen.insert(f.as_str(), f.span.clone());
             }
         }
     }
@@ -1603,6 +1731,7 @@ impl<'a> Checker<'a> {
                 vspace: VSpacePlan {
                     image_base: layout::IMAGE_BASE,
                     image_limit: layout::AUTO_BASE,
+                    start_info: 0,
                     heap_start: 0,
                     heap_size: 0,
                     mappings: Vec::new(),
@@ -1622,6 +1751,8 @@ impl<'a> Checker<'a> {
                     notifications: None,
                     sched_contexts: None,
                     replies: None,
+                    runtime: None,
+                    loader: None,
                     total: 0,
                     complete: false,
                 },
@@ -1875,6 +2006,7 @@ impl<'a> Checker<'a> {
                 };
             let heap = page_round(c.heap.as_ref().map_or(DEFAULT_HEAP, |h| h.value));
             let plan = &mut comps[ci];
+            plan.vspace.start_info = place(layout::PAGE_SIZE, &mut used, "the start-info page");
             if heap > 0 {
                 plan.vspace.heap_start = place(heap, &mut used, "the heap");
                 plan.vspace.heap_size = heap;
@@ -1937,6 +2069,10 @@ impl<'a> Checker<'a> {
                             .unwrap_or(layout::PAGE_SIZE)
                             .max(layout::PAGE_SIZE),
                 )];
+                ranges.push((
+                    plan.vspace.start_info,
+                    plan.vspace.start_info + layout::PAGE_SIZE,
+                ));
                 if heap > 0 {
                     ranges.push((plan.vspace.heap_start, plan.vspace.heap_start + heap));
                 }
@@ -1958,6 +2094,28 @@ impl<'a> Checker<'a> {
                     paging += tables.len() as u64 * (1u64 << level.object_bits);
                 }
                 let threads = plan.threads.len() as u64;
+                let tables = paging_structures(&ranges, &k.paging);
+                // The loader keeps a capability per frame and paging
+                // structure of the component (and 64 spare) in a CNode of
+                // its own, made from the budget.
+                let frames = mem.image.unwrap_or(0) / layout::PAGE_SIZE
+                    + 1
+                    + heap / layout::PAGE_SIZE
+                    + mem.stacks / layout::PAGE_SIZE
+                    + threads
+                    + plan
+                        .vspace
+                        .mappings
+                        .iter()
+                        .map(|m| m.size / layout::PAGE_SIZE)
+                        .sum::<u64>();
+                let kept = frames + tables + 1 + 64;
+                let loader_bits = (64 - (kept - 1).leading_zeros()).max(4);
+                mem.loader = Some(1u64 << (loader_bits + k.slot_bits));
+                mem.runtime = Some(
+                    layout::PAGE_SIZE
+                        + sel4_component_env::start::RUNTIME_LOCKS * (1u64 << k.notification_bits),
+                );
                 mem.paging = Some(paging);
                 mem.vspace_root = Some(1 << k.vspace_bits);
                 mem.cnode = Some(1 << (plan.cspace.size_bits + k.slot_bits));
@@ -1984,6 +2142,8 @@ impl<'a> Checker<'a> {
                 mem.notifications,
                 mem.sched_contexts,
                 mem.replies,
+                mem.runtime,
+                mem.loader,
             ];
             mem.complete = known.iter().all(Option::is_some);
             mem.total = mem.stacks
@@ -2012,6 +2172,8 @@ impl<'a> Checker<'a> {
                     mem.notifications,
                     mem.sched_contexts,
                     mem.replies,
+                    mem.runtime,
+                    mem.loader,
                 ]
                 .iter()
                 .flatten()
@@ -2073,8 +2235,25 @@ impl<'a> Checker<'a> {
             regions,
             irqs,
             ioports,
+            finish: desc.system.finish.iter().map(|f| f.value.clone()).collect(),
         })
     }
+}
+
+/// How many paging structures (all levels below the root) the address
+/// ranges need.
+fn paging_structures(ranges: &[(u64, u64)], levels: &[crate::kernel::PagingLevel]) -> u64 {
+    let mut n = 0u64;
+    for level in levels {
+        let mut tables = BTreeSet::new();
+        for (b, e) in ranges {
+            for t in (b >> level.span_bits)..=((e - 1) >> level.span_bits) {
+                tables.insert(t);
+            }
+        }
+        n += tables.len() as u64;
+    }
+    n
 }
 
 fn private_name(desc: &Description, c: usize, k: usize) -> String {

@@ -76,6 +76,8 @@ pub struct System {
     /// Cargo manifest (relative to the description) whose workspace holds
     /// the component crates.
     pub manifest: Option<Sp<String>>,
+    /// Components whose exit ends the system run.
+    pub finish: Vec<Sp<String>>,
     /// The table's header.
     pub span: Span,
 }

@@ -282,6 +282,7 @@ impl Parser<'_> {
             name: Sp::new(String::new(), 0..0),
             arch: Sp::new(Arch::X86_64, 0..0),
             manifest: None,
+            finish: Vec::new(),
             span: 0..0,
         });
         let mut desc = Description {
@@ -324,7 +325,11 @@ impl Parser<'_> {
     }
 
     fn system(&mut self, v: &Val) -> Option<System> {
-        let t = self.table(v, "[system]".into(), &["name", "arch", "manifest"])?;
+        let t = self.table(
+            v,
+            "[system]".into(),
+            &["name", "arch", "manifest", "finish"],
+        )?;
         let name = match t.t.get("name") {
             Some(v) => self.string(v, "system name"),
             None => {
@@ -345,10 +350,19 @@ impl Parser<'_> {
             None => Some(Sp::new(Arch::X86_64, t.span.clone())),
         };
         let manifest = t.t.get("manifest").and_then(|v| self.string(v, "manifest"));
+        let mut finish = Vec::new();
+        if let Some(v) = t.t.get("finish") {
+            for x in self.array(v, "finish") {
+                if let Some(s) = self.string(x, "a component of `finish`") {
+                    finish.push(s);
+                }
+            }
+        }
         Some(System {
             name: name.unwrap_or(Sp::new(String::new(), t.span.clone())),
             arch: arch.unwrap_or(Sp::new(Arch::X86_64, t.span.clone())),
             manifest,
+            finish,
             span: t.span.clone(),
         })
     }

@@ -46,6 +46,8 @@ pub struct Plan {
     pub irqs: Vec<IrqPlan>,
     /// I/O port ranges of every component (x86).
     pub ioports: Vec<IoPortPlan>,
+    /// Components whose exit ends the system run (`[system] finish`).
+    pub finish: Vec<String>,
 }
 
 /// The kernel the plan was made for.
@@ -275,6 +277,8 @@ pub struct VSpacePlan {
     pub image_base: u64,
     /// End of the window for the image (exclusive).
     pub image_limit: u64,
+    /// The start-info page (read-only), first above `image_limit`.
+    pub start_info: u64,
     /// Heap: `heap_size` bytes at `heap_start` (0 bytes: no heap mapping).
     pub heap_start: u64,
     /// Heap size in bytes.
@@ -335,6 +339,12 @@ pub struct MemoryPlan {
     pub sched_contexts: Option<u64>,
     /// MCS: its reply objects.
     pub replies: Option<u64>,
+    /// The start-info page and the notifications of the component
+    /// runtime's locks.
+    pub runtime: Option<u64>,
+    /// The loader's CNode of the root task where the capabilities of the
+    /// component's frames and paging structures are kept.
+    pub loader: Option<u64>,
     /// Sum of the known figures.
     pub total: u64,
     /// Every figure was known.

@@ -92,6 +92,7 @@ macro_rules! bad {
 }
 
 bad! {
+    component_runtime_checks => "components.toml",
     unknown_component => "unknown-component.toml",
     missing_crate => "missing-crate.toml",
     protocol_mismatch => "protocol-mismatch.toml",

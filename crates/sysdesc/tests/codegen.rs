@@ -81,6 +81,18 @@ fn plans() -> Vec<Plan> {
 /// `<system>_<component>`), stub protocol crates, and `usage` as extra code;
 /// returns `cargo check`'s output.
 fn cargo_check(name: &str, plans: &[Plan], usage: &str) -> std::process::Output {
+    cargo_run("check", name, plans, usage, &[])
+}
+
+/// As [`cargo_check`], with `cargo <command>` and `extra` modules (file
+/// name, module name, source) added to the crate.
+fn cargo_run(
+    command: &str,
+    name: &str,
+    plans: &[Plan],
+    usage: &str,
+    extra: &[(String, String, String)],
+) -> std::process::Output {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("sysdesc-codegen")
         .join(name);
@@ -141,11 +153,15 @@ fn cargo_check(name: &str, plans: &[Plan], usage: &str) -> std::process::Output 
             ));
         }
     }
+    for (file, module, source) in extra {
+        std::fs::write(dir.join("src").join(file), source).unwrap();
+        lib.push_str(&format!("pub mod {module} {{ include!({file:?}); }}\n"));
+    }
     lib.push_str(usage);
     std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     Command::new(cargo)
-        .args(["check", "--offline", "--quiet", "--manifest-path"])
+        .args([command, "--offline", "--quiet", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
         .env(
             "CARGO_TARGET_DIR",
@@ -163,14 +179,13 @@ const USAGE: &str = r#"
 use sel4_component_env::{ClientCap, Describe, DeviceRegion, IoPortRange, IrqCap, ServerCap, SharedRegion, SignalCap, WaitCap};
 
 pub fn use_envs() {
-    let mut rt = Describe;
-    let a = kv_store_client_a::Env::bind(&mut rt).unwrap();
+    let a = kv_store_client_a::Env::bind(&mut Describe("client_a")).unwrap();
     let _: ClientCap<kv_proto::Kv> = a.store;
     let _: ClientCap<kv_proto::Log> = a.log;
-    let kv = kv_store_kv::Env::bind(&mut rt).unwrap();
+    let kv = kv_store_kv::Env::bind(&mut Describe("kv")).unwrap();
     let _: ServerCap<kv_proto::Kv> = kv.requests;
     let _: ClientCap<kv_proto::Log> = kv.log;
-    let uart = devices_uart::Env::bind(&mut rt).unwrap();
+    let uart = devices_uart::Env::bind(&mut Describe("uart")).unwrap();
     let _: ServerCap<uart_proto::Tty> = uart.tty;
     let _: WaitCap = uart.events;
     let _: IrqCap = uart.serial;
@@ -178,9 +193,9 @@ pub fn use_envs() {
     let _: IoPortRange = uart.com2;
     let _: DeviceRegion = uart.hpet;
     let _: SharedRegion = uart.log;
-    let app = devices_app::Env::bind(&mut rt).unwrap();
+    let app = devices_app::Env::bind(&mut Describe("app")).unwrap();
     let _: SignalCap = app.kick;
-    let ring = shared_ring_consumer::Env::bind(&mut rt).unwrap();
+    let ring = shared_ring_consumer::Env::bind(&mut Describe("consumer")).unwrap();
     let _: SharedRegion = ring.ring;
     let _: WaitCap = ring.data_ready;
     let _ = (shared_ring_producer::NAME, restart_counter::FREE_SLOTS, restart_flaky::THREADS);
@@ -215,5 +230,92 @@ pub fn wrong<R: sel4_component_env::Runtime>(rt: &mut R) {
     assert!(
         err.contains("E0308") && err.contains("Kv") && err.contains("Log"),
         "unexpected error:\n{err}"
+    );
+}
+
+/// One crate built for two components (kv-store's client_a and client_b
+/// share kv-store-client): one module, one `Env` type, each component
+/// bound to its own capabilities by its name; and the system module of the
+/// root task (the plan as `'static` tables, the images included) compiles
+/// and says what the plan says.
+#[test]
+fn a_shared_crate_binds_each_component_and_the_system_module_compiles() {
+    let plans = plans();
+    let kv = &plans[0];
+    let opts = CodegenOptions::default();
+    let client = sel4_sysdesc::codegen::crate_module(kv, "kv-store-client", &opts).unwrap();
+    let img_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sysdesc-images");
+    std::fs::create_dir_all(&img_dir).unwrap();
+    let files: Vec<String> = sel4_sysdesc::codegen::images(kv)
+        .iter()
+        .enumerate()
+        .map(|(i, _)| {
+            let f = img_dir.join(format!("image{i}.elf"));
+            std::fs::write(&f, format!("image {i}")).unwrap();
+            f.display().to_string()
+        })
+        .collect();
+    let system = sel4_sysdesc::codegen::system_module(kv, &files, &opts);
+    let badge_of = |c: &str| {
+        kv.channels[0]
+            .clients
+            .iter()
+            .find(|x| x.component == c)
+            .unwrap()
+            .badge
+    };
+    let usage = format!(
+        r#"
+#[cfg(test)]
+extern crate std;
+#[cfg(test)]
+use std::{{format, vec::Vec}};
+
+#[test]
+fn bind_by_name() {{
+    use sel4_component_env::{{ClientCap, Describe}};
+    assert_eq!(client::COMPONENTS, ["client_a", "client_b"]);
+    let a = client::Env::bind(&mut Describe("client_a")).unwrap();
+    let b = client::Env::bind(&mut Describe("client_b")).unwrap();
+    let (a, b): (ClientCap<kv_proto::Kv>, ClientCap<kv_proto::Kv>) = (a.store, b.store);
+    assert_eq!((a.badge, b.badge), ({}, {}));
+    assert!(client::Env::bind(&mut Describe("kv")).is_err());
+    assert_eq!(client::client_b::NAME, "client_b");
+}}
+
+#[test]
+fn the_plan_as_rust() {{
+    let p = &system::PLAN;
+    assert_eq!(p.name, "kv-store");
+    assert_eq!(p.components.len(), {});
+    let a = p.component_index("client_a").unwrap();
+    let b = p.component_index("client_b").unwrap();
+    assert_eq!(p.components[a].image, p.components[b].image);
+    assert_eq!(system::IMAGES.len(), {});
+    assert_eq!(system::IMAGES[p.components[a].image], format!("image {{}}", p.components[a].image).as_bytes());
+    assert!(p.components[p.component_index("kv").unwrap()].serves());
+    assert!(!p.components[a].serves());
+    // servers first
+    assert_eq!(p.start_order[0], p.component_index("logger").unwrap());
+    assert_eq!(p.channels[0].clients.iter().map(|c| c.1).collect::<Vec<_>>(), [{}, {}]);
+}}
+"#,
+        badge_of("client_a"),
+        badge_of("client_b"),
+        kv.components.len(),
+        files.len(),
+        badge_of("client_a"),
+        badge_of("client_b"),
+    );
+    let extra = [
+        ("client.rs".to_string(), "client".to_string(), client),
+        ("system.rs".to_string(), "system".to_string(), system),
+    ];
+    let out = cargo_run("test", "shared-crate", &plans[..1], &usage, &extra);
+    assert!(
+        out.status.success(),
+        "cargo test failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }

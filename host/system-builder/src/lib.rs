@@ -100,20 +100,34 @@ pub struct Args {
     pub images: BTreeMap<String, PathBuf>,
     pub out: Option<PathBuf>,
     pub env_crate: Option<String>,
+    /// `build`: the root task's package.
+    pub root: Option<String>,
+    /// `build`: the Rust target (default x86_64-unknown-none).
+    pub target: Option<String>,
 }
 
-pub const USAGE: &str = "usage: sel4-system <check|plan|gen> [options] <system.toml>
+pub const USAGE: &str = "usage: sel4-system <check|plan|gen|build> [options] <system.toml>
   check   report every problem of the description (file:line:col, message, fix)
   plan    check, then print the system plan as JSON (or write it to --out FILE)
-  gen     check, then write plan.json and one <component>.rs environment module per component to --out DIR
+  gen     check, then write to --out DIR: plan.json, one <package>.rs environment module per
+          component crate, and system.rs (the plan as Rust for the root task) when --image names
+          every crate's built ELF
+  build   check, generate into --out DIR/gen, build every component crate with cargo
+          (SEL4RS_SYSTEM_GEN=DIR/gen), check again with the built images' sizes, write
+          DIR/gen/system.rs and build the root task (--root PACKAGE) with it: DIR/rootserver.elf
+          (SEL4_KERNEL, CARGO_TARGET_DIR and RUSTFLAGS pass through to cargo; RUSTFLAGS
+          defaults to the position-independent flags of cmake/sel4-rust.cmake)
 options:
   --kernel DIR          kernel stage (folder with sel4-kernel.json): object sizes for the memory budgets
   --manifest FILE       Cargo.toml of the workspace holding the component crates
                         (default: [system] manifest, else the nearest workspace above the description)
   --no-crate-check      do not check that component crates exist (for descriptions whose crates are not written yet)
-  --image NAME=FILE     built ELF of component NAME: its size replaces image_size
-  --out PATH            output file (plan) or folder (gen)
-  --env-crate PATH      path of sel4-component-env in generated code (default ::sel4_component_env)";
+  --image NAME=FILE     built ELF of component NAME or of every component of crate NAME: its size
+                        replaces image_size (gen: system.rs includes it)
+  --out PATH            output file (plan) or folder (gen, build)
+  --env-crate PATH      path of sel4-component-env in generated code (default ::sel4_component_env)
+  --root PACKAGE        build: the root task's package (it includes DIR/gen/system.rs)
+  --target TRIPLE       build: the Rust target (default x86_64-unknown-none)";
 
 pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut a = Args::default();
@@ -131,6 +145,8 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             "--no-crate-check" => a.no_crate_check = true,
             "--out" => a.out = Some(value("--out")?.into()),
             "--env-crate" => a.env_crate = Some(value("--env-crate")?),
+            "--root" => a.root = Some(value("--root")?),
+            "--target" => a.target = Some(value("--target")?),
             "--image" => {
                 let v = value("--image")?;
                 let (n, p) = v
@@ -144,7 +160,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
         }
     }
     match positional.as_slice() {
-        [c, d] if ["check", "plan", "gen"].contains(&c.as_str()) => {
+        [c, d] if ["check", "plan", "gen", "build"].contains(&c.as_str()) => {
             a.command = c.clone();
             a.description = d.into();
             Ok(a)

@@ -40,32 +40,38 @@ fn examples_check_and_generate() {
         "systems/kv-store/system.toml",
     ]);
     assert!(ok, "{err}");
+    // One module per component crate (client_a and client_b share one).
     for f in [
         "plan.json",
-        "kv.rs",
-        "logger.rs",
-        "client_a.rs",
-        "client_b.rs",
+        "kv-store-server.rs",
+        "kv-store-logger.rs",
+        "kv-store-client.rs",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
     let (ok, json, _) = run(&["plan", "--no-crate-check", "systems/restart/system.toml"]);
     assert!(ok);
     let plan = sel4_sysdesc::Plan::from_json(&json).unwrap();
-    assert_eq!(plan.component("flaky").unwrap().fault.max_restarts, 1000);
+    // systems/restart/system.toml: `max_restarts = 40` for `flaky`.
+    assert_eq!(plan.component("flaky").unwrap().fault.max_restarts, 40);
 }
 
 #[test]
 fn crate_check_reads_the_workspace() {
-    // the examples' crates are not written yet: without --no-crate-check
-    // every component is reported missing from this repository's workspace
+    // The examples' crates are packages of this repository's workspace.
     let (ok, _, err) = run(&["check", "systems/shared-ring/system.toml"]);
+    assert!(ok, "{err}");
+    // A package the workspace does not have is reported where it is named.
+    let (ok, _, err) = run(&["check", "crates/sysdesc/tests/bad/missing-crate.toml"]);
     assert!(!ok);
     assert!(
-        err.contains("error: no package `ring-producer` in the workspace of"),
+        err.contains("error: no package `kv-srever` in the workspace of"),
         "{err}"
     );
-    assert!(err.contains("systems/shared-ring/system.toml:8:9"), "{err}");
+    assert!(
+        err.contains("crates/sysdesc/tests/bad/missing-crate.toml:5:9"),
+        "{err}"
+    );
     assert!(err.contains("2 error(s)"), "{err}");
 }
 

@@ -110,6 +110,12 @@ pub(crate) mod initial_tls {
     static SYSCALL_IP: AtomicUsize = AtomicUsize::new(0);
     static RESUME_IP: AtomicUsize = AtomicUsize::new(0);
 
+    /// The initial thread's TLS base is in its saved context already (a
+    /// process: its loader put it there).
+    pub(crate) fn mark_done() {
+        TLS_FIX.store(FIX_DONE, SeqCst);
+    }
+
     /// Whether the kernel must still be told the initial thread's TLS base
     /// before a second thread runs.
     ///

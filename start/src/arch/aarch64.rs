@@ -112,17 +112,13 @@ pub unsafe fn self_relocate(ehdr: *const u8) -> isize {
     unsafe { __sel4rs_self_relocate(ehdr) }
 }
 
-// The entry point. The kernel starts the root task with x0 = bootinfo and
+// The entry point (root tasks only on this architecture: processes are
+// x86_64 only so far; the stack is the entry macro's, `crate::stack!`).
+// The kernel starts the root task with x0 = bootinfo and
 // no usable stack. Only PC-relative addressing (adrp/add) until the
 // relocations are applied.
 #[cfg(target_os = "none")]
 core::arch::global_asm!(
-    ".pushsection .bss.sel4rs_stack,\"aw\",%nobits",
-    ".p2align 12",
-    "__sel4rs_stack_bottom:",
-    ".skip {stack_size}",
-    "__sel4rs_stack_top:",
-    ".popsection",
     ".pushsection .text._start,\"ax\",%progbits",
     ".globl _start",
     ".type _start,%function",
@@ -140,10 +136,10 @@ core::arch::global_asm!(
     "    mov x0, x19",
     "    adrp x2, __ehdr_start",
     "    add x2, x2, :lo12:__ehdr_start",
+    "    mov x3, #0",
     "    bl __sel4rs_rust_start",
     "    bl __sel4rs_runtime_entry",
     "    udf #0",
     ".size _start, . - _start",
     ".popsection",
-    stack_size = const crate::INITIAL_STACK_SIZE,
 );

@@ -114,17 +114,13 @@ pub unsafe fn self_relocate(ehdr: *const u8) -> isize {
     unsafe { __sel4rs_self_relocate(ehdr) }
 }
 
-// The entry point. The kernel starts the root task with a0 = bootinfo and no
+// The entry point (root tasks only on this architecture: processes are
+// x86_64 only so far; the stack is the entry macro's, `crate::stack!`).
+// The kernel starts the root task with a0 = bootinfo and no
 // usable stack. Only PC-relative addressing (`lla`) until the relocations
 // are applied; `gp` is not used (no linker relaxation against it in a PIE).
 #[cfg(target_os = "none")]
 core::arch::global_asm!(
-    ".pushsection .bss.sel4rs_stack,\"aw\",@nobits",
-    ".p2align 12",
-    "__sel4rs_stack_bottom:",
-    ".skip {stack_size}",
-    "__sel4rs_stack_top:",
-    ".popsection",
     ".pushsection .text._start,\"ax\",@progbits",
     ".globl _start",
     ".type _start,@function",
@@ -140,11 +136,11 @@ core::arch::global_asm!(
     "    mv a1, a0",
     "    mv a0, s1",
     "    lla a2, __ehdr_start",
+    "    li a3, 0",
     "    call __sel4rs_rust_start",
     "    call __sel4rs_runtime_entry",
     "    unimp",
     "    .option pop",
     ".size _start, . - _start",
     ".popsection",
-    stack_size = const crate::INITIAL_STACK_SIZE,
 );

@@ -98,9 +98,12 @@ pub unsafe fn self_relocate(ehdr: *const u8, dynamic: *const u8) -> isize {
 }
 
 // The entry point. The kernel starts the root task with rdi = bootinfo and
-// every other register 0, rsp included. With the feature `startup-trace`
-// (the start-up boot test only) its first instructions keep the time stamp
-// counter in `__sel4rs_start_tsc` ([`crate::start_tsc`]).
+// every other register 0, rsp included; a loader starts a process with rdi
+// = its start-info page, rsp = the top of a stack (minus 8, as after a
+// call) and FS base set, relocations applied.
+// With the feature `startup-trace` (the start-up boot test only) its first
+// instructions keep the time stamp counter in `__sel4rs_start_tsc`
+// ([`crate::start_tsc`]).
 #[cfg(all(target_os = "none", feature = "startup-trace"))]
 macro_rules! start_stamp {
     () => {
@@ -121,12 +124,6 @@ macro_rules! start_stamp {
 
 #[cfg(target_os = "none")]
 core::arch::global_asm!(
-    ".pushsection .bss.sel4rs_stack,\"aw\",@nobits",
-    ".p2align 12",
-    "__sel4rs_stack_bottom:",
-    ".skip {stack_size}",
-    "__sel4rs_stack_top:",
-    ".popsection",
     ".weak _DYNAMIC",
     ".hidden _DYNAMIC",
     ".pushsection .text._start,\"ax\",@progbits",
@@ -134,8 +131,11 @@ core::arch::global_asm!(
     ".type _start,@function",
     "_start:",
     start_stamp!(),
-    "    lea rsp, [rip + __sel4rs_stack_top]",
     "    xor ebp, ebp",
+    "    test rsp, rsp",
+    "    jnz 1f",
+    // The root task: the static stack, self-relocation.
+    "    lea rsp, [rip + __sel4rs_stack_top]",
     "    mov r12, rdi",
     "    lea rdi, [rip + __ehdr_start]",
     "    lea rsi, [rip + _DYNAMIC]",
@@ -143,11 +143,18 @@ core::arch::global_asm!(
     "    mov rdi, r12",
     "    mov rsi, rax",
     "    lea rdx, [rip + __ehdr_start]",
-    "    call __sel4rs_rust_start",
+    "    xor ecx, ecx",
+    "    jmp 2f",
+    // A process: the loader's stack, 16-byte aligned for the call; the
+    // loader applied the relocations.
+    "1:  and rsp, -16",
+    "    xor esi, esi",
+    "    lea rdx, [rip + __ehdr_start]",
+    "    mov ecx, 1",
+    "2:  call __sel4rs_rust_start",
     "    mov rdi, rax",
     "    call __sel4rs_runtime_entry",
     "    ud2",
     ".size _start, . - _start",
     ".popsection",
-    stack_size = const crate::INITIAL_STACK_SIZE,
 );

@@ -189,14 +189,26 @@ impl Ctx {
         slots: usize,
         bits: usize,
     ) -> Result<(sel4_rootserver::objects::Objects, CPtr), Failure> {
-        use sel4_rootserver::cspace::CSpace;
-        use sel4_rootserver::memory::UntypedPool;
-        use sel4_rootserver::vspace::{VSpace, WINDOW_END, WINDOW_START};
-        const GIB: u64 = 1 << 30;
         if bits < 12 {
             return Err(Failure::fail("objects_over_untyped: at least a page"));
         }
         let ut = self.create(ObjectType::UntypedObject, bits)?;
+        let (objs, ut) = self.objects_over(slots, ut, bits)?;
+        Ok((objs, ut))
+    }
+
+    /// An `Objects` over the untyped `ut` of `2^bits` bytes (no child yet)
+    /// and `slots` slots, with a mapping window of its own.
+    fn objects_over(
+        &mut self,
+        slots: usize,
+        ut: CPtr,
+        bits: usize,
+    ) -> Result<(sel4_rootserver::objects::Objects, CPtr), Failure> {
+        use sel4_rootserver::cspace::CSpace;
+        use sel4_rootserver::memory::UntypedPool;
+        use sel4_rootserver::vspace::{VSpace, WINDOW_END, WINDOW_START};
+        const GIB: u64 = 1 << 30;
         // Its address: a frame at its start, asked and deleted again (the
         // untyped then has no child, so its next retype starts at 0 again).
         let probe = self.slot()?;
@@ -229,6 +241,40 @@ impl Ctx {
             VSpace::with_windows((start, start + GIB), (0, 0)),
         );
         Ok((objs, ut))
+    }
+
+    /// As [`Ctx::objects_over_untyped`], with the untyped of `2^bits`
+    /// bytes carved from a RAM untyped beyond the test's budget
+    /// ([`Ctx::extra_untyped`]: revoked after the test), for tests that
+    /// need more memory than the budget. Returns the `Objects` and the
+    /// untyped's slot.
+    pub fn objects_over_extra_untyped(
+        &mut self,
+        slots: usize,
+        bits: usize,
+    ) -> Result<(sel4_rootserver::objects::Objects, CPtr), Failure> {
+        // The smallest RAM untyped that still has room for it (others may
+        // have lent some of theirs, the heap's reservoir for one).
+        let mut candidates: Vec<(usize, CPtr, usize)> = self
+            .machine
+            .ram_untypeds
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, b, _))| *b >= bits)
+            .map(|(i, (parent, b, _))| (i, *parent, *b))
+            .collect();
+        candidates.sort_by_key(|(_, _, b)| *b);
+        let slot = self.slot()?;
+        for (i, parent, _) in candidates {
+            if kernel::retype(parent, ObjectType::UntypedObject as usize, bits, slot, 1).is_ok() {
+                // Lent: revoked after the test.
+                self.lender.lent.ram[i].store(true, Ordering::SeqCst);
+                return self.objects_over(slots, slot, bits);
+            }
+        }
+        Err(Failure::fail(format!(
+            "no RAM untyped beyond the budget has 2^{bits} bytes free"
+        )))
     }
 
     /// Whether the kernel sees nothing left in the untyped `ut` of

@@ -220,14 +220,16 @@ fn set_reply(index: u64) {
         let _ = index;
     } }
 }
+// A process: its loader gives it a stack, so no static stack.
+sel4_start::stack!(0);
 
 /// Entered from the start code (`sel4-start`) on the initial thread.
 #[no_mangle]
-fn __sel4rs_runtime_entry(info: &sel4_start::StartInfo) -> ! {
-    if info.relocation < 0 {
+extern "C" fn __sel4rs_runtime_entry(info: &sel4_start::StartInfo) -> ! {
+    if info.relocation < 0 || info.kind != sel4_start::Kind::Process {
         fault_now();
     }
-    let si = start_info(info.bootinfo);
+    let si = start_info(info.arg);
     let Some(t0) = si.thread(0).copied() else {
         fault_now()
     };
@@ -423,12 +425,17 @@ fn self_check(si: &StartInfo) -> u64 {
         sc::CSPACE,
         si.cspace_bits > 0 && si.free_start <= si.free_end && si.free_end <= 1 << si.cspace_bits,
     );
-    // The stack the loader gave: above its guard page, below the TLS.
+    // The stack the loader gave: above its guard page, below the TLS; and
+    // this code runs on it (the start code keeps the loader's stack
+    // pointer instead of switching to a static stack of the image).
+    let local = 0u64;
+    let sp = core::hint::black_box(&local) as *const u64 as u64;
     check(
         sc::STACK,
         t0.stack_bottom < t0.stack_top
             && t0.thread_pointer < t0.stack_top
-            && t0.thread_pointer > t0.stack_bottom,
+            && t0.thread_pointer > t0.stack_bottom
+            && (t0.stack_bottom..t0.thread_pointer).contains(&sp),
     );
     // The loader relocated the image: a pointer in data points into it.
     static SELF: &u64 = &TDATA_INIT;

@@ -14,17 +14,18 @@ use alloc::format;
 
 use process_test::{f, faults as fk};
 use sel4_rootserver::objects::Objects;
-use sel4_rootserver::process::{receive_event, Process, ProcessBuilder, ProcessEvent};
+use sel4_rootserver::process::{receive_event, Process, ProcessBuilder, ProcessEvent, SlotLayout};
 use sel4_rootserver::{cnode::ALL_RIGHTS, Endpoint, Owned};
 use sel4_test_harness::{ensure_eq, sel4_test, Ctx, Failure, TestResult, HARNESS_PRIORITY};
 
 use crate::processes::{image, PRIO};
 use crate::util::{fw, set_priority};
 
-/// Slot of the endpoint in the helper processes' CSpaces.
-const EP_SLOT: u64 = 10;
+/// Slot of the endpoint in the helper processes' CSpaces: the first after
+/// the main thread's block of the component layout.
+const EP_SLOT: u64 = SlotLayout::COMPONENT.first_thread + SlotLayout::COMPONENT.thread_slots;
 /// Slot of the faulter's TCB in the fault handler's CSpace.
-const TCB_SLOT: u64 = 11;
+const TCB_SLOT: u64 = EP_SLOT + 1;
 
 const SLOTS: usize = 200;
 

@@ -204,6 +204,7 @@ fn process_destroy_gives_everything_back(ctx: &mut Ctx) -> TestResult {
             priority: PRIO,
             stack_size: 16 * 1024,
             fault: Some((&report, 2)),
+            ..ThreadSpec::default()
         };
         p.add_thread(&mut objs, spec).map_err(pe("add_thread"))?;
         p.start().map_err(pe("start"))?;
@@ -267,6 +268,7 @@ fn process_has_several_threads(ctx: &mut Ctx) -> TestResult {
                 priority: PRIO,
                 stack_size: 8192,
                 fault: Some((&report, 2)),
+                ..ThreadSpec::default()
             },
         )
         .map_err(pe("add_thread"))?;

@@ -29,7 +29,7 @@ pub fn facts() -> KernelFacts {
 }
 
 pub fn options() -> Options {
-    let pkgs: BTreeSet<String> = ["kv-server", "kv-client", "logger"]
+    let pkgs: BTreeSet<String> = ["kv-server", "kv-client", "logger", "worker"]
         .into_iter()
         .map(String::from)
         .collect();

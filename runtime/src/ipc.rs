@@ -40,8 +40,9 @@ pub use sel4_ipc::{
     LABELS, LABEL_BITS, MAX_CAPS, MAX_MESSAGE_WORDS,
 };
 
-use crate::cnode;
-use crate::{CNode, Cap, CapType, Endpoint, Notification, TCB};
+use crate::cspace as cnode;
+use sel4_sys::cap_type::{CNode, Endpoint, Notification, TCB};
+use sel4_sys::{Cap, CapType};
 
 // sel4-ipc is kernel-independent; its word counts and label space must fit
 // the configured kernel's (issue 8: tied where both are visible).
@@ -636,7 +637,7 @@ impl<P: Protocol> Server<P> {
         /// receives with, which the caller keeps for as long as the server
         /// serves.
         #[must_use]
-        pub fn with_reply(ep: Cap<Endpoint>, reply: Cap<crate::cap::cap_type::Reply>) -> Server<P> {
+        pub fn with_reply(ep: Cap<Endpoint>, reply: Cap<sel4_sys::cap_type::Reply>) -> Server<P> {
             let mut s = Server::new(ep);
             s.reply = Some(reply.cptr());
             s
@@ -684,7 +685,7 @@ impl<P: Protocol> Server<P> {
         sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             let reply = self.reply_object();
             #[cfg(target_arch = "x86_64")]
-            if let Some(wake) = sel4_runtime::thread::passive_wake() {
+            if let Some(wake) = crate::thread::passive_wake() {
                 sel4_sys::mcs::nb_send_wait_regs(reply, info, mrs, wake);
                 return;
             }
@@ -977,6 +978,7 @@ impl<P: Protocol> Server<P> {
                 Control::Reply(resp) => stage_message_over(&resp, &[], r.mrs)
                     .unwrap_or_else(|_| stage_error(ErrorReply::Refused(0))),
                 Control::Refuse(code) => stage_error(ErrorReply::Refused(code)),
+                Control::Error(e) => stage_error(e),
                 Control::ReplyAndStop(resp) => {
                     self.reply(Ok(&resp));
                     return;
@@ -1030,6 +1032,7 @@ impl<P: Protocol> Server<P> {
         match control {
             Control::Reply(resp) => Some(stage_reply(Ok(&resp))),
             Control::Refuse(code) => Some(stage_error(ErrorReply::Refused(code))),
+            Control::Error(e) => Some(stage_error(e)),
             Control::ReplyAndStop(resp) => {
                 self.reply(Ok(&resp));
                 None
@@ -1061,6 +1064,8 @@ pub enum Control<R> {
     Reply(R),
     /// Answer with [`ErrorReply::Refused`] and keep serving.
     Refuse(Word),
+    /// Answer with this error reply and keep serving.
+    Error(ErrorReply),
     /// Reply, then return from `serve`.
     ReplyAndStop(R),
 }

@@ -1,0 +1,77 @@
+//! A remote-controlled client (`client1`, `client2`): asks the test what
+//! to do on its `ctl` channel (the test serves it), does it, reports the
+//! result with the next question. Test support: it reads and writes
+//! addresses it is told to, which is what the isolation tests need.
+#![no_std]
+#![no_main]
+
+use probe_proto::{result, CtlRequest, CtlResponse, SvcRequest, SvcResponse};
+use sel4_component::CallError;
+use sel4_sys::MessageInfo;
+
+sel4_component::include_env!();
+sel4_component::entry!(main);
+
+fn call_svc(env: &Env, op: u64, arg: u64) -> CtlRequest {
+    let (kind, a, b) = match env.svc.call(&SvcRequest::Do { op, arg }) {
+        Ok(SvcResponse::Answer { value, generation }) => (result::OK, value, generation),
+        Err(CallError::Restarted { generation }) => (result::RESTARTED, generation, 0),
+        Err(CallError::Stopped) => (result::STOPPED, 0, 0),
+        Err(CallError::Ipc(_)) => (result::OTHER, 0, 0),
+    };
+    CtlRequest::Done { kind, a, b }
+}
+
+fn main(env: Env) -> u64 {
+    let mut msg = CtlRequest::Ready {
+        generation: sel4_component::generation(),
+    };
+    loop {
+        let Ok(order) = env.ctl.call(&msg) else {
+            return 99;
+        };
+        msg = match order {
+            CtlResponse::CallSvc { op, arg } => call_svc(&env, op, arg),
+            CtlResponse::InvokeSlot { slot } => {
+                let r = sel4_sys::call_regs(slot, MessageInfo::new(0, 0, 0, 0), [0; 4]);
+                CtlRequest::Done {
+                    kind: result::LABEL,
+                    a: r.info.get_label(),
+                    b: 0,
+                }
+            }
+            CtlResponse::ReadAddr { addr } => {
+                // SAFETY: test support: the test names an address that is
+                // mapped here, or one meant to fault (the supervisor
+                // handles the fault; this thread never resumes here).
+                let v = unsafe { core::ptr::read_volatile(addr as *const u64) };
+                CtlRequest::Done {
+                    kind: result::VALUE,
+                    a: v,
+                    b: 0,
+                }
+            }
+            CtlResponse::WriteText => {
+                let at = main as *const () as usize;
+                // SAFETY: test support: a write to this image's code, which
+                // the loader mapped read-only: a VM fault the supervisor
+                // handles (the value written is the byte already there).
+                unsafe {
+                    let b = core::ptr::read_volatile(at as *const u8);
+                    core::ptr::write_volatile(at as *mut u8, b);
+                }
+                CtlRequest::Done {
+                    kind: result::VALUE,
+                    a: at as u64,
+                    b: 0,
+                }
+            }
+            CtlResponse::Exit { code } => return code,
+            CtlResponse::Bench { .. } => CtlRequest::Done {
+                kind: result::OTHER,
+                a: 0,
+                b: 0,
+            },
+        };
+    }
+}
