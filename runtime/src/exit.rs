@@ -36,9 +36,10 @@ pub enum ExitCode {
     Failure,
 }
 
-#[cfg(feature = "test-protocol")]
 impl ExitCode {
-    const fn value(self) -> u8 {
+    /// The exit value: 0 for success, 1 for failure (the QEMU exit
+    /// status's `v`, and the code a process reports to its supervisor).
+    pub(crate) const fn value(self) -> u8 {
         match self {
             ExitCode::Success => 0,
             ExitCode::Failure => 1,

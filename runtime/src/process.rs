@@ -141,7 +141,16 @@ pub(crate) fn stop_thread() -> ! {
 fn fault_now() -> ! {
     // No report capability known yet: an undefined instruction tells the
     // supervisor (a fault of this thread, with its address).
-    crate::arch::provoke::undefined_instruction();
+    // SAFETY: an undefined instruction: the thread stops with a user
+    // exception fault; no memory or register the program relies on changes.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        core::arch::asm!("ud2", options(nostack, nomem));
+        #[cfg(target_arch = "aarch64")]
+        core::arch::asm!("udf #0", options(nostack, nomem));
+        #[cfg(target_arch = "riscv64")]
+        core::arch::asm!("unimp", options(nostack, nomem));
+    }
     loop {
         sel4_sys::yield_now();
     }
@@ -205,6 +214,7 @@ extern "C" fn __sel4rs_process_thread(
     // SAFETY: the start contract: `ipc_buffer` is this thread's, mapped
     // read-write and given to the kernel for its TCB; FS base is set.
     unsafe { sel4_sys::set_ipc_buffer(ipc_buffer) };
+    set_reply(index as u64);
     let tcb = thread_info(index).map_or(0, |t| t.tcb_slot);
     // Its own control block (id, held locks), so that the runtime's locks
     // tell it from the other threads.
@@ -214,6 +224,20 @@ extern "C" fn __sel4rs_process_thread(
         Some(f) => f(index, arg),
     }
     stop_thread()
+}
+
+/// MCS kernels: names the reply object the loader put in thread
+/// `index`'s block (`sel4_component_env::slot::REPLY`) as the one its
+/// receives on endpoints use; nothing on other kernels.
+fn set_reply(index: u64) {
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        sel4_sys::mcs::set_thread_reply(sel4_component_env::slot::thread(
+            index,
+            sel4_component_env::slot::REPLY,
+        ));
+    } else {
+        let _ = index;
+    } }
 }
 
 /// The process's start (called by a component's entry macro through the
@@ -248,6 +272,7 @@ pub fn __process_entry(
     // buffer (start contract), mapped read-write and used by this thread
     // only; FS base (TLS) is set, so the buffer's address can be stored.
     unsafe { sel4_sys::set_ipc_buffer(t0.ipc_buffer as usize) };
+    set_reply(0);
     REPORT_SLOT.store(start_info_word(contract::OFF_REPORT_SLOT), SeqCst);
     TCB_SLOT.store(t0.tcb_slot, SeqCst);
     crate::thread::set_initial_thread_pointer(t0.thread_pointer as usize, info.image_start);
