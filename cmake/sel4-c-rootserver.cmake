@@ -12,8 +12,9 @@
 #   the headers are found or generated). The sources bring their own
 #   `_start`, stack and TLS. SEL4RS_KERNEL_MAJOR and SEL4RS_KERNEL_VERSION
 #   are defined. The target carries the properties sel4rs_boot_image()
-#   reads. seL4 12.x (no libsel4 install tree) is not supported: the
-#   function then makes no target and says so; check `if(TARGET ...)`.
+#   reads. seL4 12.x (no libsel4 install tree) and MCS kernels (the sources
+#   use the non-MCS calls) are not supported: the function then makes no
+#   target and says so; check `if(TARGET ...)`.
 include_guard(GLOBAL)
 include("${CMAKE_CURRENT_LIST_DIR}/sel4-kernel.cmake")
 
@@ -37,6 +38,28 @@ function(sel4rs_c_rootserver)
   endif()
   if(version MATCHES "^12\\.")
     message(STATUS "${arg_NAME}: not built: seL4 ${version} has no libsel4 install tree for C root tasks")
+    return()
+  endif()
+  # MCS kernels: the C sources are written against the non-MCS libsel4
+  # (seL4_Reply, ReplyRecv without a reply object, threads without
+  # scheduling contexts).
+  get_target_property(config "${arg_KERNEL}" SEL4RS_KERNEL_CONFIG)
+  set(texts "")
+  if(EXISTS "${config}")
+    file(READ "${config}" text)
+    string(APPEND texts "${text}")
+    string(REGEX MATCHALL "CMAKE_CURRENT_LIST_DIR}/[^\"]+" incs "${text}")
+    get_filename_component(dir "${config}" DIRECTORY)
+    foreach(inc IN LISTS incs)
+      string(REPLACE "CMAKE_CURRENT_LIST_DIR}/" "" inc "${inc}")
+      if(EXISTS "${dir}/${inc}")
+        file(READ "${dir}/${inc}" text)
+        string(APPEND texts "${text}")
+      endif()
+    endforeach()
+  endif()
+  if(texts MATCHES "set\\(KernelIsMCS[ \t]+ON")
+    message(STATUS "${arg_NAME}: not built: an MCS kernel (the C root task uses the non-MCS libsel4 calls)")
     return()
   endif()
   find_program(SEL4RS_GCC gcc)
