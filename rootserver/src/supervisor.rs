@@ -273,9 +273,9 @@ pub enum Happening {
     },
     /// A message no component could have sent.
     Unknown {
-        /// The badge it arrived with on the supervisor's event endpoint
-        /// (matching no component's report or fault badge, or a message
-        /// the process protocol does not know).
+        /// The badge it arrived with on the supervisor's event endpoint:
+        /// no component's report or fault badge, or a component's with a
+        /// message the process protocol does not know.
         badge: Word,
         /// The message's label.
         label: Word,
