@@ -426,9 +426,11 @@ pub struct ThreadSpec<'a> {
     pub stack_size: u64,
     /// Where its faults go: an endpoint of the caller and the badge.
     pub fault: Option<(&'a Owned<Endpoint>, Word)>,
-    /// Its stack's lowest address (page aligned; the guard page below it)
-    /// and its IPC buffer page, if not placed after the last region.
+    /// Its stack's lowest address (page aligned; the guard page is the
+    /// page below it). `None`: after the last region placed so far.
     pub stack_at: Option<u64>,
+    /// Its IPC buffer page (page aligned). `None`: the page right above
+    /// the stack.
     pub ipc_buffer_at: Option<u64>,
 }
 

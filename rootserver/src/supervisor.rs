@@ -117,6 +117,8 @@ pub struct Config {
 }
 
 impl Config {
+    /// A configuration for a machine whose time stamp counter runs at
+    /// `tsc_mhz` ticks per microsecond, with logging on.
     pub fn new(tsc_mhz: u64) -> Config {
         Config { tsc_mhz, log: true }
     }
@@ -126,30 +128,54 @@ impl Config {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SupervisorError {
     /// Making the system's objects failed.
-    Resources { what: &'static str, error: Error },
+    Resources {
+        /// What the supervisor was making (e.g. "narrowing the I/O port
+        /// capability").
+        what: &'static str,
+        /// The allocator's or kernel's error.
+        error: Error,
+    },
     /// A component's instance could not be made.
     Process {
+        /// The component's name in the plan.
         component: &'static str,
+        /// Why building or starting its process failed.
         error: ProcessError,
     },
     /// No component of that name.
     NoSuchComponent(String),
     /// The plan names an image the supervisor was not given.
-    NoImage { component: &'static str },
+    NoImage {
+        /// The component's name in the plan.
+        component: &'static str,
+    },
     /// The component is running already (start) or not (stop).
     WrongState {
+        /// The component's name in the plan.
         component: &'static str,
+        /// The state it is in, which the request does not allow.
         state: State,
     },
     /// A kernel invocation failed.
     Kernel {
+        /// The invocation's purpose (what the supervisor was doing).
         what: &'static str,
+        /// The kernel's error.
         error: sel4_sys::InvocationError,
     },
     /// A component of the `finish` list exited with a non-zero code.
-    Failed { component: &'static str, code: u64 },
+    Failed {
+        /// The component's name in the plan.
+        component: &'static str,
+        /// Its exit code (returned from `main` or passed to
+        /// `sel4_component::exit`).
+        code: u64,
+    },
     /// A component's policy halted the system.
-    Halted { component: &'static str },
+    Halted {
+        /// The name of the component whose fault or panic halted it.
+        component: &'static str,
+    },
 }
 
 impl core::fmt::Display for SupervisorError {
@@ -210,30 +236,62 @@ pub enum Happening {
     /// A thread faulted (thread index, the kernel's fault); `then` is what
     /// the policy did.
     Faulted {
+        /// Index of the component in the plan's `components`.
         component: usize,
+        /// Index of the faulting thread in the component's `threads`
+        /// (main thread 0), found from the fault endpoint's badge.
         thread: usize,
+        /// The fault the kernel reported.
         fault: Fault,
+        /// What the fault policy did.
         then: Action,
     },
     /// It panicked.
     Panicked {
+        /// Index of the component in the plan's `components`.
         component: usize,
+        /// The panic message the component reported.
         message: String,
+        /// What the fault policy did.
         then: Action,
     },
     /// It returned from `main` (the instance is gone).
-    Exited { component: usize, code: u64 },
+    Exited {
+        /// Index of the component in the plan's `components`.
+        component: usize,
+        /// Its exit code (returned from `main` or passed to
+        /// `sel4_component::exit`).
+        code: u64,
+    },
     /// A back-off ended: the new instance runs.
-    Restarted { component: usize, generation: u64 },
+    Restarted {
+        /// Index of the component in the plan's `components`.
+        component: usize,
+        /// The new instance's generation (the first instance has 0; one
+        /// up at each restart and at each start after a stop).
+        generation: u64,
+    },
     /// A message no component could have sent.
-    Unknown { badge: Word, label: Word },
+    Unknown {
+        /// The badge it arrived with on the supervisor's event endpoint:
+        /// no component's report or fault badge, or a component's with a
+        /// message the process protocol does not know.
+        badge: Word,
+        /// The message's label.
+        label: Word,
+    },
 }
 
 /// What the policy did about a fault or panic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// A fresh instance runs (generation), or will after a back-off.
-    Restart { generation: u64, delay_ms: u64 },
+    Restart {
+        /// The generation of the new instance.
+        generation: u64,
+        /// The back-off before it starts (ms; 0: it runs already).
+        delay_ms: u64,
+    },
     /// The component is stopped.
     Stop,
     /// The system is to halt.
@@ -246,7 +304,10 @@ pub enum RunEnd {
     /// Every component of the plan's `finish` list exited: their codes.
     Finished(Vec<(&'static str, u64)>),
     /// A component's policy halts the system.
-    Halted { component: &'static str },
+    Halted {
+        /// The name of the component whose fault or panic halted it.
+        component: &'static str,
+    },
     /// Nothing runs any more and nothing will (no `finish` list).
     Idle,
 }
@@ -254,10 +315,16 @@ pub enum RunEnd {
 /// Counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Faults of components' threads received.
     pub faults: u64,
+    /// Panics components reported.
     pub panics: u64,
+    /// Restarts the fault policies ordered (an instance ended and a new
+    /// generation begun, with or without a back-off).
     pub restarts: u64,
+    /// Components stopped, by their policy or by [`Supervisor::stop`].
     pub stops: u64,
+    /// Components that returned from `main`.
     pub exits: u64,
     /// Callers of a dead server answered by its threads (reply stubs run).
     pub stubs_run: u64,

@@ -90,7 +90,12 @@ pub(crate) unsafe fn read(image_start: usize) -> Result<OwnImage, Error> {
 /// runtime lays out a thread's TLS block from.
 #[derive(Debug, Clone, Copy)]
 pub struct ImageTls {
+    /// The image's `PT_TLS` segment (link-time address, sizes and
+    /// alignment); all zero with alignment 1 if the image has none.
     pub template: TlsTemplate,
+    /// The image's `.tdata` as loaded (`filesz` bytes at the template's
+    /// run-time address): copied to the start of each thread's block.
+    /// Empty if the image has no initialised TLS.
     pub init: &'static [u8],
 }
 

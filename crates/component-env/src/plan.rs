@@ -18,13 +18,27 @@ use crate::{IrqSource, Slot};
 pub struct SystemPlan {
     /// The system's name (`[system] name`).
     pub name: &'static str,
+    /// Every component, in the description's order: a component's index
+    /// here is its number everywhere else in the plan.
     pub components: &'static [ComponentPlan],
     /// Component indices in start order: every server before its clients.
     pub start_order: &'static [usize],
+    /// Channels (one endpoint each), in the description's order; indexed
+    /// by [`CapPlan::Client::channel`] and [`CapPlan::Server::channel`].
     pub channels: &'static [ChannelPlan],
+    /// Notifications, in the description's order (an interrupt's own ones
+    /// included); indexed by [`CapPlan::Signal::notification`],
+    /// [`CapPlan::Wait::notification`], [`IrqPlan::notification`] and
+    /// [`ThreadPlan::bound_notification`].
     pub notifications: &'static [NotificationPlan],
+    /// Shared memory and device regions, in the description's order;
+    /// indexed by [`MappingPlan::region`].
     pub regions: &'static [RegionPlan],
+    /// Interrupts of every component; indexed by
+    /// [`CapPlan::IrqHandler::irq`].
     pub irqs: &'static [IrqPlan],
+    /// I/O port ranges of every component (x86); indexed by
+    /// [`CapPlan::IoPorts::ioport`].
     pub ioports: &'static [IoPortPlan],
     /// Components whose exit ends the system (`[system] finish`): once all
     /// of them exited, the supervisor's run is over. Empty: it runs on.
@@ -45,8 +59,11 @@ pub enum FaultAction {
 /// A component's fault policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FaultPolicy {
+    /// What the supervisor does at a fault or panic while restarts are
+    /// left (`fault = ..` of the description).
     pub action: FaultAction,
-    /// Restarts allowed before `then` applies.
+    /// Restarts allowed before `then` applies (0 unless `action` is
+    /// [`FaultAction::Restart`]).
     pub max_restarts: u64,
     /// Delay before the first restart (ms), doubled for each further one.
     pub backoff_ms: u64,
@@ -60,27 +77,41 @@ pub struct FaultPolicy {
 /// One component.
 #[derive(Debug)]
 pub struct ComponentPlan {
+    /// The component's name (`[components.NAME]`): the supervisor's log
+    /// lines and [`SystemPlan::component_index`] use it.
     pub name: &'static str,
     /// Index of its image in the system's image table (one per crate or
     /// ELF file: components of one crate share it).
     pub image: usize,
-    /// Main thread's priority and the threads' maximum controlled priority.
+    /// Priority of the main thread (0..=254, below the supervisor's 255).
     pub priority: u8,
+    /// Maximum controlled priority of every thread of the component: the
+    /// highest priority it may give a thread it makes.
     pub mcp: u8,
-    /// Bytes of untyped memory for everything the component holds.
+    /// Bytes of untyped memory for everything the component holds (the
+    /// supervisor gives each instance an untyped of the next power of two,
+    /// at least a page).
     pub budget: u64,
+    /// What the supervisor does when the component faults or panics.
     pub fault: FaultPolicy,
-    /// Badge of its report capability (slot `slot::SUPERVISOR`).
+    /// Badge of its report capability (slot `slot::SUPERVISOR`, the
+    /// supervisor's event endpoint): names the component in its panic and
+    /// exit messages; unique in the system.
     pub report_badge: u64,
     /// Threads, main thread first.
     pub threads: &'static [ThreadPlan],
-    /// log2 of its CSpace's slots; the first free slot.
+    /// log2 of the number of slots of its root CNode.
     pub cspace_bits: u8,
+    /// First slot of its CSpace after every slot the plan fills (the
+    /// environment's capabilities, TCBs, fault endpoints, ...).
     pub free_start: Slot,
-    /// Where its start-info page is mapped.
+    /// Virtual address of its start-info page (read-only, right above
+    /// the image's window; `crate::start`).
     pub start_info: u64,
-    /// Its heap region.
+    /// Virtual address of its heap's first byte (used only when
+    /// `heap_size` is not 0).
     pub heap_start: u64,
+    /// Bytes of heap mapped at `heap_start` (0: no heap mapping).
     pub heap_size: u64,
     /// The capabilities its environment names, with their slots.
     pub caps: &'static [CapPlan],
@@ -101,15 +132,24 @@ impl ComponentPlan {
 /// One thread of a component.
 #[derive(Debug)]
 pub struct ThreadPlan {
+    /// The thread's name (`main` for the first): names it in the
+    /// supervisor's fault log lines.
     pub name: &'static str,
+    /// Its priority (0..=254, at most the component's `mcp`).
     pub priority: u8,
-    /// Lowest address of the stack (the guard page is below) and its size.
+    /// Lowest address of the stack (page aligned; the guard page is the
+    /// page below).
     pub stack_bottom: u64,
+    /// Bytes of stack (a multiple of the page size) from `stack_bottom`.
     pub stack_size: u64,
+    /// Virtual address of the thread's IPC buffer page.
     pub ipc_buffer: u64,
-    /// Badge of its fault endpoint: names the thread to the supervisor.
+    /// Badge of its fault endpoint (the supervisor's event endpoint):
+    /// names the component and thread to the supervisor; unique in the
+    /// system.
     pub fault_badge: u64,
-    /// The notification bound to it, if any.
+    /// The notification bound to it, if any (index in
+    /// [`SystemPlan::notifications`]).
     pub bound_notification: Option<usize>,
 }
 
@@ -120,42 +160,77 @@ pub enum CapPlan {
     /// grant-reply rights; the server's generation in the badge's high
     /// bits, `crate::badge`).
     Client {
+        /// Slot in the client's CSpace (the one its environment names).
         slot: Slot,
+        /// Index in [`SystemPlan::channels`].
         channel: usize,
+        /// The client's badge, unique in the channel and never 0, without
+        /// the generation bits (the supervisor adds them when it mints).
         badge: u64,
     },
     /// The channel's endpoint (receive right).
-    Server { slot: Slot, channel: usize },
+    Server {
+        /// Slot in the server's CSpace (the one its environment names).
+        slot: Slot,
+        /// Index in [`SystemPlan::channels`].
+        channel: usize,
+    },
     /// The notification minted with `badge` (send right).
     Signal {
+        /// Slot in the signaller's CSpace (the one its environment names).
         slot: Slot,
+        /// Index in [`SystemPlan::notifications`].
         notification: usize,
+        /// The badge bits the signaller sets in the waiter's notification
+        /// word (disjoint from every other source's).
         badge: u64,
     },
     /// The notification (receive right).
-    Wait { slot: Slot, notification: usize },
+    Wait {
+        /// Slot in the waiter's CSpace (the one its environment names).
+        slot: Slot,
+        /// Index in [`SystemPlan::notifications`].
+        notification: usize,
+    },
     /// An I/O port range.
-    IoPorts { slot: Slot, ioport: usize },
+    IoPorts {
+        /// Slot in the component's CSpace (the one its environment names).
+        slot: Slot,
+        /// Index in [`SystemPlan::ioports`].
+        ioport: usize,
+    },
     /// An IRQ handler.
-    IrqHandler { slot: Slot, irq: usize },
+    IrqHandler {
+        /// Slot in the component's CSpace (the one its environment names).
+        slot: Slot,
+        /// Index in [`SystemPlan::irqs`].
+        irq: usize,
+    },
 }
 
 /// A channel: an endpoint the supervisor makes and keeps (it outlives the
 /// instances of its server and clients).
 #[derive(Debug)]
 pub struct ChannelPlan {
+    /// The channel's name (`[channels.NAME]`).
     pub name: &'static str,
     /// Rust path of the protocol (for messages).
     pub protocol: &'static str,
+    /// Index of the server component (it holds the receive capability).
     pub server: usize,
-    /// (component, badge) of each client.
+    /// (component index, badge) of each client; the badge is without the
+    /// generation bits ([`CapPlan::Client::badge`]).
     pub clients: &'static [(usize, u64)],
 }
 
 /// A notification the supervisor makes and keeps.
 #[derive(Debug)]
 pub struct NotificationPlan {
+    /// The notification's name (`[notifications.NAME]`, or
+    /// `component.irq` for an interrupt's own).
     pub name: &'static str,
+    /// Index of the component that waits on it (holds the receive
+    /// capability).
     pub waiter: usize,
 }
 
@@ -163,19 +238,30 @@ pub struct NotificationPlan {
 /// memory at `phys`) once and maps into each component that names it.
 #[derive(Debug)]
 pub struct RegionPlan {
+    /// The region's name (`[regions.NAME]`).
     pub name: &'static str,
     /// Bytes, a multiple of the page size.
     pub size: u64,
+    /// Physical address of device frames; `None`: RAM the supervisor
+    /// allocates.
     pub phys: Option<u64>,
 }
 
 /// A region as one component maps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MappingPlan {
+    /// Index in [`SystemPlan::regions`].
     pub region: usize,
+    /// Virtual address of the region's first byte in the component
+    /// (page aligned).
     pub vaddr: u64,
+    /// Whether the component may write it (`w` in the mapping's perms);
+    /// otherwise mapped read-only.
     pub writable: bool,
+    /// Whether the description grants execute (`x` in the mapping's
+    /// perms).
     pub executable: bool,
+    /// Whether the mapping is cacheable (device registers usually are not).
     pub cached: bool,
 }
 
@@ -184,19 +270,30 @@ pub struct MappingPlan {
 /// grants the handler to `component`.
 #[derive(Debug)]
 pub struct IrqPlan {
+    /// Index of the component that handles it (gets the handler).
     pub component: usize,
+    /// The interrupt's name (`irqs = [{ name, .. }]`).
     pub name: &'static str,
+    /// Where it comes from (I/O APIC pin, MSI, or an interrupt controller
+    /// line).
     pub source: IrqSource,
+    /// Index in [`SystemPlan::notifications`] of the notification it is
+    /// delivered to.
     pub notification: usize,
+    /// The badge bits it sets on that notification.
     pub badge: u64,
 }
 
 /// An I/O port range the supervisor issues once.
 #[derive(Debug)]
 pub struct IoPortPlan {
+    /// Index of the component that gets the capability.
     pub component: usize,
+    /// The range's name (`ioports = [{ name, .. }]`).
     pub name: &'static str,
+    /// First port of the range.
     pub first: u16,
+    /// Last port of the range (inclusive).
     pub last: u16,
 }
 

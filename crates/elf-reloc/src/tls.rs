@@ -79,8 +79,10 @@ impl TlsVariant {
 /// Where a TLS block goes in an area of memory ([`TlsTemplate::layout_for`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TlsLayout {
-    /// The area `[area_start, area_start + area_len)` it was laid out in.
+    /// Lowest address of the area it was laid out in (the area is
+    /// `[area_start, area_start + area_len)`).
     pub area_start: u64,
+    /// Bytes of that area.
     pub area_len: u64,
     /// The thread pointer.
     pub tp: u64,
@@ -89,6 +91,8 @@ pub struct TlsLayout {
     pub block: u64,
     /// Bytes of the block (`p_memsz` rounded up to `p_align`).
     pub block_size: u64,
+    /// The TLS variant (architecture) the layout follows: where the block
+    /// and the TCB sit relative to `tp`.
     pub variant: TlsVariant,
 }
 

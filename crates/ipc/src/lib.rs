@@ -628,7 +628,12 @@ pub enum ErrorReply {
     /// flight or queued for it, and this is the new instance's
     /// generation. The request was not carried out by the new instance;
     /// the next call goes to it.
-    ServerRestarted { generation: Word },
+    ServerRestarted {
+        /// The generation of the server's new instance (its first
+        /// instance has 0; the supervisor counts one up at each restart
+        /// and at each start after a stop).
+        generation: Word,
+    },
     /// The server the request was made to was stopped while the request was
     /// in flight or queued for it.
     ServerStopped,
