@@ -93,9 +93,11 @@ fn cargo_run(
     usage: &str,
     extra: &[(String, String, String)],
 ) -> std::process::Output {
+    // One folder per test process: two test runs at once must not write
+    // each other's crate.
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("sysdesc-codegen")
-        .join(name);
+        .join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("src")).unwrap();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -244,7 +246,8 @@ fn a_shared_crate_binds_each_component_and_the_system_module_compiles() {
     let kv = &plans[0];
     let opts = CodegenOptions::default();
     let client = sel4_sysdesc::codegen::crate_module(kv, "kv-store-client", &opts).unwrap();
-    let img_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sysdesc-images");
+    let img_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sysdesc-images-{}", std::process::id()));
     std::fs::create_dir_all(&img_dir).unwrap();
     let files: Vec<String> = sel4_sysdesc::codegen::images(kv)
         .iter()
