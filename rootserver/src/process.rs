@@ -82,7 +82,9 @@ use alloc::vec::Vec;
 use sel4_component_env::start::{self as contract, StartInfo, StartInfoError, ThreadInfo};
 use sel4_component_env::{layout as clayout, slot as cslot};
 use sel4_elf_reloc::{Elf, TlsTemplate, ET_EXEC};
-use sel4_sys::{consts, CPtr, CapRights, Fault, FixedSize, InvocationError, Word, REGISTER_MRS};
+use sel4_sys::{
+    consts, CPtr, CapRights, Fault, FixedSize, InvocationError, MessageInfo, Word, REGISTER_MRS,
+};
 
 use crate::cap::{cap_type, CNode, Cap, CapType, ChildCap, Endpoint, Owned, OwnerId, Untyped, TCB};
 use crate::cnode::ALL_RIGHTS;
@@ -997,10 +999,18 @@ impl<'a> ProcessBuilder<'a> {
 sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
     /// A process thread's scheduling context.
     type ThreadSc = cap_type::SchedContext;
+    /// A process thread's reply object.
+    type ThreadReply = cap_type::Reply;
 } else {
     /// No scheduling contexts on these kernels (never made).
     type ThreadSc = cap_type::Null;
+    /// No reply objects on these kernels (never made).
+    type ThreadReply = cap_type::Null;
 } }
+
+/// What [`Process::make_sched`] makes for a thread: its scheduling
+/// context and its reply object (MCS kernels; `None` on the others).
+type ThreadSched = (Option<Owned<ThreadSc>>, Option<ChildCap<ThreadReply>>);
 
 /// Bytes a thread needs besides its TCB: on MCS kernels its scheduling
 /// context (the default budget's) and its reply object; 0 on the others.
@@ -1103,6 +1113,10 @@ struct PThread {
     tcb: Owned<TCB>,
     /// Its scheduling context (MCS kernels), made from the budget.
     sc: Option<Owned<ThreadSc>>,
+    /// Its reply object in the process's CSpace (MCS kernels), made from
+    /// the budget.
+    #[allow(dead_code)] // read on MCS kernels only (`answer_caller`)
+    reply: Option<ChildCap<ThreadReply>>,
     info: ThreadInfo,
     started: bool,
 }
@@ -1564,8 +1578,8 @@ impl Process {
                 return Err(e.into());
             }
         };
-        let sc = match self.make_sched(objs, &place) {
-            Ok(sc) => sc,
+        let (sc, reply) = match self.make_sched(objs, &place) {
+            Ok(s) => s,
             Err(e) => {
                 let _ = objs.delete(ipc);
                 let _ = objs.delete(tcb);
@@ -1598,6 +1612,7 @@ impl Process {
         self.threads.push(PThread {
             tcb,
             sc,
+            reply,
             info,
             started: false,
         });
@@ -1612,19 +1627,23 @@ impl Process {
         &mut self,
         objs: &mut Objects,
         place: &ThreadPlace<'_>,
-    ) -> Result<Option<Owned<ThreadSc>>, ProcessError> {
+    ) -> Result<ThreadSched, ProcessError> {
         sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             let reply = objs.create_in::<cap_type::Reply>(self.budget()?)?;
             let node = Self::handle(&self.cspace)?;
             let slot = self.layout.thread_slot(place.index as u64, self.layout.reply);
-            if let Err(r) = objs.move_into_at(node, slot, reply) {
-                let _ = objs.delete(r.handle);
-                return Err(r.error.into());
-            }
+            let reply = match objs.move_into_at(node, slot, reply) {
+                Ok(c) => c,
+                Err(r) => {
+                    let _ = objs.delete(r.handle);
+                    return Err(r.error.into());
+                }
+            };
             let budget = crate::sched::Budget::default();
-            Ok(Some(objs.create_sched_context_in(self.budget()?, &budget)?))
+            let sc = objs.create_sched_context_in(self.budget()?, &budget)?;
+            Ok((Some(sc), Some(reply)))
         } else {
-            Ok(None)
+            Ok((None, None))
         } }
     }
 
@@ -1931,6 +1950,44 @@ impl Process {
         self.granted
             .push((slot, ChildCap::new(c.index(), c.owner())));
         Ok(())
+    }
+
+    /// MCS kernels: answers the caller whose call thread `t` (suspended)
+    /// received, if any, with `info` and the message words `mrs`, through
+    /// the thread's reply object, which is then deleted (the thread
+    /// receives nothing more). Whether the thread had a reply object to
+    /// answer through; always `false` on other kernels, where the caller's
+    /// reply capability lives in the TCB (the supervisor's reply stub).
+    pub fn answer_caller(
+        &mut self,
+        objs: &mut Objects,
+        t: usize,
+        info: MessageInfo,
+        mrs: [Word; sel4_sys::REGISTER_MRS],
+    ) -> bool {
+        sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            let Some(child) = self.threads.get_mut(t).and_then(|x| x.reply.take()) else {
+                return false;
+            };
+            match objs.move_out(child) {
+                Ok(reply) => {
+                    // A send on a reply object answers the caller waiting
+                    // on it (nothing happens when none is).
+                    sel4_sys::send_regs(reply.cptr(), info, mrs);
+                    let _ = objs.delete(reply);
+                    true
+                }
+                Err(r) => {
+                    if let Some(x) = self.threads.get_mut(t) {
+                        x.reply = Some(r.handle);
+                    }
+                    false
+                }
+            }
+        } else {
+            let _ = (objs, t, info, mrs);
+            false
+        } }
     }
 
     /// Takes back what a grant put into slot `slot` of its CSpace (the

@@ -859,13 +859,28 @@ impl<'a> Supervisor<'a> {
     /// reply capability it holds with `answer` (module documentation), then
     /// destroys the instance.
     fn end_instance(&mut self, objs: &mut Objects, i: usize, answer: ErrorReply) {
-        let Some(p) = self.comps[i].process.take() else {
+        let Some(mut p) = self.comps[i].process.take() else {
             return;
         };
         let c = &self.plan.components[i];
         for t in 0..p.thread_count() {
             if let Some(tcb) = p.tcb(t) {
                 let _ = tcb.tcb_suspend();
+            }
+        }
+        if c.serves() && sel4_sys::syscall_opt::REPLY.is_none() {
+            // MCS kernels: a caller waits on the reply object of the thread
+            // that received its call; the supervisor answers through it.
+            let w = answer.encode();
+            let info = MessageInfo::new(ERROR_LABEL, 0, 0, ErrorReply::WORDS as u64);
+            let mut mrs = [0; sel4_sys::REGISTER_MRS];
+            for (m, v) in mrs.iter_mut().zip(w.iter()) {
+                *m = *v;
+            }
+            for t in 0..p.thread_count() {
+                if p.answer_caller(objs, t, info, mrs) {
+                    self.stats.stubs_run += 1;
+                }
             }
         }
         let stub = self.stubs[c.image].map(|s| s.wrapping_add(p.load_bias()));
