@@ -639,11 +639,7 @@ impl Objects {
             &mut self,
             size_bits: usize,
         ) -> Result<Owned<cap_type::SchedContext>> {
-            if !(consts::MinSchedContextBits..=consts::MaxUntypedBits).contains(&size_bits) {
-                return Err(Error::Check(
-                    "scheduling context size out of seL4_MinSchedContextBits..=seL4_MaxUntypedBits",
-                ));
-            }
+            Self::check_sched_context_bits(size_bits)?;
             let s = self.with_memory(|o| {
                 o.pool.create_raw(
                     &mut o.cspace,
@@ -664,11 +660,7 @@ impl Objects {
             untyped: &Owned<Untyped>,
             size_bits: usize,
         ) -> Result<Owned<cap_type::SchedContext>> {
-            if !(consts::MinSchedContextBits..=consts::MaxUntypedBits).contains(&size_bits) {
-                return Err(Error::Check(
-                    "scheduling context size out of seL4_MinSchedContextBits..=seL4_MaxUntypedBits",
-                ));
-            }
+            Self::check_sched_context_bits(size_bits)?;
             let u = self.reserved_untyped(untyped)?;
             let s = self.pool.create_in(
                 &mut self.cspace,
@@ -678,6 +670,20 @@ impl Objects {
                 size_bits,
             )?;
             Ok(self.owned(s))
+        }
+    } }
+
+    sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+        /// A scheduling context's size must lie in
+        /// `seL4_MinSchedContextBits..=seL4_MaxUntypedBits`.
+        fn check_sched_context_bits(size_bits: usize) -> Result<()> {
+            if (consts::MinSchedContextBits..=consts::MaxUntypedBits).contains(&size_bits) {
+                Ok(())
+            } else {
+                Err(Error::Check(
+                    "scheduling context size out of seL4_MinSchedContextBits..=seL4_MaxUntypedBits",
+                ))
+            }
         }
     } }
 

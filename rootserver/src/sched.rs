@@ -188,6 +188,16 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         ) -> Result<Owned<cap_type::SchedContext>> {
             let sc =
                 self.create_sched_context_object(sched_context_bits(budget.extra_refills))?;
+            self.configured(sc, budget)
+        }
+
+        /// `sc` configured with `budget`, or deleted again if the kernel
+        /// refuses the values.
+        fn configured(
+            &mut self,
+            sc: Owned<cap_type::SchedContext>,
+            budget: &Budget,
+        ) -> Result<Owned<cap_type::SchedContext>> {
             match configure(sc.cap(), budget) {
                 Ok(()) => Ok(sc),
                 Err(e) => {
@@ -209,13 +219,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
                 untyped,
                 sched_context_bits(budget.extra_refills),
             )?;
-            match configure(sc.cap(), budget) {
-                Ok(()) => Ok(sc),
-                Err(e) => {
-                    let _ = self.delete(sc);
-                    Err(e)
-                }
-            }
+            self.configured(sc, budget)
         }
     }
 } }
