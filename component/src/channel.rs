@@ -11,7 +11,10 @@ pub enum CallError {
     /// The server was restarted while this call was in flight or queued
     /// for its dead instance; the new instance (this generation) did not
     /// carry it out. The next call goes to the new instance.
-    Restarted { generation: u64 },
+    Restarted {
+        /// The new instance's generation.
+        generation: u64,
+    },
     /// The server was stopped: no call on this channel is answered any
     /// more (until it is started again).
     Stopped,

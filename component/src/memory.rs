@@ -24,9 +24,17 @@ use crate::rt::BindError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessError {
     /// `[offset, offset + len)` is not inside the region.
-    OutOfRange { offset: usize, len: usize },
+    OutOfRange {
+        /// The access's first byte, from the region's start.
+        offset: usize,
+        /// Its length in bytes.
+        len: usize,
+    },
     /// The offset is not a multiple of the type's alignment.
-    Misaligned { offset: usize },
+    Misaligned {
+        /// The access's first byte, from the region's start.
+        offset: usize,
+    },
     /// A write through a read-only mapping.
     ReadOnly,
 }

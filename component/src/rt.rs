@@ -35,9 +35,19 @@ pub enum BindError {
     /// name from the start-info page is not one of the crate's).
     UnknownComponent,
     /// A mapping lies outside the user address space or is misaligned.
-    BadRegion { vaddr: u64, size: u64 },
+    BadRegion {
+        /// The mapping's first address.
+        vaddr: u64,
+        /// Its size in bytes.
+        size: u64,
+    },
     /// An I/O port range with `last < first`.
-    BadPorts { first: u16, last: u16 },
+    BadPorts {
+        /// The range's first port.
+        first: u16,
+        /// Its last port.
+        last: u16,
+    },
 }
 
 impl core::fmt::Display for BindError {
@@ -126,6 +136,7 @@ impl IoPorts {
         }
     }
 
+    /// Reads a byte from `port` (which must lie in the component's range).
     pub fn in8(&self, port: u16) -> Result<u8, PortError> {
         self.check(port, 1)?;
         self.cap
@@ -133,6 +144,7 @@ impl IoPorts {
             .map_err(PortError::Kernel)
     }
 
+    /// Writes `value` to `port` (which must lie in the component's range).
     pub fn out8(&self, port: u16, value: u8) -> Result<(), PortError> {
         self.check(port, 1)?;
         self.cap

@@ -464,6 +464,7 @@ pub struct ProcessBuilder<'a> {
     generation: u64,
     asid_pool: Option<&'a AsidPool>,
     start: bool,
+    sched: crate::sched::Budget,
 }
 
 impl<'a> ProcessBuilder<'a> {
@@ -497,7 +498,18 @@ impl<'a> ProcessBuilder<'a> {
             generation: 0,
             asid_pool: None,
             start: true,
+            sched: crate::sched::Budget::DEFAULT,
         }
+    }
+
+    /// MCS kernels: the budget and period of each of its threads' scheduling
+    /// contexts ([`Budget::DEFAULT`](crate::sched::Budget::DEFAULT), round
+    /// robin, without it); every thread gets its own scheduling context with
+    /// these parameters. Other kernels have no scheduling contexts and
+    /// ignore it.
+    pub fn scheduling(mut self, budget: crate::sched::Budget) -> Self {
+        self.sched = budget;
+        self
     }
 
     /// Where the image's lowest page goes (page aligned).
@@ -954,7 +966,7 @@ impl<'a> ProcessBuilder<'a> {
             (1u64 << cspace_bits) * slot,
             kept.saturating_mul(PAGE),
             1u64 << <TCB as FixedSize>::SIZE_BITS,
-            sched_bytes(),
+            sched_bytes(&self.sched),
             1u64 << <cap_type::X64PML4 as FixedSize>::SIZE_BITS,
             locks,
             self.extra_budget,
@@ -1013,10 +1025,11 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
 type ThreadSched = (Option<Owned<ThreadSc>>, Option<ChildCap<ThreadReply>>);
 
 /// Bytes a thread needs besides its TCB: on MCS kernels its scheduling
-/// context (the default budget's) and its reply object; 0 on the others.
-fn sched_bytes() -> u64 {
+/// context (of `budget`'s size) and its reply object; 0 on the others.
+#[allow(unused_variables)]
+fn sched_bytes(budget: &crate::sched::Budget) -> u64 {
     sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
-        let sc = crate::sched::sched_context_bits(crate::sched::Budget::default().extra_refills);
+        let sc = crate::sched::sched_context_bits(budget.extra_refills);
         (1u64 << sc) + (1u64 << <cap_type::Reply as FixedSize>::SIZE_BITS)
     } else {
         0
@@ -1150,6 +1163,9 @@ pub struct Process {
     load_bias: u64,
     entry: u64,
     mcp: u8,
+    /// Budget and period of its threads' scheduling contexts (MCS).
+    #[allow(dead_code)] // read on MCS kernels only (`make_sched`)
+    sched: crate::sched::Budget,
     regions: Regions,
     cursor: u64,
     /// The capabilities granted into its CSpace (slot, handle), so that a
@@ -1191,6 +1207,7 @@ impl Process {
             load_bias: b.base.wrapping_sub(plan.link_base),
             entry: plan.entry,
             mcp: b.mcp,
+            sched: b.sched,
             regions: plan.regions.clone(),
             cursor: plan.cursor,
             granted: Vec::new(),
@@ -1619,8 +1636,8 @@ impl Process {
         Ok(())
     }
 
-    /// MCS kernels: the thread's scheduling context (the default budget
-    /// and period, from the process's budget) and its reply object, moved
+    /// MCS kernels: the thread's scheduling context (the process's budget
+    /// and period, [`ProcessBuilder::scheduling`], made from its memory budget) and its reply object, moved
     /// into the reply slot of its block. `None` on other kernels.
     #[allow(unused_variables)]
     fn make_sched(
@@ -1639,7 +1656,7 @@ impl Process {
                     return Err(r.error.into());
                 }
             };
-            let budget = crate::sched::Budget::default();
+            let budget = self.sched;
             let sc = objs.create_sched_context_in(self.budget()?, &budget)?;
             Ok((Some(sc), Some(reply)))
         } else {

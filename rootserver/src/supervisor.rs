@@ -749,6 +749,9 @@ impl<'a> Supervisor<'a> {
             .report_endpoint(&self.events, c.report_badge)
             .generation(generation)
             .suspended();
+        if let Some(m) = c.mcs {
+            b = b.scheduling(crate::sched::Budget::periodic(m.budget_us, m.period_us));
+        }
         b = if c.heap_size > 0 {
             b.heap_at(c.heap_start, c.heap_size)
         } else {

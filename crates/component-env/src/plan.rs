@@ -88,6 +88,11 @@ pub struct ComponentPlan {
     /// Maximum controlled priority of every thread of the component: the
     /// highest priority it may give a thread it makes.
     pub mcp: u8,
+    /// MCS kernels: the budget and period of each of its threads'
+    /// scheduling contexts (`mcs = { budget_us, period_us }`); `None`: the
+    /// framework's default (round robin, `sel4_rootserver::sched::Budget::DEFAULT`).
+    /// Ignored on other kernels.
+    pub mcs: Option<McsPlan>,
     /// Bytes of untyped memory for everything the component holds (the
     /// supervisor gives each instance an untyped of the next power of two,
     /// at least a page).
@@ -127,6 +132,16 @@ impl ComponentPlan {
             .iter()
             .any(|c| matches!(c, CapPlan::Server { .. }))
     }
+}
+
+/// The MCS scheduling parameters of a component (`mcs = { .. }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct McsPlan {
+    /// Microseconds each thread may run per period.
+    pub budget_us: u64,
+    /// The period in microseconds (at least the budget; equal: round
+    /// robin with a time slice of the budget).
+    pub period_us: u64,
 }
 
 /// One thread of a component.

@@ -496,6 +496,30 @@ impl<'a> Checker<'a> {
                     .help("lower budget_us or raise period_us"),
                 );
             }
+            if let Some(p) = m.passive.as_ref().filter(|p| p.value) {
+                self.err(
+                    Diagnostic::error(
+                        p.span.clone(),
+                        format!("component `{}` is passive, and the supervisor cannot make a component passive yet", c.name.value),
+                    )
+                    .help("remove `passive`: the component then runs on its own budget and period (passive servers exist for a root task's threads, `ThreadBuilder::passive`, not yet for components)"),
+                );
+            }
+            if let Some(version) = self
+                .opts
+                .kernel
+                .as_ref()
+                .filter(|k| !k.mcs)
+                .map(|k| k.version.clone())
+            {
+                self.err(
+                    Diagnostic::warning(
+                        m.span.clone(),
+                        format!("the kernel ({version}) is not an MCS kernel: the `mcs` table of component `{}` has no effect", c.name.value),
+                    )
+                    .help("build the kernel with KernelIsMCS=ON, or remove the table"),
+                );
+            }
         }
         // image
         let image_size = match &c.image.value {
@@ -2123,9 +2147,7 @@ impl<'a> Checker<'a> {
                 mem.endpoints = Some((info.serves as u64) << k.endpoint_bits);
                 mem.notifications = Some((info.waits as u64) << k.notification_bits);
                 if k.mcs {
-                    let passive = plan.mcs.as_ref().is_some_and(|m| m.passive);
-                    let scs = if passive { threads - 1 } else { threads };
-                    mem.sched_contexts = Some(scs << k.sched_context_bits.unwrap_or(0));
+                    mem.sched_contexts = Some(threads << k.sched_context_bits.unwrap_or(0));
                     mem.replies = Some(threads << k.reply_bits.unwrap_or(0));
                 } else {
                     mem.sched_contexts = Some(0);

@@ -532,6 +532,18 @@ pub fn system_module(plan: &Plan, image_files: &[String], opts: &CodegenOptions)
         let _ = writeln!(out, "            image: {image},");
         let _ = writeln!(out, "            priority: {},", c.priority);
         let _ = writeln!(out, "            mcp: {},", c.mcp);
+        match &c.mcs {
+            Some(m) => {
+                let _ = writeln!(
+                    out,
+                    "            mcs: Some({e}::plan::McsPlan {{ budget_us: {}, period_us: {} }}),",
+                    m.budget_us, m.period_us
+                );
+            }
+            None => {
+                let _ = writeln!(out, "            mcs: None,");
+            }
+        }
         let _ = writeln!(out, "            budget: {:#x},", c.memory.budget);
         let _ = writeln!(
             out,

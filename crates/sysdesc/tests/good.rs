@@ -367,3 +367,42 @@ fn system_of_150_components_validates_and_resolves_quickly() {
     assert_eq!(plan.start_order[n], format!("c{}", n - 1));
     properties(&plan);
 }
+
+/// The `mcs` table reaches the plan (the supervisor gives every thread of
+/// the component a scheduling context with that budget and period); on a
+/// kernel without MCS it is a warning that it has no effect, and the plan
+/// is still made.
+#[test]
+fn mcs_budget_and_period_reach_the_plan() {
+    let text = r#"
+[system]
+name = "mcs"
+[components.a]
+crate = "kv-server"
+priority = 10
+budget = "1 MiB"
+mcs = { budget_us = 2000, period_us = 10000 }
+"#;
+    let src = Source::new("mcs.toml", text);
+    let out = check(&src, &common::options());
+    let plan = out.plan.as_ref().expect("a warning does not stop the plan");
+    let m = plan.component("a").unwrap().mcs.as_ref().unwrap();
+    assert_eq!((m.budget_us, m.period_us, m.passive), (2000, 10000, false));
+    let warnings: Vec<_> = out
+        .diagnostics
+        .items
+        .iter()
+        .filter(|d| d.severity == sel4_sysdesc::Severity::Warning)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.diagnostics.render(&src));
+    assert!(warnings[0].message.contains("not an MCS kernel"));
+    assert_eq!(warnings[0].position(&src), (8, 7));
+    // the generated plan gives the supervisor the figures
+    let code = sel4_sysdesc::codegen::system_module(plan, &[], &Default::default());
+    assert!(
+        code.contains(
+            "mcs: Some(::sel4_component_env::plan::McsPlan { budget_us: 2000, period_us: 10000 })"
+        ),
+        "{code}"
+    );
+}

@@ -15,6 +15,7 @@
 
 extern crate alloc;
 
+mod budgets;
 mod figures;
 mod isolation;
 mod lifecycle;

@@ -20,7 +20,7 @@ pub const TEST_PRIORITY: u64 = 250;
 /// block.
 const YIELD_PRIORITY: u64 = 205;
 
-fn set_priority(ctx: &Ctx, prio: u64) -> Result<(), Failure> {
+pub fn set_priority(ctx: &Ctx, prio: u64) -> Result<(), Failure> {
     kernel::invoke(
         ctx.own_tcb(),
         sel4_sys::InvocationLabel::TCBSetPriority,

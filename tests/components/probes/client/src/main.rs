@@ -67,6 +67,20 @@ fn main(env: Env) -> u64 {
                 }
             }
             CtlResponse::Exit { code } => return code,
+            CtlResponse::Spin => loop {
+                // A system call that does nothing (a label-0 invocation of
+                // its own TCB, which the kernel answers with an error):
+                // MCS kernels charge the time used to the scheduling
+                // context at every kernel entry, so the budget holds at the
+                // microsecond. The timer interrupt alone comes late under
+                // QEMU's -icount to a thread that never enters the kernel
+                // (kernel-facts: a 2 ms budget overran by seconds).
+                let own = sel4_component::descriptors::slot::thread(
+                    0,
+                    sel4_component::descriptors::slot::TCB,
+                );
+                let _ = sel4_sys::call_regs(own, MessageInfo::new(0, 0, 0, 0), [0; 4]);
+            },
             CtlResponse::Bench { .. } => CtlRequest::Done {
                 kind: result::OTHER,
                 a: 0,

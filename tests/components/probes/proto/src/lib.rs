@@ -32,6 +32,9 @@ sel4_ipc::message! {
         Exit { code: u64 } = 5,
         /// `n` calls of each kind on the bench channels; report the cycles.
         Bench { n: u64 } = 6,
+        /// Spin forever without a system call (the MCS budget test measures
+        /// how much of the processor the component takes).
+        Spin = 7,
     }
 }
 
