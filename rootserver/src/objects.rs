@@ -507,17 +507,22 @@ impl Objects {
     pub fn create<T: FixedSize>(&mut self) -> Result<Owned<T>> {
         // In line when the allocator's answer is the untyped of the last
         // such request (the usual case), else out of line.
-        let s = match self.pool.create_last::<T>(&mut self.cspace) {
-            Some(r) => r?,
-            None => self.create_searched::<T>()?,
-        };
-        Ok(self.owned(s))
+        let mut failed = None;
+        match self.pool.create_last::<T>(&mut self.cspace, &mut failed) {
+            Some(s) => Ok(self.owned(s)),
+            None => self.create_missed::<T>(failed),
+        }
     }
 
-    /// [`Objects::create`] when the allocator has to search.
+    /// [`Objects::create`] when the short path made nothing: the error it
+    /// met, or (none) the allocator has to search.
     #[inline(never)]
-    fn create_searched<T: FixedSize>(&mut self) -> Result<CPtr> {
-        self.with_memory(|o| o.pool.create::<T>(&mut o.cspace))
+    fn create_missed<T: FixedSize>(&mut self, failed: Option<Error>) -> Result<Owned<T>> {
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let s = self.with_memory(|o| o.pool.create::<T>(&mut o.cspace))?;
+        Ok(self.owned(s))
     }
 
     /// Creates `n` objects of kind `T` with one retype (from one untyped,
@@ -1036,9 +1041,11 @@ impl Objects {
         // left of `delete_other` for such an object: the kernel's delete,
         // the pool's bookkeeping, the slot.
         if cap.owner() == self.owner() {
-            if let Some(sole) = self.pool.sole_plain(slot) {
-                cnode::delete(SlotRef::root(slot))?;
-                self.pool.sole_plain_gone(sole)?;
+            let deleted = self
+                .pool
+                .delete_sole_plain(slot, || cnode::delete(SlotRef::root(slot)));
+            if let Some(r) = deleted {
+                r?;
                 return self.cspace.free_slot(slot);
             }
         }

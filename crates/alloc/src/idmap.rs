@@ -148,26 +148,18 @@ impl<V: Copy> IdMap<V> {
         true
     }
 
-    /// The value of `id` and its place in the table, when it is in the
-    /// table (not the ordered map); for [`IdMap::remove_at`] while the map
-    /// has not changed since.
+    /// The value of `id`, when it is in the table (not the ordered map),
+    /// held for the caller to remove it ([`Held::remove`]) or not: the map
+    /// stays borrowed in between, so nothing else changes it.
     #[inline(always)]
-    pub fn get_at(&self, id: u64) -> Option<(usize, V)> {
+    pub fn hold(&mut self, id: u64) -> Option<Held<'_, V>> {
         let i = self.dense_index(id)?;
-        self.dense[i].map(|v| (i, v))
-    }
-
-    /// Removes the value at place `i` of the table (from
-    /// [`IdMap::get_at`]); `false` when there is none.
-    #[inline(always)]
-    pub fn remove_at(&mut self, i: usize) -> bool {
-        match self.dense.get_mut(i).and_then(Option::take) {
-            Some(_) => {
-                self.len -= 1;
-                true
-            }
-            None => false,
-        }
+        let value = self.dense[i]?;
+        Some(Held {
+            entry: &mut self.dense[i],
+            len: &mut self.len,
+            value,
+        })
     }
 
     /// Removes `id` when `pred` holds for its value; returns the value.
@@ -248,5 +240,28 @@ impl<V: Copy> IdMap<V> {
             k
         });
         self.len -= removed;
+    }
+}
+
+/// A value of an [`IdMap`] found by [`IdMap::hold`].
+#[derive(Debug)]
+pub struct Held<'a, V> {
+    entry: &'a mut Option<V>,
+    len: &'a mut usize,
+    value: V,
+}
+
+impl<V: Copy> Held<'_, V> {
+    /// The value.
+    #[inline(always)]
+    pub fn value(&self) -> V {
+        self.value
+    }
+
+    /// Removes it from the map.
+    #[inline(always)]
+    pub fn remove(self) {
+        *self.entry = None;
+        *self.len -= 1;
     }
 }
