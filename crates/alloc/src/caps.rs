@@ -90,8 +90,6 @@ impl CapEntry {
 #[derive(Debug, Clone, Default)]
 pub struct CapRegistry {
     caps: IdMap<CapEntry>,
-    /// Objects with at least one tracked capability.
-    live: usize,
 }
 
 impl CapRegistry {
@@ -110,9 +108,10 @@ impl CapRegistry {
         self.caps.is_empty()
     }
 
-    /// Objects with at least one tracked capability.
+    /// Objects with at least one tracked capability (counted: each has one
+    /// capability first in its list).
     pub fn objects(&self) -> usize {
-        self.live
+        self.caps.iter().filter(|(_, e)| e.prev == NONE).count()
     }
 
     /// Whether the capability in `slot` is tracked.
@@ -211,11 +210,13 @@ impl CapRegistry {
             revocable: true,
             first_badged: true,
         };
-        if slot == NONE || !self.caps.insert_vacant(slot, entry) {
-            return false;
+        match self.caps.insert_vacant_covered(slot, entry) {
+            Some(inserted) => inserted,
+            // NONE ends the lists: it is never a key. The map's table never
+            // covers it (`IdMap::covers`), so only a key outside the table
+            // needs the test.
+            None => slot != NONE && self.caps.insert_vacant(slot, entry),
         }
-        self.live += 1;
-        true
     }
 
     /// Records a new object made from `untyped`, whose original capability
@@ -302,7 +303,6 @@ impl CapRegistry {
     #[inline(always)]
     fn unlink(&mut self, e: CapEntry) -> Option<u64> {
         if e.alone() {
-            self.live -= 1;
             return Some(e.untyped);
         }
         self.unlink_from_list(e.prev, e.next);
@@ -351,7 +351,6 @@ impl CapRegistry {
             return Some(Err(err));
         }
         held.remove();
-        self.live -= 1;
         Some(Ok(e.untyped))
     }
 

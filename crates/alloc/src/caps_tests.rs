@@ -529,3 +529,18 @@ fn registry_sole_capability_of_a_class() {
     assert_eq!(ran.get(), 2);
     assert_eq!((r.objects(), r.len()), (1, 1));
 }
+
+#[test]
+fn registry_refuses_the_end_of_list_marker_as_a_slot() {
+    // u64::MAX ends the lists: never a slot, wherever the map keeps its
+    // neighbours.
+    let mut r = CapRegistry::new();
+    assert!(!r.try_created(u64::MAX, 7, ObjectKind::Other, 0));
+    r.created(u64::MAX - 1, 7, ObjectKind::Other).unwrap();
+    assert!(!r.try_created(u64::MAX, 7, ObjectKind::Other, 0));
+    assert_eq!(
+        r.derived(u64::MAX - 1, u64::MAX, None),
+        Err(AllocError::SlotInUse { slot: u64::MAX })
+    );
+    assert_eq!((r.len(), r.objects()), (1, 1));
+}
