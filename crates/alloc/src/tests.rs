@@ -684,6 +684,21 @@ fn vregion_fixed_and_misuse() {
 // ---------------------------------------------------------------- idmap
 
 #[test]
+fn idmap_ids_next_to_the_last_id_do_not_overflow() {
+    // Regression: the table grew past u64::MAX (its end overflowed on
+    // the next insert, a panic in debug builds).
+    let mut m: IdMap<u64> = IdMap::new();
+    assert_eq!(m.insert(u64::MAX - 3, 1), None);
+    assert_eq!(m.insert(u64::MAX - 1, 2), None);
+    assert_eq!(m.insert(u64::MAX, 3), None);
+    assert_eq!(m.insert(u64::MAX - 10, 4), None);
+    assert_eq!(m.get(u64::MAX), Some(3));
+    assert_eq!(m.get(u64::MAX - 10), Some(4));
+    assert_eq!(m.get(5), None);
+    assert_eq!(m.len(), 4);
+}
+
+#[test]
 fn idmap_table_never_covers_the_last_id() {
     // Ids next to u64::MAX: the table stops short of it (callers use it as
     // "no id" and test for it only outside the table), the id itself lives
