@@ -14,9 +14,7 @@
 
 use alloc::vec::Vec;
 
-use sel4_alloc::{
-    AllocError, CapRegistry, CarveStep, ObjectKind, Placement, SoleCap, UntypedAllocator,
-};
+use sel4_alloc::{AllocError, CapRegistry, CarveStep, ObjectKind, Placement, UntypedAllocator};
 pub use sel4_alloc::{MemoryKind, UntypedDesc};
 use sel4_sys::{consts, CPtr, ObjectType};
 
@@ -313,47 +311,60 @@ impl UntypedPool {
     /// Creates one fixed-size object of kind `T` from RAM.
     #[inline]
     pub(crate) fn create<T: FixedSize>(&mut self, cspace: &mut CSpace) -> Result<CPtr> {
-        match self.create_last::<T>(cspace) {
-            Some(r) => r,
-            None => self.create_raw(cspace, T::TYPE, 0, T::SIZE_BITS, 1, MemoryKind::Ram),
+        let mut failed = None;
+        match self.create_last::<T>(cspace, &mut failed) {
+            Some(s) => Ok(s),
+            None => match failed {
+                Some(e) => Err(e),
+                None => self.create_raw(cspace, T::TYPE, 0, T::SIZE_BITS, 1, MemoryKind::Ram),
+            },
         }
     }
 
     /// [`UntypedPool::create`] in the untyped of the last request for such
     /// an object when that is still the allocator's answer
-    /// ([`UntypedAllocator::alloc_last`]); `None` when it is not (then the
-    /// allocator has to search). The short path of `Objects::create`, all
-    /// in line: the steps of [`UntypedPool::retype`] for one object.
+    /// ([`UntypedAllocator::plan_last`]): the slot of the object. `None`
+    /// when it made nothing: with the error in `failed`, or with `failed`
+    /// untouched when that untyped is no longer the answer (or there is
+    /// none; then the allocator has to search). The short path of
+    /// `Objects::create`, all in line: the steps of
+    /// [`UntypedPool::retype`] for one object. (Only the slot comes back:
+    /// an error returned alongside it would make the compiler merge the
+    /// two and unpack the slot again on the short path.)
     #[inline(always)]
     pub(crate) fn create_last<T: FixedSize>(
         &mut self,
         cspace: &mut CSpace,
-    ) -> Option<Result<CPtr>> {
-        let bits = T::SIZE_BITS as u8;
-        // Planned first and committed once the kernel made the object, so
-        // a failure has nothing to undo in the allocator.
-        let (untyped, plan) = self.alloc.plan_last(bits, MemoryKind::Ram)?;
+        failed: &mut Option<Error>,
+    ) -> Option<CPtr> {
+        // The object is placed in the allocator once the kernel made it,
+        // so a failure has nothing to undo there.
+        let place = self.alloc.plan_last(T::SIZE_BITS as u8, MemoryKind::Ram)?;
+        let untyped = place.untyped();
         let slot = match cspace.alloc_slot() {
             Ok(s) => s,
-            Err(e) => return Some(Err(e)),
+            Err(e) => {
+                *failed = Some(e);
+                return None;
+            }
         };
         let ut: Cap<Untyped> = Cap::from_cptr(untyped);
         if let Err(e) = ut.retype_raw(T::TYPE, 0, Destination::root_cnode(), slot, 1) {
-            return Some(Err(Self::retype_one_refused(
-                cspace,
-                untyped,
-                T::TYPE,
-                slot,
-                e,
-            )));
+            *failed = Some(Self::retype_one_refused(cspace, untyped, T::TYPE, slot, e));
+            return None;
         }
-        self.alloc.commit_last(plan);
-        // Cannot fail: the slot was free, so nothing tracks it.
+        place.place();
+        // Checked although it cannot fail (the slot was free, and the
+        // registry forgets a capability before its slot is given back):
+        // the test is the one that keeps the registry's count of entries
+        // right, and a broken invariant shows as an error, not as a lost
+        // record.
         let (kind, class) = (object_kind(T::TYPE), object_class(T::TYPE));
         if !self.caps.try_created(slot, untyped, kind, class) {
-            return Some(Err(AllocError::SlotInUse { slot }.into()));
+            *failed = Some(AllocError::SlotInUse { slot }.into());
+            return None;
         }
-        Some(Ok(slot))
+        Some(slot)
     }
 
     /// The kernel refused [`UntypedPool::create_last`]'s retype into
@@ -374,23 +385,22 @@ impl UntypedPool {
         }
     }
 
-    /// The pool's record of the capability in `slot` when it is the only
-    /// capability of an object of [`CLASS_PLAIN`]: for
-    /// [`UntypedPool::sole_plain_gone`] once it is deleted (nothing else
-    /// may change the pool in between). `None` otherwise.
+    /// Deletes the capability in `slot` with `delete` (the kernel's
+    /// `CNode_Delete`) when it is the only capability of an object of
+    /// [`CLASS_PLAIN`], and records that its object is gone (its memory
+    /// counts as free). `None` (and `delete` not run) when it is not such
+    /// a capability; `Some(Err)` when `delete` failed (nothing recorded).
     #[inline(always)]
-    pub(crate) fn sole_plain(&self, slot: CPtr) -> Option<SoleCap> {
-        self.caps.sole(slot, CLASS_PLAIN)
-    }
-
-    /// The capability of [`UntypedPool::sole_plain`] was deleted: its
-    /// object is gone and its memory counts as free.
-    #[inline(always)]
-    pub(crate) fn sole_plain_gone(&mut self, s: SoleCap) -> Result<()> {
-        if let Some(u) = self.caps.sole_deleted(s) {
-            self.alloc.free_objects(u, 1)?;
-        }
-        Ok(())
+    pub(crate) fn delete_sole_plain(
+        &mut self,
+        slot: CPtr,
+        delete: impl FnOnce() -> Result<()>,
+    ) -> Option<Result<()>> {
+        let u = match self.caps.delete_sole(slot, CLASS_PLAIN, delete)? {
+            Ok(u) => u,
+            Err(e) => return Some(Err(e)),
+        };
+        Some(self.alloc.free_objects(u, 1).map_err(Error::from))
     }
 
     /// Creates one object of `ty` (size `2^size_bits` bytes) from the

@@ -507,17 +507,22 @@ impl Objects {
     pub fn create<T: FixedSize>(&mut self) -> Result<Owned<T>> {
         // In line when the allocator's answer is the untyped of the last
         // such request (the usual case), else out of line.
-        let s = match self.pool.create_last::<T>(&mut self.cspace) {
-            Some(r) => r?,
-            None => self.create_searched::<T>()?,
-        };
-        Ok(self.owned(s))
+        let mut failed = None;
+        match self.pool.create_last::<T>(&mut self.cspace, &mut failed) {
+            Some(s) => Ok(self.owned(s)),
+            None => self.create_missed::<T>(failed),
+        }
     }
 
-    /// [`Objects::create`] when the allocator has to search.
+    /// [`Objects::create`] when the short path made nothing: the error it
+    /// met, or (none) the allocator has to search.
     #[inline(never)]
-    fn create_searched<T: FixedSize>(&mut self) -> Result<CPtr> {
-        self.with_memory(|o| o.pool.create::<T>(&mut o.cspace))
+    fn create_missed<T: FixedSize>(&mut self, failed: Option<Error>) -> Result<Owned<T>> {
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let s = self.with_memory(|o| o.pool.create::<T>(&mut o.cspace))?;
+        Ok(self.owned(s))
     }
 
     /// Creates `n` objects of kind `T` with one retype (from one untyped,
@@ -1018,31 +1023,59 @@ impl Objects {
         &mut self,
         cap: Owned<T>,
     ) -> core::result::Result<(), Refused<Owned<T>>> {
-        match self.delete_slot(&cap) {
-            Ok(()) => Ok(()),
-            Err(error) => Err(Refused { error, handle: cap }),
+        let mut failed = None;
+        if self.delete_short(&cap, &mut failed) {
+            return Ok(());
+        }
+        self.delete_missed(cap, failed)
+    }
+
+    /// The short path of [`Objects::delete`], in line: a capability of
+    /// this `Objects` (owner) that its pool tracks in a root slot, the only
+    /// one of an object that is no untyped, CNode or frame. The pool's
+    /// record stands for the check that this CSpace handed the slot out
+    /// (`Objects::check`): every root slot the pool tracks is one (it
+    /// forgets a capability before its slot is given back). What is left
+    /// of `delete_other` for such an object: the kernel's delete, the
+    /// pool's bookkeeping, the slot. `true` when done; `false` with the
+    /// error in `failed`, or with `failed` untouched when the capability is
+    /// not such a one. (No `Result`: an error returned alongside success
+    /// makes the compiler merge the two on the short path.)
+    #[inline(always)]
+    fn delete_short<T: CapType>(&mut self, cap: &Owned<T>, failed: &mut Option<Error>) -> bool {
+        if cap.owner() != self.owner() {
+            return false;
+        }
+        let slot = cap.cptr();
+        let deleted = self
+            .pool
+            .delete_sole_plain(slot, || cnode::delete(SlotRef::root(slot)));
+        let r = match deleted {
+            Some(r) => r.and_then(|()| self.cspace.free_slot(slot)),
+            None => return false,
+        };
+        match r {
+            Ok(()) => true,
+            Err(e) => {
+                *failed = Some(e);
+                false
+            }
         }
     }
 
-    #[inline(always)]
-    fn delete_slot<T: CapType>(&mut self, cap: &Owned<T>) -> Result<()> {
-        let slot = cap.cptr();
-        // The short path, in line: a capability of this `Objects` (owner)
-        // that its pool tracks in a root slot, the only one of an object
-        // that is no untyped, CNode or frame. The pool's record stands for
-        // the check that this CSpace handed the slot out
-        // (`Objects::check`): every root slot the pool tracks is one (it
-        // forgets a capability before its slot is given back). What is
-        // left of `delete_other` for such an object: the kernel's delete,
-        // the pool's bookkeeping, the slot.
-        if cap.owner() == self.owner() {
-            if let Some(sole) = self.pool.sole_plain(slot) {
-                cnode::delete(SlotRef::root(slot))?;
-                self.pool.sole_plain_gone(sole)?;
-                return self.cspace.free_slot(slot);
-            }
-        }
-        self.delete_other(cap)
+    /// [`Objects::delete`] when the short path did not delete: the error
+    /// it met, or (none) a capability of another kind.
+    #[inline(never)]
+    fn delete_missed<T: CapType>(
+        &mut self,
+        cap: Owned<T>,
+        failed: Option<Error>,
+    ) -> core::result::Result<(), Refused<Owned<T>>> {
+        let r = match failed {
+            Some(e) => Err(e),
+            None => self.delete_other(&cap),
+        };
+        r.map_err(|error| Refused { error, handle: cap })
     }
 
     /// [`Objects::delete`] of a capability of any kind.

@@ -76,17 +76,12 @@ struct CapEntry {
 
 impl CapEntry {
     /// The only capability of its object.
-    #[inline]
+    #[inline(always)]
     fn alone(&self) -> bool {
-        self.prev == NONE && self.next == NONE
+        // Both ends are NONE (all ones) exactly when their AND is: one
+        // test instead of two.
+        (self.prev & self.next) == NONE
     }
-}
-
-/// The only capability of an object, found by [`CapRegistry::sole`].
-#[derive(Debug, Clone, Copy)]
-pub struct SoleCap {
-    at: usize,
-    untyped: u64,
 }
 
 /// The capabilities to objects made from untyped memory that the caller
@@ -95,8 +90,6 @@ pub struct SoleCap {
 #[derive(Debug, Clone, Default)]
 pub struct CapRegistry {
     caps: IdMap<CapEntry>,
-    /// Objects with at least one tracked capability.
-    live: usize,
 }
 
 impl CapRegistry {
@@ -115,9 +108,10 @@ impl CapRegistry {
         self.caps.is_empty()
     }
 
-    /// Objects with at least one tracked capability.
+    /// Objects with at least one tracked capability (counted: each has one
+    /// capability first in its list).
     pub fn objects(&self) -> usize {
-        self.live
+        self.caps.iter().filter(|(_, e)| e.prev == NONE).count()
     }
 
     /// Whether the capability in `slot` is tracked.
@@ -216,11 +210,13 @@ impl CapRegistry {
             revocable: true,
             first_badged: true,
         };
-        if slot == NONE || !self.caps.insert_vacant(slot, entry) {
-            return false;
+        match self.caps.insert_vacant_covered(slot, entry) {
+            Some(inserted) => inserted,
+            // NONE ends the lists: it is never a key. The map's table never
+            // covers it (`IdMap::covers`), so only a key outside the table
+            // needs the test.
+            None => slot != NONE && self.caps.insert_vacant(slot, entry),
         }
-        self.live += 1;
-        true
     }
 
     /// Records a new object made from `untyped`, whose original capability
@@ -307,7 +303,6 @@ impl CapRegistry {
     #[inline(always)]
     fn unlink(&mut self, e: CapEntry) -> Option<u64> {
         if e.alone() {
-            self.live -= 1;
             return Some(e.untyped);
         }
         self.unlink_from_list(e.prev, e.next);
@@ -332,29 +327,31 @@ impl CapRegistry {
         self.unlink(e)
     }
 
-    /// The record of the capability in `slot` when it is the only
-    /// capability of an object of `class` (and kept in the table part of
-    /// the map, as root CNode slots are): for
-    /// [`CapRegistry::sole_deleted`] once the caller has deleted it, while
-    /// the registry has not changed since. `None` otherwise.
+    /// Deletes the capability in `slot` when it is the only capability of
+    /// an object of `class` (and kept in the table part of the map, as
+    /// root CNode slots are): runs `delete` (the caller's deletion in the
+    /// kernel) and, if that succeeded, records that the object is gone and
+    /// returns the untyped it came from. `None` (and `delete` not run) when
+    /// `slot` is no such capability; `Some(Err)` (and nothing recorded)
+    /// when `delete` failed. The registry is borrowed throughout, so the
+    /// record found is the record removed.
     #[inline(always)]
-    pub fn sole(&self, slot: u64, class: u8) -> Option<SoleCap> {
-        let (at, e) = self.caps.get_at(slot)?;
-        (e.class == class && e.alone()).then_some(SoleCap {
-            at,
-            untyped: e.untyped,
-        })
-    }
-
-    /// Records that the capability of `s` ([`CapRegistry::sole`]) was
-    /// deleted: its object is gone. Returns the untyped it came from.
-    #[inline(always)]
-    pub fn sole_deleted(&mut self, s: SoleCap) -> Option<u64> {
-        if !self.caps.remove_at(s.at) {
+    pub fn delete_sole<E>(
+        &mut self,
+        slot: u64,
+        class: u8,
+        delete: impl FnOnce() -> Result<(), E>,
+    ) -> Option<Result<u64, E>> {
+        let held = self.caps.hold(slot)?;
+        let e = held.value();
+        if e.class != class || !e.alone() {
             return None;
         }
-        self.live -= 1;
-        Some(s.untyped)
+        if let Err(err) = delete() {
+            return Some(Err(err));
+        }
+        held.remove();
+        Some(Ok(e.untyped))
     }
 
     /// [`CapRegistry::deleted`] of a capability to an object of `class`:

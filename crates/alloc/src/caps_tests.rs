@@ -496,22 +496,51 @@ fn registry_sole_capability_of_a_class() {
     let mut r = CapRegistry::new();
     r.created_class(1, 7, ObjectKind::Badged, 0).unwrap();
     r.created_class(2, 7, ObjectKind::Other, 1).unwrap();
-    // The only capability of a class-0 object; not of another class, not
-    // an untracked slot.
-    assert!(r.sole(1, 0).is_some());
-    assert!(r.sole(2, 0).is_none());
-    assert!(r.sole(3, 0).is_none());
+    // Not the only capability of a class-0 object (another class, an
+    // untracked slot): the deletion does not run, nothing changes.
+    let ran = core::cell::Cell::new(0);
+    let delete = |ok: bool| {
+        ran.set(ran.get() + 1);
+        if ok {
+            Ok(())
+        } else {
+            Err("refused")
+        }
+    };
+    assert_eq!(r.delete_sole(2, 0, || delete(true)), None);
+    assert_eq!(r.delete_sole(3, 0, || delete(true)), None);
     // Not while a copy lives.
     assert!(r.derived(1, 4, Some(9)).unwrap());
-    assert!(r.sole(1, 0).is_none());
-    assert!(r.sole(4, 0).is_none());
+    assert_eq!(r.delete_sole(1, 0, || delete(true)), None);
+    assert_eq!(r.delete_sole(4, 0, || delete(true)), None);
     assert_eq!(r.deleted(4), None);
-    // Alone again: deleting it through `sole` frees the object.
-    let s = r.sole(1, 0).unwrap();
-    assert_eq!(r.sole_deleted(s), Some(7));
+    assert_eq!(ran.get(), 0);
+    // Alone again: a refused deletion records nothing.
+    assert_eq!(r.delete_sole(1, 0, || delete(false)), Some(Err("refused")));
+    assert!(r.contains(1));
+    assert_eq!((r.objects(), r.len()), (2, 2));
+    // A deletion that succeeds frees the object.
+    assert_eq!(r.delete_sole(1, 0, || delete(true)), Some(Ok(7)));
+    assert_eq!(ran.get(), 2);
     assert!(!r.contains(1));
     assert_eq!((r.objects(), r.len()), (1, 1));
-    // A stale record (the slot emptied since) changes nothing.
-    assert_eq!(r.sole_deleted(s), None);
+    // Gone: a second one does not run.
+    assert_eq!(r.delete_sole(1, 0, || delete(true)), None);
+    assert_eq!(ran.get(), 2);
     assert_eq!((r.objects(), r.len()), (1, 1));
+}
+
+#[test]
+fn registry_refuses_the_end_of_list_marker_as_a_slot() {
+    // u64::MAX ends the lists: never a slot, wherever the map keeps its
+    // neighbours.
+    let mut r = CapRegistry::new();
+    assert!(!r.try_created(u64::MAX, 7, ObjectKind::Other, 0));
+    r.created(u64::MAX - 1, 7, ObjectKind::Other).unwrap();
+    assert!(!r.try_created(u64::MAX, 7, ObjectKind::Other, 0));
+    assert_eq!(
+        r.derived(u64::MAX - 1, u64::MAX, None),
+        Err(AllocError::SlotInUse { slot: u64::MAX })
+    );
+    assert_eq!((r.len(), r.objects()), (1, 1));
 }

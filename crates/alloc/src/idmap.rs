@@ -52,8 +52,18 @@ impl<V: Copy> IdMap<V> {
 
     #[inline(always)]
     fn dense_index(&self, id: u64) -> Option<usize> {
-        let i = id.checked_sub(self.base)?;
+        // One comparison: an id below `base` wraps to an index far past
+        // the table (which has at most DENSE_SPAN entries).
+        let i = id.wrapping_sub(self.base);
         (i < self.dense.len() as u64).then_some(i as usize)
+    }
+
+    /// Whether `id` is in the directly indexed table's window (then it is
+    /// not `u64::MAX`: the table never covers that id, so a caller may use
+    /// it as "no id" and test for it only outside the table).
+    #[inline(always)]
+    pub fn covers(&self, id: u64) -> bool {
+        self.dense_index(id).is_some()
     }
 
     /// The value of `id`.
@@ -78,6 +88,10 @@ impl<V: Copy> IdMap<V> {
         if let Some(i) = self.dense_index(id) {
             return Some(i);
         }
+        if id == u64::MAX {
+            // Never in the table (see `IdMap::covers`).
+            return None;
+        }
         if self.dense.is_empty() {
             self.base = id;
             self.dense.push(None);
@@ -89,9 +103,12 @@ impl<V: Copy> IdMap<V> {
             if new_len > DENSE_SPAN {
                 return None;
             }
-            // Grow geometrically (within the span) so that a run of new
-            // ids does not reallocate each time.
-            let want = new_len.max((self.dense.len() as u64 * 2).min(DENSE_SPAN));
+            // Grow geometrically (within the span, and short of
+            // u64::MAX) so that a run of new ids does not reallocate each
+            // time.
+            let want = new_len
+                .max((self.dense.len() as u64 * 2).min(DENSE_SPAN))
+                .min(u64::MAX - self.base);
             self.dense.resize(want as usize, None);
             Some((id - self.base) as usize)
         } else {
@@ -148,26 +165,32 @@ impl<V: Copy> IdMap<V> {
         true
     }
 
-    /// The value of `id` and its place in the table, when it is in the
-    /// table (not the ordered map); for [`IdMap::remove_at`] while the map
-    /// has not changed since.
+    /// [`IdMap::insert_vacant`] of an id in the table's window
+    /// ([`IdMap::covers`]); `None` (and nothing changed) for another id.
     #[inline(always)]
-    pub fn get_at(&self, id: u64) -> Option<(usize, V)> {
+    pub fn insert_vacant_covered(&mut self, id: u64, value: impl FnOnce() -> V) -> Option<bool> {
         let i = self.dense_index(id)?;
-        self.dense[i].map(|v| (i, v))
+        let e = &mut self.dense[i];
+        if e.is_some() {
+            return Some(false);
+        }
+        *e = Some(value());
+        self.len += 1;
+        Some(true)
     }
 
-    /// Removes the value at place `i` of the table (from
-    /// [`IdMap::get_at`]); `false` when there is none.
+    /// The value of `id`, when it is in the table (not the ordered map),
+    /// held for the caller to remove it ([`Held::remove`]) or not: the map
+    /// stays borrowed in between, so nothing else changes it.
     #[inline(always)]
-    pub fn remove_at(&mut self, i: usize) -> bool {
-        match self.dense.get_mut(i).and_then(Option::take) {
-            Some(_) => {
-                self.len -= 1;
-                true
-            }
-            None => false,
-        }
+    pub fn hold(&mut self, id: u64) -> Option<Held<'_, V>> {
+        let i = self.dense_index(id)?;
+        let value = self.dense[i]?;
+        Some(Held {
+            entry: &mut self.dense[i],
+            len: &mut self.len,
+            value,
+        })
     }
 
     /// Removes `id` when `pred` holds for its value; returns the value.
@@ -248,5 +271,28 @@ impl<V: Copy> IdMap<V> {
             k
         });
         self.len -= removed;
+    }
+}
+
+/// A value of an [`IdMap`] found by [`IdMap::hold`].
+#[derive(Debug)]
+pub struct Held<'a, V> {
+    entry: &'a mut Option<V>,
+    len: &'a mut usize,
+    value: V,
+}
+
+impl<V: Copy> Held<'_, V> {
+    /// The value.
+    #[inline(always)]
+    pub fn value(&self) -> V {
+        self.value
+    }
+
+    /// Removes it from the map.
+    #[inline(always)]
+    pub fn remove(self) {
+        *self.entry = None;
+        *self.len -= 1;
     }
 }

@@ -31,12 +31,12 @@ mod slots;
 mod untyped;
 mod vregion;
 
-pub use caps::{CapRegistry, ObjectKind, SoleCap};
+pub use caps::{CapRegistry, ObjectKind};
 pub use error::AllocError;
-pub use idmap::{IdMap, DENSE_SPAN};
+pub use idmap::{Held, IdMap, DENSE_SPAN};
 pub use slots::SlotAllocator;
 pub use untyped::{
-    CarveStep, LastPlan, MemoryKind, Placement, UntypedAllocator, UntypedDesc, UntypedUsage,
+    CarveStep, LastPlace, MemoryKind, Placement, UntypedAllocator, UntypedDesc, UntypedUsage,
     MAX_SIZE_BITS, MIN_UNTYPED_BITS,
 };
 pub use vregion::VirtualRegionAllocator;

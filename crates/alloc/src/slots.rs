@@ -228,12 +228,32 @@ impl SlotAllocator {
     /// free) is an error and changes nothing.
     #[inline(always)]
     pub fn free(&mut self, slot: u64) -> Result<(), AllocError> {
-        // One test for the range and the bit: a slot below `start` wraps
-        // to a huge index, and the bits past the end are never set.
+        // The usual case in line: no spare slot (the allocation since the
+        // last free took it), so this one becomes the spare. One bitmap
+        // word test refuses a slot out of range (a slot below `start` wraps
+        // to a huge index, and the bits past the end are never set) or not
+        // allocated (a double free); no spare, so it is not the spare.
+        if self.spare == NO_SLOT {
+            let i = slot.wrapping_sub(self.start) as usize;
+            if let Some(&w) = self.used.get(i / 64) {
+                if w & (1 << (i % 64)) != 0 {
+                    self.spare = slot;
+                    self.in_use -= 1;
+                    return Ok(());
+                }
+            }
+        }
+        self.free_past_spare(slot)
+    }
+
+    /// [`SlotAllocator::free`] when there is a spare slot (or the slot is
+    /// refused).
+    #[inline(never)]
+    fn free_past_spare(&mut self, slot: u64) -> Result<(), AllocError> {
         let i = slot.wrapping_sub(self.start) as usize;
         let bit = 1u64 << (i % 64);
-        match self.used.get_mut(i / 64) {
-            Some(w) if *w & bit != 0 && slot != self.spare => {
+        match self.used.get(i / 64) {
+            Some(&w) if w & bit != 0 && slot != self.spare => {
                 // Kept aside for the next `alloc` (its bit stays set); the
                 // slot freed before it goes back to the bitmap.
                 self.release_spare();

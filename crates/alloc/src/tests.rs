@@ -60,6 +60,53 @@ fn slots_double_free_and_out_of_range() {
 }
 
 #[test]
+fn slots_refused_frees_without_a_spare_slot() {
+    // No spare slot (the allocation since the last free took it): the
+    // in-line path of `free` refuses what the general one refuses.
+    let mut s = SlotAllocator::new(100, 200);
+    let a = s.alloc().unwrap();
+    s.free(a).unwrap();
+    assert_eq!(s.alloc(), Ok(a));
+    for (slot, e) in [
+        (150, AllocError::SlotNotAllocated { slot: 150 }),
+        (
+            99,
+            AllocError::SlotOutOfRange {
+                slot: 99,
+                start: 100,
+                end: 200,
+            },
+        ),
+        (
+            200,
+            AllocError::SlotOutOfRange {
+                slot: 200,
+                start: 100,
+                end: 200,
+            },
+        ),
+        (
+            u64::MAX,
+            AllocError::SlotOutOfRange {
+                slot: u64::MAX,
+                start: 100,
+                end: 200,
+            },
+        ),
+    ] {
+        assert_eq!(s.free(slot), Err(e));
+    }
+    assert_eq!(s.used(), 1, "a refused free changes no count");
+    assert!(s.is_allocated(a));
+    // A slot past the end of a range that ends inside a bitmap word.
+    let mut s = SlotAllocator::new(0, 70);
+    assert_eq!(s.alloc(), Ok(0));
+    assert!(matches!(s.free(70), Err(AllocError::SlotOutOfRange { .. })));
+    assert_eq!(s.free(0), Ok(()));
+    assert_eq!(s.free(0), Err(AllocError::SlotNotAllocated { slot: 0 }));
+}
+
+#[test]
 fn slots_range_contiguous_across_words() {
     let mut s = SlotAllocator::new(0, 300);
     // Fill 0..70 except a hole at 5 (too small for 4).
@@ -637,6 +684,50 @@ fn vregion_fixed_and_misuse() {
 // ---------------------------------------------------------------- idmap
 
 #[test]
+fn idmap_ids_next_to_the_last_id_do_not_overflow() {
+    // Regression: the table grew past u64::MAX (its end overflowed on
+    // the next insert, a panic in debug builds).
+    let mut m: IdMap<u64> = IdMap::new();
+    assert_eq!(m.insert(u64::MAX - 3, 1), None);
+    assert_eq!(m.insert(u64::MAX - 1, 2), None);
+    assert_eq!(m.insert(u64::MAX, 3), None);
+    assert_eq!(m.insert(u64::MAX - 10, 4), None);
+    assert_eq!(m.get(u64::MAX), Some(3));
+    assert_eq!(m.get(u64::MAX - 10), Some(4));
+    assert_eq!(m.get(5), None);
+    assert_eq!(m.len(), 4);
+}
+
+#[test]
+fn idmap_table_never_covers_the_last_id() {
+    // Ids next to u64::MAX: the table stops short of it (callers use it as
+    // "no id" and test for it only outside the table), the id itself lives
+    // in the ordered map, and a lookup below the table's base misses.
+    let mut m: IdMap<u64> = IdMap::new();
+    assert_eq!(m.insert(u64::MAX - 3, 1), None);
+    assert_eq!(m.insert(u64::MAX - 1, 2), None);
+    assert!(m.covers(u64::MAX - 1));
+    assert!(!m.covers(u64::MAX));
+    assert_eq!(m.insert(u64::MAX, 3), None);
+    assert!(!m.covers(u64::MAX));
+    assert!(!m.covers(0) && !m.covers(u64::MAX - 4));
+    assert_eq!(m.get(u64::MAX), Some(3));
+    assert_eq!(m.get(u64::MAX - 3), Some(1));
+    assert_eq!(m.get(5), None);
+    assert_eq!(m.len(), 3);
+    assert_eq!(m.remove(u64::MAX), Some(3));
+    assert_eq!(
+        m.iter().collect::<Vec<_>>(),
+        [(u64::MAX - 3, 1), (u64::MAX - 1, 2)]
+    );
+    // A table whose first id is u64::MAX: none.
+    let mut m: IdMap<u64> = IdMap::new();
+    assert_eq!(m.insert(u64::MAX, 7), None);
+    assert!(!m.covers(u64::MAX));
+    assert_eq!(m.get(u64::MAX), Some(7));
+}
+
+#[test]
 fn idmap_dense_window_grows_both_ways() {
     let mut m: IdMap<u64> = IdMap::new();
     assert!(m.is_empty());
@@ -1036,6 +1127,61 @@ fn untyped_last_answer_is_forgotten_when_a_better_one_appears() {
     a.remove(50).unwrap();
     let p = a.alloc(5, ram).unwrap();
     assert_eq!((p.untyped, p.offset), (52, 32));
+    check_index(&a);
+}
+
+#[test]
+fn untyped_last_place_is_placed_only_when_told() {
+    let ram = MemoryKind::Ram;
+    let mut a = UntypedAllocator::new();
+    a.add(1, ut(0x1000, 12, false)).unwrap();
+    // No last answer before a search.
+    assert!(a.plan_last(5, ram).is_none());
+    assert_eq!(a.alloc(5, ram).unwrap().offset, 0);
+    // Another size or kind: not the answer.
+    assert!(a.plan_last(6, ram).is_none());
+    assert!(a.plan_last(5, MemoryKind::Device).is_none());
+    // Dropped without being placed (the retype failed): nothing placed.
+    let p = a.plan_last(5, ram).unwrap();
+    assert_eq!(p.untyped(), 1);
+    drop(p);
+    assert_eq!(a.get(1).unwrap().used, 32);
+    // Placed: the allocator's figures read it while the answer is kept,
+    // and after it is forgotten.
+    a.plan_last(5, ram).unwrap().place();
+    assert_eq!((a.get(1).unwrap().used, a.get(1).unwrap().free), (64, 4032));
+    assert_eq!(a.free_bytes(ram), 4032);
+    let mut fresh = a.clone();
+    fresh.forget_last();
+    assert_eq!(fresh.get(1), a.get(1));
+    assert_eq!(fresh.alloc(5, ram).unwrap().offset, 64);
+    assert_eq!(a.plan_last(5, ram).map(|p| p.untyped()), Some(1));
+    // Full: the last object of the untyped is placed, then no more.
+    for k in 2..128 {
+        let p = a.plan_last(5, ram).unwrap_or_else(|| panic!("object {k}"));
+        p.place();
+    }
+    assert!(a.plan_last(5, ram).is_none());
+    assert_eq!(a.get(1).unwrap().free, 0);
+    // Freeing every object empties it; one more is refused and changes
+    // nothing.
+    a.free_objects(1, 128).unwrap();
+    assert_eq!(
+        a.free_objects(1, 1),
+        Err(AllocError::StalePlacement { id: 1 })
+    );
+    assert_eq!(a.get(1).unwrap().used, 0);
+    let p = a.plan_last(5, ram).unwrap();
+    p.place();
+    assert_eq!(
+        a.free_objects(1, 2),
+        Err(AllocError::StalePlacement { id: 1 })
+    );
+    assert_eq!(a.get(1).unwrap().used, 32);
+    a.free_objects(1, 1).unwrap();
+    a.forget_last();
+    assert_eq!(a.get(1).unwrap().used, 0);
+    assert_eq!(a.alloc(12, ram).unwrap().untyped, 1);
     check_index(&a);
 }
 

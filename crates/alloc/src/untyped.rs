@@ -127,14 +127,6 @@ pub enum CarveStep {
     },
 }
 
-/// Where [`UntypedAllocator::plan_last`] puts the next object (for
-/// [`UntypedAllocator::commit_last`]).
-#[derive(Debug, Clone, Copy)]
-pub struct LastPlan {
-    i: u32,
-    end: u64,
-}
-
 /// Usage of one untyped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UntypedUsage {
@@ -157,7 +149,7 @@ pub struct UntypedUsage {
     pub reserved: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Entry {
     id: u64,
     ut: UntypedDesc,
@@ -252,8 +244,9 @@ pub struct UntypedAllocator {
     by_id: IdMap<u32>,
     buckets: Buckets,
     /// The answer of the last search for one object, while it is still
-    /// the answer for the same size and kind (see [`LastFit`]).
-    last: Option<LastFit>,
+    /// the answer for the same size and kind (see [`LastFit`]; its `key`
+    /// is [`NO_KEY`] when there is none).
+    last: LastFit,
 }
 
 /// The untyped the last search for one object of `2^size_bits` bytes of a
@@ -273,26 +266,88 @@ pub struct UntypedAllocator {
 /// of the object size away from an aligned address (it is the end of the
 /// last object placed, or the first fit after the untyped became empty).
 ///
+/// While it is kept it is the record of its untyped's watermark and live
+/// objects (its entry's figures are stale; [`UntypedAllocator::at`] reads
+/// through it and [`UntypedAllocator::drop_last`] writes them back), so a
+/// hit and the free of such an object touch this record only: no lookup,
+/// no bounds check on the entries.
+///
 /// When this untyped becomes empty while it is kept, its bucket's
 /// `max_free` hint is raised only when the answer is dropped or before the
 /// next search (`hint_due`), so a create and delete in an otherwise empty
 /// untyped do not touch the buckets.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct LastFit {
-    i: u32,
-    size_bits: u8,
-    kind: u8,
+    /// The requests it answers ([`last_key`] of their size and kind), or
+    /// [`NO_KEY`]: none (then nothing else here means anything).
+    key: u16,
     /// The bucket hint of this untyped is to be raised ([`UntypedAllocator::grew_by`]).
     hint_due: bool,
+    i: u32,
     /// The untyped's id.
     id: u64,
-    /// Offset of the next object.
+    /// Offset of the next object; the untyped's watermark while `live` is
+    /// not 0 (objects are placed one after the other from `first`).
     next: u64,
+    /// Objects made from the untyped and not freed (the entry's `live`).
+    live: usize,
     /// Offset of the first object when the untyped is empty (the first
     /// aligned address).
     first: u64,
-    /// The untyped's size in bytes.
-    limit: u64,
+    /// The largest offset at which one more object fits (the untyped's
+    /// size minus the object's).
+    max_next: u64,
+}
+
+/// [`LastFit::key`] of no answer.
+const NO_KEY: u16 = 0;
+
+/// [`LastFit::key`] of requests for one object of `2^size_bits` bytes of
+/// `kind` (never [`NO_KEY`]).
+#[inline(always)]
+fn last_key(size_bits: u8, kind: MemoryKind) -> u16 {
+    0x200 | (u16::from(size_bits) << 1) | kind.is_device() as u16
+}
+
+/// One object's place in the untyped of the last search for such an object
+/// ([`UntypedAllocator::plan_last`]).
+#[derive(Debug)]
+#[must_use = "the object is placed by LastPlace::place"]
+pub struct LastPlace<'a> {
+    last: &'a mut LastFit,
+    /// The object's size in bytes.
+    size: u64,
+}
+
+impl LastPlace<'_> {
+    /// The id of the untyped to retype the object from.
+    #[inline(always)]
+    pub fn untyped(&self) -> u64 {
+        self.last.id
+    }
+
+    /// The object exists: it takes its place (at the untyped's watermark,
+    /// which moves past it).
+    #[inline(always)]
+    pub fn place(self) {
+        // No overflow: `plan_last` checked `next <= max_next`, the
+        // untyped's size minus the object's.
+        self.last.next += self.size;
+        self.last.live += 1;
+    }
+}
+
+impl LastFit {
+    /// The untyped's watermark: 0 once every object is gone (the kernel
+    /// starts again from offset 0), else the end of the last object.
+    #[inline(always)]
+    fn watermark(&self) -> u64 {
+        if self.live == 0 {
+            0
+        } else {
+            self.next
+        }
+    }
 }
 
 impl UntypedAllocator {
@@ -456,13 +511,38 @@ impl UntypedAllocator {
         self.entries.iter().filter(|e| e.spare).map(|e| e.id)
     }
 
+    /// The untyped at index `i`, with the watermark and live objects of
+    /// the [`LastFit`] if it is that one's.
     #[inline]
-    fn at(&self, i: u32) -> &Entry {
-        &self.entries[i as usize]
+    fn at(&self, i: u32) -> Entry {
+        self.overlay(i, self.entries[i as usize])
     }
 
+    /// `e`, the entry at index `i`, with the [`LastFit`]'s figures if it
+    /// is that one's.
+    #[inline]
+    fn overlay(&self, i: u32, mut e: Entry) -> Entry {
+        let l = &self.last;
+        if l.key != NO_KEY && l.i == i {
+            e.watermark = l.watermark();
+            e.live = l.live;
+        }
+        e
+    }
+
+    /// Every entry, as [`UntypedAllocator::at`] reads it.
+    fn entries_now(&self) -> impl Iterator<Item = Entry> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| self.overlay(i as u32, *e))
+    }
+
+    /// The untyped at index `i`, to change: the [`LastFit`] is written
+    /// back and forgotten first.
     #[inline]
     fn at_mut(&mut self, i: u32) -> &mut Entry {
+        self.drop_last();
         &mut self.entries[i as usize]
     }
 
@@ -502,7 +582,7 @@ impl UntypedAllocator {
     /// The untyped with this id.
     #[inline]
     pub fn get(&self, id: u64) -> Option<UntypedUsage> {
-        self.by_id.get(id).map(|i| Self::usage_of(self.at(i)))
+        self.by_id.get(id).map(|i| Self::usage_of(&self.at(i)))
     }
 
     #[inline]
@@ -520,7 +600,7 @@ impl UntypedAllocator {
 
     /// Every untyped (carved children included) with its usage.
     pub fn iter(&self) -> impl Iterator<Item = UntypedUsage> + '_ {
-        self.entries.iter().map(Self::usage_of)
+        self.entries_now().map(|e| Self::usage_of(&e))
     }
 
     /// Number of untypeds known (carved children included).
@@ -604,63 +684,16 @@ impl UntypedAllocator {
     /// plan when it is `Some`.
     #[inline(always)]
     pub fn alloc_last(&mut self, size_bits: u8, kind: MemoryKind) -> Option<Placement> {
-        let (untyped, paddr, offset, prev) = self.alloc_last_parts(size_bits, kind)?;
-        Some(Self::one_placement(untyped, paddr, offset, prev, size_bits))
-    }
-
-    /// [`UntypedAllocator::alloc_last`] in two steps, for a caller that
-    /// commits only once the kernel made the object: the untyped's id
-    /// and the offset the object goes at, without changing anything; then
-    /// [`UntypedAllocator::commit_last`] with the returned [`LastPlan`].
-    /// Nothing else may change the allocator in between.
-    #[inline(always)]
-    pub fn plan_last(&self, size_bits: u8, kind: MemoryKind) -> Option<(u64, LastPlan)> {
-        let k = kind.is_device() as u8;
-        let l = self.last.as_ref()?;
-        if l.size_bits != size_bits || l.kind != k {
+        let l = &mut self.last;
+        if l.key != last_key(size_bits, kind) || l.next > l.max_next {
             return None;
         }
-        let end = l.next.checked_add(1 << size_bits)?;
-        if end > l.limit {
-            return None;
-        }
-        Some((l.id, LastPlan { i: l.i, end }))
-    }
-
-    /// Commits a plan of [`UntypedAllocator::plan_last`]: the object is
-    /// placed.
-    #[inline(always)]
-    pub fn commit_last(&mut self, plan: LastPlan) {
-        if let Some(l) = self.last.as_mut() {
-            l.next = plan.end;
-        }
-        if let Some(e) = self.entries.get_mut(plan.i as usize) {
-            e.watermark = plan.end;
-            e.live += 1;
-        }
-    }
-
-    /// [`UntypedAllocator::alloc_last`] as the parts of its placement
-    /// (untyped, physical address, offset, previous watermark).
-    #[inline(always)]
-    fn alloc_last_parts(
-        &mut self,
-        size_bits: u8,
-        kind: MemoryKind,
-    ) -> Option<(u64, u64, u64, u64)> {
-        let (id, plan) = self.plan_last(size_bits, kind)?;
-        let e = self.entries.get(plan.i as usize)?;
-        let offset = plan.end - (1 << size_bits);
-        let (paddr, prev) = (e.ut.paddr + offset, e.watermark);
-        self.commit_last(plan);
-        Some((id, paddr, offset, prev))
-    }
-
-    /// The placement of one object of `2^size_bits` bytes at `offset`
-    /// (physical address `paddr`) of the untyped `untyped`, whose
-    /// watermark was `prev` before it.
-    fn one_placement(untyped: u64, paddr: u64, offset: u64, prev: u64, size_bits: u8) -> Placement {
-        Placement {
+        let (offset, prev) = (l.next, l.watermark());
+        l.next += 1 << size_bits;
+        l.live += 1;
+        let (untyped, i) = (l.id, l.i);
+        let paddr = self.entries[i as usize].ut.paddr + offset;
+        Some(Placement {
             untyped,
             paddr,
             offset,
@@ -668,26 +701,48 @@ impl UntypedAllocator {
             count: 1,
             prev_watermark: prev,
             new_watermark: offset + (1 << size_bits),
-        }
+        })
     }
 
-    /// The [`LastFit`] for one object of `2^size_bits` bytes in the
-    /// untyped at `i`, if it has room.
-    fn last_fit(&self, i: u32, size_bits: u8, kind: u8) -> Option<LastFit> {
+    /// [`UntypedAllocator::alloc_last`] for a caller that places the
+    /// object only once it exists: when the untyped of the last search for
+    /// one object of `2^size_bits` bytes of `kind` is still the answer and
+    /// has room, that answer, to place the object with
+    /// ([`LastPlace::place`]) once the caller has retyped
+    /// [`LastPlace::untyped`], or to drop (nothing placed) if that failed.
+    /// `None` otherwise: then the caller searches
+    /// ([`UntypedAllocator::alloc`]). The answer borrows the allocator, so
+    /// nothing changes it between the answer and the placement.
+    #[inline(always)]
+    pub fn plan_last(&mut self, size_bits: u8, kind: MemoryKind) -> Option<LastPlace<'_>> {
+        let l = &mut self.last;
+        if l.key != last_key(size_bits, kind) || l.next > l.max_next {
+            return None;
+        }
+        Some(LastPlace {
+            last: l,
+            size: 1 << size_bits,
+        })
+    }
+
+    /// The [`LastFit`] for one object of `2^size_bits` bytes of `kind` in
+    /// the untyped at `i`, if it has room.
+    fn last_fit(&self, i: u32, size_bits: u8, kind: MemoryKind) -> Option<LastFit> {
         let e = self.at(i);
         let next = e.fit(size_bits, 1)?;
         let obj = 1u64 << size_bits;
         Some(LastFit {
-            i,
-            size_bits,
-            kind,
+            key: last_key(size_bits, kind),
             hint_due: false,
+            i,
             id: e.id,
             next,
+            live: e.live,
             // `paddr + obj - 1` is inside the untyped (the object fits it):
             // no overflow.
             first: ((e.ut.paddr + (obj - 1)) & !(obj - 1)) - e.ut.paddr,
-            limit: size_of(&e.ut),
+            // The object fits: the size is at least `obj`.
+            max_next: size_of(&e.ut) - obj,
         })
     }
 
@@ -700,9 +755,13 @@ impl UntypedAllocator {
         kind: MemoryKind,
     ) -> Result<Placement, AllocError> {
         let p = self.plan(size_bits, 1, kind)?;
-        // `plan` committed to the untyped `p.untyped`.
+        // `plan` committed to the untyped `p.untyped` (and forgot the last
+        // answer).
+        self.drop_last();
         if let Some(i) = self.by_id.get(p.untyped) {
-            self.last = self.last_fit(i, size_bits, kind.is_device() as u8);
+            if let Some(l) = self.last_fit(i, size_bits, kind) {
+                self.last = l;
+            }
         }
         Ok(p)
     }
@@ -724,19 +783,26 @@ impl UntypedAllocator {
         self.drop_last();
     }
 
-    /// Forgets the [`LastFit`], raising its untyped's bucket hint if that
-    /// is due.
+    /// Forgets the [`LastFit`], writing its figures back to its untyped's
+    /// entry and raising that one's bucket hint if that is due.
     #[inline]
     fn drop_last(&mut self) {
-        self.flush_last_hint();
-        self.last = None;
+        if self.last.key != NO_KEY {
+            self.flush_last_hint();
+            let l = self.last;
+            self.last.key = NO_KEY;
+            let e = &mut self.entries[l.i as usize];
+            e.watermark = l.watermark();
+            e.live = l.live;
+        }
     }
 
     /// Raises the bucket hint of the [`LastFit`]'s untyped if that is due
     /// (before a search reads the hints).
     #[inline]
     fn flush_last_hint(&mut self) {
-        if let Some(l) = self.last.as_mut().filter(|l| l.hint_due) {
+        let l = &mut self.last;
+        if l.key != NO_KEY && l.hint_due {
             l.hint_due = false;
             let i = l.i;
             let free = self.at(i).free();
@@ -893,7 +959,7 @@ impl UntypedAllocator {
 
     /// The most deeply carved untyped that covers `paddr`.
     pub fn untyped_at(&self, paddr: u64) -> Option<UntypedUsage> {
-        self.leaf_at(paddr).map(|i| Self::usage_of(self.at(i)))
+        self.leaf_at(paddr).map(|i| Self::usage_of(&self.at(i)))
     }
 
     fn leaf_at(&self, paddr: u64) -> Option<u32> {
@@ -1006,45 +1072,52 @@ impl UntypedAllocator {
     /// [`UntypedAllocator::remove`] first.
     #[inline(always)]
     pub fn free_objects(&mut self, id: u64, n: usize) -> Result<(), AllocError> {
-        // The untyped of the last one-object placement is found without a
-        // lookup.
-        let (i, last) = match self.last.as_mut() {
-            Some(l) if l.id == id => (l.i, Some(l)),
-            _ => (self.entry(id)?, None),
-        };
-        let Some(e) = self.entries.get_mut(i as usize) else {
-            return Err(AllocError::UnknownUntyped { id });
-        };
+        // The untyped of the last one-object placement: its record is the
+        // [`LastFit`], no lookup.
+        let l = &mut self.last;
+        if l.id == id && l.key != NO_KEY {
+            // Checked: freeing more objects than were made would make the
+            // allocator place objects where the kernel will not (it resets
+            // the untyped only when the last one is gone).
+            if n > l.live {
+                return Err(AllocError::StalePlacement { id });
+            }
+            l.live -= n;
+            if l.live == 0 {
+                // No object left: the kernel starts the next retype from
+                // offset 0. The last answer stays the answer (empty now,
+                // it still wins, see `LastFit`); its next object goes at
+                // the first aligned address, its bucket hint is raised
+                // later.
+                l.next = l.first;
+                l.hint_due = true;
+            }
+            return Ok(());
+        }
+        self.free_other_objects(id, n)
+    }
+
+    /// [`UntypedAllocator::free_objects`] of an untyped that is not the
+    /// [`LastFit`]'s.
+    #[inline(never)]
+    fn free_other_objects(&mut self, id: u64, n: usize) -> Result<(), AllocError> {
+        let i = self.entry(id)?;
+        // Not the last answer's untyped (that one has another id, or
+        // there is none): its entry is up to date.
+        let e = &mut self.entries[i as usize];
         if n > e.live {
             return Err(AllocError::StalePlacement { id });
         }
         e.live -= n;
         if e.live == 0 {
-            // No object left: the kernel starts the next retype from
-            // offset 0.
             e.watermark = 0;
-            match last {
-                // The last answer stays the answer (empty now, it still
-                // wins, see `LastFit`); its next object goes at the first
-                // aligned address, its bucket hint is raised later.
-                Some(l) => {
-                    l.next = l.first;
-                    l.hint_due = true;
-                }
-                // Another one that became empty may be better than the
-                // last answer: forget that.
-                None => self.emptied_other(i),
-            }
+            // Another one that became empty may be better than the last
+            // answer: forget that.
+            let free = e.free();
+            self.grew_by(i, free);
+            self.drop_last();
         }
         Ok(())
-    }
-
-    /// The untyped at `i`, not the [`LastFit`]'s, became empty.
-    #[inline(never)]
-    fn emptied_other(&mut self, i: u32) {
-        let free = self.at(i).free();
-        self.grew_by(i, free);
-        self.drop_last();
     }
 
     /// Forgets a carved untyped that was deleted (nothing made from it may
@@ -1077,8 +1150,7 @@ impl UntypedAllocator {
     /// children included (their parents count them as used), reserved ones
     /// excluded (their memory is their owner's) unless they are spares.
     pub fn free_bytes(&self, kind: MemoryKind) -> u64 {
-        self.entries
-            .iter()
+        self.entries_now()
             .filter(|e| e.ut.is_device == kind.is_device() && (!e.reserved || e.spare))
             .map(|e| e.free())
             .sum()
