@@ -1,6 +1,7 @@
 //! Processes: what making, starting and destroying one costs, and IPC
 //! between two processes (the case seL4's published IPC figures are for:
-//! client and server in address spaces of their own), typed against raw.
+//! client and server in address spaces of their own), typed against raw
+//! and C.
 //!
 //! - `process_spawn_<size>`: `ProcessBuilder::spawn` (budget, CSpace,
 //!   VSpace, image loaded and relocated, heap, stack, TLS, start-info page,
