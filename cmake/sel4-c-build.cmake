@@ -22,6 +22,8 @@
 #   OUT       the ELF to write
 #   WORK      a folder for generated headers and the log
 #   GCC, VENV (the venv's python runs the 5.x generators)
+#   INCLUDES  extra include folders (a ;-list, may be empty)
+#   LDFLAGS   extra link flags (a ;-list, may be empty)
 cmake_minimum_required(VERSION 3.16)
 
 foreach(var STAGE SOURCES OUT WORK GCC)
@@ -133,7 +135,7 @@ if(NOT EXISTS "${bootinfo_c}")
   message(FATAL_ERROR "C root task: ${bootinfo_c} is missing")
 endif()
 set(inc_flags "")
-foreach(i IN LISTS includes)
+foreach(i IN LISTS INCLUDES includes)
   list(APPEND inc_flags "-I${i}")
 endforeach()
 # Freestanding, static, no PIE; no stack protector (it reads a canary from
@@ -144,5 +146,5 @@ run("compiling" "${GCC}" -O2 -static -nostdlib -ffreestanding -mgeneral-regs-onl
   -Wall -Wextra -Wno-unused-parameter
   "-DSEL4RS_KERNEL_MAJOR=${major}" "-DSEL4RS_KERNEL_VERSION=\"${version}\""
   ${inc_flags} ${SOURCES} "${bootinfo_c}"
-  -Wl,--gc-sections -Wl,-z,max-page-size=4096 -Wl,--build-id=none
+  -Wl,--gc-sections -Wl,-z,max-page-size=4096 -Wl,--build-id=none ${LDFLAGS}
   -o "${OUT}")

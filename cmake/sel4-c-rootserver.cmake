@@ -1,9 +1,11 @@
-# C root tasks against the configured kernel's own libsel4 (x86_64), for
+# C programs against the configured kernel's own libsel4 (x86_64), for
 # baselines such as the bench's (apps/bench/c).
 #
 #   include(<repo>/cmake/sel4-c-rootserver.cmake)
 #   sel4rs_c_rootserver(NAME bench-c SOURCES apps/bench/c/bench.c)
 #   sel4rs_boot_image(NAME bench-c ROOTSERVER bench-c)
+#   sel4rs_c_process(NAME bench-c-process SOURCES apps/bench/c/process.c)
+#   sel4rs_rootserver(NAME bench ... EMBED bench-c-process)
 #
 # sel4rs_c_rootserver(NAME <target> SOURCES <file>... [KERNEL <kernel target>])
 #   Compiles the sources with gcc (-O2, freestanding, static, no PIE) and the
@@ -15,6 +17,16 @@
 #   reads. seL4 12.x (no libsel4 install tree) and MCS kernels (the sources
 #   use the non-MCS calls) are not supported: the function then makes no
 #   target and says so; check `if(TARGET ...)`.
+#
+# sel4rs_c_process(NAME <target> SOURCES <file>... [KERNEL <kernel target>])
+#   The same for a C program that a root task loads as a process
+#   (`sel4_rootserver::process`, start contract of
+#   crates/component-env/c/sel4rs_start.h, which the sources can include):
+#   linked (ET_EXEC, not relocatable) at the loader's default image base,
+#   sel4_component_env::layout::IMAGE_BASE (0x400000). The ELF goes to
+#   <build>/rootservers/<target>.elf (as sel4rs_process_image()'s do);
+#   EMBED takes the target (sel4rs_rootserver()). The same kernels are
+#   supported.
 include_guard(GLOBAL)
 include("${CMAKE_CURRENT_LIST_DIR}/sel4-kernel.cmake")
 
@@ -23,21 +35,43 @@ function(sel4rs_c_rootserver)
   if(arg_UNPARSED_ARGUMENTS OR NOT arg_NAME OR NOT arg_SOURCES)
     message(FATAL_ERROR "sel4rs_c_rootserver(NAME <target> SOURCES <file>... [KERNEL <kernel target>])")
   endif()
+  _sel4rs_c_program("${arg_NAME}" "${arg_KERNEL}" "" "" ${arg_SOURCES})
+endfunction()
+
+function(sel4rs_c_process)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;KERNEL" "SOURCES")
+  if(arg_UNPARSED_ARGUMENTS OR NOT arg_NAME OR NOT arg_SOURCES)
+    message(FATAL_ERROR "sel4rs_c_process(NAME <target> SOURCES <file>... [KERNEL <kernel target>])")
+  endif()
+  get_property(root GLOBAL PROPERTY SEL4RS_ROOT)
+  # sel4_component_env::layout::IMAGE_BASE: where the loader puts an image
+  # by default (a non-relocatable one must be linked there; the loader
+  # refuses it otherwise, naming both addresses).
+  _sel4rs_c_program("${arg_NAME}" "${arg_KERNEL}"
+    "${root}/crates/component-env/c" "-Wl,-Ttext-segment=0x400000" ${arg_SOURCES})
+endfunction()
+
+# The work of both: <includes> and <ldflags> are ;-lists of extra include
+# folders and link flags.
+function(_sel4rs_c_program name kernel includes ldflags)
+  set(arg_NAME "${name}")
+  set(arg_KERNEL "${kernel}")
+  set(arg_SOURCES ${ARGN})
   get_property(root GLOBAL PROPERTY SEL4RS_ROOT)
   if(NOT arg_KERNEL)
     get_property(arg_KERNEL GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL)
   endif()
   if(NOT arg_KERNEL OR NOT TARGET "${arg_KERNEL}")
-    message(FATAL_ERROR "sel4rs_c_rootserver(${arg_NAME}): no kernel; call sel4rs_kernel(STAGE_DIR ...) first")
+    message(FATAL_ERROR "C program ${arg_NAME}: no kernel; call sel4rs_kernel(STAGE_DIR ...) first")
   endif()
   get_target_property(arch "${arg_KERNEL}" SEL4RS_ARCH)
   get_target_property(version "${arg_KERNEL}" SEL4RS_KERNEL_VERSION)
   get_target_property(stage "${arg_KERNEL}" SEL4RS_STAGE_DIR)
   if(NOT arch STREQUAL "x86_64")
-    message(FATAL_ERROR "sel4rs_c_rootserver(${arg_NAME}): x86_64 only (SEL4RS_ARCH is ${arch})")
+    message(FATAL_ERROR "C program ${arg_NAME}: x86_64 only (SEL4RS_ARCH is ${arch})")
   endif()
   if(version MATCHES "^12\\.")
-    message(STATUS "${arg_NAME}: not built: seL4 ${version} has no libsel4 install tree for C root tasks")
+    message(STATUS "${arg_NAME}: not built: seL4 ${version} has no libsel4 install tree for C programs")
     return()
   endif()
   # MCS kernels: the C sources are written against the non-MCS libsel4
@@ -59,12 +93,12 @@ function(sel4rs_c_rootserver)
     endforeach()
   endif()
   if(texts MATCHES "set\\(KernelIsMCS[ \t]+ON")
-    message(STATUS "${arg_NAME}: not built: an MCS kernel (the C root task uses the non-MCS libsel4 calls)")
+    message(STATUS "${arg_NAME}: not built: an MCS kernel (the C sources use the non-MCS libsel4 calls)")
     return()
   endif()
   find_program(SEL4RS_GCC gcc)
   if(NOT SEL4RS_GCC)
-    message(FATAL_ERROR "sel4rs_c_rootserver(${arg_NAME}): gcc not found (Debian package gcc)")
+    message(FATAL_ERROR "C program ${arg_NAME}: gcc not found (Debian package gcc)")
   endif()
   set(sources "")
   foreach(s IN LISTS arg_SOURCES)
@@ -74,13 +108,21 @@ function(sel4rs_c_rootserver)
   set(out "${CMAKE_BINARY_DIR}/rootservers/${arg_NAME}.elf")
   set(work "${CMAKE_BINARY_DIR}/c/${arg_NAME}")
   string(REPLACE ";" "\\;" sources_arg "${sources}")
+  string(REPLACE ";" "\\;" includes_arg "${includes}")
+  string(REPLACE ";" "\\;" ldflags_arg "${ldflags}")
+  set(header_deps "")
+  foreach(i IN LISTS includes)
+    file(GLOB h "${i}/*.h")
+    list(APPEND header_deps ${h})
+  endforeach()
   add_custom_command(
     OUTPUT "${out}"
     COMMAND "${CMAKE_COMMAND}" -E make_directory "${CMAKE_BINARY_DIR}/rootservers"
     COMMAND "${CMAKE_COMMAND}" "-DSTAGE=${stage}" "-DSOURCES=${sources_arg}" "-DOUT=${out}"
+      "-DINCLUDES=${includes_arg}" "-DLDFLAGS=${ldflags_arg}"
       "-DWORK=${work}" "-DGCC=${SEL4RS_GCC}" "-DVENV=${SEL4RS_VENV}"
       -P "${root}/cmake/sel4-c-build.cmake"
-    DEPENDS ${sources} "${stage}/sel4-kernel.json" "${root}/cmake/sel4-c-build.cmake"
+    DEPENDS ${sources} ${header_deps} "${stage}/sel4-kernel.json" "${root}/cmake/sel4-c-build.cmake"
     COMMENT "gcc: ${arg_NAME} (C, libsel4 of seL4 ${version}) -> ${out}"
     VERBATIM)
   add_custom_target(${arg_NAME} ALL DEPENDS "${out}")

@@ -457,6 +457,17 @@ fn rd_u64(b: &[u8], off: usize) -> Option<u64> {
 
 /// `[start - base, start - base + len)` as indices into a buffer of `buf_len`
 /// bytes, if it fits.
+/// The file bytes of segment `p` in a file of `file_len` bytes; an empty
+/// range for a segment without file bytes, whatever its offset (GNU ld
+/// gives a `.tbss`-only PT_TLS the offset its address would have, which
+/// may lie past the end of the file).
+fn file_range(p: &ProgramHeader, file_len: usize) -> Option<Range<usize>> {
+    if p.p_filesz == 0 {
+        return Some(0..0);
+    }
+    sub_range(0, p.p_offset, p.p_filesz, file_len)
+}
+
 fn sub_range(base: u64, start: u64, len: u64, buf_len: usize) -> Option<Range<usize>> {
     let off = start.checked_sub(base)?;
     let end = off.checked_add(len)?;
@@ -714,7 +725,7 @@ impl<'a> Elf<'a> {
             if p.vaddr_end().is_none() {
                 return Err(Error::AddressOverflow { index });
             }
-            if in_file && sub_range(0, p.p_offset, p.p_filesz, self.data.len()).is_none() {
+            if in_file && file_range(&p, self.data.len()).is_none() {
                 return Err(Error::SegmentOutOfFile { index });
             }
         }
@@ -1058,8 +1069,7 @@ pub fn load_segments(elf: &[u8], dst: &mut [u8]) -> Result<LoadInfo, Error> {
         if p.p_type != PT_LOAD {
             continue;
         }
-        let src = sub_range(0, p.p_offset, p.p_filesz, elf.len())
-            .ok_or(Error::SegmentOutOfFile { index })?;
+        let src = file_range(&p, elf.len()).ok_or(Error::SegmentOutOfFile { index })?;
         let to =
             sub_range(base, p.p_vaddr, p.p_filesz, size).ok_or(Error::AddressOverflow { index })?;
         dst[to].copy_from_slice(&elf[src]);

@@ -1125,3 +1125,32 @@ fn root_task_link_check() {
         assert!(check_root_task(&good[..n]).is_err(), "{n}");
     }
 }
+
+/// GNU ld gives a PT_TLS of `.tbss` only (no file bytes) the file offset
+/// its address would have, which can lie past the end of the file (a C
+/// program whose only thread-local is libsel4's `__sel4_ipc_buffer`): a
+/// segment without file bytes has nothing to read, wherever its offset.
+#[test]
+fn segments_without_file_bytes_may_have_any_offset() {
+    let mut elf = sample(&default_relas(), &[]);
+    // PT_TLS (program header 4): filesz 0 at an offset past the file end.
+    put(&mut elf, 64 + 4 * 56 + 8, 0x2000);
+    put(&mut elf, 64 + 4 * 56 + 32, 0);
+    let e = Elf::parse(&elf).unwrap();
+    assert!(e.pages().is_ok(), "{:?}", e.pages().err());
+    let mut dst = vec![0u8; 0x4000];
+    assert!(load_segments(&elf, &mut dst).is_ok());
+    // A PT_LOAD without file bytes (a .bss-only segment) likewise.
+    let mut elf = sample(&default_relas(), &[]);
+    put(&mut elf, 64 + 2 * 56 + 8, 0x5000);
+    put(&mut elf, 64 + 2 * 56 + 32, 0);
+    let e = Elf::parse(&elf).unwrap();
+    assert!(e.pages().is_ok(), "{:?}", e.pages().err());
+    assert!(load_segments(&elf, &mut dst).is_ok());
+    // With file bytes, the offset must still be inside the file.
+    put(&mut elf, 64 + 2 * 56 + 32, 1);
+    assert_eq!(
+        load_segments(&elf, &mut dst),
+        Err(Error::SegmentOutOfFile { index: 2 })
+    );
+}
