@@ -767,24 +767,35 @@ mod bench {
         pub struct Pong { pub value: u64 } = 1;
     }
 
+    /// The message in registers under its wire label, as the framework's
+    /// `Client` and `Server` send it.
     fn encode<M: Message>(m: &M) -> (MessageInfo, [Word; 4]) {
         let mut w = [0 as Word; 4];
         let n = m.encode(&mut w).unwrap_or(0);
-        (MessageInfo::new(m.label(), 0, 0, n as u64), w)
+        (
+            MessageInfo::new(sel4_ipc::wire_label(m.label()), 0, 0, n as u64),
+            w,
+        )
+    }
+
+    /// The received message, decoded as the framework's fast paths do
+    /// (`Message::decode_registers`: the whole info word compared per
+    /// label, so no capability, nothing unwrapped and the exact length).
+    fn decode<M: Message>(r: &sel4_sys::Received) -> Option<M> {
+        M::decode_registers(r.info.0, MessageInfo::LABEL_SHIFT, &r.mrs)
     }
 
     pub fn server(ep: u64, typed: bool) -> u64 {
         let mut r = sel4_sys::recv_regs(ep);
         loop {
-            let len = (r.info.get_length() as usize).min(4);
             let (info, mrs) = if typed {
-                match Request::decode(r.info.get_label(), &r.mrs[..len]) {
-                    Ok(Request::Ping { value }) => encode(&Pong { value: value + 1 }),
-                    Ok(Request::Stop) => return 0,
-                    Err(_) => return 1,
+                match decode::<Request>(&r) {
+                    Some(Request::Ping { value }) => encode(&Pong { value: value + 1 }),
+                    Some(Request::Stop) => return 0,
+                    None => return 1,
                 }
             } else {
-                if r.info.get_label() == 2 {
+                if r.info.get_label() == sel4_ipc::wire_label(2) {
                     return 0;
                 }
                 (MessageInfo::new(1, 0, 0, 1), [r.mrs[0] + 1, 0, 0, 0])
@@ -801,13 +812,12 @@ mod bench {
             if typed {
                 let (info, mrs) = encode(&Request::Ping { value: *value });
                 let r = sel4_sys::call_regs(ep, info, mrs);
-                let len = (r.info.get_length() as usize).min(4);
-                match Pong::decode(r.info.get_label(), &r.mrs[..len]) {
-                    Ok(p) => {
+                match decode::<Pong>(&r) {
+                    Some(p) => {
                         *value = p.value;
                         true
                     }
-                    Err(_) => false,
+                    None => false,
                 }
             } else {
                 let r = sel4_sys::call_regs(ep, MessageInfo::new(1, 0, 0, 1), [*value, 0, 0, 0]);
