@@ -113,7 +113,7 @@ impl core::fmt::Display for ProtectError {
     }
 }
 
-static PROTECTED: spin::Once<Protection> = spin::Once::new();
+static PROTECTED: crate::sync::SetOnce<Protection> = crate::sync::SetOnce::new();
 
 /// Whether `addr` lies in a page the runtime mapped read-only at start.
 pub fn is_read_only(addr: usize) -> bool {
@@ -216,7 +216,7 @@ pub(crate) fn protect(bi: &BootInfo) -> Result<Protection, ProtectError> {
             page += PAGE;
         }
     }
-    PROTECTED.call_once(|| done);
+    let _ = PROTECTED.set(done);
     Ok(done)
 }
 

@@ -12,10 +12,9 @@ static PANICKING: AtomicBool = AtomicBool::new(false);
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    let (file, line, col) = match info.location() {
-        Some(l) => (l.file(), l.line(), l.column()),
-        None => ("<unknown>", 0, 0),
-    };
+    // `file:line:column` (core's `Display` of a location), formatted once
+    // per line below rather than as three arguments each time.
+    let here = Here(info.location());
     // A panic of any thread of a process is the process's: its supervisor
     // hears of it (a thread that panics while reporting just stops).
     if crate::process::is_process() {
@@ -24,10 +23,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         }
         // Formatted into a fixed buffer: the heap may be what failed.
         let mut text = Text::new();
-        let _ = core::fmt::write(
-            &mut text,
-            format_args!("{} at {}:{}:{}", info.message(), file, line, col),
-        );
+        let _ = core::fmt::write(&mut text, format_args!("{} at {here}", info.message()));
         write_fmt_unlocked(format_args!(
             "{}: panicked: {}\n",
             crate::process::name(),
@@ -41,22 +37,26 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         // A panic while panicking: print nothing more, just stop.
         exit(ExitCode::Failure);
     }
-    write_fmt_unlocked(format_args!(
-        "panicked at {}:{}:{}:\n{}\n",
-        file,
-        line,
-        col,
-        info.message()
-    ));
+    write_fmt_unlocked(format_args!("panicked at {here}:\n{}\n", info.message()));
     #[cfg(feature = "test-protocol")]
     write_fmt_unlocked(format_args!(
-        "##sel4rs result fail panic at {}:{}:{}: {}\n",
-        file,
-        line,
-        col,
+        "{} panic at {here}: {}\n",
+        sel4_test_protocol::RESULT_FAIL,
         info.message()
     ));
     exit(ExitCode::Failure)
+}
+
+/// Where a panic happened: `file:line:column`, or `<unknown>:0:0`.
+struct Here<'a>(Option<&'a core::panic::Location<'a>>);
+
+impl core::fmt::Display for Here<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(l) => core::fmt::Display::fmt(l, f),
+            None => f.write_str("<unknown>:0:0"),
+        }
+    }
 }
 
 /// A fixed buffer that formats into (a process's panic message, cut at
