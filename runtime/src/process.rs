@@ -259,6 +259,7 @@ pub fn __process_entry(
     if info.kind != sel4_start::Kind::Process || info.relocation < 0 {
         fault_now();
     }
+    crate::panic::use_process_panic();
     MODE.store(MODE_PROCESS, SeqCst);
     let page_addr = info.arg;
     PAGE.store(page_addr, SeqCst);

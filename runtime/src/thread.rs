@@ -541,6 +541,7 @@ impl Thread {
     /// A control block, TLS block and heap account for a new thread (not
     /// started). Its heap reserve level is one below the caller's.
     pub fn new(spec: ThreadSpec) -> Result<Thread, ThreadError> {
+        crate::panic::use_thread_panic();
         let tls = tls_image().map_err(ThreadError::Tls)?;
         let mut area = alloc::vec![0u8; tls.area_size()].into_boxed_slice();
         let tp = tls.init_block(&mut area).map_err(ThreadError::Tls)?;
@@ -963,6 +964,7 @@ pub(crate) fn set_initial_tcb(tcb: CPtr) {
 /// process's account), `tcb` its TCB in the process's CSpace. It lives as
 /// long as the process.
 pub(crate) fn adopt_current(tcb: CPtr) {
+    crate::panic::use_thread_panic();
     let mut ctl = Control::initial();
     ctl.id = NEXT_ID.fetch_add(1, SeqCst);
     ctl.tcb = AtomicU64::new(tcb);
