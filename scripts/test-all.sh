@@ -177,6 +177,15 @@ if [ "$SEL4RS_ARCH" = x86_64 ]; then
         cargo test -p sel4-start --test relocate_pie -- --ignored
 fi
 
+# 4a. The size figure (issue 11, a benchmark: figures, no pass/fail):
+#     the default example's image (hello, as booted below) after `strip`,
+#     against its 32 KiB target, and where the bytes go (sections, crates,
+#     largest symbols). x86_64 (the host's strip).
+if [ "$SEL4RS_ARCH" = x86_64 ]; then
+    step size cargo run -q --release -p sel4-size-report -- \
+        "$build/rootservers/hello.elf" --name hello --target 32768 --top 25
+fi
+
 # 5. Boot tests on QEMU.
 # serial-echo's inputs: lines, then 16384 lines of 64 bytes (1 MiB), then
 # quit; and a busy period followed by 32 KiB.

@@ -67,7 +67,7 @@ impl fmt::Display for Backend {
 type ConsoleUart = sel4_uart_16550::Uart<sel4_uart_16550::PortRegisters<sel4_device::IoPorts>>;
 
 #[cfg(target_arch = "x86_64")]
-static UART: spin::Once<ConsoleUart> = spin::Once::new();
+static UART: crate::sync::SetOnce<ConsoleUart> = crate::sync::SetOnce::new();
 
 /// COM1's ports: the console UART.
 #[cfg(target_arch = "x86_64")]
@@ -110,7 +110,7 @@ pub(crate) fn init_uart(ports: Cap<cap_type::X86IOPort>) -> Result<(), &'static 
         sel4_uart_16550::UartError::NotPresent => "no UART answers at COM1",
         _ => "programming COM1 failed",
     })?;
-    UART.call_once(|| uart);
+    let _ = UART.set(uart);
     Ok(())
 }
 

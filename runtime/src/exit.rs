@@ -62,13 +62,13 @@ mod qemu {
     pub const DEBUG_EXIT_PORT: u16 = 0xf4;
 
     #[cfg(target_arch = "x86_64")]
-    static IOPORT_CAP: spin::Once<sel4_sys::CPtr> = spin::Once::new();
+    static IOPORT_CAP: crate::sync::SetOnce<sel4_sys::CPtr> = crate::sync::SetOnce::new();
 
     /// Records the capability used to reach the debug-exit port (set up by the
     /// runtime at start).
     #[cfg(target_arch = "x86_64")]
     pub(crate) fn set_ioport_cap(cap: sel4_sys::CPtr) {
-        IOPORT_CAP.call_once(|| cap);
+        let _ = IOPORT_CAP.set(cap);
     }
 
     /// Writes one byte to an I/O port through an IOPort capability.

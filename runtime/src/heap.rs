@@ -80,6 +80,8 @@ pub const RUNTIME_CNODE_BITS: u8 = 11;
 
 /// Most untypeds [`add_memory`] keeps at once.
 pub const MAX_RESERVOIR: usize = 32;
+// one bit per entry in `Growth::exhausted`
+const _: () = assert!(MAX_RESERVOIR <= u32::BITS as usize);
 
 /// Bytes of the header before each block.
 const HEADER: usize = 16;
@@ -193,8 +195,13 @@ struct Growth {
     scratch: [CPtr; 2],
     /// Next free index of the runtime CNode.
     next_index: usize,
-    /// Donated untypeds: (index in the CNode, log2 size, exhausted).
-    reservoir: [(usize, u8, bool); MAX_RESERVOIR],
+    /// Donated untypeds: (index in the CNode, log2 size).
+    reservoir: [(usize, u8); MAX_RESERVOIR],
+    /// Bit `k`: `reservoir[k]` is exhausted. (A bit mask, not a `bool`
+    /// per entry: a `bool` would give `Option<Growth>` a niche, and
+    /// `None` would then be a non-zero byte that puts the whole heap
+    /// state into `.data`, 720 bytes of the image file, issue 11.)
+    exhausted: u32,
     reservoir_len: usize,
     /// Reservoir bytes not yet retyped (an estimate: the kernel decides).
     reservoir_bytes: usize,
@@ -205,8 +212,9 @@ struct Growth {
 struct Heaps {
     fixed: Heap,
     grown: Heap,
-    /// End of the mapped part of the growth window.
-    grown_top: usize,
+    /// Bytes of the growth window mapped (from its start; a length, not
+    /// an address, so that the initial state is all zeros: `.bss`).
+    grown_len: usize,
     growth: Option<Growth>,
     /// Frames the heap grew by.
     frames: usize,
@@ -218,7 +226,7 @@ struct GlobalHeap(RuntimeLock<Heaps>);
 static HEAP: GlobalHeap = GlobalHeap(RuntimeLock::new(Heaps {
     fixed: Heap::empty(),
     grown: Heap::empty(),
-    grown_top: GROWTH_WINDOW_START,
+    grown_len: 0,
     growth: None,
     frames: 0,
 }));
@@ -237,7 +245,7 @@ impl Heaps {
     }
 
     fn in_grown(&self, addr: usize) -> bool {
-        (GROWTH_WINDOW_START..self.grown_top).contains(&addr)
+        (GROWTH_WINDOW_START..GROWTH_WINDOW_START + self.grown_len).contains(&addr)
     }
 
     fn raw_alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
@@ -517,7 +525,7 @@ pub fn stats() -> Stats {
         Ok(h) => Stats {
             used: h.fixed.used() + h.grown.used(),
             free: h.free(),
-            grown: h.grown_top - GROWTH_WINDOW_START,
+            grown: h.grown_len,
             reservoir: h.growth.as_ref().map_or(0, |g| g.reservoir_bytes),
             // SAFETY: the heap lock is held.
             root: unsafe {
@@ -546,7 +554,9 @@ pub fn current() -> HeapReport {
 /// The next address [`grow`] maps a frame at (the end of the mapped part of
 /// the growth window).
 pub fn growth_top() -> usize {
-    HEAP.0.lock().map_or(GROWTH_WINDOW_START, |h| h.grown_top)
+    HEAP.0
+        .lock()
+        .map_or(GROWTH_WINDOW_START, |h| GROWTH_WINDOW_START + h.grown_len)
 }
 
 /// Adds `len` bytes at `start` to the static part of the heap. The region
@@ -721,8 +731,8 @@ impl Growth {
     fn new_frame(&mut self) -> Result<CPtr, GrowError> {
         let (ut_slot, frame_slot) = (self.scratch[0], self.scratch[1]);
         for k in 0..self.reservoir_len {
-            let (index, bits, exhausted) = self.reservoir[k];
-            if exhausted {
+            let (index, bits) = self.reservoir[k];
+            if self.exhausted & (1 << k) != 0 {
                 continue;
             }
             self.unpark(index, ut_slot)?;
@@ -734,7 +744,7 @@ impl Growth {
                     return Ok(frame_slot);
                 }
                 Err(InvocationError::NotEnoughMemory { .. }) => {
-                    self.reservoir[k].2 = true;
+                    self.exhausted |= 1 << k;
                     self.reservoir_bytes = self
                         .reservoir_bytes
                         .saturating_sub(1usize.checked_shl(bits as u32).unwrap_or(0));
@@ -753,7 +763,7 @@ impl Growth {
 
 /// Maps one more 2 MiB frame at the top of the growth window.
 fn grow_one(h: &mut Heaps) -> Result<(), GrowError> {
-    let top = h.grown_top;
+    let top = GROWTH_WINDOW_START + h.grown_len;
     if top + GROWTH_FRAME_SIZE > GROWTH_WINDOW_START + GROWTH_WINDOW_SIZE {
         return Err(GrowError::WindowFull);
     }
@@ -812,7 +822,7 @@ fn grow_one(h: &mut Heaps) -> Result<(), GrowError> {
         // SAFETY: as above; the frame starts at the grown heap's top.
         unsafe { h.grown.extend(GROWTH_FRAME_SIZE) };
     }
-    h.grown_top = top + GROWTH_FRAME_SIZE;
+    h.grown_len += GROWTH_FRAME_SIZE;
     h.frames += 1;
     Ok(())
 }
@@ -825,7 +835,8 @@ pub(crate) fn set_growth(cnode: CPtr, own_untyped: CPtr, scratch: [CPtr; 2]) {
             own_untyped,
             scratch,
             next_index: 0,
-            reservoir: [(0, 0, true); MAX_RESERVOIR],
+            reservoir: [(0, 0); MAX_RESERVOIR],
+            exhausted: 0,
             reservoir_len: 0,
             reservoir_bytes: 0,
             tables: 0,
@@ -867,7 +878,8 @@ pub fn add_memory(untyped: Cap<cap_type::Untyped>, size_bits: u8) -> Result<(), 
     made.map_err(GrowError::NotRam)?;
     let index = g.park(untyped.cptr())?;
     let n = g.reservoir_len;
-    g.reservoir[n] = (index, size_bits, false);
+    g.reservoir[n] = (index, size_bits);
+    g.exhausted &= !(1 << n);
     g.reservoir_len += 1;
     g.reservoir_bytes += 1usize.checked_shl(size_bits as u32).unwrap_or(0);
     Ok(())

@@ -113,7 +113,7 @@ impl core::fmt::Display for ProtectError {
     }
 }
 
-static PROTECTED: spin::Once<Protection> = spin::Once::new();
+static PROTECTED: crate::sync::SetOnce<Protection> = crate::sync::SetOnce::new();
 
 /// Whether `addr` lies in a page the runtime mapped read-only at start.
 pub fn is_read_only(addr: usize) -> bool {
@@ -140,13 +140,32 @@ pub(crate) fn protect(bi: &BootInfo) -> Result<Protection, ProtectError> {
         let s = own.runtime_address(p.p_vaddr);
         (s, s + p.p_memsz as usize)
     };
-    let phdrs = || own.program_headers();
-    let relro = phdrs().find(|p| p.p_type == PT_GNU_RELRO).map(|p| seg(&p));
-    // Bytes that stay writable: writable segments, RELRO left out.
+    let relro = own
+        .program_headers()
+        .find(|p| p.p_type == PT_GNU_RELRO)
+        .map(|p| seg(&p));
+    // One pass over the loadable segments: the bytes that stay writable
+    // (writable segments, RELRO left out), the executable ranges, and the
+    // candidate pages (read-only segments, then RELRO).
     let mut writable = [(0usize, 0usize); 8];
     let mut nw = 0;
-    for p in phdrs().filter(|p| p.p_type == PT_LOAD && p.p_flags & PF_W != 0) {
+    let mut executable = [(0usize, 0usize); 4];
+    let mut nx = 0;
+    let mut candidates = [(0usize, 0usize, false); 8];
+    let mut nc = 0;
+    for p in own.program_headers().filter(|p| p.p_type == PT_LOAD) {
         let (s, e) = seg(&p);
+        if p.p_flags & PF_X != 0 && nx < executable.len() {
+            executable[nx] = (s, e);
+            nx += 1;
+        }
+        if p.p_flags & PF_W == 0 {
+            if nc < candidates.len() {
+                candidates[nc] = (s, e, false);
+                nc += 1;
+            }
+            continue;
+        }
         let mut push = |r: (usize, usize)| {
             if r.0 < r.1 && nw < writable.len() {
                 writable[nw] = r;
@@ -161,35 +180,14 @@ pub(crate) fn protect(bi: &BootInfo) -> Result<Protection, ProtectError> {
             _ => push((s, e)),
         }
     }
-    let executable: [(usize, usize); 4] = {
-        let mut x = [(0, 0); 4];
-        for (i, p) in phdrs()
-            .filter(|p| p.p_type == PT_LOAD && p.p_flags & PF_X != 0)
-            .take(4)
-            .enumerate()
-        {
-            x[i] = seg(&p);
-        }
-        x
-    };
-    let frames = bi.user_image_frames();
-    let mut done = Protection::default();
-    // Candidate pages: read-only segments, then RELRO.
-    let mut candidates = [(0usize, 0usize, false); 8];
-    let mut nc = 0;
-    for p in phdrs().filter(|p| p.p_type == PT_LOAD && p.p_flags & PF_W == 0) {
-        if nc < candidates.len() {
-            let (s, e) = seg(&p);
-            candidates[nc] = (s, e, false);
-            nc += 1;
-        }
-    }
     if let Some((s, e)) = relro {
         if nc < candidates.len() {
             candidates[nc] = (s, e, true);
             nc += 1;
         }
     }
+    let frames = bi.user_image_frames();
+    let mut done = Protection::default();
     for &(s, e, is_relro) in &candidates[..nc] {
         let mut page = s & !(PAGE - 1);
         while page < e {
@@ -201,7 +199,7 @@ pub(crate) fn protect(bi: &BootInfo) -> Result<Protection, ProtectError> {
                     .get(index)
                     .ok_or(ProtectError::NoFrame { vaddr: page })?
                     as CPtr;
-                let runs_code = executable.iter().any(|&x| overlaps(x, range));
+                let runs_code = executable[..nx].iter().any(|&x| overlaps(x, range));
                 // Written by the relocation: a writable TLB entry may be
                 // cached (the architecture decides whether that needs an
                 // unmap first).
@@ -216,7 +214,7 @@ pub(crate) fn protect(bi: &BootInfo) -> Result<Protection, ProtectError> {
             page += PAGE;
         }
     }
-    PROTECTED.call_once(|| done);
+    let _ = PROTECTED.set(done);
     Ok(done)
 }
 

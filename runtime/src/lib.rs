@@ -38,7 +38,6 @@ pub mod image;
 pub mod ipc;
 pub mod logger;
 mod own_image;
-#[cfg(target_os = "none")]
 mod panic;
 pub mod process;
 mod start;

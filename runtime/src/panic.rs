@@ -4,59 +4,97 @@
 //! In a process (`crate::process`) a panic of any thread prints its message
 //! and goes to the supervisor as a panic report; the system goes on.
 
+//!
+//! The process and spawned-thread paths are reached through hooks that
+//! the process entry and thread creation register: a root task that
+//! spawns no thread links neither (issue 11: size).
+#![cfg_attr(not(target_os = "none"), allow(dead_code))]
+
 use crate::console::write_fmt_unlocked;
 use crate::exit::{exit, ExitCode};
+use crate::sync::SetOnce;
+use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 static PANICKING: AtomicBool = AtomicBool::new(false);
 
+/// What a panic does in a process ([`process_panic`]), registered by the
+/// process entry before it marks the program as a process.
+static PROCESS_PANIC: SetOnce<fn(&PanicInfo<'_>)> = SetOnce::new();
+/// What a panic does on a thread other than the initial one
+/// (`crate::thread::on_panic`), registered before such a thread has a
+/// control block.
+static THREAD_PANIC: SetOnce<fn(&PanicInfo<'_>)> = SetOnce::new();
+
+/// Links the process panic path (the process entry, first thing).
+pub(crate) fn use_process_panic() {
+    let _ = PROCESS_PANIC.set(process_panic);
+}
+
+/// Links the spawned threads' panic path (before a thread other than the
+/// initial one gets a control block).
+pub(crate) fn use_thread_panic() {
+    let _ = THREAD_PANIC.set(crate::thread::on_panic);
+}
+
+#[cfg(target_os = "none")]
 #[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    let (file, line, col) = match info.location() {
-        Some(l) => (l.file(), l.line(), l.column()),
-        None => ("<unknown>", 0, 0),
-    };
-    // A panic of any thread of a process is the process's: its supervisor
-    // hears of it (a thread that panics while reporting just stops).
+fn panic(info: &PanicInfo<'_>) -> ! {
     if crate::process::is_process() {
-        if crate::thread::current_panicking() {
-            crate::process::stop_thread();
+        if let Some(f) = PROCESS_PANIC.get() {
+            f(info);
         }
-        // Formatted into a fixed buffer: the heap may be what failed.
-        let mut text = Text::new();
-        let _ = core::fmt::write(
-            &mut text,
-            format_args!("{} at {}:{}:{}", info.message(), file, line, col),
-        );
-        write_fmt_unlocked(format_args!(
-            "{}: panicked: {}\n",
-            crate::process::name(),
-            text.as_str()
-        ));
-        crate::process::report_panic(text.as_str());
     }
     // A panic on a thread the root task spawned ends that thread only.
-    crate::thread::on_panic(info);
+    if let Some(f) = THREAD_PANIC.get() {
+        f(info);
+    }
     if PANICKING.swap(true, Ordering::SeqCst) {
         // A panic while panicking: print nothing more, just stop.
         exit(ExitCode::Failure);
     }
-    write_fmt_unlocked(format_args!(
-        "panicked at {}:{}:{}:\n{}\n",
-        file,
-        line,
-        col,
-        info.message()
-    ));
+    // `file:line:column` (core's `Display` of a location), formatted once
+    // per line below rather than as three arguments each time.
+    let here = Here(info.location());
+    write_fmt_unlocked(format_args!("panicked at {here}:\n{}\n", info.message()));
     #[cfg(feature = "test-protocol")]
     write_fmt_unlocked(format_args!(
-        "##sel4rs result fail panic at {}:{}:{}: {}\n",
-        file,
-        line,
-        col,
+        "{} panic at {here}: {}\n",
+        sel4_test_protocol::RESULT_FAIL,
         info.message()
     ));
     exit(ExitCode::Failure)
+}
+
+/// A panic of any thread of a process is the process's: it prints the
+/// message, and the supervisor hears of it (a thread that panics while
+/// reporting just stops).
+fn process_panic(info: &PanicInfo<'_>) {
+    if crate::thread::current_panicking() {
+        crate::process::stop_thread();
+    }
+    // Formatted into a fixed buffer: the heap may be what failed.
+    let here = Here(info.location());
+    let mut text = Text::new();
+    let _ = core::fmt::write(&mut text, format_args!("{} at {here}", info.message()));
+    write_fmt_unlocked(format_args!(
+        "{}: panicked: {}\n",
+        crate::process::name(),
+        text.as_str()
+    ));
+    crate::process::report_panic(text.as_str());
+}
+
+/// Where a panic happened: `file:line:column`, or `<unknown>:0:0`.
+struct Here<'a>(Option<&'a core::panic::Location<'a>>);
+
+impl core::fmt::Display for Here<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(l) => core::fmt::Display::fmt(l, f),
+            None => f.write_str("<unknown>:0:0"),
+        }
+    }
 }
 
 /// A fixed buffer that formats into (a process's panic message, cut at

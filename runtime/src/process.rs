@@ -193,7 +193,7 @@ fn reply_stub() -> usize {
     __sel4rs_reply_stub as *const () as usize
 }
 
-static THREAD_MAIN: spin::Once<ThreadMain> = spin::Once::new();
+static THREAD_MAIN: crate::sync::SetOnce<ThreadMain> = crate::sync::SetOnce::new();
 
 /// What an additional thread of a process runs: its index (1, 2, ...) and
 /// the argument word its creator gave.
@@ -254,11 +254,12 @@ pub fn __process_entry(
     core::hint::black_box(reply_stub());
     core::hint::black_box(__sel4rs_process_thread as *const () as usize);
     if let Some(t) = threads {
-        THREAD_MAIN.call_once(|| t);
+        let _ = THREAD_MAIN.set(t);
     }
     if info.kind != sel4_start::Kind::Process || info.relocation < 0 {
         fault_now();
     }
+    crate::panic::use_process_panic();
     MODE.store(MODE_PROCESS, SeqCst);
     let page_addr = info.arg;
     PAGE.store(page_addr, SeqCst);

@@ -1,16 +1,16 @@
 //! From the start code to the application's `main`.
 
 use crate::exit::{exit, ExitCode};
-#[cfg(feature = "test-protocol")]
-use sel4_test_protocol::Line;
+use core::fmt;
 
 /// Prints the outcome of `main`: with the `test-protocol` feature as the
 /// runner's `result` line, otherwise as a plain line (nothing on success).
-fn print_result(failure: Option<&str>) {
+/// The reason is formatted straight into the line (no `String` first).
+fn print_result(failure: Option<fmt::Arguments<'_>>) {
     #[cfg(feature = "test-protocol")]
     match failure {
-        None => crate::println!("{}", Line::ResultPass),
-        Some(reason) => crate::println!("{}", Line::ResultFail { reason }),
+        None => crate::println!("{}", sel4_test_protocol::RESULT_PASS),
+        Some(reason) => crate::println!("{} {reason}", sel4_test_protocol::RESULT_FAIL),
     }
     #[cfg(not(feature = "test-protocol"))]
     if let Some(reason) = failure {
@@ -36,8 +36,7 @@ impl<E: core::fmt::Debug> Termination for Result<(), E> {
         match self {
             Ok(()) => ().report(),
             Err(e) => {
-                let reason = alloc::format!("main returned an error: {e:?}");
-                print_result(Some(&reason));
+                print_result(Some(format_args!("main returned an error: {e:?}")));
                 ExitCode::Failure
             }
         }
@@ -76,8 +75,7 @@ impl<E: core::fmt::Display> ReportDisplay for Report<Result<(), E>> {
         match self.take() {
             Some(Ok(())) => ().report(),
             Some(Err(e)) => {
-                let reason = alloc::format!("main returned an error: {e}");
-                print_result(Some(&reason));
+                print_result(Some(format_args!("main returned an error: {e}")));
                 ExitCode::Failure
             }
             None => ExitCode::Failure,
@@ -105,7 +103,7 @@ impl Termination for ExitCode {
         match self {
             ExitCode::Success => ().report(),
             ExitCode::Failure => {
-                print_result(Some("main returned failure"));
+                print_result(Some(format_args!("main returned failure")));
                 ExitCode::Failure
             }
         }
@@ -244,10 +242,9 @@ mod entry {
         // The notifications of the runtime's locks, before any second
         // thread can exist.
         if let Err(e) = crate::bootinfo::init_runtime_objects(&mut bootinfo) {
-            let reason = alloc::format!("sel4-runtime: {e}");
             #[cfg(feature = "test-protocol")]
-            crate::println!("{reason}");
-            print_result(Some(&reason));
+            crate::println!("sel4-runtime: {e}");
+            print_result(Some(format_args!("sel4-runtime: {e}")));
             exit(ExitCode::Failure);
         }
         if let Err(e) = console {
@@ -262,7 +259,7 @@ mod entry {
         #[cfg(feature = "test-protocol")]
         crate::println!(
             "{}",
-            Line::Boot {
+            sel4_test_protocol::BootLine {
                 image: name,
                 kernel: sel4_sys::KERNEL_VERSION,
                 arch: crate::bootinfo::SEL4_ARCH,

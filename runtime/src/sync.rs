@@ -975,3 +975,77 @@ impl fmt::Debug for Condvar {
             .finish()
     }
 }
+
+/// A value set at most once, then read by every thread: the runtime's
+/// set-up state (the console's UART, the I/O port for ending QEMU, what
+/// the image protection did, the image's headers). Setting never waits
+/// (a second setter, or one racing the first, gets its value back) and
+/// reading never waits (a value being set reads as not set yet): no
+/// spinning and no panic path, unlike a `Once` whose losers wait for the
+/// winner.
+pub(crate) struct SetOnce<T> {
+    /// [`SetOnce::EMPTY`], [`SetOnce::WRITING`] or [`SetOnce::SET`].
+    state: core::sync::atomic::AtomicU8,
+    value: UnsafeCell<core::mem::MaybeUninit<T>>,
+}
+
+// SAFETY: the value is written by the one thread that moved the state
+// from EMPTY to WRITING, before it publishes SET (SeqCst); readers only
+// read it after seeing SET, and it is never written again: shared reads of
+// a `T: Sync` from any thread, and a `T: Send` moved in from the setter.
+unsafe impl<T: Send + Sync> Sync for SetOnce<T> {}
+
+impl<T> SetOnce<T> {
+    const EMPTY: u8 = 0;
+    const WRITING: u8 = 1;
+    const SET: u8 = 2;
+
+    /// Not set.
+    pub(crate) const fn new() -> SetOnce<T> {
+        SetOnce {
+            state: core::sync::atomic::AtomicU8::new(Self::EMPTY),
+            value: UnsafeCell::new(core::mem::MaybeUninit::uninit()),
+        }
+    }
+
+    /// Sets the value; gives it back if one is set or being set already.
+    pub(crate) fn set(&self, value: T) -> Result<(), T> {
+        if self
+            .state
+            .compare_exchange(Self::EMPTY, Self::WRITING, SeqCst, SeqCst)
+            .is_err()
+        {
+            return Err(value);
+        }
+        // SAFETY: this thread alone moved the state out of EMPTY, so no
+        // other writes, and readers wait for SET.
+        unsafe { (*self.value.get()).write(value) };
+        self.state.store(Self::SET, SeqCst);
+        Ok(())
+    }
+
+    /// The value, once set.
+    pub(crate) fn get(&self) -> Option<&T> {
+        if self.state.load(SeqCst) != Self::SET {
+            return None;
+        }
+        // SAFETY: SET is stored after the value was written, and it is
+        // never written again (no `&mut` access exists for a shared cell).
+        Some(unsafe { (*self.value.get()).assume_init_ref() })
+    }
+
+    /// The value; sets it to `f()` first when none is set (a thread that
+    /// finds it being set by another gets its own `f()`: so `f` must give
+    /// the same value every time it is called).
+    pub(crate) fn get_or_set(&self, f: impl FnOnce() -> T) -> T
+    where
+        T: Copy,
+    {
+        if let Some(&v) = self.get() {
+            return v;
+        }
+        let v = f();
+        let _ = self.set(v);
+        v
+    }
+}

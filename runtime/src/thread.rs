@@ -134,7 +134,7 @@ pub struct Control {
     thread_pointer: usize,
     state: AtomicU8,
     /// Why an allocation failure ended the thread.
-    exit_failure: spin::Once<AllocFailure>,
+    exit_failure: crate::sync::SetOnce<AllocFailure>,
     /// MCS kernels: the thread's reply object and scheduling context (0:
     /// none), and the notification of the passive-server handshake (0:
     /// not to become passive; see [`take_passive_handshake`]).
@@ -320,7 +320,7 @@ impl Control {
             tls_len: 0,
             thread_pointer: 0,
             state: AtomicU8::new(STATE_STARTED),
-            exit_failure: spin::Once::new(),
+            exit_failure: crate::sync::SetOnce::new(),
             reply: AtomicU64::new(0),
             sched_context: AtomicU64::new(INITIAL_SCHED_CONTEXT),
             passive_go: AtomicU64::new(0),
@@ -541,6 +541,7 @@ impl Thread {
     /// A control block, TLS block and heap account for a new thread (not
     /// started). Its heap reserve level is one below the caller's.
     pub fn new(spec: ThreadSpec) -> Result<Thread, ThreadError> {
+        crate::panic::use_thread_panic();
         let tls = tls_image().map_err(ThreadError::Tls)?;
         let mut area = alloc::vec![0u8; tls.area_size()].into_boxed_slice();
         let tp = tls.init_block(&mut area).map_err(ThreadError::Tls)?;
@@ -568,7 +569,7 @@ impl Thread {
             tls_len,
             thread_pointer: tp,
             state: AtomicU8::new(STATE_NEW),
-            exit_failure: spin::Once::new(),
+            exit_failure: crate::sync::SetOnce::new(),
             reply: AtomicU64::new(0),
             sched_context: AtomicU64::new(0),
             passive_go: AtomicU64::new(0),
@@ -829,7 +830,7 @@ pub(crate) fn on_panic(info: &core::panic::PanicInfo<'_>) {
     // handler: a typed end.
     let failure = ctl.account.as_ref().and_then(heap::Account::last_failure);
     if let Some(f) = failure.filter(|f| is_alloc_failure_message(info, f.requested)) {
-        ctl.exit_failure.call_once(|| f);
+        let _ = ctl.exit_failure.set(f);
         crate::println!("thread {}: {f}", ctl.id);
         ctl.release_locks();
         let status = match f.kind {
@@ -963,6 +964,7 @@ pub(crate) fn set_initial_tcb(tcb: CPtr) {
 /// process's account), `tcb` its TCB in the process's CSpace. It lives as
 /// long as the process.
 pub(crate) fn adopt_current(tcb: CPtr) {
+    crate::panic::use_thread_panic();
     let mut ctl = Control::initial();
     ctl.id = NEXT_ID.fetch_add(1, SeqCst);
     ctl.tcb = AtomicU64::new(tcb);
@@ -994,21 +996,20 @@ pub fn image_start() -> usize {
     IMAGE_START.load(SeqCst)
 }
 
-static OWN_IMAGE: spin::Once<Option<crate::own_image::OwnImage>> = spin::Once::new();
+static OWN_IMAGE: crate::sync::SetOnce<Option<crate::own_image::OwnImage>> =
+    crate::sync::SetOnce::new();
 
 /// This image's headers (read at start from `image_start`; `None` if they
 /// do not parse).
-pub(crate) fn own_image() -> Option<&'static crate::own_image::OwnImage> {
-    OWN_IMAGE
-        .call_once(|| {
-            // SAFETY: `image_start` is the loaded ELF header of this image
-            // (recorded by the runtime's entry from the start code's
-            // `__ehdr_start`); it and the program headers are in the
-            // image's first loadable segment, mapped and never written
-            // after relocation, for the program's life.
-            unsafe { crate::own_image::read(image_start()) }.ok()
-        })
-        .as_ref()
+pub(crate) fn own_image() -> Option<crate::own_image::OwnImage> {
+    OWN_IMAGE.get_or_set(|| {
+        // SAFETY: `image_start` is the loaded ELF header of this image
+        // (recorded by the runtime's entry from the start code's
+        // `__ehdr_start`); it and the program headers are in the
+        // image's first loadable segment, mapped and never written
+        // after relocation, for the program's life.
+        unsafe { crate::own_image::read(image_start()) }.ok()
+    })
 }
 
 /// The image's TLS template, to lay out TLS blocks for new threads.

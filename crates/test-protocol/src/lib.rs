@@ -319,20 +319,80 @@ impl Line<'_> {
     }
 }
 
+/// `##sel4rs result pass` ([`Line::ResultPass`] as text).
+pub const RESULT_PASS: &str = "##sel4rs result pass";
+
+/// What `##sel4rs result fail <reason>` starts with: a root task writes
+/// its reason after it and a space ([`Line::ResultFail`] as text), without
+/// formatting the reason into a buffer first.
+pub const RESULT_FAIL: &str = "##sel4rs result fail";
+
+/// The boot line alone (the text of [`Line::Boot`]): what a root task
+/// prints at start, without linking the formatting of every other line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootLine<'a> {
+    /// The boot image's name.
+    pub image: &'a str,
+    /// The kernel version the image was built for.
+    pub kernel: &'a str,
+    /// The kernel's sel4_arch.
+    pub arch: &'a str,
+    /// Free text (may contain spaces, may be empty).
+    pub config: &'a str,
+}
+
+impl fmt::Display for BootLine<'_> {
+    /// Writes the line as it goes on the wire, without a line ending.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for part in [
+            MARKER,
+            " boot ",
+            self.image,
+            " kernel=",
+            self.kernel,
+            " arch=",
+            self.arch,
+            " config=",
+            self.config,
+        ] {
+            f.write_str(part)?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for Line<'_> {
     /// Writes the line as it goes on the wire, without a line ending.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(MARKER)?;
-        match *self {
-            Line::Boot {
+        if let Line::Boot {
+            image,
+            kernel,
+            arch,
+            config,
+        } = *self
+        {
+            return BootLine {
                 image,
                 kernel,
                 arch,
                 config,
-            } => write!(
-                f,
-                " boot {image} kernel={kernel} arch={arch} config={config}"
-            ),
+            }
+            .fmt(f);
+        }
+        match *self {
+            Line::ResultPass => return f.write_str(RESULT_PASS),
+            Line::ResultFail { reason } => {
+                f.write_str(RESULT_FAIL)?;
+                if !reason.is_empty() {
+                    write!(f, " {reason}")?;
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        f.write_str(MARKER)?;
+        match *self {
+            Line::Boot { .. } | Line::ResultPass | Line::ResultFail { .. } => Ok(()),
             Line::TestStart { name } => write!(f, " test-start {name}"),
             Line::TestEnd {
                 name,
@@ -351,20 +411,51 @@ impl fmt::Display for Line<'_> {
                 failed,
                 skipped,
             } => write!(f, " summary {passed} {failed} {skipped}"),
-            Line::ResultPass => f.write_str(" result pass"),
-            Line::ResultFail { reason } => {
-                f.write_str(" result fail")?;
-                if !reason.is_empty() {
-                    write!(f, " {reason}")?;
-                }
-                Ok(())
-            }
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn boot_line_and_result_texts_are_the_lines_text() {
+        use std::string::ToString;
+        let boot = BootLine {
+            image: "hello",
+            kernel: "5.0.0",
+            arch: "x86_64",
+            config: "debug,mcs",
+        };
+        let line = Line::Boot {
+            image: "hello",
+            kernel: "5.0.0",
+            arch: "x86_64",
+            config: "debug,mcs",
+        };
+        assert_eq!(boot.to_string(), line.to_string());
+        assert_eq!(
+            boot.to_string(),
+            "##sel4rs boot hello kernel=5.0.0 arch=x86_64 config=debug,mcs"
+        );
+        assert_eq!(parse(&boot.to_string()), Some(Ok(line)));
+        assert_eq!(RESULT_PASS, Line::ResultPass.to_string());
+        assert_eq!(parse(RESULT_PASS), Some(Ok(Line::ResultPass)));
+        let fail = std::format!("{RESULT_FAIL} main returned an error: x");
+        assert_eq!(
+            fail,
+            Line::ResultFail {
+                reason: "main returned an error: x"
+            }
+            .to_string()
+        );
+        assert_eq!(
+            parse(&fail),
+            Some(Ok(Line::ResultFail {
+                reason: "main returned an error: x"
+            }))
+        );
+    }
+
     use super::*;
     use std::format;
     use std::string::String;
