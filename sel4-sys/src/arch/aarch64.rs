@@ -28,6 +28,17 @@ pub(crate) const UNKNOWN_SYSCALL_FLAGS: Option<usize> = Some(crate::consts::Unkn
 /// Word of a `UserException` fault message with the status register.
 pub(crate) const USER_EXCEPTION_FLAGS: Option<usize> = Some(crate::consts::UserException_SPSR);
 
+/// The exception class of a `UserException`'s number, the syndrome
+/// (ESR_EL1): its exception class EC, bits 26..32 (0x00 unknown reason:
+/// an undefined instruction; 0x3c a `brk`).
+pub(crate) fn exception_kind(number: Word) -> crate::ExceptionKind {
+    match (number >> 26) & 0x3f {
+        0x00 => crate::ExceptionKind::UndefinedInstruction,
+        0x3c => crate::ExceptionKind::Breakpoint,
+        ec => crate::ExceptionKind::Other(ec),
+    }
+}
+
 /// Performs one syscall with every argument register in and out.
 ///
 /// # Safety

@@ -28,6 +28,16 @@ pub(crate) const UNKNOWN_SYSCALL_FLAGS: Option<usize> = None;
 /// Word of a `UserException` fault message with the status register.
 pub(crate) const USER_EXCEPTION_FLAGS: Option<usize> = None;
 
+/// The exception class of a `UserException`'s number, `scause` (2 an
+/// illegal instruction, 3 a breakpoint).
+pub(crate) fn exception_kind(number: Word) -> crate::ExceptionKind {
+    match number {
+        2 => crate::ExceptionKind::UndefinedInstruction,
+        3 => crate::ExceptionKind::Breakpoint,
+        n => crate::ExceptionKind::Other(n),
+    }
+}
+
 /// Performs one syscall with every argument register in and out.
 ///
 /// # Safety

@@ -30,6 +30,16 @@ pub(crate) const UNKNOWN_SYSCALL_FLAGS: Option<usize> = Some(crate::consts::Unkn
 /// Word of a `UserException` fault message with the status register.
 pub(crate) const USER_EXCEPTION_FLAGS: Option<usize> = Some(crate::consts::UserException_FLAGS);
 
+/// The exception class of a `UserException`'s number: the x86 vector
+/// (6 #UD invalid opcode, 3 #BP breakpoint).
+pub(crate) fn exception_kind(number: Word) -> crate::ExceptionKind {
+    match number {
+        6 => crate::ExceptionKind::UndefinedInstruction,
+        3 => crate::ExceptionKind::Breakpoint,
+        n => crate::ExceptionKind::Other(n),
+    }
+}
+
 /// Performs one syscall with every argument register in and out.
 ///
 /// # Safety
