@@ -152,7 +152,20 @@ pub fn read_thread_pointer() -> usize {
     tp
 }
 
-/// Reads the virtual counter (`cntvct_el0`), which seL4 lets user mode read.
+/// The rate of [`read_counter`] in Hz: the generic timer's frequency,
+/// `CONFIG_TIMER_FREQUENCY` of the kernel configuration; `None` when the
+/// kernel does not let user mode read the counter (build it with
+/// `KernelArmExportVCNTUser=ON`, as `kernel-config/cmake/aarch64.cmake`
+/// does).
+pub const COUNTER_HZ: Option<u64> = crate::sel4_cfg_if! { config EXPORT_VCNT_USER {
+    Some(crate::config::TIMER_FREQUENCY as u64)
+} else {
+    None
+} };
+
+/// Reads the virtual counter (`cntvct_el0`), which seL4 lets user mode read
+/// when built with `KernelArmExportVCNTUser` ([`COUNTER_HZ`] is `Some`
+/// then); on other kernels the read is an undefined-instruction fault.
 #[inline(always)]
 pub fn read_counter() -> u64 {
     let v: u64;

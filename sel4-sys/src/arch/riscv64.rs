@@ -152,13 +152,19 @@ pub fn read_thread_pointer() -> usize {
     tp
 }
 
-/// Reads the cycle counter CSR (`rdcycle`).
+/// The rate of [`read_counter`] in Hz: the platform's timer
+/// (`timebase-frequency`), `CONFIG_TIMER_FREQUENCY` of the kernel
+/// configuration.
+pub const COUNTER_HZ: Option<u64> = Some(crate::config::TIMER_FREQUENCY as u64);
+
+/// Reads the real-time counter CSR (`rdtime`, the `time` counter at
+/// [`COUNTER_HZ`]).
 #[inline(always)]
 pub fn read_counter() -> u64 {
     let v: u64;
-    // SAFETY: reading a counter CSR has no effect.
+    // SAFETY: reading the time CSR has no effect.
     unsafe {
-        core::arch::asm!("rdcycle {}", out(reg) v, options(nostack, nomem, preserves_flags));
+        core::arch::asm!("rdtime {}", out(reg) v, options(nostack, nomem, preserves_flags));
     }
     v
 }

@@ -209,6 +209,13 @@ pub fn read_fs_base() -> usize {
     tp
 }
 
+/// This thread's thread pointer ([`thread_pointer`]; the name the other
+/// architectures give it).
+#[inline(always)]
+pub fn read_thread_pointer() -> usize {
+    thread_pointer()
+}
+
 /// This thread's thread pointer, read as the first word of its thread
 /// control block (`fs:[0]`, which x86_64 TLS variant II points at itself).
 /// Unlike [`read_fs_base`] this needs no user-mode `rdfsbase`, so it works
@@ -228,6 +235,19 @@ pub fn thread_pointer() -> usize {
     }
     tp
 }
+
+/// The time stamp counter, the architecture's free-running counter
+/// ([`rdtsc`]); its rate is not in the kernel configuration
+/// ([`COUNTER_HZ`] is `None`): measure it (the suite's harness does,
+/// against the PIT) or take bootinfo's TSC figure.
+#[inline(always)]
+pub fn read_counter() -> u64 {
+    rdtsc()
+}
+
+/// The rate of [`read_counter`] in Hz, when the kernel configuration
+/// gives it (not on x86_64: the TSC's rate is measured).
+pub const COUNTER_HZ: Option<u64> = None;
 
 /// Reads the time stamp counter.
 #[inline(always)]

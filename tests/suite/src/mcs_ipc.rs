@@ -384,7 +384,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
                 let obj = ctx.create(ty, 0)?;
                 invoke(obj, label, &[ROOT_VSPACE], &[FAULT_VADDR, 0])?;
             }
-            let frame = ctx.create(ObjectType::X86_4K, 0)?;
+            let frame = ctx.create(crate::util::GRANULE, 0)?;
             let handler = Helper::new(&mut objs, OUR_PRIO - 1, move || -> Result<(), String> {
                 let reply = thread_reply();
                 let mut r = nb_send_recv_regs(ep, empty(), [0; 4], ep, reply);

@@ -274,7 +274,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
                     .ok_or_else(|| Failure::fail("the test thread has no scheduling context"))?,
             );
             let control = sel4_rootserver::sched::sched_control().map_err(fw("SchedControl"))?;
-            let start = sel4_sys::arch::rdtsc();
+            let start = sel4_sys::arch::read_counter();
             const SLICE_US: u64 = 100;
             loop {
                 let done = ctx.micros_since(start);

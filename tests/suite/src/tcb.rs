@@ -209,7 +209,7 @@ fn set_space_needs_a_cnode(ctx: &mut Ctx) -> TestResult {
 #[sel4_test]
 fn set_ipc_buffer_must_be_aligned(ctx: &mut Ctx) -> TestResult {
     let tcb = ctx.create(ObjectType::TCBObject, 0)?;
-    let frame = ctx.create(ObjectType::X86_4K, 0)?;
+    let frame = ctx.create(crate::util::GRANULE, 0)?;
     let r = invoke(
         tcb,
         InvocationLabel::TCBSetIPCBuffer,

@@ -183,14 +183,14 @@ fn tls_is_per_thread(ctx: &mut Ctx) -> TestResult {
                     let first = (
                         sel4_runtime::thread::current_id(),
                         sel4_sys::ipc_buffer_addr(),
-                        sel4_sys::arch::thread_pointer(),
+                        sel4_sys::arch::read_thread_pointer(),
                     );
                     for _ in 0..30 {
                         sel4_sys::yield_now();
                         let now = (
                             sel4_runtime::thread::current_id(),
                             sel4_sys::ipc_buffer_addr(),
-                            sel4_sys::arch::thread_pointer(),
+                            sel4_sys::arch::read_thread_pointer(),
                         );
                         if now != first {
                             return Err((first, now));
@@ -204,7 +204,7 @@ fn tls_is_per_thread(ctx: &mut Ctx) -> TestResult {
     let mine = (
         sel4_runtime::thread::current_id(),
         sel4_sys::ipc_buffer_addr(),
-        sel4_sys::arch::thread_pointer(),
+        sel4_sys::arch::read_thread_pointer(),
     );
     let mut seen = alloc::vec![mine];
     for h in handles {

@@ -290,3 +290,16 @@ pub fn dbg<E: core::fmt::Debug>(what: &'static str) -> impl Fn(E) -> Failure {
 pub fn entry_addr() -> u64 {
     signal_then_wait as *const () as usize as u64
 }
+
+/// The object type of the smallest frame (`sel4::Granule`: x86_64
+/// `X86_4K`, aarch64 `ARM_SmallPageObject`, riscv64 `RISCV_4KPage`).
+pub const GRANULE: sel4_sys::ObjectType = <sel4::Granule as sel4_sys::FixedSize>::TYPE;
+/// The object type of a 2 MiB frame (`sel4::LargePage`).
+pub const LARGE_PAGE: sel4_sys::ObjectType = <sel4::LargePage as sel4_sys::FixedSize>::TYPE;
+
+/// The physical address of the frame in slot `frame` (`Page_GetAddress`
+/// of this architecture).
+pub fn frame_paddr(frame: sel4_sys::Word) -> Result<sel4_sys::Word, Failure> {
+    sel4::FrameOps::paddr(sel4::Cap::<sel4::Granule>::from_cptr(frame))
+        .map_err(|e| Failure::fail(alloc::format!("Page_GetAddress: {e:?}")))
+}
