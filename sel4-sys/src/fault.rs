@@ -27,6 +27,18 @@ pub enum ExceptionKind {
     Other(Word),
 }
 
+/// What a [`Fault::VmFault`]'s access was, the same on every
+/// architecture ([`Fault::vm_access`], from the fault status `fsr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmAccess {
+    /// A data read.
+    Read,
+    /// A data write.
+    Write,
+    /// An instruction fetch.
+    Execute,
+}
+
 /// A decoded fault message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -188,6 +200,15 @@ impl Fault {
     pub fn exception_kind(&self) -> Option<ExceptionKind> {
         match *self {
             Fault::UserException { number, .. } => Some(crate::arch::exception_kind(number)),
+            _ => None,
+        }
+    }
+
+    /// The access of a [`Fault::VmFault`] (`None` for other faults), from
+    /// its architecture's fault status.
+    pub fn vm_access(&self) -> Option<VmAccess> {
+        match *self {
+            Fault::VmFault { fsr, .. } => Some(crate::arch::vm_access(fsr)),
             _ => None,
         }
     }

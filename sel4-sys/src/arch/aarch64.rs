@@ -39,6 +39,17 @@ pub(crate) fn exception_kind(number: Word) -> crate::ExceptionKind {
     }
 }
 
+/// The access of a `VMFault` from its fault status, the syndrome
+/// (ESR_EL1): an instruction abort (exception class 0x20 or 0x21) is a
+/// fetch; a data abort writes when its WnR bit (6) is set.
+pub(crate) fn vm_access(fsr: Word) -> crate::VmAccess {
+    match (fsr >> 26) & 0x3f {
+        0x20 | 0x21 => crate::VmAccess::Execute,
+        _ if fsr & (1 << 6) != 0 => crate::VmAccess::Write,
+        _ => crate::VmAccess::Read,
+    }
+}
+
 /// Performs one syscall with every argument register in and out.
 ///
 /// # Safety

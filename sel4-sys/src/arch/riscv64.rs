@@ -38,6 +38,17 @@ pub(crate) fn exception_kind(number: Word) -> crate::ExceptionKind {
     }
 }
 
+/// The access of a `VMFault` from its fault status, `scause`
+/// (instruction page or access fault 12 or 1, store 15 or 7, load 13 or
+/// 5).
+pub(crate) fn vm_access(fsr: Word) -> crate::VmAccess {
+    match fsr {
+        12 | 1 => crate::VmAccess::Execute,
+        15 | 7 => crate::VmAccess::Write,
+        _ => crate::VmAccess::Read,
+    }
+}
+
 /// Performs one syscall with every argument register in and out.
 ///
 /// # Safety

@@ -40,6 +40,18 @@ pub(crate) fn exception_kind(number: Word) -> crate::ExceptionKind {
     }
 }
 
+/// The access of a `VMFault` from its fault status, the page-fault error
+/// code (bit 1 a write, bit 4 an instruction fetch).
+pub(crate) fn vm_access(fsr: Word) -> crate::VmAccess {
+    if fsr & 0x10 != 0 {
+        crate::VmAccess::Execute
+    } else if fsr & 0x2 != 0 {
+        crate::VmAccess::Write
+    } else {
+        crate::VmAccess::Read
+    }
+}
+
 /// Performs one syscall with every argument register in and out.
 ///
 /// # Safety

@@ -79,7 +79,7 @@ fn ioports_in_without_a_capability_faults(ctx: &mut Ctx) -> TestResult {
         ensure_eq!(ip, site.ip, "fault {faults}: at the `in` instruction");
         let mut regs = read_regs(t.tcb, reg::COUNT)?;
         regs[3] = 1; // RAX
-        regs[reg::RIP] = site.restart;
+        regs[reg::PC] = site.restart;
         write_regs(t.tcb, true, &regs)?;
         faults += 1;
     }

@@ -159,8 +159,8 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             server.bind_sc()?;
             // The timeout reply: the server's registers as they were.
             let mut words = [0 as Word; consts::TimeoutReply_Length];
-            words[consts::TimeoutReply_FaultIP] = regs[reg::RIP];
-            words[consts::TimeoutReply_RSP] = regs[reg::RSP];
+            words[consts::TimeoutReply_FaultIP] = regs[reg::PC];
+            words[consts::TimeoutReply_RSP] = regs[reg::SP];
             let names = [
                 (consts::TimeoutReply_FLAGS, 2),
                 (consts::TimeoutReply_RAX, 3),

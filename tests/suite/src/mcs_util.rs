@@ -299,7 +299,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         /// past the 2-byte `syscall`), resumed.
         pub fn restart_after_syscall(tcb: Word) -> TestResult {
             let mut regs = read_regs(tcb, reg::COUNT)?;
-            regs[reg::RIP] += 2;
+            regs[reg::PC] += 2;
             write_regs(tcb, true, &regs)?;
             Ok(())
         }

@@ -98,7 +98,7 @@ fn good_magic_and_pc(tcb: Word, restart: Word, what: &str) -> TestResult {
         "{what}: rax of the faulted thread"
     );
     regs[3] = Word::from(GOOD_MAGIC);
-    regs[reg::RIP] = restart;
+    regs[reg::PC] = restart;
     write_regs(tcb, false, &regs)?;
     Ok(())
 }

@@ -21,7 +21,7 @@ use crate::util::{endpoint, notification, raw_thread, read_regs, reg, start_raw,
 /// the thread reports through its fault endpoint `fault_ep`.
 fn start_and_check(tcb: Word, fault_ep: Word, what: &str) -> TestResult {
     let mut regs = [0u64; reg::COUNT];
-    regs[reg::RIP] = entry();
+    regs[reg::PC] = entry();
     regs[1..].copy_from_slice(&EXPECTED);
     write_regs(tcb, true, &regs)?;
     let f = sel4_sys::recv_regs(fault_ep);

@@ -465,30 +465,30 @@ fn read_registers_of_thread_blocked_in_syscall_has_stale_rsp(ctx: &mut Ctx) -> T
     let parked = notification(ctx)?;
     let t = raw_thread(ctx, ep, 250)?;
     let mut regs = [0u64; reg::COUNT];
-    regs[reg::RIP] = sel4_asm_probes::spin_without_stack_then_wait();
-    regs[reg::RSP] = t.initial_sp();
-    regs[reg::RDI] = parked;
-    regs[reg::RSI] = spin_cycles(ctx);
-    regs[reg::RDX] = Syscall::Yield as isize as Word;
+    regs[reg::PC] = sel4_asm_probes::spin_without_stack_then_wait();
+    regs[reg::SP] = t.initial_sp();
+    regs[reg::ARG0] = parked;
+    regs[reg::ARG1] = spin_cycles(ctx);
+    regs[reg::ARG2] = Syscall::Yield as isize as Word;
     regs[5] = Syscall::Recv as isize as Word; // rcx
                                               // Above this thread's priority: it runs, spins and blocks before
                                               // WriteRegisters returns here.
     write_regs(t.tcb, true, &regs)?;
     let now = read_regs(t.tcb, reg::COUNT)?;
     ensure_eq!(
-        now[reg::RIP],
+        now[reg::PC],
         sel4_asm_probes::spin_without_stack_wait_site(),
         "rip: the thread waits in its Recv (the kernel reports the syscall instruction)"
     );
-    ensure_eq!(now[reg::RDI], parked, "rdi: the notification it waits on");
-    ensure_eq!(now[reg::RDX] as i64, Syscall::Recv as i64, "rdx: Recv");
+    ensure_eq!(now[reg::ARG0], parked, "rdi: the notification it waits on");
+    ensure_eq!(now[reg::ARG2] as i64, Syscall::Recv as i64, "rdx: Recv");
     ensure_eq!(
         now[16],
         t.initial_sp(),
         "r14: the stack pointer the thread keeps across its syscalls"
     );
     ensure_eq!(
-        now[reg::RSP],
+        now[reg::SP],
         0,
         "rsp: the value the last timer interrupt saved (0, between the Yield and the restore), \
          not the stack pointer at the Recv"

@@ -242,10 +242,10 @@ fn suspend_unstarted_tcb(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let t = raw_thread(ctx, 0, u64::from(TEST_TOP) + 1)?;
     let mut regs = [0u64; reg::COUNT];
-    regs[reg::RIP] = entry_addr();
-    regs[reg::RSP] = t.initial_sp();
-    regs[reg::RDI] = signal;
-    regs[reg::RSI] = parked;
+    regs[reg::PC] = entry_addr();
+    regs[reg::SP] = t.initial_sp();
+    regs[reg::ARG0] = signal;
+    regs[reg::ARG1] = parked;
     crate::util::write_regs(t.tcb, false, &regs)?;
     invoke(t.tcb, InvocationLabel::TCBSuspend, &[], &[])?;
     invoke(t.tcb, InvocationLabel::TCBSuspend, &[], &[])?;
