@@ -700,7 +700,7 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
     #[cfg(target_arch = "x86_64")]
     let (filter, shard) = {
         let port_slot = take(1)?;
-        let (filter, shard) = match FwCfg::open(port_slot) {
+        match FwCfg::open(port_slot) {
             Ok(dev) => {
                 let filter = dev
                     .text(FILTER_FILE)
@@ -721,7 +721,7 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
                 println!("sel4test: no fw_cfg options ({e:?}); running every test");
                 (None, None)
             }
-        };
+        }
     };
     #[cfg(not(target_arch = "x86_64"))]
     let (filter, shard): (Option<String>, Option<Shard>) = {

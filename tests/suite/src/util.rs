@@ -116,13 +116,12 @@ impl Drop for RawThread {
     }
 }
 
-/// x86_64 seL4_UserContext indices (the first 18 registers).
+/// Positions in `seL4_UserContext` (the words of TCB_ReadRegisters and
+/// TCB_WriteRegisters) by meaning: the instruction and stack pointers,
+/// the first argument registers of the C calling convention and the
+/// syscall registers, in the order of the kernel's struct for this
+/// architecture (`sel4_sys::UserContext`).
 pub mod reg {
-    //! Positions in `seL4_UserContext` (the words of TCB_ReadRegisters
-    //! and TCB_WriteRegisters) by meaning: the instruction and stack
-    //! pointers and the first argument registers of the C calling
-    //! convention, in the order of the kernel's struct for this
-    //! architecture (`sel4_sys::UserContext`).
     #[cfg(target_arch = "x86_64")]
     mod arch {
         pub const PC: usize = 0; // rip
