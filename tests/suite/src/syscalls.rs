@@ -317,7 +317,7 @@ fn ipc_buffer_is_per_thread(ctx: &mut Ctx) -> TestResult {
 fn debug_cap_identify_names_types(ctx: &mut Ctx) -> TestResult {
     use crate::util::{cap_type, tag};
     ensure_eq!(cap_type(ROOT_CNODE)?, tag::CNODE);
-    ensure_eq!(cap_type(kernel::ROOT_VSPACE)?, tag::PML4);
+    ensure_eq!(cap_type(kernel::ROOT_VSPACE)?, tag::VSPACE_ROOT);
     ensure_eq!(cap_type(ctx.untyped())?, tag::UNTYPED);
     let free = ctx.slot()?;
     ensure_eq!(cap_type(free)?, tag::NULL);

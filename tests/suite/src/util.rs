@@ -17,6 +17,14 @@ pub mod tag {
     pub const PAGE_DIRECTORY: u64 = 5;
     pub const PDPT: u64 = 7;
     pub const PML4: u64 = 9;
+    /// The tag of a VSpace root's capability (the kernel's
+    /// `structures.bf`): x86_64 `pml4_cap` 9, aarch64 `vspace_cap` 9,
+    /// riscv64 `page_table_cap` 3 (the root is a page table there).
+    pub const VSPACE_ROOT: u64 = if cfg!(target_arch = "riscv64") {
+        PAGE_TABLE
+    } else {
+        PML4
+    };
 }
 
 /// The kernel's type tag of the cap at `slot` (seL4_DebugCapIdentify).
