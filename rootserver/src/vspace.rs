@@ -45,7 +45,12 @@ use crate::BootInfo;
 /// Start of the window for the root task's own mappings (128 GiB).
 pub const WINDOW_START: u64 = 0x20_0000_0000;
 /// End of that window (256 GiB).
+#[cfg(not(target_arch = "riscv64"))]
 pub const WINDOW_END: u64 = 0x40_0000_0000;
+/// End of that window: below the kernel's `seL4_UserTop` (Sv39: 4 KiB
+/// below 256 GiB), aligned to a 2 MiB frame.
+#[cfg(target_arch = "riscv64")]
+pub const WINDOW_END: u64 = (consts::UserTop as u64) & !((1u64 << consts::LargePageBits) - 1);
 /// Start of the part of the window for 2 MiB frames (192 GiB).
 pub const LARGE_WINDOW_START: u64 = 0x30_0000_0000;
 

@@ -18,7 +18,7 @@ use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::{consts, InvocationError, ObjectType};
 use sel4_rootserver::thread::spawn;
 use sel4_rootserver::untyped::Destination;
-use sel4_rootserver::vspace::{Cache, LARGE_PAGE_SIZE, PAGE_SIZE, RW, WINDOW_START};
+use sel4_rootserver::vspace::{Cache, LARGE_PAGE_SIZE, PAGE_SIZE, RW, WINDOW_END, WINDOW_START};
 use sel4_rootserver::CapData;
 use sel4_rootserver::{
     cap_type, entry, heap, println, AllocError, BootInfo, Cap, Endpoint, Error, FixedSize, Granule,
@@ -528,6 +528,11 @@ pub fn check_vspace(objs: &mut Objects) -> Result<(), Error> {
     let b = objs.map(&big, consts::LargePageBits as u8, RW, Cache::Default)?;
     ensure(b % LARGE_PAGE_SIZE == 0, "large page aligned")?;
     objs.unmap(b)?;
+    // The window's last 2 MiB frame is in the user address space (riscv64
+    // Sv39: the kernel's user top is 4 KiB below 256 GiB).
+    let last = WINDOW_END - LARGE_PAGE_SIZE;
+    objs.map_at(&big, consts::LargePageBits as u8, last, RW, Cache::Default)?;
+    objs.unmap(last)?;
     objs.delete(big)?;
     // Eight fresh pages in a row.
     let r = objs.map_new_pages(8, RW)?;
