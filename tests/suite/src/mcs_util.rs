@@ -296,10 +296,10 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
 
         /// seL4test's `restart_after_syscall`: the thread, blocked in a
         /// system call, continues after it (its instruction pointer moved
-        /// past the 2-byte `syscall`), resumed.
+        /// past the system call instruction), resumed.
         pub fn restart_after_syscall(tcb: Word) -> TestResult {
             let mut regs = read_regs(tcb, reg::COUNT)?;
-            regs[reg::PC] += 2;
+            regs[reg::PC] += reg::SYSCALL_INSN_BYTES;
             write_regs(tcb, true, &regs)?;
             Ok(())
         }

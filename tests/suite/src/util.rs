@@ -146,6 +146,8 @@ pub mod reg {
         pub const SYSCALL_SP: usize = 16;
         /// The frame registers and the general-purpose ones up to r15.
         pub const COUNT: usize = 18;
+        /// Bytes of the system call instruction (`syscall`).
+        pub const SYSCALL_INSN_BYTES: u64 = 2;
     }
     #[cfg(target_arch = "aarch64")]
     mod arch {
@@ -161,6 +163,8 @@ pub mod reg {
         pub const SYSCALL_SP: usize = SP;
         /// pc, sp, spsr, x0-x8, x16-x18, x29, x30.
         pub const COUNT: usize = 17;
+        /// Bytes of the system call instruction (`svc #0`).
+        pub const SYSCALL_INSN_BYTES: u64 = 4;
     }
     #[cfg(target_arch = "riscv64")]
     mod arch {
@@ -176,6 +180,8 @@ pub mod reg {
         pub const SYSCALL_SP: usize = SP;
         /// pc, ra, sp, gp, s0-s11, a0-a7.
         pub const COUNT: usize = 24;
+        /// Bytes of the system call instruction (`ecall`).
+        pub const SYSCALL_INSN_BYTES: u64 = 4;
     }
     pub use arch::*;
 }
