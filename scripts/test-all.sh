@@ -8,7 +8,8 @@
 #     kernel (KernelIsMCS=ON, seL4 13.0.0-16.0.0; with SEL4RS_ARCH on every
 #     arch), in its own build folder
 #   SEL4RS_ARCH=aarch64 SEL4_SRC=/path/to/seL4 scripts/test-all.sh   # or riscv64:
-#     QEMU virt, seL4 13.0.0-16.0.0; boots hello, hello-static and runtime-test
+#     QEMU virt, seL4 13.0.0-16.0.0; boots hello, hello-static, runtime-test,
+#     the examples memory-demo, ping-pong and badge-server, and the suite
 # Ends with one line "TOTAL: N passed, N failed"; exit status 0 only when
 # nothing failed.
 set -eu
@@ -57,6 +58,10 @@ if [ "$SEL4RS_ARCH" != x86_64 ]; then
         "hello: hello"
         "hello-static: hello-static"
         "runtime-test: runtime-test"
+        "memory-demo: memory-demo"
+        "ping-pong: ping-pong"
+        "badge-server: badge-server"
+        "sel4test: sel4test"
     )
     if [ "$SEL4RS_ARCH" = aarch64 ]; then
         boot_tests+=("hello-el2: hello-el2")

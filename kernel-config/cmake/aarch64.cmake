@@ -9,7 +9,10 @@
 #   - no hypervisor support: the loader drops from EL2 to EL1 and the
 #     kernel runs at EL1;
 #   - TLS through tpidr_el0 (tpidru), which user code writes itself;
-#   - 230 bootinfo untyped caps, a 2^19-slot root CNode (as on x86_64).
+#   - 230 bootinfo untyped caps, a 2^19-slot root CNode (as on x86_64);
+#   - the generic timer's virtual count readable from user mode
+#     (KernelArmExportVCNTUser: cntvct_el0, the counter of
+#     sel4_sys::arch::read_counter, which the suite's time limits use).
 # The kernel build dumps its device tree from QEMU with these settings;
 # boot images (cmake/sel4-rust.cmake) start QEMU with the same machine, CPU
 # and memory size (QEMU_MEMORY, ARM_CPU below), or the kernel would see RAM
@@ -34,3 +37,4 @@ set(KernelNumDomains "1" CACHE STRING "")
 set(KernelRootCNodeSizeBits "19" CACHE STRING "")
 set(KernelMaxNumBootinfoUntypedCaps "230" CACHE STRING "")
 set(KernelIsMCS OFF CACHE BOOL "")
+set(KernelArmExportVCNTUser ON CACHE BOOL "")

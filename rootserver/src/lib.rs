@@ -14,9 +14,6 @@
 // `unsafe` only in `view` (the bytes of a mapping the framework keeps);
 // every other module is safe code.
 #![deny(unsafe_code)]
-// The handles' owner bookkeeping is used by the object pool, which is
-// x86_64 only for now (see below).
-#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
 extern crate alloc;
 
@@ -26,29 +23,24 @@ pub mod error;
 pub mod sched;
 pub mod untyped;
 
-// Address spaces, the object pool and threads are x86_64 only for now:
-// aarch64 and riscv64 get their paging structures and threads on top of the
-// kernel API layer (issue 13, later stages).
-#[cfg(target_arch = "x86_64")]
 pub mod cspace;
+// I/O ports and x86 interrupts (IOAPIC, MSI): x86_64 only, the concept
+// does not exist on aarch64 and riscv64.
 #[cfg(target_arch = "x86_64")]
 pub mod devices;
-#[cfg(target_arch = "x86_64")]
 pub mod fault;
-#[cfg(target_arch = "x86_64")]
 pub mod memory;
-#[cfg(target_arch = "x86_64")]
 pub mod objects;
+pub mod thread;
+pub mod view;
+pub mod vspace;
+// Processes and systems of components are x86_64 only for now: their
+// start contract (registers, TLS, the reply stub) and the process images'
+// start code exist for x86_64 only (issue 13, what is left).
 #[cfg(target_arch = "x86_64")]
 pub mod process;
 #[cfg(target_arch = "x86_64")]
 pub mod supervisor;
-#[cfg(target_arch = "x86_64")]
-pub mod thread;
-#[cfg(target_arch = "x86_64")]
-pub mod view;
-#[cfg(target_arch = "x86_64")]
-pub mod vspace;
 
 pub use cap::{cap_type, Cap, CapType, ChildCap, FixedSize, Owned, Slot, SlotRange};
 pub use cap::{CNode, Endpoint, Notification, Null, Untyped, TCB};
@@ -56,9 +48,13 @@ pub use error::{AllocError, Error, InvocationError, Result};
 /// The `log` crate the runtime's logger serves (`log::info!` and the
 /// others), so that a root server needs no dependency line of its own.
 pub use log;
-#[cfg(target_arch = "x86_64")]
 pub use objects::{Objects, Refused};
+/// The kernel API typed by meaning (the `sel4` crate), with the
+/// arch-neutral names of the paging structures ([`Granule`],
+/// [`LargePage`], [`VSpaceRoot`], ...).
+pub use sel4;
 pub use sel4::CapData;
+pub use sel4::{Granule, LargePage, VSpaceRoot};
 pub use sel4_alloc::SlotAllocator;
 pub use sel4_component_env as component_env;
 pub use sel4_device as device;
@@ -66,7 +62,6 @@ pub use sel4_runtime::{console, exit, heap, ipc, logger};
 pub use sel4_runtime::{entry, print, println, BootInfo, ExitCode};
 pub use sel4_sys as sys;
 pub use untyped::UntypedExt;
-#[cfg(target_arch = "x86_64")]
 pub use view::{View, ViewError};
 
 /// The bytes of an ELF file the build put into this root server, named by

@@ -18,7 +18,7 @@ use sel4_alloc::{AllocError, CapRegistry, CarveStep, ObjectKind, Placement, Unty
 pub use sel4_alloc::{MemoryKind, UntypedDesc};
 use sel4_sys::{consts, CPtr, ObjectType};
 
-use crate::cap::{cap_type, Cap, FixedSize, Untyped};
+use crate::cap::{Cap, FixedSize, Untyped};
 use crate::cnode::{self, SlotRef};
 use crate::cspace::CSpace;
 use crate::error::{Error, Result};
@@ -58,29 +58,12 @@ pub(crate) const CLASS_OTHER: u8 = 1;
 
 /// The registry class of objects of type `ty`.
 pub(crate) fn object_class(ty: ObjectType) -> u8 {
-    let special = matches!(
-        ty,
-        ObjectType::UntypedObject
-            | ObjectType::CapTableObject
-            | ObjectType::X86_4K
-            | ObjectType::X86_LargePageObject
-    ) || is_huge_page(ty);
+    let special = matches!(ty, ObjectType::UntypedObject | ObjectType::CapTableObject)
+        || sel4::vspace::is_frame_type(ty);
     if special {
         CLASS_OTHER
     } else {
         CLASS_PLAIN
-    }
-}
-
-/// Whether `ty` is the 1 GiB frame type (kernels with huge pages).
-fn is_huge_page(ty: ObjectType) -> bool {
-    sel4_sys::sel4_cfg_if! {
-        object X64_HugePageObject {
-            ty == ObjectType::X64_HugePageObject
-        } else {
-            let _ = ty;
-            false
-        }
     }
 }
 
@@ -451,9 +434,9 @@ impl UntypedPool {
         size_bits: usize,
     ) -> Result<CPtr> {
         let ty = if size_bits == consts::PageBits {
-            ObjectType::X86_4K
+            <sel4::Granule as FixedSize>::TYPE
         } else if size_bits == consts::LargePageBits {
-            ObjectType::X86_LargePageObject
+            <sel4::LargePage as FixedSize>::TYPE
         } else {
             return Err(Error::Check("frame_at: size must be 4 KiB or 2 MiB"));
         };
@@ -589,11 +572,11 @@ impl UntypedPool {
     }
 }
 
-/// The physical address of a frame (`X86_Page_GetAddress`).
+/// The physical address of a frame (`Page_GetAddress`).
 ///
 /// seL4 5.x answers with the address in the first message register but a
 /// message length of 0; the generated method reads the register whatever
 /// the length says, as libsel4 does, so this works on every version.
-pub fn frame_paddr(frame: Cap<cap_type::X86Page>) -> Result<u64> {
-    Ok(frame.x86_page_get_address()?)
+pub fn frame_paddr(frame: Cap<sel4::Granule>) -> Result<u64> {
+    Ok(sel4::FrameOps::paddr(frame)?)
 }

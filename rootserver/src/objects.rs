@@ -43,7 +43,7 @@ use crate::untyped::{Destination, UntypedExt};
 use crate::view::View;
 use crate::vspace::{self, Cache, VSpace, OBJECTS_WINDOW_END, OBJECTS_WINDOW_START};
 use crate::BootInfo;
-use sel4::CapData;
+use sel4::{AsidControlOps, AsidPoolOps, CapData};
 
 const PAGE: usize = 4096;
 /// log2 of the slots of each CNode that holds stack frame capabilities.
@@ -140,13 +140,13 @@ pub struct Objects {
 #[derive(Debug)]
 #[must_use = "an ASID pool keeps its untyped until Objects::delete_asid_pool gives it back"]
 pub struct AsidPool {
-    pool: Owned<cap_type::X86ASIDPool>,
+    pool: Owned<sel4::AsidPool>,
     untyped: Owned<Untyped>,
 }
 
 impl AsidPool {
     /// The pool's capability.
-    pub fn cap(&self) -> Cap<cap_type::X86ASIDPool> {
+    pub fn cap(&self) -> Cap<sel4::AsidPool> {
         self.pool.cap()
     }
 }
@@ -536,13 +536,13 @@ impl Objects {
     }
 
     /// Creates a 2 MiB frame of RAM.
-    pub fn create_large_page(&mut self) -> Result<Owned<cap_type::X86Page>> {
+    pub fn create_large_page(&mut self) -> Result<Owned<sel4::Granule>> {
         let s = self.with_memory(|o| {
             o.pool.create_raw(
                 &mut o.cspace,
-                ObjectType::X86_LargePageObject,
+                <sel4::LargePage as FixedSize>::TYPE,
                 0,
-                consts::LargePageBits,
+                <sel4::LargePage as FixedSize>::SIZE_BITS,
                 1,
                 MemoryKind::Ram,
             )
@@ -596,6 +596,26 @@ impl Objects {
         let s = self
             .pool
             .create_in(&mut self.cspace, u, T::TYPE, 0, T::SIZE_BITS)?;
+        Ok(self.owned(s))
+    }
+
+    /// A translation table of `level` (the `sel4` crate's arch-neutral
+    /// levels) in the caller's untyped `untyped`, as
+    /// [`Objects::create_in`]: on aarch64 and riscv64 every level is one
+    /// object type, so the level is not a type of its own there.
+    pub fn create_table_in(
+        &mut self,
+        untyped: &Owned<Untyped>,
+        level: sel4::TableLevel,
+    ) -> Result<Owned<cap_type::Null>> {
+        let u = self.reserved_untyped(untyped)?;
+        let s = self.pool.create_in(
+            &mut self.cspace,
+            u,
+            level.object_type(),
+            0,
+            level.size_bits(),
+        )?;
         Ok(self.owned(s))
     }
 
@@ -719,21 +739,19 @@ impl Objects {
         Ok(self.owned(s))
     }
 
-    /// A new ASID pool (`X86_ASIDControl_MakePool` on a fresh 4 KiB untyped
-    /// of the pool): room for the ASIDs of 2^(ASIDPoolBits - word size
+    /// A new ASID pool (`ASIDControl_MakePool` on a fresh untyped of the
+    /// pool's size): room for the ASIDs of 2^(ASIDPoolBits - word size
     /// bits) VSpaces. The kernel has room for a few pools only (8 on
     /// x86_64, one of them the root task's): when they are all made it
     /// answers `DeleteFirst`.
     pub fn create_asid_pool(&mut self) -> Result<AsidPool> {
         let untyped = self.create_untyped(consts::ASIDPoolBits as u8)?;
         let made = self.cspace.with_new_slot(|dest| {
-            let ctl: Cap<cap_type::X86ASIDControl> =
+            let ctl: Cap<sel4::AsidControl> =
                 Cap::from_cptr(sel4_sys::init_caps::CapASIDControl as CPtr);
-            Ok(ctl.x86_asid_control_make_pool(
+            Ok(ctl.make_pool(
                 untyped.cap(),
-                cnode::root(),
-                dest,
-                cnode::depth(),
+                sel4::Slot::new(cnode::root(), dest, cnode::depth()),
             )?)
         });
         match made {
@@ -791,37 +809,37 @@ impl Objects {
         self.asid_pools.len()
     }
 
-    /// Assigns `vspace` (a new PML4) an ASID: from `pool` if given,
+    /// Assigns `vspace` (a new VSpace root) an ASID: from `pool` if given,
     /// otherwise from the root task's initial pool or one this `Objects`
     /// made before, making a new pool when those are full. The ASID is
-    /// free again when the PML4 is deleted.
+    /// free again when the VSpace root is deleted.
     pub fn assign_asid(
         &mut self,
-        vspace: &Owned<cap_type::X64PML4>,
+        vspace: &Owned<sel4::VSpaceRoot>,
         pool: Option<&AsidPool>,
     ) -> Result<()> {
         let v = self.check(vspace)?;
         if let Some(p) = pool {
             self.check(&p.pool)?;
-            return Ok(p.pool.x86_asid_pool_assign(v)?);
+            return Ok(p.pool.assign(Cap::from_cptr(v))?);
         }
-        let initial: Cap<cap_type::X86ASIDPool> =
+        let initial: Cap<sel4::AsidPool> =
             Cap::from_cptr(sel4_sys::init_caps::CapInitThreadASIDPool as CPtr);
         let full = |r: core::result::Result<(), sel4_sys::InvocationError>| match r {
             Err(sel4_sys::InvocationError::DeleteFirst) => Ok(false),
             Err(e) => Err(Error::Kernel(e)),
             Ok(()) => Ok(true),
         };
-        if full(initial.x86_asid_pool_assign(v))? {
+        if full(initial.assign(Cap::from_cptr(v)))? {
             return Ok(());
         }
         for p in &self.asid_pools {
-            if full(p.pool.x86_asid_pool_assign(v))? {
+            if full(p.pool.assign(Cap::from_cptr(v)))? {
                 return Ok(());
             }
         }
         let p = self.create_asid_pool()?;
-        let r = p.pool.x86_asid_pool_assign(v);
+        let r = p.pool.assign(Cap::from_cptr(v));
         self.asid_pools.push(p);
         Ok(r?)
     }
@@ -830,13 +848,13 @@ impl Objects {
     /// address `paddr` (device memory, usually). The kernel's answer is
     /// checked: [`Error::FrameMismatch`] if the frame is elsewhere (the
     /// memory was retyped behind the framework's back).
-    pub fn frame_at(&mut self, paddr: u64, size_bits: usize) -> Result<Owned<cap_type::X86Page>> {
+    pub fn frame_at(&mut self, paddr: u64, size_bits: usize) -> Result<Owned<sel4::Granule>> {
         let s = self.pool.frame_at(&mut self.cspace, paddr, size_bits)?;
         Ok(self.owned(s))
     }
 
     /// A 4 KiB device frame at `paddr`.
-    pub fn device_frame(&mut self, paddr: u64) -> Result<Owned<cap_type::X86Page>> {
+    pub fn device_frame(&mut self, paddr: u64) -> Result<Owned<sel4::Granule>> {
         self.frame_at(paddr, consts::PageBits)
     }
 
@@ -1396,7 +1414,7 @@ impl Objects {
     /// updates the mapping (deleting unmaps it).
     pub fn map(
         &mut self,
-        frame: &Owned<cap_type::X86Page>,
+        frame: &Owned<sel4::Granule>,
         size_bits: u8,
         rights: CapRights,
         cache: Cache,
@@ -1419,7 +1437,7 @@ impl Objects {
     /// for the frame's size.
     pub fn map_at(
         &mut self,
-        frame: &Owned<cap_type::X86Page>,
+        frame: &Owned<sel4::Granule>,
         size_bits: u8,
         vaddr: u64,
         rights: CapRights,
@@ -1470,11 +1488,11 @@ impl Objects {
     /// and when shared). On failure the frame comes back unchanged.
     pub fn map_view(
         &mut self,
-        frame: Owned<cap_type::X86Page>,
+        frame: Owned<sel4::Granule>,
         size_bits: u8,
         rights: CapRights,
         cache: Cache,
-    ) -> core::result::Result<View, Refused<Owned<cap_type::X86Page>>> {
+    ) -> core::result::Result<View, Refused<Owned<sel4::Granule>>> {
         const READ: u64 = 0b10;
         const WRITE: u64 = 0b01;
         if rights.0 & READ == 0 {
@@ -1514,7 +1532,7 @@ impl Objects {
     /// A fresh 4 KiB frame of RAM (zeroed by the kernel) as an exclusive,
     /// writable [`View`].
     pub fn new_view(&mut self) -> Result<View> {
-        let frame = self.create::<cap_type::X86Page>()?;
+        let frame = self.create::<sel4::Granule>()?;
         match self.map_view(frame, consts::PageBits as u8, vspace::RW, Cache::Default) {
             Ok(v) => Ok(v),
             Err(Refused { error, handle }) => {
@@ -1529,7 +1547,7 @@ impl Objects {
     pub fn unmap_view(
         &mut self,
         view: View,
-    ) -> core::result::Result<Owned<cap_type::X86Page>, Refused<View>> {
+    ) -> core::result::Result<Owned<sel4::Granule>, Refused<View>> {
         if view.owner() != self.owner() {
             return Err(Refused {
                 error: Error::NotOwner { slot: view.cptr() },
@@ -1574,8 +1592,8 @@ impl Objects {
 
     /// A fresh 4 KiB frame of RAM mapped read-write at a free address of the
     /// VSpace's window; returns the frame and the address.
-    pub(crate) fn map_new_page(&mut self) -> Result<(Cap<cap_type::X86Page>, u64)> {
-        let frame = self.with_memory(|o| o.pool.create::<cap_type::X86Page>(&mut o.cspace))?;
+    pub(crate) fn map_new_page(&mut self) -> Result<(Cap<sel4::Granule>, u64)> {
+        let frame = self.with_memory(|o| o.pool.create::<sel4::Granule>(&mut o.cspace))?;
         let f = Cap::from_cptr(frame);
         let r = self.with_memory(|o| {
             o.vspace.map(
@@ -1626,7 +1644,7 @@ impl Objects {
     }
 
     fn map_parked_page(&mut self, start: u64, vaddr: u64) -> Result<ParkedFrame> {
-        let frame = self.with_memory(|o| o.pool.create::<cap_type::X86Page>(&mut o.cspace))?;
+        let frame = self.with_memory(|o| o.pool.create::<sel4::Granule>(&mut o.cspace))?;
         let mapped = self.with_memory(|o| {
             o.vspace.map_reserved(
                 &mut o.pool,
@@ -1703,10 +1721,16 @@ fn chunk_paddr(cspace: &mut CSpace, slot: CPtr, bits: u8) -> u64 {
     let ut: Cap<Untyped> = Cap::from_cptr(slot);
     let mut paddr = 0;
     if ut
-        .retype_raw(ObjectType::X86_4K, 0, Destination::root_cnode(), tmp, 1)
+        .retype_raw(
+            <sel4::Granule as FixedSize>::TYPE,
+            0,
+            Destination::root_cnode(),
+            tmp,
+            1,
+        )
         .is_ok()
     {
-        let frame: Cap<cap_type::X86Page> = Cap::from_cptr(tmp);
+        let frame: Cap<sel4::Granule> = Cap::from_cptr(tmp);
         paddr = crate::memory::frame_paddr(frame).unwrap_or(0);
         let _ = cnode::delete(SlotRef::root(tmp));
     }

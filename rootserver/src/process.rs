@@ -90,7 +90,9 @@ use crate::cap::{cap_type, CNode, Cap, CapType, ChildCap, Endpoint, Owned, Owner
 use crate::cnode::ALL_RIGHTS;
 use crate::error::Error;
 use crate::objects::{AsidPool, Objects, Refused};
-use crate::vspace::{self, missing_level, Cache, Level};
+use crate::vspace::{self, level_above, missing_level, Cache};
+use sel4::vspace::TABLE_LEVELS;
+use sel4::{FrameOps, TableLevel};
 
 const PAGE: u64 = 4096;
 
@@ -660,7 +662,7 @@ impl<'a> ProcessBuilder<'a> {
     pub fn map_frame(
         mut self,
         vaddr: u64,
-        frame: &'a Owned<cap_type::X86Page>,
+        frame: &'a Owned<sel4::Granule>,
         rights: CapRights,
         cache: Cache,
     ) -> Self {
@@ -967,7 +969,7 @@ impl<'a> ProcessBuilder<'a> {
             kept.saturating_mul(PAGE),
             1u64 << <TCB as FixedSize>::SIZE_BITS,
             sched_bytes(&self.sched),
-            1u64 << <cap_type::X64PML4 as FixedSize>::SIZE_BITS,
+            1u64 << <sel4::VSpaceRoot as FixedSize>::SIZE_BITS,
             locks,
             self.extra_budget,
         ]
@@ -1046,12 +1048,12 @@ pub const USER_TOP: u64 = 1 << 47;
 /// budget is then a little larger than needed).
 #[derive(Default)]
 struct Keys {
-    last: [Option<u64>; 3],
+    last: [Option<u64>; TABLE_LEVELS.len()],
     count: u64,
 }
 
 impl Keys {
-    const LEVELS: [Level; 3] = [Level::PageTable, Level::PageDirectory, Level::Pdpt];
+    const LEVELS: [TableLevel; TABLE_LEVELS.len()] = TABLE_LEVELS;
 
     /// A page, at an address above the previous one of this sequence.
     fn add_page(&mut self, vaddr: u64) {
@@ -1149,14 +1151,14 @@ pub struct Process {
     cspace: Option<Owned<CNode>>,
     cspace_root: Option<Owned<CNode>>,
     cspace_bits: u8,
-    vspace: Option<Owned<cap_type::X64PML4>>,
+    vspace: Option<Owned<sel4::VSpaceRoot>>,
     threads: Vec<PThread>,
     layout: SlotLayout,
     info: Box<StartInfo>,
     start_info_vaddr: u64,
     /// A spare capability of the start-info frame, kept in `parked`, to
     /// update the page (the other one holds the process's mapping).
-    start_info_spare: Option<crate::cap::ChildCap<cap_type::X86Page>>,
+    start_info_spare: Option<crate::cap::ChildCap<sel4::Granule>>,
     /// The TLS template and its relocated `.tdata`, for new threads.
     tls: Option<TlsTemplate>,
     tls_init: Vec<u8>,
@@ -1242,7 +1244,7 @@ impl Process {
         self.cspace = Some(cspace);
         self.cspace_root = Some(objs.mint_cspace_root(Self::handle(&self.cspace)?)?);
         let budget = Self::handle(&self.budget)?;
-        let vspace = objs.create_in::<cap_type::X64PML4>(budget)?;
+        let vspace = objs.create_in::<sel4::VSpaceRoot>(budget)?;
         self.vspace = Some(vspace);
         objs.assign_asid(Self::handle(&self.vspace)?, b.asid_pool)?;
 
@@ -1311,7 +1313,7 @@ impl Process {
             info.lock_slots = first;
         }
         for f in &b.shared {
-            let src: Owned<cap_type::X86Page> = Owned::new(f.src, f.owner);
+            let src: Owned<sel4::Granule> = Owned::new(f.src, f.owner);
             let copy = objs.copy(&src, ALL_RIGHTS)?;
             if let Err(e) = self.map_in_process_with(objs, copy.cap(), f.vaddr, f.rights, f.cache) {
                 let _ = objs.delete(copy);
@@ -1390,8 +1392,8 @@ impl Process {
         &mut self,
         objs: &mut Objects,
         content: Option<&PageBytes>,
-    ) -> Result<Owned<cap_type::X86Page>, ProcessError> {
-        let frame = objs.create_in::<cap_type::X86Page>(self.budget()?)?;
+    ) -> Result<Owned<sel4::Granule>, ProcessError> {
+        let frame = objs.create_in::<sel4::Granule>(self.budget()?)?;
         let Some(bytes) = content else {
             return Ok(frame);
         };
@@ -1445,7 +1447,7 @@ impl Process {
     fn map_in_process(
         &mut self,
         objs: &mut Objects,
-        frame: Cap<cap_type::X86Page>,
+        frame: Cap<sel4::Granule>,
         vaddr: u64,
         rights: CapRights,
     ) -> Result<(), ProcessError> {
@@ -1455,7 +1457,7 @@ impl Process {
     fn map_in_process_with(
         &mut self,
         objs: &mut Objects,
-        frame: Cap<cap_type::X86Page>,
+        frame: Cap<sel4::Granule>,
         vaddr: u64,
         rights: CapRights,
         cache: Cache,
@@ -1463,14 +1465,14 @@ impl Process {
         let root = Self::handle(&self.vspace)?.cptr();
         let attr = cache.attr();
         for _ in 0..4 {
-            match frame.x86_page_map(root, vaddr, rights, attr) {
+            match frame.map(Cap::from_cptr(root), vaddr, rights.into(), attr) {
                 Ok(()) => return Ok(()),
                 Err(InvocationError::FailedLookup { lookup_failure, .. }) => {
                     self.ensure_table(objs, missing_level(lookup_failure), vaddr)?;
                 }
                 Err(e) => {
                     return Err(ProcessError::Setup {
-                        step: "X86_Page_Map",
+                        step: "Page_Map",
                         error: e,
                     })
                 }
@@ -1484,40 +1486,24 @@ impl Process {
     fn ensure_table(
         &mut self,
         objs: &mut Objects,
-        level: Level,
+        level: TableLevel,
         vaddr: u64,
     ) -> Result<(), ProcessError> {
         let root = Self::handle(&self.vspace)?.cptr();
-        let attr = sel4_sys::X86_VMAttributes::Default_VMAttributes;
-        for _ in 0..3 {
+        for _ in 0..TABLE_LEVELS.len() {
             let budget = self.budget()?;
-            let (cap, r): (Owned<cap_type::Null>, _) = match level {
-                Level::PageTable => {
-                    let t = objs.create_in::<cap_type::X86PageTable>(budget)?;
-                    let r = t.x86_page_table_map(root, vaddr, attr);
-                    (t.recast(), r)
-                }
-                Level::PageDirectory => {
-                    let t = objs.create_in::<cap_type::X86PageDirectory>(budget)?;
-                    let r = t.x86_page_directory_map(root, vaddr, attr);
-                    (t.recast(), r)
-                }
-                Level::Pdpt => {
-                    let t = objs.create_in::<cap_type::X86PDPT>(budget)?;
-                    let r = t.x86_pdpt_map(Cap::from_cptr(root), vaddr, attr);
-                    (t.recast(), r)
-                }
-            };
+            let cap = objs.create_table_in(budget, level)?;
+            let r = level.map(
+                cap.cptr(),
+                Cap::from_cptr(root),
+                vaddr,
+                sel4::VmAttributes::DEFAULT,
+            );
             match r {
                 Ok(()) => return self.park(objs, cap),
-                Err(InvocationError::FailedLookup { .. }) if level != Level::Pdpt => {
+                Err(InvocationError::FailedLookup { .. }) if level != TABLE_LEVELS[0] => {
                     let _ = objs.delete(cap);
-                    let up = if level == Level::PageTable {
-                        Level::PageDirectory
-                    } else {
-                        Level::Pdpt
-                    };
-                    self.ensure_table(objs, up, vaddr)?;
+                    self.ensure_table(objs, level_above(level), vaddr)?;
                 }
                 Err(e) => {
                     let _ = objs.delete(cap);
@@ -1672,7 +1658,7 @@ impl Process {
         objs: &mut Objects,
         tcb: &Owned<TCB>,
         sc: Option<&Owned<ThreadSc>>,
-        ipc: &Owned<cap_type::X86Page>,
+        ipc: &Owned<sel4::Granule>,
         place: &ThreadPlace<'_>,
         rsp: u64,
         tp: u64,
@@ -1842,7 +1828,7 @@ impl Process {
     fn park_spare(
         &mut self,
         objs: &mut Objects,
-        frame: Owned<cap_type::X86Page>,
+        frame: Owned<sel4::Granule>,
     ) -> Result<(), ProcessError> {
         let p = Self::handle(&self.parked)?;
         match objs.move_into(p, frame) {

@@ -123,7 +123,6 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
     } }
 
     use crate::cap::{cap_type, Cap};
-    #[cfg(target_arch = "x86_64")]
     use crate::cap::Owned;
     use crate::error::{Error, Result};
     use sel4_sys::consts;
@@ -175,7 +174,6 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         Ok(())
     }
 
-    #[cfg(target_arch = "x86_64")]
     impl crate::objects::Objects {
         /// A scheduling context with `budget`, configured through the
         /// core's scheduling control: bind it to a thread
@@ -224,14 +222,12 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
     }
 } }
 
-#[cfg(target_arch = "x86_64")]
 pub(crate) use thread_parts::{ThreadSched, PASSIVE_READY_LABEL};
 
 /// What a thread of the framework has for scheduling besides its TCB: on
 /// MCS kernels its scheduling context, its reply object, and the objects
 /// of its options (timeout endpoint, passive-server notifications); nothing
 /// on other kernels but the passive handshake's notification.
-#[cfg(target_arch = "x86_64")]
 mod thread_parts {
     use crate::cap::{Endpoint, Notification, Owned, TCB};
     use crate::error::Result;

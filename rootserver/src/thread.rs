@@ -743,8 +743,9 @@ fn is_stack_overflow(parts: &Parts, fault: &Fault) -> bool {
     if !guard.contains(&(addr as usize)) {
         return false;
     }
-    match parts.tcb.tcb_read_registers(false, 0, 2) {
-        Ok(ctx) => (guard.start..=top).contains(&(ctx.rsp as usize)),
+    let words = sel4_sys::UserContext::WORDS as Word;
+    match parts.tcb.tcb_read_registers(false, 0, words) {
+        Ok(ctx) => (guard.start..=top).contains(&(sel4::Registers::sp(&ctx) as usize)),
         Err(_) => true,
     }
 }
@@ -946,6 +947,7 @@ impl<R> core::fmt::Debug for JoinHandle<R> {
 /// seL4 5.x: the initial thread's TLS base must be in its TCB before any
 /// other thread with another TLS base runs: a thread of the root task, or
 /// one of a process (`crate::process`). Does nothing when no fix is needed.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // used by `process`
 pub(crate) fn ensure_initial_tls_base(objs: &mut Objects) -> Result<(), ThreadError> {
     if rt::initial_tls_base_needs_fix() {
         fix_initial_tls_base(objs)?;

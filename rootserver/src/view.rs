@@ -11,7 +11,7 @@
 //!
 //! # Lifetime
 //!
-//! A `View` owns the frame's handle ([`Owned<X86Page>`]) and its mapping.
+//! A `View` owns the frame's handle ([`Owned<Granule>`]) and its mapping.
 //! The bytes it hands out borrow the `View`, so no slice outlives it, and
 //! `Objects` refuses everything that would unmap the frame while the
 //! `View` lives: [`Objects::unmap`](crate::objects::Objects::unmap) of its
@@ -59,11 +59,11 @@
 //! more, views included).
 //!
 //! [`CapRegistry::caps_of`]: sel4_alloc::CapRegistry::caps_of
-//! [`Owned<X86Page>`]: crate::cap::Owned
+//! [`Owned<Granule>`]: crate::cap::Owned
 //! [`Error::Check`]: crate::error::Error::Check
 #![allow(unsafe_code)]
 
-use crate::cap::{cap_type, Cap, Owned, OwnerId};
+use crate::cap::{Cap, Owned, OwnerId};
 
 /// Why a view refused an access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +123,7 @@ scalar!(u8, u16, u32, u64);
 /// [module documentation](self) for what it guarantees.
 #[must_use = "a view keeps its frame and mapping until Objects::unmap_view gives them back"]
 pub struct View {
-    frame: Owned<cap_type::X86Page>,
+    frame: Owned<sel4::Granule>,
     vaddr: u64,
     size: usize,
     writable: bool,
@@ -149,7 +149,7 @@ impl View {
     /// bytes, readable, writable if `writable`) and pinned there; see the
     /// module documentation for `exclusive`.
     pub(crate) fn new(
-        frame: Owned<cap_type::X86Page>,
+        frame: Owned<sel4::Granule>,
         vaddr: u64,
         size: usize,
         writable: bool,
@@ -167,7 +167,7 @@ impl View {
     }
 
     /// Takes the view apart (for `Objects::unmap_view`, after unpinning).
-    pub(crate) fn into_frame(self) -> Owned<cap_type::X86Page> {
+    pub(crate) fn into_frame(self) -> Owned<sel4::Granule> {
         self.frame
     }
 
@@ -175,8 +175,8 @@ impl View {
         self.owner
     }
 
-    /// The frame's name (for invocations such as `X86_Page_GetAddress`).
-    pub fn frame(&self) -> Cap<cap_type::X86Page> {
+    /// The frame's name (for invocations such as `Page_GetAddress`).
+    pub fn frame(&self) -> Cap<sel4::Granule> {
         self.frame.cap()
     }
 

@@ -1,4 +1,5 @@
-//! The root task's own address space (x86_64), as [`Objects`](crate::objects::Objects)
+//! The root task's own address space (every architecture: the paging
+//! structures are the `sel4` crate's [`TableLevel`]s), as [`Objects`](crate::objects::Objects)
 //! uses it: mapping frames at a chosen
 //! address or one from a window that nothing else uses, creating the
 //! paging structures that are missing on the way, unmapping, and growing
@@ -29,9 +30,11 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+use sel4::vspace::TABLE_LEVELS;
+use sel4::{FrameOps, TableLevel, VmAttributes};
 use sel4_alloc::{IdMap, VirtualRegionAllocator};
 use sel4_runtime::heap::{self, GrowError};
-use sel4_sys::{consts, init_caps, CPtr, CapRights, InvocationError, X86_VMAttributes};
+use sel4_sys::{consts, init_caps, CPtr, CapRights, InvocationError};
 
 use crate::cap::{cap_type, Cap};
 use crate::cspace::CSpace;
@@ -42,7 +45,12 @@ use crate::BootInfo;
 /// Start of the window for the root task's own mappings (128 GiB).
 pub const WINDOW_START: u64 = 0x20_0000_0000;
 /// End of that window (256 GiB).
+#[cfg(not(target_arch = "riscv64"))]
 pub const WINDOW_END: u64 = 0x40_0000_0000;
+/// End of that window: below the kernel's `seL4_UserTop` (Sv39: 4 KiB
+/// below 256 GiB), aligned to a 2 MiB frame.
+#[cfg(target_arch = "riscv64")]
+pub const WINDOW_END: u64 = (consts::UserTop as u64) & !((1u64 << consts::LargePageBits) - 1);
 /// Start of the part of the window for 2 MiB frames (192 GiB).
 pub const LARGE_WINDOW_START: u64 = 0x30_0000_0000;
 
@@ -81,10 +89,10 @@ pub enum Cache {
 }
 
 impl Cache {
-    pub(crate) fn attr(self) -> X86_VMAttributes {
+    pub(crate) fn attr(self) -> VmAttributes {
         match self {
-            Cache::Default => X86_VMAttributes::Default_VMAttributes,
-            Cache::Uncached => X86_VMAttributes::CacheDisabled,
+            Cache::Default => VmAttributes::DEFAULT,
+            Cache::Uncached => VmAttributes::UNCACHED,
         }
     }
 }
@@ -94,7 +102,7 @@ impl Cache {
 pub struct Mapping {
     /// The frame's capability (a name; its owner is the caller or, for
     /// `owned`, the VSpace).
-    pub frame: Cap<cap_type::X86Page>,
+    pub frame: Cap<sel4::Granule>,
     /// log2 of the frame's size.
     pub size_bits: u8,
     /// Whether the virtual range came from the window allocator (and goes
@@ -106,25 +114,6 @@ pub struct Mapping {
     /// Whether a [`View`](crate::view::View) maps it: it stays until the
     /// view is given back.
     pub view: bool,
-}
-
-/// A paging level below the PML4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Level {
-    PageTable,
-    PageDirectory,
-    Pdpt,
-}
-
-impl Level {
-    /// log2 of the bytes one structure of this level maps.
-    pub(crate) fn span_bits(self) -> u32 {
-        match self {
-            Level::PageTable => 21,
-            Level::PageDirectory => 30,
-            Level::Pdpt => 39,
-        }
-    }
 }
 
 /// The root task's VSpace.
@@ -145,7 +134,7 @@ pub struct VSpace {
 #[derive(Debug, Clone, Copy)]
 struct Table {
     cptr: CPtr,
-    level: Level,
+    level: TableLevel,
     /// An address it covers.
     vaddr: u64,
 }
@@ -238,7 +227,7 @@ impl VSpace {
         &mut self,
         pool: &mut UntypedPool,
         cspace: &mut CSpace,
-        frame: Cap<cap_type::X86Page>,
+        frame: Cap<sel4::Granule>,
         range_start: u64,
         vaddr: u64,
         rights: CapRights,
@@ -256,7 +245,7 @@ impl VSpace {
         self.map_frame(pool, cspace, frame, vaddr, rights, cache)
     }
 
-    /// The VSpace root capability (the PML4).
+    /// The VSpace root capability.
     pub fn root(&self) -> CPtr {
         self.root
     }
@@ -353,7 +342,7 @@ impl VSpace {
         &mut self,
         pool: &mut UntypedPool,
         cspace: &mut CSpace,
-        frame: Cap<cap_type::X86Page>,
+        frame: Cap<sel4::Granule>,
         size_bits: u8,
         rights: CapRights,
         cache: Cache,
@@ -375,7 +364,7 @@ impl VSpace {
         &mut self,
         pool: &mut UntypedPool,
         cspace: &mut CSpace,
-        frame: Cap<cap_type::X86Page>,
+        frame: Cap<sel4::Granule>,
         size_bits: u8,
         vaddr: u64,
         rights: CapRights,
@@ -399,7 +388,7 @@ impl VSpace {
         &mut self,
         pool: &mut UntypedPool,
         cspace: &mut CSpace,
-        frame: Cap<cap_type::X86Page>,
+        frame: Cap<sel4::Granule>,
         size_bits: u8,
         vaddr: u64,
         rights: CapRights,
@@ -430,7 +419,7 @@ impl VSpace {
             .get(&vaddr)
             .copied()
             .ok_or(sel4_alloc::AllocError::VirtNotAllocated { addr: vaddr })?;
-        m.frame.x86_page_unmap()?;
+        m.frame.unmap()?;
         self.unrecord(vaddr);
         if m.from_window {
             self.part(m.size_bits)?.free(vaddr)?;
@@ -523,7 +512,7 @@ impl VSpace {
         let start = self.window.alloc(n as u64 * PAGE_SIZE, PAGE_SIZE)?;
         for i in 0..n as u64 {
             let vaddr = start + i * PAGE_SIZE;
-            let r = pool.create::<cap_type::X86Page>(cspace).and_then(|f| {
+            let r = pool.create::<sel4::Granule>(cspace).and_then(|f| {
                 let f = Cap::from_cptr(f);
                 match self.map_frame(pool, cspace, f, vaddr, rights, Cache::Default) {
                     Ok(()) => Ok(f),
@@ -552,7 +541,7 @@ impl VSpace {
                     for j in 0..i {
                         let a = start + j * PAGE_SIZE;
                         if let Some(m) = self.unrecord(a) {
-                            m.frame.x86_page_unmap()?;
+                            m.frame.unmap()?;
                             pool.delete(cspace, m.frame.cptr())?;
                         }
                     }
@@ -636,13 +625,18 @@ impl VSpace {
         &mut self,
         pool: &mut UntypedPool,
         cspace: &mut CSpace,
-        frame: Cap<cap_type::X86Page>,
+        frame: Cap<sel4::Granule>,
         vaddr: u64,
         rights: CapRights,
         cache: Cache,
     ) -> Result<()> {
         for _ in 0..4 {
-            match frame.x86_page_map(self.root, vaddr, rights, cache.attr()) {
+            match frame.map(
+                Cap::from_cptr(self.root),
+                vaddr,
+                rights.into(),
+                cache.attr(),
+            ) {
                 Ok(()) => return Ok(()),
                 Err(InvocationError::FailedLookup { lookup_failure, .. }) => {
                     let missing = missing_level(lookup_failure);
@@ -662,42 +656,30 @@ impl VSpace {
         &mut self,
         pool: &mut UntypedPool,
         cspace: &mut CSpace,
-        level: Level,
+        level: TableLevel,
         vaddr: u64,
     ) -> Result<()> {
-        let cptr = match level {
-            Level::PageTable => pool.create::<cap_type::X86PageTable>(cspace)?,
-            Level::PageDirectory => pool.create::<cap_type::X86PageDirectory>(cspace)?,
-            Level::Pdpt => pool.create::<cap_type::X86PDPT>(cspace)?,
-        };
-        for _ in 0..3 {
-            let r = match level {
-                Level::PageTable => Cap::<cap_type::X86PageTable>::from_cptr(cptr)
-                    .x86_page_table_map(self.root, vaddr, X86_VMAttributes::Default_VMAttributes),
-                Level::PageDirectory => Cap::<cap_type::X86PageDirectory>::from_cptr(cptr)
-                    .x86_page_directory_map(
-                        self.root,
-                        vaddr,
-                        X86_VMAttributes::Default_VMAttributes,
-                    ),
-                Level::Pdpt => Cap::<cap_type::X86PDPT>::from_cptr(cptr).x86_pdpt_map(
-                    Cap::from_cptr(self.root),
-                    vaddr,
-                    X86_VMAttributes::Default_VMAttributes,
-                ),
-            };
-            match r {
+        let cptr = pool.create_raw(
+            cspace,
+            level.object_type(),
+            0,
+            level.size_bits(),
+            1,
+            crate::memory::MemoryKind::Ram,
+        )?;
+        for _ in 0..TABLE_LEVELS.len() {
+            match level.map(
+                cptr,
+                Cap::from_cptr(self.root),
+                vaddr,
+                VmAttributes::DEFAULT,
+            ) {
                 Ok(()) => {
                     self.tables.push(Table { cptr, level, vaddr });
                     return Ok(());
                 }
-                Err(InvocationError::FailedLookup { .. }) if level != Level::Pdpt => {
-                    let up = if level == Level::PageTable {
-                        Level::PageDirectory
-                    } else {
-                        Level::Pdpt
-                    };
-                    self.ensure(pool, cspace, up, vaddr)?;
+                Err(InvocationError::FailedLookup { .. }) if level != TABLE_LEVELS[0] => {
+                    self.ensure(pool, cspace, level_above(level), vaddr)?;
                 }
                 Err(InvocationError::DeleteFirst) => {
                     // Already there (created by someone else meanwhile):
@@ -712,6 +694,13 @@ impl VSpace {
     }
 }
 
+/// The level right above `level` (`level` is not the first below the
+/// root).
+pub(crate) fn level_above(level: TableLevel) -> TableLevel {
+    let i = TABLE_LEVELS.iter().position(|&l| l == level).unwrap_or(0);
+    TABLE_LEVELS[i.saturating_sub(1)]
+}
+
 fn grow_error(e: GrowError) -> Error {
     match e {
         GrowError::Kernel { error, .. } | GrowError::NotRam(error) => Error::Kernel(error),
@@ -724,14 +713,14 @@ fn grow_error(e: GrowError) -> Error {
 }
 
 /// Which paging level a failed frame mapping lacks, from the bits the
-/// kernel had left to resolve (x86_64: a page table covers bits 12..21, a
-/// page directory 21..30, a PDPT 30..39).
-pub(crate) fn missing_level(f: sel4_sys::LookupFailure) -> Level {
+/// kernel had left to resolve ([`TableLevel::missing`]; the lowest level
+/// when the failure names no bits).
+pub(crate) fn missing_level(f: sel4_sys::LookupFailure) -> TableLevel {
+    let lowest = TABLE_LEVELS[TABLE_LEVELS.len() - 1];
     match f {
-        sel4_sys::LookupFailure::MissingCapability { bits_left } if bits_left >= 39 => Level::Pdpt,
-        sel4_sys::LookupFailure::MissingCapability { bits_left } if bits_left >= 30 => {
-            Level::PageDirectory
+        sel4_sys::LookupFailure::MissingCapability { bits_left } => {
+            TableLevel::missing(bits_left).unwrap_or(lowest)
         }
-        _ => Level::PageTable,
+        _ => lowest,
     }
 }

@@ -684,7 +684,6 @@ impl<P: Protocol> Server<P> {
     fn sys_reply(&self, info: MessageInfo, mrs: [Word; REGISTER_MRS]) {
         sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             let reply = self.reply_object();
-            #[cfg(target_arch = "x86_64")]
             if let Some(wake) = crate::thread::passive_wake() {
                 sel4_sys::mcs::nb_send_wait_regs(reply, info, mrs, wake);
                 return;
@@ -699,17 +698,12 @@ impl<P: Protocol> Server<P> {
     /// (`crate::thread::ThreadBuilder::passive`), or `None`.
     #[inline(always)]
     fn passive_first_receive(&self) -> Option<(MessageInfo, sel4_sys::Received)> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let reply = sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
-                self.reply_object()
-            } else {
-                0
-            } };
-            crate::thread::passive_first_receive(self.ep.cptr(), with_wake_mark, reply)
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        None
+        let reply = sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            self.reply_object()
+        } else {
+            0
+        } };
+        crate::thread::passive_first_receive(self.ep.cptr(), with_wake_mark, reply)
     }
 
     /// Accepts one capability per request into `slot` of the root CNode

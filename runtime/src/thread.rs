@@ -251,7 +251,6 @@ pub fn take_passive_handshake() -> Option<(CPtr, CPtr)> {
 /// spawner (`sel4_rootserver::thread`) waits for it.
 pub const PASSIVE_READY_LABEL: u64 = 0xE_C0DF;
 
-#[cfg(target_arch = "x86_64")]
 /// The server's side of `sel4_rootserver::thread::ThreadBuilder::passive`, at its first receive
 /// on `ep`: if the thread is to become passive, waits for the spawner's
 /// signal, then reports ready on its event endpoint and receives in one

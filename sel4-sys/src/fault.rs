@@ -10,6 +10,35 @@ pub const UNKNOWN_SYSCALL_WORDS: usize = consts::UnknownSyscall_Length;
 /// Most words kept for a fault kind this crate does not decode field by field.
 pub const OTHER_FAULT_WORDS: usize = 8;
 
+/// What kind of CPU exception a [`Fault::UserException`] was, the same
+/// on every architecture ([`Fault::exception_kind`]; the architecture's
+/// own number stays in the fault's `number`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExceptionKind {
+    /// An undefined or illegal instruction (x86_64 `#UD`, vector 6;
+    /// aarch64 exception class 0x00; riscv64 `scause` 2). Privileged
+    /// instructions land here on aarch64 and riscv64 too.
+    UndefinedInstruction,
+    /// A breakpoint instruction (x86_64 `int3`, vector 3; aarch64 `brk`,
+    /// class 0x3c; riscv64 `ebreak`, `scause` 3).
+    Breakpoint,
+    /// Another exception: the x86 vector, the aarch64 exception class or
+    /// the riscv64 `scause`.
+    Other(Word),
+}
+
+/// What a [`Fault::VmFault`]'s access was, the same on every
+/// architecture ([`Fault::vm_access`], from the fault status `fsr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmAccess {
+    /// A data read.
+    Read,
+    /// A data write.
+    Write,
+    /// An instruction fetch.
+    Execute,
+}
+
 /// A decoded fault message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -163,6 +192,24 @@ impl Fault {
                     words,
                 }
             }
+        }
+    }
+
+    /// The kind of a [`Fault::UserException`] (`None` for other faults),
+    /// from its architecture's number.
+    pub fn exception_kind(&self) -> Option<ExceptionKind> {
+        match *self {
+            Fault::UserException { number, .. } => Some(crate::arch::exception_kind(number)),
+            _ => None,
+        }
+    }
+
+    /// The access of a [`Fault::VmFault`] (`None` for other faults), from
+    /// its architecture's fault status.
+    pub fn vm_access(&self) -> Option<VmAccess> {
+        match *self {
+            Fault::VmFault { fsr, .. } => Some(crate::arch::vm_access(fsr)),
+            _ => None,
         }
     }
 

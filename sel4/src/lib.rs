@@ -66,6 +66,7 @@ mod data;
 pub mod init;
 mod irq;
 pub mod mcs;
+pub mod regs;
 mod rights;
 mod tcb;
 mod untyped;
@@ -81,6 +82,7 @@ pub use arch::{AsidControl, AsidPool, Granule, LargePage, VSpaceRoot, VmAttribut
 pub use cnode::{CNodeOps, Depth, Slot};
 pub use data::{CapData, DataTooWide};
 pub use irq::{IrqControlOps, IrqHandlerOps};
+pub use regs::Registers;
 pub use rights::CapRights;
 pub use tcb::{Priority, TcbOps};
 pub use untyped::{Blueprint, Destination, UntypedOps};
@@ -98,7 +100,7 @@ pub mod prelude {
     pub use crate::mcs::prelude::*;
     pub use crate::{
         AsidControlOps as _, AsidPoolOps as _, CNodeOps as _, FrameOps as _, IrqControlOps as _,
-        IrqHandlerOps as _, TableOps as _, TcbOps as _, UntypedOps as _,
+        IrqHandlerOps as _, Registers as _, TableOps as _, TcbOps as _, UntypedOps as _,
     };
 }
 

@@ -17,6 +17,7 @@
 //! - `VmAttributes` with `DEFAULT` and `UNCACHED` (and the architecture's
 //!   others: `DEFAULT_EXECUTE_NEVER` on aarch64 and riscv64) and
 //!   `into_sys`;
+//! - `is_frame_type` (whether an object type is one of the frames);
 //! - `frame_map`, `frame_unmap`, `frame_paddr` and `set_tls_register` for
 //!   this crate, the [`AsidControlOps`] and [`AsidPoolOps`] impls, and a
 //!   `prelude` module with its own traits.
@@ -24,8 +25,8 @@
 use crate::{Cap, CapRights, FixedSize, Result, Slot, Word};
 
 pub use crate::arch::{
-    AsidControl, AsidPool, Granule, LargePage, TableLevel, VSpaceRoot, VmAttributes, GRANULE_BITS,
-    TABLE_LEVELS,
+    is_frame_type, AsidControl, AsidPool, Granule, LargePage, TableLevel, VSpaceRoot, VmAttributes,
+    GRANULE_BITS, TABLE_LEVELS,
 };
 
 /// A kind of frame: memory that maps into a VSpace ([`Granule`],

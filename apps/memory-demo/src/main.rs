@@ -18,11 +18,11 @@ use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::{consts, InvocationError, ObjectType};
 use sel4_rootserver::thread::spawn;
 use sel4_rootserver::untyped::Destination;
-use sel4_rootserver::vspace::{Cache, LARGE_PAGE_SIZE, PAGE_SIZE, RW, WINDOW_START};
+use sel4_rootserver::vspace::{Cache, LARGE_PAGE_SIZE, PAGE_SIZE, RW, WINDOW_END, WINDOW_START};
 use sel4_rootserver::CapData;
 use sel4_rootserver::{
-    cap_type, entry, heap, println, AllocError, BootInfo, Cap, Endpoint, Error, Notification,
-    Owned, UntypedExt,
+    cap_type, entry, heap, println, AllocError, BootInfo, Cap, Endpoint, Error, FixedSize, Granule,
+    Notification, Owned, UntypedExt,
 };
 
 entry!(main);
@@ -149,8 +149,8 @@ pub fn check_cnode_ops(objs: &mut Objects) -> Result<(), Error> {
     // Rotate: pivot -> new slot, src -> pivot's slot, src's slot freed.
     // Frames (endpoints and notifications cannot be rotated: the kernel
     // would have to re-badge them in place).
-    let mut fa = objs.create::<cap_type::X86Page>()?;
-    let mut fb = objs.create::<cap_type::X86Page>()?;
+    let mut fa = objs.create::<Granule>()?;
+    let mut fb = objs.create::<Granule>()?;
     let (pa, pb) = (frame_paddr(fa.cap())?, frame_paddr(fb.cap())?);
     let (fa_slot, fb_slot) = (fa.cptr(), fb.cptr());
     objs.rotate(&mut fa, 0, &mut fb, 0)?;
@@ -202,7 +202,7 @@ pub fn check_cnode_ops(objs: &mut Objects) -> Result<(), Error> {
     }
     // Wrong capability type: a frame named as an untyped. (Not a
     // notification: any invocation of a notification is a signal.)
-    let page = objs.create::<cap_type::X86Page>()?;
+    let page = objs.create::<Granule>()?;
     let fake: Cap<cap_type::Untyped> = page.cast();
     let slot = objs.alloc_slot()?;
     let e = expect_err(
@@ -307,7 +307,7 @@ pub fn check_child_cnode(objs: &mut Objects) -> Result<(), Error> {
         objs.child_slots(&child).map(|s| s.used()) == Some(0),
         "child CNode empty",
     )?;
-    let page = objs.create_in::<cap_type::X86Page>(&ut)?;
+    let page = objs.create_in::<Granule>(&ut)?;
     let usage = objs.pool().allocator().get(ut.cptr());
     println!(
         "  page after reclaim at {:#x}, untyped {:?}",
@@ -340,7 +340,7 @@ pub fn check_untyped_reclaim(objs: &mut Objects) -> Result<(), Error> {
     let slots0 = objs.cspace().slots().used();
     let mut frames = Vec::new();
     let err = loop {
-        match objs.create_in::<cap_type::X86Page>(&ut) {
+        match objs.create_in::<Granule>(&ut) {
             Ok(f) => frames.push(f),
             Err(e) => break e,
         }
@@ -362,7 +362,7 @@ pub fn check_untyped_reclaim(objs: &mut Objects) -> Result<(), Error> {
     let slot = objs.alloc_slot()?;
     let e = expect_err(
         ut.retype_raw(
-            ObjectType::X86_4K,
+            <Granule as FixedSize>::TYPE,
             0,
             Destination::root_cnode(),
             slot.cptr(),
@@ -393,7 +393,7 @@ pub fn check_untyped_reclaim(objs: &mut Objects) -> Result<(), Error> {
         "slot count after reclaim",
     )?;
     // And the kernel retypes the same memory again, from its base.
-    let page = objs.create_in::<cap_type::X86Page>(&ut)?;
+    let page = objs.create_in::<Granule>(&ut)?;
     let base = objs
         .pool()
         .allocator()
@@ -475,7 +475,7 @@ pub fn check_device_frame(objs: &mut Objects) -> Result<(), Error> {
 
 /// Mapping, unmapping, fixed addresses, paging structures, large pages.
 pub fn check_vspace(objs: &mut Objects) -> Result<(), Error> {
-    let f = objs.create::<cap_type::X86Page>()?;
+    let f = objs.create::<Granule>()?;
     let a = objs.map(&f, consts::PageBits as u8, RW, Cache::Default)?;
     ensure(
         objs.vspace().tables_created() >= 2,
@@ -528,6 +528,11 @@ pub fn check_vspace(objs: &mut Objects) -> Result<(), Error> {
     let b = objs.map(&big, consts::LargePageBits as u8, RW, Cache::Default)?;
     ensure(b % LARGE_PAGE_SIZE == 0, "large page aligned")?;
     objs.unmap(b)?;
+    // The window's last 2 MiB frame is in the user address space (riscv64
+    // Sv39: the kernel's user top is 4 KiB below 256 GiB).
+    let last = WINDOW_END - LARGE_PAGE_SIZE;
+    objs.map_at(&big, consts::LargePageBits as u8, last, RW, Cache::Default)?;
+    objs.unmap(last)?;
     objs.delete(big)?;
     // Eight fresh pages in a row.
     let r = objs.map_new_pages(8, RW)?;

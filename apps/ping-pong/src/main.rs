@@ -12,7 +12,7 @@ use alloc::string::String;
 use sel4_rootserver::fault::FaultHandler;
 use sel4_rootserver::ipc::{self, wire_label, Client, Control, ErrorReply, IpcError, Server};
 use sel4_rootserver::objects::Objects;
-use sel4_rootserver::sys::Fault;
+use sel4_rootserver::sys::{ExceptionKind, Fault};
 use sel4_rootserver::thread::{spawn, ThreadBuilder, ThreadError};
 use sel4_rootserver::{entry, println, BootInfo, Endpoint, InvocationError, Notification, Owned};
 use sel4_runtime::thread::provoke;
@@ -255,9 +255,11 @@ pub fn check_faults(objs: &mut Objects) -> Result<(), Error> {
     }
     let h = spawn(objs, provoke::undefined_instruction).map_err(err("spawn"))?;
     match fault_of("user exception", h.join(objs))? {
-        Fault::UserException { number, .. } => {
-            ensure!(number == 6, "exception number {number} (want 6, #UD)")
-        }
+        f @ Fault::UserException { number, .. } => ensure!(
+            f.exception_kind() == Some(ExceptionKind::UndefinedInstruction),
+            "exception number {number:#x}: {:?} (want an undefined instruction)",
+            f.exception_kind()
+        ),
         other => return Err(Error(format!("user exception: {other:?}"))),
     }
     Ok(())

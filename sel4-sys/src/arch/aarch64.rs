@@ -28,6 +28,28 @@ pub(crate) const UNKNOWN_SYSCALL_FLAGS: Option<usize> = Some(crate::consts::Unkn
 /// Word of a `UserException` fault message with the status register.
 pub(crate) const USER_EXCEPTION_FLAGS: Option<usize> = Some(crate::consts::UserException_SPSR);
 
+/// The exception class of a `UserException`'s number, the syndrome
+/// (ESR_EL1): its exception class EC, bits 26..32 (0x00 unknown reason:
+/// an undefined instruction; 0x3c a `brk`).
+pub(crate) fn exception_kind(number: Word) -> crate::ExceptionKind {
+    match (number >> 26) & 0x3f {
+        0x00 => crate::ExceptionKind::UndefinedInstruction,
+        0x3c => crate::ExceptionKind::Breakpoint,
+        ec => crate::ExceptionKind::Other(ec),
+    }
+}
+
+/// The access of a `VMFault` from its fault status, the syndrome
+/// (ESR_EL1): an instruction abort (exception class 0x20 or 0x21) is a
+/// fetch; a data abort writes when its WnR bit (6) is set.
+pub(crate) fn vm_access(fsr: Word) -> crate::VmAccess {
+    match (fsr >> 26) & 0x3f {
+        0x20 | 0x21 => crate::VmAccess::Execute,
+        _ if fsr & (1 << 6) != 0 => crate::VmAccess::Write,
+        _ => crate::VmAccess::Read,
+    }
+}
+
 /// Performs one syscall with every argument register in and out.
 ///
 /// # Safety
@@ -141,7 +163,20 @@ pub fn read_thread_pointer() -> usize {
     tp
 }
 
-/// Reads the virtual counter (`cntvct_el0`), which seL4 lets user mode read.
+/// The rate of [`read_counter`] in Hz: the generic timer's frequency,
+/// `CONFIG_TIMER_FREQUENCY` of the kernel configuration; `None` when the
+/// kernel does not let user mode read the counter (build it with
+/// `KernelArmExportVCNTUser=ON`, as `kernel-config/cmake/aarch64.cmake`
+/// does).
+pub const COUNTER_HZ: Option<u64> = crate::sel4_cfg_if! { config EXPORT_VCNT_USER {
+    Some(crate::config::TIMER_FREQUENCY as u64)
+} else {
+    None
+} };
+
+/// Reads the virtual counter (`cntvct_el0`), which seL4 lets user mode read
+/// when built with `KernelArmExportVCNTUser` ([`COUNTER_HZ`] is `Some`
+/// then); on other kernels the read is an undefined-instruction fault.
 #[inline(always)]
 pub fn read_counter() -> u64 {
     let v: u64;

@@ -28,6 +28,27 @@ pub(crate) const UNKNOWN_SYSCALL_FLAGS: Option<usize> = None;
 /// Word of a `UserException` fault message with the status register.
 pub(crate) const USER_EXCEPTION_FLAGS: Option<usize> = None;
 
+/// The exception class of a `UserException`'s number, `scause` (2 an
+/// illegal instruction, 3 a breakpoint).
+pub(crate) fn exception_kind(number: Word) -> crate::ExceptionKind {
+    match number {
+        2 => crate::ExceptionKind::UndefinedInstruction,
+        3 => crate::ExceptionKind::Breakpoint,
+        n => crate::ExceptionKind::Other(n),
+    }
+}
+
+/// The access of a `VMFault` from its fault status, `scause`
+/// (instruction page or access fault 12 or 1, store 15 or 7, load 13 or
+/// 5).
+pub(crate) fn vm_access(fsr: Word) -> crate::VmAccess {
+    match fsr {
+        12 | 1 => crate::VmAccess::Execute,
+        15 | 7 => crate::VmAccess::Write,
+        _ => crate::VmAccess::Read,
+    }
+}
+
 /// Performs one syscall with every argument register in and out.
 ///
 /// # Safety
@@ -142,13 +163,19 @@ pub fn read_thread_pointer() -> usize {
     tp
 }
 
-/// Reads the cycle counter CSR (`rdcycle`).
+/// The rate of [`read_counter`] in Hz: the platform's timer
+/// (`timebase-frequency`), `CONFIG_TIMER_FREQUENCY` of the kernel
+/// configuration.
+pub const COUNTER_HZ: Option<u64> = Some(crate::config::TIMER_FREQUENCY as u64);
+
+/// Reads the real-time counter CSR (`rdtime`, the `time` counter at
+/// [`COUNTER_HZ`]).
 #[inline(always)]
 pub fn read_counter() -> u64 {
     let v: u64;
-    // SAFETY: reading a counter CSR has no effect.
+    // SAFETY: reading the time CSR has no effect.
     unsafe {
-        core::arch::asm!("rdcycle {}", out(reg) v, options(nostack, nomem, preserves_flags));
+        core::arch::asm!("rdtime {}", out(reg) v, options(nostack, nomem, preserves_flags));
     }
     v
 }

@@ -30,6 +30,28 @@ pub(crate) const UNKNOWN_SYSCALL_FLAGS: Option<usize> = Some(crate::consts::Unkn
 /// Word of a `UserException` fault message with the status register.
 pub(crate) const USER_EXCEPTION_FLAGS: Option<usize> = Some(crate::consts::UserException_FLAGS);
 
+/// The exception class of a `UserException`'s number: the x86 vector
+/// (6 #UD invalid opcode, 3 #BP breakpoint).
+pub(crate) fn exception_kind(number: Word) -> crate::ExceptionKind {
+    match number {
+        6 => crate::ExceptionKind::UndefinedInstruction,
+        3 => crate::ExceptionKind::Breakpoint,
+        n => crate::ExceptionKind::Other(n),
+    }
+}
+
+/// The access of a `VMFault` from its fault status, the page-fault error
+/// code (bit 1 a write, bit 4 an instruction fetch).
+pub(crate) fn vm_access(fsr: Word) -> crate::VmAccess {
+    if fsr & 0x10 != 0 {
+        crate::VmAccess::Execute
+    } else if fsr & 0x2 != 0 {
+        crate::VmAccess::Write
+    } else {
+        crate::VmAccess::Read
+    }
+}
+
 /// Performs one syscall with every argument register in and out.
 ///
 /// # Safety
@@ -199,6 +221,13 @@ pub fn read_fs_base() -> usize {
     tp
 }
 
+/// This thread's thread pointer ([`thread_pointer`]; the name the other
+/// architectures give it).
+#[inline(always)]
+pub fn read_thread_pointer() -> usize {
+    thread_pointer()
+}
+
 /// This thread's thread pointer, read as the first word of its thread
 /// control block (`fs:[0]`, which x86_64 TLS variant II points at itself).
 /// Unlike [`read_fs_base`] this needs no user-mode `rdfsbase`, so it works
@@ -218,6 +247,19 @@ pub fn thread_pointer() -> usize {
     }
     tp
 }
+
+/// The time stamp counter, the architecture's free-running counter
+/// ([`rdtsc`]); its rate is not in the kernel configuration
+/// ([`COUNTER_HZ`] is `None`): measure it (the suite's harness does,
+/// against the PIT) or take bootinfo's TSC figure.
+#[inline(always)]
+pub fn read_counter() -> u64 {
+    rdtsc()
+}
+
+/// The rate of [`read_counter`] in Hz, when the kernel configuration
+/// gives it (not on x86_64: the TSC's rate is measured).
+pub const COUNTER_HZ: Option<u64> = None;
 
 /// Reads the time stamp counter.
 #[inline(always)]

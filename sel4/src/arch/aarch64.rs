@@ -227,6 +227,13 @@ impl VmAttributes {
     }
 }
 
+/// Whether `ty` is a frame's object type (4 KiB, 2 MiB, 1 GiB).
+pub fn is_frame_type(ty: ObjectType) -> bool {
+    ty == <Granule as FixedSize>::TYPE
+        || ty == <LargePage as FixedSize>::TYPE
+        || ty == <HugePage as FixedSize>::TYPE
+}
+
 fn page(frame: CPtr) -> Cap<cap_type::ARMPage> {
     Cap::from_cptr(frame)
 }
@@ -251,7 +258,6 @@ pub(crate) fn frame_paddr(frame: CPtr) -> Result<Word> {
 
 /// The TLS base in a saved context: `tpidr_el0` (`KernelArmTLSReg=tpidru`,
 /// writable from user mode) or `tpidrro_el0` (`tpidruro`).
-#[allow(dead_code)]
 pub(crate) fn set_tls_register(regs: &mut UserContext, tls_base: Word) {
     crate::sel4_cfg_if! { config ARM_TLS_REG_TPIDRU {
         regs.tpidr_el0 = tls_base;
@@ -269,6 +275,31 @@ impl AsidControlOps for Cap<AsidControl> {
 impl AsidPoolOps for Cap<AsidPool> {
     fn assign(self, vspace: Cap<VSpaceRoot>) -> Result<()> {
         self.arm_asid_pool_assign(vspace.cptr())
+    }
+}
+
+/// The registers of [`crate::regs::Registers`] in this architecture's
+/// `UserContext`.
+pub(crate) mod regs {
+    use crate::{UserContext, Word};
+
+    pub(crate) fn pc(c: &UserContext) -> Word {
+        c.pc
+    }
+    pub(crate) fn set_pc(c: &mut UserContext, v: Word) {
+        c.pc = v;
+    }
+    pub(crate) fn sp(c: &UserContext) -> Word {
+        c.sp
+    }
+    pub(crate) fn set_sp(c: &mut UserContext, v: Word) {
+        c.sp = v;
+    }
+    pub(crate) fn args(c: &UserContext) -> [Word; 4] {
+        [c.x0, c.x1, c.x2, c.x3]
+    }
+    pub(crate) fn args_mut(c: &mut UserContext) -> [&mut Word; 4] {
+        [&mut c.x0, &mut c.x1, &mut c.x2, &mut c.x3]
     }
 }
 

@@ -224,6 +224,13 @@ impl VmAttributes {
     }
 }
 
+/// Whether `ty` is a frame's object type (4 KiB, 2 MiB, 1 GiB).
+pub fn is_frame_type(ty: ObjectType) -> bool {
+    ty == <Granule as FixedSize>::TYPE
+        || ty == <LargePage as FixedSize>::TYPE
+        || ty == <HugePage as FixedSize>::TYPE
+}
+
 fn page(frame: CPtr) -> Cap<cap_type::RISCVPage> {
     Cap::from_cptr(frame)
 }
@@ -247,7 +254,6 @@ pub(crate) fn frame_paddr(frame: CPtr) -> Result<Word> {
 }
 
 /// The TLS base in a saved context: `tp`, an ordinary register.
-#[allow(dead_code)]
 pub(crate) fn set_tls_register(regs: &mut UserContext, tls_base: Word) {
     regs.tp = tls_base;
 }
@@ -261,6 +267,31 @@ impl AsidControlOps for Cap<AsidControl> {
 impl AsidPoolOps for Cap<AsidPool> {
     fn assign(self, vspace: Cap<VSpaceRoot>) -> Result<()> {
         self.riscv_asid_pool_assign(vspace.cptr())
+    }
+}
+
+/// The registers of [`crate::regs::Registers`] in this architecture's
+/// `UserContext`.
+pub(crate) mod regs {
+    use crate::{UserContext, Word};
+
+    pub(crate) fn pc(c: &UserContext) -> Word {
+        c.pc
+    }
+    pub(crate) fn set_pc(c: &mut UserContext, v: Word) {
+        c.pc = v;
+    }
+    pub(crate) fn sp(c: &UserContext) -> Word {
+        c.sp
+    }
+    pub(crate) fn set_sp(c: &mut UserContext, v: Word) {
+        c.sp = v;
+    }
+    pub(crate) fn args(c: &UserContext) -> [Word; 4] {
+        [c.a0, c.a1, c.a2, c.a3]
+    }
+    pub(crate) fn args_mut(c: &mut UserContext) -> [&mut Word; 4] {
+        [&mut c.a0, &mut c.a1, &mut c.a2, &mut c.a3]
     }
 }
 

@@ -189,6 +189,17 @@ impl VmAttributes {
     }
 }
 
+/// Whether `ty` is a frame's object type (4 KiB, 2 MiB and, on kernels
+/// with `CONFIG_HUGE_PAGE`, 1 GiB).
+pub fn is_frame_type(ty: ObjectType) -> bool {
+    let huge = crate::sel4_cfg_if! { object X64_HugePageObject {
+        ty == <HugePage as FixedSize>::TYPE
+    } else {
+        false
+    } };
+    huge || ty == <Granule as FixedSize>::TYPE || ty == <LargePage as FixedSize>::TYPE
+}
+
 fn page(frame: CPtr) -> Cap<cap_type::X86Page> {
     Cap::from_cptr(frame)
 }
@@ -213,7 +224,6 @@ pub(crate) fn frame_paddr(frame: CPtr) -> Result<Word> {
 
 /// seL4 5.x has no `TCB_SetTLSBase`: the TLS base is a register of the
 /// saved context.
-#[allow(dead_code)]
 pub(crate) fn set_tls_register(regs: &mut UserContext, tls_base: Word) {
     crate::sel4_cfg_if! { kernel >= 10 {
         regs.fs_base = tls_base;
@@ -366,6 +376,31 @@ impl X86IrqControlOps for Cap<cap_type::IRQControl> {
             handle,
             vector,
         )
+    }
+}
+
+/// The registers of [`crate::regs::Registers`] in this architecture's
+/// `UserContext`.
+pub(crate) mod regs {
+    use crate::{UserContext, Word};
+
+    pub(crate) fn pc(c: &UserContext) -> Word {
+        c.rip
+    }
+    pub(crate) fn set_pc(c: &mut UserContext, v: Word) {
+        c.rip = v;
+    }
+    pub(crate) fn sp(c: &UserContext) -> Word {
+        c.rsp
+    }
+    pub(crate) fn set_sp(c: &mut UserContext, v: Word) {
+        c.rsp = v;
+    }
+    pub(crate) fn args(c: &UserContext) -> [Word; 4] {
+        [c.rdi, c.rsi, c.rdx, c.rcx]
+    }
+    pub(crate) fn args_mut(c: &mut UserContext) -> [&mut Word; 4] {
+        [&mut c.rdi, &mut c.rsi, &mut c.rdx, &mut c.rcx]
     }
 }
 

@@ -122,13 +122,13 @@ impl Executor {
 /// Polls the thread until it ends or faults (then it is torn down), or
 /// the time is up (then it is killed).
 fn wait(mut handle: JoinHandle<TestResult>, objs: &mut Objects, limit_cycles: u64) -> End {
-    let start = sel4_sys::arch::rdtsc();
+    let start = sel4_sys::arch::read_counter();
     loop {
         match handle.try_join(objs) {
             Ok(outcome) => return End::Joined(outcome),
             Err(h) => handle = h,
         }
-        if sel4_sys::arch::rdtsc().saturating_sub(start) > limit_cycles {
+        if sel4_sys::arch::read_counter().saturating_sub(start) > limit_cycles {
             handle.kill(objs);
             return End::Timeout;
         }

@@ -11,6 +11,7 @@ use sel4_test_protocol::{Line, Outcome};
 
 use crate::coverage::{Coverage, IdOutcome};
 use crate::exec::THREAD_SLOTS;
+#[cfg(target_arch = "x86_64")]
 use crate::fwcfg::{FwCfg, FILTER_FILE, SHARD_FILE};
 use crate::kernel::{self, KernelError};
 use crate::select::{Selection, Shard};
@@ -212,13 +213,13 @@ impl Ctx {
         // Its address: a frame at its start, asked and deleted again (the
         // untyped then has no child, so its next retype starts at 0 again).
         let probe = self.slot()?;
-        kernel::retype(ut, ObjectType::X86_4K as usize, 0, probe, 1)
+        let granule = <sel4_rootserver::Granule as sel4_rootserver::FixedSize>::TYPE;
+        kernel::retype(ut, granule as usize, 0, probe, 1)
             .map_err(|e| Failure::fail(format!("probing the untyped's address: {e}")))?;
-        let frame: sel4_rootserver::Cap<sel4_rootserver::cap_type::X86Page> =
+        let frame: sel4_rootserver::Cap<sel4_rootserver::Granule> =
             sel4_rootserver::Cap::from_cptr(probe);
-        let paddr = frame
-            .x86_page_get_address()
-            .map_err(|e| Failure::fail(format!("X86_Page_GetAddress: {e}")))?;
+        let paddr = sel4_rootserver::sel4::FrameOps::paddr(frame)
+            .map_err(|e| Failure::fail(format!("Page_GetAddress: {e}")))?;
         kernel::cnode_delete(probe)?;
         let desc = sel4_rootserver::memory::UntypedDesc {
             paddr,
@@ -382,9 +383,10 @@ impl Lender {
     }
 }
 
-/// The time stamp counter.
+/// The architecture's counter (x86_64 the TSC, aarch64 the generic
+/// timer's virtual count, riscv64 `time`).
 pub fn now() -> u64 {
-    sel4_sys::arch::rdtsc()
+    sel4_sys::arch::read_counter()
 }
 
 struct Harness {
@@ -582,13 +584,28 @@ fn one_line(s: &str) -> String {
 }
 
 /// PIT ticks of one measurement of the TSC (20 ms at 1.193182 MHz).
+#[cfg(target_arch = "x86_64")]
 const TSC_MEASURE_TICKS: u32 = 23_864;
 /// Measurements of the TSC; the least delayed one counts.
+#[cfg(target_arch = "x86_64")]
 const TSC_MEASURE_ROUNDS: u32 = 5;
+
+/// The counter's rate in Hz where the kernel configuration gives it
+/// (aarch64 and riscv64: `TIMER_FREQUENCY`).
+#[cfg(not(target_arch = "x86_64"))]
+fn measure_tsc(_objs: &mut sel4_rootserver::objects::Objects) -> Result<u64, String> {
+    sel4_sys::arch::COUNTER_HZ.ok_or_else(|| {
+        String::from(
+            "user mode cannot read the counter on this kernel: build it with \
+             KernelArmExportVCNTUser=ON (kernel-config/cmake/aarch64.cmake does)",
+        )
+    })
+}
 
 /// The TSC's rate in Hz, measured against the PIT's crystal (channel 2,
 /// gated through port 0x61; `sel4_pit::Pit::calibrate`). The port
 /// capabilities are deleted again, so that tests can take the PIT.
+#[cfg(target_arch = "x86_64")]
 fn measure_tsc(objs: &mut sel4_rootserver::objects::Objects) -> Result<u64, String> {
     let (first, last) = sel4_pit::PORTS;
     let ports = objs
@@ -651,12 +668,12 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
         .filter(|&m| m > 0)
         .or_else(|| bi.extra_tsc_mhz().map(u64::from).filter(|&m| m > 0));
     let (tsc_hz, how) = match measure_tsc(&mut objs) {
-        Ok(hz) => (hz, "measured against the PIT"),
+        Ok(hz) if cfg!(target_arch = "x86_64") => (hz, "measured against the PIT"),
+        Ok(hz) => (hz, "the kernel configuration's TIMER_FREQUENCY"),
         Err(e) => {
             let mhz = bootinfo_tsc_mhz.ok_or_else(|| {
                 RunError::Setup(format!(
-                    "no TSC frequency: measuring it against the PIT failed ({e}) \
-                     and bootinfo gives none"
+                    "no counter frequency: {e}, and bootinfo gives none"
                 ))
             })?;
             println!("sel4test: the TSC was not measured ({e}); using bootinfo's figure");
@@ -678,29 +695,45 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
         Ok(s)
     };
 
-    // Options from fw_cfg (absent when QEMU runs without them).
-    let port_slot = take(1)?;
-    let (filter, shard) = match FwCfg::open(port_slot) {
-        Ok(dev) => {
-            let filter = dev
-                .text(FILTER_FILE)
-                .map_err(|e| RunError::Setup(format!("reading fw_cfg {FILTER_FILE}: {e:?}")))?
-                .filter(|f| !f.is_empty());
-            let shard = match dev
-                .text(SHARD_FILE)
-                .map_err(|e| RunError::Setup(format!("reading fw_cfg {SHARD_FILE}: {e:?}")))?
-            {
-                Some(s) => Some(Shard::parse(&s).ok_or_else(|| {
-                    RunError::Setup(format!("fw_cfg {SHARD_FILE}: {s:?} is not k/n"))
-                })?),
-                None => None,
-            };
-            (filter, shard)
+    // Options from fw_cfg (absent when QEMU runs without them; x86_64
+    // only: elsewhere every test runs).
+    #[cfg(target_arch = "x86_64")]
+    let (filter, shard) = {
+        let port_slot = take(1)?;
+        match FwCfg::open(port_slot) {
+            Ok(dev) => {
+                let filter = dev
+                    .text(FILTER_FILE)
+                    .map_err(|e| RunError::Setup(format!("reading fw_cfg {FILTER_FILE}: {e:?}")))?
+                    .filter(|f| !f.is_empty());
+                let shard = match dev
+                    .text(SHARD_FILE)
+                    .map_err(|e| RunError::Setup(format!("reading fw_cfg {SHARD_FILE}: {e:?}")))?
+                {
+                    Some(s) => Some(Shard::parse(&s).ok_or_else(|| {
+                        RunError::Setup(format!("fw_cfg {SHARD_FILE}: {s:?} is not k/n"))
+                    })?),
+                    None => None,
+                };
+                (filter, shard)
+            }
+            Err(e) => {
+                println!("sel4test: no fw_cfg options ({e:?}); running every test");
+                (None, None)
+            }
         }
-        Err(e) => {
-            println!("sel4test: no fw_cfg options ({e:?}); running every test");
-            (None, None)
-        }
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let (filter, shard): (Option<String>, Option<Shard>) = {
+        println!(
+            "sel4test: no fw_cfg options on {} (read over x86 I/O ports only); running every test",
+            if cfg!(target_arch = "aarch64") {
+                "aarch64"
+            } else {
+                "riscv64"
+            }
+        );
+        (None, None)
     };
 
     // Untypeds: the largest RAM untyped feeds the per-test budget.

@@ -65,6 +65,11 @@ struct Options {
     sel4test: Vec<String>,
     /// seL4test IDs this test covers in part.
     sel4test_partly: Vec<String>,
+    /// The one architecture the test applies to, and why (`arch =
+    /// "x86_64", arch_reason = "..."`): on the others it skips with that
+    /// reason, and its function is not compiled.
+    arch: Option<LitStr>,
+    arch_reason: Option<LitStr>,
 }
 
 /// The seL4test test names without a digit (every other one has a
@@ -138,6 +143,8 @@ fn parse_options(args: TokenStream2) -> syn::Result<Options> {
         timeout_ms: 0,
         sel4test: Vec::new(),
         sel4test_partly: Vec::new(),
+        arch: None,
+        arch_reason: None,
     };
     if args.is_empty() {
         return Ok(o);
@@ -164,6 +171,31 @@ fn parse_options(args: TokenStream2) -> syn::Result<Options> {
             Meta::NameValue(nv) if nv.path.is_ident("sel4test") => {
                 o.sel4test.extend(parse_ids(&nv.value, "sel4test")?);
             }
+            Meta::NameValue(nv) if nv.path.is_ident("arch") || nv.path.is_ident("arch_reason") => {
+                let lit = match &nv.value {
+                    Expr::Lit(syn::ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) if !s.value().is_empty() => s.clone(),
+                    other => {
+                        return Err(syn::Error::new_spanned(
+                            other,
+                            "arch and arch_reason take a non-empty string literal: \
+                             arch = \"x86_64\", arch_reason = \"I/O ports exist on x86 only\"",
+                        ))
+                    }
+                };
+                if nv.path.is_ident("arch") {
+                    if !["x86_64", "aarch64", "riscv64"].contains(&lit.value().as_str()) {
+                        return Err(syn::Error::new_spanned(
+                            &lit,
+                            "arch is one of \"x86_64\", \"aarch64\", \"riscv64\"",
+                        ));
+                    }
+                    o.arch = Some(lit);
+                } else {
+                    o.arch_reason = Some(lit);
+                }
+            }
             Meta::NameValue(nv) if nv.path.is_ident("sel4test_partly") => {
                 o.sel4test_partly
                     .extend(parse_ids(&nv.value, "sel4test_partly")?);
@@ -172,10 +204,18 @@ fn parse_options(args: TokenStream2) -> syn::Result<Options> {
                 return Err(syn::Error::new_spanned(
                     m,
                     "unknown #[sel4_test] option (known: timeout_ms = <milliseconds>, \
-                     sel4test = \"ID\", sel4test_partly = \"ID\")",
+                     sel4test = \"ID\", sel4test_partly = \"ID\", arch = \"x86_64\", \
+                     arch_reason = \"...\")",
                 ))
             }
         }
+    }
+    if o.arch.is_some() != o.arch_reason.is_some() {
+        return Err(err(
+            "arch and arch_reason go together: the architecture a test applies to and why \
+             (the reason its skip names elsewhere)"
+                .into(),
+        ));
     }
     for (i, id) in o.sel4test.iter().enumerate() {
         if o.sel4test[..i].contains(id) {
@@ -269,13 +309,36 @@ fn expand_test(opts: Options, func: ItemFn) -> syn::Result<TokenStream2> {
         .sel4test_partly
         .iter()
         .map(|i| LitStr::new(i, Span::call_site()));
-    Ok(quote! {
-        #func
+    let run = match (&opts.arch, &opts.arch_reason) {
+        (Some(arch), Some(reason)) => quote! {
+            #[cfg(target_arch = #arch)]
+            #func
 
-        #[doc(hidden)]
-        fn #wrap(#ctx_arg: &mut ::sel4_test_harness::Ctx) -> ::sel4_test_harness::TestResult {
-            ::sel4_test_harness::IntoTestResult::into_test_result(#call)
-        }
+            #[doc(hidden)]
+            #[cfg(target_arch = #arch)]
+            fn #wrap(#ctx_arg: &mut ::sel4_test_harness::Ctx) -> ::sel4_test_harness::TestResult {
+                ::sel4_test_harness::IntoTestResult::into_test_result(#call)
+            }
+
+            #[doc(hidden)]
+            #[cfg(not(target_arch = #arch))]
+            fn #wrap(_ctx: &mut ::sel4_test_harness::Ctx) -> ::sel4_test_harness::TestResult {
+                ::core::result::Result::Err(::sel4_test_harness::Failure::Skip(
+                    ::sel4_test_harness::__private::format!("{} only: {}", #arch, #reason),
+                ))
+            }
+        },
+        _ => quote! {
+            #func
+
+            #[doc(hidden)]
+            fn #wrap(#ctx_arg: &mut ::sel4_test_harness::Ctx) -> ::sel4_test_harness::TestResult {
+                ::sel4_test_harness::IntoTestResult::into_test_result(#call)
+            }
+        },
+    };
+    Ok(quote! {
+        #run
 
         #[doc(hidden)]
         #[allow(non_upper_case_globals)]
@@ -502,6 +565,33 @@ mod tests {
             Ok(_) => panic!("{src} was accepted"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn arch_goes_with_its_reason() {
+        let o = opts(r#"arch = "x86_64", arch_reason = "I/O ports""#).unwrap();
+        assert_eq!(o.arch.map(|l| l.value()).as_deref(), Some("x86_64"));
+        assert_eq!(
+            o.arch_reason.map(|l| l.value()).as_deref(),
+            Some("I/O ports")
+        );
+        assert!(msg(r#"arch = "x86_64""#).contains("go together"));
+        assert!(msg(r#"arch_reason = "why""#).contains("go together"));
+        assert!(msg(r#"arch = "mips", arch_reason = "x""#).contains("arch is one of"));
+        assert!(msg(r#"arch = "", arch_reason = "x""#).contains("non-empty string"));
+    }
+
+    #[test]
+    fn arch_test_skips_elsewhere() {
+        let f: ItemFn = syn::parse_str("fn t(ctx: &mut Ctx) -> TestResult { Ok(()) }").unwrap();
+        let o = opts(r#"arch = "x86_64", arch_reason = "I/O ports""#).unwrap();
+        let out = expand_test(o, f).unwrap().to_string();
+        assert!(out.contains(r#"cfg (target_arch = "x86_64")"#), "{out}");
+        assert!(
+            out.contains(r#"cfg (not (target_arch = "x86_64"))"#),
+            "{out}"
+        );
+        assert!(out.contains("Skip"), "{out}");
     }
 
     #[test]

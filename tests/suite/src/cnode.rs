@@ -265,10 +265,10 @@ fn revoke_untyped_allows_reuse(ctx: &mut Ctx) -> TestResult {
         1,
     )?;
     let frames = ctx.slots(4)?;
-    kernel::retype(child, ObjectType::X86_4K as usize, 0, frames, 4)?;
+    kernel::retype(child, crate::util::GRANULE as usize, 0, frames, 4)?;
     let more = ctx.slot()?;
     expect_err(
-        kernel::retype(child, ObjectType::X86_4K as usize, 0, more, 1),
+        kernel::retype(child, crate::util::GRANULE as usize, 0, more, 1),
         Error::NotEnoughMemory,
         "a full 16 KiB untyped",
     )?;
@@ -277,7 +277,7 @@ fn revoke_untyped_allows_reuse(ctx: &mut Ctx) -> TestResult {
         is_empty(frames)?,
         "revoking the untyped deletes its objects"
     );
-    kernel::retype(child, ObjectType::X86_4K as usize, 0, frames, 4)?;
+    kernel::retype(child, crate::util::GRANULE as usize, 0, frames, 4)?;
     Ok(())
 }
 

@@ -61,8 +61,8 @@ fn threads_in_domains_run(ctx: &mut Ctx) -> TestResult {
     for id in 0..NUM_DOMAINS {
         let h = helper(&mut objs, TEST_TOP - 10, move || {
             for _ in 0..10 {
-                let start = sel4_sys::arch::rdtsc();
-                while sel4_sys::arch::rdtsc().wrapping_sub(start) < tick {
+                let start = sel4_sys::arch::read_counter();
+                while sel4_sys::arch::read_counter().wrapping_sub(start) < tick {
                     core::hint::spin_loop();
                 }
             }

@@ -1,16 +1,25 @@
 //! FPU: each thread's SSE registers (xmm0-xmm15) survive context switches
 //! (the kernel switches FPU state lazily on x86).
+#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
 
+#[cfg(target_arch = "x86_64")]
 use alloc::sync::Arc;
+#[cfg(target_arch = "x86_64")]
 use alloc::vec::Vec;
+#[cfg(target_arch = "x86_64")]
 use core::sync::atomic::{AtomicU64, Ordering};
+#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::thread::ThreadBuilder;
+#[cfg(target_arch = "x86_64")]
 use sel4_sys::arch::{read_sse, write_sse, SSE_REGISTERS};
 use sel4_test_harness::{ensure, ensure_eq, sel4_test, Ctx, TestResult};
 
+#[cfg(target_arch = "x86_64")]
 use crate::support::{lift, TEST_TOP};
+#[cfg(target_arch = "x86_64")]
 use crate::util::{fw, OBJECT_SLOTS};
 
+#[cfg(target_arch = "x86_64")]
 fn pattern(seed: u64) -> [u64; 2 * SSE_REGISTERS] {
     let mut p = [0u64; 2 * SSE_REGISTERS];
     for (i, w) in p.iter_mut().enumerate() {
@@ -21,6 +30,7 @@ fn pattern(seed: u64) -> [u64; 2 * SSE_REGISTERS] {
     p
 }
 
+#[cfg(target_arch = "x86_64")]
 /// Loads the pattern, then `rounds` times yields and checks the
 /// registers, counting the yields after which another thread had taken a
 /// turn (`turns` moved). Returns that count and the first round that saw
@@ -42,7 +52,11 @@ fn keep_pattern(seed: u64, rounds: u32, turns: &AtomicU64) -> (u32, Option<u32>)
     (switched, None)
 }
 
-#[sel4_test(sel4test_partly = "FPU0001")]
+#[sel4_test(
+    sel4test_partly = "FPU0001",
+    arch = "x86_64",
+    arch_reason = "the probes check the SSE registers xmm0-xmm15 (x86_64 assembly)"
+)]
 fn sse_registers_survive_yields(ctx: &mut Ctx) -> TestResult {
     // Two threads of one priority, started together (this thread above
     // them until both exist): each yield passes the CPU to the other,
@@ -73,6 +87,7 @@ fn sse_registers_survive_yields(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
+#[cfg(target_arch = "x86_64")]
 /// What a busy thread of [`sse_registers_survive_preemption`] saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Busy {
@@ -83,6 +98,7 @@ struct Busy {
     lost: Option<u32>,
 }
 
+#[cfg(target_arch = "x86_64")]
 /// What the busy threads share: rounds finished (by any of them), and how
 /// many of them have been preempted often enough.
 struct Shared {
@@ -90,6 +106,7 @@ struct Shared {
     satisfied: AtomicU64,
 }
 
+#[cfg(target_arch = "x86_64")]
 /// Loads the pattern of `seed`, then spins in rounds of `spin` TSC cycles
 /// without yielding, checking the registers after each, until each of the
 /// `threads` busy threads was preempted mid-round `want` times (at most
@@ -104,8 +121,8 @@ fn keep_pattern_busy(seed: u64, spin: u64, want: u32, threads: u64, shared: &Sha
     };
     for round in 0..MAX_ROUNDS {
         let others = shared.rounds.load(Ordering::SeqCst);
-        let start = sel4_sys::arch::rdtsc();
-        while sel4_sys::arch::rdtsc().wrapping_sub(start) < spin {
+        let start = sel4_sys::arch::read_counter();
+        while sel4_sys::arch::read_counter().wrapping_sub(start) < spin {
             core::hint::spin_loop();
         }
         if shared.rounds.load(Ordering::SeqCst) != others {
@@ -130,7 +147,12 @@ fn keep_pattern_busy(seed: u64, spin: u64, want: u32, threads: u64, shared: &Sha
     busy
 }
 
-#[sel4_test(sel4test_partly = "FPU0001", timeout_ms = 30_000)]
+#[sel4_test(
+    sel4test_partly = "FPU0001",
+    timeout_ms = 30_000,
+    arch = "x86_64",
+    arch_reason = "the probes check the SSE registers xmm0-xmm15 (x86_64 assembly)"
+)]
 fn sse_registers_survive_preemption(ctx: &mut Ctx) -> TestResult {
     // Busy threads of one priority that never yield: only the timer's end
     // of a time slice switches between them, in the middle of a round
@@ -169,7 +191,11 @@ fn sse_registers_survive_preemption(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(sel4test_partly = "FPU0000")]
+#[sel4_test(
+    sel4test_partly = "FPU0000",
+    arch = "x86_64",
+    arch_reason = "the probes check the SSE registers xmm0-xmm15 (x86_64 assembly)"
+)]
 fn own_sse_registers_survive_other_threads(ctx: &mut Ctx) -> TestResult {
     let mine = pattern(6);
     write_sse(&mine);

@@ -1,14 +1,20 @@
 //! Switching a thread's FPU off and on (seL4test FPU0003, FPU0004), with
 //! TCB_SetFlags (seL4 14.0.0 and later; older kernels have no way to turn
 //! a thread's FPU off, and these tests skip there).
+#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
 
+#[cfg(target_arch = "x86_64")]
 use sel4_sys::{MessageInfo, Word};
+#[cfg(target_arch = "x86_64")]
 use sel4_test_harness::kernel::KResult;
 use sel4_test_harness::{ensure_eq, sel4_test, skip, Ctx, TestResult};
 
+#[cfg(target_arch = "x86_64")]
 use crate::support::{lift, start_raw3, TEST_TOP};
+#[cfg(target_arch = "x86_64")]
 use crate::util::{endpoint, notification, raw_thread};
 
+#[cfg(target_arch = "x86_64")]
 /// TCB_SetFlags: clears `clear`, sets `set`, returns the flags after.
 #[allow(unused_variables)]
 fn set_flags(tcb: Word, clear: Word, set: Word) -> Option<KResult> {
@@ -26,6 +32,7 @@ fn set_flags(tcb: Word, clear: Word, set: Word) -> Option<KResult> {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 /// seL4_TCBFlag_fpuDisabled, on kernels that have it.
 fn fpu_disabled() -> Word {
     sel4_sys::sel4_cfg_if! {
@@ -37,10 +44,15 @@ fn fpu_disabled() -> Word {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 const NO_SET_FLAGS: &str =
     "this kernel has no TCB_SetFlags (added in seL4 14.0.0): a thread's FPU cannot be switched off";
 
-#[sel4_test(sel4test = "FPU0003")]
+#[sel4_test(
+    sel4test = "FPU0003",
+    arch = "x86_64",
+    arch_reason = "the probes check the SSE registers (x86_64 assembly); not ported to aarch64 and riscv64 yet"
+)]
 fn set_flags_switches_the_fpu_flag(ctx: &mut Ctx) -> TestResult {
     let tcb = ctx.create(sel4_sys::ObjectType::TCBObject, 0)?;
     let Some(r) = set_flags(tcb, 0, 0) else {
@@ -55,6 +67,7 @@ fn set_flags_switches_the_fpu_flag(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
+#[cfg(target_arch = "x86_64")]
 fn pattern(seed: u64) -> [u64; 2 * sel4_sys::arch::SSE_REGISTERS] {
     let mut p = [0u64; 2 * sel4_sys::arch::SSE_REGISTERS];
     for (i, w) in p.iter_mut().enumerate() {
@@ -65,6 +78,7 @@ fn pattern(seed: u64) -> [u64; 2 * sel4_sys::arch::SSE_REGISTERS] {
     p
 }
 
+#[cfg(target_arch = "x86_64")]
 /// The worker of FPU0004: loads its SSE registers, says so (2 on `done`),
 /// then checks and reloads them over and over until `stop` is signalled
 /// (and then twice more); sends 0 on `done` if the values always came
@@ -98,7 +112,11 @@ extern "C" fn sse_worker(stop: Word, done: Word, _: Word) -> ! {
     }
 }
 
-#[sel4_test(sel4test = "FPU0004")]
+#[sel4_test(
+    sel4test = "FPU0004",
+    arch = "x86_64",
+    arch_reason = "the probes check the SSE registers (x86_64 assembly); not ported to aarch64 and riscv64 yet"
+)]
 fn disabled_fpu_faults_and_reenabled_fpu_keeps_state(ctx: &mut Ctx) -> TestResult {
     if set_flags(ctx.own_tcb(), 0, 0).is_none() {
         skip!("{NO_SET_FLAGS}");

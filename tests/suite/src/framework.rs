@@ -5,8 +5,8 @@
 use sel4_rootserver::cnode::ALL_RIGHTS;
 use sel4_rootserver::memory::frame_paddr;
 use sel4_rootserver::objects::Objects;
-use sel4_rootserver::{cap_type, AllocError, Endpoint, Error, Notification, Owned, SlotAllocator};
-use sel4_sys::{CPtr, ObjectType};
+use sel4_rootserver::{AllocError, Endpoint, Error, Notification, Owned, SlotAllocator};
+use sel4_sys::CPtr;
 use sel4_test_harness::select::{Selection, Shard};
 use sel4_test_harness::{ensure, ensure_eq, fail, kernel, sel4_test, Ctx, Failure, TestResult};
 
@@ -168,7 +168,7 @@ fn badged_copy_keeps_the_untyped_from_resetting(ctx: &mut Ctx) -> TestResult {
         1 << sel4_sys::consts::EndpointBits,
         "the endpoint lives on in its badged copy"
     );
-    let f = objs.create::<cap_type::X86Page>().map_err(fw("frame"))?;
+    let f = objs.create::<sel4::Granule>().map_err(fw("frame"))?;
     ensure_eq!(
         Some(frame_paddr(f.cap()).map_err(fw("GetAddress"))?),
         base.map(|b| b + 0x1000),
@@ -268,7 +268,7 @@ fn frame_at_checks_the_kernel_answer(ctx: &mut Ctx) -> TestResult {
         .map(|u| u.untyped.paddr)
         .ok_or_else(|| Failure::fail("no untyped"))?;
     let sneak = ctx.slot()?;
-    kernel::retype(ut, ObjectType::X86_4K as usize, 0, sneak, 1)?;
+    kernel::retype(ut, crate::util::GRANULE as usize, 0, sneak, 1)?;
     match objs.frame_at(base, 12) {
         Err(Error::FrameMismatch { wanted, got }) => {
             ensure_eq!(wanted, base);
@@ -325,7 +325,7 @@ fn exhaustion_is_one_error_variant(ctx: &mut Ctx) -> TestResult {
     );
     let mut frames = alloc::vec::Vec::new();
     let e = loop {
-        match objs.create::<cap_type::X86Page>() {
+        match objs.create::<sel4::Granule>() {
             Ok(f) => frames.push(f),
             Err(e) => break e,
         }

@@ -2,24 +2,35 @@
 //! (seL4test's IOPORTS1000); port capabilities through `sel4-device`
 //! refuse accesses outside their range before the kernel is asked, and
 //! seL4 10+ issues each port once.
+#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
 
+#[cfg(target_arch = "x86_64")]
 use alloc::format;
 
+#[cfg(target_arch = "x86_64")]
 use sel4_asm_probes::ioport;
+#[cfg(target_arch = "x86_64")]
 use sel4_device::{IoPorts, PortError, PortIo, PortRange};
+#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::Error;
+#[cfg(target_arch = "x86_64")]
 use sel4_sys::{FaultLabel, MessageInfo, Word};
 use sel4_test_harness::{ensure, ensure_eq, sel4_test, skip, Ctx, Failure, TestResult};
 
+#[cfg(target_arch = "x86_64")]
 use crate::support::{lift, start_raw3, TEST_TOP};
+#[cfg(target_arch = "x86_64")]
 use crate::util::{
     endpoint, fw, notification, raw_thread, read_regs, reg, write_regs, OBJECT_SLOTS,
 };
 
+#[cfg(target_arch = "x86_64")]
 /// sel4test's stride and range: every 256th port of the 65536.
 const PORT_STRIDE: u32 = 256;
+#[cfg(target_arch = "x86_64")]
 const EXPECTED_FAULTS: u32 = 65536 / PORT_STRIDE;
 
+#[cfg(target_arch = "x86_64")]
 /// The faulting thread: reads every 256th port with `in`, counts the
 /// reads that came back as 1 (the handler's value), sends the count on
 /// `done`, parks on `park`.
@@ -42,7 +53,12 @@ extern "C" fn reader(done: Word, park: Word, _: Word) -> ! {
 /// without I/O privilege is a user exception at the instruction; the
 /// handler sets RAX to 1 and moves the thread past it (TCB_WriteRegisters
 /// with resume, as sel4test does), 256 times.
-#[sel4_test(sel4test = "IOPORTS1000", timeout_ms = 30_000)]
+#[sel4_test(
+    sel4test = "IOPORTS1000",
+    timeout_ms = 30_000,
+    arch = "x86_64",
+    arch_reason = "I/O ports exist on x86 only"
+)]
 fn ioports_in_without_a_capability_faults(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let ep = endpoint(ctx)?;
@@ -63,7 +79,7 @@ fn ioports_in_without_a_capability_faults(ctx: &mut Ctx) -> TestResult {
         ensure_eq!(ip, site.ip, "fault {faults}: at the `in` instruction");
         let mut regs = read_regs(t.tcb, reg::COUNT)?;
         regs[3] = 1; // RAX
-        regs[reg::RIP] = site.restart;
+        regs[reg::PC] = site.restart;
         write_regs(t.tcb, true, &regs)?;
         faults += 1;
     }
@@ -77,6 +93,7 @@ fn ioports_in_without_a_capability_faults(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
+#[cfg(target_arch = "x86_64")]
 fn port_err(r: Result<impl core::fmt::Debug, Error>) -> Result<PortError, Failure> {
     match r {
         Err(Error::Port(e)) => Ok(e),
@@ -88,7 +105,7 @@ fn port_err(r: Result<impl core::fmt::Debug, Error>) -> Result<PortError, Failur
 /// An access outside the capability's range (or running past its end) is
 /// refused before the kernel is called; inside it works (the PIT's
 /// counter latch and read).
-#[sel4_test]
+#[sel4_test(arch = "x86_64", arch_reason = "I/O ports exist on x86 only")]
 fn ioports_checked_against_the_range(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let p = objs.io_ports(0x40, 0x43).map_err(fw("ports"))?;
@@ -141,7 +158,7 @@ fn ioports_checked_against_the_range(ctx: &mut Ctx) -> TestResult {
 /// is refused, and free again once that capability is deleted. (seL4 5.x
 /// gives the root task one capability for every port: each range is a
 /// copy of it, limited by `IoPorts`' checks alone.)
-#[sel4_test]
+#[sel4_test(arch = "x86_64", arch_reason = "I/O ports exist on x86 only")]
 fn ioports_issued_once(ctx: &mut Ctx) -> TestResult {
     if sel4_sys::KERNEL_VERSION_MAJOR < 10 {
         skip!("seL4 5.x has no I/O port control: every port range is a copy of one capability");

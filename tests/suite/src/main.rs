@@ -7,6 +7,9 @@
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
+// Helpers of the tests that are x86_64 only (their `arch` option) are not
+// used on aarch64 and riscv64.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 
 extern crate alloc;
 
@@ -74,6 +77,7 @@ entry!(main);
 
 fn main(bootinfo: &BootInfo) -> Result<(), RunError> {
     // TLS0001 checks what the initial thread sees, before anything runs.
+    #[cfg(target_arch = "x86_64")]
     tls::record_root_thread();
     sel4_test_harness::run(bootinfo, collect_tests!())
 }

@@ -36,7 +36,11 @@ fn bound_notification_with_a_scheduling_context(ctx: &mut Ctx) -> TestResult {
     mcs_only!(ctx, imp::binding(ctx, true))
 }
 
-#[sel4_test(sel4test = "SYSCALL0018")]
+#[sel4_test(
+    sel4test = "SYSCALL0018",
+    arch = "x86_64",
+    arch_reason = "the register probe is x86_64 assembly (sel4-asm-probes); not ported to aarch64 and riscv64 yet"
+)]
 fn nb_send_recv_keeps_registers(ctx: &mut Ctx) -> TestResult {
     mcs_only!(ctx, imp::nb_send_recv_registers(ctx))
 }
@@ -50,7 +54,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         use sel4_test_harness::{ensure_eq, Ctx, Failure, TestResult};
 
         use crate::mcs_util::*;
-        use crate::util::{endpoint, notification, read_regs, reg};
+        use crate::util::{endpoint, notification, read_regs};
 
         fn set_timeout_endpoint(tcb: Word, ep: Word) -> TestResult {
             invoke(tcb, InvocationLabel::TCBSetTimeoutEndpoint, &[ep], &[])?;
@@ -129,7 +133,9 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             wait_regs(ep);
             h.unbind_sc()?;
             set_timeout_endpoint(h.tcb(), minted)?;
-            let regs = read_regs(h.tcb(), reg::COUNT)?;
+            // The words of a timeout reply: the registers in the order of
+            // the kernel's user context, TLS base included.
+            let regs = read_regs(h.tcb(), consts::TimeoutReply_Length)?;
             Ok((h, regs))
         }
 
@@ -157,33 +163,12 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             // Answer the client on the server's behalf.
             sel4_sys::send_regs(server_reply, MessageInfo::new(0, 0, 0, 1), [Word::MAX, 0, 0, 0]);
             server.bind_sc()?;
-            // The timeout reply: the server's registers as they were.
+            // The timeout reply: the server's registers as they were (the
+            // reply's words are the user context's registers in its order,
+            // on every architecture: FaultIP, the stack pointer, ..., the
+            // TLS base).
             let mut words = [0 as Word; consts::TimeoutReply_Length];
-            words[consts::TimeoutReply_FaultIP] = regs[reg::RIP];
-            words[consts::TimeoutReply_RSP] = regs[reg::RSP];
-            let names = [
-                (consts::TimeoutReply_FLAGS, 2),
-                (consts::TimeoutReply_RAX, 3),
-                (consts::TimeoutReply_RBX, 4),
-                (consts::TimeoutReply_RCX, 5),
-                (consts::TimeoutReply_RDX, 6),
-                (consts::TimeoutReply_RSI, 7),
-                (consts::TimeoutReply_RDI, 8),
-                (consts::TimeoutReply_RBP, 9),
-                (consts::TimeoutReply_R8, 10),
-                (consts::TimeoutReply_R9, 11),
-                (consts::TimeoutReply_R10, 12),
-                (consts::TimeoutReply_R11, 13),
-                (consts::TimeoutReply_R12, 14),
-                (consts::TimeoutReply_R13, 15),
-                (consts::TimeoutReply_R14, 16),
-                (consts::TimeoutReply_R15, 17),
-            ];
-            for (word, ctx_index) in names {
-                words[word] = regs[ctx_index];
-            }
-            let tls = read_regs(server.tcb(), reg::COUNT + 1)?;
-            words[consts::TimeoutReply_TLS_BASE] = tls[reg::COUNT];
+            words.copy_from_slice(&regs[..consts::TimeoutReply_Length]);
             sel4_sys::ipc_buffer().write_msgs(4, &words[4..]);
             let info = MessageInfo::new(0, 0, 0, consts::TimeoutReply_Length as Word);
             let mut mrs = [0; 4];
@@ -318,6 +303,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             Ok(())
         }
 
+        #[cfg(target_arch = "x86_64")]
         pub fn nb_send_recv_registers(ctx: &mut Ctx) -> TestResult {
             use sel4_asm_probes::{syscall_probe, SpHolder, SyscallArgs};
             let ntfn = notification(ctx)?;

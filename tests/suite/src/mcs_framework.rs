@@ -232,7 +232,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             set_own_priority(ctx, OUR_PRIO - 1)?;
             let sc = h.sched_context();
             sc.consumed().map_err(dbg("consumed"))?;
-            let start = sel4_sys::arch::rdtsc();
+            let start = sel4_sys::arch::read_counter();
             while ctx.micros_since(start) < 400_000 {
                 core::hint::spin_loop();
             }
@@ -256,9 +256,9 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
                 .spawn(&mut objs, move || {
                     let mut gaps = [0u64; 3];
                     for g in gaps.iter_mut() {
-                        let t0 = sel4_sys::arch::rdtsc();
+                        let t0 = sel4_sys::arch::read_counter();
                         sel4_sys::yield_now();
-                        *g = (sel4_sys::arch::rdtsc() - t0) / tsc_mhz;
+                        *g = (sel4_sys::arch::read_counter() - t0) / tsc_mhz;
                     }
                     gaps
                 })
@@ -272,9 +272,9 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             let h = ThreadBuilder::new()
                 .priority(OUR_PRIO - 1)
                 .spawn(&mut objs, move || {
-                    let t0 = sel4_sys::arch::rdtsc();
+                    let t0 = sel4_sys::arch::read_counter();
                     sel4_sys::yield_now();
-                    (sel4_sys::arch::rdtsc() - t0) / tsc_mhz
+                    (sel4_sys::arch::read_counter() - t0) / tsc_mhz
                 })
                 .map_err(fw("spawn"))?;
             let g = h.join(&mut objs).map_err(fw("join"))?;
@@ -290,7 +290,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
                 c.inc();
             })?;
             h.start();
-            let start = sel4_sys::arch::rdtsc();
+            let start = sel4_sys::arch::read_counter();
             sleep_us(ctx, 50_000)?;
             let slept = ctx.micros_since(start);
             let ran = count.get();

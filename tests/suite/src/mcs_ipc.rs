@@ -62,7 +62,11 @@ fn deleting_the_scheduling_context_of_a_receiver(ctx: &mut Ctx) -> TestResult {
     mcs_only!(ctx, imp::delete_sc_of_receiver(ctx))
 }
 
-#[sel4_test(sel4test = "IPC0021")]
+#[sel4_test(
+    sel4test = "IPC0021",
+    arch = "x86_64",
+    arch_reason = "the fault probe is x86_64 assembly (sel4-asm-probes) and the handler maps through the x86 paging labels; not ported to aarch64 and riscv64 yet"
+)]
 fn fault_handler_runs_on_the_faulting_threads_time(ctx: &mut Ctx) -> TestResult {
     mcs_only!(ctx, imp::fault_handler_donated_sc(ctx))
 }
@@ -368,6 +372,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         /// IPC0021: a passive fault handler runs on the faulting thread's
         /// scheduling context: it maps the page the thread faulted on and
         /// the thread completes its write.
+        #[cfg(target_arch = "x86_64")]
         pub fn fault_handler_donated_sc(ctx: &mut Ctx) -> TestResult {
             use sel4_asm_probes::fault::{self as probe, BAD_MAGIC, FAULT_VADDR, GOOD_MAGIC};
             use sel4_sys::{InvocationLabel, ObjectType};
@@ -384,7 +389,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
                 let obj = ctx.create(ty, 0)?;
                 invoke(obj, label, &[ROOT_VSPACE], &[FAULT_VADDR, 0])?;
             }
-            let frame = ctx.create(ObjectType::X86_4K, 0)?;
+            let frame = ctx.create(crate::util::GRANULE, 0)?;
             let handler = Helper::new(&mut objs, OUR_PRIO - 1, move || -> Result<(), String> {
                 let reply = thread_reply();
                 let mut r = nb_send_recv_regs(ep, empty(), [0; 4], ep, reply);

@@ -277,7 +277,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             // the default 5 ms, or two slices run as one, still fail.
             let mut errors = Vec::new();
             for i in 0..11 {
-                let start = sel4_sys::arch::rdtsc();
+                let start = sel4_sys::arch::read_counter();
                 sel4_sys::yield_now();
                 let took = ctx.micros_since(start);
                 if i > 0 && (took + 2_000 < period_us || took >= 2 * period_us) {

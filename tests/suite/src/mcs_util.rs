@@ -274,7 +274,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
                     .ok_or_else(|| Failure::fail("the test thread has no scheduling context"))?,
             );
             let control = sel4_rootserver::sched::sched_control().map_err(fw("SchedControl"))?;
-            let start = sel4_sys::arch::rdtsc();
+            let start = sel4_sys::arch::read_counter();
             const SLICE_US: u64 = 100;
             loop {
                 let done = ctx.micros_since(start);
@@ -296,10 +296,10 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
 
         /// seL4test's `restart_after_syscall`: the thread, blocked in a
         /// system call, continues after it (its instruction pointer moved
-        /// past the 2-byte `syscall`), resumed.
+        /// past the system call instruction), resumed.
         pub fn restart_after_syscall(tcb: Word) -> TestResult {
             let mut regs = read_regs(tcb, reg::COUNT)?;
-            regs[reg::RIP] += 2;
+            regs[reg::PC] += reg::SYSCALL_INSN_BYTES;
             write_regs(tcb, true, &regs)?;
             Ok(())
         }

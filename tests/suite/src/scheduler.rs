@@ -163,11 +163,11 @@ fn threads_at_every_priority_run_in_order(ctx: &mut Ctx) -> TestResult {
             stack: alloc::vec![0u8; 2048],
         };
         let mut regs = [0u64; crate::util::reg::COUNT];
-        regs[crate::util::reg::RIP] = report_priority as *const () as usize as Word;
-        regs[crate::util::reg::RSP] = t.initial_sp();
-        regs[crate::util::reg::RDI] = ep;
-        regs[crate::util::reg::RSI] = prio;
-        regs[crate::util::reg::RDX] = park;
+        regs[crate::util::reg::PC] = report_priority as *const () as usize as Word;
+        regs[crate::util::reg::SP] = t.initial_sp();
+        regs[crate::util::reg::ARG0] = ep;
+        regs[crate::util::reg::ARG1] = prio;
+        regs[crate::util::reg::ARG2] = park;
         crate::util::write_regs(tcb, true, &regs)?;
         threads.push(t);
     }

@@ -75,10 +75,10 @@ pub fn start_raw3(
 ) -> sel4_test_harness::kernel::KResult {
     use crate::util::reg;
     let mut regs = [0u64; reg::COUNT];
-    regs[reg::RIP] = entry;
-    regs[reg::RSP] = t.initial_sp();
-    regs[reg::RDI] = a;
-    regs[reg::RSI] = b;
-    regs[reg::RDX] = c;
+    regs[reg::PC] = entry;
+    regs[reg::SP] = t.initial_sp();
+    regs[reg::ARG0] = a;
+    regs[reg::ARG1] = b;
+    regs[reg::ARG2] = c;
     crate::util::write_regs(t.tcb, true, &regs)
 }

@@ -11,20 +11,27 @@
 //! one with a reply (Call, Recv, NBRecv, ReplyRecv, DebugPutChar) also
 //! writes RDI, RSI and the message registers R10, R8, R9, R15, as
 //! libsel4's stubs declare. The routine itself is in `sel4-asm-probes`.
+#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
 
+#[cfg(target_arch = "x86_64")]
 use sel4_asm_probes::{syscall_probe, Gprs, Probed, SpHolder, SyscallArgs, MAGIC};
+#[cfg(target_arch = "x86_64")]
 use sel4_sys::{MessageInfo, Syscall, Word};
 use sel4_test_harness::{ensure_eq, sel4_test, skip, Ctx, Failure, TestResult};
 
+#[cfg(target_arch = "x86_64")]
 use crate::util::{notification, raw_thread, read_regs, reg, write_regs};
 
+#[cfg(target_arch = "x86_64")]
 /// Registers a syscall without a reply keeps: all of them.
 const ALL: &[&str] = &[
     "rax", "rbx", "rbp", "r12", "r13", "r14", "rdx", "rdi", "rsi", "r10", "r8", "r9", "r15",
 ];
+#[cfg(target_arch = "x86_64")]
 /// Registers a syscall with a reply keeps.
 const NOT_REPLY: &[&str] = &["rax", "rbx", "rbp", "r12", "r13", "r14", "rdx"];
 
+#[cfg(target_arch = "x86_64")]
 fn value(g: &Gprs, name: &str) -> Word {
     g.named()
         .iter()
@@ -33,6 +40,7 @@ fn value(g: &Gprs, name: &str) -> Word {
         .unwrap_or_default()
 }
 
+#[cfg(target_arch = "x86_64")]
 fn check(p: &Probed, kept: &[&str], what: &str) -> TestResult {
     for &r in kept {
         let (before, after) = (value(&p.before, r), value(&p.after, r));
@@ -45,6 +53,7 @@ fn check(p: &Probed, kept: &[&str], what: &str) -> TestResult {
     Ok(())
 }
 
+#[cfg(target_arch = "x86_64")]
 /// Runs `sys` ten times with each stack-pointer holder and checks `kept`;
 /// `before_each` runs before each call (to make a receive not block).
 fn probe(
@@ -69,6 +78,7 @@ fn probe(
     last.ok_or_else(|| Failure::fail("no run"))
 }
 
+#[cfg(target_arch = "x86_64")]
 fn args(cap: Word, info: MessageInfo, mr: [Word; 4]) -> SyscallArgs {
     SyscallArgs {
         cap,
@@ -77,20 +87,27 @@ fn args(cap: Word, info: MessageInfo, mr: [Word; 4]) -> SyscallArgs {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 /// Message register values for the *WithMRs tests (sel4test sends zeros;
 /// distinct values also show a register that is swapped with another).
 const MRS: [Word; 4] = [MAGIC + 10, MAGIC + 11, MAGIC + 12, MAGIC + 13];
 
+#[cfg(target_arch = "x86_64")]
 fn empty() -> MessageInfo {
     MessageInfo::new(0, 0, 0, 0)
 }
 
-#[sel4_test(sel4test = "SYSCALL0000")]
+#[sel4_test(
+    sel4test = "SYSCALL0000",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn yield_keeps_registers() -> TestResult {
     probe(Syscall::Yield, args(0, empty(), [0; 4]), ALL, || {})?;
     Ok(())
 }
 
+#[cfg(target_arch = "x86_64")]
 /// A badged notification to send to: the send is a signal, which does
 /// something the test can check and which the kernel does not log (sel4test
 /// sends to its CNode, an invocation the kernel refuses and logs).
@@ -100,6 +117,7 @@ fn target(ctx: &mut Ctx) -> Result<(Word, Word), Failure> {
     Ok((n, b))
 }
 
+#[cfg(target_arch = "x86_64")]
 fn signalled(n: Word) -> TestResult {
     ensure_eq!(
         sel4_sys::poll(n),
@@ -109,26 +127,37 @@ fn signalled(n: Word) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(sel4test = "SYSCALL0001")]
+#[sel4_test(
+    sel4test = "SYSCALL0001",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn send_keeps_registers(ctx: &mut Ctx) -> TestResult {
     let (n, b) = target(ctx)?;
     probe(Syscall::Send, args(b, empty(), [0; 4]), ALL, || {})?;
     signalled(n)
 }
 
-#[sel4_test(sel4test = "SYSCALL0002")]
+#[sel4_test(
+    sel4test = "SYSCALL0002",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn nb_send_keeps_registers(ctx: &mut Ctx) -> TestResult {
     let (n, b) = target(ctx)?;
     probe(Syscall::NBSend, args(b, empty(), [0; 4]), ALL, || {})?;
     signalled(n)
 }
 
+#[cfg(target_arch = "x86_64")]
 /// Probes per register test: ten runs with each stack-pointer holder.
 const RUNS: usize = 20;
 
+#[cfg(target_arch = "x86_64")]
 /// The replies a [`caller`] got: (label, length, words).
 type Replies = alloc::vec::Vec<(Word, Word, [Word; 4])>;
 
+#[cfg(target_arch = "x86_64")]
 /// A thread that calls `ep` `n` times (message word 0 = the call's
 /// number) and returns the replies it got.
 fn caller(
@@ -147,6 +176,7 @@ fn caller(
     .map_err(crate::util::fw("spawn"))
 }
 
+#[cfg(target_arch = "x86_64")]
 /// Replies with `mrs` to a caller `RUNS` times, probing each Reply.
 fn reply_to_a_caller(ctx: &mut Ctx, mrs: [Word; 4]) -> TestResult {
     sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
@@ -161,6 +191,7 @@ fn reply_to_a_caller(ctx: &mut Ctx, mrs: [Word; 4]) -> TestResult {
 }
 
 // Non-MCS kernels only: MCS kernels have no Reply system call.
+#[cfg(target_arch = "x86_64")]
 sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {} else {
     fn reply_to_a_caller_inner(ctx: &mut Ctx, mrs: [Word; 4]) -> TestResult {
         let ep = crate::util::endpoint(ctx)?;
@@ -189,14 +220,22 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {} else {
     }
 } }
 
-#[sel4_test(sel4test = "SYSCALL0003")]
+#[sel4_test(
+    sel4test = "SYSCALL0003",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn reply_keeps_registers(ctx: &mut Ctx) -> TestResult {
     // sel4test replies with nobody to reply to, which the kernel drops (and
     // logs); here each reply goes to a waiting caller.
     reply_to_a_caller(ctx, [0; 4])
 }
 
-#[sel4_test(sel4test = "SYSCALL0004")]
+#[sel4_test(
+    sel4test = "SYSCALL0004",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn signal_keeps_registers(ctx: &mut Ctx) -> TestResult {
     // libsel4's seL4_Signal: Send with an empty message info.
     let (n, b) = target(ctx)?;
@@ -204,7 +243,11 @@ fn signal_keeps_registers(ctx: &mut Ctx) -> TestResult {
     signalled(n)
 }
 
-#[sel4_test(sel4test = "SYSCALL0005")]
+#[sel4_test(
+    sel4test = "SYSCALL0005",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn call_keeps_registers(ctx: &mut Ctx) -> TestResult {
     // A call of a notification signals it and gets an empty reply.
     let (n, b) = target(ctx)?;
@@ -218,7 +261,11 @@ fn call_keeps_registers(ctx: &mut Ctx) -> TestResult {
     signalled(n)
 }
 
-#[sel4_test(sel4test = "SYSCALL0006")]
+#[sel4_test(
+    sel4test = "SYSCALL0006",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn debug_put_char_keeps_registers() -> TestResult {
     let Some(sys) = sel4_sys::syscall_opt::DEBUG_PUT_CHAR else {
         skip!("this kernel has no DebugPutChar (a release kernel without printing)");
@@ -232,7 +279,7 @@ fn debug_put_char_keeps_registers() -> TestResult {
     Ok(())
 }
 
-#[sel4_test(sel4test = ["SYSCALL0010", "SYSCALL0013"])]
+#[sel4_test(sel4test = ["SYSCALL0010", "SYSCALL0013"], arch = "x86_64", arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet")]
 fn recv_keeps_registers(ctx: &mut Ctx) -> TestResult {
     // SYSCALL0010 (seL4_Recv) and SYSCALL0013 (seL4_Wait) are the same
     // syscall on a notification signalled just before, so it does not block.
@@ -244,7 +291,11 @@ fn recv_keeps_registers(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(sel4test = "SYSCALL0011")]
+#[sel4_test(
+    sel4test = "SYSCALL0011",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn reply_recv_keeps_registers(ctx: &mut Ctx) -> TestResult {
     if crate::util::MCS {
         // MCS kernels take the reply object of a ReplyRecv from R12, which
@@ -299,7 +350,11 @@ fn reply_recv_keeps_registers(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(sel4test = "SYSCALL0012")]
+#[sel4_test(
+    sel4test = "SYSCALL0012",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn nb_recv_keeps_registers(ctx: &mut Ctx) -> TestResult {
     let n = notification(ctx)?;
     probe(Syscall::NBRecv, args(n, empty(), [0; 4]), NOT_REPLY, || {
@@ -308,39 +363,60 @@ fn nb_recv_keeps_registers(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(sel4test = "SYSCALL0014")]
+#[sel4_test(
+    sel4test = "SYSCALL0014",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn send_with_mrs_keeps_registers(ctx: &mut Ctx) -> TestResult {
     let (n, b) = target(ctx)?;
     probe(Syscall::Send, args(b, empty(), MRS), ALL, || {})?;
     signalled(n)
 }
 
-#[sel4_test(sel4test = "SYSCALL0015")]
+#[sel4_test(
+    sel4test = "SYSCALL0015",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn nb_send_with_mrs_keeps_registers(ctx: &mut Ctx) -> TestResult {
     let (n, b) = target(ctx)?;
     probe(Syscall::NBSend, args(b, empty(), MRS), ALL, || {})?;
     signalled(n)
 }
 
-#[sel4_test(sel4test = "SYSCALL0016")]
+#[sel4_test(
+    sel4test = "SYSCALL0016",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn reply_with_mrs_keeps_registers(ctx: &mut Ctx) -> TestResult {
     reply_to_a_caller(ctx, MRS)
 }
 
-#[sel4_test(sel4test = "SYSCALL0017")]
+#[sel4_test(
+    sel4test = "SYSCALL0017",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn call_with_mrs_keeps_registers(ctx: &mut Ctx) -> TestResult {
     let (n, b) = target(ctx)?;
     probe(Syscall::Call, args(b, empty(), MRS), NOT_REPLY, || {})?;
     signalled(n)
 }
 
+#[cfg(target_arch = "x86_64")]
 #[inline(never)]
 fn deeper(n: usize) -> u64 {
     let pad = core::hint::black_box([0u8; 40]);
     sel4_asm_probes::stack_misalignment() + u64::from(pad[n % 40])
 }
 
-#[sel4_test(sel4test = "STACK_ALIGNMENT_001")]
+#[sel4_test(
+    sel4test = "STACK_ALIGNMENT_001",
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn threads_start_with_aligned_stacks(ctx: &mut Ctx) -> TestResult {
     // The test's own thread (started by the harness through the
     // framework), and a thread it starts.
@@ -363,6 +439,7 @@ fn threads_start_with_aligned_stacks(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
+#[cfg(target_arch = "x86_64")]
 /// TSC cycles the probe thread spins with RSP = 0: several timer ticks
 /// (the kernel's tick is 2 ms in our configurations; 20 ms leaves room
 /// for longer ones).
@@ -370,7 +447,10 @@ fn spin_cycles(ctx: &Ctx) -> u64 {
     ctx.machine().tsc_mhz * 20_000
 }
 
-#[sel4_test]
+#[sel4_test(
+    arch = "x86_64",
+    arch_reason = "the register probes and the register checks are x86_64 (sel4-asm-probes, x86 register names); not ported to aarch64 and riscv64 yet"
+)]
 fn read_registers_of_thread_blocked_in_syscall_has_stale_rsp(ctx: &mut Ctx) -> TestResult {
     // Why `threads::read_registers_of_blocked_thread` once saw RSP = 0: the
     // kernel's `syscall` entry saves every register but RSP, and its
@@ -385,30 +465,30 @@ fn read_registers_of_thread_blocked_in_syscall_has_stale_rsp(ctx: &mut Ctx) -> T
     let parked = notification(ctx)?;
     let t = raw_thread(ctx, ep, 250)?;
     let mut regs = [0u64; reg::COUNT];
-    regs[reg::RIP] = sel4_asm_probes::spin_without_stack_then_wait();
-    regs[reg::RSP] = t.initial_sp();
-    regs[reg::RDI] = parked;
-    regs[reg::RSI] = spin_cycles(ctx);
-    regs[reg::RDX] = Syscall::Yield as isize as Word;
+    regs[reg::PC] = sel4_asm_probes::spin_without_stack_then_wait();
+    regs[reg::SP] = t.initial_sp();
+    regs[reg::ARG0] = parked;
+    regs[reg::ARG1] = spin_cycles(ctx);
+    regs[reg::ARG2] = Syscall::Yield as isize as Word;
     regs[5] = Syscall::Recv as isize as Word; // rcx
                                               // Above this thread's priority: it runs, spins and blocks before
                                               // WriteRegisters returns here.
     write_regs(t.tcb, true, &regs)?;
     let now = read_regs(t.tcb, reg::COUNT)?;
     ensure_eq!(
-        now[reg::RIP],
+        now[reg::PC],
         sel4_asm_probes::spin_without_stack_wait_site(),
         "rip: the thread waits in its Recv (the kernel reports the syscall instruction)"
     );
-    ensure_eq!(now[reg::RDI], parked, "rdi: the notification it waits on");
-    ensure_eq!(now[reg::RDX] as i64, Syscall::Recv as i64, "rdx: Recv");
+    ensure_eq!(now[reg::ARG0], parked, "rdi: the notification it waits on");
+    ensure_eq!(now[reg::ARG2] as i64, Syscall::Recv as i64, "rdx: Recv");
     ensure_eq!(
         now[16],
         t.initial_sp(),
         "r14: the stack pointer the thread keeps across its syscalls"
     );
     ensure_eq!(
-        now[reg::RSP],
+        now[reg::SP],
         0,
         "rsp: the value the last timer interrupt saved (0, between the Yield and the restore), \
          not the stack pointer at the Recv"

@@ -101,8 +101,8 @@ fn yield_runs_the_next_thread_of_the_same_priority_then_returns(ctx: &mut Ctx) -
         .priority(HARNESS_PRIORITY as u8)
         .spawn(&mut objs, move || loop {
             m[0].fetch_add(1, Ordering::SeqCst);
-            let start = sel4_sys::arch::rdtsc();
-            while sel4_sys::arch::rdtsc().wrapping_sub(start) < spin {
+            let start = sel4_sys::arch::read_counter();
+            while sel4_sys::arch::read_counter().wrapping_sub(start) < spin {
                 core::hint::spin_loop();
             }
             m[1].fetch_add(1, Ordering::SeqCst);
@@ -118,9 +118,9 @@ fn yield_runs_the_next_thread_of_the_same_priority_then_returns(ctx: &mut Ctx) -
     let mut whole_turns = 0;
     for i in 0..YIELDS {
         let (started, ended) = now();
-        let t0 = sel4_sys::arch::rdtsc();
+        let t0 = sel4_sys::arch::read_counter();
         sel4_sys::yield_now();
-        let took = sel4_sys::arch::rdtsc().wrapping_sub(t0);
+        let took = sel4_sys::arch::read_counter().wrapping_sub(t0);
         let (started_after, ended_after) = now();
         ensure!(
             (started_after, ended_after) != (started, ended),
@@ -266,7 +266,7 @@ fn ipc_buffer_is_per_thread(ctx: &mut Ctx) -> TestResult {
     use sel4_rootserver::thread::spawn;
     // Word 100 is in no message of this test; values that no earlier test
     // left there.
-    let mine = sel4_sys::arch::rdtsc() | 1;
+    let mine = sel4_sys::arch::read_counter() | 1;
     let theirs = !mine;
     let message: [u64; 6] = core::array::from_fn(|i| mine.rotate_left(8 * i as u32 + 4));
     let ep = endpoint(ctx)?;
@@ -317,7 +317,7 @@ fn ipc_buffer_is_per_thread(ctx: &mut Ctx) -> TestResult {
 fn debug_cap_identify_names_types(ctx: &mut Ctx) -> TestResult {
     use crate::util::{cap_type, tag};
     ensure_eq!(cap_type(ROOT_CNODE)?, tag::CNODE);
-    ensure_eq!(cap_type(kernel::ROOT_VSPACE)?, tag::PML4);
+    ensure_eq!(cap_type(kernel::ROOT_VSPACE)?, tag::VSPACE_ROOT);
     ensure_eq!(cap_type(ctx.untyped())?, tag::UNTYPED);
     let free = ctx.slot()?;
     ensure_eq!(cap_type(free)?, tag::NULL);

@@ -209,7 +209,7 @@ fn set_space_needs_a_cnode(ctx: &mut Ctx) -> TestResult {
 #[sel4_test]
 fn set_ipc_buffer_must_be_aligned(ctx: &mut Ctx) -> TestResult {
     let tcb = ctx.create(ObjectType::TCBObject, 0)?;
-    let frame = ctx.create(ObjectType::X86_4K, 0)?;
+    let frame = ctx.create(crate::util::GRANULE, 0)?;
     let r = invoke(
         tcb,
         InvocationLabel::TCBSetIPCBuffer,
@@ -242,10 +242,10 @@ fn suspend_unstarted_tcb(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let t = raw_thread(ctx, 0, u64::from(TEST_TOP) + 1)?;
     let mut regs = [0u64; reg::COUNT];
-    regs[reg::RIP] = entry_addr();
-    regs[reg::RSP] = t.initial_sp();
-    regs[reg::RDI] = signal;
-    regs[reg::RSI] = parked;
+    regs[reg::PC] = entry_addr();
+    regs[reg::SP] = t.initial_sp();
+    regs[reg::ARG0] = signal;
+    regs[reg::ARG1] = parked;
     crate::util::write_regs(t.tcb, false, &regs)?;
     invoke(t.tcb, InvocationLabel::TCBSuspend, &[], &[])?;
     invoke(t.tcb, InvocationLabel::TCBSuspend, &[], &[])?;

@@ -40,29 +40,34 @@ fn read_registers_of_blocked_thread(ctx: &mut Ctx) -> TestResult {
     // It now waits on `parked`, in a Recv syscall (MCS kernels: Wait).
     let regs = read_regs(t.tcb, reg::COUNT)?;
     let (low, high) = t.stack_range();
-    // The kernel's syscall entry does not save RSP (and its return leaves
-    // RSP = 0): for a thread blocked in a syscall, the RSP slot holds what
-    // the last interrupt saved, 0 if that came between a syscall's return
-    // and sel4-sys restoring RSP from R14 (see
-    // syscall_regs::read_registers_of_thread_blocked_in_syscall_has_stale_rsp).
-    // R14 holds the stack pointer across sel4-sys's syscalls.
-    let r14 = regs[16];
+    // x86_64: the kernel's syscall entry does not save RSP (and its return
+    // leaves RSP = 0): for a thread blocked in a syscall, the RSP slot
+    // holds what the last interrupt saved, 0 if that came between a
+    // syscall's return and sel4-sys restoring RSP from R14 (see
+    // syscall_regs::read_registers_of_thread_blocked_in_syscall_has_stale_rsp);
+    // R14 holds the stack pointer across sel4-sys's syscalls. aarch64 and
+    // riscv64 save the stack pointer itself.
+    let sp = regs[reg::SYSCALL_SP];
     ensure!(
-        r14 >= low && r14 < high,
-        "r14 (the stack pointer kept across the syscall) {r14:#x} outside its stack [{low:#x}, {high:#x})"
+        sp > low && sp <= high,
+        "the stack pointer kept across the syscall {sp:#x} outside its stack ({low:#x}, {high:#x}]"
     );
-    ensure_eq!(regs[reg::RDI], parked, "rdi holds the cap it waits on");
+    ensure_eq!(
+        regs[reg::CAP],
+        parked,
+        "the capability register holds the cap it waits on"
+    );
     let wait = sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         sel4_sys::Syscall::Wait
     } else {
         sel4_sys::Syscall::Recv
     } };
     ensure_eq!(
-        regs[reg::RDX] as i64,
+        regs[reg::SYSCALL] as i64,
         wait as i64,
-        "rdx holds the syscall number"
+        "the syscall number register holds the syscall number"
     );
-    ensure!(regs[reg::RIP] != 0, "rip");
+    ensure!(regs[reg::PC] != 0, "the instruction pointer");
     Ok(())
 }
 
@@ -78,10 +83,10 @@ fn write_registers_redirects_thread(ctx: &mut Ctx) -> TestResult {
     sel4_sys::wait(first);
     invoke(t.tcb, InvocationLabel::TCBSuspend, &[], &[])?;
     let mut regs = read_regs(t.tcb, reg::COUNT)?;
-    regs[reg::RIP] = crate::util::entry_addr();
-    regs[reg::RSP] = t.initial_sp();
-    regs[reg::RDI] = second_b;
-    regs[reg::RSI] = parked;
+    regs[reg::PC] = crate::util::entry_addr();
+    regs[reg::SP] = t.initial_sp();
+    regs[reg::ARG0] = second_b;
+    regs[reg::ARG1] = parked;
     write_regs(t.tcb, true, &regs)?;
     ensure_eq!(
         sel4_sys::poll(second),
@@ -183,14 +188,14 @@ fn tls_is_per_thread(ctx: &mut Ctx) -> TestResult {
                     let first = (
                         sel4_runtime::thread::current_id(),
                         sel4_sys::ipc_buffer_addr(),
-                        sel4_sys::arch::thread_pointer(),
+                        sel4_sys::arch::read_thread_pointer(),
                     );
                     for _ in 0..30 {
                         sel4_sys::yield_now();
                         let now = (
                             sel4_runtime::thread::current_id(),
                             sel4_sys::ipc_buffer_addr(),
-                            sel4_sys::arch::thread_pointer(),
+                            sel4_sys::arch::read_thread_pointer(),
                         );
                         if now != first {
                             return Err((first, now));
@@ -204,7 +209,7 @@ fn tls_is_per_thread(ctx: &mut Ctx) -> TestResult {
     let mine = (
         sel4_runtime::thread::current_id(),
         sel4_sys::ipc_buffer_addr(),
-        sel4_sys::arch::thread_pointer(),
+        sel4_sys::arch::read_thread_pointer(),
     );
     let mut seen = alloc::vec![mine];
     for h in handles {

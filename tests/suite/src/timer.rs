@@ -4,41 +4,63 @@
 //! (scheduler.c), PREEMPT_REVOKE (preempt.c). No test here asserts a
 //! speed: "never early" (a timeout or sleep ends at or after its
 //! deadline, by the clock) is what they check of time.
+#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
 
+#[cfg(target_arch = "x86_64")]
 use alloc::format;
+#[cfg(target_arch = "x86_64")]
 use alloc::sync::Arc;
+#[cfg(target_arch = "x86_64")]
 use alloc::vec::Vec;
+#[cfg(target_arch = "x86_64")]
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
+#[cfg(target_arch = "x86_64")]
 use core::time::Duration;
 
+#[cfg(target_arch = "x86_64")]
 use embedded_hal::delay::DelayNs;
+#[cfg(target_arch = "x86_64")]
 use sel4_device::{IrqControl, IrqSource};
+#[cfg(target_arch = "x86_64")]
 use sel4_pit::Pit;
+#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::objects::Objects;
+#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::thread::{JoinHandle, ThreadBuilder};
+#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::{Endpoint, Notification};
+#[cfg(target_arch = "x86_64")]
 use sel4_sys::{cap_type, Cap, MessageInfo, Word};
 use sel4_test_harness::{ensure, ensure_eq, fail, sel4_test, Ctx, Failure, TestResult};
+#[cfg(target_arch = "x86_64")]
 use sel4_timer::{
     Clock, Recv, Resources, ServiceStats, Sleeper, Source, Timer, TimerError, TimerService,
 };
 
+#[cfg(target_arch = "x86_64")]
 use crate::support::{helper, lift, HELPER_LOW};
+#[cfg(target_arch = "x86_64")]
 use crate::util::{fw, OBJECT_SLOTS};
 
+#[cfg(target_arch = "x86_64")]
 /// The service's thread: above everything a test runs.
 pub const SERVICE_PRIORITY: u8 = 254;
+#[cfg(target_arch = "x86_64")]
 const IRQ_BADGE: Word = 1;
+#[cfg(target_arch = "x86_64")]
 const KICK_BADGE: Word = 2;
+#[cfg(target_arch = "x86_64")]
 /// The bit a [`Sleeper`]'s timeout arrives with.
 pub const TIMEOUT_BIT: Word = 1 << 27;
 
+#[cfg(target_arch = "x86_64")]
 /// A timer service for one test.
 pub struct Rig {
     pub timer: Timer,
     service: JoinHandle<Result<ServiceStats, TimerError>>,
 }
 
+#[cfg(target_arch = "x86_64")]
 impl Rig {
     /// Stops the service and returns its counters.
     pub fn stop(self, objs: &mut Objects) -> Result<ServiceStats, Failure> {
@@ -50,6 +72,7 @@ impl Rig {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 /// The TSC clock from bootinfo's frequency.
 pub fn clock(ctx: &Ctx) -> Result<Clock, Failure> {
     ctx.machine()
@@ -58,6 +81,7 @@ pub fn clock(ctx: &Ctx) -> Result<Clock, Failure> {
         .ok_or_else(|| Failure::fail("bootinfo gives no TSC frequency"))
 }
 
+#[cfg(target_arch = "x86_64")]
 /// The TSC's rate measured against the PIT (the least delayed of three
 /// runs of 10 ms): under QEMU on a busy host, bootinfo's figure (the
 /// kernel's own measurement at boot, in whole MHz) can be off by tens of
@@ -70,6 +94,7 @@ pub fn measured_clock(pit: &Pit<sel4_device::IoPorts>) -> Result<Clock, Failure>
     Clock::from_hz(hz, Source::Measured).ok_or_else(|| Failure::fail("measured 0 Hz"))
 }
 
+#[cfg(target_arch = "x86_64")]
 /// Starts the timer service on the PIT (ports 0x40..=0x43, IRQ 0 on
 /// IOAPIC pin 2), the clock measured against it.
 pub fn rig(_ctx: &Ctx, objs: &mut Objects) -> Result<Rig, Failure> {
@@ -108,6 +133,7 @@ pub fn rig(_ctx: &Ctx, objs: &mut Objects) -> Result<Rig, Failure> {
     Ok(Rig { timer, service })
 }
 
+#[cfg(target_arch = "x86_64")]
 /// A notification and a badged copy of it (its badge `badge`).
 pub fn badged_notification(
     objs: &mut Objects,
@@ -118,16 +144,19 @@ pub fn badged_notification(
     Ok((n.cap(), b.cap()))
 }
 
+#[cfg(target_arch = "x86_64")]
 /// A sleeper with a notification of its own.
 pub fn sleeper(objs: &mut Objects, timer: &Timer) -> Result<Sleeper, Failure> {
     let (n, t) = badged_notification(objs, TIMEOUT_BIT)?;
     Ok(Sleeper::new(timer.clone(), n, t, TIMEOUT_BIT))
 }
 
+#[cfg(target_arch = "x86_64")]
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
 
+#[cfg(target_arch = "x86_64")]
 /// Waits on `n` for `count` signals.
 fn wait_signals(n: Cap<cap_type::Notification>, count: usize) {
     for _ in 0..count {
@@ -137,7 +166,12 @@ fn wait_signals(n: Cap<cap_type::Notification>, count: usize) {
 
 /// seL4test's "Basic timer testing": a periodic timeout of 100 ms, three
 /// expiries.
-#[sel4_test(sel4test = "TIMER0001", timeout_ms = 10_000)]
+#[sel4_test(
+    sel4test = "TIMER0001",
+    timeout_ms = 10_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn timer_periodic_100ms_three_times(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let rig = rig(ctx, &mut objs)?;
@@ -168,7 +202,12 @@ fn timer_periodic_100ms_three_times(ctx: &mut Ctx) -> TestResult {
 
 /// seL4test's "the timer moves between gettime and timeout calls": a
 /// periodic timeout of 1 ms, three expiries, and the clock moved.
-#[sel4_test(sel4test = "TIMER0002", timeout_ms = 10_000)]
+#[sel4_test(
+    sel4test = "TIMER0002",
+    timeout_ms = 10_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn timer_clock_moves_across_timeouts(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let rig = rig(ctx, &mut objs)?;
@@ -192,7 +231,12 @@ fn timer_clock_moves_across_timeouts(ctx: &mut Ctx) -> TestResult {
 /// loop moves while it runs, stands still while suspended, moves again
 /// once resumed; the test waits on timer ticks (sel4test uses 100 ms
 /// periods on simulators) and the counter runs while it waits.
-#[sel4_test(sel4test = "SCHED0000", timeout_ms = 20_000)]
+#[sel4_test(
+    sel4test = "SCHED0000",
+    timeout_ms = 20_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn sched_suspend_resume_counter(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
@@ -250,7 +294,12 @@ fn sched_suspend_resume_counter(ctx: &mut Ctx) -> TestResult {
 /// revoke at least twice. The period is a third of how long the same
 /// revoke took (measured first); the number of copies doubles until it
 /// happens, within the test's memory.
-#[sel4_test(sel4test = "PREEMPT_REVOKE", timeout_ms = 120_000)]
+#[sel4_test(
+    sel4test = "PREEMPT_REVOKE",
+    timeout_ms = 120_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn preempt_revoke(ctx: &mut Ctx) -> TestResult {
     const CNODE_BITS: usize = 12;
     lift(ctx)?;
@@ -342,7 +391,11 @@ fn preempt_revoke(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(timeout_ms = 20_000)]
+#[sel4_test(
+    timeout_ms = 20_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn timer_sleep_is_never_early(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let rig = rig(ctx, &mut objs)?;
@@ -361,7 +414,11 @@ fn timer_sleep_is_never_early(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(timeout_ms = 20_000)]
+#[sel4_test(
+    timeout_ms = 20_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn timer_delay_ns_is_never_short(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let rig = rig(ctx, &mut objs)?;
@@ -386,7 +443,11 @@ fn timer_delay_ns_is_never_short(ctx: &mut Ctx) -> TestResult {
 
 /// One-shot timeouts signal once each, with their own badge, in deadline
 /// order; a cancelled one never signals.
-#[sel4_test(timeout_ms = 10_000)]
+#[sel4_test(
+    timeout_ms = 10_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn timer_oneshots_signal_once_in_order(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let rig = rig(ctx, &mut objs)?;
@@ -441,7 +502,11 @@ fn timer_oneshots_signal_once_in_order(ctx: &mut Ctx) -> TestResult {
 
 /// A periodic timeout stays on its grid: the k-th expiry is never before
 /// start + k periods, whatever the wake-up latency.
-#[sel4_test(timeout_ms = 10_000)]
+#[sel4_test(
+    timeout_ms = 10_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn timer_periodic_stays_on_its_grid(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let rig = rig(ctx, &mut objs)?;
@@ -466,7 +531,11 @@ fn timer_periodic_stays_on_its_grid(ctx: &mut Ctx) -> TestResult {
 /// A signal that comes before the timeout ends the wait, not timed out;
 /// the timeout's bit that may come later is recognised as stale by the
 /// clock (the next wait is not cut short by it).
-#[sel4_test(timeout_ms = 10_000)]
+#[sel4_test(
+    timeout_ms = 10_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn timer_wait_with_timeout_signal_first(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
@@ -508,7 +577,11 @@ fn timer_wait_with_timeout_signal_first(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(timeout_ms = 10_000)]
+#[sel4_test(
+    timeout_ms = 10_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn timer_recv_with_timeout(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
@@ -553,7 +626,11 @@ fn timer_recv_with_timeout(ctx: &mut Ctx) -> TestResult {
 
 /// Four threads share the service, each sleeping its own period five
 /// times at once: every sleep ends, none early.
-#[sel4_test(timeout_ms = 20_000)]
+#[sel4_test(
+    timeout_ms = 20_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn timer_threads_share_the_service(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS * 2)?;
@@ -590,7 +667,11 @@ fn timer_threads_share_the_service(ctx: &mut Ctx) -> TestResult {
 
 /// Stopping the service wakes a thread that sleeps, with an error, and
 /// refuses new timeouts.
-#[sel4_test(timeout_ms = 10_000)]
+#[sel4_test(
+    timeout_ms = 10_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn timer_stop_wakes_sleepers(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
@@ -620,7 +701,11 @@ fn timer_stop_wakes_sleepers(ctx: &mut Ctx) -> TestResult {
 /// own) are printed, not asserted: on a busy host a short window is easily
 /// stretched, and bootinfo's figure (the kernel's measurement at boot) can
 /// be far off.
-#[sel4_test(timeout_ms = 10_000)]
+#[sel4_test(
+    timeout_ms = 10_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn timer_tsc_measured_against_the_pit(ctx: &mut Ctx) -> TestResult {
     // Above the harness's polling: nothing of the guest preempts the
     // measurement but interrupts.
@@ -663,7 +748,11 @@ fn timer_tsc_measured_against_the_pit(ctx: &mut Ctx) -> TestResult {
 /// frequency as it was, the kernel's own measurement at boot, which under
 /// QEMU on a busy host is often tens of per cent off; it now measures the
 /// TSC against the PIT at start.
-#[sel4_test(timeout_ms = 10_000)]
+#[sel4_test(
+    timeout_ms = 10_000,
+    arch = "x86_64",
+    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+)]
 fn harness_time_agrees_with_the_pit(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS)?;

@@ -131,8 +131,9 @@ fn retype_nothing_larger_than_the_untyped(ctx: &mut Ctx) -> TestResult {
 fn retype_pages_until_the_untyped_is_full(ctx: &mut Ctx) -> TestResult {
     let slots = ctx.slots(17)?;
     let ut = untyped(ctx, 16)?;
-    let page =
-        |slot: Word, count: usize| kernel::retype(ut, ObjectType::X86_4K as usize, 0, slot, count);
+    let page = |slot: Word, count: usize| {
+        kernel::retype(ut, crate::util::GRANULE as usize, 0, slot, count)
+    };
     for i in 0..16 {
         page(slots + i, 1)?;
     }

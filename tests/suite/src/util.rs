@@ -17,6 +17,14 @@ pub mod tag {
     pub const PAGE_DIRECTORY: u64 = 5;
     pub const PDPT: u64 = 7;
     pub const PML4: u64 = 9;
+    /// The tag of a VSpace root's capability (the kernel's
+    /// `structures.bf`): x86_64 `pml4_cap` 9, aarch64 `vspace_cap` 9,
+    /// riscv64 `page_table_cap` 3 (the root is a page table there).
+    pub const VSPACE_ROOT: u64 = if cfg!(target_arch = "riscv64") {
+        PAGE_TABLE
+    } else {
+        PML4
+    };
 }
 
 /// The kernel's type tag of the cap at `slot` (seL4_DebugCapIdentify).
@@ -96,9 +104,17 @@ impl RawThread {
         (low, low + self.stack.len() as u64)
     }
 
-    /// Initial stack pointer: 16-byte aligned top minus 8, as after a call.
+    /// Initial stack pointer: 16-byte aligned top (minus 8 on x86_64, as
+    /// after a call).
     pub fn initial_sp(&self) -> u64 {
-        (self.stack_range().1 & !15) - 8
+        // 16-byte aligned; on x86_64 as after a `call` (a return address
+        // pushed).
+        let top = self.stack_range().1 & !15;
+        if cfg!(target_arch = "x86_64") {
+            top - 8
+        } else {
+            top
+        }
     }
 }
 
@@ -108,14 +124,66 @@ impl Drop for RawThread {
     }
 }
 
-/// x86_64 seL4_UserContext indices (the first 18 registers).
+/// Positions in `seL4_UserContext` (the words of TCB_ReadRegisters and
+/// TCB_WriteRegisters) by meaning: the instruction and stack pointers,
+/// the first argument registers of the C calling convention and the
+/// syscall registers, in the order of the kernel's struct for this
+/// architecture (`sel4_sys::UserContext`).
 pub mod reg {
-    pub const RIP: usize = 0;
-    pub const RSP: usize = 1;
-    pub const RDX: usize = 6;
-    pub const RSI: usize = 7;
-    pub const RDI: usize = 8;
-    pub const COUNT: usize = 18;
+    #[cfg(target_arch = "x86_64")]
+    mod arch {
+        pub const PC: usize = 0; // rip
+        pub const SP: usize = 1; // rsp
+        pub const ARG2: usize = 6; // rdx
+        pub const ARG1: usize = 7; // rsi
+        pub const ARG0: usize = 8; // rdi
+        /// The syscall number (rdx) and the capability (rdi) of a syscall.
+        pub const SYSCALL: usize = 6;
+        pub const CAP: usize = 8;
+        /// What holds the stack pointer while a thread is in a syscall:
+        /// r14 (the kernel's syscall entry does not save rsp; sel4-sys
+        /// keeps it in r14).
+        pub const SYSCALL_SP: usize = 16;
+        /// The frame registers and the general-purpose ones up to r15.
+        pub const COUNT: usize = 18;
+        /// Bytes of the system call instruction (`syscall`).
+        pub const SYSCALL_INSN_BYTES: u64 = 2;
+    }
+    #[cfg(target_arch = "aarch64")]
+    mod arch {
+        pub const PC: usize = 0;
+        pub const SP: usize = 1;
+        pub const ARG0: usize = 3; // x0
+        pub const ARG1: usize = 4; // x1
+        pub const ARG2: usize = 5; // x2
+        /// The syscall number (x7) and the capability (x0) of a syscall.
+        pub const SYSCALL: usize = 10;
+        pub const CAP: usize = 3;
+        /// The stack pointer while a thread is in a syscall (saved).
+        pub const SYSCALL_SP: usize = SP;
+        /// pc, sp, spsr, x0-x8, x16-x18, x29, x30.
+        pub const COUNT: usize = 17;
+        /// Bytes of the system call instruction (`svc #0`).
+        pub const SYSCALL_INSN_BYTES: u64 = 4;
+    }
+    #[cfg(target_arch = "riscv64")]
+    mod arch {
+        pub const PC: usize = 0;
+        pub const SP: usize = 2;
+        pub const ARG0: usize = 16; // a0
+        pub const ARG1: usize = 17; // a1
+        pub const ARG2: usize = 18; // a2
+        /// The syscall number (a7) and the capability (a0) of a syscall.
+        pub const SYSCALL: usize = 23;
+        pub const CAP: usize = 16;
+        /// The stack pointer while a thread is in a syscall (saved).
+        pub const SYSCALL_SP: usize = SP;
+        /// pc, ra, sp, gp, s0-s11, a0-a7.
+        pub const COUNT: usize = 24;
+        /// Bytes of the system call instruction (`ecall`).
+        pub const SYSCALL_INSN_BYTES: u64 = 4;
+    }
+    pub use arch::*;
 }
 
 /// TCB_SetSpace of `tcb` with `fault_ep`, `cspace` and `vspace` (no cap
@@ -249,10 +317,10 @@ pub fn read_regs(tcb: CPtr, count: usize) -> Result<alloc::vec::Vec<u64>, Failur
 /// Starts `t` at `entry(rdi, rsi)`.
 pub fn start_raw(t: &RawThread, entry: u64, rdi: u64, rsi: u64) -> kernel::KResult {
     let mut regs = [0u64; reg::COUNT];
-    regs[reg::RIP] = entry;
-    regs[reg::RSP] = t.initial_sp();
-    regs[reg::RDI] = rdi;
-    regs[reg::RSI] = rsi;
+    regs[reg::PC] = entry;
+    regs[reg::SP] = t.initial_sp();
+    regs[reg::ARG0] = rdi;
+    regs[reg::ARG1] = rsi;
     write_regs(t.tcb, true, &regs)
 }
 
@@ -289,4 +357,17 @@ pub fn dbg<E: core::fmt::Debug>(what: &'static str) -> impl Fn(E) -> Failure {
 /// Address of [`signal_then_wait`], for a raw thread's rip.
 pub fn entry_addr() -> u64 {
     signal_then_wait as *const () as usize as u64
+}
+
+/// The object type of the smallest frame (`sel4::Granule`: x86_64
+/// `X86_4K`, aarch64 `ARM_SmallPageObject`, riscv64 `RISCV_4KPage`).
+pub const GRANULE: sel4_sys::ObjectType = <sel4::Granule as sel4_sys::FixedSize>::TYPE;
+/// The object type of a 2 MiB frame (`sel4::LargePage`).
+pub const LARGE_PAGE: sel4_sys::ObjectType = <sel4::LargePage as sel4_sys::FixedSize>::TYPE;
+
+/// The physical address of the frame in slot `frame` (`Page_GetAddress`
+/// of this architecture).
+pub fn frame_paddr(frame: sel4_sys::Word) -> Result<sel4_sys::Word, Failure> {
+    sel4::FrameOps::paddr(sel4::Cap::<sel4::Granule>::from_cptr(frame))
+        .map_err(|e| Failure::fail(alloc::format!("Page_GetAddress: {e:?}")))
 }

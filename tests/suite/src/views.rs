@@ -7,8 +7,8 @@ use sel4_rootserver::cspace::CSpace;
 use sel4_rootserver::memory::{frame_paddr, UntypedDesc, UntypedPool};
 use sel4_rootserver::objects::Objects;
 use sel4_rootserver::vspace::{self, Cache, VSpace, LARGE_WINDOW_START, RO, RW};
-use sel4_rootserver::{cap_type, Error, Owned, View, ViewError};
-use sel4_sys::{consts, ObjectType, X86_VMAttributes};
+use sel4_rootserver::{Error, Owned, View, ViewError};
+use sel4_sys::{consts, ObjectType};
 use sel4_test_harness::{ensure, ensure_eq, kernel, sel4_test, Ctx, Failure, TestResult};
 
 use crate::util::{fw, OBJECT_SLOTS};
@@ -25,7 +25,7 @@ const PAGE: usize = 4096;
 fn objects_with_large_window(ctx: &mut Ctx, slots: usize, bits: usize) -> Result<Objects, Failure> {
     let ut = ctx.create(ObjectType::UntypedObject, bits)?;
     let probe = ctx.slot()?;
-    kernel::retype(ut, ObjectType::X86_4K as usize, 0, probe, 1)?;
+    kernel::retype(ut, crate::util::GRANULE as usize, 0, probe, 1)?;
     let paddr = frame_paddr(sel4_rootserver::Cap::from_cptr(probe)).map_err(fw("GetAddress"))?;
     kernel::cnode_delete(probe)?;
     let pool = UntypedPool::from_untypeds([(
@@ -73,14 +73,20 @@ fn touch(v: &mut View, old: u8, new: u8) -> TestResult {
 /// second time with Page_Map; seL4 5.x has Page_Remap for that and refuses
 /// Page_Map on a mapped frame).
 fn remap(v: &View) -> TestResult {
-    let all = sel4_sys::CapRights(kernel::rights::ALL);
-    let attr = X86_VMAttributes::Default_VMAttributes;
     // `X86PageRemap` exists in seL4 5.x only: the name needs a version
     // guard (sel4_cfg_if! refuses names the configured kernel's tree lacks).
     sel4_sys::sel4_cfg_if! {
         kernel >= 10 {
-            let r = v.frame().x86_page_map(kernel::ROOT_VSPACE, v.vaddr(), all, attr);
+            let r = sel4::FrameOps::map(
+                v.frame(),
+                sel4::Cap::from_cptr(kernel::ROOT_VSPACE),
+                v.vaddr(),
+                sel4::CapRights::ALL,
+                sel4::VmAttributes::DEFAULT,
+            );
         } else {
+            let all = sel4_sys::CapRights(kernel::rights::ALL);
+            let attr = sel4_sys::X86_VMAttributes::Default_VMAttributes;
             sel4_sys::sel4_cfg_if! {
                 label X86PageRemap {
                     let r = v.frame().x86_page_remap(kernel::ROOT_VSPACE, all, attr);
@@ -98,10 +104,10 @@ fn remap(v: &View) -> TestResult {
 /// mapped, touched, remapped at the same address (X86_Page_Map on the
 /// mapped frame), touched again and unmapped. Returns how many frames.
 fn exports_of_size(objs: &mut Objects, size_bits: u8) -> Result<usize, Failure> {
-    let mut frames: alloc::vec::Vec<Owned<cap_type::X86Page>> = alloc::vec::Vec::new();
+    let mut frames: alloc::vec::Vec<Owned<sel4::Granule>> = alloc::vec::Vec::new();
     loop {
         let frame = if size_bits as usize == consts::PageBits {
-            objs.create::<cap_type::X86Page>()
+            objs.create::<sel4::Granule>()
         } else {
             objs.create_large_page()
         };
@@ -184,7 +190,7 @@ fn view_bytes_survive_unmap_and_map_again(ctx: &mut Ctx) -> TestResult {
 #[sel4_test]
 fn view_two_caps_of_one_frame_see_each_other(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
-    let f = objs.create::<cap_type::X86Page>()?;
+    let f = objs.create::<sel4::Granule>()?;
     let f2 = objs.copy(&f, ALL_RIGHTS)?;
     let pa = frame_paddr(f.cap()).map_err(fw("GetAddress"))?;
     ensure_eq!(frame_paddr(f2.cap()).map_err(fw("GetAddress"))?, pa);
@@ -243,7 +249,7 @@ fn view_two_caps_of_one_frame_see_each_other(ctx: &mut Ctx) -> TestResult {
 fn view_pins_its_mapping(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     // A copy mapped in a view: revoking the original would delete it.
-    let f = objs.create::<cap_type::X86Page>()?;
+    let f = objs.create::<sel4::Granule>()?;
     let copy = objs.copy(&f, ALL_RIGHTS)?;
     let mut v = objs
         .map_view(copy, consts::PageBits as u8, RW, Cache::Default)
@@ -265,7 +271,7 @@ fn view_pins_its_mapping(ctx: &mut Ctx) -> TestResult {
     // A frame of an untyped of the caller: no reclaim, no delete of the
     // untyped while the view lives.
     let ut = objs.create_untyped(16)?;
-    let frame = objs.create_in::<cap_type::X86Page>(&ut)?;
+    let frame = objs.create_in::<sel4::Granule>(&ut)?;
     let v = objs
         .map_view(frame, consts::PageBits as u8, RW, Cache::Default)
         .map_err(refused)?;
@@ -291,7 +297,7 @@ fn view_pins_its_mapping(ctx: &mut Ctx) -> TestResult {
 #[sel4_test]
 fn view_checks_every_access(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
-    let f = objs.create::<cap_type::X86Page>()?;
+    let f = objs.create::<sel4::Granule>()?;
     let mut v = objs
         .map_view(f, consts::PageBits as u8, RO, Cache::Default)
         .map_err(refused)?;
