@@ -22,6 +22,7 @@
 # and written last (via a rename), so a failed build never leaves a stage that
 # looks good.
 cmake_minimum_required(VERSION 3.16)
+include("${CMAKE_CURRENT_LIST_DIR}/sel4-kernel-config-files.cmake")
 
 if("${ARCH}" STREQUAL "")
   set(ARCH x86_64)
@@ -222,8 +223,14 @@ sel4_import_libsel4()
 
 elseif(KIND STREQUAL "cmake")
   # ---- seL4 13.0.0-16.0.0, the kernel's own standalone CMake build ----
-  file(READ "${CONFIG}" config_text)
-  set(key "cmake;${SRC};${config_text}")
+  # The config and the files it includes: a change to any of them starts
+  # the kernel's build folder clean (the -C cache sets no value twice).
+  sel4rs_kernel_config_files("${CONFIG}" config_files)
+  set(key "cmake;${SRC}")
+  foreach(f IN LISTS config_files)
+    file(READ "${f}" config_text)
+    string(APPEND key ";${config_text}")
+  endforeach()
   if(NOT "${CROSS}" STREQUAL "")
     string(APPEND key ";${CROSS}")
   endif()

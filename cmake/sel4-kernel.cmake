@@ -43,6 +43,7 @@
 #                     to <stage>/logs/)
 include_guard(GLOBAL)
 cmake_minimum_required(VERSION 3.16)
+include("${CMAKE_CURRENT_LIST_DIR}/sel4-kernel-config-files.cmake")
 
 get_filename_component(_sel4rs_root "${CMAKE_CURRENT_LIST_DIR}/.." ABSOLUTE)
 set_property(GLOBAL PROPERTY SEL4RS_ROOT "${_sel4rs_root}")
@@ -362,7 +363,9 @@ function(sel4rs_kernel)
 
   # What the build depends on: our config and glue, and for a user's tree its
   # sources (a registry tree never changes).
-  set(deps "${config}" "${root}/cmake/sel4-kernel-build.cmake")
+  sel4rs_kernel_config_files("${config}" config_files)
+  set(deps ${config_files} "${root}/cmake/sel4-kernel-build.cmake"
+    "${root}/cmake/sel4-kernel-config-files.cmake")
   if(src)
     file(GLOB_RECURSE tree_files LIST_DIRECTORIES false
       "${src}/src/*" "${src}/include/*" "${src}/libsel4/*" "${src}/tools/*"

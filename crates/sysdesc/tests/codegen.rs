@@ -162,15 +162,20 @@ fn cargo_run(
     lib.push_str(usage);
     std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("sysdesc-codegen-target")
+        .join(name);
+    std::fs::create_dir_all(&target).unwrap();
+    // The target folder is shared between runs (its dependencies stay
+    // built), and two test runs at once (two kernels' test-all in one
+    // checkout) would replace each other's libraries under rustdoc: one
+    // build at a time, held until its run is done.
+    let lock = std::fs::File::create(target.join(".generated-envs.lock")).unwrap();
+    lock.lock().unwrap();
     Command::new(cargo)
         .args([command, "--offline", "--quiet", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
-        .env(
-            "CARGO_TARGET_DIR",
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-                .join("sysdesc-codegen-target")
-                .join(name),
-        )
+        .env("CARGO_TARGET_DIR", &target)
         .output()
         .unwrap()
 }
