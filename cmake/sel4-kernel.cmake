@@ -192,26 +192,21 @@ endfunction()
 
 # A value `set(<name> "<value>" ...)` in a kernel config file (the -C
 # initial cache), so that QEMU gets the machine the kernel's device tree was
-# dumped from. A config that sets no such value but includes another one
-# from its own folder (`include("${CMAKE_CURRENT_LIST_DIR}/<file>")`, as the
-# <arch>-mcs.cmake configs do) gets the included file's value.
+# dumped from: from the config itself, else from the first file it includes
+# that sets it (sel4rs_kernel_config_files; the <arch>-mcs.cmake configs
+# include <arch>.cmake).
 function(_sel4rs_config_value config name out)
-  file(STRINGS "${config}" lines REGEX "^[ \t]*set\\(${name}[ \t]")
-  if(NOT lines MATCHES "set\\(${name}[ \t]+\"([^\"]*)\"")
-    file(STRINGS "${config}" includes REGEX "^[ \t]*include\\(\"\\\${CMAKE_CURRENT_LIST_DIR}/[^\"]+\"\\)")
-    foreach(line IN LISTS includes)
-      if(line MATCHES "CMAKE_CURRENT_LIST_DIR}/([^\"]+)\"")
-        get_filename_component(dir "${config}" DIRECTORY)
-        _sel4rs_config_value("${dir}/${CMAKE_MATCH_1}" ${name} value)
-        set(${out} "${value}" PARENT_SCOPE)
-        return()
-      endif()
-    endforeach()
-    message(FATAL_ERROR "Kernel config ${config} does not set ${name}: boot images start QEMU "
-      "with the same value the kernel build dumps its device tree with, so the config must set it "
-      "(see kernel-config/cmake/${SEL4RS_ARCH}.cmake)")
-  endif()
-  set(${out} "${CMAKE_MATCH_1}" PARENT_SCOPE)
+  sel4rs_kernel_config_files("${config}" files)
+  foreach(f IN LISTS files)
+    file(STRINGS "${f}" lines REGEX "^[ \t]*set\\(${name}[ \t]")
+    if(lines MATCHES "set\\(${name}[ \t]+\"([^\"]*)\"")
+      set(${out} "${CMAKE_MATCH_1}" PARENT_SCOPE)
+      return()
+    endif()
+  endforeach()
+  message(FATAL_ERROR "Kernel config ${config} does not set ${name}: boot images start QEMU "
+    "with the same value the kernel build dumps its device tree with, so the config must set it "
+    "(see kernel-config/cmake/${SEL4RS_ARCH}.cmake)")
 endfunction()
 
 # The QEMU machine a kernel boots on: the program and the arguments every

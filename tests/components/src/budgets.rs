@@ -23,8 +23,7 @@ const SPINNER_PRIORITY: u64 = 215;
 /// near 50 %.
 #[sel4_test(timeout_ms = 120000)]
 fn mcs_budget_from_the_description_limits_a_spinning_component(ctx: &mut Ctx) -> TestResult {
-    let mcs = sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS { true } else { false } };
-    if !mcs {
+    if !sel4_rootserver::sched::MCS {
         skip!("seL4 without MCS has no scheduling contexts: the description's `mcs` table has no effect there");
     }
     let spinner = PLAN
