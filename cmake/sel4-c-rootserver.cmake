@@ -26,16 +26,32 @@
 #   sel4_component_env::layout::IMAGE_BASE (0x400000). The ELF goes to
 #   <build>/rootservers/<target>.elf (as sel4rs_process_image()'s do);
 #   EMBED takes the target (sel4rs_rootserver()). The same kernels are
-#   supported.
+#   supported. crates/component-env/c/sel4rs_start.c is compiled in: it
+#   brings `_start` and calls the program's sel4rs_main().
+#
+# sel4rs_c_component(NAME <target> SYSTEM <system.toml> COMPONENT <name>
+#                    SOURCES <file>... [KERNEL <kernel target>])
+#   A component of a system written in C (an `elf` component of the
+#   description, docs/system-description.md): `sel4-system c-header` writes
+#   its environment (capability slots, badges, threads, layout) as
+#   <sel4rs_env.h>, then the program is built as sel4rs_c_process() builds
+#   one, into <build>/rootservers/<target>.elf, where sel4rs_system() looks
+#   for `elf` images (--search-path); the description names it
+#   `elf = "<target>.elf"`. Give the target to sel4rs_system(DEPENDS ...).
+#   Unlike the two above it is built for MCS kernels too: the sources see
+#   CONFIG_KERNEL_MCS (libsel4's configuration) and must use the MCS calls
+#   there; the header names each thread's reply object
+#   (SEL4RS_THREAD_<NAME>_REPLY). seL4 12.x: not built, as above.
 include_guard(GLOBAL)
 include("${CMAKE_CURRENT_LIST_DIR}/sel4-kernel.cmake")
+include("${CMAKE_CURRENT_LIST_DIR}/sel4-rust.cmake")
 
 function(sel4rs_c_rootserver)
   cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;KERNEL" "SOURCES")
   if(arg_UNPARSED_ARGUMENTS OR NOT arg_NAME OR NOT arg_SOURCES)
     message(FATAL_ERROR "sel4rs_c_rootserver(NAME <target> SOURCES <file>... [KERNEL <kernel target>])")
   endif()
-  _sel4rs_c_program("${arg_NAME}" "${arg_KERNEL}" "" "" ${arg_SOURCES})
+  _sel4rs_c_program("${arg_NAME}" "${arg_KERNEL}" "" "" "" OFF ${arg_SOURCES})
 endfunction()
 
 function(sel4rs_c_process)
@@ -48,12 +64,45 @@ function(sel4rs_c_process)
   # by default (a non-relocatable one must be linked there; the loader
   # refuses it otherwise, naming both addresses).
   _sel4rs_c_program("${arg_NAME}" "${arg_KERNEL}"
-    "${root}/crates/component-env/c" "-Wl,-Ttext-segment=0x400000" ${arg_SOURCES})
+    "${root}/crates/component-env/c" "-Wl,-Ttext-segment=0x400000" "" OFF
+    "${root}/crates/component-env/c/sel4rs_start.c" ${arg_SOURCES})
 endfunction()
 
-# The work of both: <includes> and <ldflags> are ;-lists of extra include
-# folders and link flags.
-function(_sel4rs_c_program name kernel includes ldflags)
+function(sel4rs_c_component)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;SYSTEM;COMPONENT;KERNEL" "SOURCES")
+  if(arg_UNPARSED_ARGUMENTS OR NOT arg_NAME OR NOT arg_SYSTEM OR NOT arg_COMPONENT OR NOT arg_SOURCES)
+    message(FATAL_ERROR "sel4rs_c_component(NAME <target> SYSTEM <system.toml> COMPONENT <name> SOURCES <file>... [KERNEL <kernel target>])")
+  endif()
+  get_property(root GLOBAL PROPERTY SEL4RS_ROOT)
+  if(NOT arg_KERNEL)
+    get_property(arg_KERNEL GLOBAL PROPERTY SEL4RS_DEFAULT_KERNEL)
+  endif()
+  if(NOT arg_KERNEL OR NOT TARGET "${arg_KERNEL}")
+    message(FATAL_ERROR "C component ${arg_NAME}: no kernel; call sel4rs_kernel(STAGE_DIR ...) first")
+  endif()
+  get_target_property(stage "${arg_KERNEL}" SEL4RS_STAGE_DIR)
+  get_filename_component(description "${arg_SYSTEM}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_SOURCE_DIR}")
+  # The component's environment as a C header (sel4-system c-header), in
+  # a folder of its own on the include path.
+  _sel4rs_system_tool(tool)
+  set(env_dir "${CMAKE_BINARY_DIR}/c/${arg_NAME}/env")
+  set(header "${env_dir}/sel4rs_env.h")
+  add_custom_command(
+    OUTPUT "${header}"
+    COMMAND "${tool}" c-header --kernel "${stage}" --no-crate-check
+      --component "${arg_COMPONENT}" --out "${header}" "${description}"
+    DEPENDS "${description}" sel4rs-system-tool "${stage}/sel4-kernel.json"
+    COMMENT "sel4-system c-header: ${arg_COMPONENT} of ${arg_SYSTEM} -> ${header}"
+    VERBATIM)
+  _sel4rs_c_program("${arg_NAME}" "${arg_KERNEL}"
+    "${root}/crates/component-env/c;${env_dir}" "-Wl,-Ttext-segment=0x400000" "${header}" ON
+    "${root}/crates/component-env/c/sel4rs_start.c" ${arg_SOURCES})
+endfunction()
+
+# The work of all three: <includes>, <ldflags> and <deps> are ;-lists of
+# extra include folders, link flags and files the build depends on;
+# <mcs_ok> ON: the sources handle MCS kernels too (CONFIG_KERNEL_MCS).
+function(_sel4rs_c_program name kernel includes ldflags deps mcs_ok)
   set(arg_NAME "${name}")
   set(arg_KERNEL "${kernel}")
   set(arg_SOURCES ${ARGN})
@@ -86,7 +135,7 @@ function(_sel4rs_c_program name kernel includes ldflags)
       string(APPEND texts "${text}")
     endforeach()
   endif()
-  if(texts MATCHES "set\\(KernelIsMCS[ \t]+ON")
+  if(NOT mcs_ok AND texts MATCHES "set\\(KernelIsMCS[ \t]+ON")
     message(STATUS "${arg_NAME}: not built: an MCS kernel (the C sources use the non-MCS libsel4 calls)")
     return()
   endif()
@@ -116,7 +165,7 @@ function(_sel4rs_c_program name kernel includes ldflags)
       "-DINCLUDES=${includes_arg}" "-DLDFLAGS=${ldflags_arg}"
       "-DWORK=${work}" "-DGCC=${SEL4RS_GCC}" "-DVENV=${SEL4RS_VENV}"
       -P "${root}/cmake/sel4-c-build.cmake"
-    DEPENDS ${sources} ${header_deps} "${stage}/sel4-kernel.json" "${root}/cmake/sel4-c-build.cmake"
+    DEPENDS ${sources} ${header_deps} ${deps} "${stage}/sel4-kernel.json" "${root}/cmake/sel4-c-build.cmake"
     COMMENT "gcc: ${arg_NAME} (C, libsel4 of seL4 ${version}) -> ${out}"
     VERBATIM)
   add_custom_target(${arg_NAME} ALL DEPENDS "${out}")

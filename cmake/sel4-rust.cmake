@@ -31,7 +31,8 @@
 #   position-independent, so that the loader can place it at any base.
 #
 # sel4rs_system(NAME <name> DESCRIPTION <system.toml> ROOT <root task package>
-#               [KERNEL <kernel target>] [MANIFEST_PATH <Cargo.toml>] [QEMU_ARGS <arg>...])
+#               [KERNEL <kernel target>] [MANIFEST_PATH <Cargo.toml>] [QEMU_ARGS <arg>...]
+#               [DEPENDS <target>...])
 #   A system of components (docs/system-description.md). Target <name>
 #   runs the host tool `sel4-system build` (host/system-builder): it checks
 #   the description (every error with file:line:col and the fix; the build
@@ -44,6 +45,9 @@
 #   task in <build>/rootservers/<name>.elf (target property SEL4RS_ELF), and
 #   a boot image <build>/images/<name>/ with `simulate`
 #   (sel4rs_boot_image()). Cargo decides what is out of date each time.
+#   `elf` components are looked for next to the description, then in
+#   <build>/rootservers (where sel4rs_c_component() puts them); DEPENDS
+#   names the targets that build them.
 #
 # sel4rs_boot_image(NAME <name> ROOTSERVER <target> [USER_VADDR <address>]
 #                   [QEMU_ARGS <arg>...])
@@ -560,7 +564,7 @@ function(_sel4rs_system_tool out_tool)
 endfunction()
 
 function(sel4rs_system)
-  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;DESCRIPTION;ROOT;KERNEL;MANIFEST_PATH" "QEMU_ARGS")
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;DESCRIPTION;ROOT;KERNEL;MANIFEST_PATH" "QEMU_ARGS;DEPENDS")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "sel4rs_system: unknown arguments ${arg_UNPARSED_ARGUMENTS}")
   endif()
@@ -600,7 +604,8 @@ function(sel4rs_system)
       "SEL4_KERNEL=${stage}" "CARGO_TARGET_DIR=${target_dir}" "RUSTFLAGS=${SEL4RS_RUSTFLAGS_PIE}"
       "CARGO=${SEL4RS_CARGO}"
       "${tool}" build --kernel "${stage}" --manifest "${manifest}" --root "${arg_ROOT}"
-      --target "${SEL4RS_RUST_TARGET}" --out "${out_dir}" "${description}"
+      --target "${SEL4RS_RUST_TARGET}" --out "${out_dir}"
+      --search-path "${CMAKE_BINARY_DIR}/rootservers" "${description}"
     COMMAND "${CMAKE_COMMAND}" -E make_directory "${CMAKE_BINARY_DIR}/rootservers"
     COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${out_dir}/rootserver.elf" "${out}"
     BYPRODUCTS "${out}"
@@ -608,7 +613,7 @@ function(sel4rs_system)
     COMMENT "sel4-system build ${arg_DESCRIPTION} -> ${out}"
     USES_TERMINAL
     VERBATIM)
-  add_dependencies(${arg_NAME} ${arg_KERNEL} sel4rs-system-tool)
+  add_dependencies(${arg_NAME} ${arg_KERNEL} sel4rs-system-tool ${arg_DEPENDS})
   set_target_properties(${arg_NAME} PROPERTIES
     SEL4RS_ELF "${out}"
     SEL4RS_KERNEL "${arg_KERNEL}"

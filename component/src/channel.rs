@@ -138,12 +138,17 @@ impl<P: Protocol> Server<P> {
         F: FnMut(Word, P::Request, &mut ReceivedCaps) -> Control<P::Response>,
     {
         let generation = self.generation;
-        self.inner.serve(|b, req, caps| {
-            if !badge::is_generation(b, generation) {
-                return stale(generation);
-            }
-            handler(badge::client(b), req, caps)
-        })
+        // A stale request is rare: answered out of line.
+        self.inner.serve_checked(
+            |b| {
+                if badge::is_generation(b, generation) {
+                    Ok(())
+                } else {
+                    Err(stale_reply(generation))
+                }
+            },
+            |b, req, caps| handler(badge::client(b), req, caps),
+        )
     }
 
     /// Waits for the next request of this instance's clients (older ones
@@ -195,6 +200,6 @@ impl<P: Protocol> Server<P> {
 }
 
 #[cold]
-fn stale<R>(generation: u64) -> Control<R> {
-    Control::Error(ErrorReply::ServerRestarted { generation })
+fn stale_reply(generation: u64) -> ErrorReply {
+    ErrorReply::ServerRestarted { generation }
 }

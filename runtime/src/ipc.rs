@@ -944,20 +944,41 @@ impl<P: Protocol> Server<P> {
     /// slots with [`Server::set_receive_slot`]. (If it does, a capability
     /// that lands elsewhere is deleted, not lost, and the server writes its
     /// fields again.)
-    pub fn serve<F>(&self, mut handler: F)
+    #[inline]
+    pub fn serve<F>(&self, handler: F)
     where
+        F: FnMut(Word, P::Request, &mut ReceivedCaps) -> Control<P::Response>,
+    {
+        self.serve_checked(|_| Ok(()), handler)
+    }
+
+    /// [`Server::serve`], with a check of each request's badge before
+    /// `handler` (a component server's generation check): a request whose
+    /// badge fails it gets the check's error reply and never reaches
+    /// `handler`. The check runs in line; a failed one is answered out of
+    /// line, so that the rare answer costs the usual request nothing.
+    #[inline]
+    pub fn serve_checked<C, F>(&self, check: C, mut handler: F)
+    where
+        C: Fn(Word) -> Result<(), ErrorReply>,
         F: FnMut(Word, P::Request, &mut ReceivedCaps) -> Control<P::Response>,
     {
         // What the kernel returned and the message info this server passed
         // in, carried round the loop as plain words. A request in registers
-        // ([`decode_in_registers`]) is handled in line, its answer staged
+        // ([`decode_in_registers`]) whose badge passes `check` is handled in line, its answer staged
         // straight into registers; everything else goes to `serve_slow`
         // (out of line, the handler called through a `dyn` reference),
         // which classifies it exactly as `recv`/`reply_recv` do.
         let mut r = self.recv_raw(true);
         loop {
-            let Some(m) = decode_in_registers::<P::Request>(r.info, &r.mrs) else {
-                r = match self.serve_slow(r, &mut handler) {
+            let Some(m) = decode_in_registers::<P::Request>(r.info, &r.mrs)
+                .filter(|_| check(r.badge).is_ok())
+            else {
+                let mut checked = |b: Word, m: P::Request, caps: &mut ReceivedCaps| match check(b) {
+                    Ok(()) => handler(b, m, caps),
+                    Err(e) => Control::Error(e),
+                };
+                r = match self.serve_slow(r, &mut checked) {
                     Some((info, mrs)) => self.reply_recv_raw(true, info, mrs),
                     None if is_wake_up(r.info) => self.recv_raw(true),
                     None => return,

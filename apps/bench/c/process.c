@@ -6,11 +6,13 @@
  * own), once as the server and once as the client of the same endpoint,
  * exactly as it starts tests/process-test for the raw and typed figures.
  *
- * Start contract (crates/component-env/c/sel4rs_start.h): `_start` gets the
- * start-info page in rdi; FS base is the thread pointer of the TLS block the
- * loader laid out from this image's PT_TLS (libsel4 of seL4 10+ keeps the
- * IPC buffer's address in the TLS variable __sel4_ipc_buffer; seL4 5.x
- * points GS base at the IPC buffer itself).
+ * Start contract (crates/component-env/c/sel4rs_start.h): `_start`, the
+ * checks of the start-info page and the exit report are
+ * crates/component-env/c/sel4rs_start.c, which calls sel4rs_main() below.
+ * FS base is the thread pointer of the TLS block the loader laid out from
+ * this image's PT_TLS (libsel4 of seL4 10+ keeps the IPC buffer's address
+ * in the TLS variable __sel4_ipc_buffer; seL4 5.x points GS base at the IPC
+ * buffer itself).
  *
  * Arguments (start-info words):
  *   server: [ROLE_SERVER, endpoint slot]
@@ -53,36 +55,6 @@
 
 /* Round trips before the timed ones (as the Rust client's). */
 #define WARMUP 100
-
-static const unsigned char *start_info;
-
-static uint64_t si_word(uint64_t off)
-{
-    return *(const volatile uint64_t *)(start_info + off);
-}
-
-static uint64_t thread0_word(uint64_t off)
-{
-    return si_word(SEL4RS_SI_OFF_THREADS + off);
-}
-
-/* The exit report, then the thread stops (the root task ends the
- * process). */
-static void __attribute__((noreturn)) process_exit(uint64_t code)
-{
-    seL4_CPtr report = si_word(SEL4RS_SI_OFF_REPORT_SLOT);
-    if (report != 0) {
-        seL4_SetMR(0, code);
-        seL4_Send(report, seL4_MessageInfo_new(SEL4RS_EXIT_LABEL, 0, 0, 1));
-    }
-    seL4_CPtr tcb = thread0_word(SEL4RS_SI_THREAD_TCB_SLOT);
-    for (;;) {
-        if (tcb != 0) {
-            seL4_TCB_Suspend(tcb);
-        }
-        seL4_Yield();
-    }
-}
 
 static inline uint64_t rdtsc(void)
 {
@@ -164,46 +136,21 @@ static uint64_t client(seL4_CPtr ep, uint64_t n, rounds_fn round_trips)
     return cycles;
 }
 
-void process_main(const unsigned char *page);
-
-void process_main(const unsigned char *page)
+uint64_t sel4rs_main(void)
 {
-    start_info = page;
-    if (si_word(SEL4RS_SI_OFF_MAGIC) != SEL4RS_SI_MAGIC ||
-        si_word(SEL4RS_SI_OFF_VERSION) != SEL4RS_SI_VERSION ||
-        si_word(SEL4RS_SI_OFF_THREAD_COUNT) < 1) {
-        /* Not the start contract this program was written for: an
-         * undefined instruction (a fault the root task reports). */
-        __builtin_trap();
-    }
-#if SEL4RS_KERNEL_MAJOR >= 10
-    seL4_SetIPCBuffer((seL4_IPCBuffer *)thread0_word(SEL4RS_SI_THREAD_IPC_BUFFER));
-#endif
-    uint64_t role = si_word(SEL4RS_SI_OFF_ARGS);
-    seL4_CPtr ep = si_word(SEL4RS_SI_OFF_ARGS + 8);
+    uint64_t role = sel4rs_si_word(SEL4RS_SI_OFF_ARGS);
+    seL4_CPtr ep = sel4rs_si_word(SEL4RS_SI_OFF_ARGS + 8);
+    uint64_t n = sel4rs_si_word(SEL4RS_SI_OFF_ARGS + 16);
     switch (role) {
     case ROLE_SERVER:
-        process_exit(server(ep));
+        return server(ep);
     case ROLE_CLIENT:
-        process_exit(client(ep, si_word(SEL4RS_SI_OFF_ARGS + 16), round_trips));
+        return client(ep, n, round_trips);
     case ROLE_SERVER_MRS:
-        process_exit(server_mrs(ep));
+        return server_mrs(ep);
     case ROLE_CLIENT_MRS:
-        process_exit(client(ep, si_word(SEL4RS_SI_OFF_ARGS + 16), round_trips_mrs));
+        return client(ep, n, round_trips_mrs);
     default:
-        process_exit(UINT64_MAX - 2);
+        return UINT64_MAX - 2;
     }
 }
-
-/* rsp arrives as after a call (rsp + 8 16-byte aligned): realign for the
- * call below. */
-__asm__(".pushsection .text._start,\"ax\",@progbits\n"
-        ".globl _start\n"
-        ".type _start,@function\n"
-        "_start:\n"
-        "    and $-16, %rsp\n"
-        "    xor %ebp, %ebp\n"
-        "    call process_main\n"
-        "    ud2\n"
-        ".size _start, . - _start\n"
-        ".popsection\n");

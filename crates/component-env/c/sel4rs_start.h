@@ -39,4 +39,22 @@
 /* Label of the exit report. */
 #define SEL4RS_EXIT_LABEL 0xee417
 
+/*
+ * sel4rs_start.c (compiled into every C program of sel4rs_c_process() and
+ * sel4rs_c_component()) brings `_start`: it checks the page, sets libsel4's
+ * IPC buffer, calls the program's sel4rs_main() and ends the process with
+ * the value it returns as the exit code.
+ */
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+/* The program's main: its value is the exit code. */
+uint64_t sel4rs_main(void);
+/* The start-info word at byte offset `off`. */
+uint64_t sel4rs_si_word(uint64_t off);
+/* Word `off` of the initial thread's entry of the thread table. */
+uint64_t sel4rs_thread0_word(uint64_t off);
+/* Ends the process: the exit report with `code`, then the thread stops. */
+void sel4rs_exit(uint64_t code) __attribute__((noreturn));
+#endif
+
 #endif

@@ -26,6 +26,13 @@ pub struct Options {
     /// Sizes of built images (page-rounded load range), by component name;
     /// they replace `image_size`.
     pub images: BTreeMap<String, u64>,
+    /// Folders where an `elf` path not found next to the description is
+    /// looked for, in order (`sel4-system --search-path`; a build folder
+    /// the images are built into).
+    pub search_path: Vec<PathBuf>,
+    /// An `elf` image that is not there yet is no error (its size is then
+    /// unknown): for the C header of a component, made before its ELF.
+    pub elf_may_be_missing: bool,
 }
 
 /// Everything a check produced.
@@ -179,6 +186,9 @@ struct CompInfo {
     threads: Vec<(String, Span, u8, u64)>,
     max_thread_priority: u8,
     image_size: Option<u64>,
+    /// An `elf` component's file, as found (next to the description or on
+    /// the search path).
+    elf_path: Option<PathBuf>,
     serves: usize,
     waits: usize,
     owned_regions: u64,
@@ -539,7 +549,7 @@ impl<'a> Checker<'a> {
                 }
                 None
             }
-            ImageSource::Elf(path) => self.elf_size(path, &c.image.span),
+            ImageSource::Elf(path) => self.elf_size(i, path, &c.image.span),
         };
         self.info[i].image_size = self
             .opts
@@ -551,8 +561,31 @@ impl<'a> Checker<'a> {
             .map(page_round);
     }
 
-    fn elf_size(&mut self, path: &str, span: &Span) -> Option<u64> {
-        let full: PathBuf = self.src.dir().join(path);
+    /// Where `elf = path` is: next to the description, else the first
+    /// folder of the search path that has it.
+    fn find_elf(&self, path: &str) -> Option<PathBuf> {
+        std::iter::once(self.src.dir().join(path))
+            .chain(self.opts.search_path.iter().map(|d| d.join(path)))
+            .find(|p| p.is_file())
+    }
+
+    fn elf_size(&mut self, i: usize, path: &str, span: &Span) -> Option<u64> {
+        let Some(full) = self.find_elf(path) else {
+            if !self.opts.elf_may_be_missing {
+                let looked: Vec<String> = std::iter::once(self.src.dir().join(path))
+                    .chain(self.opts.search_path.iter().map(|d| d.join(path)))
+                    .map(|p| p.display().to_string())
+                    .collect();
+                self.err(
+                    Diagnostic::error(
+                        span.clone(),
+                        format!("cannot find the ELF file `{path}` (looked at {})", looked.join(", ")),
+                    )
+                    .help("build the component image first and give its path relative to the description, or the folder it is built into with --search-path"),
+                );
+            }
+            return None;
+        };
         let data = match std::fs::read(&full) {
             Ok(d) => d,
             Err(e) => {
@@ -566,7 +599,7 @@ impl<'a> Checker<'a> {
                 return None;
             }
         };
-        match sel4_elf_reloc::Elf::parse(&data).and_then(|e| e.load_range()) {
+        let size = match sel4_elf_reloc::Elf::parse(&data).and_then(|e| e.load_range()) {
             Ok((lo, hi)) => Some(hi - lo),
             Err(e) => {
                 self.err(
@@ -580,7 +613,9 @@ impl<'a> Checker<'a> {
                 );
                 None
             }
-        }
+        };
+        self.info[i].elf_path = Some(full);
+        size
     }
 
     fn channels(&mut self) {
@@ -1732,7 +1767,12 @@ impl<'a> Checker<'a> {
                 image: match &c.image.value {
                     ImageSource::Crate(p) => ImagePlan::Crate { package: p.clone() },
                     ImageSource::Elf(p) => ImagePlan::Elf {
-                        path: self.src.dir().join(p).display().to_string(),
+                        path: self.info[ci]
+                            .elf_path
+                            .clone()
+                            .unwrap_or_else(|| self.src.dir().join(p))
+                            .display()
+                            .to_string(),
                     },
                 },
                 priority: c.priority.value as u8,

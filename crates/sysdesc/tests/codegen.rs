@@ -170,14 +170,45 @@ fn cargo_run(
     // built), and two test runs at once (two kernels' test-all in one
     // checkout) would replace each other's libraries under rustdoc: one
     // build at a time, held until its run is done.
-    let lock = std::fs::File::create(target.join(".generated-envs.lock")).unwrap();
-    lock.lock().unwrap();
+    let _lock = DirLock::take(target.join(".generated-envs.lock"));
     Command::new(cargo)
         .args([command, "--offline", "--quiet", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
         .env("CARGO_TARGET_DIR", &target)
         .output()
         .unwrap()
+}
+
+/// A lock held while a folder exists (`create_dir` is atomic), released
+/// on drop; a lock whose holder is gone (a killed run) is taken over.
+/// (`File::lock` needs a newer Rust than the workspace's rust-version.)
+struct DirLock(PathBuf);
+
+impl DirLock {
+    fn take(path: PathBuf) -> DirLock {
+        loop {
+            if std::fs::create_dir(&path).is_ok() {
+                std::fs::write(path.join("pid"), std::process::id().to_string()).unwrap();
+                return DirLock(path);
+            }
+            // No pid yet: the holder has just made the folder.
+            let gone = std::fs::read_to_string(path.join("pid"))
+                .ok()
+                .and_then(|p| p.trim().parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if gone {
+                let _ = std::fs::remove_dir_all(&path);
+                continue;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Code a component would write: bind the environment and use its fields

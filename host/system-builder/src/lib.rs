@@ -104,9 +104,14 @@ pub struct Args {
     pub root: Option<String>,
     /// `build`: the Rust target (default x86_64-unknown-none).
     pub target: Option<String>,
+    /// Folders where `elf` images are looked for after the description's
+    /// own folder (`--search-path`, repeatable).
+    pub search_path: Vec<PathBuf>,
+    /// `c-header`: the component whose environment is written.
+    pub component: Option<String>,
 }
 
-pub const USAGE: &str = "usage: sel4-system <check|plan|gen|build> [options] <system.toml>
+pub const USAGE: &str = "usage: sel4-system <check|plan|gen|build|c-header> [options] <system.toml>
   check   report every problem of the description (file:line:col, message, fix)
   plan    check, then print the system plan as JSON (or write it to --out FILE)
   gen     check, then write to --out DIR: plan.json, one <package>.rs environment module per
@@ -117,6 +122,9 @@ pub const USAGE: &str = "usage: sel4-system <check|plan|gen|build> [options] <sy
           DIR/gen/system.rs and build the root task (--root PACKAGE) with it: DIR/rootserver.elf
           (SEL4_KERNEL, CARGO_TARGET_DIR and RUSTFLAGS pass through to cargo; RUSTFLAGS
           defaults to the position-independent flags of cmake/sel4-rust.cmake)
+  c-header  check, then write the environment of --component NAME as a C header to --out FILE
+          (capability slots, badges, threads, layout; for a component written in C, an `elf`
+          component: its ELF need not exist yet)
 options:
   --kernel DIR          kernel stage (folder with sel4-kernel.json): object sizes for the memory budgets
   --manifest FILE       Cargo.toml of the workspace holding the component crates
@@ -127,7 +135,10 @@ options:
   --out PATH            output file (plan) or folder (gen, build)
   --env-crate PATH      path of sel4-component-env in generated code (default ::sel4_component_env)
   --root PACKAGE        build: the root task's package (it includes DIR/gen/system.rs)
-  --target TRIPLE       build: the Rust target (default x86_64-unknown-none)";
+  --target TRIPLE       build: the Rust target (default x86_64-unknown-none)
+  --search-path DIR     a folder where `elf` images are looked for when they are not next to the
+                        description (repeatable, searched in order)
+  --component NAME      c-header: the component";
 
 pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut a = Args::default();
@@ -154,13 +165,15 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                     .ok_or_else(|| format!("--image {v}: write NAME=FILE"))?;
                 a.images.insert(n.to_string(), p.into());
             }
+            "--search-path" => a.search_path.push(value("--search-path")?.into()),
+            "--component" => a.component = Some(value("--component")?),
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             s => positional.push(s.to_string()),
         }
     }
     match positional.as_slice() {
-        [c, d] if ["check", "plan", "gen", "build"].contains(&c.as_str()) => {
+        [c, d] if ["check", "plan", "gen", "build", "c-header"].contains(&c.as_str()) => {
             a.command = c.clone();
             a.description = d.into();
             Ok(a)

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use sel4_sysdesc::codegen::{crate_module, images, system_module, CodegenOptions};
+use sel4_sysdesc::codegen::{c_header, crate_module, images, system_module, CodegenOptions};
 use sel4_sysdesc::plan::{ImagePlan, Plan};
 use sel4_sysdesc::{check, Options, Severity, Source};
 use sel4_system_builder::*;
@@ -42,7 +42,11 @@ fn checked(
     src: &Source,
     images: &BTreeMap<String, PathBuf>,
 ) -> Result<Option<Plan>, String> {
-    let mut opts = Options::default();
+    let mut opts = Options {
+        search_path: args.search_path.clone(),
+        elf_may_be_missing: args.command == "c-header",
+        ..Options::default()
+    };
     // `build` builds for the kernel of SEL4_KERNEL when --kernel is not
     // given.
     let kernel = args.kernel.clone().or_else(|| {
@@ -360,6 +364,29 @@ fn run(args: &Args) -> Result<bool, String> {
                 plan.notifications.len(),
                 plan.regions.len()
             );
+        }
+        "c-header" => {
+            let name = args
+                .component
+                .as_deref()
+                .ok_or("c-header needs --component NAME")?;
+            let out = args.out.as_ref().ok_or("c-header needs --out FILE")?;
+            let text = c_header(&plan, name).ok_or_else(|| {
+                format!(
+                    "{}: no component `{name}` (components: {})",
+                    args.description.display(),
+                    plan.components
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            write(out, &text)?;
         }
         "plan" => match &args.out {
             Some(p) => std::fs::write(p, plan.to_json())

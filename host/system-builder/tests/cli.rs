@@ -126,3 +126,52 @@ fn kernel_stage_facts() {
         assert!(ok, "{err}");
     }
 }
+
+#[test]
+fn c_header_writes_a_components_environment_before_its_elf_exists() {
+    let desc = "tests/components/bench/system.toml";
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("c-header/env.h");
+    let _ = std::fs::remove_file(&out);
+    let (ok, _, err) = run(&[
+        "c-header",
+        "--no-crate-check",
+        "--out",
+        out.to_str().unwrap(),
+        desc,
+    ]);
+    assert!(!ok);
+    assert!(err.contains("c-header needs --component NAME"), "{err}");
+    let (ok, _, err) = run(&[
+        "c-header",
+        "--no-crate-check",
+        "--component",
+        "nobody",
+        "--out",
+        out.to_str().unwrap(),
+        desc,
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("no component `nobody` (components: typed_server"),
+        "{err}"
+    );
+    let (ok, _, err) = run(&[
+        "c-header",
+        "--no-crate-check",
+        "--component",
+        "c_server",
+        "--out",
+        out.to_str().unwrap(),
+        desc,
+    ]);
+    assert!(ok, "{err}");
+    let h = std::fs::read_to_string(&out).unwrap();
+    assert!(h.contains("#define SEL4RS_CAP_BENCH "), "{h}");
+    // The other commands still need the ELF files (not built here).
+    let (ok, _, err) = run(&["check", "--no-crate-check", desc]);
+    assert!(!ok);
+    assert!(
+        err.contains("cannot find the ELF file `component-bench-c-server.elf`"),
+        "{err}"
+    );
+}

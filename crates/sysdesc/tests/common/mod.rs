@@ -37,6 +37,7 @@ pub fn options() -> Options {
         packages: Some((pkgs, "tests/Cargo.toml".into())),
         kernel: Some(facts()),
         images: BTreeMap::new(),
+        ..Options::default()
     }
 }
 

@@ -1,6 +1,6 @@
-//! The raw end of the IPC figures: answers every call with raw syscalls
-//! (`seL4_Recv`, then `seL4_ReplyRecv` with the word plus one), the
-//! baseline the typed figures are compared with.
+//! The raw server of the IPC bench between components
+//! (tests/components/bench): answers every call with raw syscalls
+//! (`seL4_Recv`, then `seL4_ReplyRecv` with the word plus one).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]

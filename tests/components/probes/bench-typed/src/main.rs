@@ -1,4 +1,5 @@
-//! The typed end of the IPC figures: answers every ping.
+//! The typed server of the IPC bench between components
+//! (tests/components/bench): answers every ping through its typed channel.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]

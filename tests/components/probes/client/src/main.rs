@@ -81,11 +81,6 @@ fn main(env: Env) -> u64 {
                 );
                 let _ = sel4_sys::call_regs(own, MessageInfo::new(0, 0, 0, 0), [0; 4]);
             },
-            CtlResponse::Bench { .. } => CtlRequest::Done {
-                kind: result::OTHER,
-                a: 0,
-                b: 0,
-            },
         };
     }
 }

@@ -30,8 +30,6 @@ sel4_ipc::message! {
         WriteText = 4,
         /// Return from `main` with `code`.
         Exit { code: u64 } = 5,
-        /// `n` calls of each kind on the bench channels; report the cycles.
-        Bench { n: u64 } = 6,
         /// Spin forever without a system call (the MCS budget test measures
         /// how much of the processor the component takes).
         Spin = 7,
@@ -54,8 +52,6 @@ pub mod result {
     pub const LABEL: u64 = 4;
     /// A read's value (`a`).
     pub const VALUE: u64 = 5;
-    /// Bench: `a` = cycles of the typed calls, `b` = of the raw ones.
-    pub const CYCLES: u64 = 6;
 }
 
 /// `CallSvc` operations.
@@ -122,3 +118,16 @@ sel4_ipc::message! {
 }
 
 sel4_ipc::protocol!(pub Bench: BenchRequest => BenchResponse);
+
+/// The IPC bench between components (tests/components/bench): its clients'
+/// round trips. Its C components (tests/components/bench/c) speak `Bench`
+/// on the wire and use the same counts.
+pub mod bench {
+    /// Round trips before the timed ones.
+    pub const WARMUP: u64 = 100;
+    /// Timed round trips; a client exits with the cycles per round trip.
+    pub const N: u64 = 10_000;
+    /// Wire label of `BenchRequest::Ping` (and of `BenchResponse::Pong`):
+    /// `sel4_ipc::wire_label` of their label 1.
+    pub const PING: u64 = sel4_ipc::wire_label(1);
+}
