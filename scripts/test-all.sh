@@ -130,33 +130,29 @@ if ! cmake_build; then
     exit 1
 fi
 stage="$build/kernel"
-# The bench's C baseline is not built for seL4 12.x (no libsel4 install
-# tree): the bench then runs without C figures.
+# The C programs (the bench's C baseline, the component bench's C
+# components) are not built for seL4 12.x (no libsel4 install tree): the
+# bench then runs without C figures, and the component bench not at all.
+no_bench_c=
+no_component_bench=
 if [ "$SEL4RS_ARCH" = x86_64 ] && [ ! -d "$build/images/bench-c" ]; then
     echo "note: no bench-c image: the bench runs without the C baseline"
-    kept=()
-    for entry in "${boot_tests[@]}"; do
-        case "$entry" in
-            "bench-c:"*) ;;
-            "bench:"*) kept+=("bench: bench") ;;
-            *) kept+=("$entry") ;;
-        esac
-    done
-    boot_tests=("${kept[@]}")
+    no_bench_c=1
 fi
-# The component bench has C components: not built where C programs are not
-# (seL4 12.x).
 if [ "$SEL4RS_ARCH" = x86_64 ] && [ ! -d "$build/images/component-bench" ]; then
     echo "note: no component-bench image (its C components need libsel4's install tree: seL4 5.x or 13.0.0+)"
-    kept=()
-    for entry in "${boot_tests[@]}"; do
-        case "$entry" in
-            "component-bench:"*) ;;
-            *) kept+=("$entry") ;;
-        esac
-    done
-    boot_tests=("${kept[@]}")
+    no_component_bench=1
 fi
+kept=()
+for entry in "${boot_tests[@]}"; do
+    case "$entry" in
+        "bench-c:"*) [ -n "$no_bench_c" ] || kept+=("$entry") ;;
+        "bench:"*) if [ -n "$no_bench_c" ]; then kept+=("bench: bench"); else kept+=("$entry"); fi ;;
+        "component-bench:"*) [ -n "$no_component_bench" ] || kept+=("$entry") ;;
+        *) kept+=("$entry") ;;
+    esac
+done
+boot_tests=("${kept[@]}")
 
 # 3. Generated tables against the kernel's own generated headers.
 #    On aarch64 and riscv64 only the comparison with the kernel's headers:

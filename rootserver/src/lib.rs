@@ -87,6 +87,29 @@ macro_rules! embedded_elf {
     };
 }
 
+/// The plan and component images of a system that `sel4-system build`
+/// generated (`$SEL4RS_SYSTEM_GEN/system.rs`), as `pub mod system`
+/// (`system::PLAN`, `system::IMAGES`), for a root task that runs the
+/// supervisor itself ([`system!`] does both).
+#[cfg(target_arch = "x86_64")]
+#[macro_export]
+macro_rules! system_module {
+    () => {
+        /// The system's plan and component images, generated from its
+        /// description by `sel4-system build`.
+        #[allow(clippy::all)]
+        pub mod system {
+            include!(concat!(
+                env!(
+                    "SEL4RS_SYSTEM_GEN",
+                    "no generated system: build it with `sel4-system build` (or CMake's sel4rs_system), which sets SEL4RS_SYSTEM_GEN"
+                ),
+                "/system.rs"
+            ));
+        }
+    };
+}
+
 /// The root task of a system of components: includes the plan and images
 /// `sel4-system build` generated (`$SEL4RS_SYSTEM_GEN/system.rs`) as `mod
 /// system` and declares the root task's entry, which runs the system with
@@ -106,18 +129,7 @@ macro_rules! embedded_elf {
 #[macro_export]
 macro_rules! system {
     () => {
-        /// The system's plan and component images, generated from its
-        /// description by `sel4-system build`.
-        #[allow(clippy::all)]
-        pub mod system {
-            include!(concat!(
-                env!(
-                    "SEL4RS_SYSTEM_GEN",
-                    "no generated system: build it with `sel4-system build` (or CMake's sel4rs_system), which sets SEL4RS_SYSTEM_GEN"
-                ),
-                "/system.rs"
-            ));
-        }
+        $crate::system_module!();
         $crate::entry!(__sel4rs_system_main);
         fn __sel4rs_system_main(
             bootinfo: &$crate::BootInfo,
