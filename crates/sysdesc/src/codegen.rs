@@ -760,12 +760,17 @@ fn c_name(s: &str) -> String {
 /// Names: `SEL4RS_CAP_<FIELD>` for each capability of the environment
 /// (channel ends, notifications, I/O ports, IRQs) and
 /// `SEL4RS_BADGE_<FIELD>` for a client end's or signaller's badge;
-/// `SEL4RS_CAP_CNODE`, `SEL4RS_CAP_VSPACE`, `SEL4RS_CAP_SUPERVISOR`;
+/// `SEL4RS_SLOT_CNODE`, `SEL4RS_SLOT_VSPACE`, `SEL4RS_SLOT_SUPERVISOR`;
 /// per thread `SEL4RS_THREAD_<NAME>_TCB`, `.._IPC_BUFFER`,
 /// `.._STACK_TOP`, and on MCS kernels `.._SCHED_CONTEXT` and `.._REPLY`;
-/// per mapping `SEL4RS_MAP_<FIELD>_VADDR` and `.._SIZE`.
-pub fn c_header(plan: &Plan, name: &str) -> Option<String> {
-    let c = plan.component(name)?;
+/// per mapping `SEL4RS_MAP_<FIELD>_VADDR` and `.._SIZE`. An error names
+/// a missing component, or two names that are one in C (names differing
+/// only in case).
+pub fn c_header(plan: &Plan, name: &str) -> Result<String, String> {
+    let c = plan.component(name).ok_or_else(|| {
+        let names: Vec<&str> = plan.components.iter().map(|c| c.name.as_str()).collect();
+        format!("no component `{name}` (components: {})", names.join(", "))
+    })?;
     let mut h = String::new();
     let guard = format!("SEL4RS_ENV_{}_H", c_name(&c.name));
     let _ = writeln!(
@@ -782,10 +787,10 @@ pub fn c_header(plan: &Plan, name: &str) -> Option<String> {
     };
     for s in &c.slots {
         let (macro_name, comment, badge) = match (&s.field, &s.cap) {
-            (_, CapPlan::CNode) => ("CNODE".to_string(), "its root CNode".to_string(), None),
-            (_, CapPlan::VSpace) => ("VSPACE".into(), "its VSpace root".into(), None),
+            (_, CapPlan::CNode) => ("SLOT_CNODE".to_string(), "its root CNode".to_string(), None),
+            (_, CapPlan::VSpace) => ("SLOT_VSPACE".into(), "its VSpace root".into(), None),
             (_, CapPlan::Supervisor { .. }) => (
-                "SUPERVISOR".into(),
+                "SLOT_SUPERVISOR".into(),
                 "the supervisor's endpoint (its reports)".into(),
                 None,
             ),
@@ -794,12 +799,12 @@ pub fn c_header(plan: &Plan, name: &str) -> Option<String> {
             | (_, CapPlan::SchedContext { .. })
             | (_, CapPlan::Reply { .. }) => continue,
             (Some(f), CapPlan::Client { channel, badge }) => (
-                c_name(f),
+                format!("CAP_{}", c_name(f)),
                 format!("client end of channel `{channel}`"),
                 Some(*badge),
             ),
             (Some(f), CapPlan::Server { channel }) => (
-                c_name(f),
+                format!("CAP_{}", c_name(f)),
                 format!("server end of channel `{channel}` (receive)"),
                 None,
             ),
@@ -810,26 +815,29 @@ pub fn c_header(plan: &Plan, name: &str) -> Option<String> {
                     badge,
                 },
             ) => (
-                c_name(f),
+                format!("CAP_{}", c_name(f)),
                 format!("signal end of notification `{notification}`"),
                 Some(*badge),
             ),
             (Some(f), CapPlan::Wait { notification }) => (
-                c_name(f),
+                format!("CAP_{}", c_name(f)),
                 format!("wait end of notification `{notification}`"),
                 None,
             ),
             (Some(f), CapPlan::IoPorts { first, last, .. }) => {
                 (c_name(f), format!("I/O ports {first:#x}..={last:#x}"), None)
             }
-            (Some(f), CapPlan::IrqHandler { irq }) => {
-                (c_name(f), format!("IRQ handler `{irq}`"), None)
-            }
+            (Some(f), CapPlan::IrqHandler { irq }) => (
+                format!("CAP_{}", c_name(f)),
+                format!("IRQ handler `{irq}`"),
+                None,
+            ),
             (None, _) => continue,
         };
-        define(&mut h, format!("SEL4RS_CAP_{macro_name}"), s.slot, comment);
+        define(&mut h, format!("SEL4RS_{macro_name}"), s.slot, comment);
         if let Some(b) = badge {
-            let _ = writeln!(h, "#define SEL4RS_BADGE_{macro_name} {b:#x}ULL");
+            let field = macro_name.trim_start_matches("CAP_");
+            let _ = writeln!(h, "#define SEL4RS_BADGE_{field} {b:#x}ULL");
         }
     }
     let _ = writeln!(
@@ -883,5 +891,17 @@ pub fn c_header(plan: &Plan, name: &str) -> Option<String> {
         );
     }
     let _ = writeln!(h, "\n#endif");
-    Some(h)
+    // Names that differ only in case are one name in C.
+    let mut seen = std::collections::BTreeSet::new();
+    for line in h.lines() {
+        let mut w = line.split_whitespace();
+        if let (Some("#define"), Some(m)) = (w.next(), w.next()) {
+            if !seen.insert(m) {
+                return Err(format!(
+                    "component `{name}`: two of its names become the C macro {m}: rename one (fields, threads and regions of a C component must differ in more than case)"
+                ));
+            }
+        }
+    }
+    Ok(h)
 }

@@ -99,7 +99,10 @@ fn the_header_names_the_slots_and_badges_of_the_plan() {
     assert_eq!(define(&h, "SEL4RS_CAP_SERVER"), Some(slot));
     assert_eq!(define(&h, "SEL4RS_BADGE_SERVER"), Some(badge));
     assert_eq!(define(&h, "SEL4RS_CAP_BENCH"), None, "not the server's");
-    assert!(c_header(&plan, "nobody").is_none());
+    assert!(c_header(&plan, "nobody")
+        .unwrap_err()
+        .contains("no component `nobody` (components: typed_server"));
+    assert_eq!(define(&h, "SEL4RS_SLOT_CNODE"), Some(1));
 }
 
 #[test]
@@ -217,6 +220,16 @@ fn an_elf_is_found_next_to_the_description_or_on_the_search_path() {
     )
     .unwrap();
     assert_eq!(path_of(&p), desc.parent().unwrap().join("prog.elf"));
+}
+
+#[test]
+fn names_one_in_c_are_an_error() {
+    let text = format!(
+        "{ONE_C_COMPONENT}\n[notifications.Go]\nwaiter = \"prog\"\n\n[notifications.go]\nwaiter = \"prog\"\n"
+    );
+    let plan = plan(Path::new("x/system.toml"), &text, &missing_ok()).unwrap();
+    let err = c_header(&plan, "prog").unwrap_err();
+    assert!(err.contains("become the C macro SEL4RS_CAP_GO"), "{err}");
 }
 
 #[test]

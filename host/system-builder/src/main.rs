@@ -371,17 +371,8 @@ fn run(args: &Args) -> Result<bool, String> {
                 .as_deref()
                 .ok_or("c-header needs --component NAME")?;
             let out = args.out.as_ref().ok_or("c-header needs --out FILE")?;
-            let text = c_header(&plan, name).ok_or_else(|| {
-                format!(
-                    "{}: no component `{name}` (components: {})",
-                    args.description.display(),
-                    plan.components
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            })?;
+            let text = c_header(&plan, name)
+                .map_err(|e| format!("{}: {e}", args.description.display()))?;
             if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
