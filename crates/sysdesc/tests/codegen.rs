@@ -170,7 +170,7 @@ fn cargo_run(
     // built), and two test runs at once (two kernels' test-all in one
     // checkout) would replace each other's libraries under rustdoc: one
     // build at a time, held until its run is done.
-    let _lock = DirLock::take(target.join(".generated-envs.lock"));
+    let _lock = DirLock::take(target.join(".generated-envs.lockdir"));
     Command::new(cargo)
         .args([command, "--offline", "--quiet", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
@@ -190,6 +190,11 @@ impl DirLock {
             if std::fs::create_dir(&path).is_ok() {
                 std::fs::write(path.join("pid"), std::process::id().to_string()).unwrap();
                 return DirLock(path);
+            }
+            if path.exists() && !path.is_dir() {
+                // Not a lock of ours.
+                let _ = std::fs::remove_file(&path);
+                continue;
             }
             // No pid yet: the holder has just made the folder.
             let gone = std::fs::read_to_string(path.join("pid"))
