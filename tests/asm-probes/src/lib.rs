@@ -47,10 +47,10 @@
 )))]
 compile_error!("sel4-asm-probes has routines for x86_64, aarch64 and riscv64 only");
 
-#[cfg(target_arch = "x86_64")]
+#[cfg_attr(target_arch = "aarch64", path = "entry_regs_aarch64.rs")]
+#[cfg_attr(target_arch = "riscv64", path = "entry_regs_riscv64.rs")]
 pub mod entry_regs;
 pub mod fault;
-#[cfg(target_arch = "x86_64")]
 pub mod fpu;
 #[cfg(target_arch = "x86_64")]
 pub mod ioport;

@@ -82,7 +82,8 @@ fn make_all_pools(objs: &mut Objects) -> Result<(Vec<AsidPool>, Error), Failure>
 /// but the root task's), and each takes a VSpace.
 #[sel4_test(sel4test = "VSPACE0003")]
 fn vspace0003_create_multiple_asid_pools(ctx: &mut Ctx) -> TestResult {
-    let mut objs = ctx.objects(64)?;
+    // Two slots a pool (its untyped and the pool), and room for more.
+    let mut objs = ctx.objects(2 * N_ASID_POOLS + 64)?;
     let mut pools = Vec::new();
     for i in 0..N_ASID_POOLS - 1 {
         let p = objs
@@ -101,7 +102,8 @@ fn vspace0003_create_multiple_asid_pools(ctx: &mut Ctx) -> TestResult {
 /// after the pools are deleted, pools can be made again.
 #[sel4_test(sel4test = "VSPACE0004")]
 fn vspace0004_run_out_of_asid_pools(ctx: &mut Ctx) -> TestResult {
-    let mut objs = ctx.objects(64)?;
+    // Two slots a pool (its untyped and the pool), and room for more.
+    let mut objs = ctx.objects(2 * N_ASID_POOLS + 64)?;
     // A first pool carves the memory the others come from too.
     let p = objs.create_asid_pool()?;
     delete_pools(&mut objs, alloc::vec![p])?;
