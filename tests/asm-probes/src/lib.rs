@@ -54,7 +54,6 @@ pub mod fault;
 pub mod fpu;
 #[cfg(target_arch = "x86_64")]
 pub mod ioport;
-#[cfg(target_arch = "x86_64")]
 pub mod tls;
 
 #[cfg(target_arch = "x86_64")]
