@@ -108,7 +108,7 @@ extern "C" fn sse_worker(stop: Word, done: Word, _: Word) -> ! {
 #[sel4_test(
     sel4test = "FPU0004",
     arch = "x86_64",
-    arch_reason = "the probes check the SSE registers (x86_64 assembly); not ported to aarch64 and riscv64 yet"
+    arch_reason = "the worker loads its SSE registers and reads them back between Rust statements, which holds on x86_64 only because that target is soft-float (compiled code never touches xmm); the aarch64 and riscv64 targets use the FP registers for compiled code, so the port needs the worker's whole loop (load, poll, compare) in assembly, and the FP-disabled exception is another class (aarch64 EC 0x07, riscv64 an illegal instruction): not ported"
 )]
 fn disabled_fpu_faults_and_reenabled_fpu_keeps_state(ctx: &mut Ctx) -> TestResult {
     if set_flags(ctx.own_tcb(), 0, 0).is_none() {
