@@ -312,7 +312,6 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             Ok(())
         }
 
-        #[cfg(target_arch = "x86_64")]
         pub fn nb_send_recv_registers(ctx: &mut Ctx) -> TestResult {
             let ntfn = notification(ctx)?;
             // The probe fills the reply object's register and the send's
