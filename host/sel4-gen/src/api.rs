@@ -818,6 +818,9 @@ pub fn emit_structs(types: &Types) -> TokenStream {
             let f = ident(f);
             quote!(#d pub #f: crate::Word)
         });
+        let names = fields.iter().map(|f| Literal::string(f));
+        let idents: Vec<_> = fields.iter().map(|f| ident(f)).collect();
+        let indices = (0..fields.len()).map(Literal::usize_unsuffixed);
         out.extend(quote! {
             #d
             #[repr(C)]
@@ -826,6 +829,16 @@ pub fn emit_structs(types: &Types) -> TokenStream {
             impl #n {
                 /// Number of words.
                 pub const WORDS: usize = #count;
+                /// The fields' names, in message order.
+                pub const NAMES: [&'static str; #count] = [#(#names),*];
+                /// The fields' values, in message order (as [`Self::NAMES`]).
+                pub fn words(&self) -> [crate::Word; #count] {
+                    [#(self.#idents),*]
+                }
+                /// The struct from its fields' values in message order.
+                pub fn from_words(w: [crate::Word; #count]) -> Self {
+                    Self { #(#idents: w[#indices]),* }
+                }
             }
         });
     }

@@ -441,6 +441,22 @@ fn marshal_struct_spills_past_the_registers() {
 }
 
 #[test]
+fn user_context_names_and_words_in_message_order() {
+    // The names and the order of the kernel's struct (x86_64: rip, rsp,
+    // rflags, rax, ...), and words/from_words inverse of each other.
+    assert_eq!(UserContext::NAMES.len(), UserContext::WORDS);
+    assert_eq!(&UserContext::NAMES[..4], &["rip", "rsp", "rflags", "rax"]);
+    assert_eq!(UserContext::NAMES[17], "r15");
+    let mut w = [0 as Word; UserContext::WORDS];
+    for (i, x) in w.iter_mut().enumerate() {
+        *x = 100 + i as Word;
+    }
+    let c = UserContext::from_words(w);
+    assert_eq!((c.rip, c.rsp, c.rax, c.r15), (100, 101, 103, 117));
+    assert_eq!(c.words(), w);
+}
+
+#[test]
 fn unmarshal_outputs() {
     let p: Cap<cap_type::X86Page> = Cap::from_cptr(11);
     invocation::set_reply(&[0xabc000]);

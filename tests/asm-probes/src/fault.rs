@@ -17,12 +17,20 @@
 //! probe read or write that frame; like any use of that capability, this
 //! is outside what Rust's safety covers (see docs/design.md).
 
+//!
+//! The routines are in the architecture's file (`fault/<arch>.rs`), with
+//! the same symbols and contract on each: the value is in the return
+//! register ([`value`], [`set_value`]; on x86_64 the unknown-syscall probe
+//! keeps it in RBX, see [`UNKNOWN_SYSCALL_VALUE`]).
+
 use sel4_sys::Word;
 
-/// The address the memory-fault probes touch: sel4test's 64-bit
-/// `BAD_VADDR`, with bits set above bit 32 so that a fault message that
-/// cuts the address to 32 bits shows.
-pub const FAULT_VADDR: Word = 0x7EDC_BA98_7650;
+#[cfg_attr(target_arch = "aarch64", path = "fault/aarch64.rs")]
+#[cfg_attr(target_arch = "riscv64", path = "fault/riscv64.rs")]
+#[cfg_attr(target_arch = "x86_64", path = "fault/x86_64.rs")]
+mod arch;
+
+pub use arch::{kept_sp, set_value, value, FAULT_VADDR, UNKNOWN_SYSCALL_VALUE};
 
 /// The value the probes start with (sel4test's `BAD_MAGIC`, `~GOOD_MAGIC`
 /// as a 32-bit int).
@@ -38,92 +46,6 @@ pub struct Site {
     /// The address to restart at (right after it).
     pub restart: Word,
 }
-
-core::arch::global_asm!(
-    ".pushsection .text.sel4rs_probe_fault, \"ax\", @progbits",
-    // u32 read(u32 val): EAX = val; EAX = *(u32 *)FAULT_VADDR; return EAX.
-    ".p2align 4",
-    ".global sel4rs_probe_read_fault",
-    ".type sel4rs_probe_read_fault, @function",
-    "sel4rs_probe_read_fault:",
-    "mov eax, edi",
-    "mov rcx, 0x7EDCBA987650",
-    ".global sel4rs_probe_read_fault_ip",
-    "sel4rs_probe_read_fault_ip:",
-    "mov eax, dword ptr [rcx]",
-    ".global sel4rs_probe_read_fault_restart",
-    "sel4rs_probe_read_fault_restart:",
-    "ret",
-    // u32 write(u32 val): EAX = val; *(u32 *)FAULT_VADDR = EAX; return EAX.
-    ".p2align 4",
-    ".global sel4rs_probe_write_fault",
-    ".type sel4rs_probe_write_fault, @function",
-    "sel4rs_probe_write_fault:",
-    "mov eax, edi",
-    "mov rcx, 0x7EDCBA987650",
-    ".global sel4rs_probe_write_fault_ip",
-    "sel4rs_probe_write_fault_ip:",
-    "mov dword ptr [rcx], eax",
-    ".global sel4rs_probe_write_fault_restart",
-    "sel4rs_probe_write_fault_restart:",
-    "ret",
-    // u32 exec(u32 val): EAX = val; jump to FAULT_VADDR; return EAX (when
-    // restarted after the jump).
-    ".p2align 4",
-    ".global sel4rs_probe_exec_fault",
-    ".type sel4rs_probe_exec_fault, @function",
-    "sel4rs_probe_exec_fault:",
-    "mov eax, edi",
-    "mov rcx, 0x7EDCBA987650",
-    "jmp rcx",
-    ".global sel4rs_probe_exec_fault_restart",
-    "sel4rs_probe_exec_fault_restart:",
-    "ret",
-    // u32 bad_syscall(u32 val, u64 number): EBX = val; `syscall` with
-    // RDX = number (RSP kept in R12: the kernel returns with RSP = 0);
-    // return EBX.
-    ".p2align 4",
-    ".global sel4rs_probe_bad_syscall",
-    ".type sel4rs_probe_bad_syscall, @function",
-    "sel4rs_probe_bad_syscall:",
-    "push rbx",
-    "push r12",
-    "mov ebx, edi",
-    "mov rdx, rsi",
-    "mov r12, rsp",
-    ".global sel4rs_probe_bad_syscall_ip",
-    "sel4rs_probe_bad_syscall_ip:",
-    "syscall",
-    ".global sel4rs_probe_bad_syscall_restart",
-    "sel4rs_probe_bad_syscall_restart:",
-    "mov rsp, r12",
-    "mov eax, ebx",
-    "pop r12",
-    "pop rbx",
-    "ret",
-    // u32 undefined_instruction(u32 val, u64 sp_marker): RCX = RFLAGS,
-    // EAX = val, RSP = sp_marker (the original RSP kept in RBX); `ud2`;
-    // after a restart RSP comes back from RBX; return EAX.
-    ".p2align 4",
-    ".global sel4rs_probe_ud",
-    ".type sel4rs_probe_ud, @function",
-    "sel4rs_probe_ud:",
-    "push rbx",
-    "mov rbx, rsp",
-    "pushfq",
-    "pop rcx",
-    "mov eax, edi",
-    "mov rsp, rsi",
-    ".global sel4rs_probe_ud_ip",
-    "sel4rs_probe_ud_ip:",
-    "ud2",
-    ".global sel4rs_probe_ud_restart",
-    "sel4rs_probe_ud_restart:",
-    "mov rsp, rbx",
-    "pop rbx",
-    "ret",
-    ".popsection",
-);
 
 extern "C" {
     fn sel4rs_probe_read_fault(val: u32) -> u32;
@@ -146,12 +68,13 @@ fn addr(f: unsafe extern "C" fn()) -> Word {
     f as *const () as usize as Word
 }
 
-/// Reads 4 bytes at [`FAULT_VADDR`] into EAX (which holds `val` before);
-/// returns EAX.
+/// Reads 4 bytes at [`FAULT_VADDR`] into the value register (which holds
+/// `val` before); returns it.
 #[inline(never)]
 pub fn read(val: u32) -> u32 {
-    // SAFETY: the routine changes RAX and RCX only (caller-saved) and reads
-    // 4 bytes at FAULT_VADDR, which is no Rust allocation (see the module
+    // SAFETY: the routine changes two caller-saved registers only (the
+    // value register and the one with the address) and reads 4 bytes at
+    // FAULT_VADDR, which is no Rust allocation (see the module
     // documentation); unmapped, the thread faults there and comes back
     // only if a handler restarts it at the restart address, where the
     // routine returns like a C function.
@@ -166,8 +89,8 @@ pub fn read_site() -> Site {
     }
 }
 
-/// Writes `val` (held in EAX) to the 4 bytes at [`FAULT_VADDR`]; returns
-/// EAX.
+/// Writes `val` (held in the value register) to the 4 bytes at
+/// [`FAULT_VADDR`]; returns the value register.
 #[inline(never)]
 pub fn write(val: u32) -> u32 {
     // SAFETY: as for `read`, with a 4-byte write to FAULT_VADDR, which no
@@ -183,11 +106,12 @@ pub fn write_site() -> Site {
     }
 }
 
-/// Jumps to [`FAULT_VADDR`] with `val` in EAX; returns EAX when restarted
-/// at [`exec_site`]'s restart address.
+/// Jumps to [`FAULT_VADDR`] with `val` in the value register; returns it
+/// when restarted at [`exec_site`]'s restart address.
 #[inline(never)]
 pub fn exec(val: u32) -> u32 {
-    // SAFETY: the routine changes RAX and RCX only and jumps to
+    // SAFETY: the routine changes the value register and one other
+    // caller-saved register only, keeps the return address, and jumps to
     // FAULT_VADDR, where no code is mapped (nothing in sel4rs maps it):
     // the instruction fetch faults and the thread comes back only if a
     // handler restarts it at the restart address, where the routine
@@ -204,13 +128,16 @@ pub fn exec_site() -> Site {
 }
 
 /// Performs the syscall `number` (one the kernel does not know, so that
-/// it raises an unknown-syscall fault) with `val` in EBX; returns EBX
-/// when restarted at [`bad_syscall_site`]'s restart address.
+/// it raises an unknown-syscall fault) with `val` in the register of
+/// [`UNKNOWN_SYSCALL_VALUE`]; returns that register when restarted at
+/// [`bad_syscall_site`]'s restart address.
 #[inline(never)]
 pub fn bad_syscall(val: u32, number: Word) -> u32 {
-    // SAFETY: the routine saves and restores RBX and R12, keeps the stack
-    // pointer in R12 across `syscall` (the kernel returns with RSP = 0)
-    // and changes RAX, RCX, RDX, R11 (caller-saved). The kernel treats a
+    // SAFETY: x86_64: the routine saves and restores RBX and R12, keeps
+    // the stack pointer in R12 across `syscall` (the kernel returns with
+    // RSP = 0) and changes RAX, RCX, RDX, R11 (caller-saved); aarch64 and
+    // riscv64: it changes the value register and the syscall-number
+    // register (caller-saved; the kernel keeps the others). The kernel treats a
     // number it does not know as a fault; a known number is an ordinary
     // syscall with whatever the other registers hold, which the kernel
     // checks as any syscall's arguments (the memory it may touch is this
@@ -227,17 +154,21 @@ pub fn bad_syscall_site() -> Site {
     }
 }
 
-/// Executes `ud2` with `val` in EAX, RFLAGS in RCX and RSP = `sp_marker`
-/// (the fault message reports it); returns EAX when restarted at
-/// [`undefined_instruction_site`]'s restart address (which takes RSP back
-/// from RBX, whatever the handler set).
+/// Executes an undefined instruction (x86_64 `ud2`, aarch64 `udf #0`,
+/// riscv64 an all-zero word) with `val` in the value register and the
+/// stack pointer = `sp_marker` (the fault message reports it); returns the
+/// value register when restarted at [`undefined_instruction_site`]'s
+/// restart address (which takes the stack pointer back from where the
+/// routine kept it, whatever the handler set). On x86_64 RCX holds RFLAGS
+/// at the fault.
 #[inline(never)]
 pub fn undefined_instruction(val: u32, sp_marker: Word) -> u32 {
-    // SAFETY: the routine saves RBX, keeps the stack pointer in it while
-    // RSP holds the marker (no instruction uses the stack meanwhile: the
-    // exception enters the kernel, which does not use the user stack), and
-    // after a restart puts RSP back from RBX, restores RBX and returns like
-    // a C function; it changes RAX and RCX (caller-saved). Without a
+    // SAFETY: the routine keeps the stack pointer in a register (x86_64:
+    // RBX, saved and restored; aarch64 X9, riscv64 T1, caller-saved) while
+    // the stack pointer holds the marker (no instruction uses the stack
+    // meanwhile: the exception enters the kernel, which does not use the
+    // user stack), and after a restart puts it back and returns like a C
+    // function; it changes only caller-saved registers. Without a
     // handler that restarts it, the thread does not come back.
     unsafe { sel4rs_probe_ud(val, sp_marker) }
 }

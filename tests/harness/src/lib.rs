@@ -77,6 +77,12 @@ impl From<kernel::KernelError> for Failure {
     }
 }
 
+impl From<sel4_sys::InvocationError> for Failure {
+    fn from(e: sel4_sys::InvocationError) -> Failure {
+        Failure::Fail(format!("unexpected kernel error: {e}"))
+    }
+}
+
 impl From<sel4_rootserver::Error> for Failure {
     fn from(e: sel4_rootserver::Error) -> Failure {
         Failure::Fail(format!("framework error: {e}"))

@@ -4,8 +4,8 @@
 #![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
 
 #[cfg(target_arch = "x86_64")]
-use sel4_sys::{MessageInfo, Word};
-#[cfg(target_arch = "x86_64")]
+use sel4_sys::MessageInfo;
+use sel4_sys::Word;
 use sel4_test_harness::kernel::KResult;
 use sel4_test_harness::{ensure_eq, sel4_test, skip, Ctx, TestResult};
 
@@ -14,7 +14,6 @@ use crate::support::{lift, start_raw3, TEST_TOP};
 #[cfg(target_arch = "x86_64")]
 use crate::util::{endpoint, notification, raw_thread};
 
-#[cfg(target_arch = "x86_64")]
 /// TCB_SetFlags: clears `clear`, sets `set`, returns the flags after.
 #[allow(unused_variables)]
 fn set_flags(tcb: Word, clear: Word, set: Word) -> Option<KResult> {
@@ -32,7 +31,6 @@ fn set_flags(tcb: Word, clear: Word, set: Word) -> Option<KResult> {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 /// seL4_TCBFlag_fpuDisabled, on kernels that have it.
 fn fpu_disabled() -> Word {
     sel4_sys::sel4_cfg_if! {
@@ -44,15 +42,10 @@ fn fpu_disabled() -> Word {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 const NO_SET_FLAGS: &str =
     "this kernel has no TCB_SetFlags (added in seL4 14.0.0): a thread's FPU cannot be switched off";
 
-#[sel4_test(
-    sel4test = "FPU0003",
-    arch = "x86_64",
-    arch_reason = "the probes check the SSE registers (x86_64 assembly); not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "FPU0003")]
 fn set_flags_switches_the_fpu_flag(ctx: &mut Ctx) -> TestResult {
     let tcb = ctx.create(sel4_sys::ObjectType::TCBObject, 0)?;
     let Some(r) = set_flags(tcb, 0, 0) else {
@@ -115,7 +108,7 @@ extern "C" fn sse_worker(stop: Word, done: Word, _: Word) -> ! {
 #[sel4_test(
     sel4test = "FPU0004",
     arch = "x86_64",
-    arch_reason = "the probes check the SSE registers (x86_64 assembly); not ported to aarch64 and riscv64 yet"
+    arch_reason = "the worker loads its SSE registers and reads them back between Rust statements, which holds on x86_64 only because that target is soft-float (compiled code never touches xmm); the aarch64 and riscv64 targets use the FP registers for compiled code, so the port needs the worker's whole loop (load, poll, compare) in assembly, and the FP-disabled exception is another class (aarch64 EC 0x07, riscv64 an illegal instruction): not ported"
 )]
 fn disabled_fpu_faults_and_reenabled_fpu_keeps_state(ctx: &mut Ctx) -> TestResult {
     if set_flags(ctx.own_tcb(), 0, 0).is_none() {

@@ -1,47 +1,42 @@
 //! The FPU in threads (seL4test FPU0000, FPU0001): a calculation on the
-//! FPU gives the IEEE result (the same bits as the soft-float one), also
-//! in four threads of one priority that the timer preempts in the middle
-//! of their calculations.
-#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
+//! FPU gives the IEEE result (the bits computed on the host, and on
+//! x86_64 the soft-float one), also in four threads of one priority that
+//! the timer preempts in the middle of their calculations.
 
-#[cfg(target_arch = "x86_64")]
 use alloc::sync::Arc;
-#[cfg(target_arch = "x86_64")]
 use alloc::vec::Vec;
-#[cfg(target_arch = "x86_64")]
 use core::sync::atomic::{AtomicU64, Ordering};
-#[cfg(target_arch = "x86_64")]
-use sel4_asm_probes::fpu::{calculate, calculate_soft};
+use sel4_asm_probes::fpu::{calculate, calculate_soft, EXPECTED_BITS};
 use sel4_test_harness::{ensure, ensure_eq, sel4_test, Ctx, TestResult};
 
-#[cfg(target_arch = "x86_64")]
 use crate::support::{helper, join, lift, slots_for, TEST_TOP};
 
-#[cfg(target_arch = "x86_64")]
 /// sel4test's fpu_calculation rounds.
 const ROUNDS: u64 = 10_000;
 
-#[sel4_test(
-    sel4test = "FPU0000",
-    arch = "x86_64",
-    arch_reason = "the FPU calculation probe is x86_64 assembly (sel4-asm-probes); not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "FPU0000")]
 fn fpu_calculation_is_exact() -> TestResult {
+    for (rounds, bits) in EXPECTED_BITS {
+        ensure_eq!(
+            calculate(rounds),
+            bits,
+            "bits of the FPU's result, {rounds} rounds"
+        );
+        ensure_eq!(
+            calculate_soft(rounds),
+            bits,
+            "bits of the Rust f64 result, {rounds} rounds"
+        );
+    }
     ensure_eq!(
         calculate(ROUNDS),
         calculate_soft(ROUNDS),
-        "bits of the FPU's result and the soft-float one"
+        "bits of the FPU's result and the Rust f64 one"
     );
-    ensure_eq!(calculate(1), calculate_soft(1));
     Ok(())
 }
 
-#[sel4_test(
-    sel4test = "FPU0001",
-    timeout_ms = 60_000,
-    arch = "x86_64",
-    arch_reason = "the FPU calculation probe is x86_64 assembly (sel4-asm-probes); not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "FPU0001", timeout_ms = 60_000)]
 fn fpu_threads_preempted_mid_calculation(ctx: &mut Ctx) -> TestResult {
     // Four threads at one priority repeat the calculation; a shared counter
     // shows when one was preempted in the middle of it (another thread
@@ -49,6 +44,7 @@ fn fpu_threads_preempted_mid_calculation(ctx: &mut Ctx) -> TestResult {
     // until there were at least 20 such preemptions.
     const THREADS: usize = 4;
     let expected = calculate_soft(ROUNDS);
+    ensure_eq!(expected, EXPECTED_BITS[1].1, "the reference result");
     lift(ctx)?;
     let mut objs = ctx.objects(slots_for(THREADS))?;
     let mut repeats = 1u64;

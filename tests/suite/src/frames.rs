@@ -3,9 +3,6 @@
 //! thread's IPC buffer, both by TCB_Configure and by TCB_SetIPCBuffer of a
 //! running thread (which goes on working); deleting the cap a frame is
 //! mapped through unmaps it, so the next access faults.
-#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
-
-#[cfg(target_arch = "x86_64")]
 use sel4_asm_probes::fault::{self, BAD_MAGIC, FAULT_VADDR, GOOD_MAGIC};
 use sel4_sys::{Error, FaultLabel, InvocationLabel, MessageInfo, ObjectType, Word};
 use sel4_test_harness::kernel::{self, invoke, rights, KResult, ROOT_CNODE, ROOT_VSPACE};
@@ -104,28 +101,7 @@ fn device_frame_refused_as_a_running_threads_buffer(ctx: &mut Ctx) -> TestResult
     Ok(())
 }
 
-/// The paging structures that cover [`FAULT_VADDR`] in the root VSpace.
-#[cfg(target_arch = "x86_64")]
-fn map_paging_for_fault_vaddr(ctx: &mut Ctx) -> TestResult {
-    for (ty, label) in [
-        (ObjectType::X86_PDPTObject, InvocationLabel::X86PDPTMap),
-        (
-            ObjectType::X86_PageDirectoryObject,
-            InvocationLabel::X86PageDirectoryMap,
-        ),
-        (
-            ObjectType::X86_PageTableObject,
-            InvocationLabel::X86PageTableMap,
-        ),
-    ] {
-        let obj = ctx.create(ty, 0)?;
-        invoke(obj, label, &[ROOT_VSPACE], &[FAULT_VADDR, 0])?;
-    }
-    Ok(())
-}
-
 /// The faulting thread: writes through the probe, reports what it got.
-#[cfg(target_arch = "x86_64")]
 extern "C" fn writer(done: Word, park: Word, _: Word) -> ! {
     let v = fault::write(GOOD_MAGIC);
     sel4_sys::send_regs(done, MessageInfo::new(0, 0, 0, 1), [Word::from(v), 0, 0, 0]);
@@ -134,22 +110,13 @@ extern "C" fn writer(done: Word, park: Word, _: Word) -> ! {
     }
 }
 
-#[sel4_test(
-    sel4test = "FRAMEDIPC0003",
-    arch = "x86_64",
-    arch_reason = "the fault probe is x86_64 assembly (sel4-asm-probes) and the test maps through the x86 paging labels; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "FRAMEDIPC0003")]
 fn deleting_a_mapped_frame_cap_unmaps_it(ctx: &mut Ctx) -> TestResult {
     let frame = ctx.create(crate::util::GRANULE, 0)?;
     let copy = ctx.slot()?;
     kernel::cnode_copy(copy, frame, rights::ALL)?;
-    map_paging_for_fault_vaddr(ctx)?;
-    invoke(
-        copy,
-        InvocationLabel::X86PageMap,
-        &[ROOT_VSPACE],
-        &[FAULT_VADDR & !0xfff, rights::RW, 0],
-    )?;
+    crate::vspace::paging_for(ctx, ROOT_VSPACE, FAULT_VADDR)?;
+    crate::vspace::map_page(copy, ROOT_VSPACE, FAULT_VADDR & !0xfff, rights::RW)?;
     // Mapped: the probe's write and read at FAULT_VADDR go to the frame.
     ensure_eq!(
         fault::write(GOOD_MAGIC),

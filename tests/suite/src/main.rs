@@ -77,7 +77,6 @@ entry!(main);
 
 fn main(bootinfo: &BootInfo) -> Result<(), RunError> {
     // TLS0001 checks what the initial thread sees, before anything runs.
-    #[cfg(target_arch = "x86_64")]
     tls::record_root_thread();
     sel4_test_harness::run(bootinfo, collect_tests!())
 }

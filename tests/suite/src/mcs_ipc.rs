@@ -62,11 +62,7 @@ fn deleting_the_scheduling_context_of_a_receiver(ctx: &mut Ctx) -> TestResult {
     mcs_only!(ctx, imp::delete_sc_of_receiver(ctx))
 }
 
-#[sel4_test(
-    sel4test = "IPC0021",
-    arch = "x86_64",
-    arch_reason = "the fault probe is x86_64 assembly (sel4-asm-probes) and the handler maps through the x86 paging labels; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "IPC0021")]
 fn fault_handler_runs_on_the_faulting_threads_time(ctx: &mut Ctx) -> TestResult {
     mcs_only!(ctx, imp::fault_handler_donated_sc(ctx))
 }
@@ -372,23 +368,14 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         /// IPC0021: a passive fault handler runs on the faulting thread's
         /// scheduling context: it maps the page the thread faulted on and
         /// the thread completes its write.
-        #[cfg(target_arch = "x86_64")]
         pub fn fault_handler_donated_sc(ctx: &mut Ctx) -> TestResult {
             use sel4_asm_probes::fault::{self as probe, BAD_MAGIC, FAULT_VADDR, GOOD_MAGIC};
-            use sel4_sys::{InvocationLabel, ObjectType};
-            use sel4_test_harness::kernel::{invoke, rights, ROOT_CNODE, ROOT_VSPACE};
+            use sel4_test_harness::kernel::{rights, ROOT_CNODE, ROOT_VSPACE};
             let mut objs = setup(ctx, 2)?;
             let ep = endpoint(ctx)?;
-            // The paging structures over the probe's address; the frame
+            // The translation tables over the probe's address; the frame
             // the handler maps there.
-            for (ty, label) in [
-                (ObjectType::X86_PDPTObject, InvocationLabel::X86PDPTMap),
-                (ObjectType::X86_PageDirectoryObject, InvocationLabel::X86PageDirectoryMap),
-                (ObjectType::X86_PageTableObject, InvocationLabel::X86PageTableMap),
-            ] {
-                let obj = ctx.create(ty, 0)?;
-                invoke(obj, label, &[ROOT_VSPACE], &[FAULT_VADDR, 0])?;
-            }
+            crate::vspace::paging_for(ctx, ROOT_VSPACE, FAULT_VADDR)?;
             let frame = ctx.create(crate::util::GRANULE, 0)?;
             let handler = Helper::new(&mut objs, OUR_PRIO - 1, move || -> Result<(), String> {
                 let reply = thread_reply();
@@ -398,7 +385,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
                         return Err(format!("handler: label {} is no VM fault", r.info.get_label()));
                     }
                     let addr = r.mrs[sel4_sys::consts::VMFault_Addr];
-                    invoke(frame, InvocationLabel::X86PageMap, &[ROOT_VSPACE], &[addr & !0xfff, rights::RW, 0])
+                    crate::vspace::map_page(frame, ROOT_VSPACE, addr & !0xfff, rights::RW)
                         .map_err(|e| format!("handler: mapping {addr:#x}: {e}"))?;
                     r = reply_recv_regs_with(ep, empty(), [0; 4], reply);
                 }

@@ -7,51 +7,39 @@
 //! fault reply, the thread comes back with that value. Each case runs with
 //! an unbadged and a badged fault endpoint, with and without the restart,
 //! and with the faulting thread one priority below, at, and one above the
-//! handler's. The fault sites are in `sel4-asm-probes`.
-#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
+//! handler's. The fault sites are in `sel4-asm-probes` (one file per
+//! architecture); the registers are read and written by their names in the
+//! kernel's `seL4_UserContext` of the architecture (`sel4::UserContext`).
 
-#[cfg(target_arch = "x86_64")]
 use alloc::format;
-#[cfg(target_arch = "x86_64")]
+use sel4::{Cap, Registers, TcbOps, UserContext};
+use sel4_asm_probes::fault::UNKNOWN_SYSCALL_VALUE;
 use sel4_asm_probes::fault::{self, Site, BAD_MAGIC, FAULT_VADDR, GOOD_MAGIC};
-#[cfg(target_arch = "x86_64")]
 use sel4_sys::consts::{
-    UnknownSyscall_FaultIP, UnknownSyscall_Length, UnknownSyscall_RBX, UnknownSyscall_Syscall,
-    UserException_FLAGS, UserException_FaultIP, UserException_Length, UserException_Number,
-    UserException_SP, VMFault_Addr, VMFault_FSR, VMFault_IP, VMFault_Length, VMFault_PrefetchFault,
+    UnknownSyscall_FaultIP, UnknownSyscall_Length, UnknownSyscall_Syscall, UserException_FaultIP,
+    UserException_Length, UserException_SP, VMFault_Addr, VMFault_FSR, VMFault_IP, VMFault_Length,
+    VMFault_PrefetchFault,
 };
-#[cfg(target_arch = "x86_64")]
-use sel4_sys::{FaultLabel, MessageInfo, Word};
+use sel4_sys::{ExceptionKind, Fault, FaultLabel, MessageInfo, VmAccess, Word};
 use sel4_test_harness::{ensure, ensure_eq, sel4_test, Ctx, TestResult};
 
-#[cfg(target_arch = "x86_64")]
 use crate::support::{lift, start_raw3, TEST_TOP};
-#[cfg(target_arch = "x86_64")]
-use crate::util::{badged, endpoint, notification, raw_thread, read_regs, reg, write_regs};
+use crate::util::{badged, endpoint, notification, raw_thread};
 
-#[cfg(target_arch = "x86_64")]
 const READ: Word = 1;
-#[cfg(target_arch = "x86_64")]
 const WRITE: Word = 2;
-#[cfg(target_arch = "x86_64")]
 const EXEC: Word = 3;
-#[cfg(target_arch = "x86_64")]
 const BAD_SYSCALL: Word = 4;
-#[cfg(target_arch = "x86_64")]
 const BAD_INSTRUCTION: Word = 5;
 
-#[cfg(target_arch = "x86_64")]
 /// sel4test's BAD_SYSCALL_NUMBER.
 const BAD_SYSCALL_NUMBER: Word = 0xc1;
-#[cfg(target_arch = "x86_64")]
 /// sel4test's EXPECTED_BADGE.
 const EXPECTED_BADGE: Word = 0xabababa;
-#[cfg(target_arch = "x86_64")]
 /// What the undefined-instruction probe puts in RSP (the fault message
 /// reports it).
 const SP_MARKER: Word = 0x5afe_5afe_0000;
 
-#[cfg(target_arch = "x86_64")]
 /// The faulting thread: runs the probe of `kind`, then sends what it
 /// returned on `done` and parks on `park`. Registers and its own stack
 /// only.
@@ -69,7 +57,6 @@ extern "C" fn faulter(kind: Word, done: Word, park: Word) -> ! {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 /// The fault address as the kernel reports it: seL4 5.x cuts it to 32 bits
 /// (its handleVMFault keeps the address in a uint32_t).
 fn reported_addr(addr: Word) -> Word {
@@ -80,30 +67,46 @@ fn reported_addr(addr: Word) -> Word {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 /// A 32-bit register value as sel4test compares it (`(int)` of the word).
 fn low32(w: Word) -> u32 {
     w as u32
 }
 
+/// The word of a `UserException` fault message with the status register
+/// (x86_64 RFLAGS, aarch64 SPSR; riscv64 has none).
 #[cfg(target_arch = "x86_64")]
+const USER_EXCEPTION_FLAGS: Option<usize> = Some(sel4_sys::consts::UserException_FLAGS);
+#[cfg(target_arch = "aarch64")]
+const USER_EXCEPTION_FLAGS: Option<usize> = Some(sel4_sys::consts::UserException_SPSR);
+#[cfg(target_arch = "riscv64")]
+const USER_EXCEPTION_FLAGS: Option<usize> = None;
+
+fn tcb_cap(tcb: Word) -> Cap<sel4::cap_type::TCB> {
+    Cap::from_cptr(tcb)
+}
+
+/// The faulted thread's registers.
+fn registers(tcb: Word) -> Result<UserContext, sel4_test_harness::Failure> {
+    Ok(tcb_cap(tcb).read_registers(false)?)
+}
+
 /// Reads the faulted thread's registers, checks that the probe's value
-/// register (RAX) holds BAD_MAGIC, and writes GOOD_MAGIC there and the
-/// restart address into RIP (sel4test's set_good_magic_and_set_pc).
+/// register (x86_64 RAX, aarch64 X0, riscv64 A0) holds BAD_MAGIC, and
+/// writes GOOD_MAGIC there and the restart address into the instruction
+/// pointer (sel4test's set_good_magic_and_set_pc).
 fn good_magic_and_pc(tcb: Word, restart: Word, what: &str) -> TestResult {
-    let mut regs = read_regs(tcb, reg::COUNT)?;
+    let mut regs = registers(tcb)?;
     ensure_eq!(
-        low32(regs[3]),
+        low32(fault::value(&regs)),
         BAD_MAGIC,
-        "{what}: rax of the faulted thread"
+        "{what}: the value register of the faulted thread"
     );
-    regs[3] = Word::from(GOOD_MAGIC);
-    regs[reg::PC] = restart;
-    write_regs(tcb, false, &regs)?;
+    fault::set_value(&mut regs, Word::from(GOOD_MAGIC));
+    regs.set_pc(restart);
+    tcb_cap(tcb).write_registers(false, &regs)?;
     Ok(())
 }
 
-#[cfg(target_arch = "x86_64")]
 /// Handles one fault of `kind` on `ep` from the thread `tcb`; replies
 /// (restarting it) when `restart`.
 fn handle(kind: Word, ep: Word, tcb: Word, badge: Word, restart: bool, what: &str) -> TestResult {
@@ -140,11 +143,12 @@ fn handle(kind: Word, ep: Word, tcb: Word, badge: Word, restart: bool, what: &st
                     "{what}: not an instruction fetch"
                 );
             }
-            let write = mr(VMFault_FSR) & 2 != 0;
+            let words: [Word; VMFault_Length] = core::array::from_fn(mr);
+            let access = Fault::decode(info.get_label(), &words).vm_access();
             ensure_eq!(
-                write,
+                access == Some(VmAccess::Write),
                 kind == WRITE,
-                "{what}: the write bit of the error code {:#x}",
+                "{what}: a write ({access:?} from the fault status {:#x})",
                 mr(VMFault_FSR)
             );
             good_magic_and_pc(tcb, s.restart, what)?;
@@ -174,10 +178,14 @@ fn handle(kind: Word, ep: Word, tcb: Word, badge: Word, restart: bool, what: &st
                 BAD_SYSCALL_NUMBER,
                 "{what}: syscall number"
             );
-            ensure_eq!(low32(mr(UnknownSyscall_RBX)), BAD_MAGIC, "{what}: rbx");
-            // The reply sets the registers: past the syscall, a new rbx.
+            ensure_eq!(
+                low32(mr(UNKNOWN_SYSCALL_VALUE)),
+                BAD_MAGIC,
+                "{what}: the value register"
+            );
+            // The reply sets the registers: past the syscall, a new value.
             sel4_sys::set_mr(UnknownSyscall_FaultIP, s.restart);
-            sel4_sys::set_mr(UnknownSyscall_RBX, Word::from(GOOD_MAGIC));
+            sel4_sys::set_mr(UNKNOWN_SYSCALL_VALUE, Word::from(GOOD_MAGIC));
             // Label 0 restarts the thread, anything else leaves it stopped.
             sel4_sys::reply(info.with_label(Word::from(!restart)));
         }
@@ -199,33 +207,47 @@ fn handle(kind: Word, ep: Word, tcb: Word, badge: Word, restart: bool, what: &st
                 "{what}: instruction address"
             );
             ensure_eq!(mr(UserException_SP), SP_MARKER, "{what}: stack pointer");
-            ensure_eq!(mr(UserException_Number), 6, "{what}: #UD");
-            let regs = read_regs(tcb, reg::COUNT)?;
-            // The probe kept RFLAGS (pushfq) in RCX; the resume flag (bit
-            // 16) may differ on hardware.
-            let flags = mr(UserException_FLAGS);
+            let words: [Word; UserException_Length] = core::array::from_fn(mr);
+            let f = Fault::decode(info.get_label(), &words);
             ensure_eq!(
-                (flags ^ regs[5]) & !(1 << 16),
-                0,
-                "{what}: flags {flags:#x}, before the fault {:#x}",
-                regs[5]
+                f.exception_kind(),
+                Some(ExceptionKind::UndefinedInstruction),
+                "{what}: an undefined instruction ({f:?})"
             );
-            ensure_eq!(low32(regs[3]), BAD_MAGIC, "{what}: rax");
-            let mut regs = regs;
-            regs[3] = Word::from(GOOD_MAGIC);
-            write_regs(tcb, false, &regs)?;
+            let mut regs = registers(tcb)?;
+            // x86_64: the probe kept RFLAGS (pushfq) in RCX; the resume
+            // flag (bit 16) may differ on hardware.
+            #[cfg(target_arch = "x86_64")]
+            {
+                let flags = mr(sel4_sys::consts::UserException_FLAGS);
+                ensure_eq!(
+                    (flags ^ regs.rcx) & !(1 << 16),
+                    0,
+                    "{what}: flags {flags:#x}, before the fault {:#x}",
+                    regs.rcx
+                );
+            }
+            ensure_eq!(
+                low32(fault::value(&regs)),
+                BAD_MAGIC,
+                "{what}: the value register"
+            );
+            fault::set_value(&mut regs, Word::from(GOOD_MAGIC));
+            tcb_cap(tcb).write_registers(false, &regs)?;
             // The reply sets the instruction pointer, stack pointer (the
-            // one the probe kept in RBX) and flags.
+            // one the probe kept) and flags (as they were).
+            let flags = USER_EXCEPTION_FLAGS.map(|i| (i, mr(i)));
             sel4_sys::set_mr(UserException_FaultIP, s.restart);
-            sel4_sys::set_mr(UserException_SP, regs[4]);
-            sel4_sys::set_mr(UserException_FLAGS, flags);
+            sel4_sys::set_mr(UserException_SP, fault::kept_sp(&regs));
+            if let Some((i, v)) = flags {
+                sel4_sys::set_mr(i, v);
+            }
             sel4_sys::reply(info.with_label(Word::from(!restart)));
         }
     }
     Ok(())
 }
 
-#[cfg(target_arch = "x86_64")]
 /// sel4test's test_fault within one address space.
 fn faults_of(ctx: &mut Ctx, kind: Word) -> TestResult {
     let ep = endpoint(ctx)?;
@@ -261,47 +283,27 @@ fn faults_of(ctx: &mut Ctx, kind: Word) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(
-    sel4test = "PAGEFAULT0001",
-    arch = "x86_64",
-    arch_reason = "the fault probes are x86_64 assembly (sel4-asm-probes) and the checks read x86 registers; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "PAGEFAULT0001")]
 fn read_fault_handled_and_restarted(ctx: &mut Ctx) -> TestResult {
     faults_of(ctx, READ)
 }
 
-#[sel4_test(
-    sel4test = "PAGEFAULT0002",
-    arch = "x86_64",
-    arch_reason = "the fault probes are x86_64 assembly (sel4-asm-probes) and the checks read x86 registers; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "PAGEFAULT0002")]
 fn write_fault_handled_and_restarted(ctx: &mut Ctx) -> TestResult {
     faults_of(ctx, WRITE)
 }
 
-#[sel4_test(
-    sel4test = "PAGEFAULT0003",
-    arch = "x86_64",
-    arch_reason = "the fault probes are x86_64 assembly (sel4-asm-probes) and the checks read x86 registers; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "PAGEFAULT0003")]
 fn execute_fault_handled_and_restarted(ctx: &mut Ctx) -> TestResult {
     faults_of(ctx, EXEC)
 }
 
-#[sel4_test(
-    sel4test = "PAGEFAULT0004",
-    arch = "x86_64",
-    arch_reason = "the fault probes are x86_64 assembly (sel4-asm-probes) and the checks read x86 registers; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "PAGEFAULT0004")]
 fn unknown_syscall_handled_and_restarted(ctx: &mut Ctx) -> TestResult {
     faults_of(ctx, BAD_SYSCALL)
 }
 
-#[sel4_test(
-    sel4test = "PAGEFAULT0005",
-    arch = "x86_64",
-    arch_reason = "the fault probes are x86_64 assembly (sel4-asm-probes) and the checks read x86 registers; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "PAGEFAULT0005")]
 fn undefined_instruction_handled_and_restarted(ctx: &mut Ctx) -> TestResult {
     faults_of(ctx, BAD_INSTRUCTION)
 }

@@ -1,25 +1,51 @@
 //! TCB_WriteRegisters sets every register (seL4test REGRESSIONS0001): a
 //! thread started at a routine that checks its registers sees exactly the
 //! values written, also when it last entered the kernel through a syscall
-//! (whose return path restores fewer registers: RCX, R11 and RSP are the
-//! `sysretq`'s).
-#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
+//! (x86_64: whose return path restores fewer registers: RCX, R11 and RSP
+//! are the `sysretq`'s). aarch64 and riscv64: every general register of
+//! the kernel's `seL4_UserContext` (and on aarch64 the carry flag of
+//! SPSR), checked by the probe in `sel4-asm-probes`.
 
-#[cfg(target_arch = "x86_64")]
-use sel4_asm_probes::entry_regs::{entry, report_site, EXPECTED, NAMES};
-#[cfg(target_arch = "x86_64")]
 use sel4_sys::{FaultLabel, InvocationLabel, Word};
-#[cfg(target_arch = "x86_64")]
 use sel4_test_harness::kernel::invoke;
 use sel4_test_harness::{ensure_eq, sel4_test, Ctx, TestResult};
 
-#[cfg(target_arch = "x86_64")]
-use crate::util::{endpoint, notification, raw_thread, read_regs, reg, start_raw, write_regs};
+use crate::util::{endpoint, notification, raw_thread, start_raw};
+
+#[cfg(not(target_arch = "x86_64"))]
+/// Writes the expected registers into `tcb` (resuming it) and checks what
+/// the thread reports through its fault endpoint `fault_ep`.
+fn start_and_check(tcb: Word, fault_ep: Word, what: &str) -> TestResult {
+    use sel4::{Cap, TcbOps};
+    use sel4_asm_probes::entry_regs::{describe, expected, report_site, result};
+    let t: Cap<sel4::cap_type::TCB> = Cap::from_cptr(tcb);
+    t.write_registers(true, &expected())?;
+    let f = sel4_sys::recv_regs(fault_ep);
+    ensure_eq!(
+        f.info.get_label(),
+        FaultLabel::UserException as Word,
+        "{what}: the report arrives as a user exception"
+    );
+    ensure_eq!(
+        f.mrs[sel4_sys::consts::UserException_FaultIP],
+        report_site(),
+        "{what}: from the report site"
+    );
+    let r = result(&t.read_registers(false)?);
+    ensure_eq!(
+        describe(r),
+        describe(0),
+        "{what}: the first register the thread found wrong"
+    );
+    Ok(())
+}
 
 #[cfg(target_arch = "x86_64")]
 /// Writes the expected registers into `tcb` (resuming it) and checks what
 /// the thread reports through its fault endpoint `fault_ep`.
 fn start_and_check(tcb: Word, fault_ep: Word, what: &str) -> TestResult {
+    use crate::util::{read_regs, reg, write_regs};
+    use sel4_asm_probes::entry_regs::{entry, report_site, EXPECTED, NAMES};
     let mut regs = [0u64; reg::COUNT];
     regs[reg::PC] = entry();
     regs[1..].copy_from_slice(&EXPECTED);
@@ -40,11 +66,7 @@ fn start_and_check(tcb: Word, fault_ep: Word, what: &str) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(
-    sel4test = "REGRESSIONS0001",
-    arch = "x86_64",
-    arch_reason = "the register probe is x86_64 assembly (sel4-asm-probes) and writes the x86 register set; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "REGRESSIONS0001")]
 fn write_registers_sets_every_register(ctx: &mut Ctx) -> TestResult {
     let fault_ep = endpoint(ctx)?;
     // A TCB that never ran.

@@ -1,12 +1,9 @@
 //! Untyped retype: every object type, sizes, fan-out, alignment, device
 //! untyped.
 
-#[cfg(target_arch = "x86_64")]
-use sel4_sys::InvocationLabel;
 use sel4_sys::{Error, ObjectType};
 use sel4_test_harness::kernel;
-#[cfg(target_arch = "x86_64")]
-use sel4_test_harness::kernel::{invoke, rights, ROOT_VSPACE};
+use sel4_test_harness::kernel::{rights, ROOT_VSPACE};
 use sel4_test_harness::{ensure, ensure_eq, sel4_test, skip, Ctx, Failure, TestResult};
 
 use crate::util::{cap_type, expect_err, tag};
@@ -54,42 +51,44 @@ fn retype_frames(ctx: &mut Ctx) -> TestResult {
     check_type(ctx, crate::util::LARGE_PAGE, 0, tag::FRAME)
 }
 
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the x86 paging object types (PML4, PDPT, page directory, page table); not ported to aarch64 and riscv64 yet"
-)]
+/// Every translation table level and the VSpace root retype into their
+/// capability types (x86_64: PDPT, page directory, page table and PML4;
+/// aarch64 and riscv64: every level is a page table, and the root is a
+/// VSpace on aarch64, a page table on riscv64).
+#[sel4_test]
 fn retype_paging_structures(ctx: &mut Ctx) -> TestResult {
-    check_type(ctx, ObjectType::X86_PageTableObject, 0, tag::PAGE_TABLE)?;
-    check_type(
-        ctx,
-        ObjectType::X86_PageDirectoryObject,
-        0,
-        tag::PAGE_DIRECTORY,
-    )?;
-    check_type(ctx, ObjectType::X86_PDPTObject, 0, tag::PDPT)?;
-    check_type(ctx, ObjectType::X64_PML4Object, 0, tag::PML4)
+    for level in sel4::vspace::TABLE_LEVELS {
+        // x86_64: a PDPT translates 39 bits, a page directory 30.
+        let expected = match (cfg!(target_arch = "x86_64"), level.span_bits()) {
+            (true, 39) => tag::PDPT,
+            (true, 30) => tag::PAGE_DIRECTORY,
+            _ => tag::PAGE_TABLE,
+        };
+        check_type(ctx, level.object_type(), 0, expected)?;
+    }
+    check_type(ctx, crate::vspace::VSPACE_ROOT, 0, tag::VSPACE_ROOT)
 }
 
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the x86 huge page object (X64_HugePageObject); not ported to aarch64 and riscv64 yet"
-)]
+/// The 1 GiB frame object (x86_64 `X64_HugePageObject`, aarch64
+/// `ARM_HugePageObject`, riscv64 `RISCV_Giga_Page`).
+#[cfg(target_arch = "x86_64")]
+const HUGE_PAGE: ObjectType = ObjectType::X64_HugePageObject;
+#[cfg(target_arch = "aarch64")]
+const HUGE_PAGE: ObjectType = ObjectType::ARM_HugePageObject;
+#[cfg(target_arch = "riscv64")]
+const HUGE_PAGE: ObjectType = ObjectType::RISCV_Giga_Page;
+
+#[sel4_test]
 fn retype_huge_page_needs_a_gigabyte(ctx: &mut Ctx) -> TestResult {
     let slot = ctx.slot()?;
     match ctx.extra_untyped(30) {
         Some((ut, _, _)) => {
-            kernel::retype(ut, ObjectType::X64_HugePageObject as usize, 0, slot, 1)?;
+            kernel::retype(ut, HUGE_PAGE as usize, 0, slot, 1)?;
             ensure_eq!(cap_type(slot)?, tag::FRAME);
         }
         None => {
             // Our budget is smaller than 1 GiB: the kernel must say so.
-            let r = kernel::retype(
-                ctx.untyped(),
-                ObjectType::X64_HugePageObject as usize,
-                0,
-                slot,
-                1,
-            );
+            let r = kernel::retype(ctx.untyped(), HUGE_PAGE as usize, 0, slot, 1);
             expect_err(
                 r,
                 Error::NotEnoughMemory,
@@ -329,14 +328,25 @@ fn a_tcb_fills_an_untyped_of_tcb_bits(ctx: &mut Ctx) -> TestResult {
 /// value was written, the notification polls 0, the TCB's registers read
 /// 0. (Memory is read through `sel4-asm-probes`' access at
 /// `FAULT_VADDR`, where this test maps the frame.)
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the fault probe is x86_64 assembly (sel4-asm-probes) and the test writes the x86 register set; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test]
 fn untyped_objects_are_zeroed(ctx: &mut Ctx) -> TestResult {
     use crate::util::{badged, is_empty, read_regs, write_regs};
+    use sel4::FrameOps;
     use sel4_asm_probes::fault::{self, BAD_MAGIC, FAULT_VADDR, GOOD_MAGIC};
-    const REGS: usize = 18;
+    // x86_64: the frame registers and the general ones to r15; aarch64
+    // and riscv64: all of them, the thread-pointer ones included. Word 2
+    // (x86_64 rflags, aarch64 spsr) reads back with the bits the kernel
+    // forces.
+    let regs_n: usize = if cfg!(target_arch = "x86_64") {
+        18
+    } else {
+        sel4::UserContext::WORDS
+    };
+    let flags_word = if cfg!(target_arch = "riscv64") {
+        None
+    } else {
+        Some(2)
+    };
     let ut = ctx.create(ObjectType::UntypedObject, 16)?;
     crate::vspace::paging_for(ctx, ROOT_VSPACE, FAULT_VADDR)?;
     let first = ctx.slots(3)?;
@@ -350,7 +360,7 @@ fn untyped_objects_are_zeroed(ctx: &mut Ctx) -> TestResult {
             kernel::retype(ut, ty as usize, 0, slot, 1)?;
         }
         crate::vspace::map_page(frame, ROOT_VSPACE, FAULT_VADDR & !0xfff, rights::RW)?;
-        Ok(invoke(frame, InvocationLabel::X86PageGetAddress, &[], &[])?.mrs[0])
+        Ok(sel4::Cap::<sel4::Granule>::from_cptr(frame).paddr()?)
     };
     let paddr = make()?;
     ensure_eq!(fault::read(BAD_MAGIC), 0, "a new frame");
@@ -358,9 +368,9 @@ fn untyped_objects_are_zeroed(ctx: &mut Ctx) -> TestResult {
     ensure_eq!(fault::read(BAD_MAGIC), GOOD_MAGIC, "the value written");
     let signal = badged(ctx, ntfn, 0x77)?;
     sel4_sys::signal(signal);
-    let regs: alloc::vec::Vec<u64> = (0..REGS as u64).map(|i| 0x1000 + i).collect();
+    let regs: alloc::vec::Vec<u64> = (0..regs_n as u64).map(|i| 0x1000 + i).collect();
     write_regs(tcb, false, &regs)?;
-    ensure_eq!(read_regs(tcb, REGS)?[3], 0x1003, "rax written");
+    ensure_eq!(read_regs(tcb, regs_n)?[3], 0x1003, "register 3 written");
 
     // Revoking the untyped deletes every object made from it (and the
     // badged copy, and the frame's mapping).
@@ -376,10 +386,12 @@ fn untyped_objects_are_zeroed(ctx: &mut Ctx) -> TestResult {
         "the new frame where the old one held {GOOD_MAGIC:#x}"
     );
     ensure_eq!(sel4_sys::poll(ntfn), 0, "the new notification");
-    let regs = read_regs(tcb, REGS)?;
+    let regs = read_regs(tcb, regs_n)?;
     ensure!(
-        regs.iter().enumerate().all(|(i, &r)| r == 0 || i == 2),
-        "the new TCB's registers (rflags aside): {regs:x?}"
+        regs.iter()
+            .enumerate()
+            .all(|(i, &r)| r == 0 || Some(i) == flags_word),
+        "the new TCB's registers (the flags word aside): {regs:x?}"
     );
     crate::vspace::unmap_page(frame)?;
     Ok(())

@@ -4,42 +4,28 @@
 //! zeroed, each in its own copy, also while other threads change theirs.
 //! The variables are defined in `sel4-asm-probes` (stable Rust has no
 //! `#[thread_local]`).
-#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
 
-#[cfg(target_arch = "x86_64")]
 use alloc::format;
-#[cfg(target_arch = "x86_64")]
 use alloc::string::String;
-#[cfg(target_arch = "x86_64")]
 use alloc::vec::Vec;
-#[cfg(target_arch = "x86_64")]
 use sel4_asm_probes::tls::{self, Array, Snapshot, INITIAL, WORDS};
-#[cfg(target_arch = "x86_64")]
 use sel4_sys::{MessageInfo, Word};
 use sel4_test_harness::{ensure_eq, sel4_test, Ctx, Failure, TestResult};
 
-#[cfg(target_arch = "x86_64")]
 use crate::support::{helper, join, lift, slots_for, TEST_TOP};
-#[cfg(target_arch = "x86_64")]
 use crate::util::endpoint;
 
-#[cfg(target_arch = "x86_64")]
 /// What the root task's initial thread saw, recorded by `main` before the
 /// harness starts.
 static ROOT_THREAD: spin::Once<Snapshot> = spin::Once::new();
 
-#[cfg(target_arch = "x86_64")]
 /// Records the initial thread's thread-local variables (call from `main`,
 /// on the initial thread, before anything else changes them).
 pub fn record_root_thread() {
     ROOT_THREAD.call_once(tls::snapshot);
 }
 
-#[sel4_test(
-    sel4test = "TLS0001",
-    arch = "x86_64",
-    arch_reason = "the TLS probes are x86_64 assembly (sel4-asm-probes, variant II TLS through FS); not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "TLS0001")]
 fn root_thread_sees_initial_tls_values() -> TestResult {
     let Some(root) = ROOT_THREAD.get() else {
         return Err(Failure::fail(
@@ -51,7 +37,6 @@ fn root_thread_sees_initial_tls_values() -> TestResult {
     Ok(())
 }
 
-#[cfg(target_arch = "x86_64")]
 /// TLS0002's helper: checks the initial values, writes its own, tells
 /// the test, waits for the go, and checks its values are still its own.
 fn own_values(helper: Word, done: Word, start: Word) -> Result<(), String> {
@@ -76,11 +61,7 @@ fn own_values(helper: Word, done: Word, start: Word) -> Result<(), String> {
     Ok(())
 }
 
-#[sel4_test(
-    sel4test = "TLS0002",
-    arch = "x86_64",
-    arch_reason = "the TLS probes are x86_64 assembly (sel4-asm-probes, variant II TLS through FS); not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "TLS0002")]
 fn threads_have_their_own_tls(ctx: &mut Ctx) -> TestResult {
     let done = endpoint(ctx)?;
     let start = endpoint(ctx)?;
@@ -109,14 +90,11 @@ fn threads_have_their_own_tls(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[cfg(target_arch = "x86_64")]
 /// sel4test's TLS_INCREMENT_ITERATIONS.
 const ITERATIONS: u32 = 10_000;
-#[cfg(target_arch = "x86_64")]
 /// Counts between yields.
 const YIELD_EVERY: u32 = 500;
 
-#[cfg(target_arch = "x86_64")]
 /// TLS0006's thread: counts its own counter up, atomically and then not,
 /// while the others (at the same priority) count theirs; it yields every
 /// [`YIELD_EVERY`] counts so that the threads interleave (sel4test relies
@@ -154,11 +132,7 @@ fn count_own() -> Result<(), String> {
     Ok(())
 }
 
-#[sel4_test(
-    sel4test = "TLS0006",
-    arch = "x86_64",
-    arch_reason = "the TLS probes are x86_64 assembly (sel4-asm-probes, variant II TLS through FS); not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "TLS0006")]
 fn parallel_threads_count_their_own_tls(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let mut objs = ctx.objects(slots_for(8))?;

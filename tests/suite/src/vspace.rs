@@ -1,93 +1,120 @@
-//! VSpace: paging-structure creation, map, unmap, remap, rights. What a
-//! mapping reaches is read and written with `sel4-asm-probes`' accesses
-//! at `FAULT_VADDR` (from the test's thread, or from a new thread when the
+//! VSpace: paging-structure creation, map, unmap, remap, rights, on every
+//! architecture through the `sel4` crate's arch-neutral names (the
+//! [`TableLevel`]s below the [`VSpaceRoot`], frames, ASID pools). What a
+//! mapping reaches is read and written with `sel4-asm-probes`' accesses at
+//! `FAULT_VADDR` (from the test's thread, or from a new thread when the
 //! access may fault).
-#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
 
-#[cfg(target_arch = "x86_64")]
+use sel4::vspace::TABLE_LEVELS;
+use sel4::{AsidPoolOps, Cap, FixedSize, FrameOps, TableLevel, VmAttributes};
 use sel4_asm_probes::fault::{self, BAD_MAGIC, FAULT_VADDR, GOOD_MAGIC};
-#[cfg(target_arch = "x86_64")]
-use sel4_sys::{CPtr, Error, FaultLabel, InvocationLabel, MessageInfo, ObjectType};
-#[cfg(target_arch = "x86_64")]
-use sel4_test_harness::kernel::{invoke, rights, KResult, ROOT_ASID_POOL, ROOT_VSPACE};
+use sel4_sys::{
+    CPtr, CapRights, Fault, FaultLabel, InvocationError, LookupFailure, MessageInfo, VmAccess,
+};
+use sel4_test_harness::kernel::{rights, ROOT_ASID_POOL, ROOT_VSPACE};
 use sel4_test_harness::{ensure, ensure_eq, fail, sel4_test, Ctx, Failure, TestResult};
 
-#[cfg(target_arch = "x86_64")]
-use crate::util::expect_err;
-
-#[cfg(target_arch = "x86_64")]
-/// A region of the root VSpace that nothing else maps (PML4 entry 1).
+/// A region of the root VSpace that nothing else maps: a fresh entry of
+/// the VSpace root (x86_64 and aarch64: entry 1, 512 GiB; riscv64 Sv39:
+/// 112 GiB, between the heap's growth window and the mapping window).
+#[cfg(not(target_arch = "riscv64"))]
 pub const BASE: u64 = 0x80_0000_0000;
+#[cfg(target_arch = "riscv64")]
+pub const BASE: u64 = 0x1C_0000_0000;
 
-#[cfg(target_arch = "x86_64")]
-pub fn map_pdpt(pdpt: CPtr, vspace: CPtr, vaddr: u64) -> KResult {
-    invoke(pdpt, InvocationLabel::X86PDPTMap, &[vspace], &[vaddr, 0])
-}
-#[cfg(target_arch = "x86_64")]
-pub fn map_pd(pd: CPtr, vspace: CPtr, vaddr: u64) -> KResult {
-    invoke(
-        pd,
-        InvocationLabel::X86PageDirectoryMap,
-        &[vspace],
-        &[vaddr, 0],
-    )
-}
-#[cfg(target_arch = "x86_64")]
-pub fn map_pt(pt: CPtr, vspace: CPtr, vaddr: u64) -> KResult {
-    invoke(pt, InvocationLabel::X86PageTableMap, &[vspace], &[vaddr, 0])
-}
-#[cfg(target_arch = "x86_64")]
-pub fn map_page(frame: CPtr, vspace: CPtr, vaddr: u64, r: u64) -> KResult {
-    invoke(
-        frame,
-        InvocationLabel::X86PageMap,
-        &[vspace],
-        &[vaddr, r, 0],
-    )
-}
-#[cfg(target_arch = "x86_64")]
-pub fn unmap_page(frame: CPtr) -> KResult {
-    invoke(frame, InvocationLabel::X86PageUnmap, &[], &[])
+/// The result of a mapping invocation.
+pub type MapResult = Result<(), InvocationError>;
+
+fn root(vspace: CPtr) -> Cap<sel4::VSpaceRoot> {
+    Cap::from_cptr(vspace)
 }
 
-#[cfg(target_arch = "x86_64")]
-/// Creates and maps the PDPT, page directory and page table that cover
-/// `vaddr` in `vspace`.
+/// Maps the table `table` of `level` into `vspace` at `vaddr`.
+pub fn map_table(level: TableLevel, table: CPtr, vspace: CPtr, vaddr: u64) -> MapResult {
+    level.map(table, root(vspace), vaddr, VmAttributes::DEFAULT)
+}
+
+/// Maps the frame `frame` (of any size: the invocation is the same) into
+/// `vspace` at `vaddr` with `r` (`kernel::rights` bits).
+pub fn map_page(frame: CPtr, vspace: CPtr, vaddr: u64, r: u64) -> MapResult {
+    Cap::<sel4::Granule>::from_cptr(frame).map(
+        root(vspace),
+        vaddr,
+        CapRights(r).into(),
+        VmAttributes::DEFAULT,
+    )
+}
+
+/// Unmaps the frame `frame`.
+pub fn unmap_page(frame: CPtr) -> MapResult {
+    Cap::<sel4::Granule>::from_cptr(frame).unmap()
+}
+
+/// The object type of the VSpace root.
+pub const VSPACE_ROOT: sel4_sys::ObjectType = <sel4::VSpaceRoot as FixedSize>::TYPE;
+
+/// Creates and maps the translation tables of every level below the root
+/// that cover `vaddr` in `vspace` (all of them: `vaddr` must be in a
+/// fresh entry of the root).
 pub fn paging_for(ctx: &mut Ctx, vspace: CPtr, vaddr: u64) -> Result<(), Failure> {
-    let pdpt = ctx.create(ObjectType::X86_PDPTObject, 0)?;
-    map_pdpt(pdpt, vspace, vaddr)?;
-    let pd = ctx.create(ObjectType::X86_PageDirectoryObject, 0)?;
-    map_pd(pd, vspace, vaddr)?;
-    let pt = ctx.create(ObjectType::X86_PageTableObject, 0)?;
-    map_pt(pt, vspace, vaddr)?;
+    for level in TABLE_LEVELS {
+        let t = ctx.create(level.object_type(), 0)?;
+        map_table(level, t, vspace, vaddr)?;
+    }
     Ok(())
 }
 
-#[cfg(target_arch = "x86_64")]
+/// Checks that `r` failed with `expected`.
+pub fn expect_inv<T: core::fmt::Debug>(
+    r: Result<T, InvocationError>,
+    expected: InvocationError,
+    what: &str,
+) -> TestResult {
+    match r {
+        Err(e) if e == expected => Ok(()),
+        Err(e) => fail!("{what}: expected {expected:?}, got {e:?}"),
+        Ok(v) => fail!("{what}: expected {expected:?}, but it succeeded ({v:?})"),
+    }
+}
+
 /// Where the tests below map a frame to read and write it: the page of
 /// `sel4-asm-probes`' `FAULT_VADDR`, which its probes read and write (a
 /// 32-bit word at `FAULT_VADDR`, offset 0x650 in the page).
 const PROBE_PAGE: u64 = FAULT_VADDR & !0xfff;
 
-#[cfg(target_arch = "x86_64")]
 /// What a thread's access to `FAULT_VADDR` ended in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {
     /// It went through: the value read, or the value written.
     Done(u32),
-    /// A VM fault: the address the kernel reported and the error code.
-    Fault { addr: u64, fsr: u64 },
+    /// A VM fault: the address the kernel reported, the access and the
+    /// fault status.
+    Fault {
+        addr: u64,
+        access: VmAccess,
+        fsr: u64,
+    },
 }
 
-#[cfg(target_arch = "x86_64")]
-/// Page-fault error code bits (x86): page present, write access, user.
-const PRESENT: u64 = 1;
-#[cfg(target_arch = "x86_64")]
-const WRITE: u64 = 2;
-#[cfg(target_arch = "x86_64")]
-const USER: u64 = 4;
+/// Whether a VM fault's status says that a page was mapped at the address
+/// (the access lacked a right) rather than missing: x86_64 the error
+/// code's present bit; aarch64 a permission fault (fault status code
+/// 0b0011xx of the syndrome) against a translation fault (0b0001xx);
+/// riscv64 `None` (its page faults do not tell).
+fn page_present(fsr: u64) -> Option<bool> {
+    if cfg!(target_arch = "x86_64") {
+        Some(fsr & 1 != 0)
+    } else if cfg!(target_arch = "aarch64") {
+        match fsr & 0x3c {
+            0x04 => Some(false),
+            0x0c => Some(true),
+            _ => None,
+        }
+    } else {
+        None
+    }
+}
 
-#[cfg(target_arch = "x86_64")]
 /// A raw thread's body: reads (`write` 0) or writes `GOOD_MAGIC` at
 /// `FAULT_VADDR`, then sends what it read or wrote on `done` and parks.
 extern "C" fn access(write: u64, done: u64, park: u64) -> ! {
@@ -102,7 +129,6 @@ extern "C" fn access(write: u64, done: u64, park: u64) -> ! {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 /// Reads or writes `FAULT_VADDR` from a new thread (above this one, so it
 /// has done so when this returns) whose fault endpoint is the endpoint it
 /// reports on: a fault is not this thread's.
@@ -119,10 +145,15 @@ fn access_from_a_thread(ctx: &mut Ctx, write: bool) -> Result<Access, Failure> {
     )?;
     let r = sel4_sys::nb_recv_regs(ep);
     if r.info.get_label() == FaultLabel::VMFault as u64 {
-        return Ok(Access::Fault {
-            addr: r.mrs[sel4_sys::consts::VMFault_Addr],
-            fsr: r.mrs[sel4_sys::consts::VMFault_FSR],
-        });
+        let f = Fault::decode(r.info.get_label(), &r.mrs);
+        return match (f, f.vm_access()) {
+            (Fault::VmFault { addr, fsr, .. }, Some(access)) => {
+                Ok(Access::Fault { addr, access, fsr })
+            }
+            _ => Err(Failure::fail(alloc::format!(
+                "a VM fault message that does not decode: {f:?}"
+            ))),
+        };
     }
     if (r.info.get_label(), r.info.get_length()) != (0, 1) {
         return Err(Failure::fail(alloc::format!(
@@ -133,7 +164,6 @@ fn access_from_a_thread(ctx: &mut Ctx, write: bool) -> Result<Access, Failure> {
     Ok(Access::Done(r.mrs[0] as u32))
 }
 
-#[cfg(target_arch = "x86_64")]
 /// The fault address as the kernel reports it: seL4 5.x cuts it to 32 bits
 /// (its handleVMFault keeps the address in a uint32_t).
 fn reported(addr: u64) -> u64 {
@@ -144,61 +174,66 @@ fn reported(addr: u64) -> u64 {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 /// Checks that a write from a thread to `FAULT_VADDR` faults as a write to
 /// a page mapped without the write right.
 fn write_is_refused(ctx: &mut Ctx, what: &str) -> TestResult {
     match access_from_a_thread(ctx, true)? {
-        Access::Fault { addr, fsr } => {
+        Access::Fault { addr, access, fsr } => {
             ensure_eq!(addr, reported(FAULT_VADDR), "{what}: fault address");
             ensure_eq!(
-                fsr & (PRESENT | WRITE | USER),
-                PRESENT | WRITE | USER,
-                "{what}: a user write to a present page (error code {fsr:#x})"
+                access,
+                VmAccess::Write,
+                "{what}: the access (status {fsr:#x})"
             );
+            if let Some(present) = page_present(fsr) {
+                ensure!(present, "{what}: the page is present (status {fsr:#x})");
+            }
         }
         Access::Done(v) => fail!("{what}: the write of {v:#x} went through"),
     }
     Ok(())
 }
 
-#[cfg(target_arch = "x86_64")]
-/// The FailedLookup detail of a mapping whose paging structure at a level
-/// is missing: not the source, a missing capability, the bits left.
-fn missing_level(r: KResult, bits_left: u64, what: &str) -> TestResult {
-    let e = expect_err(r, Error::FailedLookup, what)?;
+/// The error of a mapping whose translation table at `level` is missing:
+/// a failed lookup (not of the source) with the bits left that the
+/// missing table would translate.
+fn missing_level(r: MapResult, level: TableLevel, what: &str) -> TestResult {
+    expect_inv(
+        r,
+        InvocationError::FailedLookup {
+            source: false,
+            lookup_failure: LookupFailure::MissingCapability {
+                bits_left: u64::from(level.span_bits()),
+            },
+        },
+        what,
+    )?;
     ensure_eq!(
-        e.detail,
-        [0, 2, bits_left],
-        "{what}: (source, lookup failure type + 1, bits left)"
+        TableLevel::missing(u64::from(level.span_bits())),
+        Some(level),
+        "{what}: TableLevel::missing"
     );
     Ok(())
 }
 
-/// A page maps only where the paging structures cover its address, and the
-/// kernel names the first level that is missing (a FailedLookup with the
-/// bits left: 39 without a PDPT, 30 without a page directory, 21 without a
-/// page table). With all three it maps, and the address then reaches that
-/// frame: a value written there is read back, another frame mapped there
-/// instead reads its own (zeroed) contents, and the first one mapped back
-/// holds the value still.
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 paging structures (PML4, PDPT, page directory, page table) by their labels; not ported to aarch64 and riscv64 yet"
-)]
+/// A page maps only where the translation tables cover its address, and
+/// the kernel names the first level that is missing (a FailedLookup with
+/// the bits left: on x86_64 39 without a PDPT, 30 without a page
+/// directory, 21 without a page table; the levels of [`TABLE_LEVELS`] on
+/// each architecture). With all of them it maps, and the address then
+/// reaches that frame: a value written there is read back, another frame
+/// mapped there instead reads its own (zeroed) contents, and the first one
+/// mapped back holds the value still.
+#[sel4_test]
 fn paging_structures_then_map(ctx: &mut Ctx) -> TestResult {
     let f = ctx.create(crate::util::GRANULE, 0)?;
     let g = ctx.create(crate::util::GRANULE, 0)?;
     let map_f = || map_page(f, ROOT_VSPACE, PROBE_PAGE, rights::RW);
-    missing_level(map_f(), 39, "with no paging structure")?;
-    let pdpt = ctx.create(ObjectType::X86_PDPTObject, 0)?;
-    map_pdpt(pdpt, ROOT_VSPACE, PROBE_PAGE)?;
-    missing_level(map_f(), 30, "with a PDPT only")?;
-    let pd = ctx.create(ObjectType::X86_PageDirectoryObject, 0)?;
-    map_pd(pd, ROOT_VSPACE, PROBE_PAGE)?;
-    missing_level(map_f(), 21, "with a PDPT and a page directory")?;
-    let pt = ctx.create(ObjectType::X86_PageTableObject, 0)?;
-    map_pt(pt, ROOT_VSPACE, PROBE_PAGE)?;
+    for level in TABLE_LEVELS {
+        missing_level(map_f(), level, &alloc::format!("without a {level:?} table"))?;
+        let t = ctx.create(level.object_type(), 0)?;
+        map_table(level, t, ROOT_VSPACE, PROBE_PAGE)?;
+    }
     map_f()?;
     ensure_eq!(fault::write(GOOD_MAGIC), GOOD_MAGIC);
     ensure_eq!(fault::read(BAD_MAGIC), GOOD_MAGIC, "read back");
@@ -212,44 +247,61 @@ fn paging_structures_then_map(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 paging structures (PML4, PDPT, page directory, page table) by their labels; not ported to aarch64 and riscv64 yet"
-)]
+/// A second table of the first level below the root at the same address:
+/// x86_64 refuses a second PDPT with DeleteFirst (each level is an object
+/// type of its own); aarch64 and riscv64 have one page table type, and
+/// the kernel maps a page table at the first level the address lacks, so
+/// the second one goes one level down (a page then misses the level below
+/// that, or maps when there is none).
+#[sel4_test]
 fn map_pdpt_twice_is_delete_first(ctx: &mut Ctx) -> TestResult {
-    let a = ctx.create(ObjectType::X86_PDPTObject, 0)?;
-    let b = ctx.create(ObjectType::X86_PDPTObject, 0)?;
-    map_pdpt(a, ROOT_VSPACE, BASE)?;
-    expect_err(
-        map_pdpt(b, ROOT_VSPACE, BASE),
-        Error::DeleteFirst,
-        "a second PDPT",
-    )?;
-    Ok(())
+    let level = TABLE_LEVELS[0];
+    let a = ctx.create(level.object_type(), 0)?;
+    let b = ctx.create(level.object_type(), 0)?;
+    map_table(level, a, ROOT_VSPACE, BASE)?;
+    let r = map_table(level, b, ROOT_VSPACE, BASE);
+    if cfg!(target_arch = "x86_64") {
+        return expect_inv(r, InvocationError::DeleteFirst, "a second PDPT");
+    }
+    ensure!(r.is_ok(), "a second page table maps a level down: {r:?}");
+    let f = ctx.create(crate::util::GRANULE, 0)?;
+    let m = map_page(f, ROOT_VSPACE, BASE, rights::RW);
+    match TABLE_LEVELS.get(2) {
+        Some(&third) => missing_level(m, third, "with the first two levels"),
+        None => {
+            ensure!(m.is_ok(), "both levels there: the page maps ({m:?})");
+            unmap_page(f)?;
+            Ok(())
+        }
+    }
 }
 
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 paging structures (PML4, PDPT, page directory, page table) by their labels; not ported to aarch64 and riscv64 yet"
-)]
+/// The same for the last level (x86_64: a page table).
+#[sel4_test]
 fn map_page_table_twice_is_delete_first(ctx: &mut Ctx) -> TestResult {
     paging_for(ctx, ROOT_VSPACE, BASE)?;
-    let pt = ctx.create(ObjectType::X86_PageTableObject, 0)?;
-    expect_err(
-        map_pt(pt, ROOT_VSPACE, BASE),
-        Error::DeleteFirst,
-        "a second page table",
+    let level = TABLE_LEVELS[TABLE_LEVELS.len() - 1];
+    let pt = ctx.create(level.object_type(), 0)?;
+    expect_inv(
+        map_table(level, pt, ROOT_VSPACE, BASE),
+        InvocationError::DeleteFirst,
+        "a second table of the last level",
     )?;
     Ok(())
 }
 
-/// A page mapped onto an address that maps one already: seL4 10+ replaces
-/// the mapping (the address then reaches the new frame), seL4 5.x refuses
-/// with DeleteFirst (it still reaches the old one).
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 paging structures (PML4, PDPT, page directory, page table) by their labels; not ported to aarch64 and riscv64 yet"
-)]
+/// Whether this kernel maps a page over a mapped page (replacing the
+/// mapping): x86_64 and aarch64 on seL4 10+; seL4 5.x x86 and riscv64
+/// (its RISCVPageMap checks that the slot is not valid) refuse with
+/// DeleteFirst.
+const MAPS_OVER_A_PAGE: bool =
+    sel4_sys::KERNEL_VERSION_MAJOR >= 10 && !cfg!(target_arch = "riscv64");
+
+/// A page mapped onto an address that maps one already: x86_64 and aarch64
+/// on seL4 10+ replace the mapping (the address then reaches the new
+/// frame), seL4 5.x and riscv64 refuse with DeleteFirst (it still reaches
+/// the old one).
+#[sel4_test]
 fn map_onto_mapped_address(ctx: &mut Ctx) -> TestResult {
     paging_for(ctx, ROOT_VSPACE, PROBE_PAGE)?;
     let f = ctx.create(crate::util::GRANULE, 0)?;
@@ -257,15 +309,15 @@ fn map_onto_mapped_address(ctx: &mut Ctx) -> TestResult {
     map_page(f, ROOT_VSPACE, PROBE_PAGE, rights::RW)?;
     fault::write(GOOD_MAGIC);
     let r = map_page(g, ROOT_VSPACE, PROBE_PAGE, rights::RW);
-    if sel4_sys::KERNEL_VERSION_MAJOR >= 10 {
-        ensure!(r.is_ok(), "seL4 10+ maps a page over a page: {r:?}");
+    if MAPS_OVER_A_PAGE {
+        ensure!(r.is_ok(), "this kernel maps a page over a page: {r:?}");
         ensure_eq!(
             fault::read(BAD_MAGIC),
             0,
             "the address reaches the new frame"
         );
     } else {
-        expect_err(r, Error::DeleteFirst, "a page onto a page (seL4 5.x)")?;
+        expect_inv(r, InvocationError::DeleteFirst, "a page onto a page")?;
         ensure_eq!(
             fault::read(BAD_MAGIC),
             GOOD_MAGIC,
@@ -276,12 +328,10 @@ fn map_onto_mapped_address(ctx: &mut Ctx) -> TestResult {
 }
 
 /// Unmapping takes the page away: a thread's read at the address then
-/// faults (page not present), another frame can be mapped there (and reads
-/// its own contents), and the unmapped frame can be mapped elsewhere.
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 paging structures (PML4, PDPT, page directory, page table) by their labels; not ported to aarch64 and riscv64 yet"
-)]
+/// faults (a read of a page not present), another frame can be mapped
+/// there (and reads its own contents), and the unmapped frame can be
+/// mapped elsewhere.
+#[sel4_test]
 fn unmap_then_map_elsewhere(ctx: &mut Ctx) -> TestResult {
     paging_for(ctx, ROOT_VSPACE, PROBE_PAGE)?;
     let f = ctx.create(crate::util::GRANULE, 0)?;
@@ -290,19 +340,18 @@ fn unmap_then_map_elsewhere(ctx: &mut Ctx) -> TestResult {
     fault::write(GOOD_MAGIC);
     unmap_page(f)?;
     match access_from_a_thread(ctx, false)? {
-        Access::Fault { addr, fsr } => {
+        Access::Fault { addr, access, fsr } => {
             ensure_eq!(addr, reported(FAULT_VADDR), "fault address");
-            ensure_eq!(
-                fsr & (PRESENT | WRITE),
-                0,
-                "a read of a page not present (error code {fsr:#x})"
-            );
+            ensure_eq!(access, VmAccess::Read, "the access (status {fsr:#x})");
+            if let Some(present) = page_present(fsr) {
+                ensure!(!present, "a page not present (status {fsr:#x})");
+            }
         }
         Access::Done(v) => fail!("read {v:#x} through the unmapped page"),
     }
     map_page(g, ROOT_VSPACE, PROBE_PAGE, rights::RW)?;
     ensure_eq!(fault::read(BAD_MAGIC), 0, "the other frame at the address");
-    // The same page table covers this address too.
+    // The same last-level table covers this address too.
     map_page(f, ROOT_VSPACE, PROBE_PAGE + 0x5000, rights::RW)?;
     unmap_page(g)?;
     unmap_page(f)?;
@@ -314,25 +363,26 @@ fn unmap_then_map_elsewhere(ctx: &mut Ctx) -> TestResult {
 /// (it does not set the Restart state), so the caller gets its own message
 /// info back (label X86PageUnmap, no error code). Either way the frame
 /// maps afterwards.
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 paging structures (PML4, PDPT, page directory, page table) by their labels; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test]
 fn unmap_unmapped_frame(ctx: &mut Ctx) -> TestResult {
     let f = ctx.create(crate::util::GRANULE, 0)?;
     let r = unmap_page(f);
-    if sel4_sys::KERNEL_VERSION_MAJOR >= 10 {
-        ensure!(r.is_ok(), "unmapping an unmapped frame: {r:?}");
-    } else {
-        match r {
-            Err(e) => ensure_eq!(
-                e.code,
-                InvocationLabel::X86PageUnmap as u64,
-                "5.x: the caller's own label back"
-            ),
-            Ok(v) => fail!("5.x replied to the unmap: {v:?}"),
+    // seL4 5.x is x86_64 only.
+    sel4_sys::sel4_cfg_if! { label X86PageUnmap {
+        if sel4_sys::KERNEL_VERSION_MAJOR < 10 {
+            let own_label = sel4_sys::InvocationLabel::X86PageUnmap as u64;
+            match r {
+                Err(InvocationError::Unknown(code)) => {
+                    ensure_eq!(code, own_label, "5.x: the caller's own label back")
+                }
+                other => fail!("5.x replied to the unmap: {other:?}"),
+            }
+        } else {
+            ensure!(r.is_ok(), "unmapping an unmapped frame: {r:?}");
         }
-    }
+    } else {
+        ensure!(r.is_ok(), "unmapping an unmapped frame: {r:?}");
+    } }
     paging_for(ctx, ROOT_VSPACE, PROBE_PAGE)?;
     map_page(f, ROOT_VSPACE, PROBE_PAGE, rights::RW)?;
     ensure_eq!(fault::write(GOOD_MAGIC), GOOD_MAGIC);
@@ -341,60 +391,55 @@ fn unmap_unmapped_frame(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 paging structures (PML4, PDPT, page directory, page table) by their labels; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test]
 fn mapped_frame_cannot_map_elsewhere(ctx: &mut Ctx) -> TestResult {
     paging_for(ctx, ROOT_VSPACE, BASE)?;
     let f = ctx.create(crate::util::GRANULE, 0)?;
     map_page(f, ROOT_VSPACE, BASE, rights::RW)?;
     let r = map_page(f, ROOT_VSPACE, BASE + 0x1000, rights::RW);
-    // seL4 10+: the address is the invalid argument (0); 5.x: the frame
-    // cap is the invalid capability (0).
+    // seL4 10+ (and every aarch64 and riscv64 kernel): the address is the
+    // invalid argument (0); 5.x: the frame cap is the invalid capability
+    // (0).
     let expected = if sel4_sys::KERNEL_VERSION_MAJOR >= 10 {
-        Error::InvalidArgument
+        InvocationError::InvalidArgument { argument: 0 }
     } else {
-        Error::InvalidCapability
+        InvocationError::InvalidCapability { argument: 0 }
     };
-    let e = expect_err(r, expected, "one frame cap at two addresses")?;
-    ensure_eq!(e.detail[0], 0, "the argument or capability named");
-    Ok(())
+    expect_inv(r, expected, "one frame cap at two addresses")
 }
 
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 paging structures (PML4, PDPT, page directory, page table) by their labels; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test]
 fn map_misaligned_is_alignment_error(ctx: &mut Ctx) -> TestResult {
     paging_for(ctx, ROOT_VSPACE, BASE)?;
     let f = ctx.create(crate::util::GRANULE, 0)?;
-    expect_err(
+    expect_inv(
         map_page(f, ROOT_VSPACE, BASE + 0x800, rights::RW),
-        Error::AlignmentError,
+        InvocationError::AlignmentError,
         "a page at a 2 KiB boundary",
-    )?;
-    Ok(())
+    )
 }
 
-/// A 2 MiB page maps at a 2 MiB boundary straight into a page directory
-/// (no page table), and covers the whole 2 MiB: `FAULT_VADDR`, 0x187650
-/// bytes past the boundary, reads and writes it.
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 paging structures (PML4, PDPT, page directory, page table) by their labels; not ported to aarch64 and riscv64 yet"
-)]
+/// A large page (2 MiB) maps at its boundary straight into a table of the
+/// level above the last (no last-level table), and covers the whole
+/// range: `FAULT_VADDR`, well past the boundary, reads and writes it.
+#[sel4_test]
 fn map_large_page_in_page_directory(ctx: &mut Ctx) -> TestResult {
-    let base = FAULT_VADDR & !((2 << 20) - 1);
-    let pdpt = ctx.create(ObjectType::X86_PDPTObject, 0)?;
-    map_pdpt(pdpt, ROOT_VSPACE, base)?;
-    let pd = ctx.create(ObjectType::X86_PageDirectoryObject, 0)?;
-    map_pd(pd, ROOT_VSPACE, base)?;
+    let large_bits = <sel4::LargePage as FixedSize>::SIZE_BITS;
+    let base = FAULT_VADDR & !((1 << large_bits) - 1);
+    for level in &TABLE_LEVELS[..TABLE_LEVELS.len() - 1] {
+        let t = ctx.create(level.object_type(), 0)?;
+        map_table(*level, t, ROOT_VSPACE, base)?;
+    }
+    ensure_eq!(
+        u64::from(TABLE_LEVELS[TABLE_LEVELS.len() - 1].span_bits()),
+        large_bits as u64,
+        "a large page takes the place of a last-level table"
+    );
     let large = ctx.create(crate::util::LARGE_PAGE, 0)?;
-    expect_err(
+    expect_inv(
         map_page(large, ROOT_VSPACE, base + 0x1000, rights::RW),
-        Error::AlignmentError,
-        "a 2 MiB page at a 4 KiB boundary",
+        InvocationError::AlignmentError,
+        "a large page at a 4 KiB boundary",
     )?;
     map_page(large, ROOT_VSPACE, base, rights::RW)?;
     ensure_eq!(fault::read(BAD_MAGIC), 0, "a new large page");
@@ -405,14 +450,11 @@ fn map_large_page_in_page_directory(ctx: &mut Ctx) -> TestResult {
 }
 
 /// A frame mapped without the write right reads but cannot be written: a
-/// write faults at the address (a user write to a present page) and leaves
-/// the frame as it was. Both ways to map read-only: asking for the read
-/// right only, and asking for read and write through a frame cap without
-/// the write right (the kernel masks the rights asked with the cap's).
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 paging structures (PML4, PDPT, page directory, page table) by their labels; not ported to aarch64 and riscv64 yet"
-)]
+/// write faults at the address (a write to a present page) and leaves the
+/// frame as it was. Both ways to map read-only: asking for the read right
+/// only, and asking for read and write through a frame cap without the
+/// write right (the kernel masks the rights asked with the cap's).
+#[sel4_test]
 fn map_read_only_frame(ctx: &mut Ctx) -> TestResult {
     paging_for(ctx, ROOT_VSPACE, PROBE_PAGE)?;
     let f = ctx.create(crate::util::GRANULE, 0)?;
@@ -446,50 +488,37 @@ fn map_read_only_frame(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(
-    sel4test_partly = "VSPACE0002",
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 paging structures (PML4, PDPT, page directory, page table) by their labels; not ported to aarch64 and riscv64 yet"
-)]
+/// A new VSpace root has no ASID: nothing maps into it (the VSpace is the
+/// invalid capability, number 1) until an ASID pool assigns it one, and a
+/// second assignment is refused the same way.
+#[sel4_test(sel4test_partly = "VSPACE0002")]
 fn new_vspace_needs_asid(ctx: &mut Ctx) -> TestResult {
-    let pml4 = ctx.create(ObjectType::X64_PML4Object, 0)?;
-    let pdpt = ctx.create(ObjectType::X86_PDPTObject, 0)?;
-    // A PML4 without an ASID is no valid VSpace root: the second
-    // capability of the invocation is the invalid one.
-    let e = expect_err(
-        map_pdpt(pdpt, pml4, BASE),
-        Error::InvalidCapability,
+    let vspace = ctx.create(VSPACE_ROOT, 0)?;
+    let level = TABLE_LEVELS[0];
+    let table = ctx.create(level.object_type(), 0)?;
+    expect_inv(
+        map_table(level, table, vspace, BASE),
+        InvocationError::InvalidCapability { argument: 1 },
         "mapping into a VSpace without an ASID",
     )?;
-    ensure_eq!(e.detail[0], 1, "the invalid capability");
-    invoke(
-        ROOT_ASID_POOL,
-        InvocationLabel::X86ASIDPoolAssign,
-        &[pml4],
-        &[],
-    )?;
-    map_pdpt(pdpt, pml4, BASE)?;
-    let r = invoke(
-        ROOT_ASID_POOL,
-        InvocationLabel::X86ASIDPoolAssign,
-        &[pml4],
-        &[],
-    );
-    let e = expect_err(r, Error::InvalidCapability, "assigning an ASID twice")?;
-    ensure_eq!(e.detail[0], 1, "the VSpace is the invalid capability");
-    Ok(())
+    let pool: Cap<sel4::AsidPool> = Cap::from_cptr(ROOT_ASID_POOL);
+    pool.assign(root(vspace))?;
+    map_table(level, table, vspace, BASE)?;
+    expect_inv(
+        pool.assign(root(vspace)),
+        InvocationError::InvalidCapability { argument: 1 },
+        "assigning an ASID twice",
+    )
 }
 
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 paging structures (PML4, PDPT, page directory, page table) by their labels; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test]
 fn page_address_is_stable_across_mapping(ctx: &mut Ctx) -> TestResult {
     paging_for(ctx, ROOT_VSPACE, BASE)?;
     let f = ctx.create(crate::util::GRANULE, 0)?;
-    let before = invoke(f, InvocationLabel::X86PageGetAddress, &[], &[])?.mrs[0];
+    let frame = Cap::<sel4::Granule>::from_cptr(f);
+    let before = frame.paddr()?;
     map_page(f, ROOT_VSPACE, BASE, rights::RW)?;
-    let after = invoke(f, InvocationLabel::X86PageGetAddress, &[], &[])?.mrs[0];
+    let after = frame.paddr()?;
     ensure_eq!(before, after);
     ensure!(
         before != 0 && before % 4096 == 0,

@@ -1,23 +1,17 @@
 //! ASID pools (seL4test VSPACE0002): ASIDControl_MakePool makes a pool
 //! from a page-sized untyped; assigning it to a VSpace that has an ASID
 //! already fails with InvalidCapability, to a new one it succeeds (and the
-//! new VSpace can then hold mappings).
-#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
+//! new VSpace can then hold mappings). Through the `sel4` crate's
+//! arch-neutral ASID operations, on every architecture.
 
-#[cfg(target_arch = "x86_64")]
-use sel4_sys::{Error, InvocationLabel, ObjectType};
-#[cfg(target_arch = "x86_64")]
-use sel4_test_harness::kernel::{self, invoke, ASID_CONTROL, DEPTH, ROOT_CNODE, ROOT_VSPACE};
-use sel4_test_harness::{ensure_eq, sel4_test, Ctx, TestResult};
+use sel4::{AsidControlOps, AsidPoolOps, Cap, Slot, TableLevel};
+use sel4_sys::{InvocationError, ObjectType};
+use sel4_test_harness::kernel::{self, ASID_CONTROL, DEPTH, ROOT_CNODE, ROOT_VSPACE};
+use sel4_test_harness::{sel4_test, Ctx, TestResult};
 
-#[cfg(target_arch = "x86_64")]
-use crate::util::expect_err;
+use crate::vspace::{expect_inv, map_table, VSPACE_ROOT};
 
-#[sel4_test(
-    sel4test = "VSPACE0002",
-    arch = "x86_64",
-    arch_reason = "the test invokes the x86 ASID and paging labels directly; not ported to aarch64 and riscv64 yet"
-)]
+#[sel4_test(sel4test = "VSPACE0002")]
 fn make_an_asid_pool_and_assign_it(ctx: &mut Ctx) -> TestResult {
     let ut = ctx.slot()?;
     kernel::retype(
@@ -28,32 +22,26 @@ fn make_an_asid_pool_and_assign_it(ctx: &mut Ctx) -> TestResult {
         1,
     )?;
     let pool = ctx.slot()?;
-    invoke(
-        ASID_CONTROL,
-        InvocationLabel::X86ASIDControlMakePool,
-        &[ut, ROOT_CNODE],
-        &[pool, DEPTH],
+    let control: Cap<sel4::AsidControl> = Cap::from_cptr(ASID_CONTROL);
+    control.make_pool(
+        Cap::from_cptr(ut),
+        Slot {
+            root: Cap::from_cptr(ROOT_CNODE),
+            index: pool,
+            depth: DEPTH as _,
+        },
     )?;
-    let e = expect_err(
-        invoke(
-            pool,
-            InvocationLabel::X86ASIDPoolAssign,
-            &[ROOT_VSPACE],
-            &[],
-        ),
-        Error::InvalidCapability,
+    let pool: Cap<sel4::AsidPool> = Cap::from_cptr(pool);
+    expect_inv(
+        pool.assign(Cap::from_cptr(ROOT_VSPACE)),
+        InvocationError::InvalidCapability { argument: 1 },
         "assigning the root VSpace, which has an ASID",
     )?;
-    ensure_eq!(e.detail[0], 1, "the VSpace is the invalid capability");
-    let vspace = ctx.create(ObjectType::X64_PML4Object, 0)?;
-    invoke(pool, InvocationLabel::X86ASIDPoolAssign, &[vspace], &[])?;
-    // With its ASID the new VSpace takes a paging structure.
-    let pdpt = ctx.create(ObjectType::X86_PDPTObject, 0)?;
-    invoke(
-        pdpt,
-        InvocationLabel::X86PDPTMap,
-        &[vspace],
-        &[0x10_0000_0000, 0],
-    )?;
+    let vspace = ctx.create(VSPACE_ROOT, 0)?;
+    pool.assign(Cap::from_cptr(vspace))?;
+    // With its ASID the new VSpace takes a translation table.
+    let level: TableLevel = sel4::vspace::TABLE_LEVELS[0];
+    let table = ctx.create(level.object_type(), 0)?;
+    map_table(level, table, vspace, 0x10_0000_0000)?;
     Ok(())
 }
