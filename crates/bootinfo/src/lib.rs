@@ -1213,6 +1213,7 @@ impl Untypeds<'_> {
 impl Iterator for Untypeds<'_> {
     type Item = UntypedDesc;
 
+    #[inline]
     fn next(&mut self) -> Option<UntypedDesc> {
         if self.front >= self.back {
             return None;
