@@ -1088,26 +1088,34 @@ impl<'a> BootInfo<'a> {
 
     /// Total bytes of RAM (non-device) untypeds.
     pub fn ram_bytes(&self) -> u64 {
-        self.untypeds()
-            .filter(|d| !d.is_device)
-            .fold(0u64, |a, d| a.saturating_add(d.size_bytes()))
+        self.untyped_totals(false).1
     }
 
     /// Total bytes of device untypeds.
     pub fn device_bytes(&self) -> u64 {
-        self.untypeds()
-            .filter(|d| d.is_device)
-            .fold(0u64, |a, d| a.saturating_add(d.size_bytes()))
+        self.untyped_totals(true).1
     }
 
     /// Number of RAM (non-device) untypeds.
     pub fn ram_untyped_count(&self) -> usize {
-        self.untypeds().filter(|d| !d.is_device).count()
+        self.untyped_totals(false).0
     }
 
     /// Number of device untypeds.
     pub fn device_untyped_count(&self) -> usize {
-        self.untypeds().filter(|d| d.is_device).count()
+        self.untyped_totals(true).0
+    }
+
+    /// Number and total bytes of the device (or RAM) untypeds: one walk
+    /// of the list behind the four methods above (not inlined into each
+    /// caller: a root task's size, issue 11).
+    #[inline(never)]
+    fn untyped_totals(&self, device: bool) -> (usize, u64) {
+        self.untypeds()
+            .filter(|d| d.is_device == device)
+            .fold((0, 0u64), |(n, b), d| {
+                (n + 1, b.saturating_add(d.size_bytes()))
+            })
     }
 
     /// The extra bootinfo region (empty if `extraLen` is 0 or the view was
