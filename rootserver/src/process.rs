@@ -81,7 +81,7 @@ use alloc::vec::Vec;
 
 use sel4_component_env::start::{self as contract, StartInfo, StartInfoError, ThreadInfo};
 use sel4_component_env::{layout as clayout, slot as cslot};
-use sel4_elf_reloc::{Elf, TlsTemplate, ET_EXEC};
+use sel4_elf_reloc::{Elf, Machine, TlsTemplate, TlsVariant, ET_EXEC};
 use sel4_sys::{
     consts, CPtr, CapRights, Fault, FixedSize, InvocationError, MessageInfo, Word, REGISTER_MRS,
 };
@@ -92,7 +92,7 @@ use crate::error::Error;
 use crate::objects::{AsidPool, Objects, Refused};
 use crate::vspace::{self, level_above, missing_level, Cache};
 use sel4::vspace::TABLE_LEVELS;
-use sel4::{FrameOps, TableLevel};
+use sel4::{FrameOps, Registers, TableLevel};
 
 const PAGE: u64 = 4096;
 
@@ -747,6 +747,8 @@ impl<'a> ProcessBuilder<'a> {
     fn plan(&self) -> Result<Plan, ProcessError> {
         self.layout.check()?;
         let elf = Elf::parse(self.elf)?;
+        // The loader runs images of its own machine only.
+        elf.expect_machine(Machine::NATIVE)?;
         let (link_base, link_end) = elf.load_range()?;
         if !self.base.is_multiple_of(PAGE) {
             return Err(ProcessError::Misaligned {
@@ -1038,9 +1040,20 @@ fn sched_bytes(budget: &crate::sched::Budget) -> u64 {
     } }
 }
 
-/// One past the highest user address of x86_64 (the canonical lower half,
-/// 47 bits).
-pub const USER_TOP: u64 = 1 << 47;
+/// Whether a page of a process may be executed: only its image's code
+/// (`PF_X` segments) may; everything else is mapped execute-never
+/// (aarch64, riscv64; x86_64 mappings have no such bit in seL4, see the
+/// module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exec {
+    Yes,
+    Never,
+}
+
+/// One past the highest page a process can map: the kernel's `seL4_UserTop`
+/// of the configured architecture (x86_64 and riscv64 give the end of the
+/// user range, aarch64 its last address), rounded down to a page.
+pub const USER_TOP: u64 = (consts::UserTop as u64).wrapping_add(1) & !(PAGE - 1);
 
 /// Counts the paging structures (page tables, page directories, PDPTs)
 /// that mapped pages need, from their addresses given in increasing order
@@ -1269,7 +1282,12 @@ impl Process {
                 vspace::RO
             };
             let content = content.then_some(&*scratch);
-            self.map_new_page(objs, link - plan.link_base + b.base, rights, content)?;
+            let exec = if flags & sel4_elf_reloc::PF_X != 0 {
+                Exec::Yes
+            } else {
+                Exec::Never
+            };
+            self.map_new_page(objs, link - plan.link_base + b.base, rights, exec, content)?;
         }
         if let Some(t) = &plan.tls {
             let mut init = alloc::vec![0u8; t.filesz as usize];
@@ -1282,7 +1300,7 @@ impl Process {
         }
         // The heap: zeroed pages.
         for i in 0..plan.heap_size / PAGE {
-            self.map_new_page(objs, plan.heap + i * PAGE, vspace::RW, None)?;
+            self.map_new_page(objs, plan.heap + i * PAGE, vspace::RW, Exec::Never, None)?;
         }
 
         // Its own capabilities and the grants.
@@ -1315,7 +1333,9 @@ impl Process {
         for f in &b.shared {
             let src: Owned<sel4::Granule> = Owned::new(f.src, f.owner);
             let copy = objs.copy(&src, ALL_RIGHTS)?;
-            if let Err(e) = self.map_in_process_with(objs, copy.cap(), f.vaddr, f.rights, f.cache) {
+            if let Err(e) =
+                self.map_in_process_with(objs, copy.cap(), f.vaddr, f.rights, f.cache, Exec::Never)
+            {
                 let _ = objs.delete(copy);
                 return Err(e);
             }
@@ -1378,10 +1398,11 @@ impl Process {
         objs: &mut Objects,
         vaddr: u64,
         rights: CapRights,
+        exec: Exec,
         content: Option<&PageBytes>,
     ) -> Result<(), ProcessError> {
         let frame = self.new_frame(objs, content)?;
-        if let Err(e) = self.map_in_process(objs, frame.cap(), vaddr, rights) {
+        if let Err(e) = self.map_in_process(objs, frame.cap(), vaddr, rights, exec) {
             let _ = objs.delete(frame);
             return Err(e);
         }
@@ -1450,8 +1471,9 @@ impl Process {
         frame: Cap<sel4::Granule>,
         vaddr: u64,
         rights: CapRights,
+        exec: Exec,
     ) -> Result<(), ProcessError> {
-        self.map_in_process_with(objs, frame, vaddr, rights, Cache::Default)
+        self.map_in_process_with(objs, frame, vaddr, rights, Cache::Default, exec)
     }
 
     fn map_in_process_with(
@@ -1461,9 +1483,13 @@ impl Process {
         vaddr: u64,
         rights: CapRights,
         cache: Cache,
+        exec: Exec,
     ) -> Result<(), ProcessError> {
         let root = Self::handle(&self.vspace)?.cptr();
-        let attr = cache.attr();
+        let attr = match exec {
+            Exec::Yes => cache.attr(),
+            Exec::Never => cache.attr().execute_never(),
+        };
         for _ in 0..4 {
             match frame.map(Cap::from_cptr(root), vaddr, rights.into(), attr) {
                 Ok(()) => return Ok(()),
@@ -1540,14 +1566,14 @@ impl Process {
             memsz: 0,
             align: 16,
         });
-        let area_len = (tls.area_size() + 15) & !15;
+        let area_len = (tls.area_size_for(TlsVariant::NATIVE) + 15) & !15;
         if area_len + 256 > place.stack_size {
             return Err(ProcessError::Resources(Error::Check(
                 "the stack is too small for the thread's TLS block: give a larger stack",
             )));
         }
         let area_start = stack_top - area_len;
-        let layout = tls.layout(area_start, area_len)?;
+        let layout = tls.layout_for(TlsVariant::NATIVE, area_start, area_len)?;
         let mut area = alloc::vec![0u8; area_len as usize];
         let init = &self.tls_init[..(tls.filesz as usize).min(self.tls_init.len())];
         layout.write(init, &mut area)?;
@@ -1564,13 +1590,21 @@ impl Process {
             } else {
                 None
             };
-            self.map_new_page(objs, page, vspace::RW, content)?;
+            self.map_new_page(objs, page, vspace::RW, Exec::Never, content)?;
         }
-        let rsp = (area_start & !15) - 8;
+        // The stack pointer below the TLS area: 16-byte aligned, and on
+        // x86_64 minus 8, as after a `call` (the ABI's entry state).
+        let sp = if cfg!(target_arch = "x86_64") {
+            (area_start & !15) - 8
+        } else {
+            area_start & !15
+        };
 
         // The IPC buffer: mapped, kept in a root slot until the TCB knows it.
         let ipc = self.new_frame(objs, None)?;
-        if let Err(e) = self.map_in_process(objs, ipc.cap(), place.ipc_buffer, vspace::RW) {
+        if let Err(e) =
+            self.map_in_process(objs, ipc.cap(), place.ipc_buffer, vspace::RW, Exec::Never)
+        {
             let _ = objs.delete(ipc);
             return Err(e);
         }
@@ -1589,7 +1623,7 @@ impl Process {
                 return Err(e);
             }
         };
-        let configured = self.configure(objs, &tcb, sc.as_ref(), &ipc, &place, rsp, layout.tp);
+        let configured = self.configure(objs, &tcb, sc.as_ref(), &ipc, &place, sp, layout.tp);
         let parked = self.park(objs, ipc);
         if let Err(e) = configured.and(parked) {
             let _ = objs.delete(tcb);
@@ -1660,7 +1694,7 @@ impl Process {
         sc: Option<&Owned<ThreadSc>>,
         ipc: &Owned<sel4::Granule>,
         place: &ThreadPlace<'_>,
-        rsp: u64,
+        sp: u64,
         tp: u64,
     ) -> Result<(), ProcessError> {
         let l = self.layout;
@@ -1682,16 +1716,17 @@ impl Process {
         let cspace = Self::handle(&self.cspace_root)?.cap();
         let vspace = Self::handle(&self.vspace)?.cptr();
         let authority = Cap::<TCB>::from_cptr(sel4_runtime::bootinfo::INIT_THREAD_TCB);
-        let mut ctx = sel4_sys::UserContext {
-            rip: place.entry,
-            rsp,
-            rdi: self.start_info_vaddr,
-            ..Default::default()
-        };
+        // The start contract: the entry, the stack, and the C ABI's first
+        // argument registers (x86_64 rdi, rsi, rdx, rcx; aarch64 x0-x3;
+        // riscv64 a0-a3).
+        let mut ctx = sel4_sys::UserContext::default();
+        ctx.set_pc(place.entry);
+        ctx.set_sp(sp);
+        ctx.set_arg(0, self.start_info_vaddr);
         if place.index > 0 {
-            ctx.rsi = place.index as u64;
-            ctx.rdx = place.ipc_buffer;
-            ctx.rcx = place.arg;
+            ctx.set_arg(1, place.index as u64);
+            ctx.set_arg(2, place.ipc_buffer);
+            ctx.set_arg(3, place.arg);
         }
         sel4_sys::sel4_cfg_if! {
             kernel >= 11 && config KERNEL_MCS {
@@ -1722,7 +1757,7 @@ impl Process {
                     let _ = objs.delete(f);
                 }
                 r?;
-                ctx.fs_base = tp;
+                ctx.set_tls_base(tp);
             } else {
                 let _ = (sc, &objs);
                 sel4_sys::sel4_cfg_if! {
@@ -1733,7 +1768,7 @@ impl Process {
                             .map_err(step("TCB_SetMCPriority"))?;
                         tcb.tcb_set_priority(authority, Word::from(place.priority))
                             .map_err(step("TCB_SetPriority"))?;
-                        ctx.fs_base = tp;
+                        ctx.set_tls_base(tp);
                     } else {
                         let none = sel4_sys::CapData::default();
                         tcb.tcb_set_space(fault_slot, cspace, none, Cap::from_cptr(vspace), none)
@@ -1773,7 +1808,13 @@ impl Process {
                 return Err(e.into());
             }
         };
-        let mapped = self.map_in_process(objs, frame.cap(), self.start_info_vaddr, vspace::RO);
+        let mapped = self.map_in_process(
+            objs,
+            frame.cap(),
+            self.start_info_vaddr,
+            vspace::RO,
+            Exec::Never,
+        );
         let parked = self.park(objs, frame);
         if let Err(e) = mapped.and(parked) {
             let _ = objs.delete(spare);

@@ -12,26 +12,26 @@ sel4_component::include_env!();
 sel4_component::entry!(main);
 
 fn typed(env: &Env, n: u64) -> u64 {
-    let start = sel4_sys::arch::rdtsc();
+    let start = sel4_sys::arch::read_counter();
     for i in 0..n {
         match env.typed.call(&BenchRequest::Ping { x: i }) {
             Ok(BenchResponse::Pong { x }) if x == i + 1 => {}
             _ => return 0,
         }
     }
-    sel4_sys::arch::rdtsc() - start
+    sel4_sys::arch::read_counter() - start
 }
 
 fn raw(env: &Env, n: u64) -> u64 {
     let ep = env.raw.raw().endpoint().cptr();
-    let start = sel4_sys::arch::rdtsc();
+    let start = sel4_sys::arch::read_counter();
     for i in 0..n {
         let r = sel4_sys::call_regs(ep, MessageInfo::new(0, 0, 0, 1), [i, 0, 0, 0]);
         if r.mrs[0] != i + 1 {
             return 0;
         }
     }
-    sel4_sys::arch::rdtsc() - start
+    sel4_sys::arch::read_counter() - start
 }
 
 fn main(env: Env) -> u64 {
