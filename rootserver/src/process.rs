@@ -48,11 +48,16 @@
 //!
 //! # The start contract
 //!
-//! See `sel4_component_env::start`: `rdi` holds the address of a read-only
-//! start-info page (name, generation, image, heap, CSpace figures, slots,
-//! argument words, the threads' stacks, IPC buffers and thread pointers);
-//! FS base is the thread pointer of a TLS block laid out from the image's
-//! `PT_TLS`; `rsp` is the top of a stack with a guard page below it. A
+//! See `sel4_component_env::start`: the first argument register (x86_64
+//! `rdi`, aarch64 `x0`, riscv64 `a0`, written through `sel4::Registers`)
+//! holds the address of a read-only start-info page (name, generation,
+//! image, heap, CSpace figures, slots, argument words, the threads'
+//! stacks, IPC buffers and thread pointers); the thread pointer (FS base,
+//! `tpidr_el0`, `tp`) is that of a TLS block laid out from the image's
+//! `PT_TLS` in the architecture's variant; the stack pointer is the top of
+//! a stack with a guard page below it. The image must be for the root
+//! task's own machine ([`ProcessError::Image`] with
+//! `sel4_elf_reloc::Error::OtherMachine` otherwise). A
 //! process reports its end with an exit or panic message on its report
 //! capability; the kernel sends its threads' faults to the fault endpoint
 //! the caller chose. [`receive_event`] decodes both.
@@ -63,7 +68,9 @@
 //! `IMAGE_BASE` by default) and relocated there; its pages get their
 //! segment's permissions (code read-only and executable, read-only data
 //! read-only, data read-write); an image whose segments would make a page
-//! writable and executable is refused. Everything else is placed from
+//! writable and executable is refused. On aarch64 and riscv64 every page
+//! that is not the image's code (`PF_X`) is mapped execute-never: data,
+//! heap, stacks, IPC buffers, the start-info page and shared frames. Everything else is placed from
 //! `AUTO_BASE` up, each region with an unmapped guard page after it: the
 //! start-info page, the heap, then per thread a guard page, its stack and
 //! its IPC buffer. Explicit addresses ([`ProcessBuilder::heap_at`],
@@ -73,7 +80,8 @@
 //! Note (x86_64): seL4 never sets the execute-disable bit of user
 //! mappings (5.0.0 and 16.0.0 alike), so every readable page can be
 //! executed there; what the loader guarantees on x86 is that no code page
-//! is writable.
+//! is writable (the suite's `process_heap_is_executable_only_on_x86_sel4`
+//! checks both behaviours).
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -654,8 +662,8 @@ impl<'a> ProcessBuilder<'a> {
 
     /// A copy of the 4 KiB frame `frame` (the caller keeps its capability)
     /// mapped at `vaddr` of the process with `rights` (never writable and
-    /// executable at once: x86 maps are never execute-disabled, so only
-    /// write matters) and `cache` (device registers: uncached). Several
+    /// executable at once: it is mapped execute-never on aarch64 and
+    /// riscv64, and x86 maps are never execute-disabled) and `cache` (device registers: uncached). Several
     /// processes mapping copies of one frame share its memory. The
     /// mapping's paging structures come from the budget; the copy goes
     /// with the process.
