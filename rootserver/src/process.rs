@@ -1058,6 +1058,27 @@ enum Exec {
     Never,
 }
 
+/// Makes the instructions the loader wrote into a code page (through the
+/// data cache of its own mapping) visible to the process's instruction
+/// fetches: aarch64 `ARM_Page_Unify_Instruction` on the page as the
+/// process maps it (clean to the point of unification, invalidate the
+/// instruction cache). x86_64 keeps its caches coherent; riscv64 has no
+/// such invocation in seL4 (single-core QEMU virt fetches what was
+/// written; a multi-hart or hardware port needs a `fence.i`).
+fn unify_instructions(frame: CPtr) -> Result<(), ProcessError> {
+    #[cfg(target_arch = "aarch64")]
+    {
+        sel4_sys::Cap::<sel4_sys::cap_type::ARMPage>::from_cptr(frame)
+            .arm_page_unify_instruction(0, PAGE as Word)
+            .map_err(step("ARM_Page_Unify_Instruction"))
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        let _ = frame;
+        Ok(())
+    }
+}
+
 /// One past the highest page a process can map: the kernel's `seL4_UserTop`
 /// of the configured architecture (x86_64 and riscv64 give the end of the
 /// user range, aarch64 its last address), rounded down to a page.
@@ -1413,6 +1434,12 @@ impl Process {
         if let Err(e) = self.map_in_process(objs, frame.cap(), vaddr, rights, exec) {
             let _ = objs.delete(frame);
             return Err(e);
+        }
+        if exec == Exec::Yes {
+            if let Err(e) = unify_instructions(frame.cptr()) {
+                let _ = objs.delete(frame);
+                return Err(e);
+            }
         }
         self.park(objs, frame)
     }

@@ -625,12 +625,12 @@ impl<'a> Supervisor<'a> {
                 Word::from(!level),
                 dest.root,
                 dest.index,
-                dest.depth as u8,
+                dest.depth,
             ),
             // The PLIC's interrupt (the kernel takes no trigger here).
             #[cfg(target_arch = "riscv64")]
             IrqSource::Line { irq, .. } => {
-                control.irq_control_get(irq.into(), dest.root, dest.index, dest.depth as u8)
+                control.irq_control_get(irq.into(), dest.root, dest.index, dest.depth)
             }
             #[cfg(not(target_arch = "x86_64"))]
             IrqSource::IoApic { .. } | IrqSource::Msi { .. } => {
