@@ -1081,8 +1081,16 @@ fn unify_instructions(frame: CPtr) -> Result<(), ProcessError> {
 
 /// One past the highest page a process can map: the kernel's `seL4_UserTop`
 /// of the configured architecture (x86_64 and riscv64 give the end of the
-/// user range, aarch64 its last address), rounded down to a page.
-pub const USER_TOP: u64 = (consts::UserTop as u64).wrapping_add(1) & !(PAGE - 1);
+/// user range, aarch64 its last address), rounded down to a page. seL4 5.x
+/// has no `seL4_UserTop`; its x86_64 user range is the canonical lower
+/// half (47 bits).
+pub const USER_TOP: u64 = sel4_sys::sel4_cfg_if! {
+    kernel >= 12 {
+        (consts::UserTop as u64).wrapping_add(1) & !(PAGE - 1)
+    } else {
+        1 << 47
+    }
+};
 
 /// Counts the paging structures (page tables, page directories, PDPTs)
 /// that mapped pages need, from their addresses given in increasing order
