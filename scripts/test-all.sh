@@ -9,7 +9,8 @@
 #     arch), in its own build folder
 #   SEL4RS_ARCH=aarch64 SEL4_SRC=/path/to/seL4 scripts/test-all.sh   # or riscv64:
 #     QEMU virt, seL4 13.0.0-16.0.0; boots hello, hello-static, runtime-test,
-#     the examples memory-demo, ping-pong and badge-server, and the suite
+#     the examples memory-demo, ping-pong and badge-server, the suite (with
+#     its process tests), the component systems and the component tests
 # Ends with one line "TOTAL: N passed, N failed"; exit status 0 only when
 # nothing failed.
 set -eu
@@ -64,6 +65,10 @@ if [ "$SEL4RS_ARCH" != x86_64 ]; then
         "ping-pong: ping-pong"
         "badge-server: badge-server"
         "sel4test: sel4test"
+        "kv-store: kv-store"
+        "restart: restart"
+        "shared-ring: shared-ring"
+        "component-tests: component-tests"
     )
     if [ "$SEL4RS_ARCH" = aarch64 ]; then
         boot_tests+=("hello-el2: hello-el2")

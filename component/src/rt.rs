@@ -41,7 +41,8 @@ pub enum BindError {
         /// Its size in bytes.
         size: u64,
     },
-    /// An I/O port range with `last < first`.
+    /// An I/O port range with `last < first`, or any range on an
+    /// architecture without I/O ports (aarch64, riscv64).
     BadPorts {
         /// The range's first port.
         first: u16,
@@ -61,7 +62,13 @@ impl core::fmt::Display for BindError {
             BindError::BadRegion { vaddr, size } => {
                 write!(f, "region of {size:#x} bytes at {vaddr:#x} is not a mapping the plan makes")
             }
-            BindError::BadPorts { first, last } => write!(f, "I/O ports {first:#x}..={last:#x}"),
+            BindError::BadPorts { first, last } if cfg!(target_arch = "x86_64") => {
+                write!(f, "I/O ports {first:#x}..={last:#x}")
+            }
+            BindError::BadPorts { first, last } => write!(
+                f,
+                "I/O ports {first:#x}..={last:#x}: this architecture has none (map the device's registers as a region)"
+            ),
         }
     }
 }
@@ -113,12 +120,14 @@ impl Wait {
 /// kernel is asked.
 #[derive(Debug)]
 pub struct IoPorts {
+    #[cfg(target_arch = "x86_64")]
     cap: Cap<cap_type::X86IOPort>,
     range: IoPortRange,
 }
 
 /// An I/O port access outside the range, or refused by the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub enum PortError {
     OutOfRange { port: u16, width: u16 },
     Kernel(InvocationError),
@@ -128,6 +137,7 @@ pub enum PortError {
 // u16 port): conversions that are no-ops on one are needed on another.
 #[allow(clippy::useless_conversion)]
 impl IoPorts {
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     fn check(&self, port: u16, width: u16) -> Result<(), PortError> {
         if self.range.contains(port, width) {
             Ok(())
@@ -137,6 +147,7 @@ impl IoPorts {
     }
 
     /// Reads a byte from `port` (which must lie in the component's range).
+    #[cfg(target_arch = "x86_64")]
     pub fn in8(&self, port: u16) -> Result<u8, PortError> {
         self.check(port, 1)?;
         self.cap
@@ -145,6 +156,7 @@ impl IoPorts {
     }
 
     /// Writes `value` to `port` (which must lie in the component's range).
+    #[cfg(target_arch = "x86_64")]
     pub fn out8(&self, port: u16, value: u8) -> Result<(), PortError> {
         self.check(port, 1)?;
         self.cap
@@ -238,13 +250,14 @@ impl Runtime for Rt {
     }
 
     fn io_ports(&mut self, r: &IoPortRange) -> Result<IoPorts, BindError> {
-        if r.last < r.first {
+        if r.last < r.first || !cfg!(target_arch = "x86_64") {
             return Err(BindError::BadPorts {
                 first: r.first,
                 last: r.last,
             });
         }
         Ok(IoPorts {
+            #[cfg(target_arch = "x86_64")]
             cap: cap(r.slot),
             range: *r,
         })

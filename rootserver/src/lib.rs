@@ -31,16 +31,11 @@ pub mod devices;
 pub mod fault;
 pub mod memory;
 pub mod objects;
+pub mod process;
+pub mod supervisor;
 pub mod thread;
 pub mod view;
 pub mod vspace;
-// Processes and systems of components are x86_64 only for now: their
-// start contract (registers, TLS, the reply stub) and the process images'
-// start code exist for x86_64 only (issue 13, what is left).
-#[cfg(target_arch = "x86_64")]
-pub mod process;
-#[cfg(target_arch = "x86_64")]
-pub mod supervisor;
 
 pub use cap::{cap_type, Cap, CapType, ChildCap, FixedSize, Owned, Slot, SlotRange};
 pub use cap::{CNode, Endpoint, Notification, Null, Untyped, TCB};
@@ -91,7 +86,6 @@ macro_rules! embedded_elf {
 /// generated (`$SEL4RS_SYSTEM_GEN/system.rs`), as `pub mod system`
 /// (`system::PLAN`, `system::IMAGES`), for a root task that runs the
 /// supervisor itself ([`system!`] does both).
-#[cfg(target_arch = "x86_64")]
 #[macro_export]
 macro_rules! system_module {
     () => {
@@ -125,7 +119,6 @@ macro_rules! system_module {
 /// #![no_main]
 /// sel4_rootserver::system!();
 /// ```
-#[cfg(target_arch = "x86_64")]
 #[macro_export]
 macro_rules! system {
     () => {

@@ -48,11 +48,16 @@
 //!
 //! # The start contract
 //!
-//! See `sel4_component_env::start`: `rdi` holds the address of a read-only
-//! start-info page (name, generation, image, heap, CSpace figures, slots,
-//! argument words, the threads' stacks, IPC buffers and thread pointers);
-//! FS base is the thread pointer of a TLS block laid out from the image's
-//! `PT_TLS`; `rsp` is the top of a stack with a guard page below it. A
+//! See `sel4_component_env::start`: the first argument register (x86_64
+//! `rdi`, aarch64 `x0`, riscv64 `a0`, written through `sel4::Registers`)
+//! holds the address of a read-only start-info page (name, generation,
+//! image, heap, CSpace figures, slots, argument words, the threads'
+//! stacks, IPC buffers and thread pointers); the thread pointer (FS base,
+//! `tpidr_el0`, `tp`) is that of a TLS block laid out from the image's
+//! `PT_TLS` in the architecture's variant; the stack pointer is the top of
+//! a stack with a guard page below it. The image must be for the root
+//! task's own machine ([`ProcessError::Image`] with
+//! `sel4_elf_reloc::Error::OtherMachine` otherwise). A
 //! process reports its end with an exit or panic message on its report
 //! capability; the kernel sends its threads' faults to the fault endpoint
 //! the caller chose. [`receive_event`] decodes both.
@@ -63,7 +68,9 @@
 //! `IMAGE_BASE` by default) and relocated there; its pages get their
 //! segment's permissions (code read-only and executable, read-only data
 //! read-only, data read-write); an image whose segments would make a page
-//! writable and executable is refused. Everything else is placed from
+//! writable and executable is refused. On aarch64 and riscv64 every page
+//! that is not the image's code (`PF_X`) is mapped execute-never: data,
+//! heap, stacks, IPC buffers, the start-info page and shared frames. Everything else is placed from
 //! `AUTO_BASE` up, each region with an unmapped guard page after it: the
 //! start-info page, the heap, then per thread a guard page, its stack and
 //! its IPC buffer. Explicit addresses ([`ProcessBuilder::heap_at`],
@@ -73,7 +80,8 @@
 //! Note (x86_64): seL4 never sets the execute-disable bit of user
 //! mappings (5.0.0 and 16.0.0 alike), so every readable page can be
 //! executed there; what the loader guarantees on x86 is that no code page
-//! is writable.
+//! is writable (the suite's `process_heap_is_executable_only_on_x86_sel4`
+//! checks both behaviours).
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -81,7 +89,7 @@ use alloc::vec::Vec;
 
 use sel4_component_env::start::{self as contract, StartInfo, StartInfoError, ThreadInfo};
 use sel4_component_env::{layout as clayout, slot as cslot};
-use sel4_elf_reloc::{Elf, TlsTemplate, ET_EXEC};
+use sel4_elf_reloc::{Elf, Machine, TlsTemplate, TlsVariant, ET_EXEC};
 use sel4_sys::{
     consts, CPtr, CapRights, Fault, FixedSize, InvocationError, MessageInfo, Word, REGISTER_MRS,
 };
@@ -92,7 +100,7 @@ use crate::error::Error;
 use crate::objects::{AsidPool, Objects, Refused};
 use crate::vspace::{self, level_above, missing_level, Cache};
 use sel4::vspace::TABLE_LEVELS;
-use sel4::{FrameOps, TableLevel};
+use sel4::{FrameOps, Registers, TableLevel};
 
 const PAGE: u64 = 4096;
 
@@ -654,8 +662,8 @@ impl<'a> ProcessBuilder<'a> {
 
     /// A copy of the 4 KiB frame `frame` (the caller keeps its capability)
     /// mapped at `vaddr` of the process with `rights` (never writable and
-    /// executable at once: x86 maps are never execute-disabled, so only
-    /// write matters) and `cache` (device registers: uncached). Several
+    /// executable at once: it is mapped execute-never on aarch64 and
+    /// riscv64, and x86 maps are never execute-disabled) and `cache` (device registers: uncached). Several
     /// processes mapping copies of one frame share its memory. The
     /// mapping's paging structures come from the budget; the copy goes
     /// with the process.
@@ -747,6 +755,8 @@ impl<'a> ProcessBuilder<'a> {
     fn plan(&self) -> Result<Plan, ProcessError> {
         self.layout.check()?;
         let elf = Elf::parse(self.elf)?;
+        // The loader runs images of its own machine only.
+        elf.expect_machine(Machine::NATIVE)?;
         let (link_base, link_end) = elf.load_range()?;
         if !self.base.is_multiple_of(PAGE) {
             return Err(ProcessError::Misaligned {
@@ -1038,9 +1048,49 @@ fn sched_bytes(budget: &crate::sched::Budget) -> u64 {
     } }
 }
 
-/// One past the highest user address of x86_64 (the canonical lower half,
-/// 47 bits).
-pub const USER_TOP: u64 = 1 << 47;
+/// Whether a page of a process may be executed: only its image's code
+/// (`PF_X` segments) may; everything else is mapped execute-never
+/// (aarch64, riscv64; x86_64 mappings have no such bit in seL4, see the
+/// module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exec {
+    Yes,
+    Never,
+}
+
+/// Makes the instructions the loader wrote into a code page (through the
+/// data cache of its own mapping) visible to the process's instruction
+/// fetches: aarch64 `ARM_Page_Unify_Instruction` on the page as the
+/// process maps it (clean to the point of unification, invalidate the
+/// instruction cache). x86_64 keeps its caches coherent; riscv64 has no
+/// such invocation in seL4 (single-core QEMU virt fetches what was
+/// written; a multi-hart or hardware port needs a `fence.i`).
+fn unify_instructions(frame: CPtr) -> Result<(), ProcessError> {
+    #[cfg(target_arch = "aarch64")]
+    {
+        sel4_sys::Cap::<sel4_sys::cap_type::ARMPage>::from_cptr(frame)
+            .arm_page_unify_instruction(0, PAGE as Word)
+            .map_err(step("ARM_Page_Unify_Instruction"))
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    {
+        let _ = frame;
+        Ok(())
+    }
+}
+
+/// One past the highest page a process can map: the kernel's `seL4_UserTop`
+/// of the configured architecture (x86_64 and riscv64 give the end of the
+/// user range, aarch64 its last address), rounded down to a page. seL4 5.x
+/// has no `seL4_UserTop`; its x86_64 user range is the canonical lower
+/// half (47 bits).
+pub const USER_TOP: u64 = sel4_sys::sel4_cfg_if! {
+    kernel >= 12 {
+        (consts::UserTop as u64).wrapping_add(1) & !(PAGE - 1)
+    } else {
+        1 << 47
+    }
+};
 
 /// Counts the paging structures (page tables, page directories, PDPTs)
 /// that mapped pages need, from their addresses given in increasing order
@@ -1269,7 +1319,12 @@ impl Process {
                 vspace::RO
             };
             let content = content.then_some(&*scratch);
-            self.map_new_page(objs, link - plan.link_base + b.base, rights, content)?;
+            let exec = if flags & sel4_elf_reloc::PF_X != 0 {
+                Exec::Yes
+            } else {
+                Exec::Never
+            };
+            self.map_new_page(objs, link - plan.link_base + b.base, rights, exec, content)?;
         }
         if let Some(t) = &plan.tls {
             let mut init = alloc::vec![0u8; t.filesz as usize];
@@ -1282,7 +1337,7 @@ impl Process {
         }
         // The heap: zeroed pages.
         for i in 0..plan.heap_size / PAGE {
-            self.map_new_page(objs, plan.heap + i * PAGE, vspace::RW, None)?;
+            self.map_new_page(objs, plan.heap + i * PAGE, vspace::RW, Exec::Never, None)?;
         }
 
         // Its own capabilities and the grants.
@@ -1315,7 +1370,9 @@ impl Process {
         for f in &b.shared {
             let src: Owned<sel4::Granule> = Owned::new(f.src, f.owner);
             let copy = objs.copy(&src, ALL_RIGHTS)?;
-            if let Err(e) = self.map_in_process_with(objs, copy.cap(), f.vaddr, f.rights, f.cache) {
+            if let Err(e) =
+                self.map_in_process_with(objs, copy.cap(), f.vaddr, f.rights, f.cache, Exec::Never)
+            {
                 let _ = objs.delete(copy);
                 return Err(e);
             }
@@ -1378,12 +1435,19 @@ impl Process {
         objs: &mut Objects,
         vaddr: u64,
         rights: CapRights,
+        exec: Exec,
         content: Option<&PageBytes>,
     ) -> Result<(), ProcessError> {
         let frame = self.new_frame(objs, content)?;
-        if let Err(e) = self.map_in_process(objs, frame.cap(), vaddr, rights) {
+        if let Err(e) = self.map_in_process(objs, frame.cap(), vaddr, rights, exec) {
             let _ = objs.delete(frame);
             return Err(e);
+        }
+        if exec == Exec::Yes {
+            if let Err(e) = unify_instructions(frame.cptr()) {
+                let _ = objs.delete(frame);
+                return Err(e);
+            }
         }
         self.park(objs, frame)
     }
@@ -1450,8 +1514,9 @@ impl Process {
         frame: Cap<sel4::Granule>,
         vaddr: u64,
         rights: CapRights,
+        exec: Exec,
     ) -> Result<(), ProcessError> {
-        self.map_in_process_with(objs, frame, vaddr, rights, Cache::Default)
+        self.map_in_process_with(objs, frame, vaddr, rights, Cache::Default, exec)
     }
 
     fn map_in_process_with(
@@ -1461,9 +1526,13 @@ impl Process {
         vaddr: u64,
         rights: CapRights,
         cache: Cache,
+        exec: Exec,
     ) -> Result<(), ProcessError> {
         let root = Self::handle(&self.vspace)?.cptr();
-        let attr = cache.attr();
+        let attr = match exec {
+            Exec::Yes => cache.attr(),
+            Exec::Never => cache.attr().execute_never(),
+        };
         for _ in 0..4 {
             match frame.map(Cap::from_cptr(root), vaddr, rights.into(), attr) {
                 Ok(()) => return Ok(()),
@@ -1540,14 +1609,14 @@ impl Process {
             memsz: 0,
             align: 16,
         });
-        let area_len = (tls.area_size() + 15) & !15;
+        let area_len = (tls.area_size_for(TlsVariant::NATIVE) + 15) & !15;
         if area_len + 256 > place.stack_size {
             return Err(ProcessError::Resources(Error::Check(
                 "the stack is too small for the thread's TLS block: give a larger stack",
             )));
         }
         let area_start = stack_top - area_len;
-        let layout = tls.layout(area_start, area_len)?;
+        let layout = tls.layout_for(TlsVariant::NATIVE, area_start, area_len)?;
         let mut area = alloc::vec![0u8; area_len as usize];
         let init = &self.tls_init[..(tls.filesz as usize).min(self.tls_init.len())];
         layout.write(init, &mut area)?;
@@ -1564,13 +1633,21 @@ impl Process {
             } else {
                 None
             };
-            self.map_new_page(objs, page, vspace::RW, content)?;
+            self.map_new_page(objs, page, vspace::RW, Exec::Never, content)?;
         }
-        let rsp = (area_start & !15) - 8;
+        // The stack pointer below the TLS area: 16-byte aligned, and on
+        // x86_64 minus 8, as after a `call` (the ABI's entry state).
+        let sp = if cfg!(target_arch = "x86_64") {
+            (area_start & !15) - 8
+        } else {
+            area_start & !15
+        };
 
         // The IPC buffer: mapped, kept in a root slot until the TCB knows it.
         let ipc = self.new_frame(objs, None)?;
-        if let Err(e) = self.map_in_process(objs, ipc.cap(), place.ipc_buffer, vspace::RW) {
+        if let Err(e) =
+            self.map_in_process(objs, ipc.cap(), place.ipc_buffer, vspace::RW, Exec::Never)
+        {
             let _ = objs.delete(ipc);
             return Err(e);
         }
@@ -1589,7 +1666,7 @@ impl Process {
                 return Err(e);
             }
         };
-        let configured = self.configure(objs, &tcb, sc.as_ref(), &ipc, &place, rsp, layout.tp);
+        let configured = self.configure(objs, &tcb, sc.as_ref(), &ipc, &place, sp, layout.tp);
         let parked = self.park(objs, ipc);
         if let Err(e) = configured.and(parked) {
             let _ = objs.delete(tcb);
@@ -1660,7 +1737,7 @@ impl Process {
         sc: Option<&Owned<ThreadSc>>,
         ipc: &Owned<sel4::Granule>,
         place: &ThreadPlace<'_>,
-        rsp: u64,
+        sp: u64,
         tp: u64,
     ) -> Result<(), ProcessError> {
         let l = self.layout;
@@ -1682,16 +1759,17 @@ impl Process {
         let cspace = Self::handle(&self.cspace_root)?.cap();
         let vspace = Self::handle(&self.vspace)?.cptr();
         let authority = Cap::<TCB>::from_cptr(sel4_runtime::bootinfo::INIT_THREAD_TCB);
-        let mut ctx = sel4_sys::UserContext {
-            rip: place.entry,
-            rsp,
-            rdi: self.start_info_vaddr,
-            ..Default::default()
-        };
+        // The start contract: the entry, the stack, and the C ABI's first
+        // argument registers (x86_64 rdi, rsi, rdx, rcx; aarch64 x0-x3;
+        // riscv64 a0-a3).
+        let mut ctx = sel4_sys::UserContext::default();
+        ctx.set_pc(place.entry);
+        ctx.set_sp(sp);
+        ctx.set_arg(0, self.start_info_vaddr);
         if place.index > 0 {
-            ctx.rsi = place.index as u64;
-            ctx.rdx = place.ipc_buffer;
-            ctx.rcx = place.arg;
+            ctx.set_arg(1, place.index as u64);
+            ctx.set_arg(2, place.ipc_buffer);
+            ctx.set_arg(3, place.arg);
         }
         sel4_sys::sel4_cfg_if! {
             kernel >= 11 && config KERNEL_MCS {
@@ -1722,7 +1800,7 @@ impl Process {
                     let _ = objs.delete(f);
                 }
                 r?;
-                ctx.fs_base = tp;
+                ctx.set_tls_base(tp);
             } else {
                 let _ = (sc, &objs);
                 sel4_sys::sel4_cfg_if! {
@@ -1733,7 +1811,7 @@ impl Process {
                             .map_err(step("TCB_SetMCPriority"))?;
                         tcb.tcb_set_priority(authority, Word::from(place.priority))
                             .map_err(step("TCB_SetPriority"))?;
-                        ctx.fs_base = tp;
+                        ctx.set_tls_base(tp);
                     } else {
                         let none = sel4_sys::CapData::default();
                         tcb.tcb_set_space(fault_slot, cspace, none, Cap::from_cptr(vspace), none)
@@ -1773,7 +1851,13 @@ impl Process {
                 return Err(e.into());
             }
         };
-        let mapped = self.map_in_process(objs, frame.cap(), self.start_info_vaddr, vspace::RO);
+        let mapped = self.map_in_process(
+            objs,
+            frame.cap(),
+            self.start_info_vaddr,
+            vspace::RO,
+            Exec::Never,
+        );
         let parked = self.park(objs, frame);
         if let Err(e) = mapped.and(parked) {
             let _ = objs.delete(spare);

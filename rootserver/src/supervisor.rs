@@ -39,9 +39,10 @@
 //!   instance goes, the supervisor has each of its threads answer: it
 //!   writes the thread's registers for a `Reply` syscall carrying
 //!   `ErrorReply::ServerRestarted { generation }` (or `ServerStopped`),
-//!   points it at the runtime's two-instruction reply stub (`syscall;
-//!   ud2`, `sel4_runtime::process::REPLY_STUB_SYMBOL`) and resumes it; the
-//!   `ud2` tells the supervisor it is done. A thread that holds no reply
+//!   points it at the runtime's two-instruction reply stub (the syscall
+//!   instruction, then an undefined one: `syscall; ud2`, `svc #0; udf #0`,
+//!   `ecall; unimp`; `sel4_runtime::process::REPLY_STUB_SYMBOL`) and
+//!   resumes it; the undefined instruction tells the supervisor it is done. A thread that holds no reply
 //!   capability replies to nobody (the kernel prints a debug line).
 //! - **a call made to the dead instance** (queued on the endpoint, which
 //!   outlives instances, while the server was dead or backing off): every
@@ -62,7 +63,8 @@
 //! The supervisor runs at the priority of the thread that calls
 //! [`Supervisor::run`] (the root task's 255: above every component), so
 //! it handles an event as soon as it arrives. A restart's back-off is
-//! measured with the time stamp counter by a helper thread at priority 1,
+//! measured with the architecture's counter (`sel4_sys::arch::read_counter`:
+//! the TSC, `cntvct_el0`, `time`) by a helper thread at priority 1,
 //! which only runs when every component is blocked: a back-off never
 //! starves a component, and a component that keeps the CPU delays restarts.
 
@@ -109,8 +111,8 @@ fn client_rights() -> CapRights {
 /// How the supervisor runs.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
-    /// Time stamp counter ticks per microsecond (bootinfo's TSC frequency),
-    /// for back-offs.
+    /// Counter ticks per microsecond (`sel4_sys::arch::read_counter`;
+    /// x86_64: bootinfo's TSC frequency), for back-offs.
     pub tsc_mhz: u64,
     /// Log each fault, restart, stop and exit (on by default).
     pub log: bool,
@@ -345,7 +347,7 @@ struct Comp {
     generation: u64,
     state: State,
     restarts: u64,
-    /// TSC value at which a backing-off component restarts.
+    /// Counter value at which a backing-off component restarts.
     restart_at: u64,
 }
 
@@ -372,7 +374,8 @@ pub struct Supervisor<'a> {
     events: Owned<Endpoint>,
     channels: Vec<ChannelObjs>,
     notifications: Vec<Owned<Notification>>,
-    regions: Vec<Vec<Owned<cap_type::X86Page>>>,
+    regions: Vec<Vec<Owned<sel4::Granule>>>,
+    #[cfg(target_arch = "x86_64")]
     ioports: Vec<Owned<cap_type::X86IOPort>>,
     irqs: Vec<Owned<cap_type::IRQHandler>>,
     /// Minted notification capabilities the interrupts signal.
@@ -414,6 +417,7 @@ impl<'a> Supervisor<'a> {
             channels: Vec::new(),
             notifications: Vec::new(),
             regions: Vec::new(),
+            #[cfg(target_arch = "x86_64")]
             ioports: Vec::new(),
             irqs: Vec::new(),
             irq_ntfns: Vec::new(),
@@ -484,16 +488,27 @@ impl<'a> Supervisor<'a> {
             for i in 0..r.size / 4096 {
                 let f = match r.phys {
                     Some(p) => objs.device_frame(p + i * 4096),
-                    None => objs.create::<cap_type::X86Page>(),
+                    None => objs.create::<sel4::Granule>(),
                 }
                 .map_err(res("a frame of a shared region"))?;
                 frames.push(f);
             }
             self.regions.push(frames);
         }
+        #[cfg(target_arch = "x86_64")]
         for p in plan.ioports {
             let port = self.issue_ports(objs, p.first, p.last)?;
             self.ioports.push(port);
+        }
+        // I/O ports exist on x86 only (the description's check refuses
+        // them elsewhere; a plan made by hand gets this error).
+        #[cfg(not(target_arch = "x86_64"))]
+        if !plan.ioports.is_empty() {
+            return Err(SupervisorError::Kernel {
+                what:
+                    "I/O ports (they exist on x86_64 only: map the device's registers as a region)",
+                error: sel4_sys::InvocationError::IllegalOperation,
+            });
         }
         for irq in plan.irqs {
             let h = self.irq_handler(objs, irq)?;
@@ -503,6 +518,7 @@ impl<'a> Supervisor<'a> {
     }
 
     /// An I/O port capability for `first..=last`.
+    #[cfg(target_arch = "x86_64")]
     fn issue_ports(
         &mut self,
         objs: &mut Objects,
@@ -555,6 +571,7 @@ impl<'a> Supervisor<'a> {
         objs: &mut Objects,
         irq: &sel4_component_env::plan::IrqPlan,
     ) -> Result<Owned<cap_type::IRQHandler>, SupervisorError> {
+        #[cfg(target_arch = "x86_64")]
         use sel4::arch::X86IrqControlOps;
         use sel4_component_env::IrqSource;
         let slot = objs
@@ -569,6 +586,7 @@ impl<'a> Supervisor<'a> {
             depth: crate::cnode::depth(),
         };
         let r = match irq.source {
+            #[cfg(target_arch = "x86_64")]
             IrqSource::IoApic {
                 ioapic,
                 pin,
@@ -583,6 +601,7 @@ impl<'a> Supervisor<'a> {
                 active_low,
                 vector.into(),
             ),
+            #[cfg(target_arch = "x86_64")]
             IrqSource::Msi {
                 bus,
                 device,
@@ -597,7 +616,26 @@ impl<'a> Supervisor<'a> {
                 handle.into(),
                 vector.into(),
             ),
+            #[cfg(target_arch = "x86_64")]
             IrqSource::Line { .. } => Err(sel4_sys::InvocationError::IllegalOperation),
+            // The GIC's interrupt with its trigger.
+            #[cfg(target_arch = "aarch64")]
+            IrqSource::Line { irq, level } => control.irq_control_get_trigger(
+                irq.into(),
+                Word::from(!level),
+                dest.root,
+                dest.index,
+                dest.depth,
+            ),
+            // The PLIC's interrupt (the kernel takes no trigger here).
+            #[cfg(target_arch = "riscv64")]
+            IrqSource::Line { irq, .. } => {
+                control.irq_control_get(irq.into(), dest.root, dest.index, dest.depth)
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            IrqSource::IoApic { .. } | IrqSource::Msi { .. } => {
+                Err(sel4_sys::InvocationError::IllegalOperation)
+            }
         };
         if let Err(error) = r {
             let _ = objs.free_slot(slot);
@@ -792,9 +830,13 @@ impl<'a> Supervisor<'a> {
                 CapPlan::Wait { slot, notification } => {
                     b.grant(slot, &self.notifications[notification], ALL_RIGHTS)
                 }
+                #[cfg(target_arch = "x86_64")]
                 CapPlan::IoPorts { slot, ioport } => {
                     b.grant(slot, &self.ioports[ioport], ALL_RIGHTS)
                 }
+                // Refused when the objects were made (`make_objects`).
+                #[cfg(not(target_arch = "x86_64"))]
+                CapPlan::IoPorts { .. } => b,
                 CapPlan::IrqHandler { slot, irq } => b.grant(slot, &self.irqs[irq], ALL_RIGHTS),
             };
         }
@@ -921,16 +963,7 @@ impl<'a> Supervisor<'a> {
         };
         let w = answer.encode();
         let info = MessageInfo::new(ERROR_LABEL, 0, 0, ErrorReply::WORDS as u64);
-        let ctx = UserContext {
-            rip: stub,
-            rdx: reply as isize as Word,
-            rsi: info.0,
-            r10: w[0],
-            r8: w[1],
-            r9: w[2],
-            r15: w[3],
-            ..Default::default()
-        };
+        let ctx = reply_stub_context(stub, reply as isize as Word, info, w);
         if let Err(e) = tcb.tcb_write_registers(true, 0, UserContext::WORDS as Word, &ctx) {
             log::error!(
                 "supervisor: `{}` thread {t}: writing the reply stub's registers: {e}",
@@ -938,7 +971,7 @@ impl<'a> Supervisor<'a> {
             );
             return false;
         }
-        // Its end: a fault of that thread (the stub's `ud2`, or anything
+        // Its end: a fault of that thread (the stub's undefined instruction, or anything
         // else if its image is broken). Other events wait their turn.
         loop {
             let r = sel4_sys::recv_regs(self.events.cptr());
@@ -1078,7 +1111,7 @@ impl<'a> Supervisor<'a> {
                     let ticks = delay
                         .saturating_mul(1000)
                         .saturating_mul(self.config.tsc_mhz);
-                    self.comps[i].restart_at = sel4_sys::arch::rdtsc().saturating_add(ticks);
+                    self.comps[i].restart_at = sel4_sys::arch::read_counter().saturating_add(ticks);
                     self.comps[i].state = State::BackingOff;
                     if let Err(e) = self.arm_timer(objs) {
                         log::error!(
@@ -1156,7 +1189,7 @@ impl<'a> Supervisor<'a> {
 
     /// Restarts the components whose back-off is over.
     fn restart_due(&mut self, objs: &mut Objects, out: &mut Vec<Happening>) {
-        let now = sel4_sys::arch::rdtsc();
+        let now = sel4_sys::arch::read_counter();
         for i in 0..self.comps.len() {
             if self.comps[i].state == State::BackingOff && self.comps[i].restart_at <= now {
                 let name = self.plan.components[i].name;
@@ -1375,6 +1408,7 @@ impl<'a> Supervisor<'a> {
             let _ = h.irq_handler_clear();
             let _ = objs.delete(h);
         }
+        #[cfg(target_arch = "x86_64")]
         for p in self.ioports.drain(..) {
             let _ = objs.delete(p);
         }
@@ -1401,7 +1435,7 @@ fn timer_thread(t: &Timer) {
             if d == 0 {
                 break;
             }
-            if sel4_sys::arch::rdtsc() >= d {
+            if sel4_sys::arch::read_counter() >= d {
                 t.deadline.store(0, Ordering::SeqCst);
                 sel4_sys::send_regs(t.send.cptr(), MessageInfo::new(0, 0, 0, 0), [0; 4]);
                 break;
@@ -1420,16 +1454,19 @@ pub fn run_system(
     plan: &SystemPlan,
     images: &[&[u8]],
 ) -> Result<(), SupervisorError> {
-    let start = sel4_sys::arch::rdtsc();
+    let tsc_mhz = counter_mhz(bootinfo)?;
+    let start = sel4_sys::arch::read_counter();
     let mut objs = Objects::try_from_bootinfo(bootinfo).map_err(res("the root task's objects"))?;
-    let tsc_mhz = bootinfo
-        .tsc_mhz()
-        .or_else(|| bootinfo.extra_tsc_mhz().map(u64::from))
-        .unwrap_or(1000);
     let mut sup = Supervisor::new(&mut objs, plan, images, Config::new(tsc_mhz))?;
     sup.start_all(&mut objs)?;
-    let started = sel4_sys::arch::rdtsc();
+    let started = sel4_sys::arch::read_counter();
+    // The root task's start is recorded on x86_64 only (the runtime reads
+    // no counter at start elsewhere: aarch64's may not be readable): the
+    // figure then counts from the supervisor's start.
+    #[cfg(target_arch = "x86_64")]
     let root_start = sel4_runtime::root_task_started_at();
+    #[cfg(not(target_arch = "x86_64"))]
+    let root_start = start;
     log::info!(
         "supervisor: system `{}`: {} components running, {} cycles after the root task's start of the supervisor",
         plan.name,
@@ -1463,5 +1500,65 @@ pub fn run_system(
         },
         RunEnd::Idle => Ok(()),
         RunEnd::Halted { component } => Err(SupervisorError::Halted { component }),
+    }
+}
+
+/// The registers of a thread sent to the reply stub: the instruction
+/// pointer at the stub, and the kernel's syscall registers for `syscall`
+/// (the `Reply` syscall's number) with the message info and four message
+/// words (x86_64: the number in rdx, the info in rsi, the words in r10, r8,
+/// r9, r15; aarch64: x7, x1, x2-x5; riscv64: a7, a1, a2-a5).
+fn reply_stub_context(stub: Word, syscall: Word, info: MessageInfo, w: [Word; 4]) -> UserContext {
+    let mut ctx = UserContext::default();
+    sel4::Registers::set_pc(&mut ctx, stub);
+    #[cfg(target_arch = "x86_64")]
+    {
+        ctx.rdx = syscall;
+        ctx.rsi = info.0;
+        ctx.r10 = w[0];
+        ctx.r8 = w[1];
+        ctx.r9 = w[2];
+        ctx.r15 = w[3];
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        ctx.x7 = syscall;
+        ctx.x1 = info.0;
+        ctx.x2 = w[0];
+        ctx.x3 = w[1];
+        ctx.x4 = w[2];
+        ctx.x5 = w[3];
+    }
+    #[cfg(target_arch = "riscv64")]
+    {
+        ctx.a7 = syscall;
+        ctx.a1 = info.0;
+        ctx.a2 = w[0];
+        ctx.a3 = w[1];
+        ctx.a4 = w[2];
+        ctx.a5 = w[3];
+    }
+    ctx
+}
+
+/// Ticks of the counter the supervisor measures back-offs with
+/// (`sel4_sys::arch::read_counter`) per microsecond: x86_64 bootinfo's TSC
+/// frequency (1000 if the kernel gives none); aarch64 and riscv64 the
+/// kernel configuration's timer frequency, rounded up (a back-off is then
+/// at most a tick per microsecond longer).
+#[allow(unused_variables)]
+fn counter_mhz(bootinfo: &crate::BootInfo) -> Result<u64, SupervisorError> {
+    #[cfg(target_arch = "x86_64")]
+    return Ok(bootinfo
+        .tsc_mhz()
+        .or_else(|| bootinfo.extra_tsc_mhz().map(u64::from))
+        .unwrap_or(1000));
+    #[cfg(not(target_arch = "x86_64"))]
+    match sel4_sys::arch::COUNTER_HZ {
+        Some(hz) => Ok(hz.div_ceil(1_000_000).max(1)),
+        None => Err(SupervisorError::Kernel {
+            what: "reading the counter for back-offs (user mode cannot on this kernel: build it with KernelArmExportVCNTUser=ON)",
+            error: sel4_sys::InvocationError::IllegalOperation,
+        }),
     }
 }

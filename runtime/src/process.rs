@@ -5,8 +5,8 @@
 //! It is the same runtime as a root task's (heap with accounts, kernel-backed
 //! locks, console, logger, panic handler, typed IPC), set up from what the
 //! loader gave the process rather than from bootinfo:
-//! - the stack, the relocations and the initial thread's TLS block and FS
-//!   base are the loader's (the start code keeps them);
+//! - the stack, the relocations and the initial thread's TLS block and
+//!   thread pointer are the loader's (the start code keeps them);
 //! - the heap is the heap region of the start-info page (no static area, no
 //!   growth: the process has no untyped memory);
 //! - the locks of the heap, the console and the thread registry use the
@@ -156,42 +156,23 @@ fn fault_now() -> ! {
     }
 }
 
-// The reply stub: where the supervisor makes a thread of a faulted server
-// answer the caller whose reply capability it holds (non-MCS kernels keep
-// that capability in the thread's TCB, where only the thread can use it).
-// The supervisor writes the thread's registers for a `Reply` syscall (the
-// syscall number, the message info and up to four message words, no IPC
-// buffer needed), points its instruction pointer here and resumes it: the
-// `syscall` answers the caller (or does nothing when the thread holds no
-// reply capability) and the undefined instruction after it tells the
-// supervisor the thread is done (a user exception at the address after the
-// `syscall`). No stack, no memory, no TLS: it works whatever state the
-// faulted thread left behind. The supervisor finds it by its symbol.
-#[cfg(all(target_arch = "x86_64", target_os = "none"))]
-core::arch::global_asm!(
-    ".pushsection .text.__sel4rs_reply_stub,\"ax\",@progbits",
-    ".globl __sel4rs_reply_stub",
-    ".type __sel4rs_reply_stub,@function",
-    "__sel4rs_reply_stub:",
-    "    syscall",
-    "    ud2",
-    ".size __sel4rs_reply_stub, . - __sel4rs_reply_stub",
-    ".popsection",
-);
-
-/// Symbol of the reply stub in every process image of this runtime.
+/// Symbol of the reply stub in every process image of this runtime: where
+/// the supervisor makes a thread of a faulted server answer the caller
+/// whose reply capability it holds (non-MCS kernels keep that capability in
+/// the thread's TCB, where only the thread can use it). The supervisor
+/// writes the thread's registers for a `Reply` syscall (the syscall number,
+/// the message info and up to four message words, no IPC buffer needed),
+/// points its instruction pointer here and resumes it: the syscall
+/// instruction answers the caller (or does nothing when the thread holds
+/// no reply capability) and the undefined instruction after it tells the
+/// supervisor the thread is done (a user exception at the address after
+/// the syscall). No stack, no memory, no TLS: it works whatever state the
+/// faulted thread left behind. Each architecture's stub is in its
+/// `arch` module (x86_64 `syscall; ud2`, aarch64 `svc #0; udf #0`,
+/// riscv64 `ecall; unimp`).
 pub const REPLY_STUB_SYMBOL: &str = "__sel4rs_reply_stub";
 /// Symbol of the entry of a process's additional threads.
 pub const THREAD_ENTRY_SYMBOL: &str = "__sel4rs_process_thread";
-
-/// The reply stub's address (keeps it in the image).
-#[cfg(all(target_arch = "x86_64", target_os = "none"))]
-fn reply_stub() -> usize {
-    extern "C" {
-        fn __sel4rs_reply_stub();
-    }
-    __sel4rs_reply_stub as *const () as usize
-}
 
 static THREAD_MAIN: crate::sync::SetOnce<ThreadMain> = crate::sync::SetOnce::new();
 
@@ -199,9 +180,9 @@ static THREAD_MAIN: crate::sync::SetOnce<ThreadMain> = crate::sync::SetOnce::new
 /// the argument word its creator gave.
 pub type ThreadMain = fn(usize, u64);
 
-/// Entry of a process's additional threads (start contract: `rdi` the
-/// start-info page, `rsi` the thread's index, `rdx` its IPC buffer, `rcx`
-/// its argument; stack and TLS set by the loader). Runs the `ThreadMain`
+/// Entry of a process's additional threads (start contract: the first
+/// four argument registers hold the start-info page, the thread's index,
+/// its IPC buffer and its argument; stack and TLS set by the loader). Runs the `ThreadMain`
 /// the process registered with [`__process_entry`]; the thread stops when
 /// it returns (a thread without one reports a panic).
 #[no_mangle]
@@ -212,7 +193,8 @@ extern "C" fn __sel4rs_process_thread(
     arg: u64,
 ) -> ! {
     // SAFETY: the start contract: `ipc_buffer` is this thread's, mapped
-    // read-write and given to the kernel for its TCB; FS base is set.
+    // read-write and given to the kernel for its TCB; the thread pointer is
+    // set.
     unsafe { sel4_sys::set_ipc_buffer(ipc_buffer) };
     set_reply(index as u64);
     let tcb = thread_info(index).map_or(0, |t| t.tcb_slot);
@@ -250,8 +232,8 @@ pub fn __process_entry(
     main: fn() -> u64,
     threads: Option<ThreadMain>,
 ) -> ! {
-    #[cfg(all(target_arch = "x86_64", target_os = "none"))]
-    core::hint::black_box(reply_stub());
+    #[cfg(target_os = "none")]
+    core::hint::black_box(crate::arch::reply_stub());
     core::hint::black_box(__sel4rs_process_thread as *const () as usize);
     if let Some(t) = threads {
         let _ = THREAD_MAIN.set(t);
@@ -271,7 +253,8 @@ pub fn __process_entry(
     };
     // SAFETY: the loader gave the kernel this page as thread 0's IPC
     // buffer (start contract), mapped read-write and used by this thread
-    // only; FS base (TLS) is set, so the buffer's address can be stored.
+    // only; the thread pointer (TLS) is set, so the buffer's address can be
+    // stored.
     unsafe { sel4_sys::set_ipc_buffer(t0.ipc_buffer as usize) };
     set_reply(0);
     REPORT_SLOT.store(start_info_word(contract::OFF_REPORT_SLOT), SeqCst);

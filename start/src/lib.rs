@@ -7,10 +7,11 @@
 //! - a **root task** (stack pointer 0) gets the static stack the entry
 //!   macro defines ([`stack!`]), applies the image's relative relocations
 //!   for the address it runs at (`self_relocate`), and calls the runtime;
-//! - a **process** (x86_64) keeps the stack, relocations and TLS block the
-//!   loader set up: the loader applied the relocations with the same ELF
-//!   model (`sel4-elf-reloc`), laid out the TLS block and set FS base, so
-//!   the start code only aligns the stack and calls the runtime.
+//! - a **process** keeps the stack, relocations and TLS block the loader
+//!   set up: the loader applied the relocations with the same ELF model
+//!   (`sel4-elf-reloc`), laid out the TLS block and set the thread pointer
+//!   (FS base, tpidr_el0, tp), so the start code only aligns the stack and
+//!   calls the runtime.
 //!
 //! Either way `_start` then calls `__sel4rs_rust_start`, which checks where
 //! the image runs ([`check_placement`]: not below [`MIN_IMAGE_BASE`],

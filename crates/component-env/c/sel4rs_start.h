@@ -1,7 +1,8 @@
 /*
  * The start contract of a process (crates/component-env/src/start.rs), as
  * far as a C program started by the loader of sel4_rootserver::process
- * needs it: the initial thread starts at the image's entry with
+ * needs it: the initial thread starts at the image's entry with (x86_64;
+ * aarch64: x0, sp 16-byte aligned, tpidr_el0; riscv64: a0, sp, tp)
  *   rdi     = the address of the read-only start-info page,
  *   rsp     = the top of its stack minus 8 (as after a call),
  *   FS base = the thread pointer of its TLS block (from the image's PT_TLS),

@@ -5,19 +5,24 @@
 //! # Registers
 //!
 //! The *initial thread* starts at the image's entry point (relocated) with
-//! - `rdi` = the address of the read-only **start-info page** ([`StartInfo`]);
-//! - `rsp` = the top of its stack (16-byte aligned, minus 8 as after a
-//!   `call`), a guard page below the stack;
-//! - FS base = the thread pointer of its TLS block, already laid out from
-//!   the image's `PT_TLS` (x86_64 variant II: `.tdata`, zeroed `.tbss`,
-//!   the self pointer at the thread pointer), so thread-locals work from the
-//!   first instruction;
+//! - the first argument register (x86_64 `rdi`, aarch64 `x0`, riscv64
+//!   `a0`) = the address of the read-only **start-info page**
+//!   ([`StartInfo`]);
+//! - the stack pointer = the top of its stack (16-byte aligned; on x86_64
+//!   minus 8 as after a `call`), a guard page below the stack;
+//! - the thread pointer (x86_64 FS base, aarch64 `tpidr_el0`, riscv64
+//!   `tp`) = that of its TLS block, already laid out from the image's
+//!   `PT_TLS` in the architecture's variant (x86_64 variant II: `.tdata`,
+//!   zeroed `.tbss`, the self pointer at the thread pointer; aarch64
+//!   variant I with a 16-byte TCB; riscv64 the block at `tp`), so
+//!   thread-locals work from the first instruction;
 //! - every other register 0.
 //!
 //! An *additional thread* starts at the entry address its creator chose,
-//! with `rdi` = the start-info page, `rsi` = its thread index (1, 2, ...),
-//! `rdx` = its IPC buffer address, `rcx` = the argument word its creator
-//! gave, `rsp` and FS base as above (its own stack and TLS block).
+//! with the first four argument registers = the start-info page, its
+//! thread index (1, 2, ...), its IPC buffer address and the argument word
+//! its creator gave; stack and thread pointer as above (its own stack and
+//! TLS block).
 //!
 //! The kernel knows each thread's IPC buffer (`TCB_SetIPCBuffer`); the
 //! thread still has to tell its own runtime where it is (the start-info
@@ -138,7 +143,7 @@ pub struct ThreadInfo {
     pub stack_top: u64,
     /// The thread's IPC buffer.
     pub ipc_buffer: u64,
-    /// The thread pointer its FS base starts with.
+    /// The thread pointer it starts with (FS base, `tpidr_el0`, `tp`).
     pub thread_pointer: u64,
     /// Slot of its TCB in the process's CSpace (0: not given).
     pub tcb_slot: u64,

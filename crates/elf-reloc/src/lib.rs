@@ -127,6 +127,35 @@ pub enum Machine {
 }
 
 impl Machine {
+    /// The machine of the architecture this crate is compiled for (x86_64
+    /// elsewhere than on aarch64 and riscv64).
+    pub const NATIVE: Machine = if cfg!(target_arch = "aarch64") {
+        Machine::Aarch64
+    } else if cfg!(target_arch = "riscv64") {
+        Machine::Riscv
+    } else {
+        Machine::X86_64
+    };
+
+    /// The machine's name, for messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Machine::X86_64 => "x86_64",
+            Machine::Aarch64 => "aarch64",
+            Machine::Riscv => "riscv64",
+        }
+    }
+
+    /// The Rust targets that build seL4 programs for the machine, for
+    /// messages.
+    pub const fn rust_targets(self) -> &'static str {
+        match self {
+            Machine::X86_64 => "--target x86_64-unknown-none",
+            Machine::Aarch64 => "--target aarch64-unknown-none",
+            Machine::Riscv => "--target riscv64gc-unknown-none-elf",
+        }
+    }
+
     /// The machine of an `e_machine` value, if known.
     pub const fn from_e_machine(e_machine: u16) -> Option<Machine> {
         match e_machine {
@@ -252,6 +281,14 @@ pub enum Error {
     BadVersion(u8),
     /// An `e_machine` this crate does not know: the value.
     WrongMachine(u16),
+    /// An image of another machine than the one asked for
+    /// ([`Elf::expect_machine`]).
+    OtherMachine {
+        /// The image's machine.
+        image: Machine,
+        /// The machine the caller runs it on.
+        expected: Machine,
+    },
     /// Neither ET_EXEC nor ET_DYN.
     BadType(u16),
     /// Program headers smaller than 56 bytes: the `e_phentsize`.
@@ -370,6 +407,14 @@ impl fmt::Display for Error {
             Error::WrongMachine(m) => write!(
                 f,
                 "e_machine {m} is not EM_X86_64 ({EM_X86_64}), EM_AARCH64 ({EM_AARCH64}) or EM_RISCV ({EM_RISCV})"
+            ),
+            Error::OtherMachine { image, expected } => write!(
+                f,
+                "the image is for {} but it would run on {}: build it for {} ({})",
+                image.name(),
+                expected.name(),
+                expected.name(),
+                expected.rust_targets()
             ),
             Error::BadType(t) => write!(f, "e_type {t} is neither ET_EXEC nor ET_DYN"),
             Error::BadPhEntSize(s) => write!(f, "e_phentsize {s} < {PHDR_SIZE}"),
@@ -683,6 +728,20 @@ impl<'a> Elf<'a> {
     /// The machine (`e_machine`), which selects the relocation types.
     pub fn machine(&self) -> Machine {
         self.machine
+    }
+
+    /// `Ok` if the image is for `expected` (a loader's check before it
+    /// runs the image on its own machine: [`Machine::NATIVE`]),
+    /// [`Error::OtherMachine`] otherwise.
+    pub fn expect_machine(&self, expected: Machine) -> Result<(), Error> {
+        if self.machine == expected {
+            Ok(())
+        } else {
+            Err(Error::OtherMachine {
+                image: self.machine,
+                expected,
+            })
+        }
     }
 
     /// The file header.

@@ -1154,3 +1154,33 @@ fn segments_without_file_bytes_may_have_any_offset() {
         Err(Error::SegmentOutOfFile { index: 2 })
     );
 }
+
+/// A loader runs images of its own machine only: `expect_machine` passes
+/// the image's machine and names the others with the target to build for.
+#[test]
+fn expect_machine_refuses_other_machines() {
+    let all = [Machine::X86_64, Machine::Aarch64, Machine::Riscv];
+    for image in all {
+        let bytes = sample_for(image, [R_AARCH64_RELATIVE, 8, 0, 8]);
+        let elf = Elf::parse(&bytes).unwrap();
+        for expected in all {
+            let r = elf.expect_machine(expected);
+            if image == expected {
+                assert_eq!(r, Ok(()));
+            } else {
+                let e = r.unwrap_err();
+                assert_eq!(e, Error::OtherMachine { image, expected });
+                let m = e.to_string();
+                assert!(
+                    m.contains(image.name()) && m.contains(expected.rust_targets()),
+                    "{m}"
+                );
+            }
+        }
+    }
+    assert_eq!(Machine::NATIVE, Machine::X86_64, "host tests run on x86_64");
+    assert_eq!(
+        Machine::Riscv.rust_targets(),
+        "--target riscv64gc-unknown-none-elf"
+    );
+}

@@ -49,7 +49,13 @@ pub struct Outcome {
 /// Parses, validates and resolves `src`.
 pub fn check(src: &Source, opts: &Options) -> Outcome {
     let mut diags = Diagnostics::default();
-    let desc = crate::parse::parse(src, &mut diags);
+    let mut desc = crate::parse::parse(src, &mut diags);
+    // Without `arch`, the system is for the kernel's architecture.
+    if let (Some(d), Some(k)) = (desc.as_mut(), opts.kernel.as_ref()) {
+        if !d.system.arch_given {
+            d.system.arch.value = k.arch;
+        }
+    }
     let plan = desc
         .as_ref()
         .and_then(|d| Checker::new(src, d, opts, &mut diags).run());

@@ -70,7 +70,12 @@ impl KernelFacts {
                 .ok_or_else(|| format!("the kernel's constants have no seL4_{name}"))
         };
         let page_bits = get("PageBits")?;
-        let word_bits = get("WordBits")?;
+        // aarch64 and riscv64 define seL4_WordBits as a C expression
+        // (`sizeof(seL4_Word) * 8`): from seL4_WordSizeBits there.
+        let word_bits = match get("WordBits") {
+            Ok(b) => b,
+            Err(e) => get("WordSizeBits").map(|b| 8 << b).map_err(|_| e)?,
+        };
         let entry_bits = (word_bits / 8).trailing_zeros();
         let (levels, root): (&[(&str, &str)], &str) = match arch {
             Arch::X86_64 => (

@@ -71,8 +71,11 @@ pub struct Description {
 pub struct System {
     /// `name`: the system's name (names the boot image).
     pub name: Sp<String>,
-    /// `arch`: the architecture (default x86_64).
+    /// `arch`: the architecture. Without the key, the kernel's (checked
+    /// against a kernel) or x86_64.
     pub arch: Sp<Arch>,
+    /// Whether the description gave `arch` (else it follows the kernel).
+    pub arch_given: bool,
     /// Cargo manifest (relative to the description) whose workspace holds
     /// the component crates.
     pub manifest: Option<Sp<String>>,

@@ -281,6 +281,7 @@ impl Parser<'_> {
         let system = system.unwrap_or(System {
             name: Sp::new(String::new(), 0..0),
             arch: Sp::new(Arch::X86_64, 0..0),
+            arch_given: false,
             manifest: None,
             finish: Vec::new(),
             span: 0..0,
@@ -349,6 +350,7 @@ impl Parser<'_> {
             ),
             None => Some(Sp::new(Arch::X86_64, t.span.clone())),
         };
+        let arch_given = t.t.contains_key("arch");
         let manifest = t.t.get("manifest").and_then(|v| self.string(v, "manifest"));
         let mut finish = Vec::new();
         if let Some(v) = t.t.get("finish") {
@@ -361,6 +363,7 @@ impl Parser<'_> {
         Some(System {
             name: name.unwrap_or(Sp::new(String::new(), t.span.clone())),
             arch: arch.unwrap_or(Sp::new(Arch::X86_64, t.span.clone())),
+            arch_given,
             manifest,
             finish,
             span: t.span.clone(),

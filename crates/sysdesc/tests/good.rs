@@ -406,3 +406,38 @@ mcs = { budget_us = 2000, period_us = 10000 }
         "{code}"
     );
 }
+
+/// A description without `arch` is for the kernel's architecture (the
+/// example systems build for every architecture); one that names another
+/// architecture than the kernel's is refused.
+#[test]
+fn arch_follows_the_kernel_unless_given() {
+    let body = r#"
+[components.a]
+crate = "kv-server"
+priority = 10
+budget = "1 MiB"
+"#;
+    let mut opts = common::options();
+    let mut facts = common::facts();
+    facts.arch = sel4_sysdesc::model::Arch::Riscv64;
+    opts.kernel = Some(facts);
+    let text = format!("[system]\nname = \"any\"\n{body}");
+    let out = check(&Source::new("any.toml", &text), &opts);
+    let plan = out.plan.as_ref().expect("no arch: the kernel's");
+    assert_eq!(plan.arch, sel4_sysdesc::model::Arch::Riscv64);
+    let text = format!("[system]\nname = \"x86\"\narch = \"x86_64\"\n{body}");
+    let src = Source::new("x86.toml", &text);
+    let out = check(&src, &opts);
+    assert!(out.plan.is_none());
+    let r = out.diagnostics.render(&src);
+    assert!(
+        r.contains("the description is for x86_64 but the kernel is built for riscv64"),
+        "{r}"
+    );
+    // Without a kernel: x86_64.
+    opts.kernel = None;
+    let text = format!("[system]\nname = \"any\"\n{body}");
+    let out = check(&Source::new("any.toml", &text), &opts);
+    assert_eq!(out.plan.unwrap().arch, sel4_sysdesc::model::Arch::X86_64);
+}

@@ -182,3 +182,43 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
         _ => Err("give a command and one description file".into()),
     }
 }
+
+/// The `objcopy` that reads images of Rust target `target`: the OBJCOPY
+/// environment variable's if set (`objcopy`), else binutils' for the
+/// target's architecture (Debian packages binutils,
+/// binutils-aarch64-linux-gnu, binutils-riscv64-linux-gnu, which the
+/// kernel build of those architectures needs too).
+pub fn objcopy_for(target: &str, env: Option<std::ffi::OsString>) -> std::ffi::OsString {
+    if let Some(o) = env {
+        return o;
+    }
+    if target.starts_with("aarch64") {
+        "aarch64-linux-gnu-objcopy".into()
+    } else if target.starts_with("riscv64") {
+        "riscv64-linux-gnu-objcopy".into()
+    } else {
+        "objcopy".into()
+    }
+}
+
+#[cfg(test)]
+mod objcopy_tests {
+    use super::objcopy_for;
+
+    #[test]
+    fn objcopy_per_target() {
+        assert_eq!(objcopy_for("x86_64-unknown-none", None), "objcopy");
+        assert_eq!(
+            objcopy_for("aarch64-unknown-none", None),
+            "aarch64-linux-gnu-objcopy"
+        );
+        assert_eq!(
+            objcopy_for("riscv64gc-unknown-none-elf", None),
+            "riscv64-linux-gnu-objcopy"
+        );
+        assert_eq!(
+            objcopy_for("aarch64-unknown-none", Some("llvm-objcopy".into())),
+            "llvm-objcopy"
+        );
+    }
+}

@@ -265,10 +265,11 @@ fn copy(from: &Path, to: &Path) -> Result<(), String> {
 /// Copies a built component image without its debug sections (the root
 /// task carries every image in its own image, whose frames each cost it a
 /// capability slot; the symbol table stays: the supervisor finds the
-/// runtime's reply stub and thread entry in it). `objcopy` of binutils, or
-/// the program named by OBJCOPY.
-fn strip_into(from: &Path, to: &Path) -> Result<(), String> {
-    let objcopy = std::env::var_os("OBJCOPY").unwrap_or_else(|| "objcopy".into());
+/// runtime's reply stub and thread entry in it). `objcopy` of binutils for
+/// the target's architecture, or the program named by OBJCOPY
+/// (`sel4_system_builder::objcopy_for`).
+fn strip_into(target: &str, from: &Path, to: &Path) -> Result<(), String> {
+    let objcopy = sel4_system_builder::objcopy_for(target, std::env::var_os("OBJCOPY"));
     let tmp = to.with_extension("elf.tmp");
     let status = Command::new(&objcopy)
         .arg("--strip-debug")
@@ -277,7 +278,7 @@ fn strip_into(from: &Path, to: &Path) -> Result<(), String> {
         .status()
         .map_err(|e| {
             format!(
-                "cannot run {}: {e} (install the Debian package binutils, or set OBJCOPY)",
+                "cannot run {}: {e} (install the Debian package binutils, binutils-aarch64-linux-gnu or binutils-riscv64-linux-gnu for the target, or set OBJCOPY)",
                 Path::new(&objcopy).display()
             )
         })?;
@@ -319,7 +320,8 @@ fn build(args: &Args, src: &Source) -> Result<bool, String> {
         let bin = cargo_build(args, &gen, &packages)?;
         for p in &packages {
             let to = image_dir.join(format!("{p}.elf"));
-            strip_into(&bin.join(p), &to)?;
+            let target = args.target.as_deref().unwrap_or("x86_64-unknown-none");
+            strip_into(target, &bin.join(p), &to)?;
             built.insert(p.clone(), to);
         }
     }

@@ -229,3 +229,30 @@ pub(crate) mod provoke {
         unsafe { core::arch::asm!("ebreak", options(nostack, nomem)) }
     }
 }
+
+// The reply stub of a process (`crate::process::REPLY_STUB_SYMBOL`: a
+// `Reply` syscall from the registers the supervisor wrote, then an
+// undefined instruction that tells the supervisor it is done).
+// SAFETY: nothing in the program calls it; the supervisor points a
+// suspended thread of the process at it, with the syscall's registers
+// written. It touches no stack and no memory, and never returns.
+#[cfg(target_os = "none")]
+core::arch::global_asm!(
+    ".pushsection .text.__sel4rs_reply_stub,\"ax\",@progbits",
+    ".globl __sel4rs_reply_stub",
+    ".type __sel4rs_reply_stub,@function",
+    "__sel4rs_reply_stub:",
+    "    ecall",
+    "    unimp",
+    ".size __sel4rs_reply_stub, . - __sel4rs_reply_stub",
+    ".popsection",
+);
+
+/// The reply stub's address (keeps it in the image).
+#[cfg(target_os = "none")]
+pub(crate) fn reply_stub() -> usize {
+    extern "C" {
+        fn __sel4rs_reply_stub();
+    }
+    __sel4rs_reply_stub as *const () as usize
+}

@@ -221,6 +221,13 @@ impl VmAttributes {
         sys::ARM_VMAttributes::Default_VMAttributes.0 | sys::ARM_VMAttributes::ExecuteNever.0,
     ));
 
+    /// The same mapping, never executable (`ExecuteNever` added).
+    pub const fn execute_never(self) -> VmAttributes {
+        VmAttributes(sys::ARM_VMAttributes(
+            self.0 .0 | sys::ARM_VMAttributes::ExecuteNever.0,
+        ))
+    }
+
     /// The kernel's value.
     pub const fn into_sys(self) -> sys::ARM_VMAttributes {
         self.0

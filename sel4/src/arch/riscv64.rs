@@ -218,6 +218,13 @@ impl VmAttributes {
     pub const DEFAULT_EXECUTE_NEVER: VmAttributes =
         VmAttributes(sys::RISCV_VMAttributes::ExecuteNever);
 
+    /// The same mapping, never executable (`ExecuteNever` added).
+    pub const fn execute_never(self) -> VmAttributes {
+        VmAttributes(sys::RISCV_VMAttributes(
+            self.0 .0 | sys::RISCV_VMAttributes::ExecuteNever.0,
+        ))
+    }
+
     /// The kernel's value.
     pub const fn into_sys(self) -> sys::RISCV_VMAttributes {
         self.0

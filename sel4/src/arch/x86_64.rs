@@ -183,6 +183,13 @@ impl VmAttributes {
     /// Write-combining (frame buffers).
     pub const WRITE_COMBINING: VmAttributes = VmAttributes(sys::X86_VMAttributes::WriteCombining);
 
+    /// The same mapping, never executable: seL4 has no execute-disable
+    /// bit in x86 mappings (5.0.0 and 16.0.0 alike), so this is the mapping
+    /// itself; every readable x86 page can be executed.
+    pub const fn execute_never(self) -> VmAttributes {
+        self
+    }
+
     /// The kernel's value.
     pub const fn into_sys(self) -> sys::X86_VMAttributes {
         self.0

@@ -112,22 +112,26 @@ pub unsafe fn self_relocate(ehdr: *const u8) -> isize {
     unsafe { __sel4rs_self_relocate(ehdr) }
 }
 
-// The entry point (root tasks only on this architecture: processes are
-// x86_64 only so far; the stack is the entry macro's, `crate::stack!`).
-// The kernel starts the root task with x0 = bootinfo and
-// no usable stack. Only PC-relative addressing (adrp/add) until the
-// relocations are applied.
+// The entry point. The kernel starts the root task with x0 = bootinfo and
+// every other register 0, sp included (no usable stack; the stack is the
+// entry macro's, `crate::stack!`); a loader starts a process with x0 = its
+// start-info page, sp = the top of a stack and tpidr_el0 set, relocations
+// applied (start contract, `sel4_component_env::start`). Only PC-relative
+// addressing (adrp/add) until the relocations are applied.
 #[cfg(target_os = "none")]
 core::arch::global_asm!(
     ".pushsection .text._start,\"ax\",%progbits",
     ".globl _start",
     ".type _start,%function",
     "_start:",
+    "    mov x9, sp",
+    "    mov x29, #0",
+    "    mov x30, #0",
+    "    cbnz x9, 1f",
+    // The root task: the static stack, self-relocation.
     "    adrp x1, __sel4rs_stack_top",
     "    add x1, x1, :lo12:__sel4rs_stack_top",
     "    mov sp, x1",
-    "    mov x29, #0",
-    "    mov x30, #0",
     "    mov x19, x0",
     "    adrp x0, __ehdr_start",
     "    add x0, x0, :lo12:__ehdr_start",
@@ -137,7 +141,16 @@ core::arch::global_asm!(
     "    adrp x2, __ehdr_start",
     "    add x2, x2, :lo12:__ehdr_start",
     "    mov x3, #0",
-    "    bl __sel4rs_rust_start",
+    "    b 2f",
+    // A process: the loader's stack, 16-byte aligned; the loader applied
+    // the relocations. x0 (the start-info page) stays.
+    "1:  and x9, x9, #0xfffffffffffffff0",
+    "    mov sp, x9",
+    "    mov x1, #0",
+    "    adrp x2, __ehdr_start",
+    "    add x2, x2, :lo12:__ehdr_start",
+    "    mov x3, #1",
+    "2:  bl __sel4rs_rust_start",
     "    bl __sel4rs_runtime_entry",
     "    udf #0",
     ".size _start, . - _start",

@@ -114,11 +114,13 @@ pub unsafe fn self_relocate(ehdr: *const u8) -> isize {
     unsafe { __sel4rs_self_relocate(ehdr) }
 }
 
-// The entry point (root tasks only on this architecture: processes are
-// x86_64 only so far; the stack is the entry macro's, `crate::stack!`).
-// The kernel starts the root task with a0 = bootinfo and no
-// usable stack. Only PC-relative addressing (`lla`) until the relocations
-// are applied; `gp` is not used (no linker relaxation against it in a PIE).
+// The entry point. The kernel starts the root task with a0 = bootinfo and
+// every other register 0, sp included (no usable stack; the stack is the
+// entry macro's, `crate::stack!`); a loader starts a process with a0 = its
+// start-info page, sp = the top of a stack and tp set, relocations applied
+// (start contract, `sel4_component_env::start`). Only PC-relative
+// addressing (`lla`) until the relocations are applied; `gp` is not used
+// (no linker relaxation against it in a PIE).
 #[cfg(target_os = "none")]
 core::arch::global_asm!(
     ".pushsection .text._start,\"ax\",@progbits",
@@ -127,9 +129,11 @@ core::arch::global_asm!(
     "_start:",
     "    .option push",
     "    .option norelax",
-    "    lla sp, __sel4rs_stack_top",
     "    li fp, 0",
     "    li ra, 0",
+    "    bnez sp, 1f",
+    // The root task: the static stack, self-relocation.
+    "    lla sp, __sel4rs_stack_top",
     "    mv s1, a0",
     "    lla a0, __ehdr_start",
     "    call __sel4rs_self_relocate",
@@ -137,7 +141,14 @@ core::arch::global_asm!(
     "    mv a0, s1",
     "    lla a2, __ehdr_start",
     "    li a3, 0",
-    "    call __sel4rs_rust_start",
+    "    j 2f",
+    // A process: the loader's stack, 16-byte aligned; the loader applied
+    // the relocations. a0 (the start-info page) stays.
+    "1:  andi sp, sp, -16",
+    "    li a1, 0",
+    "    lla a2, __ehdr_start",
+    "    li a3, 1",
+    "2:  call __sel4rs_rust_start",
     "    call __sel4rs_runtime_entry",
     "    unimp",
     "    .option pop",

@@ -47,7 +47,7 @@ fn mcs_budget_from_the_description_limits_a_spinning_component(ctx: &mut Ctx) ->
     let gap = 20 * mhz;
     let window = 20 * m.period_us * mhz;
     set_priority(ctx, SPINNER_PRIORITY)?;
-    let start = sel4_sys::arch::rdtsc();
+    let start = sel4_sys::arch::read_counter();
     let (mut last, mut lost) = (start, 0u64);
     loop {
         // The same empty system call as the spinner's (the kernel releases
@@ -57,7 +57,7 @@ fn mcs_budget_from_the_description_limits_a_spinning_component(ctx: &mut Ctx) ->
             sel4_sys::MessageInfo::new(0, 0, 0, 0),
             [0; 4],
         );
-        let now = sel4_sys::arch::rdtsc();
+        let now = sel4_sys::arch::read_counter();
         if now - last > gap {
             lost += now - last;
         }

@@ -18,11 +18,11 @@ fn a_system_of_a_hundred_components_runs(ctx: &mut Ctx) -> TestResult {
     ensure!(PLAN.components.len() >= FLEET + 6);
     let mut r = rig(ctx, 960, 26, false)?;
     r.start("hub")?;
-    let start = sel4_sys::arch::rdtsc();
+    let start = sel4_sys::arch::read_counter();
     for i in 0..FLEET {
         r.start(&alloc::format!("f{i:03}"))?;
     }
-    let started = sel4_sys::arch::rdtsc() - start;
+    let started = sel4_sys::arch::read_counter() - start;
     let mut exited = 0;
     while exited < FLEET {
         match r.step() {

@@ -56,14 +56,14 @@ fn a_thousand_restarts_lose_nothing(ctx: &mut Ctx) -> TestResult {
     ensure!(matches!(next(&ctl)?, CtlRequest::Ready { .. }));
     one_restart(&mut r, &ctl, 1)?;
     let before = figures(&r.objs);
-    let start = sel4_sys::arch::rdtsc();
+    let start = sel4_sys::arch::read_counter();
     for g in 2..=RESTARTS {
         one_restart(&mut r, &ctl, g)?;
         if g % 100 == 0 {
             ensure_eq!(figures(&r.objs), before, "after {g} restarts");
         }
     }
-    let cycles = sel4_sys::arch::rdtsc() - start;
+    let cycles = sel4_sys::arch::read_counter() - start;
     let after = figures(&r.objs);
     ensure_eq!(after, before);
     // The last instance serves.

@@ -1,6 +1,7 @@
 //! process-test: the process image of the suite's process tests.
 //!
-//! Built for `x86_64-unknown-none` as a position-independent executable
+//! Built for the root task's target (x86_64, aarch64, riscv64) as a
+//! position-independent executable
 //! with the framework's start code (`sel4-start`: stack, self-relocation,
 //! TLS), and embedded in the suite's root task, which loads it into
 //! processes of its own (`sel4_rootserver::process`). This file is its
@@ -53,12 +54,12 @@ static TCB_SLOT: AtomicU64 = AtomicU64::new(0);
 // A TLS variable with an initial value (`.tdata`) and one without
 // (`.tbss`), to check the TLS block the loader laid out.
 core::arch::global_asm!(
-    ".section .tdata.process_test,\"awT\",@progbits",
+    ".section .tdata.process_test,\"awT\",%progbits",
     ".p2align 3",
     ".globl process_test_tdata",
     "process_test_tdata:",
     ".quad 0x5eed12340042abcd",
-    ".section .tbss.process_test,\"awT\",@nobits",
+    ".section .tbss.process_test,\"awT\",%nobits",
     ".p2align 3",
     ".globl process_test_tbss",
     "process_test_tbss:",
@@ -70,42 +71,33 @@ core::arch::global_asm!(
 const TDATA_INIT: u64 = 0x5eed_1234_0042_abcd;
 
 fn tdata() -> u64 {
-    let v: u64;
-    // SAFETY: reads a word of this thread's TLS block (the loader laid it
-    // out from PT_TLS and set FS base before the thread started).
-    unsafe {
-        core::arch::asm!("mov {}, qword ptr fs:[process_test_tdata@TPOFF]", out(reg) v,
-            options(nostack, readonly, preserves_flags));
-    }
-    v
+    // This thread's TLS block (the loader laid it out from PT_TLS and set
+    // the thread pointer before the thread started).
+    sel4_sys::__tls_read_word!("process_test_tdata", 0)
 }
 
 fn tbss() -> u64 {
-    let v: u64;
-    // SAFETY: as `tdata`.
-    unsafe {
-        core::arch::asm!("mov {}, qword ptr fs:[process_test_tbss@TPOFF]", out(reg) v,
-            options(nostack, readonly, preserves_flags));
-    }
-    v
+    sel4_sys::__tls_read_word!("process_test_tbss", 0)
 }
 
 fn set_tbss(v: u64) {
-    // SAFETY: writes a word of this thread's own TLS block.
-    unsafe {
-        core::arch::asm!("mov qword ptr fs:[process_test_tbss@TPOFF], {}", in(reg) v,
-            options(nostack, preserves_flags));
-    }
+    sel4_sys::__tls_write_word!("process_test_tbss", 0, v)
 }
 
-/// The thread pointer's self pointer (the word at FS:0).
+/// The thread pointer: on x86_64 the self pointer at FS:0 (TLS variant
+/// II, which the loader wrote), on aarch64 `tpidr_el0`, on riscv64 `tp`.
 fn thread_pointer() -> u64 {
     let v: u64;
-    // SAFETY: the word at the thread pointer holds its own address (TLS
-    // variant II), which the loader wrote.
+    // SAFETY: reads the thread pointer (x86_64: the word at FS:0, in this
+    // thread's TLS block); no other effect.
     unsafe {
+        #[cfg(target_arch = "x86_64")]
         core::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) v,
             options(nostack, readonly, preserves_flags));
+        #[cfg(target_arch = "aarch64")]
+        core::arch::asm!("mrs {}, tpidr_el0", out(reg) v, options(nostack, nomem, preserves_flags));
+        #[cfg(target_arch = "riscv64")]
+        core::arch::asm!("mv {}, tp", out(reg) v, options(nostack, nomem, preserves_flags));
     }
     v
 }
@@ -192,7 +184,7 @@ impl core::fmt::Write for Text {
 /// The start-info page the loader mapped at `addr`.
 fn start_info(addr: usize) -> StartInfo {
     // SAFETY: the start contract maps one read-only page at the address
-    // in rdi (which the start code hands over as `bootinfo`); nothing
+    // in the first argument register (which the start code hands over as `bootinfo`); nothing
     // writes it while the process runs.
     let page = unsafe { core::slice::from_raw_parts(addr as *const u8, contract::PAGE_SIZE) };
     match StartInfo::decode(page) {
@@ -203,8 +195,16 @@ fn start_info(addr: usize) -> StartInfo {
 }
 
 fn fault_now() -> ! {
-    // SAFETY: ud2 raises #UD, a UserException fault of this thread.
-    unsafe { core::arch::asm!("ud2", options(nostack, nomem)) };
+    // SAFETY: an undefined instruction: a UserException fault of this
+    // thread; no memory or register the program relies on changes.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        core::arch::asm!("ud2", options(nostack, nomem));
+        #[cfg(target_arch = "aarch64")]
+        core::arch::asm!("udf #0", options(nostack, nomem));
+        #[cfg(target_arch = "riscv64")]
+        core::arch::asm!("unimp", options(nostack, nomem));
+    }
     stop()
 }
 
@@ -341,9 +341,17 @@ fn run(si: &StartInfo) -> u64 {
             SUCCESS
         }
         f::EXEC_HEAP => {
-            // `ret` at the heap's start, then a call to it: the heap is
-            // not executable, so the call faults.
-            write_volatile(si.heap_start, 0xc3);
+            // A return instruction at the heap's start, then a call to it:
+            // the heap is not executable, so the call faults (x86_64
+            // `ret`, aarch64 `ret`, riscv64 `ret` = `jalr x0, 0(ra)`).
+            let ret: u64 = if cfg!(target_arch = "x86_64") {
+                0xc3
+            } else if cfg!(target_arch = "aarch64") {
+                0xd65f_03c0
+            } else {
+                0x0000_8067
+            };
+            write_volatile(si.heap_start, ret);
             // SAFETY: meant to fault (instruction fetch from a
             // non-executable page); never returns normally.
             let f: extern "C" fn() = unsafe { core::mem::transmute(si.heap_start as usize) };
@@ -540,13 +548,17 @@ mod ipc {
 /// endpoint.
 pub mod faults {
     use super::{FAILURE, SUCCESS};
-    use sel4_sys::{cap_type, consts, Cap, Fault, MessageInfo, UserContext, Word};
+    use sel4_sys::{cap_type, consts, Cap, Fault, MessageInfo, UserContext, VmAccess, Word};
 
     use super::fk::*;
 
-    // Each function takes the bad address in rdi, loads BAD_MAGIC into
-    // eax, faults at `*_address`, and returns eax; the handler sets eax to
-    // GOOD_MAGIC and the instruction pointer to `*_restart_address`.
+    // Each function takes the bad address in its first argument register,
+    // loads BAD_MAGIC into the return register, faults at `*_address`,
+    // and returns that register; the handler sets it to GOOD_MAGIC and the
+    // instruction pointer to `*_restart_address`. The unknown syscall
+    // carries the magic in a register of the fault message ([`MAGIC_MR`])
+    // and the handler's reply sets it.
+    #[cfg(target_arch = "x86_64")]
     core::arch::global_asm!(
         ".text",
         ".globl process_test_read_fault",
@@ -596,6 +608,136 @@ pub mod faults {
         bad = const BAD_MAGIC,
         scno = const BAD_SYSCALL_NUMBER,
     );
+    // aarch64: the address in x0, the magic in w0; the unknown syscall's
+    // number in x7 and the magic in x0 (the message's X0; the reply gives
+    // every register back, lr included).
+    #[cfg(target_arch = "aarch64")]
+    core::arch::global_asm!(
+        ".text",
+        ".globl process_test_read_fault",
+        "process_test_read_fault:",
+        "    mov x1, x0",
+        "    movz w0, #{bad_lo}",
+        "    movk w0, #{bad_hi}, lsl #16",
+        ".globl read_fault_address",
+        "read_fault_address:",
+        "    ldr w0, [x1]",
+        ".globl read_fault_restart_address",
+        "read_fault_restart_address:",
+        "    ret",
+        ".globl process_test_write_fault",
+        "process_test_write_fault:",
+        "    mov x1, x0",
+        "    movz w0, #{bad_lo}",
+        "    movk w0, #{bad_hi}, lsl #16",
+        ".globl write_fault_address",
+        "write_fault_address:",
+        "    str w0, [x1]",
+        ".globl write_fault_restart_address",
+        "write_fault_restart_address:",
+        "    ret",
+        ".globl process_test_instruction_fault",
+        "process_test_instruction_fault:",
+        "    mov x1, x0",
+        "    movz w0, #{bad_lo}",
+        "    movk w0, #{bad_hi}, lsl #16",
+        "    br x1",
+        ".globl instruction_fault_restart_address",
+        "instruction_fault_restart_address:",
+        "    ret",
+        ".globl process_test_bad_syscall",
+        "process_test_bad_syscall:",
+        "    movz w0, #{bad_lo}",
+        "    movk w0, #{bad_hi}, lsl #16",
+        "    mov x7, #{scno}",
+        ".globl bad_syscall_address",
+        "bad_syscall_address:",
+        "    svc #0",
+        ".globl bad_syscall_restart_address",
+        "bad_syscall_restart_address:",
+        "    ret",
+        bad_lo = const BAD_MAGIC & 0xffff,
+        bad_hi = const BAD_MAGIC >> 16,
+        scno = const BAD_SYSCALL_NUMBER,
+    );
+    // riscv64: the address in a0, the magic in a0; the unknown syscall's
+    // number in a7 and the magic in a0 (the message's A0; the reply gives
+    // every register back, ra included).
+    #[cfg(target_arch = "riscv64")]
+    core::arch::global_asm!(
+        ".text",
+        ".globl process_test_read_fault",
+        "process_test_read_fault:",
+        "    mv a1, a0",
+        "    li a0, {bad}",
+        ".globl read_fault_address",
+        "read_fault_address:",
+        "    lw a0, 0(a1)",
+        ".globl read_fault_restart_address",
+        "read_fault_restart_address:",
+        "    ret",
+        ".globl process_test_write_fault",
+        "process_test_write_fault:",
+        "    mv a1, a0",
+        "    li a0, {bad}",
+        ".globl write_fault_address",
+        "write_fault_address:",
+        "    sw a0, 0(a1)",
+        ".globl write_fault_restart_address",
+        "write_fault_restart_address:",
+        "    ret",
+        ".globl process_test_instruction_fault",
+        "process_test_instruction_fault:",
+        "    mv a1, a0",
+        "    li a0, {bad}",
+        "    jr a1",
+        ".globl instruction_fault_restart_address",
+        "instruction_fault_restart_address:",
+        "    ret",
+        ".globl process_test_bad_syscall",
+        "process_test_bad_syscall:",
+        "    li a0, {bad}",
+        "    li a7, {scno}",
+        ".globl bad_syscall_address",
+        "bad_syscall_address:",
+        "    ecall",
+        ".globl bad_syscall_restart_address",
+        "bad_syscall_restart_address:",
+        "    ret",
+        bad = const BAD_MAGIC,
+        scno = const BAD_SYSCALL_NUMBER,
+    );
+
+    /// The unknown syscall's message word that carries the magic.
+    #[cfg(target_arch = "x86_64")]
+    const MAGIC_MR: usize = consts::UnknownSyscall_RBX;
+    #[cfg(target_arch = "aarch64")]
+    const MAGIC_MR: usize = consts::UnknownSyscall_X0;
+    #[cfg(target_arch = "riscv64")]
+    const MAGIC_MR: usize = consts::UnknownSyscall_A0;
+
+    /// Sets the instruction pointer (x86_64 rip, aarch64 and riscv64 pc).
+    fn set_pc(ctx: &mut UserContext, pc: Word) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            ctx.rip = pc;
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            ctx.pc = pc;
+        }
+    }
+
+    /// The register a fault function returns its value in (x86_64 rax,
+    /// aarch64 x0, riscv64 a0).
+    fn ret_reg(ctx: &mut UserContext) -> &mut Word {
+        #[cfg(target_arch = "x86_64")]
+        return &mut ctx.rax;
+        #[cfg(target_arch = "aarch64")]
+        return &mut ctx.x0;
+        #[cfg(target_arch = "riscv64")]
+        return &mut ctx.a0;
+    }
 
     extern "C" {
         fn process_test_read_fault(addr: u64) -> u32;
@@ -659,6 +801,7 @@ pub mod faults {
             *w = sel4_sys::get_mr(i);
         }
         let fault = Fault::decode(info.get_label(), &words[..len.min(32)]);
+        let access = fault.vm_access();
         let mut failed = 0u64;
         let mut check = |bit: u32, ok: bool| {
             if !ok {
@@ -703,16 +846,19 @@ pub mod faults {
                     _ => (BAD_VADDR, labels[4]),
                 };
                 check(3, ip == fault_ip);
-                // x86 reports no prefetch flag; the error code's bit 1 is
-                // the write bit, bit 4 the instruction fetch.
+                // x86 reports no prefetch flag (aarch64 and riscv64 do
+                // for a fetch); the fault status says the access
+                // (x86: the error code's write bit).
                 check(4, !prefetch_fault || kind == INSTRUCTION);
-                check(5, (fsr & 2 != 0) == (kind == WRITE));
-                // Repair through the TCB: eax and rip.
+                let _ = fsr;
+                check(5, (access == Some(VmAccess::Write)) == (kind == WRITE));
+                // Repair through the TCB: the return register and the
+                // instruction pointer.
                 match tcb.tcb_read_registers(false, 0, UserContext::WORDS as Word) {
                     Ok(mut ctx) => {
-                        check(6, ctx.rax as u32 == BAD_MAGIC);
-                        ctx.rax = GOOD_MAGIC as Word;
-                        ctx.rip = restart_ip;
+                        check(6, *ret_reg(&mut ctx) as u32 == BAD_MAGIC);
+                        *ret_reg(&mut ctx) = GOOD_MAGIC as Word;
+                        set_pc(&mut ctx, restart_ip);
                         let w = tcb.tcb_write_registers(false, 0, UserContext::WORDS as Word, &ctx);
                         check(7, w.is_ok());
                     }
@@ -731,13 +877,13 @@ pub mod faults {
                 check(1, len == consts::UnknownSyscall_Length);
                 check(3, ip == labels[5]);
                 check(4, syscall == BAD_SYSCALL_NUMBER);
-                check(5, regs[consts::UnknownSyscall_RBX] as u32 == BAD_MAGIC);
-                // Reply with the registers changed: rbx and the restart
+                check(5, regs[MAGIC_MR] as u32 == BAD_MAGIC);
+                // Reply with the registers changed: the magic and the restart
                 // address (label 0 restarts the thread, 1 leaves it).
                 for (i, w) in words.iter().enumerate().take(len) {
                     sel4_sys::set_mr(i, *w);
                 }
-                sel4_sys::set_mr(consts::UnknownSyscall_RBX, GOOD_MAGIC as Word);
+                sel4_sys::set_mr(MAGIC_MR, GOOD_MAGIC as Word);
                 sel4_sys::set_mr(consts::UnknownSyscall_FaultIP, labels[6]);
                 let label = if restart { 0 } else { 1 };
                 sel4_sys::reply(MessageInfo::new(label, 0, 0, len as u64));
@@ -830,13 +976,13 @@ mod bench {
                 return u64::MAX;
             }
         }
-        let start = sel4_sys::arch::rdtsc();
+        let start = sel4_sys::arch::read_counter();
         for _ in 0..n {
             if !round(&mut value) {
                 return u64::MAX;
             }
         }
-        let cycles = sel4_sys::arch::rdtsc() - start;
+        let cycles = sel4_sys::arch::read_counter() - start;
         if value != 100 + n {
             return u64::MAX - 1;
         }

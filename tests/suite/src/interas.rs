@@ -9,49 +9,35 @@
 //! here the same offsets around [`PRIO`] (above the harness, which polls),
 //! while the test thread starts them from the highest priority, so that
 //! none runs before the test waits.
-#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
 
-#[cfg(target_arch = "x86_64")]
 use alloc::format;
 
-#[cfg(target_arch = "x86_64")]
 use process_test::{f, faults as fk};
-#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::objects::Objects;
-#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::process::{receive_event, Process, ProcessBuilder, ProcessEvent, SlotLayout};
-#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::{cnode::ALL_RIGHTS, Endpoint, Owned};
 use sel4_test_harness::{ensure_eq, sel4_test, Ctx, Failure, TestResult, HARNESS_PRIORITY};
 
-#[cfg(target_arch = "x86_64")]
 use crate::processes::{image, PRIO};
-#[cfg(target_arch = "x86_64")]
 use crate::util::{fw, set_priority};
 
-#[cfg(target_arch = "x86_64")]
 /// Slot of the endpoint in the helper processes' CSpaces: the first after
 /// the main thread's block of the component layout.
 const EP_SLOT: u64 = SlotLayout::COMPONENT.first_thread + SlotLayout::COMPONENT.thread_slots;
-#[cfg(target_arch = "x86_64")]
 /// Slot of the faulter's TCB in the fault handler's CSpace.
 const TCB_SLOT: u64 = EP_SLOT + 1;
 
-#[cfg(target_arch = "x86_64")]
 const SLOTS: usize = 200;
 
-#[cfg(target_arch = "x86_64")]
 fn pe(what: &'static str) -> impl Fn(sel4_rootserver::process::ProcessError) -> Failure {
     move |e| Failure::fail(format!("{what}: {e}"))
 }
 
-#[cfg(target_arch = "x86_64")]
 fn destroy(objs: &mut Objects, p: Process) -> TestResult {
     p.destroy(objs)
         .map_err(|r| Failure::fail(format!("destroying {}: {}", r.handle.name(), r.error)))
 }
 
-#[cfg(target_arch = "x86_64")]
 /// Runs the test thread at the highest priority for the body, so that the
 /// processes it starts run only once it waits; then back to the harness's.
 fn at_top<R>(ctx: &Ctx, body: impl FnOnce() -> Result<R, Failure>) -> Result<R, Failure> {
@@ -61,7 +47,6 @@ fn at_top<R>(ctx: &Ctx, body: impl FnOnce() -> Result<R, Failure>) -> Result<R, 
     r
 }
 
-#[cfg(target_arch = "x86_64")]
 /// Waits for the exits of the processes with badges 1 and 2: their codes.
 fn two_exits(report: &Owned<Endpoint>) -> Result<[u64; 2], Failure> {
     let mut codes = [None, None];
@@ -77,7 +62,6 @@ fn two_exits(report: &Owned<Endpoint>) -> Result<[u64; 2], Failure> {
     Ok([codes[0].unwrap_or(0), codes[1].unwrap_or(0)])
 }
 
-#[cfg(target_arch = "x86_64")]
 /// sel4test's `test_ipc_pair(env, fa, fb, inter_as = true)`: a sender `fa`
 /// at priorities 98..=102 and a waiter `fb` at 100 (relative), each side
 /// started first, messages of every length 0..=120 words checked word by
@@ -130,52 +114,31 @@ fn ipc_pair(ctx: &mut Ctx, fa: u64, fb: u64) -> TestResult {
 }
 
 /// IPC1001: inter-AS seL4_Send + seL4_Recv.
-#[sel4_test(
-    timeout_ms = 60000,
-    sel4test = "IPC1001",
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test(timeout_ms = 60000, sel4test = "IPC1001")]
 fn ipc1001_send_recv_inter_as(ctx: &mut Ctx) -> TestResult {
     ipc_pair(ctx, f::SEND, f::WAIT)
 }
 
 /// IPC1002: inter-AS seL4_Call + seL4_ReplyRecv.
-#[sel4_test(
-    timeout_ms = 60000,
-    sel4test = "IPC1002",
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test(timeout_ms = 60000, sel4test = "IPC1002")]
 fn ipc1002_call_replyrecv_inter_as(ctx: &mut Ctx) -> TestResult {
     ipc_pair(ctx, f::CALL, f::REPLY_WAIT)
 }
 
 /// IPC1003: inter-AS seL4_Send + seL4_Reply + seL4_Recv (a Call answered
 /// with Reply, then Recv).
-#[sel4_test(
-    timeout_ms = 60000,
-    sel4test = "IPC1003",
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test(timeout_ms = 60000, sel4test = "IPC1003")]
 fn ipc1003_call_reply_and_recv_inter_as(ctx: &mut Ctx) -> TestResult {
     ipc_pair(ctx, f::CALL, f::REPLY_AND_WAIT)
 }
 
 /// IPC1004: inter-AS seL4_NBSend + seL4_Recv (the waiter waits only when
 /// it runs first, at a higher priority than the sender).
-#[sel4_test(
-    timeout_ms = 60000,
-    sel4test = "IPC1004",
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test(timeout_ms = 60000, sel4test = "IPC1004")]
 fn ipc1004_nbsend_recv_inter_as(ctx: &mut Ctx) -> TestResult {
     ipc_pair(ctx, f::NBSEND, f::NBWAIT)
 }
 
-#[cfg(target_arch = "x86_64")]
 /// sel4test's `test_fault(env, kind, inter_as = true)`: a faulter process
 /// and a fault handler process (given the fault endpoint and the
 /// faulter's TCB), with the endpoint badged or not, the faulter restarted
@@ -254,45 +217,25 @@ fn fault_pair(ctx: &mut Ctx, kind: u64) -> TestResult {
 }
 
 /// PAGEFAULT1001: read page fault (inter-AS).
-#[sel4_test(
-    timeout_ms = 60000,
-    sel4test = "PAGEFAULT1001",
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test(timeout_ms = 60000, sel4test = "PAGEFAULT1001")]
 fn pagefault1001_read_fault_inter_as(ctx: &mut Ctx) -> TestResult {
     fault_pair(ctx, fk::READ)
 }
 
 /// PAGEFAULT1002: write page fault (inter-AS).
-#[sel4_test(
-    timeout_ms = 60000,
-    sel4test = "PAGEFAULT1002",
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test(timeout_ms = 60000, sel4test = "PAGEFAULT1002")]
 fn pagefault1002_write_fault_inter_as(ctx: &mut Ctx) -> TestResult {
     fault_pair(ctx, fk::WRITE)
 }
 
 /// PAGEFAULT1003: execute page fault (inter-AS).
-#[sel4_test(
-    timeout_ms = 60000,
-    sel4test = "PAGEFAULT1003",
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test(timeout_ms = 60000, sel4test = "PAGEFAULT1003")]
 fn pagefault1003_execute_fault_inter_as(ctx: &mut Ctx) -> TestResult {
     fault_pair(ctx, fk::INSTRUCTION)
 }
 
 /// PAGEFAULT1004: unknown system call (inter-AS).
-#[sel4_test(
-    timeout_ms = 60000,
-    sel4test = "PAGEFAULT1004",
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test(timeout_ms = 60000, sel4test = "PAGEFAULT1004")]
 fn pagefault1004_unknown_syscall_inter_as(ctx: &mut Ctx) -> TestResult {
     fault_pair(ctx, fk::BAD_SYSCALL)
 }

@@ -3,49 +3,34 @@
 //! destroying gives back, isolation, several threads, and sel4test's
 //! inter-address-space tests (VSPACE0000, IPC1001-IPC1004,
 //! PAGEFAULT1001-PAGEFAULT1004, VSPACE0003-VSPACE0006).
-#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
 
-#[cfg(target_arch = "x86_64")]
 use alloc::format;
-#[cfg(target_arch = "x86_64")]
 use alloc::vec::Vec;
 
-#[cfg(target_arch = "x86_64")]
 use process_test::{f, self_check};
-#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::memory::MemoryKind;
-#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::objects::Objects;
-#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::process::{
     receive_event, ProcessBuilder, ProcessError, ProcessEvent, SlotLayout, ThreadSpec,
 };
-#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::vspace::RW;
-#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::{Endpoint, Notification, Owned};
-#[cfg(target_arch = "x86_64")]
 use sel4_sys::{CapRights, Fault, LookupFailure};
 use sel4_test_harness::{ensure, ensure_eq, fail, sel4_test, Ctx, Failure, TestResult};
 
-#[cfg(target_arch = "x86_64")]
 use crate::util::fw;
 
-#[cfg(target_arch = "x86_64")]
 /// The process image (tests/process-test), embedded by the build.
 pub const IMAGE: &[u8] = sel4_rootserver::embedded_elf!(PROCESS_TEST);
 
-#[cfg(target_arch = "x86_64")]
 /// Slots of the test's `Objects` (processes cost the root task few).
 const SLOTS: usize = 160;
 
-#[cfg(target_arch = "x86_64")]
 /// The priority processes run at: above the harness and the test thread
 /// (200), which poll and yield, so that a process runs once the test
 /// thread blocks.
 pub const PRIO: u8 = 220;
 
-#[cfg(target_arch = "x86_64")]
 /// A builder for the test image running function `func` with `args`.
 pub fn image<'a>(name: &'a str, func: u64, args: &[u64]) -> ProcessBuilder<'a> {
     let mut b = ProcessBuilder::new(name, IMAGE).arg(0, func).priority(PRIO);
@@ -55,7 +40,6 @@ pub fn image<'a>(name: &'a str, func: u64, args: &[u64]) -> ProcessBuilder<'a> {
     b
 }
 
-#[cfg(target_arch = "x86_64")]
 /// What `Objects` has handed out, to compare before and after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Figures {
@@ -66,7 +50,6 @@ pub struct Figures {
     pub window_used: u64,
 }
 
-#[cfg(target_arch = "x86_64")]
 pub fn figures(objs: &Objects) -> Figures {
     Figures {
         ram_used: objs.pool().usage(MemoryKind::Ram).used,
@@ -77,19 +60,16 @@ pub fn figures(objs: &Objects) -> Figures {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 fn pe(what: &'static str) -> impl Fn(ProcessError) -> Failure {
     move |e| Failure::fail(format!("{what}: {e}"))
 }
 
-#[cfg(target_arch = "x86_64")]
 fn destroyed(
     r: Result<(), sel4_rootserver::Refused<sel4_rootserver::process::Process>>,
 ) -> TestResult {
     r.map_err(|r| Failure::fail(format!("destroying the process: {}", r.error)))
 }
 
-#[cfg(target_arch = "x86_64")]
 /// Runs `b` (reports and faults to `report` with badge 1) until its first
 /// event, destroys it and returns the event.
 pub fn run_once(
@@ -107,7 +87,6 @@ pub fn run_once(
     Ok(ev)
 }
 
-#[cfg(target_arch = "x86_64")]
 fn exit_code(ev: ProcessEvent) -> Result<u64, Failure> {
     match ev {
         ProcessEvent::Exited { code, .. } => Ok(code),
@@ -118,10 +97,7 @@ fn exit_code(ev: ProcessEvent) -> Result<u64, Failure> {
 /// The start contract from inside: TLS from PT_TLS (`.tdata`, `.tbss`,
 /// the thread pointer), the heap, the IPC buffer, the image range, the
 /// CSpace figures, the stack and the relocated data.
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test]
 fn process_start_contract_holds_inside(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(SLOTS)?;
     let report = objs.create::<Endpoint>()?;
@@ -165,11 +141,7 @@ fn process_start_contract_holds_inside(ctx: &mut Ctx) -> TestResult {
 
 /// VSPACE0000: a thread in another CSpace and VSpace runs a function and
 /// returns its value.
-#[sel4_test(
-    sel4test = "VSPACE0000",
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test(sel4test = "VSPACE0000")]
 fn vspace0000_threads_in_different_cspace_and_vspace(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(SLOTS)?;
     let report = objs.create::<Endpoint>()?;
@@ -186,11 +158,7 @@ fn vspace0000_threads_in_different_cspace_and_vspace(ctx: &mut Ctx) -> TestResul
 /// and mapping window byte it took (after a first one made the root task's
 /// own paging structures for the loader's views), and in the end the
 /// kernel sees the untyped whole again.
-#[sel4_test(
-    timeout_ms = 60000,
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test(timeout_ms = 60000)]
 fn process_destroy_gives_everything_back(ctx: &mut Ctx) -> TestResult {
     let bits = 23;
     let (mut objs, ut) = ctx.objects_over_untyped(SLOTS, bits)?;
@@ -277,10 +245,7 @@ fn process_destroy_gives_everything_back(ctx: &mut Ctx) -> TestResult {
 /// image, with its own stack, IPC buffer and TLS block) publishes a value
 /// in the shared heap; the main thread sees it, and each thread's TLS is
 /// its own.
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test]
 fn process_has_several_threads(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(SLOTS)?;
     let report = objs.create::<Endpoint>()?;
@@ -320,10 +285,7 @@ fn process_has_several_threads(ctx: &mut Ctx) -> TestResult {
 }
 
 /// A panic inside a process arrives as a report with its message.
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test]
 fn process_panic_is_reported_with_its_message(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(SLOTS)?;
     let report = objs.create::<Endpoint>()?;
@@ -348,10 +310,7 @@ fn process_panic_is_reported_with_its_message(ctx: &mut Ctx) -> TestResult {
 /// capability pointer beyond its CSpace (the root task's slot numbers
 /// included) is a capability fault whose lookup failure names the slot; an
 /// empty slot of its own CSpace is an InvalidCapability error.
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test]
 fn process_slot_not_given_is_a_cap_fault(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(SLOTS)?;
     let report = objs.create::<Endpoint>()?;
@@ -390,7 +349,6 @@ fn process_slot_not_given_is_a_cap_fault(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[cfg(target_arch = "x86_64")]
 fn vm_fault(ev: ProcessEvent) -> Result<(u64, u64, u64), Failure> {
     match ev {
         ProcessEvent::Faulted {
@@ -401,7 +359,6 @@ fn vm_fault(ev: ProcessEvent) -> Result<(u64, u64, u64), Failure> {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
 /// The fault address as this kernel reports it (seL4 5.x: 32 bits).
 pub fn reported(addr: u64) -> u64 {
     if sel4_sys::KERNEL_VERSION_MAJOR < 6 {
@@ -414,10 +371,7 @@ pub fn reported(addr: u64) -> u64 {
 /// Isolation: another process's memory and the root task's are not
 /// mapped in a process; reading there faults; and a process's memory is
 /// its own (a second process at the same addresses sees its own zeros).
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test]
 fn process_cannot_read_other_memory(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(SLOTS)?;
     let report = objs.create::<Endpoint>()?;
@@ -458,10 +412,7 @@ fn process_cannot_read_other_memory(ctx: &mut Ctx) -> TestResult {
 
 /// Isolation: a process cannot write its own code or read-only data
 /// (write faults at the address, with the page present).
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test]
 fn process_cannot_write_its_text_or_rodata(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(SLOTS)?;
     let report = objs.create::<Endpoint>()?;
@@ -471,39 +422,69 @@ fn process_cannot_write_its_text_or_rodata(ctx: &mut Ctx) -> TestResult {
             (0x40_0000..0x1_0000_0000).contains(&addr),
             "{what}: fault at {addr:#x}, not in the image"
         );
+        let write = Fault::VmFault {
+            ip: 0,
+            addr,
+            prefetch_fault: false,
+            fsr,
+        }
+        .vm_access();
         ensure_eq!(
-            fsr & 0b11,
-            0b11,
-            "{what}: a write to a present page (fsr {fsr:#x})"
+            write,
+            Some(sel4_sys::VmAccess::Write),
+            "{what}: a write (fsr {fsr:#x})"
         );
+        if cfg!(target_arch = "x86_64") {
+            ensure_eq!(
+                fsr & 0b11,
+                0b11,
+                "{what}: a write to a present page (fsr {fsr:#x})"
+            );
+        }
     }
     Ok(())
 }
 
-/// seL4 on x86 never sets the execute-disable bit of user mappings, so a
-/// process can run code it wrote into its heap. This documents the
-/// kernel's behaviour the loader cannot change (see the process module's
+/// Only a process's code is executable, where the kernel lets the loader
+/// say so: on aarch64 and riscv64 the loader maps everything but the
+/// image's `PF_X` segments execute-never, so a jump into the heap (code
+/// written there) is an instruction-fetch fault at the heap's address.
+/// seL4 on x86 never sets the execute-disable bit of user mappings, so
+/// there the process runs the code it wrote: this documents the kernel's
+/// behaviour the loader cannot change (see the process module's
 /// documentation); if a kernel starts honouring it, this test fails and
 /// the documentation must change.
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
-fn process_heap_is_executable_on_x86_sel4(ctx: &mut Ctx) -> TestResult {
+#[sel4_test]
+fn process_heap_is_executable_only_on_x86_sel4(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(SLOTS)?;
     let report = objs.create::<Endpoint>()?;
-    match run_once(&mut objs, &report, image("exec", f::EXEC_HEAP, &[]))? {
-        ProcessEvent::Exited { code, .. } => ensure_eq!(code, process_test::SUCCESS),
-        other => fail!("jumping into the heap: {other:?} (the kernel now sets NX: update docs)"),
+    let heap = 0x3_0000_0000u64;
+    let b = image("exec", f::EXEC_HEAP, &[]).heap_at(heap, 4096);
+    match run_once(&mut objs, &report, b)? {
+        ProcessEvent::Exited { code, .. } if cfg!(target_arch = "x86_64") => {
+            ensure_eq!(code, process_test::SUCCESS)
+        }
+        ProcessEvent::Faulted {
+            fault: f @ Fault::VmFault { ip, addr, .. },
+            ..
+        } if !cfg!(target_arch = "x86_64") => {
+            ensure_eq!(
+                (ip, addr),
+                (heap, heap),
+                "the fetch at the heap's start faults"
+            );
+            ensure_eq!(f.vm_access(), Some(sel4_sys::VmAccess::Execute), "{f:?}");
+        }
+        other if cfg!(target_arch = "x86_64") => {
+            fail!("jumping into the heap: {other:?} (the kernel now sets NX: update docs)")
+        }
+        other => fail!("jumping into the heap: {other:?} (expected an instruction-fetch fault)"),
     }
     Ok(())
 }
 
 /// Bad input: each error names the problem, and nothing is lost.
-#[sel4_test(
-    arch = "x86_64",
-    arch_reason = "processes (the loader's start contract and the process images' start code) are x86_64 only so far"
-)]
+#[sel4_test]
 fn process_bad_input_is_an_error_and_loses_nothing(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(SLOTS)?;
     let report = objs.create::<Endpoint>()?;
