@@ -25,9 +25,9 @@ fn main(env: Env) -> u64 {
     if !rounds(ep, 0, bench::WARMUP) {
         return 0;
     }
-    let start = sel4_sys::arch::rdtsc();
+    let start = sel4_sys::arch::read_counter();
     let ok = rounds(ep, bench::WARMUP, bench::N);
-    let cycles = sel4_sys::arch::rdtsc() - start;
+    let cycles = sel4_sys::arch::read_counter() - start;
     if ok {
         cycles / bench::N
     } else {

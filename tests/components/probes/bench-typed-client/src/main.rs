@@ -1,7 +1,7 @@
 //! The typed client of the IPC bench between components
 //! (tests/components/bench): `WARMUP` calls, then `N` timed ones to its
 //! server through the typed channel, each answer checked; exits with the
-//! time stamp counter's cycles per timed call (under `-icount shift=0`,
+//! counter's cycles per timed call (the TSC on x86_64; under `-icount shift=0`,
 //! instructions), or 0 after a wrong answer.
 #![no_std]
 #![no_main]
@@ -25,9 +25,9 @@ fn main(env: Env) -> u64 {
     if !rounds(&env, 0, bench::WARMUP) {
         return 0;
     }
-    let start = sel4_sys::arch::rdtsc();
+    let start = sel4_sys::arch::read_counter();
     let ok = rounds(&env, bench::WARMUP, bench::N);
-    let cycles = sel4_sys::arch::rdtsc() - start;
+    let cycles = sel4_sys::arch::read_counter() - start;
     if ok {
         cycles / bench::N
     } else {
