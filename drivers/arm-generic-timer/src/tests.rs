@@ -34,7 +34,7 @@ fn arming_rounds_up_to_ticks_and_enables_after_the_count() {
     // Zero is one tick (the interrupt still comes).
     assert_eq!(t.arm(0).unwrap(), 16);
     t.disarm().unwrap();
-    drop(t);
+    let _ = t;
     assert_eq!(
         f.writes,
         [
@@ -62,7 +62,7 @@ fn long_delays_are_clamped_to_the_down_count() {
     assert_eq!(max, 34_359_738_352);
     let armed = t.arm(100_000_000_000).unwrap();
     assert!(armed >= max && armed < max + 16, "{armed}");
-    drop(t);
+    let _ = t;
     assert!(f.writes.contains(&("tval", MAX_TVAL)));
 }
 
@@ -90,7 +90,7 @@ fn virt_dtb(interrupts: &[u32]) -> Vec<u8> {
     let mut s: Vec<u8> = Vec::new();
     let w = |s: &mut Vec<u8>, v: u32| s.extend_from_slice(&v.to_be_bytes());
     let pad = |s: &mut Vec<u8>| {
-        while s.len() % 4 != 0 {
+        while !s.len().is_multiple_of(4) {
             s.push(0)
         }
     };
