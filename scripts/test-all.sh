@@ -65,6 +65,7 @@ if [ "$SEL4RS_ARCH" != x86_64 ]; then
     )
     if [ "$SEL4RS_ARCH" = aarch64 ]; then
         boot_tests+=("hello-el2: hello-el2")
+        boot_tests+=("clock: clock")
     fi
     boot_tests+=("sel4test-shards: sel4test-shard1of2 sel4test-shard2of2")
 fi
