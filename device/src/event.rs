@@ -44,7 +44,7 @@ impl<W: Wait + ?Sized> Wait for &W {
     }
 }
 
-#[cfg(all(target_os = "none", target_arch = "x86_64"))]
+#[cfg(target_os = "none")]
 mod target {
     use super::*;
     use sel4::{cap_type, Cap};

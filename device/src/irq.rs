@@ -197,7 +197,7 @@ pub enum IrqError {
         argument: u8,
     },
     /// The kernel refused for another reason.
-    #[cfg(all(target_os = "none", target_arch = "x86_64"))]
+    #[cfg(target_os = "none")]
     Kernel(sel4::InvocationError),
 }
 
@@ -260,7 +260,7 @@ impl fmt::Display for IrqError {
             IrqError::InvalidCapability { .. } => {
                 write!(f, "the capability to bind is not a notification")
             }
-            #[cfg(all(target_os = "none", target_arch = "x86_64"))]
+            #[cfg(target_os = "none")]
             IrqError::Kernel(e) => write!(f, "the kernel refused: {e}"),
         }
     }
@@ -696,6 +696,145 @@ mod target {
 
     /// Waits on the notification `ntfn` (an unbadged capability to it);
     /// returns the badges of every signal since the last wait.
+    pub fn wait(ntfn: Cap<cap_type::Notification>) -> Badges {
+        Badges(sel4_sys::wait(ntfn.cptr()))
+    }
+
+    /// The badges pending on `ntfn` without waiting (cleared by the call).
+    pub fn poll(ntfn: Cap<cap_type::Notification>) -> Badges {
+        Badges(sel4_sys::poll(ntfn.cptr()))
+    }
+}
+
+#[cfg(all(target_os = "none", not(target_arch = "x86_64")))]
+pub use line::*;
+
+/// aarch64 (GIC) and riscv64 (PLIC): an interrupt is its number (a GIC
+/// INTID, a PLIC source), `IRQControl_Get` makes its handler; the number
+/// comes from the device tree.
+#[cfg(all(target_os = "none", not(target_arch = "x86_64")))]
+mod line {
+    use super::*;
+    use sel4::prelude::*;
+    use sel4::{cap_type, Cap, InvocationError, Slot, Word};
+
+    /// The IRQ control capability with the interrupts handed out through
+    /// it. One per program (the kernel still refuses a number twice).
+    #[derive(Debug)]
+    pub struct IrqControl {
+        cap: Cap<cap_type::IRQControl>,
+        taken: Vec<u32>,
+    }
+
+    impl IrqControl {
+        /// The IRQ control capability `cap` (checked at the first use).
+        pub const fn new(cap: Cap<cap_type::IRQControl>) -> IrqControl {
+            IrqControl {
+                cap,
+                taken: Vec::new(),
+            }
+        }
+
+        /// The root task's IRQ control capability (`sel4::init::IRQ_CONTROL`).
+        pub const fn root() -> IrqControl {
+            IrqControl::new(sel4::init::IRQ_CONTROL)
+        }
+
+        /// The capability.
+        pub fn cap(&self) -> Cap<cap_type::IRQControl> {
+            self.cap
+        }
+
+        /// A handler for interrupt `irq` into the empty slot `dest`.
+        pub fn get(&mut self, irq: u32, dest: Slot) -> Result<IrqHandler, IrqError> {
+            if self.taken.contains(&irq) {
+                return Err(IrqError::VectorTaken { vector: irq });
+            }
+            match self.cap.get(Word::from(irq), dest) {
+                Ok(()) => {
+                    self.taken.push(irq);
+                    Ok(IrqHandler {
+                        cap: dest.cap(),
+                        irq,
+                    })
+                }
+                Err(e) => Err(match e {
+                    InvocationError::RevokeFirst => IrqError::VectorTaken { vector: irq },
+                    InvocationError::DeleteFirst => IrqError::SlotInUse,
+                    InvocationError::FailedLookup { .. } => IrqError::BadSlot,
+                    InvocationError::InvalidCapability { argument: 0 } => IrqError::NoIrqControl,
+                    InvocationError::RangeError { max, .. } => IrqError::VectorOutOfRange {
+                        vector: irq,
+                        max: u32::try_from(max).unwrap_or(u32::MAX),
+                    },
+                    e => IrqError::Kernel(e),
+                }),
+            }
+        }
+
+        /// Forgets `handler`'s interrupt, after its capability was deleted.
+        pub fn release(&mut self, handler: IrqHandler) {
+            self.taken.retain(|&i| i != handler.irq);
+        }
+    }
+
+    /// An interrupt handler capability with its interrupt's number. `Copy`:
+    /// a name, like the [`Cap`] it holds. The interrupt reaches the
+    /// notification it is bound to with that capability's badge, and comes
+    /// again only after [`IrqHandler::ack`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct IrqHandler {
+        cap: Cap<cap_type::IRQHandler>,
+        irq: u32,
+    }
+
+    impl IrqHandler {
+        /// A handler capability for interrupt `irq`, taken on trust.
+        pub const fn new(cap: Cap<cap_type::IRQHandler>, irq: u32) -> IrqHandler {
+            IrqHandler { cap, irq }
+        }
+
+        /// The capability.
+        pub const fn cap(&self) -> Cap<cap_type::IRQHandler> {
+            self.cap
+        }
+
+        /// The interrupt's number.
+        pub const fn vector(&self) -> u32 {
+            self.irq
+        }
+
+        /// The interrupt signals `ntfn` (a badged notification capability).
+        pub fn bind(&self, ntfn: Cap<cap_type::Notification>) -> Result<(), IrqError> {
+            self.cap
+                .set_notification(ntfn)
+                .map_err(|e| handler_error(e, 1))
+        }
+
+        /// The interrupt signals nothing any more.
+        pub fn unbind(&self) -> Result<(), IrqError> {
+            self.cap.clear().map_err(|e| handler_error(e, 0))
+        }
+
+        /// The interrupt may come again. Acknowledge after servicing the
+        /// device, so that a level-triggered line has dropped.
+        pub fn ack(&self) -> Result<(), IrqError> {
+            self.cap.ack().map_err(|e| handler_error(e, 0))
+        }
+    }
+
+    fn handler_error(e: InvocationError, argument: u8) -> IrqError {
+        match e {
+            InvocationError::InvalidCapability { argument: 0 } => {
+                IrqError::InvalidCapability { argument: 0 }
+            }
+            InvocationError::InvalidCapability { .. } => IrqError::InvalidCapability { argument },
+            e => IrqError::Kernel(e),
+        }
+    }
+
+    /// Waits on the notification `ntfn`; returns the badges of every
+    /// signal since the last wait.
     pub fn wait(ntfn: Cap<cap_type::Notification>) -> Badges {
         Badges(sel4_sys::wait(ntfn.cptr()))
     }

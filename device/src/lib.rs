@@ -46,7 +46,7 @@ pub use mmio::{MappedMmio, Mmio, MmioError};
 pub use ports::{PortError, PortIo, PortRange, Width};
 pub use timer::OneShotTimer;
 
-#[cfg(all(target_os = "none", target_arch = "x86_64"))]
+#[cfg(target_os = "none")]
 pub use irq::{IrqControl, IrqHandler};
 #[cfg(all(target_os = "none", target_arch = "x86_64"))]
 pub use ports::IoPorts;

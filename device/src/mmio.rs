@@ -73,12 +73,16 @@ pub trait Mmio {
     fn size(&self) -> usize;
     /// Reads 8 bits at `offset`.
     fn read8(&self, offset: usize) -> Result<u8, MmioError>;
+    /// Reads 16 bits at `offset`.
+    fn read16(&self, offset: usize) -> Result<u16, MmioError>;
     /// Reads 32 bits at `offset`.
     fn read32(&self, offset: usize) -> Result<u32, MmioError>;
     /// Reads 64 bits at `offset`.
     fn read64(&self, offset: usize) -> Result<u64, MmioError>;
     /// Writes 8 bits at `offset`.
     fn write8(&self, offset: usize, value: u8) -> Result<(), MmioError>;
+    /// Writes 16 bits at `offset`.
+    fn write16(&self, offset: usize, value: u16) -> Result<(), MmioError>;
     /// Writes 32 bits at `offset`.
     fn write32(&self, offset: usize, value: u32) -> Result<(), MmioError>;
     /// Writes 64 bits at `offset`.
@@ -92,6 +96,9 @@ impl<M: Mmio + ?Sized> Mmio for &M {
     fn read8(&self, offset: usize) -> Result<u8, MmioError> {
         (**self).read8(offset)
     }
+    fn read16(&self, offset: usize) -> Result<u16, MmioError> {
+        (**self).read16(offset)
+    }
     fn read32(&self, offset: usize) -> Result<u32, MmioError> {
         (**self).read32(offset)
     }
@@ -100,6 +107,9 @@ impl<M: Mmio + ?Sized> Mmio for &M {
     }
     fn write8(&self, offset: usize, value: u8) -> Result<(), MmioError> {
         (**self).write8(offset, value)
+    }
+    fn write16(&self, offset: usize, value: u16) -> Result<(), MmioError> {
+        (**self).write16(offset, value)
     }
     fn write32(&self, offset: usize, value: u32) -> Result<(), MmioError> {
         (**self).write32(offset, value)
@@ -170,6 +180,7 @@ mod mapped {
             self.size
         }
         access!(read8, write8, u8);
+        access!(read16, write16, u16);
         access!(read32, write32, u32);
         access!(read64, write64, u64);
     }
@@ -188,11 +199,18 @@ mod tests {
         let r = unsafe { MappedMmio::new(base, 32) };
         r.write32(4, 0xdead_beef).unwrap();
         r.write8(8, 0x5a).unwrap();
+        r.write16(10, 0x1234).unwrap();
         r.write64(16, 0x0123_4567_89ab_cdef).unwrap();
         assert_eq!(r.read32(4), Ok(0xdead_beef));
         assert_eq!(r.read8(8), Ok(0x5a));
         assert_eq!(r.read64(16), Ok(0x0123_4567_89ab_cdef));
         assert_eq!(r.read8(5), Ok(0xbe));
+        assert_eq!(r.read16(10), Ok(0x1234));
+        assert!(matches!(r.read16(9), Err(MmioError::Misaligned { .. })));
+        assert!(matches!(
+            r.write16(32, 0),
+            Err(MmioError::OutOfRange { .. })
+        ));
         assert!(matches!(r.read32(32), Err(MmioError::OutOfRange { .. })));
         assert!(matches!(r.write8(32, 0), Err(MmioError::OutOfRange { .. })));
         assert!(matches!(

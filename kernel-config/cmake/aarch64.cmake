@@ -12,7 +12,11 @@
 #   - 230 bootinfo untyped caps, a 2^19-slot root CNode (as on x86_64);
 #   - the generic timer's virtual count readable from user mode
 #     (KernelArmExportVCNTUser: cntvct_el0, the counter of
-#     sel4_sys::arch::read_counter, which the suite's time limits use).
+#     sel4_sys::arch::read_counter, which the suite's time limits use);
+#   - the generic timer's physical timer programmable from user mode
+#     (KernelArmExportPTMRUser: CNTP_TVAL/CNTP_CTL; the kernel ticks on the
+#     virtual timer), the timer service's hardware (drivers/arm-generic-timer),
+#     as seL4test's settings do for qemu-arm-virt.
 # The kernel build dumps its device tree from QEMU with these settings;
 # boot images (cmake/sel4-rust.cmake) start QEMU with the same machine, CPU
 # and memory size (QEMU_MEMORY, ARM_CPU below), or the kernel would see RAM
@@ -38,3 +42,4 @@ set(KernelRootCNodeSizeBits "19" CACHE STRING "")
 set(KernelMaxNumBootinfoUntypedCaps "230" CACHE STRING "")
 set(KernelIsMCS OFF CACHE BOOL "")
 set(KernelArmExportVCNTUser ON CACHE BOOL "")
+set(KernelArmExportPTMRUser ON CACHE BOOL "")

@@ -1,5 +1,6 @@
-//! clock: the timer service on the PIT, and the TSC clock it keeps time
-//! with.
+//! clock: the timer service on the PIT (x86_64) or the Arm generic timer's
+//! physical timer (aarch64), and the clock it keeps time with (the TSC;
+//! the generic timer's virtual count).
 //!
 //! 1. The TSC's frequency: bootinfo's (the kernel's own measurement at
 //!    boot, whole MHz) and one measured against the PIT's crystal.
@@ -23,13 +24,11 @@ use core::time::Duration;
 
 use embedded_hal::delay::DelayNs;
 use sel4::TcbOps;
-use sel4_device::{IrqControl, IrqSource};
-use sel4_pit::Pit;
 use sel4_rootserver::objects::Objects;
 use sel4_rootserver::sys::{self as sel4_sys, MessageInfo};
 use sel4_rootserver::thread::ThreadBuilder;
 use sel4_rootserver::{entry, println, BootInfo, Endpoint, Notification};
-use sel4_timer::{Clock, Recv, Resources, Sleeper, Source, Timer, TimerService};
+use sel4_timer::{Clock, Recv, Resources, Sleeper, Timer, TimerService};
 
 entry!(main);
 
@@ -51,8 +50,44 @@ impl<E: core::fmt::Display> From<E> for Error {
     }
 }
 
-fn main(bootinfo: &BootInfo) -> Result<(), Error> {
-    let mut objs = Objects::try_from_bootinfo(bootinfo)?;
+type Service =
+    sel4_rootserver::thread::JoinHandle<Result<sel4_timer::ServiceStats, sel4_timer::TimerError>>;
+
+/// Binds `irq` and starts the service over `hw` on a thread above main.
+fn start<T: sel4_device::OneShotTimer + Send + 'static>(
+    objs: &mut Objects,
+    hw: T,
+    clock: Clock,
+    irq: sel4_device::IrqHandler,
+) -> Result<(Timer, Service), Error> {
+    let wake = objs.create::<Notification>()?;
+    let irq_cap = objs.mint(&wake, IRQ_BADGE)?;
+    let kick = objs.mint(&wake, KICK_BADGE)?;
+    let lock = objs.create::<Notification>()?;
+    irq.bind(irq_cap.cap())?;
+    let (service, timer) = TimerService::new(
+        hw,
+        clock,
+        Resources {
+            irq,
+            irq_badge: IRQ_BADGE,
+            wake: wake.cap(),
+            kick: kick.cap(),
+            lock: lock.cap(),
+        },
+    )?;
+    let service = ThreadBuilder::new()
+        .priority(SERVICE_PRIORITY)
+        .spawn(objs, move || service.run())?;
+    Ok((timer, service))
+}
+
+/// x86_64: the PIT, the TSC measured against it.
+#[cfg(target_arch = "x86_64")]
+fn hardware(objs: &mut Objects, bootinfo: &BootInfo) -> Result<(Timer, Service), Error> {
+    use sel4_device::{IrqControl, IrqSource};
+    use sel4_pit::Pit;
+    use sel4_timer::Source;
     let mut irqs = IrqControl::root();
 
     // The PIT: channels 0 to 2 and the command port, and port 0x61 (the
@@ -78,35 +113,53 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
 
     // 2. The service.
     let irq = objs.irq_handler(&mut irqs, IrqSource::isa(0))?;
-    let wake = objs.create::<Notification>()?;
-    let irq_cap = objs.mint(&wake, IRQ_BADGE)?;
-    let kick = objs.mint(&wake, KICK_BADGE)?;
-    let lock = objs.create::<Notification>()?;
-    irq.bind(irq_cap.cap())?;
-    let (service, timer) = TimerService::new(
-        pit,
-        clock,
-        Resources {
-            irq: irq.get(),
-            irq_badge: IRQ_BADGE,
-            wake: wake.cap(),
-            kick: kick.cap(),
-            lock: lock.cap(),
-        },
-    )?;
-    let service = ThreadBuilder::new()
-        .priority(SERVICE_PRIORITY)
-        .spawn(&mut objs, move || service.run())?;
-    // Below the service from now on (after the first spawn: see
-    // apps/serial-echo).
-    sel4::init::TCB
-        .set_priority(sel4::init::TCB, MAIN_PRIORITY)
-        .map_err(|e| Error(format!("lowering the initial thread's priority: {e:?}")))?;
+    let r = start(objs, pit, clock, irq.get())?;
     println!(
         "clock: timer service on the PIT (IRQ 0, IOAPIC pin 2, vector {}); one programming spans at most {} us",
         irq.vector(),
         sel4_pit::MAX_NS / 1000
     );
+    Ok(r)
+}
+
+/// aarch64: the generic timer's physical timer (its PPI from the device
+/// tree), the virtual count at the kernel configuration's frequency.
+#[cfg(target_arch = "aarch64")]
+fn hardware(objs: &mut Objects, bootinfo: &BootInfo) -> Result<(Timer, Service), Error> {
+    use sel4_arm_generic_timer::{physical_timer_irq, GenericTimer, SysRegs};
+    use sel4_device::{IrqControl, OneShotTimer};
+    let dtb = bootinfo
+        .find_extra_chunk(sel4_bootinfo::ExtraChunkId::Fdt)
+        .ok_or(Error("no device tree in extra bootinfo".into()))?;
+    let fdt = sel4_fdt::Fdt::new(dtb.data)?;
+    let ppi = physical_timer_irq(&fdt)?.ok_or(Error(
+        "the device tree has no generic timer (arm,armv8-timer)".into(),
+    ))?;
+    // 1. The counter.
+    let clock = Clock::from_config().ok_or(Error(
+        "no counter frequency in the kernel configuration".into(),
+    ))?;
+    println!("clock: the generic timer's virtual count, {clock}");
+    // 2. The service.
+    let hw = GenericTimer::new(SysRegs::new()?, clock.hz())?;
+    let max_us = hw.max_ns() / 1000;
+    let slot = objs.alloc_slot()?;
+    let irq = IrqControl::root().get(ppi, sel4::CNodeOps::slot(sel4::init::CNODE, slot.cptr()))?;
+    let r = start(objs, hw, clock, irq)?;
+    println!(
+        "clock: timer service on the generic timer's physical timer (PPI, INTID {ppi}); one programming spans at most {max_us} us"
+    );
+    Ok(r)
+}
+
+fn main(bootinfo: &BootInfo) -> Result<(), Error> {
+    let mut objs = Objects::try_from_bootinfo(bootinfo)?;
+    let (timer, service) = hardware(&mut objs, bootinfo)?;
+    // Below the service from now on (after the first spawn: see
+    // apps/serial-echo).
+    sel4::init::TCB
+        .set_priority(sel4::init::TCB, MAIN_PRIORITY)
+        .map_err(|e| Error(format!("lowering the initial thread's priority: {e:?}")))?;
 
     let mut sleeper = new_sleeper(&mut objs, &timer)?;
 
@@ -224,7 +277,7 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
     timer.stop();
     let stats = service.join(&mut objs)??;
     println!(
-        "clock: service: {} interrupts ({} early, re-armed), {} timeouts expired, {} periods missed, PIT armed {} times",
+        "clock: service: {} interrupts ({} early, re-armed), {} timeouts expired, {} periods missed, timer armed {} times",
         stats.interrupts, stats.early, stats.expired, stats.missed, stats.armed
     );
     if early > 0 {

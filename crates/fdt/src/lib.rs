@@ -10,7 +10,8 @@
 //! - [`Fdt::node`] finds a node by path (`/soc/serial@10000000`; a
 //!   component without `@` matches a node name without its unit address),
 //!   [`Fdt::node_by_phandle`] by phandle; [`Node::property`],
-//!   [`Node::reg`] (with the parent's `#address-cells`/`#size-cells`).
+//!   [`Node::reg`] (with the parent's `#address-cells`/`#size-cells`);
+//!   [`Fdt::find_compatible`], the first node of a `compatible` string.
 //! - [`Fdt::stdout_serial`]: the serial device `/chosen`'s `stdout-path`
 //!   names (a path or an alias, options after `:` ignored), as a
 //!   [`Serial`]: which UART ([`SerialKind`]: an Arm PL011 or a 16550 with
@@ -277,6 +278,25 @@ impl<'a> Fdt<'a> {
             Ok(found)
         }
         search(self.root()?, phandle)
+    }
+
+    /// The first node, depth first in tree order, whose `compatible` lists
+    /// `what` (`qemu,fw-cfg-mmio`, `google,goldfish-rtc`, ...).
+    pub fn find_compatible(&self, what: &str) -> Result<Option<Node<'a>>, FdtError> {
+        fn search<'a>(n: Node<'a>, what: &str) -> Result<Option<Node<'a>>, FdtError> {
+            if n.is_compatible(what)? {
+                return Ok(Some(n));
+            }
+            let mut found = None;
+            n.for_each_child(|c| {
+                if found.is_none() {
+                    found = search(c, what)?;
+                }
+                Ok(())
+            })?;
+            Ok(found)
+        }
+        search(self.root()?, what)
     }
 
     /// The console's serial device: the node `/chosen`'s `stdout-path`

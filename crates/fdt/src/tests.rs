@@ -110,6 +110,10 @@ fn arm_virt() -> Vec<u8> {
         .begin("chosen")
         .str("stdout-path", "/pl011@9000000")
         .end()
+        .begin("fw-cfg@9020000")
+        .u32s("reg", &[0, 0x0902_0000, 0, 0x18])
+        .str("compatible", "qemu,fw-cfg-mmio")
+        .end()
         .end();
     b.finish()
 }
@@ -132,6 +136,11 @@ fn riscv_virt(extra: impl Fn(&mut Builder)) -> Vec<u8> {
         .u32s("#size-cells", &[2])
         .begin("rtc@101000")
         .u32s("reg", &[0, 0x101000, 0, 0x1000])
+        .str("compatible", "google,goldfish-rtc")
+        .end()
+        .begin("fw-cfg@10100000")
+        .u32s("reg", &[0, 0x1010_0000, 0, 0x18])
+        .str("compatible", "qemu,fw-cfg-mmio")
         .end()
         .begin("serial@10000000");
     extra(&mut b);
@@ -247,6 +256,29 @@ fn unknown_consoles_and_missing_stdout_are_errors_naming_them() {
 }
 
 #[test]
+fn devices_are_found_by_compatible_at_any_depth() {
+    let arm = arm_virt();
+    let fdt = Fdt::new(&arm).unwrap();
+    let n = fdt.find_compatible("qemu,fw-cfg-mmio").unwrap().unwrap();
+    assert_eq!(n.name(), "fw-cfg@9020000");
+    assert_eq!(n.reg(0).unwrap(), Some((0x0902_0000, 0x18)));
+    // A later string of a compatible list matches too.
+    let n = fdt.find_compatible("arm,primecell").unwrap().unwrap();
+    assert_eq!(n.name(), "pl011@9000000");
+    assert!(fdt.find_compatible("arm,pl01").unwrap().is_none());
+    assert!(fdt
+        .find_compatible("google,goldfish-rtc")
+        .unwrap()
+        .is_none());
+    let rv = riscv_virt(|_| {});
+    let fdt = Fdt::new(&rv).unwrap();
+    let n = fdt.find_compatible("qemu,fw-cfg-mmio").unwrap().unwrap();
+    assert_eq!(n.reg(0).unwrap(), Some((0x1010_0000, 0x18)));
+    let n = fdt.find_compatible("google,goldfish-rtc").unwrap().unwrap();
+    assert_eq!(n.reg(0).unwrap(), Some((0x101000, 0x1000)));
+}
+
+#[test]
 fn bad_headers_and_cut_trees_are_refused_without_panics() {
     let dtb = arm_virt();
     assert_eq!(Fdt::new(&dtb[..20]).unwrap_err(), FdtError::Truncated);
@@ -297,6 +329,13 @@ fn the_stage_device_tree_names_a_supported_console() {
     let dtb = std::fs::read(dtb_path).unwrap();
     let s = Fdt::new(&dtb).unwrap().stdout_serial().unwrap();
     std::println!("{dtb_path}: console {s:x?}");
+    // The runner's options reach the root task through this device.
+    let fw_cfg = Fdt::new(&dtb)
+        .unwrap()
+        .find_compatible("qemu,fw-cfg-mmio")
+        .unwrap()
+        .expect("the stage device tree has QEMU's fw_cfg (qemu,fw-cfg-mmio)");
+    std::println!("{dtb_path}: fw_cfg {:x?}", fw_cfg.reg(0).unwrap());
     match manifest.contains("\"sel4_arch\": \"aarch64\"") {
         true => assert_eq!((s.kind, s.paddr), (SerialKind::Pl011, 0x0900_0000)),
         false => assert_eq!(

@@ -60,6 +60,14 @@ impl Mmio for FakePl011 {
         check(o, 1, regs::SIZE)?;
         panic!("the PL011 driver makes 32-bit accesses only (8-bit read at {o:#x})");
     }
+    fn read16(&self, o: usize) -> Result<u16, MmioError> {
+        check(o, 2, regs::SIZE)?;
+        panic!("the PL011 driver makes 32-bit accesses only (16-bit read at {o:#x})");
+    }
+    fn write16(&self, o: usize, _: u16) -> Result<(), MmioError> {
+        check(o, 2, regs::SIZE)?;
+        panic!("the PL011 driver makes 32-bit accesses only (16-bit write at {o:#x})");
+    }
     fn read32(&self, o: usize) -> Result<u32, MmioError> {
         check(o, 4, regs::SIZE)?;
         let mut s = self.0.lock().unwrap();
@@ -270,6 +278,12 @@ fn a_region_too_small_is_an_access_error() {
         }
         fn read8(&self, o: usize) -> Result<u8, MmioError> {
             check(o, 1, 0x10).map(|_| 0)
+        }
+        fn read16(&self, o: usize) -> Result<u16, MmioError> {
+            check(o, 2, 0x10).map(|_| 0)
+        }
+        fn write16(&self, o: usize, _: u16) -> Result<(), MmioError> {
+            check(o, 2, 0x10)
         }
         fn read32(&self, o: usize) -> Result<u32, MmioError> {
             check(o, 4, 0x10).map(|_| 0)

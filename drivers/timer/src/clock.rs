@@ -54,6 +54,8 @@ pub enum Source {
     Measured,
     /// Given by the program.
     Given,
+    /// The kernel configuration's counter frequency (`TIMER_FREQUENCY`).
+    Config,
 }
 
 /// A counter of known frequency, read as nanoseconds.
@@ -161,18 +163,27 @@ impl fmt::Display for Clock {
     }
 }
 
-/// Reading the TSC (x86_64): the kernel lets user mode run `rdtsc`, so a
-/// reading costs no system call.
-#[cfg(all(target_os = "none", target_arch = "x86_64"))]
+/// Reading the counter: the TSC on x86_64 (the kernel lets user mode run
+/// `rdtsc`), the generic timer's virtual count on aarch64 (`cntvct_el0`,
+/// with `KernelArmExportVCNTUser`), `time` on riscv64; no system call.
+#[cfg(target_os = "none")]
 impl Clock {
-    /// The TSC now.
+    /// The counter now.
     pub fn ticks() -> u64 {
-        sel4_sys::arch::rdtsc()
+        sel4_sys::arch::read_counter()
     }
 
     /// Now, on this clock.
     pub fn now(&self) -> Instant {
         self.instant(Clock::ticks())
+    }
+
+    /// The counter at the kernel configuration's rate (aarch64 and
+    /// riscv64: `TIMER_FREQUENCY`); `None` where the configuration gives
+    /// none (x86_64: use [`Clock::from_bootinfo`] or a measurement) or the
+    /// kernel keeps the counter from user mode.
+    pub fn from_config() -> Option<Clock> {
+        sel4_sys::arch::COUNTER_HZ.and_then(|hz| Clock::from_hz(hz, Source::Config))
     }
 }
 

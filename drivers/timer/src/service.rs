@@ -194,6 +194,16 @@ impl<T: OneShotTimer> Inner<T> {
         let now = self.clock.now().as_nanos();
         s.armed = None;
         s.schedule.expire(now, fired);
+        if s.schedule.is_empty() {
+            // Nothing left: disarm the timer that just fired, whatever the
+            // bookkeeping says, so that a level-triggered output (the Arm
+            // generic timer's stays up while it is enabled and past its
+            // count) drops instead of interrupting again at once.
+            return s
+                .timer
+                .disarm()
+                .map_err(|e| TimerError::Hardware(format!("{e:?}")));
+        }
         self.rearm(&mut s, now)
     }
 }

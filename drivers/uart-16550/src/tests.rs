@@ -518,6 +518,18 @@ fn mmio_registers_at_their_stride() {
                 crate::Registers::read(&self.uart, Reg::ALL[o / 4]).unwrap(),
             ))
         }
+        fn read16(&self, o: usize) -> Result<u16, MmioError> {
+            Err(MmioError::Misaligned {
+                offset: o,
+                width: 2,
+            })
+        }
+        fn write16(&self, o: usize, _: u16) -> Result<(), MmioError> {
+            Err(MmioError::Misaligned {
+                offset: o,
+                width: 2,
+            })
+        }
         fn read64(&self, o: usize) -> Result<u64, MmioError> {
             Err(MmioError::Misaligned {
                 offset: o,

@@ -362,6 +362,35 @@ impl RunReport {
                 problems.push(format!("--filter {f:?} matches no test"));
             }
         }
+        // Several boots form one suite split over them: a test that ran in
+        // two boots means a boot did not apply its part (the shard).
+        if boots.len() > 1 {
+            let mut seen: Vec<(&str, &str)> = Vec::new();
+            let mut twice: Vec<String> = Vec::new();
+            for b in &boots {
+                for t in b.tests.iter().filter(|t| t.kind == TestKind::Reported) {
+                    match seen.iter().find(|(n, _)| *n == t.name) {
+                        Some((_, first)) if *first != b.image => {
+                            if twice.len() < 3 {
+                                twice.push(format!("{} ({first}, {})", t.name, b.image));
+                            } else if twice.len() == 3 {
+                                twice.push("...".to_string());
+                            }
+                        }
+                        Some(_) => {}
+                        None => seen.push((&t.name, &b.image)),
+                    }
+                }
+            }
+            if !twice.is_empty() {
+                problems.push(format!(
+                    "tests ran in more than one boot of the split suite: {} (each boot runs its \
+                     part only: did the root task get its shard, -fw_cfg \
+                     name=opt/sel4rs/shard,string=k/n?)",
+                    twice.join(", ")
+                ));
+            }
+        }
         RunReport {
             boots,
             expect_fail,
@@ -772,6 +801,42 @@ mod tests {
         let r = RunReport::new(vec![with, a.finish(Ending::Exited(1))], false, Some("x::"));
         assert!(r.problems.is_empty());
         assert_eq!(r.exit_code(), 0);
+    }
+
+    #[test]
+    fn a_test_in_two_boots_of_a_split_suite_fails_the_run() {
+        let part = |image: &str, log: &str| analyse_log(image, log, Ending::Exited(1));
+        let s1 = part(
+            "shard1",
+            "##sel4rs boot shard1 kernel=16.0.0 arch=aarch64 config=x\n\
+             ##sel4rs test-end a::x pass 1\n##sel4rs test-end a::y pass 1\n##sel4rs result pass",
+        );
+        let s2 = part(
+            "shard2",
+            "##sel4rs boot shard2 kernel=16.0.0 arch=aarch64 config=x\n\
+             ##sel4rs test-end a::z pass 1\n##sel4rs result pass",
+        );
+        let r = RunReport::new(vec![s1.clone(), s2], false, None);
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(r.exit_code(), 0);
+        // The second boot ran everything: its shard was not applied.
+        let all = part(
+            "shard2",
+            "##sel4rs boot shard2 kernel=16.0.0 arch=aarch64 config=x\n\
+             ##sel4rs test-end a::x pass 1\n##sel4rs test-end a::y pass 1\n\
+             ##sel4rs test-end a::z pass 1\n##sel4rs result pass",
+        );
+        let r = RunReport::new(vec![s1.clone(), all], false, None);
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert!(
+            r.problems[0].contains("a::x (shard1, shard2), a::y (shard1, shard2)")
+                && r.problems[0].contains("opt/sel4rs/shard"),
+            "{}",
+            r.problems[0]
+        );
+        assert_eq!(r.exit_code(), 1);
+        // One boot alone is not a split suite.
+        assert!(RunReport::new(vec![s1], false, None).problems.is_empty());
     }
 
     #[test]

@@ -32,9 +32,8 @@ extern crate alloc;
 
 pub mod coverage;
 mod exec;
-// fw_cfg over I/O ports: x86_64 (QEMU virt on aarch64 and riscv64 has it
-// over MMIO, not read yet: there the suite runs every test).
-#[cfg(target_arch = "x86_64")]
+// The runner's options through fw_cfg: I/O ports on x86_64, MMIO on QEMU
+// virt (aarch64, riscv64).
 pub mod fwcfg;
 pub mod kernel;
 mod runner;

@@ -12,7 +12,9 @@ use sel4_test_protocol::{Line, Outcome};
 use crate::coverage::{Coverage, IdOutcome};
 use crate::exec::THREAD_SLOTS;
 #[cfg(target_arch = "x86_64")]
-use crate::fwcfg::{FwCfg, FILTER_FILE, SHARD_FILE};
+#[cfg(target_arch = "x86_64")]
+use crate::fwcfg::FwCfg;
+use crate::fwcfg::SHARD_FILE;
 use crate::kernel::{self, KernelError};
 use crate::select::{Selection, Shard};
 use crate::{Failure, TestDef, TestResult};
@@ -66,6 +68,9 @@ pub struct Machine {
     pub cnode_size_bits: usize,
     /// The first slot after the harness's own (bootinfo's empty region end).
     pub empty_end: CPtr,
+    /// The device tree the kernel passed in extra bootinfo (aarch64,
+    /// riscv64), copied; empty where there is none (x86_64).
+    pub device_tree: Vec<u8>,
 }
 
 /// A test's context: its capability slots and untyped memory.
@@ -680,6 +685,17 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
             (mhz * 1_000_000, "from bootinfo")
         }
     };
+    // QEMU virt: fw_cfg is memory-mapped; its page comes from a device
+    // untyped through `objs`, and goes back before `objs` is dropped.
+    #[cfg(not(target_arch = "x86_64"))]
+    let options = match crate::fwcfg::read_options(&mut objs, bi) {
+        Ok(Some(o)) => Some(o),
+        Ok(None) => {
+            println!("sel4test: no fw_cfg device in the device tree; running every test");
+            None
+        }
+        Err(e) => return Err(RunError::Setup(format!("fw_cfg options: {e}"))),
+    };
     drop(objs);
     let empty = bi.empty();
     let mut next = empty.start as CPtr;
@@ -695,45 +711,29 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
         Ok(s)
     };
 
-    // Options from fw_cfg (absent when QEMU runs without them; x86_64
-    // only: elsewhere every test runs).
+    // Options from fw_cfg (absent when QEMU runs without them).
     #[cfg(target_arch = "x86_64")]
-    let (filter, shard) = {
+    let options = {
         let port_slot = take(1)?;
         match FwCfg::open(port_slot) {
-            Ok(dev) => {
-                let filter = dev
-                    .text(FILTER_FILE)
-                    .map_err(|e| RunError::Setup(format!("reading fw_cfg {FILTER_FILE}: {e:?}")))?
-                    .filter(|f| !f.is_empty());
-                let shard = match dev
-                    .text(SHARD_FILE)
-                    .map_err(|e| RunError::Setup(format!("reading fw_cfg {SHARD_FILE}: {e:?}")))?
-                {
-                    Some(s) => Some(Shard::parse(&s).ok_or_else(|| {
-                        RunError::Setup(format!("fw_cfg {SHARD_FILE}: {s:?} is not k/n"))
-                    })?),
-                    None => None,
-                };
-                (filter, shard)
-            }
+            Ok(dev) => Some(crate::fwcfg::options(&dev.0).map_err(RunError::Setup)?),
             Err(e) => {
                 println!("sel4test: no fw_cfg options ({e:?}); running every test");
-                (None, None)
+                None
             }
         }
     };
-    #[cfg(not(target_arch = "x86_64"))]
-    let (filter, shard): (Option<String>, Option<Shard>) = {
-        println!(
-            "sel4test: no fw_cfg options on {} (read over x86 I/O ports only); running every test",
-            if cfg!(target_arch = "aarch64") {
-                "aarch64"
-            } else {
-                "riscv64"
-            }
-        );
-        (None, None)
+    let (filter, shard) = match options {
+        Some((filter, shard)) => {
+            let shard = match shard {
+                Some(s) => Some(Shard::parse(&s).ok_or_else(|| {
+                    RunError::Setup(format!("fw_cfg {SHARD_FILE}: {s:?} is not k/n"))
+                })?),
+                None => None,
+            };
+            (filter, shard)
+        }
+        None => (None, None),
     };
 
     // Untypeds: the largest RAM untyped feeds the per-test budget.
@@ -778,6 +778,10 @@ fn setup(bi: &BootInfo) -> Result<(Harness, Option<String>, Option<Shard>), RunE
         ),
         cnode_size_bits: bi.init_thread_cnode_size_bits(),
         empty_end: end,
+        device_tree: bi
+            .find_extra_chunk(sel4_bootinfo::ExtraChunkId::Fdt)
+            .map(|c| c.data.to_vec())
+            .unwrap_or_default(),
     }));
     let lent: &'static Lent = alloc::boxed::Box::leak(alloc::boxed::Box::new(Lent {
         device: machine

@@ -1,66 +1,60 @@
-//! The timer service (`sel4-timer` over the PIT of `sel4-pit`, its
-//! interrupt through `sel4-device`) and the tests of seL4test that need a
+//! The timer service (`sel4-timer`) and the tests of seL4test that need a
 //! timer: TIMER0001, TIMER0002 (sel4test-driver's timer.c), SCHED0000
 //! (scheduler.c), PREEMPT_REVOKE (preempt.c). No test here asserts a
 //! speed: "never early" (a timeout or sleep ends at or after its
 //! deadline, by the clock) is what they check of time.
-#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
+//!
+//! The service's hardware per architecture ([`rig`]): the PIT of
+//! `sel4-pit` on x86_64 (its interrupt through an IOAPIC pin), the Arm
+//! generic timer's physical timer on aarch64 (`sel4-arm-generic-timer`,
+//! its PPI from the device tree). riscv64 has none: seL4 keeps the SBI
+//! timer (the hart's only timer) for itself and QEMU virt's CLINT is
+//! machine-mode only, so the service tests skip there (see [`rig`]).
+// riscv64: the service's helpers are built but only `rig`'s skip runs.
+#![cfg_attr(target_arch = "riscv64", allow(unused_imports, dead_code))]
 
-#[cfg(target_arch = "x86_64")]
 use alloc::format;
-#[cfg(target_arch = "x86_64")]
 use alloc::sync::Arc;
-#[cfg(target_arch = "x86_64")]
 use alloc::vec::Vec;
-#[cfg(target_arch = "x86_64")]
 use core::sync::atomic::{AtomicU64, Ordering::SeqCst};
-#[cfg(target_arch = "x86_64")]
 use core::time::Duration;
 
-#[cfg(target_arch = "x86_64")]
 use embedded_hal::delay::DelayNs;
+#[cfg(not(target_arch = "riscv64"))]
+use sel4_device::IrqControl;
 #[cfg(target_arch = "x86_64")]
-use sel4_device::{IrqControl, IrqSource};
+use sel4_device::IrqSource;
 #[cfg(target_arch = "x86_64")]
 use sel4_pit::Pit;
-#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::objects::Objects;
-#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::thread::{JoinHandle, ThreadBuilder};
-#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::{Endpoint, Notification};
-#[cfg(target_arch = "x86_64")]
 use sel4_sys::{cap_type, Cap, MessageInfo, Word};
 use sel4_test_harness::{ensure, ensure_eq, fail, sel4_test, Ctx, Failure, TestResult};
 #[cfg(target_arch = "x86_64")]
-use sel4_timer::{
-    Clock, Recv, Resources, ServiceStats, Sleeper, Source, Timer, TimerError, TimerService,
-};
+use sel4_timer::Source;
+use sel4_timer::{Clock, Recv, ServiceStats, Sleeper, Timer, TimerError};
+#[cfg(not(target_arch = "riscv64"))]
+use sel4_timer::{Resources, TimerService};
 
-#[cfg(target_arch = "x86_64")]
 use crate::support::{helper, lift, HELPER_LOW};
-#[cfg(target_arch = "x86_64")]
 use crate::util::{fw, OBJECT_SLOTS};
 
-#[cfg(target_arch = "x86_64")]
 /// The service's thread: above everything a test runs.
 pub const SERVICE_PRIORITY: u8 = 254;
-#[cfg(target_arch = "x86_64")]
+#[cfg(not(target_arch = "riscv64"))]
 const IRQ_BADGE: Word = 1;
-#[cfg(target_arch = "x86_64")]
+#[cfg(not(target_arch = "riscv64"))]
 const KICK_BADGE: Word = 2;
-#[cfg(target_arch = "x86_64")]
 /// The bit a [`Sleeper`]'s timeout arrives with.
 pub const TIMEOUT_BIT: Word = 1 << 27;
 
-#[cfg(target_arch = "x86_64")]
 /// A timer service for one test.
 pub struct Rig {
     pub timer: Timer,
     service: JoinHandle<Result<ServiceStats, TimerError>>,
 }
 
-#[cfg(target_arch = "x86_64")]
 impl Rig {
     /// Stops the service and returns its counters.
     pub fn stop(self, objs: &mut Objects) -> Result<ServiceStats, Failure> {
@@ -94,31 +88,25 @@ pub fn measured_clock(pit: &Pit<sel4_device::IoPorts>) -> Result<Clock, Failure>
     Clock::from_hz(hz, Source::Measured).ok_or_else(|| Failure::fail("measured 0 Hz"))
 }
 
-#[cfg(target_arch = "x86_64")]
-/// Starts the timer service on the PIT (ports 0x40..=0x43, IRQ 0 on
-/// IOAPIC pin 2), the clock measured against it.
-pub fn rig(_ctx: &Ctx, objs: &mut Objects) -> Result<Rig, Failure> {
-    let mut irqs = IrqControl::root();
-    let (first, last) = sel4_pit::PORTS;
-    let ports = objs.io_ports(first, last).map_err(fw("PIT ports"))?;
-    let port_b = objs
-        .io_ports(sel4_pit::PORT_B, sel4_pit::PORT_B)
-        .map_err(fw("port 0x61"))?;
-    let irq = objs
-        .irq_handler(&mut irqs, IrqSource::isa(0))
-        .map_err(fw("PIT interrupt"))?;
+/// Binds `irq` to a new notification (badge [`IRQ_BADGE`]) and starts the
+/// service over `hw` on its own thread.
+#[cfg(not(target_arch = "riscv64"))]
+fn start<T: sel4_device::OneShotTimer + Send + 'static>(
+    objs: &mut Objects,
+    hw: T,
+    clock: Clock,
+    irq: sel4_device::IrqHandler,
+) -> Result<Rig, Failure> {
     let wake = objs.create::<Notification>().map_err(fw("notification"))?;
     let irq_cap = objs.mint(&wake, IRQ_BADGE).map_err(fw("mint"))?;
     let kick = objs.mint(&wake, KICK_BADGE).map_err(fw("mint"))?;
     let lock = objs.create::<Notification>().map_err(fw("notification"))?;
     irq.bind(irq_cap.cap()).map_err(fw("bind the interrupt"))?;
-    let pit = Pit::new(ports.get(), Some(port_b.get()));
-    let clock = measured_clock(&pit)?;
     let (service, timer) = TimerService::new(
-        pit,
+        hw,
         clock,
         Resources {
-            irq: irq.get(),
+            irq,
             irq_badge: IRQ_BADGE,
             wake: wake.cap(),
             kick: kick.cap(),
@@ -134,6 +122,59 @@ pub fn rig(_ctx: &Ctx, objs: &mut Objects) -> Result<Rig, Failure> {
 }
 
 #[cfg(target_arch = "x86_64")]
+/// Starts the timer service on the PIT (ports 0x40..=0x43, IRQ 0 on
+/// IOAPIC pin 2), the clock measured against it.
+pub fn rig(_ctx: &Ctx, objs: &mut Objects) -> Result<Rig, Failure> {
+    let mut irqs = IrqControl::root();
+    let (first, last) = sel4_pit::PORTS;
+    let ports = objs.io_ports(first, last).map_err(fw("PIT ports"))?;
+    let port_b = objs
+        .io_ports(sel4_pit::PORT_B, sel4_pit::PORT_B)
+        .map_err(fw("port 0x61"))?;
+    let irq = objs
+        .irq_handler(&mut irqs, IrqSource::isa(0))
+        .map_err(fw("PIT interrupt"))?;
+    let pit = Pit::new(ports.get(), Some(port_b.get()));
+    let clock = measured_clock(&pit)?;
+    start(objs, pit, clock, irq.get())
+}
+
+#[cfg(target_arch = "aarch64")]
+/// Starts the timer service on the generic timer's physical timer (its
+/// PPI from the device tree in extra bootinfo), deadlines on the virtual
+/// counter at the kernel configuration's frequency (both counters run
+/// from the one system counter).
+pub fn rig(ctx: &Ctx, objs: &mut Objects) -> Result<Rig, Failure> {
+    use sel4_arm_generic_timer::{physical_timer_irq, GenericTimer, SysRegs};
+    let fdt = sel4_fdt::Fdt::new(&ctx.machine().device_tree).map_err(fw("the device tree"))?;
+    let ppi = physical_timer_irq(&fdt)
+        .map_err(fw("the device tree's timer"))?
+        .ok_or_else(|| Failure::fail("the device tree has no generic timer (arm,armv8-timer)"))?;
+    let clock = Clock::from_config()
+        .ok_or_else(|| Failure::fail("no counter frequency in the kernel configuration"))?;
+    let regs = SysRegs::new().map_err(fw("the physical timer"))?;
+    let hw = GenericTimer::new(regs, clock.hz()).map_err(fw("the physical timer"))?;
+    let slot = objs.alloc_slot().map_err(fw("slot"))?;
+    let irq = IrqControl::root()
+        .get(ppi, sel4::CNodeOps::slot(sel4::init::CNODE, slot.cptr()))
+        .map_err(|e| Failure::fail(format!("the physical timer's interrupt {ppi}: {e}")))?;
+    // The handler's capability stays in the test's slot range, which the
+    // harness cleans after the test (freeing the interrupt).
+    start(objs, hw, clock, irq)
+}
+
+#[cfg(target_arch = "riscv64")]
+/// No timer for the service: seL4 keeps the hart's only timer (SBI
+/// `set_timer`, the supervisor timer interrupt) for itself, and QEMU
+/// virt's CLINT (`mtimecmp`) is reachable from machine mode only.
+pub fn rig(_ctx: &Ctx, _objs: &mut Objects) -> Result<Rig, Failure> {
+    Err(Failure::Skip(
+        "riscv64: no timer the kernel leaves to user mode (seL4 owns the SBI timer; QEMU virt's \
+         CLINT is machine-mode only); see docs/guide.md"
+            .into(),
+    ))
+}
+
 /// A notification and a badged copy of it (its badge `badge`).
 pub fn badged_notification(
     objs: &mut Objects,
@@ -144,19 +185,16 @@ pub fn badged_notification(
     Ok((n.cap(), b.cap()))
 }
 
-#[cfg(target_arch = "x86_64")]
 /// A sleeper with a notification of its own.
 pub fn sleeper(objs: &mut Objects, timer: &Timer) -> Result<Sleeper, Failure> {
     let (n, t) = badged_notification(objs, TIMEOUT_BIT)?;
     Ok(Sleeper::new(timer.clone(), n, t, TIMEOUT_BIT))
 }
 
-#[cfg(target_arch = "x86_64")]
 fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
 
-#[cfg(target_arch = "x86_64")]
 /// Waits on `n` for `count` signals.
 fn wait_signals(n: Cap<cap_type::Notification>, count: usize) {
     for _ in 0..count {
@@ -166,12 +204,7 @@ fn wait_signals(n: Cap<cap_type::Notification>, count: usize) {
 
 /// seL4test's "Basic timer testing": a periodic timeout of 100 ms, three
 /// expiries.
-#[sel4_test(
-    sel4test = "TIMER0001",
-    timeout_ms = 10_000,
-    arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
-)]
+#[sel4_test(sel4test = "TIMER0001", timeout_ms = 10_000)]
 fn timer_periodic_100ms_three_times(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let rig = rig(ctx, &mut objs)?;
@@ -202,12 +235,7 @@ fn timer_periodic_100ms_three_times(ctx: &mut Ctx) -> TestResult {
 
 /// seL4test's "the timer moves between gettime and timeout calls": a
 /// periodic timeout of 1 ms, three expiries, and the clock moved.
-#[sel4_test(
-    sel4test = "TIMER0002",
-    timeout_ms = 10_000,
-    arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
-)]
+#[sel4_test(sel4test = "TIMER0002", timeout_ms = 10_000)]
 fn timer_clock_moves_across_timeouts(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let rig = rig(ctx, &mut objs)?;
@@ -231,12 +259,7 @@ fn timer_clock_moves_across_timeouts(ctx: &mut Ctx) -> TestResult {
 /// loop moves while it runs, stands still while suspended, moves again
 /// once resumed; the test waits on timer ticks (sel4test uses 100 ms
 /// periods on simulators) and the counter runs while it waits.
-#[sel4_test(
-    sel4test = "SCHED0000",
-    timeout_ms = 20_000,
-    arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
-)]
+#[sel4_test(sel4test = "SCHED0000", timeout_ms = 20_000)]
 fn sched_suspend_resume_counter(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
@@ -294,12 +317,7 @@ fn sched_suspend_resume_counter(ctx: &mut Ctx) -> TestResult {
 /// revoke at least twice. The period is a third of how long the same
 /// revoke took (measured first); the number of copies doubles until it
 /// happens, within the test's memory.
-#[sel4_test(
-    sel4test = "PREEMPT_REVOKE",
-    timeout_ms = 120_000,
-    arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
-)]
+#[sel4_test(sel4test = "PREEMPT_REVOKE", timeout_ms = 120_000)]
 fn preempt_revoke(ctx: &mut Ctx) -> TestResult {
     const CNODE_BITS: usize = 12;
     lift(ctx)?;
@@ -391,11 +409,7 @@ fn preempt_revoke(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(
-    timeout_ms = 20_000,
-    arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
-)]
+#[sel4_test(timeout_ms = 20_000)]
 fn timer_sleep_is_never_early(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let rig = rig(ctx, &mut objs)?;
@@ -414,11 +428,7 @@ fn timer_sleep_is_never_early(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(
-    timeout_ms = 20_000,
-    arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
-)]
+#[sel4_test(timeout_ms = 20_000)]
 fn timer_delay_ns_is_never_short(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let rig = rig(ctx, &mut objs)?;
@@ -443,11 +453,7 @@ fn timer_delay_ns_is_never_short(ctx: &mut Ctx) -> TestResult {
 
 /// One-shot timeouts signal once each, with their own badge, in deadline
 /// order; a cancelled one never signals.
-#[sel4_test(
-    timeout_ms = 10_000,
-    arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
-)]
+#[sel4_test(timeout_ms = 10_000)]
 fn timer_oneshots_signal_once_in_order(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let rig = rig(ctx, &mut objs)?;
@@ -502,11 +508,7 @@ fn timer_oneshots_signal_once_in_order(ctx: &mut Ctx) -> TestResult {
 
 /// A periodic timeout stays on its grid: the k-th expiry is never before
 /// start + k periods, whatever the wake-up latency.
-#[sel4_test(
-    timeout_ms = 10_000,
-    arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
-)]
+#[sel4_test(timeout_ms = 10_000)]
 fn timer_periodic_stays_on_its_grid(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
     let rig = rig(ctx, &mut objs)?;
@@ -531,11 +533,7 @@ fn timer_periodic_stays_on_its_grid(ctx: &mut Ctx) -> TestResult {
 /// A signal that comes before the timeout ends the wait, not timed out;
 /// the timeout's bit that may come later is recognised as stale by the
 /// clock (the next wait is not cut short by it).
-#[sel4_test(
-    timeout_ms = 10_000,
-    arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
-)]
+#[sel4_test(timeout_ms = 10_000)]
 fn timer_wait_with_timeout_signal_first(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
@@ -577,11 +575,7 @@ fn timer_wait_with_timeout_signal_first(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
-#[sel4_test(
-    timeout_ms = 10_000,
-    arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
-)]
+#[sel4_test(timeout_ms = 10_000)]
 fn timer_recv_with_timeout(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
@@ -626,11 +620,7 @@ fn timer_recv_with_timeout(ctx: &mut Ctx) -> TestResult {
 
 /// Four threads share the service, each sleeping its own period five
 /// times at once: every sleep ends, none early.
-#[sel4_test(
-    timeout_ms = 20_000,
-    arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
-)]
+#[sel4_test(timeout_ms = 20_000)]
 fn timer_threads_share_the_service(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS * 2)?;
@@ -667,11 +657,7 @@ fn timer_threads_share_the_service(ctx: &mut Ctx) -> TestResult {
 
 /// Stopping the service wakes a thread that sleeps, with an error, and
 /// refuses new timeouts.
-#[sel4_test(
-    timeout_ms = 10_000,
-    arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
-)]
+#[sel4_test(timeout_ms = 10_000)]
 fn timer_stop_wakes_sleepers(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
@@ -704,7 +690,7 @@ fn timer_stop_wakes_sleepers(ctx: &mut Ctx) -> TestResult {
 #[sel4_test(
     timeout_ms = 10_000,
     arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+    arch_reason = "the PIT is an x86 device"
 )]
 fn timer_tsc_measured_against_the_pit(ctx: &mut Ctx) -> TestResult {
     // Above the harness's polling: nothing of the guest preempts the
@@ -751,7 +737,7 @@ fn timer_tsc_measured_against_the_pit(ctx: &mut Ctx) -> TestResult {
 #[sel4_test(
     timeout_ms = 10_000,
     arch = "x86_64",
-    arch_reason = "the timer service drives the x86 PIT; no driver for the Arm generic timer or the RISC-V SBI timer yet"
+    arch_reason = "the PIT is an x86 device"
 )]
 fn harness_time_agrees_with_the_pit(ctx: &mut Ctx) -> TestResult {
     lift(ctx)?;
