@@ -147,6 +147,7 @@ pub mod reg {
         /// The frame registers and the general-purpose ones up to r15.
         pub const COUNT: usize = 18;
         /// Bytes of the system call instruction (`syscall`).
+        #[allow(dead_code)] // used by the MCS tests only (mcs_util)
         pub const SYSCALL_INSN_BYTES: u64 = 2;
     }
     #[cfg(target_arch = "aarch64")]
@@ -164,6 +165,7 @@ pub mod reg {
         /// pc, sp, spsr, x0-x8, x16-x18, x29, x30.
         pub const COUNT: usize = 17;
         /// Bytes of the system call instruction (`svc #0`).
+        #[allow(dead_code)] // used by the MCS tests only (mcs_util)
         pub const SYSCALL_INSN_BYTES: u64 = 4;
     }
     #[cfg(target_arch = "riscv64")]
@@ -181,6 +183,7 @@ pub mod reg {
         /// pc, ra, sp, gp, s0-s11, a0-a7.
         pub const COUNT: usize = 24;
         /// Bytes of the system call instruction (`ecall`).
+        #[allow(dead_code)] // used by the MCS tests only (mcs_util)
         pub const SYSCALL_INSN_BYTES: u64 = 4;
     }
     pub use arch::*;
