@@ -12,22 +12,18 @@
 //! spelled out here: 3 on x86_64, 7 on aarch64 and riscv64). The VSpaces
 //! are the architecture's [`sel4::VSpaceRoot`], the tables the `sel4`
 //! crate's [`TableLevel`](sel4::TableLevel)s.
-#![cfg_attr(not(target_arch = "x86_64"), allow(unused_imports))]
 
 use alloc::format;
 use alloc::vec::Vec;
 
-#[cfg(target_arch = "x86_64")]
 use process_test::f;
 use sel4_rootserver::memory::MemoryKind;
 use sel4_rootserver::objects::{AsidPool, Objects};
-#[cfg(target_arch = "x86_64")]
 use sel4_rootserver::process::{receive_event, ProcessEvent};
 use sel4_rootserver::{Endpoint, Error, InvocationError, Owned};
 use sel4_sys::consts;
 use sel4_test_harness::{ensure, ensure_eq, fail, sel4_test, Ctx, Failure, TestResult};
 
-#[cfg(target_arch = "x86_64")]
 use crate::processes::image;
 use crate::util::fw;
 
@@ -163,12 +159,10 @@ fn vspace0005_overassign_asid_pool(ctx: &mut Ctx) -> TestResult {
 /// (sel4test's `incr_mem`: writes its number and reads it back).
 #[sel4_test(
     timeout_ms = 30000,
-    sel4test = "VSPACE0006",
-    arch = "x86_64",
-    arch_reason = "the test spawns processes (ProcessBuilder, crate::processes::image), which this tree builds for x86_64 only (the process work on aarch64 and riscv64 is separate)"
+    sel4test = "VSPACE0006"
 )]
 fn vspace0006_processes_in_every_asid_pool(ctx: &mut Ctx) -> TestResult {
-    let mut objs = ctx.objects(160)?;
+    let mut objs = ctx.objects(2 * N_ASID_POOLS + 160)?;
     let report = objs.create::<Endpoint>()?;
     let mut pools = Vec::new();
     for i in 0..N_ASID_POOLS - 1 {
