@@ -157,10 +157,7 @@ fn vspace0005_overassign_asid_pool(ctx: &mut Ctx) -> TestResult {
 
 /// VSPACE0006: a process in each new pool runs and touches its memory
 /// (sel4test's `incr_mem`: writes its number and reads it back).
-#[sel4_test(
-    timeout_ms = 30000,
-    sel4test = "VSPACE0006"
-)]
+#[sel4_test(timeout_ms = 30000, sel4test = "VSPACE0006")]
 fn vspace0006_processes_in_every_asid_pool(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(2 * N_ASID_POOLS + 160)?;
     let report = objs.create::<Endpoint>()?;
