@@ -26,10 +26,10 @@ use core::ops::Deref;
 
 use sel4::CNodeOps;
 
-use sel4_device::{IoPorts, IrqControl, IrqHandler, IrqSource, PortError, PortRange};
+use sel4_device::{IoPorts, IrqControl, IrqError, IrqHandler, IrqSource, PortError, PortRange};
 
 use crate::cap::{cap_type, CapType, Owned};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::objects::Objects;
 
 /// An owned device capability and its typed value.
@@ -77,15 +77,70 @@ pub type PortsCap = DeviceCap<cap_type::X86IOPort, IoPorts>;
 /// An interrupt handler capability.
 pub type IrqCap = DeviceCap<cap_type::IRQHandler, IrqHandler>;
 
-impl From<PortError> for Error {
-    fn from(e: PortError) -> Error {
-        Error::Port(e)
+/// An error of a device operation: the framework's [`Error`]s (slots,
+/// memory, the kernel) and the device layer's. A type of its own, not
+/// variants of [`Error`], so that a root task without devices links none
+/// of the device errors' text (about 2.9 KiB: `hello`, docs/design.md
+/// "Size"); `?` turns every framework error into one, so a root task with
+/// devices returns `DeviceResult` from `main`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeviceError {
+    /// The framework or the kernel refused (the error says which).
+    Framework(Error),
+    /// An I/O port range was refused (out of range, issued already, ...).
+    Port(PortError),
+    /// An interrupt operation was refused (vector or pin taken, bad pin,
+    /// no IRQ control capability, ...).
+    Irq(IrqError),
+}
+
+/// Result of a device operation.
+pub type DeviceResult<T> = core::result::Result<T, DeviceError>;
+
+impl From<Error> for DeviceError {
+    fn from(e: Error) -> DeviceError {
+        DeviceError::Framework(e)
     }
 }
 
-impl From<sel4_device::IrqError> for Error {
-    fn from(e: sel4_device::IrqError) -> Error {
-        Error::Irq(e)
+impl From<crate::InvocationError> for DeviceError {
+    fn from(e: crate::InvocationError) -> DeviceError {
+        DeviceError::Framework(e.into())
+    }
+}
+
+impl From<crate::AllocError> for DeviceError {
+    fn from(e: crate::AllocError) -> DeviceError {
+        DeviceError::Framework(e.into())
+    }
+}
+
+impl From<sel4::DataTooWide> for DeviceError {
+    fn from(e: sel4::DataTooWide) -> DeviceError {
+        DeviceError::Framework(e.into())
+    }
+}
+
+impl From<PortError> for DeviceError {
+    fn from(e: PortError) -> DeviceError {
+        DeviceError::Port(e)
+    }
+}
+
+impl From<IrqError> for DeviceError {
+    fn from(e: IrqError) -> DeviceError {
+        DeviceError::Irq(e)
+    }
+}
+
+impl core::fmt::Display for DeviceError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            DeviceError::Framework(e) => e.fmt(f),
+            DeviceError::Port(e) => e.fmt(f),
+            DeviceError::Irq(e) => e.fmt(f),
+        }
     }
 }
 
@@ -95,7 +150,7 @@ impl Objects {
     /// [`PortError::AlreadyIssued`] otherwise); seL4 5.x copies its
     /// capability for every port, and the `IoPorts` checks keep accesses
     /// in the range.
-    pub fn io_ports(&mut self, first: u16, last: u16) -> Result<PortsCap> {
+    pub fn io_ports(&mut self, first: u16, last: u16) -> DeviceResult<PortsCap> {
         let range = PortRange::new(first, last)?;
         let slot = self.alloc_slot()?;
         match IoPorts::issue(range, sel4::init::CNODE.slot(slot.cptr())) {
@@ -113,7 +168,11 @@ impl Objects {
     /// An interrupt handler for `source` from `irqs`, at the lowest free
     /// vector, in a new slot. Bind it to a (badged) notification and
     /// acknowledge it once to let the first interrupt in.
-    pub fn irq_handler(&mut self, irqs: &mut IrqControl, source: IrqSource) -> Result<IrqCap> {
+    pub fn irq_handler(
+        &mut self,
+        irqs: &mut IrqControl,
+        source: IrqSource,
+    ) -> DeviceResult<IrqCap> {
         let slot = self.alloc_slot()?;
         match irqs.get(source, sel4::init::CNODE.slot(slot.cptr())) {
             Ok(device) => Ok(DeviceCap {
@@ -133,7 +192,7 @@ impl Objects {
         irqs: &mut IrqControl,
         source: IrqSource,
         vector: u32,
-    ) -> Result<IrqCap> {
+    ) -> DeviceResult<IrqCap> {
         let slot = self.alloc_slot()?;
         match irqs.get_at(source, vector, sel4::init::CNODE.slot(slot.cptr())) {
             Ok(device) => Ok(DeviceCap {
@@ -149,7 +208,11 @@ impl Objects {
 
     /// Deletes an interrupt handler (the kernel frees its vector and masks
     /// the interrupt) and clears `irqs`' record of its vector and pin.
-    pub fn delete_irq_handler(&mut self, irqs: &mut IrqControl, handler: IrqCap) -> Result<()> {
+    pub fn delete_irq_handler(
+        &mut self,
+        irqs: &mut IrqControl,
+        handler: IrqCap,
+    ) -> DeviceResult<()> {
         let h = handler.get();
         self.delete(handler.into_owned()).map_err(|r| r.error)?;
         irqs.release(h);

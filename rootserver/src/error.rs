@@ -40,11 +40,6 @@ pub enum Error {
     },
     /// A check of the framework failed (the text says which).
     Check(&'static str),
-    /// An I/O port range was refused (out of range, issued already, ...).
-    Port(sel4_device::PortError),
-    /// An interrupt operation was refused (vector or pin taken, bad pin,
-    /// no IRQ control capability, ...).
-    Irq(sel4_device::IrqError),
 }
 
 /// Result of a framework operation.
@@ -83,8 +78,6 @@ impl core::fmt::Display for Error {
                 "asked for the frame at {wanted:#x}, the kernel made it at {got:#x} (the untyped was retyped behind the framework's back)"
             ),
             Error::Check(what) => write!(f, "check failed: {what}"),
-            Error::Port(e) => write!(f, "{e}"),
-            Error::Irq(e) => write!(f, "{e}"),
         }
     }
 }

@@ -20,7 +20,7 @@ use sel4_device::{IrqControl, IrqError, IrqSource, Polarity, Trigger};
 #[cfg(target_arch = "x86_64")]
 use sel4_pit::Pit;
 #[cfg(target_arch = "x86_64")]
-use sel4_rootserver::{Error, Notification};
+use sel4_rootserver::{DeviceError, Notification};
 #[cfg(target_arch = "x86_64")]
 use sel4_sys::{cap_type, Cap, Word};
 use sel4_test_harness::{ensure, ensure_eq, fail, sel4_test, Ctx, Failure, TestResult};
@@ -45,9 +45,9 @@ fn pin(p: u32) -> IrqSource {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn irq_err(r: Result<impl core::fmt::Debug, Error>) -> Result<IrqError, Failure> {
+fn irq_err(r: Result<impl core::fmt::Debug, DeviceError>) -> Result<IrqError, Failure> {
     match r {
-        Err(Error::Irq(e)) => Ok(e),
+        Err(DeviceError::Irq(e)) => Ok(e),
         Err(e) => Err(Failure::fail(format!(
             "expected an interrupt error, got {e}"
         ))),

@@ -12,7 +12,7 @@ use sel4_asm_probes::ioport;
 #[cfg(target_arch = "x86_64")]
 use sel4_device::{IoPorts, PortError, PortIo, PortRange};
 #[cfg(target_arch = "x86_64")]
-use sel4_rootserver::Error;
+use sel4_rootserver::DeviceError;
 #[cfg(target_arch = "x86_64")]
 use sel4_sys::{FaultLabel, MessageInfo, Word};
 use sel4_test_harness::{ensure, ensure_eq, sel4_test, skip, Ctx, Failure, TestResult};
@@ -94,9 +94,9 @@ fn ioports_in_without_a_capability_faults(ctx: &mut Ctx) -> TestResult {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn port_err(r: Result<impl core::fmt::Debug, Error>) -> Result<PortError, Failure> {
+fn port_err(r: Result<impl core::fmt::Debug, DeviceError>) -> Result<PortError, Failure> {
     match r {
-        Err(Error::Port(e)) => Ok(e),
+        Err(DeviceError::Port(e)) => Ok(e),
         Err(e) => Err(Failure::fail(format!("expected a port error, got {e}"))),
         Ok(v) => Err(Failure::fail(format!("expected an error, got {v:?}"))),
     }
