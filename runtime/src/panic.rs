@@ -91,7 +91,15 @@ struct Here<'a>(Option<&'a core::panic::Location<'a>>);
 impl core::fmt::Display for Here<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self.0 {
-            Some(l) => core::fmt::Display::fmt(l, f),
+            // Line and column as `u64`, like the runtime's other numbers:
+            // `Location`'s own `Display` would link the `u32` formatter.
+            Some(l) => write!(
+                f,
+                "{}:{}:{}",
+                l.file(),
+                u64::from(l.line()),
+                u64::from(l.column())
+            ),
             None => f.write_str("<unknown>:0:0"),
         }
     }

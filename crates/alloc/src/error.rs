@@ -157,6 +157,8 @@ pub enum AllocError {
 impl fmt::Display for AllocError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use AllocError::*;
+        // Sizes in bits are formatted as `u64`, like every other field:
+        // one integer formatter (the `u8` one would be linked for them alone).
         match *self {
             SlotsExhausted {
                 requested,
@@ -174,47 +176,63 @@ impl fmt::Display for AllocError {
                 size_bits,
                 count,
                 device,
-            } => write!(
-                f,
-                "no {} untyped memory for {count} object(s) of 2^{size_bits} bytes",
-                if device { "device" } else { "RAM" }
-            ),
+            } => {
+                let size_bits = u64::from(size_bits);
+                write!(
+                    f,
+                    "no {} untyped memory for {count} object(s) of 2^{size_bits} bytes",
+                    if device { "device" } else { "RAM" }
+                )
+            }
             UntypedFull {
                 id,
                 size_bits,
                 count,
                 free,
-            } => write!(
-                f,
-                "untyped {id:#x} has no room for {count} object(s) of 2^{size_bits} bytes ({free} bytes free)"
-            ),
+            } => {
+                let size_bits = u64::from(size_bits);
+                write!(
+                    f,
+                    "untyped {id:#x} has no room for {count} object(s) of 2^{size_bits} bytes ({free} bytes free)"
+                )
+            }
             UnknownUntyped { id } => write!(f, "no untyped {id:#x}"),
             DuplicateUntyped { id } => write!(f, "untyped {id:#x} added twice"),
             BadUntyped {
                 id,
                 paddr,
                 size_bits,
-            } => write!(
-                f,
-                "untyped {id:#x}: 2^{size_bits} bytes at {paddr:#x} is not a valid untyped"
-            ),
+            } => {
+                let size_bits = u64::from(size_bits);
+                write!(
+                    f,
+                    "untyped {id:#x}: 2^{size_bits} bytes at {paddr:#x} is not a valid untyped"
+                )
+            }
             BadObjectSize { size_bits, count } => {
+                let size_bits = u64::from(size_bits);
                 write!(f, "cannot create {count} object(s) of 2^{size_bits} bytes")
             }
             StalePlacement { id } => write!(f, "placement in untyped {id:#x} is stale"),
-            NotUntypedPlacement { id, size_bits } => write!(
-                f,
-                "objects of 2^{size_bits} bytes from untyped {id:#x} cannot be untypeds"
-            ),
+            NotUntypedPlacement { id, size_bits } => {
+                let size_bits = u64::from(size_bits);
+                write!(
+                    f,
+                    "objects of 2^{size_bits} bytes from untyped {id:#x} cannot be untypeds"
+                )
+            }
             NoUntypedAt { paddr } => write!(f, "no untyped covers physical address {paddr:#x}"),
             PhysInUse { paddr, id } => write!(
                 f,
                 "physical address {paddr:#x} in untyped {id:#x} is already in use"
             ),
-            MisalignedPhys { paddr, size_bits } => write!(
-                f,
-                "physical address {paddr:#x} is not aligned to 2^{size_bits} bytes"
-            ),
+            MisalignedPhys { paddr, size_bits } => {
+                let size_bits = u64::from(size_bits);
+                write!(
+                    f,
+                    "physical address {paddr:#x} is not aligned to 2^{size_bits} bytes"
+                )
+            }
             VirtExhausted { size, align } => write!(
                 f,
                 "no free virtual range of {size:#x} bytes aligned to {align:#x}"
