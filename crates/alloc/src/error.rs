@@ -154,101 +154,110 @@ pub enum AllocError {
     },
 }
 
+/// Writes `template` with each `{}` replaced by the next of `args` in
+/// decimal and each `{x}` by it in hex with `0x`.
+fn render(f: &mut fmt::Formatter<'_>, template: &str, args: &[u64]) -> fmt::Result {
+    use fmt::Write;
+    let mut args = args.iter();
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c != '{' {
+            f.write_char(c)?;
+            continue;
+        }
+        let v = args.next().copied().unwrap_or(0);
+        if chars.next() == Some('x') {
+            chars.next();
+            write!(f, "{v:#x}")?;
+        } else {
+            write!(f, "{v}")?;
+        }
+    }
+    Ok(())
+}
+
 impl fmt::Display for AllocError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use AllocError::*;
-        // Sizes in bits are formatted as `u64`, like every other field:
-        // one integer formatter (the `u8` one would be linked for them alone).
-        match *self {
+        let (t, a): (&str, [u64; 4]) = match *self {
             SlotsExhausted {
                 requested,
                 available,
-            } => write!(
-                f,
-                "no {requested} free capability slot(s) ({available} free in total)"
+            } => (
+                "no {} free capability slot(s) ({} free in total)",
+                [requested as u64, available as u64, 0, 0],
             ),
             SlotOutOfRange { slot, start, end } => {
-                write!(f, "slot {slot:#x} outside [{start:#x}, {end:#x})")
+                ("slot {x} outside [{x}, {x})", [slot, start, end, 0])
             }
-            SlotInUse { slot } => write!(f, "slot {slot:#x} is already allocated"),
-            SlotNotAllocated { slot } => write!(f, "slot {slot:#x} is not allocated"),
+            SlotInUse { slot } => ("slot {x} is already allocated", [slot, 0, 0, 0]),
+            SlotNotAllocated { slot } => ("slot {x} is not allocated", [slot, 0, 0, 0]),
             UntypedExhausted {
                 size_bits,
                 count,
                 device,
-            } => {
-                let size_bits = u64::from(size_bits);
-                write!(
-                    f,
-                    "no {} untyped memory for {count} object(s) of 2^{size_bits} bytes",
-                    if device { "device" } else { "RAM" }
-                )
-            }
+            } => (
+                if device {
+                    "no device untyped memory for {} object(s) of 2^{} bytes"
+                } else {
+                    "no RAM untyped memory for {} object(s) of 2^{} bytes"
+                },
+                [count as u64, size_bits.into(), 0, 0],
+            ),
             UntypedFull {
                 id,
                 size_bits,
                 count,
                 free,
-            } => {
-                let size_bits = u64::from(size_bits);
-                write!(
-                    f,
-                    "untyped {id:#x} has no room for {count} object(s) of 2^{size_bits} bytes ({free} bytes free)"
-                )
-            }
-            UnknownUntyped { id } => write!(f, "no untyped {id:#x}"),
-            DuplicateUntyped { id } => write!(f, "untyped {id:#x} added twice"),
+            } => (
+                "untyped {x} has no room for {} object(s) of 2^{} bytes ({} bytes free)",
+                [id, count as u64, size_bits.into(), free as u64],
+            ),
+            UnknownUntyped { id } => ("no untyped {x}", [id, 0, 0, 0]),
+            DuplicateUntyped { id } => ("untyped {x} added twice", [id, 0, 0, 0]),
             BadUntyped {
                 id,
                 paddr,
                 size_bits,
-            } => {
-                let size_bits = u64::from(size_bits);
-                write!(
-                    f,
-                    "untyped {id:#x}: 2^{size_bits} bytes at {paddr:#x} is not a valid untyped"
-                )
-            }
-            BadObjectSize { size_bits, count } => {
-                let size_bits = u64::from(size_bits);
-                write!(f, "cannot create {count} object(s) of 2^{size_bits} bytes")
-            }
-            StalePlacement { id } => write!(f, "placement in untyped {id:#x} is stale"),
-            NotUntypedPlacement { id, size_bits } => {
-                let size_bits = u64::from(size_bits);
-                write!(
-                    f,
-                    "objects of 2^{size_bits} bytes from untyped {id:#x} cannot be untypeds"
-                )
-            }
-            NoUntypedAt { paddr } => write!(f, "no untyped covers physical address {paddr:#x}"),
-            PhysInUse { paddr, id } => write!(
-                f,
-                "physical address {paddr:#x} in untyped {id:#x} is already in use"
+            } => (
+                "untyped {x}: 2^{} bytes at {x} is not a valid untyped",
+                [id, size_bits.into(), paddr, 0],
             ),
-            MisalignedPhys { paddr, size_bits } => {
-                let size_bits = u64::from(size_bits);
-                write!(
-                    f,
-                    "physical address {paddr:#x} is not aligned to 2^{size_bits} bytes"
-                )
-            }
-            VirtExhausted { size, align } => write!(
-                f,
-                "no free virtual range of {size:#x} bytes aligned to {align:#x}"
+            BadObjectSize { size_bits, count } => (
+                "cannot create {} object(s) of 2^{} bytes",
+                [count as u64, size_bits.into(), 0, 0],
             ),
-            VirtInUse { addr, size } => write!(
-                f,
-                "virtual range [{addr:#x}, {:#x}) is not free",
-                addr.wrapping_add(size)
+            StalePlacement { id } => ("placement in untyped {x} is stale", [id, 0, 0, 0]),
+            NotUntypedPlacement { id, size_bits } => (
+                "objects of 2^{} bytes from untyped {x} cannot be untypeds",
+                [size_bits.into(), id, 0, 0],
             ),
-            VirtNotAllocated { addr } => {
-                write!(f, "virtual address {addr:#x} is not an allocated range")
-            }
-            VirtBadRequest { addr, size, align } => write!(
-                f,
-                "bad virtual range request: address {addr:#x}, size {size:#x}, alignment {align:#x}"
+            NoUntypedAt { paddr } => ("no untyped covers physical address {x}", [paddr, 0, 0, 0]),
+            PhysInUse { paddr, id } => (
+                "physical address {x} in untyped {x} is already in use",
+                [paddr, id, 0, 0],
             ),
-        }
+            MisalignedPhys { paddr, size_bits } => (
+                "physical address {x} is not aligned to 2^{} bytes",
+                [paddr, size_bits.into(), 0, 0],
+            ),
+            VirtExhausted { size, align } => (
+                "no free virtual range of {x} bytes aligned to {x}",
+                [size as u64, align as u64, 0, 0],
+            ),
+            VirtInUse { addr, size } => (
+                "virtual range [{x}, {x}) is not free",
+                [addr as u64, addr.wrapping_add(size) as u64, 0, 0],
+            ),
+            VirtNotAllocated { addr } => (
+                "virtual address {x} is not an allocated range",
+                [addr as u64, 0, 0, 0],
+            ),
+            VirtBadRequest { addr, size, align } => (
+                "bad virtual range request: address {x}, size {x}, alignment {x}",
+                [addr as u64, size as u64, align as u64, 0],
+            ),
+        };
+        render(f, t, &a)
     }
 }

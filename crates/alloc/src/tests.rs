@@ -1347,3 +1347,144 @@ fn untyped_spares_keep_reserved_memory_reusable() {
     // Only an empty, reserved untyped becomes a spare.
     assert_eq!(a.release(1), Err(AllocError::StalePlacement { id: 1 }));
 }
+
+// ---------------------------------------------------------------- messages
+
+/// Every variant's message, word for word (the template renderer must
+/// write what `write!` wrote: numbers in decimal, `{x}` as `0x..`).
+#[test]
+fn alloc_error_messages() {
+    use alloc::string::ToString;
+    use AllocError::*;
+    let cases: &[(AllocError, &str)] = &[
+        (
+            SlotsExhausted {
+                requested: 3,
+                available: 2,
+            },
+            "no 3 free capability slot(s) (2 free in total)",
+        ),
+        (
+            SlotOutOfRange {
+                slot: 0x20,
+                start: 0x10,
+                end: 0x18,
+            },
+            "slot 0x20 outside [0x10, 0x18)",
+        ),
+        (SlotInUse { slot: 0xab }, "slot 0xab is already allocated"),
+        (SlotNotAllocated { slot: 0 }, "slot 0x0 is not allocated"),
+        (
+            UntypedExhausted {
+                size_bits: 12,
+                count: 2,
+                device: false,
+            },
+            "no RAM untyped memory for 2 object(s) of 2^12 bytes",
+        ),
+        (
+            UntypedExhausted {
+                size_bits: 21,
+                count: 1,
+                device: true,
+            },
+            "no device untyped memory for 1 object(s) of 2^21 bytes",
+        ),
+        (
+            UntypedFull {
+                id: 0x5,
+                size_bits: 14,
+                count: 4,
+                free: 100,
+            },
+            "untyped 0x5 has no room for 4 object(s) of 2^14 bytes (100 bytes free)",
+        ),
+        (UnknownUntyped { id: 0x7 }, "no untyped 0x7"),
+        (DuplicateUntyped { id: 0x8 }, "untyped 0x8 added twice"),
+        (
+            BadUntyped {
+                id: 0x9,
+                paddr: 0x1000,
+                size_bits: 3,
+            },
+            "untyped 0x9: 2^3 bytes at 0x1000 is not a valid untyped",
+        ),
+        (
+            BadObjectSize {
+                size_bits: 70,
+                count: 1,
+            },
+            "cannot create 1 object(s) of 2^70 bytes",
+        ),
+        (
+            StalePlacement { id: 0xa },
+            "placement in untyped 0xa is stale",
+        ),
+        (
+            NotUntypedPlacement {
+                id: 0xb,
+                size_bits: 4,
+            },
+            "objects of 2^4 bytes from untyped 0xb cannot be untypeds",
+        ),
+        (
+            NoUntypedAt { paddr: 0xfee0_0000 },
+            "no untyped covers physical address 0xfee00000",
+        ),
+        (
+            PhysInUse {
+                paddr: 0x2000,
+                id: 0xc,
+            },
+            "physical address 0x2000 in untyped 0xc is already in use",
+        ),
+        (
+            MisalignedPhys {
+                paddr: 0x2010,
+                size_bits: 12,
+            },
+            "physical address 0x2010 is not aligned to 2^12 bytes",
+        ),
+        (
+            VirtExhausted {
+                size: 0x4000,
+                align: 0x1000,
+            },
+            "no free virtual range of 0x4000 bytes aligned to 0x1000",
+        ),
+        (
+            VirtInUse {
+                addr: 0x1000,
+                size: 0x2000,
+            },
+            "virtual range [0x1000, 0x3000) is not free",
+        ),
+        (
+            VirtNotAllocated { addr: 0x5000 },
+            "virtual address 0x5000 is not an allocated range",
+        ),
+        (
+            VirtBadRequest {
+                addr: 0x1,
+                size: 0x2,
+                align: 0x3,
+            },
+            "bad virtual range request: address 0x1, size 0x2, alignment 0x3",
+        ),
+        (
+            SlotsExhausted {
+                requested: usize::MAX,
+                available: 0,
+            },
+            "no 18446744073709551615 free capability slot(s) (0 free in total)",
+        ),
+    ];
+    for (e, want) in cases {
+        assert_eq!(e.to_string(), *want, "{e:?}");
+    }
+    // The outer formatter's flags do not leak into the numbers.
+    assert_eq!(
+        alloc::format!("{:>40}", SlotInUse { slot: 1 }),
+        "slot 0x1 is already allocated"
+    );
+}
