@@ -211,7 +211,7 @@ impl fmt::Display for AllocError {
                 free,
             } => (
                 "untyped {x} has no room for {} object(s) of 2^{} bytes ({} bytes free)",
-                [id, count as u64, size_bits.into(), free as u64],
+                [id, count as u64, size_bits.into(), free],
             ),
             UnknownUntyped { id } => ("no untyped {x}", [id, 0, 0, 0]),
             DuplicateUntyped { id } => ("untyped {x} added twice", [id, 0, 0, 0]),
