@@ -243,19 +243,19 @@ impl fmt::Display for AllocError {
             ),
             VirtExhausted { size, align } => (
                 "no free virtual range of {x} bytes aligned to {x}",
-                [size as u64, align as u64, 0, 0],
+                [size, align, 0, 0],
             ),
             VirtInUse { addr, size } => (
                 "virtual range [{x}, {x}) is not free",
-                [addr as u64, addr.wrapping_add(size) as u64, 0, 0],
+                [addr, addr.wrapping_add(size), 0, 0],
             ),
             VirtNotAllocated { addr } => (
                 "virtual address {x} is not an allocated range",
-                [addr as u64, 0, 0, 0],
+                [addr, 0, 0, 0],
             ),
             VirtBadRequest { addr, size, align } => (
                 "bad virtual range request: address {x}, size {x}, alignment {x}",
-                [addr as u64, size as u64, align as u64, 0],
+                [addr, size, align, 0],
             ),
         };
         render(f, t, &a)
