@@ -212,6 +212,10 @@ fi
 if [ "$SEL4RS_ARCH" = x86_64 ]; then
     step size cargo run -q --release -p sel4-size-report -- \
         "$build/rootservers/hello.elf" --name hello --target 32768 --top 25
+    # The same root task linked at a fixed address (LINK static): no
+    # relocations, dynamic section or self-relocation work.
+    step size-static cargo run -q --release -p sel4-size-report -- \
+        "$build/rootservers/hello-static.elf" --name hello-static --target 32768 --top 10
 fi
 
 # 5. Boot tests on QEMU.
