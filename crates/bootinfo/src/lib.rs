@@ -758,12 +758,20 @@ impl<'a> BootInfo<'a> {
         };
 
         let extra_len = uword(o.extra_len)?;
-        let empty = region(o.empty, RegionName::Empty)?;
-        let shared_frames = region(o.shared_frames, RegionName::SharedFrames)?;
-        let user_image_frames = region(o.user_image_frames, RegionName::UserImageFrames)?;
-        let user_image_paging = region(o.user_image_paging, RegionName::UserImagePaging)?;
-        let io_space_caps = region(o.io_space_caps, RegionName::IoSpaceCaps)?;
-        let extra_bi_pages = region(o.extra_bi_pages, RegionName::ExtraBiPages)?;
+        // One loop for the fixed regions (one copy of the checks, not six).
+        let mut regions = [SlotRegion::default(); 6];
+        for (r, (off, name)) in regions.iter_mut().zip([
+            (o.empty, RegionName::Empty),
+            (o.shared_frames, RegionName::SharedFrames),
+            (o.user_image_frames, RegionName::UserImageFrames),
+            (o.user_image_paging, RegionName::UserImagePaging),
+            (o.io_space_caps, RegionName::IoSpaceCaps),
+            (o.extra_bi_pages, RegionName::ExtraBiPages),
+        ]) {
+            *r = region(off, name)?;
+        }
+        let [empty, shared_frames, user_image_frames, user_image_paging, io_space_caps, extra_bi_pages] =
+            regions;
         let schedcontrol = match o.schedcontrol {
             Some(off) => Some(region(off, RegionName::SchedControl)?),
             None => None,

@@ -590,6 +590,55 @@ fn too_many_untypeds() {
     assert!(BootInfo::parse(&bytes, Layout::Sel4V5X86_64.with_max_untypeds(230)).is_ok());
 }
 
+/// Each fixed region is read from its own field and named by its own
+/// name when it is inverted (the parser reads them in one loop).
+#[test]
+fn every_fixed_region_read_and_named() {
+    type Field = fn(&mut Image) -> &mut (u64, u64);
+    let fields: [(Field, RegionName); 6] = [
+        (|i| &mut i.empty, RegionName::Empty),
+        (|i| &mut i.shared_frames, RegionName::SharedFrames),
+        (|i| &mut i.user_image_frames, RegionName::UserImageFrames),
+        (|i| &mut i.user_image_paging, RegionName::UserImagePaging),
+        (|i| &mut i.io_space_caps, RegionName::IoSpaceCaps),
+        (|i| &mut i.extra_bi_pages, RegionName::ExtraBiPages),
+    ];
+    for (field, name) in fields {
+        let mut img = v16_image();
+        *field(&mut img) = (0x31, 0x30);
+        assert_eq!(
+            BootInfo::parse(&img.build(Kind::V12), Layout::Sel4V12X86_64).unwrap_err(),
+            Error::BadRegion {
+                region: name,
+                start: 0x31,
+                end: 0x30
+            },
+            "{name:?}"
+        );
+    }
+    let mut img = v16_image();
+    for (n, (field, _)) in fields.iter().enumerate() {
+        *field(&mut img) = (0x100 * n as u64, 0x100 * n as u64 + n as u64 + 1);
+    }
+    let bytes = img.build(Kind::V12);
+    let bi = BootInfo::parse(&bytes, Layout::Sel4V12X86_64).unwrap();
+    let got = [
+        bi.empty(),
+        bi.shared_frames(),
+        bi.user_image_frames(),
+        bi.user_image_paging(),
+        bi.io_space_caps(),
+        bi.extra_bi_pages(),
+    ];
+    for (n, r) in got.iter().enumerate() {
+        assert_eq!(
+            (r.start, r.end),
+            (0x100 * n, 0x100 * n + n + 1),
+            "region {n}"
+        );
+    }
+}
+
 #[test]
 fn bad_regions() {
     let mut img = v5_image();
