@@ -17,7 +17,7 @@
 # 5. The same root task linked at address 0 (the target's default): sel4-run
 #    refuses it; booted anyway (an image folder made by hand), its start
 #    code stops it with its message.
-# 6. The good image with its relocation table emptied: its link passes the
+# 6. The good image with its relocation tables emptied: its link passes the
 #    check (nothing left to see), the start code stops it with its message.
 # Needs: the build folder's stage, target/release/sel4-run, python3.
 set -eu
@@ -105,8 +105,9 @@ grep -q "sel4-start: this root task is linked below 0x10000" "$tmp/base0.serial"
     fail "the start code did not stop the image linked at 0 with its message"
 say "linked at 0: refused by sel4-run, and stopped by the start code when booted anyway"
 
-# 6. Its relocations missing (DT_RELASZ set to 0 in a copy of the good
-#    image): the link check cannot see that, the start code does.
+# 6. Its relocations missing (DT_RELASZ and DT_RELRSZ, the sizes of its
+#    relocation tables, set to 0 in a copy of the good image): the link
+#    check cannot see that, the start code does.
 say "the root task with its relocation table emptied"
 img="$tmp/norel-image"
 cp -r "$cmake_build/images/my-server" "$img"
@@ -126,11 +127,11 @@ for i in range(phnum):
             tag, = struct.unpack_from("<Q", b, e)
             if tag == 0:
                 break
-            if tag == 8:  # DT_RELASZ
+            if tag in (8, 35):  # DT_RELASZ, DT_RELRSZ
                 struct.pack_into("<Q", b, e + 8, 0)
                 done = True
 if not done:
-    sys.exit("no DT_RELASZ in " + path)
+    sys.exit("no DT_RELASZ or DT_RELRSZ in " + path)
 open(path, "wb").write(b)
 PY
 "$runner" --check-link "$img/rootserver.elf"

@@ -156,7 +156,7 @@ mod entry {
     extern "C" fn __sel4rs_runtime_entry(info: &StartInfo) -> ! {
         match RelocStatus::from_code(info.relocation) {
             Some(RelocStatus::UnsupportedType) => {
-                early_fail(b"sel4-runtime: unsupported relocation type in the image\n")
+                early_fail(b"sel4-runtime: unsupported relocation in the image (a type other than RELATIVE, or a DT_RELR table starting with a bitmap)\n")
             }
             Some(RelocStatus::NoDynamicHeader) => {
                 early_fail(b"sel4-runtime: dynamic section without PT_DYNAMIC header\n")

@@ -114,7 +114,8 @@ macro_rules! stack {
 #[repr(isize)]
 pub enum RelocStatus {
     /// A relocation type other than the architecture's RELATIVE or NONE
-    /// (R_X86_64_RELATIVE, R_AARCH64_RELATIVE, R_RISCV_RELATIVE).
+    /// (R_X86_64_RELATIVE, R_AARCH64_RELATIVE, R_RISCV_RELATIVE) in
+    /// `DT_RELA`, or a packed table (`DT_RELR`) that starts with a bitmap.
     UnsupportedType = -1,
     /// The image has a dynamic section but no program header for it.
     NoDynamicHeader = -2,
@@ -158,8 +159,8 @@ pub const BELOW_MINIMUM_BASE_MESSAGE: &[u8] =
 /// stops.
 pub const NOT_RELOCATED_MESSAGE: &[u8] =
     b"sel4-start: the image's pointers do not match the address it runs at (its relocations \
-      were not applied): stopped. Link it as a static PIE with DT_RELA relocations \
-      (-C relocation-model=pie, no -z pack-relative-relocs; see docs/guide.md)\n";
+      were not applied): stopped. Link it as a static PIE with its relative relocations in \
+      DT_RELA or DT_RELR (-C relocation-model=pie; see docs/guide.md)\n";
 
 /// Checks where the image runs, after self-relocation: `relocation` is
 /// [`self_relocate`]'s result, `image_start` the address of the ELF header,

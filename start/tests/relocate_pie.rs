@@ -36,6 +36,12 @@ impl Image {
 }
 
 fn build_c_pie(dir: &Path) -> PathBuf {
+    build_c_pie_with(dir, &[])
+}
+
+/// The test PIE, with `extra` link flags (`-z pack-relative-relocs`: its
+/// relative relocations in DT_RELR).
+fn build_c_pie_with(dir: &Path, extra: &[&str]) -> PathBuf {
     let src = dir.join("t.c");
     std::fs::write(
         &src,
@@ -48,9 +54,11 @@ void _start(void) { for (;;) {} }
 "#,
     )
     .unwrap();
-    let out = dir.join("t.elf");
+    let out = dir.join(format!("t{}.elf", extra.len()));
     let st = Command::new("cc")
-        .args(["-nostdlib", "-static-pie", "-fPIE", "-O1", "-o"])
+        .args(["-nostdlib", "-static-pie", "-fPIE", "-O1"])
+        .args(extra)
+        .arg("-o")
         .arg(&out)
         .arg(&src)
         .status()
@@ -124,6 +132,50 @@ fn asm_relocator_matches_rust_on_a_c_static_pie() {
     // Five pointers in `table`, two in `names`: at least those are relocated.
     assert!(n >= 7, "expected at least 7 relocations, got {n}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn asm_relocator_matches_rust_on_a_packed_c_static_pie() {
+    let dir = std::env::temp_dir().join(format!("sel4rs-start-relr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let elf = std::fs::read(build_c_pie_with(&dir, &["-Wl,-z,pack-relative-relocs"])).unwrap();
+    let parsed = Elf::parse(&elf).unwrap();
+    let d = parsed.dynamic().unwrap().expect("a dynamic section");
+    assert!(
+        d.relr.is_some() && d.relr_size > 0,
+        "the linker put no DT_RELR table in the packed test PIE"
+    );
+    let n = check(&elf);
+    assert!(n >= 7, "expected at least 7 relocations, got {n}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A RELR table whose first entry is a bitmap has no address to start
+/// at: the routine refuses it (-1) instead of writing near address 0.
+#[test]
+fn asm_relocator_refuses_a_relr_table_starting_with_a_bitmap() {
+    let dir = std::env::temp_dir().join(format!("sel4rs-start-relr-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut elf = std::fs::read(build_c_pie_with(&dir, &["-Wl,-z,pack-relative-relocs"])).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let parsed = Elf::parse(&elf).unwrap();
+    let relr = parsed.dynamic().unwrap().unwrap().relr.unwrap();
+    let (lo, hi) = parsed.load_range().unwrap();
+    // The file offset of the table: the PT_LOAD holding it.
+    let seg = parsed
+        .program_headers()
+        .find(|p| p.p_type == 1 && relr >= p.p_vaddr && relr < p.p_vaddr + p.p_filesz)
+        .expect("the RELR table is in a loaded segment");
+    let off = (relr - seg.p_vaddr + seg.p_offset) as usize;
+    elf[off..off + 8].copy_from_slice(&3u64.to_le_bytes());
+    let mut img = Image::new((hi - lo) as usize);
+    load_segments(&elf, img.bytes()).unwrap();
+    let parsed = Elf::parse(&elf).unwrap();
+    let dyn_vaddr = parsed.find(2).unwrap().p_vaddr;
+    let dynamic = img.addr() + (dyn_vaddr - lo);
+    // SAFETY: as in `check`: a complete, writable memory image.
+    let n = unsafe { sel4_start::self_relocate(img.addr() as *const u8, dynamic as *const u8) };
+    assert_eq!(n, -1);
 }
 
 #[test]

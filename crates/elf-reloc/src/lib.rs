@@ -894,6 +894,41 @@ impl<'a> Elf<'a> {
             })?;
         Ok(Relas { table })
     }
+
+    /// How many words the packed relative relocation table (`DT_RELR`, from
+    /// `-z pack-relative-relocs`) relocates, read from the file, each one
+    /// checked to lie in the loaded image (0 without a table).
+    pub fn packed_relocations(&self) -> Result<usize, Error> {
+        let Some(d) = self.dynamic()? else {
+            return Ok(0);
+        };
+        let Some(relr) = d.relr.filter(|_| d.relr_size > 0) else {
+            return Ok(0);
+        };
+        d.check()?;
+        let mut table =
+            self.file_bytes_at(relr, d.relr_size)
+                .ok_or(Error::RelocTableOutOfRange {
+                    vaddr: relr,
+                    size: d.relr_size,
+                })?;
+        let (lo, hi) = self.load_range()?;
+        let mut n = 0;
+        let len = table.len();
+        walk_relr(
+            &mut table,
+            0..len,
+            |t, j| rd_u64(t, j),
+            |_, a| {
+                if a < lo || a.checked_add(8).map_or(true, |e| e > hi) {
+                    return Err(Error::RelocationOutOfImage { offset: a });
+                }
+                n += 1;
+                Ok(())
+            },
+        )?;
+        Ok(n)
+    }
 }
 
 /// Iterator over program headers (bounds checked by [`Elf::parse`]).

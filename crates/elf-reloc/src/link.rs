@@ -14,8 +14,8 @@
 //! - a position-independent image (`ET_DYN`) must be a static PIE: a
 //!   dynamic section (the start code finds its relocations there), no
 //!   dynamic linker (`PT_INTERP`), and only the machine's relative
-//!   relocation (and `NONE`) in `DT_RELA`: the start code applies nothing
-//!   else (no `DT_REL`, no packed `DT_RELR`);
+//!   relocation (and `NONE`) in `DT_RELA`, and packed relative relocations
+//!   in `DT_RELR`: the start code applies nothing else (no `DT_REL`);
 //! - the ELF header and program headers must be in a loaded segment (the
 //!   start code reads them to relocate and to find `PT_TLS`), the entry
 //!   point in an executable one, and `PT_TLS` well-formed.
@@ -41,8 +41,10 @@ pub enum LinkKind {
     /// A static PIE (`ET_DYN`) with this many relative relocations; it runs
     /// at any page-aligned address.
     StaticPie {
-        /// Number of relative relocations.
+        /// Number of relative relocations (`DT_RELA` and `DT_RELR`).
         relocations: usize,
+        /// How many of them are packed (`DT_RELR`).
+        packed: usize,
     },
     /// A fixed-address executable (`ET_EXEC`); it runs at its link address
     /// only.
@@ -88,9 +90,6 @@ pub enum LinkProblem {
     NoDynamicSection,
     /// `DT_REL` entries (these machines use `DT_RELA`).
     RelTable,
-    /// Packed relative relocations (`DT_RELR`, from
-    /// `-z pack-relative-relocs`), which the start code does not apply.
-    PackedRelocations,
     /// A relocation other than the machine's relative or none type, or a
     /// malformed relocation table.
     Relocations(Error),
@@ -127,12 +126,8 @@ impl fmt::Display for LinkProblem {
             ),
             LinkProblem::RelTable => write!(
                 f,
-                "DT_REL relocations: the start code applies DT_RELA relative relocations only"
-            ),
-            LinkProblem::PackedRelocations => write!(
-                f,
-                "packed relative relocations (DT_RELR, -z pack-relative-relocs): the start code \
-                 applies DT_RELA relative relocations only"
+                "DT_REL relocations: the start code applies relative relocations in DT_RELA and \
+                 DT_RELR only"
             ),
             LinkProblem::Relocations(e) => write!(
                 f,
@@ -178,13 +173,10 @@ pub fn check_root_task(data: &[u8]) -> Result<RootTaskLink, LinkProblem> {
     }
     let relocations = match dynamic {
         None if pie => return Err(LinkProblem::NoDynamicSection),
-        None => 0,
+        None => (0, 0),
         Some(d) => {
             if d.rel.is_some() && d.rel_size > 0 {
                 return Err(LinkProblem::RelTable);
-            }
-            if d.relr.is_some() && d.relr_size > 0 {
-                return Err(LinkProblem::PackedRelocations);
             }
             let mut n = 0;
             for r in elf.relocations().map_err(LinkProblem::Relocations)? {
@@ -199,11 +191,18 @@ pub fn check_root_task(data: &[u8]) -> Result<RootTaskLink, LinkProblem> {
                     }));
                 }
             }
-            n
+            (
+                n,
+                elf.packed_relocations().map_err(LinkProblem::Relocations)?,
+            )
         }
     };
+    let (relocations, packed) = (relocations.0 + relocations.1, relocations.1);
     let kind = if pie {
-        LinkKind::StaticPie { relocations }
+        LinkKind::StaticPie {
+            relocations,
+            packed,
+        }
     } else {
         LinkKind::Fixed
     };

@@ -1021,7 +1021,10 @@ fn root_task_link_check() {
         check_root_task(&good),
         Ok(RootTaskLink {
             machine: Machine::X86_64,
-            kind: LinkKind::StaticPie { relocations: 3 },
+            kind: LinkKind::StaticPie {
+                relocations: 3,
+                packed: 0
+            },
             base: LINK,
             end: LINK + 0x3000,
             entry: LINK + 0x1100,
@@ -1069,12 +1072,35 @@ fn root_task_link_check() {
     elf[16..18].copy_from_slice(&ET_EXEC.to_le_bytes());
     assert_eq!(check_root_task(&elf).map(|l| l.kind), Ok(LinkKind::Fixed));
 
-    // Packed (DT_RELR) and DT_REL relocations.
-    let elf = runnable(
+    // Packed relative relocations (DT_RELR): counted with the others; an
+    // address outside the image or a table that starts with a bitmap is
+    // refused.
+    let mut elf = runnable(
         &default_relas(),
-        &[(DT_RELR, LINK + 0x300), (DT_RELRSZ, 8), (DT_RELRENT, 8)],
+        &[(DT_RELR, LINK + 0x300), (DT_RELRSZ, 16), (DT_RELRENT, 8)],
     );
-    assert_eq!(check_root_task(&elf), Err(LinkProblem::PackedRelocations));
+    put(&mut elf, 0x300, LINK + 0x1010);
+    put(&mut elf, 0x308, 0b111);
+    assert_eq!(
+        check_root_task(&elf).map(|l| l.kind),
+        Ok(LinkKind::StaticPie {
+            relocations: 3 + 3,
+            packed: 3
+        })
+    );
+    put(&mut elf, 0x300, LINK + 0x3000);
+    assert_eq!(
+        check_root_task(&elf),
+        Err(LinkProblem::Relocations(Error::RelocationOutOfImage {
+            offset: LINK + 0x3000
+        }))
+    );
+    put(&mut elf, 0x300, 0b11);
+    assert_eq!(
+        check_root_task(&elf),
+        Err(LinkProblem::Relocations(Error::BadRelr))
+    );
+    // DT_REL relocations.
     let elf = runnable(&default_relas(), &[(DT_REL, LINK + 0x300), (DT_RELSZ, 16)]);
     assert_eq!(check_root_task(&elf), Err(LinkProblem::RelTable));
 
@@ -1112,7 +1138,13 @@ fn root_task_link_check() {
         let l = check_root_task(&elf).unwrap();
         assert_eq!(
             (l.machine, l.kind),
-            (m, LinkKind::StaticPie { relocations: 3 })
+            (
+                m,
+                LinkKind::StaticPie {
+                    relocations: 3,
+                    packed: 0
+                }
+            )
         );
     }
 

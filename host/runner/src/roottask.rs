@@ -122,8 +122,14 @@ pub fn check_link(
 pub fn describe(elf: &Path, link: &RootTaskLink) -> String {
     let mut s = format!("{}: {} ", elf.display(), arch_name(link.machine));
     match link.kind {
-        LinkKind::StaticPie { relocations } => {
-            let _ = write!(s, "static PIE, {relocations} relative relocations,");
+        LinkKind::StaticPie {
+            relocations,
+            packed,
+        } => {
+            let _ = write!(
+                s,
+                "static PIE, {relocations} relative relocations ({packed} packed),"
+            );
         }
         LinkKind::Fixed => s.push_str("fixed-address executable,"),
     }

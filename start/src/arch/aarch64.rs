@@ -9,11 +9,12 @@
 // the program headers, and takes load offset = run-time address of the ELF
 // header - that segment's p_vaddr. Then it walks DT_RELA, DT_RELASZ and
 // DT_RELAENT and, for each R_AARCH64_RELATIVE (1027) entry, stores addend +
-// offset at r_offset + offset. R_AARCH64_NONE entries are skipped. Returns
-// in x0 the number of relocations applied (0 for an image without
-// PT_DYNAMIC), -1 for an unsupported relocation type (nothing after it is
-// applied), -3 when no PT_LOAD maps the ELF header. Uses only x0-x13
-// (caller-saved), no stack.
+// offset at r_offset + offset. R_AARCH64_NONE entries are skipped. Then the
+// packed relative relocations (DT_RELR, as the x86_64 routine). Returns in
+// x0 the number of relocations applied (0 for an image without
+// PT_DYNAMIC), -1 for an unsupported relocation type or a RELR table that
+// starts with a bitmap (nothing after it is applied), -3 when no PT_LOAD
+// maps the ELF header. Uses only x0-x13 (caller-saved), no stack.
 core::arch::global_asm!(
     ".pushsection .text.sel4rs_self_relocate,\"ax\",%progbits",
     ".globl __sel4rs_self_relocate",
@@ -50,6 +51,8 @@ core::arch::global_asm!(
     // x6 = load offset, x1 = run-time address of the dynamic section.
     "    sub x6, x0, x10",
     "    add x1, x11, x6",
+    // x0 = the dynamic section, for the RELR pass.
+    "    mov x0, x1",
     // Walk the dynamic section: x2 = DT_RELA, x3 = DT_RELASZ, x4 = DT_RELAENT.
     "    mov x2, #0",
     "    mov x3, #0",
@@ -65,12 +68,12 @@ core::arch::global_asm!(
     "    csel x4, x7, x4, eq",
     "    add x1, x1, #16",
     "    b 3b",
-    "4:  cbz x2, 9f",
+    "4:  cbz x2, 20f",
     "    add x2, x2, x6",
     "    add x3, x3, x2",
     // Apply: x2 = entry, x3 = end.
     "5:  cmp x2, x3",
-    "    b.hs 9f",
+    "    b.hs 20f",
     "    ldr w5, [x2, #8]",
     "    cbz w5, 6f",
     "    cmp w5, #1027",
@@ -83,6 +86,47 @@ core::arch::global_asm!(
     "    add x9, x9, #1",
     "6:  add x2, x2, x4",
     "    b 5b",
+    // RELR: x2 = DT_RELR, x3 = DT_RELRSZ.
+    "20: mov x2, #0",
+    "    mov x3, #0",
+    "21: ldr x5, [x0]",
+    "    cbz x5, 22f",
+    "    ldr x7, [x0, #8]",
+    "    cmp x5, #36",
+    "    csel x2, x7, x2, eq",
+    "    cmp x5, #35",
+    "    csel x3, x7, x3, eq",
+    "    add x0, x0, #16",
+    "    b 21b",
+    "22: cbz x2, 9f",
+    "    add x2, x2, x6",
+    "    add x3, x3, x2",
+    // x2 = entry, x3 = end, x10 = the word the next bitmap starts at.
+    "    mov x10, #0",
+    "23: cmp x2, x3",
+    "    b.hs 9f",
+    "    ldr x5, [x2], #8",
+    "    tbnz x5, #0, 24f",
+    "    add x10, x5, x6",
+    "    ldr x7, [x10]",
+    "    add x7, x7, x6",
+    "    str x7, [x10], #8",
+    "    add x9, x9, #1",
+    "    b 23b",
+    "24: cbz x10, 7f",
+    "    mov x11, x10",
+    "    lsr x5, x5, #1",
+    "25: cbz x5, 26f",
+    "    tbz x5, #0, 27f",
+    "    ldr x7, [x11]",
+    "    add x7, x7, x6",
+    "    str x7, [x11]",
+    "    add x9, x9, #1",
+    "27: lsr x5, x5, #1",
+    "    add x11, x11, #8",
+    "    b 25b",
+    "26: add x10, x10, #504",
+    "    b 23b",
     "7:  mov x0, #-1",
     "    ret",
     "8:  mov x0, #-3",

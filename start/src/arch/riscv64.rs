@@ -9,11 +9,12 @@
 // the program headers, and takes load offset = run-time address of the ELF
 // header - that segment's p_vaddr. Then it walks DT_RELA, DT_RELASZ and
 // DT_RELAENT and, for each R_RISCV_RELATIVE (3) entry, stores addend +
-// offset at r_offset + offset. R_RISCV_NONE entries are skipped. Returns in
+// offset at r_offset + offset. R_RISCV_NONE entries are skipped. Then the
+// packed relative relocations (DT_RELR, as the x86_64 routine). Returns in
 // a0 the number of relocations applied (0 for an image without PT_DYNAMIC),
-// -1 for an unsupported relocation type (nothing after it is applied), -3
-// when no PT_LOAD maps the ELF header. Uses only a0-a7 and t0-t6
-// (caller-saved), no stack.
+// -1 for an unsupported relocation type or a RELR table that starts with a
+// bitmap (nothing after it is applied), -3 when no PT_LOAD maps the ELF
+// header. Uses only a0-a7 and t0-t6 (caller-saved), no stack.
 core::arch::global_asm!(
     ".pushsection .text.sel4rs_self_relocate,\"ax\",@progbits",
     ".globl __sel4rs_self_relocate",
@@ -50,6 +51,8 @@ core::arch::global_asm!(
     // a6 = load offset, a1 = run-time address of the dynamic section.
     "    sub a6, a0, t3",
     "    add a1, t4, a6",
+    // a0 = the dynamic section, for the RELR pass.
+    "    mv a0, a1",
     // Walk the dynamic section: a2 = DT_RELA, a3 = DT_RELASZ, a4 = DT_RELAENT.
     "    li a2, 0",
     "    li a3, 0",
@@ -68,12 +71,12 @@ core::arch::global_asm!(
     "    mv a4, a7",
     "33: addi a1, a1, 16",
     "    j 3b",
-    "4:  beqz a2, 9f",
+    "4:  beqz a2, 20f",
     "    add a2, a2, a6",
     "    add a3, a3, a2",
     // Apply: a2 = entry, a3 = end.
     "    li t1, 3",
-    "5:  bgeu a2, a3, 9f",
+    "5:  bgeu a2, a3, 20f",
     "    lwu a5, 8(a2)",
     "    beqz a5, 6f",
     "    bne a5, t1, 7f",
@@ -85,6 +88,52 @@ core::arch::global_asm!(
     "    addi t2, t2, 1",
     "6:  add a2, a2, a4",
     "    j 5b",
+    // RELR: a2 = DT_RELR, a3 = DT_RELRSZ.
+    "20: li a2, 0",
+    "    li a3, 0",
+    "21: ld a5, 0(a0)",
+    "    beqz a5, 22f",
+    "    ld a7, 8(a0)",
+    "    li t0, 36",
+    "    bne a5, t0, 211f",
+    "    mv a2, a7",
+    "211: li t0, 35",
+    "    bne a5, t0, 212f",
+    "    mv a3, a7",
+    "212: addi a0, a0, 16",
+    "    j 21b",
+    "22: beqz a2, 9f",
+    "    add a2, a2, a6",
+    "    add a3, a3, a2",
+    // a2 = entry, a3 = end, t3 = the word the next bitmap starts at.
+    "    li t3, 0",
+    "23: bgeu a2, a3, 9f",
+    "    ld a5, 0(a2)",
+    "    addi a2, a2, 8",
+    "    andi t0, a5, 1",
+    "    bnez t0, 24f",
+    "    add t3, a5, a6",
+    "    ld a7, 0(t3)",
+    "    add a7, a7, a6",
+    "    sd a7, 0(t3)",
+    "    addi t3, t3, 8",
+    "    addi t2, t2, 1",
+    "    j 23b",
+    "24: beqz t3, 7f",
+    "    mv t4, t3",
+    "    srli a5, a5, 1",
+    "25: beqz a5, 26f",
+    "    andi t0, a5, 1",
+    "    beqz t0, 27f",
+    "    ld a7, 0(t4)",
+    "    add a7, a7, a6",
+    "    sd a7, 0(t4)",
+    "    addi t2, t2, 1",
+    "27: srli a5, a5, 1",
+    "    addi t4, t4, 8",
+    "    j 25b",
+    "26: addi t3, t3, 504",
+    "    j 23b",
     "7:  li a0, -1",
     "    ret",
     "8:  li a0, -3",

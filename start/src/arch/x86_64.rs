@@ -7,9 +7,16 @@
 // dynamic section - its link address (p_vaddr). Then it walks DT_RELA,
 // DT_RELASZ and DT_RELAENT and, for each R_X86_64_RELATIVE entry, stores
 // addend + offset at r_offset + offset. R_X86_64_NONE entries are skipped.
+// Then the packed relative relocations (DT_RELR, DT_RELRSZ; from
+// `-z pack-relative-relocs`, one word per run of up to 63 pointers): an
+// even entry is the link address of a word, which gets + offset, and the
+// next bitmap starts after it; an odd entry is a bitmap whose bit i (1..63)
+// adds offset to the word i - 1 words after the bitmap's start, which then
+// moves on by 63 words.
 // Returns in rax the number of relocations applied, -1 for an unsupported
-// relocation type (nothing after it is applied), -2 for a dynamic section
-// without a PT_DYNAMIC header. Uses only caller-saved registers, no stack.
+// relocation type or a RELR table that starts with a bitmap (nothing after
+// it is applied), -2 for a dynamic section without a PT_DYNAMIC header.
+// Uses only caller-saved registers, no stack.
 core::arch::global_asm!(
     ".pushsection .text.sel4rs_self_relocate,\"ax\",@progbits",
     ".globl __sel4rs_self_relocate",
@@ -33,6 +40,8 @@ core::arch::global_asm!(
     // r11 = load offset.
     "2:  mov r11, rsi",
     "    sub r11, qword ptr [r8 + 16]",
+    // rdi = the dynamic section, for the RELR pass.
+    "    mov rdi, rsi",
     // Walk the dynamic section: r8 = DT_RELA, r9 = DT_RELASZ, r10 = DT_RELAENT.
     "    xor r8d, r8d",
     "    xor r9d, r9d",
@@ -50,12 +59,12 @@ core::arch::global_asm!(
     "    add rsi, 16",
     "    jmp 3b",
     "4:  test r8, r8",
-    "    jz 9f",
+    "    jz 20f",
     "    add r8, r11",
     "    add r9, r8",
     // Apply: r8 = entry, r9 = end.
     "5:  cmp r8, r9",
-    "    jae 9f",
+    "    jae 20f",
     "    mov ecx, dword ptr [r8 + 8]",
     "    test ecx, ecx",
     "    jz 6f",
@@ -69,6 +78,51 @@ core::arch::global_asm!(
     "    inc rax",
     "6:  add r8, r10",
     "    jmp 5b",
+    // RELR: r8 = DT_RELR, r9 = DT_RELRSZ.
+    "20: xor r8d, r8d",
+    "    xor r9d, r9d",
+    "21: mov rcx, qword ptr [rdi]",
+    "    test rcx, rcx",
+    "    jz 22f",
+    "    mov rdx, qword ptr [rdi + 8]",
+    "    cmp rcx, 36",
+    "    cmove r8, rdx",
+    "    cmp rcx, 35",
+    "    cmove r9, rdx",
+    "    add rdi, 16",
+    "    jmp 21b",
+    "22: test r8, r8",
+    "    jz 9f",
+    "    add r8, r11",
+    "    add r9, r8",
+    // r8 = entry, r9 = end, rdx = the word the next bitmap starts at.
+    "    xor edx, edx",
+    "23: cmp r8, r9",
+    "    jae 9f",
+    "    mov rcx, qword ptr [r8]",
+    "    add r8, 8",
+    "    test cl, 1",
+    "    jnz 24f",
+    "    lea rdx, [rcx + r11]",
+    "    add qword ptr [rdx], r11",
+    "    add rdx, 8",
+    "    inc rax",
+    "    jmp 23b",
+    "24: test rdx, rdx",
+    "    jz 7f",
+    "    mov rsi, rdx",
+    "    shr rcx, 1",
+    "25: test rcx, rcx",
+    "    jz 26f",
+    "    test cl, 1",
+    "    jz 27f",
+    "    add qword ptr [rsi], r11",
+    "    inc rax",
+    "27: shr rcx, 1",
+    "    add rsi, 8",
+    "    jmp 25b",
+    "26: add rdx, 504",
+    "    jmp 23b",
     "7:  mov rax, -1",
     "    ret",
     "8:  mov rax, -2",
