@@ -78,9 +78,13 @@ fn sse_registers_survive_yields(ctx: &mut Ctx) -> TestResult {
     for (i, h) in hs.into_iter().enumerate() {
         let (switched, lost) = h.join(&mut objs).map_err(fw("join"))?;
         ensure_eq!(lost, None, "thread {i} lost its SSE values in that round");
-        // Its last yield may find the other ended.
+        // Its last yield may find the other ended, and a timer tick that
+        // preempts the other thread between its count and its yield makes
+        // the next yield find no new turn (the other's turn came before
+        // it): a tenth of the yields may miss (seen: 298 of 300 on a
+        // loaded host). Every yield still checks the registers.
         ensure!(
-            switched >= ROUNDS - 1,
+            switched >= ROUNDS - 1 - ROUNDS / 10,
             "thread {i}: the other thread ran in {switched} of its {ROUNDS} yields"
         );
     }
