@@ -80,7 +80,7 @@ pub type IrqCap = DeviceCap<cap_type::IRQHandler, IrqHandler>;
 /// An error of a device operation: the framework's [`Error`]s (slots,
 /// memory, the kernel) and the device layer's. A type of its own, not
 /// variants of [`Error`], so that a root task without devices links none
-/// of the device errors' text (about 2.9 KiB: `hello`, docs/design.md
+/// of the device errors' text (3.1 KiB of `hello`, docs/design.md
 /// "Size"); `?` turns every framework error into one, so a root task with
 /// devices returns `DeviceResult` from `main`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
