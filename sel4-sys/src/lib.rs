@@ -45,6 +45,7 @@ pub mod cap;
 mod fault;
 pub mod invocation;
 mod ipc_buffer;
+pub mod syscall_abi;
 mod syscalls;
 pub mod trace;
 

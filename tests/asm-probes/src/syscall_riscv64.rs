@@ -9,11 +9,6 @@ use sel4_sys::{Syscall, UserContext, Word};
 
 use crate::{magic_context, Probed, SyscallArgs};
 
-/// The registers a syscall with a reply writes (badge, message info,
-/// message registers 0 to 3), by their names in the kernel's
-/// `seL4_UserContext`.
-pub const REPLY_REGISTERS: &[&str] = &["a0", "a1", "a2", "a3", "a4", "a5"];
-
 /// The fields of the context the probe does not load or store (the
 /// instruction pointer): 0 in both contexts of a [`Probed`].
 const NOT_PROBED: &[&str] = &["pc"];
@@ -103,7 +98,7 @@ extern "C" {
 /// included).
 ///
 /// The caller checks which ones the kernel kept: all of them for a
-/// syscall without a reply, all but [`REPLY_REGISTERS`] for one with a
+/// syscall without a reply, all but [`crate::REPLY_REGISTERS`] for one with a
 /// reply.
 pub fn syscall_probe(sys: Syscall, args: SyscallArgs) -> Probed {
     let mut before = magic_context(NOT_PROBED);
