@@ -70,15 +70,6 @@ mod syscall_arch;
 #[cfg(not(target_arch = "x86_64"))]
 pub use syscall_arch::{stack_misalignment, syscall_probe};
 
-/// The registers a syscall with a reply writes (badge, message info,
-/// message registers 0 to 3), by their names in the kernel's
-/// `seL4_UserContext`: sel4-sys's syscall ABI.
-#[cfg(not(target_arch = "x86_64"))]
-pub const REPLY_REGISTERS: &[&str] = {
-    use sel4_sys::syscall_abi::names::{CAP, INFO, MRS};
-    &[CAP, INFO, MRS[0], MRS[1], MRS[2], MRS[3]]
-};
-
 /// The magic values the register probes load (sel4test's pattern:
 /// `0xdeadbeefdead0000 + register index`).
 #[cfg(not(target_arch = "x86_64"))]

@@ -98,7 +98,7 @@ extern "C" {
 /// included).
 ///
 /// The caller checks which ones the kernel kept: all of them for a
-/// syscall without a reply, all but [`crate::REPLY_REGISTERS`] for one with a
+/// syscall without a reply, all but `sel4_sys::syscall_abi::REPLY_REGISTERS` for one with a
 /// reply.
 pub fn syscall_probe(sys: Syscall, args: SyscallArgs) -> Probed {
     let mut before = magic_context(NOT_PROBED);

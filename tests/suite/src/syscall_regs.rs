@@ -112,17 +112,10 @@ mod arch {
 #[cfg(not(target_arch = "x86_64"))]
 mod arch {
     use super::{Kept, Out};
-    use sel4_asm_probes::{syscall_probe, SyscallArgs, REPLY_REGISTERS};
-    use sel4_sys::{Syscall, UserContext, Word};
+    use sel4_asm_probes::{syscall_probe, SyscallArgs};
+    use sel4_sys::syscall_abi::{syscall_of, REPLY_REGISTERS};
+    use sel4_sys::{Syscall, UserContext};
     use sel4_test_harness::{ensure_eq, Failure};
-
-    /// The register `name` of the kernel's `seL4_UserContext`.
-    fn named(c: &UserContext, name: &str) -> Word {
-        UserContext::NAMES
-            .iter()
-            .position(|n| *n == name)
-            .map_or(0, |i| c.words()[i])
-    }
 
     /// Run `i` of a test's runs.
     pub fn probe_once(
@@ -134,7 +127,7 @@ mod arch {
         let p = syscall_probe(sys, args);
         let (before, after) = (p.before.words(), p.after.words());
         for (n, name) in UserContext::NAMES.iter().enumerate() {
-            if kept == Kept::NotReply && REPLY_REGISTERS.contains(name) {
+            if kept == Kept::NotReply && REPLY_REGISTERS.contains(&n) {
                 continue;
             }
             let (b, a) = (before[n], after[n]);
@@ -144,10 +137,11 @@ mod arch {
                 "{sys:?}, run {i}: {name} changed from {b:#x} to {a:#x} across the syscall"
             );
         }
+        let (_, reply) = syscall_of(&p.after);
         Ok(Out {
-            badge: named(&p.after, REPLY_REGISTERS[0]),
-            info: named(&p.after, REPLY_REGISTERS[1]),
-            mr0: named(&p.after, REPLY_REGISTERS[2]),
+            badge: reply.cap_or_badge,
+            info: reply.info,
+            mr0: reply.mr[0],
         })
     }
 }
