@@ -76,3 +76,20 @@ pub use generated::*;
 pub type Word = u64;
 /// A capability pointer (an address in the thread's CSpace).
 pub type CPtr = Word;
+
+/// `a == b` in a constant: for compile-time checks against the kernel's
+/// names (`UserContext::NAMES`, `KERNEL_SEL4_ARCH`).
+pub const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}

@@ -20,28 +20,12 @@ const fn index(name: &str) -> usize {
     let names = UserContext::NAMES;
     let mut i = 0;
     while i < names.len() {
-        if str_eq(names[i], name) {
+        if crate::const_str_eq(names[i], name) {
             return i;
         }
         i += 1;
     }
     panic!("the syscall ABI names a register the kernel's seL4_UserContext does not have");
-}
-
-/// `a == b` in a constant.
-const fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
 }
 
 /// The register with the syscall number.
