@@ -93,3 +93,18 @@ pub const fn const_str_eq(a: &str, b: &str) -> bool {
     }
     true
 }
+
+/// The word (index in [`UserContext::NAMES`] and [`UserContext::words`])
+/// of the kernel's `seL4_UserContext` field `name`. In a constant, a name
+/// the kernel's struct does not have is a compile-time error.
+pub const fn user_context_word(name: &str) -> usize {
+    let names = UserContext::NAMES;
+    let mut i = 0;
+    while i < names.len() {
+        if const_str_eq(names[i], name) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("a register name the kernel's seL4_UserContext does not have");
+}

@@ -14,43 +14,29 @@ use crate::{Regs, UserContext, Word, REGISTER_MRS};
 pub use crate::arch::syscall_abi as names;
 pub use crate::arch::syscall_abi::SYSCALL_INSN_BYTES;
 
-/// The index of the `UserContext` field `name`; a compile-time error (in a
-/// constant) if the kernel's struct has none of that name.
-const fn index(name: &str) -> usize {
-    let names = UserContext::NAMES;
-    let mut i = 0;
-    while i < names.len() {
-        if crate::const_str_eq(names[i], name) {
-            return i;
-        }
-        i += 1;
-    }
-    panic!("the syscall ABI names a register the kernel's seL4_UserContext does not have");
-}
-
 /// The register with the syscall number.
-pub const SYSCALL: usize = index(names::SYSCALL);
+pub const SYSCALL: usize = crate::user_context_word(names::SYSCALL);
 /// The register with the capability in, the badge out.
-pub const CAP: usize = index(names::CAP);
+pub const CAP: usize = crate::user_context_word(names::CAP);
 /// The register with the message info.
-pub const INFO: usize = index(names::INFO);
+pub const INFO: usize = crate::user_context_word(names::INFO);
 /// The registers with message registers 0 to 3.
 pub const MRS: [usize; REGISTER_MRS] = {
     let mut r = [0; REGISTER_MRS];
     let mut i = 0;
     while i < REGISTER_MRS {
-        r[i] = index(names::MRS[i]);
+        r[i] = crate::user_context_word(names::MRS[i]);
         i += 1;
     }
     r
 };
 /// MCS kernels: the register with the reply object capability.
-pub const REPLY: usize = index(names::REPLY);
+pub const REPLY: usize = crate::user_context_word(names::REPLY);
 /// MCS kernels: the register with the destination of `NBSendRecv`.
-pub const NBSR_DEST: usize = index(names::NBSR_DEST);
+pub const NBSR_DEST: usize = crate::user_context_word(names::NBSR_DEST);
 /// The register that holds the stack pointer while a thread is in a
 /// syscall (see [`names::SYSCALL_SP`]).
-pub const SYSCALL_SP: usize = index(names::SYSCALL_SP);
+pub const SYSCALL_SP: usize = crate::user_context_word(names::SYSCALL_SP);
 /// The registers the kernel writes a reply into: the badge, the message
 /// info and the message registers, in that order.
 pub const REPLY_REGISTERS: [usize; 2 + REGISTER_MRS] = {

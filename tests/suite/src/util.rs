@@ -126,8 +126,9 @@ impl Drop for RawThread {
 
 /// Positions in `seL4_UserContext` (the words of TCB_ReadRegisters and
 /// TCB_WriteRegisters) by meaning: the instruction and stack pointers and
-/// the first argument registers of the C calling convention, in the order
-/// of the kernel's struct for this architecture (`sel4_sys::UserContext`);
+/// the first argument registers of the C calling convention, looked up by
+/// name in the kernel's struct for this architecture
+/// (`sel4_sys::user_context_word`);
 /// the syscall registers (`SYSCALL`, `CAP`, `SYSCALL_SP`) are sel4-sys's
 /// syscall ABI (`sel4_sys::syscall_abi`).
 pub mod reg {
@@ -135,33 +136,36 @@ pub mod reg {
 
     #[cfg(target_arch = "x86_64")]
     mod arch {
-        pub const PC: usize = 0; // rip
-        pub const SP: usize = 1; // rsp
-        pub const ARG2: usize = 6; // rdx
-        pub const ARG1: usize = 7; // rsi
-        pub const ARG0: usize = 8; // rdi
+        use sel4_sys::user_context_word as word;
+        pub const PC: usize = word("rip");
+        pub const SP: usize = word("rsp");
+        pub const ARG0: usize = word("rdi");
+        pub const ARG1: usize = word("rsi");
+        pub const ARG2: usize = word("rdx");
         /// The frame registers and the general-purpose ones up to r15.
-        pub const COUNT: usize = 18;
+        pub const COUNT: usize = word("r15") + 1;
     }
     #[cfg(target_arch = "aarch64")]
     mod arch {
-        pub const PC: usize = 0;
-        pub const SP: usize = 1;
-        pub const ARG0: usize = 3; // x0
-        pub const ARG1: usize = 4; // x1
-        pub const ARG2: usize = 5; // x2
+        use sel4_sys::user_context_word as word;
+        pub const PC: usize = word("pc");
+        pub const SP: usize = word("sp");
+        pub const ARG0: usize = word("x0");
+        pub const ARG1: usize = word("x1");
+        pub const ARG2: usize = word("x2");
         /// pc, sp, spsr, x0-x8, x16-x18, x29, x30.
-        pub const COUNT: usize = 17;
+        pub const COUNT: usize = word("x30") + 1;
     }
     #[cfg(target_arch = "riscv64")]
     mod arch {
-        pub const PC: usize = 0;
-        pub const SP: usize = 2;
-        pub const ARG0: usize = 16; // a0
-        pub const ARG1: usize = 17; // a1
-        pub const ARG2: usize = 18; // a2
+        use sel4_sys::user_context_word as word;
+        pub const PC: usize = word("pc");
+        pub const SP: usize = word("sp");
+        pub const ARG0: usize = word("a0");
+        pub const ARG1: usize = word("a1");
+        pub const ARG2: usize = word("a2");
         /// pc, ra, sp, gp, s0-s11, a0-a7.
-        pub const COUNT: usize = 24;
+        pub const COUNT: usize = word("a7") + 1;
     }
     pub use arch::*;
 
