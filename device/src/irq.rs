@@ -415,6 +415,116 @@ impl Badges {
     }
 }
 
+#[cfg(target_os = "none")]
+pub use handler::*;
+
+/// The handler capability, the same on every architecture (only the
+/// IRQ control call that makes one differs: [`IrqControl`]).
+#[cfg(target_os = "none")]
+mod handler {
+    use super::*;
+    use sel4::prelude::*;
+    use sel4::{cap_type, Cap, InvocationError};
+
+    /// An interrupt handler capability with what it handles (its vector:
+    /// the kernel's IRQ index on x86, the interrupt's number, a GIC INTID
+    /// or a PLIC source, on aarch64 and riscv64; on x86 also its
+    /// [`IrqSource`]). `Copy`: a name, like the [`Cap`] it holds (the slot
+    /// belongs to whoever made it). The interrupt reaches the notification
+    /// it is bound to with that capability's badge, and comes again only
+    /// after [`IrqHandler::ack`].
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct IrqHandler {
+        cap: Cap<cap_type::IRQHandler>,
+        vector: u32,
+        #[cfg(target_arch = "x86_64")]
+        source: IrqSource,
+    }
+
+    impl IrqHandler {
+        /// A handler capability for `source` at `vector`, taken on trust
+        /// (e.g. named in a component's description).
+        #[cfg(target_arch = "x86_64")]
+        pub const fn new(
+            cap: Cap<cap_type::IRQHandler>,
+            vector: u32,
+            source: IrqSource,
+        ) -> IrqHandler {
+            IrqHandler {
+                cap,
+                vector,
+                source,
+            }
+        }
+
+        /// A handler capability for interrupt `irq`, taken on trust.
+        #[cfg(not(target_arch = "x86_64"))]
+        pub const fn new(cap: Cap<cap_type::IRQHandler>, irq: u32) -> IrqHandler {
+            IrqHandler { cap, vector: irq }
+        }
+
+        /// The capability.
+        pub const fn cap(&self) -> Cap<cap_type::IRQHandler> {
+            self.cap
+        }
+
+        /// The vector (x86: the kernel's IRQ index; aarch64 and riscv64:
+        /// the interrupt's number).
+        pub const fn vector(&self) -> u32 {
+            self.vector
+        }
+
+        /// What it handles.
+        #[cfg(target_arch = "x86_64")]
+        pub const fn source(&self) -> IrqSource {
+            self.source
+        }
+
+        /// The interrupt signals `ntfn` (a badged notification capability:
+        /// the badge tells this interrupt apart from others on the same
+        /// notification). A handler is bound to at most one notification;
+        /// binding again replaces it.
+        pub fn bind(&self, ntfn: Cap<cap_type::Notification>) -> Result<(), IrqError> {
+            self.cap
+                .set_notification(ntfn)
+                .map_err(|e| handler_error(e, 1))
+        }
+
+        /// The interrupt signals nothing any more.
+        pub fn unbind(&self) -> Result<(), IrqError> {
+            self.cap.clear().map_err(|e| handler_error(e, 0))
+        }
+
+        /// The interrupt may come again (the kernel masks it when it
+        /// signals). Acknowledge after servicing the device, so that a
+        /// level-triggered line has dropped.
+        pub fn ack(&self) -> Result<(), IrqError> {
+            self.cap.ack().map_err(|e| handler_error(e, 0))
+        }
+    }
+
+    fn handler_error(e: InvocationError, argument: u8) -> IrqError {
+        match e {
+            InvocationError::InvalidCapability { argument: 0 } => {
+                IrqError::InvalidCapability { argument: 0 }
+            }
+            InvocationError::InvalidCapability { .. } => IrqError::InvalidCapability { argument },
+            e => IrqError::Kernel(e),
+        }
+    }
+
+    /// Waits on the notification `ntfn` (an unbadged capability to it);
+    /// returns the badges of every signal since the last wait.
+    pub fn wait(ntfn: Cap<cap_type::Notification>) -> Badges {
+        Badges(sel4_sys::wait(ntfn.cptr()))
+    }
+
+    /// The badges pending on `ntfn` without waiting (cleared by the call).
+    pub fn poll(ntfn: Cap<cap_type::Notification>) -> Badges {
+        Badges(sel4_sys::poll(ntfn.cptr()))
+    }
+}
+
 #[cfg(all(target_os = "none", target_arch = "x86_64"))]
 pub use target::*;
 
@@ -571,11 +681,7 @@ mod target {
                     if let Some((ioapic, pin)) = source.pin() {
                         self.pins.insert(ioapic, pin, vector);
                     }
-                    Ok(IrqHandler {
-                        cap: dest.cap(),
-                        vector,
-                        source,
-                    })
+                    Ok(IrqHandler::new(dest.cap(), vector, source))
                 }
                 Err(e) => Err(self.decode(e, source, vector)),
             }
@@ -615,94 +721,9 @@ mod target {
         /// deleted (so the kernel freed the vector). Consumes the handler's
         /// name.
         pub fn release(&mut self, handler: IrqHandler) {
-            self.vectors.remove(handler.vector);
-            self.pins.remove_vector(handler.vector);
+            self.vectors.remove(handler.vector());
+            self.pins.remove_vector(handler.vector());
         }
-    }
-
-    /// An interrupt handler capability with what it handles. `Copy`: a
-    /// name, like the [`Cap`] it holds (the slot belongs to whoever made
-    /// it). The interrupt reaches the notification it is bound to with that
-    /// capability's badge, and comes again only after [`IrqHandler::ack`].
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct IrqHandler {
-        cap: Cap<cap_type::IRQHandler>,
-        vector: u32,
-        source: IrqSource,
-    }
-
-    impl IrqHandler {
-        /// A handler capability for `source` at `vector`, taken on trust
-        /// (e.g. named in a component's description).
-        pub const fn new(
-            cap: Cap<cap_type::IRQHandler>,
-            vector: u32,
-            source: IrqSource,
-        ) -> IrqHandler {
-            IrqHandler {
-                cap,
-                vector,
-                source,
-            }
-        }
-
-        /// The capability.
-        pub const fn cap(&self) -> Cap<cap_type::IRQHandler> {
-            self.cap
-        }
-
-        /// The vector (the kernel's IRQ index).
-        pub const fn vector(&self) -> u32 {
-            self.vector
-        }
-
-        /// What it handles.
-        pub const fn source(&self) -> IrqSource {
-            self.source
-        }
-
-        /// The interrupt signals `ntfn` (a badged notification capability:
-        /// the badge tells this interrupt apart from others on the same
-        /// notification). A handler is bound to at most one notification;
-        /// binding again replaces it.
-        pub fn bind(&self, ntfn: Cap<cap_type::Notification>) -> Result<(), IrqError> {
-            self.cap
-                .set_notification(ntfn)
-                .map_err(|e| handler_error(e, 1))
-        }
-
-        /// The interrupt signals nothing any more.
-        pub fn unbind(&self) -> Result<(), IrqError> {
-            self.cap.clear().map_err(|e| handler_error(e, 0))
-        }
-
-        /// The interrupt may come again (the kernel masks it when it
-        /// signals). Acknowledge after servicing the device, so that a
-        /// level-triggered line has dropped.
-        pub fn ack(&self) -> Result<(), IrqError> {
-            self.cap.ack().map_err(|e| handler_error(e, 0))
-        }
-    }
-
-    fn handler_error(e: InvocationError, argument: u8) -> IrqError {
-        match e {
-            InvocationError::InvalidCapability { argument: 0 } => {
-                IrqError::InvalidCapability { argument: 0 }
-            }
-            InvocationError::InvalidCapability { .. } => IrqError::InvalidCapability { argument },
-            e => IrqError::Kernel(e),
-        }
-    }
-
-    /// Waits on the notification `ntfn` (an unbadged capability to it);
-    /// returns the badges of every signal since the last wait.
-    pub fn wait(ntfn: Cap<cap_type::Notification>) -> Badges {
-        Badges(sel4_sys::wait(ntfn.cptr()))
-    }
-
-    /// The badges pending on `ntfn` without waiting (cleared by the call).
-    pub fn poll(ntfn: Cap<cap_type::Notification>) -> Badges {
-        Badges(sel4_sys::poll(ntfn.cptr()))
     }
 }
 
@@ -753,10 +774,7 @@ mod line {
             match self.cap.get(Word::from(irq), dest) {
                 Ok(()) => {
                     self.taken.push(irq);
-                    Ok(IrqHandler {
-                        cap: dest.cap(),
-                        irq,
-                    })
+                    Ok(IrqHandler::new(dest.cap(), irq))
                 }
                 Err(e) => Err(match e {
                     InvocationError::RevokeFirst => IrqError::VectorTaken { vector: irq },
@@ -774,74 +792,8 @@ mod line {
 
         /// Forgets `handler`'s interrupt, after its capability was deleted.
         pub fn release(&mut self, handler: IrqHandler) {
-            self.taken.retain(|&i| i != handler.irq);
+            self.taken.retain(|&i| i != handler.vector());
         }
-    }
-
-    /// An interrupt handler capability with its interrupt's number. `Copy`:
-    /// a name, like the [`Cap`] it holds. The interrupt reaches the
-    /// notification it is bound to with that capability's badge, and comes
-    /// again only after [`IrqHandler::ack`].
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct IrqHandler {
-        cap: Cap<cap_type::IRQHandler>,
-        irq: u32,
-    }
-
-    impl IrqHandler {
-        /// A handler capability for interrupt `irq`, taken on trust.
-        pub const fn new(cap: Cap<cap_type::IRQHandler>, irq: u32) -> IrqHandler {
-            IrqHandler { cap, irq }
-        }
-
-        /// The capability.
-        pub const fn cap(&self) -> Cap<cap_type::IRQHandler> {
-            self.cap
-        }
-
-        /// The interrupt's number.
-        pub const fn vector(&self) -> u32 {
-            self.irq
-        }
-
-        /// The interrupt signals `ntfn` (a badged notification capability).
-        pub fn bind(&self, ntfn: Cap<cap_type::Notification>) -> Result<(), IrqError> {
-            self.cap
-                .set_notification(ntfn)
-                .map_err(|e| handler_error(e, 1))
-        }
-
-        /// The interrupt signals nothing any more.
-        pub fn unbind(&self) -> Result<(), IrqError> {
-            self.cap.clear().map_err(|e| handler_error(e, 0))
-        }
-
-        /// The interrupt may come again. Acknowledge after servicing the
-        /// device, so that a level-triggered line has dropped.
-        pub fn ack(&self) -> Result<(), IrqError> {
-            self.cap.ack().map_err(|e| handler_error(e, 0))
-        }
-    }
-
-    fn handler_error(e: InvocationError, argument: u8) -> IrqError {
-        match e {
-            InvocationError::InvalidCapability { argument: 0 } => {
-                IrqError::InvalidCapability { argument: 0 }
-            }
-            InvocationError::InvalidCapability { .. } => IrqError::InvalidCapability { argument },
-            e => IrqError::Kernel(e),
-        }
-    }
-
-    /// Waits on the notification `ntfn`; returns the badges of every
-    /// signal since the last wait.
-    pub fn wait(ntfn: Cap<cap_type::Notification>) -> Badges {
-        Badges(sel4_sys::wait(ntfn.cptr()))
-    }
-
-    /// The badges pending on `ntfn` without waiting (cleared by the call).
-    pub fn poll(ntfn: Cap<cap_type::Notification>) -> Badges {
-        Badges(sel4_sys::poll(ntfn.cptr()))
     }
 }
 

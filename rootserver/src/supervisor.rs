@@ -963,7 +963,7 @@ impl<'a> Supervisor<'a> {
         };
         let w = answer.encode();
         let info = MessageInfo::new(ERROR_LABEL, 0, 0, ErrorReply::WORDS as u64);
-        let ctx = reply_stub_context(stub, reply as isize as Word, info, w);
+        let ctx = reply_stub_context(stub, reply as isize, info, w);
         if let Err(e) = tcb.tcb_write_registers(true, 0, UserContext::WORDS as Word, &ctx) {
             log::error!(
                 "supervisor: `{}` thread {t}: writing the reply stub's registers: {e}",
@@ -1506,38 +1506,16 @@ pub fn run_system(
 /// The registers of a thread sent to the reply stub: the instruction
 /// pointer at the stub, and the kernel's syscall registers for `syscall`
 /// (the `Reply` syscall's number) with the message info and four message
-/// words (x86_64: the number in rdx, the info in rsi, the words in r10, r8,
-/// r9, r15; aarch64: x7, x1, x2-x5; riscv64: a7, a1, a2-a5).
-fn reply_stub_context(stub: Word, syscall: Word, info: MessageInfo, w: [Word; 4]) -> UserContext {
+/// words, placed as sel4-sys's syscall ABI places them.
+fn reply_stub_context(stub: Word, syscall: isize, info: MessageInfo, w: [Word; 4]) -> UserContext {
     let mut ctx = UserContext::default();
     sel4::Registers::set_pc(&mut ctx, stub);
-    #[cfg(target_arch = "x86_64")]
-    {
-        ctx.rdx = syscall;
-        ctx.rsi = info.0;
-        ctx.r10 = w[0];
-        ctx.r8 = w[1];
-        ctx.r9 = w[2];
-        ctx.r15 = w[3];
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        ctx.x7 = syscall;
-        ctx.x1 = info.0;
-        ctx.x2 = w[0];
-        ctx.x3 = w[1];
-        ctx.x4 = w[2];
-        ctx.x5 = w[3];
-    }
-    #[cfg(target_arch = "riscv64")]
-    {
-        ctx.a7 = syscall;
-        ctx.a1 = info.0;
-        ctx.a2 = w[0];
-        ctx.a3 = w[1];
-        ctx.a4 = w[2];
-        ctx.a5 = w[3];
-    }
+    let regs = sel4_sys::Regs {
+        cap_or_badge: 0,
+        info: info.0,
+        mr: w,
+    };
+    sel4_sys::syscall_abi::set_syscall(&mut ctx, syscall, &regs);
     ctx
 }
 

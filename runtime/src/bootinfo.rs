@@ -23,24 +23,9 @@ pub const SEL4_ARCH: &str = ARCH.name();
 
 // The kernel this image was built against must be of the same architecture.
 const _: () = assert!(
-    const_str_eq(SEL4_ARCH, sel4_sys::KERNEL_SEL4_ARCH),
+    sel4_sys::const_str_eq(SEL4_ARCH, sel4_sys::KERNEL_SEL4_ARCH),
     "the kernel stage (SEL4_KERNEL) is for another architecture than the Rust target"
 );
-
-const fn const_str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
 
 /// Whether the configured kernel is an MCS kernel (`KernelIsMCS`).
 pub const MCS: bool =

@@ -45,6 +45,7 @@ pub mod cap;
 mod fault;
 pub mod invocation;
 mod ipc_buffer;
+pub mod syscall_abi;
 mod syscalls;
 pub mod trace;
 
@@ -75,3 +76,35 @@ pub use generated::*;
 pub type Word = u64;
 /// A capability pointer (an address in the thread's CSpace).
 pub type CPtr = Word;
+
+/// `a == b` in a constant: for compile-time checks against the kernel's
+/// names (`UserContext::NAMES`, `KERNEL_SEL4_ARCH`).
+pub const fn const_str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The word (index in [`UserContext::NAMES`] and [`UserContext::words`])
+/// of the kernel's `seL4_UserContext` field `name`. In a constant, a name
+/// the kernel's struct does not have is a compile-time error.
+pub const fn user_context_word(name: &str) -> usize {
+    let names = UserContext::NAMES;
+    let mut i = 0;
+    while i < names.len() {
+        if const_str_eq(names[i], name) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("a register name the kernel's seL4_UserContext does not have");
+}

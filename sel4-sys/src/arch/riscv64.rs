@@ -22,6 +22,35 @@ pub struct Regs {
 /// Number of message registers passed in CPU registers on this architecture.
 pub const REGISTER_MRS: usize = 4;
 
+/// The syscall ABI: the register that carries each part of a syscall, by
+/// its name in the kernel's `seL4_UserContext` (which is also the register
+/// name the inline asm of this module uses). `crate::syscall_abi` turns
+/// them into `UserContext` indices (a compile-time error if the kernel's
+/// struct lacks one); `host/sel4-gen/tests/syscall_abi.rs` checks them
+/// against the operands of every syscall asm block in this file.
+pub mod syscall_abi {
+    use crate::Word;
+
+    /// The syscall number.
+    pub const SYSCALL: &str = "a7";
+    /// The capability in, the badge out.
+    pub const CAP: &str = "a0";
+    /// The message info, in and out.
+    pub const INFO: &str = "a1";
+    /// Message registers 0 to 3.
+    pub const MRS: [&str; super::REGISTER_MRS] = ["a2", "a3", "a4", "a5"];
+    /// MCS kernels: the reply object capability (`syscall_mcs`).
+    pub const REPLY: &str = "a6";
+    /// MCS kernels: the destination of `NBSendRecv` (`syscall_mcs`).
+    pub const NBSR_DEST: &str = "t0";
+    /// What holds the stack pointer while a thread is in a syscall:
+    /// SP itself: the kernel saves and restores it.
+    pub const SYSCALL_SP: &str = "sp";
+    /// Bytes of the system call instruction (`ecall`): what moves the
+    /// instruction pointer of a thread blocked in a syscall past it.
+    pub const SYSCALL_INSN_BYTES: Word = 4;
+}
+
 /// Word of an `UnknownSyscall` fault message with the status register
 /// (none: riscv fault messages carry no status register).
 pub(crate) const UNKNOWN_SYSCALL_FLAGS: Option<usize> = None;

@@ -24,6 +24,35 @@ pub struct Regs {
 /// Number of message registers passed in CPU registers on this architecture.
 pub const REGISTER_MRS: usize = 4;
 
+/// The syscall ABI: the register that carries each part of a syscall, by
+/// its name in the kernel's `seL4_UserContext` (which is also the register
+/// name the inline asm of this module uses). `crate::syscall_abi` turns
+/// them into `UserContext` indices (a compile-time error if the kernel's
+/// struct lacks one); `host/sel4-gen/tests/syscall_abi.rs` checks them
+/// against the operands of every syscall asm block in this file.
+pub mod syscall_abi {
+    use crate::Word;
+
+    /// The syscall number.
+    pub const SYSCALL: &str = "rdx";
+    /// The capability in, the badge out.
+    pub const CAP: &str = "rdi";
+    /// The message info, in and out.
+    pub const INFO: &str = "rsi";
+    /// Message registers 0 to 3.
+    pub const MRS: [&str; super::REGISTER_MRS] = ["r10", "r8", "r9", "r15"];
+    /// MCS kernels: the reply object capability (`syscall_mcs`).
+    pub const REPLY: &str = "r12";
+    /// MCS kernels: the destination of `NBSendRecv` (`syscall_mcs`).
+    pub const NBSR_DEST: &str = "r13";
+    /// What holds the stack pointer while a thread is in a syscall:
+    /// R14: the kernel comes back from a syscall with RSP = 0 and does not save it, so the asm keeps RSP in R14 (which the kernel saves and restores) across the instruction.
+    pub const SYSCALL_SP: &str = "r14";
+    /// Bytes of the system call instruction (`syscall`): what moves the
+    /// instruction pointer of a thread blocked in a syscall past it.
+    pub const SYSCALL_INSN_BYTES: Word = 2;
+}
+
 /// Word of an `UnknownSyscall` fault message with the status register
 /// (RFLAGS).
 pub(crate) const UNKNOWN_SYSCALL_FLAGS: Option<usize> = Some(crate::consts::UnknownSyscall_FLAGS);

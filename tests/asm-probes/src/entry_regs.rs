@@ -2,126 +2,60 @@
 //! `TCB_WriteRegisters` (seL4test's REGRESSIONS0001 and its
 //! `test_registers` in regressions.S).
 //!
-//! Start a thread at [`entry`] with [`EXPECTED`] in its registers (and the
-//! carry flag set). It compares each register with the expected value,
-//! then executes `ud2` at [`report_site`] with RAX = 0 when all matched,
-//! or the number of the first register that did not (see [`NAMES`]). It
-//! uses no memory, so RSP may hold any value; the `ud2` delivers a user
-//! exception to the thread's fault endpoint, where the handler reads RAX
-//! (TCB_ReadRegisters).
+//! The routine (in assembly, in the architecture's file
+//! `entry_regs/<arch>.rs`, with the values it expects) compares every
+//! register with its value and reports at [`report_site`], an undefined
+//! instruction, with the result in the return register: 0 when all
+//! matched, else which did not. It uses no memory, so the stack pointer
+//! may hold any value; the undefined instruction delivers a user
+//! exception to the thread's fault endpoint, where the handler reads the
+//! result (TCB_ReadRegisters).
 
 use sel4_sys::Word;
 
-/// The values the thread must start with, in seL4_UserContext order
-/// after RIP: rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi, rbp, r8-r15
-/// (sel4test's). Of RFLAGS only the carry flag (bit 0) is checked.
-pub const EXPECTED: [Word; 17] = [
-    0x4, 0x1, 0xa, 0xb, 0xc, 0xd, 0x5, 0x2, 0x3, 0x88, 0x99, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
-];
+#[cfg_attr(target_arch = "aarch64", path = "entry_regs/aarch64.rs")]
+#[cfg_attr(target_arch = "riscv64", path = "entry_regs/riscv64.rs")]
+#[cfg_attr(target_arch = "x86_64", path = "entry_regs/x86_64.rs")]
+mod arch;
 
-/// What each result number means (RAX at the report).
-pub const NAMES: [&str; 18] = [
-    "all registers as written",
-    "rflags (carry flag clear)",
-    "rax",
-    "rbx",
-    "rcx",
-    "rdx",
-    "rsi",
-    "rdi",
-    "rbp",
-    "rsp",
-    "r8",
-    "r9",
-    "r10",
-    "r11",
-    "r12",
-    "r13",
-    "r14",
-    "r15",
-];
-
-core::arch::global_asm!(
-    ".pushsection .text.sel4rs_probe_entry_regs, \"ax\", @progbits",
-    ".p2align 4",
-    ".global sel4rs_probe_entry_regs",
-    ".type sel4rs_probe_entry_regs, @function",
-    "sel4rs_probe_entry_regs:",
-    "jb 20f",
-    "mov eax, 1",
-    "jmp 90f",
-    "20:",
-    "cmp rax, 0xa",
-    "je 21f",
-    "mov eax, 2",
-    "jmp 90f",
-    "21:",
-    "mov eax, 3",
-    "cmp rbx, 0xb",
-    "jne 90f",
-    "mov eax, 4",
-    "cmp rcx, 0xc",
-    "jne 90f",
-    "mov eax, 5",
-    "cmp rdx, 0xd",
-    "jne 90f",
-    "mov eax, 6",
-    "cmp rsi, 0x5",
-    "jne 90f",
-    "mov eax, 7",
-    "cmp rdi, 0x2",
-    "jne 90f",
-    "mov eax, 8",
-    "cmp rbp, 0x3",
-    "jne 90f",
-    "mov eax, 9",
-    "cmp rsp, 0x4",
-    "jne 90f",
-    "mov eax, 10",
-    "cmp r8, 0x88",
-    "jne 90f",
-    "mov eax, 11",
-    "cmp r9, 0x99",
-    "jne 90f",
-    "mov eax, 12",
-    "cmp r10, 0x10",
-    "jne 90f",
-    "mov eax, 13",
-    "cmp r11, 0x11",
-    "jne 90f",
-    "mov eax, 14",
-    "cmp r12, 0x12",
-    "jne 90f",
-    "mov eax, 15",
-    "cmp r13, 0x13",
-    "jne 90f",
-    "mov eax, 16",
-    "cmp r14, 0x14",
-    "jne 90f",
-    "mov eax, 17",
-    "cmp r15, 0x15",
-    "jne 90f",
-    "xor eax, eax",
-    "90:",
-    ".global sel4rs_probe_entry_regs_report",
-    "sel4rs_probe_entry_regs_report:",
-    "ud2",
-    "jmp 90b",
-    ".size sel4rs_probe_entry_regs, . - sel4rs_probe_entry_regs",
-    ".popsection",
-);
+pub use arch::*;
 
 extern "C" {
     fn sel4rs_probe_entry_regs();
     fn sel4rs_probe_entry_regs_report();
 }
 
-/// The entry point (a value for a thread's RIP; not a function to call).
+/// The entry point (a value for a thread's instruction pointer; not a
+/// function to call).
 pub fn entry() -> Word {
     sel4rs_probe_entry_regs as *const () as usize as Word
 }
 
-/// The address of the `ud2` that reports the result.
+/// The address of the undefined instruction that reports the result.
 pub fn report_site() -> Word {
     sel4rs_probe_entry_regs_report as *const () as usize as Word
+}
+
+/// aarch64 and riscv64: the value of the register at word `i` of the
+/// context, `BASE + i` (and the result naming it).
+#[cfg(not(target_arch = "x86_64"))]
+const BASE: Word = 0x100;
+
+/// aarch64 and riscv64: the routine's result in the reported context (in
+/// the register of `arch::RESULT_REGISTER`).
+#[cfg(not(target_arch = "x86_64"))]
+pub fn result(c: &sel4_sys::UserContext) -> Word {
+    c.words()[const { sel4_sys::user_context_word(arch::RESULT_REGISTER) }]
+}
+
+/// aarch64 and riscv64: what a result means, all registers as expected
+/// or which one was not.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn describe(result: Word) -> &'static str {
+    match result {
+        0 => "all registers as written",
+        r => (r.checked_sub(BASE))
+            .and_then(|i| sel4_sys::UserContext::NAMES.get(i as usize).copied())
+            .unwrap_or("an unknown result"),
+    }
 }

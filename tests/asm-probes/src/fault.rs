@@ -23,14 +23,15 @@
 //! register ([`value`], [`set_value`]; on x86_64 the unknown-syscall probe
 //! keeps it in RBX, see [`UNKNOWN_SYSCALL_VALUE`]).
 
-use sel4_sys::Word;
+use sel4_sys::{UserContext, Word};
 
 #[cfg_attr(target_arch = "aarch64", path = "fault/aarch64.rs")]
 #[cfg_attr(target_arch = "riscv64", path = "fault/riscv64.rs")]
 #[cfg_attr(target_arch = "x86_64", path = "fault/x86_64.rs")]
 mod arch;
 
-pub use arch::{kept_sp, set_value, value, FAULT_VADDR, UNKNOWN_SYSCALL_VALUE};
+pub use arch::{FAULT_VADDR, UNKNOWN_SYSCALL_VALUE};
+use arch::{KEPT_SP_REGISTER, VALUE_REGISTER};
 
 /// The value the probes start with (sel4test's `BAD_MAGIC`, `~GOOD_MAGIC`
 /// as a 32-bit int).
@@ -62,6 +63,27 @@ extern "C" {
     fn sel4rs_probe_ud(val: u32, sp_marker: Word) -> u32;
     fn sel4rs_probe_ud_ip();
     fn sel4rs_probe_ud_restart();
+}
+
+const VALUE: usize = sel4_sys::user_context_word(VALUE_REGISTER);
+const KEPT_SP: usize = sel4_sys::user_context_word(KEPT_SP_REGISTER);
+
+/// The probes' value register in a thread's saved context.
+pub fn value(c: &UserContext) -> Word {
+    c.words()[VALUE]
+}
+
+/// Sets the probes' value register in a saved context.
+pub fn set_value(c: &mut UserContext, v: Word) {
+    let mut w = c.words();
+    w[VALUE] = v;
+    *c = UserContext::from_words(w);
+}
+
+/// The register in which [`undefined_instruction`] keeps the stack
+/// pointer while the stack pointer holds the marker.
+pub fn kept_sp(c: &UserContext) -> Word {
+    c.words()[KEPT_SP]
 }
 
 fn addr(f: unsafe extern "C" fn()) -> Word {

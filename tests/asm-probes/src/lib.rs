@@ -1,13 +1,16 @@
-//! Test support for the seL4test-style suite: the few x86_64 routines that
-//! must be written in assembly, with safe entry points.
+//! Test support for the seL4test-style suite: the few routines that must
+//! be written in assembly, with safe entry points.
 //!
-//! The routines are x86_64, aarch64 and riscv64 assembly, one file per
-//! architecture (the syscall register probe and the stack alignment probe:
-//! `x86_64.rs`, `syscall_aarch64.rs`, `syscall_riscv64.rs`; the fault
-//! sites: `fault/<arch>.rs`); on aarch64 and riscv64 the register probe
-//! reports registers in the kernel's `seL4_UserContext`, by its field
-//! names. The FPU, I/O port, TLS and entry-register probes and the
-//! stackless spinner are x86_64 only.
+//! One module per probe holds its safe wrappers, their safety arguments
+//! and what the probe means; the routines themselves are x86_64, aarch64
+//! and riscv64 assembly (`global_asm!`), one file per architecture below
+//! the probe's module (`fault/<arch>.rs`, `entry_regs/<arch>.rs`,
+//! `tls/<arch>.rs`, `syscall/<arch>.rs`; the stack alignment routine in
+//! `syscall/<arch>.rs` and `x86_64.rs`). The x86_64 syscall register probe
+//! and the stackless spinner (`x86_64.rs`) and the FPU and I/O port
+//! probes are their own; on aarch64 and riscv64 the register probe
+//! (`syscall.rs`) reports registers in the kernel's `seL4_UserContext`, by
+//! its field names.
 //!
 //! The suite itself is `#![forbid(unsafe_code)]`. Some seL4test tests check
 //! what only machine code can observe: which registers a syscall keeps
@@ -47,8 +50,6 @@
 )))]
 compile_error!("sel4-asm-probes has routines for x86_64, aarch64 and riscv64 only");
 
-#[cfg_attr(target_arch = "aarch64", path = "entry_regs_aarch64.rs")]
-#[cfg_attr(target_arch = "riscv64", path = "entry_regs_riscv64.rs")]
 pub mod entry_regs;
 pub mod fault;
 pub mod fpu;
@@ -61,55 +62,10 @@ mod x86_64;
 #[cfg(target_arch = "x86_64")]
 pub use x86_64::*;
 
-#[cfg(target_arch = "aarch64")]
-#[path = "syscall_aarch64.rs"]
-mod syscall_arch;
-#[cfg(target_arch = "riscv64")]
-#[path = "syscall_riscv64.rs"]
-mod syscall_arch;
 #[cfg(not(target_arch = "x86_64"))]
-pub use syscall_arch::{stack_misalignment, syscall_probe, REPLY_REGISTERS};
+mod syscall;
+#[cfg(not(target_arch = "x86_64"))]
+pub use syscall::{syscall_probe, Probed, SyscallArgs, MAGIC};
 
-/// The magic values the register probes load (sel4test's pattern:
-/// `0xdeadbeefdead0000 + register index`).
-#[cfg(not(target_arch = "x86_64"))]
-pub const MAGIC: sel4_sys::Word = 0xdead_beef_dead_0000;
-
-/// The arguments of one probed syscall (aarch64 and riscv64: the
-/// registers of `sel4_sys::Regs`).
-#[cfg(not(target_arch = "x86_64"))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SyscallArgs {
-    /// The capability (or DebugPutChar's character).
-    pub cap: sel4_sys::Word,
-    /// The message info.
-    pub info: sel4_sys::Word,
-    /// Message registers 0 to 3.
-    pub mr: [sel4_sys::Word; 4],
-}
-
-/// What [`syscall_probe`] saw (aarch64 and riscv64): the registers just
-/// before the syscall instruction and just after it, in the kernel's
-/// `seL4_UserContext` of the architecture. Fields the probe does not set
-/// (the instruction pointer, status and thread-pointer registers where the
-/// context has them) are 0 in both.
-#[cfg(not(target_arch = "x86_64"))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Probed {
-    pub before: sel4_sys::UserContext,
-    pub after: sel4_sys::UserContext,
-}
-
-/// A context with `MAGIC + i` in word `i`, 0 in the fields named in
-/// `zero`.
-#[cfg(not(target_arch = "x86_64"))]
-fn magic_context(zero: &[&str]) -> sel4_sys::UserContext {
-    use sel4_sys::UserContext;
-    let mut w = [0; UserContext::WORDS];
-    for (i, (x, name)) in w.iter_mut().zip(UserContext::NAMES).enumerate() {
-        if !zero.contains(&name) {
-            *x = MAGIC + i as sel4_sys::Word;
-        }
-    }
-    UserContext::from_words(w)
-}
+mod stack;
+pub use stack::stack_misalignment;

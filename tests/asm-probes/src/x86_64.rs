@@ -1,5 +1,6 @@
 //! The x86_64 routines of the crate root: the syscall register probe,
-//! the stack alignment probe and the stackless spinner.
+//! the stackless spinner, and the stack alignment routine (its wrapper is
+//! `stack.rs`'s [`crate::stack_misalignment`]).
 
 use sel4_sys::{Syscall, Word};
 
@@ -261,25 +262,6 @@ core::arch::global_asm!(
     ".size sel4rs_probe_stack_alignment, . - sel4rs_probe_stack_alignment",
     ".popsection",
 );
-
-extern "C" {
-    fn sel4rs_probe_stack_alignment() -> u64;
-}
-
-/// How many bytes the caller's stack is off the 16-byte alignment the
-/// x86_64 SysV ABI requires at a call (0 when aligned). When it is 0, the
-/// probe also stores and reloads xmm0 on the stack with `movdqa`, which
-/// faults on a misaligned address.
-#[inline(never)]
-pub fn stack_misalignment() -> u64 {
-    // SAFETY: the routine reads RSP, and only when the stack is aligned
-    // writes 16 bytes below its return address (the space it reserved by
-    // moving RSP down) and reads them back into xmm0, which therefore keeps
-    // its value (and compiled code of this soft-float target does not use
-    // it); it changes RAX (the return value) and the flags, as a C function
-    // may.
-    unsafe { sel4rs_probe_stack_alignment() }
-}
 
 core::arch::global_asm!(
     ".pushsection .text.sel4rs_probe_spin, \"ax\", @progbits",

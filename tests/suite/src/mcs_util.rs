@@ -299,7 +299,7 @@ sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
         /// past the system call instruction), resumed.
         pub fn restart_after_syscall(tcb: Word) -> TestResult {
             let mut regs = read_regs(tcb, reg::COUNT)?;
-            regs[reg::PC] += reg::SYSCALL_INSN_BYTES;
+            regs[reg::PC] += sel4_sys::syscall_abi::SYSCALL_INSN_BYTES;
             write_regs(tcb, true, &regs)?;
             Ok(())
         }

@@ -51,13 +51,6 @@ mod arch {
     use sel4_sys::{Syscall, Word};
     use sel4_test_harness::{ensure_eq, TestResult};
 
-    /// Registers a syscall without a reply keeps: all of them.
-    const ALL: &[&str] = &[
-        "rax", "rbx", "rbp", "r12", "r13", "r14", "rdx", "rdi", "rsi", "r10", "r8", "r9", "r15",
-    ];
-    /// Registers a syscall with a reply keeps.
-    const NOT_REPLY: &[&str] = &["rax", "rbx", "rbp", "r12", "r13", "r14", "rdx"];
-
     fn value(g: &Gprs, name: &str) -> Word {
         g.named()
             .iter()
@@ -66,9 +59,21 @@ mod arch {
             .unwrap_or_default()
     }
 
-    fn check(p: &Probed, kept: &[&str], what: &str) -> TestResult {
-        for &r in kept {
-            let (before, after) = (value(&p.before, r), value(&p.after, r));
+    /// Whether a syscall's reply writes register `r` (the badge, the
+    /// message info and the message registers of sel4-sys's syscall ABI).
+    fn written_by_reply(r: &str) -> bool {
+        use sel4_sys::syscall_abi::names::{CAP, INFO, MRS};
+        r == CAP || r == INFO || MRS.contains(&r)
+    }
+
+    /// Every register of the probe (a syscall without a reply keeps all
+    /// of them), or all but the ones a reply writes.
+    fn check(p: &Probed, kept: Kept, what: &str) -> TestResult {
+        for (r, before) in p.before.named() {
+            if kept == Kept::NotReply && written_by_reply(r) {
+                continue;
+            }
+            let after = value(&p.after, r);
             ensure_eq!(
                 after,
                 before,
@@ -92,19 +97,16 @@ mod arch {
             SpHolder::Rbx
         };
         let p = syscall_probe(sys, args, holder);
-        let kept = match kept {
-            Kept::All => ALL,
-            Kept::NotReply => NOT_REPLY,
-        };
         check(
             &p,
             kept,
             &alloc::format!("{sys:?}, run {i}, stack pointer in {holder:?}"),
         )?;
+        use sel4_sys::syscall_abi::names::{CAP, INFO, MRS};
         Ok(Out {
-            badge: p.after.rdi,
-            info: p.after.rsi,
-            mr0: p.after.r10,
+            badge: value(&p.after, CAP),
+            info: value(&p.after, INFO),
+            mr0: value(&p.after, MRS[0]),
         })
     }
 }
@@ -112,17 +114,10 @@ mod arch {
 #[cfg(not(target_arch = "x86_64"))]
 mod arch {
     use super::{Kept, Out};
-    use sel4_asm_probes::{syscall_probe, SyscallArgs, REPLY_REGISTERS};
-    use sel4_sys::{Syscall, UserContext, Word};
+    use sel4_asm_probes::{syscall_probe, SyscallArgs};
+    use sel4_sys::syscall_abi::{syscall_of, REPLY_REGISTERS};
+    use sel4_sys::{Syscall, UserContext};
     use sel4_test_harness::{ensure_eq, Failure};
-
-    /// The register `name` of the kernel's `seL4_UserContext`.
-    fn named(c: &UserContext, name: &str) -> Word {
-        UserContext::NAMES
-            .iter()
-            .position(|n| *n == name)
-            .map_or(0, |i| c.words()[i])
-    }
 
     /// Run `i` of a test's runs.
     pub fn probe_once(
@@ -134,7 +129,7 @@ mod arch {
         let p = syscall_probe(sys, args);
         let (before, after) = (p.before.words(), p.after.words());
         for (n, name) in UserContext::NAMES.iter().enumerate() {
-            if kept == Kept::NotReply && REPLY_REGISTERS.contains(name) {
+            if kept == Kept::NotReply && REPLY_REGISTERS.contains(&n) {
                 continue;
             }
             let (b, a) = (before[n], after[n]);
@@ -144,10 +139,11 @@ mod arch {
                 "{sys:?}, run {i}: {name} changed from {b:#x} to {a:#x} across the syscall"
             );
         }
+        let (_, reply) = syscall_of(&p.after);
         Ok(Out {
-            badge: named(&p.after, REPLY_REGISTERS[0]),
-            info: named(&p.after, REPLY_REGISTERS[1]),
-            mr0: named(&p.after, REPLY_REGISTERS[2]),
+            badge: reply.cap_or_badge,
+            info: reply.info,
+            mr0: reply.mr[0],
         })
     }
 }

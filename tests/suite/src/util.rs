@@ -125,68 +125,53 @@ impl Drop for RawThread {
 }
 
 /// Positions in `seL4_UserContext` (the words of TCB_ReadRegisters and
-/// TCB_WriteRegisters) by meaning: the instruction and stack pointers,
-/// the first argument registers of the C calling convention and the
-/// syscall registers, in the order of the kernel's struct for this
-/// architecture (`sel4_sys::UserContext`).
+/// TCB_WriteRegisters) by meaning: the instruction and stack pointers and
+/// the first argument registers of the C calling convention, looked up by
+/// name in the kernel's struct for this architecture
+/// (`sel4_sys::user_context_word`);
+/// the syscall registers (`SYSCALL`, `CAP`, `SYSCALL_SP`) are sel4-sys's
+/// syscall ABI (`sel4_sys::syscall_abi`).
 pub mod reg {
+    pub use sel4_sys::syscall_abi::{CAP, SYSCALL, SYSCALL_SP};
+
     #[cfg(target_arch = "x86_64")]
     mod arch {
-        pub const PC: usize = 0; // rip
-        pub const SP: usize = 1; // rsp
-        pub const ARG2: usize = 6; // rdx
-        pub const ARG1: usize = 7; // rsi
-        pub const ARG0: usize = 8; // rdi
-        /// The syscall number (rdx) and the capability (rdi) of a syscall.
-        pub const SYSCALL: usize = 6;
-        pub const CAP: usize = 8;
-        /// What holds the stack pointer while a thread is in a syscall:
-        /// r14 (the kernel's syscall entry does not save rsp; sel4-sys
-        /// keeps it in r14).
-        pub const SYSCALL_SP: usize = 16;
+        use sel4_sys::user_context_word as word;
+        pub const PC: usize = word("rip");
+        pub const SP: usize = word("rsp");
+        pub const ARG0: usize = word("rdi");
+        pub const ARG1: usize = word("rsi");
+        pub const ARG2: usize = word("rdx");
         /// The frame registers and the general-purpose ones up to r15.
-        pub const COUNT: usize = 18;
-        /// Bytes of the system call instruction (`syscall`).
-        #[allow(dead_code)] // used by the MCS tests only (mcs_util)
-        pub const SYSCALL_INSN_BYTES: u64 = 2;
+        pub const COUNT: usize = word("r15") + 1;
     }
     #[cfg(target_arch = "aarch64")]
     mod arch {
-        pub const PC: usize = 0;
-        pub const SP: usize = 1;
-        pub const ARG0: usize = 3; // x0
-        pub const ARG1: usize = 4; // x1
-        pub const ARG2: usize = 5; // x2
-        /// The syscall number (x7) and the capability (x0) of a syscall.
-        pub const SYSCALL: usize = 10;
-        pub const CAP: usize = 3;
-        /// The stack pointer while a thread is in a syscall (saved).
-        pub const SYSCALL_SP: usize = SP;
+        use sel4_sys::user_context_word as word;
+        pub const PC: usize = word("pc");
+        pub const SP: usize = word("sp");
+        pub const ARG0: usize = word("x0");
+        pub const ARG1: usize = word("x1");
+        pub const ARG2: usize = word("x2");
         /// pc, sp, spsr, x0-x8, x16-x18, x29, x30.
-        pub const COUNT: usize = 17;
-        /// Bytes of the system call instruction (`svc #0`).
-        #[allow(dead_code)] // used by the MCS tests only (mcs_util)
-        pub const SYSCALL_INSN_BYTES: u64 = 4;
+        pub const COUNT: usize = word("x30") + 1;
     }
     #[cfg(target_arch = "riscv64")]
     mod arch {
-        pub const PC: usize = 0;
-        pub const SP: usize = 2;
-        pub const ARG0: usize = 16; // a0
-        pub const ARG1: usize = 17; // a1
-        pub const ARG2: usize = 18; // a2
-        /// The syscall number (a7) and the capability (a0) of a syscall.
-        pub const SYSCALL: usize = 23;
-        pub const CAP: usize = 16;
-        /// The stack pointer while a thread is in a syscall (saved).
-        pub const SYSCALL_SP: usize = SP;
+        use sel4_sys::user_context_word as word;
+        pub const PC: usize = word("pc");
+        pub const SP: usize = word("sp");
+        pub const ARG0: usize = word("a0");
+        pub const ARG1: usize = word("a1");
+        pub const ARG2: usize = word("a2");
         /// pc, ra, sp, gp, s0-s11, a0-a7.
-        pub const COUNT: usize = 24;
-        /// Bytes of the system call instruction (`ecall`).
-        #[allow(dead_code)] // used by the MCS tests only (mcs_util)
-        pub const SYSCALL_INSN_BYTES: u64 = 4;
+        pub const COUNT: usize = word("a7") + 1;
     }
     pub use arch::*;
+
+    // The syscall registers are among the first COUNT, which the tests
+    // read and write.
+    const _: () = assert!(SYSCALL < COUNT && CAP < COUNT && SYSCALL_SP < COUNT);
 }
 
 /// TCB_SetSpace of `tcb` with `fault_ep`, `cspace` and `vspace` (no cap

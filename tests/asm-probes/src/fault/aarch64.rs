@@ -3,7 +3,7 @@
 //! address in X1; `udf #0` is the undefined instruction and X9 keeps the
 //! stack pointer while SP holds the marker.
 
-use sel4_sys::{UserContext, Word};
+use sel4_sys::Word;
 
 /// The address the memory-fault probes touch: sel4test's 64-bit
 /// `BAD_VADDR` (in the lower 48 bits that a 4-level aarch64 VSpace
@@ -11,21 +11,13 @@ use sel4_sys::{UserContext, Word};
 /// cuts the address to 32 bits shows.
 pub const FAULT_VADDR: Word = 0x7EDC_BA98_7650;
 
-/// The probes' value register in a thread's saved context (X0).
-pub fn value(c: &UserContext) -> Word {
-    c.x0
-}
-
-/// Sets the probes' value register (X0) in a saved context.
-pub fn set_value(c: &mut UserContext, v: Word) {
-    c.x0 = v;
-}
+/// The probes' value register, by its name in the kernel's
+/// `seL4_UserContext` (X0).
+pub const VALUE_REGISTER: &str = "x0";
 
 /// The register in which [`super::undefined_instruction`] keeps the
 /// stack pointer while the stack pointer holds the marker (X9).
-pub fn kept_sp(c: &UserContext) -> Word {
-    c.x9
-}
+pub const KEPT_SP_REGISTER: &str = "x9";
 
 /// The word of an `UnknownSyscall` fault message with the register
 /// [`super::bad_syscall`] keeps its value in (X0).

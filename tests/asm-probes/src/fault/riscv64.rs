@@ -4,7 +4,7 @@
 //! RISC-V ISA reserves it as illegal) and T1 keeps the stack pointer while
 //! SP holds the marker.
 
-use sel4_sys::{UserContext, Word};
+use sel4_sys::Word;
 
 /// The address the memory-fault probes touch: in the lower half of Sv39's
 /// 39 bits (below the kernel's `seL4_UserTop`, 256 GiB; sel4test's 64-bit
@@ -13,21 +13,13 @@ use sel4_sys::{UserContext, Word};
 /// task's windows (heap growth from 64 GiB, mappings from 128 GiB).
 pub const FAULT_VADDR: Word = 0x1E_DCBA_7650;
 
-/// The probes' value register in a thread's saved context (A0).
-pub fn value(c: &UserContext) -> Word {
-    c.a0
-}
-
-/// Sets the probes' value register (A0) in a saved context.
-pub fn set_value(c: &mut UserContext, v: Word) {
-    c.a0 = v;
-}
+/// The probes' value register, by its name in the kernel's
+/// `seL4_UserContext` (A0).
+pub const VALUE_REGISTER: &str = "a0";
 
 /// The register in which [`super::undefined_instruction`] keeps the
 /// stack pointer while the stack pointer holds the marker (T1).
-pub fn kept_sp(c: &UserContext) -> Word {
-    c.t1
-}
+pub const KEPT_SP_REGISTER: &str = "t1";
 
 /// The word of an `UnknownSyscall` fault message with the register
 /// [`super::bad_syscall`] keeps its value in (A0).

@@ -1,28 +1,20 @@
 //! The x86_64 fault sites: the value lives in EAX (RBX for the unknown
 //! syscall, whose fault message carries RBX), the address in RCX.
 
-use sel4_sys::{UserContext, Word};
+use sel4_sys::Word;
 
 /// The address the memory-fault probes touch: sel4test's 64-bit
 /// `BAD_VADDR`, with bits set above bit 32 so that a fault message that
 /// cuts the address to 32 bits shows.
 pub const FAULT_VADDR: Word = 0x7EDC_BA98_7650;
 
-/// The probes' value register in a thread's saved context (RAX).
-pub fn value(c: &UserContext) -> Word {
-    c.rax
-}
-
-/// Sets the probes' value register (RAX) in a saved context.
-pub fn set_value(c: &mut UserContext, v: Word) {
-    c.rax = v;
-}
+/// The probes' value register, by its name in the kernel's
+/// `seL4_UserContext` (RAX).
+pub const VALUE_REGISTER: &str = "rax";
 
 /// The register in which [`super::undefined_instruction`] keeps the
 /// stack pointer while the stack pointer holds the marker (RBX).
-pub fn kept_sp(c: &UserContext) -> Word {
-    c.rbx
-}
+pub const KEPT_SP_REGISTER: &str = "rbx";
 
 /// The word of an `UnknownSyscall` fault message with the register
 /// [`super::bad_syscall`] keeps its value in (RBX).

@@ -1,9 +1,6 @@
-//! The aarch64 thread-local variables and accessors: local-exec accesses
-//! through `tpidr_el0` (variant I TLS; the linker's `tprel` offsets count
+//! The aarch64 thread-local variables and the local-exec address of the
+//! calling thread's copy, through `tpidr_el0` (variant I TLS; the linker's `tprel` offsets count
 //! from the thread pointer, past the 16-byte TCB the start code lays out).
-
-use super::{Array, WORDS};
-use sel4_sys::Word;
 
 core::arch::global_asm!(
     ".pushsection .tdata.sel4rs_probe_tls, \"awT\", %progbits",
@@ -46,102 +43,4 @@ macro_rules! tls_addr {
         }
         t
     }};
-}
-
-fn array_addr(array: Array) -> usize {
-    match array {
-        Array::Data => tls_addr!("sel4rs_probe_tdata"),
-        Array::Bss => tls_addr!("sel4rs_probe_tbss"),
-    }
-}
-
-/// Word `i` (< [`WORDS`]) of the calling thread's `array`; `None` for an
-/// index out of range.
-pub fn get(array: Array, i: usize) -> Option<Word> {
-    if i >= WORDS {
-        return None;
-    }
-    let t = array_addr(array);
-    let v: Word;
-    // SAFETY: the runtime points tpidr_el0 at this thread's TCB and TLS
-    // block, laid out from the image's PT_TLS (start/src/tls.rs), which
-    // contains both arrays; `i < WORDS` keeps the 8-byte read inside the
-    // array. Only this thread uses its copy.
-    unsafe {
-        core::arch::asm!(
-            "ldr {v}, [{t}, {i}, lsl #3]",
-            t = in(reg) t, i = in(reg) i, v = out(reg) v,
-            options(nostack, readonly, preserves_flags));
-    }
-    Some(v)
-}
-
-/// Sets word `i` (< [`WORDS`]) of the calling thread's `array`; `false`
-/// (and nothing written) for an index out of range.
-pub fn set(array: Array, i: usize, v: Word) -> bool {
-    if i >= WORDS {
-        return false;
-    }
-    let t = array_addr(array);
-    // SAFETY: as for `get`, an 8-byte write inside this thread's array.
-    unsafe {
-        core::arch::asm!(
-            "str {v}, [{t}, {i}, lsl #3]",
-            t = in(reg) t, i = in(reg) i, v = in(reg) v,
-            options(nostack, preserves_flags));
-    }
-    true
-}
-
-/// The calling thread's counter.
-pub fn counter() -> u32 {
-    let t = tls_addr!("sel4rs_probe_tcounter");
-    let v: u32;
-    // SAFETY: a 4-byte read of this thread's counter in its TLS block (see
-    // `get`).
-    unsafe {
-        core::arch::asm!(
-            "ldr {v:w}, [{t}]",
-            t = in(reg) t, v = out(reg) v,
-            options(nostack, readonly, preserves_flags));
-    }
-    v
-}
-
-/// Adds 1 to the calling thread's counter atomically (an exclusive load
-/// and store loop); returns the new value (sel4test's
-/// `__sync_add_and_fetch`).
-pub fn counter_add_atomic() -> u32 {
-    let t = tls_addr!("sel4rs_probe_tcounter");
-    let v: u32;
-    // SAFETY: a 4-byte atomic read-modify-write of this thread's counter
-    // (see `get`); the loop ends when the exclusive store succeeds.
-    unsafe {
-        core::arch::asm!(
-            "2:",
-            "ldaxr {v:w}, [{t}]",
-            "add {v:w}, {v:w}, #1",
-            "stlxr {s:w}, {v:w}, [{t}]",
-            "cbnz {s:w}, 2b",
-            t = in(reg) t, v = out(reg) v, s = out(reg) _,
-            options(nostack, preserves_flags));
-    }
-    v
-}
-
-/// Adds 1 to the calling thread's counter with a plain load and store;
-/// returns the new value (sel4test's `++tls_value`).
-pub fn counter_inc() -> u32 {
-    let t = tls_addr!("sel4rs_probe_tcounter");
-    let v: u32;
-    // SAFETY: a 4-byte read and write of this thread's counter (see `get`).
-    unsafe {
-        core::arch::asm!(
-            "ldr {v:w}, [{t}]",
-            "add {v:w}, {v:w}, #1",
-            "str {v:w}, [{t}]",
-            t = in(reg) t, v = out(reg) v,
-            options(nostack, preserves_flags));
-    }
-    v
 }

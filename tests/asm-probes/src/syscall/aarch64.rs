@@ -1,23 +1,19 @@
-//! The aarch64 syscall register probe and stack alignment probe.
+//! The aarch64 routines of the syscall register probe and the stack
+//! alignment probe, in assembly only (the safe wrappers are
+//! `syscall.rs`'s [`crate::syscall_probe`] and `stack.rs`'s
+//! [`crate::stack_misalignment`]).
 //!
-//! `svc #0` takes the syscall number in X7, the capability in X0, the
-//! message info in X1 and message registers 0 to 3 in X2-X5 (MCS: the
-//! reply object in X6); a syscall with a reply writes X0-X5 back, and the
-//! kernel restores every other register, the stack pointer included.
+//! `svc #0` takes its registers as sel4-sys's syscall ABI
+//! (`sel4_sys::syscall_abi`) says; a syscall with a reply writes X0-X5
+//! back, and the kernel restores every other register, the stack pointer
+//! included.
 
-use sel4_sys::{Syscall, UserContext, Word};
-
-use crate::{magic_context, Probed, SyscallArgs};
-
-/// The registers a syscall with a reply writes (badge, message info,
-/// message registers 0 to 3), by their names in the kernel's
-/// `seL4_UserContext`.
-pub const REPLY_REGISTERS: &[&str] = &["x0", "x1", "x2", "x3", "x4", "x5"];
+use sel4_sys::UserContext;
 
 /// The fields of the context the probe does not load or store (the
 /// instruction pointer, the status register and the thread-pointer
-/// registers): 0 in both contexts of a [`Probed`].
-const NOT_PROBED: &[&str] = &["pc", "spsr", "tpidr_el0", "tpidrro_el0"];
+/// registers): 0 in both contexts of a [`crate::Probed`].
+pub(super) const NOT_PROBED: &[&str] = &["pc", "spsr", "tpidr_el0", "tpidrro_el0"];
 
 macro_rules! syscall_probe_asm {
     ($($r:ident),*) => {
@@ -73,38 +69,6 @@ syscall_probe_asm!(
     x22, x23, x24, x25, x26, x27, x28, x29, x30
 );
 
-extern "C" {
-    fn sel4rs_probe_syscall(before: *mut UserContext, after: *mut UserContext);
-}
-
-/// Performs the syscall `sys` once with `args`, with `MAGIC + i` in every
-/// other general register (X0-X30 but the arguments, `i` the register's
-/// word in the kernel's `seL4_UserContext`), and returns every register
-/// before and after (the stack pointer included).
-///
-/// The caller checks which ones the kernel kept: all of them for a
-/// syscall without a reply, all but [`REPLY_REGISTERS`] for one with a
-/// reply.
-pub fn syscall_probe(sys: Syscall, args: SyscallArgs) -> Probed {
-    let mut before = magic_context(NOT_PROBED);
-    before.x7 = sys as isize as Word;
-    before.x0 = args.cap;
-    before.x1 = args.info;
-    [before.x2, before.x3, before.x4, before.x5] = args.mr;
-    let mut after = UserContext::default();
-    // SAFETY: the syscall number comes from the `Syscall` enum (this
-    // kernel's own syscall.xml) and the other registers are plain words,
-    // which the kernel checks as it checks any syscall's arguments; the
-    // only memory the kernel touches is this thread's IPC buffer, which no
-    // Rust reference covers during the call. The routine saves and
-    // restores every callee-saved register, X18 and the link register on
-    // the stack (the kernel keeps the stack pointer across `svc`), changes
-    // the caller-saved ones (as a C function may), and writes only
-    // `before.sp` and `*after`, two contexts exclusively borrowed here.
-    unsafe { sel4rs_probe_syscall(&mut before, &mut after) };
-    Probed { before, after }
-}
-
 core::arch::global_asm!(
     ".pushsection .text.sel4rs_probe_stack, \"ax\", %progbits",
     ".p2align 4",
@@ -120,15 +84,3 @@ core::arch::global_asm!(
     ".size sel4rs_probe_stack_alignment, . - sel4rs_probe_stack_alignment",
     ".popsection",
 );
-
-extern "C" {
-    fn sel4rs_probe_stack_alignment() -> u64;
-}
-
-/// How many bytes the caller's stack pointer is off the 16-byte alignment
-/// AAPCS64 requires (0 when aligned).
-#[inline(never)]
-pub fn stack_misalignment() -> u64 {
-    // SAFETY: the routine reads SP and changes X0 (the return value) only.
-    unsafe { sel4rs_probe_stack_alignment() }
-}

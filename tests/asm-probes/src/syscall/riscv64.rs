@@ -1,22 +1,18 @@
-//! The riscv64 syscall register probe and stack alignment probe.
+//! The riscv64 routines of the syscall register probe and the stack
+//! alignment probe, in assembly only (the safe wrappers are
+//! `syscall.rs`'s [`crate::syscall_probe`] and `stack.rs`'s
+//! [`crate::stack_misalignment`]).
 //!
-//! `ecall` takes the syscall number in A7, the capability in A0, the
-//! message info in A1 and message registers 0 to 3 in A2-A5 (MCS: the
-//! reply object in A6); a syscall with a reply writes A0-A5 back, and the
-//! kernel restores every other register, the stack pointer included.
+//! `ecall` takes its registers as sel4-sys's syscall ABI
+//! (`sel4_sys::syscall_abi`) says; a syscall with a reply writes A0-A5
+//! back, and the kernel restores every other register, the stack pointer
+//! included.
 
-use sel4_sys::{Syscall, UserContext, Word};
-
-use crate::{magic_context, Probed, SyscallArgs};
-
-/// The registers a syscall with a reply writes (badge, message info,
-/// message registers 0 to 3), by their names in the kernel's
-/// `seL4_UserContext`.
-pub const REPLY_REGISTERS: &[&str] = &["a0", "a1", "a2", "a3", "a4", "a5"];
+use sel4_sys::UserContext;
 
 /// The fields of the context the probe does not load or store (the
-/// instruction pointer): 0 in both contexts of a [`Probed`].
-const NOT_PROBED: &[&str] = &["pc"];
+/// instruction pointer): 0 in both contexts of a [`crate::Probed`].
+pub(super) const NOT_PROBED: &[&str] = &["pc"];
 
 macro_rules! syscall_probe_asm {
     ($($r:ident),*) => {
@@ -92,37 +88,6 @@ syscall_probe_asm!(
     s10, s11, t3, t4, t5, t6
 );
 
-extern "C" {
-    fn sel4rs_probe_syscall(before: *mut UserContext, after: *mut UserContext);
-}
-
-/// Performs the syscall `sys` once with `args`, with `MAGIC + i` in every
-/// other general register (RA, GP, TP, T0-T6, S0-S11, A0-A7 but the
-/// arguments, `i` the register's word in the kernel's `seL4_UserContext`),
-/// and returns every register before and after (the stack pointer
-/// included).
-///
-/// The caller checks which ones the kernel kept: all of them for a
-/// syscall without a reply, all but [`REPLY_REGISTERS`] for one with a
-/// reply.
-pub fn syscall_probe(sys: Syscall, args: SyscallArgs) -> Probed {
-    let mut before = magic_context(NOT_PROBED);
-    before.a7 = sys as isize as Word;
-    before.a0 = args.cap;
-    before.a1 = args.info;
-    [before.a2, before.a3, before.a4, before.a5] = args.mr;
-    let mut after = UserContext::default();
-    // SAFETY: as for the aarch64 probe: the kernel checks the syscall's
-    // arguments and touches only the IPC buffer (no Rust reference covers
-    // it during the call); the routine saves and restores RA, GP, TP and
-    // S0-S11 on the stack (the kernel keeps the stack pointer across
-    // `ecall`; nothing between the loads and the stores uses the thread
-    // pointer or the global pointer), changes only caller-saved registers
-    // otherwise, and writes only `before.sp` and `*after`.
-    unsafe { sel4rs_probe_syscall(&mut before, &mut after) };
-    Probed { before, after }
-}
-
 core::arch::global_asm!(
     ".pushsection .text.sel4rs_probe_stack, \"ax\", @progbits",
     ".p2align 4",
@@ -136,15 +101,3 @@ core::arch::global_asm!(
     ".size sel4rs_probe_stack_alignment, . - sel4rs_probe_stack_alignment",
     ".popsection",
 );
-
-extern "C" {
-    fn sel4rs_probe_stack_alignment() -> u64;
-}
-
-/// How many bytes the caller's stack pointer is off the 16-byte alignment
-/// the RISC-V psABI requires (0 when aligned).
-#[inline(never)]
-pub fn stack_misalignment() -> u64 {
-    // SAFETY: the routine reads SP and changes A0 (the return value) only.
-    unsafe { sel4rs_probe_stack_alignment() }
-}

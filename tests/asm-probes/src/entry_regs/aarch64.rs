@@ -1,20 +1,17 @@
-//! A thread entry point that checks the registers it starts with, for
-//! `TCB_WriteRegisters` (seL4test's REGRESSIONS0001), aarch64.
-//!
-//! Start a thread at [`entry`] with the registers of [`expected`]: every
-//! general register and SP hold `0x100 + i` (`i` the register's word in
-//! the kernel's `seL4_UserContext`) and SPSR has the carry flag set. The
+//! The aarch64 entry-register routine: start a thread at
+//! [`super::entry`] with the registers of [`expected`]: every general
+//! register and SP hold `0x100 + i` (`i` the register's word in the
+//! kernel's `seL4_UserContext`) and SPSR has the carry flag set. The
 //! routine checks the carry flag, then each register against its value,
-//! and executes `udf #0` at [`report_site`] with X0 = 0 when all matched,
-//! or the value of the first that did not (see [`describe`]). It uses no
-//! memory, so SP may hold any value; the undefined instruction delivers a
-//! user exception to the thread's fault endpoint, where the handler reads
-//! X0 ([`result`]).
+//! and executes `udf #0` at [`super::report_site`] with X0 = 0 when all
+//! matched, or the value of the first that did not.
 
+use super::{entry, BASE};
 use sel4_sys::{UserContext, Word};
 
-/// The value of the register at word `i` of the context: `BASE + i`.
-const BASE: Word = 0x100;
+/// The register the routine reports its result in (X0), by its name in
+/// the kernel's `seL4_UserContext`.
+pub(super) const RESULT_REGISTER: &str = "x0";
 
 /// SPSR's carry flag (C, bit 29).
 const CARRY: Word = 1 << 29;
@@ -61,21 +58,6 @@ entry_regs_asm!(
     x21, x22, x23, x24, x25, x26, x27, x28, x29, x30
 );
 
-extern "C" {
-    fn sel4rs_probe_entry_regs();
-    fn sel4rs_probe_entry_regs_report();
-}
-
-/// The entry point (a value for a thread's PC; not a function to call).
-pub fn entry() -> Word {
-    sel4rs_probe_entry_regs as *const () as usize as Word
-}
-
-/// The address of the undefined instruction that reports the result.
-pub fn report_site() -> Word {
-    sel4rs_probe_entry_regs_report as *const () as usize as Word
-}
-
 /// The registers to start the thread with: PC = [`entry`], SPSR with the
 /// carry flag, the thread-pointer registers 0, every other word `0x100 +
 /// its index`.
@@ -90,19 +72,4 @@ pub fn expected() -> UserContext {
     c.pc = entry();
     c.spsr = CARRY;
     c
-}
-
-/// The routine's result in the reported context (X0).
-pub fn result(c: &UserContext) -> Word {
-    c.x0
-}
-
-/// What a result means: all registers as expected, or which one was not.
-pub fn describe(result: Word) -> &'static str {
-    match result {
-        0 => "all registers as written",
-        r => (r.checked_sub(BASE))
-            .and_then(|i| UserContext::NAMES.get(i as usize).copied())
-            .unwrap_or("an unknown result"),
-    }
 }

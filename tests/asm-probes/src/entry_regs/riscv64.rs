@@ -1,20 +1,17 @@
-//! A thread entry point that checks the registers it starts with, for
-//! `TCB_WriteRegisters` (seL4test's REGRESSIONS0001), riscv64.
-//!
-//! Start a thread at [`entry`] with the registers of [`expected`]: every
-//! general register but the instruction pointer holds `0x100 + i` (`i` the
+//! The riscv64 entry-register routine: start a thread at
+//! [`super::entry`] with the registers of [`expected`]: every general
+//! register but the instruction pointer holds `0x100 + i` (`i` the
 //! register's word in the kernel's `seL4_UserContext`). The routine checks
 //! each register against its value (subtracting it and testing for 0) and
-//! executes an all-zero (illegal) instruction at [`report_site`] with A0 =
-//! 0 when all matched, or the value of the first that did not (see
-//! [`describe`]). It uses no memory, so SP may hold any value; the illegal
-//! instruction delivers a user exception to the thread's fault endpoint,
-//! where the handler reads A0 ([`result`]).
+//! executes an all-zero (illegal) instruction at [`super::report_site`]
+//! with A0 = 0 when all matched, or the value of the first that did not.
 
+use super::{entry, BASE};
 use sel4_sys::{UserContext, Word};
 
-/// The value of the register at word `i` of the context: `BASE + i`.
-const BASE: Word = 0x100;
+/// The register the routine reports its result in (A0), by its name in
+/// the kernel's `seL4_UserContext`.
+pub(super) const RESULT_REGISTER: &str = "a0";
 
 macro_rules! entry_regs_asm {
     ($($r:ident),*) => {
@@ -47,21 +44,6 @@ entry_regs_asm!(
     s9, s10, s11, t3, t4, t5, t6
 );
 
-extern "C" {
-    fn sel4rs_probe_entry_regs();
-    fn sel4rs_probe_entry_regs_report();
-}
-
-/// The entry point (a value for a thread's PC; not a function to call).
-pub fn entry() -> Word {
-    sel4rs_probe_entry_regs as *const () as usize as Word
-}
-
-/// The address of the illegal instruction that reports the result.
-pub fn report_site() -> Word {
-    sel4rs_probe_entry_regs_report as *const () as usize as Word
-}
-
 /// The registers to start the thread with: PC = [`entry`], every other
 /// word `0x100 + its index`.
 pub fn expected() -> UserContext {
@@ -72,19 +54,4 @@ pub fn expected() -> UserContext {
     let mut c = UserContext::from_words(w);
     c.pc = entry();
     c
-}
-
-/// The routine's result in the reported context (A0).
-pub fn result(c: &UserContext) -> Word {
-    c.a0
-}
-
-/// What a result means: all registers as expected, or which one was not.
-pub fn describe(result: Word) -> &'static str {
-    match result {
-        0 => "all registers as written",
-        r => (r.checked_sub(BASE))
-            .and_then(|i| UserContext::NAMES.get(i as usize).copied())
-            .unwrap_or("an unknown result"),
-    }
 }
