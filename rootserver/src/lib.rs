@@ -39,6 +39,7 @@ pub mod vspace;
 
 pub use cap::{cap_type, Cap, CapType, ChildCap, FixedSize, Owned, Slot, SlotRange};
 pub use cap::{CNode, Endpoint, Notification, Null, Untyped, TCB};
+#[cfg(target_arch = "x86_64")]
 pub use devices::{DeviceCap, DeviceError, DeviceResult};
 pub use error::{AllocError, Error, InvocationError, Result};
 /// The `log` crate the runtime's logger serves (`log::info!` and the
