@@ -676,6 +676,35 @@ impl<P: Protocol> Server<P> {
         } }
     }
 
+    /// The reply object of the receives of [`Server::serve`]'s fast loop
+    /// (MCS kernels: [`Server::reply_object`], read once per loop, which
+    /// keeps it in a register; 0 on other kernels, unused).
+    #[inline(always)]
+    fn loop_reply_object(&self) -> CPtr {
+        sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            self.reply_object()
+        } else {
+            0
+        } }
+    }
+
+    /// [`Server::sys_reply_recv`] with the reply object `reply` (MCS
+    /// kernels; [`Server::loop_reply_object`]); other kernels have none.
+    #[inline(always)]
+    fn sys_reply_recv_with(
+        &self,
+        reply: CPtr,
+        sent: MessageInfo,
+        mrs: [Word; REGISTER_MRS],
+    ) -> sel4_sys::Received {
+        sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            sel4_sys::mcs::reply_recv_regs_with(self.ep.cptr(), sent, mrs, reply)
+        } else {
+            let _ = reply;
+            sel4_sys::reply_recv_regs(self.ep.cptr(), sent, mrs)
+        } }
+    }
+
     /// A reply without a receive. MCS: a send on the reply object; a
     /// passive server has no time of its own after it, so it waits for its
     /// scheduling context in the same system call (`NBSendWait` on its wake
@@ -1012,12 +1041,15 @@ impl<P: Protocol> Server<P> {
         let mut r = self.recv_raw(true);
         loop {
             let next = if self.receive_slot.get().is_none() {
+                // MCS: the reply object of these receives, read once: the
+                // request each answers was received with it.
+                let reply = self.loop_reply_object();
                 loop {
                     match self.serve_fast(&r, &check, &mut handler) {
                         // Still no slot (the handler may have set one):
                         // the receive fields are not written.
                         Fast::Answer(info, mrs) if self.receive_slot.get().is_none() => {
-                            r = self.reply_recv_raw(true, info, mrs);
+                            r = self.sys_reply_recv_with(reply, with_wake_mark(info), mrs);
                         }
                         other => break other,
                     }
