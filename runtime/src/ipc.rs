@@ -666,21 +666,14 @@ impl<P: Protocol> Server<P> {
     /// ReplyRecv on the server's endpoint (MCS: with its reply object).
     #[inline(always)]
     fn sys_reply_recv(&self, sent: MessageInfo, mrs: [Word; REGISTER_MRS]) -> sel4_sys::Received {
-        sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
-            match self.reply {
-                None => sel4_sys::reply_recv_regs(self.ep.cptr(), sent, mrs),
-                Some(r) => sel4_sys::mcs::reply_recv_regs_with(self.ep.cptr(), sent, mrs, r),
-            }
-        } else {
-            sel4_sys::reply_recv_regs(self.ep.cptr(), sent, mrs)
-        } }
+        self.sys_reply_recv_with(self.receive_reply_object(), sent, mrs)
     }
 
-    /// The reply object of the receives of [`Server::serve`]'s fast loop
-    /// (MCS kernels: [`Server::reply_object`], read once per loop, which
-    /// keeps it in a register; 0 on other kernels, unused).
+    /// The reply object this server's receives name: on MCS kernels
+    /// [`Server::reply_object`] (which [`Server::serve`]'s fast loop reads
+    /// once, keeping it in a register); 0 on other kernels, which have none.
     #[inline(always)]
-    fn loop_reply_object(&self) -> CPtr {
+    fn receive_reply_object(&self) -> CPtr {
         sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
             self.reply_object()
         } else {
@@ -688,8 +681,9 @@ impl<P: Protocol> Server<P> {
         } }
     }
 
-    /// [`Server::sys_reply_recv`] with the reply object `reply` (MCS
-    /// kernels; [`Server::loop_reply_object`]); other kernels have none.
+    /// ReplyRecv on the server's endpoint with the reply object `reply`
+    /// (MCS kernels; [`Server::receive_reply_object`]); other kernels have
+    /// none.
     #[inline(always)]
     fn sys_reply_recv_with(
         &self,
@@ -1043,7 +1037,7 @@ impl<P: Protocol> Server<P> {
             let next = if self.receive_slot.get().is_none() {
                 // MCS: the reply object of these receives, read once: the
                 // request each answers was received with it.
-                let reply = self.loop_reply_object();
+                let reply = self.receive_reply_object();
                 loop {
                     match self.serve_fast(&r, &check, &mut handler) {
                         // Still no slot (the handler may have set one):
