@@ -666,12 +666,35 @@ impl<P: Protocol> Server<P> {
     /// ReplyRecv on the server's endpoint (MCS: with its reply object).
     #[inline(always)]
     fn sys_reply_recv(&self, sent: MessageInfo, mrs: [Word; REGISTER_MRS]) -> sel4_sys::Received {
+        self.sys_reply_recv_with(self.receive_reply_object(), sent, mrs)
+    }
+
+    /// The reply object this server's receives name: on MCS kernels
+    /// [`Server::reply_object`] (which [`Server::serve`]'s fast loop reads
+    /// once, keeping it in a register); 0 on other kernels, which have none.
+    #[inline(always)]
+    fn receive_reply_object(&self) -> CPtr {
         sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
-            match self.reply {
-                None => sel4_sys::reply_recv_regs(self.ep.cptr(), sent, mrs),
-                Some(r) => sel4_sys::mcs::reply_recv_regs_with(self.ep.cptr(), sent, mrs, r),
-            }
+            self.reply_object()
         } else {
+            0
+        } }
+    }
+
+    /// ReplyRecv on the server's endpoint with the reply object `reply`
+    /// (MCS kernels; [`Server::receive_reply_object`]); other kernels have
+    /// none.
+    #[inline(always)]
+    fn sys_reply_recv_with(
+        &self,
+        reply: CPtr,
+        sent: MessageInfo,
+        mrs: [Word; REGISTER_MRS],
+    ) -> sel4_sys::Received {
+        sel4_sys::sel4_cfg_if! { kernel >= 11 && config KERNEL_MCS {
+            sel4_sys::mcs::reply_recv_regs_with(self.ep.cptr(), sent, mrs, reply)
+        } else {
+            let _ = reply;
             sel4_sys::reply_recv_regs(self.ep.cptr(), sent, mrs)
         } }
     }
@@ -730,14 +753,29 @@ impl<P: Protocol> Server<P> {
         }
     }
 
-    /// [`Server::prepare_receive`] unless the receive fields still hold
-    /// what this server last wrote for its current slot: no server wrote
-    /// them since and the slot did not change. Only for [`Server::serve`],
-    /// where the handler is the only other code this thread runs between
-    /// receives (see its documentation).
+    /// [`Server::prepare_receive`] unless it is not needed: the server
+    /// accepts no capability, or the receive fields still hold what this
+    /// server last wrote for its current slot (no server wrote them since
+    /// and the slot did not change). Only for [`Server::serve`], where the
+    /// handler is the only other code this thread runs between receives
+    /// (see its documentation).
+    ///
+    /// A server without a receive slot does not write the fields at all:
+    /// whatever slot they name (another server's, written in its handler),
+    /// a capability the kernel transfers there comes with a message whose
+    /// `extraCaps` is not 0, which never takes the fast path; the slow path
+    /// finds the fields are not this server's ([`Server::transferred_slot`]),
+    /// deletes the capability (the slot was empty: the kernel transfers
+    /// into an empty slot only) and writes the fields. The request is
+    /// handled as if the kernel had not transferred it, as with fields of
+    /// its own. So the usual request of such a server (the common kind)
+    /// pays no check here; in a loop where the handler cannot change the
+    /// slot the compiler drops the test of `receive_slot` too.
     #[inline(always)]
     fn prepare_receive_cached(&self) {
-        if RECEIVE_WRITES.load(Ordering::Relaxed) != self.written.get() {
+        if self.receive_slot.get().is_some()
+            && RECEIVE_WRITES.load(Ordering::Relaxed) != self.written.get()
+        {
             self.prepare_receive();
         }
     }
@@ -813,14 +851,27 @@ impl<P: Protocol> Server<P> {
 
     /// The slot the kernel just transferred a capability into: this
     /// server's receive slot when the receive fields still name it. If they
-    /// name another slot (written behind the server's back), the capability
-    /// there is deleted and the server writes its fields again before the
-    /// next receive.
+    /// name another slot, the capability there is deleted and the server
+    /// writes its fields again (before the next receive). For a server
+    /// without a receive slot that is what [`Server::serve`] expects (it
+    /// does not write the fields, [`Server::prepare_receive_cached`]);
+    /// otherwise they were written behind the server's back.
     fn transferred_slot(&self, b: IpcBuffer) -> Option<CPtr> {
         let f = b.receive_fields();
         match self.receive_slot.get() {
             Some(slot) if f == Self::fields(Some(slot)) => Some(slot),
-            _ => {
+            None => {
+                if let Err(e) = delete_received(f) {
+                    log::error!(
+                        "ipc server: a capability arrived in {f:?} (this server accepts none) \
+                         and could not be deleted: {e}"
+                    );
+                }
+                // All zero from now on: no capability lands anywhere.
+                self.prepare_receive();
+                None
+            }
+            Some(_) => {
                 self.written.set(NOT_WRITTEN);
                 match delete_received(f) {
                     Ok(()) => log::warn!(
@@ -938,8 +989,11 @@ impl<P: Protocol> Server<P> {
     ///
     /// The receive fields of the IPC buffer are written only when this
     /// server's receive slot changed or another [`Server`] wrote them since
-    /// (not on every receive). That assumes `handler` does not write them
-    /// itself behind the servers' back (through
+    /// (not on every receive), and not at all while the server has no
+    /// receive slot (a capability that lands in a slot they still name is
+    /// deleted before `handler` runs; see
+    /// [`Server::prepare_receive_cached`]). That assumes `handler` does not
+    /// write them itself behind the servers' back (through
     /// `sel4_sys::IpcBuffer::set_receive_fields` or a raw receive); it sets
     /// slots with [`Server::set_receive_slot`]. (If it does, a capability
     /// that lands elsewhere is deleted, not lost, and the server writes its
@@ -963,44 +1017,90 @@ impl<P: Protocol> Server<P> {
         C: Fn(Word) -> Result<(), ErrorReply>,
         F: FnMut(Word, P::Request, &mut ReceivedCaps) -> Control<P::Response>,
     {
-        // What the kernel returned and the message info this server passed
-        // in, carried round the loop as plain words. A request in registers
-        // ([`decode_in_registers`]) whose badge passes `check` is handled in line, its answer staged
-        // straight into registers; everything else goes to `serve_slow`
-        // (out of line, the handler called through a `dyn` reference),
-        // which classifies it exactly as `recv`/`reply_recv` do.
+        // What the kernel returned, carried round the loops as plain words.
+        // A request in registers ([`decode_in_registers`]) whose badge
+        // passes `check` is handled in line, its answer staged straight
+        // into registers (the inner loop); everything else goes to
+        // `serve_slow` (out of line, the handler called through a `dyn`
+        // reference), which classifies it exactly as `recv`/`reply_recv` do.
+        //
+        // While the server accepts no capability (no receive slot: the
+        // usual server) the inner loop answers and receives itself: the
+        // receive fields need no care then ([`Server::prepare_receive_cached`]),
+        // and as the loop is entered only without a slot, the compiler
+        // drops the test of the slot after the handler when the handler
+        // cannot set one. A server with a slot answers in the outer loop,
+        // after the check of its receive fields (the handler is inlined
+        // in both places).
         let mut r = self.recv_raw(true);
         loop {
-            let Some(m) = decode_in_registers::<P::Request>(r.info, &r.mrs)
-                .filter(|_| check(r.badge).is_ok())
-            else {
-                let mut checked = |b: Word, m: P::Request, caps: &mut ReceivedCaps| match check(b) {
-                    Ok(()) => handler(b, m, caps),
-                    Err(e) => Control::Error(e),
-                };
-                r = match self.serve_slow(r, &mut checked) {
-                    Some((info, mrs)) => self.reply_recv_raw(true, info, mrs),
-                    None if is_wake_up(r.info) => self.recv_raw(true),
-                    None => return,
-                };
-                continue;
+            let next = if self.receive_slot.get().is_none() {
+                // MCS: the reply object of these receives, read once: the
+                // request each answers was received with it.
+                let reply = self.receive_reply_object();
+                loop {
+                    match self.serve_fast(&r, &check, &mut handler) {
+                        // Still no slot (the handler may have set one):
+                        // the receive fields are not written.
+                        Fast::Answer(info, mrs) if self.receive_slot.get().is_none() => {
+                            r = self.sys_reply_recv_with(reply, with_wake_mark(info), mrs);
+                        }
+                        other => break other,
+                    }
+                }
+            } else {
+                self.serve_fast(&r, &check, &mut handler)
             };
-            // No capabilities came with this request.
-            let mut caps = ReceivedCaps::NONE;
-            let (info, mrs) = match handler(r.badge, m, &mut caps) {
-                // The request's words stay in the registers the response
-                // does not use (see `stage_message_over`).
-                Control::Reply(resp) => stage_message_over(&resp, &[], r.mrs)
-                    .unwrap_or_else(|_| stage_error(ErrorReply::Refused(0))),
-                Control::Refuse(code) => stage_error(ErrorReply::Refused(code)),
-                Control::Error(e) => stage_error(e),
-                Control::ReplyAndStop(resp) => {
-                    self.reply(Ok(&resp));
-                    return;
+            r = match next {
+                Fast::Answer(info, mrs) => self.reply_recv_raw(true, info, mrs),
+                Fast::Stop => return,
+                Fast::Slow => {
+                    let mut checked =
+                        |b: Word, m: P::Request, caps: &mut ReceivedCaps| match check(b) {
+                            Ok(()) => handler(b, m, caps),
+                            Err(e) => Control::Error(e),
+                        };
+                    match self.serve_slow(r, &mut checked) {
+                        Some((info, mrs)) => self.reply_recv_raw(true, info, mrs),
+                        None if is_wake_up(r.info) => self.recv_raw(true),
+                        None => return,
+                    }
                 }
             };
-            r = self.reply_recv_raw(true, info, mrs);
         }
+    }
+
+    /// [`Server::serve`]'s fast path for what a receive returned: a request
+    /// in registers whose badge passes `check` is handled, its answer
+    /// staged straight into registers (`Answer`), or answered here and
+    /// serving ends (`Stop`, after `ReplyAndStop`); anything else is for
+    /// `serve_slow` (`Slow`).
+    #[inline(always)]
+    fn serve_fast<C, F>(&self, r: &sel4_sys::Received, check: &C, handler: &mut F) -> Fast
+    where
+        C: Fn(Word) -> Result<(), ErrorReply>,
+        F: FnMut(Word, P::Request, &mut ReceivedCaps) -> Control<P::Response>,
+    {
+        let Some(m) =
+            decode_in_registers::<P::Request>(r.info, &r.mrs).filter(|_| check(r.badge).is_ok())
+        else {
+            return Fast::Slow;
+        };
+        // No capabilities came with this request.
+        let mut caps = ReceivedCaps::NONE;
+        let (info, mrs) = match handler(r.badge, m, &mut caps) {
+            // The request's words stay in the registers the response does
+            // not use (see `stage_message_over`).
+            Control::Reply(resp) => stage_message_over(&resp, &[], r.mrs)
+                .unwrap_or_else(|_| stage_error(ErrorReply::Refused(0))),
+            Control::Refuse(code) => stage_error(ErrorReply::Refused(code)),
+            Control::Error(e) => stage_error(e),
+            Control::ReplyAndStop(resp) => {
+                self.reply(Ok(&resp));
+                return Fast::Stop;
+            }
+        };
+        Fast::Answer(info, mrs)
     }
 
     /// What `serve` does with a receive that is not a request in registers
@@ -1066,6 +1166,16 @@ impl<P: Protocol> Server<P> {
         }
         *caps = ReceivedCaps::NONE;
     }
+}
+
+/// What [`Server::serve`]'s fast path made of a receive.
+enum Fast {
+    /// The answer, staged into registers.
+    Answer(MessageInfo, [Word; REGISTER_MRS]),
+    /// Answered; serving ends.
+    Stop,
+    /// Not a request in registers that passes the check: for the slow path.
+    Slow,
 }
 
 /// A [`Server::serve`] handler behind a reference (its slow path).

@@ -722,7 +722,7 @@ impl<'a> Checker<'a> {
                                 format!("badge {} is not usable on an endpoint", b.value),
                             )
                             .help(format!(
-                                "use 1..{} (0 means unbadged; the {} bits above a client's badge carry the server's generation, and seL4 5.x mints {}-bit badges)",
+                                "use 1..{} (0 means unbadged; the minted badge carries the server's generation in {} bits below the client's, and seL4 5.x mints {}-bit badges)",
                                 badge::CLIENT_LIMIT - 1,
                                 badge::GENERATION_BITS,
                                 badge::CLIENT_BITS + badge::GENERATION_BITS,

@@ -294,6 +294,72 @@ fn request_carries_a_capability(ctx: &mut Ctx) -> TestResult {
     Ok(())
 }
 
+/// A server without a receive slot does not write the receive fields in
+/// `Server::serve` (issue 11: nothing to check on its usual request). When
+/// other code of its thread left them naming an empty slot, a capability
+/// sent with a request lands there: the server deletes it before the
+/// handler runs, the handler sees none, and the server's (empty) fields
+/// are written, so the next one is not transferred at all.
+#[sel4_test]
+fn server_without_a_slot_deletes_a_capability_that_stale_fields_let_in(
+    ctx: &mut Ctx,
+) -> TestResult {
+    let ep = endpoint(ctx)?;
+    let stale = ctx.slot()?;
+    let ntfn = notification(ctx)?;
+    let sig = badged(ctx, ntfn, 0x700)?;
+    let mut objs = ctx.objects(OBJECT_SLOTS)?;
+    let epc: Cap<Endpoint> = Cap::from_cptr(ep);
+    let h = spawn(&mut objs, move || {
+        let b = sel4_sys::ipc_buffer();
+        b.set_receive_fields(ReceiveFields {
+            cnode: ROOT_CNODE,
+            index: stale,
+            depth: kernel::DEPTH,
+        });
+        let server: Server<Calc> = Server::new(epc);
+        let mut seen = Vec::new();
+        server.serve(|_, req, caps| {
+            seen.push(caps.len());
+            match req {
+                Request::Stop => Control::ReplyAndStop(Answer { value: 0 }),
+                _ => Control::Reply(Answer {
+                    value: caps.len() as u64,
+                }),
+            }
+        });
+        (seen, b.receive_fields())
+    })
+    .map_err(fw("spawn"))?;
+    let client: Client<Calc> = Client::new(epc);
+    let sigc: Cap<Notification> = Cap::from_cptr(sig);
+    // A request in registers first (the server's fast loop), then two with
+    // a capability.
+    ensure_eq!(
+        client.call(&Request::Whoami).map_err(dbg("whoami"))?.value,
+        0
+    );
+    for i in 0..2 {
+        let r = client
+            .call_with_cap(&Request::SignalBack, sigc)
+            .map_err(dbg("call with cap"))?;
+        ensure_eq!(r.value, 0, "capabilities the handler saw (request {i})");
+    }
+    client.call(&Request::Stop).map_err(dbg("stop"))?;
+    let (seen, fields) = h.join(&mut objs).map_err(fw("join"))?;
+    ensure_eq!(seen, [0, 0, 0, 0]);
+    ensure!(
+        slot_is_empty(stale)?,
+        "the capability the stale receive fields let in is still in their slot"
+    );
+    ensure_eq!(
+        fields,
+        ReceiveFields::default(),
+        "the server's receive fields after a capability landed elsewhere"
+    );
+    Ok(())
+}
+
 /// How a test sends a capability: `U` a badged copy of the server's own
 /// endpoint (the kernel unwraps it into its badge), `T` a badged
 /// notification (transferred into the server's receive slot).
