@@ -25,7 +25,9 @@
 //! thread is level 0, a thread it spawns level 1, a thread that one spawns
 //! level 2, ...). So when a thread exhausts the heap, the thread that
 //! spawned it can still allocate to report and tear it down, and the
-//! initial thread can always use the last bytes.
+//! initial thread can always use the last bytes. A panicking thread counts
+//! one level up: its panic message is formatted into the band of the
+//! reserve its own level keeps.
 //!
 //! # Growth
 //! [`add_memory`] takes an untyped capability of RAM away from the caller
@@ -353,7 +355,15 @@ unsafe impl GlobalAlloc for GlobalHeap {
                     refuse(acct, AllocFailureKind::Limit, layout.size(), free);
                     return null_mut();
                 }
+                // A panicking thread may use its own level's band of the
+                // reserve (its message, its report): the thread that
+                // spawned it, one level up, keeps the rest.
                 let level = (*acct).level.min(MAX_RESERVE_LEVEL) as usize;
+                let level = if ctl.panicking() {
+                    level.saturating_sub(1)
+                } else {
+                    level
+                };
                 if free < inner.size().saturating_add(RESERVE_PER_LEVEL * level) {
                     refuse(acct, AllocFailureKind::OutOfMemory, layout.size(), free);
                     return null_mut();

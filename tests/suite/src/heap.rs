@@ -108,8 +108,10 @@ fn a_runaway_thread_stops_at_its_heap_limit(ctx: &mut Ctx) -> TestResult {
 }
 
 /// A thread with no limit takes every byte it can get (fallible
-/// allocations), then panics: the test thread, the runtime and new
-/// threads go on.
+/// allocations, 64 KiB blocks, then 64-byte ones to the last bytes above
+/// its reserve), then panics: its panic message still gets formatted (it
+/// may use its level's band of the reserve), and the test thread, the
+/// runtime and new threads go on.
 #[sel4_test(timeout_ms = 20000)]
 fn a_thread_that_fills_the_heap_then_panics_leaves_the_rest_working(ctx: &mut Ctx) -> TestResult {
     let mut objs = ctx.objects(OBJECT_SLOTS)?;
@@ -118,6 +120,11 @@ fn a_thread_that_fills_the_heap_then_panics_leaves_the_rest_working(ctx: &mut Ct
         .heap_limit(usize::MAX)
         .spawn(&mut objs, || {
             let mut blocks: Vec<Vec<u8>> = Vec::new();
+            // Room for the small blocks, taken before the heap is full.
+            let mut small: Vec<Vec<u8>> = Vec::new();
+            if small.try_reserve_exact(4096).is_err() {
+                panic!("no room for the small blocks' list");
+            }
             loop {
                 let mut b: Vec<u8> = Vec::new();
                 if b.try_reserve_exact(BLOCK).is_err() || blocks.try_reserve(1).is_err() {
@@ -126,7 +133,18 @@ fn a_thread_that_fills_the_heap_then_panics_leaves_the_rest_working(ctx: &mut Ct
                 b.resize(BLOCK, 0x5a);
                 blocks.push(b);
             }
-            panic!("filled the heap with {} blocks", blocks.len());
+            while small.len() < small.capacity() {
+                let mut b: Vec<u8> = Vec::new();
+                if b.try_reserve_exact(64).is_err() {
+                    break;
+                }
+                small.push(b);
+            }
+            panic!(
+                "filled the heap with {} blocks and {} small ones",
+                blocks.len(),
+                small.len()
+            );
         })
         .map_err(fw("spawn"))?;
     let j = h.join_report(&mut objs);
