@@ -222,6 +222,17 @@ fn set_reply(index: u64) {
     } }
 }
 
+/// The reply stub's address: each arch module's `global_asm!` defines
+/// `__sel4rs_reply_stub` (its syscall instruction, then a trap); naming it
+/// here keeps it in the image.
+#[cfg(target_os = "none")]
+fn reply_stub() -> usize {
+    extern "C" {
+        fn __sel4rs_reply_stub();
+    }
+    __sel4rs_reply_stub as *const () as usize
+}
+
 /// The process's start (called by a component's entry macro through the
 /// start code): sets the runtime up from the start-info page (module
 /// documentation), then runs `main` and reports its exit code. `threads`
@@ -233,7 +244,7 @@ pub fn __process_entry(
     threads: Option<ThreadMain>,
 ) -> ! {
     #[cfg(target_os = "none")]
-    core::hint::black_box(crate::arch::reply_stub());
+    core::hint::black_box(reply_stub());
     core::hint::black_box(__sel4rs_process_thread as *const () as usize);
     if let Some(t) = threads {
         let _ = THREAD_MAIN.set(t);

@@ -547,12 +547,3 @@ core::arch::global_asm!(
     ".size __sel4rs_reply_stub, . - __sel4rs_reply_stub",
     ".popsection",
 );
-
-/// The reply stub's address (keeps it in the image).
-#[cfg(target_os = "none")]
-pub(crate) fn reply_stub() -> usize {
-    extern "C" {
-        fn __sel4rs_reply_stub();
-    }
-    __sel4rs_reply_stub as *const () as usize
-}
