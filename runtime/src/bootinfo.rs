@@ -240,14 +240,22 @@ pub(crate) fn init_runtime_objects(bi: &mut BootInfo) -> Result<(), &'static str
     if bi.reserved_empty_slots().len() < RUNTIME_RESERVED_SLOTS {
         return Err("bootinfo's empty region is smaller than the runtime's slots");
     }
-    // The smallest RAM untyped that holds the runtime's objects.
-    let chosen = bi
-        .kernel_untypeds()
-        .enumerate()
-        .filter(|(_, d)| !d.is_device && d.size_bits >= RUNTIME_UNTYPED_BITS)
-        .min_by_key(|(_, d)| d.size_bits)
-        .ok_or("no RAM untyped of at least 2^17 bytes for the runtime's objects")?;
-    let (index, _) = chosen;
+    // The smallest RAM untyped that holds the runtime's objects (the first
+    // of several as small). A plain loop: `min_by_key` over the adapters
+    // carried whole descriptors through the comparison (0.4 KiB more).
+    let mut chosen: Option<(usize, u8)> = None;
+    for (i, d) in bi.kernel_untypeds().enumerate() {
+        let fits = !d.is_device && d.size_bits >= RUNTIME_UNTYPED_BITS;
+        let smaller = match chosen {
+            Some((_, bits)) => d.size_bits < bits,
+            None => true,
+        };
+        if fits && smaller {
+            chosen = Some((i, d.size_bits));
+        }
+    }
+    let (index, _) =
+        chosen.ok_or("no RAM untyped of at least 2^17 bytes for the runtime's objects")?;
     let first = bi.kernel_untyped().start as Word;
     let last = bi.kernel_untyped().len() - 1;
     let root: Cap<cap_type::CNode> = Cap::from_cptr(INIT_THREAD_CNODE);

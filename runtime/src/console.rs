@@ -164,7 +164,9 @@ struct Text {
 impl Text {
     fn bytes(&self) -> &[u8] {
         if self.heap.is_empty() {
-            &self.stack[..self.len]
+            // `get`: `len` never passes the buffer, and no slicing panic
+            // is linked into every root task for it.
+            self.stack.get(..self.len).unwrap_or(&[])
         } else {
             &self.heap
         }
@@ -178,10 +180,13 @@ impl Write for Text {
             out(b);
             return Ok(());
         }
-        if self.heap.is_empty() && self.len + b.len() <= STACK_BUFFER {
-            self.stack[self.len..self.len + b.len()].copy_from_slice(b);
-            self.len += b.len();
-            return Ok(());
+        if self.heap.is_empty() {
+            let room = self.stack.get_mut(self.len..);
+            if let Some(room) = room.and_then(|r| r.get_mut(..b.len())) {
+                room.copy_from_slice(b);
+                self.len += b.len();
+                return Ok(());
+            }
         }
         let need = self.len.max(self.heap.len()) + b.len();
         if self
@@ -199,7 +204,8 @@ impl Write for Text {
             return Ok(());
         }
         if self.heap.is_empty() {
-            self.heap.extend_from_slice(&self.stack[..self.len]);
+            let text = self.stack.get(..self.len).unwrap_or(&[]);
+            self.heap.extend_from_slice(text);
         }
         self.heap.extend_from_slice(b);
         Ok(())

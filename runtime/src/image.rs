@@ -54,14 +54,18 @@ pub struct Protection {
 impl Protection {
     /// The read-only ranges `[start, end)`.
     pub fn ranges(&self) -> &[(usize, usize)] {
-        &self.ranges[..self.n]
+        self.ranges.get(..self.n).unwrap_or(&[])
     }
 
     fn add(&mut self, page: usize) {
-        if self.n > 0 && self.ranges[self.n - 1].1 == page {
-            self.ranges[self.n - 1].1 = page + PAGE;
-        } else if self.n < MAX_RANGES {
-            self.ranges[self.n] = (page, page + PAGE);
+        if let Some(last) = self.n.checked_sub(1).and_then(|i| self.ranges.get_mut(i)) {
+            if last.1 == page {
+                last.1 = page + PAGE;
+                return;
+            }
+        }
+        if let Some(next) = self.ranges.get_mut(self.n) {
+            *next = (page, page + PAGE);
             self.n += 1;
         }
     }
@@ -188,18 +192,20 @@ pub(crate) fn protect(bi: &BootInfo) -> Result<Protection, ProtectError> {
     }
     let frames = bi.user_image_frames();
     let mut done = Protection::default();
-    for &(s, e, is_relro) in &candidates[..nc] {
+    // `take`, not `[..n]`: the counts never pass the arrays, and no slicing
+    // panic is linked for them.
+    for &(s, e, is_relro) in candidates.iter().take(nc) {
         let mut page = s & !(PAGE - 1);
         while page < e {
             let range = (page, page + PAGE);
-            let stays_writable = writable[..nw].iter().any(|&w| overlaps(w, range));
+            let stays_writable = writable.iter().take(nw).any(|&w| overlaps(w, range));
             if !stays_writable && !is_read_only_in(&done, page) {
                 let index = (page - base) / PAGE;
                 let slot = frames
                     .get(index)
                     .ok_or(ProtectError::NoFrame { vaddr: page })?
                     as CPtr;
-                let runs_code = executable[..nx].iter().any(|&x| overlaps(x, range));
+                let runs_code = executable.iter().take(nx).any(|&x| overlaps(x, range));
                 // Written by the relocation: a writable TLB entry may be
                 // cached (the architecture decides whether that needs an
                 // unmap first).

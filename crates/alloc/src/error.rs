@@ -157,23 +157,30 @@ pub enum AllocError {
 /// Writes `template` with each `{}` replaced by the next of `args` in
 /// decimal and each `{x}` by it in hex with `0x`.
 fn render(f: &mut fmt::Formatter<'_>, template: &str, args: &[u64]) -> fmt::Result {
-    use fmt::Write;
+    // Byte positions and `str::get`: the text between the markers goes out
+    // in one `write_str` each, and no slicing that can panic (or decode
+    // `char`s) is linked.
+    let bytes = template.as_bytes();
     let mut args = args.iter();
-    let mut chars = template.chars();
-    while let Some(c) = chars.next() {
-        if c != '{' {
-            f.write_char(c)?;
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'{' {
+            i += 1;
             continue;
         }
+        f.write_str(template.get(start..i).unwrap_or(""))?;
         let v = args.next().copied().unwrap_or(0);
-        if chars.next() == Some('x') {
-            chars.next();
+        if bytes.get(i + 1) == Some(&b'x') {
             write!(f, "{v:#x}")?;
+            i += 3;
         } else {
             write!(f, "{v}")?;
+            i += 2;
         }
+        start = i;
     }
-    Ok(())
+    f.write_str(template.get(start..).unwrap_or(""))
 }
 
 impl fmt::Display for AllocError {

@@ -121,21 +121,28 @@ impl SlotAllocator {
     #[inline(never)]
     fn alloc_searched(&mut self) -> Result<u64, AllocError> {
         let cap = self.capacity();
-        for w in self.hint..self.used.len() {
-            let word = self.used[w];
-            if word == u64::MAX {
-                self.hint = w + 1;
-            } else {
-                let i = w * 64 + (!word).trailing_zeros() as usize;
-                if i >= cap {
-                    break;
-                }
-                self.set(i, true);
-                self.in_use += 1;
-                return Ok(self.start + i as u64);
-            }
+        // The first word at or past the hint with a free bit; every word
+        // before it is full, so the hint moves there.
+        let found = self
+            .used
+            .iter()
+            .enumerate()
+            .skip(self.hint)
+            .find(|&(_, &word)| word != u64::MAX);
+        let Some((w, &word)) = found else {
+            self.hint = self.used.len();
+            return Err(self.exhausted(1));
+        };
+        self.hint = w;
+        let bit = (!word).trailing_zeros();
+        let i = w * 64 + bit as usize;
+        match self.used.get_mut(w) {
+            Some(x) if i < cap => *x = word | (1 << bit),
+            // A free bit past the end of the range (the last word's tail).
+            _ => return Err(self.exhausted(1)),
         }
-        Err(self.exhausted(1))
+        self.in_use += 1;
+        Ok(self.start + i as u64)
     }
 
     /// Takes `n` contiguous free slots (the lowest such run) and returns the

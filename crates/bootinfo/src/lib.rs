@@ -625,8 +625,13 @@ fn to_usize(value: u64, offset: usize) -> Result<usize, Error> {
 #[derive(Clone, Copy, Debug)]
 pub struct BootInfo<'a> {
     bytes: &'a [u8],
-    layout: Layout,
-    offsets: Offsets,
+    /// The untyped list's bytes (checked at parse: `untyped.len()` entries).
+    untyped_list: &'a [u8],
+    /// The layout's untyped entry format and word size: all a view reads
+    /// after the parse (not the whole `Offsets`, which every move of the
+    /// view would copy).
+    untyped_entry: UntypedEntryFormat,
+    word_size: usize,
     extra: &'a [u8],
     extra_len: usize,
     node_id: usize,
@@ -805,16 +810,17 @@ impl<'a> BootInfo<'a> {
             });
         }
         let word_bits = (ws * 8) as u32;
-        for (index, d) in (Untypeds {
-            list: &bytes[o.untyped_list..list_end],
+        let untyped_list = &bytes[o.untyped_list..list_end];
+        let list = Untypeds {
+            list: untyped_list,
             format: o.untyped_entry,
             word_size: ws,
             front: 0,
             back: count as usize,
             swap: None,
-        })
-        .enumerate()
-        {
+        };
+        for index in 0..count as usize {
+            let d = list.get(index);
             let word_max = if word_bits >= 64 {
                 u64::MAX
             } else {
@@ -853,8 +859,9 @@ impl<'a> BootInfo<'a> {
 
         Ok(BootInfo {
             bytes,
-            layout,
-            offsets: o,
+            untyped_list,
+            untyped_entry: o.untyped_entry,
+            word_size: ws,
             extra,
             extra_len,
             node_id: uword(o.node_id)?,
@@ -934,11 +941,6 @@ impl<'a> BootInfo<'a> {
     /// The bytes this view was parsed from.
     pub fn bytes(&self) -> &'a [u8] {
         self.bytes
-    }
-
-    /// The layout the bytes were parsed with.
-    pub fn layout(&self) -> Layout {
-        self.layout
     }
 
     /// `extraLen`: bytes of extra bootinfo after the frame.
@@ -1075,14 +1077,11 @@ impl<'a> BootInfo<'a> {
     /// The untyped descriptors in the kernel's order (before a runtime
     /// took one and moved the last capability into its slot).
     pub fn kernel_untypeds(&self) -> Untypeds<'a> {
-        let o = &self.offsets;
         let n = self.untyped.len();
-        let start = o.untyped_list;
-        let end = start + n * o.untyped_entry.size;
         Untypeds {
-            list: self.bytes.get(start..end).unwrap_or(&[]),
-            format: o.untyped_entry,
-            word_size: o.word_size,
+            list: self.untyped_list,
+            format: self.untyped_entry,
+            word_size: self.word_size,
             front: 0,
             back: n,
             swap: None,
@@ -1137,7 +1136,7 @@ impl<'a> BootInfo<'a> {
         ExtraChunks {
             data: self.extra,
             offset: 0,
-            word_size: self.offsets.word_size,
+            word_size: self.word_size,
             skip_padding: true,
         }
     }
