@@ -105,7 +105,12 @@ if(_sel4rs_pie STREQUAL "")
   message(FATAL_ERROR "${_sel4rs_config} has no one-line `rustflags = [...]` under "
     "[target.${SEL4RS_RUST_TARGET}]: the pie link settings of root servers come from there")
 endif()
-set(SEL4RS_RUSTFLAGS_PIE "${_sel4rs_pie}" CACHE STRING "RUSTFLAGS of the pie link variant")
+# Read at every configure, and a change of the file configures again: a
+# cached copy would keep a build folder on the flags it was first
+# configured with (drop one left by an older version of this file).
+unset(SEL4RS_RUSTFLAGS_PIE CACHE)
+set(SEL4RS_RUSTFLAGS_PIE "${_sel4rs_pie}")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${_sel4rs_config}")
 unset(_sel4rs_target)
 unset(_sel4rs_pie)
 unset(_sel4rs_config)

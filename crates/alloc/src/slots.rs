@@ -91,7 +91,7 @@ impl SlotAllocator {
 
     /// Takes a free slot: the one freed last if it is still free, else the
     /// lowest free one.
-    #[inline(always)]
+    #[inline]
     pub fn alloc(&mut self) -> Result<u64, AllocError> {
         if self.spare != NO_SLOT {
             // Its bit is set already.
