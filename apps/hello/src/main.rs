@@ -55,18 +55,13 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
 
     // The heap: collect the RAM untypeds, then take the largest (the first
     // of them if several are as large).
-    let ram: Vec<(u64, usize, u64)> = bootinfo
-        .untypeds()
-        .enumerate()
-        .filter(|(_, u)| !u.is_device)
-        .map(|(i, u)| {
-            (
-                bootinfo.untyped().start as u64 + i as u64,
-                u.size_bits as usize,
-                u.paddr,
-            )
-        })
-        .collect();
+    let mut ram: Vec<(u64, usize, u64)> = Vec::with_capacity(bootinfo.ram_untyped_count());
+    for (i, u) in bootinfo.untypeds().enumerate() {
+        if !u.is_device {
+            let slot = bootinfo.untyped().start as u64 + i as u64;
+            ram.push((slot, u.size_bits as usize, u.paddr));
+        }
+    }
     let (slot, size_bits, paddr) =
         *ram.iter()
             .min_by_key(|r| core::cmp::Reverse(r.1))

@@ -344,20 +344,15 @@ pub struct BootLine<'a> {
 impl fmt::Display for BootLine<'_> {
     /// Writes the line as it goes on the wire, without a line ending.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for part in [
-            MARKER,
-            " boot ",
-            self.image,
-            " kernel=",
-            self.kernel,
-            " arch=",
-            self.arch,
-            " config=",
-            self.config,
-        ] {
-            f.write_str(part)?;
-        }
-        Ok(())
+        f.write_str(MARKER)?;
+        f.write_str(" boot ")?;
+        f.write_str(self.image)?;
+        f.write_str(" kernel=")?;
+        f.write_str(self.kernel)?;
+        f.write_str(" arch=")?;
+        f.write_str(self.arch)?;
+        f.write_str(" config=")?;
+        f.write_str(self.config)
     }
 }
 
