@@ -224,6 +224,17 @@ pub fn write_fmt(args: fmt::Arguments<'_>) {
         write_locked(s.as_bytes());
         return;
     }
+    write_text(args, false);
+}
+
+/// [`write_fmt`] with a line ending: what [`println!`](crate::println)
+/// calls (one argument list per call site, not one inside another).
+#[doc(hidden)]
+pub fn write_line(args: fmt::Arguments<'_>) {
+    write_text(args, true);
+}
+
+fn write_text(args: fmt::Arguments<'_>, newline: bool) {
     let mut t = Text {
         stack: [0; STACK_BUFFER],
         len: 0,
@@ -231,6 +242,9 @@ pub fn write_fmt(args: fmt::Arguments<'_>) {
         direct: false,
     };
     let _ = t.write_fmt(args);
+    if newline {
+        let _ = t.write_str("\n");
+    }
     if !t.direct {
         write_locked(t.bytes());
     }
@@ -252,5 +266,5 @@ macro_rules! print {
 #[macro_export]
 macro_rules! println {
     () => { $crate::console::write_fmt(format_args!("\n")) };
-    ($($arg:tt)*) => { $crate::console::write_fmt(format_args!("{}\n", format_args!($($arg)*))) };
+    ($($arg:tt)*) => { $crate::console::write_line(format_args!($($arg)*)) };
 }

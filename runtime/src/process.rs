@@ -271,7 +271,7 @@ pub fn __process_entry(
     REPORT_SLOT.store(start_info_word(contract::OFF_REPORT_SLOT), SeqCst);
     TCB_SLOT.store(t0.tcb_slot, SeqCst);
     crate::thread::set_initial_thread_pointer(t0.thread_pointer as usize, info.image_start);
-    crate::thread::set_initial_tcb(t0.tcb_slot);
+    crate::thread::init_initial(t0.tcb_slot);
     crate::thread::initial_tls_base_is_set();
     let cnode = start_info_word(contract::OFF_CNODE_SLOT);
     if cnode != 0 {

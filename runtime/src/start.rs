@@ -214,6 +214,7 @@ mod entry {
             sel4_sys::arch::rdtsc(),
             core::sync::atomic::Ordering::Relaxed,
         );
+        crate::thread::init_initial(crate::bootinfo::INIT_THREAD_TCB);
         crate::thread::record_image_start(info.image_start);
         let Some(tp) = initial_tls() else {
             early_fail(b"sel4-runtime: could not set up the initial thread's TLS block\n")

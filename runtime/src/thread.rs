@@ -173,7 +173,10 @@ fn set_control_word(v: usize) {
     sel4_sys::__tls_write_word!("__sel4rs_thread_control", "0", v as Word);
 }
 
-static INITIAL: Control = Control::initial();
+/// The initial thread's control block: all zeros (`.bss`, not 176 bytes of
+/// `.data` in every image); the program's entry sets its non-zero fields
+/// first thing ([`init_initial`]).
+static INITIAL: Control = Control::zeroed();
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 
@@ -301,10 +304,10 @@ fn probe_stack() {
 }
 
 impl Control {
-    const fn initial() -> Control {
+    const fn zeroed() -> Control {
         Control {
             id: 0,
-            tcb: AtomicU64::new(crate::bootinfo::INIT_THREAD_TCB),
+            tcb: AtomicU64::new(0),
             exit_ep: AtomicU64::new(0),
             kill_requested: AtomicBool::new(false),
             critical: AtomicU32::new(0),
@@ -318,10 +321,10 @@ impl Control {
             tls: AtomicPtr::new(ptr::null_mut()),
             tls_len: 0,
             thread_pointer: 0,
-            state: AtomicU8::new(STATE_STARTED),
+            state: AtomicU8::new(STATE_NEW),
             exit_failure: crate::sync::SetOnce::new(),
             reply: AtomicU64::new(0),
-            sched_context: AtomicU64::new(INITIAL_SCHED_CONTEXT),
+            sched_context: AtomicU64::new(0),
             passive_go: AtomicU64::new(0),
             passive_wake: AtomicU64::new(0),
         }
@@ -951,10 +954,14 @@ pub(crate) fn record_image_start(image_start: usize) {
     IMAGE_START.store(image_start, SeqCst);
 }
 
-/// The initial thread's TCB in this program's CSpace (a process's own, from
-/// its start-info page; a root task's is the kernel's initial slot).
-pub(crate) fn set_initial_tcb(tcb: CPtr) {
+/// Sets the initial thread's control block up: its TCB in this program's
+/// CSpace (a process's own, from its start-info page; a root task's is the
+/// kernel's initial slot), started, with the initial scheduling context.
+/// The program's entry calls it before anything reads the block.
+pub(crate) fn init_initial(tcb: CPtr) {
     INITIAL.tcb.store(tcb, SeqCst);
+    INITIAL.state.store(STATE_STARTED, SeqCst);
+    INITIAL.sched_context.store(INITIAL_SCHED_CONTEXT, SeqCst);
 }
 
 /// Gives the calling thread, which a loader started (a process's
@@ -964,9 +971,11 @@ pub(crate) fn set_initial_tcb(tcb: CPtr) {
 /// long as the process.
 pub(crate) fn adopt_current(tcb: CPtr) {
     crate::panic::use_thread_panic();
-    let mut ctl = Control::initial();
+    let mut ctl = Control::zeroed();
     ctl.id = NEXT_ID.fetch_add(1, SeqCst);
     ctl.tcb = AtomicU64::new(tcb);
+    ctl.state = AtomicU8::new(STATE_STARTED);
+    ctl.sched_context = AtomicU64::new(INITIAL_SCHED_CONTEXT);
     let ctl: &'static Control = Box::leak(Box::new(ctl));
     LIVE.fetch_add(1, SeqCst);
     set_control_word(ctl as *const Control as usize);
