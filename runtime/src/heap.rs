@@ -96,11 +96,13 @@ static mut AREA: Area = Area([0; STATIC_HEAP_SIZE]);
 /// Why an allocation was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AllocFailureKind {
+    // From 1: `None` of an `Option<AllocFailure>` is then the zero byte,
+    // so the root account's initial value is all zeros (`.bss`).
     /// It would exceed the thread's heap limit.
-    Limit,
+    Limit = 1,
     /// The heap has no room (left for this thread: the reserve of the
     /// levels above it is not).
-    OutOfMemory,
+    OutOfMemory = 2,
 }
 
 /// An allocation the heap refused.
@@ -289,14 +291,26 @@ impl Heaps {
 }
 
 /// The initial thread's account (and that of code without a control
-/// block); touched only with the heap lock held.
+/// block); touched only with the heap lock held. It has no limit, no
+/// handles (its `refs` are not counted: it is never freed) and no refused
+/// allocations (the heap refuses the root account only when it has no
+/// room, and records nothing), so its initial value is all zeros (`.bss`,
+/// not `.data` in every image).
 struct RootAccount(core::cell::UnsafeCell<AccountData>);
 
 // SAFETY: only accessed with the heap lock held.
 unsafe impl Sync for RootAccount {}
 
-static ROOT: RootAccount =
-    RootAccount(core::cell::UnsafeCell::new(AccountData::new(usize::MAX, 0)));
+static ROOT: RootAccount = RootAccount(core::cell::UnsafeCell::new(AccountData {
+    in_use: 0,
+    peak: 0,
+    blocks: 0,
+    limit: 0,
+    level: 0,
+    refs: 0,
+    owner: 0,
+    failure: None,
+}));
 
 fn root_account() -> *mut AccountData {
     ROOT.0.get()
@@ -544,7 +558,7 @@ pub fn stats() -> Stats {
                     in_use: a.in_use,
                     peak: a.peak,
                     blocks: a.blocks,
-                    limit: a.limit,
+                    limit: usize::MAX,
                 }
             },
         },
