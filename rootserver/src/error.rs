@@ -66,9 +66,12 @@ impl From<AllocError> for Error {
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            Error::Kernel(e) => write!(f, "kernel error: {e}"),
-            Error::Alloc(e) => write!(f, "{e}"),
-            Error::CapDataTooWide(e) => write!(f, "{e}"),
+            Error::Kernel(e) => {
+                f.write_str("kernel error: ")?;
+                e.fmt(f)
+            }
+            Error::Alloc(e) => e.fmt(f),
+            Error::CapDataTooWide(e) => e.fmt(f),
             Error::NotOwner { slot } => write!(
                 f,
                 "the handle of slot {slot:#x} belongs to another allocator (give it to the Objects that made it)"
@@ -77,7 +80,10 @@ impl core::fmt::Display for Error {
                 f,
                 "asked for the frame at {wanted:#x}, the kernel made it at {got:#x} (the untyped was retyped behind the framework's back)"
             ),
-            Error::Check(what) => write!(f, "check failed: {what}"),
+            Error::Check(what) => {
+                f.write_str("check failed: ")?;
+                f.write_str(what)
+            }
         }
     }
 }

@@ -108,7 +108,8 @@ impl core::fmt::Display for ProtectError {
                 write!(f, "no frame capability for the image page at {vaddr:#x}")
             }
             ProtectError::Kernel { vaddr, error } => {
-                write!(f, "remapping the image page at {vaddr:#x}: {error}")
+                write!(f, "remapping the image page at {vaddr:#x}: ")?;
+                error.fmt(f)
             }
             ProtectError::NoHeaders => {
                 write!(f, "the program headers do not describe the loaded image")

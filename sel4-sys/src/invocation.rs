@@ -306,11 +306,14 @@ impl fmt::Display for InvocationError {
             InvocationError::FailedLookup {
                 source,
                 lookup_failure,
-            } => write!(
-                f,
-                "lookup of the {} capability failed: {lookup_failure}",
-                if *source { "source" } else { "destination" }
-            ),
+            } => {
+                f.write_str(if *source {
+                    "lookup of the source capability failed: "
+                } else {
+                    "lookup of the destination capability failed: "
+                })?;
+                lookup_failure.fmt(f)
+            }
             InvocationError::TruncatedMessage => write!(f, "truncated message"),
             InvocationError::DeleteFirst => write!(f, "destination slot not empty (delete first)"),
             InvocationError::RevokeFirst => write!(f, "capability has children (revoke first)"),

@@ -343,3 +343,44 @@ fn exhaustion_is_one_error_variant(ctx: &mut Ctx) -> TestResult {
     }
     Ok(())
 }
+
+/// The framework's error texts that forward to an inner error (written
+/// as the prefix, then the inner error's own `Display`, to keep `hello`
+/// small: issue 11) read as one message, for both lookup sides.
+#[sel4_test]
+fn error_messages_forward_the_inner_error() -> TestResult {
+    use sel4_rootserver::InvocationError;
+    use sel4_sys::LookupFailure;
+    let lookup = |source| {
+        Error::Kernel(InvocationError::FailedLookup {
+            source,
+            lookup_failure: LookupFailure::DepthMismatch {
+                bits_left: 60,
+                bits_found: 0,
+            },
+        })
+    };
+    ensure_eq!(
+        alloc::format!("{}", lookup(true)),
+        "kernel error: lookup of the source capability failed: depth mismatch (60 bits left, 0 bits found)"
+    );
+    ensure_eq!(
+        alloc::format!("{}", lookup(false)),
+        "kernel error: lookup of the destination capability failed: depth mismatch (60 bits left, 0 bits found)"
+    );
+    ensure_eq!(
+        alloc::format!("{}", Error::Alloc(AllocError::SlotInUse { slot: 0x20 })),
+        "slot 0x20 is already allocated"
+    );
+    ensure_eq!(
+        alloc::format!("{}", Error::Check("the answer")),
+        "check failed: the answer"
+    );
+    // The width of the outer format applies to none of the parts (as
+    // before: each part is written as it is).
+    ensure_eq!(
+        alloc::format!("{:>40}", Error::Check("x")),
+        "check failed: x"
+    );
+    Ok(())
+}
