@@ -242,7 +242,7 @@ pub(crate) fn init_runtime_objects(bi: &mut BootInfo) -> Result<(), &'static str
     }
     // The smallest RAM untyped that holds the runtime's objects (the first
     // of several as small). A plain loop: `min_by_key` over the adapters
-    // carried whole descriptors through the comparison (0.4 KiB more).
+    // carried whole descriptors through the comparison (0.8 KiB more).
     let mut chosen: Option<(usize, u8)> = None;
     for (i, d) in bi.kernel_untypeds().enumerate() {
         let fits = !d.is_device && d.size_bits >= RUNTIME_UNTYPED_BITS;
