@@ -330,6 +330,15 @@ impl Control {
         }
     }
 
+    /// Marks the block as that of a thread already running on `tcb` with
+    /// the initial scheduling context: the initial thread's, and a thread
+    /// a loader started ([`adopt_current`]).
+    fn start_on(&self, tcb: CPtr) {
+        self.tcb.store(tcb, SeqCst);
+        self.state.store(STATE_STARTED, SeqCst);
+        self.sched_context.store(INITIAL_SCHED_CONTEXT, SeqCst);
+    }
+
     pub(crate) fn id(&self) -> u64 {
         self.id
     }
@@ -959,9 +968,7 @@ pub(crate) fn record_image_start(image_start: usize) {
 /// kernel's initial slot), started, with the initial scheduling context.
 /// The program's entry calls it before anything reads the block.
 pub(crate) fn init_initial(tcb: CPtr) {
-    INITIAL.tcb.store(tcb, SeqCst);
-    INITIAL.state.store(STATE_STARTED, SeqCst);
-    INITIAL.sched_context.store(INITIAL_SCHED_CONTEXT, SeqCst);
+    INITIAL.start_on(tcb);
 }
 
 /// Gives the calling thread, which a loader started (a process's
@@ -973,9 +980,7 @@ pub(crate) fn adopt_current(tcb: CPtr) {
     crate::panic::use_thread_panic();
     let mut ctl = Control::zeroed();
     ctl.id = NEXT_ID.fetch_add(1, SeqCst);
-    ctl.tcb = AtomicU64::new(tcb);
-    ctl.state = AtomicU8::new(STATE_STARTED);
-    ctl.sched_context = AtomicU64::new(INITIAL_SCHED_CONTEXT);
+    ctl.start_on(tcb);
     let ctl: &'static Control = Box::leak(Box::new(ctl));
     LIVE.fetch_add(1, SeqCst);
     set_control_word(ctl as *const Control as usize);
