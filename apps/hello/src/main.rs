@@ -40,22 +40,25 @@ fn main(bootinfo: &BootInfo) -> Result<(), Error> {
         bootinfo.untyped().start,
         bootinfo.untyped().end
     );
+    // Each total is a walk of the untyped list: once each.
+    let (ram_count, ram_bytes) = (bootinfo.ram_untyped_count(), bootinfo.ram_bytes());
+    let device_bytes = bootinfo.device_bytes();
     info!(
         "  RAM:    {:4} untypeds, {:10} bytes ({} MiB)",
-        bootinfo.ram_untyped_count(),
-        bootinfo.ram_bytes(),
-        bootinfo.ram_bytes() >> 20
+        ram_count,
+        ram_bytes,
+        ram_bytes >> 20
     );
     info!(
         "  device: {:4} untypeds, {:10} bytes ({} MiB)",
         bootinfo.device_untyped_count(),
-        bootinfo.device_bytes(),
-        bootinfo.device_bytes() >> 20
+        device_bytes,
+        device_bytes >> 20
     );
 
     // The heap: collect the RAM untypeds, then take the largest (the first
     // of them if several are as large).
-    let mut ram: Vec<(u64, usize, u64)> = Vec::with_capacity(bootinfo.ram_untyped_count());
+    let mut ram: Vec<(u64, usize, u64)> = Vec::with_capacity(ram_count);
     for (i, u) in bootinfo.untypeds().enumerate() {
         if !u.is_device {
             let slot = bootinfo.untyped().start as u64 + i as u64;
